@@ -1,0 +1,29 @@
+# Two commands: `make demo` and `make test`. Each creates/refreshes .venv from pyproject.toml
+# (re-installing only when pyproject.toml changed) and then runs.
+PYTHON ?= python3
+VENV := .venv
+STAMP := $(VENV)/.installed
+PY := $(VENV)/bin/python
+JOBS ?= auto
+
+.PHONY: demo test venv bench clean
+
+venv: $(STAMP)
+
+$(STAMP): pyproject.toml
+	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -e '.[test]'
+	@touch $(STAMP)
+
+demo: $(STAMP)
+	$(PY) -m hwgen demo
+
+test: $(STAMP)
+	$(PY) -m pytest -n $(JOBS) -q
+
+bench: $(STAMP)
+	$(PY) bench/run_all.py
+
+clean:
+	rm -rf build sim_build .pytest_cache

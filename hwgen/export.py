@@ -1,0 +1,41 @@
+"""Verilog export: one function for every hwgen component.
+
+The text is byte-identical from run to run and machine to machine: no source-location
+attributes (they carry absolute paths), no timestamps, and a module name chosen by the
+component (``fmul_e4m3_rne``) that encodes its parameters.
+"""
+
+import re
+
+from amaranth.back import verilog as _verilog
+
+__all__ = ["to_verilog", "module_name", "check_identifier"]
+
+_IDENT = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
+
+
+def check_identifier(name):
+    """Return ``name`` if it is a plain Verilog identifier, else raise ValueError."""
+    if not isinstance(name, str) or not _IDENT.fullmatch(name):
+        raise ValueError(f"Module name must be a Verilog identifier "
+                         f"([A-Za-z_][A-Za-z0-9_]*), not {name!r}")
+    return name
+
+
+def module_name(component):
+    """The component's parameter-encoding name (its ``module_name`` attribute)."""
+    name = getattr(component, "module_name", None)
+    if name is None:
+        raise TypeError(f"Component {component!r} has no module_name")
+    return check_identifier(name)
+
+
+def to_verilog(component, *, name=None):
+    """Return ``(name, verilog_text)`` for ``component``.
+
+    ``name`` overrides the top module name (default: the component's ``module_name``).
+    """
+    name = check_identifier(name) if name is not None else module_name(component)
+    text = _verilog.convert(component, name=name, emit_src=False, strip_internal_attrs=True)
+    # Amaranth's header names the generator; keep it, it has no path or time in it.
+    return name, text

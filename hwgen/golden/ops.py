@@ -1,0 +1,153 @@
+"""Golden float operators: ``mul``, ``add`` (and subtract), ``fma``.
+
+Each computes the exact result as a :class:`~hwgen.golden.rounding.Raw` and hands it to the one
+rounder, :func:`~hwgen.golden.rounding.round_raw`. Inputs are encodings (integer arrays);
+outputs are ``(bits, flags)``.
+
+Special cases follow IEEE 754 (and Berkeley SoftFloat): any NaN operand gives the canonical NaN;
+a signaling NaN operand, ``Inf * 0`` and ``Inf - Inf`` raise invalid; an exact zero sum is
+``+0`` (``-0`` when rounding down) unless both addends are zeros of the same sign.
+"""
+
+import numpy as np
+
+from ..formats import parse_format
+from .rounding import Raw, round_raw, unpack, rounding_codes, bit_length
+
+__all__ = ["mul", "add", "sub", "fma", "exact_sum"]
+
+_U64 = np.uint64
+
+
+def _fmts(fmt, *others):
+    fmt = parse_format(fmt)
+    return [fmt] + [fmt if o is None else parse_format(o) for o in others]
+
+
+def exact_sum(x, y, rm):
+    """Exact ``x + y`` of two finite raw values (no sticky), as a Raw.
+
+    The sum is computed exactly in Python integers (object arrays) where 64 bits cannot hold the
+    alignment, then reduced to 62 bits with a sticky bit, which is enough for the rounder
+    (it keeps at most 24 + 2 bits).
+    """
+    shape = np.broadcast_shapes(x.sig.shape, y.sig.shape)
+    xs, ys = np.broadcast_to(x.sig, shape), np.broadcast_to(y.sig, shape)
+    xe, ye = np.broadcast_to(x.exp, shape), np.broadcast_to(y.exp, shape)
+    xsg, ysg = np.broadcast_to(x.sign, shape), np.broadcast_to(y.sign, shape)
+    xz, yz = xs == 0, ys == 0
+    # A zero operand must not pull the common exponent down.
+    xe = np.where(xz, ye, xe)
+    ye = np.where(yz, xe, ye)
+    base = np.minimum(xe, ye)
+    dx, dy = xe - base, ye - base
+    width = int(np.max(np.maximum(bit_length(xs) + dx, bit_length(ys) + dy), initial=0))
+    if width <= 62:
+        a = (xs.astype(np.int64) << dx)
+        b = (ys.astype(np.int64) << dy)
+        s = np.where(xsg, -a, a) + np.where(ysg, -b, b)
+        neg = s < 0
+        mag = np.abs(s).astype(_U64)
+        sticky = np.zeros(shape, dtype=bool)
+        exp = base
+    else:
+        a = xs.astype(object) * (np.ones(shape, dtype=object) << dx.astype(object))
+        b = ys.astype(object) * (np.ones(shape, dtype=object) << dy.astype(object))
+        s = np.where(xsg, -a, a) + np.where(ysg, -b, b)
+        neg = (s < 0).astype(bool)
+        mag_o = np.abs(s)
+        bl = np.frompyfunc(int.bit_length, 1, 1)(mag_o).astype(np.int64)
+        cut = np.maximum(bl - 62, 0)
+        cut_o = cut.astype(object)
+        kept = mag_o >> cut_o
+        lost = mag_o - (kept << cut_o)
+        sticky = (lost != 0).astype(bool)
+        mag = kept.astype(_U64)
+        exp = base + cut
+    zero = (mag == 0) & ~sticky
+    # Sign of an exact zero: both zeros of one sign keep it; otherwise +0, or -0 in rdn.
+    zsign = np.where(xsg == ysg, xsg, rm == 2)
+    sign = np.where(zero, zsign, neg)
+    return Raw(sign, exp, mag, sticky=sticky)
+
+
+def _nan_in(ra, sa, *rest):
+    nan = ra.nan.copy()
+    snan = sa.copy()
+    for r, s in rest:
+        nan |= r.nan
+        snan |= s
+    return nan, snan
+
+
+def mul(fmt, a, b, rounding="rne", *, out_fmt=None, b_fmt=None):
+    """``a * b`` with one rounding into ``out_fmt`` (default ``fmt``). Returns (bits, flags)."""
+    fa, fb, fo = _fmts(fmt, b_fmt, out_fmt if out_fmt is not None else fmt)
+    ra, sa = unpack(fa, a)
+    rb, sb = unpack(fb, b)
+    raw, _ = _mul_raw(ra, sa, rb, sb)
+    return round_raw(fo, raw, rounding)
+
+
+def _mul_raw(ra, sa, rb, sb):
+    """Exact product as a Raw, and the 'is exactly zero' mask of the product."""
+    nan, snan = _nan_in(ra, sa, (rb, sb))
+    za = (ra.sig == 0) & ~ra.inf & ~ra.nan
+    zb = (rb.sig == 0) & ~rb.inf & ~rb.nan
+    inf_times_zero = (ra.inf & zb) | (rb.inf & za)
+    inf = (ra.inf | rb.inf) & ~nan & ~inf_times_zero
+    sign = ra.sign ^ rb.sign
+    sig = ra.sig * rb.sig
+    raw = Raw(sign, ra.exp + rb.exp, sig, nan=nan | inf_times_zero, inf=inf,
+              invalid=snan | inf_times_zero)
+    return raw, za | zb
+
+
+def add(fmt, a, b, rounding="rne", *, out_fmt=None, b_fmt=None, subtract=False):
+    """``a + b`` (or ``a - b``) with one rounding into ``out_fmt``. Returns (bits, flags)."""
+    fa, fb, fo = _fmts(fmt, b_fmt, out_fmt if out_fmt is not None else fmt)
+    ra, sa = unpack(fa, a)
+    rb, sb = unpack(fb, b)
+    if subtract:
+        rb = Raw(~rb.sign, rb.exp, rb.sig, nan=rb.nan, inf=rb.inf)
+    shape = np.broadcast_shapes(ra.sig.shape, rb.sig.shape)
+    rm = rounding_codes(rounding, shape)
+    return round_raw(fo, _add_raw(ra, sa, rb, sb, rm), rm)
+
+
+def sub(fmt, a, b, rounding="rne", **kw):
+    """``a - b``: :func:`add` with ``subtract=True``."""
+    return add(fmt, a, b, rounding, subtract=True, **kw)
+
+
+def _add_raw(ra, sa, rb, sb, rm):
+    nan, snan = _nan_in(ra, sa, (rb, sb))
+    inf_minus_inf = ra.inf & rb.inf & (ra.sign != rb.sign)
+    inf = (ra.inf | rb.inf) & ~nan & ~inf_minus_inf
+    inf_sign = np.where(ra.inf, ra.sign, rb.sign)
+    fin = exact_sum(_finite(ra), _finite(rb), rm)
+    return Raw(np.where(inf, inf_sign, fin.sign), fin.exp, fin.sig, sticky=fin.sticky,
+               nan=nan | inf_minus_inf, inf=inf, invalid=snan | inf_minus_inf)
+
+
+def _finite(r):
+    """The finite part of a raw value (specials as zeros, so sums stay defined)."""
+    sp = r.nan | r.inf
+    return Raw(r.sign, r.exp, np.where(sp, _U64(0), r.sig))
+
+
+def fma(fmt, a, b, c, rounding="rne", *, out_fmt=None, c_fmt=None, b_fmt=None):
+    """``a * b + c`` with a single rounding into ``out_fmt``. Returns (bits, flags)."""
+    fa, fb, fc, fo = _fmts(fmt, b_fmt, c_fmt, out_fmt if out_fmt is not None else fmt)
+    ra, sa = unpack(fa, a)
+    rb, sb = unpack(fb, b)
+    rc, sc = unpack(fc, c)
+    shape = np.broadcast_shapes(ra.sig.shape, rb.sig.shape, rc.sig.shape)
+    rm = rounding_codes(rounding, shape)
+    prod, _ = _mul_raw(ra, sa, rb, sb)
+    # The product's invalid (sNaN, Inf*0) carries through; its NaN joins c's.
+    total = _add_raw(prod, prod.invalid & ~prod.nan, rc, sc, rm)
+    invalid = total.invalid | prod.invalid
+    nan = total.nan | prod.nan
+    return round_raw(fo, Raw(total.sign, total.exp, total.sig, sticky=total.sticky,
+                             nan=nan, inf=total.inf & ~nan, invalid=invalid), rm)

@@ -1,0 +1,1 @@
+"""Simulation layer: builds generated Verilog with cocotb_tools.runner and runs cocotb tests."""

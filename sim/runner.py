@@ -1,0 +1,125 @@
+"""The one place that builds generated Verilog and runs a cocotb test module against it.
+
+* Verilator (default) or Icarus (``SIM=icarus`` or ``sim="icarus"``).
+* One build directory per design variant, named after the top module (whose name encodes the
+  parameters) and the simulator; a build is reused when the Verilog text is unchanged.
+* Waveforms only when ``WAVES=1`` (or ``waves=True``).
+* Parameters reach the cocotb test as JSON in ``HWGEN_PARAMS`` (read with
+  :func:`sim.params.get_params`); the test writes a JSON report to ``HWGEN_REPORT``.
+"""
+
+import fcntl
+import json
+import os
+import shutil
+import sys
+import time
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from .tools import setup_simulator
+
+__all__ = ["run", "SimResult", "build_root", "REPO_ROOT"]
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+
+_VERILATOR_ARGS = ["-Wno-fatal", "-Wno-WIDTHEXPAND", "-Wno-WIDTHTRUNC", "-Wno-UNUSED",
+                   "-Wno-UNOPTFLAT", "-Wno-CASEOVERLAP", "-O3"]
+
+
+@dataclass
+class SimResult:
+    """Outcome of one simulation run."""
+    toplevel: str
+    sim: str
+    tests: int
+    failed: int
+    report: dict = field(default_factory=dict)
+    build_dir: Path = None
+    seconds: float = 0.0
+
+    @property
+    def passed(self):
+        return self.tests > 0 and self.failed == 0
+
+
+def build_root():
+    return Path(os.environ.get("HWGEN_SIM_BUILD", REPO_ROOT / "sim_build")).resolve()
+
+
+@contextmanager
+def _locked(path):
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with open(path, "w") as f:
+        fcntl.flock(f, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(f, fcntl.LOCK_UN)
+
+
+def _write_if_changed(path, text):
+    if path.exists() and path.read_text() == text:
+        return False
+    path.write_text(text)
+    return True
+
+
+_run_counter = 0
+
+
+def run(component=None, *, test_module, verilog=None, toplevel=None, params=None, sim=None,
+        waves=None, testcase=None, seed=None, quiet=True):
+    """Build ``component`` (or the given ``verilog`` text with ``toplevel``) and run the cocotb
+    ``test_module`` (a dotted module name, e.g. ``rtl_tests.test_fmul``) against it.
+
+    Returns a :class:`SimResult`; the caller decides what a failure means.
+    """
+    from cocotb_tools.runner import get_runner, get_results
+
+    global _run_counter
+    sim = sim or os.environ.get("SIM", "verilator")
+    setup_simulator(sim)
+    if waves is None:
+        waves = os.environ.get("WAVES", "0") not in ("", "0")
+    if verilog is None:
+        from hwgen.export import to_verilog
+        toplevel, verilog = to_verilog(component, name=toplevel)
+    elif toplevel is None:
+        raise ValueError("toplevel is required with verilog text")
+
+    bdir = build_root() / f"{toplevel}-{sim}{'-waves' if waves else ''}"
+    bdir.mkdir(parents=True, exist_ok=True)
+    src = bdir / f"{toplevel}.v"
+    runner = get_runner(sim)
+    if str(REPO_ROOT) not in sys.path:  # the runner passes sys.path on as PYTHONPATH
+        sys.path.insert(0, str(REPO_ROOT))
+    t0 = time.monotonic()
+    with _locked(bdir / ".lock"):
+        _write_if_changed(src, verilog)
+        build_args = list(_VERILATOR_ARGS) if sim == "verilator" else []
+        runner.build(sources=[src], hdl_toplevel=toplevel, build_dir=bdir,
+                     build_args=build_args, timescale=("1ns", "1ps"), waves=waves,
+                     log_file=bdir / "build.log" if quiet else None)
+    _run_counter += 1
+    tdir = bdir / f"run-{os.getpid()}-{_run_counter}"
+    tdir.mkdir(parents=True, exist_ok=True)
+    report_path = tdir / "report.json"
+    if report_path.exists():
+        report_path.unlink()
+    env = {
+        "HWGEN_PARAMS": json.dumps(params or {}, sort_keys=True),
+        "HWGEN_REPORT": str(report_path),
+        "COCOTB_LOG_LEVEL": os.environ.get("COCOTB_LOG_LEVEL", "WARNING" if quiet else "INFO"),
+    }
+    results_xml = runner.test(
+        test_module=test_module, hdl_toplevel=toplevel, build_dir=bdir, test_dir=tdir,
+        testcase=testcase, seed=seed, extra_env=env, waves=waves, timescale=("1ns", "1ps"),
+        log_file=tdir / "sim.log" if quiet else None)
+    tests, failed = get_results(results_xml)
+    report = json.loads(report_path.read_text()) if report_path.exists() else {}
+    if failed == 0 and tests > 0 and not waves:
+        shutil.rmtree(tdir, ignore_errors=True)  # keep the logs of failing runs only
+    return SimResult(toplevel=toplevel, sim=sim, tests=tests, failed=failed, report=report,
+                     build_dir=bdir, seconds=time.monotonic() - t0)
