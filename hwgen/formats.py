@@ -372,7 +372,10 @@ def parse_format(spec):
         return PRESETS[name]
     m = _INT_RE.fullmatch(name)
     if m:
-        return IntFormat(int(m.group(2)), signed=not m.group(1))
+        try:
+            return IntFormat(int(m.group(2)), signed=not m.group(1))
+        except ValueError as err:
+            raise ValueError(f"Invalid format {spec!r}: {err}") from None
     m = _NAME_RE.fullmatch(name)
     if not m:
         raise ValueError(
@@ -398,4 +401,7 @@ def parse_format(spec):
                              f"allowed: {_SUFFIX_HELP}")
     if preset is not None and "specials" not in kw:
         kw["specials"] = preset.specials  # e4m3_ftz keeps e4m3's fn specials
-    return FloatFormat(e, mb, **kw)
+    try:
+        return FloatFormat(e, mb, **kw)
+    except ValueError as err:
+        raise ValueError(f"Invalid format {spec!r}: {err}") from None

@@ -113,11 +113,22 @@ def run(component=None, *, test_module, verilog=None, toplevel=None, params=None
         "HWGEN_REPORT": str(report_path),
         "COCOTB_LOG_LEVEL": os.environ.get("COCOTB_LOG_LEVEL", "WARNING" if quiet else "INFO"),
     }
-    results_xml = runner.test(
-        test_module=test_module, hdl_toplevel=toplevel, build_dir=bdir, test_dir=tdir,
-        testcase=testcase, seed=seed, extra_env=env, waves=waves, timescale=("1ns", "1ps"),
-        log_file=tdir / "sim.log" if quiet else None)
-    tests, failed = get_results(results_xml)
+    # Under pytest the runner would raise on failure itself; we return the counts instead
+    # and let the caller decide, so the pytest marker is hidden for the call.
+    hidden = os.environ.pop("PYTEST_CURRENT_TEST", None)
+    try:
+        results_xml = runner.test(
+            test_module=test_module, hdl_toplevel=toplevel, build_dir=bdir, test_dir=tdir,
+            testcase=testcase, seed=seed, extra_env=env, waves=waves,
+            timescale=("1ns", "1ps"), results_xml=str(tdir / "results.xml"),
+            log_file=tdir / "sim.log" if quiet else None)
+    finally:
+        if hidden is not None:
+            os.environ["PYTEST_CURRENT_TEST"] = hidden
+    try:
+        tests, failed = get_results(results_xml)
+    except RuntimeError:  # the simulator died before writing results
+        tests, failed = 0, 1
     report = json.loads(report_path.read_text()) if report_path.exists() else {}
     if failed == 0 and tests > 0 and not waves:
         shutil.rmtree(tdir, ignore_errors=True)  # keep the logs of failing runs only

@@ -1,0 +1,54 @@
+"""The CLI's contract: one-line errors with exit status 2, the formats table, --version."""
+
+import subprocess
+import sys
+
+import pytest
+
+from hwgen import __version__
+from hwgen.cli import main
+from hwgen.formats import PRESETS
+
+
+def run_cli(*args):
+    return subprocess.run([sys.executable, "-m", "hwgen", *args], capture_output=True,
+                          text=True)
+
+
+def test_version():
+    r = run_cli("--version")
+    assert r.returncode == 0
+    assert r.stdout.strip() == f"hwgen {__version__}"
+
+
+def test_formats_table_lists_every_preset(capsys):
+    assert main(["formats"]) == 0
+    out = capsys.readouterr().out
+    lines = out.splitlines()
+    names = [line.split()[0] for line in lines[2:]]
+    assert names == list(PRESETS)
+    # The derived facts printed are the format's own (max finite of e4m3 is 448).
+    e4m3 = next(line for line in lines if line.startswith("e4m3"))
+    assert str(float(PRESETS["e4m3"].max_finite)).rstrip("0").rstrip(".") in e4m3
+
+
+def test_formats_one(capsys):
+    assert main(["formats", "e6m7"]) == 0
+    out = capsys.readouterr().out
+    assert "e6m7" in out and "14" in out
+
+
+@pytest.mark.parametrize("args, needle", [
+    (["formats", "e0m3"], "e0m3"),
+    (["formats", "e9m99"], "99"),
+    (["formats", "fp99"], "fp99"),
+    (["formats", "e4m3_bogus"], "bogus"),
+    (["nosuchcommand"], "nosuchcommand"),
+])
+def test_bad_arguments_exit_2_with_one_line(args, needle):
+    r = run_cli(*args)
+    assert r.returncode == 2
+    err = r.stderr.strip().splitlines()
+    assert len(err) == 1, r.stderr
+    assert needle in err[0]
+    assert "Traceback" not in r.stderr
