@@ -41,29 +41,33 @@ def exact_sum(x, y, rm):
     ye = np.where(yz, xe, ye)
     base = np.minimum(xe, ye)
     dx, dy = xe - base, ye - base
-    width = int(np.max(np.maximum(bit_length(xs) + dx, bit_length(ys) + dy), initial=0))
-    if width <= 62:
-        a = (xs.astype(np.int64) << dx)
-        b = (ys.astype(np.int64) << dy)
-        s = np.where(xsg, -a, a) + np.where(ysg, -b, b)
-        neg = s < 0
-        mag = np.abs(s).astype(_U64)
-        sticky = np.zeros(shape, dtype=bool)
-        exp = base
-    else:
-        a = xs.astype(object) * (np.ones(shape, dtype=object) << dx.astype(object))
-        b = ys.astype(object) * (np.ones(shape, dtype=object) << dy.astype(object))
-        s = np.where(xsg, -a, a) + np.where(ysg, -b, b)
-        neg = (s < 0).astype(bool)
-        mag_o = np.abs(s)
+    # Elements whose aligned operands fit in 62 bits take the fast int64 path; the others
+    # (far-apart exponents of wide formats) are summed exactly in Python integers.
+    fits = np.maximum(bit_length(xs) + dx, bit_length(ys) + dy) <= 62
+    neg = np.zeros(shape, dtype=bool)
+    mag = np.zeros(shape, dtype=_U64)
+    sticky = np.zeros(shape, dtype=bool)
+    exp = base.copy()
+    f = fits
+    a = xs[f].astype(np.int64) << dx[f]
+    b = ys[f].astype(np.int64) << dy[f]
+    t = np.where(xsg[f], -a, a) + np.where(ysg[f], -b, b)
+    neg[f] = t < 0
+    mag[f] = np.abs(t).astype(_U64)
+    w = ~fits
+    if w.any():
+        a = xs[w].astype(object) * (np.ones(int(w.sum()), dtype=object) << dx[w].astype(object))
+        b = ys[w].astype(object) * (np.ones(int(w.sum()), dtype=object) << dy[w].astype(object))
+        t = np.where(xsg[w], -a, a) + np.where(ysg[w], -b, b)
+        neg[w] = (t < 0).astype(bool)
+        mag_o = np.abs(t)
         bl = np.frompyfunc(int.bit_length, 1, 1)(mag_o).astype(np.int64)
         cut = np.maximum(bl - 62, 0)
         cut_o = cut.astype(object)
         kept = mag_o >> cut_o
-        lost = mag_o - (kept << cut_o)
-        sticky = (lost != 0).astype(bool)
-        mag = kept.astype(_U64)
-        exp = base + cut
+        sticky[w] = ((mag_o - (kept << cut_o)) != 0).astype(bool)
+        mag[w] = kept.astype(_U64)
+        exp[w] = base[w] + cut
     zero = (mag == 0) & ~sticky
     # Sign of an exact zero: both zeros of one sign keep it; otherwise +0, or -0 in rdn.
     zsign = np.where(xsg == ysg, xsg, rm == 2)
