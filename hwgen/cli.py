@@ -128,13 +128,16 @@ def _cmd_generate(args, units):
 
 
 def _describe_ports(comp):
+    from amaranth.hdl import Value
     from amaranth.lib import wiring
     lines = ["ports:"]
     if getattr(comp, "latency", 0) or getattr(comp, "clocked", False):
-        lines += ["  input  clk [1]", "  input  rst [1]"]
+        lines += ["  input  clk", "  input  rst"]
     for path, member, value in comp.signature.flatten(comp):
         direction = "input " if member.flow == wiring.In else "output"
-        lines.append(f"  {direction} {'__'.join(str(p) for p in path)} [{len(value)}]")
+        width = len(Value.cast(value))
+        rng = f"[{width - 1}:0] " if width > 1 else ""
+        lines.append(f"  {direction} {rng}{'__'.join(str(p) for p in path)}")
     return "\n".join(lines)
 
 

@@ -8,7 +8,22 @@ from .rounding import (Raw, round_raw, unpack, decode, encode, bit_length, round
                        is_nan, is_inf, to_fraction, raw_from_float64)
 from .ops import mul, add, sub, fma, exact_sum
 from .mac import mac, mac_stream, exact_acc_bits
+from .intmac import int_mac
+from .requant import (quantize_multiplier, quantize_multipliers,
+                      saturating_rounding_doubling_high_mul, rounding_divide_by_pot,
+                      multiply_by_quantized_multiplier, activation_range, requantize)
+from .bitserial import bit_planes, plane_scales, truncate, bitserial_dot, accumulate_groups
+from .dualprec import dualprec_contrib, dualprec_mac, split_halves, pack_halves
+from .ternary import ternary_encode, ternary_decode, ternary_dot, ternary_mac, quantize_ternary
+from .pow2 import pow2_encode, pow2_decode, pow2_dot, pow2_mac, quantize_pow2
 
 __all__ = ["Raw", "round_raw", "unpack", "decode", "encode", "bit_length", "rounding_codes",
            "is_nan", "is_inf", "to_fraction", "raw_from_float64",
-           "mul", "add", "sub", "fma", "exact_sum", "mac", "mac_stream", "exact_acc_bits"]
+           "mul", "add", "sub", "fma", "exact_sum", "mac", "mac_stream", "exact_acc_bits",
+           "int_mac", "quantize_multiplier", "quantize_multipliers",
+           "saturating_rounding_doubling_high_mul", "rounding_divide_by_pot",
+           "multiply_by_quantized_multiplier", "activation_range", "requantize",
+           "bit_planes", "plane_scales", "truncate", "bitserial_dot", "accumulate_groups",
+           "dualprec_contrib", "dualprec_mac", "split_halves", "pack_halves",
+           "ternary_encode", "ternary_decode", "ternary_dot", "ternary_mac", "quantize_ternary",
+           "pow2_encode", "pow2_decode", "pow2_dot", "pow2_mac", "quantize_pow2"]

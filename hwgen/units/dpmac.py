@@ -1,0 +1,182 @@
+"""Dual-precision MAC (Park et al.): one H×H product or two (H/2)×(H/2) products per cycle.
+
+Golden model: :mod:`hwgen.golden.dualprec`. cocotb test: ``rtl_tests/test_dpmac.py``.
+"""
+
+from amaranth import Module, Mux, Signal, signed, unsigned
+from amaranth.lib import data, stream, wiring
+from amaranth.lib.wiring import In, Out
+
+__all__ = ["DualPrecisionMac"]
+
+MAX_HIGH_BITS = 24
+MAX_ACC_BITS = 62
+
+
+def _check_int(what, value, lo, hi, extra=""):
+    if not isinstance(value, int) or isinstance(value, bool):
+        raise TypeError(f"{what} must be an integer, not {value!r}")
+    if not lo <= value <= hi:
+        raise ValueError(f"{what} must be between {lo} and {hi}{extra}, not {value!r}")
+    return value
+
+
+class DualPrecisionMac(wiring.Component):
+    """Multiply-accumulate with a run-time precision mode: one signed ``H×H`` product per
+    operation (high mode) or two signed ``L×L`` products (low mode, ``L = H/2``), both from
+    the same four ``(L+1)×(L+1)`` sub-multipliers.
+
+    The multiplier splits each operand into halves, ``A = A_hi·2^L + A_lo`` and likewise
+    ``B``. High mode sign-extends the upper halves and zero-extends the lower ones and adds
+    all four partial products, ``A_hi·B_hi·2^2L + (A_hi·B_lo + A_lo·B_hi)·2^L + A_lo·B_lo``.
+    Low mode sign-extends every half and adds only the two diagonal products
+    ``A_hi·B_hi + A_lo·B_lo``: two MACs per cycle, twice the throughput.
+
+    Modes, per operation (fields of ``i.payload``), contribution added to the accumulator:
+
+    ``low=0`` (high)
+        ``w0 * a`` (signed H-bit values; ``w1`` and ``nested`` ignored).
+    ``low=1, nested=0`` (low, independent operands)
+        ``w0`` holds two signed L-bit weights, ``a`` two signed L-bit activations, element 0
+        in the low half: ``w0.lo * a.lo + w0.hi * a.hi``.
+    ``low=1, nested=1`` (low, nested quantization)
+        ``w0`` and ``w1`` are two weights of the *high-precision* model; the unit uses their
+        MSB halves (``w >> L``, so the weight memory keeps one copy of the weights for both
+        modes) and keeps their scale: ``((w0 >> L) * a.lo + (w1 >> L) * a.hi) << L``.
+        ``a`` holds two signed L-bit activations as above.
+
+    The mode may change between any two operations, also within a group
+    (:func:`hwgen.golden.dualprec.dualprec_contrib` is the reference).
+
+    Groups: the accumulator starts at zero, adds every operation, and on an operation with
+    ``last = 1`` sends the group's sum on ``o`` and clears. It wraps modulo ``2**acc_bits``.
+    One operation is accepted per cycle; the result is valid ``latency`` rising edges after
+    the input transfer of the group's last operation. ``o`` is registered; ``i.ready`` depends
+    combinationally on ``o.ready`` (a full output register stalls the unit only when a group
+    result would overwrite it).
+
+    Parameters
+    ----------
+    high_bits : int
+        H, an even width from 4 to 24.
+    acc_bits : int or None
+        Accumulator and result width, up to 62; default ``4 * high_bits`` (int8 → int32).
+
+    Members
+    -------
+    i : ``In(stream.Signature(i_layout))``
+        Operations; fields, first in the low bits: ``w0``, ``w1``, ``a`` (H-bit patterns,
+        declared unsigned because they hold one signed value or two packed signed halves
+        depending on the mode), ``low``, ``nested``, ``last`` (1 bit each).
+    o : ``Out(stream.Signature(signed(acc_bits)))``
+        Group results.
+
+    Attributes
+    ----------
+    latency : int
+        Rising edges from the input transfer of a group's last operation to its result being
+        valid on ``o`` (1).
+    low_bits, acc_bits, module_name, i_layout
+
+    Raises
+    ------
+    TypeError
+        A parameter is not an integer.
+    ValueError
+        A parameter is out of range (the message names the value and the allowed range).
+    """
+
+    def __init__(self, high_bits=8, acc_bits=None):
+        if not isinstance(high_bits, int) or isinstance(high_bits, bool):
+            raise TypeError(f"High precision width must be an integer, not {high_bits!r}")
+        if high_bits < 4 or high_bits > MAX_HIGH_BITS or high_bits % 2:
+            raise ValueError(f"High precision width must be an even integer between 4 and "
+                             f"{MAX_HIGH_BITS}, not {high_bits!r}")
+        self._high_bits = high_bits
+        default_acc = min(4 * high_bits, MAX_ACC_BITS)
+        if acc_bits is None:
+            acc_bits = default_acc
+        self._acc_bits = _check_int("Accumulator width", acc_bits, 2 * high_bits, MAX_ACC_BITS)
+        self._explicit_acc = acc_bits != default_acc
+        self.i_layout = data.StructLayout({
+            "w0": unsigned(high_bits), "w1": unsigned(high_bits), "a": unsigned(high_bits),
+            "low": unsigned(1), "nested": unsigned(1), "last": unsigned(1),
+        })
+        super().__init__({
+            "i": In(stream.Signature(self.i_layout)),
+            "o": Out(stream.Signature(signed(self._acc_bits))),
+        })
+
+    high_bits = property(lambda self: self._high_bits)
+    low_bits = property(lambda self: self._high_bits // 2)
+    acc_bits = property(lambda self: self._acc_bits)
+    latency = 1
+    clocked = True
+
+    @property
+    def module_name(self):
+        name = f"dpmac_h{self._high_bits}_l{self._high_bits // 2}"
+        return name + (f"_acc{self._acc_bits}" if self._explicit_acc else "")
+
+    def elaborate(self, platform):
+        m = Module()
+        H, L = self._high_bits, self._high_bits // 2
+        p = self.i.payload
+
+        def half(x, sign_extend):
+            # an L-bit half widened to a signed (L+1)-bit sub-multiplier operand
+            return Mux(sign_extend, x.as_signed(), x.as_unsigned())
+
+        low, nested = p.low, p.nested
+        w0, w1, a = p.w0, p.w1, p.a
+        # operand halves for the sub-multipliers (see the class docstring)
+        a_lo_bits = Mux(low & nested, w0[L:], w0[:L])
+        a_hi_bits = Mux(low & nested, w1[L:], w0[L:])
+        A_lo = Signal(signed(L + 1))
+        A_hi = Signal(signed(L + 1))
+        B_lo = Signal(signed(L + 1))
+        B_hi = Signal(signed(L + 1))
+        m.d.comb += [
+            A_lo.eq(half(a_lo_bits, low)), A_hi.eq(a_hi_bits.as_signed()),
+            B_lo.eq(half(a[:L], low)), B_hi.eq(a[L:].as_signed()),
+        ]
+
+        # -- product stage: the four partial products, registered
+        pp_w = 2 * L + 2
+        p_valid = Signal()
+        p_hh, p_ll, p_hl, p_lh = (Signal(signed(pp_w), name=n) for n in
+                                  ("p_hh", "p_ll", "p_hl", "p_lh"))
+        p_low, p_nested, p_out = Signal(), Signal(), Signal()
+
+        # -- accumulator and output register
+        acc = Signal(signed(self._acc_bits))
+        fresh = Signal(init=1)
+        o_valid = Signal()
+        o_payload = Signal(signed(self._acc_bits))
+        m.d.comb += [self.o.valid.eq(o_valid), self.o.payload.eq(o_payload)]
+
+        adv = Signal()
+        m.d.comb += [adv.eq(~(o_valid & ~self.o.ready & p_valid & p_out)),
+                     self.i.ready.eq(adv)]
+
+        diag = p_hh + p_ll
+        full = (p_hh << (2 * L)) + ((p_hl + p_lh) << L) + p_ll
+        contrib = Signal(signed(2 * H + 2))
+        m.d.comb += contrib.eq(Mux(p_low, Mux(p_nested, diag << L, diag), full))
+        acc_next = Signal(signed(self._acc_bits))
+        m.d.comb += acc_next.eq(Mux(fresh, 0, acc) + contrib)
+
+        with m.If(adv):
+            m.d.sync += [
+                p_valid.eq(self.i.valid),
+                p_hh.eq(A_hi * B_hi), p_ll.eq(A_lo * B_lo),
+                p_hl.eq(A_hi * B_lo), p_lh.eq(A_lo * B_hi),
+                p_low.eq(low), p_nested.eq(nested), p_out.eq(p.last),
+            ]
+            with m.If(p_valid):
+                m.d.sync += [acc.eq(acc_next), fresh.eq(p_out)]
+            with m.If(p_valid & p_out):
+                m.d.sync += [o_valid.eq(1), o_payload.eq(acc_next)]
+            with m.Elif(self.o.ready):
+                m.d.sync += o_valid.eq(0)
+        return m

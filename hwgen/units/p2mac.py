@@ -1,0 +1,175 @@
+"""Power-of-two MAC: weights ``0`` or ``±2**shift``, a shifter instead of a multiplier.
+
+Golden model: :mod:`hwgen.golden.pow2`. cocotb test: ``rtl_tests/test_p2mac.py``.
+"""
+
+from amaranth import Module, Mux, Signal, signed, unsigned
+from amaranth.lib import data, stream, wiring
+from amaranth.lib.wiring import In, Out
+
+__all__ = ["Pow2Mac"]
+
+MAX_LANES = 256
+MAX_ACT_BITS = 24
+MAX_SHIFT = 24
+MAX_ACC_BITS = 62
+#: Default headroom of the accumulator over one operation: groups of up to 256 operations
+#: never wrap.
+GUARD_BITS = 8
+
+
+def _check_int(what, value, lo, hi, extra=""):
+    if not isinstance(value, int) or isinstance(value, bool):
+        raise TypeError(f"{what} must be an integer, not {value!r}")
+    if not lo <= value <= hi:
+        raise ValueError(f"{what} must be between {lo} and {hi}{extra}, not {value!r}")
+    return value
+
+
+def _signed_width(lo, hi):
+    n = 1
+    while not -(1 << (n - 1)) <= lo <= hi <= (1 << (n - 1)) - 1:
+        n += 1
+    return n
+
+
+def _tree(terms):
+    terms = list(terms)
+    while len(terms) > 1:
+        nxt = [terms[i] + terms[i + 1] for i in range(0, len(terms) - 1, 2)]
+        if len(terms) % 2:
+            nxt.append(terms[-1])
+        terms = nxt
+    return terms[0]
+
+
+class Pow2Mac(wiring.Component):
+    """Power-of-two dot-product MAC: each of ``lanes`` signed activations is shifted left by
+    its weight's exponent, negated or skipped, and the lanes are summed.
+
+    Weight code per lane (see :mod:`hwgen.golden.pow2`), first field in the low bits:
+    ``shift`` (``shift_bits`` bits; codes above ``max_shift`` saturate to ``max_shift``),
+    ``neg``, ``zero`` (the weight is 0: the lane is skipped). The result is in units of the
+    weight scale (the host multiplies, e.g. by the scale of
+    :func:`hwgen.golden.pow2.quantize_pow2`).
+
+    Groups: the accumulator starts at zero, adds every operation, and on an operation with
+    ``last = 1`` sends the group's sum on ``o`` and clears. It wraps modulo ``2**acc_bits``.
+    One operation per cycle; the result is valid ``latency`` rising edges after the input
+    transfer of the group's last operation. ``o`` is registered; ``i.ready`` depends
+    combinationally on ``o.ready`` (a full output register stalls the unit only when a group
+    result would overwrite it).
+
+    Parameters
+    ----------
+    lanes : int
+        Dot-product length per operation, 1 to 256.
+    act_bits : int
+        Signed activation width, 2 to 24.
+    max_shift : int
+        Largest exponent, 0 to 24 (weights up to ``±2**max_shift``).
+    acc_bits : int or None
+        Accumulator width, up to 62; default exact for one operation plus ``GUARD_BITS`` (8).
+
+    Members
+    -------
+    i : ``In(stream.Signature(i_layout))``
+        Fields, first in the low bits: ``w`` (``lanes`` codes of ``w_layout``, lane 0 lowest),
+        ``a`` (``lanes`` signed activations, lane 0 lowest), ``last``.
+    o : ``Out(stream.Signature(signed(acc_bits)))``
+        Group results.
+
+    Attributes
+    ----------
+    latency : int
+        Rising edges from the input transfer of a group's last operation to its result being
+        valid on ``o`` (1).
+    shift_bits, acc_bits, module_name, i_layout, w_layout
+
+    Raises
+    ------
+    TypeError
+        A parameter is not an integer.
+    ValueError
+        A parameter is out of range (the message names the value and the allowed range).
+    """
+
+    def __init__(self, lanes=8, act_bits=8, max_shift=7, acc_bits=None):
+        self._lanes = _check_int("Lane count", lanes, 1, MAX_LANES)
+        self._act_bits = _check_int("Activation width", act_bits, 2, MAX_ACT_BITS)
+        self._max_shift = _check_int("Maximum shift", max_shift, 0, MAX_SHIFT)
+        half = 1 << (act_bits - 1)
+        exact = _signed_width(-lanes * half << max_shift, lanes * half << max_shift)
+        default_acc = min(exact + GUARD_BITS, MAX_ACC_BITS)
+        if acc_bits is None:
+            acc_bits = default_acc
+        self._acc_bits = _check_int("Accumulator width", acc_bits, 2, MAX_ACC_BITS)
+        self._explicit_acc = acc_bits != default_acc
+        self._shift_bits = max(1, max_shift.bit_length())
+        self.w_layout = data.StructLayout({
+            "shift": unsigned(self._shift_bits), "neg": unsigned(1), "zero": unsigned(1),
+        })
+        self.i_layout = data.StructLayout({
+            "w": data.ArrayLayout(self.w_layout, lanes),
+            "a": data.ArrayLayout(signed(act_bits), lanes),
+            "last": unsigned(1),
+        })
+        super().__init__({
+            "i": In(stream.Signature(self.i_layout)),
+            "o": Out(stream.Signature(signed(self._acc_bits))),
+        })
+
+    lanes = property(lambda self: self._lanes)
+    act_bits = property(lambda self: self._act_bits)
+    max_shift = property(lambda self: self._max_shift)
+    shift_bits = property(lambda self: self._shift_bits)
+    acc_bits = property(lambda self: self._acc_bits)
+    latency = 1
+    clocked = True
+
+    @property
+    def module_name(self):
+        name = f"p2mac_k{self._lanes}_a{self._act_bits}_s{self._max_shift}"
+        return name + (f"_acc{self._acc_bits}" if self._explicit_acc else "")
+
+    def elaborate(self, platform):
+        m = Module()
+        K, MS = self._lanes, self._max_shift
+        p = self.i.payload
+
+        terms = []
+        for j in range(K):
+            code, a = p.w[j], p.a[j]
+            shift = code.shift
+            if (1 << self._shift_bits) - 1 > MS:      # codes above max_shift saturate
+                shift = Mux(code.shift > MS, MS, code.shift)
+            mag = a << shift
+            terms.append(Mux(code.zero, 0, Mux(code.neg, -mag, mag)))
+        lane_sum = _tree(terms)
+
+        bound = K << (self._act_bits + MS)
+        p_valid, p_out = Signal(), Signal()
+        p_sum = Signal(signed(_signed_width(-bound, bound)))
+
+        acc = Signal(signed(self._acc_bits))
+        fresh = Signal(init=1)
+        o_valid = Signal()
+        o_payload = Signal(signed(self._acc_bits))
+        m.d.comb += [self.o.valid.eq(o_valid), self.o.payload.eq(o_payload)]
+
+        adv = Signal()
+        m.d.comb += [adv.eq(~(o_valid & ~self.o.ready & p_valid & p_out)),
+                     self.i.ready.eq(adv)]
+
+        acc_next = Signal(signed(self._acc_bits))
+        m.d.comb += acc_next.eq(Mux(fresh, 0, acc) + p_sum)
+
+        with m.If(adv):
+            m.d.sync += [p_valid.eq(self.i.valid), p_sum.eq(lane_sum), p_out.eq(p.last)]
+            with m.If(p_valid):
+                m.d.sync += [acc.eq(acc_next), fresh.eq(p_out)]
+            with m.If(p_valid & p_out):
+                m.d.sync += [o_valid.eq(1), o_payload.eq(acc_next)]
+            with m.Elif(self.o.ready):
+                m.d.sync += o_valid.eq(0)
+        return m

@@ -1,0 +1,124 @@
+# amaranth: UnusedElaboratable=no
+"""cocotb test of :class:`hwgen.units.dpmac.DualPrecisionMac` against
+:func:`hwgen.golden.dualprec.dualprec_mac`, bit for bit.
+
+The mode (high / low independent / low nested) changes at random between operations, also
+within a group; groups have random lengths, the source idles at random and the sink applies
+random back-pressure; every result must arrive exactly once and in order. With no stalls the
+unit must take one operation per cycle in every mode.
+"""
+
+import time
+
+import cocotb
+import numpy as np
+import pytest
+from cocotb.triggers import ClockCycles
+
+from hwgen.golden.dualprec import dualprec_mac
+from hwgen.units.dpmac import DualPrecisionMac
+from sim.params import get_params, write_report
+from sim.streams import StreamDriver, StreamMonitor, pack_struct, reset, start_clock, to_signed
+
+_KEYS = ("high_bits", "acc_bits")
+
+
+def _unit(p):
+    return DualPrecisionMac(**{k: p[k] for k in _KEYS if p.get(k) is not None})
+
+
+class TB:
+    """Clock, reset, source, sink and the unit's parameters."""
+
+    def __init__(self, dut, p, *, idle, backpressure, seed):
+        self.unit = _unit(p)
+        start_clock(dut)
+        self.src = StreamDriver(dut, "i", idle_prob=idle, seed=seed)
+        self.snk = StreamMonitor(dut, "o", backpressure=backpressure, seed=seed + 1)
+
+    def random_ops(self, rng, n, p_last=0.3, mode=None):
+        H = self.unit.high_bits
+        ops = {k: rng.integers(0, 1 << H, n) for k in ("w0", "w1", "a")}
+        m = rng.integers(0, 3, n) if mode is None else np.full(n, mode)
+        ops["low"] = (m > 0).astype(np.int64)
+        ops["nested"] = ((m == 2) | ((m == 0) & (rng.random(n) < 0.5))).astype(np.int64)
+        ops["last"] = (rng.random(n) < p_last).astype(np.int64)
+        ops["last"][-1] = 1
+        return ops
+
+    def expected(self, ops):
+        u = self.unit
+        return dualprec_mac(u.high_bits, ops["low"], ops["nested"], ops["w0"], ops["w1"],
+                            ops["a"], ops["last"].astype(bool), u.acc_bits)
+
+    def queue(self, ops):
+        for k in range(len(ops["a"])):
+            self.src.append(pack_struct({f: int(v[k]) for f, v in ops.items()},
+                                        self.unit.i_layout))
+
+
+@cocotb.test()
+async def run_random(dut):
+    """Random operands, modes, groups, idles and back-pressure against the golden model."""
+    p = get_params()
+    seed = int(p.get("seed") or 1)
+    n = int(p.get("vectors") or p.get("n") or 4000)
+    tb = TB(dut, p, idle=p.get("idle", 0.3), backpressure=p.get("backpressure", 0.4),
+            seed=seed)
+    rng = np.random.default_rng(seed)
+    await reset(dut)
+    t0 = time.monotonic()
+    ops = tb.random_ops(rng, n)
+    exp = tb.expected(ops)
+    tb.queue(ops)
+    await tb.snk.wait_for(len(exp), timeout_cycles=20 * n + 1000)
+    await tb.src.wait_idle()
+    await ClockCycles(dut.clk, 20)                    # nothing more may arrive
+    got = [to_signed(x, tb.unit.acc_bits) for x in tb.snk.items]
+    bad = [f"result {k}: got {g}, expected {int(e)}"
+           for k, (g, e) in enumerate(zip(got, exp)) if g != e]
+    if len(got) != len(exp):
+        bad.insert(0, f"{len(got)} results arrived for {len(exp)} groups")
+    write_report({"vectors": n, "mismatches": len(bad), "first_mismatches": bad[:10],
+                  "seconds": time.monotonic() - t0, "results": len(exp)})
+    assert not bad, bad[:5]
+
+
+@cocotb.test()
+async def run_throughput(dut):
+    """With no stalls: one operation per cycle in every mode (so two products per cycle in
+    low mode), results ``latency`` edges after the input transfer (plus the output edge)."""
+    p = get_params()
+    if p.get("mode") == "cli":
+        return
+    tb = TB(dut, p, idle=0.0, backpressure=0.0, seed=5)
+    rng = np.random.default_rng(5)
+    await reset(dut)
+    bad = []
+    for mode in (0, 1, 2, 0):
+        first_in, first_out = len(tb.src.transfers), len(tb.snk.transfers)
+        ops = tb.random_ops(rng, 16, p_last=1.0, mode=mode)
+        exp = tb.expected(ops)
+        tb.queue(ops)
+        await tb.snk.wait_for(first_out + 16, timeout_cycles=200)
+        ins = [c for c, _ in tb.src.transfers[first_in:]]
+        outs = tb.snk.transfers[first_out:]
+        gaps = set(np.diff([c for c, _ in outs]).tolist())
+        dist = {o - i for (o, _), i in zip(outs, ins)}
+        if gaps != {1} or dist != {tb.unit.latency + 1}:
+            bad.append(f"mode {mode}: result gaps {sorted(gaps)}, distance {sorted(dist)}")
+        if [to_signed(x, tb.unit.acc_bits) for _, x in outs] != exp.tolist():
+            bad.append(f"mode {mode}: wrong results")
+    write_report({"throughput_mismatches": bad})
+    assert not bad, bad
+
+
+# -- pytest ---------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("cfg", [dict(high_bits=8)], ids=["h8"])
+def test_dpmac(cfg):
+    from sim.runner import run
+    res = run(_unit(cfg), test_module="rtl_tests.test_dpmac", params=dict(cfg, n=3000))
+    assert res.passed, res.report
+    assert res.report["mismatches"] == 0
+    assert not res.report["throughput_mismatches"]
