@@ -16,6 +16,10 @@ from .bitserial import bit_planes, plane_scales, truncate, bitserial_dot, accumu
 from .dualprec import dualprec_contrib, dualprec_mac, split_halves, pack_halves
 from .ternary import ternary_encode, ternary_decode, ternary_dot, ternary_mac, quantize_ternary
 from .pow2 import pow2_encode, pow2_decode, pow2_dot, pow2_mac, quantize_pow2
+from . import compress
+from .compress import (prune, kmeans_share, pq_quantize, huffman_lengths, CanonicalCode,
+                       ham_encode, ham_decode, sham_encode, sham_decode, write_container,
+                       read_container, psi, plain_ratio, spmv_csc)
 
 __all__ = ["Raw", "round_raw", "unpack", "decode", "encode", "bit_length", "rounding_codes",
            "is_nan", "is_inf", "to_fraction", "raw_from_float64",
@@ -26,4 +30,7 @@ __all__ = ["Raw", "round_raw", "unpack", "decode", "encode", "bit_length", "roun
            "bit_planes", "plane_scales", "truncate", "bitserial_dot", "accumulate_groups",
            "dualprec_contrib", "dualprec_mac", "split_halves", "pack_halves",
            "ternary_encode", "ternary_decode", "ternary_dot", "ternary_mac", "quantize_ternary",
-           "pow2_encode", "pow2_decode", "pow2_dot", "pow2_mac", "quantize_pow2"]
+           "pow2_encode", "pow2_decode", "pow2_dot", "pow2_mac", "quantize_pow2",
+           "compress", "prune", "kmeans_share", "pq_quantize", "huffman_lengths",
+           "CanonicalCode", "ham_encode", "ham_decode", "sham_encode", "sham_decode",
+           "write_container", "read_container", "psi", "plain_ratio", "spmv_csc"]
