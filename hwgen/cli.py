@@ -5,6 +5,7 @@ exit with status 2 (never a traceback).
 """
 
 import argparse
+import importlib
 import sys
 import time
 from pathlib import Path
@@ -199,7 +200,17 @@ def build_parser(units):
                       _sim_extra)
     from . import extra_commands
     extra_commands.add_parsers(sub, units)
+    for name, (module, add, _) in _PLUGINS.items():
+        getattr(importlib.import_module(module, __package__), add)(sub)
     return p
+
+
+#: Subcommands that live with their capability: name -> (module, add_parser, run).
+_PLUGINS = {
+    "build": (".flow.build_cli", "add_build_parser", "run_build"),
+    "explore": (".explore.cli", "add_explore_parser", "run_explore"),
+    "compress": (".compress_cli", "add_compress_parser", "run_compress"),
+}
 
 
 def main(argv=None):
@@ -214,6 +225,12 @@ def main(argv=None):
             return _cmd_generate(args, units)
         if args.command == "sim":
             return _cmd_sim(args, units)
+        if args.command in _PLUGINS:
+            module, _, run = _PLUGINS[args.command]
+            try:
+                return getattr(importlib.import_module(module, __package__), run)(args)
+            except (ValueError, TypeError) as e:
+                return _fail(str(e).splitlines()[0])
         from . import extra_commands
         return extra_commands.run(args, units)
     except KeyboardInterrupt:

@@ -76,11 +76,10 @@ def exact_sum(x, y, rm):
 
 
 def _nan_in(ra, sa, *rest):
-    nan = ra.nan.copy()
-    snan = sa.copy()
+    nan, snan = ra.nan, sa
     for r, s in rest:
-        nan |= r.nan
-        snan |= s
+        nan = nan | r.nan      # not in place: the operands may broadcast to a larger shape
+        snan = snan | s
     return nan, snan
 
 

@@ -1,0 +1,25 @@
+"""The precision explorer: which number format should I build?
+
+Runs a small neural network with every multiply and every accumulate carried out in a
+candidate format (the golden model's semantics, vectorized), measures its accuracy against
+the hardware cost of the format's MAC unit, and finds the cheapest format within an accuracy
+target, either exhaustively or with the fast precision search of Hill et al.
+
+Modules:
+
+:mod:`~hwgen.explore.models`
+    The ``.npz`` model format, its loader and validator, and the built-in models.
+:mod:`~hwgen.explore.emulate`
+    Exact (float64), custom-float and fixed-point inference.
+:mod:`~hwgen.explore.cost`
+    Hardware cost of a candidate's MAC from out-of-context synthesis (cached on disk).
+:mod:`~hwgen.explore.search`
+    The design space, exhaustive sweep and fast search.
+:mod:`~hwgen.explore.cli`
+    ``hwgen explore``.
+
+This is the top layer: it imports the golden model (and the units and the synthesis flow for
+costs), never the other way round.
+"""
+
+__all__ = []

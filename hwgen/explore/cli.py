@@ -1,0 +1,333 @@
+"""``hwgen explore``: which precision should I build?
+
+``hwgen explore --model NAME_OR_FILE [--formats SPEC] [--target-loss 1%]
+[--search exhaustive|fast|both] [--accumulate rounded|fused|exact] [--device up5k|ecp5-85f]
+[--no-synth] [-o DIR]`` prints a table of the candidates, writes ``explore_<model>.json``
+and ``explore_<model>.png`` (accuracy against cost, Pareto front) into ``DIR`` and prints
+the ``hwgen generate``/``hwgen build`` commands for the chosen format.
+``hwgen explore --list-models`` prints the built-in models, one per line, name first.
+
+Errors in the arguments raise ``ValueError`` with a one-line message (``hwgen`` turns it into
+``hwgen: error: ...`` and exit status 2).
+"""
+
+import json
+import sys
+import time
+from pathlib import Path
+
+__all__ = ["add_explore_parser", "run_explore", "pe_commands", "pareto_plot", "BOARDS"]
+
+_HELP = "find the cheapest number format that keeps a model's accuracy (Hill et al.)"
+
+_EPILOG = """\
+SPEC (--formats): comma-separated items, their union:
+  fp32, e4m3, e6m7_none ...   one float format (hwgen formats NAME)
+  eA-BmC-D                    exponents A..B x mantissas C..D (e3-6m2-7, e5m2-7, e3-6m3)
+  fxN, fxA-B (intN)           fixed point, N bits, power-of-two scale per tensor
+  floats, fixed, default      the default grids (default = floats,fixed)
+--target-loss: allowed loss of accuracy relative to the float64 model, 1% or 0.01.
+Every multiply and every accumulate is rounded in the candidate format (--accumulate rounded,
+the golden FloatMac semantics). Cost = out-of-context synthesis of the candidate's MAC
+(FloatMac or IntMac) on --device, cached on disk; speedup = (area_fp32/area)*(fmax/fmax_fp32)
+with area the largest fraction of any device resource the MAC uses. Without the synthesis
+flow the report says "cost: not measured" and candidates are ranked by width.
+"""
+
+
+def add_explore_parser(sub):
+    """Add the ``explore`` subcommand to the subparsers ``sub``; returns its parser."""
+    import argparse
+    p = sub.add_parser("explore", help=_HELP, description=_HELP.capitalize() + ".",
+                       epilog=_EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--model", metavar="NAME_OR_FILE",
+                   help="a built-in model (--list-models) or a model .npz file")
+    p.add_argument("--list-models", action="store_true", help="list the built-in models")
+    p.add_argument("--formats", metavar="SPEC", default=None,
+                   help="candidates (default: the default float grid and fixed point 4..32)")
+    p.add_argument("--target-loss", metavar="LOSS", default="1%",
+                   help="allowed relative accuracy loss, e.g. 1%% or 0.003 (default 1%%)")
+    p.add_argument("--search", choices=["exhaustive", "fast", "both"], default="exhaustive",
+                   help="exhaustive sweep, the fast R² search, or both and compare "
+                        "(default exhaustive)")
+    p.add_argument("--accumulate", choices=["rounded", "fused", "exact"], default="rounded",
+                   help="float MAC accumulation (default rounded: Hill et al.)")
+    p.add_argument("--device", default="up5k", metavar="DEVICE",
+                   help="device for the cost: up5k or ecp5-85f (default up5k)")
+    p.add_argument("--no-synth", action="store_true",
+                   help="use only cached costs; synthesize nothing")
+    p.add_argument("-o", "--output", metavar="DIR", default=".",
+                   help="directory for the JSON report and the plot (default .)")
+    p.add_argument("--quiet", action="store_true", help="no progress bar")
+    return p
+
+
+def _progress_bar(stream=None):
+    stream = stream or sys.stderr
+    state = {"label": None}
+
+    def show(label, done, total):
+        width = 30
+        frac = done / total if total else 1.0
+        fill = int(width * frac)
+        stream.write(f"\r{label:<26} [{'#' * fill}{'-' * (width - fill)}] {done}/{total}")
+        if done >= total:
+            stream.write("\n")
+        stream.flush()
+        state["label"] = label
+    return show
+
+
+#: The board ``hwgen build`` targets for each device of the cost.
+BOARDS = {"up5k": "icebreaker", "ecp5-85f": "ulx3s-85f"}
+
+
+def pe_commands(name, accumulate="rounded", device="up5k"):
+    """The ``hwgen generate`` and ``hwgen build`` commands for candidate ``name`` (the board
+    is the one carrying ``device``; iCEBreaker for devices without a board)."""
+    from .emulate import FixedPoint, parse_candidate
+    c = parse_candidate(name)
+    if isinstance(c, FixedPoint):
+        acc = min(64, 2 * c.bits + 11)
+        gen = (f"hwgen generate imac --a-bits {c.bits} --b-bits {c.bits} --acc-bits {acc} "
+               f"-o imac_s{c.bits}x{c.bits}_a{acc}.v")
+        pe = f"int{c.bits}"
+    else:
+        # The accumulator (and read-out) format is the candidate itself, as emulated; the
+        # generator's default accumulator for 8-bit inputs is fp16, so it is always given.
+        fmt = f"--format {c.name} --acc-format {c.name}"
+        if accumulate == "exact":
+            fmt += f" --out-format {c.name} --max-terms 1024"
+        gen = f"hwgen generate fmac {fmt} --accumulate {accumulate} -o fmac_{c.name}.v"
+        pe = f"{c.name}:exact" if accumulate == "exact" else \
+            f"{c.name}:{c.name}:{accumulate}"
+    board = BOARDS.get(device, "icebreaker")
+    build = f"hwgen build --board {board} --rows 4 --cols 4 --pe {pe}"
+    return gen, build
+
+
+def _fmt(v, spec):
+    return "-" if v is None else format(v, spec)
+
+
+def _table(rows, cost_measured):
+    head = ["format", "bits", "accuracy", "norm", "R2", "meets"]
+    if cost_measured:
+        head += ["LUT", "FF", "DSP", "Fmax", "area%", "speedup"]
+    lines = [head]
+    for r in rows:
+        line = [r["name"], str(r["bits"]), _fmt(r["accuracy"], ".4f"),
+                _fmt(r["normalized"], ".4f"), _fmt(r["r2"], ".4f"),
+                "-" if r["meets"] is None else ("yes" if r["meets"] else "no")]
+        if cost_measured:
+            c = r["cost"] or {}
+            line += [_fmt(c.get("lut"), "d"), _fmt(c.get("ff"), "d"), _fmt(c.get("dsp"), "d"),
+                     _fmt(c.get("fmax"), ".1f"),
+                     _fmt(None if not c else 100 * c["area"], ".2f"),
+                     _fmt(r["speedup"], ".2f")]
+        lines.append(line)
+    widths = [max(len(x[i]) for x in lines) for i in range(len(head))]
+    out = []
+    for i, line in enumerate(lines):
+        out.append("  ".join(c.ljust(w) if j == 0 else c.rjust(w)
+                             for j, (c, w) in enumerate(zip(line, widths))).rstrip())
+        if i == 0:
+            out.append("  ".join("-" * w for w in widths))
+    return "\n".join(out)
+
+
+def pareto_plot(path, rows, chosen, title, cost_measured):
+    """Accuracy against cost of every evaluated candidate, with the Pareto front; PNG."""
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    pts = [r for r in rows if r["accuracy"] is not None and
+           (not cost_measured or r["cost"])]
+    fig, ax = plt.subplots(figsize=(7, 4.5), dpi=110)
+    if pts:
+        xs = [100 * r["cost"]["area"] if cost_measured else r["bits"] for r in pts]
+        ys = [100 * r["accuracy"] for r in pts]
+        kinds = [r["kind"] for r in pts]
+        for kind, marker in (("float", "o"), ("fixed", "s")):
+            sel = [i for i, k in enumerate(kinds) if k == kind]
+            if sel:
+                ax.scatter([xs[i] for i in sel], [ys[i] for i in sel], marker=marker,
+                           s=18, alpha=0.6, label=kind)
+        order = sorted(range(len(pts)), key=lambda i: (xs[i], -ys[i]))
+        front, best = [], -1.0
+        for i in order:
+            if ys[i] > best:
+                front.append(i)
+                best = ys[i]
+        ax.step([xs[i] for i in front], [ys[i] for i in front], where="post", color="k",
+                lw=1, label="Pareto front")
+        for i in front:
+            ax.annotate(pts[i]["name"], (xs[i], ys[i]), fontsize=6, xytext=(3, -8),
+                        textcoords="offset points")
+        for i, r in enumerate(pts):
+            if r["name"] == chosen:
+                ax.scatter([xs[i]], [ys[i]], s=90, facecolors="none", edgecolors="r",
+                           lw=1.5, label=f"chosen: {chosen}")
+    ax.set_xlabel("MAC area, % of the device" if cost_measured
+                  else "bits per value (cost not measured)")
+    ax.set_ylabel("test accuracy, %")
+    ax.set_title(title, fontsize=9)
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=7, loc="lower right")
+    fig.tight_layout()
+    fig.savefig(path)
+    plt.close(fig)
+
+
+def _fit_for(model, accumulate, progress):
+    from .search import calibration_points, fit_r2_model
+    pts = calibration_points(model.name, accumulate, progress=progress)
+    return fit_r2_model(pts)
+
+
+def run_explore(args, out=None):
+    """Run ``hwgen explore``; returns the exit status (0).
+
+    Raises
+    ------
+    ValueError
+        A bad argument (unknown model, format SPEC, target, device); one line.
+    """
+    out = out or sys.stdout
+    from .models import list_models
+    if args.list_models:
+        for name, desc in list_models():
+            print(f"{name}  {desc}", file=out)
+        return 0
+    if not args.model:
+        raise ValueError("explore needs --model NAME_OR_FILE (or --list-models)")
+    from ..flow.devices import get_device
+    from .cost import CostModel
+    from .models import get_model
+    from .search import Explorer, parse_space, parse_target
+    target = parse_target(args.target_loss)
+    space = parse_space(args.formats)
+    device = get_device(args.device)
+    outdir = Path(args.output)
+    if outdir.exists() and not outdir.is_dir():
+        raise ValueError(f"Output {args.output!r} is not a directory")
+    model = get_model(args.model)
+    progress = None if args.quiet else _progress_bar()
+
+    t_start = time.monotonic()
+    print(f"model {model.name}: {model.summary()}, {model.n_macs} MACs per inference, "
+          f"{len(model.y_test)} test inputs", file=out)
+    cost_model = CostModel(device.name, accumulate=args.accumulate,
+                           max_terms=1024, synthesize=not args.no_synth)
+    ex = Explorer(model, space, target, cost_model=cost_model, accumulate=args.accumulate,
+                  progress=progress)
+    print(f"float64 accuracy {ex.exact_accuracy:.4f}; target: normalized accuracy >= "
+          f"{1 - target:.4f} (loss <= {100 * target:g}%); {len(space)} candidates; "
+          f"{args.accumulate} accumulation", file=out, flush=True)
+    ex.measure_costs()
+    if not ex.cost_measured:
+        reason = cost_model.unavailable or next(iter(cost_model.errors.values()), "unknown")
+        print(f"cost: not measured ({reason}); candidates ranked by width instead",
+              file=out, flush=True)
+
+    report = dict(model=dict(name=model.name, summary=model.summary(), macs=model.n_macs,
+                             test_inputs=len(model.y_test), description=model.description),
+                  exact_accuracy=ex.exact_accuracy, target_loss=target,
+                  accumulate=args.accumulate, device=device.name,
+                  cost_measured=ex.cost_measured,
+                  cost_reference=ex.costs.get("fp32"), cost_errors=dict(cost_model.errors))
+    exh = fast = None
+    if args.search in ("exhaustive", "both"):
+        exh = ex.exhaustive()
+        report["exhaustive"] = exh
+    if args.search in ("fast", "both"):
+        fit = _fit_for(model, args.accumulate, progress)
+        ex_fast = ex if args.search == "fast" else Explorer(
+            model, space, target, cost_model=None, accumulate=args.accumulate,
+            progress=progress)
+        if ex_fast is not ex:
+            ex_fast.costs, ex_fast._ref_cost = ex.costs, ex._ref_cost
+        fast = ex_fast.fast(fit)
+        ex.r2.update(ex_fast.r2)
+        fast_report = {k: v for k, v in fast.items() if k != "predicted"}
+        fast_report["fit"] = fit
+        if exh is not None:
+            fast_report["same_as_exhaustive"] = fast["chosen"] == exh["chosen"]
+        report["fast"] = fast_report
+        for name, res in ex_fast.results.items():
+            ex.results.setdefault(name, res)
+    rows = ex.rows()
+    if fast is not None:
+        for r in rows:
+            r["predicted_normalized"] = fast["predicted"].get(r["name"])
+    report["candidates"] = rows
+    chosen = (exh or fast)["chosen"]
+    report["chosen"] = chosen
+    report["seconds"] = time.monotonic() - t_start
+
+    shown = [r for r in rows if r["accuracy"] is not None] if exh is None else rows
+    print(_table(shown, ex.cost_measured), file=out)
+    if exh is not None:
+        print(f"exhaustive: {exh['evaluations']} full evaluations in {exh['seconds']:.1f} s; "
+              f"best within target: {exh['chosen'] or 'none'}", file=out)
+    if fast is not None:
+        fit = report["fast"]["fit"]
+        line = (f"fast search: R² fit norm_acc = {fit['intercept']:.3f} + "
+                f"{fit['slope']:.3f}*R² on {fit['n']} points (R² >= {fit['min_r2']:g}) of "
+                f"{', '.join(fit['models'])}; "
+                f"start {fast['start']}, path {' -> '.join(fast['path'])}; "
+                f"{fast['evaluations']} full evaluations in {fast['seconds']:.1f} s; "
+                f"chose {fast['chosen'] or 'none'}")
+        if exh is not None:
+            line += (" (same as exhaustive)" if fast["chosen"] == exh["chosen"]
+                     else f" (exhaustive chose {exh['chosen'] or 'none'})")
+        else:
+            line += " (exhaustive not run; --search both compares)"
+        print(line, file=out)
+    if chosen:
+        c = next(r for r in rows if r["name"] == chosen)
+        extra = (f", iso-area speedup {c['speedup']:.2f}x vs fp32, area "
+                 f"{100 * c['cost']['area']:.2f}% of {device.name}"
+                 if c["speedup"] is not None else ", cost: not measured")
+        print(f"chosen: {chosen} (accuracy {c['accuracy']:.4f}, normalized "
+              f"{c['normalized']:.4f}{extra})", file=out)
+        gen, build = pe_commands(chosen, args.accumulate, device.name)
+        report["commands"] = dict(generate=gen, build=build)
+        print(f"  {gen}\n  {build}", file=out)
+    else:
+        print(f"no candidate meets the target (loss <= {100 * target:g}%)", file=out)
+    outdir.mkdir(parents=True, exist_ok=True)
+    stem = f"explore_{model.name}"
+    (outdir / f"{stem}.json").write_text(json.dumps(report, indent=1, default=_json_default))
+    pareto_plot(outdir / f"{stem}.png", rows, chosen,
+                f"{model.name} ({args.accumulate}, {device.name}); target loss "
+                f"{100 * target:g}%", ex.cost_measured)
+    print(f"wrote {outdir / (stem + '.json')} and {outdir / (stem + '.png')}", file=out)
+    return 0
+
+
+def _json_default(o):
+    import numpy as np
+    if isinstance(o, np.generic):
+        return o.item()
+    if o == float("inf"):
+        return None
+    raise TypeError(repr(o))
+
+
+def main(argv=None):
+    """Standalone entry (``python -m hwgen.explore.cli``) until ``hwgen`` wires it in."""
+    import argparse
+    p = argparse.ArgumentParser(prog="hwgen")
+    sub = p.add_subparsers(dest="command", required=True)
+    add_explore_parser(sub)
+    args = p.parse_args(argv)
+    try:
+        return run_explore(args)
+    except ValueError as e:
+        print(f"hwgen: error: {e}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())
