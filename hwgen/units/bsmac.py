@@ -7,41 +7,12 @@ from amaranth import Module, Mux, Signal, signed as sgn, unsigned
 from amaranth.lib import data, stream, wiring
 from amaranth.lib.wiring import In, Out
 
-__all__ = ["BitSerialMac", "GUARD_BITS", "adder_tree"]
+from .intcommon import (GUARD_BITS, MAX_ACC_BITS, MAX_ACT_BITS, MAX_LANES, adder_tree,
+                        check_int, signed_width)
 
-MAX_LANES = 256
+__all__ = ["BitSerialMac"]
+
 MAX_WEIGHT_BITS = 16
-MAX_ACT_BITS = 24
-MAX_ACC_BITS = 62
-#: Default headroom of the accumulator over one operation: groups of up to 256 operations
-#: never wrap.
-GUARD_BITS = 8
-
-
-def _check_int(what, value, lo, hi, extra=""):
-    if not isinstance(value, int) or isinstance(value, bool):
-        raise TypeError(f"{what} must be an integer, not {value!r}")
-    if not lo <= value <= hi:
-        raise ValueError(f"{what} must be between {lo} and {hi}{extra}, not {value!r}")
-    return value
-
-
-def _signed_width(lo, hi):
-    n = 1
-    while not -(1 << (n - 1)) <= lo <= hi <= (1 << (n - 1)) - 1:
-        n += 1
-    return n
-
-
-def adder_tree(terms):
-    """Balanced sum of Amaranth values (widths grow one bit per level)."""
-    terms = list(terms)
-    while len(terms) > 1:
-        nxt = [terms[i] + terms[i + 1] for i in range(0, len(terms) - 1, 2)]
-        if len(terms) % 2:
-            nxt.append(terms[-1])
-        terms = nxt
-    return terms[0]
 
 
 class BitSerialMac(wiring.Component):
@@ -122,22 +93,22 @@ class BitSerialMac(wiring.Component):
             raise TypeError(f"Signedness must be a bool, not {signed!r}")
         lo = 2 if signed else 1
         extra = " for signed operands" if signed else ""
-        self._lanes = _check_int("Lane count", lanes, 1, MAX_LANES)
-        self._weight_bits = _check_int("Weight width", weight_bits, lo, MAX_WEIGHT_BITS, extra)
-        self._act_bits = _check_int("Activation width", act_bits, lo, MAX_ACT_BITS, extra)
+        self._lanes = check_int("Lane count", lanes, 1, MAX_LANES)
+        self._weight_bits = check_int("Weight width", weight_bits, lo, MAX_WEIGHT_BITS, extra)
+        self._act_bits = check_int("Activation width", act_bits, lo, MAX_ACT_BITS, extra)
         self._signed = signed
         if signed:
             wmin, wmax = -(1 << (weight_bits - 1)), (1 << (weight_bits - 1)) - 1
             amin, amax = -(1 << (act_bits - 1)), (1 << (act_bits - 1)) - 1
             prods = [x * y for x in (wmin, wmax) for y in (amin, amax)]
-            exact = _signed_width(lanes * min(prods), lanes * max(prods))
+            exact = signed_width(lanes * min(prods), lanes * max(prods))
         else:
             exact = max(1, (lanes * ((1 << weight_bits) - 1) * ((1 << act_bits) - 1))
                         .bit_length())
         default_acc = min(exact + GUARD_BITS, MAX_ACC_BITS)
         if acc_bits is None:
             acc_bits = default_acc
-        self._acc_bits = _check_int("Accumulator width", acc_bits, 2 if signed else 1,
+        self._acc_bits = check_int("Accumulator width", acc_bits, 2 if signed else 1,
                                     MAX_ACC_BITS)
         self._explicit_acc = acc_bits != default_acc
         shape = sgn if signed else unsigned
@@ -182,7 +153,7 @@ class BitSerialMac(wiring.Component):
         glast = Signal()                        # the operation closes its group
 
         # -- plane stage: registered, scaled plane sum
-        psum_w = _signed_width(-K * (1 << AB), K * (1 << AB))
+        psum_w = signed_width(-K * (1 << AB), K * (1 << AB))
         p_valid = Signal()
         p_sum = Signal(sgn(psum_w))
         p_shift = Signal(range(WB))

@@ -7,18 +7,11 @@ from amaranth import Module, Mux, Signal, signed, unsigned
 from amaranth.lib import data, stream, wiring
 from amaranth.lib.wiring import In, Out
 
+from .intcommon import MAX_ACC_BITS, check_int
+
 __all__ = ["DualPrecisionMac"]
 
 MAX_HIGH_BITS = 24
-MAX_ACC_BITS = 62
-
-
-def _check_int(what, value, lo, hi, extra=""):
-    if not isinstance(value, int) or isinstance(value, bool):
-        raise TypeError(f"{what} must be an integer, not {value!r}")
-    if not lo <= value <= hi:
-        raise ValueError(f"{what} must be between {lo} and {hi}{extra}, not {value!r}")
-    return value
 
 
 class DualPrecisionMac(wiring.Component):
@@ -96,7 +89,7 @@ class DualPrecisionMac(wiring.Component):
         default_acc = min(4 * high_bits, MAX_ACC_BITS)
         if acc_bits is None:
             acc_bits = default_acc
-        self._acc_bits = _check_int("Accumulator width", acc_bits, 2 * high_bits, MAX_ACC_BITS)
+        self._acc_bits = check_int("Accumulator width", acc_bits, 2 * high_bits, MAX_ACC_BITS)
         self._explicit_acc = acc_bits != default_acc
         self.i_layout = data.StructLayout({
             "w0": unsigned(high_bits), "w1": unsigned(high_bits), "a": unsigned(high_bits),

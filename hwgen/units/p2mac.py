@@ -7,40 +7,12 @@ from amaranth import Module, Mux, Signal, signed, unsigned
 from amaranth.lib import data, stream, wiring
 from amaranth.lib.wiring import In, Out
 
+from .intcommon import (GUARD_BITS, MAX_ACC_BITS, MAX_ACT_BITS, MAX_LANES, adder_tree,
+                        check_int, signed_width)
+
 __all__ = ["Pow2Mac"]
 
-MAX_LANES = 256
-MAX_ACT_BITS = 24
 MAX_SHIFT = 24
-MAX_ACC_BITS = 62
-#: Default headroom of the accumulator over one operation: groups of up to 256 operations
-#: never wrap.
-GUARD_BITS = 8
-
-
-def _check_int(what, value, lo, hi, extra=""):
-    if not isinstance(value, int) or isinstance(value, bool):
-        raise TypeError(f"{what} must be an integer, not {value!r}")
-    if not lo <= value <= hi:
-        raise ValueError(f"{what} must be between {lo} and {hi}{extra}, not {value!r}")
-    return value
-
-
-def _signed_width(lo, hi):
-    n = 1
-    while not -(1 << (n - 1)) <= lo <= hi <= (1 << (n - 1)) - 1:
-        n += 1
-    return n
-
-
-def _tree(terms):
-    terms = list(terms)
-    while len(terms) > 1:
-        nxt = [terms[i] + terms[i + 1] for i in range(0, len(terms) - 1, 2)]
-        if len(terms) % 2:
-            nxt.append(terms[-1])
-        terms = nxt
-    return terms[0]
 
 
 class Pow2Mac(wiring.Component):
@@ -95,15 +67,15 @@ class Pow2Mac(wiring.Component):
     """
 
     def __init__(self, lanes=8, act_bits=8, max_shift=7, acc_bits=None):
-        self._lanes = _check_int("Lane count", lanes, 1, MAX_LANES)
-        self._act_bits = _check_int("Activation width", act_bits, 2, MAX_ACT_BITS)
-        self._max_shift = _check_int("Maximum shift", max_shift, 0, MAX_SHIFT)
+        self._lanes = check_int("Lane count", lanes, 1, MAX_LANES)
+        self._act_bits = check_int("Activation width", act_bits, 2, MAX_ACT_BITS)
+        self._max_shift = check_int("Maximum shift", max_shift, 0, MAX_SHIFT)
         half = 1 << (act_bits - 1)
-        exact = _signed_width(-lanes * half << max_shift, lanes * half << max_shift)
+        exact = signed_width(-lanes * half << max_shift, lanes * half << max_shift)
         default_acc = min(exact + GUARD_BITS, MAX_ACC_BITS)
         if acc_bits is None:
             acc_bits = default_acc
-        self._acc_bits = _check_int("Accumulator width", acc_bits, 2, MAX_ACC_BITS)
+        self._acc_bits = check_int("Accumulator width", acc_bits, 2, MAX_ACC_BITS)
         self._explicit_acc = acc_bits != default_acc
         self._shift_bits = max(1, max_shift.bit_length())
         self.w_layout = data.StructLayout({
@@ -145,11 +117,11 @@ class Pow2Mac(wiring.Component):
                 shift = Mux(code.shift > MS, MS, code.shift)
             mag = a << shift
             terms.append(Mux(code.zero, 0, Mux(code.neg, -mag, mag)))
-        lane_sum = _tree(terms)
+        lane_sum = adder_tree(terms)
 
         bound = K << (self._act_bits + MS)
         p_valid, p_out = Signal(), Signal()
-        p_sum = Signal(signed(_signed_width(-bound, bound)))
+        p_sum = Signal(signed(signed_width(-bound, bound)))
 
         acc = Signal(signed(self._acc_bits))
         fresh = Signal(init=1)

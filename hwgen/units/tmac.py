@@ -7,39 +7,10 @@ from amaranth import Module, Mux, Signal, signed, unsigned
 from amaranth.lib import data, stream, wiring
 from amaranth.lib.wiring import In, Out
 
+from .intcommon import (GUARD_BITS, MAX_ACC_BITS, MAX_ACT_BITS, MAX_LANES, adder_tree,
+                        check_int, signed_width)
+
 __all__ = ["TernaryMac"]
-
-MAX_LANES = 256
-MAX_ACT_BITS = 24
-MAX_ACC_BITS = 62
-#: Default headroom of the accumulator over one operation: groups of up to 256 operations
-#: never wrap.
-GUARD_BITS = 8
-
-
-def _check_int(what, value, lo, hi, extra=""):
-    if not isinstance(value, int) or isinstance(value, bool):
-        raise TypeError(f"{what} must be an integer, not {value!r}")
-    if not lo <= value <= hi:
-        raise ValueError(f"{what} must be between {lo} and {hi}{extra}, not {value!r}")
-    return value
-
-
-def _signed_width(lo, hi):
-    n = 1
-    while not -(1 << (n - 1)) <= lo <= hi <= (1 << (n - 1)) - 1:
-        n += 1
-    return n
-
-
-def _tree(terms):
-    terms = list(terms)
-    while len(terms) > 1:
-        nxt = [terms[i] + terms[i + 1] for i in range(0, len(terms) - 1, 2)]
-        if len(terms) % 2:
-            nxt.append(terms[-1])
-        terms = nxt
-    return terms[0]
 
 
 class TernaryMac(wiring.Component):
@@ -92,14 +63,14 @@ class TernaryMac(wiring.Component):
     """
 
     def __init__(self, lanes=8, act_bits=8, acc_bits=None):
-        self._lanes = _check_int("Lane count", lanes, 1, MAX_LANES)
-        self._act_bits = _check_int("Activation width", act_bits, 2, MAX_ACT_BITS)
+        self._lanes = check_int("Lane count", lanes, 1, MAX_LANES)
+        self._act_bits = check_int("Activation width", act_bits, 2, MAX_ACT_BITS)
         half = 1 << (act_bits - 1)
-        exact = _signed_width(-lanes * half, lanes * half)
+        exact = signed_width(-lanes * half, lanes * half)
         default_acc = min(exact + GUARD_BITS, MAX_ACC_BITS)
         if acc_bits is None:
             acc_bits = default_acc
-        self._acc_bits = _check_int("Accumulator width", acc_bits, 2, MAX_ACC_BITS)
+        self._acc_bits = check_int("Accumulator width", acc_bits, 2, MAX_ACC_BITS)
         self._explicit_acc = acc_bits != default_acc
         self._count_bits = (lanes << GUARD_BITS).bit_length()
         self.i_layout = data.StructLayout({
@@ -138,11 +109,11 @@ class TernaryMac(wiring.Component):
         for j in range(K):
             code, a = p.w[j], p.a[j]
             terms.append(Mux(code[0], Mux(code[1], -a, a), 0))
-        lane_sum = _tree(terms)
-        zero_count = _tree([~p.w[j][0] for j in range(K)])
+        lane_sum = adder_tree(terms)
+        zero_count = adder_tree([~p.w[j][0] for j in range(K)])
 
         p_valid, p_out = Signal(), Signal()
-        p_sum = Signal(signed(_signed_width(-K << self._act_bits, K << self._act_bits)))
+        p_sum = Signal(signed(signed_width(-K << self._act_bits, K << self._act_bits)))
         p_zeros = Signal(range(K + 1))
 
         acc = Signal(signed(self._acc_bits))
