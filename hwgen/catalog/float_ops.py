@@ -1,0 +1,155 @@
+"""Catalog entries of the float operators: ``fmul``, ``fadd``, ``ffma``."""
+
+import argparse
+
+from . import CliError, UnitSpec
+
+__all__ = ["UNITS"]
+
+_ROUNDINGS = ("rne", "rtz", "rdn", "rup", "rna", "dynamic")
+
+_COMMON = """\
+Formats are presets (fp32 fp16 bf16 tf32 e4m3 e5m2 e3m2 e2m3 e2m1) or eXmY with optional
+suffixes (_ieee _fn _none _bN _bmN _ftz _sat _ovnan _ovinf); see `hwgen formats`.
+
+Verilog ports of the top module:
+{inputs}
+  rm        input  [2:0]   only with --rounding dynamic: RISC-V frm code
+                           (0 rne, 1 rtz, 2 rdn, 3 rup, 4 rna; 5..7 behave as rne)
+  clk, rst  input          only with --latency N > 0 (rst: synchronous, active high)
+  in_valid  input          only with --latency N > 0
+  y         output         the result in the output format
+  flags     output [3:0]   bit 0 inexact, bit 1 underflow, bit 2 overflow, bit 3 invalid
+  out_valid output         only with --latency N > 0: in_valid delayed by N cycles;
+                           y and flags belong to the inputs of N cycles earlier
+Semantics are those of the golden model (hwgen.golden): IEEE 754 with tininess detected after
+rounding, canonical quiet NaN results, flush-to-zero for _ftz formats. The module name encodes
+the parameters, e.g. {example}.
+"""
+
+
+def _add_common(p, inputs, latency_help):
+    p.add_argument("--format", default="e4m3", metavar="F",
+                   help="format of a (and of the other operands and y unless given; "
+                        "default e4m3)")
+    p.add_argument("--out-format", default=None, metavar="F",
+                   help="format of y (default: --format)")
+    p.add_argument("--b-format", default=None, metavar="F",
+                   help="format of b (default: --format)")
+    if "c" in inputs:
+        p.add_argument("--c-format", default=None, metavar="F",
+                       help="format of c (default: --format)")
+    p.add_argument("--rounding", default="rne", choices=_ROUNDINGS,
+                   help="rounding mode, or 'dynamic' for a run-time rm input (default rne)")
+    p.add_argument("--latency", type=int, default=0, metavar="N", help=latency_help)
+
+
+def _fmt_opt(args, opt):
+    from ..units.floatraw import check_float_format
+    value = getattr(args, opt.replace("-", "_"))
+    if value is None:
+        return None
+    try:
+        return check_float_format(value, "Format")
+    except (TypeError, ValueError) as e:
+        raise CliError(f"--{opt}: {e}") from None
+
+
+def _kw(args, inputs):
+    kw = dict(out_fmt=_fmt_opt(args, "out-format"), b_fmt=_fmt_opt(args, "b-format"),
+              rounding=args.rounding, latency=args.latency)
+    if "c" in inputs:
+        kw["c_fmt"] = _fmt_opt(args, "c-format")
+    return _fmt_opt(args, "format"), kw
+
+
+#: Largest input space ``hwgen sim --exhaustive`` accepts (operands x rounding modes x ops).
+MAX_EXHAUSTIVE = 1 << 26
+
+
+def _checked(comp, args):
+    """Refuse ``--exhaustive`` (``hwgen sim``) on input spaces above 2**26, before building."""
+    if getattr(args, "exhaustive", False):
+        space = 1
+        for f in comp.input_formats.values():
+            space <<= f.width
+        space *= 5 if comp.rounding == "dynamic" else 1
+        space *= 2 if getattr(comp, "subtract", False) == "dynamic" else 1
+        if space > MAX_EXHAUSTIVE:
+            comp._MustUse__silence = True
+            raise CliError(f"--exhaustive: {comp.module_name} has {space:,} input "
+                           f"combinations, more than 2**26 = {MAX_EXHAUSTIVE:,}; "
+                           f"use --vectors N")
+    return comp
+
+
+def _build_fmul(args):
+    from ..units import FloatMultiplier
+    fmt, kw = _kw(args, "ab")
+    return _checked(FloatMultiplier(fmt, **kw), args)
+
+
+def _build_fadd(args):
+    from ..units import FloatAdder
+    fmt, kw = _kw(args, "ab")
+    return _checked(FloatAdder(fmt, subtract=args.subtract, **kw), args)
+
+
+def _build_ffma(args):
+    from ..units import FloatFMA
+    fmt, kw = _kw(args, "abc")
+    return _checked(FloatFMA(fmt, **kw), args)
+
+
+def _subtract(value):
+    if value != "dynamic":
+        raise argparse.ArgumentTypeError(f"must be given alone or as 'dynamic', not {value!r}")
+    return value
+
+
+def _sim_params(args, comp):
+    """What rtl_tests/floatop_tb.py needs to rebuild the golden expectations."""
+    fm = comp.input_formats
+    p = {"op": args.unit, "fmt": fm["a"].name, "b_fmt": fm["b"].name,
+         "out_fmt": comp.out_fmt.name, "rounding": comp.rounding, "latency": comp.latency}
+    if "c" in fm:
+        p["c_fmt"] = fm["c"].name
+    if hasattr(comp, "subtract"):
+        p["subtract"] = comp.subtract
+    return p
+
+
+_LAT = ("pipeline stages (default 0 = combinational); registers go {cuts}")
+
+UNITS = [
+    UnitSpec(
+        "fmul", "floating-point multiplier y = a * b (any ExMy formats)",
+        lambda p: _add_common(p, "ab", _LAT.format(
+            cuts="1: after normalization; 2: also after the multiplier; 3: also on the outputs")),
+        _build_fmul, "rtl_tests.test_fmul", _sim_params,
+        _COMMON.format(inputs="  a, b      input          operands (formats --format, --b-format)",
+                       example="fmul_e4m3_rne, fmul_e4m3_fp16_dyn_l2")),
+    UnitSpec(
+        "fadd", "floating-point adder y = a + b, or a - b (any ExMy formats)",
+        lambda p: (_add_common(p, "ab", _LAT.format(
+            cuts="1: after normalization; 2: also after the alignment and add; "
+                 "3: also on the outputs")),
+            p.add_argument("--subtract", nargs="?", const=True, default=False, type=_subtract,
+                           metavar="dynamic",
+                           help="compute a - b; '--subtract dynamic' adds an input op "
+                                "(1 = subtract)")),
+        _build_fadd, "rtl_tests.test_fadd", _sim_params,
+        _COMMON.format(inputs="  a, b      input          operands (formats --format, --b-format)\n"
+                              "  op        input          only with --subtract dynamic: "
+                              "1 computes a - b",
+                       example="fadd_bf16_fp32_fp32_dyn_l2, fsub_e4m3_rne, faddsub_fp16_rne")),
+    UnitSpec(
+        "ffma", "fused multiply-add y = a * b + c with one rounding (any ExMy formats)",
+        lambda p: _add_common(p, "abc", _LAT.format(
+            cuts="1: after normalization; 2: also after the add; 3: also after the multiplier "
+                 "and addend alignment; 4: also on the outputs")),
+        _build_ffma, "rtl_tests.test_ffma", _sim_params,
+        _COMMON.format(inputs="  a, b, c   input          operands (formats --format, "
+                              "--b-format, --c-format)",
+                       example="ffma_bf16_rne, ffma_bf16_bf16_fp32_fp32_dyn_l3")),
+]

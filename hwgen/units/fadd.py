@@ -1,0 +1,161 @@
+"""Floating-point adder/subtractor for any ExMy formats: ``y = a + b`` (or ``a - b``).
+
+The golden model is :func:`hwgen.golden.add`; the cocotb test is ``rtl_tests/test_fadd.py``.
+"""
+
+from amaranth.hdl import Module, Mux, Signal, signed
+from amaranth.lib.wiring import In
+
+from .floatraw import (FloatOpBase, RoundingMode, exp_range, range_shape, sticky_shift_right,
+                       unpack)
+
+__all__ = ["FloatAdder"]
+
+
+class FloatAdder(FloatOpBase):
+    """``y = a + b`` (or ``a - b``) rounded once into ``out_fmt``, with exception flags.
+
+    Datapath (one path, no near/far split): the operand with the larger exponent is ``x``; the
+    other is shifted right by the exponent difference into a window of ``P + G + 1`` bits
+    (``P`` the wider input precision, ``G = max(0, out precision + 2 - P)`` guard bits, and a
+    jam bit at the bottom collecting what is shifted out), added or subtracted, and the
+    magnitude of the two's-complement sum goes to the shared rounder. Whenever bits are jammed
+    the exponent difference is at least ``G + 2``, so at most one bit cancels and the jam bit
+    stays two places below the rounding guard, as the rounder requires. Massive cancellation
+    only happens for differences of 0 or 1, where the window is exact.
+
+    When the two input formats have different ``emin``, subnormal operands are normalized on
+    unpacking so the larger exponent always belongs to the larger magnitude.
+
+    Parameters
+    ----------
+    fmt : FloatFormat or str
+        Format of ``a`` (and of ``b`` and ``y`` unless given).
+    out_fmt, b_fmt : FloatFormat or str or None
+        Formats of ``y`` and ``b``; ``None`` means ``fmt``.
+    rounding : str
+        ``rne``, ``rtz``, ``rdn``, ``rup``, ``rna`` or ``"dynamic"`` (adds the ``rm`` port).
+    subtract : bool or "dynamic"
+        ``False``: ``a + b``; ``True``: ``a - b`` (module name ``fsub_...``); ``"dynamic"``: an
+        ``op`` input selects (0 add, 1 subtract; module name ``faddsub_...``).
+    latency : int
+        0 to 3 pipeline stages: 1: after normalization (inside the rounder); 2: also after
+        the alignment and add; 3: also on the outputs.
+
+    Members
+    -------
+    a, b : In
+        Operand encodings.
+    op : In(1)
+        Only with ``subtract="dynamic"``: 1 computes ``a - b``.
+    rm : In(3)
+        Only with ``rounding="dynamic"``: RISC-V ``frm`` (0 rne, 1 rtz, 2 rdn, 3 rup, 4 rna,
+        5..7 as rne).
+    in_valid, out_valid : In(1), Out(1)
+        Only with ``latency > 0``.
+    y : Out(out_fmt.width)
+        The rounded sum.
+    flags : Out(4)
+        Bit 0 inexact, 1 underflow, 2 overflow, 3 invalid.
+
+    Raises
+    ------
+    TypeError, ValueError
+        A parameter has the wrong type or value; the message names it and what is allowed.
+    """
+
+    _op = "fadd"
+
+    def __init__(self, fmt="e4m3", *, out_fmt=None, b_fmt=None, rounding="rne", subtract=False,
+                 latency=0):
+        if subtract not in (False, True, "dynamic") or (
+                not isinstance(subtract, (bool, str))):
+            raise ValueError(f"Subtract must be False, True or 'dynamic', not {subtract!r}")
+        self._subtract = subtract
+        extra = {"op": In(1)} if subtract == "dynamic" else {}
+        super().__init__({"a": fmt, "b": b_fmt}, out_fmt, rounding, latency, extra)
+
+    subtract = property(lambda self: self._subtract)
+
+    def _op_name(self):
+        return {False: "fadd", True: "fsub", "dynamic": "faddsub"}[self._subtract]
+
+    def elaborate(self, platform):
+        m = Module()
+        fa, fb, fo = self._in_fmts["a"], self._in_fmts["b"], self._out_fmt
+        same_emin = fa.emin == fb.emin
+        ua = unpack(m, fa, self.a, normalize=not same_emin, name="ua")
+        ub = unpack(m, fb, self.b, normalize=not same_emin, name="ub")
+        if self._subtract == "dynamic":
+            sb = ub.sign ^ self.op
+        else:
+            sb = ub.sign ^ int(self._subtract)
+        sa = ua.sign
+        P = max(fa.precision, fb.precision)
+        G = max(0, fo.precision + 2 - P)
+        # Bring both significands to P bits (same LSB weight offset).
+        sha, shb = P - fa.precision, P - fb.precision
+        alo, ahi = exp_range(fa, normalize=not same_emin)
+        blo, bhi = exp_range(fb, normalize=not same_emin)
+        alo, ahi, blo, bhi = alo - sha, ahi - sha, blo - shb, bhi - shb
+        lo, hi = min(alo, blo), max(ahi, bhi)
+        ea = Signal(range_shape(lo, hi))
+        eb = Signal(range_shape(lo, hi))
+        siga, sigb = Signal(P), Signal(P)
+        m.d.comb += [ea.eq(ua.exp - sha), eb.eq(ub.exp - shb),
+                     siga.eq(ua.sig << sha), sigb.eq(ub.sig << shb)]
+
+        if fa == fb:
+            swap = eb > ea
+        else:
+            # A zero's exponent says nothing: it must never be the larger operand.
+            swap = ua.zero | (~ub.zero & (eb > ea))
+        sx = Mux(swap, sb, sa)
+        ex = Signal(range_shape(lo, hi))
+        X, Y = Signal(P), Signal(P)
+        dmax_possible = hi - lo
+        diff = Signal(range(dmax_possible + 1))
+        m.d.comb += [
+            ex.eq(Mux(swap, eb, ea)),
+            X.eq(Mux(swap, sigb, siga)),
+            Y.eq(Mux(swap, siga, sigb)),
+            diff.eq(Mux(swap, eb - ea, ea - eb)),
+        ]
+        win = P + G + 1
+        dmax = min(dmax_possible, win)
+        if dmax_possible > dmax:
+            amount = Signal(range(dmax + 1))
+            m.d.comb += amount.eq(Mux(diff >= dmax, dmax, diff))
+        else:
+            amount = diff
+        yw = sticky_shift_right(m, Y << (G + 1), win, amount, dmax, name="align")
+        eff_sub = sa ^ sb
+        xw = X << (G + 1)
+        # One adder: subtracting is adding the complement plus one.
+        yx = Signal(signed(win + 2))
+        z = Signal(signed(win + 2))
+        m.d.comb += [yx.eq(yw), z.eq(xw + Mux(eff_sub, ~yx, yx) + eff_sub)]
+        neg = z < 0
+        mag = Signal(win + 1)
+        m.d.comb += mag.eq(Mux(neg, -z, z))
+        rmode = RoundingMode(self._rounding, self.rm if self._rounding == "dynamic" else None)
+        # Exact zero sum of nonzero operands: +0, or -0 when rounding down (IEEE 754 6.3).
+        sign = Mux(eff_sub & (z == 0), rmode.rdn, sx ^ neg)
+
+        inf_minus_inf = ua.inf & ub.inf & eff_sub
+        nan = ua.nan | ub.nan | inf_minus_inf
+        inf = (ua.inf | ub.inf) & ~nan
+        r = self._rounder(m, sig_width=win + 1, exp_range=(lo - (G + 1), hi - (G + 1)))
+        pairs = [
+            (r.sign, Mux(inf, Mux(ua.inf, sa, sb), sign)),
+            (r.exp, ex - (G + 1)),
+            (r.sig, mag),
+            (r.nan, nan),
+            (r.inf, inf),
+            (r.invalid, ua.snan | ub.snan | inf_minus_inf),
+        ]
+        if self._rounding == "dynamic":
+            pairs.append((r.rm, self.rm))
+        self._drive(m, "raw", pairs)
+        self._finish(m, r)
+        return m

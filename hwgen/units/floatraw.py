@@ -1,0 +1,332 @@
+"""The canonical internal raw float, and the helpers every float operator shares.
+
+A *raw float* (like Berkeley HardFloat's ``rawFloat``) is an encoding taken apart: the sign, the
+special-value flags, a signed exponent wide enough never to overflow, and an integer significand.
+Its value is ``(-1)**sign * sig * 2**exp``: ``exp`` is the exponent of the significand's *least*
+significant bit, exactly as in :class:`hwgen.golden.rounding.Raw`. Subnormals keep their leading
+zeros (``sig < 2**man_bits``, ``exp`` that of the smallest normal), unless :func:`unpack` is
+asked to normalize them.
+
+Also here: :class:`RoundingMode` (static or run-time rounding mode as one-hot Amaranth values
+that constant-fold when static), :func:`exp_shape`, and :func:`sticky_shift_right`.
+"""
+
+from amaranth.hdl import Const, Mux, Signal, Value, signed, unsigned
+from amaranth.lib import data, wiring
+from amaranth.lib.wiring import In, Out
+
+from ..formats import FRM, ROUNDING_MODES, FloatFormat, parse_format
+
+__all__ = ["raw_layout", "exp_range", "exp_shape", "unpack", "RoundingMode", "check_float_format",
+           "check_rounding", "check_latency", "sticky_shift_right", "range_shape",
+           "normalize_left", "FloatOpBase", "CUTS", "FMA_CUTS"]
+
+
+def range_shape(lo, hi):
+    """The smallest signed shape holding every integer in ``[lo, hi]``."""
+    neg = (-lo - 1).bit_length() + 1 if lo < 0 else 1
+    return signed(max(neg, max(hi, 0).bit_length() + 1))
+
+
+def exp_range(fmt, *, normalize=False):
+    """``(lo, hi)``: the range of a raw float's LSB exponent for encodings of ``fmt``."""
+    lo = fmt.emin - fmt.man_bits
+    if normalize and fmt.subnormals:
+        lo -= fmt.man_bits
+    hi = ((1 << fmt.exp_bits) - 1) - fmt.bias - fmt.man_bits
+    return lo, hi
+
+
+def exp_shape(fmt, *, normalize=False):
+    """Signed shape of a raw float's exponent for ``fmt`` (see :func:`exp_range`)."""
+    return range_shape(*exp_range(fmt, normalize=normalize))
+
+
+def raw_layout(sig_width, exp_shp):
+    """The raw-float layout: ``sign, nan, snan, inf, zero`` (1 bit each), ``exp``, ``sig``.
+
+    ``zero`` is set for an exact zero (``sig == 0`` and not a special); ``sig`` and ``exp`` are
+    meaningless for NaN and Inf.
+    """
+    return data.StructLayout({
+        "sign": 1, "nan": 1, "snan": 1, "inf": 1, "zero": 1,
+        "exp": exp_shp, "sig": unsigned(sig_width),
+    })
+
+
+def unpack(m, fmt, bits, *, normalize=False, name="raw"):
+    """Take the encoding ``bits`` of ``fmt`` apart into a raw float (a ``data.View``).
+
+    The logic is added to ``m.d.comb``. With ``normalize=True`` subnormal significands are
+    shifted up so the hidden-bit position is always set for nonzero finite values (the exponent
+    then reaches ``emin - 2*man_bits``); this costs a leading-zero normalizer, and only the adder
+    needs it, for operand formats whose subnormals overlap the other operand's normal range.
+    """
+    fmt = parse_format(fmt)
+    mb, eb = fmt.man_bits, fmt.exp_bits
+    p = fmt.precision
+    shp = exp_shape(fmt, normalize=normalize)
+    raw = Signal(raw_layout(p, shp), name=name)
+    sign = bits[fmt.width - 1]
+    field = bits[mb:mb + eb]
+    mant = bits[:mb] if mb else Const(0, 1)
+    top = (1 << eb) - 1
+    normal = field != 0
+    if fmt.specials == "ieee":
+        special = field == top
+        nan = special & (mant != 0)
+        inf = special & (mant == 0)
+        snan = nan & ~bits[mb - 1]
+    elif fmt.specials == "fn":
+        nan = bits[:fmt.width - 1] == (1 << (fmt.width - 1)) - 1
+        inf = snan = Const(0, 1)
+    else:
+        nan = inf = snan = Const(0, 1)
+    if fmt.subnormals:
+        sig = Mux(normal, (1 << mb) | mant, mant) if mb else normal
+        zero = ~normal & (mant == 0)
+    else:
+        sig = Mux(normal, (1 << mb) | mant, 0) if mb else normal
+        zero = ~normal
+    # Subnormals share the exponent of the smallest normal number.
+    exp = Mux(normal, field, 1) - (fmt.bias + mb)
+    m.d.comb += [
+        raw.sign.eq(sign), raw.nan.eq(nan), raw.snan.eq(snan), raw.inf.eq(inf),
+        raw.zero.eq(zero & ~nan & ~inf),
+    ]
+    if normalize and fmt.subnormals and mb:
+        # Only subnormals have leading zeros (at most man_bits of them).
+        lz_sig, lz = normalize_left(m, sig, p, max_shift=mb)
+        m.d.comb += [raw.sig.eq(lz_sig), raw.exp.eq(exp - lz)]
+    else:
+        m.d.comb += [raw.sig.eq(sig), raw.exp.eq(exp)]
+    return raw
+
+
+def normalize_left(m, value, width, *, max_shift=None, limit=None, name="norm"):
+    """Shift ``value`` (``width`` bits) left until its top bit is set, by stages of 2**k.
+
+    Returns ``(shifted, amount)``. ``max_shift`` bounds the leading zeros the caller can have
+    (smaller stages only); ``limit`` (an unsigned Value, at most ``width - 1``) caps the shift:
+    the result is shifted by ``min(leading_zeros, limit)``. A stage shifts by 2**k when the top
+    2**k bits are zero and the cap allows it; with a cap the greedy choice is exact because the
+    ``tight`` flag tracks whether the amount so far equals the cap's high bits.
+    """
+    if max_shift is None:
+        max_shift = width - 1
+    stages = max(max_shift, 1).bit_length()
+    cur = value
+    amount_bits = []
+    tight = Const(1, 1)
+    for k in reversed(range(stages)):
+        s = 1 << k
+        if s >= width:
+            amount_bits.append((k, Const(0, 1)))
+            continue
+        zeros = cur[width - s:width] == 0
+        if limit is not None:
+            lbit = limit[k] if k < len(limit) else Const(0, 1)
+            do = zeros & (~tight | lbit)
+            tight = tight & (do | ~lbit)
+        else:
+            do = zeros
+        sig = Signal(width, name=f"{name}_s{k}")
+        m.d.comb += sig.eq(Mux(do, cur << s, cur)[:width])
+        cur = sig
+        amount_bits.append((k, do))
+    amount = Value.cast(0)
+    for k, bit in amount_bits:
+        amount = amount | (bit.as_unsigned() << k)
+    return cur, amount
+
+
+def sticky_shift_right(m, value, width, amount, max_amount, *, name="rsh"):
+    """``value >> amount`` (``width`` bits) with every shifted-out one ORed into bit 0.
+
+    ``amount`` must not exceed ``max_amount`` (the caller clamps it). Bit 0 of the result is a
+    "jam" bit: it only stands for "something nonzero below", so callers use this only where
+    bit 0 lies below every rounding guard bit.
+    """
+    cur = value
+    for k in range(max(max_amount, 1).bit_length()):
+        s = 1 << k
+        if s > max_amount:
+            break
+        lost = cur[:min(s, width)] != 0
+        shifted = (cur >> s) | lost
+        nxt = Signal(width, name=f"{name}_s{k}")
+        m.d.comb += nxt.eq(Mux(amount[k], shifted, cur))
+        cur = nxt
+    return cur
+
+
+class RoundingMode:
+    """The rounding mode as one-hot 1-bit values: ``rne rtz rdn rup rna``.
+
+    ``rounding`` is a static mode name (the values are constants that fold away) or
+    ``"dynamic"`` with ``rm`` a 3-bit RISC-V ``frm`` code (5..7 behave as rne).
+    """
+
+    def __init__(self, rounding, rm=None):
+        if rounding == "dynamic":
+            self.rtz = rm == FRM["rtz"]
+            self.rdn = rm == FRM["rdn"]
+            self.rup = rm == FRM["rup"]
+            self.rna = rm == FRM["rna"]
+            self.rne = ~(self.rtz | self.rdn | self.rup | self.rna)
+        else:
+            for mode in ROUNDING_MODES:
+                setattr(self, mode, Const(int(mode == rounding), 1))
+
+
+def check_float_format(fmt, what="Format"):
+    """Cast a format name or :class:`FloatFormat`; raise a one-line TypeError/ValueError."""
+    if isinstance(fmt, str):
+        f = parse_format(fmt)
+        if not isinstance(f, FloatFormat):
+            raise ValueError(f"{what} must be a float format (eXmY or a float preset), "
+                             f"not {fmt!r}")
+        return f
+    if isinstance(fmt, FloatFormat):
+        return fmt
+    raise TypeError(f"{what} must be a FloatFormat or a format name, not {fmt!r}")
+
+
+def check_rounding(rounding):
+    allowed = ROUNDING_MODES + ("dynamic",)
+    if not isinstance(rounding, str) or rounding not in allowed:
+        raise ValueError(f"Rounding must be one of {', '.join(allowed)}, not {rounding!r}")
+    return rounding
+
+
+def check_latency(latency, max_latency):
+    if not isinstance(latency, int) or isinstance(latency, bool):
+        raise TypeError(f"Latency must be an integer from 0 to {max_latency}, not {latency!r}")
+    if not 0 <= latency <= max_latency:
+        raise ValueError(f"Latency must be an integer from 0 to {max_latency}, not {latency!r}")
+    return latency
+
+
+#: Pipeline cut points of a float operator, per latency. ``"raw"``: the rounder's input (after
+#: the multiply / alignment and add); ``"norm"``: inside the rounder, after normalization;
+#: ``"out"``: the encoded result and flags. The FMA adds ``"prod"`` (after the multiplier and
+#: the addend alignment, before the add).
+CUTS = {
+    0: (),
+    1: ("norm",),
+    2: ("raw", "norm"),
+    3: ("raw", "norm", "out"),
+}
+FMA_CUTS = {
+    0: (),
+    1: ("norm",),
+    2: ("raw", "norm"),
+    3: ("prod", "raw", "norm"),
+    4: ("prod", "raw", "norm", "out"),
+}
+
+
+class FloatOpBase(wiring.Component):
+    """What :class:`FloatMultiplier`, :class:`FloatAdder` and :class:`FloatFMA` share:
+    parameter validation, ports, ``module_name``, the valid pipeline and the output cut.
+
+    Module names: ``<op>_<formats>_<rounding>[_l<latency>]``. ``<formats>`` is the input
+    format when every input has the same format, followed by the output format if that
+    differs (``fmul_e4m3_fp16_rne``); when the inputs differ every input format and then the
+    output format are listed (``fadd_bf16_fp32_fp32_dyn_l2``). ``<rounding>`` is the mode or
+    ``dyn``. Format names are those of :attr:`FloatFormat.name`.
+    """
+
+    _op = None
+    _inputs = ("a", "b")
+    _cuts = CUTS
+
+    def __init__(self, fmts, out_fmt, rounding, latency, extra_ports=None):
+        names = {"a": "Format", "b": "Format of b", "c": "Format of c"}
+        self._in_fmts = {}
+        first = None
+        for port in self._inputs:
+            f = fmts.get(port)
+            if f is None:
+                f = first
+            else:
+                f = check_float_format(f, names[port])
+            if first is None:
+                first = f
+            self._in_fmts[port] = f
+        self._out_fmt = first if out_fmt is None else check_float_format(out_fmt, "Output format")
+        self._rounding = check_rounding(rounding)
+        self._latency = check_latency(latency, max(self._cuts))
+        ports = {port: In(f.width) for port, f in self._in_fmts.items()}
+        if self._rounding == "dynamic":
+            ports["rm"] = In(3)
+        ports.update(extra_ports or {})
+        if self._latency:
+            ports["in_valid"] = In(1)
+        ports["y"] = Out(self._out_fmt.width)
+        ports["flags"] = Out(4)
+        if self._latency:
+            ports["out_valid"] = Out(1)
+        super().__init__(ports)
+
+    # -- parameters and derived facts ------------------------------------------------------
+    fmt = property(lambda self: self._in_fmts["a"])
+    out_fmt = property(lambda self: self._out_fmt)
+    rounding = property(lambda self: self._rounding)
+    latency = property(lambda self: self._latency)
+    input_formats = property(lambda self: dict(self._in_fmts))
+
+    @property
+    def cuts(self):
+        """The pipeline cut points in use (see :data:`CUTS`)."""
+        return self._cuts[self._latency]
+
+    @property
+    def module_name(self):
+        ins = list(self._in_fmts.values())
+        if all(f == ins[0] for f in ins):
+            names = [ins[0].name] + ([self._out_fmt.name] if self._out_fmt != ins[0] else [])
+        else:
+            names = [f.name for f in ins] + [self._out_fmt.name]
+        rnd = "dyn" if self._rounding == "dynamic" else self._rounding
+        lat = f"_l{self._latency}" if self._latency else ""
+        return f"{self._op_name()}_{'_'.join(names)}_{rnd}{lat}"
+
+    def _op_name(self):
+        return self._op
+
+    # -- shared elaboration pieces ---------------------------------------------------------
+    def _rounder(self, m, *, sig_width, exp_range):
+        from .rounder import FloatRounder
+        r = FloatRounder(self._out_fmt, sig_width=sig_width, exp_range=exp_range,
+                         rounding=self._rounding, register_normalized="norm" in self.cuts)
+        m.submodules.rounder = r
+        return r
+
+    def _drive(self, m, cut, pairs):
+        """Assign ``(dst, src)`` pairs through the cut point ``cut`` (registered if in use)."""
+        dom = m.d.sync if cut in self.cuts else m.d.comb
+        dom += [dst.eq(src) for dst, src in pairs]
+
+    def _staged(self, m, cut, values, name):
+        """``values`` after the cut point ``cut``: registers when in use, else the values."""
+        if cut not in self.cuts:
+            return values
+        regs = []
+        for i, v in enumerate(values):
+            r = Signal.like(v, name=f"{name}{i}_q", reset_less=True) if isinstance(v, Signal) \
+                else Signal(Value.cast(v).shape(), name=f"{name}{i}_q", reset_less=True)
+            m.d.sync += r.eq(v)
+            regs.append(r)
+        return regs
+
+    def _finish(self, m, rounder):
+        """Output cut and the valid pipeline."""
+        self._drive(m, "out", [(self.y, rounder.y), (self.flags, rounder.flags)])
+        if self._latency:
+            v = self.in_valid
+            for i in range(self._latency):
+                nxt = Signal(name=f"valid_{i + 1}")
+                m.d.sync += nxt.eq(v)
+                v = nxt
+            m.d.comb += self.out_valid.eq(v)

@@ -1,0 +1,227 @@
+"""The one shared rounder of every float operator (HardFloat's ``roundRawFNToRecFN`` role).
+
+An operator hands :class:`FloatRounder` an unrounded raw result: sign, exponent, an integer
+significand, and the special flags (NaN, Inf, invalid). The rounder does everything else and
+matches :func:`hwgen.golden.rounding.round_raw` bit for bit, flags included.
+
+Datapath
+--------
+1. The significand is padded on the right to ``Wn = max(sig_width, precision + 3)`` bits, so
+   the frame always has a guard bit, a second guard bit (for tininess) and a sticky region.
+2. *Denormalize* (only when the exponent range can put the value below ``emin`` even at the
+   frame's top bit): shift right by ``emin - e_top`` (clamped to ``precision + 1``), ORing the
+   lost bits into bit 0.
+3. *Normalize*: shift left by the leading-zero count, in stages of 2**k, stopping at ``emin``
+   when the output has subnormals (the cap makes subnormal results come out already aligned to
+   their quantum). After this the frame's top ``precision`` bits are the kept significand.
+   The left shift is sized to ``sig_width`` (the leading zeros the operator can produce).
+4. [optional register: ``register_normalized=True``, the cut point inside the rounder]
+5. Round: one incrementer on the kept bits. The encoding is formed HardFloat-style as
+   ``((biased_exp - 1) << man_bits) + rounded_significand`` so the rounding carry, the
+   subnormal-to-normal step and the step into the overflow range propagate by themselves.
+6. Overflow: one constant compare of that magnitude with the largest finite encoding.
+   Underflow: tininess after rounding, from the frame bits (a second rounding decision one bit
+   lower, needed only when the result lands one binade below ``emin``). Specials last.
+
+Static rounding modes are Amaranth constants, so the mode logic folds away; ``"dynamic"`` adds
+the 3-bit ``rm`` port (RISC-V ``frm``: 0 rne, 1 rtz, 2 rdn, 3 rup, 4 rna, 5..7 as rne).
+
+Contract with the operator: the value is exactly ``sig * 2**exp``, except that bit 0 of
+``sig`` may be a *jam* (sticky) bit standing for "something nonzero below"; the operator must
+guarantee that bit 0 then lies at least two places below the rounding guard bit of a result
+rounded to ``precision`` bits with an unbounded exponent (every operator here keeps
+``precision + 2`` bits above its jam bit). A zero ``sig`` is an exact zero of sign ``sign``.
+"""
+
+from amaranth.hdl import Cat, Const, Module, Mux, Signal
+from amaranth.lib import wiring
+from amaranth.lib.wiring import In, Out
+
+from ..formats import FLAG_INEXACT, FLAG_INVALID, FLAG_OVERFLOW, FLAG_UNDERFLOW
+from .floatraw import (RoundingMode, check_float_format, check_rounding, normalize_left,
+                       range_shape, sticky_shift_right)
+
+__all__ = ["FloatRounder"]
+
+
+class FloatRounder(wiring.Component):
+    """Round a raw float result into ``fmt``, producing the encoding and the exception flags.
+
+    Parameters
+    ----------
+    fmt : FloatFormat or str
+        Output format.
+    sig_width : int
+        Width of the ``sig`` input.
+    exp_range : (int, int)
+        Range of the ``exp`` input (exponent of ``sig``'s least significant bit); the
+        datapath is sized from it (shifts that cannot happen are not built).
+    rounding : str
+        ``rne rtz rdn rup rna`` or ``"dynamic"`` (adds the ``rm`` input).
+    register_normalized : bool
+        Put a pipeline register after the normalization shift (uses the ``sync`` domain).
+
+    Members
+    -------
+    sign, exp, sig, nan, inf, invalid : In
+        The raw result. ``nan`` and ``inf`` take precedence over ``sig``; ``invalid`` raises
+        the invalid flag.
+    rm : In(3)
+        Run-time rounding mode (only when ``rounding="dynamic"``).
+    y : Out(fmt.width)
+        The encoding.
+    flags : Out(4)
+        Bit 0 inexact, 1 underflow, 2 overflow, 3 invalid.
+    """
+
+    def __init__(self, fmt, *, sig_width, exp_range, rounding="rne", register_normalized=False):
+        self._fmt = check_float_format(fmt)
+        if not isinstance(sig_width, int) or sig_width < 1:
+            raise ValueError(f"Significand width must be a positive integer, not {sig_width!r}")
+        lo, hi = exp_range
+        if lo > hi:
+            raise ValueError(f"Exponent range must be (lo, hi) with lo <= hi, not {exp_range!r}")
+        self._sig_width = sig_width
+        self._exp_range = (lo, hi)
+        self._rounding = check_rounding(rounding)
+        self._register = bool(register_normalized)
+        ports = {
+            "sign": In(1), "exp": In(range_shape(lo, hi)), "sig": In(sig_width),
+            "nan": In(1), "inf": In(1), "invalid": In(1),
+            "y": Out(self._fmt.width), "flags": Out(4),
+        }
+        if rounding == "dynamic":
+            ports["rm"] = In(3)
+        super().__init__(ports)
+
+    fmt = property(lambda self: self._fmt)
+    rounding = property(lambda self: self._rounding)
+
+    @property
+    def latency(self):
+        return int(self._register)
+
+    def elaborate(self, platform):
+        m = Module()
+        f = self._fmt
+        p, mb, w = f.precision, f.man_bits, f.width
+        W = self._sig_width
+        Wn = max(W, p + 3)
+        lo, hi = self._exp_range
+        emin = f.emin
+
+        sig = Signal(Wn)
+        m.d.comb += sig.eq(self.sig << (Wn - W))
+        # Exponent of the frame's top bit (the pad does not move it).
+        top_lo, top_hi = lo + W - 1, hi + W - 1
+        e_top = Signal(range_shape(top_lo, top_hi))
+        m.d.comb += e_top.eq(self.exp + (W - 1))
+        max_lz = W - 1
+        frame_lo = top_lo - max_lz              # lowest exponent of a normalized top bit
+        can_be_tiny = frame_lo < emin
+
+        if f.subnormals and can_be_tiny:
+            if top_lo < emin:
+                # Below emin even at the top bit: denormalize (right shift, jam the rest).
+                rmax = min(emin - top_lo, p + 1)
+                ramt = Signal(range(rmax + 1))
+                dist = emin - e_top
+                m.d.comb += ramt.eq(Mux(dist >= rmax, rmax, Mux(dist < 0, 0, dist)))
+                sig = sticky_shift_right(m, sig, Wn, ramt, rmax, name="denorm")
+            budget = e_top - emin
+            lim = Signal(range(max_lz + 1))
+            m.d.comb += lim.eq(Mux(budget < 0, 0, Mux(budget >= max_lz, max_lz, budget)))
+            frame, shift = normalize_left(m, sig, Wn, max_shift=max_lz, limit=lim)
+            e_frame_v = Mux(budget < 0, emin, e_top - shift) if top_lo < emin else e_top - shift
+            e_frame_lo = emin                   # the cap stops normalization at emin
+        else:
+            frame, shift = normalize_left(m, sig, Wn, max_shift=max_lz)
+            e_frame_v = e_top - shift
+            e_frame_lo = frame_lo
+        e_frame = Signal(range_shape(e_frame_lo, top_hi))
+        m.d.comb += e_frame.eq(e_frame_v)
+        nz = Signal()
+        m.d.comb += nz.eq(self.sig != 0)
+
+        # -- optional pipeline cut: after normalization ----------------------------------------
+        stage = [frame, e_frame, nz, self.sign, self.nan, self.inf, self.invalid]
+        if self._rounding == "dynamic":
+            stage.append(self.rm)
+        if self._register:
+            regs = [Signal.like(s, name=f"{getattr(s, 'name', 'r')}_q", reset_less=True)
+                    for s in stage]
+            for r, s in zip(regs, stage):
+                m.d.sync += r.eq(s)
+            stage = regs
+        frame, e_frame, nz, sign, nan, inf, invalid = stage[:7]
+        rmode = RoundingMode(self._rounding, stage[7] if self._rounding == "dynamic" else None)
+
+        # -- rounding --------------------------------------------------------------------------
+        kept = frame[Wn - p:]
+        guard = frame[Wn - p - 1]
+        sticky = frame[:Wn - p - 1] != 0
+        inexact = guard | sticky
+        inc = ((rmode.rne & guard & (sticky | kept[0])) | (rmode.rna & guard) |
+               (rmode.rdn & inexact & sign) | (rmode.rup & inexact & ~sign))
+        rounded = Signal(p + 1)
+        m.d.comb += rounded.eq(kept + inc)
+        # Biased exponent minus one, shifted onto the mantissa field, plus the significand.
+        max_mag = ((top_hi + f.bias - 1) << mb) + (1 << p)
+        mag = Signal(range_shape(min((e_frame_lo + f.bias - 1) << mb, 0), max_mag))
+        m.d.comb += mag.eq(((e_frame + (f.bias - 1)) << mb) + rounded)
+        overflow = Signal()
+        if max_mag > f.max_bits:
+            m.d.comb += overflow.eq(nz & (mag > f.max_bits))
+
+        tiny = Signal()
+        if can_be_tiny:
+            if f.subnormals:
+                # Tininess after rounding: a result one binade below emin is not tiny when
+                # rounding to full precision with an unbounded exponent carries into emin.
+                guard_u = frame[Wn - p - 2]
+                sticky_u = frame[:Wn - p - 2] != 0
+                inexact_u = guard_u | sticky_u
+                inc_u = (((rmode.rne | rmode.rna) & guard_u) | (rmode.rdn & inexact_u & sign) |
+                         (rmode.rup & inexact_u & ~sign))
+                ones = (kept[:p - 1].all() if p > 1 else Const(1, 1)) & guard
+                m.d.comb += tiny.eq(nz & ~frame[Wn - 1] & ~(frame[Wn - 2] & ones & inc_u))
+            else:
+                m.d.comb += tiny.eq(nz & ((e_frame < emin - 1) |
+                                          ((e_frame == emin - 1) & ~rounded[p])))
+
+        # -- encoding and flags ----------------------------------------------------------------
+        y = Signal(w)
+        flags = Signal(4)
+        sign_only = Cat(Const(0, w - 1), sign)
+        max_enc = Cat(Const(f.max_bits, w - 1), sign)
+        with m.If(nan):
+            if f.has_nan:
+                m.d.comb += [y.eq(f.nan_bits), flags.eq(0)]
+            else:
+                m.d.comb += [y.eq(f.sign_mask), flags.eq(FLAG_INVALID)]
+        with m.Elif(inf):
+            if f.has_inf:
+                m.d.comb += [y.eq(Cat(Const(f.inf_bits, w - 1), sign)), flags.eq(0)]
+            elif f.has_nan:
+                m.d.comb += [y.eq(f.nan_bits), flags.eq(FLAG_INVALID)]
+            else:
+                m.d.comb += [y.eq(max_enc), flags.eq(FLAG_OVERFLOW | FLAG_INEXACT)]
+        with m.Elif(~nz):
+            m.d.comb += [y.eq(sign_only), flags.eq(0)]
+        with m.Elif(overflow):
+            if f.overflow == "saturate":
+                big = max_enc
+            else:
+                to_max = rmode.rtz | (rmode.rdn & ~sign) | (rmode.rup & sign)
+                big_enc = (Cat(Const(f.inf_bits, w - 1), sign) if f.overflow == "inf"
+                           else Const(f.nan_bits, w))
+                big = Mux(to_max, max_enc, big_enc)
+            m.d.comb += [y.eq(big), flags.eq(FLAG_OVERFLOW | FLAG_INEXACT)]
+        if not f.subnormals and can_be_tiny:
+            with m.Elif(tiny):
+                m.d.comb += [y.eq(sign_only), flags.eq(FLAG_UNDERFLOW | FLAG_INEXACT)]
+        with m.Else():
+            m.d.comb += [y.eq(Cat(mag[:w - 1], sign)),
+                         flags.eq(Cat(inexact, tiny & inexact, Const(0, 2)))]
+        m.d.comb += [self.y.eq(y), self.flags.eq(flags | (invalid << 3))]
+        return m

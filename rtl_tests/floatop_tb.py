@@ -1,0 +1,493 @@
+"""Shared cocotb driver/checker for the float operators (fmul, fadd, ffma).
+
+Parameters (``sim.params.get_params()``), all JSON. A unit is described by
+
+``op``            ``fmul`` | ``fadd`` | ``ffma``
+``fmt``, ``b_fmt``, ``c_fmt``, ``out_fmt``   format names (``None``: as ``fmt``)
+``rounding``      a mode or ``"dynamic"``; ``subtract`` (fadd) ``False``/``True``/``"dynamic"``
+``latency``       pipeline stages of the build
+``sets``          what to check: ``"exhaustive"``, ``"directed"``, ``"random:N"``
+``seed``          random seed
+
+The pytest functions simulate a *group wrapper* (:func:`group_wrapper`): several units, each in
+``lanes`` side-by-side copies, under one top, described by ``units`` (a list of such dicts plus
+``prefix`` and ``lanes``). One build then covers many variants (a Verilator build costs far
+more than the simulation of a narrow unit) and one simulator step checks ``lanes`` vectors of
+every unit (the per-step VPI cost dominates otherwise). ``hwgen sim`` simulates the unit itself
+with ``mode: "cli"`` (``vectors``/``exhaustive`` replace ``sets``).
+
+Expected results come in bulk from the vectorized golden model before anything is driven; the
+dynamic-rounding builds cycle through all rounding codes (0..4, plus 5..7 in random sets).
+Combinational units get one vector (per lane) per 1 ns step; pipelined units one per clock,
+with a random ``in_valid`` pattern, and the checker verifies that each result comes out exactly
+``latency`` cycles after its operands.
+"""
+
+import time
+
+import numpy as np
+
+from hwgen import golden
+from hwgen.formats import parse_format
+
+__all__ = ["build_component", "component_params", "expected", "directed_values", "make_vectors",
+           "check", "group_wrapper", "run_group", "assert_passed", "MAX_EXHAUSTIVE"]
+
+#: Largest input space ``--exhaustive`` accepts (operand bits plus rounding modes).
+MAX_EXHAUSTIVE = 1 << 26
+
+_INPUTS = {"fmul": ("a", "b"), "fadd": ("a", "b"), "ffma": ("a", "b", "c")}
+
+
+# -- parameters <-> components -------------------------------------------------------------
+
+def build_component(p):
+    """The component described by the parameter dict ``p``."""
+    from hwgen.units import FloatAdder, FloatFMA, FloatMultiplier
+    kw = dict(out_fmt=p.get("out_fmt"), b_fmt=p.get("b_fmt"), rounding=p.get("rounding", "rne"),
+              latency=p.get("latency", 0))
+    if p["op"] == "fmul":
+        return FloatMultiplier(p["fmt"], **kw)
+    if p["op"] == "fadd":
+        return FloatAdder(p["fmt"], subtract=p.get("subtract", False), **kw)
+    return FloatFMA(p["fmt"], c_fmt=p.get("c_fmt"), **kw)
+
+
+def component_params(comp):
+    """The parameter dict that rebuilds ``comp`` (and its golden expectations)."""
+    fm = comp.input_formats
+    p = {"op": {"FloatMultiplier": "fmul", "FloatAdder": "fadd", "FloatFMA": "ffma"}[
+            type(comp).__name__],
+         "fmt": fm["a"].name, "b_fmt": fm["b"].name, "out_fmt": comp.out_fmt.name,
+         "rounding": comp.rounding, "latency": comp.latency}
+    if "c" in fm:
+        p["c_fmt"] = fm["c"].name
+    if hasattr(comp, "subtract"):
+        p["subtract"] = comp.subtract
+    return p
+
+
+def _formats(p):
+    fa = parse_format(p["fmt"])
+    return {"a": fa, "b": parse_format(p.get("b_fmt") or fa), "c": parse_format(p.get("c_fmt") or fa),
+            "y": parse_format(p.get("out_fmt") or fa)}
+
+
+def expected(p, ops, rm, sub=None):
+    """Golden ``(y, flags)`` arrays for operand arrays ``ops`` and rounding codes ``rm``."""
+    f = _formats(p)
+    rounding = rm if p.get("rounding") == "dynamic" else p.get("rounding", "rne")
+    if p["op"] == "fmul":
+        return golden.mul(f["a"], ops["a"], ops["b"], rounding, out_fmt=f["y"], b_fmt=f["b"])
+    if p["op"] == "fadd":
+        if sub is None:
+            return golden.add(f["a"], ops["a"], ops["b"], rounding, out_fmt=f["y"], b_fmt=f["b"],
+                              subtract=bool(p.get("subtract", False)))
+        y1, f1 = golden.add(f["a"], ops["a"], ops["b"], rounding, out_fmt=f["y"], b_fmt=f["b"])
+        y2, f2 = golden.add(f["a"], ops["a"], ops["b"], rounding, out_fmt=f["y"], b_fmt=f["b"],
+                            subtract=True)
+        return np.where(sub != 0, y2, y1), np.where(sub != 0, f2, f1)
+    return golden.fma(f["a"], ops["a"], ops["b"], ops["c"], rounding, out_fmt=f["y"],
+                      b_fmt=f["b"], c_fmt=f["c"])
+
+
+# -- vectors ---------------------------------------------------------------------------------
+
+def directed_values(fmt, small=False):
+    """Encodings worth testing in every combination: zeros, subnormals, min/max normal,
+    neighbours of 1 and of the range ends, powers of two that make halfway cases, Inf, NaNs."""
+    f = parse_format(fmt)
+    m, w = f.man_bits, f.width
+    u = 1 << m if m else 1
+    vals = set()
+    enc = lambda field, mant: (field << m) | mant
+    top_field = f.max_exp_field
+    one_field = f.bias if 0 < f.bias <= top_field else max(1, min(top_field, 1))
+    fields = {1, 2, one_field - 1, one_field, one_field + 1, top_field - 1, top_field}
+    mants = {0, 1, u >> 1, (u >> 1) | 1, u - 1, u - 2} if m else {0}
+    if small:
+        fields = {1, one_field, top_field}
+        mants = {0, u - 1} if m else {0}
+    for fe in fields:
+        if 1 <= fe <= top_field:
+            for mt in mants:
+                if 0 <= mt < u:
+                    vals.add(enc(fe, mt))
+    vals.add(f.max_bits)
+    vals |= {0, 1, u - 1, u >> 1} if m else {0}          # zero and subnormals
+    # Powers of two a few places below one (sums with them are exact ties).
+    for k in (m + 1, m + 2) if not small else (m + 1,):
+        if 1 <= one_field - k <= top_field:
+            vals.add(enc(one_field - k, 0))
+    if f.has_inf:
+        vals.add(f.inf_bits)
+    if f.has_nan:
+        vals.add(f.nan_bits)
+        if f.specials == "ieee" and m >= 2:
+            vals.add(enc((1 << f.exp_bits) - 1, 1))     # signaling NaN
+    vals = {v & ((1 << (w - 1)) - 1) for v in vals}
+    out = sorted(vals | {v | f.sign_mask for v in vals})
+    return np.array(out, dtype=np.int64)
+
+
+def _grid(*arrays):
+    mesh = np.meshgrid(*arrays, indexing="ij")
+    return [x.ravel() for x in mesh]
+
+
+def _modes(p, n, rng, codes=5):
+    if p.get("rounding") != "dynamic":
+        return np.zeros(n, dtype=np.int64)
+    return rng.integers(0, codes, n)
+
+
+def make_vectors(p, kind, rng):
+    """Operand arrays, rounding codes and op bits for one ``kind`` of vector set."""
+    f = _formats(p)
+    names = _INPUTS[p["op"]]
+    dyn = p.get("rounding") == "dynamic"
+    modes = np.arange(5) if dyn else np.zeros(1, dtype=np.int64)
+    subs = np.arange(2) if p.get("subtract") == "dynamic" else np.zeros(1, dtype=np.int64)
+    if kind in ("exhaustive", "directed"):
+        if kind == "exhaustive":
+            axes = [np.arange(1 << f[n].width) for n in names]
+        else:
+            small = p["op"] == "ffma"
+            axes = [directed_values(f[n], small=small) for n in names]
+        cols = _grid(*axes, modes, subs)
+        ops = dict(zip(names, cols[:len(names)]))
+        return ops, cols[len(names)], cols[len(names) + 1]
+    assert kind.startswith("random:"), kind
+    n = int(kind.split(":")[1])
+    ops = {nm: _random_operands(f[nm], n, rng) for nm in names}
+    if p["op"] == "fadd":
+        # A quarter: b close to -a (or a), for cancellation.
+        sel = rng.random(n) < 0.25
+        near = golden.add(f["a"], ops["a"], np.zeros(n, dtype=np.int64), "rne",
+                          out_fmt=f["b"])[0].astype(np.int64)
+        near ^= rng.integers(0, 4, n) | (rng.integers(0, 2, n) << (f["b"].width - 1))
+        ops["b"] = np.where(sel, near, ops["b"])
+    if p["op"] == "ffma":
+        sel = rng.random(n) < 0.25
+        prod = golden.mul(f["a"], ops["a"], ops["b"], "rne", b_fmt=f["b"],
+                          out_fmt=f["c"])[0].astype(np.int64)
+        prod ^= rng.integers(0, 4, n) | (1 << (f["c"].width - 1))
+        ops["c"] = np.where(sel, prod, ops["c"])
+    return ops, _modes(p, n, rng, codes=8), (rng.integers(0, 2, n) if len(subs) == 2
+                                              else np.zeros(n, dtype=np.int64))
+
+
+def _random_operands(f, n, rng):
+    """Half uniform encodings, half with the exponent field near its ends or near the bias."""
+    w, m = f.width, f.man_bits
+    uni = rng.integers(0, 1 << w, n)
+    top = (1 << f.exp_bits) - 1
+    pick = rng.integers(0, 3, n)
+    near = np.select([pick == 0, pick == 1],
+                     [rng.integers(0, min(4, top + 1), n),
+                      rng.integers(max(0, top - 3), top + 1, n)],
+                     default=np.clip(f.bias + rng.integers(-3, 4, n), 0, top))
+    enc = (rng.integers(0, 2, n) << (w - 1)) | (near << m) | rng.integers(0, 1 << m, n)
+    return np.where(rng.random(n) < 0.5, uni, enc).astype(np.int64)
+
+
+# -- driving ---------------------------------------------------------------------------------
+
+def _describe(p, ops, rm, sub, got, want):
+    f = _formats(p)
+    parts = []
+    for nm, v in ops.items():
+        parts.append(f"{nm}=0x{int(v):x} ({_num(f[nm], v)})")
+    if p.get("rounding") == "dynamic":
+        parts.append(f"rm={int(rm)}")
+    if p.get("subtract") == "dynamic":
+        parts.append(f"op={int(sub)}")
+    (gy, gf), (wy, wf) = got, want
+    return (", ".join(parts) + f": got y=0x{gy:x} ({_num(f['y'], gy)}) flags={gf:04b}, "
+            f"expected y=0x{int(wy):x} ({_num(f['y'], wy)}) flags={int(wf):04b}")
+
+
+def _num(fmt, bits):
+    v = float(golden.decode(fmt, np.array([int(bits)]))[0])
+    return repr(v)
+
+
+class _Unit:
+    """One unit under test inside the simulated top: its port handles, vectors and results.
+
+    ``prefix`` names its ports in a group wrapper (``u3_a``); ``lanes`` copies of the unit sit
+    side by side on concatenated ports, so one simulator step checks ``lanes`` vectors.
+    """
+
+    def __init__(self, dut, p, sets, rng, prefix="", lanes=1):
+        self.p, self.lanes, self.prefix = p, lanes, prefix
+        self.f = _formats(p)
+        self.names = list(_INPUTS[p["op"]])
+        self.dyn = p.get("rounding") == "dynamic"
+        self.dsub = p.get("subtract") == "dynamic"
+        self.lat = int(p.get("latency", 0))
+        h = lambda nm: getattr(dut, prefix + nm)
+        self.h_in = [h(nm) for nm in self.names]
+        self.h_rm = h("rm") if self.dyn else None
+        self.h_op = h("op") if self.dsub else None
+        self.h_y, self.h_f = h("y"), h("flags")
+        if self.lat:
+            self.h_iv, self.h_ov = h("in_valid"), h("out_valid")
+        parts = [make_vectors(p, kind, rng) for kind in sets]
+        self.ops = {nm: np.concatenate([q[0][nm] for q in parts]) for nm in self.names}
+        self.rm = np.concatenate([q[1] for q in parts])
+        self.sub = np.concatenate([q[2] for q in parts])
+        self.want_y, self.want_f = expected(p, self.ops, self.rm,
+                                            self.sub if self.dsub else None)
+        self.n = len(self.rm)
+        # Inputs per step: packed lanes (the tail padded with copies of vector 0).
+        cols = [self.ops[nm] for nm in self.names]
+        widths = [self.f[nm].width for nm in self.names]
+        if self.dyn:
+            cols.append(self.rm)
+            widths.append(3)
+        if self.dsub:
+            cols.append(self.sub)
+            widths.append(1)
+        self.handles = self.h_in + ([self.h_rm] if self.dyn else []) + (
+            [self.h_op] if self.dsub else [])
+        self.steps = -(-self.n // lanes)
+        self.inputs = [_pack(c, wd, lanes, self.steps) for c, wd in zip(cols, widths)]
+        self.raw_y, self.raw_f = [], []
+        self.widths = widths
+
+    def put(self, step):
+        for hd, col in zip(self.handles, self.inputs):
+            hd.value = col[step]
+
+    def put_garbage(self, rng):
+        for hd, wd in zip(self.handles, self.widths):
+            hd.value = int(rng.integers(0, 1 << wd))
+
+    def get(self):
+        self.raw_y.append(int(self.h_y.value))
+        self.raw_f.append(int(self.h_f.value))
+
+    def results(self):
+        yw = self.f["y"].width
+        if self.lanes == 1:
+            gy, gf = self.raw_y, self.raw_f
+        else:
+            gy = [(v >> (yw * k)) & ((1 << yw) - 1) for v in self.raw_y
+                  for k in range(self.lanes)]
+            gf = [(v >> (4 * k)) & 0xF for v in self.raw_f for k in range(self.lanes)]
+        return np.array(gy[:self.n], dtype=np.int64), np.array(gf[:self.n], dtype=np.int64)
+
+
+def _pack(col, width, lanes, steps):
+    col = np.concatenate([col, np.repeat(col[:1], steps * lanes - len(col))])
+    if lanes == 1:
+        return col.tolist()
+    out = []
+    for row in col.reshape(-1, lanes).tolist():
+        v = 0
+        for k, x in enumerate(row):
+            v |= x << (width * k)
+        out.append(v)
+    return out
+
+
+async def _drive_comb(units):
+    """All units in lockstep, one step (one vector per lane) per nanosecond."""
+    from cocotb.triggers import Timer
+    for step in range(max(u.steps for u in units)):
+        live = [u for u in units if step < u.steps]
+        for u in live:
+            u.put(step)
+        await Timer(1, "ns")
+        for u in live:
+            u.get()
+    return []
+
+
+async def _drive_pipe(dut, units, rng):
+    """One vector per clock per unit with a random in_valid pattern; each result must come out
+    exactly ``latency`` cycles after its operands (checked from the out_valid timing)."""
+    from cocotb.clock import Clock
+    from cocotb.triggers import FallingEdge
+    Clock(dut.clk, 10, unit="ns").start()
+    dut.rst.value = 1
+    for u in units:
+        u.h_iv.value = 0
+    for _ in range(2):
+        await FallingEdge(dut.clk)
+    dut.rst.value = 0
+    errors = []
+    state = [{"next": 0, "issued": [], "out": 0, "got": {}} for _ in units]
+    cycle = 0
+    limit = 4 * max(u.n for u in units) + 100
+    while any(st["next"] < u.n or st["out"] < len(st["issued"])
+              for u, st in zip(units, state)):
+        for u, st in zip(units, state):
+            if int(u.h_ov.value):        # results of the rising edge just past
+                if st["out"] >= len(st["issued"]):
+                    errors.append(f"{u.prefix}out_valid at cycle {cycle} with nothing in flight")
+                else:
+                    c0, idx = st["issued"][st["out"]]
+                    st["out"] += 1
+                    if cycle - c0 != u.lat:
+                        errors.append(f"{u.prefix}vector {idx} came out after {cycle - c0} "
+                                      f"cycles, expected latency {u.lat}")
+                    st["got"][idx] = (int(u.h_y.value), int(u.h_f.value))
+            if st["next"] < u.n and rng.random() >= 0.3:
+                u.put(st["next"])
+                u.h_iv.value = 1
+                st["issued"].append((cycle, st["next"]))
+                st["next"] += 1
+            else:
+                u.put_garbage(rng)       # operands of idle cycles must not matter
+                u.h_iv.value = 0
+        await FallingEdge(dut.clk)
+        cycle += 1
+        if cycle > limit:
+            errors.append("timeout waiting for out_valid")
+            break
+    for u, st in zip(units, state):
+        u.raw_y = [st["got"].get(i, (-1, -1))[0] for i in range(u.n)]
+        u.raw_f = [st["got"].get(i, (-1, -1))[1] for i in range(u.n)]
+    return errors
+
+
+async def check(dut, op):
+    """The body of every float-operator cocotb test: drive, compare, report.
+
+    ``params["units"]`` lists the units of a group wrapper (each with its ``prefix``,
+    ``lanes``, ``sets`` and ``seed``); without it the top is the unit itself (``hwgen sim``).
+    """
+    from sim.params import get_params, write_report
+    p = dict(get_params())
+    seed = int(p.get("seed") or 1)
+    rng = np.random.default_rng(seed)
+    if "units" in p:
+        specs = p["units"]
+    else:
+        p.setdefault("op", op)
+        specs = [dict(p, sets=_cli_sets(p) if p.get("mode") == "cli"
+                      else p.get("sets", ["directed"]))]
+    t0 = time.monotonic()
+    units = [_Unit(dut, sp, sp["sets"], np.random.default_rng(int(sp.get("seed") or seed)),
+                   prefix=sp.get("prefix", ""), lanes=int(sp.get("lanes", 1))) for sp in specs]
+    t_golden = time.monotonic() - t0
+    if any(u.lat for u in units):
+        errors = await _drive_pipe(dut, units, rng)
+    else:
+        errors = await _drive_comb(units)
+    total = bad = 0
+    first, per_unit = [], {}
+    for u, sp in zip(units, specs):
+        got_y, got_f = u.results()
+        wrong = np.nonzero((got_y != u.want_y.astype(np.int64)) |
+                           (got_f != u.want_f.astype(np.int64)))[0]
+        total += u.n
+        bad += len(wrong)
+        label = sp.get("label", sp.get("prefix", ""))
+        per_unit[label or "unit"] = {"vectors": u.n, "mismatches": int(len(wrong))}
+        for idx in wrong[:max(0, 10 - len(first))]:
+            first.append((f"{label}: " if label else "") + _describe(
+                u.p, {nm: u.ops[nm][idx] for nm in u.names}, u.rm[idx], u.sub[idx],
+                (int(got_y[idx]), int(got_f[idx])), (u.want_y[idx], u.want_f[idx])))
+    secs = time.monotonic() - t0
+    write_report({"vectors": total, "mismatches": bad, "first_mismatches": first,
+                  "seconds": secs, "golden_seconds": t_golden, "units": per_unit,
+                  "errors": errors[:10]})
+    dut._log.info("%d vectors, %d mismatches, %.1f s (%.0f vectors/s)", total, bad, secs,
+                  total / secs if secs else 0)
+    assert not errors, errors[:3]
+    assert bad == 0, f"{bad} mismatches of {total}; first: {first[:3]}"
+
+
+def _cli_sets(p):
+    f = _formats(p)
+    space = 1
+    for nm in _INPUTS[p["op"]]:
+        space <<= f[nm].width
+    space *= 5 if p.get("rounding") == "dynamic" else 1
+    space *= 2 if p.get("subtract") == "dynamic" else 1
+    if p.get("exhaustive"):
+        if space > MAX_EXHAUSTIVE:
+            msg = (f"exhaustive check refused: {space:,} input combinations exceed the limit "
+                   f"of 2**26 = {MAX_EXHAUSTIVE:,}; use --vectors N")
+            from sim.params import write_report
+            write_report({"vectors": 0, "mismatches": 0, "first_mismatches": [msg],
+                          "seconds": 0})
+            raise AssertionError(msg)
+        return ["exhaustive"]
+    return [f"random:{int(p.get('vectors') or 100000)}"]
+
+
+# -- pytest side -----------------------------------------------------------------------------
+
+def group_wrapper(name, entries):
+    """Verilog of a top module ``name`` holding several units, each in ``lanes`` copies.
+
+    ``entries`` is a list of ``(component, lanes)``. Unit ``i``'s ports appear as ``u<i>_<port>``
+    (``lanes`` times as wide: lane ``k`` in bits ``[k*w, (k+1)*w)``); clocked units share the
+    top's ``clk`` and ``rst``. The units are the unchanged generated modules: the wrapper only
+    slices ports, so one build and one simulator step cover many vectors of many variants.
+    """
+    from amaranth.lib import wiring
+    from hwgen.export import check_identifier, to_verilog
+    check_identifier(name)
+    texts, seen, decls, insts, ports = [], set(), [], [], []
+    clocked = any(comp.latency for comp, _ in entries)
+    if clocked:
+        ports += ["clk", "rst"]
+        decls += ["  input clk;", "  input rst;"]
+    for i, (comp, lanes) in enumerate(entries):
+        mod, text = to_verilog(comp)
+        if mod not in seen:
+            seen.add(mod)
+            texts.append(text)
+        sig = [(path[0], member.flow == wiring.In, len(value))
+               for path, member, value in comp.signature.flatten(comp)]
+        for nm, is_in, width in sig:
+            ports.append(f"u{i}_{nm}")
+            decls.append(f"  {'input' if is_in else 'output'} [{width * lanes - 1}:0] u{i}_{nm};")
+        for k in range(lanes):
+            conns = [f".{nm}(u{i}_{nm}[{width * (k + 1) - 1}:{width * k}])"
+                     for nm, _, width in sig]
+            if comp.latency:
+                conns = [".clk(clk)", ".rst(rst)"] + conns
+            insts.append(f"  {mod} u{i}_lane{k} ({', '.join(conns)});")
+    body = [f"module {name}({', '.join(ports)});"] + decls + insts + ["endmodule"]
+    return "\n".join(texts) + "\n" + "\n".join(body) + "\n"
+
+
+def run_group(name, test_module, entries, seed=1):
+    """Build one wrapper ``name`` holding every unit of ``entries`` and run the cocotb test.
+
+    ``entries``: dicts with ``comp`` and optional ``sets`` (default ``["directed"]``),
+    ``lanes`` (default 1, combinational units only) and ``seed``. Returns the SimResult.
+    """
+    from sim.runner import run
+    specs, wrap = [], []
+    for i, e in enumerate(entries):
+        comp = e["comp"]
+        lanes = 1 if comp.latency else int(e.get("lanes", 1))
+        sp = component_params(comp)
+        sp.update(prefix=f"u{i}_", lanes=lanes, sets=list(e.get("sets", ["directed"])),
+                  seed=int(e.get("seed", seed + i)), label=comp.module_name)
+        specs.append(sp)
+        wrap.append((comp, lanes))
+    res = run(verilog=group_wrapper(name, wrap), toplevel=name, test_module=test_module,
+              params={"units": specs, "seed": seed})
+    if res.build_dir is not None and res.report:
+        # The runner keeps only failing runs' logs; keep the last report (vectors, seconds).
+        import json
+        (res.build_dir / "last_report.json").write_text(
+            json.dumps(dict(res.report, total_seconds=res.seconds), sort_keys=True))
+    return res
+
+
+def assert_passed(res):
+    rep = res.report
+    bad_units = {k: v for k, v in rep.get("units", {}).items() if v.get("mismatches")}
+    assert res.passed and rep.get("mismatches") == 0 and rep.get("vectors", 0) > 0, (
+        f"{res.toplevel}: {res.failed}/{res.tests} tests failed, "
+        f"{rep.get('mismatches')} mismatches of {rep.get('vectors')} (by unit: {bad_units}): "
+        f"{rep.get('first_mismatches', [])[:3]} {rep.get('errors', '')}; logs in {res.build_dir}")

@@ -1,0 +1,156 @@
+"""Fast checks of the float operators (no Verilog simulator): parameters, names, ports, and a
+few hundred vectors per operator in Amaranth's simulator against the golden model."""
+
+import numpy as np
+import pytest
+from amaranth.lib import wiring
+from amaranth.sim import Simulator
+
+from hwgen.formats import PRESETS, parse_format
+from hwgen.units import FloatAdder, FloatFMA, FloatMultiplier, FloatRounder
+from rtl_tests.floatop_tb import (build_component, component_params, directed_values,
+                                  expected, make_vectors)
+
+
+# -- parameters ------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("cls", [FloatMultiplier, FloatAdder, FloatFMA])
+def test_bad_parameters(cls):
+    with pytest.raises(ValueError, match=r"^Rounding must be one of rne, rtz, rdn, rup, rna, "
+                                         r"dynamic, not 'foo'$"):
+        cls("e4m3", rounding="foo")
+    top = 4 if cls is FloatFMA else 3
+    with pytest.raises(ValueError, match=rf"^Latency must be an integer from 0 to {top}, "
+                                         r"not -1$"):
+        cls("e4m3", latency=-1)
+    with pytest.raises(TypeError, match=rf"^Latency must be an integer from 0 to {top}, "
+                                        r"not 1.5$"):
+        cls("e4m3", latency=1.5)
+    with pytest.raises(TypeError, match=r"^Format must be a FloatFormat or a format name, "
+                                        r"not 3$"):
+        cls(3)
+    with pytest.raises(ValueError, match=r"^Output format must be a float format \(eXmY or a "
+                                         r"float preset\), not 'int8'$"):
+        cls("e4m3", out_fmt="int8")
+    with pytest.raises(ValueError, match=r"Exponent width must be between 1 and 11, not 0"):
+        cls("e0m3")
+
+
+def test_bad_subtract():
+    with pytest.raises(ValueError, match=r"^Subtract must be False, True or 'dynamic', "
+                                         r"not 'yes'$"):
+        FloatAdder("e4m3", subtract="yes")
+
+
+def test_module_names():
+    assert _name(FloatMultiplier("e4m3")) == "fmul_e4m3_rne"
+    assert _name(FloatMultiplier("e4m3", out_fmt="fp16")) == "fmul_e4m3_fp16_rne"
+    assert (_name(FloatMultiplier("e4m3", b_fmt="e5m2", rounding="dynamic", latency=2))
+            == "fmul_e4m3_e5m2_e4m3_dyn_l2")
+    assert (_name(FloatAdder("bf16", b_fmt="fp32", out_fmt="fp32", rounding="dynamic",
+                              latency=2)) == "fadd_bf16_fp32_fp32_dyn_l2")
+    assert _name(FloatAdder("fp16", subtract=True, rounding="rtz")) == "fsub_fp16_rtz"
+    assert _name(FloatAdder("fp16", subtract="dynamic")) == "faddsub_fp16_rne"
+    assert _name(FloatFMA("e5m2_ftz", latency=4)) == "ffma_e5m2_ftz_rne_l4"
+    assert (_name(FloatFMA("bf16", c_fmt="fp32", out_fmt="fp32"))
+            == "ffma_bf16_bf16_fp32_fp32_rne")
+
+
+def _ports(comp):
+    comp._MustUse__silence = True       # built only to look at its ports
+    return {"__".join(map(str, path)): ("in" if member.flow == wiring.In else "out", len(value))
+            for path, member, value in comp.signature.flatten(comp)}
+
+
+def _name(comp):
+    comp._MustUse__silence = True
+    return comp.module_name
+
+
+def test_ports():
+    assert _ports(FloatMultiplier("e4m3", out_fmt="fp16")) == {
+        "a": ("in", 8), "b": ("in", 8), "y": ("out", 16), "flags": ("out", 4)}
+    assert _ports(FloatAdder("bf16", b_fmt="fp32", rounding="dynamic", latency=1)) == {
+        "a": ("in", 16), "b": ("in", 32), "rm": ("in", 3), "in_valid": ("in", 1),
+        "y": ("out", 16), "flags": ("out", 4), "out_valid": ("out", 1)}
+    assert _ports(FloatAdder("fp16", subtract="dynamic")) == {
+        "a": ("in", 16), "b": ("in", 16), "op": ("in", 1), "y": ("out", 16),
+        "flags": ("out", 4)}
+    assert _ports(FloatFMA("e2m1", c_fmt="fp16", out_fmt="fp16")) == {
+        "a": ("in", 4), "b": ("in", 4), "c": ("in", 16), "y": ("out", 16), "flags": ("out", 4)}
+
+
+def test_derived_properties():
+    u = FloatFMA("bf16", c_fmt="fp32", out_fmt="fp32", rounding="dynamic", latency=3)
+    u._MustUse__silence = True
+    assert u.latency == 3
+    assert u.cuts == ("prod", "raw", "norm")
+    assert u.out_fmt == PRESETS["fp32"]
+    assert u.input_formats["c"] == PRESETS["fp32"]
+    assert component_params(u)["c_fmt"] == "fp32"
+    r = FloatRounder("fp16", sig_width=22, exp_range=(-50, 40), register_normalized=True)
+    r._MustUse__silence = True
+    assert r.latency == 1
+
+
+def test_directed_values_cover_specials():
+    f = parse_format("fp16")
+    vals = set(directed_values(f).tolist())
+    assert {0, f.sign_mask, 1, f.inf_bits, f.nan_bits, f.max_bits, 0x3C00} <= vals
+
+
+# -- a few hundred vectors in Amaranth's simulator --------------------------------------------
+
+def _simulate(p, kind, seed=1):
+    dut = build_component(p)
+    rng = np.random.default_rng(seed)
+    ops, rm, sub = make_vectors(p, kind, rng)
+    want_y, want_f = expected(p, ops, rm, sub if p.get("subtract") == "dynamic" else None)
+    lat = dut.latency
+    got = []
+
+    async def tb(ctx):
+        pending = []
+        n = len(rm)
+        i = 0
+        while len(got) < n:
+            if i < n:
+                for nm in ops:
+                    ctx.set(getattr(dut, nm), int(ops[nm][i]))
+                if p.get("rounding") == "dynamic":
+                    ctx.set(dut.rm, int(rm[i]))
+                if p.get("subtract") == "dynamic":
+                    ctx.set(dut.op, int(sub[i]))
+            if lat == 0:
+                got.append((ctx.get(dut.y), ctx.get(dut.flags)))
+                i += 1
+                continue
+            ctx.set(dut.in_valid, int(i < n))
+            await ctx.tick()
+            i += 1
+            if ctx.get(dut.out_valid):
+                got.append((ctx.get(dut.y), ctx.get(dut.flags)))
+
+    sim = Simulator(dut)
+    if lat:
+        sim.add_clock(1e-6)
+    sim.add_testbench(tb)
+    sim.run()
+    gy = np.array([g[0] for g in got])
+    gf = np.array([g[1] for g in got])
+    bad = np.nonzero((gy != want_y.astype(np.int64)) | (gf != want_f.astype(np.int64)))[0]
+    assert len(bad) == 0, [(
+        {nm: hex(int(ops[nm][i])) for nm in ops}, int(rm[i]), hex(int(gy[i])),
+        hex(int(want_y[i])), int(gf[i]), int(want_f[i])) for i in bad[:5]]
+
+
+@pytest.mark.parametrize("p", [
+    dict(op="fmul", fmt="e4m3", rounding="dynamic"),
+    dict(op="fmul", fmt="fp16", out_fmt="e5m2", rounding="dynamic", latency=2),
+    dict(op="fadd", fmt="e5m2", rounding="dynamic", subtract="dynamic"),
+    dict(op="fadd", fmt="bf16", b_fmt="fp32", out_fmt="fp32", rounding="rdn", latency=1),
+    dict(op="ffma", fmt="e3m2", rounding="dynamic"),
+    dict(op="ffma", fmt="fp16", rounding="rup", latency=3),
+], ids=lambda p: "-".join(str(v) for v in p.values()))
+def test_amaranth_sim_against_golden(p):
+    _simulate(p, "random:200")
