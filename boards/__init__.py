@@ -1,0 +1,93 @@
+"""Boards hwgen builds for: a registry of board name → :class:`Board`.
+
+Each board is one small module in this package (``icebreaker.py``, ``ulx3s.py``) that calls
+:func:`register` with an amaranth-boards platform; modules here are found automatically, so
+adding a board is adding one file. The board top-level itself is :class:`boards.top.BoardTop`
+(the array, its buffers and the UART host link of :mod:`hwgen.host_link`).
+"""
+
+import importlib
+import pkgutil
+from dataclasses import dataclass, field
+
+__all__ = ["Board", "BOARDS", "register", "get_board", "board_names"]
+
+
+@dataclass(frozen=True)
+class Board:
+    """One board.
+
+    Attributes
+    ----------
+    name : str
+        Name on the command line (``icebreaker``).
+    platform : callable
+        The amaranth-boards platform class (called with no arguments).
+    device : str
+        The FPGA's name in :data:`hwgen.flow.devices.DEVICES` (resources available).
+    description : str
+        One line for humans.
+    depths : dict
+        Words in the ``weights``, ``acts`` and ``results`` buffers of the board top.
+    baud : int
+        Default UART baud rate (an exact divider of the board clock is best).
+    uart : str
+        The platform's UART resource name.
+    led : str or None
+        An LED resource lit while the array runs (None: no LED).
+    synth_opts : str
+        Extra options of yosys ``synth_<family>`` (e.g. ``-dsp`` for the UP5K's multipliers).
+    bitstream : str
+        Bitstream file extension the platform build writes (``bin``, ``bit``).
+    """
+    name: str
+    platform: object
+    device: str
+    description: str
+    depths: dict = field(default_factory=lambda: dict(weights=512, acts=512, results=256))
+    baud: int = 1_000_000
+    uart: str = "uart"
+    led: object = "led"
+    synth_opts: str = ""
+    bitstream: str = "bin"
+
+
+BOARDS = {}
+
+
+def register(board):
+    """Add ``board`` (a :class:`Board`) to :data:`BOARDS`; return it."""
+    if board.name in BOARDS:
+        raise ValueError(f"Board {board.name!r} is already registered")
+    BOARDS[board.name] = board
+    return board
+
+
+def _discover():
+    for info in pkgutil.iter_modules(__path__):
+        if info.name != "top" and not info.name.startswith("_"):
+            importlib.import_module(f"{__name__}.{info.name}")
+
+
+def board_names():
+    return sorted(BOARDS)
+
+
+def get_board(name):
+    """The :class:`Board` called ``name``.
+
+    Raises
+    ------
+    ValueError
+        Unknown board; the message lists the allowed names.
+    """
+    if isinstance(name, Board):
+        return name
+    try:
+        return BOARDS[name]
+    except (KeyError, TypeError):
+        raise ValueError(f"Board must be one of {', '.join(board_names())}, not "
+                         f"{name!r}") from None
+
+
+_discover()

@@ -1,0 +1,82 @@
+"""The board top-level: :class:`~hwgen.host_link.HostLinkCore` on a board's clock and UART.
+
+The ``sync`` domain is the platform's default clock (amaranth creates it, with the platform's
+power-on reset); the UART divider comes from that clock and the baud rate.
+"""
+
+from amaranth.hdl import Elaboratable, Module
+from amaranth.lib import io
+
+from hwgen.host_link import DEFAULT_MAX_PAYLOAD, HostLinkCore, divisor_for
+
+from . import get_board
+
+__all__ = ["BoardTop"]
+
+
+class BoardTop(Elaboratable):
+    """The accelerator on ``board``.
+
+    Parameters
+    ----------
+    board : str or Board
+        A name from :data:`boards.BOARDS`.
+    rows, cols, pe, dataflow :
+        The systolic array.
+    baud : int or None
+        UART baud rate (default: the board's).
+    depths : dict or None
+        Buffer depths (default: the board's).
+    timeout_s : float
+        Inter-byte timeout inside a frame, seconds.
+
+    Raises
+    ------
+    ValueError
+        Unknown board, a bad array parameter, or a baud rate the clock cannot make.
+    """
+
+    def __init__(self, board, rows, cols, pe="int8", dataflow="ws", *, baud=None,
+                 depths=None, max_payload=DEFAULT_MAX_PAYLOAD, timeout_s=0.05):
+        try:
+            self._setup(board, rows, cols, pe, dataflow, baud, depths, max_payload, timeout_s)
+        except Exception:
+            self._MustUse__silence = True   # never built: no "created but never used" warning
+            raise
+
+    def _setup(self, board, rows, cols, pe, dataflow, baud, depths, max_payload, timeout_s):
+        self.board = get_board(board)
+        self.baud = int(baud or self.board.baud)
+        self.clk_hz = _default_clk_hz(self.board.platform)
+        self.divisor = divisor_for(self.clk_hz, self.baud)
+        self.core = HostLinkCore(rows, cols, pe, dataflow, divisor=self.divisor,
+                                 clk_hz=int(self.clk_hz), depths=depths or self.board.depths,
+                                 max_payload=max_payload,
+                                 timeout_cycles=max(int(self.clk_hz * timeout_s),
+                                                    20 * self.divisor))
+
+    @property
+    def module_name(self):
+        return f"{self.board.name.replace('-', '_')}_{self.core.module_name}"
+
+    def elaborate(self, platform):
+        m = Module()
+        m.submodules.core = core = self.core
+        uart = platform.request(self.board.uart, 0, dir="-")
+        m.submodules.uart_rx = rx = io.Buffer("i", uart.rx)
+        m.submodules.uart_tx = tx = io.Buffer("o", uart.tx)
+        m.d.comb += [core.rx.eq(rx.i), tx.o.eq(core.tx)]
+        if self.board.led is not None:
+            led = platform.request(self.board.led, 0, dir="-")
+            m.submodules.led = led_buf = io.Buffer("o", led)
+            m.d.comb += led_buf.o.eq(core.busy)
+        return m
+
+
+def _default_clk_hz(platform_cls):
+    """The default clock frequency of an amaranth-boards platform class (no instance: the
+    ULX3S platforms look for openFPGALoader when instantiated)."""
+    for res in platform_cls.resources:
+        if res.name == platform_cls.default_clk and res.number == 0:
+            return float(res.clock.frequency)
+    raise ValueError(f"{platform_cls.__name__} has no default clock resource")

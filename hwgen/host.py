@@ -1,0 +1,352 @@
+"""Host driver of a board built by ``hwgen build``: numpy in, UART frames out, numpy back.
+
+::
+
+    from hwgen.host import Accelerator
+    with Accelerator.open("/dev/ttyUSB1") as acc:       # 1 Mbaud by default
+        print(acc.info())                               # array shape, PE, buffers, version
+        C = acc.matmul(A, B)                            # bit-exact with hwgen.golden.matmul
+
+The protocol is :mod:`hwgen.host_link.protocol` (``docs/protocol.md``). GEMMs larger than the
+on-chip buffers are split with the same tiler the simulation and the golden model use
+(:class:`hwgen.golden.tiling.Tiling`); weight-stationary K-tile partial sums stay on chip (the
+board feeds the result buffer back as the next K-tile's ``psum``), so the host does no
+arithmetic and the result is bit-exact for every PE.
+
+The transport is pluggable: anything with ``write(data)``, ``read(n, timeout)`` (up to ``n``
+bytes, fewer when ``timeout`` seconds pass) and ``discard_input()``. :class:`SerialTransport`
+uses pyserial; ``sim.uart.BridgedTransport`` runs the very same driver against the simulated
+board in cocotb, where timeouts are in simulated seconds.
+
+Errors: a response the board marks as failed raises :class:`DeviceError` (a
+:class:`ProtocolError`) naming the board's status; a response that is garbled raises
+:class:`ProtocolError`; no (complete) response in time raises :class:`TimeoutError` (a
+subclass of the built-in one). After a :class:`TimeoutError` call :meth:`Accelerator.resync`.
+"""
+
+import builtins
+import struct
+
+import numpy as np
+
+from .host_link import protocol as P
+
+__all__ = ["Accelerator", "SerialTransport", "ProtocolError", "DeviceError", "TimeoutError",
+           "DEFAULT_BAUD"]
+
+#: Default baud rate: 1 Mbaud, an exact divider of both board clocks (12 MHz, 25 MHz).
+DEFAULT_BAUD = 1_000_000
+
+_MAX_GARBAGE = 256      # bytes skipped while looking for a response's sync byte
+
+
+class ProtocolError(RuntimeError):
+    """The board's answer is not a valid response (garbled, wrong command, bad CRC)."""
+
+
+class DeviceError(ProtocolError):
+    """The board answered with an error status.
+
+    Attributes
+    ----------
+    status : int
+        The status code (``hwgen.host_link.protocol.ST_*``).
+    cmd : int
+        The command the board was answering.
+    payload : bytes
+        The response payload (RUN: the cycle count).
+    """
+
+    def __init__(self, status, cmd, payload=b""):
+        self.status, self.cmd, self.payload = status, cmd, bytes(payload)
+        name = P.STATUS_NAMES.get(status, f"status 0x{status:02x}")
+        what = P.COMMANDS.get(cmd, f"command 0x{cmd:02x}")
+        super().__init__(f"Board answered {what} with error: {name} (0x{status:02x})")
+
+
+class TimeoutError(builtins.TimeoutError):
+    """No complete response arrived in time."""
+
+
+class SerialTransport:
+    """A serial port through pyserial (8N1, no flow control)."""
+
+    def __init__(self, port, baud=DEFAULT_BAUD):
+        import serial
+        self.port = serial.Serial(port, baudrate=baud, timeout=0)
+        self.baud = baud
+
+    def write(self, data):
+        self.port.write(bytes(data))
+        self.port.flush()
+
+    def read(self, n, timeout):
+        self.port.timeout = timeout
+        return self.port.read(n)
+
+    def discard_input(self):
+        self.port.reset_input_buffer()
+
+    def close(self):
+        self.port.close()
+
+
+class Accelerator:
+    """The board's accelerator, seen from the host.
+
+    Parameters
+    ----------
+    transport :
+        See the module docstring.
+    baud : float or None
+        Line rate, for timeouts (default: what IDENTIFY reports, else :data:`DEFAULT_BAUD`).
+    timeout : float
+        Seconds allowed beyond the bytes' transmission time for each response (covers a
+        RUN's compute time too).
+    """
+
+    def __init__(self, transport, *, baud=None, timeout=1.0):
+        self.transport = transport
+        self._baud = baud
+        self.timeout = float(timeout)
+        self._info = None
+        self._array = None
+
+    @classmethod
+    def open(cls, port, baud=DEFAULT_BAUD, *, timeout=1.0):
+        """Open serial ``port`` at ``baud`` (pyserial)."""
+        return cls(SerialTransport(port, baud), baud=baud, timeout=timeout)
+
+    def close(self):
+        close = getattr(self.transport, "close", None)
+        if close is not None:
+            close()
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
+
+    # -- frames ---------------------------------------------------------------------------------
+    @property
+    def baud(self):
+        if self._baud:
+            return self._baud
+        if self._info is not None and self._info.baud:
+            return self._info.baud
+        return DEFAULT_BAUD
+
+    def _wire_seconds(self, n):
+        return n * 10.0 / self.baud
+
+    def send_raw(self, data):
+        """Send raw bytes (for tests of the board's error handling)."""
+        self.transport.write(bytes(data))
+
+    def _read_exact(self, n, timeout, what):
+        data = self.transport.read(n, timeout + self._wire_seconds(n))
+        if len(data) != n:
+            raise TimeoutError(f"Timed out waiting for {what}: got {len(data)} of {n} bytes")
+        return bytes(data)
+
+    def receive(self, cmd=None, *, timeout=None):
+        """Read one response frame; return its payload.
+
+        Raises
+        ------
+        DeviceError
+            The response carries an error status.
+        ProtocolError
+            Garbled response (bad CRC, unexpected command).
+        TimeoutError
+            No complete response within ``timeout`` (default :attr:`timeout`).
+        """
+        timeout = self.timeout if timeout is None else timeout
+        for _ in range(_MAX_GARBAGE):
+            b = self._read_exact(1, timeout, "a response")
+            if b[0] == P.SYNC_RESPONSE:
+                break
+        else:
+            raise ProtocolError(f"No response sync byte (0x{P.SYNC_RESPONSE:02x}) in "
+                                f"{_MAX_GARBAGE} bytes")
+        head = self._read_exact(4, timeout, "the response header")
+        status, rcmd, n = head[0], head[1], struct.unpack("<H", head[2:4])[0]
+        rest = self._read_exact(n + P.CRC_BYTES, timeout, f"a {n}-byte response payload")
+        payload = rest[:n]
+        if P.crc16(head + rest) != 0:
+            raise ProtocolError(f"Response CRC mismatch (status 0x{status:02x}, "
+                                f"command 0x{rcmd:02x}, {n} bytes)")
+        if status != P.ST_OK:
+            raise DeviceError(status, rcmd, payload)
+        if cmd is not None and rcmd != cmd:
+            raise ProtocolError(f"Response is for command 0x{rcmd:02x}, expected 0x{cmd:02x}")
+        return payload
+
+    def request(self, cmd, payload=b"", *, timeout=None):
+        """Send one request and return the payload of its response."""
+        self.transport.write(P.encode_request(cmd, payload))
+        return self.receive(cmd, timeout=timeout)
+
+    def resync(self):
+        """After a timeout: let the board's frame timeout expire, drop stale input."""
+        wait = self._info.timeout_seconds if self._info is not None else 0.1
+        self.transport.read(1 << 16, 2 * wait + self._wire_seconds(64))
+        self.transport.discard_input()
+
+    # -- commands -------------------------------------------------------------------------------
+    def info(self, *, refresh=False):
+        """The board's :class:`~hwgen.host_link.protocol.DeviceInfo` (IDENTIFY), cached."""
+        if self._info is None or refresh:
+            payload = self.request(P.CMD_IDENTIFY)
+            try:
+                self._info = P.parse_identify(payload)
+            except ValueError as e:
+                raise ProtocolError(str(e)) from None
+            self._array = None
+        return self._info
+
+    def status(self):
+        """Counters of the link: ``frames_ok``, ``errors``, ``last_error``, last run."""
+        return P.parse_status(self.request(P.CMD_STATUS))
+
+    def _buf(self, buf):
+        if isinstance(buf, str):
+            names = {v: k for k, v in P.BUFFER_NAMES.items()}
+            if buf not in names:
+                raise ValueError(f"Buffer must be one of {', '.join(names)}, not {buf!r}")
+            return names[buf], buf
+        return buf, P.BUFFER_NAMES.get(buf, str(buf))
+
+    def write_buffer(self, buf, addr, words):
+        """Write ``words`` (ints) to buffer ``buf`` (``"weights"``/``"acts"`` or its id) from
+        word address ``addr``, in as many frames as the payload limit needs."""
+        info = self.info()
+        bid, name = self._buf(buf)
+        wb = info.word_bytes.get(name, 1)
+        per = max(1, (info.max_payload - 5) // wb)
+        words = [int(w) for w in words]
+        for i in range(0, len(words), per):
+            chunk = words[i:i + per]
+            data = b"".join((w & ((1 << (8 * wb)) - 1)).to_bytes(wb, "little") for w in chunk)
+            self.request(P.CMD_WRITE, struct.pack("<BHH", bid, addr + i, len(chunk)) + data)
+
+    def read_buffer(self, buf, addr, count):
+        """Read ``count`` words (ints) of buffer ``buf`` from word address ``addr``."""
+        info = self.info()
+        bid, name = self._buf(buf)
+        wb = info.word_bytes.get(name, 1)
+        per = max(1, info.max_payload // wb)
+        out = []
+        for i in range(0, count, per):
+            n = min(per, count - i)
+            data = self.request(P.CMD_READ, struct.pack("<BHH", bid, addr + i, n))
+            if len(data) != n * wb:
+                raise ProtocolError(f"READ returned {len(data)} bytes, expected {n * wb}")
+            out += [int.from_bytes(data[k * wb:(k + 1) * wb], "little") for k in range(n)]
+        return out
+
+    def run(self, tiles, tile_len, *, accumulate=False):
+        """Start a RUN (see :mod:`hwgen.host_link.engine`) and wait for it; return the clock
+        cycles it took."""
+        flags = P.RUN_ACCUMULATE if accumulate else 0
+        payload = self.request(P.CMD_RUN, struct.pack("<HHB", tiles, tile_len, flags))
+        return struct.unpack("<I", payload)[0]
+
+    # -- GEMM -----------------------------------------------------------------------------------
+    @property
+    def array(self):
+        """A :class:`~hwgen.arrays.systolic.SystolicArray` description matching the board
+        (for packing words; nothing is built)."""
+        if self._array is None:
+            from .arrays.systolic import SystolicArray
+            i = self.info()
+            self._array = SystolicArray(i.rows, i.cols, i.pe, i.dataflow)
+            self._array._MustUse__silence = True    # a description, never elaborated
+        return self._array
+
+    def _act_word(self, row):
+        from .arrays.systolic import pack_acts
+        arr = self.array
+        bits = arr.act_layout["a"].shape.size
+        return pack_acts(arr, [int(x) for x in row]) & ((1 << bits) - 1)
+
+    def _weight_word(self, row):
+        from .arrays.systolic import pack_weights
+        return pack_weights(self.array, [int(x) for x in row])
+
+    def _result_rows(self, words):
+        from .arrays.systolic import unpack_results
+        return [unpack_results(self.array, w)[0] for w in words]
+
+    def matmul(self, A, B):
+        """``A @ B`` on the board, exactly as :func:`hwgen.golden.matmul.matmul` computes it
+        for the board's array (integers, or encodings for float PEs)."""
+        from .golden.tiling import Tiling
+        info = self.info()
+        A, B = np.asarray(A), np.asarray(B)
+        if A.ndim != 2 or B.ndim != 2 or A.shape[1] != B.shape[0]:
+            raise ValueError(f"Matrices must be M×K and K×N, not {A.shape} and {B.shape}")
+        M, K = A.shape
+        N = B.shape[1]
+        t = Tiling(M, K, N, info.rows, info.cols, info.dataflow)
+        Ap, Bp = t.pad(A, B)
+        dtype = np.uint64 if self.array.pe.kind == "float" else np.int64
+        out = np.zeros((t.m_padded, t.n_padded), dtype=dtype)
+        if info.dataflow == "ws":
+            self._matmul_ws(t, Ap, Bp, out)
+        else:
+            self._matmul_os(t, Ap, Bp, out)
+        return t.crop(out)
+
+    def _matmul_ws(self, t, Ap, Bp, out):
+        R, C = t.rows, t.cols
+        d = self.info().depths
+        KT = t.k_tiles
+        NT = t.n_padded // C
+        per_run = min(KT, d["weights"] // R)
+        if per_run < 1:
+            raise ValueError(f"Weight buffer ({d['weights']} rows) holds no {R}-row tile")
+        mc = min(t.M, d["results"], d["acts"] // per_run)
+        k_chunks = [list(range(k0, min(KT, k0 + per_run))) for k0 in range(0, KT, per_run)]
+        for m0 in range(0, t.M, mc):
+            rows = slice(m0, min(t.M, m0 + mc))
+            L = rows.stop - rows.start
+
+            def write_acts(kts):
+                words = [self._act_word(r) for kt in kts
+                         for r in t.act_rows(Ap, t.tiles[kt])[rows]]
+                self.write_buffer(P.BUF_ACTS, 0, words)
+
+            if len(k_chunks) == 1:
+                write_acts(k_chunks[0])      # the same activations serve every N-tile
+            for nt in range(NT):
+                for ci, kts in enumerate(k_chunks):
+                    if len(k_chunks) > 1:
+                        write_acts(kts)
+                    words = [self._weight_word(r) for kt in kts
+                             for r in t.weight_rows(Bp, t.tiles[nt * KT + kt])]
+                    self.write_buffer(P.BUF_WEIGHTS, 0, words)
+                    self.run(len(kts), L, accumulate=ci > 0)
+                res = self._result_rows(self.read_buffer(P.BUF_RESULTS, 0, L))
+                out[rows, nt * C:(nt + 1) * C] = np.array(res, dtype=object).astype(out.dtype)
+
+    def _matmul_os(self, t, Ap, Bp, out):
+        R, C, K = t.rows, t.cols, t.k_padded
+        d = self.info().depths
+        per_run = min(d["weights"] // K, d["acts"] // K, d["results"] // R)
+        if per_run < 1:
+            raise ValueError(f"K = {K} does not fit the board's buffers (weights "
+                             f"{d['weights']}, acts {d['acts']} rows); output-stationary "
+                             f"needs K rows of each per tile")
+        for i in range(0, len(t.tiles), per_run):
+            tiles = t.tiles[i:i + per_run]
+            self.write_buffer(P.BUF_ACTS, 0, [self._act_word(r) for tile in tiles
+                                              for r in t.act_rows(Ap, tile)])
+            self.write_buffer(P.BUF_WEIGHTS, 0, [self._weight_word(r) for tile in tiles
+                                                 for r in t.weight_rows(Bp, tile)])
+            self.run(len(tiles), K)
+            res = self._result_rows(self.read_buffer(P.BUF_RESULTS, 0, len(tiles) * R))
+            for j, tile in enumerate(tiles):
+                block = np.array(res[j * R:(j + 1) * R], dtype=object).astype(out.dtype)
+                t.place(out, tile, block)

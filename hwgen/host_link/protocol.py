@@ -1,0 +1,217 @@
+"""The host-link protocol: constants, CRC and frame (de)coding, shared by the gateware
+(:mod:`hwgen.host_link.engine`) and the host driver (:mod:`hwgen.host`).
+
+Plain Python (no Amaranth, no numpy): one place for every number of the protocol, so the two
+sides cannot drift apart. The protocol itself is described in ``docs/protocol.md``.
+
+Frames
+------
+Request (host → board)::
+
+    0xA5 | cmd | len_lo | len_hi | payload[len] | crc_hi | crc_lo
+
+Response (board → host)::
+
+    0x5A | status | cmd | len_lo | len_hi | payload[len] | crc_hi | crc_lo
+
+The CRC is CRC-16/CCITT-FALSE (polynomial 0x1021, initial value 0xFFFF, no reflection, no
+final XOR) over every byte after the sync byte up to the end of the payload, sent most
+significant byte first; the CRC of a whole frame after its sync byte is therefore 0, which is
+what the receiver checks. Multi-byte fields are little-endian.
+"""
+
+import struct
+
+__all__ = [
+    "SYNC_REQUEST", "SYNC_RESPONSE", "PROTOCOL_VERSION", "IDENT_MAGIC",
+    "CMD_IDENTIFY", "CMD_WRITE", "CMD_RUN", "CMD_READ", "CMD_STATUS", "COMMANDS",
+    "ST_OK", "ST_BAD_CRC", "ST_TIMEOUT", "ST_UNKNOWN_CMD", "ST_BAD_LENGTH", "ST_OUT_OF_RANGE",
+    "ST_RUN_TIMEOUT", "STATUS_NAMES",
+    "BUF_WEIGHTS", "BUF_ACTS", "BUF_RESULTS", "BUFFER_NAMES",
+    "RUN_ACCUMULATE", "DATAFLOW_CODES", "HEADER_BYTES", "RESPONSE_HEADER_BYTES", "CRC_BYTES",
+    "STATUS_PAYLOAD_BYTES", "RUN_PAYLOAD_BYTES",
+    "crc16", "crc16_update", "encode_request", "encode_response", "identify_payload",
+    "parse_identify", "parse_status", "DeviceInfo",
+]
+
+SYNC_REQUEST = 0xA5
+SYNC_RESPONSE = 0x5A
+PROTOCOL_VERSION = 1
+IDENT_MAGIC = b"HWGN"
+
+CMD_IDENTIFY = 0x01
+CMD_WRITE = 0x02
+CMD_RUN = 0x03
+CMD_READ = 0x04
+CMD_STATUS = 0x05
+COMMANDS = {CMD_IDENTIFY: "identify", CMD_WRITE: "write", CMD_RUN: "run", CMD_READ: "read",
+            CMD_STATUS: "status"}
+
+ST_OK = 0x00
+ST_BAD_CRC = 0x01          # the frame's CRC did not match; nothing was done
+ST_TIMEOUT = 0x02          # the frame stopped mid-way (no byte for the timeout): truncated
+ST_UNKNOWN_CMD = 0x03
+ST_BAD_LENGTH = 0x04       # payload length wrong for the command, or above the maximum
+ST_OUT_OF_RANGE = 0x05     # buffer id, address, count or run shape outside the buffers
+ST_RUN_TIMEOUT = 0x06      # a run made no progress for the watchdog time and was aborted
+STATUS_NAMES = {ST_OK: "ok", ST_BAD_CRC: "bad CRC", ST_TIMEOUT: "truncated frame (timeout)",
+                ST_UNKNOWN_CMD: "unknown command", ST_BAD_LENGTH: "bad length",
+                ST_OUT_OF_RANGE: "out of range", ST_RUN_TIMEOUT: "run watchdog timeout"}
+
+BUF_WEIGHTS = 0
+BUF_ACTS = 1
+BUF_RESULTS = 2
+BUFFER_NAMES = {BUF_WEIGHTS: "weights", BUF_ACTS: "acts", BUF_RESULTS: "results"}
+
+#: RUN flag: weight-stationary, the first tile's partial sums come from the result buffer
+#: (continuing an accumulation started by an earlier run) instead of zeros.
+RUN_ACCUMULATE = 0x01
+
+DATAFLOW_CODES = {"ws": 0, "os": 1}
+
+HEADER_BYTES = 4            # sync, cmd, len (2)
+RESPONSE_HEADER_BYTES = 5   # sync, status, cmd, len (2)
+CRC_BYTES = 2
+STATUS_PAYLOAD_BYTES = 10   # frames_ok (2), errors (2), last_error, last_run_status, cycles (4)
+RUN_PAYLOAD_BYTES = 4       # cycles (4)
+
+
+def crc16_update(crc, byte):
+    """One byte of CRC-16/CCITT-FALSE (the gateware does the same 8 steps per byte)."""
+    crc ^= (byte & 0xFF) << 8
+    for _ in range(8):
+        crc = ((crc << 1) ^ 0x1021) if crc & 0x8000 else (crc << 1)
+        crc &= 0xFFFF
+    return crc
+
+
+def crc16(data, crc=0xFFFF):
+    """CRC-16/CCITT-FALSE of ``data`` (``crc16(b"123456789") == 0x29B1``)."""
+    for b in bytes(data):
+        crc = crc16_update(crc, b)
+    return crc
+
+
+def encode_request(cmd, payload=b""):
+    """The bytes of one request frame."""
+    payload = bytes(payload)
+    if not 0 <= cmd <= 0xFF:
+        raise ValueError(f"Command must be a byte, not {cmd!r}")
+    if len(payload) > 0xFFFF:
+        raise ValueError(f"Payload must be at most 65535 bytes, not {len(payload)}")
+    body = bytes([cmd]) + struct.pack("<H", len(payload)) + payload
+    return bytes([SYNC_REQUEST]) + body + struct.pack(">H", crc16(body))
+
+
+def encode_response(status, cmd, payload=b""):
+    """The bytes of one response frame (what the board sends; used by tests)."""
+    payload = bytes(payload)
+    body = bytes([status, cmd]) + struct.pack("<H", len(payload)) + payload
+    return bytes([SYNC_RESPONSE]) + body + struct.pack(">H", crc16(body))
+
+
+class DeviceInfo:
+    """What IDENTIFY returns: the hardware configuration of the board.
+
+    Attributes
+    ----------
+    version : int
+        Protocol version.
+    rows, cols : int
+        Array shape.
+    dataflow : str
+        ``"ws"`` or ``"os"``.
+    pe : str
+        PE spec string.
+    word_bytes : dict
+        Bytes per word of each buffer (``"weights"``, ``"acts"``, ``"results"``).
+    depths : dict
+        Words in each buffer.
+    max_payload : int
+        Largest request payload (and READ response) in bytes.
+    clk_hz : int
+        Clock frequency the gateware was built for.
+    divisor : int
+        UART clock divider (baud = clk_hz / divisor).
+    timeout_cycles : int
+        Inter-byte timeout of the receiver (clock cycles): a frame that stops for this long
+        is answered with ``ST_TIMEOUT``.
+    """
+
+    def __init__(self, *, version, rows, cols, dataflow, pe, word_bytes, depths, max_payload,
+                 clk_hz, divisor, timeout_cycles):
+        self.version, self.rows, self.cols, self.dataflow, self.pe = \
+            version, rows, cols, dataflow, pe
+        self.word_bytes, self.depths = dict(word_bytes), dict(depths)
+        self.max_payload, self.clk_hz, self.divisor = max_payload, clk_hz, divisor
+        self.timeout_cycles = timeout_cycles
+
+    @property
+    def timeout_seconds(self):
+        return self.timeout_cycles / self.clk_hz if self.clk_hz else 0.0
+
+    @property
+    def baud(self):
+        return self.clk_hz / self.divisor if self.divisor else 0.0
+
+    def to_dict(self):
+        return dict(version=self.version, rows=self.rows, cols=self.cols,
+                    dataflow=self.dataflow, pe=self.pe, word_bytes=self.word_bytes,
+                    depths=self.depths, max_payload=self.max_payload, clk_hz=self.clk_hz,
+                    divisor=self.divisor, timeout_cycles=self.timeout_cycles)
+
+    def __eq__(self, other):
+        return isinstance(other, DeviceInfo) and self.to_dict() == other.to_dict()
+
+    def __repr__(self):
+        return (f"DeviceInfo({self.rows}x{self.cols} {self.pe!r} {self.dataflow}, "
+                f"buffers {self.depths}, {self.baud:.0f} baud)")
+
+
+_IDENT_FMT = "<4sBBBBBBBHHHHIHIB"
+
+
+def identify_payload(info):
+    """The IDENTIFY response payload for ``info`` (a :class:`DeviceInfo`)."""
+    wb, d = info.word_bytes, info.depths
+    pe = info.pe.encode("ascii")
+    return struct.pack(_IDENT_FMT, IDENT_MAGIC, info.version, info.rows, info.cols,
+                       DATAFLOW_CODES[info.dataflow], wb["weights"], wb["acts"], wb["results"],
+                       d["weights"], d["acts"], d["results"], info.max_payload, info.clk_hz,
+                       info.divisor, info.timeout_cycles, len(pe)) + pe
+
+
+def parse_identify(payload):
+    """The :class:`DeviceInfo` in an IDENTIFY response payload.
+
+    Raises
+    ------
+    ValueError
+        The payload is not an IDENTIFY payload.
+    """
+    n = struct.calcsize(_IDENT_FMT)
+    if len(payload) < n:
+        raise ValueError(f"IDENTIFY payload too short ({len(payload)} bytes)")
+    (magic, version, rows, cols, df, wbw, wba, wbr, dw, da, dr, maxp, clk, div, tmo,
+     pe_len) = struct.unpack(_IDENT_FMT, payload[:n])
+    if magic != IDENT_MAGIC or len(payload) != n + pe_len:
+        raise ValueError(f"Not an hwgen IDENTIFY payload: {bytes(payload)!r}")
+    dataflow = {v: k for k, v in DATAFLOW_CODES.items()}.get(df)
+    if dataflow is None:
+        raise ValueError(f"Unknown dataflow code {df}")
+    return DeviceInfo(version=version, rows=rows, cols=cols, dataflow=dataflow,
+                      pe=payload[n:].decode("ascii"),
+                      word_bytes=dict(weights=wbw, acts=wba, results=wbr),
+                      depths=dict(weights=dw, acts=da, results=dr), max_payload=maxp,
+                      clk_hz=clk, divisor=div, timeout_cycles=tmo)
+
+
+def parse_status(payload):
+    """The STATUS response payload as a dict."""
+    if len(payload) != STATUS_PAYLOAD_BYTES:
+        raise ValueError(f"STATUS payload must be {STATUS_PAYLOAD_BYTES} bytes, not "
+                         f"{len(payload)}")
+    ok, errors, last_error, last_run, cycles = struct.unpack("<HHBBI", payload)
+    return dict(frames_ok=ok, errors=errors, last_error=last_error,
+                last_error_name=STATUS_NAMES.get(last_error, f"0x{last_error:02x}"),
+                last_run_status=last_run, last_run_cycles=cycles)

@@ -1,0 +1,270 @@
+"""End to end through the board link: numpy → :class:`hwgen.host.Accelerator` → UART model →
+simulated :class:`hwgen.host_link.HostLinkCore` (UART, protocol engine, buffers, array) →
+UART model → numpy, bit for bit against :func:`hwgen.golden.matmul.matmul`.
+
+The host driver is the real, blocking one: it runs in a ``cocotb.bridge`` thread and talks
+through ``sim.uart.BridgedTransport``. Small buffers and payload limit make a modest GEMM need
+several WRITE frames, several RUNs (weight-stationary K-chunks continuing through
+``RUN_ACCUMULATE``) and several M-chunks. A high simulated baud (``divisor`` 4) keeps it fast.
+
+Malformed frames (bad CRC, truncated, unknown command, bad length, oversized length, out-of-
+range address/count/run shape, leading garbage) each get their error response, change
+nothing (checked by reading the buffer back), and are followed by a command that works.
+
+Parameters: ``rows``, ``cols``, ``pe``, ``dataflow``, ``divisor``, ``depths``,
+``max_payload``, ``gemms``, ``seed``.
+"""
+
+import struct
+import time
+
+import cocotb
+import numpy as np
+from cocotb.simtime import get_sim_time
+from cocotb.task import bridge
+from cocotb.triggers import ClockCycles
+
+from hwgen.golden.matmul import matmul, parse_pe
+from hwgen.host import Accelerator, DeviceError
+from hwgen.host_link import HostLinkCore
+from hwgen.host_link import protocol as P
+from sim.params import get_params, write_report
+from sim.streams import reset, start_clock
+from sim.uart import BridgedTransport, UartSink, UartSource
+
+PARAMS = get_params()
+ROWS = PARAMS.get("rows", 2)
+COLS = PARAMS.get("cols", 2)
+PE = parse_pe(PARAMS.get("pe", "int8"))
+DATAFLOW = PARAMS.get("dataflow", "ws")
+DIVISOR = PARAMS.get("divisor", 4)
+CLK_HZ = 100_000_000          # the 10 ns clock of sim.streams.start_clock
+DEPTHS = PARAMS.get("depths", dict(weights=8, acts=16, results=8))
+MAX_PAYLOAD = PARAMS.get("max_payload", 64)
+SEED = PARAMS.get("seed", 1)
+GEMMS = PARAMS.get("gemms") or ([[5, 7, 3], [3, 11, 3], [9, 4, 5], [1, 1, 1]]
+                                if DATAFLOW == "ws" else [[5, 7, 3], [3, 2, 5], [1, 1, 1]])
+
+
+def make_core():
+    """The simulated board: the same parameters the pytest function converts to Verilog."""
+    return HostLinkCore(ROWS, COLS, PE, DATAFLOW, divisor=DIVISOR, clk_hz=CLK_HZ,
+                        depths=DEPTHS, max_payload=MAX_PAYLOAD,
+                        watchdog_cycles=PARAMS.get("watchdog", 4096))
+
+
+CORE = make_core()
+CORE._MustUse__silence = CORE.array._MustUse__silence = True   # only its parameters are used
+_report = {"vectors": 0, "mismatches": 0, "first_mismatches": [], "seconds": 0.0,
+           "bytes_to_board": 0, "bytes_from_board": 0, "cycles": 0, "errors_checked": 0}
+
+
+class TB:
+    """Clock, reset, the UART model on both lines, and the host driver on top of it."""
+
+    def __init__(self, dut):
+        self.dut = dut
+        start_clock(dut)
+        self.src = UartSource(dut.rx, dut.clk, DIVISOR)
+        self.snk = UartSink(dut.tx, dut.clk, DIVISOR)
+        # Simulated seconds: 1 ms is 100,000 cycles, far above any response time here.
+        self.acc = Accelerator(BridgedTransport(self.src, self.snk), timeout=1e-3)
+
+    async def start(self):
+        await reset(self.dut)
+        await ClockCycles(self.dut.clk, 4)
+
+
+def random_operands(rng, M, K, N):
+    if PE.kind == "float":
+        from hwgen.golden.rounding import encode
+        return (encode(PE.a_fmt, rng.normal(0, 1, (M, K))),
+                encode(PE.w_fmt, rng.normal(0, 1, (K, N))))
+    b_lo, b_hi = (0, 4) if PE.kind == "ternary" else (PE.w_fmt.min_value, PE.w_fmt.max_value + 1)
+    return (rng.integers(PE.a_fmt.min_value, PE.a_fmt.max_value + 1, (M, K)),
+            rng.integers(b_lo, b_hi, (K, N)))
+
+
+def compare(A, B, got, label):
+    exp = matmul(A, B, PE, DATAFLOW, ROWS, COLS)
+    got = np.asarray(got)
+    bad = np.argwhere(got.astype(exp.dtype) != exp)
+    _report["vectors"] += exp.size
+    _report["mismatches"] += len(bad)
+    _report["first_mismatches"] += [f"{label}: C[{m},{n}] got {int(got[m, n])}, expected "
+                                    f"{int(exp[m, n])}" for m, n in bad[:5]]
+    return len(bad)
+
+
+@cocotb.test()
+async def gemm_end_to_end(dut):
+    """IDENTIFY matches the gateware's parameters; random GEMMs come back bit-exact."""
+    t0 = time.monotonic()
+    tb = TB(dut)
+    await tb.start()
+    acc = tb.acc
+    rng = np.random.default_rng(SEED)
+    cases = [(g, random_operands(rng, *g)) for g in GEMMS]
+
+    @bridge
+    def host():
+        info = acc.info()
+        assert info == CORE.info, f"IDENTIFY gave {info!r}, expected {CORE.info!r}"
+        return [acc.matmul(A, B) for _, (A, B) in cases]
+
+    c0 = get_sim_time("ns")
+    results = await host()
+    _report["cycles"] += int((get_sim_time("ns") - c0) / 10)
+    _report["bytes_to_board"] += tb.src.sent
+    _report["bytes_from_board"] += tb.snk.received
+    bad = sum(compare(A, B, got, f"{M}x{K}x{N}")
+              for ((M, K, N), (A, B)), got in zip(cases, results))
+    st = await bridge(acc.status)()
+    _report["seconds"] += time.monotonic() - t0
+    write_report(dict(_report))
+    assert tb.snk.framing_errors == 0
+    assert st["errors"] == 0, st
+    assert bad == 0, _report["first_mismatches"]
+
+
+@cocotb.test()
+async def malformed_frames(dut):
+    """Every malformed frame gets its error response, changes nothing, and the next good
+    command works."""
+    t0 = time.monotonic()
+    tb = TB(dut)
+    await tb.start()
+    acc = tb.acc
+    rng = np.random.default_rng(SEED + 1)
+
+    @bridge
+    def host():
+        info = acc.info()
+        wb = info.word_bytes["weights"]
+        dw = info.depths["weights"]
+        mask = (1 << (8 * wb)) - 1
+        known = [int(x) & mask for x in rng.integers(0, 1 << 30, dw)]
+        acc.write_buffer("weights", 0, known)
+        checked = []
+
+        def expect(status, raw, label):
+            acc.send_raw(raw)
+            try:
+                acc.receive()
+            except DeviceError as e:
+                assert e.status == status, f"{label}: got {e}, expected status {status}"
+            else:
+                raise AssertionError(f"{label}: no error response")
+            # The link still works and nothing was written.
+            assert acc.info(refresh=True) == info, label
+            assert acc.read_buffer("weights", 0, dw) == known, f"{label}: weights changed"
+            checked.append(label)
+
+        good_write = P.encode_request(P.CMD_WRITE, struct.pack("<BHH", 0, 0, 1) +
+                                      bytes(wb * [0x5C]))
+        bad_crc = good_write[:-1] + bytes([good_write[-1] ^ 0x01])
+        expect(P.ST_BAD_CRC, bad_crc, "bad CRC")
+        expect(P.ST_BAD_CRC, good_write[:6] + bytes([good_write[6] ^ 0x80]) + good_write[7:],
+               "corrupted payload byte")
+        expect(P.ST_TIMEOUT, good_write[:7], "truncated frame")
+        expect(P.ST_TIMEOUT, good_write[:1], "sync byte only")
+        expect(P.ST_UNKNOWN_CMD, P.encode_request(0x7E), "unknown command")
+        expect(P.ST_BAD_LENGTH, P.encode_request(P.CMD_IDENTIFY, b"\x00"),
+               "IDENTIFY with a payload")
+        expect(P.ST_BAD_LENGTH, P.encode_request(P.CMD_WRITE, struct.pack("<BHH", 0, 0, 2) +
+                                                 bytes(wb)), "WRITE shorter than its count")
+        expect(P.ST_BAD_LENGTH, P.encode_request(P.CMD_WRITE, b"\x00\x00"), "WRITE header cut")
+        oversized = bytes([P.SYNC_REQUEST, P.CMD_WRITE]) + struct.pack(
+            "<H", info.max_payload + 1) + bytes(range(40))
+        expect(P.ST_BAD_LENGTH, oversized, "length above the maximum payload")
+        expect(P.ST_OUT_OF_RANGE, P.encode_request(
+            P.CMD_WRITE, struct.pack("<BHH", 0, dw - 1, 2) + bytes(2 * wb)),
+            "WRITE past the end of the weights")
+        expect(P.ST_OUT_OF_RANGE, P.encode_request(
+            P.CMD_WRITE, struct.pack("<BHH", 0, 0xFFFF, 1) + bytes(wb)),
+            "WRITE at address 65535")
+        expect(P.ST_OUT_OF_RANGE, P.encode_request(
+            P.CMD_WRITE, struct.pack("<BHH", P.BUF_RESULTS, 0, 1) +
+            bytes(info.word_bytes["results"])), "WRITE to the result buffer")
+        expect(P.ST_OUT_OF_RANGE, P.encode_request(P.CMD_READ, struct.pack("<BHH", 3, 0, 1)),
+               "READ of buffer 3")
+        expect(P.ST_OUT_OF_RANGE, P.encode_request(P.CMD_READ, struct.pack("<BHH", 0, 0, 0)),
+               "READ of 0 words")
+        expect(P.ST_OUT_OF_RANGE, P.encode_request(
+            P.CMD_READ, struct.pack("<BHH", P.BUF_ACTS, info.depths["acts"], 1)),
+            "READ past the end of the activations")
+        expect(P.ST_OUT_OF_RANGE, P.encode_request(P.CMD_RUN, struct.pack(
+            "<HHB", dw // ROWS + 1, 1, 0)), "RUN with more tiles than the weights hold")
+        expect(P.ST_OUT_OF_RANGE, P.encode_request(P.CMD_RUN, struct.pack("<HHB", 0, 1, 0)),
+               "RUN of 0 tiles")
+        expect(P.ST_OUT_OF_RANGE, P.encode_request(P.CMD_RUN, struct.pack(
+            "<HHB", 1, 0xFFFF, 0)), "RUN with tiles longer than the buffers")
+
+        # Line noise before a frame is skipped.
+        acc.send_raw(b"\x00\x13\x37\xff")
+        assert acc.info(refresh=True) == info
+        st = acc.status()
+        assert st["errors"] == len(checked), st
+        assert st["last_error"] == P.ST_OUT_OF_RANGE, st
+        # The accelerator still computes.
+        A, B = random_operands(rng, 3, 5, 3)
+        return checked, A, B, acc.matmul(A, B)
+
+    checked, A, B, got = await host()
+    _report["errors_checked"] += len(checked)
+    bad = compare(A, B, got, "after errors")
+    _report["seconds"] += time.monotonic() - t0
+    write_report(dict(_report))
+    assert bad == 0, _report["first_mismatches"]
+
+
+@cocotb.test(skip=not PARAMS.get("throughput"))
+async def link_throughput(dut):
+    """Host-link throughput (for ``bench/boards.py``): clock cycles to WRITE and READ back
+    ``throughput`` activation words through the real driver (maximum-size frames)."""
+    t0 = time.monotonic()
+    tb = TB(dut)
+    await tb.start()
+    acc = tb.acc
+    info = await bridge(acc.info)()
+    n = min(PARAMS["throughput"], info.depths["acts"])
+    wb = info.word_bytes["acts"]
+    words = [(i * 2654435761) & ((1 << (8 * wb)) - 1) for i in range(n)]
+    c0 = get_sim_time("ns")
+    await bridge(acc.write_buffer)("acts", 0, words)
+    c1 = get_sim_time("ns")
+    back = await bridge(acc.read_buffer)("acts", 0, n)
+    c2 = get_sim_time("ns")
+    _report.update(throughput=dict(words=n, word_bytes=wb, divisor=DIVISOR,
+                                   write_cycles=int((c1 - c0) / 10),
+                                   read_cycles=int((c2 - c1) / 10),
+                                   bytes_to_board=tb.src.sent,
+                                   bytes_from_board=tb.snk.received))
+    _report["seconds"] += time.monotonic() - t0
+    write_report(dict(_report))
+    assert back == words
+
+
+# -- pytest ------------------------------------------------------------------------------------
+
+def _run(**params):
+    from sim.runner import run
+    core = HostLinkCore(params.get("rows", 2), params.get("cols", 2), params.get("pe", "int8"),
+                        params["dataflow"], divisor=params.get("divisor", 4), clk_hz=CLK_HZ,
+                        depths=params.get("depths", dict(weights=8, acts=16, results=8)),
+                        max_payload=params.get("max_payload", 64),
+                        watchdog_cycles=params.get("watchdog", 4096))
+    result = run(core, test_module="rtl_tests.test_board", params=params)
+    assert result.passed, result.report
+    assert result.report.get("mismatches") == 0, result.report.get("first_mismatches")
+    return result
+
+
+def test_board_link_ws_int8():
+    result = _run(dataflow="ws", pe="int8")
+    assert result.report["vectors"] > 0 and result.report["errors_checked"] >= 15
+
+
+def test_board_link_os_int8():
+    result = _run(dataflow="os", pe="int8")
+    assert result.report["vectors"] > 0 and result.report["errors_checked"] >= 15
