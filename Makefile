@@ -20,7 +20,7 @@ demo: $(STAMP)
 	$(PY) -m hwgen demo
 
 test: $(STAMP)
-	$(PY) -m pytest -n $(JOBS) -q
+	$(PY) -m pytest -n $(JOBS) -q -rfE --durations=30
 
 bench: $(STAMP)
 	$(PY) bench/run_all.py
