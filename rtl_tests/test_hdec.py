@@ -14,14 +14,13 @@ import time
 import cocotb
 import numpy as np
 import pytest
-from cocotb.triggers import ReadOnly, RisingEdge
 
 from hwgen.golden.compress import (CanonicalCode, huffman_lengths, ham_encode, kmeans_share,
                                    pack_bits, unpack_bits)
 from hwgen.units.hdec import HuffmanDecoder
 from sim.params import get_params, write_report
 from sim.runner import run
-from sim.streams import StreamDriver, StreamMonitor, pack_struct, reset, start_clock
+from sim.streams import StreamDriver, StreamMonitor, pack_struct, reset, settle, start_clock
 
 UNIT_KEYS = ("word_width", "max_len", "rank_bits", "value_width", "count_width")
 
@@ -133,12 +132,8 @@ class TB:
     async def settle(self, drivers, budget=20_000):
         """Wait until ``drivers`` have sent everything and the DUT is idle (at most ``budget``
         cycles, else mark the run timed out)."""
-        for _ in range(budget):
-            await RisingEdge(self.dut.clk)
-            await ReadOnly()
-            if all(d.idle() for d in drivers) and not int(self.dut.busy.value):
-                return
-        self.timed_out = True
+        if not await settle(self.dut, drivers, budget):
+            self.timed_out = True
 
     async def load(self, code, values):
         for w in self.comp.table_writes(code, values):

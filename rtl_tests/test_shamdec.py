@@ -13,14 +13,13 @@ import time
 
 import cocotb
 import numpy as np
-from cocotb.triggers import ReadOnly, RisingEdge
 
 from hwgen.golden.compress import pq_quantize, sham_decode, sham_encode
 from hwgen.units.shamdec import ShamDecoder
 from rtl_tests.test_hdec import int_values, quantized_matrix, random_matrix
 from sim.params import get_params, write_report
 from sim.runner import run
-from sim.streams import StreamDriver, StreamMonitor, pack_struct, reset, start_clock, \
+from sim.streams import StreamDriver, StreamMonitor, pack_struct, reset, settle, start_clock, \
     unpack_struct
 
 UNIT_KEYS = ("row_bits", "col_bits", "word_width", "max_len", "rank_bits", "value_width",
@@ -95,12 +94,8 @@ class TB:
     async def settle(self, drivers, budget=20_000):
         """Wait until ``drivers`` have sent everything and the DUT is idle (at most ``budget``
         cycles, else mark the run timed out)."""
-        for _ in range(budget):
-            await RisingEdge(self.dut.clk)
-            await ReadOnly()
-            if all(d.idle() for d in drivers) and not int(self.dut.busy.value):
-                return
-        self.timed_out = True
+        if not await settle(self.dut, drivers, budget):
+            self.timed_out = True
 
     async def run_matrix(self, w, timeout):
         c = sham_encode(w, word_width=self.unit["word_width"], max_len=self.unit["max_len"])

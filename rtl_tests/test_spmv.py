@@ -12,13 +12,12 @@ import time
 import cocotb
 import numpy as np
 import pytest
-from cocotb.triggers import ReadOnly, RisingEdge
 
 from hwgen.golden.compress import csc, spmv_csc
 from hwgen.units.spmv import SparseMatVec
 from sim.params import get_params, write_report
 from sim.runner import run
-from sim.streams import StreamDriver, StreamMonitor, pack_struct, reset, start_clock, \
+from sim.streams import StreamDriver, StreamMonitor, pack_struct, reset, settle, start_clock, \
     to_signed
 
 UNIT_KEYS = ("row_bits", "col_bits", "x_width", "value_width", "count_width", "acc_width")
@@ -74,12 +73,8 @@ class TB:
     async def settle(self, drivers, budget=20_000):
         """Wait until ``drivers`` have sent everything and the DUT is idle (at most ``budget``
         cycles, else mark the run timed out)."""
-        for _ in range(budget):
-            await RisingEdge(self.dut.clk)
-            await ReadOnly()
-            if all(d.idle() for d in drivers) and not int(self.dut.busy.value):
-                return
-        self.timed_out = True
+        if not await settle(self.dut, drivers, budget):
+            self.timed_out = True
 
     async def run_case(self, x, w, timeout):
         rows, counts, values = csc(w)

@@ -374,3 +374,19 @@ class StreamMonitor:
                 raise TimeoutError(f"{self._port.name}: {len(self.items)} of {n} items after "
                                    f"{timeout_cycles} cycles")
         return self.items[:n]
+
+
+async def settle(dut, drivers, budget=20_000, busy="busy"):
+    """Wait until every driver in ``drivers`` has sent its queue and the DUT's ``busy`` output
+    is low, for at most ``budget`` clock cycles.
+
+    Returns ``True`` when settled, ``False`` on timeout (the caller counts it as a failure;
+    unlike :meth:`StreamDriver.wait_idle` this never hangs on a DUT that stops accepting).
+    """
+    flag = getattr(dut, busy) if busy else None
+    for _ in range(budget):
+        await RisingEdge(dut.clk)
+        await ReadOnly()
+        if all(d.idle() for d in drivers) and (flag is None or not int(flag.value)):
+            return True
+    return False
