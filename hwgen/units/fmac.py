@@ -131,9 +131,6 @@ class FloatMac(wiring.Component):
         parts.append("dyn" if self._rounding == "dynamic" else self._rounding)
         return "_".join(parts)
 
-    def _mode(self, unit):
-        return {"rm": self.rm} if self._rounding == "dynamic" else {}
-
     def elaborate(self, platform):
         m = Module()
         en = Signal()            # the whole pipeline advances together
@@ -145,15 +142,13 @@ class FloatMac(wiring.Component):
         with m.If(en):
             m.d.sync += [s1.eq(self.i.payload), s1_valid.eq(self.i.valid)]
 
-        result = Signal(self._out_fmt.width)
-        result_flags = Signal(4)
         emit = Signal()
         if self._accumulate == "rounded":
-            self._rounded(m, en, s1, s1_valid, result, result_flags, emit)
+            self._rounded(m, en, s1, s1_valid, emit)
         elif self._accumulate == "fused":
-            self._fused(m, en, s1, s1_valid, result, result_flags, emit)
+            self._fused(m, en, s1, s1_valid, emit)
         else:
-            self._exact(m, en, s1, s1_valid, result, result_flags, emit)
+            self._exact(m, en, s1, s1_valid, emit)
         return m
 
     def _output(self, m, en, emit, y, flags):
@@ -162,7 +157,7 @@ class FloatMac(wiring.Component):
             with m.If(emit):
                 m.d.sync += [self.o.payload.y.eq(y), self.o.payload.flags.eq(flags)]
 
-    def _rounded(self, m, en, s1, s1_valid, result, result_flags, emit):
+    def _rounded(self, m, en, s1, s1_valid, emit):
         m.submodules.mul = mul = FloatMultiplier(self._mul_fmt, b_fmt=self._b_fmt,
                                                  out_fmt=self._acc_fmt,
                                                  rounding=self._rounding)
@@ -191,7 +186,7 @@ class FloatMac(wiring.Component):
         m.d.comb += emit.eq(p_valid & p_last)
         self._output(m, en, emit, add.y, acc_flags | step_flags)
 
-    def _fused(self, m, en, s1, s1_valid, result, result_flags, emit):
+    def _fused(self, m, en, s1, s1_valid, emit):
         from .ffma import FloatFMA
         m.submodules.fma = fma = FloatFMA(self._mul_fmt, b_fmt=self._b_fmt, c_fmt=self._acc_fmt,
                                           out_fmt=self._acc_fmt, rounding=self._rounding)
@@ -208,7 +203,7 @@ class FloatMac(wiring.Component):
         m.d.comb += emit.eq(s1_valid & s1.last)
         self._output(m, en, emit, fma.y, acc_flags | fma.flags)
 
-    def _exact(self, m, en, s1, s1_valid, result, result_flags, emit):
+    def _exact(self, m, en, s1, s1_valid, emit):
         fa, fb = self._mul_fmt, self._b_fmt
         W, lsb = self._acc_bits, self._lsb
         ra = unpack(m, fa, s1.a, name="ra")
@@ -259,10 +254,10 @@ class FloatMac(wiring.Component):
         o_pos = Signal()
         o_neg = Signal()
         o_inv = Signal()
-        emit_now = p_valid & p_last
+        m.d.comb += emit.eq(p_valid & p_last)
         with m.If(en):
-            m.d.sync += self.o.valid.eq(emit_now)
-            with m.If(emit_now):
+            m.d.sync += self.o.valid.eq(emit)
+            with m.If(emit):
                 m.d.sync += [o_sum.eq(total), o_nan.eq(t_nan), o_pos.eq(t_pos),
                              o_neg.eq(t_neg), o_inv.eq(t_inv)]
         m.submodules.rounder = rnd = FloatRounder(self._out_fmt, sig_width=W,
