@@ -69,6 +69,30 @@ def _write_if_changed(path, text):
     return True
 
 
+@contextmanager
+def _cxx_opt(sim):
+    """C++ optimization of the Verilated model (``HWGEN_VERILATOR_OPT``, default ``-O0``).
+
+    The cocotb runner calls ``make -f Vtop.mk`` itself; a variable assignment in ``MAKEFLAGS``
+    acts as a command-line override of verilated.mk's ``OPT_FAST = -Os``. Our testbenches
+    spend their time in Python and VPI, not in the model, while ``-Os`` makes gcc take ~10x
+    longer on the large generated files.
+    """
+    if sim != "verilator":
+        yield
+        return
+    opt = os.environ.get("HWGEN_VERILATOR_OPT", "-O0")
+    old = os.environ.get("MAKEFLAGS")
+    os.environ["MAKEFLAGS"] = f"{old or ''} OPT_FAST={opt}".strip()
+    try:
+        yield
+    finally:
+        if old is None:
+            os.environ.pop("MAKEFLAGS", None)
+        else:
+            os.environ["MAKEFLAGS"] = old
+
+
 _run_counter = 0
 
 
@@ -102,9 +126,10 @@ def run(component=None, *, test_module, verilog=None, toplevel=None, params=None
     with _locked(bdir / ".lock"):
         _write_if_changed(src, verilog)
         build_args = list(_VERILATOR_ARGS) if sim == "verilator" else []
-        runner.build(sources=[src], hdl_toplevel=toplevel, build_dir=bdir,
-                     build_args=build_args, timescale=("1ns", "1ps"), waves=waves,
-                     log_file=bdir / "build.log" if quiet else None)
+        with _cxx_opt(sim):
+            runner.build(sources=[src], hdl_toplevel=toplevel, build_dir=bdir,
+                         build_args=build_args, timescale=("1ns", "1ps"), waves=waves,
+                         log_file=bdir / "build.log" if quiet else None)
     _run_counter += 1
     tdir = bdir / f"run-{os.getpid()}-{_run_counter}"
     tdir.mkdir(parents=True, exist_ok=True)
