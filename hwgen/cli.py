@@ -77,8 +77,8 @@ def _add_unit_parsers(sub, command, help_text, units, extra):
 
 
 def _generate_extra(p):
-    p.add_argument("-o", "--output", metavar="FILE.v", required=True,
-                   help="Verilog file to write (its directory must exist)")
+    p.add_argument("-o", "--output", metavar="FILE.v",
+                   help="Verilog file to write (required; its directory must exist)")
     p.add_argument("--top", metavar="NAME", help="top module name (default: one that encodes "
                    "the parameters, e.g. fmul_e4m3_rne)")
 
@@ -108,6 +108,13 @@ def _cmd_generate(args, units):
     from .catalog import CliError
     from .export import to_verilog
     spec = units[args.unit]
+    try:  # the unit's options first, so a bad value is named even without -o
+        comp = _build_unit(spec, args)
+    except (CliError, ValueError, TypeError) as e:
+        return _fail(str(e))
+    if args.output is None:
+        return _fail(f"missing -o/--output FILE.v: the Verilog file to write "
+                     f"(e.g. -o {spec.name}.v)")
     out = Path(args.output)
     if out.is_dir():
         return _fail(f"output {args.output!r} is a directory; give a file name such as "
@@ -115,7 +122,6 @@ def _cmd_generate(args, units):
     if not out.parent.exists():
         return _fail(f"output directory {str(out.parent)!r} does not exist")
     try:
-        comp = _build_unit(spec, args)
         name, text = to_verilog(comp, name=args.top)
     except (CliError, ValueError, TypeError) as e:
         return _fail(str(e))

@@ -44,6 +44,11 @@ def test_formats_one(capsys):
     (["formats", "fp99"], "fp99"),
     (["formats", "e4m3_bogus"], "bogus"),
     (["nosuchcommand"], "nosuchcommand"),
+    # A bad unit option is named even when -o is missing too.
+    (["generate", "bsmac", "--weight-bits", "0"], "not 0"),
+    (["generate", "fmul", "--format", "e4m3", "--rounding", "nope"], "nope"),
+    (["generate", "array", "--rows", "2", "--cols", "2", "--pe", "bogus"], "bogus"),
+    (["generate", "tmac"], "-o/--output"),
 ])
 def test_bad_arguments_exit_2_with_one_line(args, needle):
     r = run_cli(*args)
