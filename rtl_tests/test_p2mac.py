@@ -13,12 +13,11 @@ import time
 import cocotb
 import numpy as np
 import pytest
-from cocotb.triggers import ClockCycles
 
 from hwgen.golden.pow2 import pow2_mac
 from hwgen.units.p2mac import Pow2Mac
 from sim.params import get_params, write_report
-from sim.streams import StreamDriver, StreamMonitor, pack_struct, reset, start_clock, to_signed
+from sim.streams import compare_results, exchange, pack_struct, to_signed
 
 _KEYS = ("lanes", "act_bits", "max_shift", "acc_bits")
 
@@ -34,11 +33,7 @@ async def run_random(dut):
     seed = int(p.get("seed") or 1)
     n = int(p.get("vectors") or p.get("n") or 4000)
     u = _unit(p)
-    start_clock(dut)
-    src = StreamDriver(dut, "i", idle_prob=p.get("idle", 0.3), seed=seed)
-    snk = StreamMonitor(dut, "o", backpressure=p.get("backpressure", 0.4), seed=seed + 1)
     rng = np.random.default_rng(seed)
-    await reset(dut)
     t0 = time.monotonic()
     K, AB = u.lanes, u.act_bits
     shift = rng.integers(0, 1 << u.shift_bits, (n, K))
@@ -47,20 +42,14 @@ async def run_random(dut):
     acts = rng.integers(-(1 << (AB - 1)), 1 << (AB - 1), (n, K))
     last = rng.random(n) < 0.3
     last[-1] = True
-    exp = pow2_mac(shift, neg, zero, acts, last, u.max_shift, u.acc_bits)
+    exp = [int(e) for e in pow2_mac(shift, neg, zero, acts, last, u.max_shift, u.acc_bits)]
     sb = u.shift_bits
     codes = shift | (neg << sb) | (zero << (sb + 1))
-    for k in range(n):
-        src.append(pack_struct({"w": codes[k], "a": acts[k], "last": int(last[k])},
-                               u.i_layout))
-    await snk.wait_for(len(exp), timeout_cycles=20 * n + 1000)
-    await src.wait_idle()
-    await ClockCycles(dut.clk, 20)                    # nothing more may arrive
-    got = [to_signed(x, u.acc_bits) for x in snk.items]
-    bad = [f"result {k}: got {g}, expected {int(e)}"
-           for k, (g, e) in enumerate(zip(got, exp)) if g != e]
-    if len(got) != len(exp):
-        bad.insert(0, f"{len(got)} results arrived for {len(exp)} groups")
+    items = await exchange(
+        dut, [pack_struct({"w": codes[k], "a": acts[k], "last": int(last[k])}, u.i_layout)
+              for k in range(n)], len(exp),
+        seed=seed, idle=p.get("idle", 0.3), backpressure=p.get("backpressure", 0.4))
+    bad = compare_results([to_signed(x, u.acc_bits) for x in items], exp)
     write_report({"vectors": n, "mismatches": len(bad), "first_mismatches": bad[:10],
                   "seconds": time.monotonic() - t0, "results": len(exp)})
     assert not bad, bad[:5]

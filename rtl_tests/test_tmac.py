@@ -12,13 +12,11 @@ import time
 import cocotb
 import numpy as np
 import pytest
-from cocotb.triggers import ClockCycles
 
 from hwgen.golden.ternary import ternary_mac
 from hwgen.units.tmac import TernaryMac
 from sim.params import get_params, write_report
-from sim.streams import (StreamDriver, StreamMonitor, pack_struct, reset, start_clock,
-                         unpack_struct)
+from sim.streams import compare_results, exchange, pack_struct, unpack_struct
 
 _KEYS = ("lanes", "act_bits", "acc_bits")
 
@@ -34,11 +32,7 @@ async def run_random(dut):
     seed = int(p.get("seed") or 1)
     n = int(p.get("vectors") or p.get("n") or 4000)
     u = _unit(p)
-    start_clock(dut)
-    src = StreamDriver(dut, "i", idle_prob=p.get("idle", 0.3), seed=seed)
-    snk = StreamMonitor(dut, "o", backpressure=p.get("backpressure", 0.4), seed=seed + 1)
     rng = np.random.default_rng(seed)
-    await reset(dut)
     t0 = time.monotonic()
     K, AB = u.lanes, u.act_bits
     codes = rng.integers(0, 4, (n, K))
@@ -46,18 +40,14 @@ async def run_random(dut):
     last = rng.random(n) < 0.3
     last[-1] = True
     exp_acc, exp_zeros = ternary_mac(codes, acts, last, u.acc_bits, u.count_bits)
-    for k in range(n):
-        src.append(pack_struct({"w": codes[k], "a": acts[k], "last": int(last[k])},
-                               u.i_layout))
-    await snk.wait_for(len(exp_acc), timeout_cycles=20 * n + 1000)
-    await src.wait_idle()
-    await ClockCycles(dut.clk, 20)                    # nothing more may arrive
-    got = [unpack_struct(x, u.o_layout) for x in snk.items]
-    bad = [f"result {k}: got acc={g['acc']} zeros={g['zeros']}, expected acc={int(e)} "
-           f"zeros={int(z)}" for k, (g, e, z) in enumerate(zip(got, exp_acc, exp_zeros))
-           if (g["acc"], g["zeros"]) != (e, z)]
-    if len(got) != len(exp_acc):
-        bad.insert(0, f"{len(got)} results arrived for {len(exp_acc)} groups")
+    exp = [(int(a), int(z)) for a, z in zip(exp_acc, exp_zeros)]
+    items = await exchange(
+        dut, [pack_struct({"w": codes[k], "a": acts[k], "last": int(last[k])}, u.i_layout)
+              for k in range(n)], len(exp),
+        seed=seed, idle=p.get("idle", 0.3), backpressure=p.get("backpressure", 0.4))
+    got = [(g["acc"], g["zeros"]) for g in (unpack_struct(x, u.o_layout) for x in items)]
+    bad = compare_results(got, exp, lambda g, e: f"got acc={g[0]} zeros={g[1]}, "
+                                                 f"expected acc={e[0]} zeros={e[1]}")
     write_report({"vectors": n, "mismatches": len(bad), "first_mismatches": bad[:10],
                   "seconds": time.monotonic() - t0, "results": len(exp_acc)})
     assert not bad, bad[:5]

@@ -51,7 +51,7 @@ from cocotb.clock import Clock
 from cocotb.triggers import Event, ReadOnly, RisingEdge
 
 __all__ = ["StreamDriver", "StreamMonitor", "reset", "start_clock", "pack_struct",
-           "unpack_struct", "to_signed"]
+           "unpack_struct", "to_signed", "exchange", "compare_results"]
 
 
 def start_clock(dut, period_ns=10, clk_name="clk"):
@@ -390,3 +390,34 @@ async def settle(dut, drivers, budget=20_000, busy="busy"):
         if all(d.idle() for d in drivers) and (flag is None or not int(flag.value)):
             return True
     return False
+
+
+async def exchange(dut, payloads, n_results, *, seed, idle=0.3, backpressure=0.4,
+                   timeout_per_item=20, quiet_cycles=20, src="i", snk="o"):
+    """The whole life of a one-stream-in, one-stream-out unit under test: start the clock,
+    reset, send ``payloads`` with the source idling at random (probability ``idle``) and the
+    sink stalling at random (``backpressure``), wait for ``n_results`` results, then
+    ``quiet_cycles`` more in which nothing may arrive. Returns every payload received (a
+    surplus shows up as a longer list; a shortfall raises ``TimeoutError``).
+    """
+    start_clock(dut)
+    driver = StreamDriver(dut, src, idle_prob=idle, seed=seed)
+    monitor = StreamMonitor(dut, snk, backpressure=backpressure, seed=seed + 1)
+    await reset(dut)
+    for x in payloads:
+        driver.append(x)
+    await monitor.wait_for(n_results, timeout_cycles=timeout_per_item * len(payloads) + 1000)
+    await driver.wait_idle()
+    for _ in range(quiet_cycles):
+        await RisingEdge(dut.clk)
+    return list(monitor.items)
+
+
+def compare_results(got, expected, describe=lambda g, e: f"got {g}, expected {e}"):
+    """Mismatch messages (``result k: ...``) between two sequences, preceded by a count
+    mismatch when their lengths differ (a lost or duplicated result)."""
+    bad = [f"result {k}: {describe(g, e)}" for k, (g, e) in enumerate(zip(got, expected))
+           if g != e]
+    if len(got) != len(expected):
+        bad.insert(0, f"{len(got)} results arrived for {len(expected)} expected")
+    return bad

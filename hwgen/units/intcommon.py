@@ -1,7 +1,9 @@
 """Small helpers shared by the integer and run-time-precision units."""
 
-__all__ = ["check_int", "signed_width", "adder_tree", "MAX_LANES", "MAX_ACT_BITS",
-           "MAX_ACC_BITS", "GUARD_BITS"]
+from amaranth import Mux, Signal
+
+__all__ = ["check_int", "signed_width", "adder_tree", "accumulate_stream", "MAX_LANES",
+           "MAX_ACT_BITS", "MAX_ACC_BITS", "GUARD_BITS"]
 
 MAX_LANES = 256
 MAX_ACT_BITS = 24
@@ -37,3 +39,38 @@ def adder_tree(terms):
             nxt.append(terms[-1])
         terms = nxt
     return terms[0]
+
+
+def accumulate_stream(m, i, o, last, terms, pack):
+    """The back end shared by the lane MACs: one register stage, running sums, one result
+    per ``last``.
+
+    ``terms`` is a list of ``(value, reg_shape, acc_shape)``: each value (computed from
+    ``i.payload``) is registered in ``reg_shape``, then added into an accumulator of
+    ``acc_shape`` (restarted after every ``last``).
+    When the registered operation carries ``last``, ``pack(sums)`` (the new sums, in order) is
+    registered onto ``o.payload`` and ``o.valid`` rises; it stays until ``o.ready``. ``i.ready``
+    is low only while a finished result waits and the next one is ready to replace it, so no
+    input or result is lost or duplicated under any stall pattern.
+    """
+    p_valid, p_out = Signal(), Signal()
+    p_terms = [Signal(reg) for _, reg, _ in terms]
+    accs = [Signal(acc) for _, _, acc in terms]
+    nexts = [Signal(acc) for _, _, acc in terms]
+    fresh = Signal(init=1)
+    o_valid = Signal()
+    o_payload = Signal(o.payload.shape())
+    adv = Signal()
+    m.d.comb += [o.valid.eq(o_valid), o.payload.eq(o_payload),
+                 adv.eq(~(o_valid & ~o.ready & p_valid & p_out)), i.ready.eq(adv)]
+    m.d.comb += [n.eq(Mux(fresh, 0, a) + t) for n, a, t in zip(nexts, accs, p_terms)]
+    with m.If(adv):
+        m.d.sync += [p_valid.eq(i.valid), p_out.eq(last)]
+        m.d.sync += [pt.eq(v) for pt, (v, _, _) in zip(p_terms, terms)]
+        with m.If(p_valid):
+            m.d.sync += [a.eq(n) for a, n in zip(accs, nexts)]
+            m.d.sync += fresh.eq(p_out)
+        with m.If(p_valid & p_out):
+            m.d.sync += [o_valid.eq(1), o_payload.eq(pack(nexts))]
+        with m.Elif(o.ready):
+            m.d.sync += o_valid.eq(0)

@@ -3,12 +3,12 @@
 Golden model: :mod:`hwgen.golden.pow2`. cocotb test: ``rtl_tests/test_p2mac.py``.
 """
 
-from amaranth import Module, Mux, Signal, signed, unsigned
+from amaranth import Module, Mux, signed, unsigned
 from amaranth.lib import data, stream, wiring
 from amaranth.lib.wiring import In, Out
 
-from .intcommon import (GUARD_BITS, MAX_ACC_BITS, MAX_ACT_BITS, MAX_LANES, adder_tree,
-                        check_int, signed_width)
+from .intcommon import (GUARD_BITS, MAX_ACC_BITS, MAX_ACT_BITS, MAX_LANES, accumulate_stream,
+                        adder_tree, check_int, signed_width)
 
 __all__ = ["Pow2Mac"]
 
@@ -120,28 +120,8 @@ class Pow2Mac(wiring.Component):
         lane_sum = adder_tree(terms)
 
         bound = K << (self._act_bits + MS)
-        p_valid, p_out = Signal(), Signal()
-        p_sum = Signal(signed(signed_width(-bound, bound)))
-
-        acc = Signal(signed(self._acc_bits))
-        fresh = Signal(init=1)
-        o_valid = Signal()
-        o_payload = Signal(signed(self._acc_bits))
-        m.d.comb += [self.o.valid.eq(o_valid), self.o.payload.eq(o_payload)]
-
-        adv = Signal()
-        m.d.comb += [adv.eq(~(o_valid & ~self.o.ready & p_valid & p_out)),
-                     self.i.ready.eq(adv)]
-
-        acc_next = Signal(signed(self._acc_bits))
-        m.d.comb += acc_next.eq(Mux(fresh, 0, acc) + p_sum)
-
-        with m.If(adv):
-            m.d.sync += [p_valid.eq(self.i.valid), p_sum.eq(lane_sum), p_out.eq(p.last)]
-            with m.If(p_valid):
-                m.d.sync += [acc.eq(acc_next), fresh.eq(p_out)]
-            with m.If(p_valid & p_out):
-                m.d.sync += [o_valid.eq(1), o_payload.eq(acc_next)]
-            with m.Elif(self.o.ready):
-                m.d.sync += o_valid.eq(0)
+        accumulate_stream(m, self.i, self.o, p.last,
+                          [(lane_sum, signed(signed_width(-bound, bound)),
+                            signed(self._acc_bits))],
+                          pack=lambda sums: sums[0])
         return m

@@ -3,12 +3,12 @@
 Golden model: :mod:`hwgen.golden.ternary`. cocotb test: ``rtl_tests/test_tmac.py``.
 """
 
-from amaranth import Module, Mux, Signal, signed, unsigned
+from amaranth import Cat, Module, Mux, signed, unsigned
 from amaranth.lib import data, stream, wiring
 from amaranth.lib.wiring import In, Out
 
-from .intcommon import (GUARD_BITS, MAX_ACC_BITS, MAX_ACT_BITS, MAX_LANES, adder_tree,
-                        check_int, signed_width)
+from .intcommon import (GUARD_BITS, MAX_ACC_BITS, MAX_ACT_BITS, MAX_LANES, accumulate_stream,
+                        adder_tree, check_int, signed_width)
 
 __all__ = ["TernaryMac"]
 
@@ -112,34 +112,10 @@ class TernaryMac(wiring.Component):
         lane_sum = adder_tree(terms)
         zero_count = adder_tree([~p.w[j][0] for j in range(K)])
 
-        p_valid, p_out = Signal(), Signal()
-        p_sum = Signal(signed(signed_width(-K << self._act_bits, K << self._act_bits)))
-        p_zeros = Signal(range(K + 1))
-
-        acc = Signal(signed(self._acc_bits))
-        zeros = Signal(self._count_bits)
-        fresh = Signal(init=1)
-        o_valid = Signal()
-        o_payload = Signal(self.o_layout)
-        m.d.comb += [self.o.valid.eq(o_valid), self.o.payload.eq(o_payload)]
-
-        adv = Signal()
-        m.d.comb += [adv.eq(~(o_valid & ~self.o.ready & p_valid & p_out)),
-                     self.i.ready.eq(adv)]
-
-        acc_next = Signal(signed(self._acc_bits))
-        zeros_next = Signal(self._count_bits)
-        m.d.comb += [acc_next.eq(Mux(fresh, 0, acc) + p_sum),
-                     zeros_next.eq(Mux(fresh, 0, zeros) + p_zeros)]
-
-        with m.If(adv):
-            m.d.sync += [p_valid.eq(self.i.valid), p_sum.eq(lane_sum), p_zeros.eq(zero_count),
-                         p_out.eq(p.last)]
-            with m.If(p_valid):
-                m.d.sync += [acc.eq(acc_next), zeros.eq(zeros_next), fresh.eq(p_out)]
-            with m.If(p_valid & p_out):
-                m.d.sync += [o_valid.eq(1), o_payload.acc.eq(acc_next),
-                             o_payload.zeros.eq(zeros_next)]
-            with m.Elif(self.o.ready):
-                m.d.sync += o_valid.eq(0)
+        accumulate_stream(m, self.i, self.o, p.last,
+                          [(lane_sum, signed(signed_width(-K << self._act_bits,
+                                                          K << self._act_bits)),
+                            signed(self._acc_bits)),
+                           (zero_count, range(K + 1), unsigned(self._count_bits))],
+                          pack=lambda sums: Cat(*sums))
         return m
