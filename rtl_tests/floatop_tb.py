@@ -30,7 +30,7 @@ import numpy as np
 from hwgen import golden
 from hwgen.formats import parse_format
 
-__all__ = ["build_component", "component_params", "expected", "directed_values", "make_vectors",
+__all__ = ["cocotb_check", "build_component", "component_params", "expected", "directed_values", "make_vectors",
            "check", "group_wrapper", "run_group", "assert_passed", "MAX_EXHAUSTIVE"]
 
 #: Largest input space ``--exhaustive`` accepts (operand bits plus rounding modes).
@@ -351,6 +351,18 @@ async def _drive_pipe(dut, units, rng):
         u.raw_y = [st["got"].get(i, (-1, -1))[0] for i in range(u.n)]
         u.raw_f = [st["got"].get(i, (-1, -1))[1] for i in range(u.n)]
     return errors
+
+
+def cocotb_check(op, module):
+    """The cocotb test of operator ``op`` for the test module ``module`` (its ``__name__``):
+    ``check = cocotb_check("fmul", __name__)`` registers it there."""
+    import cocotb
+
+    async def check_op(dut):
+        await check(dut, op)
+    check_op.__name__ = check_op.__qualname__ = "check"
+    check_op.__module__ = module
+    return cocotb.test()(check_op)
 
 
 async def check(dut, op):

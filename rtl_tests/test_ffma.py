@@ -7,18 +7,9 @@ combinational ones in several side-by-side lanes. The report names any failing v
 Random sets put a quarter of the addends near ``-(a*b)`` (cancellation).
 """
 
-from rtl_tests.floatop_tb import assert_passed, run_group
+from rtl_tests.floatop_tb import assert_passed, cocotb_check, run_group
 
-try:
-    import cocotb
-except ImportError:  # pragma: no cover
-    cocotb = None
-
-if cocotb is not None:
-    @cocotb.test()
-    async def check(dut):
-        from rtl_tests.floatop_tb import check as _check
-        await _check(dut, "ffma")
+check = cocotb_check("ffma", __name__)
 
 MODULE = "rtl_tests.test_ffma"
 

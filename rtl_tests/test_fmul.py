@@ -6,18 +6,9 @@ Each pytest function simulates one *group*: several variants under one Verilog t
 combinational ones in several side-by-side lanes. The report names any failing variant.
 """
 
-from rtl_tests.floatop_tb import assert_passed, run_group
+from rtl_tests.floatop_tb import assert_passed, cocotb_check, run_group
 
-try:
-    import cocotb
-except ImportError:  # pragma: no cover
-    cocotb = None
-
-if cocotb is not None:
-    @cocotb.test()
-    async def check(dut):
-        from rtl_tests.floatop_tb import check as _check
-        await _check(dut, "fmul")
+check = cocotb_check("fmul", __name__)
 
 MODULE = "rtl_tests.test_fmul"
 
