@@ -9,8 +9,9 @@ board host would. Random idle cycles on both inputs and random back-pressure on 
 every result row is counted exactly once (as many rows as the tiling expects, none after).
 
 CI runs a representative matrix (the pytest functions at the end): int8 64×64×64 on 4×4 in
-both dataflows, int8 on 2×2 (OS) and 8×8 (WS), ternary on 2×2, e4m3→fp16 rounded and e4m3
-exact in both dataflows, bf16→fp32 fused (WS). Nearly all of its time is Verilator compiling
+both dataflows, int8 on 2×2 (OS) and 8×8 (WS), ternary on 2×2, bit-serial bs8x8 on 2×2 (WS,
+random ``bits`` per tile), e4m3→fp16 rounded and e4m3 exact in both dataflows, bf16→fp32
+fused (WS). Nearly all of its time is Verilator compiling
 the float arrays (the bf16 FMA array alone ~100 s of CPU). The full sweep of sizes, PEs and
 dataflows is available through the CLI, e.g.::
 
@@ -19,9 +20,13 @@ dataflows is available through the CLI, e.g.::
     hwgen sim array --rows 8 --cols 8 --pe int8 --dataflow os --m 64 --k 64 --n 64
 
 Parameters (``sim.params.get_params()``): ``rows``, ``cols``, ``pe``, ``dataflow``,
-``fifo_depth``, ``gemms`` (list of ``[M, K, N]``), ``idle``, ``backpressure``, ``seed``,
+``fifo_depth``, ``mul_latency``, ``add_latency``, ``gemms`` (list of ``[M, K, N]``),
+``idle``, ``backpressure``, ``seed``,
 ``specials`` (also run GEMMs of raw random encodings: NaN, Inf, subnormals), ``throughput``
 (run the no-stall timing test), ``mode`` (``"cli"``: ``m``, ``k``, ``n`` give the one GEMM).
+Bit-serial PEs get a random ``bits`` field per tile (0..2**bits_width-1: 0 and values above W
+exercise the clamping), dual-precision PEs a random ``low`` flag per tile, the same for every
+``acts`` transfer of the tile.
 """
 
 import time
@@ -31,7 +36,7 @@ import numpy as np
 from cocotb.triggers import RisingEdge
 
 from hwgen.arrays.systolic import SystolicArray, pack_acts, pack_weights, unpack_results
-from hwgen.golden.matmul import matmul, parse_pe
+from hwgen.golden.matmul import matmul, parse_pe, tile_bits, tile_modes
 from hwgen.golden.rounding import decode, encode
 from hwgen.golden.tiling import Tiling
 from sim.params import get_params, write_report
@@ -43,7 +48,8 @@ ROWS = P.get("rows", 2)
 COLS = P.get("cols", 2)
 PE = parse_pe(P.get("pe", "int8"))
 DATAFLOW = P.get("dataflow", "ws")
-ARRAY = SystolicArray(ROWS, COLS, PE, DATAFLOW, fifo_depth=P.get("fifo_depth", 4))
+ARRAY = SystolicArray(ROWS, COLS, PE, DATAFLOW, fifo_depth=P.get("fifo_depth", 4),
+                      mul_latency=P.get("mul_latency", 0), add_latency=P.get("add_latency", 0))
 IDLE = P.get("idle", 0.3)
 BACKPRESSURE = P.get("backpressure", 0.3)
 SEED = P.get("seed") or 1
@@ -79,23 +85,31 @@ class TB:
         self.snk = StreamMonitor(dut, "results", backpressure=backpressure, seed=seed + 3)
         self.base = 0            # result rows of earlier GEMMs in this test
 
-    async def gemm(self, A, B):
+    async def gemm(self, A, B, prec=None):
         """Stream one GEMM through the array; return ``(C, cycles)``: the result matrix and
-        the clock cycles from the first input offered to the last result taken."""
+        the clock cycles from the first input offered to the last result taken. ``prec``:
+        ``{"bits": ...}`` (bit-serial PEs) or ``{"low": ...}`` (dual-precision PEs), one per
+        tile (see :func:`random_precision`; None: full precision, high mode)."""
         t = Tiling(A.shape[0], A.shape[1], B.shape[1], ROWS, COLS, DATAFLOW)
         Ap, Bp = t.pad(A, B)
+        prec = prec or {}
+        bits = tile_bits(PE, t, prec.get("bits")) if ARRAY.serial else [None] * len(t.tiles)
+        low = tile_modes(PE, t, prec.get("low")) if PE.kind == "dualprec" else \
+            [None] * len(t.tiles)
+        per_tile = t.result_count() if DATAFLOW == "ws" else t.K
         start = self.snk.cycle
         for row in t.weight_transfers(Bp):
             self.w_src.append(pack_weights(ARRAY, [int(x) for x in row]))
         base = self.base
-        for row, last, src in t.act_transfers(Ap):
+        for n, (row, last, src) in enumerate(t.act_transfers(Ap)):
             psum = None
             if src is not None:
                 # Partial sums come back from the array: wait for result row `src`.
                 while len(self.snk.items) <= base + src:
                     await RisingEdge(self.dut.clk)
                 psum = unpack_results(ARRAY, self.snk.items[base + src])[1]
-            self.a_src.append(pack_acts(ARRAY, [int(x) for x in row], last=last, psum=psum))
+            self.a_src.append(pack_acts(ARRAY, [int(x) for x in row], last=last, psum=psum,
+                                        bits=bits[n // per_tile], low=low[n // per_tile]))
         n = t.total_results
         await self.snk.wait_for(base + n, timeout_cycles=100 * (n + len(t.tiles) * 64) + 10_000)
         await self.w_src.wait_idle()
@@ -113,8 +127,19 @@ class TB:
         return len(self.snk.items) - before
 
 
-def check(A, B, got, label):
-    exp = matmul(A, B, PE, DATAFLOW, ROWS, COLS)
+def random_precision(rng, M, K, N):
+    """Run-time precision per tile: ``{"bits": [...]}`` for bit-serial PEs (random fields),
+    ``{"low": [...]}`` for dual-precision PEs (random modes), ``{}`` for others."""
+    n = len(Tiling(M, K, N, ROWS, COLS, DATAFLOW).tiles)
+    if ARRAY.serial:
+        return {"bits": [int(b) for b in rng.integers(0, 1 << ARRAY.bits_width, n)]}
+    if PE.kind == "dualprec":
+        return {"low": [int(b) for b in rng.integers(0, 2, n)]}
+    return {}
+
+
+def check(A, B, got, label, prec=None):
+    exp = matmul(A, B, PE, DATAFLOW, ROWS, COLS, **(prec or {}))
     got = np.asarray(got).astype(exp.dtype)
     lines = []
     bad_idx = np.argwhere(got != exp)
@@ -151,10 +176,11 @@ async def random_gemms(dut):
     for (M, K, N), specials in cases:
         A = random_matrix(rng, PE.a_fmt, (M, K), specials=specials)
         B = random_matrix(rng, PE.w_fmt, (K, N), specials=specials, weights=True)
-        got, cycles = await tb.gemm(A, B)
+        prec = random_precision(rng, M, K, N)
+        got, cycles = await tb.gemm(A, B, prec)
         _totals["cycles"].append([M, K, N, cycles])
         _totals["results"] += M * N
-        bad += check(A, B, got, f"{M}x{K}x{N}{' specials' if specials else ''}")
+        bad += check(A, B, got, f"{M}x{K}x{N}{' specials' if specials else ''}", prec)
     extra = await tb.expect_silence()
     _finish(t0)
     assert extra == 0, f"{extra} result rows after the last expected one"
@@ -172,10 +198,11 @@ async def every_result_once_heavy_stalls(dut):
     M, K, N = 2 * ROWS + 1, 2 * ROWS + 1, COLS + 1
     A = random_matrix(rng, PE.a_fmt, (M, K))
     B = random_matrix(rng, PE.w_fmt, (K, N), weights=True)
-    got, _ = await tb.gemm(A, B)
+    prec = random_precision(rng, M, K, N)
+    got, _ = await tb.gemm(A, B, prec)
     t = Tiling(M, K, N, ROWS, COLS, DATAFLOW)
     extra = await tb.expect_silence()
-    bad = check(A, B, got, "heavy stalls")
+    bad = check(A, B, got, "heavy stalls", prec)
     _finish(t0)
     assert len(tb.snk.items) == t.total_results
     assert tb.w_src.sent == len(t.weight_transfers(t.pad(A, B)[1]))
@@ -196,7 +223,7 @@ async def full_throughput(dut):
     got, cycles = await tb.gemm(A, B)
     bad = check(A, B, got, "throughput")
     t = Tiling(M, K, N, ROWS, COLS, DATAFLOW)
-    per_tile = M if DATAFLOW == "ws" else K
+    per_tile = M * ARRAY.cycles_per_row() if DATAFLOW == "ws" else K
     bound = len(t.tiles) * max(per_tile, ARRAY.cycles_per_tile) + 2 * ARRAY.latency + ROWS
     _totals["cycles"].append([M, K, N, cycles])
     _totals["throughput_bound"] = bound
@@ -232,6 +259,11 @@ def test_int8_2x2_os_and_8x8_ws():
 
 def test_ternary_2x2_ws():
     _run(2, 2, "ternary", "ws", [[9, 13, 5]], idle=0.4, backpressure=0.5)
+
+
+def test_bitserial_2x2_ws():
+    """bs8x8: random bits per tile, random idles and back-pressure, bit-exact."""
+    _run(2, 2, "bs8x8", "ws", [[7, 9, 5], [1, 1, 1]], idle=0.4, backpressure=0.5)
 
 
 def test_e4m3_fp16_rounded_differs_from_float_matmul():

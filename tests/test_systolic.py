@@ -12,7 +12,7 @@ from hwgen.arrays import SystolicArray, parse_pe
 from hwgen.arrays.systolic import pack_acts, pack_weights, unpack_results
 from hwgen.formats import IntFormat, parse_format
 from hwgen.golden.mac import mac
-from hwgen.golden.matmul import PE_GRAMMAR, matmul
+from hwgen.golden.matmul import PE_GRAMMAR, dualprec_pack, matmul, tile_bits
 from hwgen.golden.rounding import decode, encode
 from hwgen.golden.tiling import Tiling
 
@@ -200,7 +200,8 @@ def test_derived_properties():
     ((4, 65), ValueError, r"^Columns must be between 1 and 64, not 65$"),
     ((4.0, 4), TypeError, r"^Rows must be an integer, not 4.0$"),
     ((4, 4, "int8", "xs"), ValueError, r"^Dataflow must be one of ws, os, not 'xs'$"),
-    ((4, 4, "bs8x8"), ValueError, r"^PE 'bs8x8' is not supported by SystolicArray yet"),
+    ((4, 4, "bs8x8", "os"), ValueError,
+     r"^Bit-serial PE 'bs8x8' supports dataflow ws only, not 'os'$"),
     ((4, 4, "int9x"), ValueError, r"^Invalid PE spec 'int9x'"),
 ])
 def test_array_errors(args, exc, msg):
@@ -208,10 +209,13 @@ def test_array_errors(args, exc, msg):
         SystolicArray(*args)
 
 
-def _simulate(dut, A, B, *, idle, backpressure, seed=1):
-    """Run one GEMM through ``dut`` in the Amaranth simulator; return (C, events)."""
+def _simulate(dut, A, B, *, idle, backpressure, seed=1, bits=None, low=None):
+    """Run one GEMM through ``dut`` in the Amaranth simulator; return (C, events).
+    ``bits`` (bit-serial PEs), ``low`` (dual-precision PEs): one per tile, sent on each of
+    its ``acts`` transfers."""
     R, C, df = dut.rows, dut.cols, dut.dataflow
     t = Tiling(A.shape[0], A.shape[1], B.shape[1], R, C, df)
+    rows_per_tile = t.m_padded if df == "ws" else t.K
     Ap, Bp = t.pad(A, B)
     weights, acts = t.weight_transfers(Bp), t.act_transfers(Ap)
     rng = random.Random(seed)
@@ -232,15 +236,17 @@ def _simulate(dut, A, B, *, idle, backpressure, seed=1):
             await put(ctx, dut.weights, pack_weights(dut, [int(x) for x in row]), "weights")
 
     async def acts_tb(ctx):
-        for row, last, src in acts:
+        for n, (row, last, src) in enumerate(acts):
             while rng.random() < idle or (src is not None and len(psums) <= src):
                 await ctx.tick()
             psum = psums[src] if src is not None else None
+            b = None if bits is None else bits[n // rows_per_tile]
+            lo = None if low is None else low[n // rows_per_tile]
             await put(ctx, dut.acts, pack_acts(dut, [int(x) for x in row], last=last,
-                                               psum=psum), "acts")
+                                               psum=psum, bits=b, low=lo), "acts")
 
     async def results_tb(ctx):
-        while len(results) < t.total_results + 1 and cycle[0] < 20_000:
+        while len(results) < t.total_results + 1 and cycle[0] < 50_000:
             ready = rng.random() >= backpressure
             ctx.set(dut.results.ready, ready)
             _, _, valid, word = await ctx.tick().sample(dut.results.valid,
@@ -294,3 +300,283 @@ def test_amaranth_sim_latency(dataflow):
     else:
         last = ev["acts"][A.shape[1] - 1]         # k = K-1 of the first tile
         assert ev["results"][0] - last == dut.latency
+
+
+# -- bit-serial PEs (bsWxA) ------------------------------------------------------------------
+
+def _truncated_gemm(A, B, rows, cols, bits, wbits=8):
+    """Independent reference for a bit-serial array: every weight-stationary weight tile
+    (N-tiles outer, K-tiles inner) keeps the top ``bits`` bits of its weights (floor division
+    by a power of two), then an ordinary numpy GEMM."""
+    K, N = B.shape
+    Bt = B.astype(np.int64).copy()
+    idx = 0
+    for nt in range(-(-N // cols)):
+        for kt in range(-(-K // rows)):
+            s = wbits - min(max(bits[idx], 1), wbits)
+            blk = Bt[kt * rows:(kt + 1) * rows, nt * cols:(nt + 1) * cols]
+            blk[...] = np.floor_divide(blk, 2 ** s) * 2 ** s
+            idx += 1
+    assert idx == len(bits)
+    return A.astype(np.int64) @ Bt
+
+
+def test_matmul_bitserial_full_precision_is_exact():
+    rng = np.random.default_rng(11)
+    A = rng.integers(-128, 128, (9, 21))
+    B = rng.integers(-128, 128, (21, 7))
+    assert np.array_equal(matmul(A, B, "bs8x8", "ws", 4, 3), A @ B)
+    assert np.array_equal(matmul(A, B, "bs8x8", "ws", 4, 3, bits=8), A @ B)
+    assert np.array_equal(matmul(A, B, "bs8x8", "ws", 4, 3, bits=15), A @ B)   # clamped
+    # One plane: only the sign plane counts, each weight reads as -128 or 0.
+    assert np.array_equal(matmul(A, B, "bs8x8", "ws", 4, 3, bits=1),
+                          A @ np.where(B < 0, -128, 0))
+    assert np.array_equal(matmul(A, B, "bs8x8", "ws", 4, 3, bits=0),
+                          A @ np.where(B < 0, -128, 0))
+
+
+@pytest.mark.parametrize("rows, cols, shape", [(2, 3, (5, 7, 4)), (4, 2, (3, 9, 5)),
+                                               (1, 1, (2, 3, 2))])
+def test_matmul_bitserial_bits_per_tile(rows, cols, shape):
+    M, K, N = shape
+    rng = np.random.default_rng(12)
+    A = rng.integers(-128, 128, (M, K))
+    B = rng.integers(-128, 128, (K, N))
+    t = Tiling(M, K, N, rows, cols, "ws")
+    bits = [int(b) for b in rng.integers(0, 16, len(t.tiles))]
+    got = matmul(A, B, "bs8x8", "ws", rows, cols, bits=bits)
+    assert np.array_equal(got, _truncated_gemm(A, B, rows, cols, bits))
+    assert tile_bits("bs8x8", t, bits) == bits and tile_bits("bs8x8", t) == [8] * len(t.tiles)
+
+
+def test_matmul_bitserial_other_widths():
+    rng = np.random.default_rng(13)
+    A = rng.integers(-32, 32, (4, 6))
+    B = rng.integers(-8, 8, (6, 3))
+    assert parse_pe("bs4x6").acc_bits == 26
+    got = matmul(A, B, "bs4x6", "ws", 3, 3, bits=[2, 3])
+    assert np.array_equal(got, _truncated_gemm(A, B, 3, 3, [2, 3], wbits=4))
+
+
+@pytest.mark.parametrize("kwargs, msg", [
+    (dict(pe="bs8x8", dataflow="os"), r"^Bit-serial PEs support dataflow ws only, not 'os'$"),
+    (dict(pe="int8", bits=3), r"^Run-time bits apply to bit-serial PEs \(bsWxA\) only, "
+                              r"not 'int8'$"),
+    (dict(pe="bs8x8", bits=16), r"^Bits must be integers in 0..15 for bs8x8, not 16$"),
+    (dict(pe="bs8x8", bits=[1, 2, 3]), r"^Bits must be one integer or one per tile \(1\), "
+                                       r"not 3$"),
+])
+def test_matmul_bitserial_errors(kwargs, msg):
+    kwargs = dict(dict(dataflow="ws", rows=2, cols=2), **kwargs)
+    with pytest.raises(ValueError, match=msg):
+        matmul(np.ones((2, 2), int), np.ones((2, 2), int), **kwargs)
+
+
+def test_bitserial_array_properties():
+    a = SystolicArray(2, 3, "bs8x8", "ws")
+    assert a.module_name == "systolic_ws_2x3_bs8x8"
+    assert (a.serial, a.weight_bits, a.bits_width, a.acc_bits) == (True, 8, 4, 32)
+    assert a.act_layout.size == 2 * 8 + 3 * 32 + 1 + 4
+    assert [a.cycles_per_row(b) for b in (None, 0, 1, 3, 8, 15)] == [8, 1, 1, 3, 8, 8]
+    assert (a.latency, a.latency_at(1), a.latency_at(3)) == (4 * 8 + 4, 8, 16)
+    assert a.cycles_per_tile == 8 * (4 + 1) and a.cycles_per_tile_at(1) == 4 + 2
+    i = SystolicArray(2, 3, "int8", "ws")
+    assert (i.serial, i.cycles_per_row(), i.latency, i.latency_at()) == (False, 1, 8, 8)
+    with pytest.raises(ValueError, match=r"^Run-time bits apply to bit-serial PEs only"):
+        i.cycles_per_row(4)
+    with pytest.raises(ValueError, match=r"^Bits must be in 0..15, not 16$"):
+        pack_acts(a, [1, 2], bits=16)
+
+
+def test_amaranth_sim_bitserial_random_bits():
+    """Random ``bits`` per tile (0 and values above 8 included: clamped), random idles and
+    back-pressure: bit-exact against the golden model and the independent truncated GEMM.
+    Tiles of different precision follow each other through the array."""
+    dut = SystolicArray(2, 3, "bs8x8", "ws")
+    rng = np.random.default_rng(14)
+    for M, K, N in [(5, 7, 4), (1, 1, 1), (6, 4, 3)]:
+        A = rng.integers(-128, 128, (M, K))
+        B = rng.integers(-128, 128, (K, N))
+        t = Tiling(M, K, N, 2, 3, "ws")
+        bits = [int(b) for b in rng.integers(0, 16, len(t.tiles))]
+        got, _ = _simulate(dut, A, B, idle=0.3, backpressure=0.4, bits=bits)
+        assert np.array_equal(got, matmul(A, B, "bs8x8", "ws", 2, 3, bits=bits))
+        assert np.array_equal(got, _truncated_gemm(A, B, 2, 3, bits))
+
+
+def test_amaranth_sim_bitserial_timing():
+    """Measured: a row takes ``bits`` cycles per PE step (latency as ``latency_at``), a GEMM
+    stays within the throughput bound, and time scales with the precision."""
+    dut = SystolicArray(2, 2, "bs8x8", "ws")
+    rng = np.random.default_rng(15)
+    M, K, N = 12, 6, 4
+    A = rng.integers(-128, 128, (M, K))
+    B = rng.integers(-128, 128, (K, N))
+    t = Tiling(M, K, N, 2, 2, "ws")
+    cycles = {}
+    for p in (2, 8):
+        got, ev = _simulate(dut, A, B, idle=0.0, backpressure=0.0, bits=[p] * len(t.tiles))
+        assert np.array_equal(got, _truncated_gemm(A, B, 2, 2, [p] * len(t.tiles)))
+        assert ev["results"][0] - ev["acts"][0] == dut.latency_at(p)
+        cycles[p] = ev["results"][-1] - ev["acts"][0]
+        bound = len(t.tiles) * max(M * p, dut.cycles_per_tile_at(p)) + 2 * dut.latency_at(p)
+        assert cycles[p] <= bound, (p, cycles[p], bound)
+    assert cycles[8] > 3 * cycles[2], cycles
+
+
+# -- dual-precision PEs (dpH) ----------------------------------------------------------------
+
+def _s(v, bits):
+    """Low ``bits`` bits of ``v`` read as two's complement."""
+    v = np.asarray(v, dtype=np.int64) % (1 << bits)
+    return np.where(v >= 1 << (bits - 1), v - (1 << bits), v)
+
+
+def _dualprec_ref(A, B, rows, cols, dataflow, low):
+    """Independent reference: tile by tile (tiler order), high mode the signed 8-bit GEMM of
+    the words, low mode the GEMM of their signed 4-bit halves (k-pairs)."""
+    M, K = A.shape
+    N = B.shape[1]
+    out = np.zeros((M, N), dtype=np.int64)
+    if dataflow == "ws":
+        blocks = [(slice(None), slice(kt * rows, (kt + 1) * rows),
+                   slice(nt * cols, (nt + 1) * cols))
+                  for nt in range(-(-N // cols)) for kt in range(-(-K // rows))]
+    else:
+        blocks = [(slice(mt * rows, (mt + 1) * rows), slice(None),
+                   slice(nt * cols, (nt + 1) * cols))
+                  for mt in range(-(-M // rows)) for nt in range(-(-N // cols))]
+    assert len(blocks) == len(low)
+    for (ms, ks, ns), lo in zip(blocks, low):
+        a, w = A[ms, ks], B[ks, ns]
+        if lo:
+            out[ms, ns] += _s(a, 4) @ _s(w, 4) + _s(a >> 4, 4) @ _s(w >> 4, 4)
+        else:
+            out[ms, ns] += _s(a, 8) @ _s(w, 8)
+    return out
+
+
+@pytest.mark.parametrize("dataflow", ["ws", "os"])
+def test_matmul_dualprec(dataflow):
+    rng = np.random.default_rng(21)
+    A = rng.integers(-128, 128, (7, 9))
+    B = rng.integers(-128, 128, (9, 5))
+    assert parse_pe("dp8").acc_bits == 32
+    # High mode: the int8 GEMM, whether the words are given signed or as bit patterns.
+    assert np.array_equal(matmul(A, B, "dp8", dataflow, 2, 3), A @ B)
+    assert np.array_equal(matmul(A & 255, B & 255, "dp8", dataflow, 2, 3, low=0), A @ B)
+    # Low mode: a 4-bit GEMM with twice the K, k-pairs packed into the words.
+    A4 = rng.integers(-8, 8, (7, 18))
+    B4 = rng.integers(-8, 8, (18, 5))
+    Aw = (A4[:, 0::2] & 15) | ((A4[:, 1::2] & 15) << 4)
+    Bw = (B4[0::2] & 15) | ((B4[1::2] & 15) << 4)
+    assert np.array_equal(matmul(Aw, Bw, "dp8", dataflow, 2, 3, low=1), A4 @ B4)
+    packed = dualprec_pack(A4, B4, "dp8")
+    assert np.array_equal(packed[0], Aw) and np.array_equal(packed[1], Bw)
+    # Modes per tile.
+    t = Tiling(7, 9, 5, 2, 3, dataflow)
+    low = [int(x) for x in rng.integers(0, 2, len(t.tiles))]
+    assert np.array_equal(matmul(A & 255, B & 255, "dp8", dataflow, 2, 3, low=low),
+                          _dualprec_ref(A & 255, B & 255, 2, 3, dataflow, low))
+
+
+def test_dualprec_errors():
+    with pytest.raises(ValueError, match=r"^Invalid PE spec 'dp7': dual-precision width"):
+        parse_pe("dp7")
+    with pytest.raises(ValueError, match=r"^Run-time low mode applies to dual-precision PEs"):
+        matmul(np.ones((2, 2), int), np.ones((2, 2), int), "int8", low=1)
+    with pytest.raises(ValueError, match=r"^Low flags must be 0 or 1, not 2$"):
+        matmul(np.ones((2, 2), int), np.ones((2, 2), int), "dp8", "ws", 2, 2, low=2)
+    with pytest.raises(ValueError, match=r"^Low mode applies to dual-precision PEs only"):
+        pack_acts(SystolicArray(2, 2, "int8"), [1, 2], low=1)
+
+
+@pytest.mark.parametrize("dataflow", ["ws", "os"])
+def test_amaranth_sim_dualprec_random_modes(dataflow):
+    """A random mode per tile, random idles and back-pressure: bit-exact against the golden
+    model and the independent reference."""
+    dut = SystolicArray(2, 3, "dp8", dataflow)
+    assert dut.act_layout["low"].width == 1 and dut.module_name.endswith("_dp8")
+    rng = np.random.default_rng(22)
+    for M, K, N in [(5, 7, 4), (3, 2, 2)]:
+        A = rng.integers(0, 256, (M, K))
+        B = rng.integers(0, 256, (K, N))
+        t = Tiling(M, K, N, 2, 3, dataflow)
+        low = [int(x) for x in rng.integers(0, 2, len(t.tiles))]
+        got, _ = _simulate(dut, A, B, idle=0.3, backpressure=0.4, low=low)
+        assert np.array_equal(got, matmul(A, B, "dp8", dataflow, 2, 3, low=low))
+        assert np.array_equal(got, _dualprec_ref(A, B, 2, 3, dataflow, low))
+
+
+# -- pipelined float PEs (weight-stationary) -------------------------------------------------
+
+def test_pipelined_pe_errors():
+    with pytest.raises(ValueError, match=r"^A PE pipeline needs a weight-stationary array of "
+                                         r"F:ACC:rounded or F:ACC:fused PEs, not 'int8' \(ws\)$"):
+        SystolicArray(2, 2, "int8", "ws", add_latency=1)
+    with pytest.raises(ValueError, match=r"^A PE pipeline needs .* \(os\)$"):
+        SystolicArray(2, 2, "e4m3:fp16:rounded", "os", mul_latency=1)
+    with pytest.raises(ValueError, match=r"^Multiplier latency must be between 0 and 0 for "
+                                         r"e4m3:fp16:fused, not 1$"):
+        SystolicArray(2, 2, "e4m3:fp16:fused", "ws", mul_latency=1)
+    with pytest.raises(ValueError, match=r"^Adder latency must be between 0 and 3 for "
+                                         r"e4m3:fp16:rounded, not 4$"):
+        SystolicArray(2, 2, "e4m3:fp16:rounded", "ws", add_latency=4)
+    with pytest.raises(TypeError, match=r"^Adder latency must be an integer, not '1'$"):
+        SystolicArray(2, 2, "e4m3:fp16:rounded", "ws", add_latency="1")
+    a = SystolicArray(4, 3, "e4m3:fp16:rounded", "ws", mul_latency=2, add_latency=3)
+    assert a.module_name == "systolic_ws_4x3_e4m3_fp16_rounded_l2_3"
+    assert (a.latency, a.cycles_per_tile) == (4 + 3 + 3 + 4 * 3 + 2, 4 + 3 + 3 * 3)
+
+
+def test_amaranth_sim_pipelined_rounded_pe():
+    """A pipelined rounded PE (multiplier and adder registered inside): the same bits as the
+    golden model (pipelining changes no result) under idles and back-pressure; the measured
+    latency is ``latency`` and the throughput bound of ``cycles_per_tile`` holds."""
+    dut = SystolicArray(2, 2, "e4m3:fp16:rounded", "ws", mul_latency=1, add_latency=2)
+    rng = np.random.default_rng(31)
+    A = encode("e4m3", rng.normal(0, 1, (4, 5)))
+    B = encode("e4m3", rng.normal(0, 1, (5, 3)))
+    got, _ = _simulate(dut, A, B, idle=0.3, backpressure=0.4)
+    assert np.array_equal(got, matmul(A, B, "e4m3:fp16:rounded", "ws", 2, 2))
+    A, B = A[:, :2], B[:2]
+    got, ev = _simulate(dut, A, B, idle=0.0, backpressure=0.0)
+    assert np.array_equal(got, matmul(A, B, "e4m3:fp16:rounded", "ws", 2, 2))
+    assert ev["results"][0] - ev["acts"][0] == dut.latency
+    t = Tiling(4, 2, 3, 2, 2, "ws")       # two N-tiles of 4 rows: still one row per clock
+    bound = len(t.tiles) * max(4, dut.cycles_per_tile) + 2 * dut.latency
+    assert ev["results"][-1] - ev["acts"][0] <= bound
+
+
+# -- CLI -------------------------------------------------------------------------------------
+
+def test_cli_generate_bitserial_array(tmp_path, capsys):
+    from hwgen.cli import main
+    out = tmp_path / "a.v"
+    assert main(["generate", "array", "--rows", "2", "--cols", "2", "--pe", "bs8x8",
+                 "-o", str(out)]) == 0
+    text = out.read_text()
+    assert "module systolic_ws_2x2_bs8x8" in text
+    assert main(["generate", "array", "--rows", "2", "--cols", "2", "--pe", "bs8x8",
+                 "-o", str(tmp_path / "b.v")]) == 0
+    assert (tmp_path / "b.v").read_text() == text
+    capsys.readouterr()
+
+
+@pytest.mark.parametrize("args, msg", [
+    (["--pe", "bs1x8"], "Invalid PE spec 'bs1x8': bit-serial widths must be 2..16; expected "
+                        + PE_GRAMMAR),
+    (["--pe", "dp5"], "Invalid PE spec 'dp5': dual-precision width must be even, 4..16; "
+                      "expected " + PE_GRAMMAR),
+    (["--pe", "bs8x8", "--dataflow", "os"],
+     "Bit-serial PE 'bs8x8' supports dataflow ws only, not 'os'"),
+    (["--pe", "int8", "--add-latency", "1"],
+     "A PE pipeline needs a weight-stationary array of F:ACC:rounded or F:ACC:fused PEs, not "
+     "'int8' (ws)"),
+])
+def test_cli_array_errors(tmp_path, capsys, args, msg):
+    from hwgen.cli import main
+    assert main(["generate", "array", *args, "-o", str(tmp_path / "x.v")]) == 2
+    err = capsys.readouterr().err
+    assert err == f"hwgen: error: {msg}\n"
+    assert not (tmp_path / "x.v").exists()

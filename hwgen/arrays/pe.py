@@ -5,7 +5,8 @@ from :mod:`hwgen.golden.matmul`, where the grammar is documented, so the golden 
 hardware read the same string the same way):
 
 ``int8`` (``intN``, ``uintN``), ``e4m3:fp16:rounded``, ``bf16:fp32:fused``, ``e4m3:exact``
-(``e4m3:exact:fp32``), ``bs8x8``, ``ternary``.
+(``e4m3:exact:fp32``), ``bs8x8`` (``bsWxA``, weight-stationary arrays only), ``dp8``,
+``ternary``.
 
 The array does not use the stream-level MAC units (``IntMac``, ``FloatMac``...): it needs one
 step of their arithmetic per PE and per clock, with the registers placed by the array. That step
@@ -16,7 +17,7 @@ float operators (:class:`~hwgen.units.fmul.FloatMultiplier`,
 sum into a result (identity except for exact PEs, where it is the one rounding).
 """
 
-from amaranth.hdl import Module, Mux, Shape, signed, unsigned
+from amaranth.hdl import Cat, Module, Mux, Shape, signed, unsigned
 from amaranth.lib import data, wiring
 from amaranth.lib.wiring import In, Out
 
@@ -24,10 +25,10 @@ from ..golden.matmul import PE_GRAMMAR, PESpec, parse_pe
 from ..units.floatraw import exp_range, unpack
 
 __all__ = ["PESpec", "parse_pe", "PE_GRAMMAR", "PEDatapath", "ReadOut", "SUPPORTED_KINDS",
-           "check_array_pe", "operand_shapes", "acc_shape", "out_shape"]
+           "check_array_pe", "check_pe_latency", "operand_shapes", "acc_shape", "out_shape"]
 
-#: PE kinds the systolic array builds (bit-serial PEs are parsed but not built in arrays).
-SUPPORTED_KINDS = ("int", "float", "ternary")
+#: PE kinds the systolic array builds (bit-serial PEs: weight-stationary arrays only).
+SUPPORTED_KINDS = ("int", "float", "ternary", "bitserial", "dualprec")
 
 
 def check_array_pe(pe):
@@ -35,8 +36,29 @@ def check_array_pe(pe):
     spec = parse_pe(pe)
     if spec.kind not in SUPPORTED_KINDS:
         raise ValueError(f"PE {spec.spec!r} is not supported by SystolicArray yet; supported: "
-                         f"intN, uintN, F:ACC:rounded, F:ACC:fused, F:exact[:OUT], ternary[A]")
+                         f"{PE_GRAMMAR}")
     return spec
+
+
+def check_pe_latency(pe, dataflow, mul_latency=0, add_latency=0):
+    """Check a PE pipeline (see :class:`PEDatapath`); return ``(mul_latency, add_latency)``."""
+    pe = parse_pe(pe)
+    lat = {"Multiplier latency": mul_latency, "Adder latency": add_latency}
+    for what, v in lat.items():
+        if not isinstance(v, int) or isinstance(v, bool):
+            raise TypeError(f"{what} must be an integer, not {v!r}")
+    if not (mul_latency or add_latency):
+        return 0, 0
+    if dataflow != "ws" or pe.accumulate not in ("rounded", "fused"):
+        raise ValueError(f"A PE pipeline needs a weight-stationary array of F:ACC:rounded or "
+                         f"F:ACC:fused PEs, not {pe.spec!r} ({dataflow})")
+    hi = {"Multiplier latency": 3 if pe.accumulate == "rounded" else 0,
+          "Adder latency": 3 if pe.accumulate == "rounded" else 4}
+    for what, v in lat.items():
+        if not 0 <= v <= hi[what]:
+            raise ValueError(f"{what} must be between 0 and {hi[what]} for {pe.spec}, "
+                             f"not {v!r}")
+    return mul_latency, add_latency
 
 
 def _int_shape(fmt):
@@ -75,6 +97,18 @@ def out_shape(pe):
 class PEDatapath(wiring.Component):
     """One PE step, combinational: ``acc_out = acc_in ⊕ (a ⊗ w)``.
 
+    Bit-serial PEs (``bsWxA``) do one bit-plane of that product per step: with ``plane`` = x
+    (0 = the MSB, the sign plane) and ``active`` set, ``acc_out = acc_in + bit(w, W-1-x) ·
+    a · s_x`` with ``s_x = 2**(W-1-x)``, negated for x = 0 (two's complement), as
+    :func:`hwgen.golden.bitserial.bitserial_dot`; ``active`` low adds nothing. Summing planes
+    0..bits-1 gives ``a × truncate(w, W, bits)``. The shift is ``(a << (W-1)) >> x``: one
+    barrel shifter of A+W-1 bits, no multiplier.
+
+    Dual-precision PEs (``dpH``) share four (H/2+1)-bit sub-multipliers between the modes, as
+    :class:`~hwgen.units.dpmac.DualPrecisionMac` (whose operand split and combination they
+    reuse): high mode adds ``a × w`` (signed H-bit words), low mode
+    ``a.lo × w.lo + a.hi × w.hi`` (signed H/2-bit halves).
+
     Integer PEs add the exact product and wrap modulo ``2**acc_bits``; ternary PEs add,
     subtract or skip ``a``; rounded float PEs round the product into the accumulator format
     and then round the sum; fused PEs use one FMA; exact PEs add the exact product to a
@@ -95,13 +129,30 @@ class PEDatapath(wiring.Component):
         Running sum in.
     acc_out : Out(acc_shape(pe))
         Running sum out.
+    plane : In(range(W)), active : In(1)
+        Bit-serial PEs only: the weight bit-plane of this step (MSB first) and whether it
+        counts.
+    low : In(1)
+        Dual-precision PEs only: low mode (two (H/2)-bit products) instead of one H×H.
+
+    Pipelined float PEs (``mul_latency``, ``add_latency`` > 0, see
+    :class:`~hwgen.arrays.systolic.SystolicArray`) are not combinational: the product is
+    ready ``mul_latency`` cycles after ``a`` and ``w``, ``acc_in`` is taken then (by the
+    adder) and ``acc_out`` follows ``add_latency`` cycles later. Fused PEs take ``acc_in``
+    with ``a`` and ``w``.
     """
 
-    def __init__(self, pe):
+    def __init__(self, pe, *, mul_latency=0, add_latency=0):
         self._pe = check_array_pe(pe)
+        self._lat = check_pe_latency(self._pe, "ws", mul_latency, add_latency)
         a_shp, w_shp = operand_shapes(self._pe)
-        super().__init__({"a": In(a_shp), "w": In(w_shp), "acc_in": In(acc_shape(self._pe)),
-                          "acc_out": Out(acc_shape(self._pe))})
+        ports = {"a": In(a_shp), "w": In(w_shp), "acc_in": In(acc_shape(self._pe)),
+                 "acc_out": Out(acc_shape(self._pe))}
+        if self._pe.kind == "bitserial":
+            ports.update(plane=In(range(self._pe.w_fmt.bits)), active=In(1))
+        if self._pe.kind == "dualprec":
+            ports.update(low=In(1))
+        super().__init__(ports)
 
     pe = property(lambda self: self._pe)
 
@@ -113,19 +164,38 @@ class PEDatapath(wiring.Component):
         elif pe.kind == "ternary":
             term = Mux(self.w[0], Mux(self.w[1], -self.a, self.a), 0)
             m.d.comb += self.acc_out.eq(self.acc_in + term)
+        elif pe.kind == "dualprec":
+            from ..units.dpmac import dual_combine, dual_operands, dual_partials
+            half = pe.w_fmt.bits // 2
+            ops = dual_operands(half, self.low, 0, self.w, self.w, self.a)
+            m.d.comb += self.acc_out.eq(self.acc_in + dual_combine(half, self.low, 0,
+                                                                   *dual_partials(*ops)))
+        elif pe.kind == "bitserial":
+            wb = pe.w_fmt.bits
+            # bit W-1-x of w: bit x of w reversed (the planes, MSB first)
+            bit = Cat(*(self.w[wb - 1 - x] for x in range(wb))).bit_select(self.plane, 1)
+            mag = (self.a << (wb - 1)) >> self.plane          # exact: the low bits are 0
+            term = Mux(self.plane == 0, -mag, mag)
+            m.d.comb += self.acc_out.eq(self.acc_in + Mux(self.active & bit, term, 0))
         elif pe.accumulate == "rounded":
             from ..units.fadd import FloatAdder
             from ..units.fmul import FloatMultiplier
+            l_mul, l_add = self._lat
             m.submodules.mul = mul = FloatMultiplier(pe.a_fmt, out_fmt=pe.acc_fmt,
-                                                     b_fmt=pe.w_fmt)
-            m.submodules.add = add = FloatAdder(pe.acc_fmt)
+                                                     b_fmt=pe.w_fmt, latency=l_mul)
+            m.submodules.add = add = FloatAdder(pe.acc_fmt, latency=l_add)
+            for unit, lat in ((mul, l_mul), (add, l_add)):
+                if lat:
+                    m.d.comb += unit.in_valid.eq(1)
             m.d.comb += [mul.a.eq(self.a), mul.b.eq(self.w),
                          add.a.eq(self.acc_in), add.b.eq(mul.y),
                          self.acc_out.eq(add.y)]
         elif pe.accumulate == "fused":
             from ..units.ffma import FloatFMA
             m.submodules.fma = fma = FloatFMA(pe.a_fmt, b_fmt=pe.w_fmt, c_fmt=pe.acc_fmt,
-                                              out_fmt=pe.acc_fmt)
+                                              out_fmt=pe.acc_fmt, latency=self._lat[1])
+            if self._lat[1]:
+                m.d.comb += fma.in_valid.eq(1)
             m.d.comb += [fma.a.eq(self.a), fma.b.eq(self.w), fma.c.eq(self.acc_in),
                          self.acc_out.eq(fma.y)]
         else:

@@ -33,6 +33,27 @@ Output-stationary (``dataflow="os"``), one R×C output tile at a time:
 Every output is accumulated from ``+0`` (OS) or from ``psum`` (WS) in natural k order, so the
 results match :func:`hwgen.golden.matmul.matmul` bit for bit.
 
+Dual-precision PEs (``dpH``) add a last ``acts`` field, ``low`` (1 bit): the mode of that
+transfer (:class:`~hwgen.arrays.pe.PEDatapath`). Pipelined float PEs (``mul_latency``,
+``add_latency``): see :class:`SystolicArray`.
+
+Bit-serial PEs (``bsWxA``, weight-stationary only)
+--------------------------------------------------
+The ``acts`` payload gains a last field, ``bits`` (``W.bit_length()`` bits): the weight
+bit-planes to use for this row, MSB first (0 reads as 1, above W as W). Each PE holds its
+stationary W-bit weight (double-buffered as for every PE) and reads one bit-plane of it per
+clock: its activation stays ``bits`` cycles while the running sum, started from the partial sum
+above, adds ``a · bit · 2**(W-1-x)`` for planes x = 0..bits-1 (the sign plane negated; no
+multiplier, :class:`~hwgen.arrays.pe.PEDatapath`). The wavefront thus moves one PE per *step*
+of ``bits`` cycles instead of one per cycle; every PE on an anti-diagonal works on the same
+row, so one plane mask per diagonal travels with it, and a step lasts as long as the longest
+mask in flight (rows of fewer planes skip the extra planes; an empty array steps every cycle).
+The result is the GEMM with each weight truncated to its top ``bits`` bits
+(:func:`hwgen.golden.bitserial.truncate`), exact for ``bits = W``. The host sends a tile's
+``bits`` on each of its rows (:func:`hwgen.golden.matmul.tile_bits`). Cycles per row:
+:meth:`SystolicArray.cycles_per_row`; latency and tile cost: :meth:`~SystolicArray.latency_at`,
+:meth:`~SystolicArray.cycles_per_tile_at`.
+
 Timing and stalls
 -----------------
 Skew (row i of activations delayed i cycles, column j of weights/partial sums j cycles) and
@@ -43,15 +64,19 @@ back-pressure on ``results`` stalls the array and nothing is lost or duplicated.
 data), so results in flight always drain.
 """
 
+import functools
+import operator
 import re
 
-from amaranth.hdl import Array, Cat, EnableInserter, Module, Mux, Signal, Value
+from amaranth.hdl import Array, Cat, Const, EnableInserter, Module, Mux, Signal, Value
 from amaranth.lib import data, stream, wiring
 from amaranth.lib.fifo import SyncFIFOBuffered
 from amaranth.lib.wiring import In, Out
 
-from ..golden.matmul import DATAFLOWS
-from .pe import PEDatapath, ReadOut, acc_shape, check_array_pe, operand_shapes, out_shape
+from ..golden.bitserial import clamp_bits
+from ..golden.matmul import DATAFLOWS, bits_width
+from .pe import (PEDatapath, ReadOut, acc_shape, check_array_pe, check_pe_latency,
+                 operand_shapes, out_shape)
 
 __all__ = ["SystolicArray", "MAX_DIM", "pack_weights", "pack_acts", "unpack_results"]
 
@@ -68,11 +93,21 @@ class SystolicArray(wiring.Component):
         Output-stationary: R×C output tile.
     pe : str or PESpec
         PE spec (``int8``, ``e4m3:fp16:rounded``, ``e4m3:exact``, ``bf16:fp32:fused``,
-        ``ternary``...; see :mod:`hwgen.golden.matmul`). Bit-serial PEs are not supported.
+        ``bs8x8``, ``ternary``...; see :mod:`hwgen.golden.matmul`). Bit-serial PEs
+        (``bsWxA``) need ``dataflow="ws"``.
     dataflow : str
         ``"ws"`` (weight-stationary) or ``"os"`` (output-stationary).
     fifo_depth : int
         Result FIFO depth in rows (at least 2).
+    mul_latency, add_latency : int
+        PE pipeline (weight-stationary float PEs only; default 0, unpipelined): register
+        stages inside the multiplier (``F:ACC:rounded``: 0..3) and inside the adder
+        (rounded: 0..3) or the FMA (``F:ACC:fused``: 0..4, ``mul_latency`` 0), at the float
+        operators' cut points. Partial sums flow down the columns, so row i of activations is
+        skewed by ``i·(1 + add_latency)`` cycles and the top partial sums by
+        ``mul_latency`` more: each sum meets its product; the results are unchanged
+        (:func:`hwgen.golden.matmul.matmul`), only :attr:`latency` and
+        :attr:`cycles_per_tile` grow.
 
     Members
     -------
@@ -87,7 +122,8 @@ class SystolicArray(wiring.Component):
         A bad parameter; the message names it and what is allowed.
     """
 
-    def __init__(self, rows=4, cols=4, pe="int8", dataflow="ws", *, fifo_depth=4):
+    def __init__(self, rows=4, cols=4, pe="int8", dataflow="ws", *, fifo_depth=4,
+                 mul_latency=0, add_latency=0):
         for what, v in (("Rows", rows), ("Columns", cols)):
             if not isinstance(v, int) or isinstance(v, bool):
                 raise TypeError(f"{what} must be an integer, not {v!r}")
@@ -97,10 +133,15 @@ class SystolicArray(wiring.Component):
         if dataflow not in DATAFLOWS:
             raise ValueError(f"Dataflow must be one of {', '.join(DATAFLOWS)}, not "
                              f"{dataflow!r}")
+        if self._pe.kind == "bitserial" and dataflow != "ws":
+            raise ValueError(f"Bit-serial PE {self._pe.spec!r} supports dataflow ws only, not "
+                             f"{dataflow!r}")
         if not isinstance(fifo_depth, int) or isinstance(fifo_depth, bool) or fifo_depth < 2:
             raise ValueError(f"FIFO depth must be an integer of at least 2, not {fifo_depth!r}")
         self._rows, self._cols, self._dataflow = rows, cols, dataflow
         self._fifo_depth = fifo_depth
+        self._mul_latency, self._add_latency = check_pe_latency(self._pe, dataflow, mul_latency,
+                                                                add_latency)
         super().__init__({
             "weights": In(stream.Signature(self.weight_layout)),
             "acts": In(stream.Signature(self.act_layout)),
@@ -113,11 +154,42 @@ class SystolicArray(wiring.Component):
     pe = property(lambda self: self._pe)
     dataflow = property(lambda self: self._dataflow)
     fifo_depth = property(lambda self: self._fifo_depth)
+    mul_latency = property(lambda self: self._mul_latency)
+    add_latency = property(lambda self: self._add_latency)
 
     @property
     def acc_bits(self):
         """Width of one PE's running sum (integer, float encoding or Kulisch register)."""
         return self._pe.acc_bits
+
+    @property
+    def serial(self):
+        """True for bit-serial PEs (``bsWxA``): ``acts`` rows carry a ``bits`` field."""
+        return self._pe.kind == "bitserial"
+
+    @property
+    def weight_bits(self):
+        """Bit-serial PEs: W, the weight width (the most planes per row)."""
+        return self._pe.w_fmt.bits if self.serial else None
+
+    @property
+    def bits_width(self):
+        """Bit-serial PEs: width of the ``acts`` ``bits`` field (``W.bit_length()``)."""
+        return bits_width(self._pe) if self.serial else None
+
+    def _planes_of(self, bits):
+        if not self.serial:
+            if bits is not None:
+                raise ValueError(f"Run-time bits apply to bit-serial PEs only, not "
+                                 f"{self._pe.spec!r}")
+            return 1
+        return int(clamp_bits(self.weight_bits if bits is None else bits, self.weight_bits))
+
+    def cycles_per_row(self, bits=None):
+        """Cycles one ``acts`` row occupies the array: 1, or for bit-serial PEs the planes
+        processed, ``bits`` clamped to 1..W (default W). Weight-stationary throughput is
+        ``rows·cols / cycles_per_row`` MACs per cycle."""
+        return self._planes_of(bits)
 
     @property
     def weight_layout(self):
@@ -127,9 +199,15 @@ class SystolicArray(wiring.Component):
     def act_layout(self):
         a = data.ArrayLayout(operand_shapes(self._pe)[0], self._rows)
         if self._dataflow == "ws":
-            return data.StructLayout({"a": a, "psum": data.ArrayLayout(acc_shape(self._pe),
-                                                                        self._cols), "last": 1})
-        return data.StructLayout({"a": a, "last": 1})
+            fields = {"a": a, "psum": data.ArrayLayout(acc_shape(self._pe), self._cols),
+                      "last": 1}
+            if self._pe.kind == "bitserial":
+                fields["bits"] = self.bits_width
+        else:
+            fields = {"a": a, "last": 1}
+        if self._pe.kind == "dualprec":
+            fields["low"] = 1
+        return data.StructLayout(fields)
 
     @property
     def result_elem(self):
@@ -146,25 +224,56 @@ class SystolicArray(wiring.Component):
     def latency(self):
         """Clock cycles, without stalls, from an input transfer to its result transfer:
         WS, from an ``acts`` row to its ``results`` row; OS, from a tile's ``last`` transfer
-        to the tile's first ``results`` row."""
-        # Skew/PE wavefront (rows + cols), the result register or drain select (1) and the
-        # result FIFO (2: write, then its output register).
-        return self._rows + self._cols + 3
+        to the tile's first ``results`` row. Bit-serial PEs: at full precision (W planes);
+        see :meth:`latency_at`."""
+        return self.latency_at()
+
+    def latency_at(self, bits=None):
+        """:attr:`latency` for rows of ``bits`` planes (bit-serial PEs; others: ``bits`` is
+        None). The wavefront crosses rows + cols - 1 PEs, one step of ``cycles_per_row`` cycles
+        each (when no row of more planes is in flight), then the result register or drain
+        select (1), the de-skew hand-over (1) and the result FIFO (2: write, then its output
+        register): ``(rows + cols - 1)·cycles_per_row + 4``. A pipelined PE adds
+        ``rows·add_latency + mul_latency``."""
+        return ((self._rows + self._cols - 1) * self._planes_of(bits) + 4
+                + self._rows * self._add_latency + self._mul_latency)
 
     @property
     def cycles_per_tile(self):
         """Minimum cycles a tile occupies the array at steady state: a tile of n activation
         transfers takes ``max(n, cycles_per_tile)`` cycles when the sources keep up and the
         sink is always ready. WS: a weight bank is reloaded ``cols`` cycles after its last
-        use and takes ``rows`` cycles, so ``rows + cols``; OS: ``rows`` (the result drain)."""
-        if self._dataflow == "ws":
-            return self._rows + self._cols
-        return self._rows
+        use and takes ``rows`` cycles, so ``rows + cols``; OS: ``rows`` (the result drain).
+        Bit-serial PEs: the bound at full precision; see :meth:`cycles_per_tile_at`."""
+        return self.cycles_per_tile_at()
+
+    @property
+    def _ws_drain(self):
+        # Row k of a weight bank is last read by PE (k, cols-1), cols-1 + k·(1+add_latency)
+        # cycles after the tile's last row enters: the bank reloads after the worst, k=rows-1.
+        return self._cols + (self._rows - 1) * self._add_latency
+
+    def cycles_per_tile_at(self, bits=None):
+        """:attr:`cycles_per_tile` for tiles of ``bits`` planes (bit-serial PEs): a tile of n
+        rows takes at most ``max(n·P, cycles_per_tile_at(P))`` cycles at steady state,
+        P = ``cycles_per_row(bits)``. A bank is reloaded once its last reader,
+        PE (rows-1, cols-1), is done, rows + cols - 1 steps of (at most) P cycles after the
+        tile's last row, and loading takes ``rows`` cycles, which the next tile sees at a step
+        boundary: ``P·(rows + cols - 1 + ceil(rows / P))``. (Steps shorten to one cycle when
+        the array runs empty, so a starved array reloads sooner.)"""
+        if self._dataflow == "os":
+            return self._rows
+        if not self.serial:
+            return self._rows + self._ws_drain
+        p = self._planes_of(bits)
+        return p * (self._rows + self._cols - 1 + -(-self._rows // p))
 
     @property
     def module_name(self):
         tag = re.sub(r"[^a-z0-9]+", "_", self._pe.spec.lower()).strip("_")
-        return f"systolic_{self._dataflow}_{self._rows}x{self._cols}_{tag}"
+        pipe = f"_l{self._mul_latency}_{self._add_latency}" if self._mul_latency or \
+            self._add_latency else ""
+        return f"systolic_{self._dataflow}_{self._rows}x{self._cols}_{tag}{pipe}"
 
     def __repr__(self):
         return (f"SystolicArray({self._rows}, {self._cols}, {self._pe.spec!r}, "
@@ -212,25 +321,82 @@ class SystolicArray(wiring.Component):
             return elem
         return ro.y
 
+    def _modes(self, mv):
+        """Dual-precision PEs: the ``low`` flag of the row on each anti-diagonal (PE (i, j)
+        works on the row that entered i + j + 1 steps ago); None for other PEs."""
+        if self._pe.kind != "dualprec":
+            return None
+        flags = [self.acts.payload.low]
+        for d in range(self._rows + self._cols - 1):
+            flags.append(Signal(name=f"low_d{d}"))
+            mv.d.sync += flags[-1].eq(flags[-2])
+        return flags[1:]
+
+    def _planes(self, core, fire):
+        """Bit-serial PEs: the global plane counter and the per-diagonal plane masks.
+
+        Every PE on anti-diagonal d = i + j works on the same activation row, so one
+        thermometer mask per diagonal (bit x: plane x counts for that row) travels with the
+        wavefront. A step lasts as many cycles as the longest mask in flight (1 when the array
+        is empty). Returns ``(plane, first, step, active)``: ``active[d]`` is diagonal d's
+        mask bit for the current plane.
+        """
+        R, C, wb = self._rows, self._cols, self._pe.w_fmt.bits
+        plane = Signal(range(wb), name="plane")
+        masks = [Signal(wb, name=f"planes_d{d}") for d in range(R + C - 1)]
+        any_mask = Signal(wb, name="planes_any")
+        core.d.comb += any_mask.eq(functools.reduce(operator.or_, masks))
+        step = Signal(name="step_end")                   # the last plane of this step
+        core.d.comb += step.eq(~Cat(any_mask, Const(0, 1)).bit_select(plane + 1, 1))
+        with core.If(step):
+            core.d.sync += plane.eq(0)
+        with core.Else():
+            core.d.sync += plane.eq(plane + 1)
+        nb = self.acts.payload.bits
+        eff = Mux(nb == 0, 1, Mux(nb > wb, wb, nb))      # as BitSerialMac and clamp_bits
+        with core.If(step):
+            core.d.sync += masks[0].eq(Mux(fire, Cat(*(eff > x for x in range(wb))), 0))
+            core.d.sync += [masks[d].eq(masks[d - 1]) for d in range(1, len(masks))]
+        active = [Signal(name=f"active_d{d}") for d in range(len(masks))]
+        core.d.comb += [active[d].eq(masks[d].bit_select(plane, 1)) for d in range(len(masks))]
+        return plane, plane == 0, step, active
+
     def _ws(self, m, core, en):
         R, C, pe = self._rows, self._cols, self._pe
         acts, wts = self.acts, self.weights
         a_shp, w_shp = operand_shapes(pe)
         acc_shp = acc_shape(pe)
+        serial = pe.kind == "bitserial"
+        if serial:
+            a_fire = Signal()
+            # `mv` registers move the wavefront one PE per step (the last plane's cycle);
+            # `dk` (de-skew) registers take a finished sum in the first cycle of a step.
+            mv, dk = Module(), Module()
+            plane, first, step, active = self._planes(core, a_fire)
+            drain_steps = R + C - 1     # bank b's last reader, PE (R-1, C-1), is this far off
+        else:
+            mv = dk = core
+            step = first = 1
+            drain_steps = self._ws_drain
+        l_mul, l_add = self._mul_latency, self._add_latency
 
         # -- weight banks: loader fills bank `ld`, activations use bank `cur` --------------------
         cur = Signal()
         ld = Signal()
         ld_row = Signal(range(R))
         full = [Signal(name=f"full{b}") for b in range(2)]
-        drain = [Signal(range(C + 1), name=f"drain{b}") for b in range(2)]
+        drain = [Signal(range(drain_steps + 1), name=f"drain{b}") for b in range(2)]
         act_ok = Mux(cur, full[1], full[0])
         w_ok = Mux(ld, ~full[1] & (drain[1] == 0), ~full[0] & (drain[0] == 0))
-        m.d.comb += [acts.ready.eq(en & act_ok), wts.ready.eq(en & w_ok)]
-        a_fire = acts.valid & acts.ready
+        if serial:
+            m.d.comb += [acts.ready.eq(en & act_ok & step), a_fire.eq(acts.valid & acts.ready)]
+        else:
+            m.d.comb += acts.ready.eq(en & act_ok)
+            a_fire = acts.valid & acts.ready
+        m.d.comb += wts.ready.eq(en & w_ok)
         w_fire = wts.valid & wts.ready
         for b in range(2):
-            with core.If(drain[b] != 0):
+            with core.If((drain[b] != 0) & step if serial else drain[b] != 0):
                 core.d.sync += drain[b].eq(drain[b] - 1)
         with core.If(w_fire):
             with core.If(ld_row == R - 1):
@@ -244,9 +410,10 @@ class SystolicArray(wiring.Component):
             core.d.sync += cur.eq(~cur)
             for b in range(2):
                 with core.If(cur == b):
-                    # Row k of this bank is last read by PE (k, C-1), C cycles from now; the
-                    # loader writes row k no sooner than C + 1 + k cycles from now.
-                    core.d.sync += [full[b].eq(0), drain[b].eq(C)]
+                    # Row k of this bank is last read by PE (k, C-1), C steps from now; the
+                    # loader writes row k no sooner than C + 1 + k cycles from now. (Bit-serial:
+                    # steps are longer than cycles, so wait for PE (R-1, C-1) instead.)
+                    core.d.sync += [full[b].eq(0), drain[b].eq(drain_steps)]
         wb = [[[Signal(w_shp, name=f"w{b}_{i}_{j}") for j in range(C)] for i in range(R)]
               for b in range(2)]
         for b in range(2):
@@ -255,36 +422,52 @@ class SystolicArray(wiring.Component):
                     core.d.sync += [wb[b][i][j].eq(wts.payload[j]) for j in range(C)]
 
         # -- activations flow right, partial sums flow down --------------------------------------
+        modes = self._modes(mv)
         ps = [[Signal(acc_shp, name=f"ps_{i}_{j}") for j in range(C)] for i in range(R)]
         av_last = None
         for i in range(R):
-            a_src = self._delay(core, acts.payload.a[i], i, f"skew_a{i}")
-            v_src = self._delay(core, a_fire, i, f"skew_v{i}")
-            b_src = self._delay(core, cur, i, f"skew_b{i}")
+            # a pipelined PE passes its sum down 1 + l_add cycles after its activation arrives
+            a_src = self._delay(mv, acts.payload.a[i], i * (1 + l_add), f"skew_a{i}")
+            v_src = self._delay(mv, a_fire, i * (1 + l_add), f"skew_v{i}")
+            b_src = self._delay(mv, cur, i * (1 + l_add), f"skew_b{i}")
             prev = (a_src, v_src, b_src)
             for j in range(C):
                 a_r = Signal(a_shp, name=f"a_{i}_{j}")
                 v_r = Signal(name=f"v_{i}_{j}")
                 b_r = Signal(name=f"bank_{i}_{j}")
-                core.d.sync += [a_r.eq(prev[0]), v_r.eq(prev[1]), b_r.eq(prev[2])]
+                mv.d.sync += [a_r.eq(prev[0]), v_r.eq(prev[1]), b_r.eq(prev[2])]
                 prev = (a_r, v_r, b_r)
                 if i == 0:
-                    acc_in = self._delay(core, acts.payload.psum[j], j + 1, f"skew_p{j}")
+                    acc_in = self._delay(mv, acts.payload.psum[j], j + 1 + l_mul, f"skew_p{j}")
                 else:
                     acc_in = ps[i - 1][j]
-                dp = PEDatapath(pe)
+                dp = PEDatapath(pe, mul_latency=l_mul, add_latency=l_add)
                 core.submodules[f"pe_{i}_{j}"] = dp
-                core.d.comb += [dp.a.eq(a_r), dp.w.eq(Mux(b_r, wb[1][i][j], wb[0][i][j])),
-                                dp.acc_in.eq(acc_in)]
+                core.d.comb += [dp.a.eq(a_r), dp.w.eq(Mux(b_r, wb[1][i][j], wb[0][i][j]))]
+                if serial:
+                    # ps is both the running sum and the result: the PE below (and the
+                    # de-skew) read it in the first cycle of the next step, as it restarts.
+                    core.d.comb += [dp.acc_in.eq(Mux(first, acc_in, ps[i][j])),
+                                    dp.plane.eq(plane), dp.active.eq(active[i + j])]
+                else:
+                    core.d.comb += dp.acc_in.eq(acc_in)
+                if modes is not None:
+                    core.d.comb += dp.low.eq(modes[i + j])
                 core.d.sync += ps[i][j].eq(dp.acc_out)
                 if i == R - 1 and j == C - 1:
                     av_last = v_r
         out_valid = Signal()
-        core.d.sync += out_valid.eq(av_last)
+        mv.d.sync += out_valid.eq(self._delay(mv, av_last, l_mul + l_add, "pipe_v"))
         row = []
         for j in range(C):
-            acc = self._delay(core, ps[R - 1][j], C - 1 - j, f"deskew{j}")
+            acc = self._delay(dk, ps[R - 1][j], C - 1 - j, f"deskew{j}")
             row.append(self._readout(core, acc, j))
+        if serial:
+            core.submodules.move = EnableInserter(step)(mv)
+            core.submodules.deskew = EnableInserter(first)(dk)
+            out_first = Signal()
+            core.d.comb += out_first.eq(out_valid & first)
+            return out_first, row
         return out_valid, row
 
     def _os(self, m, core, en):
@@ -312,6 +495,7 @@ class SystolicArray(wiring.Component):
         b_prev = list(b_top)
         res = [[Signal(acc_shp, name=f"res_{i}_{j}") for j in range(C)] for i in range(R)]
         starts = [None] * C
+        modes = self._modes(core)
         for i in range(R):
             prev = (self._delay(core, acts.payload.a[i], i, f"skew_a{i}"),
                     self._delay(core, fire, i, f"skew_v{i}"),
@@ -329,6 +513,8 @@ class SystolicArray(wiring.Component):
                 dp = PEDatapath(pe)
                 core.submodules[f"pe_{i}_{j}"] = dp
                 core.d.comb += [dp.a.eq(a_r), dp.w.eq(w_r), dp.acc_in.eq(acc)]
+                if modes is not None:
+                    core.d.comb += dp.low.eq(modes[i + j])
                 with core.If(v_r):
                     with core.If(l_r):
                         core.d.sync += [res[i][j].eq(dp.acc_out), acc.eq(0)]
@@ -398,9 +584,11 @@ def pack_weights(array, row):
     return _pack(row, operand_shapes(array.pe)[1])
 
 
-def pack_acts(array, a, *, last=False, psum=None):
-    """The ``acts`` payload (an int): ``rows`` activations, the ``last`` flag and (WS) the row
-    of ``cols`` partial sums as raw bit patterns (None: zeros, i.e. ``+0``)."""
+def pack_acts(array, a, *, last=False, psum=None, bits=None, low=None):
+    """The ``acts`` payload (an int): ``rows`` activations, the ``last`` flag, (WS) the row
+    of ``cols`` partial sums as raw bit patterns (None: zeros, i.e. ``+0``) and (bit-serial
+    PEs) the ``bits`` field (None: W, full precision), (dual-precision PEs) the ``low`` flag
+    (None: high mode)."""
     if len(a) != array.rows:
         raise ValueError(f"Activation row must have {array.rows} elements, not {len(a)}")
     layout = array.act_layout
@@ -408,6 +596,17 @@ def pack_acts(array, a, *, last=False, psum=None):
     word |= int(bool(last)) << layout["last"].offset
     if array.dataflow == "ws" and psum is not None:
         word |= _pack(psum, acc_shape(array.pe)) << layout["psum"].offset
+    if array.serial:
+        b = array.weight_bits if bits is None else int(bits)
+        if not 0 <= b < 1 << array.bits_width:
+            raise ValueError(f"Bits must be in 0..{(1 << array.bits_width) - 1}, not {bits!r}")
+        word |= b << layout["bits"].offset
+    elif bits is not None:
+        raise ValueError(f"Run-time bits apply to bit-serial PEs only, not {array.pe.spec!r}")
+    if array.pe.kind == "dualprec":
+        word |= int(bool(low)) << layout["low"].offset
+    elif low is not None:
+        raise ValueError(f"Low mode applies to dual-precision PEs only, not {array.pe.spec!r}")
     return word
 
 

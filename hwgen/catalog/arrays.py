@@ -1,6 +1,7 @@
 """Arrays: ``array`` (:class:`hwgen.arrays.systolic.SystolicArray`).
 
-``hwgen generate array [--rows 4] [--cols 4] [--pe int8] [--dataflow ws] -o FILE.v`` and
+``hwgen generate array [--rows 4] [--cols 4] [--pe int8] [--dataflow ws] [--mul-latency 0]
+[--add-latency 0] -o FILE.v`` and
 ``hwgen sim array ... [--m 32 --k 32 --n 32]`` (one M×K × K×N GEMM through the host tiler,
 random idle cycles and back-pressure, checked bit for bit against ``golden.matmul``).
 """
@@ -9,9 +10,10 @@ from . import CliError, UnitSpec
 
 __all__ = ["UNITS"]
 
-_PE_HELP = ("PE spec: intN | uintN | F:ACC:rounded | F:ACC:fused | F:exact[:OUT] | ternary[A] "
-            "(F, ACC, OUT float formats such as e4m3, fp16, bf16, fp32; e.g. int8, "
-            "e4m3:fp16:rounded, e4m3:exact, bf16:fp32:fused) (default int8)")
+_PE_HELP = ("PE spec: intN | uintN | F:ACC:rounded | F:ACC:fused | F:exact[:OUT] | bsWxA | "
+            "ternary[A] (F, ACC, OUT float formats such as e4m3, fp16, bf16, fp32; bsWxA "
+            "bit-serial, ws only; e.g. int8, e4m3:fp16:rounded, e4m3:exact, bf16:fp32:fused, "
+            "bs8x8) (default int8)")
 
 _DESCRIPTION = """\
 Verilog ports (R = rows, C = cols; stream payloads are one vector, first element in the low
@@ -21,6 +23,9 @@ bits; a = activation, w = weight, acc = running sum, y = result, of the PE):
                                  per tile, double-buffered); os, row k of the B tile
   acts__payload/valid/ready      ws: {a[R], psum[C], last}: one row of A with the partial
                                  sums it adds to, last on the final row for this weight tile
+                                 (bit-serial bsWxA PEs: {a[R], psum[C], last, bits}, bits =
+                                 weight planes to use, MSB first, 1..W; one row per bits
+                                 cycles)
                                  os: {a[R], last}: column k of the A tile, last on k = K-1
   results__payload/valid/ready   C results: ws, one row per acts row (exact PEs: {y, acc}
                                  per element, acc to feed back as the next psum); os, the
@@ -35,6 +40,12 @@ def _add_arguments(p):
     p.add_argument("--pe", default="int8", metavar="SPEC", help=_PE_HELP)
     p.add_argument("--dataflow", choices=["ws", "os"], default="ws",
                    help="weight-stationary or output-stationary (default ws)")
+    p.add_argument("--mul-latency", type=int, default=0, metavar="N",
+                   help="PE pipeline, ws float PEs: register stages in the multiplier "
+                        "(rounded: 0..3; default 0)")
+    p.add_argument("--add-latency", type=int, default=0, metavar="N",
+                   help="PE pipeline, ws float PEs: register stages in the adder (rounded: "
+                        "0..3) or FMA (fused: 0..4) (default 0)")
     if " sim" in f" {p.prog}":
         for flag in ("m", "k", "n"):
             p.add_argument(f"--{flag}", type=int, default=32, metavar=flag.upper(),
@@ -47,18 +58,21 @@ def _build(a):
         v = getattr(a, flag, 1)
         if v is None or v < 1:
             raise CliError(f"--{flag} must be a positive integer, not {v}")
-    return SystolicArray(a.rows, a.cols, a.pe, a.dataflow)
+    return SystolicArray(a.rows, a.cols, a.pe, a.dataflow, mul_latency=a.mul_latency,
+                         add_latency=a.add_latency)
 
 
 def _sim_params(a, comp):
     return dict(rows=comp.rows, cols=comp.cols, pe=comp.pe.spec, dataflow=comp.dataflow,
-                fifo_depth=comp.fifo_depth, m=a.m, k=a.k, n=a.n)
+                fifo_depth=comp.fifo_depth, mul_latency=comp.mul_latency,
+                add_latency=comp.add_latency, m=a.m, k=a.k, n=a.n)
 
 
 UNITS = [
     UnitSpec(
         name="array",
-        help="systolic array (weight- or output-stationary) of int, float or ternary PEs",
+        help="systolic array (weight- or output-stationary) of int, float, bit-serial or "
+             "ternary PEs",
         add_arguments=_add_arguments,
         build=_build,
         test_module="rtl_tests.test_systolic",

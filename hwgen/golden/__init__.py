@@ -16,7 +16,7 @@ from .bitserial import bit_planes, plane_scales, truncate, bitserial_dot, accumu
 from .dualprec import dualprec_contrib, dualprec_mac, split_halves, pack_halves
 from .ternary import ternary_encode, ternary_decode, ternary_dot, ternary_mac, quantize_ternary
 from .pow2 import pow2_encode, pow2_decode, pow2_dot, pow2_mac, quantize_pow2
-from .matmul import PESpec, parse_pe, matmul, mac_step, PE_GRAMMAR
+from .matmul import PESpec, parse_pe, matmul, mac_step, tile_bits, PE_GRAMMAR
 from .tiling import Tiling, Tile
 from . import compress
 from .compress import (prune, kmeans_share, pq_quantize, huffman_lengths, CanonicalCode,
@@ -33,7 +33,7 @@ __all__ = ["Raw", "round_raw", "unpack", "decode", "encode", "bit_length", "roun
            "dualprec_contrib", "dualprec_mac", "split_halves", "pack_halves",
            "ternary_encode", "ternary_decode", "ternary_dot", "ternary_mac", "quantize_ternary",
            "pow2_encode", "pow2_decode", "pow2_dot", "pow2_mac", "quantize_pow2",
-           "PESpec", "parse_pe", "matmul", "mac_step", "PE_GRAMMAR", "Tiling", "Tile",
+           "PESpec", "parse_pe", "matmul", "mac_step", "tile_bits", "PE_GRAMMAR", "Tiling", "Tile",
            "compress", "prune", "kmeans_share", "pq_quantize", "huffman_lengths",
            "CanonicalCode", "ham_encode", "ham_decode", "sham_encode", "sham_decode",
            "write_container", "read_container", "psi", "plain_ratio", "spmv_csc"]

@@ -14,8 +14,18 @@ format name of :func:`hwgen.formats.parse_format` (``e4m3``, ``bf16``, ``fp16``,
 ``F:ACC:fused``        one fused multiply-add per step, rounded into ACC.
 ``F:exact[:OUT]``      Kulisch fixed-point accumulator, exact for up to ``max_terms`` (4096)
                        products, rounded once into OUT (default ``fp32``) on read-out.
-``bsWxA``              bit-serial: W-bit weights fed as bit-planes × A-bit activations (e.g.
-                       ``bs8x8``); numerically an ``intN`` GEMM with a (W+A+16)-bit accumulator.
+``bsWxA``              bit-serial: signed W-bit weights processed one bit-plane per clock, MSB
+                       first, × signed A-bit activations (W, A = 2..16, e.g. ``bs8x8``), with a
+                       run-time precision ``bits`` (1..W) per tile: the GEMM with each weight
+                       truncated to its top ``bits`` bits, scale kept
+                       (:func:`hwgen.golden.bitserial.truncate`), in a (W+A+16)-bit wrapping
+                       accumulator. ``bits = W`` gives the exact integer GEMM.
+``dpH``                dual-precision (H even, 4..16; e.g. ``dp8``): each activation and weight
+                       is an H-bit word, with a run-time ``low`` flag per tile: high mode,
+                       one signed H×H product; low mode, the word holds two signed (H/2)-bit
+                       values (element 0 in the low half) and the PE adds both products
+                       (:func:`hwgen.golden.dualprec.dualprec_contrib`, independent operands):
+                       two MACs per PE per clock. (2H+16)-bit wrapping accumulator.
 ``ternary[A]``         ternary weights (2-bit codes of :mod:`hwgen.golden.ternary`) × A-bit
                        signed activations (default 8), (A+18)-bit accumulator.
 =====================  ==========================================================================
@@ -46,6 +56,18 @@ The padding terms are ``+0 × +0``; adding them to a round-to-nearest-even sum n
 also the sequential FloatMac result over the unpadded K (:func:`hwgen.golden.mac.mac`). For
 integer and exact PEs the result is the exact product (modulo the accumulator width).
 
+Bit-serial precision
+--------------------
+Bit-serial PEs take ``bits`` (planes accumulated, MSB first) per tile of the tiling, in tile
+order (:attr:`hwgen.golden.tiling.Tiling.tiles`); the field is clamped as the hardware does
+(0 reads as 1, values above W as W; :func:`hwgen.golden.bitserial.clamp_bits`). Each weight
+tile is truncated with its own ``bits`` and the (exact, wrapping) integer GEMM is taken. The
+array is weight-stationary only for these PEs.
+
+Dual-precision PEs take ``low`` (0 high, 1 low mode) per tile the same way
+(:func:`tile_modes`); ``A`` and ``B`` hold H-bit words (bit patterns or signed integers), and
+:func:`dualprec_pack` packs two (H/2)-bit matrices for low mode. Both dataflows.
+
 numpy only.
 """
 
@@ -61,12 +83,12 @@ from .mac import exact_acc_bits, mac
 from .ops import add, fma, mul
 
 __all__ = ["PESpec", "parse_pe", "matmul", "mac_step", "PE_GRAMMAR", "DATAFLOWS",
-           "EXACT_MAX_TERMS"]
+           "EXACT_MAX_TERMS", "tile_bits", "tile_modes", "dualprec_pack"]
 
 DATAFLOWS = ("ws", "os")
 EXACT_MAX_TERMS = 4096
 
-PE_GRAMMAR = ("intN | uintN | F:ACC:rounded | F:ACC:fused | F:exact[:OUT] | bsWxA | "
+PE_GRAMMAR = ("intN | uintN | F:ACC:rounded | F:ACC:fused | F:exact[:OUT] | bsWxA | dpH | "
               "ternary[A] (F, ACC, OUT float format names such as e4m3, fp16, bf16, fp32)")
 
 
@@ -79,10 +101,10 @@ class PESpec:
     spec : str
         Canonical spec string (``int8``, ``e4m3:fp16:rounded``, ``e4m3:exact:fp32``).
     kind : str
-        ``"int"``, ``"float"``, ``"bitserial"`` or ``"ternary"``.
+        ``"int"``, ``"float"``, ``"bitserial"``, ``"dualprec"`` or ``"ternary"``.
     a_fmt, w_fmt : IntFormat or FloatFormat
         Activation (A) and weight (B) operand formats; a ternary weight is a 2-bit code
-        (``w_fmt`` is ``uint2``).
+        (``w_fmt`` is ``uint2``); dual-precision operands are H-bit words (``uintH``).
     accumulate : str
         ``"wrap"`` (integer kinds), ``"rounded"``, ``"fused"`` or ``"exact"``.
     acc_fmt : IntFormat or FloatFormat or None
@@ -167,6 +189,14 @@ def parse_pe(spec):
         acc = IntFormat(wb + ab + 16)
         return PESpec(f"bs{wb}x{ab}", "bitserial", IntFormat(ab), IntFormat(wb), "wrap", acc,
                       acc, acc.bits)
+    m = re.fullmatch(r"dp(\d+)", s)
+    if m:
+        h = int(m.group(1))
+        if not (4 <= h <= 16 and h % 2 == 0):
+            raise _bad(spec, "dual-precision width must be even, 4..16")
+        word = IntFormat(h, False)
+        acc = IntFormat(2 * h + 16)
+        return PESpec(f"dp{h}", "dualprec", word, word, "wrap", acc, acc, acc.bits)
     m = re.fullmatch(r"ternary(\d*)", s)
     if m:
         ab = int(m.group(1) or 8)
@@ -210,17 +240,127 @@ def _int_values(pe, B):
     return B
 
 
-def matmul(A, B, pe, dataflow="ws", rows=4, cols=4):
+def bits_width(pe):
+    """Width of the run-time ``bits`` field of a bit-serial PE (``W.bit_length()``)."""
+    return parse_pe(pe).w_fmt.bits.bit_length()
+
+
+def tile_bits(pe, tiling, bits=None):
+    """The ``bits`` field of every tile of ``tiling`` (a list of ints, tile order) for a
+    bit-serial PE: ``bits`` is None (full precision W), one int for every tile, or one int
+    per tile. Each must fit the field (0..2**bits_width-1).
+
+    Raises
+    ------
+    ValueError
+        ``pe`` is not bit-serial, the count is wrong, or a value does not fit the field.
+    """
+    pe = parse_pe(pe)
+    if pe.kind != "bitserial":
+        raise ValueError(f"Run-time bits apply to bit-serial PEs (bsWxA) only, not {pe.spec!r}")
+    n = len(tiling.tiles)
+    if bits is None:
+        bits = pe.w_fmt.bits
+    vals = [bits] * n if np.ndim(bits) == 0 else list(np.asarray(bits).ravel())
+    if len(vals) != n:
+        raise ValueError(f"Bits must be one integer or one per tile ({n}), not {len(vals)}")
+    hi = (1 << bits_width(pe)) - 1
+    for v in vals:
+        if not isinstance(v, (int, np.integer)) or isinstance(v, bool) or not 0 <= v <= hi:
+            raise ValueError(f"Bits must be integers in 0..{hi} for {pe.spec}, not {v!r}")
+    return [int(v) for v in vals]
+
+
+def _bitserial_weights(pe, tiling, Bp, bits):
+    """The padded weights with each weight tile truncated to its ``bits`` top bits."""
+    from .bitserial import truncate
+    R, C = tiling.rows, tiling.cols
+    out = Bp.astype(np.int64)
+    for tile, b in zip(tiling.tiles, tile_bits(pe, tiling, bits)):
+        blk = np.s_[tile.inner * R:(tile.inner + 1) * R, tile.outer * C:(tile.outer + 1) * C]
+        out[blk] = truncate(out[blk], pe.w_fmt.bits, b)
+    return out
+
+
+def tile_modes(pe, tiling, low=None):
+    """The ``low`` flag of every tile of ``tiling`` (a list of 0/1, tile order) for a
+    dual-precision PE: None (all high), one 0/1 for every tile, or one per tile."""
+    pe = parse_pe(pe)
+    if pe.kind != "dualprec":
+        raise ValueError(f"Run-time low mode applies to dual-precision PEs (dpH) only, not "
+                         f"{pe.spec!r}")
+    n = len(tiling.tiles)
+    vals = [low or 0] * n if np.ndim(low) == 0 else list(np.asarray(low).ravel())
+    if len(vals) != n:
+        raise ValueError(f"Low flags must be one or one per tile ({n}), not {len(vals)}")
+    for v in vals:
+        if v not in (0, 1, False, True):
+            raise ValueError(f"Low flags must be 0 or 1, not {v!r}")
+    return [int(v) for v in vals]
+
+
+def dualprec_pack(A, B, pe):
+    """Low-mode operands for a dual-precision PE: the M×2K and 2K×N matrices of signed
+    (H/2)-bit values ``A``, ``B`` (2K even: pad with a zero column/row) packed into the M×K and
+    K×N word matrices whose low-mode GEMM is ``A @ B``: element 2k in the low half of word k."""
+    from .dualprec import pack_halves
+    pe = parse_pe(pe)
+    if pe.kind != "dualprec":
+        raise ValueError(f"Packing applies to dual-precision PEs (dpH) only, not {pe.spec!r}")
+    A, B = np.asarray(A, dtype=np.int64), np.asarray(B, dtype=np.int64)
+    if A.ndim != 2 or B.ndim != 2 or A.shape[1] != B.shape[0] or A.shape[1] % 2:
+        raise ValueError(f"Matrices must be M×2K and 2K×N, not {A.shape} and {B.shape}")
+    h = pe.w_fmt.bits
+    return (pack_halves(A[:, 0::2], A[:, 1::2], h).astype(np.int64),
+            pack_halves(B[0::2, :], B[1::2, :], h).astype(np.int64))
+
+
+def _dualprec_gemm(pe, t, Ap, Bp, low):
+    """Sum of the dual-precision contributions, tile by tile with each tile's mode."""
+    from .dualprec import dualprec_contrib
+    R, C, h = t.rows, t.cols, pe.w_fmt.bits
+    out = np.zeros((t.m_padded, t.n_padded), dtype=np.int64)
+    for tile, lo in zip(t.tiles, tile_modes(pe, t, low)):
+        if t.dataflow == "ws":
+            ms, ks, ns = np.s_[:], np.s_[tile.inner * R:(tile.inner + 1) * R], \
+                np.s_[tile.outer * C:(tile.outer + 1) * C]
+        else:
+            ms, ks, ns = np.s_[tile.outer * R:(tile.outer + 1) * R], np.s_[:], \
+                np.s_[tile.inner * C:(tile.inner + 1) * C]
+        a, w = Ap[ms, ks], Bp[ks, ns]
+        out[ms, ns] += dualprec_contrib(h, lo, 0, w[None, :, :], 0, a[:, :, None]).sum(axis=1)
+    return out
+
+
+def matmul(A, B, pe, dataflow="ws", rows=4, cols=4, bits=None, low=None):
     """``A @ B`` exactly as a ``rows`` × ``cols`` :class:`SystolicArray` with PE ``pe`` and
     ``dataflow`` computes it through the host tiler (:mod:`hwgen.golden.tiling`).
 
     See the module docstring for the accumulation order. Returns an M×N array of integers
-    (integer PEs) or of result-format encodings (float PEs).
+    (integer PEs) or of result-format encodings (float PEs). ``bits`` (bit-serial PEs only,
+    weight-stationary): planes per tile, see :func:`tile_bits`. ``low`` (dual-precision PEs
+    only): mode per tile, see :func:`tile_modes`.
     """
     from .tiling import Tiling
     A, B, pe = _check(A, B, pe, dataflow, rows, cols)
     M, K = A.shape
     N = B.shape[1]
+    if pe.kind == "bitserial":
+        if dataflow != "ws":
+            raise ValueError(f"Bit-serial PEs support dataflow ws only, not {dataflow!r}")
+        t = Tiling(M, K, N, rows, cols, dataflow)
+        Ap, Bp = t.pad(A.astype(np.int64), B.astype(np.int64))
+        w = _bitserial_weights(pe, t, Bp, bits)
+        return t.crop(wrap_int(Ap @ w, pe.acc_bits, True))
+    if bits is not None:
+        raise ValueError(f"Run-time bits apply to bit-serial PEs (bsWxA) only, not {pe.spec!r}")
+    if pe.kind == "dualprec":
+        t = Tiling(M, K, N, rows, cols, dataflow)
+        Ap, Bp = t.pad(A.astype(np.int64), B.astype(np.int64))
+        return t.crop(wrap_int(_dualprec_gemm(pe, t, Ap, Bp, low), pe.acc_bits, True))
+    if low is not None:
+        raise ValueError(f"Run-time low mode applies to dual-precision PEs (dpH) only, not "
+                         f"{pe.spec!r}")
     if pe.kind != "float":
         a = A.astype(np.int64)
         b = _int_values(pe, B).astype(np.int64)

@@ -9,9 +9,37 @@ from amaranth.lib.wiring import In, Out
 
 from .intcommon import MAX_ACC_BITS, check_int
 
-__all__ = ["DualPrecisionMac"]
+__all__ = ["DualPrecisionMac", "dual_operands", "dual_partials", "dual_combine"]
 
 MAX_HIGH_BITS = 24
+
+
+def dual_operands(L, low, nested, w0, w1, a):
+    """The four signed (L+1)-bit sub-multiplier operands ``(A_lo, A_hi, B_lo, B_hi)`` of
+    :class:`DualPrecisionMac` (see its docstring): weight halves (``A``) and activation halves
+    (``B``); the lower halves are sign-extended in low mode, zero-extended in high mode."""
+
+    def half(x, sign_extend):
+        # an L-bit half widened to a signed (L+1)-bit sub-multiplier operand
+        return Mux(sign_extend, x.as_signed(), x.as_unsigned())
+
+    a_lo_bits = Mux(low & nested, w0[L:], w0[:L])
+    a_hi_bits = Mux(low & nested, w1[L:], w0[L:])
+    return (half(a_lo_bits, low), a_hi_bits.as_signed(), half(a[:L], low),
+            a[L:].as_signed())
+
+
+def dual_partials(A_lo, A_hi, B_lo, B_hi):
+    """The four partial products ``(p_hh, p_ll, p_hl, p_lh)``."""
+    return A_hi * B_hi, A_lo * B_lo, A_hi * B_lo, A_lo * B_hi
+
+
+def dual_combine(L, low, nested, p_hh, p_ll, p_hl, p_lh):
+    """The contribution of one operation from its partial products: all four, shifted, in
+    high mode; the two diagonal ones in low mode (scaled by ``2**L`` when nested)."""
+    diag = p_hh + p_ll
+    full = (p_hh << (2 * L)) + ((p_hl + p_lh) << L) + p_ll
+    return Mux(low, Mux(nested, diag << L, diag), full)
 
 
 class DualPrecisionMac(wiring.Component):
@@ -116,23 +144,13 @@ class DualPrecisionMac(wiring.Component):
         H, L = self._high_bits, self._high_bits // 2
         p = self.i.payload
 
-        def half(x, sign_extend):
-            # an L-bit half widened to a signed (L+1)-bit sub-multiplier operand
-            return Mux(sign_extend, x.as_signed(), x.as_unsigned())
-
         low, nested = p.low, p.nested
-        w0, w1, a = p.w0, p.w1, p.a
-        # operand halves for the sub-multipliers (see the class docstring)
-        a_lo_bits = Mux(low & nested, w0[L:], w0[:L])
-        a_hi_bits = Mux(low & nested, w1[L:], w0[L:])
         A_lo = Signal(signed(L + 1))
         A_hi = Signal(signed(L + 1))
         B_lo = Signal(signed(L + 1))
         B_hi = Signal(signed(L + 1))
-        m.d.comb += [
-            A_lo.eq(half(a_lo_bits, low)), A_hi.eq(a_hi_bits.as_signed()),
-            B_lo.eq(half(a[:L], low)), B_hi.eq(a[L:].as_signed()),
-        ]
+        m.d.comb += [x.eq(v) for x, v in zip((A_lo, A_hi, B_lo, B_hi),
+                                             dual_operands(L, low, nested, p.w0, p.w1, p.a))]
 
         # -- product stage: the four partial products, registered
         pp_w = 2 * L + 2
@@ -152,18 +170,16 @@ class DualPrecisionMac(wiring.Component):
         m.d.comb += [adv.eq(~(o_valid & ~self.o.ready & p_valid & p_out)),
                      self.i.ready.eq(adv)]
 
-        diag = p_hh + p_ll
-        full = (p_hh << (2 * L)) + ((p_hl + p_lh) << L) + p_ll
         contrib = Signal(signed(2 * H + 2))
-        m.d.comb += contrib.eq(Mux(p_low, Mux(p_nested, diag << L, diag), full))
+        m.d.comb += contrib.eq(dual_combine(L, p_low, p_nested, p_hh, p_ll, p_hl, p_lh))
         acc_next = Signal(signed(self._acc_bits))
         m.d.comb += acc_next.eq(Mux(fresh, 0, acc) + contrib)
 
         with m.If(adv):
             m.d.sync += [
                 p_valid.eq(self.i.valid),
-                p_hh.eq(A_hi * B_hi), p_ll.eq(A_lo * B_lo),
-                p_hl.eq(A_hi * B_lo), p_lh.eq(A_lo * B_hi),
+                *(x.eq(v) for x, v in zip((p_hh, p_ll, p_hl, p_lh),
+                                          dual_partials(A_lo, A_hi, B_lo, B_hi))),
                 p_low.eq(low), p_nested.eq(nested), p_out.eq(p.last),
             ]
             with m.If(p_valid):
