@@ -408,6 +408,97 @@ def test_compress_command_bad_models(tmp_path, capsys):
     assert "quantize (--quant) or raise --max-len" in capsys.readouterr().err
 
 
+def _teacher_model(seed=3, n=200):
+    """A random 6-12-3 MLP whose labels are its own float64 predictions (accuracy 1)."""
+    from hwgen.explore.emulate import exact_forward
+    from hwgen.explore.models import Model
+    rng = np.random.default_rng(seed)
+    layers = [dict(kind="dense", W=rng.standard_normal((12, 6)), b=rng.standard_normal(12) * .1),
+              dict(kind="relu"),
+              dict(kind="dense", W=rng.standard_normal((3, 12)), b=rng.standard_normal(3) * .1)]
+    x = rng.standard_normal((n, 6))
+    m = Model("teacher", layers, (6,), x, np.zeros(n, dtype=np.int64))
+    m.y_test = np.argmax(exact_forward(m), axis=1)
+    return m
+
+
+def _printed_accuracy(text):
+    line = next(ln for ln in text.splitlines() if ln.startswith("accuracy ("))
+    before = float(line.split("before ")[1].split(",")[0])
+    after = float(line.split("after ")[1].split(" ")[0])
+    return before, after
+
+
+def test_compress_model_file_accuracy(tmp_path, capsys):
+    from hwgen.explore.models import save_model
+    m = _teacher_model()
+    path = tmp_path / "teacher.npz"
+    save_model(m, path)
+    out = tmp_path / "t.hwga"
+    assert run_compress_cli(str(path), "--prune", "40", "--quant", "kmeans:4", "--format",
+                            "ham", "-o", str(out)) == 0
+    text = capsys.readouterr().out
+    before, after = _printed_accuracy(text)
+    # independent: the same steps by hand, the network written out in numpy
+    w1 = gc.kmeans_share(gc.prune(m.layers[0]["W"].T, 40), 4)[0].astype(np.float64)
+    w2 = gc.kmeans_share(gc.prune(m.layers[2]["W"].T, 40), 4)[0].astype(np.float64)
+    h = np.maximum(m.x_test @ w1 + m.layers[0]["b"], 0)
+    pred = np.argmax(h @ w2 + m.layers[2]["b"], axis=1)
+    assert before == 1.0
+    assert after == pytest.approx(np.mean(pred == m.y_test), abs=5e-5)
+    assert after < 1.0            # 4 shared weights and 40 % pruning cost something here
+    items = gc.read_archive(out.read_bytes())
+    assert [n for n, _ in items] == ["layer0", "layer2"]
+    assert np.array_equal(gc.decompress(items[0][1]), w1.astype(np.float32))
+    assert items[0][1].format == "ham" and gc.decompress(items[0][1]).shape == (6, 12)
+    psi_printed = float(text.split("total: psi = ")[1].split(",")[0])
+    bits = sum(sum(c.size_bits().values()) for _, c in items)
+    assert psi_printed == pytest.approx(bits / (32 * (6 * 12 + 12 * 3)), abs=1e-4)
+
+
+def test_compress_builtin_name_and_arith(tmp_path, capsys, monkeypatch):
+    from hwgen.explore import models as em
+    from hwgen.explore.emulate import fixed_forward
+    monkeypatch.setenv("HWGEN_CACHE", str(tmp_path / "cache"))
+    teacher = _teacher_model(seed=4)
+    calls = []
+
+    def recipe():
+        calls.append(1)
+        return teacher.layers, teacher.x_test[:50], teacher.x_test, teacher.y_test
+
+    monkeypatch.setitem(em.BUILTIN, "teacher-test", ("test model", recipe))
+    assert run_compress_cli("teacher-test", "--arith", "fx6", "-o", str(tmp_path / "a")) == 0
+    assert calls == [1]
+    before, after = _printed_accuracy(capsys.readouterr().out)
+    model = em.builtin_model("teacher-test")
+    acc = float(np.mean(np.argmax(fixed_forward(model, 6), axis=1) == model.y_test))
+    assert before == pytest.approx(acc, abs=5e-5)
+    # no pruning, no quantization: the decoded weights are the float32-rounded originals,
+    # which do not move a 6-bit fixed-point network
+    assert after == before
+
+
+@pytest.mark.parametrize("model, args, message", [
+    ("no-such-model", [], "unknown model 'no-such-model': give a built-in model (mlp-"),
+    ("teacher", ["--arith", "e9m9x"], "--arith must be float64 or an explorer candidate"),
+    ("teacher", ["--prune", "-1"], "--prune must be a number in 0..100, not '-1'"),
+    ("broken", [], "'layer0_W' must have shape"),
+])
+def test_compress_model_errors(tmp_path, capsys, model, args, message):
+    from hwgen.explore.models import save_model
+    m = _teacher_model()
+    save_model(m, tmp_path / "teacher.npz")
+    z = dict(np.load(tmp_path / "teacher.npz"))
+    z["layer0_W"] = z["layer0_W"][:, :5]
+    np.savez(tmp_path / "broken.npz", **z)
+    spec = model if model == "no-such-model" else str(tmp_path / f"{model}.npz")
+    assert run_compress_cli(spec, *args, "-o", str(tmp_path / "o")) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("hwgen: error: ") and err.count("\n") == 1
+    assert message in err
+
+
 # -- unit parameters --------------------------------------------------------------------------
 
 def test_unit_parameter_checks():
@@ -430,7 +521,8 @@ def test_unit_parameter_checks():
         SparseMatVec(acc_width=1)
     h = HuffmanDecoder()
     assert h.module_name == "hdec_w32_l16_r8_v8_c24"
-    assert (h.buffer_bits, h.table_depth, h.latency, h.symbols_per_cycle) == (48, 256, 1, 1)
+    assert (h.buffer_bits, h.table_depth, h.latency, h.symbols_per_cycle) == \
+        (32 + 2 * 16 - 1, 256, 1, 1)
     assert ShamDecoder().module_name == "shamdec_r10_c10_w32_l16_k8_v8_n24"
     s = SparseMatVec()
     assert s.module_name == "spmv_r10_c10_x8_v8_a26_n24" and s.acc_width == 26
@@ -463,10 +555,125 @@ def test_catalog_builds_every_unit_bare():
         assert all(params[k] == getattr(comp, k) for k in params)
 
 
-@pytest.mark.parametrize("unit", ["hdec", "shamdec", "spmv"])
+@pytest.mark.parametrize("unit", ["hdec", "shamdec", "spmv", "wload"])
 def test_generate_bare(tmp_path, capsys, unit):
     from hwgen.cli import main
     out = tmp_path / f"{unit}.v"
     assert main(["generate", unit, "-o", str(out)]) == 0
     assert f"module {unit}_" in out.read_text()
     assert "clk" in capsys.readouterr().out
+
+
+# -- compressed weights into the systolic array's weight stream --------------------------------
+
+def test_stream_matrix_is_the_tilers_weight_stream():
+    from hwgen.golden.tiling import Tiling
+    rng = np.random.default_rng(5)
+    for (k, n), (r, c) in [((7, 5), (2, 2)), ((4, 9), (4, 3)), ((1, 1), (3, 2)), ((8, 8), (1, 1))]:
+        w = rng.integers(-9, 10, (k, n))
+        t = Tiling(3, k, n, r, c, "ws")
+        ref = np.array(t.weight_transfers(t.pad(np.zeros((3, k), dtype=w.dtype), w)[1]))
+        s = gc.stream_matrix(w, r, c)
+        assert s.shape == (c, len(ref))
+        assert np.array_equal(s.T, ref)
+        for fmt in ("ham", "sham"):
+            got = gc.weight_stream_rows(gc.compress(s.astype(np.float32), fmt))
+            assert np.array_equal(got, ref)
+
+
+def _simulate_loader(ld, c, *, idle, backpressure, seed=0):
+    """Drive a WeightLoader in the Amaranth simulator with container ``c``; return the rows."""
+    import random
+
+    from amaranth.hdl import Value
+    from amaranth.sim import Simulator
+    rng = random.Random(seed)
+    T = c.shape[1]
+    rows = []
+
+    async def put(ctx, port, payload):
+        while rng.random() < idle:
+            await ctx.tick()
+        ctx.set(Value.cast(port.payload), payload)
+        ctx.set(port.valid, 1)
+        await ctx.tick().until(port.ready)
+        ctx.set(port.valid, 0)
+
+    def pack(fields, layout):
+        from sim.streams import pack_struct
+        return pack_struct(fields, layout)
+
+    async def control(ctx):
+        for tw in ld.table_writes(c.code, [int(v) for v in c.values]):
+            await put(ctx, ld.cfg, pack(tw, ld.cfg_layout))
+        await put(ctx, ld.start, pack(ld.start_fields(c), ld.start_layout))
+
+    def feeder(name):
+        async def run(ctx):
+            await ctx.tick().repeat(2 + len(c.values) * 2)   # after the table writes
+            for x in getattr(c, name).tolist():
+                await put(ctx, getattr(ld, name), int(x))
+        return run
+
+    async def sink(ctx):
+        vw = ld.weight_shape.width
+        for _ in range(40 * (T + c.n_coded) + 200):
+            ready = rng.random() >= backpressure
+            ctx.set(ld.weights.ready, ready)
+            _, _, valid, word = await ctx.tick().sample(ld.weights.valid,
+                                                        ld.weights.payload.as_value())
+            if valid and ready:
+                rows.append([(word >> (j * vw)) & ((1 << vw) - 1) for j in range(ld.cols)])
+            if len(rows) == T:     # then nothing more may come out
+                for _ in range(8):
+                    ctx.set(ld.weights.ready, 1)
+                    _, _, valid = await ctx.tick().sample(ld.weights.valid)
+                    assert not valid, "a row after the last one"
+                return
+
+    sim = Simulator(ld)
+    sim.add_clock(1e-6)
+    sim.add_testbench(control, background=True)
+    for name in ("words", "row_words", "count_words") if ld.fmt == "sham" else ("words",):
+        sim.add_testbench(feeder(name), background=True)
+    sim.add_testbench(sink)
+    sim.run()
+    return rows
+
+
+@pytest.mark.parametrize("fmt", ["ham", "sham"])
+def test_weight_loader_amaranth_sim(fmt):
+    from amaranth import signed
+
+    from hwgen.arrays.wload import WeightLoader
+    ld = WeightLoader(3, signed(6), fmt, transfer_bits=6, word_width=8, max_len=8,
+                      rank_bits=5, count_width=12)
+    rng = np.random.default_rng(11)
+    for i, (density, idle, bp) in enumerate([(0.4, 0.3, 0.4), (1.0, 0.0, 0.0),
+                                              (0.05, 0.2, 0.2)]):
+        w = rng.integers(-32, 32, (5, 7))
+        w[rng.random(w.shape) >= density] = 0
+        s = gc.stream_matrix(w, 2, 3)
+        c = gc.compress(s.astype(np.float32), fmt, word_width=8, max_len=8)
+        expected = (gc.weight_stream_rows(c).astype(np.int64) % 64).tolist()
+        got = _simulate_loader(ld, c, idle=idle, backpressure=bp, seed=i)
+        assert got == expected, (density, idle, bp)
+
+
+def test_weight_loader_errors():
+    from amaranth import signed
+
+    from hwgen.arrays.systolic import SystolicArray
+    from hwgen.arrays.wload import CompressedSystolic, WeightLoader
+    with pytest.raises(ValueError, match="Format must be one of ham, sham, not 'x'"):
+        WeightLoader(2, signed(8), "x")
+    with pytest.raises(ValueError, match="Columns must be an integer in 1..64, not 0"):
+        WeightLoader(0, signed(8))
+    with pytest.raises(ValueError, match="weight-stationary array"):
+        WeightLoader.for_array(SystolicArray(2, 2, "int8", "os"))
+    ld = CompressedSystolic(2, 2, "int8", "sham", transfer_bits=3).loader
+    c = gc.sham_encode(np.ones((2, 8), dtype=np.float32))
+    with pytest.raises(ValueError, match="8 transfers need a transfer index wider than 3"):
+        ld.start_fields(c)
+    with pytest.raises(ValueError, match="Loader decodes sham, not ham"):
+        ld.start_fields(gc.ham_encode(np.ones((2, 2), dtype=np.float32)))

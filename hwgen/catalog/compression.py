@@ -1,5 +1,6 @@
 """Compressed-weight units: ``hdec`` (Huffman decoder), ``shamdec`` (sHAM decoder), ``spmv``
-(zero-skipping sparse matrix-vector unit). Every option has a default, so the bare
+(zero-skipping sparse matrix-vector unit), ``wload`` (compressed weights into a systolic array).
+Every option has a default, so the bare
 ``hwgen generate hdec -o hdec.v`` and ``hwgen sim hdec`` work."""
 
 from . import UnitSpec
@@ -12,11 +13,12 @@ def _int_opt(p, flag, default, help_text):
                    help=f"{help_text} (default {default})")
 
 
-def _hdec_options(p, word_width=32):
+def _hdec_options(p, word_width=32, max_len=16, value_width=True):
     _int_opt(p, "--word-width", word_width, "bits per packed word, at least --max-len")
-    _int_opt(p, "--max-len", 16, "longest Huffman code in bits")
+    _int_opt(p, "--max-len", max_len, "longest Huffman code in bits")
     _int_opt(p, "--rank-bits", 8, "the value table has 2**N entries (most symbols of a code)")
-    _int_opt(p, "--value-width", 8, "bits per decoded value")
+    if value_width:
+        _int_opt(p, "--value-width", 8, "bits per decoded value")
     _int_opt(p, "--count-width", 24, "width of a block's symbol and word counts")
 
 
@@ -73,6 +75,30 @@ def _sim_spmv(a, comp):
     return unit_params(comp)
 
 
+def _wload_options(p):
+    _int_opt(p, "--rows", 2, "array rows (K-tile)")
+    _int_opt(p, "--cols", 2, "array columns (N-tile)")
+    p.add_argument("--pe", default="int8", metavar="PE",
+                   help="PE spec of the weight-stationary array (default int8)")
+    p.add_argument("--format", choices=["ham", "sham"], default="sham",
+                   help="weight coding (default sham)")
+    _int_opt(p, "--transfer-bits", 12, "sHAM: width of a weight-row index")
+    _hdec_options(p, word_width=16, max_len=12, value_width=False)   # values: PE weights
+
+
+def _build_wload(a):
+    from ..arrays.wload import CompressedSystolic
+    return CompressedSystolic(a.rows, a.cols, a.pe, a.format, transfer_bits=a.transfer_bits,
+                              word_width=a.word_width, max_len=a.max_len,
+                              rank_bits=a.rank_bits, count_width=a.count_width)
+
+
+def _sim_wload(a, comp):
+    return dict(rows=a.rows, cols=a.cols, pe=a.pe, fmt=a.format,
+                transfer_bits=a.transfer_bits, word_width=a.word_width, max_len=a.max_len,
+                rank_bits=a.rank_bits, count_width=a.count_width)
+
+
 UNITS = [
     UnitSpec(
         name="hdec",
@@ -110,5 +136,18 @@ UNITS = [
             "Streams: x (addr, data: the vector), start (nnz, cols), nz (row, col, value in "
             "CSC order, as shamdec's out), y (one exact sum per column). About nnz + cols "
             "cycles per product. hwgen sim: --vectors scales the test matrices."),
+    ),
+    UnitSpec(
+        name="wload",
+        help="weight-stationary systolic array fed by a HAM/sHAM weight decoder",
+        add_arguments=_wload_options,
+        build=_build_wload,
+        test_module="rtl_tests.test_wload",
+        sim_params=_sim_wload,
+        description=(
+            "hwgen.arrays.wload.CompressedSystolic: the decoder's streams (cfg, start, words; "
+            "sHAM also row_words, count_words) for a weight matrix in stream layout "
+            "(hwgen.golden.compress.stream_matrix), and the array's acts and results. "
+            "hwgen sim: --vectors sets M of the test GEMMs."),
     ),
 ]

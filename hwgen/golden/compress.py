@@ -97,6 +97,7 @@ __all__ = ["prune", "kmeans_share", "kmeans_1d", "pq_quantize", "huffman_lengths
            "Compressed", "ham_encode", "ham_decode", "sham_encode", "sham_decode",
            "compress", "decompress", "write_container", "read_container", "psi",
            "plain_ratio", "write_archive", "read_archive", "csc", "spmv_csc", "wrap_signed",
+           "stream_matrix", "weight_stream_rows",
            "MAGIC", "ARCHIVE_MAGIC", "VERSION", "WORD_WIDTHS"]
 
 MAGIC = b"HWGC"
@@ -626,6 +627,39 @@ def psi(c):
 def plain_ratio(c):
     """Dense fp32 size over compressed size (1 / ψ): "how many times smaller"."""
     return 1 / psi(c)
+
+
+# -- weights for a weight-stationary systolic array (golden of hwgen.arrays.wload) ------------
+
+def stream_matrix(w, rows, cols):
+    """The *stream layout* of a ``K x N`` weight matrix for a weight-stationary ``rows`` x
+    ``cols`` systolic array: the ``cols x T`` matrix whose column ``t`` is the array's weight
+    transfer ``t``.
+
+    K is zero-padded to a multiple of ``rows`` and N to a multiple of ``cols`` (``Kp``,
+    ``Np``); the transfers are, for each column panel ``nt`` (``Np / cols`` of them), rows
+    ``0 .. Kp-1`` of ``w[:, nt*cols:(nt+1)*cols]`` -- weight tile by weight tile, ``nt`` outer,
+    the K-tile inner (the order of :mod:`hwgen.golden.tiling`). So ``T = Np / cols * Kp`` and
+    the column-major order of the result is the weight stream, weight by weight.
+    """
+    w = np.asarray(w)
+    if w.ndim != 2:
+        raise ValueError(f"Weights must be a 2-D matrix, not an array of shape {w.shape}")
+    for what, v in (("Rows", rows), ("Columns", cols)):
+        if isinstance(v, bool) or not isinstance(v, (int, np.integer)) or v < 1:
+            raise ValueError(f"{what} must be a positive integer, not {v!r}")
+    k, n = w.shape
+    kp, np_ = -(-k // rows) * rows, -(-n // cols) * cols
+    wp = np.zeros((kp, np_), dtype=w.dtype)
+    wp[:k, :n] = w
+    return np.concatenate([wp[:, j:j + cols].T for j in range(0, np_, cols)], axis=1)
+
+
+def weight_stream_rows(c):
+    """The golden model of :class:`hwgen.arrays.wload.WeightLoader`: the rows of weights
+    (``T x cols``, float32) it sends to the array for the container ``c`` of a stream-layout
+    matrix (:func:`stream_matrix`), in order."""
+    return decompress(c).T
 
 
 # -- zero-skipping sparse matrix-vector product (golden of hwgen.units.spmv) ------------------

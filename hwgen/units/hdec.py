@@ -5,7 +5,7 @@ and :func:`~hwgen.golden.compress.unpack_bits`); the cocotb test is
 ``rtl_tests/test_hdec.py``.
 """
 
-from amaranth import Module, Mux, Signal, unsigned
+from amaranth import Cat, Const, Module, Mux, Signal, unsigned
 from amaranth.lib import data, stream, wiring
 from amaranth.lib.memory import Memory
 from amaranth.lib.wiring import In, Out
@@ -22,6 +22,20 @@ def check_int(what, value, lo, hi=None):
     if value < lo or (hi is not None and value > hi):
         raise ValueError(f"{what} must be {allowed}, not {value!r}")
     return value
+
+
+def _or_below(bits):
+    """Bit i is the OR of bits 0..i-1 of ``bits`` (each a balanced reduction)."""
+    return Cat(Const(0, 1), *(bits[:i].any() for i in range(1, len(bits))))
+
+
+def _onehot_select(onehot, values, width):
+    """``values[i]`` where bit i of ``onehot`` is set (0 if none): an AND-OR tree."""
+    terms = [Mux(onehot[i], v, 0) for i, v in enumerate(values)]
+    while len(terms) > 1:
+        terms = [terms[i] | terms[i + 1] if i + 1 < len(terms) else terms[i]
+                 for i in range(0, len(terms), 2)]
+    return terms[0][:width]
 
 
 class HuffmanDecoder(wiring.Component):
@@ -46,11 +60,16 @@ class HuffmanDecoder(wiring.Component):
     values, drops the padding bits of the last word and goes idle. ``start`` and ``cfg`` are
     accepted only while idle.
 
-    Throughput: a ``word_width + max_len``-bit buffer is refilled whenever at most ``max_len``
-    bits are left in it after this cycle's decode, and every code is decoded in one cycle from
-    the top ``max_len`` bits, so with ``word_width >= max_len`` (enforced) the decoder emits one
-    value per clock at steady state whatever the code lengths, as long as words arrive and the
-    sink is ready. Latency: one cycle (the value table is a synchronous memory read).
+    Throughput: every code is decoded in one cycle from the top ``max_len`` (L) bits of a
+    ``word_width + 2L - 1``-bit buffer, which takes a word whenever it holds fewer than ``2L``
+    bits *before* this cycle's decode. So after a cycle it holds at least L bits (``2L - L``
+    without a word, ``word_width >= L`` with one: ``word_width >= max_len`` is enforced) and the
+    decoder emits one value per clock at steady state whatever the code lengths, as long as
+    words arrive and the sink is ready. The refill decision and the placement of the new word
+    depend only on registers (the word is placed below the valid bits, then the whole buffer
+    shifts by this cycle's code length), so the decode path (compare, pick the length, shift)
+    is not chained to the refill. Latency: one cycle (the value table is a synchronous memory
+    read).
 
     Parameters
     ----------
@@ -123,7 +142,7 @@ class HuffmanDecoder(wiring.Component):
 
     @property
     def buffer_bits(self):
-        return self._word_width + self._max_len
+        return self._word_width + 2 * self._max_len - 1
 
     @property
     def latency(self):
@@ -221,39 +240,45 @@ class HuffmanDecoder(wiring.Component):
                         with m.If(cp.kind == self.CFG_BASE):
                             m.d.sync += bases[i].eq(cp.data)
 
-        # -- decode: the shortest length whose prefix is below its limit
+        # -- decode: the shortest length whose prefix is below its limit. One-hot, so the
+        # length select and the buffer shift below are balanced AND-OR trees, not a chain of
+        # 16 priority muxes feeding a barrel shifter.
         window = buf[B - L:]
-        found = Signal()
+        match = Signal(L)
+        for l in range(1, L + 1):
+            m.d.comb += match[l - 1].eq(window[L - l:] < limits[l - 1])
+        onehot = Signal(L)
+        m.d.comb += onehot.eq(match & ~_or_below(match))
+        enough = Cat(*(nbits >= l for l in range(1, L + 1)))   # bit l-1: >= l bits held
         length = Signal(range(L + 1))
         rank = Signal(self._rank_bits)
-        for l in reversed(range(1, L + 1)):  # later assignments win: the shortest match
-            prefix = window[L - l:]
-            with m.If(prefix < limits[l - 1]):
-                m.d.comb += [found.eq(1), length.eq(l), rank.eq(bases[l - 1] + prefix)]
+        m.d.comb += [
+            length.eq(_onehot_select(onehot, [l for l in range(1, L + 1)], len(length))),
+            rank.eq(_onehot_select(onehot, [(bases[l - 1] + window[L - l:])[:self._rank_bits]
+                                            for l in range(1, L + 1)], self._rank_bits)),
+        ]
 
         advance = ~out_valid | self.symbols.ready
         decoding = busy & (sym_left != 0)
         fire = Signal()
-        m.d.comb += fire.eq(decoding & found & (length <= nbits) & advance)
+        m.d.comb += fire.eq(decoding & (onehot & enough).any() & advance)
         m.d.comb += [rd.addr.eq(rank), rd.en.eq(advance),
                      self.symbols.valid.eq(out_valid), self.symbols.payload.eq(rd.data)]
         with m.If(advance):
             m.d.sync += out_valid.eq(fire)
 
-        nbits_c = Signal.like(nbits)
-        buf_c = Signal(B)
-        m.d.comb += [nbits_c.eq(Mux(fire, nbits - length, nbits)),
-                     buf_c.eq(Mux(fire, (buf << length)[:B], buf))]
-
-        # -- refill (or, once every symbol is out, drop the block's remaining words)
+        # -- refill (or, once every symbol is out, drop the block's remaining words): decided
+        # from the registered bit count; the word goes right below the valid bits, and the
+        # buffer then shifts by this cycle's code length
         draining = busy & (sym_left == 0)
         m.d.comb += self.words.ready.eq(busy & (words_left != 0) &
-                                        ((sym_left == 0) | (nbits_c <= L)))
+                                        ((sym_left == 0) | (nbits < 2 * L)))
         load = self.words.valid & self.words.ready
-        shamt = Signal(range(L + 1))
-        m.d.comb += shamt.eq(L - nbits_c)
-        placed = Signal(B)
-        m.d.comb += placed.eq((self.words.payload << shamt)[:B])
+        shamt = Signal(range(B - W + 1))
+        m.d.comb += shamt.eq(B - W - nbits)
+        merged = Signal(B)
+        m.d.comb += merged.eq(Mux(load, buf | (self.words.payload << shamt)[:B], buf))
+        used = Mux(fire, length, 0)
 
         with m.If(self.start.valid & self.start.ready):
             m.d.sync += [busy.eq(1), sym_left.eq(self.start.payload.symbols),
@@ -267,10 +292,10 @@ class HuffmanDecoder(wiring.Component):
         with m.Elif(busy):
             with m.If(fire):
                 m.d.sync += sym_left.eq(sym_left - 1)
+            shifted = _onehot_select(onehot, [(merged << l)[:B] for l in range(1, L + 1)], B)
+            m.d.sync += [buf.eq(Mux(fire, shifted, merged)),
+                         nbits.eq(nbits + Mux(load, W, 0) - used)]
             with m.If(load):
-                m.d.sync += [buf.eq(buf_c | placed), nbits.eq(nbits_c + W),
-                             words_left.eq(words_left - 1)]
-            with m.Else():
-                m.d.sync += [buf.eq(buf_c), nbits.eq(nbits_c)]
+                m.d.sync += words_left.eq(words_left - 1)
         m.d.comb += self.start.ready.eq(~busy)
         return m
