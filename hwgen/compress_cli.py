@@ -89,8 +89,8 @@ def add_compress_parser(sub):
                    help="longest Huffman code in bits, 1..32 (default 16)")
     p.add_argument("--seed", type=int, default=0, metavar="S",
                    help="seed of pq draws and of the gauss: stand-in (default 0)")
-    p.add_argument("-o", "--output", metavar="FILE", required=True,
-                   help="archive file to write (its directory must exist)")
+    p.add_argument("-o", "--output", metavar="FILE",
+                   help="archive file to write (required; its directory must exist)")
     return p
 
 
@@ -300,12 +300,14 @@ def run_compress(args):
                 raise ValueError(f"--arith must be float64 or an explorer candidate (fx8, "
                                  f"e4m3, bf16, ...), not {args.arith!r} "
                                  f"({str(e).splitlines()[0]})") from None
+        model, mats, skipped, note = load_model(args.model, args.seed)
+        if args.output is None:
+            raise ValueError("missing -o/--output FILE: the archive file to write")
         out = Path(args.output)
         if out.is_dir():
             raise ValueError(f"output {args.output!r} is a directory; give a file name")
         if not out.parent.exists():
             raise ValueError(f"output directory {str(out.parent)!r} does not exist")
-        model, mats, skipped, note = load_model(args.model, args.seed)
         results = compress_matrices(mats, prune_pct, quant, args.format,
                                     word_width=args.word_width, max_len=args.max_len,
                                     seed=args.seed)

@@ -49,6 +49,8 @@ def test_formats_one(capsys):
     (["generate", "fmul", "--format", "e4m3", "--rounding", "nope"], "nope"),
     (["generate", "array", "--rows", "2", "--cols", "2", "--pe", "bogus"], "bogus"),
     (["generate", "tmac"], "-o/--output"),
+    (["compress", "no-such-model"], "no-such-model"),
+    (["compress", "mlp-iris"], "-o/--output"),
 ])
 def test_bad_arguments_exit_2_with_one_line(args, needle):
     r = run_cli(*args)
