@@ -10,7 +10,7 @@ import importlib
 import pkgutil
 from dataclasses import dataclass, field
 
-__all__ = ["Board", "BOARDS", "register", "get_board", "board_names"]
+__all__ = ["Board", "BOARDS", "SPRAM_DEPTH", "register", "get_board", "board_names"]
 
 
 @dataclass(frozen=True)
@@ -39,6 +39,11 @@ class Board:
         Extra options of yosys ``synth_<family>`` (e.g. ``-dsp`` for the UP5K's multipliers).
     bitstream : str
         Bitstream file extension the platform build writes (``bin``, ``bit``).
+    spram : int
+        Single-port RAM blocks of 16384 × 16 bits (the UP5K's four SB_SPRAM256KA). When the
+        weight and activation words fit them (one block per 16 bits of word), those two
+        buffers are :data:`SPRAM_DEPTH` words deep and built in SPRAM (``synth_opts`` must
+        have ``-spram``); otherwise both use block RAM at ``depths``.
     """
     name: str
     platform: object
@@ -50,7 +55,23 @@ class Board:
     led: object = "led"
     synth_opts: str = ""
     bitstream: str = "bin"
+    spram: int = 0
 
+    def spram_blocks(self, word_bits):
+        """SPRAM blocks the weight and activation buffers of words of ``word_bits`` (a dict
+        with ``weights`` and ``acts``) need."""
+        return sum(-(-word_bits[k] // 16) for k in ("weights", "acts"))
+
+    def buffer_depths(self, word_bits):
+        """Default buffer depths for words of ``word_bits``: SPRAM-deep weight and activation
+        buffers when they fit the board's SPRAM, else :attr:`depths`."""
+        if self.spram and self.spram_blocks(word_bits) <= self.spram:
+            return dict(self.depths, weights=SPRAM_DEPTH, acts=SPRAM_DEPTH)
+        return dict(self.depths)
+
+
+#: Words in an SPRAM-built buffer (one SB_SPRAM256KA is 16384 × 16 bits).
+SPRAM_DEPTH = 16384
 
 BOARDS = {}
 

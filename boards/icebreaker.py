@@ -1,6 +1,8 @@
 """1BitSquared iCEBreaker: Lattice iCE40 UP5K (SG48), 12 MHz clock, FT2232H UART.
 
-1 Mbaud is 12 MHz / 12 exactly. Buffers: 9 of the 30 block RAMs for a 2×2 int8 array.
+1 Mbaud is 12 MHz / 12 exactly. Buffers: weights and activations in the four 16384 × 16-bit
+SPRAMs when their words fit (16384 words each: up to 4 × 4 int8/e4m3), else 512 words of block
+RAM; results (256 words), the frame staging buffer and the rest in block RAM.
 """
 
 from amaranth_boards.icebreaker import ICEBreakerPlatform
@@ -13,4 +15,4 @@ ICEBREAKER = register(Board(
     name="icebreaker", platform=ICEBreakerPlatform, device="up5k",
     description="iCEBreaker (iCE40 UP5K SG48, 12 MHz)",
     depths=dict(weights=512, acts=512, results=256), baud=1_000_000,
-    synth_opts="-dsp", bitstream="bin"))
+    synth_opts="-dsp -spram", bitstream="bin", spram=4))

