@@ -27,12 +27,32 @@ if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
 from hwgen.explore.cost import CostModel  # noqa: E402
-from hwgen.explore.emulate import FixedPoint, accuracy, float_forward  # noqa: E402
+from hwgen.explore.emulate import (BitSerial, FixedPoint, accuracy,  # noqa: E402
+                                   float_forward, parse_candidate)
+from hwgen.explore.rtl import golden_check, layer_trace, rtl_pe  # noqa: E402
 from hwgen.explore.models import BUILTIN, builtin_model  # noqa: E402
 from hwgen.explore.search import (Explorer, calibration_points, fit_r2_model,  # noqa: E402
                                   parse_space, bits_of, _model_key)
 
 TARGETS = (0.01, 0.003)
+BITSERIAL_SPACE = "fixed,bitserial,bs8@2-7"
+BITSERIAL_NOTE = (
+    "Bit-serial candidates `bsW` (`bsW@B`): a `BitSerialMac` of 8 lanes with W-bit weights "
+    "and 8-bit activations (`hwgen.units.bsmac`), emulated with "
+    "`hwgen.golden.bitserial` (weights truncated to their top B bit-planes, scale kept; "
+    "`bsW` uses all W). One unit does 8 MACs every B cycles, so its speedup is "
+    "(area_fp32/area) x (Fmax/Fmax_fp32) x 8/B: the cost per MAC/s counts the cycles. "
+    "`bs8@B` candidates share the `bs8` unit (run-time precision).")
+SECOND_SPACE = "fp32,fx4-16,bs2-12,e2-4m1-7,e5m1-5"
+SECOND_NOTE = (
+    "Costs on `{device}` (LUT4 + 2 per CCU2C carry cell, FF, MULT18X18D DSP; 83640 LUT, "
+    "156 DSP): out-of-context synthesis is several times slower on ECP5, so this section "
+    "searches the subset `{spec}` (it holds every choice made on the UP5K). Accuracies are "
+    "the same as above; only the costs and therefore the choices change. Area is the largest "
+    "fraction of any one resource: a MAC that uses one of the 156 DSP blocks has an area of at "
+    "least 0.64 % however few LUTs it needs. Yosys maps the multiplier of every fixed-point "
+    "and float MAC in this space to one DSP block, so they tie on area and differ by Fmax; "
+    "the bit-serial MACs have no multiplier and use LUTs only.")
 CACHE = ROOT / "build" / "bench_explore"
 
 
@@ -81,6 +101,16 @@ def r2_values(model, space, accumulate):
     return {c.name: store[c.name][0] for c in space}, sum(store[c.name][1] for c in space)
 
 
+def golden_mismatches(model, cand, accumulate, n=8):
+    """``[layers, results, mismatches]`` of the first ``n`` test inputs' MAC layers against
+    the systolic array's golden model (4x4 weight-stationary) for ``cand``."""
+    trace = layer_trace(model, cand, n, accumulate=accumulate)[1]
+    pe = rtl_pe(cand, accumulate)
+    bits = parse_candidate(cand).bits if isinstance(parse_candidate(cand), BitSerial) else None
+    res = golden_check(trace, pe, "ws", 4, 4, bits)
+    return [len(res), sum(t["acc"].size for t in trace), sum(r["mismatches"] for r in res)]
+
+
 def bench_model(name, space, device, accumulate, synth, eval_only):
     model = builtin_model(name)
     _log(f"{name}: {model.summary()}, {len(space)} candidates")
@@ -116,6 +146,9 @@ def bench_model(name, space, device, accumulate, synth, eval_only):
         fast = fast_ex.fast(fit)
         fast["seconds"] += r2_seconds
         best = next((r for r in base.rows() if r["name"] == exh), None)
+        if exh:
+            row.setdefault("golden_checks", {})[exh] = golden_mismatches(model, exh,
+                                                                          accumulate)
         row[f"t{target}"] = dict(
             exhaustive=exh, fast=fast["chosen"], same=fast["chosen"] == exh,
             fast_start=fast["start"], fast_path=fast["path"],
@@ -170,11 +203,25 @@ def plain(lines):
                      for line in lines)
 
 
-def _section(title, rows, lines, n_space):
+def _reference(ref, device):
+    if not ref:
+        return []
+    return [f"Reference on `{device}`: the fp32 `FloatMac` ({ref['module']}) uses {ref['lut']} "
+            f"LUT4{' (+ ' + str(ref['carry']) + ' CCU2C carry cells)' if ref.get('carry') else ''}"
+            f", {ref['ff']} FF, {ref['dsp']} DSP (area {100 * ref['area']:.1f} %), Fmax "
+            f"{ref['fmax']:.1f} MHz.", ""]
+
+
+def _section(title, rows, lines, n_space, note=None, device=None):
     ok = [r for r in rows if r.get(f"t{TARGETS[0]}")]
     same = sum(r[f"t{t}"]["same"] for r in ok for t in TARGETS)
     evals = sum(r[f"t{t}"]["fast_evaluations"] for r in ok for t in TARGETS)
-    doc = [f"## {title}", "", markdown(lines), "",
+    doc = [f"## {title}", ""]
+    if note:
+        doc += [note, ""]
+    if device:
+        doc += _reference(rows[0].get("ref_cost"), device)
+    doc += [markdown(lines), "",
            f"The fast search found the exhaustive choice in {same} of {2 * len(ok)} searches, "
            f"with {evals} full evaluations in total against {2 * n_space * len(ok)}. "
            "Search paths (start, then each move):", ""]
@@ -182,6 +229,19 @@ def _section(title, rows, lines, n_space):
         doc.append(f"- {r['model']}: " + "; ".join(
             f"{100 * t:g}%: {' → '.join(r[f't{t}']['fast_path'])}" for t in TARGETS))
     return doc + [""]
+
+
+def _golden_summary(sections):
+    checks = {}
+    for _, rows, _, _, _, _ in sections:
+        for r in rows:
+            for cand, v in r.get("golden_checks", {}).items():
+                checks[(r["model"], cand)] = v
+    layers = sum(v[0] for v in checks.values())
+    results = sum(v[1] for v in checks.values())
+    bad = sum(v[2] for v in checks.values())
+    return (f"{len(checks)} (model, format) pairs, {layers} layers, {results} results, "
+            f"{bad} differing from the emulation")
 
 
 def write_doc(sections, device, accumulate, space_spec, max_bits, path):
@@ -214,13 +274,23 @@ def write_doc(sections, device, accumulate, space_spec, max_bits, path):
         "a shared 2-core machine under load from other jobs.",
         "",
     ]
-    ref = sections[0][1][0].get("ref_cost")
-    if ref:
-        doc += [f"Reference: the fp32 `FloatMac` ({ref['module']}) uses {ref['lut']} LUT4, "
-                f"{ref['ff']} FF, {ref['dsp']} DSP on `{device}` (area {100 * ref['area']:.1f} "
-                f"%), Fmax {ref['fmax']:.1f} MHz.", ""]
-    for title, rows, lines, n in sections:
-        doc += _section(title, rows, lines, n)
+    doc += _reference(sections[0][1][0].get("ref_cost"), device)
+    for title, rows, lines, n, note, dev in sections:
+        doc += _section(title, rows, lines, n, note, dev if dev != device else None)
+    doc += [
+        "## Emulation against the RTL", "",
+        "`hwgen explore --model M --formats F --verify-rtl N [--rtl-array RxC] "
+        "[--rtl-dataflow ws|os]` runs the first N test inputs' MAC layers (dense layers and "
+        "convolutions as im2col GEMMs) through the `SystolicArray` RTL under Verilator "
+        "(cocotb, the host tiler with partial-sum feedback, random stalls) with the "
+        "candidate's PE — `fxN` → `intN`, float `F` → `F:F:rounded` (`fused`, `F:exact:F`), "
+        "`bsW@B` → `bsWx8` with B run-time bits — and compares every result with the "
+        "emulation's dot product before the bias, bit for bit (`hwgen/explore/rtl.py`). "
+        "CI runs it on the iris MLP for fx8 and bs8@5 (`rtl_tests/test_explore_rtl.py`). "
+        "Without simulating, every format chosen in the tables above was run through "
+        "the array's golden model (`hwgen.golden.matmul`, 4x4 weight-stationary) on the "
+        "first 8 test inputs of its model: "
+        f"{_golden_summary(sections)}.", ""]
     fits = sections[0][1]
     doc += ["## R² → normalized accuracy fits", ""]
     for r in fits:
@@ -229,7 +299,7 @@ def write_doc(sections, device, accumulate, space_spec, max_bits, path):
             doc.append(f"- {r['model']}: {fit['intercept']:.3f} + {fit['slope']:.3f} R² "
                        f"({fit['n']} points with R² >= {fit['min_r2']:g} of "
                        f"{', '.join(fit['models'])})")
-    missing = sorted({n for _, rows, _, _ in sections for r in rows
+    missing = sorted({n for _, rows, _, _, _, _ in sections for r in rows
                       for n in r.get("cost_missing", [])})
     if missing:
         doc += ["", f"Cost not measured for: {', '.join(missing)}."]
@@ -247,27 +317,44 @@ def main(argv=None):
     p.add_argument("--no-write", action="store_true", help="do not write docs/explore.md")
     p.add_argument("--max-bits", type=int, default=None,
                    help="search only the candidates of at most this many bits")
+    p.add_argument("--bitserial", default=BITSERIAL_SPACE, metavar="SPEC",
+                   help="the bit-serial section's space, on --device ('' to leave it out; "
+                        f"default {BITSERIAL_SPACE})")
+    p.add_argument("--second-device", default="ecp5-85f",
+                   help="device of the second-device section ('' to leave it out)")
+    p.add_argument("--second-formats", default=SECOND_SPACE, metavar="SPEC",
+                   help=f"its space (default {SECOND_SPACE}: ECP5 synthesis is slow)")
     args = p.parse_args(argv)
     space = parse_space(args.formats)
     if args.max_bits is not None:
         space = [c for c in space if bits_of(c) <= args.max_bits]
-    variants = [("All candidates (float and fixed point)", space),
-                ("Float formats only", [c for c in space if not isinstance(c, FixedPoint)])]
+    variants = [("All candidates (float and fixed point)", space, args.device, None),
+                ("Float formats only", [c for c in space if not isinstance(c, FixedPoint)],
+                 args.device, None)]
+    if args.bitserial:
+        variants.append(("Bit-serial PEs and fixed point", parse_space(args.bitserial),
+                         args.device, BITSERIAL_NOTE))
+    if args.second_device:
+        variants.append((f"On `{args.second_device}`", parse_space(args.second_formats),
+                         args.second_device,
+                         SECOND_NOTE.format(spec=args.second_formats,
+                                            device=args.second_device)))
     sections = []
-    for title, sp in variants:
+    for title, sp, device, note in variants:
         if not sp:
             continue
-        rows = [bench_model(name, sp, args.device, args.accumulate, not args.no_synth,
+        rows = [bench_model(name, sp, device, args.accumulate, not args.no_synth,
                             args.eval_only) for name in args.models.split(",")]
         if args.eval_only:
             for r in rows:
                 print(f"{r['model']}: exhaustive {r['exhaustive_seconds']:.0f} s"
                       f"{' (cached)' if r['exhaustive_cached'] else ''}")
             return 0
-        lines = table(rows, args.device)
+        lines = table(rows, device)
         print(f"{title}, {len(sp)} candidates:")
         print(plain(lines))
-        sections.append((f"{title}: {len(sp)} candidates", rows, lines, len(sp)))
+        sections.append((f"{title}: {len(sp)} candidates", rows, lines, len(sp), note,
+                         device))
     (CACHE / "rows.json").write_text(json.dumps([s[1] for s in sections], indent=1,
                                                 default=str))
     if not args.no_write:

@@ -321,7 +321,7 @@ def test_neighbours():
 def _args(**kw):
     base = dict(list_models=False, model=None, formats=None, target_loss="1%",
                 search="exhaustive", accumulate="rounded", device="up5k", no_synth=True,
-                output=".", quiet=True)
+                output=".", quiet=True, verify_rtl=None, rtl_array="4x4", rtl_dataflow="ws")
     base.update(kw)
     return SimpleNamespace(**base)
 
@@ -380,7 +380,7 @@ def test_cost_cache_and_iso_area_speedup():
                "e4m3_none": dict(lut=300, ff=54, carry=0, dsp=0, fmax=13.0, area=300 / 5280)}
     for name, e in entries.items():
         cm._cache[cm._key(cm.module_name(name))] = e
-    assert cm.cost("e4m3_none") == entries["e4m3_none"]
+    assert cm.cost("e4m3_none") == dict(entries["e4m3_none"], macs_per_cycle=1.0)
     assert cm.cost("e5m2_none") is None and "not in the cost cache" in cm.errors["e5m2_none"]
     expect = (0.5 / (300 / 5280)) * (13.0 / 6.5)
     assert speedup(entries["e4m3_none"], entries["fp32"]) == pytest.approx(expect)
@@ -404,3 +404,124 @@ def test_emulated_layer_equals_systolic_array_golden(dataflow):
     arr = matmul(encode(f, x), encode(f, w).T, "e4m3_none:e4m3_none:rounded", dataflow,
                  rows=2, cols=2)
     np.testing.assert_array_equal(got, decode(f, arr))
+
+
+# -- bit-serial candidates --------------------------------------------------------------------
+
+def test_bitserial_candidates_parse():
+    from hwgen.explore.emulate import BitSerial
+    assert parse_candidate("bs8") == BitSerial(8, 8, 8)
+    assert parse_candidate("bs8x4@3").name == "bs8x4@3"
+    assert [c.name for c in parse_space("bs4-5,bs8@6-7,bs6x4")] == \
+        ["bs4", "bs5", "bs8@6", "bs8@7", "bs6x4"]
+    assert len(parse_space("bitserial")) == 15
+    for spec, message in (("bs20", "weight width must be 2..16, not 20"),
+                          ("bs8@9", "run-time bits must be 1..8, not 9")):
+        with pytest.raises(ValueError, match=message):
+            parse_space(spec)
+
+
+def test_bitserial_layer_is_the_bitserial_golden_dot():
+    """A bit-serial layer's dot products are hwgen.golden.bitserial.bitserial_dot of the
+    quantized weights (all planes, or the top ``bits`` planes), checked against plain Python
+    integers with the low weight bits cleared."""
+    from hwgen.explore.rtl import layer_trace
+    from hwgen.golden.bitserial import bitserial_dot
+    m = _teacher(seed=3)
+    _, full = layer_trace(m, "bs8", 6)
+    _, part = layer_trace(m, "bs8@3", 6)
+    a, wq = full[0]["A"], full[0]["B"].T                # (M, K) activations, (O, K) weights
+    np.testing.assert_array_equal(a, part[0]["A"])      # same input quantization
+    shape = (a.shape[0], wq.shape[0], a.shape[1])        # one dot product per (m, o)
+    w3, a3 = np.broadcast_to(wq[None], shape), np.broadcast_to(a[:, None], shape)
+    np.testing.assert_array_equal(full[0]["acc"], bitserial_dot(w3, a3, 8))
+    np.testing.assert_array_equal(part[0]["acc"], bitserial_dot(w3, a3, 8, bits=3))
+    ref = [[sum(int(p) * ((int(q) >> 5) << 5) for p, q in zip(r, c)) for c in wq] for r in a]
+    assert part[0]["acc"].tolist() == ref
+    # With all planes the network is the fixed-point one with 8-bit weights and activations.
+    np.testing.assert_array_equal(forward(m, "bs8"), forward(m, "fx8"))
+    assert accuracy(forward(m, "bs8@2"), m.y_test) < accuracy(forward(m, "bs8"), m.y_test)
+
+
+def test_bitserial_cost_counts_cycles():
+    from hwgen.explore.cost import CostModel, speedup
+    from hwgen.units.bsmac import BitSerialMac
+    cm = CostModel("up5k", synthesize=False)
+    units = [BitSerialMac(8, 6, 4), cm.unit("bs6x4")]
+    for u in units:
+        u._MustUse__used = True          # built for their names only
+    assert cm.module_name("bs6x4@2") == units[0].module_name == units[1].module_name
+    assert units[1].module_name == "bsmac_k8_w6_a4_s"
+    entry = dict(lut=200, ff=100, carry=0, dsp=0, fmax=40.0, area=200 / 5280)
+    cm._cache[cm._key(cm.module_name("bs8"))] = entry
+    ref = dict(lut=1482, ff=177, dsp=4, fmax=6.5, area=0.5, macs_per_cycle=1.0)
+    full, half = cm.cost("bs8"), cm.cost("bs8@4")        # one unit, 8 or 4 cycles per op
+    assert (full["macs_per_cycle"], half["macs_per_cycle"]) == (1.0, 2.0)
+    assert speedup(half, ref) == pytest.approx(0.5 / (200 / 5280) * (40.0 / 6.5) * 8 / 4)
+    assert speedup(half, ref) == pytest.approx(2 * speedup(full, ref))
+    gen, build = ecli.pe_commands("bs6x4@2")
+    assert gen == ("hwgen generate bsmac --lanes 8 --weight-bits 6 --act-bits 4 "
+                   "-o bsmac_k8_w6_a4_s.v") and build is None
+
+
+# -- the RTL check's mapping and comparison (the simulation itself: rtl_tests/) ---------------
+
+def test_rtl_pe_mapping():
+    from hwgen.explore.rtl import rtl_pe
+    assert rtl_pe("fx6") == "int6"
+    assert rtl_pe("e4m3_none") == "e4m3_none:e4m3_none:rounded"
+    assert rtl_pe("e3m4", "fused") == "e3m4:e3m4:fused"
+    assert rtl_pe("e3m4", "exact") == "e3m4:exact:e3m4"
+    assert rtl_pe("bs8") == "bs8x8" and rtl_pe("bs6x4@2") == "bs6x4"
+
+
+@pytest.mark.parametrize("cand, acc, dataflow", [
+    ("fx6", "rounded", "ws"), ("e3m2_none", "rounded", "ws"), ("e3m2_none", "rounded", "os"),
+    ("e4m3", "fused", "ws"), ("e2m3", "exact", "ws"), ("bs6x5@3", "rounded", "ws")])
+def test_traced_layers_equal_array_golden(cand, acc, dataflow):
+    """Every layer of the emulation (dense and conv) is the array's golden GEMM, and the
+    comparison notices a single flipped bit."""
+    from hwgen.explore.rtl import _compare, golden_check, layer_trace, rtl_pe
+    for m in (_teacher(seed=5), _tiny_cnn()):
+        scores, trace = layer_trace(m, cand, 3, accumulate=acc)
+        np.testing.assert_array_equal(scores, forward(m, cand, m.x_test[:3], accumulate=acc))
+        assert len(trace) == 2 and trace[0]["A"].shape[1] == trace[0]["B"].shape[0]
+        bits = parse_candidate(cand).bits if cand.startswith("bs") else None
+        res = golden_check(trace, rtl_pe(cand, acc), dataflow, rows=3, cols=2, bits=bits)
+        assert [r["mismatches"] for r in res] == [0, 0], res
+        bad = trace[1]["acc"].copy()
+        bad[0, 0] ^= 1
+        assert _compare(trace[1]["acc"], bad)[0] == 1
+
+
+@pytest.mark.parametrize("kw, message", [
+    (dict(formats="e3-5m2-4", verify_rtl=2), "at most 8, not 9"),
+    (dict(formats="bs8", verify_rtl=2, rtl_dataflow="os"), "need a weight-stationary array"),
+    (dict(formats="fx8", verify_rtl=0), "takes 1..64 inputs, not 0"),
+    (dict(formats="fx8", verify_rtl=2, rtl_array="4by4"), "Array shape must be RxC"),
+])
+def test_cli_verify_rtl_errors(kw, message):
+    with pytest.raises(ValueError, match=message):
+        ecli.run_explore(_args(model="mlp-iris", **kw))
+
+
+def test_fast_search_restarts_when_a_line_tops_out():
+    """Every bit-serial candidate misses the target: the climb reaches bs4, the widest of its
+    line, and restarts from the best-predicted candidate not yet evaluated (fx4), instead of
+    giving up."""
+    acc = {"bs2": 0.5, "bs3": 0.6, "bs4": 0.7, "fx4": 0.8, "fx5": 1.0, "fx6": 1.0}
+
+    class Fake(Explorer):
+        def evaluate(self, c):
+            c = parse_candidate(c)
+            if c.name not in self.results:
+                self.results[c.name] = dict(accuracy=acc[c.name], seconds=0.0)
+                self.evaluations += 1
+            return self.results[c.name]["accuracy"]
+
+    ex = Fake(_teacher(), parse_space("bs2-4,fx4-6"), 0.01)
+    ex.exact_accuracy = 1.0
+    res = ex.fast(dict(intercept=1.0, slope=0.0))      # every candidate predicted to meet
+    assert res["path"] == ["bs2", "bs3", "bs4", "fx4", "fx5"]
+    assert res["chosen"] == "fx5" == ex.exhaustive()["chosen"]
+    assert res["evaluations"] == 5

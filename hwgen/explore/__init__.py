@@ -15,6 +15,9 @@ Modules:
     Hardware cost of a candidate's MAC from out-of-context synthesis (cached on disk).
 :mod:`~hwgen.explore.search`
     The design space, exhaustive sweep and fast search.
+:mod:`~hwgen.explore.rtl`
+    ``--verify-rtl``: the first inputs' layers through the systolic array RTL (cocotb),
+    checked bit for bit against the emulation.
 :mod:`~hwgen.explore.cli`
     ``hwgen explore``.
 

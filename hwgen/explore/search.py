@@ -15,6 +15,11 @@ A comma-separated list of items; the space is their union, in order, without rep
     to all of them (``e3-6m2-7_ieee`` for IEEE-style ones);
 ``fxN``, ``fxA-B`` (also ``intN``, ``intA-B``)
     fixed point of ``N`` (``A..B``) bits (see :func:`hwgen.explore.emulate.fixed_forward`);
+``bsW``, ``bsA-B``, ``bsWxA``, ``bsW@B``, ``bsW@A-B``
+    bit-serial PEs (:class:`hwgen.explore.emulate.BitSerial`): W-bit weights (A..B), A-bit
+    activations (default 8), the top B bit-planes used at run time (default all);
+``bitserial``
+    ``bs2`` .. ``bs16`` (:data:`DEFAULT_BITSERIAL`); never part of ``default``;
 ``floats``, ``fixed``, ``default``
     the default float grid (:data:`DEFAULT_FLOATS`: the ``none`` family with exponent 2..8 x
     mantissa 1..10, plus mantissa 12, 14, 16, 19, 23 for exponent 5..8 — a narrow exponent
@@ -53,7 +58,9 @@ Fast search
    none is).
 4. Refine with full evaluations, one bit at a time: while the current candidate misses the
    target, move to the best neighbour with one more bit (exponent or mantissa; the next width
-   in the space for a subsampled axis) that meets it, or else the most accurate of them; then,
+   in the space for a subsampled axis) that meets it, or else the most accurate of them (when
+   there is no wider neighbour, restart from the best-predicted candidate not yet evaluated);
+   then,
    while a neighbour with one bit less meets the target, move to the best such one. Every
    full evaluation is counted once.
 """
@@ -67,13 +74,13 @@ import time
 import numpy as np
 
 from ..formats import parse_format
-from .emulate import (FixedPoint, accuracy, exact_forward, forward, layer_inputs,
+from .emulate import (BitSerial, FixedPoint, accuracy, exact_forward, forward, layer_inputs,
                       parse_candidate, r_squared)
 from .models import BUILTIN, builtin_model, cache_dir
 
 __all__ = ["parse_space", "parse_target", "DEFAULT_FLOATS", "DEFAULT_FIXED",
            "CALIBRATION_SPACE", "Explorer", "fit_r2_model", "calibration_points",
-           "N_R2_INPUTS", "FIT_MIN_R2", "bits_of"]
+           "N_R2_INPUTS", "FIT_MIN_R2", "bits_of", "kind_of", "DEFAULT_BITSERIAL"]
 
 N_R2_INPUTS = 10
 #: Calibration points below this R² are left out of the fit (see the module docstring).
@@ -94,6 +101,9 @@ CALIBRATION_SPACE = (_grid((2, 3, 4, 5, 6, 8), (1, 2, 3, 5, 7, 10)) +
 
 _RANGE = re.compile(r"e(\d+)(?:-(\d+))?m(\d+)(?:-(\d+))?((?:_[a-z0-9]+)*)")
 _FX = re.compile(r"(?:fx|int)(\d+)(?:-(\d+))?")
+_BSR = re.compile(r"bs(\d+)(?:-(\d+))?(?:x(\d+))?(?:@(\d+)(?:-(\d+))?)?")
+#: The ``bitserial`` group: bit-serial PEs with 2..16-bit weights, 8-bit activations.
+DEFAULT_BITSERIAL = [f"bs{b}" for b in range(2, 17)]
 
 
 def _span(lo, hi, what, spec):
@@ -120,15 +130,21 @@ def parse_space(spec=None):
         item = item.strip().lower()
         if not item:
             raise ValueError(f"Empty item in --formats {spec!r}")
-        if item in ("default", "floats", "fixed"):
+        if item in ("default", "floats", "fixed", "bitserial"):
             names = {"default": DEFAULT_FLOATS + DEFAULT_FIXED, "floats": DEFAULT_FLOATS,
-                     "fixed": DEFAULT_FIXED}[item]
+                     "fixed": DEFAULT_FIXED, "bitserial": DEFAULT_BITSERIAL}[item]
             cands = [parse_candidate(n) for n in names]
         else:
-            m_fx, m_rng = _FX.fullmatch(item), _RANGE.fullmatch(item)
+            m_fx, m_rng, m_bs = _FX.fullmatch(item), _RANGE.fullmatch(item), _BSR.fullmatch(item)
             try:
                 if m_fx:
                     cands = [FixedPoint(b) for b in _span(m_fx[1], m_fx[2], "width", item)]
+                elif m_bs and (m_bs[2] or m_bs[5]):
+                    act = int(m_bs[3] or 8)
+                    cands = [BitSerial(w, act, None if m_bs[4] is None else b)
+                             for w in _span(m_bs[1], m_bs[2], "weight width", item)
+                             for b in (_span(m_bs[4], m_bs[5], "run-time bits", item)
+                                       if m_bs[4] else [w])]
                 elif m_rng and (m_rng[2] or m_rng[4]):
                     cands = [parse_format(f"e{e}m{m}{m_rng[5] or '_none'}")
                              for e in _span(m_rng[1], m_rng[2], "exponent", item)
@@ -181,14 +197,24 @@ def _r2_inputs(model):
 
 
 def _cand_key(c):
-    """Neighbour structure: ``("f", exp, man)`` or ``("x", bits)``."""
+    """Neighbour structure: ``("f", exp, man)``, ``("x", bits)`` or, bit-serial,
+    ``("b", planes, act_bits)``."""
     if isinstance(c, FixedPoint):
         return ("x", c.bits)
+    if isinstance(c, BitSerial):
+        return ("b", c.bits, c.act_bits)
     return ("f", c.exp_bits, c.man_bits)
 
 
+def kind_of(c):
+    """``"fixed"``, ``"bitserial"`` or ``"float"``."""
+    return "fixed" if isinstance(c, FixedPoint) else \
+        "bitserial" if isinstance(c, BitSerial) else "float"
+
+
 def bits_of(c):
-    return c.bits if isinstance(c, FixedPoint) else c.width
+    """Bits per value (bit-serial: the weight bit-planes used)."""
+    return c.bits if isinstance(c, (FixedPoint, BitSerial)) else c.width
 
 
 def calibration_points(exclude, accumulate="rounded", *, models=None, space=None,
@@ -363,7 +389,7 @@ class Explorer:
     def rank(self, c):
         """Sort key, best first (see the module docstring)."""
         c = parse_candidate(c)
-        man = 0 if isinstance(c, FixedPoint) else c.man_bits
+        man = c.man_bits if kind_of(c) == "float" else 0
         proxy = (bits_of(c), man, c.name)
         if self.cost_measured:
             s = self.speedup(c)
@@ -397,12 +423,15 @@ class Explorer:
         the next fixed-point width."""
         key = _cand_key(c)
         found = []
-        if key[0] == "x":
-            widths = sorted(k[1] for k in map(_cand_key, self.space) if k[0] == "x")
-            nxt = [w for w in widths if (w - key[1]) * direction > 0]
+        if key[0] in ("x", "b"):
+            # Fixed point: the next width; bit-serial: the next number of planes (same
+            # activation width), every candidate of the space with it.
+            line = [(k, s) for s, k in ((s, _cand_key(s)) for s in self.space)
+                    if k[0] == key[0] and k[2:] == key[2:]]
+            nxt = [k[1] for k, _ in line if (k[1] - key[1]) * direction > 0]
             if nxt:
                 w = min(nxt) if direction > 0 else max(nxt)
-                found = [FixedPoint(w)]
+                found = [s for k, s in line if k[1] == w]
             return found
         _, e, m = key
         same = [(k, s) for s, k in ((s, _cand_key(s)) for s in self.space) if k[0] == "f"]
@@ -425,10 +454,20 @@ class Explorer:
         start = self.best(ok) if ok else max(self.space, key=lambda c: pred[c.name])
         path = [start.name]
         cur = start
+        # Fallback starts, should a climb end at the top of its line below the target: the
+        # unevaluated candidates, best predicted first.
+        others = sorted(self.space, key=lambda c: (pred[c.name] < goal,
+                                                   self.rank(c) if pred[c.name] >= goal
+                                                   else (-pred[c.name],)))
         while not self.meets(cur):
             up = sorted(self.neighbours(cur, +1), key=self.rank)
             if not up:
-                break
+                cur = next((c for c in others if c.name not in self.results), None)
+                if cur is None:
+                    cur = start
+                    break
+                path.append(cur.name)
+                continue
             nxt = next((u for u in up if self.meets(u)), None)
             cur = nxt if nxt is not None else max(up, key=lambda u: (self.evaluate(u),
                                                                      -bits_of(u)))
@@ -453,10 +492,9 @@ class Explorer:
             r = self.results.get(c.name)
             cost = self.costs.get(c.name)
             out.append(dict(
-                name=c.name, kind="fixed" if isinstance(c, FixedPoint) else "float",
-                bits=bits_of(c),
-                exp_bits=None if isinstance(c, FixedPoint) else c.exp_bits,
-                man_bits=None if isinstance(c, FixedPoint) else c.man_bits,
+                name=c.name, kind=kind_of(c), bits=bits_of(c),
+                exp_bits=c.exp_bits if kind_of(c) == "float" else None,
+                man_bits=c.man_bits if kind_of(c) == "float" else None,
                 accuracy=None if r is None else r["accuracy"],
                 normalized=None if r is None else self.normalized(c),
                 meets=None if r is None else self.meets(c),
