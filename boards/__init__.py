@@ -44,6 +44,11 @@ class Board:
         weight and activation words fit them (one block per 16 bits of word), those two
         buffers are :data:`SPRAM_DEPTH` words deep and built in SPRAM (``synth_opts`` must
         have ``-spram``); otherwise both use block RAM at ``depths``.
+    pe_pipeline : dict
+        ``hwgen build --pe-pipeline auto``: PE accumulation kind (``rounded``, ``fused``) →
+        ``(mul_latency, add_latency)``, the smallest PE pipeline measured (``hwgen build``,
+        seed 1) to meet the board clock with a 2×2 ``e4m3:fp16:rounded`` array; larger
+        arrays or formats may need more (the build still checks timing).
     """
     name: str
     platform: object
@@ -56,11 +61,22 @@ class Board:
     synth_opts: str = ""
     bitstream: str = "bin"
     spram: int = 0
+    pe_pipeline: dict = field(default_factory=dict)
 
     def spram_blocks(self, word_bits):
         """SPRAM blocks the weight and activation buffers of words of ``word_bits`` (a dict
         with ``weights`` and ``acts``) need."""
         return sum(-(-word_bits[k] // 16) for k in ("weights", "acts"))
+
+    def auto_pe_pipeline(self, pe, dataflow="ws"):
+        """``(mul_latency, add_latency)`` for ``hwgen build --pe-pipeline auto``: the board's
+        :attr:`pe_pipeline` for a weight-stationary float PE of a kind it has one for, else
+        ``(0, 0)`` (no pipeline: other PEs have none, or none was measured)."""
+        from hwgen.golden.matmul import parse_pe
+        spec = parse_pe(pe)
+        if dataflow != "ws" or spec.kind != "float":
+            return 0, 0
+        return tuple(self.pe_pipeline.get(spec.accumulate, (0, 0)))
 
     def buffer_depths(self, word_bits):
         """Default buffer depths for words of ``word_bits``: SPRAM-deep weight and activation

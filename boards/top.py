@@ -30,6 +30,9 @@ class BoardTop(Elaboratable):
         activation buffers where the board has SPRAM and the words fit it).
     timeout_s : float
         Inter-byte timeout inside a frame, seconds.
+    mul_latency, add_latency : int
+        The array's PE pipeline (weight-stationary float PEs; see
+        :class:`~hwgen.arrays.systolic.SystolicArray`).
 
     Raises
     ------
@@ -38,14 +41,17 @@ class BoardTop(Elaboratable):
     """
 
     def __init__(self, board, rows, cols, pe="int8", dataflow="ws", *, baud=None,
-                 depths=None, max_payload=DEFAULT_MAX_PAYLOAD, timeout_s=0.05):
+                 depths=None, max_payload=DEFAULT_MAX_PAYLOAD, timeout_s=0.05, mul_latency=0,
+                 add_latency=0):
         try:
-            self._setup(board, rows, cols, pe, dataflow, baud, depths, max_payload, timeout_s)
+            self._setup(board, rows, cols, pe, dataflow, baud, depths, max_payload, timeout_s,
+                        dict(mul_latency=mul_latency, add_latency=add_latency))
         except Exception:
             self._MustUse__silence = True   # never built: no "created but never used" warning
             raise
 
-    def _setup(self, board, rows, cols, pe, dataflow, baud, depths, max_payload, timeout_s):
+    def _setup(self, board, rows, cols, pe, dataflow, baud, depths, max_payload, timeout_s,
+               pipeline):
         self.board = get_board(board)
         self.baud = int(baud or self.board.baud)
         self.clk_hz = _default_clk_hz(self.board.platform)
@@ -56,7 +62,8 @@ class BoardTop(Elaboratable):
                                 clk_hz=int(self.clk_hz), depths=depths,
                                 max_payload=max_payload,
                                 timeout_cycles=max(int(self.clk_hz * timeout_s),
-                                                   20 * self.divisor))
+                                                   20 * self.divisor),
+                                **pipeline)
         self.core = core(depths or self.board.depths)
         if depths is None:
             best = self.board.buffer_depths(self.core.word_bits)

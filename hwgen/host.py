@@ -261,7 +261,8 @@ class Accelerator:
         if self._array is None:
             from .arrays.systolic import SystolicArray
             i = self.info()
-            self._array = SystolicArray(i.rows, i.cols, i.pe, i.dataflow)
+            self._array = SystolicArray(i.rows, i.cols, i.pe, i.dataflow,
+                                        mul_latency=i.mul_latency, add_latency=i.add_latency)
             self._array._MustUse__silence = True    # a description, never elaborated
         return self._array
 

@@ -14,7 +14,8 @@ followed by a command that works; a frame abandoned mid-way with its answer neve
 cleared by the driver's ``resync()``.
 
 Parameters: ``rows``, ``cols``, ``pe``, ``dataflow``, ``divisor``, ``depths``,
-``max_payload``, ``gemms``, ``seed``.
+``max_payload``, ``gemms``, ``seed``, ``mul_latency`` and ``add_latency`` (the array's PE
+pipeline, weight-stationary float PEs: the results must not change, and IDENTIFY carries it).
 """
 
 import struct
@@ -52,7 +53,9 @@ def make_core():
     """The simulated board: the same parameters the pytest function converts to Verilog."""
     return HostLinkCore(ROWS, COLS, PE, DATAFLOW, divisor=DIVISOR, clk_hz=CLK_HZ,
                         depths=DEPTHS, max_payload=MAX_PAYLOAD,
-                        watchdog_cycles=PARAMS.get("watchdog", 4096))
+                        watchdog_cycles=PARAMS.get("watchdog", 4096),
+                        mul_latency=PARAMS.get("mul_latency", 0),
+                        add_latency=PARAMS.get("add_latency", 0))
 
 
 CORE = make_core()
@@ -292,7 +295,9 @@ def _run(**params):
                         params["dataflow"], divisor=params.get("divisor", 4), clk_hz=CLK_HZ,
                         depths=params.get("depths", dict(weights=8, acts=16, results=8)),
                         max_payload=params.get("max_payload", 64),
-                        watchdog_cycles=params.get("watchdog", 4096))
+                        watchdog_cycles=params.get("watchdog", 4096),
+                        mul_latency=params.get("mul_latency", 0),
+                        add_latency=params.get("add_latency", 0))
     result = run(core, test_module="rtl_tests.test_board", params=params)
     assert result.passed, result.report
     assert result.report.get("mismatches") == 0, result.report.get("first_mismatches")
@@ -306,4 +311,11 @@ def test_board_link_ws_int8():
 
 def test_board_link_os_int8():
     result = _run(dataflow="os", pe="int8")
+    assert result.report["vectors"] > 0 and result.report["errors_checked"] == 26
+
+
+def test_board_link_ws_bs8x8():
+    """A bit-serial array behind the link: the board runs it at full precision (every weight
+    plane), so its GEMMs equal the integer golden model's."""
+    result = _run(dataflow="ws", pe="bs8x8")
     assert result.report["vectors"] > 0 and result.report["errors_checked"] == 26

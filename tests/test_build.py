@@ -126,22 +126,31 @@ def _args(*argv):
     return parser.parse_args(["build", *argv])
 
 
-def test_build_cli_timing_missed(tmp_path, monkeypatch, capsys):
-    # The verdict only: the flow itself is replaced by a result that misses the clock
-    # (what the 2×2 e4m3:fp16:rounded array does on the iCEBreaker: 5.8 MHz < 12 MHz).
+def _fake_flow(monkeypatch, fmax_mhz):
+    """Replace the tools (``hwgen.flow.build._build``) by a result of ``fmax_mhz`` at the
+    board clock of 12 MHz; return a dict where the last board top built appears as ``top``."""
     import hwgen.flow.build as flow
+    seen = {}
 
     def fake(b, dev, top, out, seed, synth_opts, progress):
         for e in (top, top.core, top.core.array):      # not elaborated here: no warning
             e._MustUse__silence = True
+        seen["top"] = top
         res = {k: dict(used=1, available=2) for k in ("lut", "ff", "dsp", "bram", "io")}
-        return BuildResult(board=b.name, device=dev.name, rows=2, cols=2, pe="int8",
-                           dataflow="ws", seed=seed, clock_mhz=12.0, fmax_mhz=5.8,
-                           timing_met=False, resources=res, baud=top.baud,
+        return BuildResult(board=b.name, device=dev.name, **flow.design_fields(top),
+                           seed=seed, clock_mhz=12.0, fmax_mhz=fmax_mhz,
+                           timing_met=fmax_mhz >= 12.0, resources=res, baud=top.baud,
                            divisor=top.divisor, depths=top.core.depths,
                            bitstream=str(out / "top.bin"), sha256="0" * 64, build_dir=str(out))
 
     monkeypatch.setattr(flow, "_build", fake)
+    return seen
+
+
+def test_build_cli_timing_missed(tmp_path, monkeypatch, capsys):
+    # The verdict only: the flow itself is replaced by a result that misses the clock
+    # (what the 2×2 e4m3:fp16:rounded array does on the iCEBreaker: 5.8 MHz < 12 MHz).
+    _fake_flow(monkeypatch, 5.8)
     argv = ("--board", "icebreaker", "--rows", "2", "--cols", "2", "--pe", "int8", "-o",
             str(tmp_path))
     assert run_build(_args(*argv)) == 2
@@ -175,3 +184,66 @@ def test_build_cli_bad_baud(capsys):
     assert status == 2
     err = capsys.readouterr().err.strip()
     assert err.startswith("hwgen: error: Baud rate 5000000 is too high for a 12 MHz clock")
+
+
+def test_build_cli_pe_pipeline(tmp_path, monkeypatch, capsys):
+    # --mul-latency/--add-latency reach the array inside the board top, its IDENTIFY
+    # answer, the module name and the report (the flow itself is replaced: no tools run).
+    from hwgen.host_link import protocol as P
+    seen = _fake_flow(monkeypatch, 13.0)
+    argv = ("--board", "icebreaker", "--rows", "2", "--cols", "2", "--pe",
+            "e4m3:fp16:rounded", "--mul-latency", "2", "--add-latency", "3", "-o", str(tmp_path))
+    assert run_build(_args(*argv)) == 0
+    out = capsys.readouterr().out
+    assert "2x2 e4m3:fp16:rounded ws array, PE pipeline mul 2 / add 3 on icebreaker" in out
+    top = seen["top"]
+    arr = top.core.array
+    assert (arr.mul_latency, arr.add_latency) == (2, 3)
+    assert top.module_name.endswith("_l2_3_d12")
+    info = P.parse_identify(P.identify_payload(top.core.info))
+    assert (info.mul_latency, info.add_latency) == (2, 3)
+    report = json.loads((tmp_path / "report.json").read_text())
+    assert (report["mul_latency"], report["add_latency"]) == (2, 3)
+    # Unpipelined (the default): latencies 0 in the report, no pipeline in the table.
+    assert run_build(_args(*argv[:6], "--pe", "e4m3:fp16:rounded", "-o", str(tmp_path))) == 0
+    assert "PE pipeline" not in capsys.readouterr().out
+    assert json.loads((tmp_path / "report.json").read_text())["mul_latency"] == 0
+    assert seen["top"].core.array.add_latency == 0
+
+
+def test_build_cli_bad_pe_pipeline(capsys):
+    base = ("--board", "icebreaker", "--rows", "2", "--cols", "2")
+    assert run_build(_args(*base, "--pe", "int8", "--mul-latency", "1")) == 2
+    assert capsys.readouterr().err.strip() == (
+        "hwgen: error: A PE pipeline needs a weight-stationary array of F:ACC:rounded or "
+        "F:ACC:fused PEs, not 'int8' (ws)")
+    assert run_build(_args(*base, "--pe", "e4m3:fp16:rounded", "--add-latency", "4")) == 2
+    assert capsys.readouterr().err.strip() == (
+        "hwgen: error: Adder latency must be between 0 and 3 for e4m3:fp16:rounded, not 4")
+
+
+def test_build_cli_pe_pipeline_auto(tmp_path, monkeypatch, capsys):
+    seen = _fake_flow(monkeypatch, 13.0)
+    base = ("--board", "icebreaker", "--rows", "2", "--cols", "2", "-o", str(tmp_path))
+
+    def latencies(*argv):
+        assert run_build(_args(*base, *argv)) == 0, capsys.readouterr().err
+        arr = seen["top"].core.array
+        return arr.mul_latency, arr.add_latency
+
+    # Float PEs (weight-stationary): the board's measured pipeline; it is a real one.
+    want = boards.get_board("icebreaker").pe_pipeline["rounded"]
+    assert want != (0, 0)
+    assert latencies("--pe", "e4m3:fp16:rounded", "--pe-pipeline", "auto") == want
+    # PEs without a pipeline: none.
+    assert latencies("--pe", "int8", "--pe-pipeline", "auto") == (0, 0)
+    assert latencies("--pe", "e4m3:fp16:rounded", "--dataflow", "os",
+                     "--pe-pipeline", "auto") == (0, 0)
+    # Both ways at once, or another word: exit 2.
+    assert run_build(_args(*base, "--pe", "e4m3:fp16:rounded", "--pe-pipeline", "auto",
+                           "--add-latency", "1")) == 2
+    assert capsys.readouterr().err.strip() == (
+        "hwgen: error: --pe-pipeline auto chooses the latencies: give it or "
+        "--mul-latency/--add-latency, not both")
+    assert run_build(_args(*base, "--pe", "int8", "--pe-pipeline", "max")) == 2
+    assert capsys.readouterr().err.strip() == "hwgen: error: --pe-pipeline must be auto, not 'max'"

@@ -112,3 +112,25 @@ def test_divisor_for():
     with pytest.raises(ValueError, match=r"^Baud rate 1750000 is 2.0% off with a 12 MHz clock "
                                          r"\(divider 7\)"):
         divisor_for(12e6, 1_750_000)
+
+
+def test_identify_pe_pipeline_field():
+    # A pipelined array appends its two latencies after the PE spec; an unpipelined one
+    # sends the original version-1 payload (30 fixed bytes + the spec), which still parses.
+    plain = P.identify_payload(INFO)
+    assert len(plain) == 30 + len("int8")
+    d = INFO.to_dict()
+    assert (d["mul_latency"], d["add_latency"]) == (0, 0)
+    piped = P.DeviceInfo(**dict(d, pe="e4m3:fp16:rounded", mul_latency=2, add_latency=3))
+    payload = P.identify_payload(piped)
+    assert payload[:-2] == P.identify_payload(P.DeviceInfo(**dict(d, pe="e4m3:fp16:rounded")))
+    assert payload[-2:] == bytes([2, 3])
+    info = P.parse_identify(payload)
+    assert info == piped and info.pe == "e4m3:fp16:rounded"
+    assert (info.mul_latency, info.add_latency) == (2, 3)
+    assert P.parse_identify(plain) == INFO
+    with pytest.raises(ValueError, match="Not an hwgen IDENTIFY payload"):
+        P.parse_identify(payload[:-1])          # half an extension
+    # The driver's array description follows the board's pipeline.
+    acc = Accelerator(Scripted(P.encode_response(P.ST_OK, P.CMD_IDENTIFY, payload)))
+    assert (acc.array.mul_latency, acc.array.add_latency) == (2, 3)

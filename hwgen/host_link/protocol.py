@@ -136,15 +136,19 @@ class DeviceInfo:
     timeout_cycles : int
         Inter-byte timeout of the receiver (clock cycles): a frame that stops for this long
         is answered with ``ST_TIMEOUT``.
+    mul_latency, add_latency : int
+        The array's PE pipeline (register stages in each PE's multiplier and adder; 0 and 0
+        when unpipelined). Informational: results and the protocol do not depend on it.
     """
 
     def __init__(self, *, version, rows, cols, dataflow, pe, word_bytes, depths, max_payload,
-                 clk_hz, divisor, timeout_cycles):
+                 clk_hz, divisor, timeout_cycles, mul_latency=0, add_latency=0):
         self.version, self.rows, self.cols, self.dataflow, self.pe = \
             version, rows, cols, dataflow, pe
         self.word_bytes, self.depths = dict(word_bytes), dict(depths)
         self.max_payload, self.clk_hz, self.divisor = max_payload, clk_hz, divisor
         self.timeout_cycles = timeout_cycles
+        self.mul_latency, self.add_latency = mul_latency, add_latency
 
     @property
     def timeout_seconds(self):
@@ -158,27 +162,36 @@ class DeviceInfo:
         return dict(version=self.version, rows=self.rows, cols=self.cols,
                     dataflow=self.dataflow, pe=self.pe, word_bytes=self.word_bytes,
                     depths=self.depths, max_payload=self.max_payload, clk_hz=self.clk_hz,
-                    divisor=self.divisor, timeout_cycles=self.timeout_cycles)
+                    divisor=self.divisor, timeout_cycles=self.timeout_cycles,
+                    mul_latency=self.mul_latency, add_latency=self.add_latency)
 
     def __eq__(self, other):
         return isinstance(other, DeviceInfo) and self.to_dict() == other.to_dict()
 
     def __repr__(self):
-        return (f"DeviceInfo({self.rows}x{self.cols} {self.pe!r} {self.dataflow}, "
+        pipe = (f", PE pipeline {self.mul_latency}/{self.add_latency}"
+                if self.mul_latency or self.add_latency else "")
+        return (f"DeviceInfo({self.rows}x{self.cols} {self.pe!r} {self.dataflow}{pipe}, "
                 f"buffers {self.depths}, {self.baud:.0f} baud)")
 
 
 _IDENT_FMT = "<4sBBBBBBBHHHHIHIB"
+#: Optional trailing IDENTIFY field (after the PE spec): the PE pipeline, multiplier and
+#: adder latency (1 byte each). Sent only by pipelined arrays, so an unpipelined board's
+#: IDENTIFY answer is the original version-1 payload; absent means 0 and 0.
+_IDENT_PIPE_FMT = "<BB"
 
 
 def identify_payload(info):
     """The IDENTIFY response payload for ``info`` (a :class:`DeviceInfo`)."""
     wb, d = info.word_bytes, info.depths
     pe = info.pe.encode("ascii")
+    pipe = (struct.pack(_IDENT_PIPE_FMT, info.mul_latency, info.add_latency)
+            if info.mul_latency or info.add_latency else b"")
     return struct.pack(_IDENT_FMT, IDENT_MAGIC, info.version, info.rows, info.cols,
                        DATAFLOW_CODES[info.dataflow], wb["weights"], wb["acts"], wb["results"],
                        d["weights"], d["acts"], d["results"], info.max_payload, info.clk_hz,
-                       info.divisor, info.timeout_cycles, len(pe)) + pe
+                       info.divisor, info.timeout_cycles, len(pe)) + pe + pipe
 
 
 def parse_identify(payload):
@@ -194,16 +207,20 @@ def parse_identify(payload):
         raise ValueError(f"IDENTIFY payload too short ({len(payload)} bytes)")
     (magic, version, rows, cols, df, wbw, wba, wbr, dw, da, dr, maxp, clk, div, tmo,
      pe_len) = struct.unpack(_IDENT_FMT, payload[:n])
-    if magic != IDENT_MAGIC or len(payload) != n + pe_len:
+    n_pipe = struct.calcsize(_IDENT_PIPE_FMT)
+    if magic != IDENT_MAGIC or len(payload) not in (n + pe_len, n + pe_len + n_pipe):
         raise ValueError(f"Not an hwgen IDENTIFY payload: {bytes(payload)!r}")
+    pipe = payload[n + pe_len:]
+    mul_lat, add_lat = struct.unpack(_IDENT_PIPE_FMT, pipe) if pipe else (0, 0)
     dataflow = {v: k for k, v in DATAFLOW_CODES.items()}.get(df)
     if dataflow is None:
         raise ValueError(f"Unknown dataflow code {df}")
     return DeviceInfo(version=version, rows=rows, cols=cols, dataflow=dataflow,
-                      pe=payload[n:].decode("ascii"),
+                      pe=payload[n:n + pe_len].decode("ascii"),
                       word_bytes=dict(weights=wbw, acts=wba, results=wbr),
                       depths=dict(weights=dw, acts=da, results=dr), max_payload=maxp,
-                      clk_hz=clk, divisor=div, timeout_cycles=tmo)
+                      clk_hz=clk, divisor=div, timeout_cycles=tmo, mul_latency=mul_lat,
+                      add_latency=add_lat)
 
 
 def parse_status(payload):
