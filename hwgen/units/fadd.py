@@ -3,7 +3,7 @@
 The golden model is :func:`hwgen.golden.add`; the cocotb test is ``rtl_tests/test_fadd.py``.
 """
 
-from amaranth.hdl import Module, Mux, Signal, signed
+from amaranth.hdl import Cat, Module, Mux, Signal
 from amaranth.lib.wiring import In
 
 from .floatraw import (FloatOpBase, RoundingMode, exp_range, range_shape, sticky_shift_right,
@@ -15,11 +15,11 @@ __all__ = ["FloatAdder"]
 class FloatAdder(FloatOpBase):
     """``y = a + b`` (or ``a - b``) rounded once into ``out_fmt``, with exception flags.
 
-    Datapath (one path, no near/far split): the operand with the larger exponent is ``x``; the
+    Datapath (one path, no near/far split): the operand with the larger magnitude is ``x``; the
     other is shifted right by the exponent difference into a window of ``P + G + 1`` bits
     (``P`` the wider input precision, ``G = max(0, out precision + 2 - P)`` guard bits, and a
     jam bit at the bottom collecting what is shifted out), added or subtracted, and the
-    magnitude of the two's-complement sum goes to the shared rounder. Whenever bits are jammed
+    sum, never negative, goes to the shared rounder. Whenever bits are jammed
     the exponent difference is at least ``G + 2``, so at most one bit cancels and the jam bit
     stays two places below the rounding guard, as the rounder requires. Massive cancellation
     only happens for differences of 0 or 1, where the window is exact.
@@ -105,11 +105,22 @@ class FloatAdder(FloatOpBase):
         m.d.comb += [ea.eq(ua.exp - sha), eb.eq(ub.exp - shb),
                      siga.eq(ua.sig << sha), sigb.eq(ub.sig << shb)]
 
+        # x is the operand of larger magnitude, so the sum is never negative and needs no
+        # negation. The exponent difference does not wait for that compare: when both operands
+        # are nonzero the larger magnitude has the larger (or equal) exponent, and when one is
+        # zero its significand is zero, so the shift amount does not matter.
         if fa == fb:
-            swap = eb > ea
+            # Sign-magnitude encodings order like their magnitudes (flushed subnormals are
+            # zeros either way round).
+            wm = fa.width - 1
+            swap = self.b[:wm] > self.a[:wm]
+            # Equal magnitudes, found without waiting for the sum.
+            same = (self.a[:wm] == self.b[:wm]) | (ua.zero & ub.zero)
         else:
             # A zero's exponent says nothing: it must never be the larger operand.
-            swap = ua.zero | (~ub.zero & (eb > ea))
+            ka, kb = Cat(siga, ea - lo), Cat(sigb, eb - lo)
+            swap = ua.zero | (~ub.zero & (kb > ka))
+            same = None
         sx = Mux(swap, sb, sa)
         ex = Signal(range_shape(lo, hi))
         X, Y = Signal(P), Signal(P)
@@ -119,28 +130,28 @@ class FloatAdder(FloatOpBase):
             ex.eq(Mux(swap, eb, ea)),
             X.eq(Mux(swap, sigb, siga)),
             Y.eq(Mux(swap, siga, sigb)),
-            diff.eq(Mux(swap, eb - ea, ea - eb)),
+            diff.eq(Mux(eb > ea, eb - ea, ea - eb)),
         ]
         win = P + G + 1
-        dmax = min(dmax_possible, win)
-        if dmax_possible > dmax:
-            amount = Signal(range(dmax + 1))
-            m.d.comb += amount.eq(Mux(diff >= dmax, dmax, diff))
+        # Shift stages of 1, 2, 4, .. cover every amount below 2**k >= win; any higher bit of
+        # the difference shifts everything into the jam bit (no clamping compare).
+        k = win.bit_length()
+        yin = Y << (G + 1)
+        if len(diff) > k:
+            low = sticky_shift_right(m, yin, win, diff[:k], (1 << k) - 1, name="align")
+            yw = Signal(win)
+            m.d.comb += yw.eq(Mux(diff[k:] != 0, Y != 0, low))
         else:
-            amount = diff
-        yw = sticky_shift_right(m, Y << (G + 1), win, amount, dmax, name="align")
+            yw = sticky_shift_right(m, yin, win, diff, dmax_possible, name="align")
         eff_sub = sa ^ sb
         xw = X << (G + 1)
-        # One adder: subtracting is adding the complement plus one.
-        yx = Signal(signed(win + 2))
-        z = Signal(signed(win + 2))
-        m.d.comb += [yx.eq(yw), z.eq(xw + Mux(eff_sub, ~yx, yx) + eff_sub)]
-        neg = z < 0
+        # One adder: subtracting is adding the complement plus one; x >= y, so no negation.
+        yx = Signal(win + 1)
         mag = Signal(win + 1)
-        m.d.comb += mag.eq(Mux(neg, -z, z))
+        m.d.comb += [yx.eq(yw), mag.eq(xw + Mux(eff_sub, ~yx, yx) + eff_sub)]
         rmode = RoundingMode(self._rounding, self.rm if self._rounding == "dynamic" else None)
         # Exact zero sum of nonzero operands: +0, or -0 when rounding down (IEEE 754 6.3).
-        sign = Mux(eff_sub & (z == 0), rmode.rdn, sx ^ neg)
+        sign = Mux(eff_sub & ((mag == 0) if same is None else same), rmode.rdn, sx)
 
         inf_minus_inf = ua.inf & ub.inf & eff_sub
         nan = ua.nan | ub.nan | inf_minus_inf
