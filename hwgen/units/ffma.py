@@ -20,8 +20,9 @@ class FloatFMA(FloatOpBase):
     right from its leftmost place, ``K = Pp + out precision + 2`` bits above the product, by
     ``K - (exp_c - exp_product)``; what falls off the bottom is jammed into bit 0. When the
     addend lies more than ``K`` places above the product (or the product is zero) the addend
-    sits at its leftmost place and a nonzero product becomes the jam bit. The two's-complement
-    sum's magnitude goes to the shared rounder, which normalizes it (cancellation included).
+    sits at its leftmost place and a nonzero product becomes the jam bit. The sum's magnitude
+    (``c - p`` from a second subtractor when ``p - c`` is negative) goes to the shared
+    rounder, which normalizes it (cancellation included).
 
     Parameters
     ----------
@@ -88,19 +89,22 @@ class FloatFMA(FloatOpBase):
         p_nan = ua.nan | ub.nan | inf_x_zero
         p_inf = (ua.inf | ub.inf) & ~p_nan
         # Addend placement: k = exp_c - exp_product, shifted right from place K by K - k.
-        k = uc.exp - ep
+        ep_k = Signal(range_shape(plo + K, phi + K))   # where the addend's LSB starts
+        m.d.comb += ep_k.eq(ep + K)
+        dist = Signal(range_shape(K - (chi - plo), K - (clo - phi)))
+        m.d.comb += dist.eq(ep_k - uc.exp)
+        above = dist < 0                       # the addend lies more than K places up
         c_dom = Signal()
-        m.d.comb += c_dom.eq(p_zero | (~uc.zero & (k > K)))
+        m.d.comb += c_dom.eq(p_zero | (~uc.zero & above))
         amax = L + K + Pc - 1
         dist_hi = K - (clo - phi)              # largest K - k
         amt = Signal(range(max(min(amax, max(dist_hi, 0)), 0) + 1))
         if dist_hi > 0:
-            dist = K - k
-            m.d.comb += amt.eq(Mux(c_dom | (dist < 0), 0, Mux(dist >= amax, amax, dist)))
+            m.d.comb += amt.eq(Mux(c_dom | above, 0, Mux(dist >= amax, amax, dist)))
         cw = sticky_shift_right(m, uc.sig << (L + K), top, amt, max(min(amax, dist_hi), 0),
                                 name="align")
         e_lsb = Signal(range_shape(min(plo - L, clo - L - K), max(phi - L, chi - L - K)))
-        m.d.comb += e_lsb.eq(Mux(c_dom, uc.exp - (L + K), ep - L))
+        m.d.comb += e_lsb.eq(Mux(c_dom, uc.exp, ep_k) - (L + K))
         pw = Mux(c_dom, ~p_zero, prod << L)
 
         nan = p_nan | uc.nan | (p_inf & uc.inf & (sp ^ uc.sign))
@@ -116,18 +120,22 @@ class FloatFMA(FloatOpBase):
         rm = stage[9] if self._rounding == "dynamic" else None
 
         eff_sub = sp ^ sc
-        # One adder: subtracting is adding the complement plus one.
-        cx = Signal(signed(top + 2))
-        z = Signal(signed(top + 2))
-        m.d.comb += [cx.eq(cw), z.eq(pw + Mux(eff_sub, ~cx, cx) + eff_sub)]
+        # Subtracting is adding the complement plus one. |sum| < 2**top (the addend's top
+        # bit is at most bit top - 1, the product's far below), so top magnitude bits and a
+        # sign bit hold it. The reversed difference c - p is formed beside the sum (rather
+        # than negating the sum), so only one carry chain lies on each path.
+        cx = Signal(signed(top + 1))
+        z = Signal(signed(top + 1))
+        zr = Signal(top)
+        m.d.comb += [cx.eq(cw), z.eq(pw + Mux(eff_sub, ~cx, cx) + eff_sub), zr.eq(cx - pw)]
         neg = z < 0
-        mag = Signal(top + 1)
-        m.d.comb += mag.eq(Mux(neg, -z, z))
+        mag = Signal(top)
+        m.d.comb += mag.eq(Mux(neg, zr, z))
         rmode = RoundingMode(self._rounding, rm)
         # An exact zero: both zero with one sign keeps it; otherwise +0 (-0 rounding down).
         sign = Mux(eff_sub & (z == 0), rmode.rdn, sp ^ neg)
 
-        r = self._rounder(m, sig_width=top + 1,
+        r = self._rounder(m, sig_width=top,
                           exp_range=(min(plo - L, clo - L - K), max(phi - L, chi - L - K)))
         pairs = [
             (r.sign, Mux(inf, inf_sign, sign)),
