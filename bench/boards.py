@@ -7,7 +7,8 @@ yowasp-nextpnr + pack) for N = 2, 4, 8, ... until one does not fit (or ``--max-n
 bisected. "Fits" means placed and routed; Fmax is nextpnr's, the board clock is what the board
 top runs at (no PLL), so the peak MAC/s is given at both (bit-serial PEs: divided by the weight
 bits, the cycles one MAC takes at full precision). The device's multiplier limit comes from
-the records of ``bench/systolic.py`` (#DSP × the Fmax of one DSP-block int8 MAC).
+the records of ``bench/systolic.py`` (#DSP × the Fmax of one DSP-block int8 MAC). Float PEs
+get the board's measured PE pipeline (``hwgen build --pe-pipeline auto``).
 
 Host link: bytes/s of WRITE and READ payload at the default 1 Mbaud, computed from the
 protocol's framing (:mod:`hwgen.host_link.protocol`) and measured in simulation (Verilator,
@@ -49,7 +50,10 @@ def try_build(board, n, pe, seed, build_root, reuse=False):
     import json
     from hwgen.flow.build import BuildResult, build
     from hwgen.flow.synth import DoesNotFit, FlowError
-    out = Path(build_root) / f"{board}_{n}x{n}_{pe.replace(':', '_')}"
+    from boards import get_board
+    ml, al = get_board(board).auto_pe_pipeline(pe)   # `hwgen build --pe-pipeline auto`
+    out = Path(build_root) / (f"{board}_{n}x{n}_{pe.replace(':', '_')}"
+                              + (f"_p{ml}{al}" if ml or al else ""))
     nofit = out / "nofit.json"
     if reuse and (out / "report.json").is_file():
         r = BuildResult(**json.loads((out / "report.json").read_text()))
@@ -74,7 +78,8 @@ def try_build(board, n, pe, seed, build_root, reuse=False):
     nofit.unlink(missing_ok=True)
     t0 = time.monotonic()
     try:
-        r = build(board, n, n, pe, "ws", out, seed, allow_timing_fail=True, progress=False)
+        r = build(board, n, n, pe, "ws", out, seed, allow_timing_fail=True, progress=False,
+                  mul_latency=ml, add_latency=al)
     except DoesNotFit as e:
         print(f"  {n}x{n}: does not fit ({time.monotonic() - t0:.0f} s): {e}", file=sys.stderr)
         nofit.write_text(json.dumps(dict(seed=seed, message=str(e))))
@@ -277,7 +282,9 @@ def write_doc(args, argv, rows, link, quiet=False):
         macs = r.rows * r.cols / (spec.w_fmt.bits if spec.kind == "bitserial" else 1)
         timing = "met" if r.timing_met else "**missed**"
         at_clock = _rate(macs * r.clock_mhz * 1e6) if r.timing_met else "-"
-        lines.append(f"| {board} | {r.pe} | {size} | {u('lut')} | {u('ff')} | {u('dsp')} | "
+        pipe = (f" (PE pipeline {r.mul_latency}/{r.add_latency})"
+                if getattr(r, "mul_latency", 0) or getattr(r, "add_latency", 0) else "")
+        lines.append(f"| {board} | {r.pe}{pipe} | {size} | {u('lut')} | {u('ff')} | {u('dsp')} | "
                      f"{u('bram')} | {r.fmax_mhz:.1f} | {r.clock_mhz:g} | {timing} | "
                      f"{at_clock} | {_rate(macs * r.fmax_mhz * 1e6)} | {limit} |")
         if not r.timing_met:
