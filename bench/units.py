@@ -24,6 +24,7 @@ Tables:
 """
 
 import argparse
+import itertools
 import json
 import os
 import signal
@@ -70,7 +71,9 @@ def configs():
         ("imac int4×int4→int32", "imac", lambda: IntMac(4, 4, 32), both),
         ("imac int4×int4→int16", "imac", lambda: IntMac(4, 4, 16), both),
         ("imac int16×int16→int48", "imac", lambda: IntMac(16, 16, 48), dflt),
-        ("dpmac 8/4 (acc 32)", "rtp", lambda: DualPrecisionMac(8), both),
+        ("dpmac 8/4 packed (acc 32)", "rtp", lambda: DualPrecisionMac(8), both),
+        ("dpmac 8/4 split (acc 32)", "rtp", lambda: DualPrecisionMac(8, multiplier="split"),
+         both),
         ("bsmac k8 w8 a8", "rtp", lambda: BitSerialMac(8, 8, 8), dflt),
         ("tmac k8 a8", "rtp", lambda: TernaryMac(8, 8), dflt),
         ("p2mac k8 a8 s7", "rtp", lambda: Pow2Mac(8, 8, 7), dflt),
@@ -389,7 +392,8 @@ def report(rows, devices, cycles):
     md += ["## 3. Run-time-precision units of issue 5", "",
            "`bsmac`: bit-serial dot-product MAC, 8 lanes, 8-bit weights (one bit-plane per "
            "cycle) × 8-bit activations; `dpmac`: one 8×8 or two 4×4 signed products per "
-           "cycle, 32-bit accumulator; `tmac`: ternary weights × 8-bit activations, 8 lanes; "
+           "cycle, 32-bit accumulator, `packed` (default: one 14×14 multiplier for both modes) "
+           "or `split` (four 5×5 sub-multipliers); `tmac`: ternary weights × 8-bit activations, 8 lanes; "
            "`p2mac`: power-of-two weights (sign + shift 0..7) × 8-bit activations, 8 lanes. "
            "IntMac rows are the comparison points.", ""]
     for dev in devices:
@@ -435,17 +439,23 @@ def report(rows, devices, cycles):
            "synthesized counts; rows with `4×4 MAC acc bits` = 16 use 16-bit accumulators in the "
            "4×4 MACs instead, a cheaper and less equal comparison point). Compared with DSP "
            "blocks allowed (the default flow) and "
-           "LUT-only (`no DSP`); `less?` = `yes` when the dual-precision unit is smaller in LUT4 "
+           "LUT-only (`no DSP`), for both multiplier structures of the unit: `packed` (the "
+           "default, one signed 14×14 multiplier whose low mode packs both 4×4 pairs with a "
+           "guard gap, so that one DSP block serves both modes) and `split` (four 5×5 "
+           "sub-multipliers, which yosys keeps in logic on iCE40 and puts in four DSP blocks on "
+           "ECP5). Use `packed` where DSP blocks are available, `split` where multipliers are "
+           "built from LUTs. `less?` = `yes` when the dual-precision unit is smaller in LUT4 "
            "slots and in FFs and uses no more DSP blocks, `no` when it is smaller in none, "
            "else which resources are more and which fewer.", ""]
     dp_rows = []
     for dev in devices:
-        for dsp, acc4 in ((True, 32), (False, 32), (True, 16), (False, 16)):
-            dp = g("dpmac 8/4 (acc 32)", dev, dsp)
+        for (dsp, acc4), impl in itertools.product(
+                ((True, 32), (False, 32), (True, 16), (False, 16)), ("packed", "split")):
+            dp = g(f"dpmac 8/4 {impl} (acc 32)", dev, dsp)
             m8 = g("imac int8×int8→int32", dev, dsp)
             m4 = g(f"imac int4×int4→int{acc4}", dev, dsp)
             row = {"device": dev, "flow": "DSP allowed" if dsp else "LUT-only",
-                   "acc4": acc4}
+                   "acc4": acc4, "impl": impl}
             if not all(_ok(x) for x in (dp, m8, m4)):
                 row["note"] = "not measured: " + "; ".join(
                     f"{x['unit']}: {x['status']}" for x in (dp, m8, m4)
@@ -460,9 +470,9 @@ def report(rows, devices, cycles):
                        less=_verdict({k: (dp[k], sep[k])
                                       for k in ("area", "ff", "dsp")}))
             dp_rows.append(row)
-    md += [table(dp_rows, ["device", "flow", "acc4", "dp_area", "sep_area", "ratio", "dp_ff",
+    md += [table(dp_rows, ["device", "flow", "acc4", "impl", "dp_area", "sep_area", "ratio", "dp_ff",
                            "sep_ff", "dp_dsp", "sep_dsp", "dp_fmax", "sep_fmax", "less", "note"],
-                 ["device", "flow", "4×4 MAC acc bits", "dpmac LUT4 slots",
+                 ["device", "flow", "4×4 MAC acc bits", "dpmac multiplier", "dpmac LUT4 slots",
                   "separate LUT4 slots", "dpmac/separate", "dpmac FF", "separate FF",
                   "dpmac DSP", "separate DSP", "dpmac Fmax",
                   "separate Fmax (slowest)", "less?", "note"]), ""]

@@ -5,7 +5,9 @@
 The mode (high / low independent / low nested) changes at random between operations, also
 within a group; groups have random lengths, the source idles at random and the sink applies
 random back-pressure; every result must arrive exactly once and in order. With no stalls the
-unit must take one operation per cycle in every mode.
+unit must take one operation per cycle in every mode. With ``exhaustive`` set (high_bits up
+to 8), every operand pair of every mode goes through the unit as a one-operation group:
+all ``(w0, a)`` in high and low-independent mode, all ``(w0.hi, w1.hi, a)`` in nested mode.
 """
 
 import time
@@ -20,7 +22,7 @@ from hwgen.units.dpmac import DualPrecisionMac
 from sim.params import get_params, write_report
 from sim.streams import StreamDriver, StreamMonitor, pack_struct, reset, start_clock, to_signed
 
-_KEYS = ("high_bits", "acc_bits")
+_KEYS = ("high_bits", "acc_bits", "multiplier")
 
 
 def _unit(p):
@@ -84,6 +86,43 @@ async def run_random(dut):
     assert not bad, bad[:5]
 
 
+def exhaustive_ops(H, rng):
+    """Every operand pair of every mode, one operation per group (see the module doc)."""
+    L = H // 2
+    w, a = (x.ravel() for x in np.meshgrid(np.arange(1 << H), np.arange(1 << H),
+                                           indexing="ij"))
+    n = w.size
+    # nested: w0.hi and w1.hi take every pair of values (the low halves, unused, are random)
+    hi0, hi1 = w >> L, w & ((1 << L) - 1)
+    nest_w0 = (hi0 << L) | rng.integers(0, 1 << L, n)
+    nest_w1 = (hi1 << L) | rng.integers(0, 1 << L, n)
+    ops = {"w0": np.concatenate([w, w, nest_w0]),
+           "w1": np.concatenate([rng.integers(0, 1 << H, 2 * n), nest_w1]),
+           "a": np.concatenate([a, a, a]),
+           "low": np.repeat([0, 1, 1], n), "nested": np.repeat([0, 0, 1], n)}
+    ops["last"] = np.ones(3 * n, dtype=np.int64)
+    return ops
+
+
+@cocotb.test(skip=not get_params().get("exhaustive"))
+async def run_exhaustive(dut):
+    """Every operand pair of every mode, at full speed, against the golden model."""
+    p = get_params()
+    tb = TB(dut, p, idle=0.0, backpressure=0.0, seed=3)
+    await reset(dut)
+    t0 = time.monotonic()
+    ops = exhaustive_ops(tb.unit.high_bits, np.random.default_rng(3))
+    exp = tb.expected(ops)
+    tb.queue(ops)
+    await tb.snk.wait_for(len(exp), timeout_cycles=2 * len(exp) + 1000)
+    got = np.array([to_signed(x, tb.unit.acc_bits) for x in tb.snk.items])
+    bad = np.flatnonzero(got != exp)
+    write_report({"exhaustive_ops": len(exp), "exhaustive_mismatches": int(bad.size),
+                  "exhaustive_first": [(int(k), int(got[k]), int(exp[k])) for k in bad[:5]],
+                  "exhaustive_seconds": time.monotonic() - t0})
+    assert bad.size == 0, [(int(k), int(got[k]), int(exp[k])) for k in bad[:5]]
+
+
 @cocotb.test()
 async def run_throughput(dut):
     """With no stalls: one operation per cycle in every mode (so two products per cycle in
@@ -115,10 +154,15 @@ async def run_throughput(dut):
 
 # -- pytest ---------------------------------------------------------------------------------
 
-@pytest.mark.parametrize("cfg", [dict(high_bits=8)], ids=["h8"])
+@pytest.mark.parametrize("cfg", [dict(high_bits=8, multiplier="packed", exhaustive=True),
+                                 dict(high_bits=8, multiplier="split")],
+                         ids=["h8-packed-exhaustive", "h8-split"])
 def test_dpmac(cfg):
     from sim.runner import run
     res = run(_unit(cfg), test_module="rtl_tests.test_dpmac", params=dict(cfg, n=3000))
     assert res.passed, res.report
     assert res.report["mismatches"] == 0
     assert not res.report["throughput_mismatches"]
+    if cfg.get("exhaustive"):
+        assert res.report["exhaustive_ops"] == 3 << 16
+        assert res.report["exhaustive_mismatches"] == 0

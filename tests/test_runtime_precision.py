@@ -295,6 +295,8 @@ def test_quantize_pow2_is_nearest(ms):
      "High precision width must be an integer, not '8'"),
     (lambda: DualPrecisionMac(acc_bits=15), ValueError,
      "Accumulator width must be between 16 and 62, not 15"),
+    (lambda: DualPrecisionMac(multiplier="dsp"), ValueError,
+     "Multiplier structure must be one of packed, split, not 'dsp'"),
     (lambda: TernaryMac(lanes=300), ValueError, "Lane count must be between 1 and 256, not 300"),
     (lambda: TernaryMac(act_bits=0), ValueError,
      "Activation width must be between 2 and 24, not 0"),
@@ -317,6 +319,7 @@ def test_unit_names_and_derived_widths():
     assert BitSerialMac(lanes=1, weight_bits=1, act_bits=1, signed=False).acc_bits == 9
     assert DualPrecisionMac().module_name == "dpmac_h8_l4"
     assert DualPrecisionMac(6, acc_bits=20).module_name == "dpmac_h6_l3_acc20"
+    assert DualPrecisionMac(multiplier="split").module_name == "dpmac_h8_l4_split"
     assert DualPrecisionMac().acc_bits == 32 and DualPrecisionMac().low_bits == 4
     assert TernaryMac().module_name == "tmac_k8_a8"
     assert TernaryMac().acc_bits == 12 + 8 and TernaryMac().count_bits == 12
@@ -390,8 +393,9 @@ def test_sim_bsmac_unsigned():
     assert got == exp.tolist()
 
 
-def test_sim_dpmac_h6():
-    dut = DualPrecisionMac(high_bits=6, acc_bits=14)
+@pytest.mark.parametrize("multiplier", ["packed", "split"])
+def test_sim_dpmac_h6(multiplier):
+    dut = DualPrecisionMac(high_bits=6, acc_bits=14, multiplier=multiplier)
     rng = np.random.default_rng(11)
     n = 150
     w0, w1, a = (rng.integers(0, 64, n) for _ in range(3))

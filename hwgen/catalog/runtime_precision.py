@@ -28,6 +28,10 @@ low=0: w0*a (one high x high product). low=1, nested=0: w0 and a each hold two s
 high/2-bit values (element 0 in the low half): w0.lo*a.lo + w0.hi*a.hi. low=1, nested=1:
 w0 and w1 are high-precision weights, their MSB halves are used, scale kept:
 ((w0>>h/2)*a.lo + (w1>>h/2)*a.hi) << h/2. The mode may change between any two operations.
+--multiplier packed (default): both modes share one signed (3L+2)x(3L+2) multiplier (L =
+high/2), low mode packs the two pairs into it with a guard gap: one DSP block. split: four
+(L+1)x(L+1) sub-multipliers, the smaller choice when multipliers are built from LUTs. Same
+results bit for bit; the module name ends in _split for the latter.
 """ + _GROUPS + """
 Example: hwgen generate dpmac --high-bits 8 -o dpmac.v"""
 
@@ -79,15 +83,21 @@ def _dpmac_args(p):
     p.add_argument("--high-bits", type=int, default=8, metavar="N",
                    help="high-mode operand width, even; low mode uses half (default 8)")
     _acc_arg(p, "4 * high-bits")
+    p.add_argument("--multiplier", default="packed", choices=("packed", "split"),
+                   help="packed: one (3L+2)-bit multiplier for both modes, fits one DSP block; "
+                        "split: four (L+1)-bit sub-multipliers, smaller in LUTs "
+                        "(default packed)")
 
 
 def _dpmac_build(args):
     from ..units.dpmac import DualPrecisionMac
-    return DualPrecisionMac(high_bits=args.high_bits, acc_bits=args.acc_bits)
+    return DualPrecisionMac(high_bits=args.high_bits, acc_bits=args.acc_bits,
+                            multiplier=args.multiplier)
 
 
 def _dpmac_params(args, unit):
-    return {"high_bits": unit.high_bits, "acc_bits": unit.acc_bits}
+    return {"high_bits": unit.high_bits, "acc_bits": unit.acc_bits,
+            "multiplier": unit.multiplier}
 
 
 def _tmac_args(p):

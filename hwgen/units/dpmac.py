@@ -9,9 +9,15 @@ from amaranth.lib.wiring import In, Out
 
 from .intcommon import MAX_ACC_BITS, check_int
 
-__all__ = ["DualPrecisionMac", "dual_operands", "dual_partials", "dual_combine"]
+__all__ = ["DualPrecisionMac", "MULTIPLIERS", "dual_operands", "dual_partials", "dual_combine",
+           "dual_products", "dual_sum"]
 
 MAX_HIGH_BITS = 24
+
+#: The two multiplier structures: ``"packed"``, one signed ``(3L+2)×(3L+2)`` multiplier (one
+#: DSP block for ``H`` up to 8 on iCE40, 10 on ECP5); ``"split"``, four signed ``(L+1)×(L+1)``
+#: sub-multipliers (fewer LUTs when multipliers are built from logic).
+MULTIPLIERS = ("packed", "split")
 
 
 def dual_operands(L, low, nested, w0, w1, a):
@@ -42,16 +48,63 @@ def dual_combine(L, low, nested, p_hh, p_ll, p_hl, p_lh):
     return Mux(low, Mux(nested, diag << L, diag), full)
 
 
+def _packed_operands(L, low, nested, w0, w1, a):
+    # low mode: A = w_hi·2^k + w_lo, B = a_lo·2^k + a_hi with k = 2L+1, so that
+    # A·B = w_hi·a_lo·2^2k + (w_hi·a_hi + w_lo·a_lo)·2^k + w_lo·a_hi; high mode: w0, a.
+    k = 2 * L + 1
+    sel = low & nested
+    w_lo = Mux(sel, w0[L:], w0[:L]).as_signed()
+    w_hi = Mux(sel, w1[L:], w0[L:]).as_signed()
+    A = Mux(low, w_hi.shift_left(k) + w_lo, w0.as_signed())
+    B = Mux(low, a[:L].as_signed().shift_left(k) + a[L:].as_signed(), a.as_signed())
+    return A, B
+
+
+def dual_products(L, low, nested, w0, w1, a, multiplier="packed"):
+    """The products the multiplier hardware computes for one operation (a tuple of
+    expressions, registered by :class:`DualPrecisionMac`, summed by :func:`dual_sum`)."""
+    if multiplier == "split":
+        return dual_partials(*dual_operands(L, low, nested, w0, w1, a))
+    A, B = _packed_operands(L, low, nested, w0, w1, a)
+    return (A * B,)
+
+
+def dual_sum(L, low, nested, products, multiplier="packed"):
+    """The contribution of one operation from its :func:`dual_products`.
+
+    Packed, low mode: the wanted sum ``D`` is the middle field of the product ``P``. The low
+    term ``|w_lo·a_hi| ≤ 2^(2L-2) < 2^(k-1)``, so ``(P + 2^(k-1)) >> k`` removes it exactly
+    (the ``+ 2^(k-1)`` is the carry ``P[k-1]``); ``|D| ≤ 2^(2L-1)`` fits the ``2L+1``-bit
+    field read as two's complement, and the top term, a multiple of ``2^k``, lies above it.
+    """
+    if multiplier == "split":
+        return dual_combine(L, low, nested, *products)
+    (P,) = products
+    k = 2 * L + 1
+    D = P[k:k + 2 * L + 1].as_signed() + P[k - 1]
+    return Mux(low, Mux(nested, D.shift_left(L), D), P[:4 * L].as_signed())
+
+
 class DualPrecisionMac(wiring.Component):
     """Multiply-accumulate with a run-time precision mode: one signed ``H×H`` product per
     operation (high mode) or two signed ``L×L`` products (low mode, ``L = H/2``), both from
-    the same four ``(L+1)×(L+1)`` sub-multipliers.
+    the same multiplier hardware, built one of two ways (``multiplier``):
 
-    The multiplier splits each operand into halves, ``A = A_hi·2^L + A_lo`` and likewise
-    ``B``. High mode sign-extends the upper halves and zero-extends the lower ones and adds
-    all four partial products, ``A_hi·B_hi·2^2L + (A_hi·B_lo + A_lo·B_hi)·2^L + A_lo·B_lo``.
-    Low mode sign-extends every half and adds only the two diagonal products
-    ``A_hi·B_hi + A_lo·B_lo``: two MACs per cycle, twice the throughput.
+    ``"packed"`` (default; for devices with DSP blocks)
+        One signed ``(3L+2)×(3L+2)`` multiplier. High mode multiplies the H-bit operands.
+        Low mode packs both pairs into it with a guard gap, ``A = w_hi·2^k + w_lo`` and
+        ``B = a_lo·2^k + a_hi`` with ``k = 2L+1``: the middle field of ``A·B`` is the wanted
+        ``w_hi·a_hi + w_lo·a_lo`` (see :func:`dual_sum` for why it is exact). One DSP block
+        (``SB_MAC16`` up to H = 8, ``MULT18X18D`` up to H = 10) does both modes.
+    ``"split"`` (for multipliers built from LUTs)
+        Four ``(L+1)×(L+1)`` sub-multipliers. Each operand is split into halves,
+        ``A = A_hi·2^L + A_lo`` and likewise ``B``. High mode sign-extends the upper halves
+        and zero-extends the lower ones and adds all four partial products,
+        ``A_hi·B_hi·2^2L + (A_hi·B_lo + A_lo·B_hi)·2^L + A_lo·B_lo``. Low mode sign-extends
+        every half and adds only the two diagonal products ``A_hi·B_hi + A_lo·B_lo``.
+
+    Either way low mode does two MACs per cycle, twice the throughput of high mode, and the
+    results are the same bit for bit.
 
     Modes, per operation (fields of ``i.payload``), contribution added to the accumulator:
 
@@ -82,6 +135,9 @@ class DualPrecisionMac(wiring.Component):
         H, an even width from 4 to 24.
     acc_bits : int or None
         Accumulator and result width, up to 62; default ``4 * high_bits`` (int8 → int32).
+    multiplier : str
+        ``"packed"`` (default) or ``"split"``, see above; the module name ends in
+        ``_split`` for the latter.
 
     Members
     -------
@@ -97,7 +153,7 @@ class DualPrecisionMac(wiring.Component):
     latency : int
         Rising edges from the input transfer of a group's last operation to its result being
         valid on ``o`` (1).
-    low_bits, acc_bits, module_name, i_layout
+    low_bits, acc_bits, multiplier, module_name, i_layout
 
     Raises
     ------
@@ -107,12 +163,16 @@ class DualPrecisionMac(wiring.Component):
         A parameter is out of range (the message names the value and the allowed range).
     """
 
-    def __init__(self, high_bits=8, acc_bits=None):
+    def __init__(self, high_bits=8, acc_bits=None, multiplier="packed"):
         if not isinstance(high_bits, int) or isinstance(high_bits, bool):
             raise TypeError(f"High precision width must be an integer, not {high_bits!r}")
         if high_bits < 4 or high_bits > MAX_HIGH_BITS or high_bits % 2:
             raise ValueError(f"High precision width must be an even integer between 4 and "
                              f"{MAX_HIGH_BITS}, not {high_bits!r}")
+        if multiplier not in MULTIPLIERS:
+            raise ValueError(f"Multiplier structure must be one of {', '.join(MULTIPLIERS)}, "
+                             f"not {multiplier!r}")
+        self._multiplier = multiplier
         self._high_bits = high_bits
         default_acc = min(4 * high_bits, MAX_ACC_BITS)
         if acc_bits is None:
@@ -131,13 +191,15 @@ class DualPrecisionMac(wiring.Component):
     high_bits = property(lambda self: self._high_bits)
     low_bits = property(lambda self: self._high_bits // 2)
     acc_bits = property(lambda self: self._acc_bits)
+    multiplier = property(lambda self: self._multiplier)
     latency = 1
     clocked = True
 
     @property
     def module_name(self):
         name = f"dpmac_h{self._high_bits}_l{self._high_bits // 2}"
-        return name + (f"_acc{self._acc_bits}" if self._explicit_acc else "")
+        name += f"_acc{self._acc_bits}" if self._explicit_acc else ""
+        return name + ("_split" if self._multiplier == "split" else "")
 
     def elaborate(self, platform):
         m = Module()
@@ -145,18 +207,13 @@ class DualPrecisionMac(wiring.Component):
         p = self.i.payload
 
         low, nested = p.low, p.nested
-        A_lo = Signal(signed(L + 1))
-        A_hi = Signal(signed(L + 1))
-        B_lo = Signal(signed(L + 1))
-        B_hi = Signal(signed(L + 1))
-        m.d.comb += [x.eq(v) for x, v in zip((A_lo, A_hi, B_lo, B_hi),
-                                             dual_operands(L, low, nested, p.w0, p.w1, p.a))]
+        mult = self._multiplier
 
-        # -- product stage: the four partial products, registered
-        pp_w = 2 * L + 2
+        # -- product stage: the multiplier outputs, registered
+        prods = dual_products(L, low, nested, p.w0, p.w1, p.a, mult)
+        names = ("p_hh", "p_ll", "p_hl", "p_lh") if mult == "split" else ("prod",)
+        p_regs = [Signal(e.shape(), name=n) for e, n in zip(prods, names)]
         p_valid = Signal()
-        p_hh, p_ll, p_hl, p_lh = (Signal(signed(pp_w), name=n) for n in
-                                  ("p_hh", "p_ll", "p_hl", "p_lh"))
         p_low, p_nested, p_out = Signal(), Signal(), Signal()
 
         # -- accumulator and output register
@@ -171,15 +228,14 @@ class DualPrecisionMac(wiring.Component):
                      self.i.ready.eq(adv)]
 
         contrib = Signal(signed(2 * H + 2))
-        m.d.comb += contrib.eq(dual_combine(L, p_low, p_nested, p_hh, p_ll, p_hl, p_lh))
+        m.d.comb += contrib.eq(dual_sum(L, p_low, p_nested, p_regs, mult))
         acc_next = Signal(signed(self._acc_bits))
         m.d.comb += acc_next.eq(Mux(fresh, 0, acc) + contrib)
 
         with m.If(adv):
             m.d.sync += [
                 p_valid.eq(self.i.valid),
-                *(x.eq(v) for x, v in zip((p_hh, p_ll, p_hl, p_lh),
-                                          dual_partials(A_lo, A_hi, B_lo, B_hi))),
+                *(x.eq(v) for x, v in zip(p_regs, prods)),
                 p_low.eq(low), p_nested.eq(nested), p_out.eq(p.last),
             ]
             with m.If(p_valid):
