@@ -7,7 +7,7 @@ from amaranth import Module, Mux, Signal, signed, unsigned
 from amaranth.lib import data, stream, wiring
 from amaranth.lib.wiring import In, Out
 
-from .intcommon import MAX_ACC_BITS, check_int
+from .intcommon import MAX_ACC_BITS, accumulate_stream, check_int
 
 __all__ = ["DualPrecisionMac", "MULTIPLIERS", "dual_operands", "dual_partials", "dual_combine",
            "dual_products", "dual_sum"]
@@ -203,45 +203,19 @@ class DualPrecisionMac(wiring.Component):
 
     def elaborate(self, platform):
         m = Module()
-        H, L = self._high_bits, self._high_bits // 2
+        L = self._high_bits // 2
         p = self.i.payload
-
-        low, nested = p.low, p.nested
         mult = self._multiplier
+        # product stage: the multiplier outputs and the mode, registered; then the
+        # contribution is formed from them and accumulated
+        prods = dual_products(L, p.low, p.nested, p.w0, p.w1, p.a, mult)
+        terms = [(e, e.shape(), None) for e in prods]
+        terms += [(p.low, 1, None), (p.nested, 1, None)]
 
-        # -- product stage: the multiplier outputs, registered
-        prods = dual_products(L, low, nested, p.w0, p.w1, p.a, mult)
-        names = ("p_hh", "p_ll", "p_hl", "p_lh") if mult == "split" else ("prod",)
-        p_regs = [Signal(e.shape(), name=n) for e, n in zip(prods, names)]
-        p_valid = Signal()
-        p_low, p_nested, p_out = Signal(), Signal(), Signal()
+        def combine(regs):
+            *p_regs, p_low, p_nested = regs
+            return [(dual_sum(L, p_low, p_nested, p_regs, mult), signed(self._acc_bits))]
 
-        # -- accumulator and output register
-        acc = Signal(signed(self._acc_bits))
-        fresh = Signal(init=1)
-        o_valid = Signal()
-        o_payload = Signal(signed(self._acc_bits))
-        m.d.comb += [self.o.valid.eq(o_valid), self.o.payload.eq(o_payload)]
-
-        adv = Signal()
-        m.d.comb += [adv.eq(~(o_valid & ~self.o.ready & p_valid & p_out)),
-                     self.i.ready.eq(adv)]
-
-        contrib = Signal(signed(2 * H + 2))
-        m.d.comb += contrib.eq(dual_sum(L, p_low, p_nested, p_regs, mult))
-        acc_next = Signal(signed(self._acc_bits))
-        m.d.comb += acc_next.eq(Mux(fresh, 0, acc) + contrib)
-
-        with m.If(adv):
-            m.d.sync += [
-                p_valid.eq(self.i.valid),
-                *(x.eq(v) for x, v in zip(p_regs, prods)),
-                p_low.eq(low), p_nested.eq(nested), p_out.eq(p.last),
-            ]
-            with m.If(p_valid):
-                m.d.sync += [acc.eq(acc_next), fresh.eq(p_out)]
-            with m.If(p_valid & p_out):
-                m.d.sync += [o_valid.eq(1), o_payload.eq(acc_next)]
-            with m.Elif(self.o.ready):
-                m.d.sync += o_valid.eq(0)
+        accumulate_stream(m, self.i, self.o, p.last, terms, pack=lambda sums: sums[0],
+                          combine=combine)
         return m

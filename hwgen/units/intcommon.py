@@ -41,13 +41,17 @@ def adder_tree(terms):
     return terms[0]
 
 
-def accumulate_stream(m, i, o, last, terms, pack):
+def accumulate_stream(m, i, o, last, terms, pack, combine=None):
     """The back end shared by the lane MACs: one register stage, running sums, one result
     per ``last``.
 
     ``terms`` is a list of ``(value, reg_shape, acc_shape)``: each value (computed from
     ``i.payload``) is registered in ``reg_shape``, then added into an accumulator of
     ``acc_shape`` (restarted after every ``last``).
+    With ``combine``, the registered values are not added as they are: ``combine(registered)``
+    returns ``[(addend, acc_shape), ...]``, one accumulator each (the ``acc_shape`` of
+    ``terms`` is then unused), e.g. to finish a multiplication whose partial products are
+    registered.
     When the registered operation carries ``last``, ``pack(sums)`` (the new sums, in order) is
     registered onto ``o.payload`` and ``o.valid`` rises; it stays until ``o.ready``. ``i.ready``
     is low only while a finished result waits and the next one is ready to replace it, so no
@@ -55,15 +59,16 @@ def accumulate_stream(m, i, o, last, terms, pack):
     """
     p_valid, p_out = Signal(), Signal()
     p_terms = [Signal(reg) for _, reg, _ in terms]
-    accs = [Signal(acc) for _, _, acc in terms]
-    nexts = [Signal(acc) for _, _, acc in terms]
+    adds = combine(p_terms) if combine else [(t, acc) for t, (_, _, acc) in zip(p_terms, terms)]
+    accs = [Signal(acc) for _, acc in adds]
+    nexts = [Signal(acc) for _, acc in adds]
     fresh = Signal(init=1)
     o_valid = Signal()
     o_payload = Signal(o.payload.shape())
     adv = Signal()
     m.d.comb += [o.valid.eq(o_valid), o.payload.eq(o_payload),
                  adv.eq(~(o_valid & ~o.ready & p_valid & p_out)), i.ready.eq(adv)]
-    m.d.comb += [n.eq(Mux(fresh, 0, a) + t) for n, a, t in zip(nexts, accs, p_terms)]
+    m.d.comb += [n.eq(Mux(fresh, 0, a) + t) for n, a, (t, _) in zip(nexts, accs, adds)]
     with m.If(adv):
         m.d.sync += [p_valid.eq(i.valid), p_out.eq(last)]
         m.d.sync += [pt.eq(v) for pt, (v, _, _) in zip(p_terms, terms)]
