@@ -13,6 +13,12 @@ response, change nothing (checked by reading both writable buffers back whole), 
 followed by a command that works; a frame abandoned mid-way with its answer never read is
 cleared by the driver's ``resync()``.
 
+The RUN watchdog (fault injection): ``run_watchdog`` forces the array's input ``valid`` lines
+low through VPI partway into a RUN (Verilator needs them marked forceable: ``FORCEABLE_VLT``,
+a build-time configuration; the generated Verilog is the board's own) and checks the
+``RUN_TIMEOUT`` answer, its timing against the last stream transfer, the driver's
+``DeviceError`` and a bit-exact GEMM once the force is released.
+
 Parameters: ``rows``, ``cols``, ``pe``, ``dataflow``, ``divisor``, ``depths``,
 ``max_payload``, ``gemms``, ``seed``, ``mul_latency`` and ``add_latency`` (the array's PE
 pipeline, weight-stationary float PEs: the results must not change, and IDENTIFY carries it).
@@ -25,7 +31,8 @@ import cocotb
 import numpy as np
 from cocotb.simtime import get_sim_time
 from cocotb.task import bridge
-from cocotb.triggers import ClockCycles
+from cocotb.handle import Force, Release
+from cocotb.triggers import ClockCycles, FallingEdge
 
 from hwgen.golden.matmul import matmul, parse_pe
 from hwgen.host import Accelerator, DeviceError
@@ -260,6 +267,105 @@ async def malformed_frames(dut):
     assert bad == 0, _report["first_mismatches"]
 
 
+# Fault injection for ``run_watchdog``: the array's two input streams, as the engine drives
+# them in the board's top module. Verilator forces a signal through VPI only when it is marked
+# forceable, which a configuration file does at build time (the Verilog is unchanged).
+STALLED = ("weights__valid", "acts__valid")
+FORCEABLE_VLT = "".join(f'forceable -module "hostlink_*" -var "{v}"\n' for v in STALLED)
+STALL_AFTER = 3      # activation rows the stalled RUN streams before its inputs stop
+RESPONSE_SLACK = 32  # cycles from the watchdog's expiry to the response's start bit, at most
+
+
+async def stall_run(dut, watchdog):
+    """Watch a RUN cycle by cycle (at the falling edge, where the handshakes are settled):
+    once ``STALL_AFTER`` activation rows went in, force both input streams' ``valid`` low
+    (a stalled feeder: from then on only results still in the array can come out). Returns
+    the cycles of the last stream transfer and of the response's start bit, the cycles
+    ``busy`` was high, and whether the stall was applied."""
+    cyc, acts_in, busy_cycles, last, forced, ran = 0, 0, 0, None, False, False
+    sig = {n: getattr(dut, n) for n in ("weights__valid", "weights__ready", "acts__valid",
+                                        "acts__ready", "results__valid", "busy", "tx")}
+    limit = 20 * watchdog + 100_000                   # bounded: a missing abort fails
+    while cyc < limit:
+        await FallingEdge(dut.clk)
+        cyc += 1
+        v = {n: int(h.value) for n, h in sig.items()}
+        if v["busy"]:
+            ran = True
+            busy_cycles += 1
+            acts = v["acts__valid"] & v["acts__ready"]
+            if (v["weights__valid"] & v["weights__ready"]) | acts | v["results__valid"]:
+                last = cyc
+            acts_in += acts
+            if acts_in >= STALL_AFTER and not forced:
+                for n in STALLED:
+                    sig[n].value = Force(0)
+                forced = True
+        elif ran and v["tx"] == 0:                    # the response's first start bit
+            return dict(last_transfer=last, response=cyc, busy_cycles=busy_cycles,
+                        forced=forced)
+    return dict(last_transfer=last, response=None, busy_cycles=busy_cycles, forced=forced)
+
+
+@cocotb.test()
+async def run_watchdog(dut):
+    """A RUN whose input streams stall mid-way (forced through VPI) is aborted with
+    ``RUN_TIMEOUT`` no earlier than ``watchdog_cycles`` after its last stream transfer and
+    soon after that; the driver raises :class:`hwgen.host.DeviceError` with that status; the
+    counters record it; after the force is released a GEMM is bit-exact again."""
+    t0 = time.monotonic()
+    tb = TB(dut)
+    await tb.start()
+    acc = tb.acc
+    wd = CORE.watchdog_cycles
+    info = await bridge(acc.info)()
+    D = info.depths
+    tile_len = min(D["acts"], D["results"]) if DATAFLOW == "ws" else min(D["weights"], D["acts"])
+    assert tile_len > STALL_AFTER
+
+    watch = cocotb.start_soon(stall_run(dut, wd))
+
+    @bridge
+    def stalled_run():
+        try:
+            acc.run(1, tile_len)
+        except DeviceError as e:
+            return e
+        return None
+
+    err = await stalled_run()
+    seen = await watch
+    for n in STALLED:
+        getattr(dut, n).value = Release()
+    assert seen["forced"], f"the run ended before its inputs were stalled: {seen}"
+    assert isinstance(err, DeviceError), "a stalled RUN was answered with status ok"
+    assert err.status == P.ST_RUN_TIMEOUT and err.cmd == P.CMD_RUN, str(err)
+    assert "watchdog" in str(err), str(err)
+    assert seen["response"] is not None and seen["last_transfer"] is not None, seen
+    idle = seen["response"] - seen["last_transfer"]
+    assert wd <= idle <= wd + RESPONSE_SLACK, (
+        f"response {idle} cycles after the last transfer, watchdog {wd}: {seen}")
+    (cycles,) = struct.unpack("<I", err.payload)     # the documented payload: run cycles
+    assert wd <= cycles <= seen["busy_cycles"], (cycles, seen)
+
+    rng = np.random.default_rng(SEED + 2)
+    A, B = random_operands(rng, *GEMMS[0])
+
+    @bridge
+    def after():
+        return acc.status(), acc.matmul(A, B), acc.status()
+
+    st, got, st2 = await after()
+    assert st["errors"] == 1 and st["last_error"] == P.ST_RUN_TIMEOUT, st
+    assert st["last_run_status"] == P.ST_RUN_TIMEOUT, st
+    assert st2["last_run_status"] == P.ST_OK and st2["errors"] == 1, st2
+    bad = compare(A, B, got, "after the watchdog")
+    _report["watchdog"] = dict(idle_cycles=idle, run_cycles=cycles, watchdog=wd)
+    _report["seconds"] += time.monotonic() - t0
+    write_report(dict(_report))
+    assert bad == 0, _report["first_mismatches"]
+
+
 @cocotb.test(skip=not PARAMS.get("throughput"))
 async def link_throughput(dut):
     """Host-link throughput (for ``bench/boards.py``): clock cycles to WRITE and READ back
@@ -298,24 +404,30 @@ def _run(**params):
                         watchdog_cycles=params.get("watchdog", 4096),
                         mul_latency=params.get("mul_latency", 0),
                         add_latency=params.get("add_latency", 0))
-    result = run(core, test_module="rtl_tests.test_board", params=params)
+    result = run(core, test_module="rtl_tests.test_board", params=params,
+                 verilator_config=FORCEABLE_VLT)
     assert result.passed, result.report
     assert result.report.get("mismatches") == 0, result.report.get("first_mismatches")
     return result
 
 
+def _check_all(result):
+    """The module's three always-on tests ran in ``result``: GEMMs, the 26 malformed frames,
+    and the stalled RUN aborted by the watchdog (``run_watchdog``)."""
+    rep = result.report
+    assert rep["vectors"] > 0 and rep["errors_checked"] == 26, rep
+    assert rep["watchdog"]["idle_cycles"] >= rep["watchdog"]["watchdog"], rep["watchdog"]
+
+
 def test_board_link_ws_int8():
-    result = _run(dataflow="ws", pe="int8")
-    assert result.report["vectors"] > 0 and result.report["errors_checked"] == 26
+    _check_all(_run(dataflow="ws", pe="int8"))
 
 
 def test_board_link_os_int8():
-    result = _run(dataflow="os", pe="int8")
-    assert result.report["vectors"] > 0 and result.report["errors_checked"] == 26
+    _check_all(_run(dataflow="os", pe="int8"))
 
 
 def test_board_link_ws_bs8x8():
     """A bit-serial array behind the link: the board runs it at full precision (every weight
     plane), so its GEMMs equal the integer golden model's."""
-    result = _run(dataflow="ws", pe="bs8x8")
-    assert result.report["vectors"] > 0 and result.report["errors_checked"] == 26
+    _check_all(_run(dataflow="ws", pe="bs8x8"))

@@ -4,6 +4,9 @@
 * One build directory per design variant, named after the top module (whose name encodes the
   parameters) and the simulator; a build is reused when the Verilog text is unchanged.
 * Waveforms only when ``WAVES=1`` (or ``waves=True``).
+* ``verilator_config``: the text of a Verilator configuration file (``.vlt``) built with the
+  design, e.g. ``forceable`` lines so that a test can force internal signals through VPI
+  (cocotb's ``Force``/``Release``); the generated Verilog stays untouched.
 * Parameters reach the cocotb test as JSON in ``HWGEN_PARAMS`` (read with
   :func:`sim.params.get_params`); the test writes a JSON report to ``HWGEN_REPORT``.
 """
@@ -97,7 +100,7 @@ _run_counter = 0
 
 
 def run(component=None, *, test_module, verilog=None, toplevel=None, params=None, sim=None,
-        waves=None, testcase=None, seed=None, quiet=True):
+        waves=None, testcase=None, seed=None, quiet=True, verilator_config=None):
     """Build ``component`` (or the given ``verilog`` text with ``toplevel``) and run the cocotb
     ``test_module`` (a dotted module name, e.g. ``rtl_tests.test_fmul``) against it.
 
@@ -126,6 +129,10 @@ def run(component=None, *, test_module, verilog=None, toplevel=None, params=None
     with _locked(bdir / ".lock"):
         _write_if_changed(src, verilog)
         build_args = list(_VERILATOR_ARGS) if sim == "verilator" else []
+        if verilator_config and sim == "verilator":
+            vlt = bdir / "config.vlt"
+            _write_if_changed(vlt, "`verilator_config\n" + verilator_config)
+            build_args.append(str(vlt))
         with _cxx_opt(sim):
             runner.build(sources=[src], hdl_toplevel=toplevel, build_dir=bdir,
                          build_args=build_args, timescale=("1ns", "1ps"), waves=waves,
