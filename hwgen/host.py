@@ -246,10 +246,11 @@ class Accelerator:
             out += [int.from_bytes(data[k * wb:(k + 1) * wb], "little") for k in range(n)]
         return out
 
-    def run(self, tiles, tile_len, *, accumulate=False):
+    def run(self, tiles, tile_len, *, accumulate=False, bits=None, low=False):
         """Start a RUN (see :mod:`hwgen.host_link.engine`) and wait for it; return the clock
-        cycles it took."""
-        flags = P.RUN_ACCUMULATE if accumulate else 0
+        cycles it took. ``bits``: bit-serial PEs, weight planes to use (None: all);
+        ``low``: dual-precision PEs, low mode (see :meth:`matmul`)."""
+        flags = P.run_flags(accumulate, self._wire_bits(bits), self._check_low(low))
         payload = self.request(P.CMD_RUN, struct.pack("<HHB", tiles, tile_len, flags))
         return struct.unpack("<I", payload)[0]
 
@@ -280,10 +281,36 @@ class Accelerator:
         from .arrays.systolic import unpack_results
         return [unpack_results(self.array, w)[0] for w in words]
 
-    def matmul(self, A, B):
+    def _wire_bits(self, bits):
+        """The RUN flags' plane count for run-time ``bits`` (0 = all planes)."""
+        if bits is None:
+            return None
+        arr = self.array
+        if not arr.serial:
+            raise ValueError(f"Run-time bits apply to bit-serial PEs (bsWxA) only, not "
+                             f"{arr.pe.spec!r}")
+        W = arr.weight_bits
+        if isinstance(bits, bool) or not isinstance(bits, (int, np.integer)) or \
+                not 1 <= bits <= W:
+            raise ValueError(f"Bits must be an integer 1..{W}, not {bits!r}")
+        return None if bits == W else int(bits)
+
+    def _check_low(self, low):
+        if low and self.array.pe.kind != "dualprec":
+            raise ValueError(f"Low mode applies to dual-precision PEs (dpH) only, not "
+                             f"{self.array.pe.spec!r}")
+        return bool(low)
+
+    def matmul(self, A, B, *, bits=None, low=None):
         """``A @ B`` on the board, exactly as :func:`hwgen.golden.matmul.matmul` computes it
-        for the board's array (integers, or encodings for float PEs)."""
+        for the board's array (integers, or encodings for float PEs), with the same run-time
+        precision: ``bits`` (bit-serial PEs: the top ``bits`` weight planes, 1..W; None: all)
+        and ``low`` (dual-precision PEs: low mode, ``A`` and ``B`` holding two (H/2)-bit
+        values per word as :func:`hwgen.golden.matmul.dualprec_pack` packs them), one value
+        for the whole GEMM."""
         from .golden.tiling import Tiling
+        self._wire_bits(bits), self._check_low(low)      # bad values fail before any I/O
+        prec = dict(bits=bits, low=bool(low))
         info = self.info()
         A, B = np.asarray(A), np.asarray(B)
         if A.ndim != 2 or B.ndim != 2 or A.shape[1] != B.shape[0]:
@@ -295,12 +322,12 @@ class Accelerator:
         dtype = np.uint64 if self.array.pe.kind == "float" else np.int64
         out = np.zeros((t.m_padded, t.n_padded), dtype=dtype)
         if info.dataflow == "ws":
-            self._matmul_ws(t, Ap, Bp, out)
+            self._matmul_ws(t, Ap, Bp, out, prec)
         else:
-            self._matmul_os(t, Ap, Bp, out)
+            self._matmul_os(t, Ap, Bp, out, prec)
         return t.crop(out)
 
-    def _matmul_ws(self, t, Ap, Bp, out):
+    def _matmul_ws(self, t, Ap, Bp, out, prec):
         R, C = t.rows, t.cols
         d = self.info().depths
         KT = t.k_tiles
@@ -328,11 +355,11 @@ class Accelerator:
                     words = [self._weight_word(r) for kt in kts
                              for r in t.weight_rows(Bp, t.tiles[nt * KT + kt])]
                     self.write_buffer(P.BUF_WEIGHTS, 0, words)
-                    self.run(len(kts), L, accumulate=ci > 0)
+                    self.run(len(kts), L, accumulate=ci > 0, **prec)
                 res = self._result_rows(self.read_buffer(P.BUF_RESULTS, 0, L))
                 out[rows, nt * C:(nt + 1) * C] = np.array(res, dtype=object).astype(out.dtype)
 
-    def _matmul_os(self, t, Ap, Bp, out):
+    def _matmul_os(self, t, Ap, Bp, out, prec):
         R, C, K = t.rows, t.cols, t.k_padded
         d = self.info().depths
         per_run = min(d["weights"] // K, d["acts"] // K, d["results"] // R)
@@ -346,7 +373,7 @@ class Accelerator:
                                               for r in t.act_rows(Ap, tile)])
             self.write_buffer(P.BUF_WEIGHTS, 0, [self._weight_word(r) for tile in tiles
                                                  for r in t.weight_rows(Bp, tile)])
-            self.run(len(tiles), K)
+            self.run(len(tiles), K, **prec)
             res = self._result_rows(self.read_buffer(P.BUF_RESULTS, 0, len(tiles) * R))
             for j, tile in enumerate(tiles):
                 block = np.array(res[j * R:(j + 1) * R], dtype=object).astype(out.dtype)

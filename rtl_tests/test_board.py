@@ -34,7 +34,7 @@ from cocotb.task import bridge
 from cocotb.handle import Force, Release
 from cocotb.triggers import ClockCycles, FallingEdge
 
-from hwgen.golden.matmul import matmul, parse_pe
+from hwgen.golden.matmul import dualprec_pack, matmul, parse_pe
 from hwgen.host import Accelerator, DeviceError
 from hwgen.host_link import HostLinkCore
 from hwgen.host_link import protocol as P
@@ -267,6 +267,90 @@ async def malformed_frames(dut):
     assert bad == 0, _report["first_mismatches"]
 
 
+@cocotb.test()
+async def run_precision(dut):
+    """Run-time precision through the RUN flags: bit-serial PEs with fewer weight planes
+    equal the GEMM with the weights truncated to their top ``bits`` bits; dual-precision PEs
+    in low mode equal the integer GEMM of the (H/2)-bit halves (both also the golden model's,
+    bit for bit). Flags a PE cannot honour get ``OUT_OF_RANGE`` and change nothing; the host
+    refuses them before any I/O."""
+    t0 = time.monotonic()
+    tb = TB(dut)
+    await tb.start()
+    acc = tb.acc
+    rng = np.random.default_rng(SEED + 3)
+    M, K, N = GEMMS[0]
+    checks = []          # (label, got, golden, independent reference)
+
+    def raw_run(flags):
+        try:
+            acc.request(P.CMD_RUN, struct.pack("<HHB", 1, 1, flags))
+        except DeviceError as e:
+            return e.status
+        return P.ST_OK
+
+    @bridge
+    def host():
+        refused, codes = [], []
+        if PE.kind == "bitserial":
+            W = PE.w_fmt.bits
+            A, B = random_operands(rng, M, K, N)
+            for b in (1, 3, W):
+                trunc = (B >> (W - b)) << (W - b)
+                checks.append((f"bits={b}", acc.matmul(A, B, bits=b),
+                               matmul(A, B, PE, DATAFLOW, ROWS, COLS, bits=b), A @ trunc))
+            bad_flags = [(W + 1) << P.RUN_BITS_SHIFT, P.RUN_LOW] if W < 15 else [P.RUN_LOW]
+            bad_host = [dict(bits=0), dict(bits=W + 1), dict(low=True)]
+        elif PE.kind == "dualprec":
+            half = PE.w_fmt.bits // 2
+            lo, hi = -(1 << (half - 1)), 1 << (half - 1)
+            A, B = rng.integers(lo, hi, (M, 2 * K)), rng.integers(lo, hi, (2 * K, N))
+            Ap, Bp = dualprec_pack(A, B, PE)
+            checks.append(("low", acc.matmul(Ap, Bp, low=True),
+                           matmul(Ap, Bp, PE, DATAFLOW, ROWS, COLS, low=True), A @ B))
+            Ah, Bh = random_operands(rng, M, K, N)
+            s = lambda x: x - ((x >> (PE.w_fmt.bits - 1)) << PE.w_fmt.bits)  # noqa: E731
+            checks.append(("high", acc.matmul(Ah, Bh, low=False),
+                           matmul(Ah, Bh, PE, DATAFLOW, ROWS, COLS, low=False), s(Ah) @ s(Bh)))
+            bad_flags = [1 << P.RUN_BITS_SHIFT]
+            bad_host = [dict(bits=1)]
+        else:
+            bad_flags = [1 << P.RUN_BITS_SHIFT, P.RUN_LOW]
+            bad_host = [dict(bits=1), dict(low=True)]
+        for f in bad_flags:
+            codes.append(raw_run(f))
+        A, B = random_operands(rng, 2, 2, 2)
+        for kw in bad_host:
+            try:
+                acc.matmul(A, B, **kw)
+            except ValueError:
+                refused.append(True)
+            else:
+                refused.append(False)
+        return codes, refused, acc.status()
+
+    sent0 = tb.src.sent
+    codes, refused, st = await host()
+    bad = 0
+    for label, got, gold, ref in checks:
+        got = np.asarray(got).astype(np.int64)
+        _report["vectors"] += got.size
+        for name, exp in (("golden", gold), ("reference", ref)):
+            wrong = np.argwhere(got != np.asarray(exp).astype(np.int64))
+            bad += len(wrong)
+            _report["first_mismatches"] += [f"{label} vs {name}: C[{m},{n}]" for m, n in wrong[:5]]
+    _report["mismatches"] += bad
+    _report["precision"] = dict(checks=[c[0] for c in checks], refused_flags=codes,
+                                host_refused=refused)
+    _report["seconds"] += time.monotonic() - t0
+    write_report(dict(_report))
+    assert bad == 0, _report["first_mismatches"]
+    assert codes == [P.ST_OUT_OF_RANGE] * len(codes), codes
+    assert st["errors"] == len(codes), st
+    assert all(refused), refused
+    assert tb.src.sent > sent0
+
+
 # Fault injection for ``run_watchdog``: the array's two input streams, as the engine drives
 # them in the board's top module. Verilator forces a signal through VPI only when it is marked
 # forceable, which a configuration file does at build time (the Verilog is unchanged).
@@ -428,6 +512,17 @@ def test_board_link_os_int8():
 
 
 def test_board_link_ws_bs8x8():
-    """A bit-serial array behind the link: the board runs it at full precision (every weight
-    plane), so its GEMMs equal the integer golden model's."""
-    _check_all(_run(dataflow="ws", pe="bs8x8"))
+    """A bit-serial array behind the link: at full precision (every weight plane, the
+    default) its GEMMs equal the integer golden model's; with run-time ``bits`` (RUN flags)
+    the weights count with their top ``bits`` bits."""
+    result = _run(dataflow="ws", pe="bs8x8")
+    _check_all(result)
+    assert result.report["precision"]["checks"] == ["bits=1", "bits=3", "bits=8"]
+
+
+def test_board_link_os_dp8():
+    """A dual-precision array behind the link, output-stationary: high mode and (RUN flag)
+    low mode, two 4-bit products per PE per clock."""
+    result = _run(dataflow="os", pe="dp8")
+    _check_all(result)
+    assert result.report["precision"]["checks"] == ["low", "high"]

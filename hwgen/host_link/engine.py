@@ -25,6 +25,10 @@ aborts a run that makes no stream transfer for ``watchdog_cycles`` (``ST_RUN_TIM
 
 RUN (``tiles`` T, ``tile_len`` L, ``flags``)
 --------------------------------------------
+``flags``: bit 0 ``RUN_ACCUMULATE`` (below); bit 1 ``RUN_LOW``, dual-precision PEs in low mode
+for the whole run; bits 4..7 the planes a bit-serial PE uses (0 = all W). Precision flags a PE
+cannot honour are answered ``ST_OUT_OF_RANGE``.
+
 Weight-stationary: T weight tiles (T·R rows of the weight buffer, from address 0) and T·L
 activation rows (from address 0; rows t·L..t·L+L-1 go with tile t, the last one flagged
 ``last``). The partial sums of tile 0 are zero (or, with ``RUN_ACCUMULATE``, result-buffer row
@@ -241,6 +245,11 @@ class HostLinkCore(wiring.Component):
         tiles = Cat(args[0], args[1])
         tlen = Cat(args[2], args[3])
         flags = args[4]
+        flags_bits = flags[P.RUN_BITS_SHIFT:P.RUN_BITS_SHIFT + 4]
+        flags_low = flags[1]
+        # precision flags the array cannot honour: planes above W, or for other PEs
+        bad_prec = ((flags_bits > arr.weight_bits) if arr.serial else (flags_bits != 0)) | (
+            0 if arr.pe.kind == "dualprec" else flags_low)
 
         # Buffer word access, shared by WRITE (copy), READ (response) and RUN (feeders).
         # ``word`` assembles a WRITE word (weights or activations); READ sends the bytes of
@@ -302,8 +311,13 @@ class HostLinkCore(wiring.Component):
         a_can = (idx_a < total_a) & fb_ok
         m.d.comb += arr.acts.valid.eq(av & running)
         m.d.comb += [arr.acts.payload.a.eq(a_rd.data), arr.acts.payload.last.eq(last_q)]
-        if arr.serial:  # bit-serial PEs run at full precision: every weight plane
-            m.d.comb += arr.acts.payload.bits.eq(arr.weight_bits)
+        # run-time precision, from the RUN flags: bit-serial planes (0 = all), low mode
+        run_bits = Signal(4)
+        run_low = Signal()
+        if arr.serial:
+            m.d.comb += arr.acts.payload.bits.eq(Mux(run_bits == 0, arr.weight_bits, run_bits))
+        if arr.pe.kind == "dualprec":
+            m.d.comb += arr.acts.payload.low.eq(run_low)
         if ws:
             rview = data.View(arr.result_layout, r_rd.data)
             if arr.pe.accumulate == "exact":
@@ -458,11 +472,12 @@ class HostLinkCore(wiring.Component):
                         with m.If(length != 5):
                             fail(P.ST_BAD_LENGTH)
                         with m.Elif((tiles == 0) | (tlen == 0) |
-                                    ((tlen > D["results"]) if ws else 0)):
+                                    ((tlen > D["results"]) if ws else 0) | bad_prec):
                             fail(P.ST_OUT_OF_RANGE)
                         with m.Else():
                             m.d.sync += [sum_l.eq(0), sum_r.eq(0), kcnt.eq(0),
-                                         acc_flag.eq(flags[0] if ws else 0)]
+                                         acc_flag.eq(flags[0] if ws else 0),
+                                         run_bits.eq(flags_bits), run_low.eq(flags_low)]
                             m.next = "RUN_CHECK"
                     with m.Default():
                         fail(P.ST_UNKNOWN_CMD)

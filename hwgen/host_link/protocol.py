@@ -28,7 +28,7 @@ __all__ = [
     "ST_OK", "ST_BAD_CRC", "ST_TIMEOUT", "ST_UNKNOWN_CMD", "ST_BAD_LENGTH", "ST_OUT_OF_RANGE",
     "ST_RUN_TIMEOUT", "STATUS_NAMES",
     "BUF_WEIGHTS", "BUF_ACTS", "BUF_RESULTS", "BUFFER_NAMES",
-    "RUN_ACCUMULATE", "DATAFLOW_CODES", "HEADER_BYTES", "RESPONSE_HEADER_BYTES", "CRC_BYTES",
+    "RUN_ACCUMULATE", "RUN_LOW", "RUN_BITS_SHIFT", "RUN_BITS_MAX", "run_flags", "DATAFLOW_CODES", "HEADER_BYTES", "RESPONSE_HEADER_BYTES", "CRC_BYTES",
     "STATUS_PAYLOAD_BYTES", "RUN_PAYLOAD_BYTES",
     "crc16", "crc16_update", "encode_request", "encode_response", "identify_payload",
     "parse_identify", "parse_status", "DeviceInfo",
@@ -66,6 +66,23 @@ BUFFER_NAMES = {BUF_WEIGHTS: "weights", BUF_ACTS: "acts", BUF_RESULTS: "results"
 #: RUN flag: weight-stationary, the first tile's partial sums come from the result buffer
 #: (continuing an accumulation started by an earlier run) instead of zeros.
 RUN_ACCUMULATE = 0x01
+#: RUN flag: dual-precision PEs (``dpH``) run the whole RUN in low mode (two (H/2)-bit
+#: products per PE per clock); any other PE answers ``ST_OUT_OF_RANGE``.
+RUN_LOW = 0x02
+#: RUN flags bits 4..7: bit-serial PEs (``bsWxA``) use the top ``bits`` weight planes,
+#: 1..min(W, 15); 0 = all W (full precision). Non-zero for any other PE, or above W:
+#: ``ST_OUT_OF_RANGE``.
+RUN_BITS_SHIFT = 4
+RUN_BITS_MAX = 15
+
+
+def run_flags(accumulate=False, bits=None, low=False):
+    """The RUN ``flags`` byte (no checking against the board's PE: the board does that)."""
+    b = 0 if bits is None else int(bits)
+    if not 0 <= b <= RUN_BITS_MAX:
+        raise ValueError(f"Run-time bits must be 1..{RUN_BITS_MAX} (or None: all), not {bits!r}")
+    return ((RUN_ACCUMULATE if accumulate else 0) | (RUN_LOW if low else 0)
+            | (b << RUN_BITS_SHIFT))
 
 DATAFLOW_CODES = {"ws": 0, "os": 1}
 
