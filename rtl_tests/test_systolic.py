@@ -9,10 +9,11 @@ board host would. Random idle cycles on both inputs and random back-pressure on 
 every result row is counted exactly once (as many rows as the tiling expects, none after).
 
 CI runs a representative matrix (the pytest functions at the end): int8 64×64×64 on 4×4 in
-both dataflows, int8 on 2×2 (OS) and 8×8 (WS), ternary on 2×2, bit-serial bs8x8 on 2×2 (WS,
-random ``bits`` per tile), e4m3→fp16 rounded and e4m3 exact in both dataflows, bf16→fp32
-fused (WS). Nearly all of its time is Verilator compiling
-the float arrays (the bf16 FMA array alone ~100 s of CPU). The full sweep of sizes, PEs and
+both dataflows, int8 on 2×2 (OS) and 8×8 (WS), ternary on 2×2, bit-serial on 2×2 (bs8x8 WS,
+bs4x4 OS; random ``bits`` per tile), dual-precision dp8 on 2×2 (WS, random ``low`` per tile),
+e4m3→fp16 rounded and e4m3 exact in both dataflows, e4m3→fp16 rounded pipelined (WS,
+``mul_latency`` = ``add_latency`` = 1), bf16→fp32 fused (WS). Nearly all of its time is
+Verilator compiling the float arrays (the bf16 FMA array alone ~100 s of CPU). The full sweep of sizes, PEs and
 dataflows is available through the CLI, e.g.::
 
     hwgen sim array --rows 8 --cols 8 --pe e4m3:fp16:rounded --dataflow os --m 64 --k 64 --n 64
@@ -26,7 +27,8 @@ Parameters (``sim.params.get_params()``): ``rows``, ``cols``, ``pe``, ``dataflow
 (run the no-stall timing test), ``mode`` (``"cli"``: ``m``, ``k``, ``n`` give the one GEMM).
 Bit-serial PEs get a random ``bits`` field per tile (0..2**bits_width-1: 0 and values above W
 exercise the clamping), dual-precision PEs a random ``low`` flag per tile, the same for every
-``acts`` transfer of the tile.
+``acts`` transfer of the tile; at least one change between consecutive tiles when there are
+several (the report counts the changes, ``prec_changes``).
 """
 
 import time
@@ -132,10 +134,20 @@ def random_precision(rng, M, K, N):
     ``{"low": [...]}`` for dual-precision PEs (random modes), ``{}`` for others."""
     n = len(Tiling(M, K, N, ROWS, COLS, DATAFLOW).tiles)
     if ARRAY.serial:
-        return {"bits": [int(b) for b in rng.integers(0, 1 << ARRAY.bits_width, n)]}
-    if PE.kind == "dualprec":
-        return {"low": [int(b) for b in rng.integers(0, 2, n)]}
-    return {}
+        key, vals = "bits", [int(b) for b in rng.integers(0, 1 << ARRAY.bits_width, n)]
+        eff = [ARRAY.cycles_per_row(b) for b in vals]
+    elif PE.kind == "dualprec":
+        key, vals = "low", [int(b) for b in rng.integers(0, 2, n)]
+        eff = list(vals)
+    else:
+        return {}
+    if n > 1 and len(set(eff)) == 1:
+        # at least one change of precision between consecutive tiles
+        vals[-1] = eff[-1] % ARRAY.weight_bits + 1 if ARRAY.serial else 1 - vals[-1]
+        eff[-1] = ARRAY.cycles_per_row(vals[-1]) if ARRAY.serial else vals[-1]
+    _totals["prec_changes"] = _totals.get("prec_changes", 0) + sum(
+        x != y for x, y in zip(eff, eff[1:]))
+    return {key: vals}
 
 
 def check(A, B, got, label, prec=None):
@@ -223,7 +235,7 @@ async def full_throughput(dut):
     got, cycles = await tb.gemm(A, B)
     bad = check(A, B, got, "throughput")
     t = Tiling(M, K, N, ROWS, COLS, DATAFLOW)
-    per_tile = M * ARRAY.cycles_per_row() if DATAFLOW == "ws" else K
+    per_tile = (M if DATAFLOW == "ws" else K) * ARRAY.cycles_per_row()
     bound = len(t.tiles) * max(per_tile, ARRAY.cycles_per_tile) + 2 * ARRAY.latency + ROWS
     _totals["cycles"].append([M, K, N, cycles])
     _totals["throughput_bound"] = bound
@@ -236,7 +248,8 @@ async def full_throughput(dut):
 
 def _run(rows, cols, pe, dataflow, gemms, **extra):
     from sim.runner import run
-    dut = SystolicArray(rows, cols, pe, dataflow)
+    dut = SystolicArray(rows, cols, pe, dataflow, mul_latency=extra.get("mul_latency", 0),
+                        add_latency=extra.get("add_latency", 0))
     params = dict(rows=rows, cols=cols, pe=pe, dataflow=dataflow, gemms=gemms, **extra)
     res = run(dut, test_module="rtl_tests.test_systolic", params=params)
     assert res.passed, (res.failed, res.tests, res.report)
@@ -264,6 +277,29 @@ def test_ternary_2x2_ws():
 def test_bitserial_2x2_ws():
     """bs8x8: random bits per tile, random idles and back-pressure, bit-exact."""
     _run(2, 2, "bs8x8", "ws", [[7, 9, 5], [1, 1, 1]], idle=0.4, backpressure=0.5)
+
+
+def test_bitserial_2x2_os():
+    """bs4x4 output-stationary: random bits per tile (changing between tiles; K < rows
+    included), random idles and back-pressure, bit-exact."""
+    res = _run(2, 2, "bs4x4", "os", [[7, 9, 5], [5, 1, 3]], idle=0.4, backpressure=0.5)
+    assert res.report["prec_changes"] > 0, res.report
+
+
+def test_dualprec_2x2_ws():
+    """dp8: a random ``low`` flag per tile (at least one change between consecutive tiles,
+    so tiles of both modes follow each other through the array), random idles and
+    back-pressure, bit-exact."""
+    res = _run(2, 2, "dp8", "ws", [[6, 9, 5], [1, 1, 1]], idle=0.4, backpressure=0.5)
+    assert res.report["prec_changes"] > 0, res.report
+
+
+def test_pipelined_rounded_2x2_ws():
+    """e4m3:fp16:rounded with a register inside the multiplier and one inside the adder:
+    the same bits as the unpipelined golden model under idles and back-pressure."""
+    res = _run(2, 2, "e4m3:fp16:rounded", "ws", [[7, 9, 5], [1, 1, 1]], idle=0.4,
+               backpressure=0.5, specials=True, mul_latency=1, add_latency=1)
+    assert res.report["float_matmul_differs"] > 0, res.report
 
 
 def test_e4m3_fp16_rounded_differs_from_float_matmul():

@@ -200,8 +200,6 @@ def test_derived_properties():
     ((4, 65), ValueError, r"^Columns must be between 1 and 64, not 65$"),
     ((4.0, 4), TypeError, r"^Rows must be an integer, not 4.0$"),
     ((4, 4, "int8", "xs"), ValueError, r"^Dataflow must be one of ws, os, not 'xs'$"),
-    ((4, 4, "bs8x8", "os"), ValueError,
-     r"^Bit-serial PE 'bs8x8' supports dataflow ws only, not 'os'$"),
     ((4, 4, "int9x"), ValueError, r"^Invalid PE spec 'int9x'"),
 ])
 def test_array_errors(args, exc, msg):
@@ -304,30 +302,43 @@ def test_amaranth_sim_latency(dataflow):
 
 # -- bit-serial PEs (bsWxA) ------------------------------------------------------------------
 
-def _truncated_gemm(A, B, rows, cols, bits, wbits=8):
-    """Independent reference for a bit-serial array: every weight-stationary weight tile
+def _truncated_gemm(A, B, rows, cols, bits, wbits=8, dataflow="ws"):
+    """Independent reference for a bit-serial array: weight-stationary, every weight tile
     (N-tiles outer, K-tiles inner) keeps the top ``bits`` bits of its weights (floor division
-    by a power of two), then an ordinary numpy GEMM."""
-    K, N = B.shape
-    Bt = B.astype(np.int64).copy()
+    by a power of two), then an ordinary numpy GEMM; output-stationary, every output tile
+    (M-tiles outer, N-tiles inner) is its rows of A times its columns of B so truncated."""
+    def trunc(w, b):
+        s = wbits - min(max(b, 1), wbits)
+        return np.floor_divide(w, 2 ** s) * 2 ** s
+    M, K = A.shape
+    N = B.shape[1]
+    A, Bt = A.astype(np.int64), B.astype(np.int64).copy()
+    if dataflow == "os":
+        out = np.zeros((M, N), dtype=np.int64)
+        tiles = [(mt, nt) for mt in range(-(-M // rows)) for nt in range(-(-N // cols))]
+        assert len(tiles) == len(bits)
+        for (mt, nt), b in zip(tiles, bits):
+            ms, ns = slice(mt * rows, (mt + 1) * rows), slice(nt * cols, (nt + 1) * cols)
+            out[ms, ns] = A[ms] @ trunc(Bt[:, ns], b)
+        return out
     idx = 0
     for nt in range(-(-N // cols)):
         for kt in range(-(-K // rows)):
-            s = wbits - min(max(bits[idx], 1), wbits)
             blk = Bt[kt * rows:(kt + 1) * rows, nt * cols:(nt + 1) * cols]
-            blk[...] = np.floor_divide(blk, 2 ** s) * 2 ** s
+            blk[...] = trunc(blk, bits[idx])
             idx += 1
     assert idx == len(bits)
-    return A.astype(np.int64) @ Bt
+    return A @ Bt
 
 
 def test_matmul_bitserial_full_precision_is_exact():
     rng = np.random.default_rng(11)
     A = rng.integers(-128, 128, (9, 21))
     B = rng.integers(-128, 128, (21, 7))
-    assert np.array_equal(matmul(A, B, "bs8x8", "ws", 4, 3), A @ B)
-    assert np.array_equal(matmul(A, B, "bs8x8", "ws", 4, 3, bits=8), A @ B)
-    assert np.array_equal(matmul(A, B, "bs8x8", "ws", 4, 3, bits=15), A @ B)   # clamped
+    for df in ("ws", "os"):
+        assert np.array_equal(matmul(A, B, "bs8x8", df, 4, 3), A @ B)
+        assert np.array_equal(matmul(A, B, "bs8x8", df, 4, 3, bits=8), A @ B)
+        assert np.array_equal(matmul(A, B, "bs8x8", df, 4, 3, bits=15), A @ B)   # clamped
     # One plane: only the sign plane counts, each weight reads as -128 or 0.
     assert np.array_equal(matmul(A, B, "bs8x8", "ws", 4, 3, bits=1),
                           A @ np.where(B < 0, -128, 0))
@@ -335,17 +346,18 @@ def test_matmul_bitserial_full_precision_is_exact():
                           A @ np.where(B < 0, -128, 0))
 
 
+@pytest.mark.parametrize("dataflow", ["ws", "os"])
 @pytest.mark.parametrize("rows, cols, shape", [(2, 3, (5, 7, 4)), (4, 2, (3, 9, 5)),
                                                (1, 1, (2, 3, 2))])
-def test_matmul_bitserial_bits_per_tile(rows, cols, shape):
+def test_matmul_bitserial_bits_per_tile(rows, cols, shape, dataflow):
     M, K, N = shape
     rng = np.random.default_rng(12)
     A = rng.integers(-128, 128, (M, K))
     B = rng.integers(-128, 128, (K, N))
-    t = Tiling(M, K, N, rows, cols, "ws")
+    t = Tiling(M, K, N, rows, cols, dataflow)
     bits = [int(b) for b in rng.integers(0, 16, len(t.tiles))]
-    got = matmul(A, B, "bs8x8", "ws", rows, cols, bits=bits)
-    assert np.array_equal(got, _truncated_gemm(A, B, rows, cols, bits))
+    got = matmul(A, B, "bs8x8", dataflow, rows, cols, bits=bits)
+    assert np.array_equal(got, _truncated_gemm(A, B, rows, cols, bits, dataflow=dataflow))
     assert tile_bits("bs8x8", t, bits) == bits and tile_bits("bs8x8", t) == [8] * len(t.tiles)
 
 
@@ -359,7 +371,6 @@ def test_matmul_bitserial_other_widths():
 
 
 @pytest.mark.parametrize("kwargs, msg", [
-    (dict(pe="bs8x8", dataflow="os"), r"^Bit-serial PEs support dataflow ws only, not 'os'$"),
     (dict(pe="int8", bits=3), r"^Run-time bits apply to bit-serial PEs \(bsWxA\) only, "
                               r"not 'int8'$"),
     (dict(pe="bs8x8", bits=16), r"^Bits must be integers in 0..15 for bs8x8, not 16$"),
@@ -388,40 +399,57 @@ def test_bitserial_array_properties():
         pack_acts(a, [1, 2], bits=16)
 
 
-def test_amaranth_sim_bitserial_random_bits():
+@pytest.mark.parametrize("dataflow", ["ws", "os"])
+def test_amaranth_sim_bitserial_random_bits(dataflow):
     """Random ``bits`` per tile (0 and values above 8 included: clamped), random idles and
     back-pressure: bit-exact against the golden model and the independent truncated GEMM.
     Tiles of different precision follow each other through the array."""
-    dut = SystolicArray(2, 3, "bs8x8", "ws")
+    dut = SystolicArray(2, 3, "bs8x8", dataflow)
     rng = np.random.default_rng(14)
-    for M, K, N in [(5, 7, 4), (1, 1, 1), (6, 4, 3)]:
+    for M, K, N in [(5, 7, 4), (1, 1, 1), (6, 4, 3), (5, 1, 4)]:     # K < rows: tiles wait
         A = rng.integers(-128, 128, (M, K))
         B = rng.integers(-128, 128, (K, N))
-        t = Tiling(M, K, N, 2, 3, "ws")
+        t = Tiling(M, K, N, 2, 3, dataflow)
         bits = [int(b) for b in rng.integers(0, 16, len(t.tiles))]
         got, _ = _simulate(dut, A, B, idle=0.3, backpressure=0.4, bits=bits)
-        assert np.array_equal(got, matmul(A, B, "bs8x8", "ws", 2, 3, bits=bits))
-        assert np.array_equal(got, _truncated_gemm(A, B, 2, 3, bits))
+        assert np.array_equal(got, matmul(A, B, "bs8x8", dataflow, 2, 3, bits=bits))
+        assert np.array_equal(got, _truncated_gemm(A, B, 2, 3, bits, dataflow=dataflow))
 
 
-def test_amaranth_sim_bitserial_timing():
-    """Measured: a row takes ``bits`` cycles per PE step (latency as ``latency_at``), a GEMM
-    stays within the throughput bound, and time scales with the precision."""
-    dut = SystolicArray(2, 2, "bs8x8", "ws")
+@pytest.mark.parametrize("dataflow", ["ws", "os"])
+def test_amaranth_sim_bitserial_timing(dataflow):
+    """Measured: a row (WS) or k-step (OS) takes ``bits`` cycles per PE step (latency as
+    ``latency_at``), a GEMM stays within the throughput bound, and time scales with the
+    precision."""
+    dut = SystolicArray(2, 2, "bs8x8", dataflow)
     rng = np.random.default_rng(15)
     M, K, N = 12, 6, 4
     A = rng.integers(-128, 128, (M, K))
     B = rng.integers(-128, 128, (K, N))
-    t = Tiling(M, K, N, 2, 2, "ws")
+    t = Tiling(M, K, N, 2, 2, dataflow)
+    per_tile = M if dataflow == "ws" else K          # acts transfers per tile
+    first = 0 if dataflow == "ws" else K - 1         # latency: from this acts transfer
     cycles = {}
     for p in (2, 8):
-        got, ev = _simulate(dut, A, B, idle=0.0, backpressure=0.0, bits=[p] * len(t.tiles))
-        assert np.array_equal(got, _truncated_gemm(A, B, 2, 2, [p] * len(t.tiles)))
-        assert ev["results"][0] - ev["acts"][0] == dut.latency_at(p)
+        bits = [p] * len(t.tiles)
+        got, ev = _simulate(dut, A, B, idle=0.0, backpressure=0.0, bits=bits)
+        assert np.array_equal(got, _truncated_gemm(A, B, 2, 2, bits, dataflow=dataflow))
+        assert ev["results"][0] - ev["acts"][first] == dut.latency_at(p)
         cycles[p] = ev["results"][-1] - ev["acts"][0]
-        bound = len(t.tiles) * max(M * p, dut.cycles_per_tile_at(p)) + 2 * dut.latency_at(p)
+        bound = len(t.tiles) * max(per_tile * p, dut.cycles_per_tile_at(p)) + \
+            2 * dut.latency_at(p)
         assert cycles[p] <= bound, (p, cycles[p], bound)
     assert cycles[8] > 3 * cycles[2], cycles
+
+
+def test_bitserial_os_array_properties():
+    a = SystolicArray(3, 2, "bs6x4", "os")
+    assert a.module_name == "systolic_os_3x2_bs6x4"
+    assert (a.serial, a.weight_bits, a.bits_width, a.acc_bits) == (True, 6, 3, 26)
+    assert a.act_layout.size == 3 * 4 + 1 + 3 and a.result_layout.size == 2 * 26
+    assert [a.cycles_per_row(b) for b in (None, 0, 4, 7)] == [6, 1, 4, 6]
+    assert (a.latency, a.latency_at(2)) == (4 * 6 + 4, 4 * 2 + 4)
+    assert (a.cycles_per_tile, a.cycles_per_tile_at(2)) == (3 * 6, 3 * 2)
 
 
 # -- dual-precision PEs (dpH) ----------------------------------------------------------------
@@ -560,6 +588,9 @@ def test_cli_generate_bitserial_array(tmp_path, capsys):
     assert main(["generate", "array", "--rows", "2", "--cols", "2", "--pe", "bs8x8",
                  "-o", str(tmp_path / "b.v")]) == 0
     assert (tmp_path / "b.v").read_text() == text
+    assert main(["generate", "array", "--rows", "2", "--cols", "2", "--pe", "bs4x4",
+                 "--dataflow", "os", "-o", str(tmp_path / "c.v")]) == 0
+    assert "module systolic_os_2x2_bs4x4" in (tmp_path / "c.v").read_text()
     capsys.readouterr()
 
 
@@ -568,8 +599,6 @@ def test_cli_generate_bitserial_array(tmp_path, capsys):
                         + PE_GRAMMAR),
     (["--pe", "dp5"], "Invalid PE spec 'dp5': dual-precision width must be even, 4..16; "
                       "expected " + PE_GRAMMAR),
-    (["--pe", "bs8x8", "--dataflow", "os"],
-     "Bit-serial PE 'bs8x8' supports dataflow ws only, not 'os'"),
     (["--pe", "int8", "--add-latency", "1"],
      "A PE pipeline needs a weight-stationary array of F:ACC:rounded or F:ACC:fused PEs, not "
      "'int8' (ws)"),

@@ -5,7 +5,7 @@ from :mod:`hwgen.golden.matmul`, where the grammar is documented, so the golden 
 hardware read the same string the same way):
 
 ``int8`` (``intN``, ``uintN``), ``e4m3:fp16:rounded``, ``bf16:fp32:fused``, ``e4m3:exact``
-(``e4m3:exact:fp32``), ``bs8x8`` (``bsWxA``, weight-stationary arrays only), ``dp8``,
+(``e4m3:exact:fp32``), ``bs8x8`` (``bsWxA``), ``dp8``,
 ``ternary``.
 
 The array does not use the stream-level MAC units (``IntMac``, ``FloatMac``...): it needs one
@@ -27,7 +27,7 @@ from ..units.floatraw import exp_range, unpack
 __all__ = ["PESpec", "parse_pe", "PE_GRAMMAR", "PEDatapath", "ReadOut", "SUPPORTED_KINDS",
            "check_array_pe", "check_pe_latency", "operand_shapes", "acc_shape", "out_shape"]
 
-#: PE kinds the systolic array builds (bit-serial PEs: weight-stationary arrays only).
+#: PE kinds the systolic array builds (every kind, in both dataflows).
 SUPPORTED_KINDS = ("int", "float", "ternary", "bitserial", "dualprec")
 
 

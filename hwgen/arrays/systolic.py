@@ -37,10 +37,11 @@ Dual-precision PEs (``dpH``) add a last ``acts`` field, ``low`` (1 bit): the mod
 transfer (:class:`~hwgen.arrays.pe.PEDatapath`). Pipelined float PEs (``mul_latency``,
 ``add_latency``): see :class:`SystolicArray`.
 
-Bit-serial PEs (``bsWxA``, weight-stationary only)
---------------------------------------------------
+Bit-serial PEs (``bsWxA``)
+--------------------------
 The ``acts`` payload gains a last field, ``bits`` (``W.bit_length()`` bits): the weight
-bit-planes to use for this row, MSB first (0 reads as 1, above W as W). Each PE holds its
+bit-planes to use for this transfer, MSB first (0 reads as 1, above W as W); the host sends a
+tile's ``bits`` on each of its transfers. Weight-stationary: each PE holds its
 stationary W-bit weight (double-buffered as for every PE) and reads one bit-plane of it per
 clock: its activation stays ``bits`` cycles while the running sum, started from the partial sum
 above, adds ``a · bit · 2**(W-1-x)`` for planes x = 0..bits-1 (the sign plane negated; no
@@ -49,10 +50,17 @@ of ``bits`` cycles instead of one per cycle; every PE on an anti-diagonal works 
 row, so one plane mask per diagonal travels with it, and a step lasts as long as the longest
 mask in flight (rows of fewer planes skip the extra planes; an empty array steps every cycle).
 The result is the GEMM with each weight truncated to its top ``bits`` bits
-(:func:`hwgen.golden.bitserial.truncate`), exact for ``bits = W``. The host sends a tile's
-``bits`` on each of its rows (:func:`hwgen.golden.matmul.tile_bits`). Cycles per row:
+(:func:`hwgen.golden.bitserial.truncate`), exact for ``bits = W``
+(:func:`hwgen.golden.matmul.tile_bits`). Cycles per row:
 :meth:`SystolicArray.cycles_per_row`; latency and tile cost: :meth:`~SystolicArray.latency_at`,
 :meth:`~SystolicArray.cycles_per_tile_at`.
+
+Output-stationary: one k-step (a column of A meeting a row of B) lasts ``bits`` cycles in each
+PE, one weight plane per cycle added to the PE's own running sum; activations, weights, their
+flags and the per-diagonal plane masks move one PE per step, as above. A sum is complete at
+the end of its tile's last k-step; the drain emits one result row per step (so the de-skew
+aligns columns that finish at step boundaries), and ``last`` transfers are at least R steps
+apart. The result is each output tile with its weights truncated to the tile's ``bits``.
 
 Timing and stalls
 -----------------
@@ -93,8 +101,7 @@ class SystolicArray(wiring.Component):
         Output-stationary: R×C output tile.
     pe : str or PESpec
         PE spec (``int8``, ``e4m3:fp16:rounded``, ``e4m3:exact``, ``bf16:fp32:fused``,
-        ``bs8x8``, ``ternary``...; see :mod:`hwgen.golden.matmul`). Bit-serial PEs
-        (``bsWxA``) need ``dataflow="ws"``.
+        ``bs8x8``, ``ternary``...; see :mod:`hwgen.golden.matmul`), in either dataflow.
     dataflow : str
         ``"ws"`` (weight-stationary) or ``"os"`` (output-stationary).
     fifo_depth : int
@@ -132,9 +139,6 @@ class SystolicArray(wiring.Component):
         self._pe = check_array_pe(pe)
         if dataflow not in DATAFLOWS:
             raise ValueError(f"Dataflow must be one of {', '.join(DATAFLOWS)}, not "
-                             f"{dataflow!r}")
-        if self._pe.kind == "bitserial" and dataflow != "ws":
-            raise ValueError(f"Bit-serial PE {self._pe.spec!r} supports dataflow ws only, not "
                              f"{dataflow!r}")
         if not isinstance(fifo_depth, int) or isinstance(fifo_depth, bool) or fifo_depth < 2:
             raise ValueError(f"FIFO depth must be an integer of at least 2, not {fifo_depth!r}")
@@ -201,10 +205,10 @@ class SystolicArray(wiring.Component):
         if self._dataflow == "ws":
             fields = {"a": a, "psum": data.ArrayLayout(acc_shape(self._pe), self._cols),
                       "last": 1}
-            if self._pe.kind == "bitserial":
-                fields["bits"] = self.bits_width
         else:
             fields = {"a": a, "last": 1}
+        if self._pe.kind == "bitserial":
+            fields["bits"] = self.bits_width
         if self._pe.kind == "dualprec":
             fields["low"] = 1
         return data.StructLayout(fields)
@@ -243,7 +247,8 @@ class SystolicArray(wiring.Component):
         """Minimum cycles a tile occupies the array at steady state: a tile of n activation
         transfers takes ``max(n, cycles_per_tile)`` cycles when the sources keep up and the
         sink is always ready. WS: a weight bank is reloaded ``cols`` cycles after its last
-        use and takes ``rows`` cycles, so ``rows + cols``; OS: ``rows`` (the result drain).
+        use and takes ``rows`` cycles, so ``rows + cols``; OS: ``rows`` (the result drain;
+        bit-serial PEs: ``rows`` steps).
         Bit-serial PEs: the bound at full precision; see :meth:`cycles_per_tile_at`."""
         return self.cycles_per_tile_at()
 
@@ -254,7 +259,9 @@ class SystolicArray(wiring.Component):
         return self._cols + (self._rows - 1) * self._add_latency
 
     def cycles_per_tile_at(self, bits=None):
-        """:attr:`cycles_per_tile` for tiles of ``bits`` planes (bit-serial PEs): a tile of n
+        """:attr:`cycles_per_tile` for tiles of ``bits`` planes (bit-serial PEs). OS:
+        ``rows·P``, P = ``cycles_per_row(bits)`` (a tile of K transfers takes at most
+        ``max(K, rows)·P`` cycles: the drain emits a row per step). WS: a tile of n
         rows takes at most ``max(n·P, cycles_per_tile_at(P))`` cycles at steady state,
         P = ``cycles_per_row(bits)``. A bank is reloaded once its last reader,
         PE (rows-1, cols-1), is done, rows + cols - 1 steps of (at most) P cycles after the
@@ -262,7 +269,7 @@ class SystolicArray(wiring.Component):
         boundary: ``P·(rows + cols - 1 + ceil(rows / P))``. (Steps shorten to one cycle when
         the array runs empty, so a starved array reloads sooner.)"""
         if self._dataflow == "os":
-            return self._rows
+            return self._rows * self._planes_of(bits)
         if not self.serial:
             return self._rows + self._ws_drain
         p = self._planes_of(bits)
@@ -475,48 +482,65 @@ class SystolicArray(wiring.Component):
         acts, wts = self.acts, self.weights
         a_shp, w_shp = operand_shapes(pe)
         acc_shp = acc_shape(pe)
+        serial = pe.kind == "bitserial"
+        if serial:
+            # Bit-serial: everything but the running sums moves one PE per step (the last
+            # plane's cycle, `mv`); a PE adds one weight plane per cycle of its step.
+            fire = Signal()
+            mv = Module()
+            plane, first, step, active = self._planes(core, fire)
+        else:
+            mv = core
 
-        # -- join the two input streams; space `last`s at least R cycles apart -------------------
+        # -- join the two input streams; space `last`s at least R steps apart ----------------
         if R > 1:
             hold = Signal(range(R))
             ok = ~acts.payload.last | (hold == 0)
         else:
             ok = 1
+        if serial:
+            ok = ok & step
         m.d.comb += [acts.ready.eq(en & wts.valid & ok), wts.ready.eq(en & acts.valid & ok)]
-        fire = acts.valid & acts.ready
+        if serial:
+            m.d.comb += fire.eq(acts.valid & acts.ready)
+        else:
+            fire = acts.valid & acts.ready
         if R > 1:
-            with core.If(fire & acts.payload.last):
-                core.d.sync += hold.eq(R - 1)
-            with core.Elif(hold != 0):
-                core.d.sync += hold.eq(hold - 1)
+            with mv.If(fire & acts.payload.last):
+                mv.d.sync += hold.eq(R - 1)
+            with mv.Elif(hold != 0):
+                mv.d.sync += hold.eq(hold - 1)
 
         # -- activations flow right, weights flow down, sums stay ----------------------------
-        b_top = [self._delay(core, wts.payload[j], j, f"skew_w{j}") for j in range(C)]
+        b_top = [self._delay(mv, wts.payload[j], j, f"skew_w{j}") for j in range(C)]
         b_prev = list(b_top)
         res = [[Signal(acc_shp, name=f"res_{i}_{j}") for j in range(C)] for i in range(R)]
         starts = [None] * C
-        modes = self._modes(core)
+        modes = self._modes(mv)
         for i in range(R):
-            prev = (self._delay(core, acts.payload.a[i], i, f"skew_a{i}"),
-                    self._delay(core, fire, i, f"skew_v{i}"),
-                    self._delay(core, fire & acts.payload.last, i, f"skew_l{i}"))
+            prev = (self._delay(mv, acts.payload.a[i], i, f"skew_a{i}"),
+                    self._delay(mv, fire, i, f"skew_v{i}"),
+                    self._delay(mv, fire & acts.payload.last, i, f"skew_l{i}"))
             for j in range(C):
                 a_r = Signal(a_shp, name=f"a_{i}_{j}")
                 v_r = Signal(name=f"v_{i}_{j}")
                 l_r = Signal(name=f"last_{i}_{j}")
                 w_r = Signal(w_shp, name=f"w_{i}_{j}")
-                core.d.sync += [a_r.eq(prev[0]), v_r.eq(prev[1]), l_r.eq(prev[2]),
-                                w_r.eq(b_prev[j])]
+                mv.d.sync += [a_r.eq(prev[0]), v_r.eq(prev[1]), l_r.eq(prev[2]),
+                              w_r.eq(b_prev[j])]
                 prev = (a_r, v_r, l_r)
                 b_prev[j] = w_r
                 acc = Signal(acc_shp, name=f"acc_{i}_{j}")
                 dp = PEDatapath(pe)
                 core.submodules[f"pe_{i}_{j}"] = dp
                 core.d.comb += [dp.a.eq(a_r), dp.w.eq(w_r), dp.acc_in.eq(acc)]
+                if serial:
+                    core.d.comb += [dp.plane.eq(plane), dp.active.eq(active[i + j])]
                 if modes is not None:
                     core.d.comb += dp.low.eq(modes[i + j])
                 with core.If(v_r):
-                    with core.If(l_r):
+                    # a tile's sum is complete at the end of its last k-step
+                    with core.If(l_r & step if serial else l_r):
                         core.d.sync += [res[i][j].eq(dp.acc_out), acc.eq(0)]
                     with core.Else():
                         core.d.sync += acc.eq(dp.acc_out)
@@ -524,24 +548,31 @@ class SystolicArray(wiring.Component):
                     starts[j] = v_r & l_r
 
         # -- drain: column j emits rows 0..R-1 after its bottom PE finishes a tile -----------
+        # (bit-serial: one row per step, so the de-skew lines up columns that finish at
+        # step boundaries, whatever the steps' lengths)
         row = []
         out_valid = None
         for j in range(C):
-            active = Signal(name=f"drain_act{j}")
+            drain = Signal(name=f"drain_act{j}")
             idx = Signal(range(R), name=f"drain_row{j}")
-            with core.If(starts[j]):
-                core.d.sync += [active.eq(1), idx.eq(0)]
-            with core.Elif(active):
-                with core.If(idx == R - 1):
-                    core.d.sync += active.eq(0)
-                with core.Else():
-                    core.d.sync += idx.eq(idx + 1)
+            with mv.If(starts[j]):
+                mv.d.sync += [drain.eq(1), idx.eq(0)]
+            with mv.Elif(drain):
+                with mv.If(idx == R - 1):
+                    mv.d.sync += drain.eq(0)
+                with mv.Else():
+                    mv.d.sync += idx.eq(idx + 1)
             col = Signal(acc_shp, name=f"col_{j}")
             core.d.comb += col.eq(Array(Value.cast(res[i][j]) for i in range(R))[idx])
-            acc = self._delay(core, col, C - 1 - j, f"deskew{j}")
+            acc = self._delay(mv, col, C - 1 - j, f"deskew{j}")
             row.append(self._readout(core, acc, j))
             if j == C - 1:
-                out_valid = active
+                out_valid = drain
+        if serial:
+            core.submodules.move = EnableInserter(step)(mv)
+            out_first = Signal()
+            core.d.comb += out_first.eq(out_valid & first)    # one result row per step
+            return out_first, row
         return out_valid, row
 
 

@@ -12,7 +12,7 @@ __all__ = ["UNITS"]
 
 _PE_HELP = ("PE spec: intN | uintN | F:ACC:rounded | F:ACC:fused | F:exact[:OUT] | bsWxA | "
             "ternary[A] (F, ACC, OUT float formats such as e4m3, fp16, bf16, fp32; bsWxA "
-            "bit-serial, ws only; e.g. int8, e4m3:fp16:rounded, e4m3:exact, bf16:fp32:fused, "
+            "bit-serial; e.g. int8, e4m3:fp16:rounded, e4m3:exact, bf16:fp32:fused, "
             "bs8x8) (default int8)")
 
 _DESCRIPTION = """\
@@ -27,6 +27,7 @@ bits; a = activation, w = weight, acc = running sum, y = result, of the PE):
                                  weight planes to use, MSB first, 1..W; one row per bits
                                  cycles)
                                  os: {a[R], last}: column k of the A tile, last on k = K-1
+                                 (bsWxA: {a[R], last, bits}; one column per bits cycles)
   results__payload/valid/ready   C results: ws, one row per acts row (exact PEs: {y, acc}
                                  per element, acc to feed back as the next psum); os, the
                                  R x C tile as R rows

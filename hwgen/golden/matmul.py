@@ -61,8 +61,10 @@ Bit-serial precision
 Bit-serial PEs take ``bits`` (planes accumulated, MSB first) per tile of the tiling, in tile
 order (:attr:`hwgen.golden.tiling.Tiling.tiles`); the field is clamped as the hardware does
 (0 reads as 1, values above W as W; :func:`hwgen.golden.bitserial.clamp_bits`). Each weight
-tile is truncated with its own ``bits`` and the (exact, wrapping) integer GEMM is taken. The
-array is weight-stationary only for these PEs.
+tile is truncated with its own ``bits`` and the (exact, wrapping) integer GEMM is taken: a
+weight-stationary tile is one R×C block of B; an output-stationary tile is one R×C block of
+the output, computed with its whole K×C column block of B truncated (so one weight may be
+truncated differently for different output tiles). Both dataflows.
 
 Dual-precision PEs take ``low`` (0 high, 1 low mode) per tile the same way
 (:func:`tile_modes`); ``A`` and ``B`` hold H-bit words (bit patterns or signed integers), and
@@ -271,14 +273,26 @@ def tile_bits(pe, tiling, bits=None):
     return [int(v) for v in vals]
 
 
-def _bitserial_weights(pe, tiling, Bp, bits):
-    """The padded weights with each weight tile truncated to its ``bits`` top bits."""
+def _tile_slices(t, tile):
+    """``(ms, ks, ns)``: the rows of A, the K range and the columns of B that ``tile`` of
+    tiling ``t`` computes with (padded matrices)."""
+    R, C = t.rows, t.cols
+    if t.dataflow == "ws":
+        return (np.s_[:], np.s_[tile.inner * R:(tile.inner + 1) * R],
+                np.s_[tile.outer * C:(tile.outer + 1) * C])
+    return (np.s_[tile.outer * R:(tile.outer + 1) * R], np.s_[:],
+            np.s_[tile.inner * C:(tile.inner + 1) * C])
+
+
+def _bitserial_gemm(pe, t, Ap, Bp, bits):
+    """Sum of the tiles' products, each tile's weights truncated to its ``bits`` top bits
+    (a weight-stationary tile is one weight block; an output-stationary tile, an output
+    block, uses a whole column block of the weights)."""
     from .bitserial import truncate
-    R, C = tiling.rows, tiling.cols
-    out = Bp.astype(np.int64)
-    for tile, b in zip(tiling.tiles, tile_bits(pe, tiling, bits)):
-        blk = np.s_[tile.inner * R:(tile.inner + 1) * R, tile.outer * C:(tile.outer + 1) * C]
-        out[blk] = truncate(out[blk], pe.w_fmt.bits, b)
+    out = np.zeros((t.m_padded, t.n_padded), dtype=np.int64)
+    for tile, b in zip(t.tiles, tile_bits(pe, t, bits)):
+        ms, ks, ns = _tile_slices(t, tile)
+        out[ms, ns] += Ap[ms, ks] @ truncate(Bp[ks, ns], pe.w_fmt.bits, b)
     return out
 
 
@@ -318,15 +332,10 @@ def dualprec_pack(A, B, pe):
 def _dualprec_gemm(pe, t, Ap, Bp, low):
     """Sum of the dual-precision contributions, tile by tile with each tile's mode."""
     from .dualprec import dualprec_contrib
-    R, C, h = t.rows, t.cols, pe.w_fmt.bits
+    h = pe.w_fmt.bits
     out = np.zeros((t.m_padded, t.n_padded), dtype=np.int64)
     for tile, lo in zip(t.tiles, tile_modes(pe, t, low)):
-        if t.dataflow == "ws":
-            ms, ks, ns = np.s_[:], np.s_[tile.inner * R:(tile.inner + 1) * R], \
-                np.s_[tile.outer * C:(tile.outer + 1) * C]
-        else:
-            ms, ks, ns = np.s_[tile.outer * R:(tile.outer + 1) * R], np.s_[:], \
-                np.s_[tile.inner * C:(tile.inner + 1) * C]
+        ms, ks, ns = _tile_slices(t, tile)
         a, w = Ap[ms, ks], Bp[ks, ns]
         out[ms, ns] += dualprec_contrib(h, lo, 0, w[None, :, :], 0, a[:, :, None]).sum(axis=1)
     return out
@@ -337,8 +346,8 @@ def matmul(A, B, pe, dataflow="ws", rows=4, cols=4, bits=None, low=None):
     ``dataflow`` computes it through the host tiler (:mod:`hwgen.golden.tiling`).
 
     See the module docstring for the accumulation order. Returns an M×N array of integers
-    (integer PEs) or of result-format encodings (float PEs). ``bits`` (bit-serial PEs only,
-    weight-stationary): planes per tile, see :func:`tile_bits`. ``low`` (dual-precision PEs
+    (integer PEs) or of result-format encodings (float PEs). ``bits`` (bit-serial PEs only):
+    planes per tile, see :func:`tile_bits`. ``low`` (dual-precision PEs
     only): mode per tile, see :func:`tile_modes`.
     """
     from .tiling import Tiling
@@ -346,12 +355,9 @@ def matmul(A, B, pe, dataflow="ws", rows=4, cols=4, bits=None, low=None):
     M, K = A.shape
     N = B.shape[1]
     if pe.kind == "bitserial":
-        if dataflow != "ws":
-            raise ValueError(f"Bit-serial PEs support dataflow ws only, not {dataflow!r}")
         t = Tiling(M, K, N, rows, cols, dataflow)
         Ap, Bp = t.pad(A.astype(np.int64), B.astype(np.int64))
-        w = _bitserial_weights(pe, t, Bp, bits)
-        return t.crop(wrap_int(Ap @ w, pe.acc_bits, True))
+        return t.crop(wrap_int(_bitserial_gemm(pe, t, Ap, Bp, bits), pe.acc_bits, True))
     if bits is not None:
         raise ValueError(f"Run-time bits apply to bit-serial PEs (bsWxA) only, not {pe.spec!r}")
     if pe.kind == "dualprec":
