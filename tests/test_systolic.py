@@ -490,6 +490,7 @@ def test_matmul_dualprec(dataflow):
     A = rng.integers(-128, 128, (7, 9))
     B = rng.integers(-128, 128, (9, 5))
     assert parse_pe("dp8").acc_bits == 32
+    assert parse_pe("dp8:split").spec == "dp8:split" and parse_pe("dp8:packed").spec == "dp8"
     # High mode: the int8 GEMM, whether the words are given signed or as bit patterns.
     assert np.array_equal(matmul(A, B, "dp8", dataflow, 2, 3), A @ B)
     assert np.array_equal(matmul(A & 255, B & 255, "dp8", dataflow, 2, 3, low=0), A @ B)
@@ -519,12 +520,14 @@ def test_dualprec_errors():
         pack_acts(SystolicArray(2, 2, "int8"), [1, 2], low=1)
 
 
-@pytest.mark.parametrize("dataflow", ["ws", "os"])
-def test_amaranth_sim_dualprec_random_modes(dataflow):
+@pytest.mark.parametrize("dataflow,spec", [("ws", "dp8"), ("os", "dp8"), ("ws", "dp8:split"),
+                                           ("os", "dp8:split")])
+def test_amaranth_sim_dualprec_random_modes(dataflow, spec):
     """A random mode per tile, random idles and back-pressure: bit-exact against the golden
-    model and the independent reference."""
-    dut = SystolicArray(2, 3, "dp8", dataflow)
-    assert dut.act_layout["low"].width == 1 and dut.module_name.endswith("_dp8")
+    model and the independent reference, with the packed and the split multiplier."""
+    dut = SystolicArray(2, 3, spec, dataflow)
+    assert dut.act_layout["low"].width == 1
+    assert dut.module_name.endswith("_dp8" if spec == "dp8" else "_dp8_split")
     rng = np.random.default_rng(22)
     for M, K, N in [(5, 7, 4), (3, 2, 2)]:
         A = rng.integers(0, 256, (M, K))
@@ -532,7 +535,7 @@ def test_amaranth_sim_dualprec_random_modes(dataflow):
         t = Tiling(M, K, N, 2, 3, dataflow)
         low = [int(x) for x in rng.integers(0, 2, len(t.tiles))]
         got, _ = _simulate(dut, A, B, idle=0.3, backpressure=0.4, low=low)
-        assert np.array_equal(got, matmul(A, B, "dp8", dataflow, 2, 3, low=low))
+        assert np.array_equal(got, matmul(A, B, spec, dataflow, 2, 3, low=low))
         assert np.array_equal(got, _dualprec_ref(A, B, 2, 3, dataflow, low))
 
 

@@ -5,7 +5,7 @@ from :mod:`hwgen.golden.matmul`, where the grammar is documented, so the golden 
 hardware read the same string the same way):
 
 ``int8`` (``intN``, ``uintN``), ``e4m3:fp16:rounded``, ``bf16:fp32:fused``, ``e4m3:exact``
-(``e4m3:exact:fp32``), ``bs8x8`` (``bsWxA``), ``dp8``,
+(``e4m3:exact:fp32``), ``bs8x8`` (``bsWxA``), ``dp8`` (``dp8:split``),
 ``ternary``.
 
 The array does not use the stream-level MAC units (``IntMac``, ``FloatMac``...): it needs one
@@ -104,9 +104,10 @@ class PEDatapath(wiring.Component):
     0..bits-1 gives ``a × truncate(w, W, bits)``. The shift is ``(a << (W-1)) >> x``: one
     barrel shifter of A+W-1 bits, no multiplier.
 
-    Dual-precision PEs (``dpH``) share four (H/2+1)-bit sub-multipliers between the modes, as
-    :class:`~hwgen.units.dpmac.DualPrecisionMac` (whose operand split and combination they
-    reuse): high mode adds ``a × w`` (signed H-bit words), low mode
+    Dual-precision PEs (``dpH``) share one multiplier between the modes, as
+    :class:`~hwgen.units.dpmac.DualPrecisionMac` (whose ``dual_products``/``dual_sum`` they
+    reuse): the packed (3H/2+2)-bit one (one DSP block), or with ``dpH:split`` four
+    (H/2+1)-bit sub-multipliers. High mode adds ``a × w`` (signed H-bit words), low mode
     ``a.lo × w.lo + a.hi × w.hi`` (signed H/2-bit halves).
 
     Integer PEs add the exact product and wrap modulo ``2**acc_bits``; ternary PEs add,
@@ -165,11 +166,11 @@ class PEDatapath(wiring.Component):
             term = Mux(self.w[0], Mux(self.w[1], -self.a, self.a), 0)
             m.d.comb += self.acc_out.eq(self.acc_in + term)
         elif pe.kind == "dualprec":
-            from ..units.dpmac import dual_combine, dual_operands, dual_partials
+            from ..units.dpmac import dual_products, dual_sum
             half = pe.w_fmt.bits // 2
-            ops = dual_operands(half, self.low, 0, self.w, self.w, self.a)
-            m.d.comb += self.acc_out.eq(self.acc_in + dual_combine(half, self.low, 0,
-                                                                   *dual_partials(*ops)))
+            mult = "split" if pe.spec.endswith(":split") else "packed"
+            prods = dual_products(half, self.low, 0, self.w, self.w, self.a, mult)
+            m.d.comb += self.acc_out.eq(self.acc_in + dual_sum(half, self.low, 0, prods, mult))
         elif pe.kind == "bitserial":
             wb = pe.w_fmt.bits
             # bit W-1-x of w: bit x of w reversed (the planes, MSB first)

@@ -11,9 +11,9 @@ from . import CliError, UnitSpec
 __all__ = ["UNITS"]
 
 _PE_HELP = ("PE spec: intN | uintN | F:ACC:rounded | F:ACC:fused | F:exact[:OUT] | bsWxA | "
-            "ternary[A] (F, ACC, OUT float formats such as e4m3, fp16, bf16, fp32; bsWxA "
-            "bit-serial; e.g. int8, e4m3:fp16:rounded, e4m3:exact, bf16:fp32:fused, "
-            "bs8x8) (default int8)")
+            "dpH[:split] | ternary[A] (F, ACC, OUT float formats such as e4m3, fp16, bf16, "
+            "fp32; bsWxA bit-serial, dpH dual-precision; e.g. int8, e4m3:fp16:rounded, "
+            "e4m3:exact, bf16:fp32:fused, bs8x8, dp8) (default int8)")
 
 _DESCRIPTION = """\
 Verilog ports (R = rows, C = cols; stream payloads are one vector, first element in the low

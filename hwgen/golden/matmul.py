@@ -26,6 +26,9 @@ format name of :func:`hwgen.formats.parse_format` (``e4m3``, ``bf16``, ``fp16``,
                        values (element 0 in the low half) and the PE adds both products
                        (:func:`hwgen.golden.dualprec.dualprec_contrib`, independent operands):
                        two MACs per PE per clock. (2H+16)-bit wrapping accumulator.
+                       ``dpH:split`` computes the same with four (H/2+1)-bit sub-multipliers
+                       instead of one packed (3H/2+2)-bit multiplier per PE (fewer LUTs when
+                       multipliers are built from logic; see ``DualPrecisionMac``).
 ``ternary[A]``         ternary weights (2-bit codes of :mod:`hwgen.golden.ternary`) × A-bit
                        signed activations (default 8), (A+18)-bit accumulator.
 =====================  ==========================================================================
@@ -90,7 +93,8 @@ __all__ = ["PESpec", "parse_pe", "matmul", "mac_step", "PE_GRAMMAR", "DATAFLOWS"
 DATAFLOWS = ("ws", "os")
 EXACT_MAX_TERMS = 4096
 
-PE_GRAMMAR = ("intN | uintN | F:ACC:rounded | F:ACC:fused | F:exact[:OUT] | bsWxA | dpH | "
+PE_GRAMMAR = ("intN | uintN | F:ACC:rounded | F:ACC:fused | F:exact[:OUT] | bsWxA | "
+              "dpH[:split] | "
               "ternary[A] (F, ACC, OUT float format names such as e4m3, fp16, bf16, fp32)")
 
 
@@ -191,14 +195,15 @@ def parse_pe(spec):
         acc = IntFormat(wb + ab + 16)
         return PESpec(f"bs{wb}x{ab}", "bitserial", IntFormat(ab), IntFormat(wb), "wrap", acc,
                       acc, acc.bits)
-    m = re.fullmatch(r"dp(\d+)", s)
+    m = re.fullmatch(r"dp(\d+)(:packed|:split)?", s)
     if m:
         h = int(m.group(1))
         if not (4 <= h <= 16 and h % 2 == 0):
             raise _bad(spec, "dual-precision width must be even, 4..16")
         word = IntFormat(h, False)
         acc = IntFormat(2 * h + 16)
-        return PESpec(f"dp{h}", "dualprec", word, word, "wrap", acc, acc, acc.bits)
+        tag = ":split" if m.group(2) == ":split" else ""
+        return PESpec(f"dp{h}{tag}", "dualprec", word, word, "wrap", acc, acc, acc.bits)
     m = re.fullmatch(r"ternary(\d*)", s)
     if m:
         ab = int(m.group(1) or 8)
