@@ -8,7 +8,7 @@ random idle cycles and back-pressure, checked bit for bit against ``golden.matmu
 
 from . import CliError, UnitSpec
 
-__all__ = ["UNITS"]
+__all__ = ["UNITS", "add_pe_pipeline_args"]
 
 _PE_HELP = ("PE spec: intN | uintN | F:ACC:rounded | F:ACC:fused | F:exact[:OUT] | bsWxA | "
             "dpH[:split] | ternary[A] (F, ACC, OUT float formats such as e4m3, fp16, bf16, "
@@ -35,18 +35,25 @@ Partial sums across K-tiles (ws) accumulate in the array: the host sends each re
 as the psum of the same row of the next K-tile. See hwgen/arrays/systolic.py."""
 
 
+def add_pe_pipeline_args(p):
+    """``--mul-latency`` and ``--add-latency`` (shared by ``generate/sim array`` and
+    ``build``)."""
+    p.add_argument("--mul-latency", type=int, default=0, metavar="N",
+                   help="PE pipeline, weight-stationary float PEs: register stages in the "
+                        "multiplier (rounded: 0..3; default 0)")
+    p.add_argument("--add-latency", type=int, default=0, metavar="N",
+                   help="PE pipeline, weight-stationary float PEs: register stages in the "
+                        "adder (rounded: 0..3) or FMA (fused: 0..4); default 0. Raises Fmax, "
+                        "results unchanged")
+
+
 def _add_arguments(p):
     p.add_argument("--rows", type=int, default=4, metavar="R", help="array rows (default 4)")
     p.add_argument("--cols", type=int, default=4, metavar="C", help="array columns (default 4)")
     p.add_argument("--pe", default="int8", metavar="SPEC", help=_PE_HELP)
     p.add_argument("--dataflow", choices=["ws", "os"], default="ws",
                    help="weight-stationary or output-stationary (default ws)")
-    p.add_argument("--mul-latency", type=int, default=0, metavar="N",
-                   help="PE pipeline, ws float PEs: register stages in the multiplier "
-                        "(rounded: 0..3; default 0)")
-    p.add_argument("--add-latency", type=int, default=0, metavar="N",
-                   help="PE pipeline, ws float PEs: register stages in the adder (rounded: "
-                        "0..3) or FMA (fused: 0..4) (default 0)")
+    add_pe_pipeline_args(p)
     if " sim" in f" {p.prog}":
         for flag in ("m", "k", "n"):
             p.add_argument(f"--{flag}", type=int, default=32, metavar=flag.upper(),

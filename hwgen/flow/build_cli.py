@@ -6,6 +6,8 @@ Wire into the CLI with :func:`add_build_parser` (on the subparsers object) and d
 
 import sys
 
+from ..catalog.arrays import add_pe_pipeline_args
+
 __all__ = ["add_build_parser", "run_build"]
 
 
@@ -27,12 +29,7 @@ def add_build_parser(sub):
                    help="PE spec: int8, e4m3:fp16:rounded, e4m3:exact, ternary, ...")
     p.add_argument("--dataflow", default="ws", metavar="ws|os",
                    help="weight-stationary (ws, default) or output-stationary (os)")
-    p.add_argument("--mul-latency", type=int, default=0, metavar="M",
-                   help="PE pipeline: register stages in each float PE's multiplier "
-                        "(weight-stationary F:ACC:rounded PEs: 0..3; default 0)")
-    p.add_argument("--add-latency", type=int, default=0, metavar="A",
-                   help="PE pipeline: register stages in each float PE's adder (rounded: "
-                        "0..3) or FMA (fused: 0..4); default 0. Raises Fmax, results unchanged")
+    add_pe_pipeline_args(p)
     p.add_argument("--pe-pipeline", default=None, metavar="auto",
                    help="auto: the board's PE pipeline for weight-stationary float PEs (the "
                         "smallest measured to meet its clock with a 2x2 e4m3:fp16:rounded "
