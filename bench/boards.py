@@ -73,7 +73,12 @@ def try_build(board, n, pe, seed, build_root, reuse=False):
             NOFIT[(board, n, pe)] = err.split(", ", 1)[-1]
             return None
     if reuse == "only":
-        print(f"  {n}x{n}: no earlier build (not tried)", file=sys.stderr)
+        unfinished = _unfinished(out)
+        if unfinished:
+            UNFINISHED[(board, n, pe)] = unfinished
+            print(f"  {n}x{n}: earlier build stopped: {unfinished}", file=sys.stderr)
+        else:
+            print(f"  {n}x{n}: no earlier build (not tried)", file=sys.stderr)
         raise _Untried(n)
     nofit.unlink(missing_ok=True)
     t0 = time.monotonic()
@@ -93,6 +98,37 @@ def try_build(board, n, pe, seed, build_root, reuse=False):
     return r
 
 
+#: (board, n, pe) -> what an earlier build that was stopped before it finished had reached.
+UNFINISHED = {}
+
+
+def _unfinished(out):
+    """For a build folder without a result: how far nextpnr got (from its log ``top.tim``),
+    e.g. placed with its utilization and post-placement Fmax estimate but not routed; ``""``
+    when there is no such log."""
+    import re
+    log = out / "top.tim"
+    if not log.is_file():
+        return ""
+    text = log.read_text(errors="replace")
+    util = re.findall(r"^Info:\s+(TRELLIS_COMB|TRELLIS_FF|ICESTORM_LC|DP16KD|ICESTORM_RAM|"
+                      r"MULT18X18D|ICESTORM_DSP):\s+(\d+)/\s*(\d+)", text, re.MULTILINE)
+    if not util:
+        return ""
+    used = ", ".join(f"{k} {u}/{a}" for k, u, a in util)
+    est = re.findall(r"Max frequency for clock [^:]*: ([\d.]+) MHz", text)
+    routed = "Routing complete" in text or "Finished routing" in text
+    left = re.findall(r"^Info:\s+\d+ \|\s+\d+\s+\d+ \|\s+\d+\s+\d+ \|\s+(\d+)\|"
+                      r"\s+[\d.]+\s+([\d.]+)\|", text, re.MULTILINE)
+    arcs = re.search(r"Routing (\d+) arcs", text)
+    state = ("routed, but the build did not finish" if routed else
+             "placed, routing stopped before it finished"
+             + (f" ({left[-1][0]} of {arcs.group(1)} arcs still unrouted after "
+                f"{float(left[-1][1]):.0f} s of routing)" if left and arcs else ""))
+    return (f"{state}; {used}"
+            + (f"; post-placement Fmax estimate {est[0]} MHz" if est else ""))
+
+
 class _Untried(Exception):
     """``--reuse-only``: this size has no earlier build."""
 
@@ -108,6 +144,15 @@ def largest(board, pe, max_n, seed, build_root, reuse=False):
     except _Untried as e:
         best = max((r for r in _BUILT.get((board, pe), []) if r.rows < e.args[0]),
                    key=lambda r: r.rows, default=None)
+        # an earlier build between that and the untried size (e.g. --max-n 12 after 8)
+        for n in range(e.args[0] - 1, best.rows if best else 1, -1):
+            try:
+                r = try_build(board, n, pe, seed, build_root, reuse)
+            except _Untried:
+                continue
+            if r is not None:
+                best = r
+            break
     # Earlier builds may still settle it: step up from the largest that fits.
     n = best.rows + 1 if best else 2
     while True:
@@ -133,7 +178,9 @@ def _largest(board, pe, max_n, seed, build_root, reuse):
             break
         best = r
         _BUILT.setdefault((board, pe), []).append(r)
-        n *= 2
+        if n == max_n:
+            break
+        n = min(2 * n, max_n)           # doubling, and max_n itself when it is not a power of 2
     lo = best.rows if best else 0
     hi = fail if fail is not None else min(max_n + 1, 2 * lo if lo else 1)
     while hi - lo > 1:
@@ -265,6 +312,10 @@ def write_doc(args, argv, rows, link, quiet=False):
         for (b, n, p), msg in sorted(NOFIT.items()):
             if b == board and p == pe:
                 notes.append(f"- {board} {pe}: {n}×{n} does not fit: {msg.split(' (log:')[0]}.")
+        for (b, n, p), msg in sorted(UNFINISHED.items()):
+            if b == board and p == pe:
+                notes.append(f"- {board} {pe}: {n}×{n} not settled, the build was stopped: "
+                             f"{msg}.")
         if r is None:
             lines.append(f"| {board} | {pe} | {note or 'none fits'} | | | | | | | | | | "
                          f"{limit} |")
