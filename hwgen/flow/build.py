@@ -7,11 +7,14 @@ constraints, the shell script running ``yosys`` → ``nextpnr-<family>`` →
 plan: the nextpnr placement seed, a nextpnr JSON report (utilization and Fmax), and a yosys
 ``stat`` of the mapped design (flip-flops, which nextpnr does not count on iCE40).
 
-Added to amaranth's yosys script (before ``synth_<family>``): on iCE40 with ``-dsp``, the
-multipliers beyond the device's DSP blocks are mapped to logic first (``synth_ice40 -dsp``
-would otherwise try to put all of them into SB_MAC16s and fail), so a 3×3 int8 array uses the
-UP5K's 8 DSPs and builds its 9th multiplier in logic; with ``-spram``, the weight and
-activation buffers lose their all-zero initial contents, which SPRAM cannot have.
+Added to amaranth's yosys script (before ``synth_<family>``): the DSP budget of
+:func:`hwgen.flow.synth.dsp_budget_script` (the same as out-of-context synthesis), when the
+synthesis uses DSP blocks (iCE40 with ``-dsp``, ECP5 unless ``-nodsp``): the multipliers beyond
+the device's DSP blocks are mapped to logic first (``synth_ice40 -dsp`` / ``synth_ecp5``
+would otherwise try to put all of them into SB_MAC16s / MULT18X18Ds and fail), so a 3×3 int8
+array uses the UP5K's 8 DSPs and builds its 9th multiplier in logic (likewise past the ECP5
+85F's 156 MULT18X18Ds); with ``-spram``, the weight and activation
+buffers lose their all-zero initial contents, which SPRAM cannot have.
 
 Timing: the required clock is the board's (12 MHz iCEBreaker, 25 MHz ULX3S); nextpnr is run
 with ``--timing-allow-fail`` so that the achieved Fmax is always reported, and :func:`build`
@@ -37,7 +40,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 from .devices import get_device
-from .synth import DoesNotFit, FlowError, cell_counts, check_fit
+from .synth import DoesNotFit, FlowError, cell_counts, check_fit, dsp_budget_script
 from .tools import tool_env, tool_versions
 
 __all__ = ["build", "BuildResult", "TimingError", "format_build_table", "parse_nextpnr_report",
@@ -52,41 +55,6 @@ _PLACED_CELLS = {
     "ecp5": dict(lut="TRELLIS_COMB", ff="TRELLIS_FF", dsp="MULT18X18D", bram="DP16KD",
                  io="TRELLIS_IO"),
 }
-
-_CONST_RE = re.compile(r"^\d+'[01xz]+$")
-
-
-def rtlil_multipliers(il_text):
-    """``[(module, cell), ...]``: the ``$mul`` cells of an RTLIL design whose operands are
-    both signals (a constant factor is no DSP candidate worth one), in file order."""
-    out, module, cell, ports = [], None, None, {}
-    for line in il_text.splitlines():
-        t = line.strip()
-        if t.startswith("module "):
-            module = t.split()[1].lstrip("\\")
-        elif t.startswith("cell $mul "):
-            cell, ports = t.split()[2], {}
-        elif cell is not None and t.startswith("connect "):
-            _, port, value = t.split(" ", 2)
-            ports[port] = value.strip()
-        elif cell is not None and t == "end":
-            if not any(_CONST_RE.match(ports.get(p, "")) for p in ("\\A", "\\B")):
-                out.append((module, cell))
-            cell = None
-    return out
-
-
-def _dsp_budget_script(il_text, dsp_available):
-    """A yosys command mapping the multipliers beyond the first ``dsp_available`` to logic
-    before ``synth_ice40 -dsp`` runs (which would otherwise try to put every one into a DSP
-    block), and how many it maps; ``("", 0)`` when all fit."""
-    muls = rtlil_multipliers(il_text)
-    extra = muls[dsp_available:]
-    if not extra:
-        return "", 0
-    sel = " ".join(f"{mod}/{cell}" for mod, cell in extra)
-    return f"techmap -map +/techmap.v {sel}", len(extra)
-
 
 #: nextpnr's utilisation lines: ``Info:     ICESTORM_LC:  5749/  5280   108%``.
 _UTIL_RE = re.compile(r"^Info:\s+(\w+):\s+(\d+)/\s*(\d+)", re.MULTILINE)
@@ -152,8 +120,9 @@ class BuildResult:
         ``synth_ice40 -dsp`` maps every multiplier to a DSP, so past 8 the build is redone
         without ``-dsp``).
     mults_in_logic : int
-        Multipliers built in logic cells because the DSP blocks ran out (iCE40: the first 8
-        go to DSP blocks, the rest are mapped to logic before ``synth_ice40 -dsp``).
+        Multipliers built in logic cells because the DSP blocks ran out (the first ones go
+        to DSP blocks while there are enough, the rest are mapped to logic before
+        ``synth_<family>``: see :func:`hwgen.flow.synth.dsp_budget`).
     """
     board: str
     device: str
@@ -430,10 +399,12 @@ def _build(b, dev, top, out, seed, synth_opts, progress):
     # yosys commands run right after reading the design, before synth_<family>.
     after_read = []
     mults_in_logic = 0
-    if dev.family == "ice40" and "-dsp" in synth_opts.split():
+    opts = synth_opts.split()
+    uses_dsp = ("-dsp" in opts) if dev.family == "ice40" else ("-nodsp" not in opts)
+    if uses_dsp:
         il = plan.files[f"{name}.il"]
         il = il.decode() if isinstance(il, bytes) else il
-        script, mults_in_logic = _dsp_budget_script(il, dev.resources["dsp"])
+        script, mults_in_logic = dsp_budget_script(il, dev)
         after_read += [script] if script else []
     if "-spram" in synth_opts.split():
         # SPRAM has no initial contents: the weight and activation buffers lose their

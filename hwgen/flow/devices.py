@@ -6,10 +6,21 @@
 
 from dataclasses import dataclass, field
 
-__all__ = ["Device", "DEVICES", "get_device", "RESOURCE_NAMES"]
+__all__ = ["Device", "DEVICES", "get_device", "RESOURCE_NAMES", "DSP_MULTIPLIER"]
 
 #: The resource kinds every device reports, in table order.
 RESOURCE_NAMES = ("lut", "ff", "carry", "dsp", "bram", "spram", "io")
+
+
+#: How yosys's ``synth_<family>`` (``mul2dsp``) puts one ``$mul`` into DSP blocks: operands of
+#: up to ``max_a`` × ``max_b`` bits take one block, wider ones are split into chunks of that
+#: width (one block per pair of chunks); a product with an operand (or a chunk) narrower than
+#: ``min_a``/``min_b``, or a result narrower than ``min_y``, stays in logic. These are the
+#: ``DSP_*_WIDTH`` macros the two synthesis scripts pass to ``mul2dsp.v``.
+DSP_MULTIPLIER = {
+    "ice40": dict(max_a=16, max_b=16, min_a=2, min_b=2, min_y=11),   # SB_MAC16
+    "ecp5": dict(max_a=18, max_b=18, min_a=2, min_b=2, min_y=0),     # MULT18X18D
+}
 
 
 @dataclass(frozen=True)
@@ -53,6 +64,25 @@ class Device:
         if dsp:
             return self.synth_command
         return {"ice40": "synth_ice40", "ecp5": "synth_ecp5 -nodsp"}[self.family]
+
+    def dsp_blocks(self, a_width, b_width, y_width):
+        """DSP blocks yosys uses for one ``a_width`` × ``b_width`` → ``y_width`` multiplier
+        (:data:`DSP_MULTIPLIER`): an 8 × 8 takes one ``MULT18X18D`` / ``SB_MAC16``, a 24 × 24
+        four on either family, a 1 × 8 none. Exact for the widths yosys maps; given widths
+        before its ``wreduce``, it can only count more blocks than yosys uses, never fewer.
+        0 on a device without DSP blocks."""
+        if not self.resources.get("dsp"):
+            return 0
+        g = DSP_MULTIPLIER[self.family]
+        a, b = max(a_width, b_width), min(a_width, b_width)   # mul2dsp puts the wider on A
+        if a < g["min_a"] or b < g["min_b"] or y_width < g["min_y"]:
+            return 0
+
+        def chunks(width, full, least):
+            # mul2dsp cuts an operand into `full`-bit chunks; a last chunk narrower than
+            # `least` is multiplied in logic.
+            return width // full + (1 if width % full >= least else 0)
+        return chunks(a, g["max_a"], g["min_a"]) * chunks(b, g["max_b"], g["min_b"])
 
     @property
     def nextpnr(self):

