@@ -48,6 +48,10 @@ DEFAULT_PES = ("int8", "e4m3:fp16:rounded", "bs8x8")
 
 # -- utilization --------------------------------------------------------------------------------
 
+def _mults(n):
+    return f"{n} multiplier" + ("" if n == 1 else "s")
+
+
 def gemm_sizes(rows, cols):
     """Tiny to large: cubes 4..64, a short-M GEMM with K = 4·rows, long-M/long-K ones."""
     sizes = [(s, s, s) for s in (4, 8, 16, 32, 64)]
@@ -339,7 +343,7 @@ def synth_section(records, pes, sizes, devices):
                 rec = records.get(f"{pe}/{n}/{dev}")
                 note = "" if rec.get("dsp_allowed", True) else "no DSP"
                 if rec.get("mults_in_logic"):
-                    note = f"{rec['mults_in_logic']} multipliers in logic (DSP budget)"
+                    note = f"{_mults(rec['mults_in_logic'])} in logic (DSP budget)"
                 if rec.get("dsp_message"):
                     # Records of budgeted runs have ``mults_in_logic``; older ones do not.
                     when = ("last resort" if "mults_in_logic" in rec else
@@ -415,7 +419,7 @@ def synth_section(records, pes, sizes, devices):
                 why = f" ({bigger[0]}×{bigger[0]}: {nxt['status'].replace('timeout', 'timed out')})"
             size = f"{n}×{n}{why}" + ("" if rec.get("dsp_allowed", True) else ", no DSP")
             if rec.get("mults_in_logic"):
-                size += f", {rec['mults_in_logic']} multipliers in logic"
+                size += f", {_mults(rec['mults_in_logic'])} in logic"
             out.append(f"| {pe} | {dev} | {size} | {rec['fmax']:.1f} | {_fmt_rate(peak)} | "
                        f"{mac_f:.1f} | {lim_s} | {peak / limit:.2g} |" if limit else
                        f"| {pe} | {dev} | {size} | {rec['fmax']:.1f} | {_fmt_rate(peak)} | | "
