@@ -365,12 +365,15 @@ def write_doc(args, argv, rows, link, quiet=False):
         if not quiet:
             print("\n".join(lines[-6:]))
     lines += ["", "## Notes", ""] + notes + [
-        "- `hwgen build` falls back to multipliers in logic only on iCE40; on the ECP5 "
-        "every int8 multiplier takes a MULT18X18D, so int8 arrays on the ULX3S 85F should stop "
-        "at 12×12 (144 of 156 DSP blocks) unless the flow learns that fallback (read from "
-        "`hwgen/flow/build.py`, not built). Sizes past the "
-        "capped ones were not built for time (an 8×8 ECP5 board build takes ~6–17 min on "
+        "- `hwgen build` gives the multipliers DSP blocks while there are enough and builds "
+        "the rest in logic (the DSP budget of `hwgen.flow.synth`, both families), so int8 "
+        "arrays are not limited to the DSP count (out of context a 14×14 int8 array fits the "
+        "ECP5 85F with 40 multipliers in logic: [systolic.md](systolic.md)). Sizes past the "
+        "capped ones were not built for time (a 12×12 ECP5 board build takes ~12–30 min on "
         "this loaded 2-core machine).",
+        "- Reused builds are not redone when the gateware changes later; each row is the "
+        "build in `build/bench_boards/` named after it (its `report.json` has the tool "
+        "versions and the seed).",
         "- Out-of-context figures of the arrays alone (no buffers, no host link) for 2×2 … "
         "16×16 are in [systolic.md](systolic.md): the difference to this table is the "
         "board top (buffers, UART host link).",
