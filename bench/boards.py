@@ -111,8 +111,10 @@ def _unfinished(out):
     if not log.is_file():
         return ""
     text = log.read_text(errors="replace")
-    util = re.findall(r"^Info:\s+(TRELLIS_COMB|TRELLIS_FF|ICESTORM_LC|DP16KD|ICESTORM_RAM|"
-                      r"MULT18X18D|ICESTORM_DSP):\s+(\d+)/\s*(\d+)", text, re.MULTILINE)
+    from hwgen.flow.build import utilization
+    kinds = ("TRELLIS_COMB", "TRELLIS_FF", "ICESTORM_LC", "DP16KD", "ICESTORM_RAM",
+             "MULT18X18D", "ICESTORM_DSP")
+    util = [x for x in utilization(text) if x[0] in kinds]
     if not util:
         return ""
     used = ", ".join(f"{k} {u}/{a}" for k, u, a in util)

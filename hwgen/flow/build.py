@@ -60,9 +60,14 @@ _PLACED_CELLS = {
 _UTIL_RE = re.compile(r"^Info:\s+(\w+):\s+(\d+)/\s*(\d+)", re.MULTILINE)
 
 
+def utilization(nextpnr_log):
+    """``[(cell type, used, available), ...]``: the utilisation lines of a nextpnr log."""
+    return [(t, int(u), int(a)) for t, u, a in _UTIL_RE.findall(nextpnr_log)]
+
+
 def overused(nextpnr_log):
     """``[(cell type, used, available), ...]`` over capacity in a nextpnr log."""
-    return [(t, int(u), int(a)) for t, u, a in _UTIL_RE.findall(nextpnr_log) if int(u) > int(a)]
+    return [(t, u, a) for t, u, a in utilization(nextpnr_log) if u > a]
 
 
 _NO_FIT_RE = re.compile(r"unable to place|no bels remaining|not enough|too many|"
@@ -406,7 +411,7 @@ def _build(b, dev, top, out, seed, synth_opts, progress):
         il = il.decode() if isinstance(il, bytes) else il
         script, mults_in_logic = dsp_budget_script(il, dev)
         after_read += [script] if script else []
-    if "-spram" in synth_opts.split():
+    if "-spram" in opts:
         # SPRAM has no initial contents: the weight and activation buffers lose their
         # (all-zero, never relied on) init so that yosys may map them to it.
         after_read.append(r"delete top.core/r:MEMID=\\wmem top.core/r:MEMID=\\amem %u "

@@ -232,8 +232,8 @@ def harness_verilog(ports, top):
 #
 # yosys's synth_ice40 -dsp and synth_ecp5 put every multiplier they can into DSP blocks, however
 # many the device has: a design with more multipliers than blocks then fails to place. The
-# budget maps the multipliers beyond the device's DSP blocks to logic (yosys's generic
-# ``techmap``) before ``synth_<family>`` runs, so the first ones (in file order) keep their DSP
+# budget maps the multipliers beyond the device's DSP blocks to logic (see below) before
+# ``synth_<family>`` runs, so the first ones (in file order) keep their DSP
 # blocks and the rest are built in LUTs and carry chains. One helper for both flows: the board
 # build (amaranth's RTLIL) and out-of-context synthesis (an RTLIL dump of the Verilog as read).
 #
@@ -327,9 +327,15 @@ def dsp_budget_script(il_text, device):
     ``synth_<family>``), and how many multiplier cells (counting every instance) it maps;
     ``("", 0)`` when all fit. The command narrows them and builds them as Booth multipliers
     (see above)."""
-    to_logic, _ = dsp_budget(rtlil_multipliers(il_text), device)
-    return _to_logic_command([f"{m.module}/{m.cell}" for m in to_logic]), \
-        sum(m.instances for m in to_logic)
+    cells, n = _budget_cells(rtlil_multipliers(il_text), device)
+    return _to_logic_command(cells), n
+
+
+def _budget_cells(multipliers, device):
+    """``(cells, n)``: the ``module/cell`` names :func:`dsp_budget` sends to logic, and how
+    many multiplier instances that is."""
+    to_logic, _ = dsp_budget(multipliers, device)
+    return [f"{m.module}/{m.cell}" for m in to_logic], sum(m.instances for m in to_logic)
 
 
 def _to_logic_command(cells):
@@ -662,11 +668,9 @@ def _ooc_dsp_budget(verilog, top, dev, harness, root, tools, dsp, progress):
             text = log.read_text() if log.is_file() else proc.stdout
             raise FlowError(f"yosys failed counting the multipliers of {top}: "
                             f"{_first_error(text, proc.stdout)}")
-        to_logic, _ = dsp_budget(rtlil_multipliers(il.read_text()), dev)
+        cells, n = _budget_cells(rtlil_multipliers(il.read_text()), dev)
     finally:
         shutil.rmtree(work, ignore_errors=True)
-    cells = [f"{m.module}/{m.cell}" for m in to_logic]
-    n = sum(m.instances for m in to_logic)
     _write_cache(cache_file, json.dumps(dict(cells=cells, to_logic=n)))
     return _to_logic_command(cells), n
 

@@ -20,6 +20,13 @@ MAX_HIGH_BITS = 24
 MULTIPLIERS = ("packed", "split")
 
 
+def _weight_halves(L, low, nested, w0, w1):
+    # The two L-bit weight fields of an operation: w0's halves, or in nested low mode the MSB
+    # halves of w0 and w1 (in high mode the pair is w0's low and high half).
+    sel = low & nested
+    return Mux(sel, w0[L:], w0[:L]), Mux(sel, w1[L:], w0[L:])
+
+
 def dual_operands(L, low, nested, w0, w1, a):
     """The four signed (L+1)-bit sub-multiplier operands ``(A_lo, A_hi, B_lo, B_hi)`` of
     :class:`DualPrecisionMac` (see its docstring): weight halves (``A``) and activation halves
@@ -29,8 +36,7 @@ def dual_operands(L, low, nested, w0, w1, a):
         # an L-bit half widened to a signed (L+1)-bit sub-multiplier operand
         return Mux(sign_extend, x.as_signed(), x.as_unsigned())
 
-    a_lo_bits = Mux(low & nested, w0[L:], w0[:L])
-    a_hi_bits = Mux(low & nested, w1[L:], w0[L:])
+    a_lo_bits, a_hi_bits = _weight_halves(L, low, nested, w0, w1)
     return (half(a_lo_bits, low), a_hi_bits.as_signed(), half(a[:L], low),
             a[L:].as_signed())
 
@@ -52,9 +58,7 @@ def _packed_operands(L, low, nested, w0, w1, a):
     # low mode: A = w_hi·2^k + w_lo, B = a_lo·2^k + a_hi with k = 2L+1, so that
     # A·B = w_hi·a_lo·2^2k + (w_hi·a_hi + w_lo·a_lo)·2^k + w_lo·a_hi; high mode: w0, a.
     k = 2 * L + 1
-    sel = low & nested
-    w_lo = Mux(sel, w0[L:], w0[:L]).as_signed()
-    w_hi = Mux(sel, w1[L:], w0[L:]).as_signed()
+    w_lo, w_hi = (x.as_signed() for x in _weight_halves(L, low, nested, w0, w1))
     A = Mux(low, w_hi.shift_left(k) + w_lo, w0.as_signed())
     B = Mux(low, a[:L].as_signed().shift_left(k) + a[L:].as_signed(), a.as_signed())
     return A, B
