@@ -46,7 +46,8 @@ SYSTOLIC_RECORDS = ROOT / "build" / "bench_systolic" / "synth.json"
 
 def try_build(board, n, pe, seed, build_root, reuse=False):
     """The BuildResult of an n×n array, or None when it does not fit. ``reuse``: take the
-    report of an earlier successful build in the same folder instead of building again."""
+    report of an earlier successful build in the same folder instead of building again (with
+    whichever router it was routed). New builds use nextpnr's router :data:`ROUTER`."""
     import json
     from hwgen.flow.build import BuildResult, build
     from hwgen.flow.synth import DoesNotFit, FlowError
@@ -84,7 +85,7 @@ def try_build(board, n, pe, seed, build_root, reuse=False):
     t0 = time.monotonic()
     try:
         r = build(board, n, n, pe, "ws", out, seed, allow_timing_fail=True, progress=False,
-                  mul_latency=ml, add_latency=al)
+                  mul_latency=ml, add_latency=al, router=ROUTER)
     except DoesNotFit as e:
         print(f"  {n}x{n}: does not fit ({time.monotonic() - t0:.0f} s): {e}", file=sys.stderr)
         nofit.write_text(json.dumps(dict(seed=seed, message=str(e))))
@@ -97,6 +98,9 @@ def try_build(board, n, pe, seed, build_root, reuse=False):
           f", Fmax {r.fmax_mhz:.1f} MHz ({time.monotonic() - t0:.0f} s)", file=sys.stderr)
     return r
 
+
+#: nextpnr router of new builds (``--router``; None: nextpnr's default, router1).
+ROUTER = None
 
 #: (board, n, pe) -> what an earlier build that was stopped before it finished had reached.
 UNFINISHED = {}
@@ -244,8 +248,13 @@ def main(argv=None):
                          "never built")
     ap.add_argument("--reuse", action="store_true",
                     help="use the reports of earlier successful builds in --build-root")
+    ap.add_argument("--router", default=None, choices=["router1", "router2"],
+                    help="nextpnr router of new builds (default nextpnr's, router1; router2 "
+                         "finishes large ECP5 arrays router1 does not)")
     ap.add_argument("--out", default=str(ROOT / "docs" / "boards.md"))
     args = ap.parse_args(argv)
+    global ROUTER
+    ROUTER = args.router
 
     rows = []
     for board in args.boards.split(","):
@@ -330,6 +339,8 @@ def write_doc(args, argv, rows, link, quiet=False):
         size = f"{r.rows}×{r.cols}" + (" (search capped: ≥)" if capped else "")
         if not getattr(r, "dsp_blocks", True):
             size += ", multipliers in logic"
+        if getattr(r, "router", "router1") != "router1":
+            size += f", routed by {r.router}"
         # One MAC per PE per cycle; bit-serial PEs (bsWxA) take W cycles at full precision.
         spec = parse_pe(r.pe)
         macs = r.rows * r.cols / (spec.w_fmt.bits if spec.kind == "bitserial" else 1)

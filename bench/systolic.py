@@ -112,15 +112,15 @@ def _component(pe, n):
     return SystolicArray(n, n, pe, "ws")
 
 
-def synth_one(pe, n, device, dsp, out):
+def synth_one(pe, n, device, dsp, out, router=None):
     """Worker (run in a child process): synthesize and write a JSON record to ``out``."""
     from hwgen.flow.synth import DoesNotFit, FlowError, synthesize
     t0 = time.monotonic()
     try:
-        r = synthesize(_component(pe, n), device, dsp=dsp, progress=True)
+        r = synthesize(_component(pe, n), device, dsp=dsp, progress=True, router=router)
         rec = dict(status="ok", unit=r.unit, placed=r.placed, fmax=r.fmax_mhz,
                    dsp_allowed=r.dsp_allowed, mults_in_logic=r.mults_in_logic,
-                   seconds=r.seconds, cached=r.cached)
+                   seconds=r.seconds, cached=r.cached, router=r.router)
     except DoesNotFit as e:
         rec = dict(status="nofit", message=str(e).split(" (log:")[0])
     except FlowError as e:
@@ -156,12 +156,17 @@ def _mults_in_logic(pe, n, device, dsp):
                                 build_root=ROOT / default_build_root())
 
 
+#: nextpnr router of new runs (``--router``; None: nextpnr's default, router1).
+ROUTER = None
+
+
 def run_synth(pe, n, device, dsp, timeout):
     """One synthesis in a child process, killed (with its tools) after ``timeout`` s."""
     RECORDS.mkdir(parents=True, exist_ok=True)
     out = RECORDS / f"tmp_{os.getpid()}.json"
     out.unlink(missing_ok=True)
-    cmd = [sys.executable, __file__, "--synth-one", pe, str(n), device, str(int(dsp)), str(out)]
+    cmd = [sys.executable, __file__, "--synth-one", pe, str(n), device, str(int(dsp)), str(out),
+           ROUTER or ""]
     t0 = time.monotonic()
     proc = subprocess.Popen(cmd, cwd=ROOT, start_new_session=True)
     try:
@@ -170,6 +175,7 @@ def run_synth(pe, n, device, dsp, timeout):
         os.killpg(proc.pid, signal.SIGTERM)
         proc.wait()
         return dict(status="timeout", wall=round(time.monotonic() - t0, 1), timeout=timeout,
+                    router=ROUTER or "router1",
                     yosys=_yosys_counts(pe, n, device, dsp), dsp_allowed=dsp,
                     mults_in_logic=_mults_in_logic(pe, n, device, dsp))
     if not out.is_file():
@@ -344,6 +350,8 @@ def synth_section(records, pes, sizes, devices):
                 note = "" if rec.get("dsp_allowed", True) else "no DSP"
                 if rec.get("mults_in_logic"):
                     note = f"{_mults(rec['mults_in_logic'])} in logic (DSP budget)"
+                if rec.get("router", "router1") != "router1":
+                    note += ("; " if note else "") + f"routed by {rec['router']}"
                 if rec.get("dsp_message"):
                     # Records of budgeted runs have ``mults_in_logic``; older ones do not.
                     when = ("last resort" if "mults_in_logic" in rec else
@@ -420,6 +428,8 @@ def synth_section(records, pes, sizes, devices):
             size = f"{n}×{n}{why}" + ("" if rec.get("dsp_allowed", True) else ", no DSP")
             if rec.get("mults_in_logic"):
                 size += f", {_mults(rec['mults_in_logic'])} in logic"
+            if rec.get("router", "router1") != "router1":
+                size += f", routed by {rec['router']}"
             out.append(f"| {pe} | {dev} | {size} | {rec['fmax']:.1f} | {_fmt_rate(peak)} | "
                        f"{mac_f:.1f} | {lim_s} | {peak / limit:.2g} |" if limit else
                        f"| {pe} | {dev} | {size} | {rec['fmax']:.1f} | {_fmt_rate(peak)} | | "
@@ -479,8 +489,8 @@ def _dims(parser, text, what):
 def main(argv=None):
     argv = list(sys.argv[1:] if argv is None else argv)
     if argv[:1] == ["--synth-one"]:
-        pe, n, dev, dsp, out = argv[1:6]
-        synth_one(pe, int(n), dev, bool(int(dsp)), out)
+        pe, n, dev, dsp, out, router = argv[1:7]
+        synth_one(pe, int(n), dev, bool(int(dsp)), out, router or None)
         return 0
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--arrays", default="4x4,8x8", help="utilization arrays, RxC (default 4x4,8x8)")
@@ -493,8 +503,13 @@ def main(argv=None):
     p.add_argument("--no-sim", action="store_true", help="no simulation (records only)")
     p.add_argument("--no-synth", action="store_true", help="no synthesis (records only)")
     p.add_argument("--reuse", action="store_true", help="take earlier records")
+    p.add_argument("--router", default=None, choices=["router1", "router2"],
+                   help="nextpnr router of new runs (default nextpnr's, router1; router2 "
+                        "finishes large congested ECP5 arrays router1 does not)")
     p.add_argument("--out", default=str(ROOT / "docs" / "systolic.md"))
     a = p.parse_args(argv)
+    global ROUTER
+    ROUTER = a.router
     configs = _dims(p, a.arrays, "--arrays")
     try:
         sizes = sorted({int(s) for s in a.sizes.split(",") if s})

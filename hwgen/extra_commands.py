@@ -30,6 +30,9 @@ def _synth_extra(p):
                         "reaches, so the achieved Fmax is measured rather than met)")
     p.add_argument("--no-dsp", action="store_true",
                    help="keep multipliers out of DSP blocks (LUT-only numbers)")
+    p.add_argument("--router", default=None, metavar="router1|router2",
+                   help="nextpnr router (default router1, nextpnr's; router2 finishes large "
+                        "congested ECP5 designs that router1 does not)")
     p.add_argument("--json", metavar="FILE", default=None,
                    help="also write the result as JSON to FILE")
     p.add_argument("--build-dir", metavar="DIR", default=None,
@@ -49,6 +52,7 @@ def _cmd_synth(args, units):
     from .catalog import CliError
     from .cli import _build_unit
     from .flow import DoesNotFit, FlowError, ToolNotFound, format_table, get_device, synthesize
+    from .flow.synth import ROUTERS
     try:
         get_device(args.device)
     except ValueError as e:
@@ -57,6 +61,8 @@ def _cmd_synth(args, units):
         return _fail(f"--seed must be a non-negative integer, not {args.seed}")
     if args.freq is not None and not args.freq > 0:
         return _fail(f"--freq must be a positive number of MHz, not {args.freq:g}")
+    if args.router is not None and args.router not in ROUTERS:
+        return _fail(f"--router must be one of {', '.join(ROUTERS)}, not {args.router!r}")
     if args.json is not None:
         out = Path(args.json)
         if out.is_dir():
@@ -67,7 +73,7 @@ def _cmd_synth(args, units):
         comp = _build_unit(units[args.unit], args)
         result = synthesize(comp, args.device, seed=args.seed, freq=args.freq,
                             dsp=not args.no_dsp, name=args.top, build_root=args.build_dir,
-                            cache=not args.no_cache)
+                            cache=not args.no_cache, router=args.router)
     except DoesNotFit as e:
         return _fail(str(e))
     except (CliError, ValueError, TypeError) as e:

