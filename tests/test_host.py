@@ -41,6 +41,18 @@ def test_crc16_check_value():
     assert P.crc16(frame[1:]) == 0           # the receiver's check
 
 
+def test_run_flags_byte():
+    # docs/protocol.md: bit 0 accumulate, bit 1 dual-precision low mode, bits 4..7 the
+    # bit-serial weight planes (0: all of them).
+    assert P.run_flags() == 0 and P.run_flags(bits=0) == 0
+    assert P.run_flags(accumulate=True) == 0x01 and P.run_flags(low=True) == 0x02
+    assert P.run_flags(True, 5, True) == 0x53 and P.run_flags(bits=15) == 0xF0
+    for bad in (16, -1):
+        with pytest.raises(ValueError, match=rf"^Run-time bits must be 1\.\.15, or 0 or None "
+                           rf"for all planes, not {bad}$"):
+            P.run_flags(bits=bad)
+
+
 def test_identify_round_trip():
     acc = Accelerator(Scripted(P.encode_response(P.ST_OK, P.CMD_IDENTIFY,
                                                  P.identify_payload(INFO))))

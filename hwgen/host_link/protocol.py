@@ -81,7 +81,8 @@ def run_flags(accumulate=False, bits=None, low=False):
     """The RUN ``flags`` byte (no checking against the board's PE: the board does that)."""
     b = 0 if bits is None else int(bits)
     if not 0 <= b <= RUN_BITS_MAX:
-        raise ValueError(f"Run-time bits must be 1..{RUN_BITS_MAX} (or None: all), not {bits!r}")
+        raise ValueError(f"Run-time bits must be 1..{RUN_BITS_MAX}, or 0 or None for all planes, "
+                         f"not {bits!r}")
     return ((RUN_ACCUMULATE if accumulate else 0) | (RUN_LOW if low else 0)
             | (b << RUN_BITS_SHIFT))
 
