@@ -127,10 +127,18 @@ def _unfinished(out):
     left = re.findall(r"^Info:\s+\d+ \|\s+\d+\s+\d+ \|\s+\d+\s+\d+ \|\s+(\d+)\|"
                       r"\s+[\d.]+\s+([\d.]+)\|", text, re.MULTILINE)
     arcs = re.search(r"Routing (\d+) arcs", text)
+    # router2 reports each iteration's overused wires instead
+    iters = re.findall(r"^Info:\s+iter=(\d+) wires=\d+ overused=(\d+)", text, re.MULTILINE)
+    how = ""
+    if left and arcs:
+        how = (f" (router1: {left[-1][0]} of {arcs.group(1)} arcs still unrouted after "
+               f"{float(left[-1][1]):.0f} s of routing)")
+    elif iters:
+        least = min(int(o) for _, o in iters)
+        how = (f" (router2: {iters[-1][1]} wires still overused after {iters[-1][0]} "
+               f"iterations, never fewer than {least})")
     state = ("routed, but the build did not finish" if routed else
-             "placed, routing stopped before it finished"
-             + (f" ({left[-1][0]} of {arcs.group(1)} arcs still unrouted after "
-                f"{float(left[-1][1]):.0f} s of routing)" if left and arcs else ""))
+             "placed, routing stopped before it finished" + how)
     return (f"{state}; {used}"
             + (f"; post-placement Fmax estimate {est[0]} MHz" if est else ""))
 
@@ -336,7 +344,12 @@ def write_doc(args, argv, rows, link, quiet=False):
         def u(k):
             x = res.get(k)
             return f"{x['used']}/{x['available']}" if x else "-"
-        size = f"{r.rows}×{r.cols}" + (" (search capped: ≥)" if capped else "")
+        stuck = sorted(n for (b, n, p) in UNFINISHED if b == board and p == pe and n > r.rows)
+        if stuck:
+            # the next size was placed but never routed: the limit of this flow
+            size = f"{r.rows}×{r.cols} ({stuck[0]}×{stuck[0]} placed, routing did not finish)"
+        else:
+            size = f"{r.rows}×{r.cols}" + (" (search capped: ≥)" if capped else "")
         if not getattr(r, "dsp_blocks", True):
             size += ", multipliers in logic"
         if getattr(r, "router", "router1") != "router1":
@@ -352,10 +365,15 @@ def write_doc(args, argv, rows, link, quiet=False):
                      f"{u('bram')} | {r.fmax_mhz:.1f} | {r.clock_mhz:g} | {timing} | "
                      f"{at_clock} | {_rate(macs * r.fmax_mhz * 1e6)} | {limit} |")
         if not r.timing_met:
+            ml, al = getattr(r, "mul_latency", 0), getattr(r, "add_latency", 0)
+            why = (f"with the PE pipeline {ml}/{al} (multiplier/adder register stages) the "
+                   "slowest PE stage" if ml or al else "the PE step (multiply, round, add, "
+                   "round) is one combinational cycle of the array and")
             notes.append(f"- {board} {r.pe} {r.rows}×{r.cols}: Fmax {r.fmax_mhz:.1f} MHz is "
-                         f"below the {r.clock_mhz:g} MHz board clock: the PE step (multiply, "
-                         "round, add, round) is one combinational cycle of the array. A "
-                         "pipelined PE, or a slower clock from a PLL, is needed to run it.")
+                         f"below the {r.clock_mhz:g} MHz board clock: {why} does not meet it "
+                         "at this size (routing delays grow with the array). A deeper PE "
+                         "pipeline (`--mul-latency`/`--add-latency`), or a slower clock from "
+                         "a PLL, is needed to run it.")
     if not quiet:
         print("\n".join(lines[6:]))
 
@@ -382,8 +400,21 @@ def write_doc(args, argv, rows, link, quiet=False):
         "the rest in logic (the DSP budget of `hwgen.flow.synth`, both families), so int8 "
         "arrays are not limited to the DSP count (out of context a 14×14 int8 array fits the "
         "ECP5 85F with 40 multipliers in logic: [systolic.md](systolic.md)). Sizes past the "
-        "capped ones were not built for time (a 12×12 ECP5 board build takes ~12–30 min on "
-        "this loaded 2-core machine).",
+        "capped ones were not built for time.",
+        "- On the ULX3S routing, not logic, sets the limit: int8 12×12 (9.9k LUT4, 144 of "
+        "156 DSP) and bs8x8 16×16 (44k LUT4) are placed but not routed. nextpnr's default "
+        "router1 stalls on both; router2 (`hwgen build --router router2`) does not converge "
+        "either: bs8x8 16×16 oscillates between ~50 and ~110 overused wires for 200 "
+        "iterations, int8 12×12 still had 6,089 after 11 iterations, and int8 10×10 got "
+        "down to ~500 and then rose to ~1,400 by iteration 79 (router1 routes int8 10×10 in "
+        "11 min and 11×11 in 28 min, so int8 rows use router1). router2 routes the LUT-built arrays "
+        "fast (bs8x8 14×14 in 10 min, e4m3 8×8 in 12 min of build). Its congestion map "
+        "(`--router2-heatmap`) of int8 10×10 has the overuse in one region of about 20×25 "
+        "tiles, the hottest nets being the host-link engine's (the feeders' valid and "
+        "partial-sum-select nets, the result buffer's read data): in the board top the result "
+        "buffer feeds the array's top row (partial sums) and takes its bottom row (results). "
+        "Out of context, without the board top, int8 arrays route up to 14×14 "
+        "([systolic.md](systolic.md)).",
         "- Reused builds are not redone when the gateware changes later; each row is the "
         "build in `build/bench_boards/` named after it (its `report.json` has the tool "
         "versions and the seed).",
