@@ -38,9 +38,12 @@ DEMO_STEPS = [
 def board_gemm():
     """The end-to-end GEMM of ``rtl_tests/test_board.py`` (testcase ``gemm_end_to_end``)."""
     from sim.runner import run
-    from rtl_tests.test_board import make_core
+    from rtl_tests.test_board import FORCEABLE_VLT, make_core
+    # Built as the board tests build it (with their Verilator config), so that the demo and
+    # `make test` share one simulator build.
     res = run(make_core(), test_module="rtl_tests.test_board",
-              params={"dataflow": "ws", "pe": "int8"}, testcase="gemm_end_to_end")
+              params={"dataflow": "ws", "pe": "int8"}, testcase="gemm_end_to_end",
+              verilator_config=FORCEABLE_VLT)
     rep = res.report
     print(f"{res.toplevel}: {rep.get('vectors', 0)} result elements checked, "
           f"{rep.get('mismatches', '?')} mismatches; {rep.get('bytes_to_board', 0)} bytes to "
