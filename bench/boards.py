@@ -413,8 +413,10 @@ def write_doc(args, argv, rows, link, quiet=False):
         "tiles, the hottest nets being the host-link engine's (the feeders' valid and "
         "partial-sum-select nets, the result buffer's read data): in the board top the result "
         "buffer feeds the array's top row (partial sums) and takes its bottom row (results). "
-        "Out of context, without the board top, int8 arrays route up to 14×14 "
+        "Out of context, without the board top, int8 arrays route up to 16×16 with router2 "
         "([systolic.md](systolic.md)).",
+        "- e4m3 on the ULX3S: 12×12 cannot fit (out of context the array alone needs 85,614 "
+        "LUT4 of 83,640: [systolic.md](systolic.md)); 11×11 was not tried.",
         "- Reused builds are not redone when the gateware changes later; each row is the "
         "build in `build/bench_boards/` named after it (its `report.json` has the tool "
         "versions and the seed).",

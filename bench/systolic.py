@@ -160,13 +160,15 @@ def _mults_in_logic(pe, n, device, dsp):
 ROUTER = None
 
 
-def run_synth(pe, n, device, dsp, timeout):
-    """One synthesis in a child process, killed (with its tools) after ``timeout`` s."""
+def run_synth(pe, n, device, dsp, timeout, router=""):
+    """One synthesis in a child process, killed (with its tools) after ``timeout`` s; routed
+    by ``router`` (default :data:`ROUTER`; None: nextpnr's default)."""
+    router = ROUTER if router == "" else router
     RECORDS.mkdir(parents=True, exist_ok=True)
     out = RECORDS / f"tmp_{os.getpid()}.json"
     out.unlink(missing_ok=True)
     cmd = [sys.executable, __file__, "--synth-one", pe, str(n), device, str(int(dsp)), str(out),
-           ROUTER or ""]
+           router or ""]
     t0 = time.monotonic()
     proc = subprocess.Popen(cmd, cwd=ROOT, start_new_session=True)
     try:
@@ -175,7 +177,7 @@ def run_synth(pe, n, device, dsp, timeout):
         os.killpg(proc.pid, signal.SIGTERM)
         proc.wait()
         return dict(status="timeout", wall=round(time.monotonic() - t0, 1), timeout=timeout,
-                    router=ROUTER or "router1",
+                    router=router or "router1",
                     yosys=_yosys_counts(pe, n, device, dsp), dsp_allowed=dsp,
                     mults_in_logic=_mults_in_logic(pe, n, device, dsp))
     if not out.is_file():
@@ -230,7 +232,8 @@ def synth_sweep(pes, sizes, devices, timeout, records, reuse, save, bisect=True)
     for dev in devices:
         key = f"dspmac/1/{dev}"
         if not (reuse and key in records):
-            records[key] = run_synth("dspmac", 1, dev, True, timeout)
+            # the multiplier limit's reference: always nextpnr's default router
+            records[key] = run_synth("dspmac", 1, dev, True, timeout, router=None)
             save()
     stopped = set()
     for n in sizes:
@@ -336,7 +339,10 @@ def synth_section(records, pes, sizes, devices):
            "multipliers take DSP blocks while the device has them and the rest are built in "
            "logic (`hwgen.flow.synth.dsp_budget`, Booth multipliers; the note says how many). "
            "\"no DSP\": every multiplier in logic (a record from before the budget, or a "
-           "last resort when the budgeted run did not fit for want of DSP blocks).", "",
+           "last resort when the budgeted run did not fit for want of DSP blocks). "
+           "\"routed by router2\": routed by nextpnr's router2 (`--router router2`) instead "
+           "of its default router1, which had not finished routing the int8 16×16 array "
+           "after 3000 s.", "",
            "| PE | array | device | LUT4 | FF | carry | DSP | BRAM | Fmax (MHz) | peak MAC/s "
            "| note |", "|---|---|---|---|---|---|---|---|---|---|---|"]
     for pe in pes:

@@ -149,6 +149,18 @@ def test_does_not_fit_message():
         check_fit(dict(counts, lut=10, dsp=9), "up5k")
 
 
+def test_nextpnr_no_fit_errors():
+    # The placement errors nextpnr gives for a design larger than the device (the last from
+    # a 3×3 e4m3 array on the UP5K: 5308 logic cells of 5280) are "does not fit", not a
+    # tool failure.
+    from hwgen.flow.synth import _NO_FIT_RE
+    for err in ("ERROR: Unable to place cell 'x', no BELs remaining to implement cell type "
+                "'ICESTORM_LC'",
+                "ERROR: Failed to expand region (0, 0) |_> (25, 31) of 5308 ICESTORM_LCs"):
+        assert _NO_FIT_RE.search(err), err
+    assert not _NO_FIT_RE.search("ERROR: Failed to route arc 0 of net 'n'")
+
+
 class NineMultipliers(wiring.Component):
     """Nine independent 16x16 products: one DSP more than the UP5K has."""
     a: In(16 * 9)

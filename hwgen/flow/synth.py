@@ -515,7 +515,10 @@ def _first_error(text, output=""):
 
 
 # nextpnr: "ERROR: Unable to place cell 'x', no BELs remaining to implement cell type 'DP16KD'"
-_NO_FIT_RE = re.compile(r"no BELs remaining|Unable to place cell", re.IGNORECASE)
+#: nextpnr's errors for a design with more cells of a kind than the device has BELs (the
+#: last: its analytic placer, when a kind's cells exceed every region it can grow).
+_NO_FIT_RE = re.compile(r"no BELs remaining|Unable to place cell|Failed to expand region",
+                        re.IGNORECASE)
 
 
 def default_build_root():
