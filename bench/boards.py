@@ -33,6 +33,7 @@ if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
 from hwgen.host_link import protocol as P  # noqa: E402
+from hwgen.flow.synth import ROUTERS  # noqa: E402
 
 DEFAULT_PES = ("int8", "e4m3:fp16:rounded", "bs8x8")
 
@@ -256,7 +257,7 @@ def main(argv=None):
                          "never built")
     ap.add_argument("--reuse", action="store_true",
                     help="use the reports of earlier successful builds in --build-root")
-    ap.add_argument("--router", default=None, choices=["router1", "router2"],
+    ap.add_argument("--router", default=None, choices=ROUTERS,
                     help="nextpnr router of new builds (default nextpnr's, router1; router2 "
                          "finishes large ECP5 arrays router1 does not)")
     ap.add_argument("--out", default=str(ROOT / "docs" / "boards.md"))

@@ -41,6 +41,7 @@ if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
 from hwgen.golden.tiling import Tiling  # noqa: E402
+from hwgen.flow.synth import ROUTERS  # noqa: E402
 
 RECORDS = ROOT / "build" / "bench_systolic"
 DEFAULT_PES = ("int8", "e4m3:fp16:rounded", "bs8x8")
@@ -160,10 +161,9 @@ def _mults_in_logic(pe, n, device, dsp):
 ROUTER = None
 
 
-def run_synth(pe, n, device, dsp, timeout, router=""):
+def run_synth(pe, n, device, dsp, timeout, router):
     """One synthesis in a child process, killed (with its tools) after ``timeout`` s; routed
-    by ``router`` (default :data:`ROUTER`; None: nextpnr's default)."""
-    router = ROUTER if router == "" else router
+    by ``router`` (None: nextpnr's default)."""
     RECORDS.mkdir(parents=True, exist_ok=True)
     out = RECORDS / f"tmp_{os.getpid()}.json"
     out.unlink(missing_ok=True)
@@ -218,10 +218,10 @@ def synth_sweep(pes, sizes, devices, timeout, records, reuse, save, bisect=True)
         if reuse and key in records:
             return records[key]
         t0 = time.monotonic()
-        rec = run_synth(pe, n, dev, dsp, timeout)
+        rec = run_synth(pe, n, dev, dsp, timeout, ROUTER)
         if dsp and rec["status"] == "nofit" and " DSP" in rec.get("message", ""):
             # The DSP budget should prevent this; kept as a last resort.
-            rec = dict(run_synth(pe, n, dev, False, timeout), dsp_message=rec["message"])
+            rec = dict(run_synth(pe, n, dev, False, timeout, ROUTER), dsp_message=rec["message"])
         records[key] = rec
         save()
         print(f"{pe} {n}x{n} {dev}: {rec['status']} ({time.monotonic() - t0:.0f} s)",
@@ -509,7 +509,7 @@ def main(argv=None):
     p.add_argument("--no-sim", action="store_true", help="no simulation (records only)")
     p.add_argument("--no-synth", action="store_true", help="no synthesis (records only)")
     p.add_argument("--reuse", action="store_true", help="take earlier records")
-    p.add_argument("--router", default=None, choices=["router1", "router2"],
+    p.add_argument("--router", default=None, choices=ROUTERS,
                    help="nextpnr router of new runs (default nextpnr's, router1; router2 "
                         "finishes large congested ECP5 arrays router1 does not)")
     p.add_argument("--out", default=str(ROOT / "docs" / "systolic.md"))

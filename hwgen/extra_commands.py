@@ -19,6 +19,7 @@ def add_parsers(sub, units):
 
 
 def _synth_extra(p):
+    from .flow.build_cli import add_router_argument
     from .flow.devices import DEVICES
     names = ", ".join(DEVICES)
     p.add_argument("--device", required=True, metavar="DEVICE",
@@ -30,9 +31,7 @@ def _synth_extra(p):
                         "reaches, so the achieved Fmax is measured rather than met)")
     p.add_argument("--no-dsp", action="store_true",
                    help="keep multipliers out of DSP blocks (LUT-only numbers)")
-    p.add_argument("--router", default=None, metavar="router1|router2",
-                   help="nextpnr router (default router1, nextpnr's; router2 finishes large "
-                        "congested ECP5 designs that router1 does not)")
+    add_router_argument(p)
     p.add_argument("--json", metavar="FILE", default=None,
                    help="also write the result as JSON to FILE")
     p.add_argument("--build-dir", metavar="DIR", default=None,
@@ -52,7 +51,7 @@ def _cmd_synth(args, units):
     from .catalog import CliError
     from .cli import _build_unit
     from .flow import DoesNotFit, FlowError, ToolNotFound, format_table, get_device, synthesize
-    from .flow.synth import ROUTERS
+    from .flow.build_cli import router_error
     try:
         get_device(args.device)
     except ValueError as e:
@@ -61,8 +60,8 @@ def _cmd_synth(args, units):
         return _fail(f"--seed must be a non-negative integer, not {args.seed}")
     if args.freq is not None and not args.freq > 0:
         return _fail(f"--freq must be a positive number of MHz, not {args.freq:g}")
-    if args.router is not None and args.router not in ROUTERS:
-        return _fail(f"--router must be one of {', '.join(ROUTERS)}, not {args.router!r}")
+    if (bad := router_error(args.router)) is not None:
+        return _fail(bad)
     if args.json is not None:
         out = Path(args.json)
         if out.is_dir():

@@ -9,7 +9,23 @@ import sys
 from ..catalog.arrays import add_pe_pipeline_args
 from .synth import ROUTERS
 
-__all__ = ["add_build_parser", "run_build"]
+__all__ = ["add_build_parser", "run_build", "add_router_argument", "router_error"]
+
+
+def add_router_argument(p):
+    """``--router``, for ``hwgen build`` and ``hwgen synth``; check it with
+    :func:`router_error`."""
+    p.add_argument("--router", default=None, metavar="router1|router2",
+                   help="nextpnr router (default router1, nextpnr's; router2 finishes large "
+                        "congested ECP5 designs that router1 does not)")
+
+
+def router_error(router):
+    """The CLI's message for a ``--router`` value that is not one of :data:`ROUTERS`, else
+    None."""
+    if router is not None and router not in ROUTERS:
+        return f"--router must be one of {', '.join(ROUTERS)}, not {router!r}"
+    return None
 
 
 def add_build_parser(sub):
@@ -42,9 +58,7 @@ def add_build_parser(sub):
     p.add_argument("--baud", type=int, default=None, metavar="BAUD",
                    help="UART baud rate (default 1000000: an exact divider of both board "
                         "clocks)")
-    p.add_argument("--router", default=None, metavar="router1|router2",
-                   help="nextpnr router (default router1, nextpnr's; router2 finishes large "
-                        "ECP5 arrays whose routing router1 does not converge on)")
+    add_router_argument(p)
     p.add_argument("--allow-timing-fail", action="store_true",
                    help="write the bitstream and exit 0 even if Fmax is below the board clock")
     p.add_argument("--json", action="store_true", help="print the report as JSON, not a table")
@@ -69,8 +83,8 @@ def run_build(args):
         return _fail(f"--dataflow must be ws or os, not {args.dataflow!r}")
     if args.seed < 0:
         return _fail(f"--seed must be a non-negative integer, not {args.seed}")
-    if args.router is not None and args.router not in ROUTERS:
-        return _fail(f"--router must be one of {', '.join(ROUTERS)}, not {args.router!r}")
+    if (bad := router_error(args.router)) is not None:
+        return _fail(bad)
     mul_latency, add_latency = args.mul_latency, args.add_latency
     if args.pe_pipeline is not None:
         if args.pe_pipeline != "auto":
