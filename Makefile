@@ -26,4 +26,4 @@ bench: $(STAMP)
 	$(PY) bench/run_all.py
 
 clean:
-	rm -rf build sim_build .pytest_cache
+	rm -rf build .pytest_cache

@@ -6,11 +6,11 @@ Each step is a plain ``hwgen`` command, printed before it runs, so the demo doub
 import shlex
 import sys
 import time
-from pathlib import Path
+from .paths import build_dir
 
 __all__ = ["run_demo", "DEMO_STEPS"]
 
-OUT = Path("build") / "demo"
+OUT = build_dir("demo")
 
 #: (title, argv) — every step is an ordinary hwgen command line.
 DEMO_STEPS = [

@@ -35,8 +35,8 @@ def _synth_extra(p):
     p.add_argument("--json", metavar="FILE", default=None,
                    help="also write the result as JSON to FILE")
     p.add_argument("--build-dir", metavar="DIR", default=None,
-                   help="build folders and result cache (default: $HWGEN_SYNTH_DIR or "
-                        "build/synth)")
+                   help="build folders and result cache (default: synth/ of "
+                        "$HWGEN_BUILD_DIR, else build/synth)")
     p.add_argument("--no-cache", action="store_true",
                    help="synthesize even if this exact design was measured before")
     p.add_argument("--top", metavar="NAME", help=argparse.SUPPRESS)

@@ -51,7 +51,9 @@ class SimResult:
 
 
 def build_root():
-    return Path(os.environ.get("HWGEN_SIM_BUILD", REPO_ROOT / "sim_build")).resolve()
+    """``sim/`` of the build folder (:func:`hwgen.paths.build_dir`)."""
+    from hwgen.paths import build_dir
+    return build_dir("sim").resolve()
 
 
 @contextmanager

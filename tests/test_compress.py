@@ -459,7 +459,7 @@ def test_compress_model_file_accuracy(tmp_path, capsys):
 def test_compress_builtin_name_and_arith(tmp_path, capsys, monkeypatch):
     from hwgen.explore import models as em
     from hwgen.explore.emulate import fixed_forward
-    monkeypatch.setenv("HWGEN_CACHE", str(tmp_path / "cache"))
+    monkeypatch.setenv("HWGEN_BUILD_DIR", str(tmp_path / "cache"))
     teacher = _teacher_model(seed=4)
     calls = []
 

@@ -21,7 +21,7 @@ from hwgen.golden.intmac import int_mac
 
 @pytest.fixture(autouse=True)
 def _cache(tmp_path, monkeypatch):
-    monkeypatch.setenv("HWGEN_CACHE", str(tmp_path / "cache"))
+    monkeypatch.setenv("HWGEN_BUILD_DIR", str(tmp_path / "cache"))
 
 
 def _teacher(seed=0, n=120, hidden=8, inputs=6, classes=3, name="tiny"):

@@ -49,7 +49,7 @@ A model is a NumPy ``.npz`` archive (``numpy.savez``) holding only arrays (no pi
 Built-in models
 ---------------
 Trained on data that ships with scikit-learn (no download), deterministically (fixed seeds),
-and cached under ``$HWGEN_CACHE/models`` (default ``~/.cache/hwgen/models``); the first use
+and cached under ``models/`` of the build folder (:mod:`hwgen.paths`); the first use
 trains in seconds. See :data:`BUILTIN` or ``hwgen explore --list-models``.
 """
 
@@ -314,9 +314,9 @@ def _from_arrays(arrays):
 # -- built-in models --------------------------------------------------------------------------
 
 def cache_dir():
-    """``$HWGEN_CACHE`` or ``~/.cache/hwgen`` (created on demand by the users)."""
-    env = os.environ.get("HWGEN_CACHE")
-    return Path(env) if env else Path.home() / ".cache" / "hwgen"
+    """The build folder (:func:`hwgen.paths.build_dir`); users create subfolders on demand."""
+    from ..paths import build_dir
+    return build_dir()
 
 
 def _split(x, y, seed=0, test=0.3):

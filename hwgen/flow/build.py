@@ -39,6 +39,8 @@ import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
+from ..paths import build_dir
+
 from .devices import get_device
 from .synth import (ROUTERS, DoesNotFit, FlowError, cell_counts, check_fit, check_router,
                     dsp_budget_script)
@@ -355,7 +357,7 @@ def build(board, rows, cols, pe="int8", dataflow="ws", out_dir=None, seed=1, *,
     dev = get_device(b.device)
     pipeline = dict(mul_latency=mul_latency, add_latency=add_latency)
     top = BoardTop(b, rows, cols, pe, dataflow, baud=baud, depths=depths, **pipeline)
-    out = Path(out_dir) if out_dir is not None else Path("build") / top.module_name
+    out = Path(out_dir) if out_dir is not None else build_dir(top.module_name)
     out.mkdir(parents=True, exist_ok=True)
     try:
         result = _build(b, dev, top, out, seed, b.synth_opts, progress, router)

@@ -522,8 +522,9 @@ _NO_FIT_RE = re.compile(r"no BELs remaining|Unable to place cell|Failed to expan
 
 
 def default_build_root():
-    """``$HWGEN_SYNTH_DIR`` or ``build/synth`` under the current directory."""
-    return Path(os.environ.get("HWGEN_SYNTH_DIR") or Path("build") / "synth")
+    """``synth/`` of the build folder (:func:`hwgen.paths.build_dir`)."""
+    from ..paths import build_dir
+    return build_dir("synth")
 
 
 def cache_key(verilog, top, device, seed, target_mhz, tools, dsp=True, to_logic="",
