@@ -302,7 +302,7 @@ def _rate(x):
 
 def write_doc(args, argv, rows, link, quiet=False):
     import boards as board_defs
-    from hwgen.golden.matmul import parse_pe
+    from hwgen.pespec import parse_pe
     from hwgen.flow.devices import get_device
     cmd = " ".join(a for a in (argv if argv is not None else sys.argv[1:]))
     lines = ["# Board figures", "",

@@ -39,7 +39,7 @@ BITSERIAL_SPACE = "fixed,bitserial,bs8@2-7"
 BITSERIAL_NOTE = (
     "Bit-serial candidates `bsW` (`bsW@B`): a `BitSerialMac` of 8 lanes with W-bit weights "
     "and 8-bit activations (`hwgen.units.bsmac`), emulated with "
-    "`hwgen.golden.bitserial` (weights truncated to their top B bit-planes, scale kept; "
+    "`hwgen.golden.bsmac` (weights truncated to their top B bit-planes, scale kept; "
     "`bsW` uses all W). One unit does 8 MACs every B cycles, so its speedup is "
     "(area_fp32/area) x (Fmax/Fmax_fp32) x 8/B: the cost per MAC/s counts the cycles. "
     "`bs8@B` candidates share the `bs8` unit (run-time precision).")

@@ -266,7 +266,7 @@ def synth_sweep(pes, sizes, devices, timeout, records, reuse, save, bisect=True)
 def cycles_per_mac(pe):
     """Cycles one PE takes per MAC at full precision: W (weight bits) for bit-serial PEs,
     else 1."""
-    from hwgen.golden.matmul import parse_pe
+    from hwgen.pespec import parse_pe
     spec = parse_pe(pe)
     return spec.w_fmt.bits if spec.kind == "bitserial" else 1
 
@@ -526,7 +526,7 @@ def main(argv=None):
     pes = [s for s in a.pes.split(",") if s]
     devices = [s for s in a.devices.split(",") if s]
     from hwgen.flow.devices import get_device
-    from hwgen.golden.matmul import parse_pe
+    from hwgen.pespec import parse_pe
     try:
         for d in devices:
             get_device(d)

@@ -236,7 +236,7 @@ def bsmac_cycles(lanes=8, weight_bits=8, act_bits=8, n_ops=SIM_OPS, seed=1):
     import numpy as np
     from amaranth.sim import Simulator
 
-    from hwgen.golden.bitserial import bitserial_dot
+    from hwgen.golden.bsmac import bitserial_dot
     from hwgen.units.bsmac import BitSerialMac
 
     rng = np.random.default_rng(seed)
@@ -405,7 +405,7 @@ def report(rows, devices, cycles):
            f"`BitSerialMac(lanes=8, weight_bits=8, act_bits=8)`. Cycles per result measured in "
            f"the Amaranth simulator: {SIM_OPS} back-to-back 8-lane operations per `bits` "
            "value (each closing its group, output always ready), spacing of consecutive "
-           "results; every result was checked against `hwgen.golden.bitserial.bitserial_dot` "
+           "results; every result was checked against `hwgen.golden.bsmac.bitserial_dot` "
            "(`mismatches`). Latency = rising edges after the edge of the first input transfer "
            "until the first result is valid (the unit documents `bits` + 1). Throughput = "
            "8 MACs per result × Fmax / (cycles per result), with the "

@@ -91,7 +91,7 @@ def _board_files(board, **kw):
     setup_environment()
     b = get_board(board)
     top = BoardTop(board, 2, 2, "int8", "ws", **kw)
-    plan = b.platform().prepare(top, name="top")
+    plan = b.platform().prepare(top, name="top", emit_src=False)
     return "".join(f"// ---- {name}\n{text if isinstance(text, str) else text.decode()}"
                    for name, text in sorted(plan.files.items()) if not name.endswith(".sh")
                    and not name.endswith(".bat"))

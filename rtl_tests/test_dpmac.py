@@ -1,6 +1,6 @@
 # amaranth: UnusedElaboratable=no
 """cocotb test of :class:`hwgen.units.dpmac.DualPrecisionMac` against
-:func:`hwgen.golden.dualprec.dualprec_mac`, bit for bit.
+:func:`hwgen.golden.dpmac.dualprec_mac`, bit for bit.
 
 The mode (high / low independent / low nested) changes at random between operations, also
 within a group; groups have random lengths, the source idles at random and the sink applies
@@ -17,7 +17,7 @@ import numpy as np
 import pytest
 from cocotb.triggers import ClockCycles
 
-from hwgen.golden.dualprec import dualprec_mac
+from hwgen.golden.dpmac import dualprec_mac
 from hwgen.units.dpmac import DualPrecisionMac
 from sim.params import get_params, write_report
 from sim.streams import StreamDriver, StreamMonitor, pack_struct, reset, start_clock, to_signed

@@ -1,4 +1,4 @@
-"""FloatMac against the golden model (:func:`hwgen.golden.mac.mac_stream`), bit for bit.
+"""FloatMac against the golden model (:func:`hwgen.golden.fmac.mac_stream`), bit for bit.
 
 Random dot products of length 1..1000 with random idle cycles on the input and random
 back-pressure on the output; every result is counted exactly once.
@@ -13,7 +13,7 @@ import pytest
 
 from hwgen import golden
 from hwgen.formats import FRM, parse_format
-from hwgen.golden.mac import mac_stream
+from hwgen.golden.fmac import mac_stream
 from sim.params import get_params, write_report
 from sim.runner import run
 from sim.streams import StreamDriver, StreamMonitor, reset, start_clock

@@ -1,5 +1,5 @@
 """cocotb testbench of :class:`hwgen.units.imac.IntMac` against
-:func:`hwgen.golden.intmac.int_mac`, bit for bit.
+:func:`hwgen.golden.imac.int_mac`, bit for bit.
 
 Random dot products of length 1..1000 (and runs of length-1 ones, which make a result wait
 on ``o`` while the next ``last`` arrives) stream in with random idle cycles while the output
@@ -14,7 +14,7 @@ import cocotb
 import numpy as np
 from cocotb.triggers import RisingEdge
 
-from hwgen.golden.intmac import int_mac
+from hwgen.golden.imac import int_mac
 from sim.params import get_params, write_report
 from sim.streams import StreamDriver, StreamMonitor, pack_struct, reset, start_clock, to_signed
 

@@ -1,6 +1,6 @@
 # amaranth: UnusedElaboratable=no
 """cocotb test of :class:`hwgen.units.p2mac.Pow2Mac` against
-:func:`hwgen.golden.pow2.pow2_mac`, bit for bit.
+:func:`hwgen.golden.p2mac.pow2_mac`, bit for bit.
 
 Every field value occurs (zero weights, both signs, every shift code including those above
 ``max_shift`` where the field has them), groups have random lengths, the source idles at
@@ -14,7 +14,7 @@ import cocotb
 import numpy as np
 import pytest
 
-from hwgen.golden.pow2 import pow2_mac
+from hwgen.golden.p2mac import pow2_mac
 from hwgen.units.p2mac import Pow2Mac
 from sim.params import get_params, write_report
 from sim.streams import compare_results, exchange, pack_struct, to_signed

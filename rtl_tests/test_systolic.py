@@ -38,7 +38,8 @@ import numpy as np
 from cocotb.triggers import RisingEdge
 
 from hwgen.arrays.systolic import SystolicArray, pack_acts, pack_weights, unpack_results
-from hwgen.golden.matmul import matmul, parse_pe, tile_bits, tile_modes
+from hwgen.golden.matmul import matmul, tile_bits, tile_modes
+from hwgen.pespec import parse_pe
 from hwgen.golden.rounding import decode, encode
 from hwgen.golden.tiling import Tiling
 from sim.params import get_params, write_report

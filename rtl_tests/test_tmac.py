@@ -1,6 +1,6 @@
 # amaranth: UnusedElaboratable=no
 """cocotb test of :class:`hwgen.units.tmac.TernaryMac` against
-:func:`hwgen.golden.ternary.ternary_mac`, bit for bit (sums and zero counts).
+:func:`hwgen.golden.tmac.ternary_mac`, bit for bit (sums and zero counts).
 
 All four 2-bit codes occur (including the "-0" code ``10``), groups have random lengths, the
 source idles at random and the sink applies random back-pressure; every result must arrive
@@ -13,7 +13,7 @@ import cocotb
 import numpy as np
 import pytest
 
-from hwgen.golden.ternary import ternary_mac
+from hwgen.golden.tmac import ternary_mac
 from hwgen.units.tmac import TernaryMac
 from sim.params import get_params, write_report
 from sim.streams import compare_results, exchange, pack_struct, unpack_struct

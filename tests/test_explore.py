@@ -16,7 +16,7 @@ from hwgen.explore.search import (Explorer, calibration_points, fit_r2_model, pa
                                   parse_target)
 from hwgen.formats import parse_format
 from hwgen.golden import add, decode, encode, mul
-from hwgen.golden.intmac import int_mac
+from hwgen.golden.imac import int_mac
 
 
 @pytest.fixture(autouse=True)
@@ -188,7 +188,7 @@ def test_narrow_conv_matches_per_element_golden():
 
 
 def test_exact_accumulation_matches_golden_mac():
-    from hwgen.golden.mac import mac
+    from hwgen.golden.fmac import mac
     rng = np.random.default_rng(5)
     x, w = rng.standard_normal((3, 7)), rng.standard_normal((2, 7))
     m = Model("e", [dict(kind="dense", W=w, b=np.zeros(2))], (7,), x, np.zeros(3, np.int64))
@@ -422,11 +422,11 @@ def test_bitserial_candidates_parse():
 
 
 def test_bitserial_layer_is_the_bitserial_golden_dot():
-    """A bit-serial layer's dot products are hwgen.golden.bitserial.bitserial_dot of the
+    """A bit-serial layer's dot products are hwgen.golden.bsmac.bitserial_dot of the
     quantized weights (all planes, or the top ``bits`` planes), checked against plain Python
     integers with the low weight bits cleared."""
     from hwgen.explore.rtl import layer_trace
-    from hwgen.golden.bitserial import bitserial_dot
+    from hwgen.golden.bsmac import bitserial_dot
     m = _teacher(seed=3)
     _, full = layer_trace(m, "bs8", 6)
     _, part = layer_trace(m, "bs8@3", 6)

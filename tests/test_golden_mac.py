@@ -8,7 +8,7 @@ import pytest
 
 from hwgen import golden
 from hwgen.formats import parse_format
-from hwgen.golden.mac import mac, mac_stream, exact_acc_bits
+from hwgen.golden.fmac import mac, mac_stream, exact_acc_bits
 
 
 def rne_fraction(fmt, s):

@@ -12,7 +12,7 @@ import pytest
 from amaranth.sim import Simulator
 
 from hwgen.cli import main
-from hwgen.golden.intmac import int_mac
+from hwgen.golden.imac import int_mac
 from hwgen.golden.requant import (INT32_MAX, INT32_MIN, activation_range,
                                   multiply_by_quantized_multiplier, quantize_multiplier,
                                   quantize_multipliers, requantize, rounding_divide_by_pot,

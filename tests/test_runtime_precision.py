@@ -10,12 +10,12 @@ import numpy as np
 import pytest
 from amaranth.sim import Simulator
 
-from hwgen.golden.bitserial import (accumulate_groups, bit_planes, bitserial_dot, plane_scales,
+from hwgen.golden.bsmac import (accumulate_groups, bit_planes, bitserial_dot, plane_scales,
                                     truncate, wrap)
-from hwgen.golden.dualprec import dualprec_contrib, dualprec_mac, pack_halves, split_halves
-from hwgen.golden.pow2 import (pow2_decode, pow2_dot, pow2_encode, pow2_mac, pow2_pack,
+from hwgen.golden.dpmac import dualprec_contrib, dualprec_mac, pack_halves, split_halves
+from hwgen.golden.p2mac import (pow2_decode, pow2_dot, pow2_encode, pow2_mac, pow2_pack,
                                quantize_pow2, shift_bits)
-from hwgen.golden.ternary import (quantize_ternary, ternary_decode, ternary_dot, ternary_encode,
+from hwgen.golden.tmac import (quantize_ternary, ternary_decode, ternary_dot, ternary_encode,
                                   ternary_error, ternary_mac)
 from hwgen.units.bsmac import BitSerialMac
 from hwgen.units.dpmac import DualPrecisionMac

@@ -11,8 +11,9 @@ from amaranth.sim import Simulator
 from hwgen.arrays import SystolicArray, parse_pe
 from hwgen.arrays.systolic import pack_acts, pack_weights, unpack_results
 from hwgen.formats import IntFormat, parse_format
-from hwgen.golden.mac import mac
-from hwgen.golden.matmul import PE_GRAMMAR, dualprec_pack, matmul, tile_bits
+from hwgen.golden.fmac import mac
+from hwgen.golden.matmul import dualprec_pack, matmul, tile_bits
+from hwgen.pespec import PE_GRAMMAR
 from hwgen.golden.rounding import decode, encode
 from hwgen.golden.tiling import Tiling
 
@@ -81,7 +82,7 @@ def test_matmul_int_wraps_like_the_accumulator():
 
 
 def test_matmul_ternary():
-    from hwgen.golden.ternary import ternary_decode
+    from hwgen.golden.tmac import ternary_decode
     rng = np.random.default_rng(4)
     A = rng.integers(-128, 128, (6, 11))
     codes = rng.integers(0, 4, (11, 7))

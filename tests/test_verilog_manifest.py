@@ -4,16 +4,19 @@ A refactor must leave every design's Verilog unchanged; a deliberate change upda
 manifest in the same commit (``python bench/verilog_manifest.py --update``).
 """
 
+import importlib.util
 import json
-import sys
 from pathlib import Path
 
 import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT / "bench"))
-
-import verilog_manifest  # noqa: E402
+# Loaded from its file: putting bench/ on sys.path would shadow the ``boards`` package with
+# bench/boards.py.
+_spec = importlib.util.spec_from_file_location("verilog_manifest",
+                                               ROOT / "bench" / "verilog_manifest.py")
+verilog_manifest = importlib.util.module_from_spec(_spec)
+_spec.loader.exec_module(verilog_manifest)
 
 EXPECTED = json.loads(verilog_manifest.MANIFEST.read_text())
 

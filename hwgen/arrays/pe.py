@@ -21,7 +21,7 @@ from amaranth.hdl import Cat, Module, Mux, Shape, signed, unsigned
 from amaranth.lib import data, wiring
 from amaranth.lib.wiring import In, Out
 
-from ..golden.matmul import PE_GRAMMAR, PESpec, parse_pe
+from ..pespec import PE_GRAMMAR, PESpec, parse_pe
 from ..units.floatraw import exp_range, unpack
 
 __all__ = ["PESpec", "parse_pe", "PE_GRAMMAR", "PEDatapath", "ReadOut", "SUPPORTED_KINDS",
@@ -100,7 +100,7 @@ class PEDatapath(wiring.Component):
     Bit-serial PEs (``bsWxA``) do one bit-plane of that product per step: with ``plane`` = x
     (0 = the MSB, the sign plane) and ``active`` set, ``acc_out = acc_in + bit(w, W-1-x) ·
     a · s_x`` with ``s_x = 2**(W-1-x)``, negated for x = 0 (two's complement), as
-    :func:`hwgen.golden.bitserial.bitserial_dot`; ``active`` low adds nothing. Summing planes
+    :func:`hwgen.golden.bsmac.bitserial_dot`; ``active`` low adds nothing. Summing planes
     0..bits-1 gives ``a × truncate(w, W, bits)``. The shift is ``(a << (W-1)) >> x``: one
     barrel shifter of A+W-1 bits, no multiplier.
 
@@ -233,7 +233,7 @@ class ReadOut(wiring.Component):
     register is rounded once (to nearest even) into the output format by the shared
     :class:`~hwgen.units.rounder.FloatRounder`. An exactly-zero sum reads out as ``+0``; NaN
     when a product was NaN or invalid or both infinities occurred; else ±Inf if an infinite
-    product occurred (as :func:`hwgen.golden.mac.mac`).
+    product occurred (as :func:`hwgen.golden.fmac.mac`).
 
     Members
     -------

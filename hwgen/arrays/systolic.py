@@ -50,7 +50,7 @@ of ``bits`` cycles instead of one per cycle; every PE on an anti-diagonal works 
 row, so one plane mask per diagonal travels with it, and a step lasts as long as the longest
 mask in flight (rows of fewer planes skip the extra planes; an empty array steps every cycle).
 The result is the GEMM with each weight truncated to its top ``bits`` bits
-(:func:`hwgen.golden.bitserial.truncate`), exact for ``bits = W``
+(:func:`hwgen.golden.bsmac.truncate`), exact for ``bits = W``
 (:func:`hwgen.golden.matmul.tile_bits`). Cycles per row:
 :meth:`SystolicArray.cycles_per_row`; latency and tile cost: :meth:`~SystolicArray.latency_at`,
 :meth:`~SystolicArray.cycles_per_tile_at`.
@@ -81,8 +81,8 @@ from amaranth.lib import data, stream, wiring
 from amaranth.lib.fifo import SyncFIFOBuffered
 from amaranth.lib.wiring import In, Out
 
-from ..golden.bitserial import clamp_bits
-from ..golden.matmul import DATAFLOWS, bits_width
+from ..golden.bsmac import clamp_bits
+from ..pespec import DATAFLOWS, bits_width
 from .pe import (PEDatapath, ReadOut, acc_shape, check_array_pe, check_pe_latency,
                  operand_shapes, out_shape)
 

@@ -6,14 +6,13 @@
 random idle cycles and back-pressure, checked bit for bit against ``golden.matmul``).
 """
 
+from ..pespec import PE_GRAMMAR
 from . import CliError, UnitSpec
 
 __all__ = ["UNITS", "add_pe_pipeline_args"]
 
-_PE_HELP = ("PE spec: intN | uintN | F:ACC:rounded | F:ACC:fused | F:exact[:OUT] | bsWxA | "
-            "dpH[:split] | ternary[A] (F, ACC, OUT float formats such as e4m3, fp16, bf16, "
-            "fp32; bsWxA bit-serial, dpH dual-precision; e.g. int8, e4m3:fp16:rounded, "
-            "e4m3:exact, bf16:fp32:fused, bs8x8, dp8) (default int8)")
+_PE_HELP = (f"PE spec: {PE_GRAMMAR}; bsWxA bit-serial, dpH dual-precision; e.g. int8, "
+            "e4m3:fp16:rounded, e4m3:exact, bf16:fp32:fused, bs8x8, dp8 (default int8)")
 
 _DESCRIPTION = """\
 Verilog ports (R = rows, C = cols; stream payloads are one vector, first element in the low

@@ -5,7 +5,7 @@ Three kinds of arithmetic:
 :func:`exact_forward`
     float64 (the reference network).
 :func:`float_forward`
-    Custom floats, with the golden model's semantics (:func:`hwgen.golden.mac.mac`): the
+    Custom floats, with the golden model's semantics (:func:`hwgen.golden.fmac.mac`): the
     input and the weights are rounded into the format once (round to nearest even); each
     output of a ``dense``/``conv2d`` layer is one MAC dot product, in the order of the
     layer's reduction axis, starting from ``+0``:
@@ -30,7 +30,7 @@ Three kinds of arithmetic:
     (training data, never the test set) in range. Values are rounded to nearest (ties to
     even) and saturated. Products are exact and are summed exactly in an accumulator wide
     enough never to wrap (``2*bits + ceil(log2 K) + 1`` bits, as
-    :func:`hwgen.golden.intmac.int_mac` computes with that ``acc_bits``); the bias is added at
+    :func:`hwgen.golden.imac.int_mac` computes with that ``acc_bits``); the bias is added at
     the accumulator's scale; requantizing to the next layer's input is a rounding arithmetic
     shift (ties to even) with saturation, so the whole network is integer-only. The last
     layer's accumulators, scaled, are the scores.
@@ -38,7 +38,7 @@ Three kinds of arithmetic:
 :func:`bitserial_forward`
     A bit-serial PE (:class:`BitSerial`, ``bsW[xA][@B]``): the fixed-point network with
     W-bit weights and A-bit activations, every weight truncated to its top B bit-planes
-    (:func:`hwgen.golden.bitserial.truncate`, what :func:`~hwgen.golden.bitserial.bitserial_dot`
+    (:func:`hwgen.golden.bsmac.truncate`, what :func:`~hwgen.golden.bsmac.bitserial_dot`
     sums plane by plane).
 
 Every inference can record its MAC layers as GEMMs (``trace``), which
@@ -54,7 +54,7 @@ import numpy as np
 
 from ..formats import FloatFormat, parse_format
 from ..golden import add, decode, encode
-from ..golden.mac import mac, ACCUMULATE_MODES
+from ..golden.fmac import mac, ACCUMULATE_MODES
 
 __all__ = ["FixedPoint", "BitSerial", "parse_candidate", "bitserial_forward", "exact_forward", "float_forward", "fixed_forward",
            "forward", "accuracy", "r_squared", "evaluate", "im2col", "layer_inputs",
@@ -344,13 +344,13 @@ def bitserial_forward(model, candidate, x=None, *, scales=None, trace=None):
     """Scores (float64) of ``x`` (default the test inputs) on a bit-serial PE
     (:class:`BitSerial`): :func:`fixed_forward` with ``weight_bits``-bit weights and
     ``act_bits``-bit activations, each weight truncated to its top ``bits`` bit-planes
-    (:func:`hwgen.golden.bitserial.truncate`, scale kept) — the dot product
-    :func:`hwgen.golden.bitserial.bitserial_dot` computes plane by plane. ``trace``: see
+    (:func:`hwgen.golden.bsmac.truncate`, scale kept) — the dot product
+    :func:`hwgen.golden.bsmac.bitserial_dot` computes plane by plane. ``trace``: see
     :func:`fixed_forward`."""
     c = parse_candidate(candidate)
     if not isinstance(c, BitSerial):
         raise ValueError(f"Not a bit-serial candidate: {candidate!r}")
-    from ..golden.bitserial import truncate
+    from ..golden.bsmac import truncate
     return _int_forward(model, c.weight_bits, c.act_bits, x, scales, trace,
                         lambda wq: truncate(wq, c.weight_bits, c.bits))
 

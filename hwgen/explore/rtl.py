@@ -22,7 +22,7 @@ Candidate → processing element (:func:`rtl_pe`)
     the same integers. Longer layers are refused.
 float ``F``, ``--accumulate rounded`` → ``F:F:rounded``
     Product rounded into F, running sum rounded into F, from +0 in k order: the emulation's
-    :func:`hwgen.golden.mac.mac` and the array (:func:`hwgen.golden.matmul.matmul`) use the
+    :func:`hwgen.golden.fmac.mac` and the array (:func:`hwgen.golden.matmul.matmul`) use the
     same order. The weight-stationary array pads K to a multiple of ``rows`` with ``+0 x +0``
     terms at the end, which never change a round-to-nearest-even sum (the running sum is
     never -0), so the padded array result is the emulation's unpadded one.
@@ -33,7 +33,7 @@ float ``F``, ``--accumulate rounded`` → ``F:F:rounded``
     array's register holds 4096 terms; longer layers are refused.
 ``bsW[xA][@B]`` (bit-serial) → ``bsWxA``, run-time ``bits`` = B on every tile
     The array's bit-serial PE (weight-stationary only) takes the stored W-bit weights and adds
-    their top B bit-planes (:func:`hwgen.golden.bitserial.bitserial_dot`), the emulation
+    their top B bit-planes (:func:`hwgen.golden.bsmac.bitserial_dot`), the emulation
     multiplies by the weights truncated to their top B bits (scale kept): the same integers.
     Its (W+A+16)-bit accumulator cannot wrap for fewer than 2**15 terms.
 
@@ -49,7 +49,8 @@ from pathlib import Path
 
 import numpy as np
 
-from ..golden.matmul import EXACT_MAX_TERMS, matmul, parse_pe
+from ..golden.matmul import matmul
+from ..pespec import EXACT_MAX_TERMS, parse_pe
 from .emulate import BitSerial, FixedPoint, forward, layer_inputs, parse_candidate
 
 __all__ = ["rtl_pe", "check_rtl", "layer_trace", "golden_check", "verify_rtl", "parse_array",

@@ -1,39 +1,8 @@
 """Golden model of the systolic array (:class:`hwgen.arrays.systolic.SystolicArray`): GEMM with
 the hardware's processing-element (PE) arithmetic, accumulation order and tiling.
 
-PE specification strings
-------------------------
-A PE is named by a short string (:func:`parse_pe`); ``F``, ``ACC`` and ``OUT`` are any float
-format name of :func:`hwgen.formats.parse_format` (``e4m3``, ``bf16``, ``fp16``, ``e5m2_fn``...):
-
-=====================  ==========================================================================
-``intN`` / ``uintN``   N-bit × N-bit integers (N = 2..32, uint 1..32), accumulated exactly in a
-                       (2N+16)-bit register that wraps modulo 2**(2N+16) (``int8`` → int32).
-``F:ACC:rounded``      product rounded into ACC, then the sum rounded into ACC (Hill et al.: the
-                       running sum lives in the narrow format).
-``F:ACC:fused``        one fused multiply-add per step, rounded into ACC.
-``F:exact[:OUT]``      Kulisch fixed-point accumulator, exact for up to ``max_terms`` (4096)
-                       products, rounded once into OUT (default ``fp32``) on read-out.
-``bsWxA``              bit-serial: signed W-bit weights processed one bit-plane per clock, MSB
-                       first, × signed A-bit activations (W, A = 2..16, e.g. ``bs8x8``), with a
-                       run-time precision ``bits`` (1..W) per tile: the GEMM with each weight
-                       truncated to its top ``bits`` bits, scale kept
-                       (:func:`hwgen.golden.bitserial.truncate`), in a (W+A+16)-bit wrapping
-                       accumulator. ``bits = W`` gives the exact integer GEMM.
-``dpH``                dual-precision (H even, 4..16; e.g. ``dp8``): each activation and weight
-                       is an H-bit word, with a run-time ``low`` flag per tile: high mode,
-                       one signed H×H product; low mode, the word holds two signed (H/2)-bit
-                       values (element 0 in the low half) and the PE adds both products
-                       (:func:`hwgen.golden.dualprec.dualprec_contrib`, independent operands):
-                       two MACs per PE per clock. (2H+16)-bit wrapping accumulator.
-                       ``dpH:split`` computes the same with four (H/2+1)-bit sub-multipliers
-                       instead of one packed (3H/2+2)-bit multiplier per PE (fewer LUTs when
-                       multipliers are built from logic; see ``DualPrecisionMac``).
-``ternary[A]``         ternary weights (2-bit codes of :mod:`hwgen.golden.ternary`) × A-bit
-                       signed activations (default 8), (A+18)-bit accumulator.
-=====================  ==========================================================================
-
-Float PEs round to nearest even.
+PE specification strings are parsed by :func:`hwgen.pespec.parse_pe` (the grammar is
+documented there). Float PEs round to nearest even.
 
 Matrices
 --------
@@ -56,14 +25,14 @@ tiling's K (:class:`hwgen.golden.tiling.Tiling`: a multiple of ``rows`` for weig
 
 The padding terms are ``+0 × +0``; adding them to a round-to-nearest-even sum never changes it
 (the running sum is never ``-0``: it starts at ``+0`` and ``+0 + -0 = +0``), so the result is
-also the sequential FloatMac result over the unpadded K (:func:`hwgen.golden.mac.mac`). For
+also the sequential FloatMac result over the unpadded K (:func:`hwgen.golden.fmac.mac`). For
 integer and exact PEs the result is the exact product (modulo the accumulator width).
 
 Bit-serial precision
 --------------------
 Bit-serial PEs take ``bits`` (planes accumulated, MSB first) per tile of the tiling, in tile
 order (:attr:`hwgen.golden.tiling.Tiling.tiles`); the field is clamped as the hardware does
-(0 reads as 1, values above W as W; :func:`hwgen.golden.bitserial.clamp_bits`). Each weight
+(0 reads as 1, values above W as W; :func:`hwgen.golden.bsmac.clamp_bits`). Each weight
 tile is truncated with its own ``bits`` and the (exact, wrapping) integer GEMM is taken: a
 weight-stationary tile is one R×C block of B; an output-stationary tile is one R×C block of
 the output, computed with its whole K×C column block of B truncated (so one weight may be
@@ -76,154 +45,14 @@ Dual-precision PEs take ``low`` (0 high, 1 low mode) per tile the same way
 numpy only.
 """
 
-import re
-from dataclasses import dataclass
-from typing import Optional
-
 import numpy as np
 
-from ..formats import FloatFormat, IntFormat, parse_format
-from .intmac import wrap_int
-from .mac import exact_acc_bits, mac
+from ..pespec import DATAFLOWS, bits_width, parse_pe
+from .imac import wrap_int
+from .fmac import mac
 from .ops import add, fma, mul
 
-__all__ = ["PESpec", "parse_pe", "matmul", "mac_step", "PE_GRAMMAR", "DATAFLOWS",
-           "EXACT_MAX_TERMS", "tile_bits", "tile_modes", "dualprec_pack"]
-
-DATAFLOWS = ("ws", "os")
-EXACT_MAX_TERMS = 4096
-
-PE_GRAMMAR = ("intN | uintN | F:ACC:rounded | F:ACC:fused | F:exact[:OUT] | bsWxA | "
-              "dpH[:split] | "
-              "ternary[A] (F, ACC, OUT float format names such as e4m3, fp16, bf16, fp32)")
-
-
-@dataclass(frozen=True)
-class PESpec:
-    """What one processing element computes (parsed from a spec string by :func:`parse_pe`).
-
-    Attributes
-    ----------
-    spec : str
-        Canonical spec string (``int8``, ``e4m3:fp16:rounded``, ``e4m3:exact:fp32``).
-    kind : str
-        ``"int"``, ``"float"``, ``"bitserial"``, ``"dualprec"`` or ``"ternary"``.
-    a_fmt, w_fmt : IntFormat or FloatFormat
-        Activation (A) and weight (B) operand formats; a ternary weight is a 2-bit code
-        (``w_fmt`` is ``uint2``); dual-precision operands are H-bit words (``uintH``).
-    accumulate : str
-        ``"wrap"`` (integer kinds), ``"rounded"``, ``"fused"`` or ``"exact"``.
-    acc_fmt : IntFormat or FloatFormat or None
-        Format of the running sum (``None`` for exact: a Kulisch integer of ``acc_bits``).
-    out_fmt : IntFormat or FloatFormat
-        Format of the results.
-    acc_bits : int
-        Width of the running sum (integer register, float encoding or Kulisch register).
-    max_terms : int or None
-        Exact PEs: products the Kulisch register holds without wrapping.
-    """
-    spec: str
-    kind: str
-    a_fmt: object
-    w_fmt: object
-    accumulate: str
-    acc_fmt: Optional[object]
-    out_fmt: object
-    acc_bits: int
-    max_terms: Optional[int] = None
-
-    @property
-    def is_float(self):
-        return self.kind == "float"
-
-    @property
-    def exact_lsb(self):
-        """Exact PEs: the Kulisch register counts units of ``2**exact_lsb``."""
-        if self.accumulate != "exact":
-            return None
-        return exact_acc_bits(self.a_fmt, self.max_terms, self.w_fmt)[1]
-
-    def __str__(self):
-        return self.spec
-
-
-def _bad(spec, why=""):
-    return ValueError(f"Invalid PE spec {spec!r}{': ' + why if why else ''}; expected "
-                      f"{PE_GRAMMAR}")
-
-
-def _float(spec, name):
-    try:
-        f = parse_format(name)
-    except (TypeError, ValueError):
-        raise _bad(spec, f"unknown format {name!r}") from None
-    if not isinstance(f, FloatFormat):
-        raise _bad(spec, f"{name!r} is not a float format")
-    return f
-
-
-def parse_pe(spec):
-    """Parse a PE spec string (see the module docstring) into a :class:`PESpec`.
-
-    A :class:`PESpec` is returned as is.
-
-    Raises
-    ------
-    TypeError
-        ``spec`` is not a string.
-    ValueError
-        The string does not follow the grammar; the message names it and gives the grammar.
-    """
-    if isinstance(spec, PESpec):
-        return spec
-    if not isinstance(spec, str):
-        raise TypeError(f"PE spec must be a string, not {spec!r}")
-    s = spec.strip().lower()
-    m = re.fullmatch(r"(u?)int(\d+)", s)
-    if m:
-        signed, n = not m.group(1), int(m.group(2))
-        if not (2 if signed else 1) <= n <= 32:
-            raise _bad(spec, f"integer width must be {2 if signed else 1}..32")
-        fmt = IntFormat(n, signed)
-        acc = IntFormat(2 * n + 16, signed)
-        return PESpec(fmt.name, "int", fmt, fmt, "wrap", acc, acc, acc.bits)
-    m = re.fullmatch(r"bs(\d+)x(\d+)", s)
-    if m:
-        wb, ab = int(m.group(1)), int(m.group(2))
-        if not (2 <= wb <= 16 and 2 <= ab <= 16):
-            raise _bad(spec, "bit-serial widths must be 2..16")
-        acc = IntFormat(wb + ab + 16)
-        return PESpec(f"bs{wb}x{ab}", "bitserial", IntFormat(ab), IntFormat(wb), "wrap", acc,
-                      acc, acc.bits)
-    m = re.fullmatch(r"dp(\d+)(:packed|:split)?", s)
-    if m:
-        h = int(m.group(1))
-        if not (4 <= h <= 16 and h % 2 == 0):
-            raise _bad(spec, "dual-precision width must be even, 4..16")
-        word = IntFormat(h, False)
-        acc = IntFormat(2 * h + 16)
-        tag = ":split" if m.group(2) == ":split" else ""
-        return PESpec(f"dp{h}{tag}", "dualprec", word, word, "wrap", acc, acc, acc.bits)
-    m = re.fullmatch(r"ternary(\d*)", s)
-    if m:
-        ab = int(m.group(1) or 8)
-        if not 2 <= ab <= 32:
-            raise _bad(spec, "ternary activation width must be 2..32")
-        acc = IntFormat(ab + 18)
-        return PESpec(f"ternary{ab}" if m.group(1) else "ternary", "ternary", IntFormat(ab),
-                      IntFormat(2, False), "wrap", acc, acc, acc.bits)
-    parts = s.split(":")
-    if len(parts) == 3 and parts[2] in ("rounded", "fused"):
-        f, acc = _float(spec, parts[0]), _float(spec, parts[1])
-        return PESpec(f"{f.name}:{acc.name}:{parts[2]}", "float", f, f, parts[2], acc, acc,
-                      acc.width)
-    if len(parts) in (2, 3) and parts[1] == "exact":
-        f = _float(spec, parts[0])
-        out = _float(spec, parts[2]) if len(parts) == 3 else parse_format("fp32")
-        width, _ = exact_acc_bits(f, EXACT_MAX_TERMS)
-        return PESpec(f"{f.name}:exact:{out.name}", "float", f, f, "exact", None, out, width,
-                      EXACT_MAX_TERMS)
-    raise _bad(spec)
+__all__ = ["matmul", "mac_step", "tile_bits", "tile_modes", "dualprec_pack"]
 
 
 def _check(A, B, pe, dataflow, rows, cols):
@@ -242,14 +71,9 @@ def _check(A, B, pe, dataflow, rows, cols):
 
 def _int_values(pe, B):
     if pe.kind == "ternary":
-        from .ternary import ternary_decode
+        from .tmac import ternary_decode
         return ternary_decode(np.asarray(B) & 3)
     return B
-
-
-def bits_width(pe):
-    """Width of the run-time ``bits`` field of a bit-serial PE (``W.bit_length()``)."""
-    return parse_pe(pe).w_fmt.bits.bit_length()
 
 
 def tile_bits(pe, tiling, bits=None):
@@ -293,7 +117,7 @@ def _bitserial_gemm(pe, t, Ap, Bp, bits):
     """Sum of the tiles' products, each tile's weights truncated to its ``bits`` top bits
     (a weight-stationary tile is one weight block; an output-stationary tile, an output
     block, uses a whole column block of the weights)."""
-    from .bitserial import truncate
+    from .bsmac import truncate
     out = np.zeros((t.m_padded, t.n_padded), dtype=np.int64)
     for tile, b in zip(t.tiles, tile_bits(pe, t, bits)):
         ms, ks, ns = _tile_slices(t, tile)
@@ -322,7 +146,7 @@ def dualprec_pack(A, B, pe):
     """Low-mode operands for a dual-precision PE: the M×2K and 2K×N matrices of signed
     (H/2)-bit values ``A``, ``B`` (2K even: pad with a zero column/row) packed into the M×K and
     K×N word matrices whose low-mode GEMM is ``A @ B``: element 2k in the low half of word k."""
-    from .dualprec import pack_halves
+    from .dpmac import pack_halves
     pe = parse_pe(pe)
     if pe.kind != "dualprec":
         raise ValueError(f"Packing applies to dual-precision PEs (dpH) only, not {pe.spec!r}")
@@ -336,7 +160,7 @@ def dualprec_pack(A, B, pe):
 
 def _dualprec_gemm(pe, t, Ap, Bp, low):
     """Sum of the dual-precision contributions, tile by tile with each tile's mode."""
-    from .dualprec import dualprec_contrib
+    from .dpmac import dualprec_contrib
     h = pe.w_fmt.bits
     out = np.zeros((t.m_padded, t.n_padded), dtype=np.int64)
     for tile, lo in zip(t.tiles, tile_modes(pe, t, low)):

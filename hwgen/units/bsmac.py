@@ -1,6 +1,6 @@
 """Bit-serial MAC with run-time precision (PrecisionBatching-style bitlayers).
 
-Golden model: :mod:`hwgen.golden.bitserial`. cocotb test: ``rtl_tests/test_bsmac.py``.
+Golden model: :mod:`hwgen.golden.bsmac`. cocotb test: ``rtl_tests/test_bsmac.py``.
 """
 
 from amaranth import Module, Mux, Signal, signed as sgn, unsigned
@@ -25,7 +25,7 @@ class BitSerialMac(wiring.Component):
     weight ``2**(weight_bits-1-x)`` (negated for the top plane of signed weights), into the
     accumulator. It stops after ``bits`` planes, so ``bits`` cycles per operation: the
     result is the dot product with the weights truncated to their top ``bits`` bits, *scale
-    kept* (:func:`hwgen.golden.bitserial.bitserial_dot`).
+    kept* (:func:`hwgen.golden.bsmac.bitserial_dot`).
 
     The weights of an operation enter in parallel, one vector per transfer; a shift register
     per lane turns them into bit-planes on chip, MSB first, so the weight port needs no

@@ -1,6 +1,6 @@
 """Dual-precision MAC (Park et al.): one H×H product or two (H/2)×(H/2) products per cycle.
 
-Golden model: :mod:`hwgen.golden.dualprec`. cocotb test: ``rtl_tests/test_dpmac.py``.
+Golden model: :mod:`hwgen.golden.dpmac`. cocotb test: ``rtl_tests/test_dpmac.py``.
 """
 
 from amaranth import Module, Mux, Signal, signed, unsigned
@@ -124,7 +124,7 @@ class DualPrecisionMac(wiring.Component):
         ``a`` holds two signed L-bit activations as above.
 
     The mode may change between any two operations, also within a group
-    (:func:`hwgen.golden.dualprec.dualprec_contrib` is the reference).
+    (:func:`hwgen.golden.dpmac.dualprec_contrib` is the reference).
 
     Groups: the accumulator starts at zero, adds every operation, and on an operation with
     ``last = 1`` sends the group's sum on ``o`` and clears. It wraps modulo ``2**acc_bits``.

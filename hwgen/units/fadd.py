@@ -6,7 +6,8 @@ The golden model is :func:`hwgen.golden.add`; the cocotb test is ``rtl_tests/tes
 from amaranth.hdl import Cat, Module, Mux, Signal
 from amaranth.lib.wiring import In
 
-from .floatraw import (FloatOpBase, RoundingMode, exp_range, range_shape, sticky_shift_right,
+from .floatop import FloatOpBase
+from .floatraw import (RoundingMode, exp_range, range_shape, sticky_shift_right,
                        unpack)
 
 __all__ = ["FloatAdder"]

@@ -5,7 +5,8 @@ The golden model is :func:`hwgen.golden.fma`; the cocotb test is ``rtl_tests/tes
 
 from amaranth.hdl import Module, Mux, Signal, signed
 
-from .floatraw import (FMA_CUTS, FloatOpBase, RoundingMode, exp_range, range_shape,
+from .floatop import FMA_CUTS, FloatOpBase
+from .floatraw import (RoundingMode, exp_range, range_shape,
                        sticky_shift_right, unpack)
 
 __all__ = ["FloatFMA"]

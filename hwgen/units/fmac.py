@@ -1,6 +1,6 @@
 """Float multiply-accumulate unit with narrow (``rounded``), ``fused`` or ``exact`` accumulation.
 
-The golden model is :func:`hwgen.golden.mac.mac_stream`; the cocotb test is
+The golden model is :func:`hwgen.golden.fmac.mac_stream`; the cocotb test is
 ``rtl_tests/test_fmac.py``.
 """
 
@@ -9,7 +9,7 @@ from amaranth.lib import data, stream, wiring
 from amaranth.lib.wiring import In, Out
 
 from ..formats import FLAG_INVALID, parse_format
-from ..golden.mac import ACCUMULATE_MODES, exact_acc_bits
+from ..golden.fmac import ACCUMULATE_MODES, exact_acc_bits
 from .fadd import FloatAdder
 from .floatraw import check_float_format, check_rounding, unpack
 from .fmul import FloatMultiplier

@@ -5,7 +5,8 @@ The golden model is :func:`hwgen.golden.mul`; the cocotb test is ``rtl_tests/tes
 
 from amaranth.hdl import Module
 
-from .floatraw import FloatOpBase, exp_range, unpack
+from .floatop import FloatOpBase
+from .floatraw import exp_range, unpack
 
 __all__ = ["FloatMultiplier"]
 

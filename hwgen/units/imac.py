@@ -1,11 +1,11 @@
 """Integer multiply-accumulate unit with stream interfaces: int8 × int8 → int32 and any other
-widths. Golden model: :func:`hwgen.golden.intmac.int_mac`."""
+widths. Golden model: :func:`hwgen.golden.imac.int_mac`."""
 
 from amaranth.hdl import Module, Shape, Signal
 from amaranth.lib import data, stream, wiring
 from amaranth.lib.wiring import In, Out
 
-from ..golden.intmac import check_int_widths
+from ..golden.imac import check_int_widths
 
 __all__ = ["IntMac"]
 

@@ -1,6 +1,6 @@
 """Power-of-two MAC: weights ``0`` or ``±2**shift``, a shifter instead of a multiplier.
 
-Golden model: :mod:`hwgen.golden.pow2`. cocotb test: ``rtl_tests/test_p2mac.py``.
+Golden model: :mod:`hwgen.golden.p2mac`. cocotb test: ``rtl_tests/test_p2mac.py``.
 """
 
 from amaranth import Module, Mux, signed, unsigned
@@ -19,11 +19,11 @@ class Pow2Mac(wiring.Component):
     """Power-of-two dot-product MAC: each of ``lanes`` signed activations is shifted left by
     its weight's exponent, negated or skipped, and the lanes are summed.
 
-    Weight code per lane (see :mod:`hwgen.golden.pow2`), first field in the low bits:
+    Weight code per lane (see :mod:`hwgen.golden.p2mac`), first field in the low bits:
     ``shift`` (``shift_bits`` bits; codes above ``max_shift`` saturate to ``max_shift``),
     ``neg``, ``zero`` (the weight is 0: the lane is skipped). The result is in units of the
     weight scale (the host multiplies, e.g. by the scale of
-    :func:`hwgen.golden.pow2.quantize_pow2`).
+    :func:`hwgen.golden.p2mac.quantize_pow2`).
 
     Groups: the accumulator starts at zero, adds every operation, and on an operation with
     ``last = 1`` sends the group's sum on ``o`` and clears. It wraps modulo ``2**acc_bits``.

@@ -1,6 +1,6 @@
 """Ternary MAC: weights in {-1, 0, +1}, add / subtract / skip, no multiplier.
 
-Golden model: :mod:`hwgen.golden.ternary`. cocotb test: ``rtl_tests/test_tmac.py``.
+Golden model: :mod:`hwgen.golden.tmac`. cocotb test: ``rtl_tests/test_tmac.py``.
 """
 
 from amaranth import Cat, Module, Mux, signed, unsigned
@@ -17,10 +17,10 @@ class TernaryMac(wiring.Component):
     """Ternary dot-product MAC: each of ``lanes`` signed activations is added, subtracted or
     skipped according to a 2-bit weight code, and the skipped (zero) weights are counted.
 
-    Weight codes (see :mod:`hwgen.golden.ternary`): bit 0 = nonzero, bit 1 = negative, so
+    Weight codes (see :mod:`hwgen.golden.tmac`): bit 0 = nonzero, bit 1 = negative, so
     ``01`` = +1, ``11`` = -1, ``00`` and ``10`` = 0 (skipped). The result is in units of the
     weight scale (the host multiplies, e.g. by the scale of
-    :func:`hwgen.golden.ternary.quantize_ternary`).
+    :func:`hwgen.golden.tmac.quantize_ternary`).
 
     Groups: the accumulator starts at zero, adds every operation, and on an operation with
     ``last = 1`` sends the group's sum and zero count on ``o`` and clears. ``acc`` wraps

@@ -23,28 +23,14 @@ Flags are the OR over every rounding the result went through.
 
 import numpy as np
 
-from ..formats import parse_format, FLAG_INVALID
+from ..formats import parse_format
+from ..pespec import exact_acc_bits
 from .rounding import Raw, round_raw, unpack, rounding_codes
 from .ops import mul, add, fma
 
 __all__ = ["mac", "mac_stream", "exact_acc_bits", "ACCUMULATE_MODES"]
 
 ACCUMULATE_MODES = ("rounded", "fused", "exact")
-
-
-def exact_acc_bits(mul_fmt, max_terms, b_fmt=None):
-    """Width of the Kulisch accumulator that holds any sum of ``max_terms`` products exactly.
-
-    Returns ``(width, lsb_exp)``: the accumulator counts units of ``2**lsb_exp``.
-    """
-    fa = parse_format(mul_fmt)
-    fb = fa if b_fmt is None else parse_format(b_fmt)
-    if not isinstance(max_terms, int) or isinstance(max_terms, bool) or max_terms < 1:
-        raise ValueError(f"Maximum number of terms must be a positive integer, not {max_terms!r}")
-    lsb = (fa.emin - fa.man_bits) + (fb.emin - fb.man_bits)
-    top = (fa.emax + 1) + (fb.emax + 1)       # every product is below 2**top
-    growth = (max_terms - 1).bit_length()     # ceil(log2(max_terms))
-    return (top - lsb) + growth + 1, lsb
 
 
 def mac(a, b, *, mul_fmt, acc_fmt=None, accumulate="rounded", rounding="rne", out_fmt=None,

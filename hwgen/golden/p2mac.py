@@ -16,7 +16,7 @@ the scale; the host multiplies by it.
 
 import numpy as np
 
-from .bitserial import accumulate_groups
+from .bsmac import accumulate_groups
 
 __all__ = ["shift_bits", "pow2_decode", "pow2_encode", "pow2_pack", "pow2_dot", "pow2_mac",
            "quantize_pow2"]
@@ -63,7 +63,7 @@ def pow2_dot(shift, neg, zero, acts, max_shift):
 
 def pow2_mac(shift, neg, zero, acts, last, max_shift, acc_bits=None):
     """Group results, one per operation with ``last`` set (see
-    :func:`hwgen.golden.bitserial.accumulate_groups`), wrapped to ``acc_bits`` if given."""
+    :func:`hwgen.golden.bsmac.accumulate_groups`), wrapped to ``acc_bits`` if given."""
     return accumulate_groups(pow2_dot(shift, neg, zero, acts, max_shift), last, acc_bits)
 
 

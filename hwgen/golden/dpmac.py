@@ -18,12 +18,12 @@ low mode, nested (``low = 1, nested = 1``)
 All operands are given as the unsigned bit patterns that sit on the ports (H bits each) or
 as signed integers in range; both are accepted. Vectorized over operations (numpy int64).
 Groups of operations closed by ``last`` are summed by
-:func:`hwgen.golden.bitserial.accumulate_groups` (see :func:`dualprec_mac`).
+:func:`hwgen.golden.bsmac.accumulate_groups` (see :func:`dualprec_mac`).
 """
 
 import numpy as np
 
-from .bitserial import accumulate_groups
+from .bsmac import accumulate_groups
 
 __all__ = ["MODE_HIGH", "MODE_LOW", "MODE_LOW_NESTED", "split_halves", "pack_halves",
            "dualprec_contrib", "dualprec_mac"]
@@ -85,7 +85,7 @@ def dualprec_contrib(high_bits, low, nested, w0, w1, a):
 
 def dualprec_mac(high_bits, low, nested, w0, w1, a, last, acc_bits=None):
     """Accumulated results, one per operation with ``last`` set (see
-    :func:`hwgen.golden.bitserial.accumulate_groups`), wrapped to ``acc_bits`` if given."""
+    :func:`hwgen.golden.bsmac.accumulate_groups`), wrapped to ``acc_bits`` if given."""
     c = dualprec_contrib(high_bits, low, nested, w0, w1, a)
     c = np.broadcast_to(c, np.shape(last)) if np.ndim(c) < np.ndim(last) else c
     return accumulate_groups(c, last, acc_bits, signed=True)

@@ -20,7 +20,7 @@ units of the scale; the host multiplies by it.
 
 import numpy as np
 
-from .bitserial import accumulate_groups, wrap
+from .bsmac import accumulate_groups, wrap
 
 __all__ = ["CODE_ZERO", "CODE_PLUS", "CODE_MINUS", "ternary_encode", "ternary_decode",
            "ternary_dot", "ternary_mac", "quantize_ternary", "ternary_error"]
@@ -55,7 +55,7 @@ def ternary_dot(codes, acts):
 def ternary_mac(codes, acts, last, acc_bits=None, count_bits=None):
     """Group results ``(acc, zeros)``, one per operation with ``last`` set: the accumulated
     sums (wrapped to ``acc_bits``) and zero counts (modulo ``2**count_bits``) of each group
-    (see :func:`hwgen.golden.bitserial.accumulate_groups`)."""
+    (see :func:`hwgen.golden.bsmac.accumulate_groups`)."""
     s, z = ternary_dot(codes, acts)
     acc = accumulate_groups(s, last, acc_bits, signed=True)
     zeros = accumulate_groups(z, last)
