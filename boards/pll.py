@@ -550,7 +550,9 @@ class ICE40PLL(_PLL):
     ``platform.request("clk12", dir="-")``, or an :class:`IOPort`): ``SB_PLL40_PAD``, the pin
     wired straight to the PLL (nextpnr needs it to be a PLL input pad, and the pin then feeds
     only the PLL; the iCEBreaker's 12 MHz pin 35 is the UP5K's). ``clk_in`` a 1-bit signal:
-    ``SB_PLL40_CORE`` fed from the fabric. The output is ``PLLOUTGLOBAL`` (global network).
+    ``SB_PLL40_CORE`` fed from the fabric (not on the iCEBreaker: the UP5K's one PLL shares
+    pin 35's site, so nextpnr cannot place a core PLL while that pin is an input). The output
+    is ``PLLOUTGLOBAL`` (global network).
 
     Parameters
     ----------
