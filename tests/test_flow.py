@@ -109,7 +109,7 @@ def test_cache_key_depends_on_seed(results, build_root):
     assert cache_key(text, r.module, "ecp5-85f", 1, r.target_mhz, r.tools) != r.key
 
 
-def test_router2_real(results, build_root):
+def test_router2_real(results, build_root, tmp_path):
     # The router is nextpnr's option; naming router2 gives its own cache entry, naming
     # router1 (nextpnr's default) keeps the default flow's key.
     r = synthesize(SmallMac(), "ecp5-85f", build_root=build_root, progress=False,
@@ -118,8 +118,13 @@ def test_router2_real(results, build_root):
     assert r.router == "router2" and default.router == "router1"
     assert r.key != default.key and r.unit == default.unit and r.fmax_mhz > 0
     assert "nextpnr router2" in format_table(r) and "router" not in format_table(default)
-    if not r.cached:
-        assert "Router2" in (Path(r.build_dir) / "nextpnr.log").read_text()
+    # nextpnr itself says which router ran: a run of our own, never from a cache (an
+    # empty build folder, no cache), so that this is checked every time.
+    fresh = synthesize(SmallMac(), "ecp5-85f", build_root=tmp_path, progress=False,
+                       router="router2", cache=False)
+    assert not fresh.cached and fresh.key == r.key
+    log = (Path(fresh.build_dir) / "nextpnr.log").read_text()
+    assert "Router2" in log
     _, text = to_verilog(SmallMac())
     assert cache_key(text, r.module, "ecp5-85f", 1, r.target_mhz, r.tools,
                      router="router1") == default.key
@@ -153,7 +158,7 @@ def test_nextpnr_no_fit_errors():
     # The placement errors nextpnr gives for a design larger than the device (the last from
     # a 3×3 e4m3 array on the UP5K: 5308 logic cells of 5280) are "does not fit", not a
     # tool failure.
-    from hwgen.flow.synth import _NO_FIT_RE
+    from hwgen.flow.run import NO_FIT_RE as _NO_FIT_RE
     for err in ("ERROR: Unable to place cell 'x', no BELs remaining to implement cell type "
                 "'ICESTORM_LC'",
                 "ERROR: Failed to expand region (0, 0) |_> (25, 31) of 5308 ICESTORM_LCs"):
