@@ -90,8 +90,9 @@ def _py(code):
 
 
 def test_run_tool_output_and_log(tmp_path):
-    run = run_tool(_py("import sys; print('to stdout', flush=True); print('to stderr', file=sys.stderr); "
-                       "sys.exit(3)"), tmp_path, progress=False, log_name="tool.out")
+    run = run_tool(_py("import sys; print('to stdout', flush=True); "
+                       "print('to stderr', file=sys.stderr); sys.exit(3)"),
+                   tmp_path, progress=False, log_name="tool.out")
     assert run.returncode == 3 and not run.ok and not run.timed_out
     assert "to stdout" in run.output and "to stderr" in run.output
     assert (tmp_path / "tool.out").read_text() == run.output

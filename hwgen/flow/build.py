@@ -3,9 +3,10 @@
 :func:`build` elaborates :class:`boards.top.BoardTop` (the array, its buffers and the UART host
 link) for a board, lets the amaranth-boards platform write its build plan (yosys script,
 constraints, the shell script running ``yosys`` → ``nextpnr-<family>`` →
-``icepack``/``ecppack``), and runs it with the YoWASP tools (:func:`hwgen.flow.tools.tool_env`). Added to amaranth's
-plan: the nextpnr placement seed, a nextpnr JSON report (utilization and Fmax), and a yosys
-``stat`` of the mapped design (flip-flops, which nextpnr does not count on iCE40).
+``icepack``/``ecppack``), and runs it with the YoWASP tools (:func:`hwgen.flow.tools.tool_env`)
+through the flow's tool runner (:func:`hwgen.flow.run.run_tool`). Added to amaranth's plan:
+the nextpnr placement seed, a nextpnr JSON report (utilization and Fmax), and a yosys ``stat``
+of the mapped design (flip-flops, which nextpnr does not count on iCE40).
 
 Added to amaranth's yosys script (before ``synth_<family>``): the DSP budget of
 :func:`hwgen.flow.dsp.dsp_budget_script` (the same as out-of-context synthesis), when the
