@@ -5,7 +5,7 @@ the on-chip weight capacity each board gains. Writes ``docs/compression.md``.
 
 1. For every built-in model (:mod:`hwgen.explore.models`) and each pruning level P and k, every
    weight matrix is pruned, k-means-shared and coded (HAM and sHAM, 32-bit words, codes <= 16
-   bits) by ``hwgen compress``'s own code (:func:`hwgen.compress_cli.compress_model`); the
+   bits) by ``hwgen compress``'s own code (:func:`hwgen.compress.compress_model`); the
    test accuracy uses the weights decoded back (float64 network, biases uncompressed). No
    retraining after pruning or sharing (the paper retrains; we do not), so the losses are
    upper bounds for what a fine-tuned model would show.
@@ -30,8 +30,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from hwgen.compress_cli import (compress_matrices, compress_model, total_psi,  # noqa: E402
-                                weight_matrices)
+from hwgen.compress import (compress_matrices, compress_model, total_psi,  # noqa: E402
+                            weight_matrices)
 from hwgen.explore.emulate import evaluate  # noqa: E402
 from hwgen.explore.models import BUILTIN, builtin_model  # noqa: E402
 from hwgen.golden import compress as gc  # noqa: E402

@@ -8,14 +8,14 @@ seed through ``hwgen build`` and must come out byte-identical. Builds take 20 s 
 each depending on the load of the 2-core machine (yosys + nextpnr dominate).
 """
 
-import argparse
 import dataclasses
 import json
 
 import boards
 from hwgen.flow.build import (BuildResult, build, check_bitstream, format_build_table,
                               overused)
-from hwgen.flow.build_cli import add_build_parser, run_build
+from hwgen.cli import build_parser
+from hwgen.cli.build import run as run_build
 from hwgen.flow.devices import get_device
 from hwgen.flow.synth import Multiplier, dsp_budget, dsp_budget_script, rtlil_multipliers
 
@@ -210,9 +210,7 @@ def test_board_buffer_depths():
 
 
 def _args(*argv):
-    parser = argparse.ArgumentParser(prog="hwgen")
-    add_build_parser(parser.add_subparsers(dest="command"))
-    return parser.parse_args(["build", *argv])
+    return build_parser().parse_args(["build", *argv])
 
 
 def _fake_flow(monkeypatch, fmax_mhz):

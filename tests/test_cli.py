@@ -59,3 +59,91 @@ def test_bad_arguments_exit_2_with_one_line(args, needle):
     assert len(err) == 1, r.stderr
     assert needle in err[0]
     assert "Traceback" not in r.stderr
+
+
+# -- the command package ----------------------------------------------------------------------
+
+def test_bare_hwgen_lists_the_commands():
+    from hwgen.cli import commands
+    r = run_cli()
+    assert r.returncode == 2
+    assert r.stderr.startswith("usage: hwgen ")
+    # The command list: one line per command, its name indented by 4 (help lines wrap deeper).
+    listed = [line.split()[0] for line in r.stderr.splitlines()
+              if line.startswith("    ") and not line.startswith("     ")]
+    assert listed == [c.name for c in commands()] == sorted(listed)
+    assert {"build", "compress", "demo", "explore", "formats", "generate", "sim",
+            "synth"} <= set(listed)
+
+
+def test_help_imports_no_heavy_library():
+    # `hwgen --help` and the full parser (every command, every unit) need only argparse: the
+    # commands import Amaranth, numpy, cocotb... when they run.
+    code = ("import sys\nfrom hwgen.cli import build_parser, main\n"
+            "try:\n    main(['--help'])\nexcept SystemExit:\n    pass\n"
+            "build_parser()\n"
+            "heavy = {'amaranth', 'numpy', 'sklearn', 'cocotb', 'matplotlib', 'sim', 'boards'}\n"
+            "print(sorted(heavy & {m.split('.')[0] for m in sys.modules}))\n")
+    r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert r.returncode == 0, r.stderr
+    assert r.stdout.splitlines()[-1] == "[]"
+
+
+def _cli_imports():
+    """``{module: set of hwgen modules it imports}`` for every module of hwgen/ (imports inside
+    functions included), read from the source."""
+    import ast
+    from pathlib import Path
+
+    import hwgen
+    root = Path(hwgen.__file__).parent
+    names = {}
+    for path in root.rglob("*.py"):
+        parts = ["hwgen", *path.relative_to(root).with_suffix("").parts]
+        is_pkg = parts[-1] == "__init__"
+        names[".".join(parts[:-1] if is_pkg else parts)] = (path, is_pkg)
+    graph = {}
+    for mod, (path, is_pkg) in names.items():
+        package = mod if is_pkg else mod.rpartition(".")[0]
+        deps = set()
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.Import):
+                deps.update(a.name for a in node.names)
+            elif isinstance(node, ast.ImportFrom):
+                base = node.module or ""
+                if node.level:
+                    anchor = package.split(".")[:len(package.split(".")) - node.level + 1]
+                    base = ".".join(anchor + ([node.module] if node.module else []))
+                for a in node.names:
+                    sub = f"{base}.{a.name}"
+                    deps.add(sub if sub in names else base)
+        graph[mod] = {d for d in deps if d in names and d != mod}
+    return graph
+
+
+def test_cli_is_the_top_layer_without_circle():
+    graph = _cli_imports()
+    cli = {m for m in graph if m == "hwgen.cli" or m.startswith("hwgen.cli.")}
+    assert {"hwgen.cli._command", "hwgen.cli.generate", "hwgen.cli.demo"} <= cli
+    # Nothing below the command line imports it (``python -m hwgen`` runs it).
+    assert [m for m in graph if m not in cli and graph[m] & cli] == ["hwgen.__main__"]
+    # The package imports every command module (by discovery); no command module imports the
+    # package back, and the command modules import one another without a cycle.
+    from hwgen.cli import commands
+    assert len(commands()) >= 8
+    edges = {m: graph[m] & cli for m in cli}
+    edges["hwgen.cli"] |= {m for m in cli if not m.rpartition(".")[2].startswith("_")} - {
+        "hwgen.cli"}
+    state = {}
+
+    def visit(m, path):
+        if state.get(m) == "done":
+            return
+        assert state.get(m) != "open", " -> ".join([*path, m])
+        state[m] = "open"
+        for d in sorted(edges[m]):
+            visit(d, [*path, m])
+        state[m] = "done"
+
+    for m in sorted(edges):
+        visit(m, [])

@@ -345,16 +345,9 @@ def test_spmv_csc_matches_dense_product():
 # -- compress command -------------------------------------------------------------------------
 
 def run_compress_cli(*argv):
-    from hwgen.compress_cli import add_compress_parser, run_compress
-
-    class P(argparse.ArgumentParser):
-        def error(self, message):
-            self.exit(2, f"{self.prog}: error: {message}\n")
-
-    p = P(prog="hwgen")
-    sub = p.add_subparsers(dest="command", parser_class=P)
-    add_compress_parser(sub)
-    return run_compress(p.parse_args(["compress", *argv]))
+    from hwgen.cli import build_parser
+    from hwgen.cli.compress import run as run_compress
+    return run_compress(build_parser().parse_args(["compress", *argv]))
 
 
 def test_compress_command(tmp_path, capsys):

@@ -6,10 +6,11 @@ from types import SimpleNamespace
 import numpy as np
 import pytest
 
-from hwgen.explore import cli as ecli
+from hwgen.cli import explore as ecli
 from hwgen.explore.emulate import (FixedPoint, accuracy, exact_forward, fixed_forward,
                                    float_forward, forward, parse_candidate, r_squared,
                                    _int_dot)
+from hwgen.explore.report import pe_commands
 from hwgen.explore.models import (BUILTIN, Model, builtin_model, list_models, load_model,
                                   save_model)
 from hwgen.explore.search import (Explorer, calibration_points, fit_r2_model, parse_space,
@@ -327,7 +328,7 @@ def _args(**kw):
 
 
 def test_cli_list_models(capsys):
-    assert ecli.run_explore(_args(list_models=True)) == 0
+    assert ecli.run(_args(list_models=True)) == 0
     lines = capsys.readouterr().out.splitlines()
     assert [line.split()[0] for line in lines] == list(BUILTIN)
 
@@ -341,7 +342,7 @@ def test_cli_list_models(capsys):
 ])
 def test_cli_errors(kw, message):
     with pytest.raises(ValueError, match=message):
-        ecli.run_explore(_args(**kw))
+        ecli.run(_args(**kw))
 
 
 def test_cli_run_writes_report_and_plot(tmp_path, capsys):
@@ -349,7 +350,7 @@ def test_cli_run_writes_report_and_plot(tmp_path, capsys):
     path = tmp_path / "teacher.npz"
     save_model(m, path)
     out = tmp_path / "out"
-    assert ecli.run_explore(_args(model=str(path), formats="e2-4m1-3,fx4-8",
+    assert ecli.run(_args(model=str(path), formats="e2-4m1-3,fx4-8",
                                   output=str(out))) == 0
     text = capsys.readouterr().out
     assert "cost: not measured" in text
@@ -364,11 +365,11 @@ def test_cli_run_writes_report_and_plot(tmp_path, capsys):
 
 
 def test_pe_commands_name_the_emulated_unit():
-    gen, build = ecli.pe_commands("e4m3_none", "rounded", "up5k")
+    gen, build = pe_commands("e4m3_none", "rounded", "up5k")
     assert gen == ("hwgen generate fmac --format e4m3_none --acc-format e4m3_none "
                    "--accumulate rounded -o fmac_e4m3_none.v")
     assert build.endswith("--board icebreaker --rows 4 --cols 4 --pe e4m3_none:e4m3_none:rounded")
-    gen, build = ecli.pe_commands("fx6", device="ecp5-85f")
+    gen, build = pe_commands("fx6", device="ecp5-85f")
     assert gen == "hwgen generate imac --a-bits 6 --b-bits 6 --acc-bits 23 -o imac_s6x6_a23.v"
     assert "--board ulx3s-85f" in build and build.endswith("--pe int6")
 
@@ -459,7 +460,7 @@ def test_bitserial_cost_counts_cycles():
     assert (full["macs_per_cycle"], half["macs_per_cycle"]) == (1.0, 2.0)
     assert speedup(half, ref) == pytest.approx(0.5 / (200 / 5280) * (40.0 / 6.5) * 8 / 4)
     assert speedup(half, ref) == pytest.approx(2 * speedup(full, ref))
-    gen, build = ecli.pe_commands("bs6x4@2")
+    gen, build = pe_commands("bs6x4@2")
     assert gen == ("hwgen generate bsmac --lanes 8 --weight-bits 6 --act-bits 4 "
                    "-o bsmac_k8_w6_a4_s.v") and build is None
 
@@ -502,7 +503,7 @@ def test_traced_layers_equal_array_golden(cand, acc, dataflow):
 ])
 def test_cli_verify_rtl_errors(kw, message):
     with pytest.raises(ValueError, match=message):
-        ecli.run_explore(_args(model="mlp-iris", **kw))
+        ecli.run(_args(model="mlp-iris", **kw))
 
 
 def test_fast_search_restarts_when_a_line_tops_out():

@@ -16,6 +16,7 @@ from amaranth.lib.wiring import In, Out
 
 from hwgen import cli
 from hwgen.catalog import UnitSpec
+from hwgen.cli.synth import run as run_synth
 from hwgen.flow import (DEVICES, DoesNotFit, SynthResult, find_tool, get_device, synthesize,
                         synthesize_verilog, lookup, tool_env, tool_versions, plan_synthesis,
                         run_synthesis, store_run)
@@ -274,8 +275,7 @@ def test_does_not_fit_real(build_root, tmp_path, capsys):
                                add_arguments=lambda p: None, build=lambda args: LongShift())}
     args = cli.build_parser(units).parse_args(
         ["synth", "shift", "--device", "up5k", "--build-dir", str(build_root)])
-    from hwgen import extra_commands
-    assert extra_commands.run(args, units) == 2
+    assert run_synth(args) == 2
     assert capsys.readouterr().err == f"hwgen: error: {message}\n"
 
 
@@ -312,8 +312,7 @@ def test_cli_synth(build_root, results, tmp_path, capsys):
     args = cli.build_parser(units).parse_args(
         ["synth", "mac8", "--device", "up5k", "--build-dir", str(build_root),
          "--json", str(out)])
-    from hwgen import extra_commands
-    assert extra_commands.run(args, units) == 0
+    assert run_synth(args) == 0
     text = capsys.readouterr().out
     assert "test_mac8 on up5k" in text and "Fmax" in text and "[cached]" in text
     assert json.loads(out.read_text())["fmax_mhz"] == results["up5k"].fmax_mhz
@@ -323,8 +322,7 @@ def test_cli_bad_router(capsys):
     units = _units()
     args = cli.build_parser(units).parse_args(["synth", "mac8", "--device", "ecp5-85f",
                                                "--router", "fast"])
-    from hwgen import extra_commands
-    assert extra_commands.run(args, units) == 2
+    assert run_synth(args) == 2
     assert capsys.readouterr().err == \
         "hwgen: error: --router must be one of router1, router2, not 'fast'\n"
 
@@ -332,8 +330,7 @@ def test_cli_bad_router(capsys):
 def test_cli_bad_device(capsys):
     units = _units()
     args = cli.build_parser(units).parse_args(["synth", "mac8", "--device", "xc7"])
-    from hwgen import extra_commands
-    assert extra_commands.run(args, units) == 2
+    assert run_synth(args) == 2
     err = capsys.readouterr().err
     assert err == ("hwgen: error: Device must be one of 'up5k', 'hx8k', 'ecp5-25f', "
                    "'ecp5-85f', not 'xc7'\n")

@@ -18,8 +18,9 @@ Modules:
 :mod:`~hwgen.explore.rtl`
     ``--verify-rtl``: the first inputs' layers through the systolic array RTL (cocotb),
     checked bit for bit against the emulation.
-:mod:`~hwgen.explore.cli`
-    ``hwgen explore``.
+:mod:`~hwgen.explore.report`
+    One exploration, its table, JSON report and plot: what ``hwgen explore``
+    (:mod:`hwgen.cli.explore`) runs.
 
 This is the top layer: it imports the golden model (and the units and the synthesis flow for
 costs), never the other way round.

@@ -1,14 +1,19 @@
 """``hwgen demo`` (and ``make demo``): the largest end-to-end path that exists.
 
 Each step is a plain ``hwgen`` command, printed before it runs, so the demo doubles as a tour.
+The demo runs them with the parser of the commands it imports (not through ``hwgen.cli``,
+which imports this module).
 """
 
 import shlex
 import sys
 import time
-from .paths import build_dir
 
-__all__ = ["run_demo", "DEMO_STEPS"]
+from ..paths import build_dir
+from . import build, formats, generate, sim, synth
+from ._command import Command, run_argv
+
+__all__ = ["COMMAND", "run_demo", "DEMO_STEPS"]
 
 OUT = build_dir("demo")
 
@@ -53,8 +58,11 @@ def board_gemm():
     return 0 if res.passed and rep.get("mismatches") == 0 else 1
 
 
+#: The commands the steps use.
+_COMMANDS = [build.COMMAND, formats.COMMAND, generate.COMMAND, sim.COMMAND, synth.COMMAND]
+
+
 def run_demo(steps=None):
-    from .cli import main
     OUT.mkdir(parents=True, exist_ok=True)
     t_all = time.monotonic()
     for i, (title, argv) in enumerate(steps or DEMO_STEPS, 1):
@@ -64,10 +72,22 @@ def run_demo(steps=None):
             status = globals()[argv]()
         else:
             print(f"\n== step {i}: {title}\n$ hwgen {shlex.join(argv)}", flush=True)
-            status = main(argv)
+            status = run_argv(_COMMANDS, argv)
         print(f"-- step {i} took {time.monotonic() - t0:.1f} s", flush=True)
         if status:
             print(f"demo: step {i} failed (exit status {status})", file=sys.stderr)
             return status
     print(f"\ndemo finished in {time.monotonic() - t_all:.1f} s; outputs in {OUT}/")
     return 0
+
+
+def add_arguments(p):
+    """``hwgen demo`` takes no arguments."""
+
+
+def run(args):
+    return run_demo()
+
+
+COMMAND = Command("demo", help="the main end-to-end job: generate, simulate, synthesize",
+                  add_arguments=add_arguments, run=run)

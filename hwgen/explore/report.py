@@ -1,11 +1,7 @@
-"""``hwgen explore``: which precision should I build?
-
-``hwgen explore --model NAME_OR_FILE [--formats SPEC] [--target-loss 1%]
-[--search exhaustive|fast|both] [--accumulate rounded|fused|exact] [--device up5k|ecp5-85f]
-[--no-synth] [-o DIR]`` prints a table of the candidates, writes ``explore_<model>.json``
-and ``explore_<model>.png`` (accuracy against cost, Pareto front) into ``DIR`` and prints
-the ``hwgen generate``/``hwgen build`` commands for the chosen format.
-``hwgen explore --list-models`` prints the built-in models, one per line, name first.
+"""The explorer's run and report, the library behind ``hwgen explore``: :func:`explore`
+evaluates the candidates of a model, prints a table of them, writes ``explore_<model>.json``
+and ``explore_<model>.png`` (accuracy against cost, Pareto front) and prints the ``hwgen
+generate``/``hwgen build`` commands for the chosen format (:func:`pe_commands`).
 
 Errors in the arguments raise ``ValueError`` with a one-line message (``hwgen`` turns it into
 ``hwgen: error: ...`` and exit status 2).
@@ -16,73 +12,15 @@ import sys
 import time
 from pathlib import Path
 
-__all__ = ["add_explore_parser", "run_explore", "pe_commands", "pareto_plot", "BOARDS"]
+__all__ = ["explore", "pe_commands", "pareto_plot", "progress_bar", "BOARDS",
+           "MAX_RTL_CANDIDATES"]
 
 #: Candidates ``--verify-rtl`` simulates at most (each may need a Verilator build).
 MAX_RTL_CANDIDATES = 8
 
-_HELP = "find the cheapest number format that keeps a model's accuracy (Hill et al.)"
 
-_EPILOG = """\
-SPEC (--formats): comma-separated items, their union:
-  fp32, e4m3, e6m7_none ...   one float format (hwgen formats NAME)
-  eA-BmC-D                    exponents A..B x mantissas C..D (e3-6m2-7, e5m2-7, e3-6m3)
-  fxN, fxA-B (intN)           fixed point, N bits, power-of-two scale per tensor
-  bsW, bsA-B, bsWxA, bsW@B    bit-serial PE: W-bit weights (A-bit activations, default 8),
-                              top B bit-planes at run time (bs8@2-7); B cycles per MAC
-  floats, fixed, default      the default grids (default = floats,fixed)
-  bitserial                   bs2..bs16
---target-loss: allowed loss of accuracy relative to the float64 model, 1% or 0.01.
-Every multiply and every accumulate is rounded in the candidate format (--accumulate rounded,
-the golden FloatMac semantics). Cost = out-of-context synthesis of the candidate's MAC
-(FloatMac, IntMac or an 8-lane BitSerialMac, counted as 8/B MACs per cycle) on --device,
-cached on disk; speedup = (area_fp32/area)*(fmax/fmax_fp32)*(MACs per cycle) with area
-the largest fraction of any device resource the MAC uses. Without the synthesis flow the
-report says "cost: not measured" and candidates are ranked by width.
---verify-rtl N: candidate -> array PE: fxN -> intN, F -> F:F:rounded (F:F:fused,
-F:exact:F with --accumulate), bsWxA@B -> bsWxA with run-time bits B (ws only); each MAC
-layer's GEMM on the RTL must equal the emulation's dot products (before the bias) bit for
-bit; see hwgen/explore/rtl.py.
-"""
-
-
-def add_explore_parser(sub):
-    """Add the ``explore`` subcommand to the subparsers ``sub``; returns its parser."""
-    import argparse
-    p = sub.add_parser("explore", help=_HELP, description=_HELP.capitalize() + ".",
-                       epilog=_EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--model", metavar="NAME_OR_FILE",
-                   help="a built-in model (--list-models) or a model .npz file")
-    p.add_argument("--list-models", action="store_true", help="list the built-in models")
-    p.add_argument("--formats", metavar="SPEC", default=None,
-                   help="candidates (default: the default float grid and fixed point 4..32)")
-    p.add_argument("--target-loss", metavar="LOSS", default="1%",
-                   help="allowed relative accuracy loss, e.g. 1%% or 0.003 (default 1%%)")
-    p.add_argument("--search", choices=["exhaustive", "fast", "both"], default="exhaustive",
-                   help="exhaustive sweep, the fast R² search, or both and compare "
-                        "(default exhaustive)")
-    p.add_argument("--accumulate", choices=["rounded", "fused", "exact"], default="rounded",
-                   help="float MAC accumulation (default rounded: Hill et al.)")
-    p.add_argument("--device", default="up5k", metavar="DEVICE",
-                   help="device for the cost: up5k or ecp5-85f (default up5k)")
-    p.add_argument("--no-synth", action="store_true",
-                   help="use only cached costs; synthesize nothing")
-    p.add_argument("-o", "--output", metavar="DIR", default=".",
-                   help="directory for the JSON report and the plot (default .)")
-    p.add_argument("--verify-rtl", metavar="N", type=int, default=None,
-                   help="also run the first N test inputs through the systolic array RTL "
-                        "(cocotb, Verilator) for each candidate of --formats (at most "
-                        f"{MAX_RTL_CANDIDATES}) and check every layer bit for bit against the "
-                        "emulation")
-    p.add_argument("--rtl-array", metavar="RxC", default="4x4",
-                   help="array shape for --verify-rtl (default 4x4)")
-    p.add_argument("--rtl-dataflow", choices=["ws", "os"], default="ws",
-                   help="array dataflow for --verify-rtl (default ws)")
-    p.add_argument("--quiet", action="store_true", help="no progress bar")
-    return p
-
-
-def _progress_bar(stream=None):
+def progress_bar(stream=None):
+    """A ``progress(label, done, total)`` callback drawing a text bar on ``stream`` (stderr)."""
     stream = stream or sys.stderr
     state = {"label": None}
 
@@ -210,8 +148,38 @@ def _fit_for(model, accumulate, progress):
     return fit_r2_model(pts)
 
 
-def run_explore(args, out=None):
-    """Run ``hwgen explore``; returns the exit status (0).
+def explore(model, *, formats=None, target_loss="1%", search="exhaustive",
+            accumulate="rounded", device="up5k", synthesize=True, output=".",
+            verify_rtl=None, rtl_array="4x4", rtl_dataflow="ws", progress=True, out=None):
+    """Find the cheapest candidate format that keeps ``model``'s accuracy; print the table,
+    write ``explore_<model>.json`` and ``.png`` into ``output``; return the report (the JSON).
+
+    Parameters (``hwgen explore --help`` says more of each)
+    ----------
+    model : str
+        A built-in model name or a model ``.npz`` file.
+    formats : str, optional
+        The candidates (``--formats`` SPEC; default the float grid and fixed point).
+    target_loss : str or float
+        Allowed relative accuracy loss (``"1%"``, ``0.003``).
+    search : str
+        ``"exhaustive"``, ``"fast"`` (the R² search) or ``"both"``.
+    accumulate : str
+        Float MAC accumulation: ``"rounded"``, ``"fused"`` or ``"exact"``.
+    device : str
+        Device of the cost (``"up5k"``, ``"ecp5-85f"``).
+    synthesize : bool
+        False: use only cached costs.
+    output : str or Path
+        Directory for the JSON report and the plot.
+    verify_rtl : int, optional
+        Also run the first N test inputs through the systolic array RTL for each candidate
+        (``rtl_array`` ``"RxC"``, ``rtl_dataflow``); the report's ``verify_rtl`` says which
+        passed.
+    progress : bool
+        Draw a progress bar on stderr.
+    out : file, optional
+        Where the table goes (default stdout).
 
     Raises
     ------
@@ -219,37 +187,30 @@ def run_explore(args, out=None):
         A bad argument (unknown model, format SPEC, target, device); one line.
     """
     out = out or sys.stdout
-    from .models import list_models
-    if args.list_models:
-        for name, desc in list_models():
-            print(f"{name}  {desc}", file=out)
-        return 0
-    if not args.model:
-        raise ValueError("explore needs --model NAME_OR_FILE (or --list-models)")
     from ..flow.devices import get_device
     from .cost import CostModel
     from .models import get_model
     from .search import Explorer, parse_space, parse_target
-    target = parse_target(args.target_loss)
-    space = parse_space(args.formats)
-    device = get_device(args.device)
-    outdir = Path(args.output)
+    target = parse_target(target_loss)
+    space = parse_space(formats)
+    device = get_device(device)
+    outdir = Path(output)
     if outdir.exists() and not outdir.is_dir():
-        raise ValueError(f"Output {args.output!r} is not a directory")
-    rtl = _rtl_setup(args, space)
-    model = get_model(args.model)
-    progress = None if args.quiet else _progress_bar()
+        raise ValueError(f"Output {str(output)!r} is not a directory")
+    rtl = _rtl_setup(verify_rtl, rtl_array, rtl_dataflow, accumulate, space)
+    model = get_model(model)
+    progress = progress_bar() if progress else None
 
     t_start = time.monotonic()
     print(f"model {model.name}: {model.summary()}, {model.n_macs} MACs per inference, "
           f"{len(model.y_test)} test inputs", file=out)
-    cost_model = CostModel(device.name, accumulate=args.accumulate,
-                           max_terms=1024, synthesize=not args.no_synth)
-    ex = Explorer(model, space, target, cost_model=cost_model, accumulate=args.accumulate,
+    cost_model = CostModel(device.name, accumulate=accumulate,
+                           max_terms=1024, synthesize=synthesize)
+    ex = Explorer(model, space, target, cost_model=cost_model, accumulate=accumulate,
                   progress=progress)
     print(f"float64 accuracy {ex.exact_accuracy:.4f}; target: normalized accuracy >= "
           f"{1 - target:.4f} (loss <= {100 * target:g}%); {len(space)} candidates; "
-          f"{args.accumulate} accumulation", file=out, flush=True)
+          f"{accumulate} accumulation", file=out, flush=True)
     ex.measure_costs()
     if not ex.cost_measured:
         reason = cost_model.unavailable or next(iter(cost_model.errors.values()), "unknown")
@@ -259,17 +220,17 @@ def run_explore(args, out=None):
     report = dict(model=dict(name=model.name, summary=model.summary(), macs=model.n_macs,
                              test_inputs=len(model.y_test), description=model.description),
                   exact_accuracy=ex.exact_accuracy, target_loss=target,
-                  accumulate=args.accumulate, device=device.name,
+                  accumulate=accumulate, device=device.name,
                   cost_measured=ex.cost_measured,
                   cost_reference=ex.costs.get("fp32"), cost_errors=dict(cost_model.errors))
     exh = fast = None
-    if args.search in ("exhaustive", "both"):
+    if search in ("exhaustive", "both"):
         exh = ex.exhaustive()
         report["exhaustive"] = exh
-    if args.search in ("fast", "both"):
-        fit = _fit_for(model, args.accumulate, progress)
-        ex_fast = ex if args.search == "fast" else Explorer(
-            model, space, target, cost_model=None, accumulate=args.accumulate,
+    if search in ("fast", "both"):
+        fit = _fit_for(model, accumulate, progress)
+        ex_fast = ex if search == "fast" else Explorer(
+            model, space, target, cost_model=None, accumulate=accumulate,
             progress=progress)
         if ex_fast is not ex:
             ex_fast.costs, ex_fast._ref_cost = ex.costs, ex._ref_cost
@@ -317,31 +278,28 @@ def run_explore(args, out=None):
                  if c["speedup"] is not None else ", cost: not measured")
         print(f"chosen: {chosen} (accuracy {c['accuracy']:.4f}, normalized "
               f"{c['normalized']:.4f}{extra})", file=out)
-        gen, build = pe_commands(chosen, args.accumulate, device.name)
+        gen, build = pe_commands(chosen, accumulate, device.name)
         report["commands"] = dict(generate=gen, build=build)
         print(f"  {gen}\n  {build or '(no hwgen build line: the boards do not carry bit-serial arrays)'}",
               file=out)
     else:
         print(f"no candidate meets the target (loss <= {100 * target:g}%)", file=out)
     if rtl is not None:
-        report["verify_rtl"] = _verify_rtl(model, space, args, rtl, ex._scales, out)
+        report["verify_rtl"] = _verify_rtl(model, space, verify_rtl, accumulate, rtl_dataflow,
+                                           rtl, ex._scales, out)
     outdir.mkdir(parents=True, exist_ok=True)
     stem = f"explore_{model.name}"
     (outdir / f"{stem}.json").write_text(json.dumps(report, indent=1, default=_json_default))
     pareto_plot(outdir / f"{stem}.png", rows, chosen,
-                f"{model.name} ({args.accumulate}, {device.name}); target loss "
+                f"{model.name} ({accumulate}, {device.name}); target loss "
                 f"{100 * target:g}%", ex.cost_measured)
     print(f"wrote {outdir / (stem + '.json')} and {outdir / (stem + '.png')}", file=out)
-    if rtl is not None and not all(r["passed"] for r in report["verify_rtl"]):
-        print("hwgen: RTL check failed: the array and the emulation differ", file=sys.stderr)
-        return 1
-    return 0
+    return report
 
 
-def _rtl_setup(args, space):
+def _rtl_setup(n, rtl_array, rtl_dataflow, accumulate, space):
     """Check the ``--verify-rtl`` arguments before anything runs: ``(rows, cols)`` or
     ``None`` when not asked."""
-    n = getattr(args, "verify_rtl", None)
     if n is None:
         return None
     from .rtl import MAX_RTL_INPUTS, check_rtl, parse_array
@@ -351,20 +309,20 @@ def _rtl_setup(args, space):
         raise ValueError(f"--verify-rtl simulates every candidate of --formats, at most "
                          f"{MAX_RTL_CANDIDATES}, not {len(space)}: name the formats to check")
     for c in space:
-        check_rtl(c, args.accumulate, args.rtl_dataflow)
-    return parse_array(args.rtl_array)
+        check_rtl(c, accumulate, rtl_dataflow)
+    return parse_array(rtl_array)
 
 
-def _verify_rtl(model, space, args, shape, scales, out):
+def _verify_rtl(model, space, n, accumulate, rtl_dataflow, shape, scales, out):
     from .rtl import verify_rtl
     results = []
     for c in space:
-        print(f"RTL check: {c.name} on a {shape[0]}x{shape[1]} {args.rtl_dataflow} systolic "
-              f"array, first {args.verify_rtl} test inputs (Verilator) ...", file=out,
+        print(f"RTL check: {c.name} on a {shape[0]}x{shape[1]} {rtl_dataflow} systolic "
+              f"array, first {n} test inputs (Verilator) ...", file=out,
               flush=True)
         try:
-            r = verify_rtl(model, c, args.verify_rtl, accumulate=args.accumulate,
-                           rows=shape[0], cols=shape[1], dataflow=args.rtl_dataflow,
+            r = verify_rtl(model, c, n, accumulate=accumulate,
+                           rows=shape[0], cols=shape[1], dataflow=rtl_dataflow,
                            scales=scales)
         except RuntimeError as e:
             raise ValueError(f"--verify-rtl: {e}") from None
@@ -388,21 +346,3 @@ def _json_default(o):
     if o == float("inf"):
         return None
     raise TypeError(repr(o))
-
-
-def main(argv=None):
-    """Standalone entry (``python -m hwgen.explore.cli``) until ``hwgen`` wires it in."""
-    import argparse
-    p = argparse.ArgumentParser(prog="hwgen")
-    sub = p.add_subparsers(dest="command", required=True)
-    add_explore_parser(sub)
-    args = p.parse_args(argv)
-    try:
-        return run_explore(args)
-    except ValueError as e:
-        print(f"hwgen: error: {e}", file=sys.stderr)
-        return 2
-
-
-if __name__ == "__main__":
-    sys.exit(main())

