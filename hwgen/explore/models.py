@@ -124,7 +124,7 @@ __all__ = ["Model", "LAYER_KINDS", "V1_LAYER_KINDS", "MAC_KINDS", "PRE_OPS", "FO
            "FORMAT_VERSIONS", "DATA_KEYS", "BUILTIN", "load_model", "save_model", "load_data",
            "save_data", "get_model", "list_models", "cache_dir", "builtin_model",
            "builtin_data", "export_model", "weight_matrices", "with_weights",
-           "load_weight_file", "is_onnx_path"]
+           "load_weight_file", "is_onnx_path", "pool_size"]
 
 #: The newest ``.npz`` format version; :func:`save_model` writes the oldest that holds a model.
 FORMAT_VERSION = 2
@@ -227,7 +227,7 @@ class Model:
                 return 2
             if kind == "conv2d" and (layer["stride"] != (1, 1) or any(layer["pads"])):
                 return 2
-            if kind == "maxpool" and _pool_size(layer, shape) is None:
+            if kind == "maxpool" and pool_size(layer, shape) is None:
                 return 2
         return 1
 
@@ -281,7 +281,7 @@ class Model:
                 parts.append(f"conv{kh}x{kw}" + (f"s{s[0]}" if s != (1, 1) else "")
                              + ("p" if any(layer["pads"]) else "") + f":{shape[0]}")
             elif kind == "maxpool":
-                size = _pool_size(layer, before) if "size" in layer else None
+                size = pool_size(layer, before)
                 parts.append(f"pool{size}" if size else
                              f"maxpool{layer['kernel'][0]}s{layer['stride'][0]}")
             elif kind == "avgpool":
@@ -303,8 +303,9 @@ class Model:
         return total
 
 
-def _pool_size(layer, shape):
-    """The version-1 ``size`` of a maxpool layer, or ``None`` when it needs version 2."""
+def pool_size(layer, shape):
+    """The version-1 ``size`` of a validated maxpool layer on input ``shape``, or ``None``
+    when it needs version 2."""
     k, s = layer["kernel"], layer["stride"]
     if k[0] == k[1] == s[0] == s[1] and not any(layer["pads"]) and len(shape) == 3 \
             and shape[1] % k[0] == 0 and shape[2] % k[0] == 0:
@@ -555,8 +556,8 @@ def save_model(model, path):
             arrays[p + "W"] = np.asarray(layer["W"], dtype=np.float64)
             arrays[p + "b"] = np.asarray(layer["b"], dtype=np.float64)
         ints = {}
-        if kind == "maxpool" and _pool_size(layer, shapes[i]) is not None:
-            arrays[p + "size"] = np.array(_pool_size(layer, shapes[i]))
+        if kind == "maxpool" and pool_size(layer, shapes[i]) is not None:
+            arrays[p + "size"] = np.array(pool_size(layer, shapes[i]))
         elif version == 1:
             pass
         else:
@@ -617,16 +618,16 @@ def load_model(path, data=None):
     """
     path = Path(path)
     d = None if data is None else (load_data(data) if not isinstance(data, dict) else data)
+    where = f"Data file {str(data)!r}" if not isinstance(data, dict) else "the data"
     if is_onnx_path(path):
         from .onnx_io import import_onnx
         model = import_onnx(path, input_shape=None if d is None else
-                            np.shape(d.get("x_test"))[1:])
+                            np.shape(d.get("x_test"))[1:], data_name=where)
     else:
         model = _load_npz(path)
     if d is None:
         return model
-    where = f"Data file {str(data)!r}" if not isinstance(data, dict) else "Data"
-    return _attach(model, d, where)
+    return _attach(model, d, where[0].upper() + where[1:])
 
 
 def _load_npz(path):

@@ -76,7 +76,7 @@ import numpy as np
 from ..formats import parse_format
 from .emulate import (BitSerial, FixedPoint, accuracy, exact_forward, forward, parse_candidate,
                       r_squared, tensor_ranges)
-from .models import BUILTIN, builtin_model, cache_dir
+from .models import BUILTIN, builtin_model, cache_dir, pool_size
 
 __all__ = ["parse_space", "parse_target", "DEFAULT_FLOATS", "DEFAULT_FIXED",
            "CALIBRATION_SPACE", "Explorer", "fit_r2_model", "calibration_points",
@@ -181,7 +181,7 @@ def parse_target(text):
 
 def _model_key(model):
     h = hashlib.sha256()
-    for i, layer in enumerate(model.layers):
+    for i, (layer, shapes) in enumerate(zip(model.layers, model.input_shapes)):
         h.update(layer["kind"].encode())
         for k in ("W", "b"):
             if k in layer:
@@ -191,7 +191,7 @@ def _model_key(model):
         kind, extra = layer["kind"], {}
         if kind == "conv2d" and (layer["stride"] != (1, 1) or any(layer["pads"])):
             extra.update(stride=layer["stride"], pads=layer["pads"])
-        elif kind == "avgpool" or (kind == "maxpool" and "size" not in layer):
+        elif kind == "avgpool" or (kind == "maxpool" and pool_size(layer, shapes[0]) is None):
             extra.update({k: layer.get(k) for k in ("kernel", "stride", "pads",
                                                     "count_include_pad")})
         elif kind == "reshape":
