@@ -131,7 +131,8 @@ def test_layer_errors(layer, message):
 
 def test_exact_strided_padded_conv_against_loops():
     rng = np.random.default_rng(3)
-    w, b, x = rng.standard_normal((2, 3, 3, 2)), rng.standard_normal(2), rng.standard_normal((2, 3, 6, 5))
+    w, b = rng.standard_normal((2, 3, 3, 2)), rng.standard_normal(2)
+    x = rng.standard_normal((2, 3, 6, 5))
     stride, pads = (2, 1), (1, 0, 2, 1)       # top, left, bottom, right
     m = Model("c", [dict(kind="conv2d", W=w, b=b, stride=stride, pads=pads),
                     dict(kind="flatten")], (3, 6, 5), x, np.zeros(2, dtype=np.int64))

@@ -17,7 +17,7 @@ from onnx import TensorProto, helper, numpy_helper
 from hwgen.explore.emulate import exact_forward, float_forward, forward, tensor_ranges
 from hwgen.explore.models import (BUILTIN, Model, builtin_data, builtin_model, export_model,
                                   load_data, load_model, save_data, save_model)
-from hwgen.explore.onnx_io import export_onnx, import_onnx
+from hwgen.explore.onnx_io import import_onnx
 
 REL_TOL = 1e-5
 

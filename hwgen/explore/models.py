@@ -73,8 +73,10 @@ the model fits in it, so files of version-1 models stay readable by older hwgen.
     ``dense`` and ``conv2d`` weights and biases (float arrays).
 ``layer{i}_size``
     ``maxpool`` (0-d int).
-``layer{i}_kernel``, ``layer{i}_stride``, ``layer{i}_pads``, ``layer{i}_count_include_pad``, ``layer{i}_shape``, ``layer{i}_inputs``
-    Version 2: 1-d int arrays (``count_include_pad`` 0-d) as above.
+``layer{i}_kernel``, ``layer{i}_stride``, ``layer{i}_pads``, ``layer{i}_shape``, ``layer{i}_inputs``
+    Version 2: 1-d int arrays, as above.
+``layer{i}_count_include_pad``
+    Version 2: 0-d int (``avgpool``).
 ``n_pre``, ``pre{s}_op``, ``pre{s}_value``
     Version 2, optional: the preprocessing steps (``pre{s}_op`` 0-d string).
 ``x_test``
@@ -1137,7 +1139,6 @@ def export_model(name, path, *, data=None):
         Unknown model; an output path whose folder does not exist or that is a folder;
         ``data`` for a model whose raw inputs are unknown (a model file with ``pre`` steps).
     """
-    model = name if isinstance(name, Model) else get_model(name)
     for what, p in (("ONNX file", path), ("data file", data)):
         if p is None:
             continue
@@ -1147,6 +1148,7 @@ def export_model(name, path, *, data=None):
         if not p.parent.is_dir():
             raise ValueError(f"Output {what} {str(p)!r}: folder {str(p.parent)!r} does not "
                              f"exist")
+    model = name if isinstance(name, Model) else get_model(name)
     raw = None
     if data is not None:
         if isinstance(name, str) and name in BUILTIN:
