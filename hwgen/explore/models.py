@@ -633,6 +633,9 @@ def load_model(path, data=None):
 
 
 def _load_npz(path):
+    if path.is_file() and not zipfile.is_zipfile(path):
+        raise ValueError(f"Model file {str(path)!r} is not a NumPy .npz archive (not a zip "
+                         f"file; an ONNX model needs the .onnx suffix)")
     try:
         data = np.load(path, allow_pickle=False)
     except FileNotFoundError:
@@ -748,6 +751,8 @@ def load_data(path):
         Missing, unreadable, or malformed; one line naming the file and the key.
     """
     where = f"Data file {str(path)!r}"
+    if Path(path).is_file() and not zipfile.is_zipfile(path):
+        raise ValueError(f"{where} is not a NumPy .npz archive (not a zip file)")
     try:
         z = np.load(path, allow_pickle=False)
     except FileNotFoundError:
