@@ -83,7 +83,7 @@ def _arrays(m):
     (lambda a: a.pop("layer2_W"), "'layer2_W' is missing"),
     (lambda a: a.pop("x_test"), "'x_test' is missing"),
     (lambda a: a.pop("format_version"), "'format_version' is missing"),
-    (lambda a: a.update(format_version=np.array(7)), "'format_version' must be 1, not 7"),
+    (lambda a: a.update(format_version=np.array(7)), "'format_version' must be 1 or 2, not 7"),
     (lambda a: a.update(layer1_kind=np.array("gelu")), "'layer1_kind' must be one of"),
     (lambda a: a.update(layer0_W=np.zeros((8, 5))), r"'layer0_W' must have shape \(out, 6\)"),
     (lambda a: a.update(layer2_b=np.zeros(2)), r"'layer2_b' must have shape \(3,\)"),

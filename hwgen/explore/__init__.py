@@ -8,7 +8,10 @@ target, either exhaustively or with the fast precision search of Hill et al.
 Modules:
 
 :mod:`~hwgen.explore.models`
-    The ``.npz`` model format, its loader and validator, and the built-in models.
+    The model (a small graph of layers), the ``.npz`` model and data file formats, their
+    loaders and validator, and the built-in models (docs/models.md).
+:mod:`~hwgen.explore.onnx_io`
+    ONNX import (a subset of operators, checked against onnxruntime) and export.
 :mod:`~hwgen.explore.emulate`
     Exact (float64), custom-float and fixed-point inference.
 :mod:`~hwgen.explore.cost`

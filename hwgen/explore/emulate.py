@@ -8,7 +8,8 @@ Three kinds of arithmetic:
     Custom floats, with the golden model's semantics (:func:`hwgen.golden.fmac.mac`): the
     input and the weights are rounded into the format once (round to nearest even); each
     output of a ``dense``/``conv2d`` layer is one MAC dot product, in the order of the
-    layer's reduction axis, starting from ``+0``:
+    layer's reduction axis, starting from ``+0`` (a convolution's padded taps are ``+0``
+    terms, as the array computes them):
 
     ``accumulate="rounded"`` (the default; Hill et al.'s emulation)
         every product and every partial sum is rounded into the format;
@@ -19,30 +20,46 @@ Three kinds of arithmetic:
 
     The bias is then added with one rounded ``add`` (the MAC's result plus the bias, as a
     separate adder does). ``relu`` maps every encoding with the sign bit set to ``+0`` (NaN,
-    which is positive, stays NaN); ``maxpool`` takes the largest value (NaN wins). Every layer
-    is vectorized over the batch and the outputs: one golden ``mul`` + ``add`` per step of the
-    reduction axis.
+    which is positive, stays NaN); ``maxpool`` takes the largest value (NaN wins; padded
+    cells never win): exact. An average pool (``avgpool``, ``globalavgpool``) is a dot
+    product on the same MAC: the window's values (padded cells ``+0``, window order row by
+    row) times ``1/n`` rounded once into the format (``n`` the window's divisor), summed
+    by the ``accumulate`` rule above, from ``+0``; so a power-of-two ``n`` multiplies
+    exactly and ``1/9`` in ``e4m3`` is ``0.109375``. A residual ``add`` is one rounded
+    ``add`` of the two encodings (the bias adder). Every layer is vectorized over the batch
+    and the outputs: one golden ``mul`` + ``add`` per step of the reduction axis.
 :func:`fixed_forward`
     Fixed point of ``bits`` bits (:class:`FixedPoint`), two's complement, with a
     power-of-two scale per tensor (Qm.n): the weights of a layer get the most fractional bits
-    that keep ``max |W|`` in range; a layer's input gets the scale that keeps the largest
-    magnitude seen at that point of the float64 network on the model's calibration inputs
-    (training data, never the test set) in range. Values are rounded to nearest (ties to
-    even) and saturated. Products are exact and are summed exactly in an accumulator wide
-    enough never to wrap (``2*bits + ceil(log2 K) + 1`` bits, as
-    :func:`hwgen.golden.imac.int_mac` computes with that ``acc_bits``); the bias is added at
-    the accumulator's scale; requantizing to the next layer's input is a rounding arithmetic
-    shift (ties to even) with saturation, so the whole network is integer-only. The last
-    layer's accumulators, scaled, are the scores.
+    that keep ``max |W|`` in range. Every tensor the network stores (the input, and the
+    output of each ``dense``/``conv2d``/``add`` that some MAC or ``add`` reads) gets the
+    scale that keeps the largest magnitude seen at its readers' inputs (after any
+    ``relu``/pooling/``flatten`` between) in the float64 network on the model's
+    calibration inputs (training data, never the test set) in range (see
+    :func:`_fixed_plan`; for a chain this is the next MAC layer's input). Values are
+    rounded to nearest (ties to even) and saturated. Products are exact and are summed
+    exactly in an accumulator wide enough never to wrap (``2*bits + ceil(log2 K) + 1`` bits,
+    as :func:`hwgen.golden.imac.int_mac` computes with that ``acc_bits``); the bias is added
+    at the accumulator's scale; requantizing to the stored tensor's scale is a rounding
+    arithmetic shift (ties to even) with saturation, so the whole network is integer-only.
+    ``relu`` and ``maxpool`` are exact and keep the scale. An average pool sums its window
+    exactly (padded cells 0) and divides by ``n`` rounded to nearest, ties to even, at the
+    same scale (the mean of in-range values stays in range). A residual ``add`` aligns its
+    two stored operands to the finer of their scales (exact shifts), adds exactly, and
+    rounds once (ties to even) with saturation to its own stored scale. Tensors that only
+    flow to the model's output are not requantized: the last layer's accumulators (or an
+    exact final ``add``), scaled, are the scores.
 
 :func:`bitserial_forward`
     A bit-serial PE (:class:`BitSerial`, ``bsW[xA][@B]``): the fixed-point network with
     W-bit weights and A-bit activations, every weight truncated to its top B bit-planes
     (:func:`hwgen.golden.bsmac.truncate`, what :func:`~hwgen.golden.bsmac.bitserial_dot`
-    sums plane by plane).
+    sums plane by plane). Pools and residual adds are those of fixed point, on A-bit
+    activations.
 
-Every inference can record its MAC layers as GEMMs (``trace``), which
-:mod:`hwgen.explore.rtl` runs on the systolic array RTL.
+Every inference can record its ``dense``/``conv2d`` layers as GEMMs (``trace``), which
+:mod:`hwgen.explore.rtl` runs on the systolic array RTL; pools and residual adds are not
+GEMMs and are not traced.
 
 Scores of rows with a NaN (float formats with NaN) count as wrong predictions.
 """
@@ -55,10 +72,12 @@ import numpy as np
 from ..formats import FloatFormat, parse_format
 from ..golden import add, decode, encode
 from ..golden.fmac import mac, ACCUMULATE_MODES
+from .models import MAC_KINDS
 
-__all__ = ["FixedPoint", "BitSerial", "parse_candidate", "bitserial_forward", "exact_forward", "float_forward", "fixed_forward",
-           "forward", "accuracy", "r_squared", "evaluate", "im2col", "layer_inputs",
-           "ACCUMULATE_MODES", "MIN_FIXED_BITS", "MAX_FIXED_BITS"]
+__all__ = ["FixedPoint", "BitSerial", "parse_candidate", "bitserial_forward", "exact_forward",
+           "float_forward", "fixed_forward", "forward", "accuracy", "r_squared", "evaluate",
+           "im2col", "layer_inputs", "tensor_ranges", "ACCUMULATE_MODES", "MIN_FIXED_BITS",
+           "MAX_FIXED_BITS"]
 
 MIN_FIXED_BITS = 2
 MAX_FIXED_BITS = 32
@@ -159,20 +178,119 @@ def parse_candidate(spec):
 
 # -- shared pieces ----------------------------------------------------------------------------
 
-def im2col(x, kh, kw):
-    """Patches of channels-first ``x`` (N, C, H, W) for a valid, stride-1 ``kh`` x ``kw``
-    convolution: shape (N, H'*W', C*kh*kw), taps in (C, kh, kw) order (the order of the
-    flattened kernel)."""
-    n, c, h, w = x.shape
-    ho, wo = h - kh + 1, w - kw + 1
-    cols = np.stack([x[:, :, i:i + ho, j:j + wo] for i in range(kh) for j in range(kw)],
-                    axis=2)                                   # (N, C, kh*kw, Ho, Wo)
-    return cols.reshape(n, c * kh * kw, ho * wo).transpose(0, 2, 1)
+def _inputs(model, x):
+    if x is None:
+        model.require_data()
+        return model.x_test
+    return np.asarray(x, dtype=np.float64)
 
 
-def _maxpool(x, size):
+def _walk(model, h, op):
+    """Evaluate the layers in list order: ``op(i, layer, args)`` maps the tensors layer ``i``
+    reads (``args``, in its ``inputs`` order; ``h`` is the model input) to its output.
+    Returns the last layer's output. Tensors are dropped after their last reader."""
+    last_use = {}
+    for i, layer in enumerate(model.layers):
+        for j in layer["inputs"]:
+            last_use[j] = i
+    vals = {-1: h}
+    for i, layer in enumerate(model.layers):
+        args = [vals[j] for j in layer["inputs"]]
+        for j in set(layer["inputs"]):
+            if last_use[j] == i:
+                del vals[j]
+        vals[i] = op(i, layer, args)
+    return vals[len(model.layers) - 1]
+
+
+def _windows(x, kernel, stride, pads, fill):
+    """The windows of channels-first ``x`` (N, C, H, W), padded with ``fill`` (``pads``:
+    top, left, bottom, right): a view of shape (N, C, Ho, Wo, kh, kw)."""
+    t, l, b, r = pads
+    if t or l or b or r:
+        x = np.pad(x, ((0, 0), (0, 0), (t, b), (l, r)), constant_values=fill)
+    v = np.lib.stride_tricks.sliding_window_view(x, tuple(kernel), axis=(2, 3))
+    return v[:, :, ::stride[0], ::stride[1]]
+
+
+def im2col(x, kh, kw, stride=(1, 1), pads=(0, 0, 0, 0)):
+    """Patches of channels-first ``x`` (N, C, H, W) for a ``kh`` x ``kw`` convolution with
+    ``stride`` and zero padding ``pads`` (top, left, bottom, right): shape (N, Ho*Wo,
+    C*kh*kw), taps in (C, kh, kw) order (the order of the flattened kernel), padded taps
+    zero."""
+    n, c = x.shape[:2]
+    v = _windows(x, (kh, kw), stride, pads, 0)
+    ho, wo = v.shape[2:4]
+    # The same memory layout as a stack of shifted slices (a transposed C-ordered array), so
+    # float64 matrix products round exactly as they always did.
+    return v.transpose(0, 1, 4, 5, 2, 3).reshape(n, c * kh * kw, ho * wo).transpose(0, 2, 1)
+
+
+def _maxpool(x, layer, fill):
+    """Max over each window; padded cells are ``fill`` (below every value)."""
+    k, s, p = layer["kernel"], layer["stride"], layer["pads"]
     n, c, h, w = x.shape
-    return x.reshape(n, c, h // size, size, w // size, size).max(axis=(3, 5))
+    if k == s and not any(p) and h % k[0] == 0 and w % k[1] == 0:
+        return x.reshape(n, c, h // k[0], k[0], w // k[1], k[1]).max(axis=(3, 5))
+    return _windows(x, k, s, p, fill).max(axis=(4, 5))
+
+
+def _pool(layer, shape):
+    """``(kernel, stride, pads, divisors)`` of an ``avgpool``/``globalavgpool`` layer on a
+    (C, H, W) input: ``divisors`` (Ho, Wo) int64, the cells each window's mean divides by."""
+    _, h, w = shape
+    if layer["kind"] == "globalavgpool":
+        return (h, w), (1, 1), (0, 0, 0, 0), np.full((1, 1), h * w, dtype=np.int64)
+    k, s, p = layer["kernel"], layer["stride"], layer["pads"]
+    ho = (h + p[0] + p[2] - k[0]) // s[0] + 1
+    wo = (w + p[1] + p[3] - k[1]) // s[1] + 1
+    if layer["count_include_pad"] or not any(p):
+        div = np.full((ho, wo), k[0] * k[1], dtype=np.int64)
+    else:
+        div = _windows(np.ones((1, 1, h, w), dtype=np.int64), k, s, p, 0).sum(axis=(4, 5))[0, 0]
+    return k, s, p, div
+
+
+def _pool_windows(x, layer, zero):
+    """``(windows, divisors)``: (N, C, Ho, Wo, kh*kw) zero-padded windows of an average
+    pool and the divisor of each (Ho, Wo) window."""
+    k, s, p, div = _pool(layer, x.shape[1:])
+    win = _windows(x, k, s, p, zero)
+    return win.reshape(win.shape[:4] + (k[0] * k[1],)), div
+
+
+def _exact_walk(model, x, observe=None):
+    """float64 inference; ``observe(i, value)`` sees the input (``i = -1``) and every
+    layer's output."""
+    if observe:
+        observe(-1, x)
+
+    def op(i, layer, args):
+        h = args[0]
+        kind = layer["kind"]
+        shape = (h.shape[0],) + model.output_shapes[i]
+        if kind == "dense":
+            y = h @ layer["W"].T + layer["b"]
+        elif kind == "conv2d":
+            o = layer["W"].shape[0]
+            cols = im2col(h, *layer["kernel"], layer["stride"], layer["pads"])
+            y = (cols @ layer["W"].reshape(o, -1).T + layer["b"]).transpose(0, 2, 1)
+            y = y.reshape(shape)
+        elif kind == "relu":
+            y = np.maximum(h, 0.0)
+        elif kind == "maxpool":
+            y = _maxpool(h, layer, -np.inf)
+        elif kind in ("avgpool", "globalavgpool"):
+            win, div = _pool_windows(h, layer, 0.0)
+            y = win.sum(axis=-1) / div
+        elif kind == "add":
+            y = args[0] + args[1]
+        else:   # flatten, reshape
+            y = h.reshape(shape)
+        if observe:
+            observe(i, y)
+        return y
+    return _walk(model, x, op)
 
 
 def exact_forward(model, x=None, *, record=False):
@@ -180,33 +298,32 @@ def exact_forward(model, x=None, *, record=False):
 
     With ``record`` also returns the input of every ``dense``/``conv2d`` layer.
     """
-    x = model.x_test if x is None else np.asarray(x, dtype=np.float64)
-    inputs = []
-    for layer in model.layers:
-        kind = layer["kind"]
-        if kind == "dense":
-            inputs.append(x)
-            x = x @ layer["W"].T + layer["b"]
-        elif kind == "conv2d":
-            inputs.append(x)
-            o, _, kh, kw = layer["W"].shape
-            n, _, h, w = x.shape
-            y = im2col(x, kh, kw) @ layer["W"].reshape(o, -1).T + layer["b"]
-            x = y.transpose(0, 2, 1).reshape(n, o, h - kh + 1, w - kw + 1)
-        elif kind == "relu":
-            x = np.maximum(x, 0.0)
-        elif kind == "maxpool":
-            x = _maxpool(x, layer["size"])
-        elif kind == "flatten":
-            x = x.reshape(x.shape[0], -1)
-    return (x, inputs) if record else x
+    x = _inputs(model, x)
+    if not record:
+        return _exact_walk(model, x)
+    seen = {}
+    scores = _exact_walk(model, x, lambda i, v: seen.__setitem__(i, v))
+    return scores, [seen[model.layers[i]["inputs"][0]] for i in model.mac_layers]
+
+
+def tensor_ranges(model):
+    """Largest magnitude of every tensor of the float64 network on the calibration inputs:
+    an array of ``len(model.layers) + 1`` values, the model input first, then each layer's
+    output. The fixed-point scales come from it (the ``scales`` of :func:`fixed_forward`).
+    """
+    out = np.zeros(len(model.layers) + 1)
+
+    def observe(i, v):
+        out[i + 1] = float(np.max(np.abs(v)))
+    _exact_walk(model, model.calibration_inputs, observe)
+    return out
 
 
 def layer_inputs(model):
     """Largest magnitude at the input of each ``dense``/``conv2d`` layer of the float64
-    network on the calibration inputs."""
-    _, inputs = exact_forward(model, model.calibration_inputs, record=True)
-    return [float(np.max(np.abs(a))) for a in inputs]
+    network on the calibration inputs (from :func:`tensor_ranges`)."""
+    r = tensor_ranges(model)
+    return [float(r[model.layers[i]["inputs"][0] + 1]) for i in model.mac_layers]
 
 
 # -- custom floats ----------------------------------------------------------------------------
@@ -238,6 +355,19 @@ def _record(trace, layer, xs, w, acc, stored=None):
                           B_stored=(w if stored is None else stored).T))
 
 
+def _float_avgpool(fmt, h, layer, accumulate, rounding):
+    """Average pool in ``fmt``: each window's dot product with ``1/n`` rounded into the
+    format (``n`` its divisor), on the MAC (``accumulate``), padded cells as ``+0``."""
+    win, div = _pool_windows(h, layer, np.uint64(0))
+    k = win.shape[-1]
+    inv = np.broadcast_to(encode(fmt, 1.0 / div, rounding)[..., None], div.shape + (k,))
+    kw = dict(mul_fmt=fmt, accumulate=accumulate, rounding=rounding)
+    if accumulate == "exact":
+        kw["max_terms"] = k
+    acc, _ = mac(win, inv, **kw)
+    return acc
+
+
 def float_forward(model, fmt, x=None, *, accumulate="rounded", rounding="rne", trace=None):
     """Scores (float64) of ``x`` (default the test inputs) computed in float format ``fmt``.
 
@@ -249,35 +379,38 @@ def float_forward(model, fmt, x=None, *, accumulate="rounded", rounding="rne", t
     Raises
     ------
     ValueError
-        Unknown ``accumulate`` mode or format.
+        Unknown ``accumulate`` mode or format; no ``x`` and no test data.
     """
     fmt = parse_format(fmt)
     if accumulate not in ACCUMULATE_MODES:
         raise ValueError(f"Accumulation must be one of {', '.join(ACCUMULATE_MODES)}, "
                          f"not {accumulate!r}")
-    x = model.x_test if x is None else np.asarray(x, dtype=np.float64)
-    h = encode(fmt, x, rounding)
-    for i, layer in enumerate(model.layers):
+    x = _inputs(model, x)
+
+    def op(i, layer, args):
+        h = args[0]
         kind = layer["kind"]
-        if kind == "dense":
-            w = encode(fmt, layer["W"], rounding)
-            b = encode(fmt, layer["b"], rounding)
-            h = _float_dot(fmt, h, w, b, accumulate, rounding, trace, i)
-        elif kind == "conv2d":
-            o, _, kh, kw = layer["W"].shape
-            n, _, hh, ww = h.shape
+        shape = (h.shape[0],) + model.output_shapes[i]
+        if kind in MAC_KINDS:
+            o = layer["W"].shape[0]
             w = encode(fmt, layer["W"].reshape(o, -1), rounding)
             b = encode(fmt, layer["b"], rounding)
-            y = _float_dot(fmt, im2col(h, kh, kw), w, b, accumulate, rounding, trace, i)
-            h = y.transpose(0, 2, 1).reshape(n, o, hh - kh + 1, ww - kw + 1)
-        elif kind == "relu":
-            h = _relu_bits(fmt, h)
-        elif kind == "maxpool":
+            if kind == "dense":
+                return _float_dot(fmt, h, w, b, accumulate, rounding, trace, i)
+            cols = im2col(h, *layer["kernel"], layer["stride"], layer["pads"])
+            y = _float_dot(fmt, cols, w, b, accumulate, rounding, trace, i)
+            return y.transpose(0, 2, 1).reshape(shape)
+        if kind == "relu":
+            return _relu_bits(fmt, h)
+        if kind == "maxpool":
             # Max of values already in the format: exact, so re-encoding rounds nothing.
-            h = encode(fmt, _maxpool(decode(fmt, h), layer["size"]))
-        elif kind == "flatten":
-            h = h.reshape(h.shape[0], -1)
-    return decode(fmt, h)
+            return encode(fmt, _maxpool(decode(fmt, h), layer, -np.inf))
+        if kind in ("avgpool", "globalavgpool"):
+            return _float_avgpool(fmt, h, layer, accumulate, rounding)
+        if kind == "add":
+            return add(fmt, args[0], args[1], rounding)[0]
+        return h.reshape(shape)   # flatten, reshape
+    return decode(fmt, _walk(model, encode(fmt, x, rounding), op))
 
 
 # -- fixed point ------------------------------------------------------------------------------
@@ -328,10 +461,82 @@ def _saturate(q, bits):
     return np.clip(q, lo, hi).astype(np.int64)
 
 
+def _requantize(acc, shift, bits):
+    """``acc / 2**shift`` rounded to nearest (ties even) and saturated to ``bits`` bits. A
+    left shift (``shift < 0``) saturates what would leave the range before shifting, so it
+    never overflows int64."""
+    if shift < 0:
+        k = -shift
+        lim = 1 << (bits - 1)
+        over = (acc >= ((lim - 1) >> k) + 1) | (acc <= -((lim >> k) + 1))
+        keep = np.where(over, 0, acc)
+        q = keep * (1 << k) if k < 62 else keep * 0
+        if q.dtype == object:
+            q = q.astype(np.int64)
+        return np.where(over, np.where(acc > 0, lim - 1, -lim), q).astype(np.int64)
+    return _saturate(_rshift_round(acc, shift), bits)
+
+
+def _lshift(h, shift, bits):
+    """``h * 2**shift`` (``shift >= 0``) exactly: Python integers when int64 could wrap."""
+    if shift == 0:
+        return h
+    if h.dtype != object and bits + shift + 1 > 62:
+        h = h.astype(object)
+    return h * (1 << shift)
+
+
+def _div_round(s, d):
+    """``s / d`` rounded to nearest, ties to even, for integer arrays ``s`` (int64 or
+    Python integers) and positive ``d``."""
+    q = s // d
+    r = s - q * d                                        # 0 <= r < d
+    up = np.asarray((2 * r > d) | ((2 * r == d) & (q % 2 == 1)), dtype=bool)
+    return q + up.astype(np.int64)
+
+
+def _fixed_plan(model, maxabs, bits):
+    """The fractional bits of every tensor the integer network stores: ``{producer: frac}``
+    for the model input (``-1``) and each ``dense``/``conv2d``/``add`` layer; ``None`` for a
+    producer whose value flows only to the model's output (kept exact, not requantized).
+
+    A stored tensor passes unchanged in scale through ``relu``, pooling, ``flatten`` and
+    ``reshape`` to the layers that read it (a MAC or an ``add``); its scale is the one that
+    keeps the largest magnitude seen at those readers' inputs in range (:func:`_frac_bits`
+    of the maximum over them)."""
+    consumers = {j: [] for j in range(-1, len(model.layers))}
+    for i, layer in enumerate(model.layers):
+        for j in layer["inputs"]:
+            consumers[j].append(i)
+    stores = MAC_KINDS + ("add",)
+    plan = {}
+    for p in [-1] + [i for i, layer in enumerate(model.layers) if layer["kind"] in stores]:
+        sinks, stack = set(), [p]
+        while stack:
+            t = stack.pop()
+            for c in consumers[t]:
+                if model.layers[c]["kind"] in stores:
+                    sinks.add(t)
+                else:
+                    stack.append(c)
+        plan[p] = _frac_bits(max(maxabs[t + 1] for t in sinks), bits) if sinks else None
+    if plan[-1] is None:
+        plan[-1] = _frac_bits(maxabs[0], bits)
+    return plan
+
+
+def _check_scales(model, scales):
+    s = np.asarray(scales, dtype=np.float64)
+    if s.shape != (len(model.layers) + 1,):
+        raise ValueError(f"scales must be tensor_ranges(model): {len(model.layers) + 1} "
+                         f"values (the input and every layer's output), not shape {s.shape}")
+    return s
+
+
 def fixed_forward(model, bits, x=None, *, scales=None, trace=None):
     """Scores (float64) of ``x`` (default the test inputs) in ``bits``-bit fixed point.
 
-    ``scales`` (optional) are the per-layer input magnitudes of :func:`layer_inputs`, computed
+    ``scales`` (optional) are the tensor magnitudes of :func:`tensor_ranges`, computed
     when not given. ``trace`` (optional, a list) receives each ``dense``/``conv2d`` layer's
     integer GEMM as :func:`float_forward` describes (``acc``: the exact integer dot products
     before the bias).
@@ -358,19 +563,22 @@ def bitserial_forward(model, candidate, x=None, *, scales=None, trace=None):
 def _int_forward(model, w_bits, a_bits, x, scales, trace, weight_fn=None):
     """Integer-only inference: ``w_bits``-bit weights, ``a_bits``-bit activations (see
     :func:`fixed_forward`); ``weight_fn`` maps each layer's quantized weights to the ones the
-    PE uses."""
+    PE uses. Every tensor is a pair (integers, fractional bits)."""
     bits = a_bits
-    x = model.x_test if x is None else np.asarray(x, dtype=np.float64)
-    maxabs = layer_inputs(model) if scales is None else scales
-    mac_layers = [i for i, layer in enumerate(model.layers)
-                  if layer["kind"] in ("dense", "conv2d")]
-    frac_in = [_frac_bits(m, bits) for m in maxabs]
-    h = _quantize(x, frac_in[0], bits)
-    frac = frac_in[0]                    # h holds integers in units of 2**-frac
-    for i, layer in enumerate(model.layers):
+    x = _inputs(model, x)
+    maxabs = tensor_ranges(model) if scales is None else _check_scales(model, scales)
+    plan = _fixed_plan(model, maxabs, bits)
+
+    def store(p, acc, f_acc):
+        if plan[p] is None:
+            return acc, f_acc
+        return _requantize(acc, f_acc - plan[p], bits), plan[p]
+
+    def op(i, layer, args):
+        h, frac = args[0]
         kind = layer["kind"]
-        if kind in ("dense", "conv2d"):
-            j = mac_layers.index(i)
+        shape = (h.shape[0],) + model.output_shapes[i]
+        if kind in MAC_KINDS:
             wmat = layer["W"].reshape(layer["W"].shape[0], -1)
             fw = _frac_bits(float(np.max(np.abs(wmat))), w_bits)
             stored = wq = _quantize(wmat, fw, w_bits)
@@ -385,28 +593,26 @@ def _int_forward(model, w_bits, a_bits, x, scales, trace, weight_fn=None):
                 _record(trace, i, h, wq, dot, stored)
                 acc = dot + bq
             else:
-                o, _, kh, kw = layer["W"].shape
-                n, _, hh, ww = h.shape
-                cols = im2col(h, kh, kw)
+                cols = im2col(h, *layer["kernel"], layer["stride"], layer["pads"])
                 dot = _int_dot(cols.reshape(-1, cols.shape[-1]), wq, max(bits, w_bits))
                 _record(trace, i, cols, wq, dot, stored)
-                acc = dot + bq
-                acc = acc.reshape(n, -1, o).transpose(0, 2, 1).reshape(
-                    n, o, hh - kh + 1, ww - kw + 1)
-            if j + 1 < len(mac_layers):
-                # Requantize to the next MAC layer's input scale.
-                nxt = frac_in[j + 1]
-                h = _saturate(_rshift_round(acc, f_acc - nxt), bits)
-                frac = nxt
-            else:
-                h = acc
-                frac = f_acc
-        elif kind == "relu":
-            h = np.maximum(h, 0)
-        elif kind == "maxpool":
-            h = _maxpool(h, layer["size"])
-        elif kind == "flatten":
-            h = h.reshape(h.shape[0], -1)
+                acc = (dot + bq).reshape(h.shape[0], -1, wq.shape[0]).transpose(0, 2, 1)
+                acc = acc.reshape(shape)
+            return store(i, acc, f_acc)
+        if kind == "add":
+            (a, fa), (b, fb) = args
+            f = max(fa, fb)
+            return store(i, _lshift(a, f - fa, bits) + _lshift(b, f - fb, bits), f)
+        if kind == "relu":
+            return np.maximum(h, 0), frac
+        if kind == "maxpool":
+            fill = np.iinfo(np.int64).min if h.dtype != object else -math.inf
+            return _maxpool(h, layer, fill), frac
+        if kind in ("avgpool", "globalavgpool"):
+            win, div = _pool_windows(h, layer, 0)
+            return _div_round(win.sum(axis=-1), div), frac
+        return h.reshape(shape), frac   # flatten, reshape
+    h, frac = _walk(model, (_quantize(x, plan[-1], bits), plan[-1]), op)
     if h.dtype == object:
         return np.array([math.ldexp(float(v), -frac) if abs(v) < 2**1000 else
                          math.ldexp(float(v >> 64), 64 - frac) for v in h.ravel()]
@@ -455,5 +661,6 @@ def r_squared(reference, scores):
 
 def evaluate(model, candidate, *, accumulate="rounded", rounding="rne", scales=None):
     """Test accuracy of ``model`` in ``candidate``: ``(accuracy, scores)``."""
+    model.require_data()
     scores = forward(model, candidate, accumulate=accumulate, rounding=rounding, scales=scales)
     return accuracy(scores, model.y_test), scores

@@ -1,50 +1,111 @@
-"""Models for the explorer: a plain ``.npz`` format, its validator, and built-in models.
+"""Models for the explorer: the ``.npz`` model format (versions 1 and 2), ONNX files, data
+files, the validator, and the built-in models.
 
-The model file format (version 1)
----------------------------------
-A model is a NumPy ``.npz`` archive (``numpy.savez``) holding only arrays (no pickles):
+docs/models.md describes the formats for users, with examples; this docstring is the
+reference the code follows.
+
+A model (:class:`Model`)
+------------------------
+A small directed acyclic graph of layers, evaluated in list order. Layer ``i`` reads the
+tensors its ``inputs`` name: ``-1`` is the model's input, ``j`` (``0 <= j < i``) the output
+of layer ``j``; without ``inputs`` a layer reads the previous layer's output (a chain). The
+model's output is the last layer's; every other layer's output must be read by some later
+layer. Data is channels-first, one example at a time (no batch axis in any shape below).
+
+``dense``
+    ``W`` of shape ``(out, in)`` and ``b`` of shape ``(out,)``:
+    ``y[o] = sum_k W[o, k] x[k] + b[o]``, the sum taken in the order of ``k``. A vector
+    input.
+``conv2d``
+    ``W`` of shape ``(out_ch, in_ch, kh, kw)``, ``b`` of shape ``(out_ch,)``, ``stride``
+    ``(sh, sw)`` (default ``(1, 1)``) and ``pads`` ``(top, left, bottom, right)`` (default
+    zeros), on a ``(C, H, W)`` input. The input is padded with zeros; each output is a dot
+    product over ``(in_ch, kh, kw)`` in that (C) order, padded taps included (they add
+    ``x * 0`` terms, as the array computes them). Output size
+    ``floor((H + top + bottom - kh) / sh) + 1`` (likewise for the width).
+``relu``
+    ``max(x, 0)``.
+``maxpool``
+    ``size`` (version 1: non-overlapping ``size`` x ``size`` windows on a height and width
+    that ``size`` divides), or ``kernel`` ``(kh, kw)``, ``stride`` (default the kernel) and
+    ``pads`` (each below the kernel's size on its axis; a padded cell never wins). The largest
+    value of each window.
+``avgpool``
+    ``kernel``, ``stride``, ``pads`` as for ``maxpool`` and ``count_include_pad`` (0, the
+    default and ONNX's: divide by the number of cells of the window inside the input; 1:
+    by ``kh * kw``). The mean of each window; how each number format computes it is in
+    :mod:`hwgen.explore.emulate`.
+``globalavgpool``
+    ``(C, H, W)`` to ``(C, 1, 1)``: the mean of each channel (an ``avgpool`` whose kernel is
+    the whole plane).
+``flatten``
+    To a vector (C order).
+``reshape``
+    ``shape``: the output shape (C order), with as many elements as the input.
+``add``
+    Two ``inputs`` of the same shape, added element by element (a residual connection).
+
+``pre`` (optional): steps ``(op, value)``, ``op`` one of ``add``, ``sub``, ``mul``, ``div``
+and ``value`` an array that broadcasts to the input shape, applied in order, in float64, to
+*raw* inputs (:meth:`Model.prepare`) before they enter the network: the host's
+normalization (an ONNX graph's leading ``Sub``/``Div``/``BatchNormalization``, the built-in
+models' scaling). They are not part of the emulated arithmetic. The model's own test data
+(``x_test``, ``x_calib``) is stored *after* them: the values the first layer sees.
+
+The ``.npz`` file format
+------------------------
+A NumPy ``.npz`` archive (``numpy.savez``) holding only arrays (no pickles). Version 1 holds
+chains of ``dense``/``conv2d`` (stride 1, no padding)/``relu``/``maxpool`` (``size``)/
+``flatten`` layers; version 2 adds the rest. :func:`save_model` writes version 1 whenever
+the model fits in it, so files of version-1 models stay readable by older hwgen.
 
 ``format_version``
-    ``1``.
+    ``1`` or ``2``.
 ``name``
     The model's name (a 0-d string array).
 ``input_shape``
-    1-d int array: the shape of one input, ``(features,)`` for an MLP or
-    ``(channels, height, width)`` for a CNN.
+    1-d int array: the shape of one input, ``(features,)`` or ``(channels, height, width)``.
 ``n_layers``
-    Number of layers ``L``; the layers are ``layer0`` .. ``layer{L-1}``, applied in order.
+    Number of layers ``L``; the layers are ``layer0`` .. ``layer{L-1}``.
 ``layer{i}_kind``
-    0-d string array, one of:
-
-    ``dense``
-        ``layer{i}_W`` of shape ``(out, in)`` and ``layer{i}_b`` of shape ``(out,)``:
-        ``y[o] = sum_k W[o, k] x[k] + b[o]``, the sum taken in the order of ``k``.
-    ``conv2d``
-        ``layer{i}_W`` of shape ``(out_ch, in_ch, kh, kw)`` and ``layer{i}_b`` of shape
-        ``(out_ch,)``; stride 1, no padding ("valid"), channels-first data. Each output is a
-        dot product over ``(in_ch, kh, kw)`` in that (C) order.
-    ``relu``
-        ``max(x, 0)``.
-    ``maxpool``
-        ``layer{i}_size``: a 0-d int; non-overlapping ``size`` x ``size`` windows (stride
-        ``size``), on channels-first data whose height and width ``size`` divides.
-    ``flatten``
-        Channels-first data to a vector (C order).
+    0-d string array, a kind above.
+``layer{i}_W``, ``layer{i}_b``
+    ``dense`` and ``conv2d`` weights and biases (float arrays).
+``layer{i}_size``
+    ``maxpool`` (0-d int).
+``layer{i}_kernel``, ``layer{i}_stride``, ``layer{i}_pads``, ``layer{i}_shape``, ``layer{i}_inputs``
+    Version 2: 1-d int arrays, as above.
+``layer{i}_count_include_pad``
+    Version 2: 0-d int (``avgpool``).
+``n_pre``, ``pre{s}_op``, ``pre{s}_value``
+    Version 2, optional: the preprocessing steps (``pre{s}_op`` 0-d string).
 ``x_test``
-    Test inputs, shape ``(N,) + input_shape``, already preprocessed: the values the first
-    layer sees.
+    Test inputs, shape ``(N,) + input_shape``, after the ``pre`` steps.
 ``y_test``
-    Integer class labels, shape ``(N,)``. The prediction is the arg-max of the last layer's
-    outputs, which must be a vector with one entry per class.
+    Integer class labels, shape ``(N,)``. The prediction is the arg-max of the model's
+    output, which must be a vector with one entry per class (2 or more).
 ``x_calib`` (optional)
-    Inputs drawn from the training data, shape ``(M,) + input_shape``. Fixed-point
-    emulation takes its per-layer activation scales from them (never from the test data);
-    without them it uses ``x_test``.
+    Inputs drawn from the training data, shape ``(M,) + input_shape``, after the ``pre``
+    steps. Fixed-point emulation takes its activation scales from them (never from the test
+    data); without them it uses ``x_test``.
 ``description`` (optional)
     One line of text.
 
+Data files (``--data``)
+-----------------------
+An ``.npz`` archive with ``x_test`` (inputs, shape ``(N,) +`` the model's input shape),
+``y_test`` (``N`` integer labels) and optionally ``x_calib`` (training inputs for the
+fixed-point scales), no other keys. Its inputs are *raw*: what the model file takes (an ONNX
+graph's input; for an ``.npz`` model, the inputs before its ``pre`` steps). Data given with a
+model replaces the model's own (:func:`load_model`, :func:`load_data`).
+
+ONNX files
+----------
+Read by :mod:`hwgen.explore.onnx_io` (the supported operators are listed there and in
+docs/models.md); :func:`export_model` writes a built-in model as ONNX.
+
 :func:`load_model` checks all of this (shapes chain from layer to layer) and raises a
-``ValueError`` that names the offending key.
+one-line ``ValueError`` that names the file and the offending key or node.
 
 Built-in models
 ---------------
@@ -54,104 +115,278 @@ trains in seconds. See :data:`BUILTIN` or ``hwgen explore --list-models``.
 """
 
 import os
+import re
 import warnings
 import zipfile
 from pathlib import Path
 
 import numpy as np
 
-__all__ = ["Model", "LAYER_KINDS", "FORMAT_VERSION", "BUILTIN", "load_model", "save_model",
-           "get_model", "list_models", "cache_dir", "builtin_model"]
+__all__ = ["Model", "LAYER_KINDS", "V1_LAYER_KINDS", "MAC_KINDS", "PRE_OPS", "FORMAT_VERSION",
+           "FORMAT_VERSIONS", "DATA_KEYS", "BUILTIN", "load_model", "save_model", "load_data",
+           "save_data", "get_model", "list_models", "cache_dir", "builtin_model",
+           "builtin_data", "export_model", "weight_matrices", "with_weights",
+           "load_weight_file", "is_onnx_path", "pool_size"]
 
-FORMAT_VERSION = 1
-LAYER_KINDS = ("dense", "conv2d", "relu", "maxpool", "flatten")
+#: The newest ``.npz`` format version; :func:`save_model` writes the oldest that holds a model.
+FORMAT_VERSION = 2
+FORMAT_VERSIONS = (1, 2)
+V1_LAYER_KINDS = ("dense", "conv2d", "relu", "maxpool", "flatten")
+LAYER_KINDS = V1_LAYER_KINDS + ("avgpool", "globalavgpool", "reshape", "add")
+#: Layers that are GEMMs on the systolic array (weights ``W``, bias ``b``).
+MAC_KINDS = ("dense", "conv2d")
+PRE_OPS = ("add", "sub", "mul", "div")
+#: Keys of a data file (``--data``): required, required, optional.
+DATA_KEYS = ("x_test", "y_test", "x_calib")
 
 #: Bumped whenever a built-in model's recipe changes: cached files of older versions retrain.
-_RECIPE_VERSION = 1
+#: 2: the models carry their input scaling as ``pre`` steps (weights unchanged).
+_RECIPE_VERSION = 2
+
+_V2_KEY = re.compile(r"n_pre|pre\d+_(op|value)|layer\d+_(kernel|stride|pads|count_include_pad|"
+                     r"shape|inputs)")
 
 
 class Model:
-    """A feed-forward network and its test data.
+    """A network (a small DAG of layers, see the module docstring) and its test data.
 
     Parameters
     ----------
     name : str
     layers : list of dict
-        Each has ``kind`` and, by kind, ``W`` and ``b`` (``dense``, ``conv2d``) or ``size``
-        (``maxpool``); arrays are float64.
+        Each has ``kind`` and the fields of its kind (``W``, ``b``, ``stride``, ``pads``,
+        ``size``, ``kernel``, ``count_include_pad``, ``shape``, ``inputs``); arrays become
+        float64, and the validator fills in every default (``inputs``, ``stride``, ``pads``,
+        ``kernel``), so code reading a validated model finds all of them.
     input_shape : tuple of int
-    x_test, y_test : ndarray
+    x_test, y_test : ndarray or None
+        Test inputs (after the ``pre`` steps) and integer labels; ``None`` for a model
+        without data (an ONNX file read without ``--data``): everything that runs the network
+        on its test data then raises ``ValueError``.
     x_calib : ndarray or None
     description : str
+    pre : list of (str, array), optional
+        Input preprocessing (see the module docstring).
 
     Raises
     ------
     ValueError
-        The layers, shapes or data do not fit together (see :func:`validate`).
+        The layers, shapes or data do not fit together; the message names the file key.
     """
 
-    def __init__(self, name, layers, input_shape, x_test, y_test, x_calib=None,
-                 description=""):
+    def __init__(self, name, layers, input_shape, x_test=None, y_test=None, x_calib=None,
+                 description="", *, pre=None):
         self.name = str(name)
         self.layers = [dict(layer) for layer in layers]
         self.input_shape = tuple(int(n) for n in input_shape)
-        self.x_test = np.asarray(x_test, dtype=np.float64)
-        self.y_test = np.asarray(y_test)
+        self.x_test = None if x_test is None else np.asarray(x_test, dtype=np.float64)
+        self.y_test = None if y_test is None else np.asarray(y_test)
         self.x_calib = None if x_calib is None else np.asarray(x_calib, dtype=np.float64)
         self.description = str(description)
+        self.pre = [(str(op), np.asarray(v, dtype=np.float64)) for op, v in (pre or [])]
         self.output_shapes = _check_model(self)
+
+    @property
+    def has_data(self):
+        """Whether the model has test data (``x_test`` and ``y_test``)."""
+        return self.x_test is not None
 
     @property
     def n_classes(self):
         return self.output_shapes[-1][0]
 
     @property
+    def input_shapes(self):
+        """The shape of each layer's input tensors, ``[[shape, ...], ...]``."""
+        shapes = {-1: self.input_shape}
+        shapes.update(enumerate(self.output_shapes))
+        return [[shapes[j] for j in layer["inputs"]] for layer in self.layers]
+
+    @property
     def calibration_inputs(self):
         """Inputs for fixed-point scales: ``x_calib``, or ``x_test`` when there is none."""
+        self.require_data()
         return self.x_calib if self.x_calib is not None else self.x_test
 
+    @property
+    def mac_layers(self):
+        """Indices of the ``dense``/``conv2d`` layers."""
+        return [i for i, layer in enumerate(self.layers) if layer["kind"] in MAC_KINDS]
+
+    @property
+    def is_chain(self):
+        """Whether every layer reads the previous one's output (no residual connection)."""
+        return all(layer["inputs"] == [i - 1] for i, layer in enumerate(self.layers))
+
+    @property
+    def format_version(self):
+        """The oldest ``.npz`` format version that holds this model."""
+        if self.pre or not self.is_chain:
+            return 2
+        for layer, shape in zip(self.layers, [self.input_shape] + self.output_shapes):
+            kind = layer["kind"]
+            if kind not in V1_LAYER_KINDS:
+                return 2
+            if kind == "conv2d" and (layer["stride"] != (1, 1) or any(layer["pads"])):
+                return 2
+            if kind == "maxpool" and pool_size(layer, shape) is None:
+                return 2
+        return 1
+
+    def require_data(self):
+        """Raise ``ValueError`` when the model has no test data."""
+        if not self.has_data:
+            raise ValueError(f"Model {self.name!r} has no test data: give a data file "
+                             f"(--data FILE.npz with x_test and y_test)")
+
+    def prepare(self, x, key="x"):
+        """Raw inputs ``x`` (shape ``(N,) + input_shape``) through the ``pre`` steps, in
+        float64: what the first layer sees.
+
+        Raises
+        ------
+        ValueError
+            ``x`` has the wrong shape or is not numeric and finite.
+        """
+        x = _data_array(x, key, self.input_shape)
+        for op, v in self.pre:
+            x = {"add": np.add, "sub": np.subtract, "mul": np.multiply,
+                 "div": np.divide}[op](x, v)
+        return x
+
+    def with_data(self, x_test, y_test, x_calib=None, *, raw=True):
+        """A copy of the model with other test data; ``raw`` data goes through
+        :meth:`prepare` first.
+
+        Raises
+        ------
+        ValueError
+            The data does not fit the model.
+        """
+        if raw:
+            x_test = self.prepare(x_test, "x_test")
+            x_calib = None if x_calib is None else self.prepare(x_calib, "x_calib")
+        return Model(self.name, self.layers, self.input_shape, x_test, y_test, x_calib,
+                     self.description, pre=self.pre)
+
     def summary(self):
-        """``64-32-10 MLP``-style one-line shape summary."""
+        """``64-32-10``-style one-line shape summary (``add`` marks a residual sum)."""
         parts = ["x".join(str(n) for n in self.input_shape)]
-        for layer, shape in zip(self.layers, self.output_shapes):
-            if layer["kind"] == "dense":
+        ins = [self.input_shape] + self.output_shapes
+        for layer, shape, before in zip(self.layers, self.output_shapes, ins):
+            kind = layer["kind"]
+            if kind == "dense":
                 parts.append(str(shape[0]))
-            elif layer["kind"] == "conv2d":
+            elif kind == "conv2d":
                 kh, kw = layer["W"].shape[2:]
-                parts.append(f"conv{kh}x{kw}:{shape[0]}")
-            elif layer["kind"] == "maxpool":
-                parts.append(f"pool{layer['size']}")
+                s = layer["stride"]
+                parts.append(f"conv{kh}x{kw}" + (f"s{s[0]}" if s != (1, 1) else "")
+                             + ("p" if any(layer["pads"]) else "") + f":{shape[0]}")
+            elif kind == "maxpool":
+                size = pool_size(layer, before)
+                parts.append(f"pool{size}" if size else
+                             f"maxpool{layer['kernel'][0]}s{layer['stride'][0]}")
+            elif kind == "avgpool":
+                parts.append(f"avgpool{layer['kernel'][0]}s{layer['stride'][0]}")
+            elif kind == "globalavgpool":
+                parts.append("gap")
+            elif kind == "add":
+                parts.append("add")
         return "-".join(parts)
 
     @property
     def n_macs(self):
-        """Multiply-accumulates per inference."""
+        """Multiply-accumulates per inference of the ``dense``/``conv2d`` layers (the
+        array's work; pooling and residual sums not counted)."""
         total = 0
         for layer, shape in zip(self.layers, self.output_shapes):
-            if layer["kind"] in ("dense", "conv2d"):
+            if layer["kind"] in MAC_KINDS:
                 total += int(np.prod(shape)) * int(np.prod(layer["W"].shape[1:]))
         return total
+
+
+def pool_size(layer, shape):
+    """The version-1 ``size`` of a validated maxpool layer on input ``shape``, or ``None``
+    when it needs version 2."""
+    k, s = layer["kernel"], layer["stride"]
+    if k[0] == k[1] == s[0] == s[1] and not any(layer["pads"]) and len(shape) == 3 \
+            and shape[1] % k[0] == 0 and shape[2] % k[0] == 0:
+        return k[0]
+    return None
 
 
 def _err(key, what):
     return ValueError(f"Model file key {key!r} {what}")
 
 
+def _ints(layer, key, name, n, default, lo):
+    """``layer[name]`` as a tuple of ``n`` ints >= ``lo`` (``default`` when absent)."""
+    v = layer.get(name)
+    if v is None:
+        return default
+    a = np.asarray(v)
+    if a.dtype.kind not in "iu" or a.size != n or (a.ndim > 1):
+        raise _err(key + name, f"must be {n} integer{'s' if n > 1 else ''}, not {v!r}")
+    t = tuple(int(x) for x in a.reshape(-1))
+    if any(x < lo for x in t):
+        raise _err(key + name, f"must be {'positive' if lo else 'non-negative'}, not {t}")
+    return t
+
+
+def _out_size(size, k, s, p0, p1):
+    return (size + p0 + p1 - k) // s + 1
+
+
+def _check_window(layer, key, shape, kind, *, pool, stride=(1, 1)):
+    """Validate kernel/stride/pads of a conv2d or pooling layer on input ``shape`` (filling
+    in ``stride`` and ``pads``); return the output's height and width."""
+    kh, kw = layer["kernel"]
+    st = layer["stride"] = _ints(layer, key, "stride", 2, stride, 1)
+    pads = layer["pads"] = _ints(layer, key, "pads", 4, (0, 0, 0, 0), 0)
+    if pool and (max(pads[0], pads[2]) >= kh or max(pads[1], pads[3]) >= kw):
+        raise _err(key + "pads", f"must be below the kernel ({kh}, {kw}) on each axis, "
+                                 f"not {pads}")
+    ho = _out_size(shape[1], kh, st[0], pads[0], pads[2])
+    wo = _out_size(shape[2], kw, st[1], pads[1], pads[3])
+    if ho < 1 or wo < 1:
+        raise _err(key + ("kernel" if pool else "W"),
+                   f"{kh}x{kw} does not fit the padded {kind} input {shape} (pads {pads})")
+    return ho, wo
+
+
 def _check_model(model):
-    """Validate a :class:`Model`; return the output shape of every layer."""
+    """Validate a :class:`Model` and fill in the layers' defaults; return the output shape of
+    every layer."""
     shape = model.input_shape
     if not shape or any(n < 1 for n in shape) or len(shape) not in (1, 3):
         raise _err("input_shape", f"must be (features,) or (channels, height, width) of "
                                   f"positive sizes, not {shape!r}")
+    _check_pre(model)
     if not model.layers:
         raise _err("n_layers", "must be at least 1, not 0")
-    shapes = []
+    shapes = {-1: shape}
+    used = {-1: False}
     for i, layer in enumerate(model.layers):
         kind = layer.get("kind")
         key = f"layer{i}_"
         if kind not in LAYER_KINDS:
             raise _err(key + "kind", f"must be one of {', '.join(LAYER_KINDS)}, not {kind!r}")
-        if kind in ("dense", "conv2d"):
+        inputs = layer.get("inputs")
+        n_in = 2 if kind == "add" else 1
+        if inputs is None:
+            if kind == "add":
+                raise _err(key + "inputs", f"is missing (add layer {i} sums two tensors)")
+            inputs = [i - 1]
+        a = np.asarray(inputs)
+        if a.dtype.kind not in "iu" or a.ndim != 1 or a.size != n_in \
+                or any(not -1 <= int(j) < i for j in a):
+            raise _err(key + "inputs", f"must be {n_in} index{'es' if n_in > 1 else ''} of "
+                                       f"earlier layers (-1: the model input), not {inputs!r}")
+        inputs = layer["inputs"] = [int(j) for j in a]
+        for j in inputs:
+            used[j] = True
+        shape = shapes[inputs[0]]
+        if kind in MAC_KINDS:
             w, b = layer.get("W"), layer.get("b")
             if w is None:
                 raise _err(key + "W", f"is missing ({kind} layer {i})")
@@ -171,30 +406,84 @@ def _check_model(model):
             else:
                 if len(shape) != 3:
                     raise _err(key + "kind", f"conv2d needs a (C, H, W) input, got {shape}")
-                if w.ndim != 4 or w.shape[1] != shape[0] or w.shape[2] > shape[1] \
-                        or w.shape[3] > shape[2]:
-                    raise _err(key + "W", f"must have shape (out_ch, {shape[0]}, kh, kw) with "
-                                          f"kh <= {shape[1]}, kw <= {shape[2]}, not {w.shape}")
-                out = (w.shape[0], shape[1] - w.shape[2] + 1, shape[2] - w.shape[3] + 1)
+                if w.ndim != 4 or w.shape[1] != shape[0]:
+                    raise _err(key + "W", f"must have shape (out_ch, {shape[0]}, kh, kw), "
+                                          f"not {w.shape}")
+                layer["kernel"] = tuple(int(n) for n in w.shape[2:])
+                out = (w.shape[0],) + _check_window(layer, key, shape, kind, pool=False)
             if b.shape != (w.shape[0],):
                 raise _err(key + "b", f"must have shape ({w.shape[0]},), not {b.shape}")
-            shape = out
-        elif kind == "maxpool":
-            size = layer.get("size")
-            if size is None:
-                raise _err(key + "size", f"is missing (maxpool layer {i})")
-            size = int(np.asarray(size))
-            layer["size"] = size
-            if len(shape) != 3 or size < 1 or shape[1] % size or shape[2] % size:
-                raise _err(key + "size", f"must divide the height and width of a (C, H, W) "
-                                         f"input; got size {size} for shape {shape}")
-            shape = (shape[0], shape[1] // size, shape[2] // size)
+        elif kind in ("maxpool", "avgpool"):
+            if len(shape) != 3:
+                raise _err(key + "kind", f"{kind} needs a (C, H, W) input, got {shape}")
+            if kind == "maxpool" and layer.get("size") is not None:
+                size = np.asarray(layer["size"])
+                if size.dtype.kind not in "iu" or size.ndim != 0:
+                    raise _err(key + "size", f"must be an integer, not {layer['size']!r}")
+                size = layer["size"] = int(size)
+                if size < 1 or shape[1] % size or shape[2] % size:
+                    raise _err(key + "size", f"must divide the height and width of a "
+                                             f"(C, H, W) input; got size {size} for shape "
+                                             f"{shape}")
+                implied = dict(kernel=(size, size), stride=(size, size), pads=(0, 0, 0, 0))
+                for k, v in implied.items():
+                    if layer.get(k) is not None and \
+                            _ints(layer, key, k, len(v), None, 0) != v:
+                        raise _err(key + "size", f"is given with a different {k}: give "
+                                                 f"either size or kernel/stride/pads")
+                layer.update(implied)
+            elif layer.get("kernel") is None:
+                raise _err(key + "kernel", f"is missing ({kind} layer {i})")
+            else:
+                layer["kernel"] = _ints(layer, key, "kernel", 2, None, 1)
+            out = (shape[0],) + _check_window(layer, key, shape, kind, pool=True,
+                                              stride=layer["kernel"])
+            if kind == "avgpool":
+                cip = np.asarray(layer.get("count_include_pad", 0))
+                if cip.ndim != 0 or cip.dtype.kind not in "iub" or int(cip) not in (0, 1):
+                    raise _err(key + "count_include_pad", f"must be 0 or 1, not "
+                                                          f"{layer.get('count_include_pad')!r}")
+                layer["count_include_pad"] = int(cip)
+        elif kind == "globalavgpool":
+            if len(shape) != 3:
+                raise _err(key + "kind", f"globalavgpool needs a (C, H, W) input, got {shape}")
+            out = (shape[0], 1, 1)
         elif kind == "flatten":
-            shape = (int(np.prod(shape)),)
-        shapes.append(shape)
-    if len(shape) != 1 or shape[0] < 2:
-        raise _err(f"layer{len(model.layers) - 1}_kind",
-                   f"must leave one score per class (a vector of 2 or more), not shape {shape}")
+            out = (int(np.prod(shape)),)
+        elif kind == "reshape":
+            target = layer.get("shape")
+            a = np.asarray(target) if target is not None else None
+            if a is None or a.dtype.kind not in "iu" or a.ndim != 1 or a.size not in (1, 3) \
+                    or np.any(a < 1) or int(np.prod(a)) != int(np.prod(shape)):
+                raise _err(key + "shape", f"must be (n,) or (c, h, w) of positive sizes with "
+                                          f"{int(np.prod(shape))} elements (the input "
+                                          f"{shape}), not {target!r}")
+            out = layer["shape"] = tuple(int(n) for n in a)
+        elif kind == "add":
+            other = shapes[inputs[1]]
+            if other != shape:
+                raise _err(key + "inputs", f"must name two tensors of the same shape, not "
+                                           f"{shape} and {other}")
+            out = shape
+        else:   # relu
+            out = shape
+        shapes[i] = out
+        used[i] = False
+    last = len(model.layers) - 1
+    for j in range(-1, last):
+        if not used[j]:
+            raise _err("layer0_inputs" if j < 0 else f"layer{j}_kind",
+                       "the model input is read by no layer" if j < 0 else
+                       f"layer {j}'s output is read by no later layer (the model's output "
+                       f"is the last layer's)")
+    if len(shapes[last]) != 1 or shapes[last][0] < 2:
+        raise _err(f"layer{last}_kind",
+                   f"must leave one score per class (a vector of 2 or more), not shape "
+                   f"{shapes[last]}")
+    if model.x_test is None:
+        if model.y_test is not None or model.x_calib is not None:
+            raise _err("x_test", "is missing (y_test or x_calib given without it)")
+        return [shapes[i] for i in range(last + 1)]
     for key, x in (("x_test", model.x_test), ("x_calib", model.x_calib)):
         if x is None:
             continue
@@ -204,29 +493,100 @@ def _check_model(model):
         if not np.all(np.isfinite(x)):
             raise _err(key, "holds a NaN or infinity")
     y = model.y_test
+    if y is None:
+        raise _err("y_test", "is missing")
     if y.shape != (model.x_test.shape[0],) or not np.issubdtype(y.dtype, np.integer):
         raise _err("y_test", f"must be {model.x_test.shape[0]} integer labels, "
                              f"not {y.dtype} of shape {y.shape}")
-    if y.min() < 0 or y.max() >= shape[0]:
-        raise _err("y_test", f"labels must be in 0..{shape[0] - 1}")
-    return shapes
+    if y.min() < 0 or y.max() >= shapes[last][0]:
+        raise _err("y_test", f"labels must be in 0..{shapes[last][0] - 1}")
+    return [shapes[i] for i in range(last + 1)]
 
+
+def _check_pre(model):
+    for s, (op, v) in enumerate(model.pre):
+        if op not in PRE_OPS:
+            raise _err(f"pre{s}_op", f"must be one of {', '.join(PRE_OPS)}, not {op!r}")
+        try:
+            ok = np.broadcast_shapes(v.shape, model.input_shape) == model.input_shape
+        except ValueError:
+            ok = False
+        if not ok:
+            raise _err(f"pre{s}_value", f"must broadcast to the input shape "
+                                        f"{model.input_shape}, not {v.shape}")
+        if not np.all(np.isfinite(v)) or (op == "div" and np.any(v == 0)):
+            raise _err(f"pre{s}_value", "holds a NaN, an infinity or (div) a zero")
+
+
+def _data_array(x, key, shape):
+    a = np.asarray(x)
+    if a.dtype.kind not in "fiu":
+        raise ValueError(f"{key} must be numeric, not {a.dtype}")
+    a = a.astype(np.float64)
+    if a.ndim != len(shape) + 1 or a.shape[1:] != tuple(shape) or a.shape[0] < 1:
+        raise ValueError(f"{key} must have shape (N,) + {tuple(shape)}, not {a.shape}")
+    if not np.all(np.isfinite(a)):
+        raise ValueError(f"{key} holds a NaN or infinity")
+    return a
+
+
+# -- .npz model files -------------------------------------------------------------------------
 
 def save_model(model, path):
-    """Write ``model`` as a version-1 ``.npz`` file (see the module docstring)."""
-    arrays = dict(format_version=np.array(FORMAT_VERSION), name=np.array(model.name),
+    """Write ``model`` as an ``.npz`` file: version 1 when the model fits in it, else
+    version 2 (see the module docstring).
+
+    Raises
+    ------
+    ValueError
+        The model has no test data (the format requires it).
+    """
+    model.require_data()
+    version = model.format_version
+    arrays = dict(format_version=np.array(version), name=np.array(model.name),
                   input_shape=np.array(model.input_shape, dtype=np.int64),
                   n_layers=np.array(len(model.layers)), x_test=model.x_test,
                   y_test=model.y_test.astype(np.int64), description=np.array(model.description))
     if model.x_calib is not None:
         arrays["x_calib"] = model.x_calib
+    shapes = [model.input_shape] + model.output_shapes
     for i, layer in enumerate(model.layers):
-        arrays[f"layer{i}_kind"] = np.array(layer["kind"])
-        for k in ("W", "b"):
-            if k in layer:
-                arrays[f"layer{i}_{k}"] = np.asarray(layer[k], dtype=np.float64)
-        if "size" in layer:
-            arrays[f"layer{i}_size"] = np.array(int(layer["size"]))
+        kind = layer["kind"]
+        p = f"layer{i}_"
+        arrays[p + "kind"] = np.array(kind)
+        if kind in MAC_KINDS:
+            arrays[p + "W"] = np.asarray(layer["W"], dtype=np.float64)
+            arrays[p + "b"] = np.asarray(layer["b"], dtype=np.float64)
+        ints = {}
+        if kind == "maxpool" and pool_size(layer, shapes[i]) is not None:
+            arrays[p + "size"] = np.array(pool_size(layer, shapes[i]))
+        elif version == 1:
+            pass
+        else:
+            if layer["inputs"] != [i - 1]:
+                ints["inputs"] = layer["inputs"]
+            if kind == "conv2d":
+                if layer["stride"] != (1, 1):
+                    ints["stride"] = layer["stride"]
+                if any(layer["pads"]):
+                    ints["pads"] = layer["pads"]
+            elif kind in ("maxpool", "avgpool"):   # a maxpool that has no size
+                ints.update(kernel=layer["kernel"], stride=layer["stride"], pads=layer["pads"])
+                if kind == "avgpool":
+                    arrays[p + "count_include_pad"] = np.array(layer["count_include_pad"])
+            elif kind == "reshape":
+                ints["shape"] = layer["shape"]
+        for k, v in ints.items():
+            arrays[p + k] = np.array(v, dtype=np.int64)
+    if model.pre:
+        arrays["n_pre"] = np.array(len(model.pre))
+        for s, (op, v) in enumerate(model.pre):
+            arrays[f"pre{s}_op"] = np.array(op)
+            arrays[f"pre{s}_value"] = np.asarray(v, dtype=np.float64)
+    _atomic_savez(path, arrays)
+
+
+def _atomic_savez(path, arrays):
     path = Path(path)
     tmp = path.with_name(path.name + f".tmp{os.getpid()}")
     with open(tmp, "wb") as f:
@@ -234,30 +594,72 @@ def save_model(model, path):
     os.replace(tmp, path)   # atomic: a concurrent reader never sees half a file
 
 
-def load_model(path):
-    """Read and validate a model file.
+def is_onnx_path(path):
+    """Whether ``path`` names an ONNX file: it ends in ``.onnx``, or it exists and is neither
+    a zip archive (``.npz``) nor a directory."""
+    path = Path(path)
+    if path.suffix.lower() == ".onnx":
+        return True
+    return path.suffix.lower() != ".npz" and path.is_file() and not zipfile.is_zipfile(path)
+
+
+def load_model(path, data=None):
+    """Read and validate a model file: an ``.npz`` model (version 1 or 2) or an ONNX file;
+    with ``data`` (a data file's path, or a dict with ``x_test``, ``y_test`` and optional
+    ``x_calib``) its test data replaces the model's own (see the module docstring).
+
+    An ONNX model read without ``data`` has no test data (:attr:`Model.has_data` is false):
+    enough for its weights (``hwgen compress``), not for the explorer.
 
     Raises
     ------
     ValueError
-        The file is missing, not an ``.npz`` archive, or a key is missing or malformed; the
-        message names the file and the key.
+        The file is missing, not an ``.npz`` archive or ONNX model, a key is missing or
+        malformed, an ONNX node cannot be imported, or the data does not fit the model; one
+        line naming the file and the key or node.
     """
     path = Path(path)
+    d = None if data is None else (load_data(data) if not isinstance(data, dict) else data)
+    where = f"Data file {str(data)!r}" if not isinstance(data, dict) else "the data"
+    if is_onnx_path(path):
+        from .onnx_io import import_onnx
+        model = import_onnx(path, input_shape=None if d is None else
+                            np.shape(d.get("x_test"))[1:], data_name=where)
+    else:
+        model = _load_npz(path)
+    if d is None:
+        return model
+    return _attach(model, d, where[0].upper() + where[1:])
+
+
+def _load_npz(path):
+    if path.is_file() and not zipfile.is_zipfile(path):
+        raise ValueError(f"Model file {str(path)!r} is not a NumPy .npz archive (not a zip "
+                         f"file; an ONNX model needs the .onnx suffix)")
     try:
         data = np.load(path, allow_pickle=False)
     except FileNotFoundError:
         raise ValueError(f"Model file {str(path)!r} does not exist") from None
-    except (OSError, ValueError, zipfile.BadZipFile) as e:
-        raise ValueError(f"Model file {str(path)!r} is not a NumPy .npz archive ({e})") \
-            from None
+    except IsADirectoryError:
+        raise ValueError(f"Model file {str(path)!r} is a directory") from None
+    except (OSError, ValueError, EOFError, zipfile.BadZipFile) as e:
+        raise ValueError(f"Model file {str(path)!r} is not a NumPy .npz archive "
+                         f"({_first_line(e)})") from None
     if not isinstance(data, np.lib.npyio.NpzFile):
         raise ValueError(f"Model file {str(path)!r} is a single array, not an .npz archive")
     try:
         with data:
             return _from_arrays({k: data[k] for k in data.files})
     except ValueError as e:
-        raise ValueError(f"{str(path)!r}: {e}") from None
+        raise ValueError(f"{str(path)!r}: {_first_line(e)}") from None
+    except Exception as e:   # noqa: BLE001 - a damaged member (zlib, EOF...): one line
+        raise ValueError(f"Model file {str(path)!r} cannot be read "
+                         f"({type(e).__name__}: {_first_line(e)})") from None
+
+
+def _first_line(e):
+    s = str(e)
+    return s.splitlines()[0] if s else type(e).__name__
 
 
 def _scalar(arrays, key, kind):
@@ -275,14 +677,25 @@ def _scalar(arrays, key, kind):
     return int(a)
 
 
+def _numeric(arrays, key):
+    a = arrays[key]
+    if a.dtype.kind not in "fiu":
+        raise _err(key, f"must be numeric, not {a.dtype}")
+    return a
+
+
 def _from_arrays(arrays):
     version = _scalar(arrays, "format_version", int)
-    if version != FORMAT_VERSION:
-        raise _err("format_version", f"must be {FORMAT_VERSION}, not {version}")
+    if version not in FORMAT_VERSIONS:
+        raise _err("format_version", f"must be 1 or 2, not {version}")
     name = _scalar(arrays, "name", str)
     n = _scalar(arrays, "n_layers", int)
     if n < 1:
         raise _err("n_layers", f"must be at least 1, not {n}")
+    if version == 1:
+        for key in arrays:
+            if _V2_KEY.fullmatch(key):
+                raise _err(key, "needs format_version 2")
     for key in ("input_shape", "x_test", "y_test"):
         if key not in arrays:
             raise _err(key, "is missing")
@@ -291,26 +704,186 @@ def _from_arrays(arrays):
         raise _err("input_shape", f"must be a 1-d integer array, not {shape.dtype} "
                                   f"of shape {shape.shape}")
     for key in ("x_test", "x_calib"):
-        if key in arrays and arrays[key].dtype.kind not in "fiu":
-            raise _err(key, f"must be numeric, not {arrays[key].dtype}")
+        if key in arrays:
+            _numeric(arrays, key)
     layers = []
+    kinds = V1_LAYER_KINDS if version == 1 else LAYER_KINDS
     for i in range(n):
         kind = _scalar(arrays, f"layer{i}_kind", str)
+        if kind not in kinds:
+            raise _err(f"layer{i}_kind", f"must be one of {', '.join(kinds)} (format_version "
+                                         f"{version}), not {kind!r}")
         layer = {"kind": kind}
         for k in ("W", "b"):
             if f"layer{i}_{k}" in arrays:
-                a = arrays[f"layer{i}_{k}"]
-                if a.dtype.kind not in "fiu":
-                    raise _err(f"layer{i}_{k}", f"must be numeric, not {a.dtype}")
-                layer[k] = a
+                layer[k] = _numeric(arrays, f"layer{i}_{k}")
         if f"layer{i}_size" in arrays:
             layer["size"] = _scalar(arrays, f"layer{i}_size", int)
+        if f"layer{i}_count_include_pad" in arrays:
+            layer["count_include_pad"] = _scalar(arrays, f"layer{i}_count_include_pad", int)
+        for k in ("kernel", "stride", "pads", "shape", "inputs"):
+            if f"layer{i}_{k}" in arrays:
+                layer[k] = arrays[f"layer{i}_{k}"]
         layers.append(layer)
+    pre = []
+    if "n_pre" in arrays:
+        for s in range(_scalar(arrays, "n_pre", int)):
+            if f"pre{s}_value" not in arrays:
+                raise _err(f"pre{s}_value", "is missing")
+            pre.append((_scalar(arrays, f"pre{s}_op", str), _numeric(arrays, f"pre{s}_value")))
     desc = _scalar(arrays, "description", str) if "description" in arrays else ""
     return Model(name, layers, tuple(int(s) for s in shape), arrays["x_test"],
-                 arrays["y_test"], arrays.get("x_calib"), desc)
+                 arrays["y_test"], arrays.get("x_calib"), desc, pre=pre)
 
 
+# -- data files -------------------------------------------------------------------------------
+
+def load_data(path):
+    """Read a data file (``--data``): ``{"x_test", "y_test"[, "x_calib"]}`` as arrays.
+
+    Checks the keys, that the arrays are numeric and finite, and that ``y_test`` holds one
+    integer label per row of ``x_test``; the shapes against a model are checked when the
+    data meets one (:func:`load_model`).
+
+    Raises
+    ------
+    ValueError
+        Missing, unreadable, or malformed; one line naming the file and the key.
+    """
+    where = f"Data file {str(path)!r}"
+    if Path(path).is_file() and not zipfile.is_zipfile(path):
+        raise ValueError(f"{where} is not a NumPy .npz archive (not a zip file)")
+    try:
+        z = np.load(path, allow_pickle=False)
+    except FileNotFoundError:
+        raise ValueError(f"{where} does not exist") from None
+    except IsADirectoryError:
+        raise ValueError(f"{where} is a directory") from None
+    except (OSError, ValueError, EOFError, zipfile.BadZipFile) as e:
+        raise ValueError(f"{where} is not a NumPy .npz archive ({_first_line(e)})") from None
+    if not isinstance(z, np.lib.npyio.NpzFile):
+        raise ValueError(f"{where} is a single array, not an .npz archive with x_test and "
+                         f"y_test")
+    try:
+        with z:
+            d = {k: z[k] for k in z.files}
+    except Exception as e:   # noqa: BLE001 - a damaged member: one line
+        raise ValueError(f"{where} cannot be read ({type(e).__name__}: "
+                         f"{_first_line(e)})") from None
+    extra = sorted(set(d) - set(DATA_KEYS))
+    if extra:
+        raise ValueError(f"{where} has key {extra[0]!r}; a data file holds x_test, y_test "
+                         f"and optionally x_calib (training inputs for the fixed-point "
+                         f"scales), nothing else")
+    for key in DATA_KEYS[:2]:
+        if key not in d:
+            raise ValueError(f"{where} key {key!r} is missing")
+    for key in ("x_test", "x_calib"):
+        if key in d:
+            a = d[key]
+            if a.dtype.kind not in "fiu" or a.ndim < 2 or a.shape[0] < 1:
+                raise ValueError(f"{where} key {key!r} must be a numeric array of shape "
+                                 f"(N, ...), not {a.dtype} of shape {a.shape}")
+            if not np.all(np.isfinite(a)):
+                raise ValueError(f"{where} key {key!r} holds a NaN or infinity")
+    y, n = d["y_test"], d["x_test"].shape[0]
+    if y.dtype.kind not in "iu" or y.shape != (n,):
+        raise ValueError(f"{where} key 'y_test' must be {n} integer labels (one per row of "
+                         f"x_test), not {y.dtype} of shape {y.shape}")
+    return d
+
+
+def save_data(path, x_test, y_test, x_calib=None):
+    """Write a data file (see :func:`load_data`)."""
+    arrays = dict(x_test=np.asarray(x_test, dtype=np.float64),
+                  y_test=np.asarray(y_test, dtype=np.int64))
+    if x_calib is not None:
+        arrays["x_calib"] = np.asarray(x_calib, dtype=np.float64)
+    _atomic_savez(path, arrays)
+
+
+def _attach(model, d, where):
+    """``model`` with the data ``d`` (raw inputs): shapes and labels checked against it."""
+    for key in DATA_KEYS:
+        if key not in d:
+            if key == "x_calib":
+                continue
+            raise ValueError(f"{where} key {key!r} is missing")
+        a = np.asarray(d[key])
+        if key != "y_test" and a.shape[1:] != model.input_shape:
+            raise ValueError(f"{where} key {key!r} must have shape (N,) + "
+                             f"{model.input_shape} (the model's input), not {a.shape}")
+    y = np.asarray(d["y_test"])
+    if y.dtype.kind not in "iu" or y.ndim != 1 or y.shape[0] != np.shape(d["x_test"])[0]:
+        raise ValueError(f"{where} key 'y_test' must be integer labels, one per row of "
+                         f"x_test, not {y.dtype} of shape {y.shape}")
+    if y.min() < 0 or y.max() >= model.n_classes:
+        raise ValueError(f"{where} key 'y_test' labels must be in 0..{model.n_classes - 1} "
+                         f"(the model has {model.n_classes} outputs), not "
+                         f"{y.min()}..{y.max()}")
+    try:
+        return model.with_data(d["x_test"], y, d.get("x_calib"))
+    except ValueError as e:
+        raise ValueError(f"{where}: {_first_line(e)}") from None
+
+
+# -- weights (hwgen compress) -----------------------------------------------------------------
+
+def weight_matrices(model):
+    """``[(name, K x N matrix), ...]`` of a model's ``dense``/``conv2d`` layers: ``W.T`` for
+    dense (``W`` is ``(out, in)``), ``W.reshape(out, -1).T`` for conv2d (name ``layer{i}``,
+    as in the model file): the ``K x N`` operand of the systolic array, one column per
+    output."""
+    out = []
+    for i, layer in enumerate(model.layers):
+        if layer["kind"] in MAC_KINDS:
+            w = layer["W"]
+            out.append((f"layer{i}", w.reshape(w.shape[0], -1).T))
+    return out
+
+
+def with_weights(model, matrices):
+    """A copy of ``model`` whose ``dense``/``conv2d`` weights are ``matrices`` (the K x N
+    forms of :func:`weight_matrices`, in order), as float64; everything else is kept."""
+    mats = iter(matrices)
+    layers = []
+    for layer in model.layers:
+        layer = dict(layer)
+        if layer["kind"] in MAC_KINDS:
+            w = layer["W"]
+            layer["W"] = np.asarray(next(mats), dtype=np.float64).T.reshape(w.shape).copy()
+        layers.append(layer)
+    return Model(model.name, layers, model.input_shape, model.x_test, model.y_test,
+                 model.x_calib, model.description, pre=model.pre)
+
+
+def load_weight_file(path):
+    """The weight matrices of a plain ``.npz`` file (no model): every 2-D real array in it is
+    a weight matrix ``W`` of shape ``(out, in)`` (the convention of the model files, of ONNX
+    ``Gemm`` with ``transB=1`` and of PyTorch's ``Linear.weight``), returned as ``W.T``
+    (``in x out``, as :func:`weight_matrices`). Returns ``(matrices, skipped)``: ``[(name,
+    K x N matrix), ...]`` in the file's order and the names of the other arrays.
+
+    Raises
+    ------
+    ValueError
+        Unreadable, or no 2-D real array; one line.
+    """
+    where = f"{str(path)!r}"
+    try:
+        with np.load(path, allow_pickle=False) as z:
+            arrays = [(k, z[k]) for k in z.files]
+    except Exception as e:   # noqa: BLE001 - any unreadable file is one user error
+        raise ValueError(f"cannot read {where} as a .npz file: {_first_line(e)}") from None
+    mats, skipped = [], []
+    for k, a in arrays:
+        if a.ndim == 2 and a.dtype.kind in "fiu":
+            mats.append((k, a.T))
+        else:
+            skipped.append(k)
+    if not mats:
+        raise ValueError(f"{where} holds no 2-D real array (weight matrix W[out, in])")
+    return mats, skipped
 # -- built-in models --------------------------------------------------------------------------
 
 def cache_dir():
@@ -325,17 +898,20 @@ def _split(x, y, seed=0, test=0.3):
 
 
 def _digits():
+    """The digits data set split raw (pixel counts 0..16) and its scaling to 0..1."""
     from sklearn.datasets import load_digits
     d = load_digits()
-    return _split(d.data / 16.0, d.target)
+    return (*_split(d.data, d.target), [("div", np.array(16.0))])
 
 
 def _standardized(loader):
+    """A raw split of ``loader``'s data set and its standardization by the training data's
+    mean and deviation."""
     def load():
         d = loader()
         x_tr, x_te, y_tr, y_te = _split(d.data, d.target)
         mu, sd = x_tr.mean(axis=0), x_tr.std(axis=0) + 1e-12
-        return (x_tr - mu) / sd, (x_te - mu) / sd, y_tr, y_te
+        return x_tr, x_te, y_tr, y_te, [("sub", mu), ("div", sd)]
     return load
 
 
@@ -354,10 +930,22 @@ def _cancer():
     return _standardized(load_breast_cancer)()
 
 
+def _apply_pre(x, pre):
+    for op, v in pre:
+        x = {"add": np.add, "sub": np.subtract, "mul": np.multiply, "div": np.divide}[op](x, v)
+    return x
+
+
+def _prepared(raw):
+    """``raw()``'s split with its ``pre`` steps applied: ``(x_tr, x_te, y_tr, y_te, pre)``."""
+    x_tr, x_te, y_tr, y_te, pre = raw()
+    return _apply_pre(x_tr, pre), _apply_pre(x_te, pre), y_tr, y_te, pre
+
+
 def _train_mlp(data, hidden, seed=0, max_iter=200, alpha=1e-4, lr=1e-3):
     from sklearn.exceptions import ConvergenceWarning
     from sklearn.neural_network import MLPClassifier
-    x_tr, x_te, y_tr, y_te = data()
+    x_tr, x_te, y_tr, y_te, pre = _prepared(data)
     clf = MLPClassifier(hidden_layer_sizes=hidden, activation="relu", solver="adam",
                         alpha=alpha, max_iter=max_iter, random_state=seed,
                         learning_rate_init=lr)
@@ -374,12 +962,12 @@ def _train_mlp(data, hidden, seed=0, max_iter=200, alpha=1e-4, lr=1e-3):
         w, b = layers[-1]["W"], layers[-1]["b"]
         layers[-1] = dict(kind="dense", W=np.vstack([np.zeros_like(w), w]),
                           b=np.concatenate([[0.0], b]))
-    return layers, x_tr, x_te, y_te
+    return layers, x_tr, x_te, y_te, pre
 
 
 def _train_cnn(seed=0, channels=8, epochs=30, batch=32, lr=0.01):
     """conv3x3(1->C) - relu - maxpool2 - flatten - dense(C*9 -> 10), Adam, plain numpy."""
-    x_tr, x_te, y_tr, y_te = _digits()
+    x_tr, x_te, y_tr, y_te, pre = _prepared(_digits)
     rng = np.random.default_rng(seed)
     x_tr = x_tr.reshape(-1, 8, 8)
     n = x_tr.shape[0]
@@ -432,11 +1020,11 @@ def _train_cnn(seed=0, channels=8, epochs=30, batch=32, lr=0.01):
                    b=params["bc"]),
               dict(kind="relu"), dict(kind="maxpool", size=2), dict(kind="flatten"),
               dict(kind="dense", W=params["wd"], b=params["bd"])]
-    return layers, x_tr.reshape(-1, 1, 8, 8), x_te.reshape(-1, 1, 8, 8), y_te
+    return layers, x_tr.reshape(-1, 1, 8, 8), x_te.reshape(-1, 1, 8, 8), y_te, pre
 
 
 #: Built-in models: name -> (description, recipe); a recipe returns
-#: ``(layers, x_train, x_test, y_test)``.
+#: ``(layers, x_train, x_test, y_test[, pre])``, the inputs after the ``pre`` steps.
 BUILTIN = {
     "mlp-digits-small": ("digits 8x8 (sklearn), MLP 64-32-10",
                          lambda: _train_mlp(_digits, (32,))),
@@ -449,6 +1037,12 @@ BUILTIN = {
     "mlp-cancer": ("breast cancer (sklearn), MLP 30-16-2",
                    lambda: _train_mlp(_cancer, (16,), lr=0.01)),
 }
+
+#: The raw data of each built-in model: a split ``(x_tr, x_te, y_tr, y_te, pre)`` and the
+#: input shape (the CNN sees the 64 pixels as a 1x8x8 image).
+_RAW = {"mlp-digits-small": (_digits, None), "mlp-digits": (_digits, None),
+        "cnn-digits": (_digits, (1, 8, 8)), "mlp-iris": (_iris, None),
+        "mlp-wine": (_wine, None), "mlp-cancer": (_cancer, None)}
 
 #: Calibration inputs kept in a built-in model file (drawn from its training data).
 _N_CALIB = 256
@@ -464,7 +1058,7 @@ def builtin_model(name, *, cache=True):
     """
     if name not in BUILTIN:
         raise ValueError(f"Unknown model {name!r}; built-in models are "
-                         f"{', '.join(BUILTIN)} (or give an .npz file)")
+                         f"{', '.join(BUILTIN)} (or give an .npz or .onnx file)")
     path = cache_dir() / "models" / f"{name}-v{_RECIPE_VERSION}.npz"
     if cache and path.is_file():
         try:
@@ -476,31 +1070,105 @@ def builtin_model(name, *, cache=True):
     # One BLAS thread: training is tiny, and on a shared 2-core machine threads only thrash
     # (5x slower measured with the default).
     with threadpool_limits(1):
-        layers, x_tr, x_te, y_te = recipe()
-    rng = np.random.default_rng(1)
-    calib = x_tr[np.sort(rng.choice(len(x_tr), min(_N_CALIB, len(x_tr)), replace=False))]
-    model = Model(name, layers, x_te.shape[1:], x_te, y_te.astype(np.int64), calib, desc)
+        layers, x_tr, x_te, y_te, *pre = recipe()   # pre: absent from older recipes
+    pre = pre[0] if pre else None
+    calib = x_tr[_calib_rows(len(x_tr))]
+    model = Model(name, layers, x_te.shape[1:], x_te, y_te.astype(np.int64), calib, desc,
+                  pre=pre)
     if cache:
         path.parent.mkdir(parents=True, exist_ok=True)
         save_model(model, path)
     return model
 
 
-def get_model(name_or_file):
-    """A built-in model by name, or a model file (anything ending in ``.npz`` or existing).
+def _calib_rows(n):
+    rng = np.random.default_rng(1)
+    return np.sort(rng.choice(n, min(_N_CALIB, n), replace=False))
+
+
+def builtin_data(name):
+    """The raw data of a built-in model, as a data file holds it (``--data``): ``dict(x_test,
+    y_test, x_calib)``, inputs *before* the model's ``pre`` steps (digits: pixel counts
+    0..16; iris, wine, cancer: the measurements as scikit-learn gives them).
+    ``builtin_model(name).prepare(x_test)`` is the model's own ``x_test``.
 
     Raises
     ------
     ValueError
-        Neither a built-in name nor a readable, valid model file.
+        ``name`` is not a built-in model.
+    """
+    if name not in BUILTIN:
+        raise ValueError(f"Unknown model {name!r}; built-in models are {', '.join(BUILTIN)}")
+    raw, shape = _RAW[name]
+    x_tr, x_te, _, y_te, _ = raw()
+    if shape is not None:
+        x_tr, x_te = x_tr.reshape((-1,) + shape), x_te.reshape((-1,) + shape)
+    return dict(x_test=x_te.astype(np.float64), y_test=y_te.astype(np.int64),
+                x_calib=x_tr[_calib_rows(len(x_tr))].astype(np.float64))
+
+
+def get_model(name_or_file, data=None):
+    """A built-in model by name, or a model file (:func:`load_model`: ``.npz`` or ONNX);
+    ``data`` (a data file or dict, raw inputs) replaces its test data.
+
+    Raises
+    ------
+    ValueError
+        Neither a built-in name nor a readable, valid model file; bad data.
     """
     s = str(name_or_file)
     if s in BUILTIN:
-        return builtin_model(s)
-    if s.endswith(".npz") or os.path.sep in s or Path(s).exists():
-        return load_model(s)
+        model = builtin_model(s)
+        if data is None:
+            return model
+        d = load_data(data) if not isinstance(data, dict) else data
+        return _attach(model, d, f"Data file {str(data)!r}" if not isinstance(data, dict)
+                       else "Data")
+    if s.endswith((".npz", ".onnx")) or os.path.sep in s or Path(s).exists():
+        return load_model(s, data)
     raise ValueError(f"Unknown model {s!r}; built-in models are {', '.join(BUILTIN)} "
-                     f"(or give an .npz file)")
+                     f"(or give an .npz or .onnx file)")
+
+
+def export_model(name, path, *, data=None):
+    """Write a model as an ONNX file (:func:`hwgen.explore.onnx_io.export_onnx`: opset 13,
+    float32, a dynamic batch dimension, the ``pre`` steps as the graph's first nodes, so
+    its input is the raw data); with ``data`` also a data file of its raw test and
+    calibration inputs (:func:`builtin_data` for a built-in model). Returns the model.
+
+    ``name`` is a built-in model's name, a model file, or a :class:`Model`.
+
+    Raises
+    ------
+    ValueError
+        Unknown model; an output path whose folder does not exist or that is a folder;
+        ``data`` for a model whose raw inputs are unknown (a model file with ``pre`` steps).
+    """
+    for what, p in (("ONNX file", path), ("data file", data)):
+        if p is None:
+            continue
+        p = Path(p)
+        if p.is_dir():
+            raise ValueError(f"Output {what} {str(p)!r} is a directory; give a file name")
+        if not p.parent.is_dir():
+            raise ValueError(f"Output {what} {str(p)!r}: folder {str(p.parent)!r} does not "
+                             f"exist")
+    model = name if isinstance(name, Model) else get_model(name)
+    raw = None
+    if data is not None:
+        if isinstance(name, str) and name in BUILTIN:
+            raw = builtin_data(name)
+        elif model.pre:
+            raise ValueError(f"Model {model.name!r} has pre steps: its raw inputs are not "
+                             f"known, so no data file can be written")
+        else:
+            model.require_data()
+            raw = dict(x_test=model.x_test, y_test=model.y_test, x_calib=model.x_calib)
+    from .onnx_io import export_onnx
+    export_onnx(model, path)
+    if raw is not None:
+        save_data(data, **raw)
+    return model
 
 
 def list_models():

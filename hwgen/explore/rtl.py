@@ -51,7 +51,7 @@ import numpy as np
 
 from ..golden.matmul import matmul
 from ..pespec import EXACT_MAX_TERMS, parse_pe
-from .emulate import BitSerial, FixedPoint, forward, layer_inputs, parse_candidate
+from .emulate import BitSerial, FixedPoint, forward, parse_candidate, tensor_ranges
 
 __all__ = ["rtl_pe", "check_rtl", "layer_trace", "golden_check", "verify_rtl", "parse_array",
            "MAX_RTL_INPUTS", "TEST_MODULE"]
@@ -125,7 +125,7 @@ def layer_trace(model, candidate, n, *, accumulate="rounded", scales=None):
     n = min(int(n), len(model.x_test))
     trace = []
     scores = forward(model, candidate, model.x_test[:n], accumulate=accumulate,
-                     scales=layer_inputs(model) if scales is None else scales, trace=trace)
+                     scales=tensor_ranges(model) if scales is None else scales, trace=trace)
     return scores, trace
 
 

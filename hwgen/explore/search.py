@@ -74,9 +74,9 @@ import time
 import numpy as np
 
 from ..formats import parse_format
-from .emulate import (BitSerial, FixedPoint, accuracy, exact_forward, forward, layer_inputs,
-                      parse_candidate, r_squared)
-from .models import BUILTIN, builtin_model, cache_dir
+from .emulate import (BitSerial, FixedPoint, accuracy, exact_forward, forward, parse_candidate,
+                      r_squared, tensor_ranges)
+from .models import BUILTIN, builtin_model, cache_dir, pool_size
 
 __all__ = ["parse_space", "parse_target", "DEFAULT_FLOATS", "DEFAULT_FIXED",
            "CALIBRATION_SPACE", "Explorer", "fit_r2_model", "calibration_points",
@@ -181,11 +181,25 @@ def parse_target(text):
 
 def _model_key(model):
     h = hashlib.sha256()
-    for layer in model.layers:
+    for i, (layer, shapes) in enumerate(zip(model.layers, model.input_shapes)):
         h.update(layer["kind"].encode())
         for k in ("W", "b"):
             if k in layer:
                 h.update(np.ascontiguousarray(layer[k]).tobytes())
+        # Fields beyond version 1 enter the key only when they are used, so the cached
+        # calibrations of version-1 models keep their keys.
+        kind, extra = layer["kind"], {}
+        if kind == "conv2d" and (layer["stride"] != (1, 1) or any(layer["pads"])):
+            extra.update(stride=layer["stride"], pads=layer["pads"])
+        elif kind == "avgpool" or (kind == "maxpool" and pool_size(layer, shapes[0]) is None):
+            extra.update({k: layer.get(k) for k in ("kernel", "stride", "pads",
+                                                    "count_include_pad")})
+        elif kind == "reshape":
+            extra["shape"] = layer["shape"]
+        if layer["inputs"] != [i - 1]:
+            extra["inputs"] = layer["inputs"]
+        if extra:
+            h.update(repr(sorted(extra.items())).encode())
     h.update(np.ascontiguousarray(model.x_test).tobytes())
     return f"{model.name}-{h.hexdigest()[:16]}"
 
@@ -241,7 +255,7 @@ def calibration_points(exclude, accumulate="rounded", *, models=None, space=None
         acc0 = accuracy(ref, model.y_test)
         xr = _r2_inputs(model)
         ref_r = exact_forward(model, xr)
-        scales = layer_inputs(model)
+        scales = tensor_ranges(model)
         dirty = False
         for ci, c in enumerate(space):
             key = f"{c.name}|{accumulate}"
@@ -319,7 +333,7 @@ class Explorer:
         self.cost_model = cost_model
         self.accumulate = accumulate
         self.progress = progress
-        self._scales = layer_inputs(model)
+        self._scales = tensor_ranges(model)
         self.exact_accuracy = accuracy(exact_forward(model), model.y_test)
         self.results = {}        # name -> dict(accuracy=..., seconds=...)
         self.evaluations = 0     # full evaluations performed
