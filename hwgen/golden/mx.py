@@ -88,8 +88,9 @@ sums blocks, and the internal precision is left to the implementation. Ours, to 
   NaN results are FP32's canonical quiet NaN ``0x7FC00000``.
 * Zero signs: an exactly-zero block sum counts as ``+0``. An exactly-zero accumulation
   follows the IEEE rule of :mod:`hwgen.golden.ops`: zeros of one sign keep it, any other
-  exact zero is ``+0`` (``-0`` when rounding down). So a dot product of zeros is ``+0``, and
-  ``-0`` appears only when a negative block term underflows to zero.
+  exact zero is ``+0`` (``-0`` when rounding down). So a dot product of zeros is ``+0``;
+  ``-0`` comes from a negative block term that underflows to zero, or from an exact
+  cancellation when rounding down.
 * Flags (inexact, underflow, overflow, invalid) are ORed over every block of the dot product.
 
 :func:`mx_matmul` applies :func:`mx_dot` to every row of ``A`` against every column of ``B``,

@@ -24,6 +24,17 @@ _BLOCK = 32
 _FP32 = parse_format("fp32")
 
 
+def _product(a, b):
+    """``a * b`` of unsigned values; as shift-and-add when one side has at most 4 bits (the
+    FP significands), so synthesis does not spend a DSP block on a 2x2 multiply (yosys maps
+    every ``$mul`` to one on ECP5); INT8 x INT8 stays a ``*``."""
+    if len(b) > len(a):
+        a, b = b, a
+    if len(b) > 4:
+        return a * b
+    return adder_tree([Mux(b[k], a << k, 0) for k in range(len(b))])
+
+
 class MxDot(wiring.Component):
     """Streaming MX dot products: ``y = sum over blocks of X_A * X_B * sum_i P_A,i * P_B,i``.
 
@@ -32,7 +43,9 @@ class MxDot(wiring.Component):
     (:func:`~hwgen.golden.mx.mx_block_sum_bits` bits), the two E8M0 scales become an exponent
     add, and the block is added to an FP32 accumulator with one rounding (the shared
     :class:`FloatRounder`, after an FMA-style alignment of the accumulator against the block
-    sum). The semantics, to the bit, are those of :func:`hwgen.golden.mx.mx_dot`.
+    sum). With 8 or 16 lanes a block takes at least two beats, so this accumulation is split
+    over two cycles (:attr:`acc_stages`). The semantics, to the bit, are those of
+    :func:`hwgen.golden.mx.mx_dot`.
 
     Parameters
     ----------
@@ -117,11 +130,17 @@ class MxDot(wiring.Component):
         return self._lsb
 
     @property
+    def acc_stages(self):
+        """Clock cycles of the FP32 accumulation loop: 2 when blocks come at most every other
+        cycle (lanes 8 or 16: a register between the alignment/add and the rounder), else 1."""
+        return 2 if self.beats >= 2 else 1
+
+    @property
     def latency(self):
         """Clock edges from the transfer of a dot product's final beat (that edge included)
         to its result being valid on ``o``, without stalls: input register, block register,
-        accumulator/output register."""
-        return 3
+        :attr:`acc_stages` accumulator stages (the last one the accumulator/output register)."""
+        return 2 + self.acc_stages
 
     @property
     def module_name(self):
@@ -189,7 +208,7 @@ class MxDot(wiring.Component):
             mag = Signal(Wp, name=f"p{k}_mag")
             shifts = [sh for sh in (sha, shb) if sh is not None]
             shift = sum(shifts[1:], shifts[0]) if shifts else 0
-            m.d.comb += mag.eq((ma * mb) << shift)
+            m.d.comb += mag.eq(_product(ma, mb) << shift)
             neg = sa ^ sb
             # A NaN/Inf element's significand is garbage, but it is never seen: its block's
             # result is NaN or Inf whatever the sum.
@@ -314,17 +333,32 @@ class MxDot(wiring.Component):
         inf = (t_inf | uc.inf) & ~nan
         inf_sign = Mux(t_inf, t_ninf, uc.sign)
 
+        # The rounder's input, registered when the loop has two cycles. This is safe because
+        # the next block's term reaches the alignment at least `beats` enabled cycles later,
+        # after this block has updated the accumulator. (FloatRounder's own cut is not used:
+        # it is not gated by `en`.)
+        raw = [Mux(inf, inf_sign, sign), e_lsb, mag, nan, inf, inv, t_valid, t_last]
+        if dynamic:
+            raw.append(t_rm)
+        if self.acc_stages == 2:
+            regs = [Signal.like(v, name=f"raw_{i}") if isinstance(v, Signal) else
+                    Signal(v.shape(), name=f"raw_{i}") for i, v in enumerate(raw)]
+            with m.If(en):
+                m.d.sync += [r_.eq(v) for r_, v in zip(regs, raw)]
+            raw = regs
+        r_sign, r_exp, r_sig, r_nan, r_inf, r_inv, r_valid, r_last = raw[:8]
+
         m.submodules.rounder = r = FloatRounder(_FP32, sig_width=top, exp_range=(e_lo, e_hi),
                                                 rounding=self._rounding)
-        m.d.comb += [r.sign.eq(Mux(inf, inf_sign, sign)), r.exp.eq(e_lsb), r.sig.eq(mag),
-                     r.nan.eq(nan), r.inf.eq(inf), r.invalid.eq(inv)]
+        m.d.comb += [r.sign.eq(r_sign), r.exp.eq(r_exp), r.sig.eq(r_sig),
+                     r.nan.eq(r_nan), r.inf.eq(r_inf), r.invalid.eq(r_inv)]
         if dynamic:
-            m.d.comb += r.rm.eq(t_rm)
+            m.d.comb += r.rm.eq(raw[8])
 
         flags_now = acc_flags | r.flags
-        emit = t_valid & t_last
-        with m.If(en & t_valid):
-            m.d.sync += [acc.eq(Mux(t_last, 0, r.y)), acc_flags.eq(Mux(t_last, 0, flags_now))]
+        emit = r_valid & r_last
+        with m.If(en & r_valid):
+            m.d.sync += [acc.eq(Mux(r_last, 0, r.y)), acc_flags.eq(Mux(r_last, 0, flags_now))]
         with m.If(en):
             m.d.sync += self.o.valid.eq(emit)
             with m.If(emit):
