@@ -22,6 +22,9 @@ from . import compress
 from .compress import (prune, kmeans_share, pq_quantize, huffman_lengths, CanonicalCode,
                        ham_encode, ham_decode, sham_encode, sham_decode, write_container,
                        read_container, psi, plain_ratio, spmv_csc)
+from .mx import (MX_ELEMENTS, MX_BLOCK_SIZES, MX_SCALE_RULES, E8M0_BIAS, E8M0_NAN, e8m0_encode,
+                 e8m0_decode, mx_element_encode, mx_element_decode, mx_elem_emax, mx_elem_max,
+                 mx_block_sum_bits, mx_quantize, mx_dequantize, mx_dot, mx_matmul)
 
 __all__ = ["Raw", "round_raw", "unpack", "decode", "encode", "bit_length", "rounding_codes",
            "is_nan", "is_inf", "to_fraction", "raw_from_float64",
@@ -37,3 +40,7 @@ __all__ = ["Raw", "round_raw", "unpack", "decode", "encode", "bit_length", "roun
            "compress", "prune", "kmeans_share", "pq_quantize", "huffman_lengths",
            "CanonicalCode", "ham_encode", "ham_decode", "sham_encode", "sham_decode",
            "write_container", "read_container", "psi", "plain_ratio", "spmv_csc"]
+__all__ += ["MX_ELEMENTS", "MX_BLOCK_SIZES", "MX_SCALE_RULES", "E8M0_BIAS", "E8M0_NAN",
+            "e8m0_encode", "e8m0_decode", "mx_element_encode", "mx_element_decode",
+            "mx_elem_emax", "mx_elem_max", "mx_block_sum_bits", "mx_quantize", "mx_dequantize",
+            "mx_dot", "mx_matmul"]

@@ -12,3 +12,5 @@ from .fadd import FloatAdder
 from .ffma import FloatFMA
 
 __all__ = ["FloatRounder", "FloatMultiplier", "FloatAdder", "FloatFMA", "RoundingMode", "raw_layout", "unpack"]
+from .mxdot import MxDot
+__all__ += ["MxDot"]
