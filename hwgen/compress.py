@@ -7,10 +7,12 @@ A model (:func:`load_model`) is one of
 * a built-in model of the explorer (``hwgen explore --list-models``: ``mlp-digits``,
   ``cnn-digits``, ``mlp-iris``...), trained on first use and cached;
 * a model file in the explorer's ``.npz`` format (:mod:`hwgen.explore.models`; recognized by
-  its ``format_version`` key);
-* any other numpy ``.npz`` file: every 2-D real array in it is a weight matrix (``W[in,
-  out]``), compressed in the file's order; other arrays are listed and left out. There is no
-  network and no data, so no accuracy;
+  its ``format_version`` key) or an ONNX file (test data from a data file, see
+  ``docs/models.md``);
+* any other numpy ``.npz`` file: every 2-D real array in it is a weight matrix ``W[out, in]``
+  (the convention of the model files, ONNX ``Gemm`` and PyTorch), compressed as ``W.T`` in the
+  file's order; other arrays are listed and left out. There is no network and no data, so no
+  accuracy;
 * ``gauss:N0,N1,...,Nk`` -- untrained He-initialized Gaussian layers ``N0 x N1``, ``N1 x N2``...
   (``std = sqrt(2 / fan_in)``, ``seed``): ψ only.
 
@@ -30,6 +32,8 @@ over dense fp32 bits (the paper's occupancy ratio); accuracies are computed by
 from dataclasses import dataclass, field
 from fractions import Fraction
 from pathlib import Path
+
+from .explore.models import weight_matrices, with_weights
 
 __all__ = ["parse_quant", "load_model", "weight_matrices", "with_weights", "compress_matrices",
            "CompressedModel", "total_psi", "compress_model"]
@@ -59,10 +63,14 @@ def _builtin_names():
     return ", ".join(BUILTIN)
 
 
-def load_model(spec, seed=0):
+def load_model(spec, seed=0, data=None):
     """``(model, matrices, skipped, note)`` for MODEL: the explorer
     :class:`~hwgen.explore.models.Model` (None without one), its named 2-D weight matrices
     (see :func:`weight_matrices`), the names of arrays left out, and a note to print.
+
+    MODEL is a built-in model's name, an explorer model file (``.npz``), an ONNX file (test
+    data from ``data``, a data file of :func:`hwgen.explore.models.load_data`), a plain
+    ``.npz`` of 2-D weight matrices ``W[out, in]``, or ``gauss:N0,N1,...``.
 
     Raises ValueError (one line) for an unknown name or an unreadable/invalid file."""
     import zipfile
@@ -78,72 +86,44 @@ def load_model(spec, seed=0):
         if len(sizes) < 2 or min(sizes) < 1 or max(sizes) > 100_000:
             raise ValueError(f"gauss: model must list at least two layer widths in "
                              f"1..100000 (gauss:784,300,100,10), not {spec!r}")
+        if data is not None:
+            raise ValueError(f"--data does not apply to a gauss: stand-in, not {spec!r}")
         rng = np.random.default_rng(seed)
         mats = [(f"fc{i + 1}", (rng.standard_normal((a, b)) * np.sqrt(2.0 / a))
                  .astype(np.float32)) for i, (a, b) in enumerate(zip(sizes, sizes[1:]))]
         return None, mats, [], "untrained Gaussian stand-in (He init): no accuracy to report"
     if spec in em.BUILTIN:
-        model = em.builtin_model(spec)
+        model = em.get_model(spec, data)
         return model, weight_matrices(model), [], ""
     path = Path(spec)
     if not path.exists():
-        if spec.endswith(".npz") or "/" in spec:
+        if spec.endswith((".npz", ".onnx")) or "/" in spec:
             raise ValueError(f"model file {spec!r} does not exist")
         raise ValueError(f"unknown model {spec!r}: give a built-in model ({_builtin_names()}),"
-                         f" an .npz file or gauss:N0,N1,...")
+                         f" an .npz or .onnx file or gauss:N0,N1,...")
     if not path.is_file():
-        raise ValueError(f"model {spec!r} is not a file (a built-in model name, an .npz "
-                         f"file or gauss:N0,N1,...)")
+        raise ValueError(f"model {spec!r} is not a file (a built-in model name, an .npz or "
+                         f".onnx file or gauss:N0,N1,...)")
+    if em.is_onnx_path(path):
+        model = em.load_model(path, data)
+        note = "" if model.has_data else "no test data (--data FILE.npz): no accuracy to report"
+        return model, weight_matrices(model), [], note
     if not zipfile.is_zipfile(path):
-        raise ValueError(f"model {spec!r} is not a .npz file (numpy.savez output)")
+        raise ValueError(f"model {spec!r} is neither a .npz file (numpy.savez output) nor an "
+                         f"ONNX file")
     try:
         with np.load(path, allow_pickle=False) as z:
-            arrays = [(k, z[k]) for k in z.files]
+            is_model = "format_version" in z.files
     except Exception as e:  # noqa: BLE001 - any unreadable file is one user error
         raise ValueError(f"cannot read {spec!r} as a .npz file: "
                          f"{str(e).splitlines()[0] if str(e) else type(e).__name__}") from None
-    if any(k == "format_version" for k, _ in arrays):
-        model = em.load_model(path)          # ValueError names the file and the key
+    if is_model:
+        model = em.load_model(path, data)          # ValueError names the file and the key
         return model, weight_matrices(model), [], ""
-    mats, skipped = [], []
-    for k, a in arrays:
-        if a.ndim == 2 and np.issubdtype(a.dtype, np.number) \
-                and not np.issubdtype(a.dtype, np.complexfloating):
-            mats.append((k, a))
-        else:
-            skipped.append(k)
-    if not mats:
-        raise ValueError(f"{spec!r} holds no 2-D real array (weight matrix)")
+    if data is not None:
+        raise ValueError(f"--data needs a model, but {spec!r} holds plain weight matrices")
+    mats, skipped = em.load_weight_file(path)
     return None, mats, skipped, "plain matrices, no model: no accuracy to report"
-
-
-def weight_matrices(model):
-    """``[(name, K x N matrix), ...]`` of a model's ``dense``/``conv2d`` layers: ``W.T`` for
-    dense, ``W.reshape(out, -1).T`` for conv2d (name ``layer{i}``, as in the model file)."""
-    out = []
-    for i, layer in enumerate(model.layers):
-        if layer["kind"] in ("dense", "conv2d"):
-            w = layer["W"]
-            out.append((f"layer{i}", w.reshape(w.shape[0], -1).T))
-    return out
-
-
-def with_weights(model, matrices):
-    """A copy of ``model`` whose ``dense``/``conv2d`` weights are ``matrices`` (the K x N
-    forms of :func:`weight_matrices`, in order), as float64."""
-    import numpy as np
-
-    from .explore.models import Model
-    mats = iter(matrices)
-    layers = []
-    for layer in model.layers:
-        layer = dict(layer)
-        if layer["kind"] in ("dense", "conv2d"):
-            w = layer["W"]
-            layer["W"] = np.asarray(next(mats), dtype=np.float64).T.reshape(w.shape).copy()
-        layers.append(layer)
-    return Model(model.name, layers, model.input_shape, model.x_test, model.y_test,
-                 model.x_calib, model.description)
 
 
 def compress_matrices(mats, prune_pct, quant, fmt, *, word_width=32, max_len=16, seed=0):

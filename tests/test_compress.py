@@ -364,7 +364,8 @@ def test_compress_command(tmp_path, capsys):
     assert [n for n, _ in items] == ["w1", "w2"]
     z = np.load(model)
     for name, c in items:
-        ref, _ = gc.kmeans_share(gc.prune(z[name], 90), 8)
+        # W[out, in] in the file; the array's K x N operand is W.T
+        ref, _ = gc.kmeans_share(gc.prune(z[name].T, 90), 8)
         assert np.array_equal(gc.decompress(c), ref)
     psi_printed = float(text.split("total: psi = ")[1].split(",")[0])
     bits = sum(sum(c.size_bits().values()) for _, c in items)

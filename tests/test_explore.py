@@ -320,7 +320,7 @@ def test_neighbours():
 # -- command line -----------------------------------------------------------------------------
 
 def _args(**kw):
-    base = dict(list_models=False, model=None, formats=None, target_loss="1%",
+    base = dict(list_models=False, model=None, data=None, formats=None, target_loss="1%",
                 search="exhaustive", accumulate="rounded", device="up5k", no_synth=True,
                 output=".", quiet=True, verify_rtl=None, rtl_array="4x4", rtl_dataflow="ws")
     base.update(kw)

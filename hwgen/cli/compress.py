@@ -30,15 +30,19 @@ Prune, quantize and HAM/sHAM-encode the weight matrices of MODEL; print psi, the
 compression ratio and the test accuracy before and after (through the golden model); write an
 archive of containers (see hwgen.golden.compress).
 
-MODEL: a built-in model (hwgen explore --list-models), an explorer model file (.npz), any .npz
-of 2-D weight matrices W[in, out] (psi only), or gauss:N0,N1,... -- untrained He-initialized
-Gaussian layers N0xN1, N1xN2, ... (psi only)."""
+MODEL: a built-in model (hwgen explore --list-models), an explorer model file (.npz), an ONNX
+file (--data FILE.npz for its accuracy), any .npz of 2-D weight matrices W[out, in] (psi only),
+or gauss:N0,N1,... -- untrained He-initialized Gaussian layers N0xN1, N1xN2, ... (psi only).
+Model and data file formats: docs/models.md."""
 
 
 def add_arguments(p):
     p.add_argument("model", metavar="MODEL",
-                   help="built-in model name, model .npz, .npz of 2-D weight matrices, or "
-                        "gauss:N0,N1,... (untrained Gaussian stand-in)")
+                   help="built-in model name, model .npz or .onnx, .npz of 2-D weight "
+                        "matrices, or gauss:N0,N1,... (untrained Gaussian stand-in)")
+    p.add_argument("--data", metavar="FILE.npz", default=None,
+                   help="test data of the model (keys x_test, y_test, optional x_calib: raw "
+                        "inputs; docs/models.md); replaces a built-in model's test data")
     p.add_argument("--prune", metavar="P", default="0",
                    help="percentage of smallest-magnitude entries to zero (0..100, default 0)")
     p.add_argument("--quant", metavar="SPEC", default="none",
@@ -97,7 +101,7 @@ def run(args):
                 raise ValueError(f"--arith must be float64 or an explorer candidate (fx8, "
                                  f"e4m3, bf16, ...), not {args.arith!r} "
                                  f"({str(e).splitlines()[0]})") from None
-        model, mats, skipped, note = load_model(args.model, args.seed)
+        model, mats, skipped, note = load_model(args.model, args.seed, args.data)
         if args.output is None:
             raise ValueError("missing -o/--output FILE: the archive file to write")
         out = Path(args.output)
@@ -144,7 +148,7 @@ def run(args):
     tot_bits = total * tot_dense
     print(f"total: psi = {float(total):.4f}, plain ratio = {float(1 / total):.2f}x "
           f"({tot_dense // 8} dense fp32 bytes -> {-(-int(tot_bits) // 8)} bytes)")
-    if model is not None:
+    if model is not None and model.has_data:
         from ..explore.emulate import evaluate
         before = evaluate(model, arith)[0]
         after = evaluate(with_weights(model, decoded), arith)[0]

@@ -1,6 +1,6 @@
 """``hwgen explore``: which precision should I build?
 
-``hwgen explore --model NAME_OR_FILE [--formats SPEC] [--target-loss 1%]
+``hwgen explore --model NAME_OR_FILE [--data FILE.npz] [--formats SPEC] [--target-loss 1%]
 [--search exhaustive|fast|both] [--accumulate rounded|fused|exact] [--device up5k|ecp5-85f]
 [--no-synth] [-o DIR]`` prints a table of the candidates, writes ``explore_<model>.json``
 and ``explore_<model>.png`` (accuracy against cost, Pareto front) into ``DIR`` and prints
@@ -43,7 +43,11 @@ bit; see hwgen/explore/rtl.py.
 def add_arguments(p):
     from ..explore.report import MAX_RTL_CANDIDATES
     p.add_argument("--model", metavar="NAME_OR_FILE",
-                   help="a built-in model (--list-models) or a model .npz file")
+                   help="a built-in model (--list-models), a model .npz file or an ONNX file "
+                        "(formats: docs/models.md)")
+    p.add_argument("--data", metavar="FILE.npz", default=None,
+                   help="test data (keys x_test, y_test, optional x_calib: raw inputs, see "
+                        "docs/models.md); needed for an ONNX model")
     p.add_argument("--list-models", action="store_true", help="list the built-in models")
     p.add_argument("--formats", metavar="SPEC", default=None,
                    help="candidates (default: the default float grid and fixed point 4..32)")
@@ -84,12 +88,15 @@ def run(args):
     from ..explore.models import list_models
     from ..explore.report import explore
     if args.list_models:
+        for flag, value in (("--model", args.model), ("--data", args.data)):
+            if value is not None:
+                raise ValueError(f"--list-models takes no {flag} (got {value!r})")
         for name, desc in list_models():
             print(f"{name}  {desc}")
         return 0
     if not args.model:
         raise ValueError("explore needs --model NAME_OR_FILE (or --list-models)")
-    report = explore(args.model, formats=args.formats, target_loss=args.target_loss,
+    report = explore(args.model, data=args.data, formats=args.formats, target_loss=args.target_loss,
                      search=args.search, accumulate=args.accumulate, device=args.device,
                      synthesize=not args.no_synth, output=args.output,
                      verify_rtl=args.verify_rtl, rtl_array=args.rtl_array,

@@ -150,14 +150,18 @@ def _fit_for(model, accumulate, progress):
 
 def explore(model, *, formats=None, target_loss="1%", search="exhaustive",
             accumulate="rounded", device="up5k", synthesize=True, output=".",
-            verify_rtl=None, rtl_array="4x4", rtl_dataflow="ws", progress=True, out=None):
+            verify_rtl=None, rtl_array="4x4", rtl_dataflow="ws", progress=True, out=None,
+            data=None):
     """Find the cheapest candidate format that keeps ``model``'s accuracy; print the table,
     write ``explore_<model>.json`` and ``.png`` into ``output``; return the report (the JSON).
 
     Parameters (``hwgen explore --help`` says more of each)
     ----------
     model : str
-        A built-in model name or a model ``.npz`` file.
+        A built-in model name, a model ``.npz`` file or an ONNX file (docs/models.md).
+    data : str or None
+        A data file (``x_test``, ``y_test``, optional ``x_calib``: raw inputs) replacing the
+        model's test data; an ONNX model needs one.
     formats : str, optional
         The candidates (``--formats`` SPEC; default the float grid and fixed point).
     target_loss : str or float
@@ -198,7 +202,8 @@ def explore(model, *, formats=None, target_loss="1%", search="exhaustive",
     if outdir.exists() and not outdir.is_dir():
         raise ValueError(f"Output {str(output)!r} is not a directory")
     rtl = _rtl_setup(verify_rtl, rtl_array, rtl_dataflow, accumulate, space)
-    model = get_model(model)
+    model = get_model(model, data)
+    model.require_data()
     progress = progress_bar() if progress else None
 
     t_start = time.monotonic()
