@@ -5,11 +5,11 @@ lines in and out, one clock domain (``sync``). The protocol is :mod:`hwgen.host_
 (documented in ``docs/protocol.md``); this module puts its hardware together from parts
 joined by streams, each in its own module and tested alone::
 
-    rx ─ UARTRx ─ FrameReceiver ─┬─ (staging buffer) ─ BufferAccess ─┬─ weight, activation,
-                                 │         RequestDecoder            │  result buffers
-                                 └──────── LinkController ───────────┤
-                                              │         └─ RunSequencer ─ SystolicArray
-    tx ─ UARTTx ─ FrameTransmitter ───────────┘                 └─ Watchdog
+    rx → UARTRx → FrameReceiver ──→ LinkController ──→ FrameTransmitter → UARTTx → tx
+                  (payload into the   ├ RequestDecoder: is the request well-formed?
+                   staging buffer)    ├ BufferAccess: WRITE (staging → buffer), READ
+                                      └ RunSequencer: RUN, buffers → SystolicArray →
+                                        result buffer; Watchdog: stops a stalled run
 
 How a frame is handled
 ----------------------
@@ -108,7 +108,6 @@ class HostLinkCore(wiring.Component):
                  watchdog_cycles=1 << 16, fifo_depth=4, mul_latency=0, add_latency=0):
         # Every parameter is checked before any component is built.
         self._spec = ArraySpec(rows, cols, pe, dataflow, mul_latency, add_latency)
-        self._fifo_depth = fifo_depth
         self._divisor = P.check_divisor(divisor)
         self._clk_hz = P.check_int("Clock frequency", int(clk_hz), 1, (1 << 32) - 1)
         depths = dict(DEFAULT_DEPTHS, **(depths or {}))
