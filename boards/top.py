@@ -7,7 +7,9 @@ power-on reset); the UART divider comes from that clock and the baud rate.
 from amaranth.hdl import Elaboratable, Module
 from amaranth.lib import io
 
-from hwgen.host_link import DEFAULT_MAX_PAYLOAD, HostLinkCore, divisor_for
+from hwgen.arrayspec import ArraySpec
+from hwgen.host_link import DEFAULT_MAX_PAYLOAD, HostLinkCore
+from hwgen.host_link.protocol import buffer_word_bits, divisor_for
 
 from . import get_board
 
@@ -43,34 +45,29 @@ class BoardTop(Elaboratable):
     def __init__(self, board, rows, cols, pe="int8", dataflow="ws", *, baud=None,
                  depths=None, max_payload=DEFAULT_MAX_PAYLOAD, timeout_s=0.05, mul_latency=0,
                  add_latency=0):
-        try:
-            self._setup(board, rows, cols, pe, dataflow, baud, depths, max_payload, timeout_s,
-                        dict(mul_latency=mul_latency, add_latency=add_latency))
-        except Exception:
-            self._MustUse__silence = True   # never built: no "created but never used" warning
-            raise
-
-    def _setup(self, board, rows, cols, pe, dataflow, baud, depths, max_payload, timeout_s,
-               pipeline):
+        # Plain parameters first (a bad one raises before any component is built): the
+        # default depths depend only on the array's word sizes.
         self.board = get_board(board)
         self.baud = int(baud or self.board.baud)
         self.clk_hz = _default_clk_hz(self.board.platform)
         self.divisor = divisor_for(self.clk_hz, self.baud)
-
-        def core(depths):
-            return HostLinkCore(rows, cols, pe, dataflow, divisor=self.divisor,
-                                clk_hz=int(self.clk_hz), depths=depths,
-                                max_payload=max_payload,
-                                timeout_cycles=max(int(self.clk_hz * timeout_s),
-                                                   20 * self.divisor),
-                                **pipeline)
-        self.core = core(depths or self.board.depths)
+        spec = ArraySpec(rows, cols, pe, dataflow, mul_latency, add_latency)
         if depths is None:
-            best = self.board.buffer_depths(self.core.word_bits)
-            if best != self.core.depths:
-                # Only its word sizes were needed: no "created but never used" warning.
-                self.core._MustUse__silence = self.core.array._MustUse__silence = True
-                self.core = core(best)
+            depths = self.board.buffer_depths(buffer_word_bits(spec))
+        depths = depths or self.board.depths
+        self.core = HostLinkCore(rows, cols, pe, dataflow, divisor=self.divisor,
+                                 clk_hz=int(self.clk_hz), depths=depths,
+                                 max_payload=max_payload,
+                                 timeout_cycles=max(int(self.clk_hz * timeout_s),
+                                                    20 * self.divisor),
+                                 mul_latency=mul_latency, add_latency=add_latency)
+
+    @property
+    def spram_memories(self):
+        """The memories that may be single-port RAM (:attr:`HostLinkCore.spram_memories`),
+        as ``(path, name)`` below this top: the path of the module holding each (a tuple of
+        submodule names) and its name there."""
+        return tuple((("core",) + path, name) for path, name in self.core.spram_memories)
 
     @property
     def module_name(self):

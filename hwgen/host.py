@@ -247,7 +247,7 @@ class Accelerator:
         return out
 
     def run(self, tiles, tile_len, *, accumulate=False, bits=None, low=False):
-        """Start a RUN (see :mod:`hwgen.host_link.engine`) and wait for it; return the clock
+        """Start a RUN (see :mod:`hwgen.host_link.sequencer`) and wait for it; return the clock
         cycles it took. ``bits``: bit-serial PEs, weight planes to use (None: all);
         ``low``: dual-precision PEs, low mode (see :meth:`matmul`)."""
         flags = P.run_flags(accumulate, self._wire_bits(bits), self._check_low(low))
@@ -257,29 +257,26 @@ class Accelerator:
     # -- GEMM -----------------------------------------------------------------------------------
     @property
     def array(self):
-        """A :class:`~hwgen.arrays.systolic.SystolicArray` description matching the board
-        (for packing words; nothing is built)."""
+        """The :class:`~hwgen.arrayspec.ArraySpec` of the board's array (from IDENTIFY): the
+        plain description the driver packs words with (no gateware is built or imported)."""
         if self._array is None:
-            from .arrays.systolic import SystolicArray
+            from .arrayspec import ArraySpec
             i = self.info()
-            self._array = SystolicArray(i.rows, i.cols, i.pe, i.dataflow,
-                                        mul_latency=i.mul_latency, add_latency=i.add_latency)
-            self._array._MustUse__silence = True    # a description, never elaborated
+            self._array = ArraySpec(i.rows, i.cols, i.pe, i.dataflow, i.mul_latency,
+                                    i.add_latency)
         return self._array
 
     def _act_word(self, row):
-        from .arrays.systolic import pack_acts
-        arr = self.array
-        bits = arr.act_layout["a"].shape.size
-        return pack_acts(arr, [int(x) for x in row]) & ((1 << bits) - 1)
+        # the ``a`` field alone (the low bits of the array's acts word): see
+        # hwgen.host_link.protocol.buffer_word_bits
+        spec = self.array
+        return spec.pack_acts([int(x) for x in row]) & ((1 << spec.act_fields["a"][1]) - 1)
 
     def _weight_word(self, row):
-        from .arrays.systolic import pack_weights
-        return pack_weights(self.array, [int(x) for x in row])
+        return self.array.pack_weights([int(x) for x in row])
 
     def _result_rows(self, words):
-        from .arrays.systolic import unpack_results
-        return [unpack_results(self.array, w)[0] for w in words]
+        return [self.array.unpack_results(w)[0] for w in words]
 
     def _wire_bits(self, bits):
         """The RUN flags' plane count for run-time ``bits`` (0 = all planes)."""

@@ -444,6 +444,18 @@ def test_bitserial_layer_is_the_bitserial_golden_dot():
     assert accuracy(forward(m, "bs8@2"), m.y_test) < accuracy(forward(m, "bs8"), m.y_test)
 
 
+@pytest.mark.parametrize("accumulate", ["rounded", "fused", "exact"])
+def test_float_cost_names_are_the_units(accumulate):
+    """The cost cache's key of a float candidate is the module name of the MAC it stands for,
+    without building it."""
+    from hwgen.explore.cost import CostModel
+    cm = CostModel("up5k", accumulate=accumulate, max_terms=256, synthesize=False)
+    for cand in ("e4m3", "bf16", "e5m7_none"):
+        unit = cm.unit(cand)
+        unit._MustUse__used = True          # built for its name only (here, not in cost.py)
+        assert cm.module_name(cand) == unit.module_name
+
+
 def test_bitserial_cost_counts_cycles():
     from hwgen.explore.cost import CostModel, speedup
     from hwgen.units.bsmac import BitSerialMac

@@ -21,44 +21,12 @@ from amaranth.hdl import Cat, Module, Mux, Shape, signed, unsigned
 from amaranth.lib import data, wiring
 from amaranth.lib.wiring import In, Out
 
+from ..arrayspec import SUPPORTED_KINDS, check_array_pe, check_pe_latency
 from ..pespec import PE_GRAMMAR, PESpec, parse_pe
 from ..units.floatraw import exp_range, unpack
 
 __all__ = ["PESpec", "parse_pe", "PE_GRAMMAR", "PEDatapath", "ReadOut", "SUPPORTED_KINDS",
            "check_array_pe", "check_pe_latency", "operand_shapes", "acc_shape", "out_shape"]
-
-#: PE kinds the systolic array builds (every kind, in both dataflows).
-SUPPORTED_KINDS = ("int", "float", "ternary", "bitserial", "dualprec")
-
-
-def check_array_pe(pe):
-    """Parse ``pe`` and check that arrays support it; return the :class:`PESpec`."""
-    spec = parse_pe(pe)
-    if spec.kind not in SUPPORTED_KINDS:
-        raise ValueError(f"PE {spec.spec!r} is not supported by SystolicArray yet; supported: "
-                         f"{PE_GRAMMAR}")
-    return spec
-
-
-def check_pe_latency(pe, dataflow, mul_latency=0, add_latency=0):
-    """Check a PE pipeline (see :class:`PEDatapath`); return ``(mul_latency, add_latency)``."""
-    pe = parse_pe(pe)
-    lat = {"Multiplier latency": mul_latency, "Adder latency": add_latency}
-    for what, v in lat.items():
-        if not isinstance(v, int) or isinstance(v, bool):
-            raise TypeError(f"{what} must be an integer, not {v!r}")
-    if not (mul_latency or add_latency):
-        return 0, 0
-    if dataflow != "ws" or pe.accumulate not in ("rounded", "fused"):
-        raise ValueError(f"A PE pipeline needs a weight-stationary array of F:ACC:rounded or "
-                         f"F:ACC:fused PEs, not {pe.spec!r} ({dataflow})")
-    hi = {"Multiplier latency": 3 if pe.accumulate == "rounded" else 0,
-          "Adder latency": 3 if pe.accumulate == "rounded" else 4}
-    for what, v in lat.items():
-        if not 0 <= v <= hi[what]:
-            raise ValueError(f"{what} must be between 0 and {hi[what]} for {pe.spec}, "
-                             f"not {v!r}")
-    return mul_latency, add_latency
 
 
 def _int_shape(fmt):

@@ -74,21 +74,17 @@ data), so results in flight always drain.
 
 import functools
 import operator
-import re
 
 from amaranth.hdl import Array, Cat, Const, EnableInserter, Module, Mux, Signal, Value
 from amaranth.lib import data, stream, wiring
 from amaranth.lib.fifo import SyncFIFOBuffered
 from amaranth.lib.wiring import In, Out
 
-from ..golden.bsmac import clamp_bits
-from ..pespec import DATAFLOWS, bits_width
-from .pe import (PEDatapath, ReadOut, acc_shape, check_array_pe, check_pe_latency,
-                 operand_shapes, out_shape)
+from ..arrayspec import MAX_DIM, ArraySpec
+from .pe import PEDatapath, ReadOut, acc_shape, operand_shapes, out_shape
 
-__all__ = ["SystolicArray", "MAX_DIM", "pack_weights", "pack_acts", "unpack_results"]
-
-MAX_DIM = 64
+__all__ = ["SystolicArray", "MAX_DIM", "weight_layout", "act_layout", "result_elem",
+           "result_layout", "pack_weights", "pack_acts", "unpack_results"]
 
 
 class SystolicArray(wiring.Component):
@@ -131,160 +127,60 @@ class SystolicArray(wiring.Component):
 
     def __init__(self, rows=4, cols=4, pe="int8", dataflow="ws", *, fifo_depth=4,
                  mul_latency=0, add_latency=0):
-        for what, v in (("Rows", rows), ("Columns", cols)):
-            if not isinstance(v, int) or isinstance(v, bool):
-                raise TypeError(f"{what} must be an integer, not {v!r}")
-            if not 1 <= v <= MAX_DIM:
-                raise ValueError(f"{what} must be between 1 and {MAX_DIM}, not {v!r}")
-        self._pe = check_array_pe(pe)
-        if dataflow not in DATAFLOWS:
-            raise ValueError(f"Dataflow must be one of {', '.join(DATAFLOWS)}, not "
-                             f"{dataflow!r}")
+        self._spec = ArraySpec(rows, cols, pe, dataflow, mul_latency, add_latency)
         if not isinstance(fifo_depth, int) or isinstance(fifo_depth, bool) or fifo_depth < 2:
             raise ValueError(f"FIFO depth must be an integer of at least 2, not {fifo_depth!r}")
-        self._rows, self._cols, self._dataflow = rows, cols, dataflow
         self._fifo_depth = fifo_depth
-        self._mul_latency, self._add_latency = check_pe_latency(self._pe, dataflow, mul_latency,
-                                                                add_latency)
         super().__init__({
             "weights": In(stream.Signature(self.weight_layout)),
             "acts": In(stream.Signature(self.act_layout)),
             "results": Out(stream.Signature(self.result_layout)),
         })
 
-    # -- parameters and derived facts --------------------------------------------------------
-    rows = property(lambda self: self._rows)
-    cols = property(lambda self: self._cols)
-    pe = property(lambda self: self._pe)
-    dataflow = property(lambda self: self._dataflow)
+    # -- parameters and derived facts (from the plain description, :attr:`spec`) -------------
+    spec = property(lambda self: self._spec,
+                    doc="The :class:`~hwgen.arrayspec.ArraySpec` this array is built from.")
+    rows = property(lambda self: self._spec.rows)
+    cols = property(lambda self: self._spec.cols)
+    pe = property(lambda self: self._spec.pe)
+    dataflow = property(lambda self: self._spec.dataflow)
     fifo_depth = property(lambda self: self._fifo_depth)
-    mul_latency = property(lambda self: self._mul_latency)
-    add_latency = property(lambda self: self._add_latency)
-
-    @property
-    def acc_bits(self):
-        """Width of one PE's running sum (integer, float encoding or Kulisch register)."""
-        return self._pe.acc_bits
-
-    @property
-    def serial(self):
-        """True for bit-serial PEs (``bsWxA``): ``acts`` rows carry a ``bits`` field."""
-        return self._pe.kind == "bitserial"
-
-    @property
-    def weight_bits(self):
-        """Bit-serial PEs: W, the weight width (the most planes per row)."""
-        return self._pe.w_fmt.bits if self.serial else None
-
-    @property
-    def bits_width(self):
-        """Bit-serial PEs: width of the ``acts`` ``bits`` field (``W.bit_length()``)."""
-        return bits_width(self._pe) if self.serial else None
-
-    def _planes_of(self, bits):
-        if not self.serial:
-            if bits is not None:
-                raise ValueError(f"Run-time bits apply to bit-serial PEs only, not "
-                                 f"{self._pe.spec!r}")
-            return 1
-        return int(clamp_bits(self.weight_bits if bits is None else bits, self.weight_bits))
+    mul_latency = property(lambda self: self._spec.mul_latency)
+    add_latency = property(lambda self: self._spec.add_latency)
+    acc_bits = property(lambda self: self._spec.acc_bits, doc=ArraySpec.acc_bits.__doc__)
+    serial = property(lambda self: self._spec.serial, doc=ArraySpec.serial.__doc__)
+    weight_bits = property(lambda self: self._spec.weight_bits,
+                           doc=ArraySpec.weight_bits.__doc__)
+    bits_width = property(lambda self: self._spec.bits_width, doc=ArraySpec.bits_width.__doc__)
+    latency = property(lambda self: self._spec.latency, doc=ArraySpec.latency.__doc__)
+    cycles_per_tile = property(lambda self: self._spec.cycles_per_tile,
+                               doc=ArraySpec.cycles_per_tile.__doc__)
+    module_name = property(lambda self: self._spec.module_name)
 
     def cycles_per_row(self, bits=None):
-        """Cycles one ``acts`` row occupies the array: 1, or for bit-serial PEs the planes
-        processed, ``bits`` clamped to 1..W (default W). Weight-stationary throughput is
-        ``rows·cols / cycles_per_row`` MACs per cycle."""
-        return self._planes_of(bits)
-
-    @property
-    def weight_layout(self):
-        return data.ArrayLayout(operand_shapes(self._pe)[1], self._cols)
-
-    @property
-    def act_layout(self):
-        a = data.ArrayLayout(operand_shapes(self._pe)[0], self._rows)
-        if self._dataflow == "ws":
-            fields = {"a": a, "psum": data.ArrayLayout(acc_shape(self._pe), self._cols),
-                      "last": 1}
-        else:
-            fields = {"a": a, "last": 1}
-        if self._pe.kind == "bitserial":
-            fields["bits"] = self.bits_width
-        if self._pe.kind == "dualprec":
-            fields["low"] = 1
-        return data.StructLayout(fields)
-
-    @property
-    def result_elem(self):
-        """Shape of one element of a ``results`` row."""
-        if self._dataflow == "ws" and self._pe.accumulate == "exact":
-            return data.StructLayout({"y": out_shape(self._pe), "acc": acc_shape(self._pe)})
-        return out_shape(self._pe)
-
-    @property
-    def result_layout(self):
-        return data.ArrayLayout(self.result_elem, self._cols)
-
-    @property
-    def latency(self):
-        """Clock cycles, without stalls, from an input transfer to its result transfer:
-        WS, from an ``acts`` row to its ``results`` row; OS, from a tile's ``last`` transfer
-        to the tile's first ``results`` row. Bit-serial PEs: at full precision (W planes);
-        see :meth:`latency_at`."""
-        return self.latency_at()
+        return self._spec.cycles_per_row(bits)
 
     def latency_at(self, bits=None):
-        """:attr:`latency` for rows of ``bits`` planes (bit-serial PEs; others: ``bits`` is
-        None). The wavefront crosses rows + cols - 1 PEs, one step of ``cycles_per_row`` cycles
-        each (when no row of more planes is in flight), then the result register or drain
-        select (1), the de-skew hand-over (1) and the result FIFO (2: write, then its output
-        register): ``(rows + cols - 1)·cycles_per_row + 4``. A pipelined PE adds
-        ``rows·add_latency + mul_latency``."""
-        return ((self._rows + self._cols - 1) * self._planes_of(bits) + 4
-                + self._rows * self._add_latency + self._mul_latency)
-
-    @property
-    def cycles_per_tile(self):
-        """Minimum cycles a tile occupies the array at steady state: a tile of n activation
-        transfers takes ``max(n, cycles_per_tile)`` cycles when the sources keep up and the
-        sink is always ready. WS: a weight bank is reloaded ``cols`` cycles after its last
-        use and takes ``rows`` cycles, so ``rows + cols``; OS: ``rows`` (the result drain;
-        bit-serial PEs: ``rows`` steps).
-        Bit-serial PEs: the bound at full precision; see :meth:`cycles_per_tile_at`."""
-        return self.cycles_per_tile_at()
-
-    @property
-    def _ws_drain(self):
-        # Row k of a weight bank is last read by PE (k, cols-1), cols-1 + k·(1+add_latency)
-        # cycles after the tile's last row enters: the bank reloads after the worst, k=rows-1.
-        return self._cols + (self._rows - 1) * self._add_latency
+        return self._spec.latency_at(bits)
 
     def cycles_per_tile_at(self, bits=None):
-        """:attr:`cycles_per_tile` for tiles of ``bits`` planes (bit-serial PEs). OS:
-        ``rows·P``, P = ``cycles_per_row(bits)`` (a tile of K transfers takes at most
-        ``max(K, rows)·P`` cycles: the drain emits a row per step). WS: a tile of n
-        rows takes at most ``max(n·P, cycles_per_tile_at(P))`` cycles at steady state,
-        P = ``cycles_per_row(bits)``. A bank is reloaded once its last reader,
-        PE (rows-1, cols-1), is done, rows + cols - 1 steps of (at most) P cycles after the
-        tile's last row, and loading takes ``rows`` cycles, which the next tile sees at a step
-        boundary: ``P·(rows + cols - 1 + ceil(rows / P))``. (Steps shorten to one cycle when
-        the array runs empty, so a starved array reloads sooner.)"""
-        if self._dataflow == "os":
-            return self._rows * self._planes_of(bits)
-        if not self.serial:
-            return self._rows + self._ws_drain
-        p = self._planes_of(bits)
-        return p * (self._rows + self._cols - 1 + -(-self._rows // p))
+        return self._spec.cycles_per_tile_at(bits)
 
-    @property
-    def module_name(self):
-        tag = re.sub(r"[^a-z0-9]+", "_", self._pe.spec.lower()).strip("_")
-        pipe = f"_l{self._mul_latency}_{self._add_latency}" if self._mul_latency or \
-            self._add_latency else ""
-        return f"systolic_{self._dataflow}_{self._rows}x{self._cols}_{tag}{pipe}"
+    cycles_per_row.__doc__ = ArraySpec.cycles_per_row.__doc__
+    latency_at.__doc__ = ArraySpec.latency_at.__doc__
+    cycles_per_tile_at.__doc__ = ArraySpec.cycles_per_tile_at.__doc__
+
+    weight_layout = property(lambda self: weight_layout(self._spec))
+    act_layout = property(lambda self: act_layout(self._spec))
+    result_elem = property(lambda self: result_elem(self._spec),
+                           doc="Shape of one element of a ``results`` row.")
+    result_layout = property(lambda self: result_layout(self._spec))
 
     def __repr__(self):
-        return (f"SystolicArray({self._rows}, {self._cols}, {self._pe.spec!r}, "
-                f"{self._dataflow!r})")
+        spec = self.__dict__.get("_spec")
+        if spec is None:            # a constructor that raised
+            return "SystolicArray(...)"
+        return f"SystolicArray({spec.rows}, {spec.cols}, {spec.pe.spec!r}, {spec.dataflow!r})"
 
     # -- hardware ----------------------------------------------------------------------------
     def elaborate(self, platform):
@@ -301,7 +197,7 @@ class SystolicArray(wiring.Component):
             self.results.valid.eq(fifo.r_rdy),
             fifo.r_en.eq(self.results.ready),
         ]
-        if self._dataflow == "ws":
+        if self.dataflow == "ws":
             out_valid, row = self._ws(m, core, en)
         else:
             out_valid, row = self._os(m, core, en)
@@ -319,10 +215,10 @@ class SystolicArray(wiring.Component):
         return value
 
     def _readout(self, core, acc, j):
-        ro = ReadOut(self._pe)
+        ro = ReadOut(self.pe)
         core.submodules[f"readout_{j}"] = ro
         core.d.comb += ro.acc.eq(acc)
-        if self._dataflow == "ws" and self._pe.accumulate == "exact":
+        if self.dataflow == "ws" and self.pe.accumulate == "exact":
             elem = Signal(self.result_elem, name=f"res_{j}")
             core.d.comb += [elem.y.eq(ro.y), elem.acc.eq(acc)]
             return elem
@@ -331,10 +227,10 @@ class SystolicArray(wiring.Component):
     def _modes(self, mv):
         """Dual-precision PEs: the ``low`` flag of the row on each anti-diagonal (PE (i, j)
         works on the row that entered i + j + 1 steps ago); None for other PEs."""
-        if self._pe.kind != "dualprec":
+        if self.pe.kind != "dualprec":
             return None
         flags = [self.acts.payload.low]
-        for d in range(self._rows + self._cols - 1):
+        for d in range(self.rows + self.cols - 1):
             flags.append(Signal(name=f"low_d{d}"))
             mv.d.sync += flags[-1].eq(flags[-2])
         return flags[1:]
@@ -348,7 +244,7 @@ class SystolicArray(wiring.Component):
         is empty). Returns ``(plane, first, step, active)``: ``active[d]`` is diagonal d's
         mask bit for the current plane.
         """
-        R, C, wb = self._rows, self._cols, self._pe.w_fmt.bits
+        R, C, wb = self.rows, self.cols, self.pe.w_fmt.bits
         plane = Signal(range(wb), name="plane")
         masks = [Signal(wb, name=f"planes_d{d}") for d in range(R + C - 1)]
         any_mask = Signal(wb, name="planes_any")
@@ -369,7 +265,7 @@ class SystolicArray(wiring.Component):
         return plane, plane == 0, step, active
 
     def _ws(self, m, core, en):
-        R, C, pe = self._rows, self._cols, self._pe
+        R, C, pe = self.rows, self.cols, self.pe
         acts, wts = self.acts, self.weights
         a_shp, w_shp = operand_shapes(pe)
         acc_shp = acc_shape(pe)
@@ -384,8 +280,8 @@ class SystolicArray(wiring.Component):
         else:
             mv = dk = core
             step = first = 1
-            drain_steps = self._ws_drain
-        l_mul, l_add = self._mul_latency, self._add_latency
+            drain_steps = self._spec.ws_drain
+        l_mul, l_add = self.mul_latency, self.add_latency
 
         # -- weight banks: loader fills bank `ld`, activations use bank `cur` --------------------
         cur = Signal()
@@ -478,7 +374,7 @@ class SystolicArray(wiring.Component):
         return out_valid, row
 
     def _os(self, m, core, en):
-        R, C, pe = self._rows, self._cols, self._pe
+        R, C, pe = self.rows, self.cols, self.pe
         acts, wts = self.acts, self.weights
         a_shp, w_shp = operand_shapes(pe)
         acc_shp = acc_shape(pe)
@@ -577,42 +473,52 @@ class SystolicArray(wiring.Component):
 
 
 
-# -- host-side payload packing (plain integers; used by testbenches and host drivers) -------------
+# -- stream layouts ----------------------------------------------------------------------------
 
-def _width(shape):
-    return shape.size if isinstance(shape, data.Layout) else shape.width
-
-
-def _signed(shape):
-    return not isinstance(shape, data.Layout) and shape.signed
+def weight_layout(spec):
+    """Payload of the ``weights`` stream of the array ``spec`` (an
+    :class:`~hwgen.arrayspec.ArraySpec`; see the module docstring)."""
+    return data.ArrayLayout(operand_shapes(spec.pe)[1], spec.cols)
 
 
-def _pack(values, shape):
-    w = _width(shape)
-    mask = (1 << w) - 1
-    word = 0
-    for i, v in enumerate(values):
-        word |= (int(v) & mask) << (i * w)
-    return word
+def act_layout(spec):
+    """Payload of the ``acts`` stream of the array ``spec``."""
+    fields = {"a": data.ArrayLayout(operand_shapes(spec.pe)[0], spec.rows)}
+    if spec.dataflow == "ws":
+        fields["psum"] = data.ArrayLayout(acc_shape(spec.pe), spec.cols)
+    fields["last"] = 1
+    if spec.serial:
+        fields["bits"] = spec.bits_width
+    if spec.pe.kind == "dualprec":
+        fields["low"] = 1
+    return data.StructLayout(fields)
 
 
-def _unpack(word, shape, count):
-    w = _width(shape)
-    mask = (1 << w) - 1
-    out = []
-    for i in range(count):
-        v = (int(word) >> (i * w)) & mask
-        if _signed(shape) and v >> (w - 1):
-            v -= 1 << w
-        out.append(v)
-    return out
+def result_elem(spec):
+    """Shape of one element of a ``results`` row of the array ``spec``."""
+    if spec.exact_results:
+        return data.StructLayout({"y": out_shape(spec.pe), "acc": acc_shape(spec.pe)})
+    return out_shape(spec.pe)
+
+
+def result_layout(spec):
+    """Payload of the ``results`` stream of the array ``spec``."""
+    return data.ArrayLayout(result_elem(spec), spec.cols)
+
+
+# -- payload packing (plain integers, through the layouts; used by testbenches) ------------------
+# The host driver packs the same words without Amaranth: :class:`hwgen.arrayspec.ArraySpec`.
+
+def _spec(array):
+    return array if isinstance(array, ArraySpec) else array.spec
 
 
 def pack_weights(array, row):
-    """The ``weights`` payload (an int) for one row of ``cols`` weights (ints or encodings)."""
+    """The ``weights`` payload (an int) for one row of ``cols`` weights (ints or encodings).
+    ``array``: a :class:`SystolicArray` or its :class:`~hwgen.arrayspec.ArraySpec`."""
     if len(row) != array.cols:
         raise ValueError(f"Weight row must have {array.cols} elements, not {len(row)}")
-    return _pack(row, operand_shapes(array.pe)[1])
+    return weight_layout(_spec(array)).const([int(x) for x in row]).as_bits()
 
 
 def pack_acts(array, a, *, last=False, psum=None, bits=None, low=None):
@@ -622,34 +528,34 @@ def pack_acts(array, a, *, last=False, psum=None, bits=None, low=None):
     (None: high mode)."""
     if len(a) != array.rows:
         raise ValueError(f"Activation row must have {array.rows} elements, not {len(a)}")
-    layout = array.act_layout
-    word = _pack(a, operand_shapes(array.pe)[0]) << layout["a"].offset
-    word |= int(bool(last)) << layout["last"].offset
+    layout = act_layout(_spec(array))
+    fields = {"a": [int(x) for x in a], "last": int(bool(last))}
     if array.dataflow == "ws" and psum is not None:
-        word |= _pack(psum, acc_shape(array.pe)) << layout["psum"].offset
+        elem = layout["psum"].shape.elem_shape
+        # raw bit patterns: through from_bits, which also takes the exact PEs' struct
+        fields["psum"] = [elem.from_bits(int(p)) if isinstance(elem, data.Layout) else int(p)
+                          for p in psum]
     if array.serial:
         b = array.weight_bits if bits is None else int(bits)
         if not 0 <= b < 1 << array.bits_width:
             raise ValueError(f"Bits must be in 0..{(1 << array.bits_width) - 1}, not {bits!r}")
-        word |= b << layout["bits"].offset
+        fields["bits"] = b
     elif bits is not None:
         raise ValueError(f"Run-time bits apply to bit-serial PEs only, not {array.pe.spec!r}")
     if array.pe.kind == "dualprec":
-        word |= int(bool(low)) << layout["low"].offset
+        fields["low"] = int(bool(low))
     elif low is not None:
         raise ValueError(f"Low mode applies to dual-precision PEs only, not {array.pe.spec!r}")
-    return word
+    return layout.const(fields).as_bits()
 
 
 def unpack_results(array, word):
     """Split a ``results`` payload into ``(values, psums)``: ``cols`` results (signed ints for
     integer PEs, encodings for float PEs) and the ``cols`` raw running sums to send back as
     the next K-tile's ``psum`` (weight-stationary; equal to the values except for exact PEs)."""
-    elem = array.result_elem
-    if isinstance(elem, data.StructLayout):
-        raw = _unpack(word, elem, array.cols)
-        y_w = elem["y"].width
-        acc_off = elem["acc"].offset
-        return [r & ((1 << y_w) - 1) for r in raw], [r >> acc_off for r in raw]
-    vals = _unpack(word, elem, array.cols)
+    spec = _spec(array)
+    row = result_layout(spec).from_bits(int(word))
+    if spec.exact_results:
+        return [int(e.y) for e in row], [e.acc.as_bits() for e in row]
+    vals = [int(v) for v in row]
     return vals, list(vals)

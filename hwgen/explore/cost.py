@@ -146,12 +146,11 @@ class CostModel:
             return f"imac_s{c.bits}x{c.bits}_a{self.acc_bits(c.bits)}"
         if isinstance(c, BitSerial):
             return f"bsmac_k{BITSERIAL_LANES}_w{c.weight_bits}_a{c.act_bits}_s"
-        try:
-            unit = self.unit(c)
-        except ImportError:
-            return None
-        unit._MustUse__used = True   # built only for its name: no "never used" warning
-        return unit.module_name
+        # FloatMac(c, accumulate=..., rounding="rne"[, max_terms]): its name from its
+        # parameters, as for the other two kinds (tests/test_explore.py compares them)
+        if self.accumulate == "exact":
+            return f"fmac_{c.name}_exact_{c.name}_t{self.max_terms}_rne"
+        return f"fmac_{c.name}_{c.name}_{self.accumulate}_rne"
 
     def _key(self, module):
         return f"{module}|flow{self._flow_version()}"

@@ -221,8 +221,13 @@ def _build(b, dev, top, out, seed, synth_opts, progress, router=None):
     if "-spram" in opts:
         # SPRAM has no initial contents: the weight and activation buffers lose their
         # (all-zero, never relied on) init so that yosys may map them to it.
-        after_read.append(r"delete top.core/r:MEMID=\\wmem top.core/r:MEMID=\\amem %u "
-                          r"top.core/t:$meminit_v2 %i")
+        # (the memories' names come from the top: BoardTop.spram_memories)
+        mems = [(".".join((name, *path)), mem) for path, mem in top.spram_memories]
+        mods = sorted({mod for mod, _ in mems})
+        after_read.append(" ".join(
+            ["delete"] + [rf"{mod}/r:MEMID=\\{mem}" for mod, mem in mems] +
+            ["%u"] * (len(mems) - 1) + [f"{mod}/t:$meminit_v2" for mod in mods] +
+            ["%u"] * (len(mods) - 1) + ["%i"]))
     if after_read:
         ys = plan.files[f"{name}.ys"]
         marker = f"read_rtlil {name}.il\n"

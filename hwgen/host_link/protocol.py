@@ -15,9 +15,14 @@ Response (board → host)::
     0x5A | status | cmd | len_lo | len_hi | payload[len] | crc_hi | crc_lo
 
 The CRC is CRC-16/CCITT-FALSE (polynomial 0x1021, initial value 0xFFFF, no reflection, no
-final XOR) over every byte after the sync byte up to the end of the payload, sent most
-significant byte first; the CRC of a whole frame after its sync byte is therefore 0, which is
-what the receiver checks. Multi-byte fields are little-endian.
+final XOR; :data:`CRC_ALGORITHM`) over every byte after the sync byte up to the end of the
+payload, sent most significant byte first; the CRC of a whole frame after its sync byte is
+therefore 0, which is what the receiver checks. Multi-byte fields are little-endian.
+
+Words
+-----
+A buffer word is one stream transfer of the array (:func:`buffer_word_bits`), sent in
+``ceil(bits / 8)`` bytes, little-endian.
 """
 
 import struct
@@ -31,8 +36,10 @@ __all__ = [
     "RUN_ACCUMULATE", "RUN_LOW", "RUN_BITS_SHIFT", "RUN_BITS_MAX", "run_flags",
     "DATAFLOW_CODES", "HEADER_BYTES", "RESPONSE_HEADER_BYTES", "CRC_BYTES",
     "STATUS_PAYLOAD_BYTES", "RUN_PAYLOAD_BYTES",
-    "crc16", "crc16_update", "encode_request", "encode_response", "identify_payload",
-    "parse_identify", "parse_status", "DeviceInfo",
+    "CRC_ALGORITHM", "crc16", "crc16_update", "encode_request", "encode_response",
+    "identify_payload", "parse_identify", "parse_status", "DeviceInfo",
+    "MIN_DIVISOR", "check_divisor", "divisor_for", "buffer_word_bits", "word_bytes",
+    "check_int",
 ]
 
 SYNC_REQUEST = 0xA5
@@ -95,16 +102,26 @@ STATUS_PAYLOAD_BYTES = 10   # frames_ok (2), errors (2), last_error, last_run_st
 RUN_PAYLOAD_BYTES = 4       # cycles (4)
 
 
+#: The frame CRC, CRC-16/CCITT-FALSE, in the Williams model: the keyword arguments of
+#: ``amaranth.lib.crc.Algorithm`` (the gateware builds its CRC from them;
+#: ``tests/test_host_link_crc.py`` checks them against the catalog's ``CRC16_CCITT_FALSE``).
+CRC_ALGORITHM = dict(crc_width=16, polynomial=0x1021, initial_crc=0xFFFF, reflect_input=False,
+                     reflect_output=False, xor_output=0x0000)
+
+
 def crc16_update(crc, byte):
-    """One byte of CRC-16/CCITT-FALSE (the gateware does the same 8 steps per byte)."""
-    crc ^= (byte & 0xFF) << 8
+    """One byte of :data:`CRC_ALGORITHM` (no reflection, no final XOR: the register is the
+    CRC)."""
+    width, poly = CRC_ALGORITHM["crc_width"], CRC_ALGORITHM["polynomial"]
+    top, mask = 1 << (width - 1), (1 << width) - 1
+    crc ^= (byte & 0xFF) << (width - 8)
     for _ in range(8):
-        crc = ((crc << 1) ^ 0x1021) if crc & 0x8000 else (crc << 1)
-        crc &= 0xFFFF
+        crc = ((crc << 1) ^ poly) if crc & top else (crc << 1)
+        crc &= mask
     return crc
 
 
-def crc16(data, crc=0xFFFF):
+def crc16(data, crc=CRC_ALGORITHM["initial_crc"]):
     """CRC-16/CCITT-FALSE of ``data`` (``crc16(b"123456789") == 0x29B1``)."""
     for b in bytes(data):
         crc = crc16_update(crc, b)
@@ -251,3 +268,64 @@ def parse_status(payload):
     return dict(frames_ok=ok, errors=errors, last_error=last_error,
                 last_error_name=STATUS_NAMES.get(last_error, f"0x{last_error:02x}"),
                 last_run_status=last_run, last_run_cycles=cycles)
+
+
+def check_int(what, v, lo=1, hi=None):
+    """``v`` if it is an integer in ``lo..hi`` (no upper bound: ``hi`` None), else
+    ``ValueError`` naming ``what`` (the parameters of the link and its gateware)."""
+    if not isinstance(v, int) or isinstance(v, bool) or v < lo or (hi is not None and v > hi):
+        rng = f"{lo}..{hi}" if hi is not None else f"at least {lo}"
+        raise ValueError(f"{what} must be an integer {rng}, not {v!r}")
+    return v
+
+
+# -- line ------------------------------------------------------------------------------------
+
+#: The UART receiver needs a few cycles per bit (2 synchronizer stages + a mid-bit sample).
+MIN_DIVISOR = 4
+
+
+def check_divisor(divisor):
+    """``divisor`` if it is a UART clock divider the gateware can use, else ``ValueError``."""
+    if not isinstance(divisor, int) or isinstance(divisor, bool) or divisor < MIN_DIVISOR:
+        raise ValueError(f"UART divisor must be an integer of at least {MIN_DIVISOR}, "
+                         f"not {divisor!r}")
+    return divisor
+
+
+def divisor_for(clk_hz, baud, *, tolerance=0.02):
+    """The clock divider for ``baud`` at ``clk_hz``.
+
+    Raises
+    ------
+    ValueError
+        The nearest divider misses ``baud`` by more than ``tolerance`` (2 %: a UART receiver
+        sampling mid-bit tolerates about 4 % in total between both ends), or is below
+        :data:`MIN_DIVISOR`.
+    """
+    if not baud > 0 or not clk_hz > 0:
+        raise ValueError(f"Baud rate and clock must be positive, not {baud!r} and {clk_hz!r}")
+    div = int(round(clk_hz / baud))
+    if div < MIN_DIVISOR:
+        raise ValueError(f"Baud rate {baud:.0f} is too high for a {clk_hz / 1e6:g} MHz clock "
+                         f"(at most {clk_hz / MIN_DIVISOR:.0f})")
+    err = abs(clk_hz / div - baud) / baud
+    if err > tolerance:
+        raise ValueError(f"Baud rate {baud:.0f} is {100 * err:.1f}% off with a "
+                         f"{clk_hz / 1e6:g} MHz clock (divider {div}); choose another rate")
+    return div
+
+
+# -- buffer words --------------------------------------------------------------------------------
+
+def buffer_word_bits(spec):
+    """Bits per word of each buffer of a board whose array is ``spec`` (an
+    :class:`~hwgen.arrayspec.ArraySpec`): a weight row, an activation row (the ``a`` field
+    alone: ``psum``, ``last`` and the precision fields are made on chip), a result row."""
+    return dict(weights=spec.weight_word_bits, acts=spec.act_fields["a"][1],
+                results=spec.result_word_bits)
+
+
+def word_bytes(word_bits):
+    """Bytes per word on the wire for each entry of ``word_bits``: ``ceil(bits / 8)``."""
+    return {k: (v + 7) // 8 for k, v in word_bits.items()}

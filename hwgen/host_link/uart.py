@@ -7,47 +7,17 @@ framing error (the byte is dropped, :attr:`UARTRx.error` pulses, and the receive
 the line to go high again, so a stuck-low line or a break never yields bytes).
 
 Good defaults: 1 Mbaud divides both board clocks exactly (12 MHz / 12 on the iCEBreaker,
-25 MHz / 25 on the ULX3S); see :func:`divisor_for`.
+25 MHz / 25 on the ULX3S); see :func:`~hwgen.host_link.protocol.divisor_for` (plain Python, with
+the protocol: the host side uses it too).
 """
 
 from amaranth.hdl import Cat, Module, Signal
 from amaranth.lib import stream, wiring
 from amaranth.lib.wiring import In, Out
 
+from .protocol import MIN_DIVISOR, check_divisor, divisor_for
+
 __all__ = ["UARTRx", "UARTTx", "divisor_for", "MIN_DIVISOR"]
-
-#: The receiver needs a few cycles per bit (2 synchronizer stages + a mid-bit sample).
-MIN_DIVISOR = 4
-
-
-def _check_divisor(divisor):
-    if not isinstance(divisor, int) or isinstance(divisor, bool) or divisor < MIN_DIVISOR:
-        raise ValueError(f"UART divisor must be an integer of at least {MIN_DIVISOR}, "
-                         f"not {divisor!r}")
-    return divisor
-
-
-def divisor_for(clk_hz, baud, *, tolerance=0.02):
-    """The clock divider for ``baud`` at ``clk_hz``.
-
-    Raises
-    ------
-    ValueError
-        The nearest divider misses ``baud`` by more than ``tolerance`` (2 %: a UART receiver
-        sampling mid-bit tolerates about 4 % in total between both ends), or is below
-        :data:`MIN_DIVISOR`.
-    """
-    if not baud > 0 or not clk_hz > 0:
-        raise ValueError(f"Baud rate and clock must be positive, not {baud!r} and {clk_hz!r}")
-    div = int(round(clk_hz / baud))
-    if div < MIN_DIVISOR:
-        raise ValueError(f"Baud rate {baud:.0f} is too high for a {clk_hz / 1e6:g} MHz clock "
-                         f"(at most {clk_hz / MIN_DIVISOR:.0f})")
-    err = abs(clk_hz / div - baud) / baud
-    if err > tolerance:
-        raise ValueError(f"Baud rate {baud:.0f} is {100 * err:.1f}% off with a "
-                         f"{clk_hz / 1e6:g} MHz clock (divider {div}); choose another rate")
-    return div
 
 
 class UARTRx(wiring.Component):
@@ -62,21 +32,19 @@ class UARTRx(wiring.Component):
     -------
     rx : In(1)
         The serial line (idle high).
-    data : Out(8)
-        The last byte received; valid in the cycle :attr:`valid` is high.
-    valid : Out(1)
-        One-cycle pulse per byte received (no back-pressure: a UART cannot wait).
+    data : Out(stream.Signature(8, always_ready=True))
+        The bytes received, each ``valid`` for one cycle (no back-pressure: a UART cannot
+        wait).
     error : Out(1)
         One-cycle pulse on a framing error.
     """
 
     rx: In(1, init=1)
-    data: Out(8)
-    valid: Out(1)
+    data: Out(stream.Signature(8, always_ready=True))
     error: Out(1)
 
     def __init__(self, divisor):
-        self._divisor = _check_divisor(divisor)
+        self._divisor = check_divisor(divisor)
         super().__init__()
 
     divisor = property(lambda self: self._divisor)
@@ -90,7 +58,7 @@ class UARTRx(wiring.Component):
         count = Signal(range(div))
         bit = Signal(range(8))
         shreg = Signal(8)
-        m.d.comb += self.data.eq(shreg)
+        m.d.comb += self.data.payload.eq(shreg)
         with m.If(count != 0):
             m.d.sync += count.eq(count - 1)
         with m.FSM():
@@ -114,7 +82,7 @@ class UARTRx(wiring.Component):
             with m.State("STOP"):
                 with m.If(count == 0):
                     with m.If(line):
-                        m.d.comb += self.valid.eq(1)
+                        m.d.comb += self.data.valid.eq(1)
                         m.next = "IDLE"
                     with m.Else():
                         m.d.comb += self.error.eq(1)
@@ -142,7 +110,7 @@ class UARTTx(wiring.Component):
     """
 
     def __init__(self, divisor):
-        self._divisor = _check_divisor(divisor)
+        self._divisor = check_divisor(divisor)
         super().__init__({"data": In(stream.Signature(8)), "tx": Out(1, init=1)})
 
     divisor = property(lambda self: self._divisor)
