@@ -12,7 +12,7 @@ get the board's measured PE pipeline (``hwgen build --pe-pipeline auto``).
 
 Host link: bytes/s of WRITE and READ payload at the default 1 Mbaud, computed from the
 protocol's framing (:mod:`hwgen.host_link.protocol`) and measured in simulation (Verilator,
-``rtl_tests/test_board.py::link_throughput`` with the board's clock divider, 12), scaled to the
+``sim/board.py::link_throughput`` with the board's clock divider, 12), scaled to the
 iCEBreaker's 12 MHz clock.
 
 Every build takes minutes on 2 cores (an 8×8 ECP5 build ~20 min), so the full table takes
@@ -225,14 +225,12 @@ def link_figures(word_bytes, max_payload=512, baud=1_000_000):
 
 def link_measured(words=1024, divisor=12, clk_hz=12e6):
     """Simulated WRITE/READ payload bytes/s, scaled to ``clk_hz`` (board clock)."""
-    from hwgen.host_link import HostLinkCore
+    from sim.board import make_core
     from sim.runner import run
     params = dict(rows=2, cols=2, pe="int8", dataflow="ws", divisor=divisor,
                   depths=dict(weights=512, acts=1024, results=256), max_payload=512,
                   throughput=words, watchdog=4096)
-    core = HostLinkCore(2, 2, "int8", "ws", divisor=divisor, clk_hz=100_000_000,
-                        depths=params["depths"], max_payload=512, watchdog_cycles=4096)
-    res = run(core, test_module="rtl_tests.test_board", params=params,
+    res = run(make_core(params), test_module="sim.board", params=params,
               testcase="link_throughput")
     if not res.passed:
         raise RuntimeError(f"link throughput simulation failed: {res.report}")
@@ -387,7 +385,7 @@ def write_doc(args, argv, rows, link, quiet=False):
             "the line itself carries 100,000 bytes/s (8N1). *From the framing*: payload / "
             "(request + response bytes on the wire), computed from the frame sizes of "
             "`hwgen.host_link.protocol`. *Measured*: cycles of the simulated board link "
-            "(cocotb + Verilator, `rtl_tests/test_board.py::link_throughput`, host driver "
+            "(cocotb + Verilator, `sim/board.py::link_throughput`, host driver "
             "through the UART model) from the first request byte to the last response byte, "
             "at the board's UART divider, converted at its clock.", "",
             "| | WRITE (bytes/s) | READ (bytes/s) |", "|---|---|---|",

@@ -145,7 +145,7 @@ def stream_section(models, best, rows=4, cols=4):
 def throughput(use_cache=True):
     from hwgen.units.hdec import HuffmanDecoder
     from hwgen.units.shamdec import ShamDecoder
-    from rtl_tests import test_hdec, test_shamdec
+    from sim import hdec as sim_hdec, shamdec as sim_shamdec
     from sim.runner import run
     h, s = HuffmanDecoder(), ShamDecoder(row_bits=8, col_bits=8)
     path = CACHE / "throughput.json"
@@ -154,10 +154,10 @@ def throughput(use_cache=True):
         data = json.loads(path.read_text())
         if data.get("key") == key:
             return data
-    r1 = run(h, test_module="rtl_tests.test_hdec",
-             params={**test_hdec.unit_params(h), "seed": 1, "symbols_per_block": 2000})
-    r2 = run(s, test_module="rtl_tests.test_shamdec",
-             params={**test_shamdec.unit_params(s), "seed": 1})
+    r1 = run(h, test_module="sim.hdec",
+             params={**sim_hdec.unit_params(h), "seed": 1, "symbols_per_block": 2000})
+    r2 = run(s, test_module="sim.shamdec",
+             params={**sim_shamdec.unit_params(s), "seed": 1})
     for r, u in ((r1, h), (r2, s)):
         if not r.passed:
             raise SystemExit(f"{u.module_name} simulation failed: "

@@ -195,7 +195,7 @@ def sim_throughput(classes, formats, use_cache=True, cached_only=False):
     """
     import hashlib
     import json
-    from rtl_tests.floatop_tb import component_params
+    from sim.floatop import unit_params
     from sim.runner import run
     cache = json.loads(SIM_CACHE.read_text()) if use_cache and SIM_CACHE.is_file() else {}
     rows = {}
@@ -211,10 +211,10 @@ def sim_throughput(classes, formats, use_cache=True, cached_only=False):
                 rows[(op, fmt)] = {"status": "not measured yet"}
                 continue
             _log(f"simulating {top} ({SIM_VECTORS} vectors) ...")
-            params = dict(component_params(comp), mode="cli", exhaustive=False,
+            params = dict(unit_params(comp), mode="cli", exhaustive=False,
                           vectors=SIM_VECTORS, seed=1)
             t0 = time.monotonic()
-            res = run(verilog=text, toplevel=top, test_module=f"rtl_tests.test_{op}",
+            res = run(verilog=text, toplevel=top, test_module=f"sim.{op}",
                       params=params, sim="verilator", seed=1)
             rep = res.report
             if not res.passed or rep.get("mismatches", 1) or not rep.get("seconds"):

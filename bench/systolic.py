@@ -3,7 +3,7 @@ out-of-context synthesis; writes ``docs/systolic.md``.
 
 Utilization = useful MACs / (rows · cols · cycles), with ``cycles`` measured in the cocotb
 simulation (Verilator) of the real array, driven by the host tiler
-(:class:`hwgen.golden.tiling.Tiling`) through ``rtl_tests/test_systolic.py::random_gemms``,
+(:class:`hwgen.golden.tiling.Tiling`) through ``sim/systolic.py::random_gemms``,
 from the first input offered to the last result taken: fill, drain, tile switches, padding and
 the weight-stationary partial-sum feedback through the host are all included. Sources never
 idle and the sink is always ready (the array's own rate). Every GEMM is also checked bit for
@@ -71,7 +71,7 @@ def measure_cycles(rows, cols, pe, dataflow, sizes):
     dut = SystolicArray(rows, cols, pe, dataflow)
     params = dict(rows=rows, cols=cols, pe=pe, dataflow=dataflow,
                   gemms=[list(s) for s in sizes], idle=0.0, backpressure=0.0)
-    res = run(dut, test_module="rtl_tests.test_systolic", params=params,
+    res = run(dut, test_module="sim.systolic", params=params,
               testcase="random_gemms")
     if not res.passed or res.report.get("mismatches"):
         raise RuntimeError(f"{dut.module_name}: simulation failed: {res.report}")

@@ -1,11 +1,7 @@
-"""End to end through the board link: numpy → :class:`hwgen.host.Accelerator` → UART model →
-simulated :class:`hwgen.host_link.HostLinkCore` (UART, protocol engine, buffers, array) →
-UART model → numpy, bit for bit against :func:`hwgen.golden.matmul.matmul`.
-
-The host driver is the real, blocking one: it runs in a ``cocotb.bridge`` thread and talks
-through ``sim.uart.BridgedTransport``. Small buffers and payload limit make a modest GEMM need
-several WRITE frames, several RUNs (weight-stationary K-chunks continuing through
-``RUN_ACCUMULATE``) and several M-chunks. A high simulated baud (``divisor`` 4) keeps it fast.
+"""End to end through the board link (the testbench of :mod:`sim.board`: host driver → UART
+model → simulated :class:`hwgen.host_link.HostLinkCore` → numpy, bit for bit against
+:func:`hwgen.golden.matmul.matmul`): the GEMM test of :mod:`sim.board`, malformed frames,
+run-time precision and the RUN watchdog, on four arrays.
 
 Malformed frames (bad CRC, truncated at several points, unknown command, bad length, oversized
 length, out-of-range buffer/address/count/run shape, leading garbage) each get their error
@@ -14,141 +10,41 @@ followed by a command that works; a frame abandoned mid-way with its answer neve
 cleared by the driver's ``resync()``.
 
 The RUN watchdog (fault injection): ``run_watchdog`` forces the array's input ``valid`` lines
-low through VPI partway into a RUN (Verilator needs them marked forceable: ``FORCEABLE_VLT``,
-a build-time configuration; the generated Verilog is the board's own) and checks the
-``RUN_TIMEOUT`` answer, its timing against the last stream transfer, the driver's
-``DeviceError`` and a bit-exact GEMM once the force is released.
-
-Parameters: ``rows``, ``cols``, ``pe``, ``dataflow``, ``divisor``, ``depths``,
-``max_payload``, ``gemms``, ``seed``, ``mul_latency`` and ``add_latency`` (the array's PE
-pipeline, weight-stationary float PEs: the results must not change, and IDENTIFY carries it).
+low through VPI partway into a RUN (Verilator needs them marked forceable:
+:data:`sim.board.FORCEABLE_VLT`, a build-time configuration; the generated Verilog is the
+board's own) and checks the ``RUN_TIMEOUT`` answer, its timing against the last stream
+transfer, the driver's ``DeviceError`` and a bit-exact GEMM once the force is released.
 """
 
 import struct
-import time
 
 import cocotb
 import numpy as np
-from cocotb.simtime import get_sim_time
-from cocotb.task import bridge
 from cocotb.handle import Force, Release
-from cocotb.triggers import ClockCycles, FallingEdge
+from cocotb.task import bridge
+from cocotb.triggers import FallingEdge
 
-from hwgen.golden.matmul import dualprec_pack, matmul
-from hwgen.pespec import parse_pe
-from hwgen.host import Accelerator, DeviceError
-from hwgen.host_link import HostLinkCore
+from hwgen.golden.matmul import dualprec_pack
+from hwgen.host import DeviceError
 from hwgen.host_link import protocol as P
-from sim.params import get_params, write_report
-from sim.streams import reset, start_clock
-from sim.uart import BridgedTransport, UartSink, UartSource
+from sim.board import (FORCEABLE_VLT, STALLED, TB, compare, gemm_end_to_end,  # noqa: F401
+                       gemms, make_core, random_operands, scoreboard)
+from sim.params import get_params
 
-PARAMS = get_params()
-ROWS = PARAMS.get("rows", 2)
-COLS = PARAMS.get("cols", 2)
-PE = parse_pe(PARAMS.get("pe", "int8"))
-DATAFLOW = PARAMS.get("dataflow", "ws")
-DIVISOR = PARAMS.get("divisor", 4)
-CLK_HZ = 100_000_000          # the 10 ns clock of sim.streams.start_clock
-DEPTHS = PARAMS.get("depths", dict(weights=8, acts=16, results=8))
-MAX_PAYLOAD = PARAMS.get("max_payload", 64)
-SEED = PARAMS.get("seed", 1)
-GEMMS = PARAMS.get("gemms") or ([[5, 7, 3], [3, 11, 3], [9, 4, 5], [1, 1, 1]]
-                                if DATAFLOW == "ws" else [[5, 7, 3], [3, 2, 5], [1, 1, 1]])
-
-
-def make_core():
-    """The simulated board: the same parameters the pytest function converts to Verilog."""
-    return HostLinkCore(ROWS, COLS, PE, DATAFLOW, divisor=DIVISOR, clk_hz=CLK_HZ,
-                        depths=DEPTHS, max_payload=MAX_PAYLOAD,
-                        watchdog_cycles=PARAMS.get("watchdog", 4096),
-                        mul_latency=PARAMS.get("mul_latency", 0),
-                        add_latency=PARAMS.get("add_latency", 0))
-
-
-CORE = make_core()
-CORE._MustUse__silence = CORE.array._MustUse__silence = True   # only its parameters are used
-_report = {"vectors": 0, "mismatches": 0, "first_mismatches": [], "seconds": 0.0,
-           "bytes_to_board": 0, "bytes_from_board": 0, "cycles": 0, "errors_checked": 0}
-
-
-class TB:
-    """Clock, reset, the UART model on both lines, and the host driver on top of it."""
-
-    def __init__(self, dut):
-        self.dut = dut
-        start_clock(dut)
-        self.src = UartSource(dut.rx, dut.clk, DIVISOR)
-        self.snk = UartSink(dut.tx, dut.clk, DIVISOR)
-        # Simulated seconds: 1 ms is 100,000 cycles, far above any response time here.
-        self.acc = Accelerator(BridgedTransport(self.src, self.snk), timeout=1e-3)
-
-    async def start(self):
-        await reset(self.dut)
-        await ClockCycles(self.dut.clk, 4)
-
-
-def random_operands(rng, M, K, N):
-    if PE.kind == "float":
-        from hwgen.golden.rounding import encode
-        return (encode(PE.a_fmt, rng.normal(0, 1, (M, K))),
-                encode(PE.w_fmt, rng.normal(0, 1, (K, N))))
-    b_lo, b_hi = (0, 4) if PE.kind == "ternary" else (PE.w_fmt.min_value, PE.w_fmt.max_value + 1)
-    return (rng.integers(PE.a_fmt.min_value, PE.a_fmt.max_value + 1, (M, K)),
-            rng.integers(b_lo, b_hi, (K, N)))
-
-
-def compare(A, B, got, label):
-    exp = matmul(A, B, PE, DATAFLOW, ROWS, COLS)
-    got = np.asarray(got)
-    bad = np.argwhere(got.astype(exp.dtype) != exp)
-    _report["vectors"] += exp.size
-    _report["mismatches"] += len(bad)
-    _report["first_mismatches"] += [f"{label}: C[{m},{n}] got {int(got[m, n])}, expected "
-                                    f"{int(exp[m, n])}" for m, n in bad[:5]]
-    return len(bad)
-
-
-@cocotb.test()
-async def gemm_end_to_end(dut):
-    """IDENTIFY matches the gateware's parameters; random GEMMs come back bit-exact."""
-    t0 = time.monotonic()
-    tb = TB(dut)
-    await tb.start()
-    acc = tb.acc
-    rng = np.random.default_rng(SEED)
-    cases = [(g, random_operands(rng, *g)) for g in GEMMS]
-
-    @bridge
-    def host():
-        info = acc.info()
-        assert info == CORE.info, f"IDENTIFY gave {info!r}, expected {CORE.info!r}"
-        return [acc.matmul(A, B) for _, (A, B) in cases]
-
-    c0 = get_sim_time("ns")
-    results = await host()
-    _report["cycles"] += int((get_sim_time("ns") - c0) / 10)
-    _report["bytes_to_board"] += tb.src.sent
-    _report["bytes_from_board"] += tb.snk.received
-    bad = sum(compare(A, B, got, f"{M}x{K}x{N}")
-              for ((M, K, N), (A, B)), got in zip(cases, results))
-    st = await bridge(acc.status)()
-    _report["seconds"] += time.monotonic() - t0
-    write_report(dict(_report))
-    assert tb.snk.framing_errors == 0
-    assert st["errors"] == 0, st
-    assert bad == 0, _report["first_mismatches"]
+MODULE = "rtl_tests.test_board"
 
 
 @cocotb.test()
 async def malformed_frames(dut):
     """Every malformed frame gets its error response, changes nothing, and the next good
     command works."""
-    t0 = time.monotonic()
-    tb = TB(dut)
+    p = get_params()
+    sb = scoreboard()
+    tb = TB(dut, p)
     await tb.start()
     acc = tb.acc
-    rng = np.random.default_rng(SEED + 1)
+    rows = tb.array.rows
+    rng = np.random.default_rng(p.get("seed", 1) + 1)
 
     @bridge
     def host():
@@ -232,7 +128,7 @@ async def malformed_frames(dut):
             P.CMD_READ, struct.pack("<BHH", P.BUF_ACTS, info.depths["acts"], 1)),
             "READ past the end of the activations")
         expect(P.ST_OUT_OF_RANGE, P.encode_request(P.CMD_RUN, struct.pack(
-            "<HHB", dw // ROWS + 1, 1, 0)), "RUN with more tiles than the weights hold")
+            "<HHB", dw // rows + 1, 1, 0)), "RUN with more tiles than the weights hold")
         expect(P.ST_OUT_OF_RANGE, P.encode_request(P.CMD_RUN, struct.pack("<HHB", 0, 1, 0)),
                "RUN of 0 tiles")
         expect(P.ST_OUT_OF_RANGE, P.encode_request(P.CMD_RUN, struct.pack(
@@ -257,15 +153,14 @@ async def malformed_frames(dut):
         unchanged("abandoned frame")
         checked.append("abandoned frame")
         # The accelerator still computes.
-        A, B = random_operands(rng, 3, 5, 3)
+        A, B = random_operands(rng, tb.pe, 3, 5, 3)
         return checked, A, B, acc.matmul(A, B)
 
     checked, A, B, got = await host()
-    _report["errors_checked"] += len(checked)
-    bad = compare(A, B, got, "after errors")
-    _report["seconds"] += time.monotonic() - t0
-    write_report(dict(_report))
-    assert bad == 0, _report["first_mismatches"]
+    sb.add(errors_checked=len(checked))
+    bad = compare(sb, tb, A, B, got, "after errors")
+    sb.finish()
+    assert bad == 0, sb.lines
 
 
 @cocotb.test()
@@ -275,12 +170,14 @@ async def run_precision(dut):
     in low mode equal the integer GEMM of the (H/2)-bit halves (both also the golden model's,
     bit for bit). Flags a PE cannot honour get ``OUT_OF_RANGE`` and change nothing; the host
     refuses them before any I/O."""
-    t0 = time.monotonic()
-    tb = TB(dut)
+    p = get_params()
+    sb = scoreboard()
+    tb = TB(dut, p)
     await tb.start()
     acc = tb.acc
-    rng = np.random.default_rng(SEED + 3)
-    M, K, N = GEMMS[0]
+    PE = tb.pe
+    rng = np.random.default_rng(p.get("seed", 1) + 3)
+    M, K, N = gemms(p)[0]
     checks = []          # (label, got, golden, independent reference)
 
     def raw_run(flags):
@@ -295,11 +192,11 @@ async def run_precision(dut):
         refused, codes = [], []
         if PE.kind == "bitserial":
             W = PE.w_fmt.bits
-            A, B = random_operands(rng, M, K, N)
+            A, B = random_operands(rng, PE, M, K, N)
             for b in (1, 3, W):
                 trunc = (B >> (W - b)) << (W - b)
                 checks.append((f"bits={b}", acc.matmul(A, B, bits=b),
-                               matmul(A, B, PE, DATAFLOW, ROWS, COLS, bits=b), A @ trunc))
+                               tb.matmul(A, B, bits=b), A @ trunc))
             bad_flags = [(W + 1) << P.RUN_BITS_SHIFT, P.RUN_LOW] if W < 15 else [P.RUN_LOW]
             bad_host = [dict(bits=0), dict(bits=W + 1), dict(low=True)]
         elif PE.kind == "dualprec":
@@ -308,11 +205,11 @@ async def run_precision(dut):
             A, B = rng.integers(lo, hi, (M, 2 * K)), rng.integers(lo, hi, (2 * K, N))
             Ap, Bp = dualprec_pack(A, B, PE)
             checks.append(("low", acc.matmul(Ap, Bp, low=True),
-                           matmul(Ap, Bp, PE, DATAFLOW, ROWS, COLS, low=True), A @ B))
-            Ah, Bh = random_operands(rng, M, K, N)
+                           tb.matmul(Ap, Bp, low=True), A @ B))
+            Ah, Bh = random_operands(rng, PE, M, K, N)
             s = lambda x: x - ((x >> (PE.w_fmt.bits - 1)) << PE.w_fmt.bits)  # noqa: E731
             checks.append(("high", acc.matmul(Ah, Bh, low=False),
-                           matmul(Ah, Bh, PE, DATAFLOW, ROWS, COLS, low=False), s(Ah) @ s(Bh)))
+                           tb.matmul(Ah, Bh, low=False), s(Ah) @ s(Bh)))
             bad_flags = [1 << P.RUN_BITS_SHIFT]
             bad_host = [dict(bits=1)]
         else:
@@ -320,7 +217,7 @@ async def run_precision(dut):
             bad_host = [dict(bits=1), dict(low=True)]
         for f in bad_flags:
             codes.append(raw_run(f))
-        A, B = random_operands(rng, 2, 2, 2)
+        A, B = random_operands(rng, PE, 2, 2, 2)
         for kw in bad_host:
             try:
                 acc.matmul(A, B, **kw)
@@ -335,28 +232,24 @@ async def run_precision(dut):
     bad = 0
     for label, got, gold, ref in checks:
         got = np.asarray(got).astype(np.int64)
-        _report["vectors"] += got.size
+        sb.add(vectors=got.size)
         for name, exp in (("golden", gold), ("reference", ref)):
             wrong = np.argwhere(got != np.asarray(exp).astype(np.int64))
             bad += len(wrong)
-            _report["first_mismatches"] += [f"{label} vs {name}: C[{m},{n}]" for m, n in wrong[:5]]
-    _report["mismatches"] += bad
-    _report["precision"] = dict(checks=[c[0] for c in checks], refused_flags=codes,
-                                host_refused=refused)
-    _report["seconds"] += time.monotonic() - t0
-    write_report(dict(_report))
-    assert bad == 0, _report["first_mismatches"]
+            sb.add(mismatches=len(wrong), first_mismatches=[
+                f"{label} vs {name}: C[{m},{n}]" for m, n in wrong[:5]])
+    sb.set(precision=dict(checks=[c[0] for c in checks], refused_flags=codes,
+                          host_refused=refused))
+    sb.finish()
+    assert bad == 0, sb.lines
     assert codes == [P.ST_OUT_OF_RANGE] * len(codes), codes
     assert st["errors"] == len(codes), st
     assert all(refused), refused
     assert tb.src.sent > sent0
 
 
-# Fault injection for ``run_watchdog``: the array's two input streams, as the engine drives
-# them in the board's top module. Verilator forces a signal through VPI only when it is marked
-# forceable, which a configuration file does at build time (the Verilog is unchanged).
-STALLED = ("weights__valid", "acts__valid")
-FORCEABLE_VLT = "".join(f'forceable -module "hostlink_*" -var "{v}"\n' for v in STALLED)
+# Fault injection: sim.board.STALLED are the array's two input streams as the engine drives
+# them, marked forceable for Verilator by sim.board.FORCEABLE_VLT.
 STALL_AFTER = 3      # activation rows the stalled RUN streams before its inputs stop
 RESPONSE_SLACK = 32  # cycles from the watchdog's expiry to the response's start bit, at most
 
@@ -398,14 +291,16 @@ async def run_watchdog(dut):
     ``RUN_TIMEOUT`` no earlier than ``watchdog_cycles`` after its last stream transfer and
     soon after that; the driver raises :class:`hwgen.host.DeviceError` with that status; the
     counters record it; after the force is released a GEMM is bit-exact again."""
-    t0 = time.monotonic()
-    tb = TB(dut)
+    p = get_params()
+    sb = scoreboard()
+    tb = TB(dut, p)
     await tb.start()
     acc = tb.acc
-    wd = CORE.watchdog_cycles
+    wd = tb.core.watchdog_cycles
     info = await bridge(acc.info)()
     D = info.depths
-    tile_len = min(D["acts"], D["results"]) if DATAFLOW == "ws" else min(D["weights"], D["acts"])
+    tile_len = (min(D["acts"], D["results"]) if tb.array.dataflow == "ws"
+                else min(D["weights"], D["acts"]))
     assert tile_len > STALL_AFTER
 
     watch = cocotb.start_soon(stall_run(dut, wd))
@@ -433,8 +328,8 @@ async def run_watchdog(dut):
     (cycles,) = struct.unpack("<I", err.payload)     # the documented payload: run cycles
     assert wd <= cycles <= seen["busy_cycles"], (cycles, seen)
 
-    rng = np.random.default_rng(SEED + 2)
-    A, B = random_operands(rng, *GEMMS[0])
+    rng = np.random.default_rng(p.get("seed", 1) + 2)
+    A, B = random_operands(rng, tb.pe, *gemms(p)[0])
 
     @bridge
     def after():
@@ -444,52 +339,17 @@ async def run_watchdog(dut):
     assert st["errors"] == 1 and st["last_error"] == P.ST_RUN_TIMEOUT, st
     assert st["last_run_status"] == P.ST_RUN_TIMEOUT, st
     assert st2["last_run_status"] == P.ST_OK and st2["errors"] == 1, st2
-    bad = compare(A, B, got, "after the watchdog")
-    _report["watchdog"] = dict(idle_cycles=idle, run_cycles=cycles, watchdog=wd)
-    _report["seconds"] += time.monotonic() - t0
-    write_report(dict(_report))
-    assert bad == 0, _report["first_mismatches"]
-
-
-@cocotb.test(skip=not PARAMS.get("throughput"))
-async def link_throughput(dut):
-    """Host-link throughput (for ``bench/boards.py``): clock cycles to WRITE and READ back
-    ``throughput`` activation words through the real driver (maximum-size frames)."""
-    t0 = time.monotonic()
-    tb = TB(dut)
-    await tb.start()
-    acc = tb.acc
-    info = await bridge(acc.info)()
-    n = min(PARAMS["throughput"], info.depths["acts"])
-    wb = info.word_bytes["acts"]
-    words = [(i * 2654435761) & ((1 << (8 * wb)) - 1) for i in range(n)]
-    c0 = get_sim_time("ns")
-    await bridge(acc.write_buffer)("acts", 0, words)
-    c1 = get_sim_time("ns")
-    back = await bridge(acc.read_buffer)("acts", 0, n)
-    c2 = get_sim_time("ns")
-    _report.update(throughput=dict(words=n, word_bytes=wb, divisor=DIVISOR,
-                                   write_cycles=int((c1 - c0) / 10),
-                                   read_cycles=int((c2 - c1) / 10),
-                                   bytes_to_board=tb.src.sent,
-                                   bytes_from_board=tb.snk.received))
-    _report["seconds"] += time.monotonic() - t0
-    write_report(dict(_report))
-    assert back == words
+    bad = compare(sb, tb, A, B, got, "after the watchdog")
+    sb.set(watchdog=dict(idle_cycles=idle, run_cycles=cycles, watchdog=wd))
+    sb.finish()
+    assert bad == 0, sb.lines
 
 
 # -- pytest ------------------------------------------------------------------------------------
 
 def _run(**params):
     from sim.runner import run
-    core = HostLinkCore(params.get("rows", 2), params.get("cols", 2), params.get("pe", "int8"),
-                        params["dataflow"], divisor=params.get("divisor", 4), clk_hz=CLK_HZ,
-                        depths=params.get("depths", dict(weights=8, acts=16, results=8)),
-                        max_payload=params.get("max_payload", 64),
-                        watchdog_cycles=params.get("watchdog", 4096),
-                        mul_latency=params.get("mul_latency", 0),
-                        add_latency=params.get("add_latency", 0))
-    result = run(core, test_module="rtl_tests.test_board", params=params,
+    result = run(make_core(params), test_module=MODULE, params=params,
                  verilator_config=FORCEABLE_VLT)
     assert result.passed, result.report
     assert result.report.get("mismatches") == 0, result.report.get("first_mismatches")
@@ -497,8 +357,9 @@ def _run(**params):
 
 
 def _check_all(result):
-    """The module's three always-on tests ran in ``result``: GEMMs, the 26 malformed frames,
-    and the stalled RUN aborted by the watchdog (``run_watchdog``)."""
+    """The module's four tests ran in ``result``, each once: GEMMs (sim.board's), the 26
+    malformed frames, run-time precision, and the stalled RUN aborted by the watchdog."""
+    assert (result.tests, result.failed) == (4, 0), (result.tests, result.failed)
     rep = result.report
     assert rep["vectors"] > 0 and rep["errors_checked"] == 26, rep
     assert rep["watchdog"]["idle_cycles"] >= rep["watchdog"]["watchdog"], rep["watchdog"]

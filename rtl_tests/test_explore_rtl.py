@@ -1,12 +1,6 @@
-# amaranth: UnusedElaboratable=no
 """A model's layers through the systolic array RTL, checked bit for bit against the precision
-explorer's emulation (:func:`hwgen.explore.rtl.verify_rtl`, ``hwgen explore --verify-rtl N``).
-
-The cocotb side streams the GEMMs listed in the JSON file ``gemm_file`` (one ``{A, B}`` per
-layer, the emulation's operands) through the array with the testbench of
-``rtl_tests/test_systolic.py`` (host tiler, partial-sum feedback, idle cycles, back-pressure)
-and reports the result matrices; the Python side compares them with the emulation's dot
-products.
+explorer's emulation (:func:`hwgen.explore.rtl.verify_rtl`, ``hwgen explore --verify-rtl N``;
+the cocotb side is :mod:`sim.explore_rtl`).
 
 CI runs two small cases that reuse builds of ``test_systolic.py``: the iris MLP on two inputs
 as fx8 (int8 4x4 WS array) and as bs8@5 (bs8x8 2x2 WS array, 5 run-time bits). Float candidates
@@ -14,38 +8,6 @@ need a build of their own array (minutes of Verilator each on a loaded machine);
 ``hwgen explore --verify-rtl``.
 """
 
-import json
-
-import cocotb
-import numpy as np
-
-from rtl_tests.test_systolic import TB
-from sim.params import get_params, write_report
-from sim.streams import reset
-
-P = get_params()
-
-
-@cocotb.test()
-async def model_layers(dut):
-    """Every GEMM of ``gemm_file``, in order; the results go to the report."""
-    with open(P["gemm_file"]) as f:
-        gemms = json.load(f)
-    tb = TB(dut, idle=P.get("idle", 0.0), backpressure=P.get("backpressure", 0.0))
-    await reset(dut)
-    results = []
-    for g in gemms:
-        A = np.array(g["A"], dtype=object)
-        B = np.array(g["B"], dtype=object)
-        # Bit-serial PEs: the candidate's run-time bits on every tile.
-        got, _ = await (tb.gemm(A, B, {"bits": P["bits"]}) if P.get("bits") else tb.gemm(A, B))
-        results.append([[int(v) for v in row] for row in got])
-    extra = await tb.expect_silence()
-    write_report({"results": results, "extra_rows": extra})
-    assert extra == 0, f"{extra} result rows after the last expected one"
-
-
-# -- pytest ----------------------------------------------------------------------------------
 
 def test_fx8_iris_on_int8_array_matches_emulation():
     from hwgen.explore.models import builtin_model

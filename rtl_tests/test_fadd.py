@@ -1,17 +1,16 @@
 """cocotb testbench of :class:`hwgen.units.FloatAdder` against :func:`hwgen.golden.add`.
 
-The cocotb test (``check``) is driven by parameters from the pytest functions below or from
-``hwgen sim fadd``; the driver/checker is shared with fmul/ffma in ``rtl_tests/floatop_tb.py``.
+The cocotb test (``check`` in :mod:`sim.fadd`) is driven by parameters from the pytest
+functions below or from ``hwgen sim fadd``; the driver/checker is shared with fmul/ffma in
+:mod:`sim.floatop`.
 Each pytest function simulates one *group*: several variants under one Verilog top (one build),
 combinational ones in several side-by-side lanes. The report names any failing variant.
 Random sets put a quarter of the ``b`` operands near ``a`` (cancellation).
 """
 
-from rtl_tests.floatop_tb import assert_passed, cocotb_check, run_group
+from sim.floatop import assert_passed, run_group
 
-check = cocotb_check("fadd", __name__)
-
-MODULE = "rtl_tests.test_fadd"
+MODULE = "sim.fadd"
 
 
 def _unit(fmt, **kw):

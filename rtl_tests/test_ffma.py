@@ -1,17 +1,16 @@
 """cocotb testbench of :class:`hwgen.units.FloatFMA` against :func:`hwgen.golden.fma`.
 
-The cocotb test (``check``) is driven by parameters from the pytest functions below or from
-``hwgen sim ffma``; the driver/checker is shared with fmul/fadd in ``rtl_tests/floatop_tb.py``.
+The cocotb test (``check`` in :mod:`sim.ffma`) is driven by parameters from the pytest
+functions below or from ``hwgen sim ffma``; the driver/checker is shared with fmul/fadd in
+:mod:`sim.floatop`.
 Each pytest function simulates one *group*: several variants under one Verilog top (one build),
 combinational ones in several side-by-side lanes. The report names any failing variant.
 Random sets put a quarter of the addends near ``-(a*b)`` (cancellation).
 """
 
-from rtl_tests.floatop_tb import assert_passed, cocotb_check, run_group
+from sim.floatop import assert_passed, run_group
 
-check = cocotb_check("ffma", __name__)
-
-MODULE = "rtl_tests.test_ffma"
+MODULE = "sim.ffma"
 
 
 def _unit(fmt, **kw):

@@ -1,115 +1,17 @@
-"""FloatMac against the golden model (:func:`hwgen.golden.fmac.mac_stream`), bit for bit.
-
-Random dot products of length 1..1000 with random idle cycles on the input and random
-back-pressure on the output; every result is counted exactly once.
+"""FloatMac against the golden model (:func:`hwgen.golden.fmac.mac_stream`), bit for bit: the
+cocotb test ``fmac_random_streams`` of :mod:`sim.fmac` over a set of formats and accumulation
+modes, and the fp16 accumulator's stall at 2048.
 """
 
-import time
-
-import cocotb
-from cocotb.triggers import RisingEdge
 import numpy as np
 import pytest
 
 from hwgen import golden
-from hwgen.formats import FRM, parse_format
 from hwgen.golden.fmac import mac_stream
-from sim.params import get_params, write_report
+from sim.fmac import unit_params
 from sim.runner import run
-from sim.streams import StreamDriver, StreamMonitor, reset, start_clock
 
-
-def make_stream(p, rng, n_pairs=None):
-    """Random pairs with random dot-product lengths (1 and 1000 always among them)."""
-    fa, fb = parse_format(p["mul_fmt"]), parse_format(p["b_fmt"])
-    lengths = [1, 1000, 2, 17] if n_pairs is None else []
-    total = n_pairs or p.get("pairs", 3000)
-    while sum(lengths) < total:
-        lengths.append(int(rng.integers(1, 1001)))
-    if n_pairs is not None:
-        lengths[-1] -= sum(lengths) - total
-    lengths = [n for n in lengths if n > 0]
-    a, b, last = [], [], []
-    for i, n in enumerate(lengths):
-        # Mostly well-scaled values (so long sums stay finite and rounding matters); every
-        # fourth dot product uses raw random encodings (NaN, Inf, subnormals, extremes).
-        if i % 4 == 3:
-            a.append(rng.integers(0, 1 << fa.width, n, dtype=np.uint64))
-            b.append(rng.integers(0, 1 << fb.width, n, dtype=np.uint64))
-        else:
-            scale = float(p.get("scale", 1.0))
-            a.append(golden.encode(fa, rng.standard_normal(n) * scale))
-            b.append(golden.encode(fb, rng.standard_normal(n)))
-        last.append(np.arange(n) == n - 1)
-    return np.concatenate(a), np.concatenate(b), np.concatenate(last)
-
-
-def expected(p, a, b, last, rm):
-    kw = dict(mul_fmt=p["mul_fmt"], b_fmt=p["b_fmt"], acc_fmt=p["acc_fmt"],
-              accumulate=p["accumulate"], rounding=rm)
-    if p["accumulate"] == "exact":
-        kw.update(out_fmt=p["out_fmt"], max_terms=p["max_terms"])
-    return mac_stream(a, b, last, **kw)
-
-
-@cocotb.test()
-async def fmac_random_streams(dut):
-    p = get_params()
-    seed = int(p.get("seed", 1))
-    rng = np.random.default_rng(seed)
-    fa, fb, fo = (parse_format(p[k]) for k in ("mul_fmt", "b_fmt", "out_fmt"))
-    if p.get("directed") == "ones":
-        n = int(p["pairs"])
-        one_a = int(golden.encode(fa, np.array([1.0]))[0])
-        one_b = int(golden.encode(fb, np.array([1.0]))[0])
-        a = np.full(n, one_a, np.uint64)
-        b = np.full(n, one_b, np.uint64)
-        last = np.arange(n) == n - 1
-    else:
-        a, b, last = make_stream(p, rng, p.get("vectors") if p.get("mode") == "cli" else None)
-    dynamic = p["rounding"] == "dynamic"
-    modes = list(FRM) if dynamic else [p["rounding"]]
-    start_clock(dut)
-    t0 = time.monotonic()
-    checked = mismatches = 0
-    first = []
-    src = StreamDriver(dut, "i", idle_prob=p.get("idle", 0.3), seed=seed)
-    snk = StreamMonitor(dut, "o", backpressure=p.get("backpressure", 0.3), seed=seed + 1)
-    await reset(dut)
-    wa, wb = fa.width, fb.width
-    n_res = int(last.sum())
-    ends = np.flatnonzero(last)
-    done = 0
-    for mode in modes:
-        # The previous mode's results are all out, so the pipeline is empty: switch rm.
-        if dynamic:
-            await RisingEdge(dut.clk)  # leave the read-only phase wait_for returned in
-            dut.rm.value = FRM[mode]
-        for x, y, l in zip(a, b, last):
-            src.append(int(x) | (int(y) << wa) | (int(l) << (wa + wb)))
-        got = (await snk.wait_for(done + n_res, timeout_cycles=20 * len(a) + 1000))[done:]
-        done += n_res
-        want_y, want_f = expected(p, a, b, last, mode)
-        for k, word in enumerate(got):
-            y, f = word & ((1 << fo.width) - 1), word >> fo.width
-            checked += 1
-            if y != int(want_y[k]) or f != int(want_f[k]):
-                mismatches += 1
-                if len(first) < 10:
-                    first.append(f"{mode} result {k} (pairs ending at {ends[k]}): rtl "
-                                 f"{golden.decode(fo, np.array([y]))[0]!r} flags {f:04b}, "
-                                 f"golden {golden.decode(fo, want_y[k:k + 1])[0]!r} "
-                                 f"flags {int(want_f[k]):04b}")
-    await src.wait_idle()
-    # Nothing more may come out: every result exactly once.
-    for _ in range(20):
-        await RisingEdge(dut.clk)
-    assert len(snk.items) == done, f"{len(snk.items)} results for {done} dot products"
-    secs = time.monotonic() - t0
-    write_report({"vectors": int(len(a) * len(modes)), "results": checked,
-                  "mismatches": mismatches, "first_mismatches": first, "seconds": secs})
-    assert mismatches == 0, first
-
+MODULE = "sim.fmac"
 
 CONFIGS = [
     # (mul_fmt, acc/out fmt, accumulate, rounding)
@@ -131,19 +33,11 @@ def _build(mul_fmt, acc, accumulate, rounding, max_terms=1024):
     return FloatMac(mul_fmt, acc_fmt=acc, accumulate=accumulate, rounding=rounding)
 
 
-def params_for(unit, **extra):
-    p = {"mul_fmt": unit.mul_fmt.name, "b_fmt": unit.b_fmt.name, "acc_fmt": unit.acc_fmt.name,
-         "out_fmt": unit.out_fmt.name, "accumulate": unit.accumulate,
-         "rounding": unit.rounding, "max_terms": unit.max_terms}
-    p.update(extra)
-    return p
-
-
 @pytest.mark.parametrize("mul_fmt, acc, accumulate, rounding", CONFIGS)
 def test_fmac(mul_fmt, acc, accumulate, rounding):
     unit = _build(mul_fmt, acc, accumulate, rounding)
-    res = run(unit, test_module="rtl_tests.test_fmac",
-              params=params_for(unit, pairs=3000 if rounding != "dynamic" else 1200))
+    res = run(unit, test_module=MODULE,
+              params=dict(unit_params(unit), pairs=3000 if rounding != "dynamic" else 1200))
     assert res.passed, res.report.get("first_mismatches")
     assert res.report["mismatches"] == 0 and res.report["results"] > 4
 
@@ -152,8 +46,8 @@ def test_fp16_narrow_accumulator_stalls_at_2048():
     # 3000 ones summed in an fp16 accumulator: the sum stops at 2048 (Hill et al.'s stall);
     # the RTL must reproduce the stall exactly, which the golden model predicts.
     unit = _build("fp16", "fp16", "rounded", "rne")
-    res = run(unit, test_module="rtl_tests.test_fmac",
-              params=params_for(unit, directed="ones", pairs=3000))
+    res = run(unit, test_module=MODULE,
+              params=dict(unit_params(unit), directed="ones", pairs=3000))
     assert res.passed and res.report["results"] == 1
     want, _ = mac_stream(*[golden.encode("fp16", np.ones(3000))] * 2, np.arange(3000) == 2999,
                          mul_fmt="fp16", acc_fmt="fp16", accumulate="rounded")

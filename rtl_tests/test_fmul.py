@@ -1,16 +1,15 @@
 """cocotb testbench of :class:`hwgen.units.FloatMultiplier` against :func:`hwgen.golden.mul`.
 
-The cocotb test (``check``) is driven by parameters from the pytest functions below or from
-``hwgen sim fmul``; the driver/checker is shared with fadd/ffma in ``rtl_tests/floatop_tb.py``.
+The cocotb test (``check`` in :mod:`sim.fmul`) is driven by parameters from the pytest
+functions below or from ``hwgen sim fmul``; the driver/checker is shared with fadd/ffma in
+:mod:`sim.floatop`.
 Each pytest function simulates one *group*: several variants under one Verilog top (one build),
 combinational ones in several side-by-side lanes. The report names any failing variant.
 """
 
-from rtl_tests.floatop_tb import assert_passed, cocotb_check, run_group
+from sim.floatop import assert_passed, run_group
 
-check = cocotb_check("fmul", __name__)
-
-MODULE = "rtl_tests.test_fmul"
+MODULE = "sim.fmul"
 
 
 def _unit(fmt, **kw):

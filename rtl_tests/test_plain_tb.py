@@ -18,8 +18,8 @@ import numpy as np
 import pytest
 
 from hwgen.cli import main as hwgen_main
-from rtl_tests.floatop_tb import _INPUTS, expected, make_vectors
-from sim.runner import _VERILATOR_ARGS
+from sim.floatop import INPUTS, expected, make_vectors
+from sim.runner import VERILATOR_ARGS
 from sim.tools import setup_verilator
 
 TB = Path(__file__).resolve().parent / "plain" / "float_tb.v"
@@ -76,7 +76,7 @@ def write_vectors(case, ports, path):
     _, p, n_random = CASES[case]
     rng = np.random.default_rng(3)
     parts = [make_vectors(p, "directed", rng), make_vectors(p, f"random:{n_random}", rng)]
-    names = _INPUTS[p["op"]]
+    names = INPUTS[p["op"]]
     ops = {nm: np.concatenate([q[0][nm] for q in parts]) for nm in names}
     rm = np.concatenate([q[1] for q in parts])
     y, flags = expected(p, ops, rm)
@@ -106,7 +106,7 @@ def build(sim, tb_defines, dut_v, workdir):
                "-CFLAGS", "-std=c++20 -fcoroutines",
                # a short simulation: compiling fast beats running fast
                "-MAKEFLAGS", "OPT_FAST=-O0 OPT_SLOW=-O0 OPT_GLOBAL=-O0",
-               *_VERILATOR_ARGS, "-Wno-lint", "-Wno-style", "--top-module", "plain_float_tb",
+               *VERILATOR_ARGS, "-Wno-lint", "-Wno-style", "--top-module", "plain_float_tb",
                "--Mdir", str(mdir), "-o", "plain_tb",
                *[f"-D{k}={v}" for k, v in tb_defines.items()], str(TB), str(dut_v)]
         exe = [str(mdir / "plain_tb")]

@@ -1,7 +1,6 @@
 """The simulation layer itself: builds are per design variant, reused when the Verilog is
 unchanged, parameters reach the cocotb side, failures are reported as failures."""
 
-import os
 import shutil
 
 import cocotb

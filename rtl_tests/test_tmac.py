@@ -1,63 +1,18 @@
-# amaranth: UnusedElaboratable=no
 """cocotb test of :class:`hwgen.units.tmac.TernaryMac` against
-:func:`hwgen.golden.tmac.ternary_mac`, bit for bit (sums and zero counts).
-
-All four 2-bit codes occur (including the "-0" code ``10``), groups have random lengths, the
-source idles at random and the sink applies random back-pressure; every result must arrive
-exactly once and in order.
+:func:`hwgen.golden.tmac.ternary_mac`, bit for bit: the random test of :mod:`sim.tmac`
+(what ``hwgen sim tmac`` runs).
 """
 
-import time
-
-import cocotb
-import numpy as np
 import pytest
 
-from hwgen.golden.tmac import ternary_mac
-from hwgen.units.tmac import TernaryMac
-from sim.params import get_params, write_report
-from sim.streams import compare_results, exchange, pack_struct, unpack_struct
+from sim.tmac import build_unit
 
-_KEYS = ("lanes", "act_bits", "acc_bits")
+MODULE = "sim.tmac"
 
-
-def _unit(p):
-    return TernaryMac(**{k: p[k] for k in _KEYS if p.get(k) is not None})
-
-
-@cocotb.test()
-async def run_random(dut):
-    """Random codes, activations, groups, idles and back-pressure against the golden model."""
-    p = get_params()
-    seed = int(p.get("seed") or 1)
-    n = int(p.get("vectors") or p.get("n") or 4000)
-    u = _unit(p)
-    rng = np.random.default_rng(seed)
-    t0 = time.monotonic()
-    K, AB = u.lanes, u.act_bits
-    codes = rng.integers(0, 4, (n, K))
-    acts = rng.integers(-(1 << (AB - 1)), 1 << (AB - 1), (n, K))
-    last = rng.random(n) < 0.3
-    last[-1] = True
-    exp_acc, exp_zeros = ternary_mac(codes, acts, last, u.acc_bits, u.count_bits)
-    exp = [(int(a), int(z)) for a, z in zip(exp_acc, exp_zeros)]
-    items = await exchange(
-        dut, [pack_struct({"w": codes[k], "a": acts[k], "last": int(last[k])}, u.i_layout)
-              for k in range(n)], len(exp),
-        seed=seed, idle=p.get("idle", 0.3), backpressure=p.get("backpressure", 0.4))
-    got = [(g["acc"], g["zeros"]) for g in (unpack_struct(x, u.o_layout) for x in items)]
-    bad = compare_results(got, exp, lambda g, e: f"got acc={g[0]} zeros={g[1]}, "
-                                                 f"expected acc={e[0]} zeros={e[1]}")
-    write_report({"vectors": n, "mismatches": len(bad), "first_mismatches": bad[:10],
-                  "seconds": time.monotonic() - t0, "results": len(exp_acc)})
-    assert not bad, bad[:5]
-
-
-# -- pytest ---------------------------------------------------------------------------------
 
 @pytest.mark.parametrize("cfg", [dict(lanes=8, act_bits=8)], ids=["k8_a8"])
 def test_tmac(cfg):
     from sim.runner import run
-    res = run(_unit(cfg), test_module="rtl_tests.test_tmac", params=dict(cfg, n=3000))
+    res = run(build_unit(cfg), test_module=MODULE, params=dict(cfg, n=3000))
     assert res.passed, res.report
     assert res.report["mismatches"] == 0

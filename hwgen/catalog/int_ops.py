@@ -25,8 +25,8 @@ def _imac_build(args):
 
 
 def _imac_params(args, unit):
-    return dict(a_bits=unit.a_bits, b_bits=unit.b_bits, acc_bits=unit.acc_bits,
-                signed=unit.signed, latency=unit.latency)
+    from sim.imac import unit_params
+    return unit_params(unit)
 
 
 def _requant_args(p):
@@ -48,8 +48,8 @@ def _requant_build(args):
 
 
 def _requant_params(args, unit):
-    return dict(acc_bits=unit.acc_bits, out_bits=unit.out_bits, signed_out=unit.signed_out,
-                per_channel=unit.per_channel, latency=unit.latency)
+    from sim.requant import unit_params
+    return unit_params(unit)
 
 
 _STREAMS = """\
@@ -87,7 +87,7 @@ UNITS = [
         help="integer MAC (int8 x int8 -> int32 by default) with stream ports",
         add_arguments=_imac_args,
         build=_imac_build,
-        test_module="rtl_tests.test_imac",
+        test_module="sim.imac",
         sim_params=_imac_params,
         description=_IMAC_DOC,
     ),
@@ -96,7 +96,7 @@ UNITS = [
         help="integer-only requantization int32 -> int8/uint8 (TFLite/gemmlowp)",
         add_arguments=_requant_args,
         build=_requant_build,
-        test_module="rtl_tests.test_requant",
+        test_module="sim.requant",
         sim_params=_requant_params,
         description=_REQUANT_DOC,
     ),

@@ -75,8 +75,8 @@ def _bsmac_build(args):
 
 
 def _bsmac_params(args, unit):
-    return {"lanes": unit.lanes, "weight_bits": unit.weight_bits, "act_bits": unit.act_bits,
-            "signed": unit.signed, "acc_bits": unit.acc_bits}
+    from sim.bsmac import unit_params
+    return unit_params(unit)
 
 
 def _dpmac_args(p):
@@ -96,8 +96,8 @@ def _dpmac_build(args):
 
 
 def _dpmac_params(args, unit):
-    return {"high_bits": unit.high_bits, "acc_bits": unit.acc_bits,
-            "multiplier": unit.multiplier}
+    from sim.dpmac import unit_params
+    return unit_params(unit)
 
 
 def _tmac_args(p):
@@ -114,7 +114,8 @@ def _tmac_build(args):
 
 
 def _tmac_params(args, unit):
-    return {"lanes": unit.lanes, "act_bits": unit.act_bits, "acc_bits": unit.acc_bits}
+    from sim.tmac import unit_params
+    return unit_params(unit)
 
 
 def _p2mac_args(p):
@@ -130,20 +131,20 @@ def _p2mac_build(args):
 
 
 def _p2mac_params(args, unit):
-    return {"lanes": unit.lanes, "act_bits": unit.act_bits, "max_shift": unit.max_shift,
-            "acc_bits": unit.acc_bits}
+    from sim.p2mac import unit_params
+    return unit_params(unit)
 
 
 UNITS = [
     UnitSpec("bsmac", "bit-serial dot-product MAC, run-time precision (1 bit-plane per cycle)",
-             _bsmac_args, _bsmac_build, "rtl_tests.test_bsmac", _bsmac_params,
+             _bsmac_args, _bsmac_build, "sim.bsmac", _bsmac_params,
              BSMAC_DESCRIPTION),
     UnitSpec("dpmac", "dual-precision MAC: one HxH or two (H/2)x(H/2) products per cycle",
-             _dpmac_args, _dpmac_build, "rtl_tests.test_dpmac", _dpmac_params,
+             _dpmac_args, _dpmac_build, "sim.dpmac", _dpmac_params,
              DPMAC_DESCRIPTION),
     UnitSpec("tmac", "ternary dot-product MAC: add / subtract / skip, counts zero weights",
-             _tmac_args, _tmac_build, "rtl_tests.test_tmac", _tmac_params, TMAC_DESCRIPTION),
+             _tmac_args, _tmac_build, "sim.tmac", _tmac_params, TMAC_DESCRIPTION),
     UnitSpec("p2mac", "power-of-two dot-product MAC: shift instead of multiply",
-             _p2mac_args, _p2mac_build, "rtl_tests.test_p2mac", _p2mac_params,
+             _p2mac_args, _p2mac_build, "sim.p2mac", _p2mac_params,
              P2MAC_DESCRIPTION),
 ]

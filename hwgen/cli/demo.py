@@ -41,12 +41,12 @@ DEMO_STEPS = [
 
 
 def board_gemm():
-    """The end-to-end GEMM of ``rtl_tests/test_board.py`` (testcase ``gemm_end_to_end``)."""
+    """The end-to-end GEMM of :mod:`sim.board` (cocotb test ``gemm_end_to_end``)."""
+    from sim.board import FORCEABLE_VLT, make_core
     from sim.runner import run
-    from rtl_tests.test_board import FORCEABLE_VLT, make_core
     # Built as the board tests build it (with their Verilator config), so that the demo and
     # `make test` share one simulator build.
-    res = run(make_core(), test_module="rtl_tests.test_board",
+    res = run(make_core(), test_module="sim.board",
               params={"dataflow": "ws", "pe": "int8"}, testcase="gemm_end_to_end",
               verilator_config=FORCEABLE_VLT)
     rep = res.report

@@ -7,8 +7,8 @@ emulation with a trace (every ``dense``/``conv2d`` layer as one GEMM ``A @ B``: 
 layer's input — a convolution's im2col rows —, ``B`` its weights, in the candidate's
 encodings), and each layer's GEMM is streamed through the real
 :class:`~hwgen.arrays.systolic.SystolicArray` RTL (cocotb under Verilator, the host tiler
-:class:`~hwgen.golden.tiling.Tiling`, the testbench of ``rtl_tests/test_systolic.py``;
-cocotb module ``rtl_tests/test_explore_rtl.py``). The array's results are compared, element
+:class:`~hwgen.golden.tiling.Tiling`, the testbench of :mod:`sim.systolic`; cocotb module
+:mod:`sim.explore_rtl`). The array's results are compared, element
 for element, with the emulation's dot products *before the bias*: the bias, ReLU, pooling and
 re-quantization stay on the host in both, done by the same emulation code, so when every
 layer's GEMM matches on its own inputs the whole network's scores match too.
@@ -58,7 +58,7 @@ __all__ = ["rtl_pe", "check_rtl", "layer_trace", "golden_check", "verify_rtl", "
 
 #: Inputs one ``--verify-rtl`` run may simulate (the simulation runs ~10^4 cycles/s).
 MAX_RTL_INPUTS = 64
-TEST_MODULE = "rtl_tests.test_explore_rtl"
+TEST_MODULE = "sim.explore_rtl"
 _INT_MAX_TERMS = {"int": 1 << 17, "bitserial": 1 << 15}
 
 

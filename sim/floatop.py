@@ -1,4 +1,6 @@
-"""Shared cocotb driver/checker for the float operators (fmul, fadd, ffma).
+"""Shared cocotb driver/checker for the float operators (fmul, fadd, ffma): the cocotb test
+of :mod:`sim.fmul`, :mod:`sim.fadd` and :mod:`sim.ffma`, and the group runner of their
+``rtl_tests``.
 
 Parameters (``sim.params.get_params()``), all JSON. A unit is described by
 
@@ -30,18 +32,22 @@ import numpy as np
 from hwgen import golden
 from hwgen.formats import parse_format
 
-__all__ = ["cocotb_check", "build_component", "component_params", "expected", "directed_values", "make_vectors",
-           "check", "group_wrapper", "run_group", "assert_passed", "MAX_EXHAUSTIVE"]
+from .params import get_params, write_report
 
-#: Largest input space ``--exhaustive`` accepts (operand bits plus rounding modes).
+__all__ = ["cocotb_check", "build_unit", "unit_params", "input_space", "expected",
+           "directed_values", "make_vectors", "INPUTS", "check", "group_wrapper", "run_group",
+           "assert_passed", "MAX_EXHAUSTIVE"]
+
+#: Largest input space ``hwgen sim --exhaustive`` accepts (operands x rounding modes x ops).
 MAX_EXHAUSTIVE = 1 << 26
 
-_INPUTS = {"fmul": ("a", "b"), "fadd": ("a", "b"), "ffma": ("a", "b", "c")}
+#: Operand names of each operator.
+INPUTS = {"fmul": ("a", "b"), "fadd": ("a", "b"), "ffma": ("a", "b", "c")}
 
 
 # -- parameters <-> components -------------------------------------------------------------
 
-def build_component(p):
+def build_unit(p):
     """The component described by the parameter dict ``p``."""
     from hwgen.units import FloatAdder, FloatFMA, FloatMultiplier
     kw = dict(out_fmt=p.get("out_fmt"), b_fmt=p.get("b_fmt"), rounding=p.get("rounding", "rne"),
@@ -53,8 +59,9 @@ def build_component(p):
     return FloatFMA(p["fmt"], c_fmt=p.get("c_fmt"), **kw)
 
 
-def component_params(comp):
-    """The parameter dict that rebuilds ``comp`` (and its golden expectations)."""
+def unit_params(comp):
+    """The parameter dict that rebuilds ``comp`` (and its golden expectations); ``hwgen sim``
+    passes it to the cocotb test."""
     fm = comp.input_formats
     p = {"op": {"FloatMultiplier": "fmul", "FloatAdder": "fadd", "FloatFMA": "ffma"}[
             type(comp).__name__],
@@ -65,6 +72,17 @@ def component_params(comp):
     if hasattr(comp, "subtract"):
         p["subtract"] = comp.subtract
     return p
+
+
+def input_space(p):
+    """Input combinations of the unit ``p``: every operand encoding, times the rounding codes
+    0..4 of a dynamic-rounding unit, times both operations of a run-time add/subtract."""
+    space = 1
+    for f in INPUTS[p["op"]]:
+        space <<= _formats(p)[f].width
+    space *= 5 if p.get("rounding") == "dynamic" else 1
+    space *= 2 if p.get("subtract") == "dynamic" else 1
+    return space
 
 
 def _formats(p):
@@ -144,7 +162,7 @@ def _modes(p, n, rng, codes=5):
 def make_vectors(p, kind, rng):
     """Operand arrays, rounding codes and op bits for one ``kind`` of vector set."""
     f = _formats(p)
-    names = _INPUTS[p["op"]]
+    names = INPUTS[p["op"]]
     dyn = p.get("rounding") == "dynamic"
     modes = np.arange(5) if dyn else np.zeros(1, dtype=np.int64)
     subs = np.arange(2) if p.get("subtract") == "dynamic" else np.zeros(1, dtype=np.int64)
@@ -222,7 +240,7 @@ class _Unit:
     def __init__(self, dut, p, sets, rng, prefix="", lanes=1):
         self.p, self.lanes, self.prefix = p, lanes, prefix
         self.f = _formats(p)
-        self.names = list(_INPUTS[p["op"]])
+        self.names = list(INPUTS[p["op"]])
         self.dyn = p.get("rounding") == "dynamic"
         self.dsub = p.get("subtract") == "dynamic"
         self.lat = int(p.get("latency", 0))
@@ -371,7 +389,6 @@ async def check(dut, op):
     ``params["units"]`` lists the units of a group wrapper (each with its ``prefix``,
     ``lanes``, ``sets`` and ``seed``); without it the top is the unit itself (``hwgen sim``).
     """
-    from sim.params import get_params, write_report
     p = dict(get_params())
     seed = int(p.get("seed") or 1)
     rng = np.random.default_rng(seed)
@@ -414,17 +431,11 @@ async def check(dut, op):
 
 
 def _cli_sets(p):
-    f = _formats(p)
-    space = 1
-    for nm in _INPUTS[p["op"]]:
-        space <<= f[nm].width
-    space *= 5 if p.get("rounding") == "dynamic" else 1
-    space *= 2 if p.get("subtract") == "dynamic" else 1
+    space = input_space(p)
     if p.get("exhaustive"):
         if space > MAX_EXHAUSTIVE:
             msg = (f"exhaustive check refused: {space:,} input combinations exceed the limit "
                    f"of 2**26 = {MAX_EXHAUSTIVE:,}; use --vectors N")
-            from sim.params import write_report
             write_report({"vectors": 0, "mismatches": 0, "first_mismatches": [msg],
                           "seconds": 0})
             raise AssertionError(msg)
@@ -476,12 +487,12 @@ def run_group(name, test_module, entries, seed=1):
     ``entries``: dicts with ``comp`` and optional ``sets`` (default ``["directed"]``),
     ``lanes`` (default 1, combinational units only) and ``seed``. Returns the SimResult.
     """
-    from sim.runner import run
+    from .runner import run
     specs, wrap = [], []
     for i, e in enumerate(entries):
         comp = e["comp"]
         lanes = 1 if comp.latency else int(e.get("lanes", 1))
-        sp = component_params(comp)
+        sp = unit_params(comp)
         sp.update(prefix=f"u{i}_", lanes=lanes, sets=list(e.get("sets", ["directed"])),
                   seed=int(e.get("seed", seed + i)), label=comp.module_name)
         specs.append(sp)
