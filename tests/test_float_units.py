@@ -101,8 +101,10 @@ def test_directed_values_cover_specials():
 
 # -- a few hundred vectors in Amaranth's simulator --------------------------------------------
 
-def _simulate(p, kind, seed=1):
-    dut = build_component(p)
+def _simulate(p, kind, seed=1, dut=None):
+    """``dut`` (default: built from ``p``) against the golden model of ``p``'s formats."""
+    if dut is None:
+        dut = build_component(p)
     rng = np.random.default_rng(seed)
     ops, rm, sub = make_vectors(p, kind, rng)
     want_y, want_f = expected(p, ops, rm, sub if p.get("subtract") == "dynamic" else None)
