@@ -51,6 +51,10 @@ class FloatAdder(FloatOpBase):
         ``"swap"`` (after the exponent compare and the operand swap), ``"align"`` (after the
         alignment shift), ``"raw"`` (after the add), the rounder's and ``"out"``.
 
+    flags : bool
+        ``False``: no exception flags (no ``flags`` port, none of the logic only they need;
+        module name ``..._noflags``).
+
     Members
     -------
     a, b : In
@@ -65,7 +69,7 @@ class FloatAdder(FloatOpBase):
     y : Out(out_fmt.width)
         The rounded sum.
     flags : Out(4)
-        Bit 0 inexact, 1 underflow, 2 overflow, 3 invalid.
+        Bit 0 inexact, 1 underflow, 2 overflow, 3 invalid (absent with ``flags=False``).
 
     Raises
     ------
@@ -76,14 +80,14 @@ class FloatAdder(FloatOpBase):
     _op = "fadd"
 
     def __init__(self, fmt="e4m3", *, out_fmt=None, b_fmt=None, rounding="rne", subtract=False,
-                 latency=None, target_mhz=None, device=None, cuts=None):
+                 latency=None, target_mhz=None, device=None, cuts=None, flags=True):
         if subtract not in (False, True, "dynamic") or (
                 not isinstance(subtract, (bool, str))):
             raise ValueError(f"Subtract must be False, True or 'dynamic', not {subtract!r}")
         self._subtract = subtract
         extra = {"op": In(1)} if subtract == "dynamic" else {}
         super().__init__({"a": fmt, "b": b_fmt}, out_fmt, rounding, latency, extra,
-                         target_mhz=target_mhz, device=device, cuts=cuts)
+                         target_mhz=target_mhz, device=device, cuts=cuts, flags=flags)
 
     subtract = property(lambda self: self._subtract)
 
@@ -192,7 +196,7 @@ class FloatAdder(FloatOpBase):
             v = self._cut(m, "swap", dict(
                 X=X, Y=Y, ex=ex, diff=diff, sx=sx, eff_sub=eff_sub, same=same, nan=nan,
                 inf=inf, inf_sign=Mux(ua.inf, sa, sb),
-                invalid=ua.snan | ub.snan | inf_minus_inf, rm=rm))
+                invalid=(ua.snan | ub.snan | inf_minus_inf) if self._flags else None, rm=rm))
             X, Y, ex, diff, sx, same, rm = (v["X"], v["Y"], v["ex"], v["diff"], v["sx"],
                                             v["same"], v["rm"])
         win = P + G + 1
@@ -238,8 +242,9 @@ class FloatAdder(FloatOpBase):
             (r.sig, mag),
             (r.nan, nan),
             (r.inf, inf),
-            (r.invalid, invalid),
         ]
+        if self._flags:
+            pairs.append((r.invalid, invalid))
         if self._rounding == "dynamic":
             pairs.append((r.rm, rm))
         self._drive(m, "raw", pairs)

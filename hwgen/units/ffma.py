@@ -3,7 +3,7 @@
 The golden model is :func:`hwgen.golden.fma`; the cocotb test is ``rtl_tests/test_ffma.py``.
 """
 
-from amaranth.hdl import Module, Mux, Signal, signed
+from amaranth.hdl import Const, Module, Mux, Signal, signed
 
 from ..timing import Segment
 from .floatop import FMA_CUTS, FloatOpBase
@@ -49,6 +49,10 @@ class FloatFMA(FloatOpBase):
         the product and the alignment),
         ``"raw"`` (after the add), the rounder's and ``"out"``.
 
+    flags : bool
+        ``False``: no exception flags (no ``flags`` port, none of the logic only they need;
+        module name ``..._noflags``).
+
     Members
     -------
     a, b, c : In
@@ -62,7 +66,7 @@ class FloatFMA(FloatOpBase):
         The rounded result.
     flags : Out(4)
         Bit 0 inexact, 1 underflow, 2 overflow, 3 invalid (signaling NaN, ``Inf * 0`` even
-        with a quiet-NaN addend, ``Inf - Inf``).
+        with a quiet-NaN addend, ``Inf - Inf``); absent with ``flags=False``.
 
     Raises
     ------
@@ -75,9 +79,9 @@ class FloatFMA(FloatOpBase):
     _cuts = FMA_CUTS
 
     def __init__(self, fmt="e4m3", *, out_fmt=None, b_fmt=None, c_fmt=None, rounding="rne",
-                 latency=None, target_mhz=None, device=None, cuts=None):
+                 latency=None, target_mhz=None, device=None, cuts=None, flags=True):
         super().__init__({"a": fmt, "b": b_fmt, "c": c_fmt}, out_fmt, rounding, latency,
-                         target_mhz=target_mhz, device=device, cuts=cuts)
+                         target_mhz=target_mhz, device=device, cuts=cuts, flags=flags)
 
     def _geometry(self):
         """``(Pp, L, K, top, (plo, phi), (clo, chi))`` (see :meth:`elaborate`)."""
@@ -183,7 +187,8 @@ class FloatFMA(FloatOpBase):
                        (p_inf & uc.inf & (sp ^ uc.sign)))
             inf = (p_inf | uc.inf) & ~nan
             inf_sign = Mux(p_inf, sp, uc.sign)
-            stage = [pw, cw, e_lsb, sp, uc.sign, nan, inf, inf_sign, invalid]
+            stage = [pw, cw, e_lsb, sp, uc.sign, nan, inf, inf_sign,
+                     invalid if self._flags else Const(0, 1)]
             if self._rounding == "dynamic":
                 stage.append(self.rm)
         stage = self._staged(m, "prod", stage, "prod")
@@ -213,8 +218,9 @@ class FloatFMA(FloatOpBase):
             (r.sig, mag),
             (r.nan, nan),
             (r.inf, inf),
-            (r.invalid, invalid),
         ]
+        if self._flags:
+            pairs.append((r.invalid, invalid))
         if self._rounding == "dynamic":
             pairs.append((r.rm, rm))
         self._drive(m, "raw", pairs)
@@ -234,7 +240,8 @@ class FloatFMA(FloatOpBase):
         inf = (p_inf | uc.inf) & ~nan
         # What rides along every cut up to "prod".
         v = dict(c_dom=c_dom, p_zero=p_zero, e_lsb=e_lsb, sp=sp, sc=uc.sign, nan=nan, inf=inf,
-                 inf_sign=Mux(p_inf, sp, uc.sign), invalid=invalid,
+                 inf_sign=Mux(p_inf, sp, uc.sign),
+                 invalid=invalid if self._flags else Const(0, 1),
                  rm=self.rm if self._rounding == "dynamic" else None)
         v = self._cut(m, "dist", dict(v, a=ua.sig, b=ub.sig, c_sig=uc.sig, amt=amt))
         a, b = v.pop("a"), v.pop("b")

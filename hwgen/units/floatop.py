@@ -6,7 +6,7 @@ It sits above :mod:`.floatraw` (the raw float and its helpers) and :mod:`.rounde
 rounder), which both sit below it; each operator module subclasses :class:`FloatOpBase`.
 """
 
-from amaranth.hdl import Signal, Value
+from amaranth.hdl import Const, Signal, Value
 from amaranth.lib import wiring
 from amaranth.lib.wiring import In, Out
 
@@ -50,7 +50,10 @@ class FloatOpBase(wiring.Component):
     estimates to fit ``1000 / F`` ns; :attr:`plan` says what it estimated), or ``cuts=[...]``
     (any subset of :attr:`cut_points`). :attr:`latency` is the number of cuts in use.
 
-    Module names: ``<op>_<formats>_<rounding>[_l<latency>[_c<mask>]]``. ``<formats>`` is the
+    ``flags=False`` leaves out the exception flags: no ``flags`` port and none of the logic
+    only they need (module name ``..._<rounding>_noflags...``).
+
+    Module names: ``<op>_<formats>_<rounding>[_noflags][_l<latency>[_c<mask>]]``. ``<formats>`` is the
     input format when every input has the same format, followed by the output format if that
     differs (``fmul_e4m3_fp16_rne``); when the inputs differ every input format and then the
     output format are listed (``fadd_bf16_fp32_fp32_dyn_l2``). ``<rounding>`` is the mode or
@@ -66,7 +69,7 @@ class FloatOpBase(wiring.Component):
     _cuts = CUTS
 
     def __init__(self, fmts, out_fmt, rounding, latency, extra_ports=None, *,
-                 target_mhz=None, device=None, cuts=None):
+                 target_mhz=None, device=None, cuts=None, flags=True):
         names = {"a": "Format", "b": "Format of b", "c": "Format of c"}
         self._in_fmts = {}
         first = None
@@ -81,6 +84,9 @@ class FloatOpBase(wiring.Component):
             self._in_fmts[port] = f
         self._out_fmt = first if out_fmt is None else check_float_format(out_fmt, "Output format")
         self._rounding = check_rounding(rounding)
+        if not isinstance(flags, bool):
+            raise TypeError(f"Flags must be True or False, not {flags!r}")
+        self._flags = flags
         self._setup()
         self._rgeom = RounderGeometry(self._out_fmt, *self._rounder_params())
         self._plan = None
@@ -95,7 +101,8 @@ class FloatOpBase(wiring.Component):
         if self._latency:
             ports["in_valid"] = In(1)
         ports["y"] = Out(self._out_fmt.width)
-        ports["flags"] = Out(4)
+        if flags:
+            ports["flags"] = Out(4)
         if self._latency:
             ports["out_valid"] = Out(1)
         super().__init__(ports)
@@ -158,6 +165,7 @@ class FloatOpBase(wiring.Component):
     latency = property(lambda self: self._latency)
     input_formats = property(lambda self: dict(self._in_fmts))
     target_mhz = property(lambda self: self._target_mhz)
+    has_flags = property(lambda self: self._flags)
     device = property(lambda self: self._device)
 
     @property
@@ -206,7 +214,8 @@ class FloatOpBase(wiring.Component):
         else:
             names = [f.name for f in ins] + [self._out_fmt.name]
         rnd = "dyn" if self._rounding == "dynamic" else self._rounding
-        return f"{self._op_name()}_{'_'.join(names)}_{rnd}"
+        fl = "" if self._flags else "_noflags"
+        return f"{self._op_name()}_{'_'.join(names)}_{rnd}{fl}"
 
     def _op_name(self):
         return self._op
@@ -215,7 +224,7 @@ class FloatOpBase(wiring.Component):
     def _rounder(self, m, *, sig_width, exp_range):
         rcuts = [c for c in self._cut_set if c in self._rgeom.cut_points]
         r = FloatRounder(self._out_fmt, sig_width=sig_width, exp_range=exp_range,
-                         rounding=self._rounding, cuts=rcuts)
+                         rounding=self._rounding, cuts=rcuts, flags=self._flags)
         m.submodules.rounder = r
         return r
 
@@ -230,6 +239,9 @@ class FloatOpBase(wiring.Component):
             return values
         regs = []
         for i, v in enumerate(values):
+            if isinstance(v, Const):
+                regs.append(v)          # nothing to register
+                continue
             r = Signal.like(v, name=f"{name}{i}_q", reset_less=True) if isinstance(v, Signal) \
                 else Signal(Value.cast(v).shape(), name=f"{name}{i}_q", reset_less=True)
             m.d.sync += r.eq(v)
@@ -245,7 +257,10 @@ class FloatOpBase(wiring.Component):
 
     def _finish(self, m, rounder):
         """Output cut and the valid pipeline."""
-        self._drive(m, "out", [(self.y, rounder.y), (self.flags, rounder.flags)])
+        pairs = [(self.y, rounder.y)]
+        if self._flags:
+            pairs.append((self.flags, rounder.flags))
+        self._drive(m, "out", pairs)
         if self._latency:
             v = self.in_valid
             for i in range(self._latency):

@@ -45,6 +45,10 @@ class FloatMultiplier(FloatOpBase):
         :class:`~hwgen.units.rounder.FloatRounder`) and ``"out"``. The module name rule is
         :class:`~hwgen.units.floatop.FloatOpBase`'s.
 
+    flags : bool
+        ``False``: no exception flags (no ``flags`` port, none of the logic only they need;
+        module name ``..._noflags``).
+
     Members
     -------
     a, b : In
@@ -57,7 +61,7 @@ class FloatMultiplier(FloatOpBase):
     y : Out(out_fmt.width)
         The rounded product, ``latency`` cycles after its operands.
     flags : Out(4)
-        Bit 0 inexact, 1 underflow, 2 overflow, 3 invalid.
+        Bit 0 inexact, 1 underflow, 2 overflow, 3 invalid (absent with ``flags=False``).
     out_valid : Out(1)
         ``in_valid`` delayed by ``latency`` (only with ``latency > 0``).
 
@@ -70,9 +74,9 @@ class FloatMultiplier(FloatOpBase):
     _op = "fmul"
 
     def __init__(self, fmt="e4m3", *, out_fmt=None, b_fmt=None, rounding="rne", latency=None,
-                 target_mhz=None, device=None, cuts=None):
+                 target_mhz=None, device=None, cuts=None, flags=True):
         super().__init__({"a": fmt, "b": b_fmt}, out_fmt, rounding, latency,
-                         target_mhz=target_mhz, device=device, cuts=cuts)
+                         target_mhz=target_mhz, device=device, cuts=cuts, flags=flags)
 
     def _rounder_params(self):
         fa, fb = self._in_fmts["a"], self._in_fmts["b"]
@@ -112,7 +116,7 @@ class FloatMultiplier(FloatOpBase):
             h = fb.precision // 2
             v = self._cut(m, "pp", dict(lo=ua.sig * ub.sig[:h], hi=ua.sig * ub.sig[h:],
                                         sign=sign, exp=exp, nan=nan, inf=inf,
-                                        invalid=invalid, rm=rm))
+                                        invalid=invalid if self._flags else None, rm=rm))
             prod = v["lo"] + (v["hi"] << h)
             sign, exp, nan, inf, invalid, rm = (v["sign"], v["exp"], v["nan"], v["inf"],
                                                 v["invalid"], v["rm"])
@@ -124,8 +128,9 @@ class FloatMultiplier(FloatOpBase):
             (r.sig, prod),
             (r.nan, nan),
             (r.inf, inf),
-            (r.invalid, invalid),
         ]
+        if self._flags:
+            pairs.append((r.invalid, invalid))
         if self._rounding == "dynamic":
             pairs.append((r.rm, rm))
         self._drive(m, "raw", pairs)

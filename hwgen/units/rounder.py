@@ -131,22 +131,25 @@ class FloatRounder(wiring.Component):
         the same as ``"norm"`` in ``cuts``.
     cuts : iterable of str
         Cut points (of :attr:`cut_points`) that hold pipeline registers (``sync`` domain).
+    flags : bool
+        ``False``: no exception flags (no ``flags`` output, no ``invalid`` input, none of the
+        logic that only the flags need).
 
     Members
     -------
     sign, exp, sig, nan, inf, invalid : In
         The raw result. ``nan`` and ``inf`` take precedence over ``sig``; ``invalid`` raises
-        the invalid flag.
+        the invalid flag (only with ``flags=True``).
     rm : In(3)
         Run-time rounding mode (only when ``rounding="dynamic"``).
     y : Out(fmt.width)
         The encoding, :attr:`latency` cycles after the inputs.
     flags : Out(4)
-        Bit 0 inexact, 1 underflow, 2 overflow, 3 invalid.
+        Bit 0 inexact, 1 underflow, 2 overflow, 3 invalid (only with ``flags=True``).
     """
 
     def __init__(self, fmt, *, sig_width, exp_range, rounding="rne", register_normalized=False,
-                 cuts=()):
+                 cuts=(), flags=True):
         self._fmt = check_float_format(fmt)
         if not isinstance(sig_width, int) or sig_width < 1:
             raise ValueError(f"Significand width must be a positive integer, not {sig_width!r}")
@@ -165,11 +168,16 @@ class FloatRounder(wiring.Component):
             raise ValueError(f"Cut point must be one of {', '.join(self._geom.cut_points)}, "
                              f"not {bad[0]!r}")
         self._cuts = frozenset(cuts)
+        if not isinstance(flags, bool):
+            raise TypeError(f"Flags must be True or False, not {flags!r}")
+        self._flags = flags
         ports = {
             "sign": In(1), "exp": In(range_shape(lo, hi)), "sig": In(sig_width),
             "nan": In(1), "inf": In(1), "invalid": In(1),
             "y": Out(self._fmt.width), "flags": Out(4),
         }
+        if not flags:
+            del ports["invalid"], ports["flags"]
         if rounding == "dynamic":
             ports["rm"] = In(3)
         super().__init__(ports)
@@ -207,7 +215,9 @@ class FloatRounder(wiring.Component):
         early = bool(cuts - {"norm", "round"})
 
         # What every cut carries besides the datapath values.
-        live = dict(sign=self.sign, nan=self.nan, inf=self.inf, invalid=self.invalid,
+        fl = self._flags
+        live = dict(sign=self.sign, nan=self.nan, inf=self.inf,
+                    invalid=self.invalid if fl else None,
                     rm=self.rm if dyn else None)
 
         def cut(name, values):
@@ -234,46 +244,70 @@ class FloatRounder(wiring.Component):
             m.d.comb += nz.eq(self.sig != 0)
             live["nz"] = nz
 
+        live_e = {"e_top": e_top}
+
         def between(i, cur, bits, tight, limit):
             name = f"norm{i}"
             if name not in cuts:
                 return cur, bits, tight, limit
-            v = cut(name, dict(cur=cur, tight=tight, limit=limit, e_top=live_e["e_top"],
-                               **{f"amt{k}": b for k, b in bits}))
-            live_e["e_top"] = v["e_top"]
+            v = cut(name, dict(cur=cur, tight=tight, limit=limit,
+                               **{f"amt{k}": b for k, b in bits}, **live_e))
+            live_e.update({k: v[k] for k in live_e})
             return v["cur"], [(k, v[f"amt{k}"]) for k, _ in bits], v["tight"], v["limit"]
 
-        live_e = {"e_top": e_top}
-        if f.subnormals and can_be_tiny:
+        if early:
+            # Pipelined before normalization: the exponent side (denormalization amount,
+            # normalization cap, whether the frame starts below emin) is settled first, in
+            # the "prep" stage, and rides along; the shifts follow.
+            limited = f.subnormals and can_be_tiny
+            denorm = limited and top_lo < emin
+            lim = None
+            if limited:
+                budget = e_top - emin
+                vals = dict(sig=sig, e_top=e_top)
+                if denorm:
+                    rmax = min(emin - top_lo, p + 1)
+                    ramt = Signal(range(rmax + 1))
+                    dist = emin - e_top
+                    m.d.comb += ramt.eq(Mux(dist >= rmax, rmax, Mux(dist < 0, 0, dist)))
+                    under = Signal()
+                    m.d.comb += under.eq(budget < 0)
+                    vals.update(ramt=ramt, under=under)
+                lim = Signal(range(max_lz + 1))
+                m.d.comb += lim.eq(Mux(budget < 0, 0, Mux(budget >= max_lz, max_lz, budget)))
+                vals["lim"] = lim
+                v = cut("prep", vals)
+                sig, e_top, lim = v["sig"], v["e_top"], v["lim"]
+                if denorm:
+                    sig = sticky_shift_right(m, sig, Wn, v["ramt"], rmax, name="denorm")
+                    v = cut("denorm", dict(sig=sig, e_top=e_top, lim=lim, under=v["under"]))
+                    sig, e_top, lim = v["sig"], v["e_top"], v["lim"]
+                    live_e["under"] = v["under"]
+            live_e["e_top"] = e_top
+            frame, shift = normalize_left(m, sig, Wn, max_shift=max_lz, limit=lim,
+                                          between=between)
+            e_top = live_e["e_top"]
+            if denorm:
+                e_frame_v = Mux(live_e["under"], emin, e_top - shift)
+            else:
+                e_frame_v = e_top - shift
+            e_frame_lo = emin if limited else frame_lo
+        elif f.subnormals and can_be_tiny:
             if top_lo < emin:
                 # Below emin even at the top bit: denormalize (right shift, jam the rest).
                 rmax = min(emin - top_lo, p + 1)
                 ramt = Signal(range(rmax + 1))
                 dist = emin - e_top
                 m.d.comb += ramt.eq(Mux(dist >= rmax, rmax, Mux(dist < 0, 0, dist)))
-                v = cut("prep", dict(sig=sig, ramt=ramt, e_top=e_top))
-                sig, ramt, e_top = v["sig"], v["ramt"], v["e_top"]
                 sig = sticky_shift_right(m, sig, Wn, ramt, rmax, name="denorm")
-                v = cut("denorm", dict(sig=sig, e_top=e_top))
-                sig, e_top = v["sig"], v["e_top"]
             budget = e_top - emin
             lim = Signal(range(max_lz + 1))
             m.d.comb += lim.eq(Mux(budget < 0, 0, Mux(budget >= max_lz, max_lz, budget)))
-            if top_lo >= emin:
-                v = cut("prep", dict(sig=sig, lim=lim, e_top=e_top))
-                sig, lim, e_top = v["sig"], v["lim"], v["e_top"]
-                budget = e_top - emin if "prep" in cuts else budget
-            live_e["e_top"] = e_top
-            frame, shift = normalize_left(m, sig, Wn, max_shift=max_lz, limit=lim,
-                                          between=between)
-            if live_e["e_top"] is not e_top:
-                e_top = live_e["e_top"]
-                budget = e_top - emin
+            frame, shift = normalize_left(m, sig, Wn, max_shift=max_lz, limit=lim)
             e_frame_v = Mux(budget < 0, emin, e_top - shift) if top_lo < emin else e_top - shift
             e_frame_lo = emin                   # the cap stops normalization at emin
         else:
-            frame, shift = normalize_left(m, sig, Wn, max_shift=max_lz, between=between)
-            e_top = live_e["e_top"]
+            frame, shift = normalize_left(m, sig, Wn, max_shift=max_lz)
             e_frame_v = e_top - shift
             e_frame_lo = frame_lo
         e_frame = Signal(range_shape(e_frame_lo, top_hi))
@@ -289,10 +323,12 @@ class FloatRounder(wiring.Component):
         if dyn:
             stage.append(live["rm"])
         if "norm" in cuts:
-            regs = [Signal.like(s, name=f"{getattr(s, 'name', 'r')}_q", reset_less=True)
+            regs = [None if s is None else
+                    Signal.like(s, name=f"{getattr(s, 'name', 'r')}_q", reset_less=True)
                     for s in stage]
             for r, s in zip(regs, stage):
-                m.d.sync += r.eq(s)
+                if r is not None:
+                    m.d.sync += r.eq(s)
             stage = regs
         frame, e_frame, nz, sign, nan, inf, invalid = stage[:7]
         rmode = RoundingMode(self._rounding, stage[7] if dyn else None)
@@ -311,9 +347,12 @@ class FloatRounder(wiring.Component):
         mag = Signal(range_shape(min((e_frame_lo + f.bias - 1) << mb, 0), max_mag))
         m.d.comb += mag.eq(((e_frame + (f.bias - 1)) << mb) + rounded)
 
+        # Tininess decides the result only when subnormals flush; else only the flags use it.
+        need_tiny = fl or not f.subnormals
+
         def tininess():
             tiny = Signal()
-            if can_be_tiny:
+            if can_be_tiny and need_tiny:
                 if f.subnormals:
                     # Tininess after rounding: a result one binade below emin is not tiny when
                     # rounding to full precision with an unbounded exponent carries into emin.
@@ -335,7 +374,8 @@ class FloatRounder(wiring.Component):
             tiny = tininess()
             live.update(sign=sign, nan=nan, inf=inf, invalid=invalid,
                         rm=stage[7] if dyn else None)
-            v = cut("round", dict(mag=mag, tiny=tiny, inexact=inexact, nz=nz))
+            v = cut("round", dict(mag=mag, tiny=tiny if need_tiny else None,
+                                  inexact=inexact if fl else None, nz=nz))
             mag, tiny, inexact, nz = v["mag"], v["tiny"], v["inexact"], v["nz"]
             sign, nan, inf, invalid = live["sign"], live["nan"], live["inf"], live["invalid"]
             rmode = RoundingMode(self._rounding, live["rm"] if dyn else None)
@@ -349,22 +389,27 @@ class FloatRounder(wiring.Component):
         # -- encoding and flags ----------------------------------------------------------------
         y = Signal(w)
         flags = Signal(4)
+
+        def out(yv, fv):
+            """The encoding and (with flags) the flags of one case."""
+            m.d.comb += [y.eq(yv), flags.eq(fv)] if fl else y.eq(yv)
+
         sign_only = Cat(Const(0, w - 1), sign)
         max_enc = Cat(Const(f.max_bits, w - 1), sign)
         with m.If(nan):
             if f.has_nan:
-                m.d.comb += [y.eq(f.nan_bits), flags.eq(0)]
+                out(f.nan_bits, 0)
             else:
-                m.d.comb += [y.eq(f.sign_mask), flags.eq(FLAG_INVALID)]
+                out(f.sign_mask, FLAG_INVALID)
         with m.Elif(inf):
             if f.has_inf:
-                m.d.comb += [y.eq(Cat(Const(f.inf_bits, w - 1), sign)), flags.eq(0)]
+                out(Cat(Const(f.inf_bits, w - 1), sign), 0)
             elif f.has_nan:
-                m.d.comb += [y.eq(f.nan_bits), flags.eq(FLAG_INVALID)]
+                out(f.nan_bits, FLAG_INVALID)
             else:
-                m.d.comb += [y.eq(max_enc), flags.eq(FLAG_OVERFLOW | FLAG_INEXACT)]
+                out(max_enc, FLAG_OVERFLOW | FLAG_INEXACT)
         with m.Elif(~nz):
-            m.d.comb += [y.eq(sign_only), flags.eq(0)]
+            out(sign_only, 0)
         with m.Elif(overflow):
             if f.overflow == "saturate":
                 big = max_enc
@@ -373,12 +418,15 @@ class FloatRounder(wiring.Component):
                 big_enc = (Cat(Const(f.inf_bits, w - 1), sign) if f.overflow == "inf"
                            else Const(f.nan_bits, w))
                 big = Mux(to_max, max_enc, big_enc)
-            m.d.comb += [y.eq(big), flags.eq(FLAG_OVERFLOW | FLAG_INEXACT)]
+            out(big, FLAG_OVERFLOW | FLAG_INEXACT)
         if not f.subnormals and can_be_tiny:
             with m.Elif(tiny):
-                m.d.comb += [y.eq(sign_only), flags.eq(FLAG_UNDERFLOW | FLAG_INEXACT)]
+                out(sign_only, FLAG_UNDERFLOW | FLAG_INEXACT)
         with m.Else():
-            m.d.comb += [y.eq(Cat(mag[:w - 1], sign)),
-                         flags.eq(Cat(inexact, tiny & inexact, Const(0, 2)))]
-        m.d.comb += [self.y.eq(y), self.flags.eq(flags | (invalid << 3))]
+            out(Cat(mag[:w - 1], sign),
+                Cat(inexact, tiny & inexact, Const(0, 2)) if fl else 0)
+        if fl:
+            m.d.comb += [self.y.eq(y), self.flags.eq(flags | (invalid << 3))]
+        else:
+            m.d.comb += self.y.eq(y)
         return m
