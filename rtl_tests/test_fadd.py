@@ -18,6 +18,13 @@ def _unit(fmt, **kw):
     return FloatAdder(fmt, **kw)
 
 
+def _all_cuts(fmt, **kw):
+    """The unit with a register at every candidate cut point."""
+    probe = _unit(fmt, **kw)
+    probe._MustUse__silence = True
+    return _unit(fmt, cuts=probe.cut_points, **kw)
+
+
 def test_fadd_exhaustive():
     """Every pair of operands in all five rounding modes (one dynamic-rounding build per
     format): e4m3, e5m2, e3m4, e3m2, e2m3, e2m1; and the run-time add/subtract select on
@@ -42,12 +49,18 @@ def test_fadd_wide():
 
 def test_fadd_pipelined():
     """Latency 1..3, one vector per clock with a random in_valid pattern; every result must
-    come out exactly `latency` cycles after its operands. Includes a static-rounding FTZ
-    subtractor checked on every operand pair."""
+    come out exactly `latency` cycles after its operands. Planned pipelines (``target_mhz=``
+    with ``device=``) and one with every cut point are checked the same way. Includes a
+    static-rounding FTZ subtractor checked on every operand pair."""
     entries = [
         dict(comp=_unit("bf16", rounding="dynamic", latency=1), sets=["random:20000"]),
         dict(comp=_unit("e5m2_ftz", rounding="rdn", subtract=True, latency=2),
              sets=["exhaustive"]),
         dict(comp=_unit("fp16", rounding="rna", latency=3), sets=["random:20000"]),
+        # Planned pipelines (hwgen.timing): about twice the unpipelined Fmax, and every cut
+        # point at once.
+        dict(comp=_unit("fp16", rounding="dynamic", target_mhz=66, device="ecp5-85f"),
+             sets=["random:20000"]),
+        dict(comp=_all_cuts("e4m3", rounding="rne", subtract="dynamic"), sets=["exhaustive"]),
     ]
     assert_passed(run_group("tb_fadd_pipelined", MODULE, entries, seed=3))

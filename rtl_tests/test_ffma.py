@@ -18,6 +18,13 @@ def _unit(fmt, **kw):
     return FloatFMA(fmt, **kw)
 
 
+def _all_cuts(fmt, **kw):
+    """The unit with a register at every candidate cut point."""
+    probe = _unit(fmt, **kw)
+    probe._MustUse__silence = True
+    return _unit(fmt, cuts=probe.cut_points, **kw)
+
+
 def test_ffma_narrow():
     """Every e2m1 triple in all five modes; e4m3 and e5m2: directed triples (all
     combinations, all modes) plus 200,000 random triples each."""
@@ -39,11 +46,19 @@ def test_ffma_wide():
 
 def test_ffma_pipelined():
     """Latency 1..4, one vector per clock with a random in_valid pattern; every result must
-    come out exactly `latency` cycles after its operands."""
+    come out exactly `latency` cycles after its operands. Planned pipelines (``target_mhz=``
+    with ``device=``) and one with every cut point are checked the same way."""
     entries = [
         dict(comp=_unit("e4m3", rounding="dynamic", latency=1), sets=["random:20000"]),
         dict(comp=_unit("bf16", rounding="rne", latency=2), sets=["random:20000"]),
         dict(comp=_unit("fp16", rounding="dynamic", latency=3), sets=["random:20000"]),
         dict(comp=_unit("e5m2_ftz", rounding="rtz", latency=4), sets=["random:20000"]),
+        # Planned pipelines (hwgen.timing): bf16 at 80 MHz on the ECP5 85F, e4m3 at twice
+        # its unpipelined Fmax on the HX8K, and every cut point at once.
+        dict(comp=_unit("bf16", rounding="dynamic", target_mhz=80, device="ecp5-85f"),
+             sets=["random:20000"]),
+        dict(comp=_unit("e4m3", rounding="rup", target_mhz=40, device="hx8k"),
+             sets=["random:20000"]),
+        dict(comp=_all_cuts("fp16", rounding="dynamic"), sets=["random:20000"]),
     ]
     assert_passed(run_group("tb_ffma_pipelined", MODULE, entries, seed=4))

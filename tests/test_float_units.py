@@ -101,11 +101,15 @@ def test_directed_values_cover_specials():
 # -- a few hundred vectors in Amaranth's simulator --------------------------------------------
 
 def _simulate(p, kind, seed=1, dut=None):
+    """``dut`` (default: built from ``p``) against the golden model of ``p``'s formats."""
     dut = build_unit(p) if dut is None else dut
     rng = np.random.default_rng(seed)
     ops, rm, sub = make_vectors(p, kind, rng)
     want_y, want_f = expected(p, ops, rm, sub if p.get("subtract") == "dynamic" else None)
     lat = dut.latency
+    flags = dut.has_flags
+    if not flags:
+        want_f = np.zeros_like(want_f)       # no flags port: the encodings alone
     got = []
 
     async def tb(ctx):
@@ -124,14 +128,14 @@ def _simulate(p, kind, seed=1, dut=None):
                 if p.get("subtract") == "dynamic":
                     ctx.set(dut.op, int(sub[i]))
             if lat == 0:
-                got.append((ctx.get(dut.y), ctx.get(dut.flags)))
+                got.append((ctx.get(dut.y), ctx.get(dut.flags) if flags else 0))
                 i += 1
                 continue
             ctx.set(dut.in_valid, int(i < n))
             await ctx.tick()
             i += 1
             if ctx.get(dut.out_valid):
-                got.append((ctx.get(dut.y), ctx.get(dut.flags)))
+                got.append((ctx.get(dut.y), ctx.get(dut.flags) if flags else 0))
 
     sim = Simulator(dut)
     if lat:
@@ -167,6 +171,7 @@ class _StuckMultiplier(wiring.Component):
     flags: wiring.Out(4)
     out_valid: wiring.Out(1)
     latency = 1
+    has_flags = True
 
     def elaborate(self, platform):
         from amaranth import Module
@@ -180,3 +185,24 @@ def test_amaranth_sim_fails_when_out_valid_never_rises():
                                              r"out_valid missing"):
         _simulate(dict(op="fmul", fmt="e4m3", rounding="rne", latency=1), "random:20",
                   dut=_StuckMultiplier())
+
+
+@pytest.mark.parametrize("p", [
+    dict(op="fmul", fmt="bf16", rounding="dynamic"),
+    dict(op="fadd", fmt="e5m2_ftz", rounding="rdn", subtract="dynamic", latency=2),
+    dict(op="ffma", fmt="e4m3", rounding="dynamic", latency=3),
+], ids=lambda p: "-".join(str(v) for v in p.values()))
+def test_no_flags(p):
+    """``flags=False``: no flags port (nor the rounder's invalid input), ``_noflags`` in the
+    name, the same encodings."""
+    kw = {k: v for k, v in p.items() if k not in ("op", "fmt")}
+    cls = {"fmul": FloatMultiplier, "fadd": FloatAdder, "ffma": FloatFMA}[p["op"]]
+    dut = cls(p["fmt"], flags=False, **kw)
+    assert "flags" not in _ports(cls(p["fmt"], flags=False, **kw))
+    assert "_noflags" in dut.module_name and not dut.has_flags
+    _simulate(p, "random:200", dut=dut)
+
+
+def test_bad_flags():
+    with pytest.raises(TypeError, match=r"^Flags must be True or False, not 'no'$"):
+        FloatMultiplier("e4m3", flags="no")

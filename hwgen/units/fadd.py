@@ -6,6 +6,7 @@ The golden model is :func:`hwgen.golden.add`; the cocotb test is ``rtl_tests/tes
 from amaranth.hdl import Cat, Module, Mux, Signal
 from amaranth.lib.wiring import In
 
+from ..timing import Segment
 from .floatop import FloatOpBase
 from .floatraw import (RoundingMode, exp_range, range_shape, sticky_shift_right,
                        unpack)
@@ -39,9 +40,20 @@ class FloatAdder(FloatOpBase):
     subtract : bool or "dynamic"
         ``False``: ``a + b``; ``True``: ``a - b`` (module name ``fsub_...``); ``"dynamic"``: an
         ``op`` input selects (0 add, 1 subtract; module name ``faddsub_...``).
-    latency : int
-        0 to 3 pipeline stages: 1: after normalization (inside the rounder); 2: also after
-        the alignment and add; 3: also on the outputs.
+    latency : int or None
+        0 (default) to 3 pipeline stages: 1: after normalization (inside the rounder); 2:
+        also after the alignment and add; 3: also on the outputs.
+    target_mhz, device : float, str or None
+        Instead of ``latency``: the clock to reach on ``device``; the planner of
+        :mod:`hwgen.timing` chooses the cut points (as :class:`FloatMultiplier`).
+    cuts : sequence of str or None
+        Instead of ``latency``: the cut points that hold registers, from :attr:`cut_points`:
+        ``"swap"`` (after the exponent compare and the operand swap), ``"align"`` (after the
+        alignment shift), ``"raw"`` (after the add), the rounder's and ``"out"``.
+
+    flags : bool
+        ``False``: no exception flags (no ``flags`` port, none of the logic only they need;
+        module name ``..._noflags``).
 
     Members
     -------
@@ -57,7 +69,7 @@ class FloatAdder(FloatOpBase):
     y : Out(out_fmt.width)
         The rounded sum.
     flags : Out(4)
-        Bit 0 inexact, 1 underflow, 2 overflow, 3 invalid.
+        Bit 0 inexact, 1 underflow, 2 overflow, 3 invalid (absent with ``flags=False``).
 
     Raises
     ------
@@ -68,18 +80,58 @@ class FloatAdder(FloatOpBase):
     _op = "fadd"
 
     def __init__(self, fmt="e4m3", *, out_fmt=None, b_fmt=None, rounding="rne", subtract=False,
-                 latency=0):
+                 latency=None, target_mhz=None, device=None, cuts=None, flags=True):
         if subtract not in (False, True, "dynamic") or (
                 not isinstance(subtract, (bool, str))):
             raise ValueError(f"Subtract must be False, True or 'dynamic', not {subtract!r}")
         self._subtract = subtract
         extra = {"op": In(1)} if subtract == "dynamic" else {}
-        super().__init__({"a": fmt, "b": b_fmt}, out_fmt, rounding, latency, extra)
+        super().__init__({"a": fmt, "b": b_fmt}, out_fmt, rounding, latency, extra,
+                         target_mhz=target_mhz, device=device, cuts=cuts, flags=flags)
 
     subtract = property(lambda self: self._subtract)
 
     def _op_name(self):
         return {False: "fadd", True: "fsub", "dynamic": "faddsub"}[self._subtract]
+
+    def _geometry(self):
+        """``(P, G, same_emin, lo, hi)``: the common significand width, the guard bits, and
+        the range of the aligned exponents (see :meth:`elaborate`)."""
+        fa, fb, fo = self._in_fmts["a"], self._in_fmts["b"], self._out_fmt
+        same_emin = fa.emin == fb.emin
+        P = max(fa.precision, fb.precision)
+        G = max(0, fo.precision + 2 - P)
+        sha, shb = P - fa.precision, P - fb.precision
+        alo, ahi = exp_range(fa, normalize=not same_emin)
+        blo, bhi = exp_range(fb, normalize=not same_emin)
+        alo, ahi, blo, bhi = alo - sha, ahi - sha, blo - shb, bhi - shb
+        return P, G, same_emin, min(alo, blo), max(ahi, bhi)
+
+    def _rounder_params(self):
+        P, G, _, lo, hi = self._geometry()
+        return P + G + 2, (lo - (G + 1), hi - (G + 1))
+
+    def _own_cut_points(self):
+        return ("swap", "align", "raw")
+
+    def _own_segments(self, model):
+        fa, fb = self._in_fmts["a"], self._in_fmts["b"]
+        P, G, same_emin, lo, hi = self._geometry()
+        ew = range_shape(lo, hi).width
+        win = P + G + 1
+        k = win.bit_length()
+        dmax = hi - lo
+        unpack_ns = model.lut_levels(1)
+        if not same_emin:
+            unpack_ns += model.normalizer(P, max(fa.man_bits, fb.man_bits))
+        swap_cmp = fa.width - 1 if fa == fb else P + ew
+        swap_ns = max(model.comparator(swap_cmp), model.comparator(ew)) + model.mux(2)
+        dist = (1 << k) - 1 if dmax.bit_length() > k else dmax
+        align_ns = model.shifter(win, dist) + (model.mux(2) if dmax.bit_length() > k else 0)
+        add_ns = model.lut_levels(1) + model.adder(win + 1)
+        return [Segment("swap", unpack_ns + swap_ns, "swap"),
+                Segment("align", align_ns, "align"),
+                Segment("add", add_ns, "raw")]
 
     def elaborate(self, platform):
         m = Module()
@@ -133,6 +185,20 @@ class FloatAdder(FloatOpBase):
             Y.eq(Mux(swap, siga, sigb)),
             diff.eq(Mux(eb > ea, eb - ea, ea - eb)),
         ]
+        rm = self.rm if self._rounding == "dynamic" else None
+        early = "swap" in self.cuts or "align" in self.cuts
+        if early:
+            # Cuts before the add: the special cases are settled here and ride along.
+            eff_sub = sa ^ sb
+            inf_minus_inf = ua.inf & ub.inf & eff_sub
+            nan = ua.nan | ub.nan | inf_minus_inf
+            inf = (ua.inf | ub.inf) & ~nan
+            v = self._cut(m, "swap", dict(
+                X=X, Y=Y, ex=ex, diff=diff, sx=sx, eff_sub=eff_sub, same=same, nan=nan,
+                inf=inf, inf_sign=Mux(ua.inf, sa, sb),
+                invalid=(ua.snan | ub.snan | inf_minus_inf) if self._flags else None, rm=rm))
+            X, Y, ex, diff, sx, same, rm = (v["X"], v["Y"], v["ex"], v["diff"], v["sx"],
+                                            v["same"], v["rm"])
         win = P + G + 1
         # Shift stages of 1, 2, 4, .. cover every amount below 2**k >= win; any higher bit of
         # the difference shifts everything into the jam bit (no clamping compare).
@@ -144,30 +210,43 @@ class FloatAdder(FloatOpBase):
             m.d.comb += yw.eq(Mux(diff[k:] != 0, Y != 0, low))
         else:
             yw = sticky_shift_right(m, yin, win, diff, dmax_possible, name="align")
-        eff_sub = sa ^ sb
+        if early:
+            v = self._cut(m, "align", dict(v, X=X, yw=yw, ex=ex, sx=sx, same=same, rm=rm,
+                                           Y=None, diff=None))
+            X, yw, ex, sx, same, rm = v["X"], v["yw"], v["ex"], v["sx"], v["same"], v["rm"]
+            eff_sub = v["eff_sub"]
+        else:
+            eff_sub = sa ^ sb
         xw = X << (G + 1)
         # One adder: subtracting is adding the complement plus one; x >= y, so no negation.
         yx = Signal(win + 1)
         mag = Signal(win + 1)
         m.d.comb += [yx.eq(yw), mag.eq(xw + Mux(eff_sub, ~yx, yx) + eff_sub)]
-        rmode = RoundingMode(self._rounding, self.rm if self._rounding == "dynamic" else None)
+        rmode = RoundingMode(self._rounding, rm)
         # Exact zero sum of nonzero operands: +0, or -0 when rounding down (IEEE 754 6.3).
         sign = Mux(eff_sub & ((mag == 0) if same is None else same), rmode.rdn, sx)
 
-        inf_minus_inf = ua.inf & ub.inf & eff_sub
-        nan = ua.nan | ub.nan | inf_minus_inf
-        inf = (ua.inf | ub.inf) & ~nan
+        if early:
+            nan, inf, invalid = v["nan"], v["inf"], v["invalid"]
+            r_sign = Mux(inf, v["inf_sign"], sign)
+        else:
+            inf_minus_inf = ua.inf & ub.inf & eff_sub
+            nan = ua.nan | ub.nan | inf_minus_inf
+            inf = (ua.inf | ub.inf) & ~nan
+            invalid = ua.snan | ub.snan | inf_minus_inf
+            r_sign = Mux(inf, Mux(ua.inf, sa, sb), sign)
         r = self._rounder(m, sig_width=win + 1, exp_range=(lo - (G + 1), hi - (G + 1)))
         pairs = [
-            (r.sign, Mux(inf, Mux(ua.inf, sa, sb), sign)),
+            (r.sign, r_sign),
             (r.exp, ex - (G + 1)),
             (r.sig, mag),
             (r.nan, nan),
             (r.inf, inf),
-            (r.invalid, ua.snan | ub.snan | inf_minus_inf),
         ]
+        if self._flags:
+            pairs.append((r.invalid, invalid))
         if self._rounding == "dynamic":
-            pairs.append((r.rm, self.rm))
+            pairs.append((r.rm, rm))
         self._drive(m, "raw", pairs)
         self._finish(m, r)
         return m

@@ -3,10 +3,11 @@
 The golden model is :func:`hwgen.golden.fma`; the cocotb test is ``rtl_tests/test_ffma.py``.
 """
 
-from amaranth.hdl import Module, Mux, Signal, signed
+from amaranth.hdl import Const, Module, Mux, Signal, signed
 
+from ..timing import Segment
 from .floatop import FMA_CUTS, FloatOpBase
-from .floatraw import (RoundingMode, exp_range, range_shape,
+from .floatraw import (RoundingMode, exp_range, range_shape, shift_stages,
                        sticky_shift_right, unpack)
 
 __all__ = ["FloatFMA"]
@@ -33,10 +34,24 @@ class FloatFMA(FloatOpBase):
         Formats of ``y``, ``b`` and ``c``; ``None`` means ``fmt``.
     rounding : str
         ``rne``, ``rtz``, ``rdn``, ``rup``, ``rna`` or ``"dynamic"`` (adds the ``rm`` port).
-    latency : int
-        0 to 4 pipeline stages: 1: after normalization (inside the rounder); 2: also before it
-        (after the add); 3: also after the multiplier and addend alignment; 4: also on the
-        outputs.
+    latency : int or None
+        0 (default) to 4 pipeline stages: 1: after normalization (inside the rounder); 2:
+        also before it (after the add); 3: also after the multiplier and addend alignment;
+        4: also on the outputs.
+    target_mhz, device : float, str or None
+        Instead of ``latency``: the clock to reach on ``device``; the planner of
+        :mod:`hwgen.timing` chooses the cut points (as :class:`FloatMultiplier`).
+    cuts : sequence of str or None
+        Instead of ``latency``: the cut points that hold registers, from :attr:`cut_points`:
+        ``"dist"`` (after the addend's alignment distance, before the product), ``"pp"``
+        (after two half products: the product is split along ``b``'s bits), ``"align_h"``
+        (after half the alignment shift's stages, the product complete), ``"prod"`` (after
+        the product and the alignment),
+        ``"raw"`` (after the add), the rounder's and ``"out"``.
+
+    flags : bool
+        ``False``: no exception flags (no ``flags`` port, none of the logic only they need;
+        module name ``..._noflags``).
 
     Members
     -------
@@ -51,7 +66,7 @@ class FloatFMA(FloatOpBase):
         The rounded result.
     flags : Out(4)
         Bit 0 inexact, 1 underflow, 2 overflow, 3 invalid (signaling NaN, ``Inf * 0`` even
-        with a quiet-NaN addend, ``Inf - Inf``).
+        with a quiet-NaN addend, ``Inf - Inf``); absent with ``flags=False``.
 
     Raises
     ------
@@ -64,8 +79,59 @@ class FloatFMA(FloatOpBase):
     _cuts = FMA_CUTS
 
     def __init__(self, fmt="e4m3", *, out_fmt=None, b_fmt=None, c_fmt=None, rounding="rne",
-                 latency=0):
-        super().__init__({"a": fmt, "b": b_fmt, "c": c_fmt}, out_fmt, rounding, latency)
+                 latency=None, target_mhz=None, device=None, cuts=None, flags=True):
+        super().__init__({"a": fmt, "b": b_fmt, "c": c_fmt}, out_fmt, rounding, latency,
+                         target_mhz=target_mhz, device=device, cuts=cuts, flags=flags)
+
+    def _geometry(self):
+        """``(Pp, L, K, top, (plo, phi), (clo, chi))`` (see :meth:`elaborate`)."""
+        fa, fb, fc = self._in_fmts["a"], self._in_fmts["b"], self._in_fmts["c"]
+        fo = self._out_fmt
+        Pp, Pc, po = fa.precision + fb.precision, fc.precision, fo.precision
+        L = max(po + 3, Pc + 2)
+        K = Pp + po + 2
+        (alo, ahi), (blo, bhi), (clo, chi) = exp_range(fa), exp_range(fb), exp_range(fc)
+        return Pp, L, K, L + K + Pc, (alo + blo, ahi + bhi), (clo, chi)
+
+    def _rounder_params(self):
+        Pp, L, K, top, (plo, phi), (clo, chi) = self._geometry()
+        return top, (min(plo - L, clo - L - K), max(phi - L, chi - L - K))
+
+    def _own_cut_points(self):
+        return ("dist", "pp", "align_h", "prod", "raw")
+
+    def _align_stages(self):
+        Pp, L, K, top, (plo, phi), (clo, chi) = self._geometry()
+        return shift_stages(max(min(top - 1, K - (clo - phi)), 0))
+
+    def _own_segments(self, model):
+        fa, fb = self._in_fmts["a"], self._in_fmts["b"]
+        pa, pb = fa.precision, fb.precision
+        Pp, L, K, top, (plo, phi), (clo, chi) = self._geometry()
+        ew = range_shape(K - (chi - plo), K - (clo - phi)).width
+        # Exponent path: product exponent, distance to the addend, clamp. The product runs
+        # beside it and beside the alignment; the segments put it after the distance, so
+        # an unpipelined estimate counts part of it twice (a little pessimistic).
+        dist_ns = model.lut_levels(1) + model.adder(ew) * 2 + model.comparator(ew) + \
+            model.mux(3)
+        amax = max(min(top - 1, K - (clo - phi)), 0)
+        n = self._align_stages()
+        first = max(1, n // 2)
+        align1 = model.shifter(top, amax, stages=first)
+        align2 = model.shifter(top, amax, stages=n - first)
+        add_ns = model.adder(top + 1) + model.mux(2)
+        if model.dsp_blocks(pa, pb):
+            # A DSP product is not split: no cut inside it.
+            return [Segment("dist", dist_ns, "dist"),
+                    Segment("mul", max(model.multiplier(pa, pb), align1), "align_h"),
+                    Segment("align", align2 + model.mux(2), "prod"),
+                    Segment("add", add_ns, "raw")]
+        h = pb // 2
+        return [Segment("dist", dist_ns, "dist"),
+                Segment("pp", model.multiplier(pa, pb - h), "pp"),
+                Segment("pp_add", max(model.adder(pa + pb - h), align1), "align_h"),
+                Segment("align", align2 + model.mux(2), "prod"),
+                Segment("add", add_ns, "raw")]
 
     def elaborate(self, platform):
         m = Module()
@@ -78,12 +144,16 @@ class FloatFMA(FloatOpBase):
         L = max(po + 3, Pc + 2)
         K = Pp + po + 2
         top = L + K + Pc                       # window bits (jam bit included)
+        early = bool({"dist", "pp", "align_h"} & set(self.cuts))
 
         (alo, ahi), (blo, bhi), (clo, chi) = exp_range(fa), exp_range(fb), exp_range(fc)
         plo, phi = alo + blo, ahi + bhi
         ep = Signal(range_shape(plo, phi))
         prod = Signal(Pp)
-        m.d.comb += [ep.eq(ua.exp + ub.exp), prod.eq(ua.sig * ub.sig)]
+        if early:
+            m.d.comb += ep.eq(ua.exp + ub.exp)
+        else:
+            m.d.comb += [ep.eq(ua.exp + ub.exp), prod.eq(ua.sig * ub.sig)]
         sp = ua.sign ^ ub.sign
         p_zero = ua.zero | ub.zero
         inf_x_zero = (ua.inf & ub.zero) | (ub.inf & ua.zero)
@@ -102,20 +172,25 @@ class FloatFMA(FloatOpBase):
         amt = Signal(range(max(min(amax, max(dist_hi, 0)), 0) + 1))
         if dist_hi > 0:
             m.d.comb += amt.eq(Mux(c_dom | above, 0, Mux(dist >= amax, amax, dist)))
-        cw = sticky_shift_right(m, uc.sig << (L + K), top, amt, max(min(amax, dist_hi), 0),
-                                name="align")
-        e_lsb = Signal(range_shape(min(plo - L, clo - L - K), max(phi - L, chi - L - K)))
-        m.d.comb += e_lsb.eq(Mux(c_dom, uc.exp, ep_k) - (L + K))
-        pw = Mux(c_dom, ~p_zero, prod << L)
+        if early:
+            stage = self._early(m, ua, ub, uc, prod, amt, c_dom, p_zero, ep_k, sp, p_inf,
+                                p_nan, inf_x_zero, L, K, top, plo, phi, clo, chi)
+        else:
+            cw = sticky_shift_right(m, uc.sig << (L + K), top, amt,
+                                    max(min(amax, dist_hi), 0), name="align")
+            e_lsb = Signal(range_shape(min(plo - L, clo - L - K), max(phi - L, chi - L - K)))
+            m.d.comb += e_lsb.eq(Mux(c_dom, uc.exp, ep_k) - (L + K))
+            pw = Mux(c_dom, ~p_zero, prod << L)
 
-        nan = p_nan | uc.nan | (p_inf & uc.inf & (sp ^ uc.sign))
-        invalid = (ua.snan | ub.snan | uc.snan | inf_x_zero |
-                   (p_inf & uc.inf & (sp ^ uc.sign)))
-        inf = (p_inf | uc.inf) & ~nan
-        inf_sign = Mux(p_inf, sp, uc.sign)
-        stage = [pw, cw, e_lsb, sp, uc.sign, nan, inf, inf_sign, invalid]
-        if self._rounding == "dynamic":
-            stage.append(self.rm)
+            nan = p_nan | uc.nan | (p_inf & uc.inf & (sp ^ uc.sign))
+            invalid = (ua.snan | ub.snan | uc.snan | inf_x_zero |
+                       (p_inf & uc.inf & (sp ^ uc.sign)))
+            inf = (p_inf | uc.inf) & ~nan
+            inf_sign = Mux(p_inf, sp, uc.sign)
+            stage = [pw, cw, e_lsb, sp, uc.sign, nan, inf, inf_sign,
+                     invalid if self._flags else Const(0, 1)]
+            if self._rounding == "dynamic":
+                stage.append(self.rm)
         stage = self._staged(m, "prod", stage, "prod")
         pw, cw, e_lsb, sp, sc, nan, inf, inf_sign, invalid = stage[:9]
         rm = stage[9] if self._rounding == "dynamic" else None
@@ -136,18 +211,74 @@ class FloatFMA(FloatOpBase):
         # An exact zero: both zero with one sign keeps it; otherwise +0 (-0 rounding down).
         sign = Mux(eff_sub & (z == 0), rmode.rdn, sp ^ neg)
 
-        r = self._rounder(m, sig_width=top,
-                          exp_range=(min(plo - L, clo - L - K), max(phi - L, chi - L - K)))
+        r = self._rounder(m, sig_width=top, exp_range=self._rounder_params()[1])
         pairs = [
             (r.sign, Mux(inf, inf_sign, sign)),
             (r.exp, e_lsb),
             (r.sig, mag),
             (r.nan, nan),
             (r.inf, inf),
-            (r.invalid, invalid),
         ]
+        if self._flags:
+            pairs.append((r.invalid, invalid))
         if self._rounding == "dynamic":
             pairs.append((r.rm, rm))
         self._drive(m, "raw", pairs)
         self._finish(m, r)
         return m
+
+    def _early(self, m, ua, ub, uc, prod, amt, c_dom, p_zero, ep_k, sp, p_inf, p_nan,
+               inf_x_zero, L, K, top, plo, phi, clo, chi):
+        """The product and the alignment with the cut points before ``"prod"`` (``"dist"``,
+        ``"pp"``, ``"align_h"``); returns the values of the ``"prod"`` cut."""
+        fb = self._in_fmts["b"]
+        e_lsb = Signal(range_shape(min(plo - L, clo - L - K), max(phi - L, chi - L - K)))
+        m.d.comb += e_lsb.eq(Mux(c_dom, uc.exp, ep_k) - (L + K))
+        nan = p_nan | uc.nan | (p_inf & uc.inf & (sp ^ uc.sign))
+        invalid = (ua.snan | ub.snan | uc.snan | inf_x_zero |
+                   (p_inf & uc.inf & (sp ^ uc.sign)))
+        inf = (p_inf | uc.inf) & ~nan
+        # What rides along every cut up to "prod".
+        v = dict(c_dom=c_dom, p_zero=p_zero, e_lsb=e_lsb, sp=sp, sc=uc.sign, nan=nan, inf=inf,
+                 inf_sign=Mux(p_inf, sp, uc.sign),
+                 invalid=invalid if self._flags else Const(0, 1),
+                 rm=self.rm if self._rounding == "dynamic" else None)
+        v = self._cut(m, "dist", dict(v, a=ua.sig, b=ub.sig, c_sig=uc.sig, amt=amt))
+        a, b = v.pop("a"), v.pop("b")
+        if "pp" in self.cuts:
+            # Two half products (b's low and high bits) meet after the cut.
+            h = fb.precision // 2
+            v = self._cut(m, "pp", dict(v, lo=a * b[:h], hi=a * b[h:]))
+            m.d.comb += prod.eq(v.pop("lo") + (v.pop("hi") << h))
+        else:
+            m.d.comb += prod.eq(a * b)
+        n = self._align_stages()
+        half = max(1, n // 2)
+        c_sig, c_amt = v.pop("c_sig"), v.pop("amt")
+        state = {"v": v}
+
+        def between(i, cur, amount):
+            if i != half or "align_h" not in self.cuts:
+                return cur, amount
+            w = self._cut(m, "align_h", dict(state["v"], cur=cur, amt=amount, prod=prod))
+            state["prod"] = w.pop("prod")
+            cur, amount = w.pop("cur"), w.pop("amt")
+            state["v"] = w
+            return cur, amount
+
+        amax = top - 1
+        cw = sticky_shift_right(m, c_sig << (L + K), top, c_amt,
+                                max(min(amax, K - (clo - phi)), 0), name="align",
+                                between=between)
+        if n <= 1 and "align_h" in self.cuts:
+            # A one-stage alignment: the cut sits after it.
+            w = self._cut(m, "align_h", dict(state["v"], cur=cw, prod=prod))
+            cw, state["prod"], state["v"] = w.pop("cur"), w.pop("prod"), w
+        v = state["v"]
+        p = state.get("prod", prod)
+        pw = Mux(v["c_dom"], ~v["p_zero"], p << L)
+        stage = [pw, cw, v["e_lsb"], v["sp"], v["sc"], v["nan"], v["inf"], v["inf_sign"],
+                 v["invalid"]]
+        if self._rounding == "dynamic":
+            stage.append(v["rm"])
+        return stage

@@ -1,21 +1,24 @@
 """The base class of the float operators (fmul, fadd, ffma): parameters, ports, module name,
-pipeline cut points, the shared rounder and the valid pipeline.
+pipeline cut points (fixed per latency, or placed by :mod:`hwgen.timing`'s planner for a
+target clock), the shared rounder and the valid pipeline.
 
 It sits above :mod:`.floatraw` (the raw float and its helpers) and :mod:`.rounder` (the one
 rounder), which both sit below it; each operator module subclasses :class:`FloatOpBase`.
 """
 
-from amaranth.hdl import Signal, Value
+from amaranth.hdl import Const, Signal, Value
 from amaranth.lib import wiring
 from amaranth.lib.wiring import In, Out
 
-from .floatraw import check_float_format, check_latency, check_rounding
-from .rounder import FloatRounder
+from ..timing import (Segment, check_device, check_target_mhz, delay_model, plan_latency,
+                      plan_pipeline)
+from .floatraw import check_float_format, check_latency, check_rounding, pipeline_register
+from .rounder import FloatRounder, RounderGeometry
 
 __all__ = ["FloatOpBase", "CUTS", "FMA_CUTS"]
 
 
-#: Pipeline cut points of a float operator, per latency. ``"raw"``: the rounder's input (after
+#: Pipeline cut points of a float operator for an explicit ``latency=``, per latency. ``"raw"``: the rounder's input (after
 #: the multiply / alignment and add); ``"norm"``: inside the rounder, after normalization;
 #: ``"out"``: the encoded result and flags. The FMA adds ``"prod"`` (after the multiplier and
 #: the addend alignment, before the add).
@@ -36,20 +39,37 @@ FMA_CUTS = {
 
 class FloatOpBase(wiring.Component):
     """What :class:`FloatMultiplier`, :class:`FloatAdder` and :class:`FloatFMA` share:
-    parameter validation, ports, ``module_name``, the valid pipeline and the output cut.
+    parameter validation, ports, ``module_name``, the pipeline, the valid pipeline and the
+    output cut.
 
-    Module names: ``<op>_<formats>_<rounding>[_l<latency>]``. ``<formats>`` is the input
-    format when every input has the same format, followed by the output format if that
+    Pipelining: each operator has an ordered list of candidate cut points
+    (:attr:`cut_points`: its own, then the rounder's, then ``"out"``). Which of them hold
+    registers is given one of three ways: ``latency=N`` (the fixed table :data:`CUTS` /
+    :data:`FMA_CUTS`, default 0), ``target_mhz=F`` with ``device=D`` (the planner of
+    :mod:`hwgen.timing` picks the fewest registers whose every stage the device's delay model
+    estimates to fit ``1000 / F`` ns; :attr:`plan` says what it estimated), or ``cuts=[...]``
+    (any subset of :attr:`cut_points`). :attr:`latency` is the number of cuts in use.
+
+    ``flags=False`` leaves out the exception flags: no ``flags`` port and none of the logic
+    only they need (module name ``..._<rounding>_noflags...``).
+
+    Module names: ``<op>_<formats>_<rounding>[_noflags][_l<latency>[_c<mask>]]``. ``<formats>`` is the
+    input format when every input has the same format, followed by the output format if that
     differs (``fmul_e4m3_fp16_rne``); when the inputs differ every input format and then the
     output format are listed (``fadd_bf16_fp32_fp32_dyn_l2``). ``<rounding>`` is the mode or
-    ``dyn``. Format names are those of :attr:`FloatFormat.name`.
+    ``dyn``. Format names are those of :attr:`FloatFormat.name`. ``_c<mask>`` appears when the
+    cuts in use are not the fixed table's for that latency (a planned or explicit set): the
+    lower-case hexadecimal bit mask of the cuts, bit ``i`` standing for ``cut_points[i]``
+    (``fmul_bf16_rne_l2_c5``: cut points 0 and 2). Equal parameters and cuts give equal
+    names and Verilog; the same latency with other cuts gives another name.
     """
 
     _op = None
     _inputs = ("a", "b")
     _cuts = CUTS
 
-    def __init__(self, fmts, out_fmt, rounding, latency, extra_ports=None):
+    def __init__(self, fmts, out_fmt, rounding, latency, extra_ports=None, *,
+                 target_mhz=None, device=None, cuts=None, flags=True):
         names = {"a": "Format", "b": "Format of b", "c": "Format of c"}
         self._in_fmts = {}
         first = None
@@ -64,7 +84,16 @@ class FloatOpBase(wiring.Component):
             self._in_fmts[port] = f
         self._out_fmt = first if out_fmt is None else check_float_format(out_fmt, "Output format")
         self._rounding = check_rounding(rounding)
-        self._latency = check_latency(latency, max(self._cuts))
+        if not isinstance(flags, bool):
+            raise TypeError(f"Flags must be True or False, not {flags!r}")
+        self._flags = flags
+        self._setup()
+        self._rgeom = RounderGeometry(self._out_fmt, *self._rounder_params())
+        self._plan = None
+        self._device = None
+        self._target_mhz = None
+        self._cut_set = self._choose_cuts(latency, target_mhz, device, cuts)
+        self._latency = len(self._cut_set)
         ports = {port: In(f.width) for port, f in self._in_fmts.items()}
         if self._rounding == "dynamic":
             ports["rm"] = In(3)
@@ -72,10 +101,62 @@ class FloatOpBase(wiring.Component):
         if self._latency:
             ports["in_valid"] = In(1)
         ports["y"] = Out(self._out_fmt.width)
-        ports["flags"] = Out(4)
+        if flags:
+            ports["flags"] = Out(4)
         if self._latency:
             ports["out_valid"] = Out(1)
         super().__init__(ports)
+
+    def _choose_cuts(self, latency, target_mhz, device, cuts):
+        given = [n for n, v in (("latency", latency), ("target_mhz", target_mhz),
+                                ("cuts", cuts)) if v is not None]
+        if len(given) > 1:
+            raise ValueError(f"Give one of latency, target_mhz and cuts, not "
+                             f"{' and '.join(given)}")
+        if device is not None and target_mhz is None:
+            raise ValueError(f"Device is only used with target_mhz, not alone "
+                             f"(device={device!r})")
+        points = self.cut_points
+        if target_mhz is not None:
+            target_mhz = check_target_mhz(target_mhz)
+            if device is None:
+                raise ValueError(f"A target of {target_mhz:g} MHz needs a device "
+                                 f"(device=...)")
+            self._device = check_device(device)
+            self._target_mhz = target_mhz
+            self._plan = plan_pipeline(self.segments(self._device), target_mhz, self._device,
+                                       what=self._base_name())
+            chosen = set(self._plan.cuts)
+        elif cuts is not None:
+            if isinstance(cuts, str) or not hasattr(cuts, "__iter__"):
+                raise TypeError(f"Cuts must be a sequence of cut point names, not {cuts!r}")
+            chosen = set()
+            for c in cuts:
+                if c not in points:
+                    raise ValueError(f"Cut point must be one of {', '.join(points)}, "
+                                     f"not {c!r}")
+                chosen.add(c)
+        else:
+            lat = check_latency(0 if latency is None else latency, max(self._cuts))
+            return tuple(self._cuts[lat])
+        return tuple(c for c in points if c in chosen)
+
+    # -- hooks for the operators -----------------------------------------------------------
+    def _setup(self):
+        """Compute the datapath's sizes (called before the cut points are needed)."""
+
+    def _rounder_params(self):
+        """``(sig_width, exp_range)`` of the operator's rounder."""
+        raise NotImplementedError
+
+    def _own_cut_points(self):
+        """The operator's cut points before the rounder's, in datapath order."""
+        return ("raw",)
+
+    def _own_segments(self, model):
+        """The operator's :class:`~hwgen.timing.Segment` list up to the rounder's input; the
+        last one is followed by ``"raw"``."""
+        raise NotImplementedError
 
     # -- parameters and derived facts ------------------------------------------------------
     fmt = property(lambda self: self._in_fmts["a"])
@@ -83,30 +164,67 @@ class FloatOpBase(wiring.Component):
     rounding = property(lambda self: self._rounding)
     latency = property(lambda self: self._latency)
     input_formats = property(lambda self: dict(self._in_fmts))
+    target_mhz = property(lambda self: self._target_mhz)
+    has_flags = property(lambda self: self._flags)
+    device = property(lambda self: self._device)
+
+    @property
+    def plan(self):
+        """The planner's :class:`~hwgen.timing.Plan` (``target_mhz=``), else ``None``."""
+        return self._plan
+
+    @property
+    def cut_points(self):
+        """Every candidate pipeline cut point, in datapath order: the operator's own, the
+        rounder's (:class:`~hwgen.units.rounder.RounderGeometry`), then ``"out"``."""
+        return tuple(self._own_cut_points()) + self._rgeom.cut_points + ("out",)
 
     @property
     def cuts(self):
-        """The pipeline cut points in use (see :data:`CUTS`)."""
-        return self._cuts[self._latency]
+        """The pipeline cut points in use, in datapath order."""
+        return self._cut_set
+
+    def segments(self, device):
+        """The datapath as :class:`~hwgen.timing.Segment` objects with the delays of
+        ``device``'s model (a device name or a :class:`~hwgen.timing.DelayModel`). A cut
+        point the device should not use (a split of a product it puts in a DSP block) is
+        left out."""
+        model = device if hasattr(device, "stage_ns") else delay_model(device)
+        return list(self._own_segments(model)) + self._rgeom.segments(model, "out")
+
+    def plan_for_latency(self, latency, device):
+        """The planner's best placement of ``latency`` registers on ``device`` (a
+        :class:`~hwgen.timing.Plan`; build it with ``cuts=plan.cuts``)."""
+        return plan_latency(self.segments(device), latency, device)
 
     @property
     def module_name(self):
+        lat = f"_l{self._latency}" if self._latency else ""
+        fixed = self._cuts.get(self._latency)
+        if self._latency and tuple(self._cut_set) != tuple(fixed or ()):
+            points = self.cut_points
+            mask = sum(1 << points.index(c) for c in self._cut_set)
+            lat += f"_c{mask:x}"
+        return f"{self._base_name()}{lat}"
+
+    def _base_name(self):
         ins = list(self._in_fmts.values())
         if all(f == ins[0] for f in ins):
             names = [ins[0].name] + ([self._out_fmt.name] if self._out_fmt != ins[0] else [])
         else:
             names = [f.name for f in ins] + [self._out_fmt.name]
         rnd = "dyn" if self._rounding == "dynamic" else self._rounding
-        lat = f"_l{self._latency}" if self._latency else ""
-        return f"{self._op_name()}_{'_'.join(names)}_{rnd}{lat}"
+        fl = "" if self._flags else "_noflags"
+        return f"{self._op_name()}_{'_'.join(names)}_{rnd}{fl}"
 
     def _op_name(self):
         return self._op
 
     # -- shared elaboration pieces ---------------------------------------------------------
     def _rounder(self, m, *, sig_width, exp_range):
+        rcuts = [c for c in self._cut_set if c in self._rgeom.cut_points]
         r = FloatRounder(self._out_fmt, sig_width=sig_width, exp_range=exp_range,
-                         rounding=self._rounding, register_normalized="norm" in self.cuts)
+                         rounding=self._rounding, cuts=rcuts, flags=self._flags)
         m.submodules.rounder = r
         return r
 
@@ -121,15 +239,28 @@ class FloatOpBase(wiring.Component):
             return values
         regs = []
         for i, v in enumerate(values):
+            if isinstance(v, Const):
+                regs.append(v)          # nothing to register
+                continue
             r = Signal.like(v, name=f"{name}{i}_q", reset_less=True) if isinstance(v, Signal) \
                 else Signal(Value.cast(v).shape(), name=f"{name}{i}_q", reset_less=True)
             m.d.sync += r.eq(v)
             regs.append(r)
         return regs
 
+    def _cut(self, m, cut, values):
+        """A dict of values after the cut point ``cut``: registers named ``<cut>_<key>_q``
+        when in use (constants pass), else the same dict."""
+        if cut not in self.cuts:
+            return values
+        return {k: pipeline_register(m, v, f"{cut}_{k}_q") for k, v in values.items()}
+
     def _finish(self, m, rounder):
         """Output cut and the valid pipeline."""
-        self._drive(m, "out", [(self.y, rounder.y), (self.flags, rounder.flags)])
+        pairs = [(self.y, rounder.y)]
+        if self._flags:
+            pairs.append((self.flags, rounder.flags))
+        self._drive(m, "out", pairs)
         if self._latency:
             v = self.in_valid
             for i in range(self._latency):

@@ -11,14 +11,14 @@ Also here: :class:`RoundingMode` (static or run-time rounding mode as one-hot Am
 that constant-fold when static), :func:`exp_shape`, and :func:`sticky_shift_right`.
 """
 
-from amaranth.hdl import Const, Mux, Signal, Value, signed, unsigned
+from amaranth.hdl import Cat, Const, Mux, Signal, Value, signed, unsigned
 from amaranth.lib import data
 
 from ..formats import FRM, ROUNDING_MODES, FloatFormat, parse_format
 
 __all__ = ["raw_layout", "exp_range", "exp_shape", "unpack", "RoundingMode", "check_float_format",
            "check_rounding", "check_latency", "sticky_shift_right", "range_shape",
-           "normalize_left"]
+           "normalize_left", "normalize_stages", "shift_stages", "count_leading_zeros", "pipeline_register"]
 
 
 def range_shape(lo, hi):
@@ -102,7 +102,7 @@ def unpack(m, fmt, bits, *, normalize=False, name="raw"):
     return raw
 
 
-def normalize_left(m, value, width, *, max_shift=None, limit=None, name="norm"):
+def normalize_left(m, value, width, *, max_shift=None, limit=None, name="norm", between=None):
     """Shift ``value`` (``width`` bits) left until its top bit is set, by stages of 2**k.
 
     Returns ``(shifted, amount)``. ``max_shift`` bounds the leading zeros the caller can have
@@ -110,6 +110,11 @@ def normalize_left(m, value, width, *, max_shift=None, limit=None, name="norm"):
     the result is shifted by ``min(leading_zeros, limit)``. A stage shifts by 2**k when the top
     2**k bits are zero and the cap allows it; with a cap the greedy choice is exact because the
     ``tight`` flag tracks whether the amount so far equals the cap's high bits.
+
+    ``between(i, cur, amount_bits, tight, limit)``, if given, is called after the ``i``-th
+    stage done (``i`` from 1, before every stage but the first) and returns those four values,
+    possibly through pipeline registers (``amount_bits`` is a list of ``(k, bit)``).
+    :func:`normalize_stages` says how many stages there are.
     """
     if max_shift is None:
         max_shift = width - 1
@@ -117,11 +122,15 @@ def normalize_left(m, value, width, *, max_shift=None, limit=None, name="norm"):
     cur = value
     amount_bits = []
     tight = Const(1, 1)
+    done = 0
     for k in reversed(range(stages)):
         s = 1 << k
         if s >= width:
             amount_bits.append((k, Const(0, 1)))
             continue
+        if between is not None and done:
+            cur, amount_bits, tight, limit = between(done, cur, amount_bits, tight, limit)
+        done += 1
         zeros = cur[width - s:width] == 0
         if limit is not None:
             lbit = limit[k] if k < len(limit) else Const(0, 1)
@@ -139,18 +148,74 @@ def normalize_left(m, value, width, *, max_shift=None, limit=None, name="norm"):
     return cur, amount
 
 
-def sticky_shift_right(m, value, width, amount, max_amount, *, name="rsh"):
+def count_leading_zeros(value, width):
+    """``(count, all_zero)``: the leading zeros of ``value`` (``width`` bits) by a binary tree
+    (``log2`` levels of 2:1 multiplexers), and whether ``value`` is zero.
+
+    ``count`` is meaningful only when ``all_zero`` is 0 (the value is padded at the bottom
+    with ones to a power of two).
+    """
+    size = 1 << max(width - 1, 0).bit_length()
+    v = Value.cast(value)[:width]
+    padded = size > width
+    if padded:
+        v = Cat(Const((1 << (size - width)) - 1, size - width), v)
+
+    def tree(bits, n):
+        if n == 1:
+            return ~bits[0], None
+        if n == 2:
+            return ~bits[1] & ~bits[0], ~bits[1]
+        zh, ch = tree(bits[n // 2:], n // 2)
+        zl, cl = tree(bits[:n // 2], n // 2)
+        low = Mux(zh, cl, ch) if ch is not None else Const(0, 0)
+        return zh & zl, Cat(low, zh)
+
+    zero, count = tree(v, size)
+    if padded:
+        zero = v[size - width:] == 0
+    return (Const(0, 1) if count is None else count), zero
+
+
+def normalize_stages(width, max_shift=None):
+    """How many shift stages :func:`normalize_left` builds for these arguments."""
+    if max_shift is None:
+        max_shift = width - 1
+    return sum(1 for k in range(max(max_shift, 1).bit_length()) if (1 << k) < width)
+
+
+def shift_stages(max_amount):
+    """How many stages :func:`sticky_shift_right` builds for ``max_amount``."""
+    return max(max_amount, 0).bit_length()
+
+
+def pipeline_register(m, value, name):
+    """``value`` through a reset-less ``sync`` register called ``name``; constants (and
+    ``None``) pass as they are (nothing to register)."""
+    if value is None or isinstance(value, Const):
+        return value
+    value = Value.cast(value)
+    reg = Signal(value.shape(), name=name, reset_less=True)
+    m.d.sync += reg.eq(value)
+    return reg
+
+
+def sticky_shift_right(m, value, width, amount, max_amount, *, name="rsh", between=None):
     """``value >> amount`` (``width`` bits) with every shifted-out one ORed into bit 0.
 
     ``amount`` must not exceed ``max_amount`` (the caller clamps it). Bit 0 of the result is a
     "jam" bit: it only stands for "something nonzero below", so callers use this only where
-    bit 0 lies below every rounding guard bit.
+    bit 0 lies below every rounding guard bit. The stages shift by 1, 2, 4, ...;
+    ``between(i, cur, amount)``, if given, is called after ``i`` stages (from 1, before every
+    stage but the first) and returns ``(cur, amount)``, possibly through pipeline registers.
     """
     cur = value
     for k in range(max(max_amount, 1).bit_length()):
         s = 1 << k
         if s > max_amount:
             break
+        if between is not None and k:
+            cur, amount = between(k, cur, amount)
         lost = cur[:min(s, width)] != 0
         shifted = (cur >> s) | lost
         nxt = Signal(width, name=f"{name}_s{k}")

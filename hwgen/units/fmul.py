@@ -5,6 +5,7 @@ The golden model is :func:`hwgen.golden.mul`; the cocotb test is ``rtl_tests/tes
 
 from amaranth.hdl import Module
 
+from ..timing import Segment
 from .floatop import FloatOpBase
 from .floatraw import exp_range, unpack
 
@@ -27,9 +28,26 @@ class FloatMultiplier(FloatOpBase):
         Formats of ``y`` and ``b``; ``None`` means ``fmt``.
     rounding : str
         ``rne``, ``rtz``, ``rdn``, ``rup``, ``rna`` or ``"dynamic"`` (adds the ``rm`` port).
-    latency : int
-        0 to 3 pipeline stages. Registers go at these cut points: 1: after normalization
-        (inside the rounder); 2: also after the multiplier; 3: also on the outputs.
+    latency : int or None
+        0 (default) to 3 pipeline stages. Registers go at these cut points: 1: after
+        normalization (inside the rounder); 2: also after the multiplier; 3: also on the
+        outputs.
+    target_mhz : float or None
+        Instead of ``latency``: the clock to reach on ``device``; the planner of
+        :mod:`hwgen.timing` chooses the cut points (:attr:`plan`, :attr:`cuts`,
+        :attr:`latency`). Raises ValueError when the delay model says no latency reaches it.
+    device : str or None
+        With ``target_mhz``: ``up5k``, ``hx8k``, ``ecp5-25f`` or ``ecp5-85f``.
+    cuts : sequence of str or None
+        Instead of ``latency``: the cut points that hold registers, from :attr:`cut_points`:
+        ``"pp"`` (after two half products: the significand product is split in two along
+        ``b``'s bits), ``"raw"`` (after the product), the rounder's (see
+        :class:`~hwgen.units.rounder.FloatRounder`) and ``"out"``. The module name rule is
+        :class:`~hwgen.units.floatop.FloatOpBase`'s.
+
+    flags : bool
+        ``False``: no exception flags (no ``flags`` port, none of the logic only they need;
+        module name ``..._noflags``).
 
     Members
     -------
@@ -43,7 +61,7 @@ class FloatMultiplier(FloatOpBase):
     y : Out(out_fmt.width)
         The rounded product, ``latency`` cycles after its operands.
     flags : Out(4)
-        Bit 0 inexact, 1 underflow, 2 overflow, 3 invalid.
+        Bit 0 inexact, 1 underflow, 2 overflow, 3 invalid (absent with ``flags=False``).
     out_valid : Out(1)
         ``in_valid`` delayed by ``latency`` (only with ``latency > 0``).
 
@@ -55,8 +73,31 @@ class FloatMultiplier(FloatOpBase):
 
     _op = "fmul"
 
-    def __init__(self, fmt="e4m3", *, out_fmt=None, b_fmt=None, rounding="rne", latency=0):
-        super().__init__({"a": fmt, "b": b_fmt}, out_fmt, rounding, latency)
+    def __init__(self, fmt="e4m3", *, out_fmt=None, b_fmt=None, rounding="rne", latency=None,
+                 target_mhz=None, device=None, cuts=None, flags=True):
+        super().__init__({"a": fmt, "b": b_fmt}, out_fmt, rounding, latency,
+                         target_mhz=target_mhz, device=device, cuts=cuts, flags=flags)
+
+    def _rounder_params(self):
+        fa, fb = self._in_fmts["a"], self._in_fmts["b"]
+        (alo, ahi), (blo, bhi) = exp_range(fa), exp_range(fb)
+        return fa.precision + fb.precision, (alo + blo, ahi + bhi)
+
+    def _own_cut_points(self):
+        return ("pp", "raw")
+
+    def _own_segments(self, model):
+        fa, fb = self._in_fmts["a"], self._in_fmts["b"]
+        pa, pb = fa.precision, fb.precision
+        ew = max(fa.exp_bits, fb.exp_bits) + 2
+        unpack_ns = model.lut_levels(1)
+        exp_ns = model.adder(ew)
+        if model.dsp_blocks(pa, pb):
+            # A DSP product is not split: no cut inside it.
+            return [Segment("mul", unpack_ns + max(model.multiplier(pa, pb), exp_ns), "raw")]
+        h = pb // 2
+        return [Segment("pp", unpack_ns + max(model.multiplier(pa, pb - h), exp_ns), "pp"),
+                Segment("pp_add", model.adder(pa + pb - h), "raw")]
 
     def elaborate(self, platform):
         m = Module()
@@ -65,19 +106,33 @@ class FloatMultiplier(FloatOpBase):
         ub = unpack(m, fb, self.b, name="ub")
         inf_x_zero = (ua.inf & ub.zero) | (ub.inf & ua.zero)
         nan = ua.nan | ub.nan | inf_x_zero
-        (alo, ahi), (blo, bhi) = exp_range(fa), exp_range(fb)
-        r = self._rounder(m, sig_width=fa.precision + fb.precision,
-                          exp_range=(alo + blo, ahi + bhi))
+        sig_width, exps = self._rounder_params()
+        r = self._rounder(m, sig_width=sig_width, exp_range=exps)
+        sign, exp = ua.sign ^ ub.sign, ua.exp + ub.exp
+        inf, invalid = (ua.inf | ub.inf) & ~nan, ua.snan | ub.snan | inf_x_zero
+        rm = self.rm if self._rounding == "dynamic" else None
+        if "pp" in self.cuts:
+            # Two half products (b's low and high bits) meet after the cut.
+            h = fb.precision // 2
+            v = self._cut(m, "pp", dict(lo=ua.sig * ub.sig[:h], hi=ua.sig * ub.sig[h:],
+                                        sign=sign, exp=exp, nan=nan, inf=inf,
+                                        invalid=invalid if self._flags else None, rm=rm))
+            prod = v["lo"] + (v["hi"] << h)
+            sign, exp, nan, inf, invalid, rm = (v["sign"], v["exp"], v["nan"], v["inf"],
+                                                v["invalid"], v["rm"])
+        else:
+            prod = ua.sig * ub.sig
         pairs = [
-            (r.sign, ua.sign ^ ub.sign),
-            (r.exp, ua.exp + ub.exp),
-            (r.sig, ua.sig * ub.sig),
+            (r.sign, sign),
+            (r.exp, exp),
+            (r.sig, prod),
             (r.nan, nan),
-            (r.inf, (ua.inf | ub.inf) & ~nan),
-            (r.invalid, ua.snan | ub.snan | inf_x_zero),
+            (r.inf, inf),
         ]
+        if self._flags:
+            pairs.append((r.invalid, invalid))
         if self._rounding == "dynamic":
-            pairs.append((r.rm, self.rm))
+            pairs.append((r.rm, rm))
         self._drive(m, "raw", pairs)
         self._finish(m, r)
         return m

@@ -15,13 +15,20 @@ Datapath
    when the output has subnormals (the cap makes subnormal results come out already aligned to
    their quantum). After this the frame's top ``precision`` bits are the kept significand.
    The left shift is sized to ``sig_width`` (the leading zeros the operator can produce).
-4. [optional register: ``register_normalized=True``, the cut point inside the rounder]
+4. [optional register: the ``"norm"`` cut point]
 5. Round: one incrementer on the kept bits. The encoding is formed HardFloat-style as
    ``((biased_exp - 1) << man_bits) + rounded_significand`` so the rounding carry, the
    subnormal-to-normal step and the step into the overflow range propagate by themselves.
 6. Overflow: one constant compare of that magnitude with the largest finite encoding.
    Underflow: tininess after rounding, from the frame bits (a second rounding decision one bit
    lower, needed only when the result lands one binade below ``emin``). Specials last.
+
+Pipeline cut points (:attr:`RounderGeometry.cut_points`, in datapath order; any subset may
+hold registers): ``"prep"`` after the exponent-side preparation (the denormalization amount,
+or the normalization cap when there is no denormalization), ``"denorm"`` after the
+denormalizing shift, ``"norm1"``, ``"norm2"``, ... after that many stages of the normalizing
+shift, ``"norm"`` after normalization (step 4), ``"round"`` after the increment and the
+encoding's magnitude, before the overflow compare and the output selection.
 
 Static rounding modes are Amaranth constants, so the mode logic folds away; ``"dynamic"`` adds
 the 3-bit ``rm`` port (RISC-V ``frm``: 0 rne, 1 rtz, 2 rdn, 3 rup, 4 rna, 5..7 as rne).
@@ -34,14 +41,75 @@ rounded to ``precision`` bits with an unbounded exponent (every operator here ke
 """
 
 from amaranth.hdl import Cat, Const, Module, Mux, Signal
+
+from ..timing import Segment
 from amaranth.lib import wiring
 from amaranth.lib.wiring import In, Out
 
 from ..formats import FLAG_INEXACT, FLAG_INVALID, FLAG_OVERFLOW, FLAG_UNDERFLOW
 from .floatraw import (RoundingMode, check_float_format, check_rounding, normalize_left,
-                       range_shape, sticky_shift_right)
+                       normalize_stages, pipeline_register, range_shape, sticky_shift_right)
 
-__all__ = ["FloatRounder"]
+__all__ = ["FloatRounder", "RounderGeometry"]
+
+
+class RounderGeometry:
+    """The rounder's datapath sizes for one set of parameters, without building anything:
+    its pipeline cut points and its :class:`~hwgen.timing.Segment` list.
+
+    Parameters
+    ----------
+    fmt : FloatFormat
+    sig_width : int
+    exp_range : (int, int)
+        As for :class:`FloatRounder`.
+    """
+
+    def __init__(self, fmt, sig_width, exp_range):
+        f = self.fmt = fmt
+        p = f.precision
+        self.sig_width = W = sig_width
+        self.frame_width = Wn = max(W, p + 3)
+        self.exp_range = lo, hi = exp_range
+        top_lo = lo + W - 1
+        self.max_lz = W - 1
+        can_be_tiny = top_lo - self.max_lz < f.emin
+        #: A cap on the normalization (outputs with subnormals that the result can reach).
+        self.limited = bool(f.subnormals and can_be_tiny)
+        #: A denormalizing right shift before it (the frame's top bit can lie below emin).
+        self.denorm = self.limited and top_lo < f.emin
+        self.rmax = min(f.emin - top_lo, p + 1) if self.denorm else 0
+        self.norm_stages = normalize_stages(Wn, self.max_lz)
+        self.exp_width = range_shape(lo + W - 1, hi + W - 1).width
+
+    @property
+    def cut_points(self):
+        """The rounder's candidate cut points, in datapath order."""
+        pts = (["prep"] if self.limited else []) + (["denorm"] if self.denorm else [])
+        pts += [f"norm{i}" for i in range(1, self.norm_stages)]
+        return tuple(pts + ["norm", "round"])
+
+    def segments(self, model, last_cut=None):
+        """The rounder's datapath as :class:`~hwgen.timing.Segment` objects on ``model``; the
+        last one (output selection) is followed by ``last_cut``."""
+        f, p, Wn, ew = self.fmt, self.fmt.precision, self.frame_width, self.exp_width
+        segs = []
+        if self.limited:
+            # e_top = exp + const, then the distance to emin, clamped.
+            segs.append(Segment("prep", model.adder(ew) + model.adder(ew) +
+                                model.comparator(ew) + model.mux(3), "prep"))
+        if self.denorm:
+            segs.append(Segment("denorm", model.shifter(Wn, self.rmax), "denorm"))
+        n = self.norm_stages
+        per = model.normalizer(Wn, self.max_lz) / n
+        for i in range(1, n + 1):
+            segs.append(Segment(f"norm{i}", per, f"norm{i}" if i < n else "norm"))
+        # Sticky OR, round-up decision and increment, then the exponent joins the magnitude.
+        segs.append(Segment("round", model.logic(Wn - p - 1) + model.increment(p + 1) +
+                            model.adder(ew), "round"))
+        # Overflow compare, tininess, the specials and the output selection.
+        segs.append(Segment("encode", model.comparator(f.width) + model.mux(4), last_cut))
+        return segs
 
 
 class FloatRounder(wiring.Component):
@@ -59,22 +127,29 @@ class FloatRounder(wiring.Component):
     rounding : str
         ``rne rtz rdn rup rna`` or ``"dynamic"`` (adds the ``rm`` input).
     register_normalized : bool
-        Put a pipeline register after the normalization shift (uses the ``sync`` domain).
+        Put a pipeline register after the normalization shift (uses the ``sync`` domain);
+        the same as ``"norm"`` in ``cuts``.
+    cuts : iterable of str
+        Cut points (of :attr:`cut_points`) that hold pipeline registers (``sync`` domain).
+    flags : bool
+        ``False``: no exception flags (no ``flags`` output, no ``invalid`` input, none of the
+        logic that only the flags need).
 
     Members
     -------
     sign, exp, sig, nan, inf, invalid : In
         The raw result. ``nan`` and ``inf`` take precedence over ``sig``; ``invalid`` raises
-        the invalid flag.
+        the invalid flag (only with ``flags=True``).
     rm : In(3)
         Run-time rounding mode (only when ``rounding="dynamic"``).
     y : Out(fmt.width)
-        The encoding.
+        The encoding, :attr:`latency` cycles after the inputs.
     flags : Out(4)
-        Bit 0 inexact, 1 underflow, 2 overflow, 3 invalid.
+        Bit 0 inexact, 1 underflow, 2 overflow, 3 invalid (only with ``flags=True``).
     """
 
-    def __init__(self, fmt, *, sig_width, exp_range, rounding="rne", register_normalized=False):
+    def __init__(self, fmt, *, sig_width, exp_range, rounding="rne", register_normalized=False,
+                 cuts=(), flags=True):
         self._fmt = check_float_format(fmt)
         if not isinstance(sig_width, int) or sig_width < 1:
             raise ValueError(f"Significand width must be a positive integer, not {sig_width!r}")
@@ -84,22 +159,46 @@ class FloatRounder(wiring.Component):
         self._sig_width = sig_width
         self._exp_range = (lo, hi)
         self._rounding = check_rounding(rounding)
-        self._register = bool(register_normalized)
+        self._geom = RounderGeometry(self._fmt, sig_width, (lo, hi))
+        cuts = set(cuts)
+        if register_normalized:
+            cuts.add("norm")
+        bad = sorted(cuts - set(self._geom.cut_points))
+        if bad:
+            raise ValueError(f"Cut point must be one of {', '.join(self._geom.cut_points)}, "
+                             f"not {bad[0]!r}")
+        self._cuts = frozenset(cuts)
+        if not isinstance(flags, bool):
+            raise TypeError(f"Flags must be True or False, not {flags!r}")
+        self._flags = flags
         ports = {
             "sign": In(1), "exp": In(range_shape(lo, hi)), "sig": In(sig_width),
             "nan": In(1), "inf": In(1), "invalid": In(1),
             "y": Out(self._fmt.width), "flags": Out(4),
         }
+        if not flags:
+            del ports["invalid"], ports["flags"]
         if rounding == "dynamic":
             ports["rm"] = In(3)
         super().__init__(ports)
 
     fmt = property(lambda self: self._fmt)
     rounding = property(lambda self: self._rounding)
+    geometry = property(lambda self: self._geom)
+
+    @property
+    def cut_points(self):
+        """Candidate cut points, in datapath order."""
+        return self._geom.cut_points
+
+    @property
+    def cuts(self):
+        """The cut points holding registers, in datapath order."""
+        return tuple(c for c in self._geom.cut_points if c in self._cuts)
 
     @property
     def latency(self):
-        return int(self._register)
+        return len(self._cuts)
 
     def elaborate(self, platform):
         m = Module()
@@ -109,6 +208,27 @@ class FloatRounder(wiring.Component):
         Wn = max(W, p + 3)
         lo, hi = self._exp_range
         emin = f.emin
+        cuts = self._cuts
+        dyn = self._rounding == "dynamic"
+        # Cut points before "norm" move the nonzero test (and the rest of what rides along)
+        # to the front; without them the netlist is built in its original order.
+        early = bool(cuts - {"norm", "round"})
+
+        # What every cut carries besides the datapath values.
+        fl = self._flags
+        live = dict(sign=self.sign, nan=self.nan, inf=self.inf,
+                    invalid=self.invalid if fl else None,
+                    rm=self.rm if dyn else None)
+
+        def cut(name, values):
+            """Register ``values`` (a dict) and ``live`` at cut point ``name`` when in use."""
+            if name not in cuts:
+                return values
+            out = {k: pipeline_register(m, v, f"{name}_{k}_q") for k, v in values.items()}
+            for k, v in live.items():
+                if v is not None:
+                    live[k] = pipeline_register(m, v, f"{name}_{k}_q")
+            return out
 
         sig = Signal(Wn)
         m.d.comb += sig.eq(self.sig << (Wn - W))
@@ -119,8 +239,60 @@ class FloatRounder(wiring.Component):
         max_lz = W - 1
         frame_lo = top_lo - max_lz              # lowest exponent of a normalized top bit
         can_be_tiny = frame_lo < emin
+        if early:
+            nz = Signal()
+            m.d.comb += nz.eq(self.sig != 0)
+            live["nz"] = nz
 
-        if f.subnormals and can_be_tiny:
+        live_e = {"e_top": e_top}
+
+        def between(i, cur, bits, tight, limit):
+            name = f"norm{i}"
+            if name not in cuts:
+                return cur, bits, tight, limit
+            v = cut(name, dict(cur=cur, tight=tight, limit=limit,
+                               **{f"amt{k}": b for k, b in bits}, **live_e))
+            live_e.update({k: v[k] for k in live_e})
+            return v["cur"], [(k, v[f"amt{k}"]) for k, _ in bits], v["tight"], v["limit"]
+
+        if early:
+            # Pipelined before normalization: the exponent side (denormalization amount,
+            # normalization cap, whether the frame starts below emin) is settled first, in
+            # the "prep" stage, and rides along; the shifts follow.
+            limited = f.subnormals and can_be_tiny
+            denorm = limited and top_lo < emin
+            lim = None
+            if limited:
+                budget = e_top - emin
+                vals = dict(sig=sig, e_top=e_top)
+                if denorm:
+                    rmax = min(emin - top_lo, p + 1)
+                    ramt = Signal(range(rmax + 1))
+                    dist = emin - e_top
+                    m.d.comb += ramt.eq(Mux(dist >= rmax, rmax, Mux(dist < 0, 0, dist)))
+                    under = Signal()
+                    m.d.comb += under.eq(budget < 0)
+                    vals.update(ramt=ramt, under=under)
+                lim = Signal(range(max_lz + 1))
+                m.d.comb += lim.eq(Mux(budget < 0, 0, Mux(budget >= max_lz, max_lz, budget)))
+                vals["lim"] = lim
+                v = cut("prep", vals)
+                sig, e_top, lim = v["sig"], v["e_top"], v["lim"]
+                if denorm:
+                    sig = sticky_shift_right(m, sig, Wn, v["ramt"], rmax, name="denorm")
+                    v = cut("denorm", dict(sig=sig, e_top=e_top, lim=lim, under=v["under"]))
+                    sig, e_top, lim = v["sig"], v["e_top"], v["lim"]
+                    live_e["under"] = v["under"]
+            live_e["e_top"] = e_top
+            frame, shift = normalize_left(m, sig, Wn, max_shift=max_lz, limit=lim,
+                                          between=between)
+            e_top = live_e["e_top"]
+            if denorm:
+                e_frame_v = Mux(live_e["under"], emin, e_top - shift)
+            else:
+                e_frame_v = e_top - shift
+            e_frame_lo = emin if limited else frame_lo
+        elif f.subnormals and can_be_tiny:
             if top_lo < emin:
                 # Below emin even at the top bit: denormalize (right shift, jam the rest).
                 rmax = min(emin - top_lo, p + 1)
@@ -140,21 +312,26 @@ class FloatRounder(wiring.Component):
             e_frame_lo = frame_lo
         e_frame = Signal(range_shape(e_frame_lo, top_hi))
         m.d.comb += e_frame.eq(e_frame_v)
-        nz = Signal()
-        m.d.comb += nz.eq(self.sig != 0)
+        if early:
+            nz = live.pop("nz")
+        else:
+            nz = Signal()
+            m.d.comb += nz.eq(self.sig != 0)
 
         # -- optional pipeline cut: after normalization ----------------------------------------
-        stage = [frame, e_frame, nz, self.sign, self.nan, self.inf, self.invalid]
-        if self._rounding == "dynamic":
-            stage.append(self.rm)
-        if self._register:
-            regs = [Signal.like(s, name=f"{getattr(s, 'name', 'r')}_q", reset_less=True)
+        stage = [frame, e_frame, nz, live["sign"], live["nan"], live["inf"], live["invalid"]]
+        if dyn:
+            stage.append(live["rm"])
+        if "norm" in cuts:
+            regs = [None if s is None else
+                    Signal.like(s, name=f"{getattr(s, 'name', 'r')}_q", reset_less=True)
                     for s in stage]
             for r, s in zip(regs, stage):
-                m.d.sync += r.eq(s)
+                if r is not None:
+                    m.d.sync += r.eq(s)
             stage = regs
         frame, e_frame, nz, sign, nan, inf, invalid = stage[:7]
-        rmode = RoundingMode(self._rounding, stage[7] if self._rounding == "dynamic" else None)
+        rmode = RoundingMode(self._rounding, stage[7] if dyn else None)
 
         # -- rounding --------------------------------------------------------------------------
         kept = frame[Wn - p:]
@@ -169,45 +346,70 @@ class FloatRounder(wiring.Component):
         max_mag = ((top_hi + f.bias - 1) << mb) + (1 << p)
         mag = Signal(range_shape(min((e_frame_lo + f.bias - 1) << mb, 0), max_mag))
         m.d.comb += mag.eq(((e_frame + (f.bias - 1)) << mb) + rounded)
-        overflow = Signal()
-        if max_mag > f.max_bits:
-            m.d.comb += overflow.eq(nz & (mag > f.max_bits))
 
-        tiny = Signal()
-        if can_be_tiny:
-            if f.subnormals:
-                # Tininess after rounding: a result one binade below emin is not tiny when
-                # rounding to full precision with an unbounded exponent carries into emin.
-                guard_u = frame[Wn - p - 2]
-                sticky_u = frame[:Wn - p - 2] != 0
-                inexact_u = guard_u | sticky_u
-                inc_u = (((rmode.rne | rmode.rna) & guard_u) | (rmode.rdn & inexact_u & sign) |
-                         (rmode.rup & inexact_u & ~sign))
-                ones = (kept[:p - 1].all() if p > 1 else Const(1, 1)) & guard
-                m.d.comb += tiny.eq(nz & ~frame[Wn - 1] & ~(frame[Wn - 2] & ones & inc_u))
-            else:
-                m.d.comb += tiny.eq(nz & ((e_frame < emin - 1) |
-                                          ((e_frame == emin - 1) & ~rounded[p])))
+        # Tininess decides the result only when subnormals flush; else only the flags use it.
+        need_tiny = fl or not f.subnormals
+
+        def tininess():
+            tiny = Signal()
+            if can_be_tiny and need_tiny:
+                if f.subnormals:
+                    # Tininess after rounding: a result one binade below emin is not tiny when
+                    # rounding to full precision with an unbounded exponent carries into emin.
+                    guard_u = frame[Wn - p - 2]
+                    sticky_u = frame[:Wn - p - 2] != 0
+                    inexact_u = guard_u | sticky_u
+                    inc_u = (((rmode.rne | rmode.rna) & guard_u) |
+                             (rmode.rdn & inexact_u & sign) | (rmode.rup & inexact_u & ~sign))
+                    ones = (kept[:p - 1].all() if p > 1 else Const(1, 1)) & guard
+                    m.d.comb += tiny.eq(nz & ~frame[Wn - 1] & ~(frame[Wn - 2] & ones & inc_u))
+                else:
+                    m.d.comb += tiny.eq(nz & ((e_frame < emin - 1) |
+                                              ((e_frame == emin - 1) & ~rounded[p])))
+            return tiny
+
+        overflow = Signal()
+        if "round" in cuts:
+            # The cut after the increment: what the output selection needs rides along.
+            tiny = tininess()
+            live.update(sign=sign, nan=nan, inf=inf, invalid=invalid,
+                        rm=stage[7] if dyn else None)
+            v = cut("round", dict(mag=mag, tiny=tiny if need_tiny else None,
+                                  inexact=inexact if fl else None, nz=nz))
+            mag, tiny, inexact, nz = v["mag"], v["tiny"], v["inexact"], v["nz"]
+            sign, nan, inf, invalid = live["sign"], live["nan"], live["inf"], live["invalid"]
+            rmode = RoundingMode(self._rounding, live["rm"] if dyn else None)
+            if max_mag > f.max_bits:
+                m.d.comb += overflow.eq(nz & (mag > f.max_bits))
+        else:
+            if max_mag > f.max_bits:
+                m.d.comb += overflow.eq(nz & (mag > f.max_bits))
+            tiny = tininess()
 
         # -- encoding and flags ----------------------------------------------------------------
         y = Signal(w)
         flags = Signal(4)
+
+        def out(yv, fv):
+            """The encoding and (with flags) the flags of one case."""
+            m.d.comb += [y.eq(yv), flags.eq(fv)] if fl else y.eq(yv)
+
         sign_only = Cat(Const(0, w - 1), sign)
         max_enc = Cat(Const(f.max_bits, w - 1), sign)
         with m.If(nan):
             if f.has_nan:
-                m.d.comb += [y.eq(f.nan_bits), flags.eq(0)]
+                out(f.nan_bits, 0)
             else:
-                m.d.comb += [y.eq(f.sign_mask), flags.eq(FLAG_INVALID)]
+                out(f.sign_mask, FLAG_INVALID)
         with m.Elif(inf):
             if f.has_inf:
-                m.d.comb += [y.eq(Cat(Const(f.inf_bits, w - 1), sign)), flags.eq(0)]
+                out(Cat(Const(f.inf_bits, w - 1), sign), 0)
             elif f.has_nan:
-                m.d.comb += [y.eq(f.nan_bits), flags.eq(FLAG_INVALID)]
+                out(f.nan_bits, FLAG_INVALID)
             else:
-                m.d.comb += [y.eq(max_enc), flags.eq(FLAG_OVERFLOW | FLAG_INEXACT)]
+                out(max_enc, FLAG_OVERFLOW | FLAG_INEXACT)
         with m.Elif(~nz):
-            m.d.comb += [y.eq(sign_only), flags.eq(0)]
+            out(sign_only, 0)
         with m.Elif(overflow):
             if f.overflow == "saturate":
                 big = max_enc
@@ -216,12 +418,15 @@ class FloatRounder(wiring.Component):
                 big_enc = (Cat(Const(f.inf_bits, w - 1), sign) if f.overflow == "inf"
                            else Const(f.nan_bits, w))
                 big = Mux(to_max, max_enc, big_enc)
-            m.d.comb += [y.eq(big), flags.eq(FLAG_OVERFLOW | FLAG_INEXACT)]
+            out(big, FLAG_OVERFLOW | FLAG_INEXACT)
         if not f.subnormals and can_be_tiny:
             with m.Elif(tiny):
-                m.d.comb += [y.eq(sign_only), flags.eq(FLAG_UNDERFLOW | FLAG_INEXACT)]
+                out(sign_only, FLAG_UNDERFLOW | FLAG_INEXACT)
         with m.Else():
-            m.d.comb += [y.eq(Cat(mag[:w - 1], sign)),
-                         flags.eq(Cat(inexact, tiny & inexact, Const(0, 2)))]
-        m.d.comb += [self.y.eq(y), self.flags.eq(flags | (invalid << 3))]
+            out(Cat(mag[:w - 1], sign),
+                Cat(inexact, tiny & inexact, Const(0, 2)) if fl else 0)
+        if fl:
+            m.d.comb += [self.y.eq(y), self.flags.eq(flags | (invalid << 3))]
+        else:
+            m.d.comb += self.y.eq(y)
         return m

@@ -1,0 +1,195 @@
+"""Does frequency-directed pipelining deliver? Requested MHz against what nextpnr reaches.
+
+For each operator (fmul, fadd, ffma), format and device: the unpipelined unit's Fmax ``F0``
+(run-time rounding and flags, median of three placement seeds), then requests of
+``RATIOS`` × ``F0``: the unit built with ``target_mhz=request, device=device`` (the planner
+of ``hwgen.timing`` picks the latency and the cut points), its Fmax (median of three seeds),
+and the same unit one register shorter (the planner's best placement of ``latency - 1``
+registers) to show whether a stage was wasted. A request is *reached* when the median Fmax
+is at least the request; a stage is *wasted* when latency - 1 reaches it too.
+
+The issue's target: for requests up to 2× the unpipelined Fmax, at least 90 % reached, and
+never a latency more than one stage above what is needed.
+
+Writes the table into ``docs/timing.md`` (between ``<!-- pipelining-table -->`` markers).
+Results are cached (``build/synth/cache``).
+
+    python bench/pipelining.py                        # everything (long: run in the background)
+    python bench/pipelining.py --ops fmul --formats e4m3 --devices up5k --no-write
+"""
+
+import argparse
+import statistics
+import sys
+import time
+import warnings
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+if str(ROOT) not in sys.path:
+    sys.path.insert(0, str(ROOT))
+
+from hwgen.flow import DoesNotFit, FlowError, synthesize  # noqa: E402
+from hwgen.units import FloatAdder, FloatFMA, FloatMultiplier  # noqa: E402
+
+OPS = {"fmul": FloatMultiplier, "fadd": FloatAdder, "ffma": FloatFMA}
+FORMATS = ["e4m3", "fp16", "bf16"]
+DEVICES = ["up5k", "ecp5-85f"]
+RATIOS = [1.25, 1.5, 2.0]
+SEEDS = (1, 2, 3)
+ROUNDING = "dynamic"
+DOC = ROOT / "docs" / "timing.md"
+MARK_BEGIN, MARK_END = "<!-- pipelining-table -->", "<!-- /pipelining-table -->"
+
+
+def _log(msg):
+    print(msg, file=sys.stderr, flush=True)
+
+
+def median_fmax(comp, device, seeds, build_root, label):
+    """Median Fmax over ``seeds`` and the per-seed list; ``(None, reason)`` if it fails."""
+    got = []
+    for seed in seeds:
+        t0 = time.monotonic()
+        try:
+            r = synthesize(comp, device, seed=seed, build_root=build_root, progress=False)
+        except DoesNotFit:
+            return None, "does not fit"
+        except FlowError as e:
+            _log(f"{label}: {e}")
+            return None, "error"
+        got.append(r.fmax_mhz)
+        _log(f"{label} seed {seed}: {r.fmax_mhz:.1f} MHz "
+             f"({'cached' if r.cached else f'{time.monotonic() - t0:.0f} s'})")
+    return statistics.median(got), got
+
+
+def run(ops, formats, devices, ratios, seeds, build_root):
+    rows = []
+    for op in ops:
+        cls = OPS[op]
+        for fmt in formats:
+            for device in devices:
+                base = cls(fmt, rounding=ROUNDING)
+                f0, _ = median_fmax(base, device, seeds, build_root, f"{op} {fmt} {device} L0")
+                if f0 is None:
+                    rows.append(dict(op=op, fmt=fmt, device=device, f0=None))
+                    continue
+                est0 = base.plan_for_latency(0, device).fmax_mhz
+                for ratio in ratios:
+                    req = round(f0 * ratio, 1)
+                    row = dict(op=op, fmt=fmt, device=device, f0=f0, est0=est0, ratio=ratio,
+                               request=req)
+                    try:
+                        comp = cls(fmt, rounding=ROUNDING, target_mhz=req, device=device)
+                    except ValueError as e:
+                        row.update(status="unreachable", detail=str(e))
+                        rows.append(row)
+                        _log(f"{op} {fmt} {device} {req} MHz: {e}")
+                        continue
+                    plan = comp.plan
+                    label = f"{op} {fmt} {device} {req} MHz L{plan.latency}"
+                    fmax, seeds_got = median_fmax(comp, device, seeds, build_root, label)
+                    row.update(status="ok" if fmax is not None else seeds_got,
+                               latency=plan.latency, cuts=plan.cuts, module=comp.module_name,
+                               estimate=plan.fmax_mhz, fmax=fmax)
+                    if plan.latency > 0 and fmax is not None:
+                        shorter = comp.plan_for_latency(plan.latency - 1, device)
+                        c1 = cls(fmt, rounding=ROUNDING, cuts=shorter.cuts)
+                        f1, _ = median_fmax(c1, device, seeds, build_root,
+                                            f"{label} (latency - 1)")
+                        row.update(fmax_minus1=f1, cuts_minus1=shorter.cuts,
+                                   estimate_minus1=shorter.fmax_mhz)
+                    rows.append(row)
+    return rows
+
+
+def summarize(rows):
+    asked = [r for r in rows if r.get("request") is not None]
+    reached = [r for r in asked if r.get("fmax") is not None and r["fmax"] >= r["request"]]
+    wasted = [r for r in asked if r.get("fmax_minus1") is not None and
+              r["fmax_minus1"] >= r["request"]]
+    return len(asked), len(reached), len(wasted)
+
+
+def _f(v, nd=1):
+    return "-" if v is None else f"{v:.{nd}f}"
+
+
+def table(rows):
+    head = ("| unit | format | device | L0 MHz | request | chosen latency | estimate | "
+            "reached MHz | reached? | latency-1 MHz | wasted stage? |")
+    lines = [head, "|---|---|---|---:|---:|---:|---:|---:|---|---:|---|"]
+    for r in rows:
+        if r.get("f0") is None:
+            lines.append(f"| {r['op']} | {r['fmt']} | {r['device']} | - | | | | | | | |")
+            continue
+        if r.get("status") == "unreachable":
+            lines.append(f"| {r['op']} | {r['fmt']} | {r['device']} | {_f(r['f0'])} | "
+                         f"{r['request']:.1f} ({r['ratio']:g}×) | unreachable in the model | "
+                         f"| | no | | |")
+            continue
+        ok = r.get("fmax") is not None and r["fmax"] >= r["request"]
+        f1 = r.get("fmax_minus1")
+        wasted = "yes" if f1 is not None and f1 >= r["request"] else \
+            ("-" if r["latency"] == 0 else "no")
+        lines.append(
+            f"| {r['op']} | {r['fmt']} | {r['device']} | {_f(r['f0'])} | "
+            f"{r['request']:.1f} ({r['ratio']:g}×) | {r['latency']} | {_f(r['estimate'])} | "
+            f"{_f(r.get('fmax'))} | {'yes' if ok else 'no'} | {_f(f1)} | {wasted} |")
+    n, ok, wasted = summarize(rows)
+    lines += ["", f"Reached: {ok} of {n} requests ({100.0 * ok / max(n, 1):.0f} %); a stage "
+              f"to spare (latency - 1 also reaches the request): {wasted} of {n}."]
+    return "\n".join(lines)
+
+
+def write_doc(text, cmd):
+    body = (f"{MARK_BEGIN}\nGenerated by `{cmd}` (run-time rounding and flags; Fmax = median "
+            f"of nextpnr seeds {', '.join(str(s) for s in SEEDS)}, out of context).\n\n"
+            f"{text}\n{MARK_END}")
+    doc = DOC.read_text() if DOC.is_file() else ""
+    if MARK_BEGIN in doc and MARK_END in doc:
+        head, rest = doc.split(MARK_BEGIN, 1)
+        doc = head + body + rest.split(MARK_END, 1)[1]
+    else:
+        doc = doc + ("\n" if doc else "") + body + "\n"
+    DOC.write_text(doc)
+
+
+def main(argv=None):
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    p.add_argument("--ops", default=",".join(OPS))
+    p.add_argument("--formats", default=",".join(FORMATS))
+    p.add_argument("--devices", default=",".join(DEVICES))
+    p.add_argument("--ratios", default=",".join(str(r) for r in RATIOS))
+    p.add_argument("--seeds", default=",".join(str(s) for s in SEEDS),
+                   help="placement seeds (the table's figures use 1,2,3)")
+    p.add_argument("--build-dir", default=None, help="default: build/synth")
+    p.add_argument("--no-write", action="store_true", help="print only")
+    args = p.parse_args(argv)
+    from amaranth.hdl import UnusedElaboratable
+    warnings.filterwarnings("ignore", category=UnusedElaboratable)
+    ops = [o for o in args.ops.split(",") if o]
+    for o in ops:
+        if o not in OPS:
+            p.error(f"unknown operator {o!r}; allowed: {', '.join(OPS)}")
+    t0 = time.monotonic()
+    rows = run(ops, [f for f in args.formats.split(",") if f],
+               [d for d in args.devices.split(",") if d],
+               [float(r) for r in args.ratios.split(",") if r],
+               [int(s) for s in args.seeds.split(",") if s],
+               args.build_dir or ROOT / "build" / "synth")
+    text = table(rows)
+    print(text)
+    print(f"done in {time.monotonic() - t0:.0f} s")
+    if not args.no_write:
+        cmd = "python bench/pipelining.py"
+        if argv is None and sys.argv[1:]:
+            cmd += " " + " ".join(sys.argv[1:])
+        write_doc(text, cmd)
+        print(f"wrote {DOC}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
