@@ -13,13 +13,15 @@ venv: $(STAMP)
 $(STAMP): pyproject.toml
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
-	$(PY) -m pip install --quiet -e '.[test]'
+	$(PY) -m pip install --quiet -e '.[test,explore,host]'
 	@touch $(STAMP)
 
 demo: $(STAMP)
 	$(PY) -m hwgen demo
 
 test: $(STAMP)
+	$(PY) -m ruff check hwgen sim boards
+	$(PY) -m mypy
 	$(PY) -m pytest -n $(JOBS) -q -rfE --durations=30
 
 bench: $(STAMP)

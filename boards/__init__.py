@@ -89,7 +89,7 @@ class Board:
 #: Words in an SPRAM-built buffer (one SB_SPRAM256KA is 16384 × 16 bits).
 SPRAM_DEPTH = 16384
 
-BOARDS = {}
+BOARDS: dict = {}
 
 
 def register(board):

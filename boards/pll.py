@@ -468,7 +468,7 @@ class _PLL(Elaboratable):
     initial (= reset) values from configuration.
     """
 
-    _family = None
+    _family: "str | None" = None
     _default_reset_s = 0.0
 
     def __init__(self, config, clk_in, *, domain="sync", reset_s=None):

@@ -114,7 +114,7 @@ class ArraySpec:
     """
     rows: int
     cols: int
-    pe: PESpec = "int8"
+    pe: "PESpec | str" = "int8"
     dataflow: str = "ws"
     mul_latency: int = 0
     add_latency: int = 0

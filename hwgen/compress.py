@@ -158,8 +158,8 @@ class CompressedModel:
     (None without a model)."""
     results: list
     psi: Fraction
-    acc_before: float = None
-    acc_after: float = None
+    acc_before: "float | None" = None
+    acc_after: "float | None" = None
     decoded: list = field(default_factory=list)
 
 

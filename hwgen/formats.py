@@ -324,7 +324,8 @@ class IntFormat:
     def __repr__(self):
         return f"IntFormat({self._bits}, signed={self._signed})"
 
-    __str__ = lambda self: self.name
+    def __str__(self):
+        return self.name
 
 
 def _pow2(n):

@@ -72,7 +72,8 @@ class SerialTransport:
     """A serial port through pyserial (8N1, no flow control)."""
 
     def __init__(self, port, baud=DEFAULT_BAUD):
-        import serial
+        from .extras import require
+        serial = require("serial", "host")
         self.port = serial.Serial(port, baudrate=baud, timeout=0)
         self.baud = baud
 
@@ -338,7 +339,7 @@ class Accelerator:
             rows = slice(m0, min(t.M, m0 + mc))
             L = rows.stop - rows.start
 
-            def write_acts(kts):
+            def write_acts(kts, rows=rows):
                 words = [self._act_word(r) for kt in kts
                          for r in t.act_rows(Ap, t.tiles[kt])[rows]]
                 self.write_buffer(P.BUF_ACTS, 0, words)
@@ -357,7 +358,7 @@ class Accelerator:
                 out[rows, nt * C:(nt + 1) * C] = np.array(res, dtype=object).astype(out.dtype)
 
     def _matmul_os(self, t, Ap, Bp, out, prec):
-        R, C, K = t.rows, t.cols, t.k_padded
+        R, K = t.rows, t.k_padded
         d = self.info().depths
         per_run = min(d["weights"] // K, d["acts"] // K, d["results"] // R)
         if per_run < 1:

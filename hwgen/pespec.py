@@ -44,7 +44,6 @@ message quote it).
 
 import re
 from dataclasses import dataclass
-from typing import Optional
 
 from .formats import FloatFormat, IntFormat, parse_format
 
@@ -88,10 +87,10 @@ class PESpec:
     a_fmt: object
     w_fmt: object
     accumulate: str
-    acc_fmt: Optional[object]
+    acc_fmt: object | None
     out_fmt: object
     acc_bits: int
-    max_terms: Optional[int] = None
+    max_terms: int | None = None
 
     @property
     def is_float(self):

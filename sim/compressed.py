@@ -13,7 +13,7 @@ and :meth:`CompressedTB.sweep`, the loop over the cases that counts every mismat
 """
 
 from dataclasses import dataclass
-from typing import Callable, Optional
+from collections.abc import Callable
 
 import numpy as np
 
@@ -70,8 +70,8 @@ class Outcome:
     name: str
     expected: list
     got: list
-    vectors: Optional[int] = None
-    item: Optional[Callable[[int], str]] = None
+    vectors: int | None = None
+    item: Callable[[int], str] | None = None
 
 
 # -- testbench --------------------------------------------------------------------------------

@@ -87,8 +87,8 @@ def input_space(p):
 
 def _formats(p):
     fa = parse_format(p["fmt"])
-    return {"a": fa, "b": parse_format(p.get("b_fmt") or fa), "c": parse_format(p.get("c_fmt") or fa),
-            "y": parse_format(p.get("out_fmt") or fa)}
+    return {"a": fa, "b": parse_format(p.get("b_fmt") or fa),
+            "c": parse_format(p.get("c_fmt") or fa), "y": parse_format(p.get("out_fmt") or fa)}
 
 
 def expected(p, ops, rm, sub=None):

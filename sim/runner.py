@@ -45,7 +45,7 @@ class SimResult:
     tests: int
     failed: int
     report: dict = field(default_factory=dict)
-    build_dir: Path = None
+    build_dir: "Path | None" = None
     seconds: float = 0.0
 
     @property

@@ -80,7 +80,7 @@ def to_signed(value, width):
     return value - (1 << width) if value >> (width - 1) & 1 else value
 
 
-_FIELD_CACHE = {}
+_FIELD_CACHE: dict = {}
 
 
 def _fields(layout):

@@ -9,7 +9,7 @@ CLI means adding a spec here; the CLI itself does not change.
 import importlib
 import pkgutil
 from dataclasses import dataclass
-from typing import Callable, Optional
+from collections.abc import Callable
 
 __all__ = ["UnitSpec", "all_units", "CliError"]
 
@@ -45,8 +45,8 @@ class UnitSpec:
     help: str
     add_arguments: Callable
     build: Callable
-    test_module: Optional[str] = None
-    sim_params: Optional[Callable] = None
+    test_module: str | None = None
+    sim_params: Callable | None = None
     description: str = ""
 
 

@@ -7,7 +7,7 @@ the commands it runs), the package imports the command modules, so there is no i
 import argparse
 import sys
 from dataclasses import dataclass
-from typing import Callable, Optional
+from collections.abc import Callable
 
 __all__ = ["Command", "ArgumentParser", "fail", "make_parser", "run_argv", "run_command",
            "build_unit"]
@@ -48,8 +48,8 @@ class Command:
     help: str
     add_arguments: Callable
     run: Callable
-    description: Optional[str] = None
-    epilog: Optional[str] = None
+    description: str | None = None
+    epilog: str | None = None
     raw_text: bool = False
     per_unit: bool = False
 
@@ -110,11 +110,13 @@ def make_parser(commands, units=None, only=None):
 
 
 def run_command(command, args):
-    """``command.run(args)``, with a ``ValueError``/``TypeError`` turned into one error line
-    (status 2) and Ctrl-C into ``hwgen: error: interrupted`` (status 130)."""
+    """``command.run(args)``, with a ``ValueError``/``TypeError`` or a missing extra
+    (:class:`hwgen.extras.MissingExtra`) turned into one error line (status 2) and Ctrl-C
+    into ``hwgen: error: interrupted`` (status 130)."""
+    from ..extras import MissingExtra
     try:
         return command.run(args)
-    except (ValueError, TypeError) as e:
+    except (ValueError, TypeError, MissingExtra) as e:
         return fail(_first_line(e))
     except KeyboardInterrupt:
         return fail("interrupted", 130)

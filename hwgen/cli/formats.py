@@ -25,7 +25,7 @@ def run(args):
         fmts = dict(PRESETS)
     rows = [("name", "bits", "exp", "man", "bias", "specials", "overflow", "subnorm",
              "max finite", "min normal", "min subnormal", "epsilon")]
-    for name, f in fmts.items():
+    for f in fmts.values():
         if not isinstance(f, FloatFormat):
             print(f"{f.name}: {f.bits}-bit {'signed' if f.signed else 'unsigned'} integer, "
                   f"range {f.min_value} .. {f.max_value}")

@@ -19,7 +19,8 @@ many copies of the MAC fit on the chip, so the iso-area speedup against fp32,
 delivers.
 
 Results are cached twice: the synthesis flow keeps its own on-disk cache (its default build
-root, ``synth/`` of the build folder, :mod:`hwgen.paths`, under ``cache/``), and this module keeps ``explore/cost-<device>.json`` there
+root, ``synth/`` of the build folder, :mod:`hwgen.paths`, under ``cache/``), and this module
+keeps ``explore/cost-<device>.json`` there
 keyed by the unit's module name and the flow version, so a sweep re-synthesizes nothing it
 has seen and does not even rebuild the Verilog.
 """

@@ -92,7 +92,8 @@ class _IntCandidate:
     def __hash__(self):
         return hash((type(self).__name__, self.name))
 
-    __str__ = lambda self: self.name
+    def __str__(self):
+        return self.name
 
 
 class FixedPoint(_IntCandidate):

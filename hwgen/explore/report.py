@@ -101,7 +101,8 @@ def _table(rows, cost_measured):
 
 def pareto_plot(path, rows, chosen, title, cost_measured):
     """Accuracy against cost of every evaluated candidate, with the Pareto front; PNG."""
-    import matplotlib
+    from ..extras import require
+    matplotlib = require("matplotlib", "explore")
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
     pts = [r for r in rows if r["accuracy"] is not None and
@@ -285,8 +286,8 @@ def explore(model, *, formats=None, target_loss="1%", search="exhaustive",
               f"{c['normalized']:.4f}{extra})", file=out)
         gen, build = pe_commands(chosen, accumulate, device.name)
         report["commands"] = dict(generate=gen, build=build)
-        print(f"  {gen}\n  {build or '(no hwgen build line: the boards do not carry bit-serial arrays)'}",
-              file=out)
+        build_line = build or "(no hwgen build line: the boards do not carry bit-serial arrays)"
+        print(f"  {gen}\n  {build_line}", file=out)
     else:
         print(f"no candidate meets the target (loss <= {100 * target:g}%)", file=out)
     if rtl is not None:

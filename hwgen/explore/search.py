@@ -49,7 +49,8 @@ Fast search
    10/N of a full evaluation per candidate and is not counted as one.
 2. Predict normalized accuracy from R² with a straight line fitted by least squares on the
    (R², normalized accuracy) points of the *other* built-in models (never the searched one)
-   over :data:`CALIBRATION_SPACE` (evaluated once, cached under ``explore/`` of the build folder, :mod:`hwgen.paths`).
+   over :data:`CALIBRATION_SPACE` (evaluated once, cached under ``explore/`` of the build folder,
+   :mod:`hwgen.paths`).
    Only points with R² >= :data:`FIT_MIN_R2` (0.9) enter the fit: accuracy targets of a few
    percent lie there, and far below it the relation is not linear. Fitted on all points,
    the line came out too flat (slope ~0.15): no R² <= 1 predicted a 0.3 % target, and the

@@ -132,7 +132,7 @@ class SynthJob:
     target_mhz: float
     tools: dict
     dsp: bool = True
-    router: str = None
+    router: "str | None" = None
     to_logic: str = ""
     mults_in_logic: int = 0
 

@@ -156,7 +156,7 @@ def _pow2(n):
     return Fraction(2) ** n
 
 
-_ELEMS = {}
+_ELEMS: dict = {}
 
 
 def check_mx_element(elem, what="MX element format"):

@@ -29,7 +29,7 @@ Semantics (the hardware follows these to the bit)
 
 import numpy as np
 
-from ..formats import (FRM, ROUNDING_MODES, FloatFormat, parse_format, FLAG_INEXACT,
+from ..formats import (FRM, ROUNDING_MODES, parse_format, FLAG_INEXACT,
                        FLAG_UNDERFLOW, FLAG_OVERFLOW, FLAG_INVALID)
 
 __all__ = ["Raw", "round_raw", "unpack", "decode", "encode", "bit_length", "rounding_codes",

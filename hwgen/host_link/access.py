@@ -99,7 +99,7 @@ class BufferAccess(wiring.Component):
         m.d.comb += [addr.eq(c.addr + wcnt), self.stage.addr.eq(idx),
                      self.data.payload.eq(out)]
         we = {k: Signal(name=f"{k}_we") for k in WRITABLE}
-        for i, k in enumerate(BUFFERS):
+        for k in BUFFERS:
             rd = getattr(self, f"{k}_rd")
             m.d.comb += rd.addr.eq(addr)
             if k in WRITABLE:

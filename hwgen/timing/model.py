@@ -41,7 +41,7 @@ The model knows nothing of Amaranth or of the synthesis flow; its device names a
 
 import json
 import math
-from functools import lru_cache
+from functools import cache
 from pathlib import Path
 
 __all__ = ["DEVICE_NAMES", "BLOCK_KINDS", "DelayModel", "check_device", "delay_model",
@@ -254,7 +254,7 @@ class DelayModel:
         return self._mul("mul_dsp" if dsp else "mul_lut", a_width, b_width)
 
 
-@lru_cache(maxsize=None)
+@cache
 def _cached(device, path):
     return DelayModel(device, load_model_data(path))
 

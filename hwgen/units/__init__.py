@@ -11,6 +11,7 @@ from .fmul import FloatMultiplier
 from .fadd import FloatAdder
 from .ffma import FloatFMA
 
-__all__ = ["FloatRounder", "FloatMultiplier", "FloatAdder", "FloatFMA", "RoundingMode", "raw_layout", "unpack"]
+__all__ = ["FloatRounder", "FloatMultiplier", "FloatAdder", "FloatFMA", "RoundingMode",
+           "raw_layout", "unpack"]
 from .mxdot import MxDot
 __all__ += ["MxDot"]

@@ -3,7 +3,7 @@
 Golden model: :mod:`hwgen.golden.dpmac`. cocotb test: ``rtl_tests/test_dpmac.py``.
 """
 
-from amaranth import Module, Mux, Signal, signed, unsigned
+from amaranth import Module, Mux, signed, unsigned
 from amaranth.lib import data, stream, wiring
 from amaranth.lib.wiring import In, Out
 

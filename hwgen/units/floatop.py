@@ -10,7 +10,7 @@ from amaranth.hdl import Const, Signal, Value
 from amaranth.lib import wiring
 from amaranth.lib.wiring import In, Out
 
-from ..timing import (Segment, check_device, check_target_mhz, delay_model, plan_latency,
+from ..timing import (check_device, check_target_mhz, delay_model, plan_latency,
                       plan_pipeline)
 from .floatraw import check_float_format, check_latency, check_rounding, pipeline_register
 from .rounder import FloatRounder, RounderGeometry
@@ -18,10 +18,10 @@ from .rounder import FloatRounder, RounderGeometry
 __all__ = ["FloatOpBase", "CUTS", "FMA_CUTS"]
 
 
-#: Pipeline cut points of a float operator for an explicit ``latency=``, per latency. ``"raw"``: the rounder's input (after
-#: the multiply / alignment and add); ``"norm"``: inside the rounder, after normalization;
-#: ``"out"``: the encoded result and flags. The FMA adds ``"prod"`` (after the multiplier and
-#: the addend alignment, before the add).
+#: Pipeline cut points of a float operator for an explicit ``latency=``, per latency.
+#: ``"raw"``: the rounder's input (after the multiply / alignment and add); ``"norm"``: inside
+#: the rounder, after normalization; ``"out"``: the encoded result and flags. The FMA adds
+#: ``"prod"`` (after the multiplier and the addend alignment, before the add).
 CUTS = {
     0: (),
     1: ("norm",),
@@ -53,8 +53,8 @@ class FloatOpBase(wiring.Component):
     ``flags=False`` leaves out the exception flags: no ``flags`` port and none of the logic
     only they need (module name ``..._<rounding>_noflags...``).
 
-    Module names: ``<op>_<formats>_<rounding>[_noflags][_l<latency>[_c<mask>]]``. ``<formats>`` is the
-    input format when every input has the same format, followed by the output format if that
+    Module names: ``<op>_<formats>_<rounding>[_noflags][_l<latency>[_c<mask>]]``. ``<formats>``
+    is the input format when every input has the same format, followed by the output format if that
     differs (``fmul_e4m3_fp16_rne``); when the inputs differ every input format and then the
     output format are listed (``fadd_bf16_fp32_fp32_dyn_l2``). ``<rounding>`` is the mode or
     ``dyn``. Format names are those of :attr:`FloatFormat.name`. ``_c<mask>`` appears when the
@@ -64,8 +64,8 @@ class FloatOpBase(wiring.Component):
     names and Verilog; the same latency with other cuts gives another name.
     """
 
-    _op = None
-    _inputs = ("a", "b")
+    _op: "str | None" = None
+    _inputs: "tuple[str, ...]" = ("a", "b")
     _cuts = CUTS
 
     def __init__(self, fmts, out_fmt, rounding, latency, extra_ports=None, *,

@@ -18,7 +18,8 @@ from ..formats import FRM, ROUNDING_MODES, FloatFormat, parse_format
 
 __all__ = ["raw_layout", "exp_range", "exp_shape", "unpack", "RoundingMode", "check_float_format",
            "check_rounding", "check_latency", "sticky_shift_right", "range_shape",
-           "normalize_left", "normalize_stages", "shift_stages", "count_leading_zeros", "pipeline_register"]
+           "normalize_left", "normalize_stages", "shift_stages", "count_leading_zeros",
+           "pipeline_register"]
 
 
 def range_shape(lo, hi):

@@ -4,11 +4,10 @@ The golden model is :func:`hwgen.golden.fmac.mac_stream`; the cocotb test is
 ``rtl_tests/test_fmac.py``.
 """
 
-from amaranth.hdl import Const, Module, Mux, Signal, signed, unsigned
+from amaranth.hdl import Module, Mux, Signal, signed
 from amaranth.lib import data, stream, wiring
 from amaranth.lib.wiring import In, Out
 
-from ..formats import FLAG_INVALID, parse_format
 from ..golden.fmac import ACCUMULATE_MODES, exact_acc_bits
 from .fadd import FloatAdder
 from .floatraw import check_float_format, check_rounding, unpack

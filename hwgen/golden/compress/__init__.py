@@ -91,8 +91,10 @@ header and the CRC are not counted (they do not grow with the matrix). ``plain_r
 from .quantize import prune, kmeans_1d, kmeans_share, pq_quantize
 from .huffman import huffman_lengths, CanonicalCode
 from .bits import WORD_WIDTHS, pack_bits, unpack_bits, pack_fields, unpack_fields
-from .ham import Compressed, ham_encode, sham_encode, ham_decode, sham_decode, compress, decompress, psi, plain_ratio
-from .container import MAGIC, ARCHIVE_MAGIC, VERSION, write_container, read_container, write_archive, read_archive
+from .ham import (Compressed, ham_encode, sham_encode, ham_decode, sham_decode, compress,
+                  decompress, psi, plain_ratio)
+from .container import (MAGIC, ARCHIVE_MAGIC, VERSION, write_container, read_container,
+                        write_archive, read_archive)
 from .wload import stream_matrix, weight_stream_rows
 from .spmv import csc, wrap_signed, spmv_csc
 

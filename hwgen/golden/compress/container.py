@@ -10,7 +10,8 @@ from .bits import WORD_WIDTHS
 from .ham import Compressed
 from .huffman import CanonicalCode
 
-__all__ = ["write_container", "read_container", "write_archive", "read_archive", "MAGIC", "ARCHIVE_MAGIC", "VERSION"]
+__all__ = ["write_container", "read_container", "write_archive", "read_archive", "MAGIC",
+           "ARCHIVE_MAGIC", "VERSION"]
 
 
 MAGIC = b"HWGC"

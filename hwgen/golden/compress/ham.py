@@ -10,7 +10,8 @@ from .bits import pack_bits, pack_fields, unpack_bits, unpack_fields, WORD_WIDTH
 from .huffman import CanonicalCode, huffman_lengths
 from .quantize import _as_matrix
 
-__all__ = ["Compressed", "ham_encode", "sham_encode", "ham_decode", "sham_decode", "compress", "decompress", "psi", "plain_ratio"]
+__all__ = ["Compressed", "ham_encode", "sham_encode", "ham_decode", "sham_decode", "compress",
+           "decompress", "psi", "plain_ratio"]
 
 
 @dataclass(eq=False)
