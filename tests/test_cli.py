@@ -151,3 +151,17 @@ def test_cli_is_the_top_layer_without_circle():
 
     for m in sorted(edges):
         visit(m, [])
+
+
+@pytest.mark.parametrize("args, space", [
+    (["fmul", "--format", "fp16"], "4,294,967,296"),
+    (["fadd", "--format", "bf16", "--subtract", "dynamic"], "8,589,934,592"),   # x2 for op
+    (["ffma", "--format", "e5m2", "--rounding", "dynamic"], "83,886,080"),      # 2**24 x 5
+])
+def test_sim_exhaustive_refused_above_the_limit(args, space):
+    """The input space is counted from the options (operands, rounding codes, add/subtract)
+    and refused before anything is built or simulated."""
+    r = run_cli("sim", *args, "--exhaustive")
+    assert r.returncode == 2 and r.stdout == ""
+    assert r.stderr == (f"hwgen: error: --exhaustive: {args[0]} --format {args[2]} has {space} "
+                   f"input combinations, more than 2**26 = 67,108,864; use --vectors N\n")

@@ -63,36 +63,39 @@ def _kw(args, inputs):
     return _fmt_opt(args, "format"), kw
 
 
-def _checked(comp, args):
+def _checked(op, fmt, kw, args, subtract=None):
     """Refuse ``--exhaustive`` (``hwgen sim``) on input spaces above
-    :data:`sim.floatop.MAX_EXHAUSTIVE`, before building."""
+    :data:`sim.floatop.MAX_EXHAUSTIVE`, from the parameters alone, before building."""
     if getattr(args, "exhaustive", False):
-        from sim.floatop import MAX_EXHAUSTIVE, input_space, unit_params
-        space = input_space(unit_params(comp))
+        from sim.floatop import MAX_EXHAUSTIVE, input_space
+        p = dict(op=op, fmt=fmt, b_fmt=kw["b_fmt"], c_fmt=kw.get("c_fmt"),
+                 rounding=kw["rounding"], subtract=subtract)
+        space = input_space(p)
         if space > MAX_EXHAUSTIVE:
-            comp._MustUse__silence = True
-            raise CliError(f"--exhaustive: {comp.module_name} has {space:,} input "
+            raise CliError(f"--exhaustive: {op} --format {fmt} has {space:,} input "
                            f"combinations, more than 2**26 = {MAX_EXHAUSTIVE:,}; "
                            f"use --vectors N")
-    return comp
 
 
 def _build_fmul(args):
     from ..units import FloatMultiplier
     fmt, kw = _kw(args, "ab")
-    return _checked(FloatMultiplier(fmt, **kw), args)
+    _checked("fmul", fmt, kw, args)
+    return FloatMultiplier(fmt, **kw)
 
 
 def _build_fadd(args):
     from ..units import FloatAdder
     fmt, kw = _kw(args, "ab")
-    return _checked(FloatAdder(fmt, subtract=args.subtract, **kw), args)
+    _checked("fadd", fmt, kw, args, subtract=args.subtract)
+    return FloatAdder(fmt, subtract=args.subtract, **kw)
 
 
 def _build_ffma(args):
     from ..units import FloatFMA
     fmt, kw = _kw(args, "abc")
-    return _checked(FloatFMA(fmt, **kw), args)
+    _checked("ffma", fmt, kw, args)
+    return FloatFMA(fmt, **kw)
 
 
 def _subtract(value):
