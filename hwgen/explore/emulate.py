@@ -72,7 +72,7 @@ import numpy as np
 from ..formats import FloatFormat, parse_format
 from ..golden import add, decode, encode
 from ..golden.fmac import mac, ACCUMULATE_MODES
-from .models import MAC_KINDS
+from .graph import MAC_KINDS
 
 __all__ = ["FixedPoint", "BitSerial", "parse_candidate", "bitserial_forward", "exact_forward",
            "float_forward", "fixed_forward", "forward", "accuracy", "r_squared", "evaluate",

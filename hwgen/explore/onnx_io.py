@@ -44,7 +44,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .models import Model
+from .graph import Model
 
 __all__ = ["import_onnx", "export_onnx", "SUPPORTED", "MIN_OPSET", "EXPORT_OPSET"]
 

@@ -77,7 +77,8 @@ import numpy as np
 from ..formats import parse_format
 from .emulate import (BitSerial, FixedPoint, accuracy, exact_forward, forward, parse_candidate,
                       r_squared, tensor_ranges)
-from .models import BUILTIN, builtin_model, cache_dir, pool_size
+from .graph import pool_size
+from .models import BUILTIN, builtin_model, cache_dir
 
 __all__ = ["parse_space", "parse_target", "DEFAULT_FLOATS", "DEFAULT_FIXED",
            "CALIBRATION_SPACE", "Explorer", "fit_r2_model", "calibration_points",
