@@ -22,7 +22,7 @@ demo: $(STAMP)
 test: $(STAMP)
 	$(PY) -m ruff check hwgen sim boards
 	$(PY) -m mypy
-	$(PY) -m pytest -n $(JOBS) -q -rfE --durations=30
+	$(PY) -m pytest -n $(JOBS) --maxschedchunk 1 -q -rfE --durations=30
 
 bench: $(STAMP)
 	$(PY) bench/run_all.py

@@ -39,11 +39,11 @@ def test_fadd_exhaustive():
 
 def test_fadd_wide():
     """fp16, bf16, fp32 and the mixed bf16 + fp32 -> fp32: the directed set (all pairs, all
-    modes) plus 200,000 random vectors each (rounding codes 0..7)."""
-    entries = [dict(comp=_unit(f, rounding="dynamic"), sets=["directed", "random:200000"],
+    modes) plus 100,000 random vectors each (rounding codes 0..7)."""
+    entries = [dict(comp=_unit(f, rounding="dynamic"), sets=["directed", "random:100000"],
                     lanes=2) for f in ("fp16", "bf16", "fp32")]
     entries.append(dict(comp=_unit("bf16", b_fmt="fp32", out_fmt="fp32", rounding="dynamic"),
-                        sets=["directed", "random:200000"], lanes=2))
+                        sets=["directed", "random:100000"], lanes=2))
     assert_passed(run_group("tb_fadd_wide", MODULE, entries, seed=5))
 
 

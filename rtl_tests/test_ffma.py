@@ -27,20 +27,20 @@ def _all_cuts(fmt, **kw):
 
 def test_ffma_narrow():
     """Every e2m1 triple in all five modes; e4m3 and e5m2: directed triples (all
-    combinations, all modes) plus 200,000 random triples each."""
+    combinations, all modes) plus 100,000 random triples each."""
     entries = [dict(comp=_unit("e2m1", rounding="dynamic"), sets=["exhaustive"])]
-    entries += [dict(comp=_unit(f, rounding="dynamic"), sets=["directed", "random:200000"],
+    entries += [dict(comp=_unit(f, rounding="dynamic"), sets=["directed", "random:100000"],
                      lanes=2) for f in ("e4m3", "e5m2")]
     assert_passed(run_group("tb_ffma_narrow", MODULE, entries, seed=7))
 
 
 def test_ffma_wide():
     """fp16, bf16, fp32 and the mixed bf16 * bf16 + fp32 -> fp32: directed triples plus
-    200,000 random triples each."""
-    entries = [dict(comp=_unit(f, rounding="dynamic"), sets=["directed", "random:200000"],
+    100,000 random triples each."""
+    entries = [dict(comp=_unit(f, rounding="dynamic"), sets=["directed", "random:100000"],
                     lanes=2) for f in ("fp16", "bf16", "fp32")]
     entries.append(dict(comp=_unit("bf16", c_fmt="fp32", out_fmt="fp32", rounding="dynamic"),
-                        sets=["directed", "random:200000"], lanes=2))
+                        sets=["directed", "random:100000"], lanes=2))
     assert_passed(run_group("tb_ffma_wide", MODULE, entries, seed=9))
 
 

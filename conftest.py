@@ -1,0 +1,36 @@
+"""Test order for a short wall time on few cores.
+
+``make test`` runs pytest-xdist with ``--maxschedchunk 1``: each worker takes the next test
+when it finishes one, so the run ends when the last long test ends. Starting the long tests
+first (longest processing time first) keeps both workers busy to the end instead of one
+waiting on a three-minute test picked up last. Tests stay grouped by file (module fixtures
+are set up once per worker and file); the files are ordered by :data:`SLOW_FILES` (measured
+with ``--durations``: the slowest first), then every other ``rtl_tests`` file, then the rest.
+The order changes no test's outcome.
+"""
+
+SLOW_FILES = [
+    "tests/test_build.py",
+    "rtl_tests/test_ffma.py",
+    "rtl_tests/test_fadd.py",
+    "rtl_tests/test_systolic.py",
+    "rtl_tests/test_fmul.py",
+    "rtl_tests/test_board.py",
+    "rtl_tests/test_fmac.py",
+    "rtl_tests/test_dpmac.py",
+    "rtl_tests/test_explore_rtl.py",
+    "rtl_tests/test_requant.py",
+    "rtl_tests/test_hdec.py",
+    "tests/test_flow.py",
+]
+
+
+def _rank(item):
+    path = item.nodeid.split("::", 1)[0]
+    if path in SLOW_FILES:
+        return SLOW_FILES.index(path)
+    return len(SLOW_FILES) + (0 if path.startswith("rtl_tests/") else 1)
+
+
+def pytest_collection_modifyitems(items):
+    items.sort(key=_rank)          # stable: the order inside a file is kept
