@@ -11,7 +11,23 @@ from contextlib import contextmanager
 
 from amaranth.back import verilog as _verilog
 
-__all__ = ["to_verilog", "module_name", "check_identifier", "builtin_yosys"]
+__all__ = ["to_verilog", "module_name", "check_identifier", "builtin_yosys", "LINT_WAIVERS",
+           "lint_waived"]
+
+#: Verilator ``-Wall`` warnings that Yosys' Verilog writer produces on any design, waived in
+#: the generated file only (``lint_off`` after the header, ``lint_on`` at the end, so a file
+#: concatenated after ours is linted in full). Each is a property of the writer, not of the
+#: design: an operator cell whose operands are narrower than its result is written as
+#: ``a + 4'h7`` and extended by Verilog's own width rules (WIDTHEXPAND/WIDTHTRUNC); every
+#: internal wire is declared, used or not, and unused bits of a bus stay in its declaration
+#: (UNUSEDSIGNAL); a register gets its reset value in its declaration and its next value in
+#: a process (PROCASSINIT); a ``case`` over the states of a process has no ``default`` when
+#: its register holds otherwise (CASEINCOMPLETE); submodules share the top's file
+#: (DECLFILENAME). Every other warning (latches, multiple drivers, combinational loops,
+#: blocking/non-blocking mixes...) stays on, and the tests lint every catalog unit, array and
+#: the host-link core with ``verilator --lint-only -Wall`` (tests/test_verilog_manifest.py).
+LINT_WAIVERS = ("WIDTHEXPAND", "WIDTHTRUNC", "UNUSEDSIGNAL", "PROCASSINIT", "CASEINCOMPLETE",
+                "DECLFILENAME")
 
 _IDENT = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 
@@ -59,5 +75,14 @@ def to_verilog(component, *, name=None):
     name = check_identifier(name) if name is not None else module_name(component)
     with builtin_yosys():
         text = _verilog.convert(component, name=name, emit_src=False, strip_internal_attrs=True)
-    # Amaranth's header names the generator; keep it, it has no path or time in it.
-    return name, text
+    return name, lint_waived(text)
+
+
+def lint_waived(text):
+    """``text`` (Verilog from Yosys) with :data:`LINT_WAIVERS` switched off after its first
+    line (Amaranth's header names the generator; it has no path or time in it) and back on
+    at its end."""
+    head, sep, body = text.partition("\n")
+    off = "".join(f"/* verilator lint_off {w} */\n" for w in LINT_WAIVERS)
+    on = "".join(f"/* verilator lint_on {w} */\n" for w in LINT_WAIVERS)
+    return head + sep + off + body + ("" if body.endswith("\n") else "\n") + on

@@ -61,7 +61,7 @@ class FrameReceiver(wiring.Component):
 
     def elaborate(self, platform):
         m = Module()
-        m.submodules.crc = crc = frame_crc()
+        m.submodules.crc_check = crc = frame_crc()
         byte, got = self.rx.payload, self.rx.valid
         req = Signal(Request)
         idx = Signal(range(self._max_payload + 1))

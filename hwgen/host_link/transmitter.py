@@ -47,7 +47,7 @@ class FrameTransmitter(wiring.Component):
 
     def elaborate(self, platform):
         m = Module()
-        m.submodules.crc = crc = frame_crc()
+        m.submodules.crc_gen = crc = frame_crc()
         head = self.header.payload
         tx, done = self.tx, self.tx.valid & self.tx.ready
         pos = Signal(range(5))       # byte of the header (sync first), of the CRC
