@@ -388,7 +388,15 @@ def parse_format(spec):
     preset = PRESETS.get(f"e{e}m{mb}")
     if preset is not None and not suffixes:
         return preset
+    seen = {}
     for s in suffixes:
+        kind = ("specials" if s in SPECIALS else "subnormals" if s == "ftz" else
+                "overflow" if s in ("sat", "ovnan", "ovinf") else
+                "bias" if re.fullmatch(r"bm?\d+", s) else None)
+        if kind is not None and kind in seen:
+            raise ValueError(f"Format suffixes {seen[kind]!r} and {s!r} in {spec!r} both set "
+                             f"the {kind}; give one")
+        seen[kind] = s
         if s in SPECIALS:
             kw["specials"] = s
         elif s == "ftz":

@@ -40,6 +40,9 @@ class UnitSpec:
         ``seed`` and ``mode: "cli"``).
     description : str
         Longer text for ``hwgen generate UNIT --help`` (ports, conventions).
+    sim_options : tuple of str
+        The ``hwgen sim`` options the cocotb module honours among ``vectors`` and
+        ``exhaustive``; ``hwgen sim`` refuses the others instead of ignoring them.
     """
     name: str
     help: str
@@ -48,6 +51,7 @@ class UnitSpec:
     test_module: str | None = None
     sim_params: Callable | None = None
     description: str = ""
+    sim_options: tuple = ("vectors",)
 
 
 def all_units():

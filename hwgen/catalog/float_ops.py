@@ -119,7 +119,8 @@ UNITS = [
             cuts="1: after normalization; 2: also after the multiplier; 3: also on the outputs")),
         _build_fmul, "sim.fmul", _sim_params,
         _COMMON.format(inputs="  a, b      input          operands (formats --format, --b-format)",
-                       example="fmul_e4m3_rne, fmul_e4m3_fp16_dyn_l2")),
+                       example="fmul_e4m3_rne, fmul_e4m3_fp16_dyn_l2"),
+        sim_options=("vectors", "exhaustive")),
     UnitSpec(
         "fadd", "floating-point adder y = a + b, or a - b (any ExMy formats)",
         lambda p: (_add_common(p, "ab", _LAT.format(
@@ -133,7 +134,8 @@ UNITS = [
         _COMMON.format(inputs="  a, b      input          operands (formats --format, --b-format)\n"
                               "  op        input          only with --subtract dynamic: "
                               "1 computes a - b",
-                       example="fadd_bf16_fp32_fp32_dyn_l2, fsub_e4m3_rne, faddsub_fp16_rne")),
+                       example="fadd_bf16_fp32_fp32_dyn_l2, fsub_e4m3_rne, faddsub_fp16_rne"),
+        sim_options=("vectors", "exhaustive")),
     UnitSpec(
         "ffma", "fused multiply-add y = a * b + c with one rounding (any ExMy formats)",
         lambda p: _add_common(p, "abc", _LAT.format(
@@ -142,5 +144,6 @@ UNITS = [
         _build_ffma, "sim.ffma", _sim_params,
         _COMMON.format(inputs="  a, b, c   input          operands (formats --format, "
                               "--b-format, --c-format)",
-                       example="ffma_bf16_rne, ffma_bf16_bf16_fp32_fp32_dyn_l3")),
+                       example="ffma_bf16_rne, ffma_bf16_bf16_fp32_fp32_dyn_l3"),
+        sim_options=("vectors", "exhaustive")),
 ]

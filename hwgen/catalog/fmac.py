@@ -30,7 +30,7 @@ def add_arguments(p):
                    help="read-out format (exact only; default --acc-format)")
     p.add_argument("--accumulate", default="rounded", metavar="MODE",
                    help="rounded | fused | exact (default rounded)")
-    p.add_argument("--max-terms", type=int, default=1024, metavar="N",
+    p.add_argument("--max-terms", type=int, default=None, metavar="N",
                    help="exact only: products the accumulator holds exactly (default 1024)")
     p.add_argument("--rounding", default="rne", metavar="R",
                    help="rne | rtz | rdn | rup | rna | dynamic (default rne)")
@@ -39,12 +39,16 @@ def add_arguments(p):
 def build(args):
     from ..formats import parse_format
     from ..units.fmac import FloatMac
+    if args.max_terms is not None and args.accumulate != "exact":
+        raise ValueError(f"--max-terms sizes the exact accumulator: give it with --accumulate "
+                         f"exact, not {args.accumulate}")
     fmt = parse_format(args.format)
     acc = args.acc_format
     if acc is None:
         acc = "fp16" if fmt.width <= 8 else fmt
     return FloatMac(fmt, b_fmt=args.b_format, acc_fmt=acc, out_fmt=args.out_format,
-                    accumulate=args.accumulate, max_terms=args.max_terms,
+                    accumulate=args.accumulate,
+                    max_terms=1024 if args.max_terms is None else args.max_terms,
                     rounding=args.rounding)
 
 

@@ -141,7 +141,7 @@ UNITS = [
              BSMAC_DESCRIPTION),
     UnitSpec("dpmac", "dual-precision MAC: one HxH or two (H/2)x(H/2) products per cycle",
              _dpmac_args, _dpmac_build, "sim.dpmac", _dpmac_params,
-             DPMAC_DESCRIPTION),
+             DPMAC_DESCRIPTION, sim_options=("vectors", "exhaustive")),
     UnitSpec("tmac", "ternary dot-product MAC: add / subtract / skip, counts zero weights",
              _tmac_args, _tmac_build, "sim.tmac", _tmac_params, TMAC_DESCRIPTION),
     UnitSpec("p2mac", "power-of-two dot-product MAC: shift instead of multiply",

@@ -126,7 +126,7 @@ def run_argv(commands, argv, units=None):
     """Parse the command line ``argv`` (a list, without the program name) against
     ``commands`` and run the chosen one; return the exit status. Without a command: the usage
     and the command list on stderr, status 2."""
-    argv = list(argv)
+    argv = _attach_negative_values(list(argv))
     # Only the chosen command's parser is built in full: the first word that is not an
     # option (``hwgen`` itself takes no option with a value).
     chosen = next((a for a in argv if not a.startswith("-")), "")
@@ -136,6 +136,20 @@ def run_argv(commands, argv, units=None):
         sys.stderr.write(parser.format_help())
         return 2
     return run_command(next(c for c in commands if c.name == args.command), args)
+
+
+def _attach_negative_values(argv):
+    """``--opt -1%`` becomes ``--opt=-1%``: argparse takes a value starting with ``-`` (other
+    than a plain negative number) for an option and says only "expected one argument"; joined,
+    the command's own check names the value and what is allowed."""
+    out = []
+    for a in argv:
+        if (out and len(a) > 1 and a[0] == "-" and (a[1].isdigit() or a[1] == ".")
+                and out[-1].startswith("--") and "=" not in out[-1]):
+            out[-1] = f"{out[-1]}={a}"
+        else:
+            out.append(a)
+    return out
 
 
 def build_unit(args):

@@ -16,7 +16,7 @@ def _fmt_num(x):
 
 def run(args):
     from ..formats import PRESETS, FloatFormat, parse_format
-    if args.name:
+    if args.name is not None:
         try:
             fmts = {args.name: parse_format(args.name)}
         except (TypeError, ValueError) as e:

@@ -26,6 +26,12 @@ def run(args):
     spec = args.unit_spec
     if spec.test_module is None:
         return fail(f"unit {spec.name!r} has no simulation test")
+    for opt, given in (("vectors", args.vectors is not None), ("exhaustive", args.exhaustive)):
+        if given and opt not in spec.sim_options:
+            takes = " or ".join(f"--{o}" for o in spec.sim_options)
+            return fail(f"hwgen sim {spec.name} does not take --{opt}"
+                        + (f" (it takes {takes})" if takes else
+                           " (it runs a fixed set of cases)"))
     if args.vectors is not None and args.vectors < 1:
         return fail(f"--vectors must be a positive integer, not {args.vectors}")
     try:
