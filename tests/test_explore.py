@@ -368,10 +368,37 @@ def test_pe_commands_name_the_emulated_unit():
     gen, build = pe_commands("e4m3_none", "rounded", "up5k")
     assert gen == ("hwgen generate fmac --format e4m3_none --acc-format e4m3_none "
                    "--accumulate rounded -o fmac_e4m3_none.v")
-    assert build.endswith("--board icebreaker --rows 4 --cols 4 --pe e4m3_none:e4m3_none:rounded")
+    # An 8-bit float PE: the 2x2 measured to fit the iCEBreaker (docs/boards.md).
+    assert build.endswith("--board icebreaker --rows 2 --cols 2 --pe e4m3_none:e4m3_none:rounded")
     gen, build = pe_commands("fx6", device="ecp5-85f")
     assert gen == "hwgen generate imac --a-bits 6 --b-bits 6 --acc-bits 23 -o imac_s6x6_a23.v"
-    assert "--board ulx3s-85f" in build and build.endswith("--pe int6")
+    assert build == "hwgen build --board ulx3s-85f --rows 4 --cols 4 --pe int6"
+    # int8 on the iCEBreaker: 4x4 needs 5,369 of 5,280 cells; 3x3 fits.
+    assert pe_commands("fx8", device="up5k")[1] == ("hwgen build --board icebreaker --rows 3 "
+                                                    "--cols 3 --pe int8")
+    # No board carries these devices: no build line (the generate line stays).
+    for device in ("hx8k", "ecp5-25f"):
+        gen, build = pe_commands("fx8", device=device)
+        assert gen.startswith("hwgen generate imac") and build is None
+
+
+def test_suggested_sizes_fit_the_measured_boards():
+    """Every size the explorer suggests is at most the largest array docs/boards.md reports
+    as placed, routed and meeting the board clock for that board and PE."""
+    from pathlib import Path
+    from hwgen.explore.report import BOARD_MAX_SQUARE
+    doc = (Path(__file__).resolve().parent.parent / "docs" / "boards.md").read_text()
+    measured = {}
+    for line in doc.splitlines():
+        cells = [c.strip() for c in line.strip("|").split("|")]
+        if len(cells) > 10 and cells[0] in ("icebreaker", "ulx3s-85f"):
+            pe = cells[1].split(" (")[0]
+            n = int(cells[2].split("×")[0])
+            met = cells[9] == "met"
+            measured[cells[0], pe] = n if met else n - 1     # missed timing: one smaller
+    assert set(BOARD_MAX_SQUARE) == set(measured)
+    for key, n in BOARD_MAX_SQUARE.items():
+        assert n <= measured[key], (key, n, measured[key])
 
 
 def test_cost_cache_and_iso_area_speedup():

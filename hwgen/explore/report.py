@@ -13,6 +13,7 @@ import time
 from pathlib import Path
 
 __all__ = ["explore", "pe_commands", "pareto_plot", "progress_bar", "BOARDS",
+           "BOARD_MAX_SQUARE", "suggested_size",
            "MAX_RTL_CANDIDATES"]
 
 #: Candidates ``--verify-rtl`` simulates at most (each may need a Verilator build).
@@ -36,15 +37,46 @@ def progress_bar(stream=None):
     return show
 
 
-#: The board ``hwgen build`` targets for each device of the cost.
+#: The board ``hwgen build`` targets for each device of the cost (devices without a board get
+#: no build line).
 BOARDS = {"up5k": "icebreaker", "ecp5-85f": "ulx3s-85f"}
+
+#: The largest square array of each PE kind measured to fit its board *and* meet the board
+#: clock (docs/boards.md, ``bench/boards.py``: placed, routed, timing met). The suggested
+#: build is at most this size; PE kinds not measured are mapped to the measured kind that is
+#: at least as large (integer PEs up to 8 bits: ``int8``; float PEs with an 8-bit format:
+#: ``e4m3:fp16:rounded``), and wider ones get the smallest array, 2×2.
+BOARD_MAX_SQUARE = {
+    ("icebreaker", "int8"): 3, ("icebreaker", "e4m3:fp16:rounded"): 2,
+    ("icebreaker", "bs8x8"): 3,
+    # ulx3s-85f e4m3:fp16:rounded: 10x10 missed the 25 MHz clock, 9x9 was not built; 8x8
+    # is 36 % fewer PEs, so a margin the measured slack makes safe.
+    ("ulx3s-85f", "int8"): 11, ("ulx3s-85f", "e4m3:fp16:rounded"): 8,
+    ("ulx3s-85f", "bs8x8"): 14,
+}
+
+
+def suggested_size(board, pe):
+    """The side N of the ``N×N`` array :func:`pe_commands` suggests for ``pe`` on ``board``:
+    at most 4, never above :data:`BOARD_MAX_SQUARE`."""
+    from ..pespec import parse_pe
+    spec = parse_pe(pe)
+    if (board, pe) in BOARD_MAX_SQUARE:
+        n = BOARD_MAX_SQUARE[board, pe]
+    elif spec.kind == "int" and max(spec.a_fmt.width, spec.w_fmt.width) <= 8:
+        n = BOARD_MAX_SQUARE[board, "int8"]
+    elif spec.kind == "float" and max(spec.a_fmt.width, spec.w_fmt.width) <= 8:
+        n = BOARD_MAX_SQUARE[board, "e4m3:fp16:rounded"]
+    else:
+        n = 2
+    return min(4, n)
 
 
 def pe_commands(name, accumulate="rounded", device="up5k"):
     """The ``hwgen generate`` and ``hwgen build`` commands for candidate ``name`` (the board
-    is the one carrying ``device``; iCEBreaker for devices without a board). A bit-serial
-    candidate has no ``hwgen build`` (``None``): the boards do not carry bit-serial arrays
-    (``--verify-rtl`` simulates one)."""
+    is the one carrying ``device``, the array as large as :func:`suggested_size` says fits).
+    A bit-serial candidate has no ``hwgen build`` (``None``): the boards do not carry
+    bit-serial arrays (``--verify-rtl`` simulates one); nor has a device without a board."""
     from .cost import BITSERIAL_LANES
     from .emulate import BitSerial, FixedPoint, parse_candidate
     from .rtl import rtl_pe
@@ -64,9 +96,12 @@ def pe_commands(name, accumulate="rounded", device="up5k"):
         if accumulate == "exact":
             fmt += f" --out-format {c.name} --max-terms 1024"
         gen = f"hwgen generate fmac {fmt} --accumulate {accumulate} -o fmac_{c.name}.v"
-    board = BOARDS.get(device, "icebreaker")
-    build = f"hwgen build --board {board} --rows 4 --cols 4 --pe {rtl_pe(c, accumulate)}"
-    return gen, build
+    board = BOARDS.get(device)
+    if board is None:
+        return gen, None
+    pe = rtl_pe(c, accumulate)
+    n = suggested_size(board, pe)
+    return gen, f"hwgen build --board {board} --rows {n} --cols {n} --pe {pe}"
 
 
 def _fmt(v, spec):
@@ -286,7 +321,10 @@ def explore(model, *, formats=None, target_loss="1%", search="exhaustive",
               f"{c['normalized']:.4f}{extra})", file=out)
         gen, build = pe_commands(chosen, accumulate, device.name)
         report["commands"] = dict(generate=gen, build=build)
-        build_line = build or "(no hwgen build line: the boards do not carry bit-serial arrays)"
+        build_line = build or (
+            f"(no hwgen build line: no board carries {device.name})"
+            if device.name not in BOARDS else
+            "(no hwgen build line: the boards do not carry bit-serial arrays)")
         print(f"  {gen}\n  {build_line}", file=out)
     else:
         print(f"no candidate meets the target (loss <= {100 * target:g}%)", file=out)
