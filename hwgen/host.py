@@ -3,7 +3,7 @@
 ::
 
     from hwgen.host import Accelerator
-    with Accelerator.open("/dev/ttyUSB1") as acc:       # 1 Mbaud by default
+    with Accelerator.open("/dev/ttyUSB1") as acc:   # iCEBreaker; ULX3S: /dev/ttyUSB0
         print(acc.info())                               # array shape, PE, buffers, version
         C = acc.matmul(A, B)                            # bit-exact with hwgen.golden.matmul
 

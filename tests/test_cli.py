@@ -165,3 +165,30 @@ def test_sim_exhaustive_refused_above_the_limit(args, space):
     assert r.returncode == 2 and r.stdout == ""
     assert r.stderr == (f"hwgen: error: --exhaustive: {args[0]} --format {args[2]} has {space} "
                    f"input combinations, more than 2**26 = 67,108,864; use --vectors N\n")
+
+
+def test_generate_lists_ports_in_verilog_order(tmp_path):
+    """The port list follows the module header, so a positional instantiation built from
+    it connects the right signals."""
+    out = tmp_path / "f.v"
+    r = run_cli("generate", "fmul", "--format", "e4m3", "--latency", "1", "-o", str(out))
+    assert r.returncode == 0, r.stderr
+    lines = r.stdout.splitlines()
+    assert lines[1] == "ports (in the order of the module header):"
+    listed = [ln.split()[-1] for ln in lines[2:]]
+    header = re.search(r"^module fmul_e4m3_rne_l1\((.*)\);", out.read_text(), re.M).group(1)
+    assert listed == [p.strip() for p in header.split(",")]
+    assert sorted(listed) == ["a", "b", "clk", "flags", "in_valid", "out_valid", "rst", "y"]
+
+
+def test_sim_waves_names_the_waveform_file(tmp_path):
+    r = subprocess.run([sys.executable, "-m", "hwgen", "sim", "fmul", "--format", "e2m1",
+                        "--vectors", "50", "--waves"], capture_output=True, text=True,
+                       cwd=tmp_path)
+    assert r.returncode == 0, r.stderr
+    line = r.stdout.splitlines()[-1]
+    assert line.startswith("waveforms: ") and line.endswith((".vcd", ".fst")), line
+    path = line.split(": ", 1)[1]
+    assert path.startswith(str(tmp_path / "build" / "sim"))
+    with open(path, "rb") as f:
+        assert f.read(1) in (b"$", b"\x00", b"\x01")   # a VCD header or an FST block

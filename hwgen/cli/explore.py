@@ -1,7 +1,8 @@
 """``hwgen explore``: which precision should I build?
 
 ``hwgen explore --model NAME_OR_FILE [--data FILE.npz] [--formats SPEC] [--target-loss 1%]
-[--search exhaustive|fast|both] [--accumulate rounded|fused|exact] [--device up5k|ecp5-85f]
+[--search exhaustive|fast|both] [--accumulate rounded|fused|exact]
+[--device up5k|ecp5-85f|hx8k|ecp5-25f]
 [--no-synth] [-o DIR]`` prints a table of the candidates, writes ``explore_<model>.json``
 and ``explore_<model>.png`` (accuracy against cost, Pareto front) into ``DIR`` and prints
 the ``hwgen generate``/``hwgen build`` commands for the chosen format
@@ -59,7 +60,9 @@ def add_arguments(p):
     p.add_argument("--accumulate", choices=["rounded", "fused", "exact"], default="rounded",
                    help="float MAC accumulation (default rounded: Hill et al.)")
     p.add_argument("--device", default="up5k", metavar="DEVICE",
-                   help="device for the cost: up5k or ecp5-85f (default up5k)")
+                   help="device for the cost: up5k, ecp5-85f, hx8k or ecp5-25f (default "
+                        "up5k; the suggested hwgen build is for the board carrying it: "
+                        "up5k iCEBreaker, ecp5-85f ULX3S)")
     p.add_argument("--no-synth", action="store_true",
                    help="use only cached costs; synthesize nothing")
     p.add_argument("-o", "--output", metavar="DIR", default=".",

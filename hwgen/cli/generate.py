@@ -39,23 +39,38 @@ def run(args):
     except OSError as e:
         return fail(f"cannot write {args.output!r}: {e.strerror}")
     print(f"wrote {args.output}: module {name}")
-    print(describe_ports(comp))
+    print(describe_ports(comp, verilog_port_order(text, name)))
     return 0
 
 
-def describe_ports(comp):
-    """The Verilog ports of ``comp`` as ``hwgen generate`` lists them, one per line."""
+def verilog_port_order(text, name):
+    """The port names of module ``name`` in ``text``, in the order of its header (the order
+    a positional instantiation follows)."""
+    import re
+    m = re.search(rf"^module \\?{re.escape(name)}\s*\(([^)]*)\);", text, re.M)
+    return [p.strip().lstrip("\\") for p in m.group(1).split(",")] if m else None
+
+
+def describe_ports(comp, order=None):
+    """The Verilog ports of ``comp`` as ``hwgen generate`` lists them, one per line: in
+    ``order`` (names, e.g. from :func:`verilog_port_order`) when given, else clock and reset
+    first and then the signature's order."""
     from amaranth.hdl import Value
     from amaranth.lib import wiring
-    lines = ["ports:"]
+    ports = {}
     if getattr(comp, "latency", 0) or getattr(comp, "clocked", False):
-        lines += ["  input  clk", "  input  rst"]
+        ports["clk"], ports["rst"] = "  input  clk", "  input  rst"
     for path, member, value in comp.signature.flatten(comp):
         direction = "input " if member.flow == wiring.In else "output"
         width = len(Value.cast(value))
         rng = f"[{width - 1}:0] " if width > 1 else ""
-        lines.append(f"  {direction} {rng}{'__'.join(str(p) for p in path)}")
-    return "\n".join(lines)
+        pname = "__".join(str(p) for p in path)
+        ports[pname] = f"  {direction} {rng}{pname}"
+    names = list(ports)
+    if order is not None and sorted(order) == sorted(names):
+        names = order
+    head = "ports (in the order of the module header):" if order is not None else "ports:"
+    return "\n".join([head] + [ports[n] for n in names])
 
 
 COMMAND = Command("generate", help="write a unit's Verilog",

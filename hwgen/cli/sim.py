@@ -61,7 +61,12 @@ def run(args):
     for line in rep.get("first_mismatches", [])[:10]:
         print("  mismatch: " + line)
     if args.waves:
-        print(f"waveforms in {res.build_dir}")
+        from pathlib import Path
+        dumps = sorted((p for ext in ("fst", "vcd", "ghw")
+                        for p in Path(res.build_dir).rglob(f"*.{ext}")),
+                       key=lambda p: p.stat().st_mtime)
+        print(f"waveforms: {dumps[-1]}" if dumps else
+              f"waveforms: none written (build folder {res.build_dir})")
     if res.failed or bad or not res.tests:
         if not bad:
             print(f"simulation failed: {res.failed} of {res.tests} tests failed; "
