@@ -17,6 +17,7 @@ SLOW_FILES = [
     "rtl_tests/test_fmul.py",
     "rtl_tests/test_board.py",
     "rtl_tests/test_fmac.py",
+    "rtl_tests/test_mxdot.py",
     "tests/test_readme.py",
     "rtl_tests/test_dpmac.py",
     "rtl_tests/test_explore_rtl.py",

@@ -202,7 +202,9 @@ class StreamDriver:
     cycle : int
         Rising edges seen so far.
 
-    ``append(payload)`` queues an integer payload; ``await send(payload)`` queues it and waits
+    ``append(payload, side={"rm": 3})`` queues an integer payload (and values of other DUT
+    inputs written together with it, held until the next item); ``await send(payload)`` queues
+    it and waits
     until it is transferred; ``await wait_idle()`` waits until the queue is drained. The
     background coroutine starts on construction and writes ``valid = 0`` immediately.
     """
@@ -211,6 +213,7 @@ class StreamDriver:
         if not 0.0 <= idle_prob < 1.0:
             raise ValueError(f"Idle probability must be in [0, 1), not {idle_prob!r}")
         self._port = _Port(dut, name, clk)
+        self._dut = dut
         self.idle_prob = idle_prob
         self._rng = random.Random(seed)
         self._queue = deque()
@@ -221,9 +224,10 @@ class StreamDriver:
         _idle_now(self._port.valid)
         self._task = cocotb.start_soon(self._run())
 
-    def append(self, payload, event=None):
-        """Queue ``payload`` (an int); ``event`` (a cocotb ``Event``) is set on transfer."""
-        self._queue.append((int(payload), event))
+    def append(self, payload, event=None, side=None):
+        """Queue ``payload`` (an int); ``event`` (a cocotb ``Event``) is set on transfer;
+        ``side`` (``{port name: int}``) is written together with the payload."""
+        self._queue.append((int(payload), event, dict(side or {})))
 
     async def send(self, payload):
         """Queue ``payload`` and return once it has been transferred."""
@@ -257,6 +261,8 @@ class StreamDriver:
                 if p.payload is not None and payload != self._current[0]:
                     payload = self._current[0]
                     p.payload.value = payload
+                for port, v in self._current[2].items():
+                    getattr(self._dut, port).value = v
                 if valid != 1:
                     valid = p.valid.value = 1
             else:
@@ -266,7 +272,7 @@ class StreamDriver:
             # -- settled values, seen by the next edge
             await ReadOnly()
             if int(p.ready.value):
-                payload_sent, ev = self._current
+                payload_sent, ev, _ = self._current
                 self._current = None
                 self.sent += 1
                 self.transfers.append((self.cycle, payload_sent))
@@ -395,8 +401,9 @@ async def settle(dut, drivers, budget=20_000, busy="busy"):
 async def exchange(dut, payloads, n_results, *, seed, idle=0.3, backpressure=0.4,
                    timeout_per_item=20, quiet_cycles=20, src="i", snk="o"):
     """The whole life of a one-stream-in, one-stream-out unit under test: start the clock,
-    reset, send ``payloads`` with the source idling at random (probability ``idle``) and the
-    sink stalling at random (``backpressure``), wait for ``n_results`` results, then
+    reset, send ``payloads`` (ints, or ``(int, side)`` pairs: see :class:`StreamDriver`) with
+    the source idling at random (probability ``idle``) and the sink stalling at random
+    (``backpressure``), wait for ``n_results`` results, then
     ``quiet_cycles`` more in which nothing may arrive. Returns every payload received (a
     surplus shows up as a longer list; a shortfall raises ``TimeoutError``).
     """
@@ -404,8 +411,11 @@ async def exchange(dut, payloads, n_results, *, seed, idle=0.3, backpressure=0.4
     driver = StreamDriver(dut, src, idle_prob=idle, seed=seed)
     monitor = StreamMonitor(dut, snk, backpressure=backpressure, seed=seed + 1)
     await reset(dut)
-    for x in payloads:
-        driver.append(x)
+    for x in payloads:              # an int, or (int, {side port: value})
+        if isinstance(x, tuple):
+            driver.append(x[0], side=x[1])
+        else:
+            driver.append(x)
     await monitor.wait_for(n_results, timeout_cycles=timeout_per_item * len(payloads) + 1000)
     await driver.wait_idle()
     for _ in range(quiet_cycles):

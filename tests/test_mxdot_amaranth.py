@@ -5,7 +5,8 @@ Random dot products of 1 to 3 blocks (random scales including 0, 254 and NaN; E4
 NaN/Inf/sNaN elements in some blocks; exact cancellations; deep underflow), per-dot rounding
 modes for the dynamic units, random idle cycles on the source and random back-pressure on the
 sink. The scales, ``last`` and ``rm`` are garbage on the beats where the unit must ignore them.
-The cocotb test of the generated Verilog comes with the CLI.
+The stimulus and expectations come from :mod:`sim.mxdot`, which also drives the generated
+Verilog under cocotb (``hwgen sim mxdot``).
 """
 
 import numpy as np
@@ -13,92 +14,11 @@ import pytest
 from amaranth.sim import Simulator
 
 from hwgen.export import to_verilog
-from hwgen.golden import mx_dot, mx_element_decode
 from hwgen.units import MxDot
-
-WIDTH = {"e4m3": 8, "e5m2": 8, "e3m2": 6, "e2m3": 6, "e2m1": 4, "int8": 8}
-
-
-def random_elements(elem, shape, rng, p_special=0.15):
-    """Finite codes uniformly; for E4M3/E5M2 a special code in ``p_special`` of the blocks."""
-    if elem not in ("e4m3", "e5m2"):
-        return rng.integers(0, 1 << WIDTH[elem], shape)
-    vals = mx_element_decode(elem, np.arange(256))
-    finite = np.flatnonzero(np.isfinite(vals))
-    special = np.flatnonzero(~np.isfinite(vals))
-    c = finite[rng.integers(0, len(finite), shape)]
-    hit = np.nonzero(rng.random(shape[:-1]) < p_special)
-    c[hit + (rng.integers(0, shape[-1], len(hit[0])),)] = special[
-        rng.integers(0, len(special), len(hit[0]))]
-    return c
-
-
-def random_dots(ea, eb, n, rng):
-    """``n`` dot products: (a_scales, a_codes (nb, 32), b_scales, b_codes) each."""
-    dots = []
-    for d in range(n):
-        nb = int(rng.integers(1, 4))
-        kind = rng.integers(0, 10, (2, nb))
-        scales = np.select([kind < 5, kind < 7, kind < 9],
-                           [rng.integers(117, 138, (2, nb)), rng.integers(0, 12, (2, nb)),
-                            rng.integers(243, 255, (2, nb))], 255)
-        ca = random_elements(ea, (nb, 32), rng)
-        cb = random_elements(eb, (nb, 32), rng)
-        if d % 5 == 0 and nb > 1:              # exact cancellation of block 0 by block 1
-            scales[:, 1] = scales[:, 0]
-            cb[1] = cb[0]
-            ca[1] = ca[0] ^ 0x80 if ea != "int8" else (-ca[0].astype(np.int8)).astype(np.uint8)
-            if ea not in ("int8", "e4m3", "e5m2"):
-                ca[1] = ca[0] ^ (1 << (WIDTH[ea] - 1))
-        dots.append((scales[0], ca, scales[1], cb))
-    return dots
-
-
-def special_dots():
-    """E5M2 x E5M2 IEEE cases random blocks rarely hit: +Inf and -Inf products in one block,
-    Inf * 0, signaling and quiet NaNs, +Inf then -Inf in two blocks, Inf then a NaN scale,
-    overflow to Inf."""
-    one, inf, ninf, snan, qnan, big = 0x3C, 0x7C, 0xFC, 0x7D, 0x7E, 0x7B
-    cases = [  # per dot: per block: [(lane, a code, b code), ...], (a scale, b scale)
-        [([(0, inf, one), (1, ninf, one)], (127, 127))],
-        [([(0, inf, 0)], (127, 127))],
-        [([(3, snan, one)], (127, 127))],
-        [([(5, one, qnan)], (127, 127))],
-        [([(0, inf, one)], (127, 127)), ([(0, one, ninf)], (127, 127))],
-        [([(0, inf, one)], (127, 127)), ([(0, one, one)], (255, 127))],
-        [([(2, ninf, one)], (127, 127)), ([(0, one, one)], (130, 127))],
-        [([(k, big, big) for k in range(32)], (254, 254))],
-    ]
-    dots = []
-    for blocks in cases:
-        nb = len(blocks)
-        ca, cb = np.zeros((nb, 32), np.int64), np.zeros((nb, 32), np.int64)
-        sa, sb = np.zeros(nb, np.int64), np.zeros(nb, np.int64)
-        for j, (lanes, (x, y)) in enumerate(blocks):
-            sa[j], sb[j] = x, y
-            for k, a, b in lanes:
-                ca[j, k], cb[j, k] = a, b
-        dots.append((sa, ca, sb, cb))
-    return dots
-
+from sim.mxdot import beats, expected, random_dots, special_dots
 
 def simulate(dut, dots, modes, rng, p_idle, p_stall):
-    lanes, beats = dut.lanes, dut.beats
-    layout = dut.input_layout
-    items = []
-    for (sa, ca, sb, cb), mode in zip(dots, modes):
-        nb = len(sa)
-        for j in range(nb):
-            for k in range(beats):
-                final = k == beats - 1
-                junk = rng.integers(0, 256, 3)
-                items.append((layout.const({
-                    "a": [int(x) for x in ca[j, k * lanes:(k + 1) * lanes]],
-                    "b": [int(x) for x in cb[j, k * lanes:(k + 1) * lanes]],
-                    "a_scale": int(sa[j]) if final else int(junk[0]),
-                    "b_scale": int(sb[j]) if final else int(junk[1]),
-                    "last": int(j == nb - 1) if final else int(junk[2] & 1),
-                }), int(mode) if final else int(junk[2] % 8)))
+    items = beats(dut.input_layout, dut.lanes, dots, modes, rng)
     got = []
 
     async def source(ctx):
@@ -127,14 +47,6 @@ def simulate(dut, dots, modes, rng, p_idle, p_stall):
     sim.add_testbench(sink)
     sim.run()
     return got
-
-
-def expected(dots, ea, eb, modes):
-    want = []
-    for (sa, ca, sb, cb), mode in zip(dots, modes):
-        y, f = mx_dot((sa, ca.ravel()), (sb, cb.ravel()), ea, eb, rounding=mode)
-        want.append((int(y), int(f)))
-    return want
 
 
 @pytest.mark.parametrize("ea, eb, lanes, rounding, p_idle, p_stall", [
@@ -217,3 +129,27 @@ def test_bad_parameters(kwargs, msg):
     with pytest.raises(ValueError) as err:
         MxDot(**kwargs)
     assert str(err.value) == msg
+
+
+@pytest.mark.parametrize("ea, eb, lanes", [("e4m3", "e4m3", 8), ("e2m1", "int8", 16),
+                                           ("e5m2", "e3m2", 32)])
+def test_cocotb_packing_matches_the_layout(ea, eb, lanes):
+    """The cocotb testbench packs beats in Python (sim.mxdot.beat_words); Amaranth's own
+    layout constants of the unit give the same integers."""
+    from sim.mxdot import beat_words
+    dut = MxDot(ea, b_elem=eb, lanes=lanes)
+    dut._MustUse__silence = True       # read for its layout only
+    rng = np.random.default_rng(4)
+    dots = random_dots(ea, eb, 20, rng)
+    modes = list(rng.integers(0, 8, len(dots)))
+    want = [(int(c.as_value().value), rm) for c, rm in
+            beats(dut.input_layout, lanes, dots, modes, np.random.default_rng(9))]
+    assert beat_words(ea, eb, lanes, dots, modes, np.random.default_rng(9)) == want
+
+
+def test_catalog_help_lists_what_the_unit_accepts():
+    from hwgen.catalog import mx
+    from hwgen.golden.mx import MX_ELEMENTS
+    from hwgen.units.mxdot import MXDOT_LANES
+    assert tuple(mx.ELEMENTS) == tuple(MX_ELEMENTS)
+    assert tuple(mx.LANES) == tuple(MXDOT_LANES)

@@ -1,0 +1,201 @@
+# amaranth: UnusedElaboratable=no
+"""Testbench of :class:`hwgen.units.MxDot` against :func:`hwgen.golden.mx_dot`, bit for bit
+(``hwgen sim mxdot``, ``rtl_tests/test_mxdot.py``, and the Amaranth-simulator test
+``tests/test_mxdot_amaranth.py``, which shares the stimulus below).
+
+Random dot products of 1 to 3 blocks: random scales (including 0, 254 and NaN), E4M3/E5M2
+NaN/Inf elements in some blocks, exact cancellations between blocks, deep underflow; for a
+dynamic-rounding unit a random mode per dot product. The scales, ``last`` and ``rm`` are
+garbage on the beats where the unit must ignore them. The source idles and the sink stalls
+at random; every result must arrive exactly once and in order.
+"""
+
+import time
+
+import cocotb
+import numpy as np
+
+from hwgen.golden import mx_dot, mx_element_decode
+
+from .params import get_params, write_report
+from .streams import compare_results, exchange
+
+__all__ = ["run_random", "build_unit", "unit_params", "random_elements", "random_dots",
+           "special_dots", "expected", "beats", "beat_words", "WIDTH"]
+
+WIDTH = {"e4m3": 8, "e5m2": 8, "e3m2": 6, "e2m3": 6, "e2m1": 4, "int8": 8}
+_KEYS = ("elem", "b_elem", "lanes", "rounding")
+
+
+def unit_params(unit):
+    """The parameters of the :class:`~hwgen.units.MxDot` ``unit`` (they rebuild it)."""
+    return {k: getattr(unit, k) for k in _KEYS}
+
+
+def build_unit(p):
+    """The :class:`~hwgen.units.MxDot` of the parameters ``p``."""
+    from hwgen.units import MxDot
+    return MxDot(p["elem"], b_elem=p.get("b_elem"), lanes=p.get("lanes", 8),
+                 rounding=p.get("rounding", "rne"))
+
+
+def random_elements(elem, shape, rng, p_special=0.15):
+    """Finite codes uniformly; for E4M3/E5M2 a special code in ``p_special`` of the blocks."""
+    if elem not in ("e4m3", "e5m2"):
+        return rng.integers(0, 1 << WIDTH[elem], shape)
+    vals = mx_element_decode(elem, np.arange(256))
+    finite = np.flatnonzero(np.isfinite(vals))
+    special = np.flatnonzero(~np.isfinite(vals))
+    c = finite[rng.integers(0, len(finite), shape)]
+    hit = np.nonzero(rng.random(shape[:-1]) < p_special)
+    c[hit + (rng.integers(0, shape[-1], len(hit[0])),)] = special[
+        rng.integers(0, len(special), len(hit[0]))]
+    return c
+
+
+def random_dots(ea, eb, n, rng):
+    """``n`` dot products: ``(a_scales, a_codes (nb, 32), b_scales, b_codes)`` each."""
+    dots = []
+    for d in range(n):
+        nb = int(rng.integers(1, 4))
+        kind = rng.integers(0, 10, (2, nb))
+        scales = np.select([kind < 5, kind < 7, kind < 9],
+                           [rng.integers(117, 138, (2, nb)), rng.integers(0, 12, (2, nb)),
+                            rng.integers(243, 255, (2, nb))], 255)
+        ca = random_elements(ea, (nb, 32), rng)
+        cb = random_elements(eb, (nb, 32), rng)
+        if d % 5 == 0 and nb > 1:              # exact cancellation of block 0 by block 1
+            scales[:, 1] = scales[:, 0]
+            cb[1] = cb[0]
+            ca[1] = ca[0] ^ 0x80 if ea != "int8" else (-ca[0].astype(np.int8)).astype(np.uint8)
+            if ea not in ("int8", "e4m3", "e5m2"):
+                ca[1] = ca[0] ^ (1 << (WIDTH[ea] - 1))
+        dots.append((scales[0], ca, scales[1], cb))
+    return dots
+
+
+def special_dots():
+    """E5M2 x E5M2 IEEE cases random blocks rarely hit: +Inf and -Inf products in one block,
+    Inf * 0, signaling and quiet NaNs, +Inf then -Inf in two blocks, Inf then a NaN scale,
+    overflow to Inf."""
+    one, inf, ninf, snan, qnan, big = 0x3C, 0x7C, 0xFC, 0x7D, 0x7E, 0x7B
+    cases = [  # per dot: per block: [(lane, a code, b code), ...], (a scale, b scale)
+        [([(0, inf, one), (1, ninf, one)], (127, 127))],
+        [([(0, inf, 0)], (127, 127))],
+        [([(3, snan, one)], (127, 127))],
+        [([(5, one, qnan)], (127, 127))],
+        [([(0, inf, one)], (127, 127)), ([(0, one, ninf)], (127, 127))],
+        [([(0, inf, one)], (127, 127)), ([(0, one, one)], (255, 127))],
+        [([(2, ninf, one)], (127, 127)), ([(0, one, one)], (130, 127))],
+        [([(k, big, big) for k in range(32)], (254, 254))],
+    ]
+    dots = []
+    for blocks in cases:
+        nb = len(blocks)
+        ca, cb = np.zeros((nb, 32), np.int64), np.zeros((nb, 32), np.int64)
+        sa, sb = np.zeros(nb, np.int64), np.zeros(nb, np.int64)
+        for j, (lanes, (x, y)) in enumerate(blocks):
+            sa[j], sb[j] = x, y
+            for k, a, b in lanes:
+                ca[j, k], cb[j, k] = a, b
+        dots.append((sa, ca, sb, cb))
+    return dots
+
+
+def expected(dots, ea, eb, modes):
+    """Golden ``(y, flags)`` of each dot product in its rounding mode (one vectorized
+    :func:`mx_dot` call per block count and mode)."""
+    want = [None] * len(dots)
+    groups = {}
+    for k, ((sa, _, _, _), mode) in enumerate(zip(dots, modes)):
+        groups.setdefault((len(sa), mode if isinstance(mode, str) else "dyn"), []).append(k)
+    for (_nb, kind), idx in groups.items():
+        sa = np.stack([dots[k][0] for k in idx])
+        ca = np.stack([dots[k][1].ravel() for k in idx])
+        sb = np.stack([dots[k][2] for k in idx])
+        cb = np.stack([dots[k][3].ravel() for k in idx])
+        rounding = kind if kind != "dyn" else np.array([int(modes[k]) for k in idx])
+        y, f = mx_dot((sa, ca), (sb, cb), ea, eb, rounding=rounding)
+        for k, yy, ff in zip(idx, y, f):
+            want[k] = (int(yy), int(ff))
+    return want
+
+
+def beats(layout, lanes, dots, modes, rng):
+    """``[(payload as a layout constant, rm), ...]``: every beat of every dot product, with
+    garbage in the scales, ``last`` and ``rm`` of the beats that are not a block's last
+    (``modes``: a frm code per dot product, or a static mode name, whose rm is 0)."""
+    n_beats = 32 // lanes
+    items = []
+    for (sa, ca, sb, cb), mode in zip(dots, modes):
+        nb = len(sa)
+        for j in range(nb):
+            for k in range(n_beats):
+                final = k == n_beats - 1
+                junk = rng.integers(0, 256, 3)
+                items.append((layout.const({
+                    "a": [int(x) for x in ca[j, k * lanes:(k + 1) * lanes]],
+                    "b": [int(x) for x in cb[j, k * lanes:(k + 1) * lanes]],
+                    "a_scale": int(sa[j]) if final else int(junk[0]),
+                    "b_scale": int(sb[j]) if final else int(junk[1]),
+                    "last": int(j == nb - 1) if final else int(junk[2] & 1),
+                }), (int(mode) if not isinstance(mode, str) else 0) if final
+                    else int(junk[2] % 8)))
+    return items
+
+
+def beat_words(ea, eb, lanes, dots, modes, rng):
+    """:func:`beats` as ``(int, rm)`` pairs, packed in Python (``i__payload`` is
+    ``{last, b_scale, a_scale, b, a}``, lane 0 lowest) for the cocotb driver."""
+    wa, wb = WIDTH[ea], WIDTH[eb]
+    ma, mb = (1 << wa) - 1, (1 << wb) - 1
+    n_beats = 32 // lanes
+    out = []
+    for (sa, ca, sb, cb), mode in zip(dots, modes):
+        nb = len(sa)
+        for j in range(nb):
+            for k in range(n_beats):
+                final = k == n_beats - 1
+                junk = rng.integers(0, 256, 3)
+                a = b = 0
+                for i in range(lanes - 1, -1, -1):
+                    a = (a << wa) | (int(ca[j, k * lanes + i]) & ma)
+                    b = (b << wb) | (int(cb[j, k * lanes + i]) & mb)
+                s_a = int(sa[j]) if final else int(junk[0])
+                s_b = int(sb[j]) if final else int(junk[1])
+                last = int(j == nb - 1) if final else int(junk[2] & 1)
+                word = a | (b << (lanes * wa))
+                word |= (s_a | (s_b << 8) | (last << 16)) << (lanes * (wa + wb))
+                rm = (int(mode) if not isinstance(mode, str) else 0) if final \
+                    else int(junk[2] % 8)
+                out.append((word, rm))
+    return out
+
+
+@cocotb.test()
+async def run_random(dut):
+    """Random dot products (and, for E5M2 x E5M2, the IEEE special cases) through the
+    generated Verilog with random idles and back-pressure, against the golden model."""
+    p = get_params()
+    seed = int(p.get("seed") or 1)
+    n = int(p.get("vectors") or p.get("n") or 2000)      # blocks
+    u = build_unit(p)
+    rng = np.random.default_rng(seed)
+    t0 = time.monotonic()
+    dots = random_dots(u.elem, u.b_elem, max(1, n // 2), rng)   # 2 blocks per dot on average
+    if u.elem == u.b_elem == "e5m2":
+        dots += special_dots()
+    dyn = u.rounding == "dynamic"
+    modes = rng.integers(0, 8, len(dots)) if dyn else [u.rounding] * len(dots)
+    want = expected(dots, u.elem, u.b_elem, modes)
+    items = [(w, {"rm": rm}) if dyn else w
+             for w, rm in beat_words(u.elem, u.b_elem, u.lanes, dots, modes, rng)]
+    got_raw = await exchange(dut, items, len(want), seed=seed, idle=p.get("idle", 0.3),
+                             backpressure=p.get("backpressure", 0.3))
+    got = [(int(x) & 0xFFFFFFFF, int(x) >> 32) for x in got_raw]
+    bad = compare_results(got, want, lambda g, e: f"got y={g[0]:08x} flags={g[1]:04b}, "
+                                                  f"expected y={e[0]:08x} flags={e[1]:04b}")
+    n_blocks = sum(len(d[0]) for d in dots)
+    write_report({"vectors": n_blocks, "mismatches": len(bad), "first_mismatches": bad[:10],
+                  "seconds": time.monotonic() - t0, "results": len(want)})
+    assert not bad, bad[:5]
