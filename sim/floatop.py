@@ -51,8 +51,11 @@ INPUTS = {"fmul": ("a", "b"), "fadd": ("a", "b"), "ffma": ("a", "b", "c")}
 def build_unit(p):
     """The component described by the parameter dict ``p``."""
     from hwgen.units import FloatAdder, FloatFMA, FloatMultiplier
-    kw = dict(out_fmt=p.get("out_fmt"), b_fmt=p.get("b_fmt"), rounding=p.get("rounding", "rne"),
-              latency=p.get("latency", 0))
+    kw = dict(out_fmt=p.get("out_fmt"), b_fmt=p.get("b_fmt"), rounding=p.get("rounding", "rne"))
+    if p.get("cuts") is not None:            # a planned pipeline (target_mhz=) or explicit cuts
+        kw["cuts"] = p["cuts"]
+    else:
+        kw["latency"] = p.get("latency", 0)
     if p["op"] == "fmul":
         return FloatMultiplier(p["fmt"], **kw)
     if p["op"] == "fadd":
@@ -68,6 +71,8 @@ def unit_params(comp):
             type(comp).__name__],
          "fmt": fm["a"].name, "b_fmt": fm["b"].name, "out_fmt": comp.out_fmt.name,
          "rounding": comp.rounding, "latency": comp.latency}
+    if comp.latency and tuple(comp.cuts) != tuple(type(comp)._cuts.get(comp.latency) or ()):
+        p["cuts"] = list(comp.cuts)
     if "c" in fm:
         p["c_fmt"] = fm["c"].name
     if hasattr(comp, "subtract"):

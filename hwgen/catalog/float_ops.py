@@ -41,7 +41,47 @@ def _add_common(p, inputs, latency_help):
                        help="format of c (default: --format)")
     p.add_argument("--rounding", default="rne", choices=_ROUNDINGS,
                    help="rounding mode, or 'dynamic' for a run-time rm input (default rne)")
-    p.add_argument("--latency", type=int, default=0, metavar="N", help=latency_help)
+    p.add_argument("--latency", type=int, default=None, metavar="N", help=latency_help)
+    add_target_arguments(p)
+
+
+#: The devices the delay model of hwgen.timing knows (hwgen.timing.DEVICE_NAMES; kept as text
+#: so that building the parser imports no Amaranth; a test compares).
+TIMING_DEVICES = ("up5k", "hx8k", "ecp5-25f", "ecp5-85f")
+
+
+def add_target_arguments(p):
+    """``--target-mhz F`` and ``--device D``: frequency-directed pipelining."""
+    p.add_argument("--target-mhz", type=float, default=None, metavar="F",
+                   help="pipeline for an F MHz clock on --device: the generator places the "
+                        "fewest registers whose every stage the device's delay model "
+                        "estimates to fit (instead of --latency); prints the chosen latency")
+    p.add_argument("--device", default=None, metavar="D",
+                   help=f"the FPGA of --target-mhz: {', '.join(TIMING_DEVICES)} (for hwgen "
+                        f"synth, the device synthesized for)")
+
+
+def target_kw(args):
+    """``{latency, target_mhz, device}`` for a pipelinable unit from ``--latency``,
+    ``--target-mhz`` and ``--device``, checked (:class:`CliError` names the option)."""
+    import math
+    target, device, latency = args.target_mhz, args.device, args.latency
+    if target is None:
+        if device is not None and args.command != "synth":
+            raise CliError(f"--device {device}: only used with --target-mhz (the device "
+                           f"the pipeline is planned for)")
+        return dict(latency=latency)
+    if not (math.isfinite(target) and target > 0):
+        raise CliError(f"--target-mhz must be a positive number of MHz, not {target:g}")
+    if latency is not None:
+        raise CliError(f"--latency {latency} and --target-mhz {target:g}: give one of them")
+    if device is None:
+        raise CliError(f"--target-mhz {target:g} needs --device: one of "
+                       f"{', '.join(TIMING_DEVICES)}")
+    if device not in TIMING_DEVICES:
+        raise CliError(f"--device {device!r}: the delay model knows "
+                       f"{', '.join(TIMING_DEVICES)}")
+    return dict(target_mhz=target, device=device)
 
 
 def _fmt_opt(args, opt):
@@ -57,7 +97,7 @@ def _fmt_opt(args, opt):
 
 def _kw(args, inputs):
     kw = dict(out_fmt=_fmt_opt(args, "out-format"), b_fmt=_fmt_opt(args, "b-format"),
-              rounding=args.rounding, latency=args.latency)
+              rounding=args.rounding, **target_kw(args))
     if "c" in inputs:
         kw["c_fmt"] = _fmt_opt(args, "c-format")
     return _fmt_opt(args, "format"), kw

@@ -42,5 +42,14 @@ def build_parser(units=None):
 
 
 def main(argv=None):
-    """Run ``hwgen`` with ``argv`` (default ``sys.argv[1:]``); return the exit status."""
-    return run_argv(commands(), sys.argv[1:] if argv is None else argv)
+    """Run ``hwgen`` with ``argv`` (default ``sys.argv[1:]``); return the exit status.
+
+    Output into a pipe closed early (``hwgen generate ... | head``) ends the command quietly
+    with status 141, as for other command-line tools killed by SIGPIPE."""
+    try:
+        return run_argv(commands(), sys.argv[1:] if argv is None else argv)
+    except BrokenPipeError:
+        import os
+        # Python flushes stdout at exit: point it at /dev/null so that flush cannot fail too
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 141

@@ -157,6 +157,10 @@ def build_unit(args):
     :class:`~hwgen.catalog.CliError` with the first line of the unit's message."""
     from ..catalog import CliError
     try:
-        return args.unit_spec.build(args)
+        comp = args.unit_spec.build(args)
     except (CliError, ValueError, TypeError) as e:
         raise CliError(_first_line(e)) from None
+    plan = getattr(comp, "plan", None)           # frequency-directed pipelining (--target-mhz)
+    if plan is not None:
+        print(f"pipeline: {plan.summary()}")
+    return comp

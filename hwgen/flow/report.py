@@ -63,6 +63,12 @@ class SynthResult:
         True when this result came from the cache.
     build_dir : str
         Where the Verilog, scripts, logs and reports are.
+    requested_mhz : float or None
+        The pipelining request the unit was generated for (``target_mhz=`` /
+        ``--target-mhz``), ``None`` if it was not; ``target_mhz`` stays nextpnr's clock
+        constraint and ``fmax_mhz`` the achieved clock.
+    latency : int or None
+        The unit's pipeline latency in cycles (``None`` for a unit without one).
     """
     module: str
     device: str
@@ -85,6 +91,8 @@ class SynthResult:
     seconds: float = 0.0
     cached: bool = False
     build_dir: str = ""
+    requested_mhz: float | None = None
+    latency: int | None = None
 
     def to_dict(self):
         return asdict(self)
@@ -149,6 +157,19 @@ class BuildResult:
         ``synth_<family>``: see :func:`hwgen.flow.dsp.dsp_budget`).
     router : str
         The nextpnr router (``router1``, nextpnr's default, or ``router2``).
+    oscillator_mhz : float or None
+        The board oscillator's clock.
+    requested_clock_mhz : float or str or None
+        ``--clock-mhz``: a frequency, ``"auto"``, or ``None`` (the oscillator's clock).
+    pll : dict or None
+        The PLL that makes ``clock_mhz`` (:meth:`boards.pll.PLLConfig.to_dict`: family,
+        input, requested and output frequencies, PFD, VCO, the primitive's parameters), or
+        ``None`` when the accelerator runs at the oscillator's clock.
+    requested_mhz : float or None
+        ``--target-mhz``: the clock the PE pipeline was planned for (``None``: not planned).
+    clock_search : list of dict
+        ``--clock-mhz auto``: each build of the search, in order (``clock_mhz``,
+        ``fmax_mhz``, ``timing_met``).
     """
     board: str
     device: str
@@ -174,6 +195,11 @@ class BuildResult:
     mul_latency: int = 0
     add_latency: int = 0
     router: str = ROUTERS[0]
+    oscillator_mhz: float | None = None
+    requested_clock_mhz: float | str | None = None
+    pll: dict | None = None
+    requested_mhz: float | None = None
+    clock_search: list = field(default_factory=list)
 
     def to_dict(self):
         return asdict(self)
@@ -215,6 +241,9 @@ def format_table(result):
         if i == 0:
             lines.append("  ".join("-" * w for w in widths))
     lines.append(f"Fmax {result.fmax_mhz:.1f} MHz achieved (target {result.target_mhz:g} MHz)")
+    if result.requested_mhz is not None:
+        lines.append(f"pipelined for {result.requested_mhz:g} MHz: latency {result.latency}"
+                     + (" (met)" if result.fmax_mhz >= result.requested_mhz else " (not met)"))
     lines.append(f"unit: the unit alone after mapping; placed: unit + harness "
                  f"({result.harness_ff} FF of I/O registers"
                  + (", LUT4 column counts logic cells" if dev.family == "ice40" else "")
@@ -252,6 +281,17 @@ def format_build_table(result):
     verdict = "met" if result.timing_met else "MISSED"
     lines.append(f"Fmax {result.fmax_mhz:.1f} MHz achieved, {result.clock_mhz:g} MHz required: "
                  f"timing {verdict}")
+    if result.pll is not None:
+        p = result.pll
+        lines.append(f"clock: {p['family']} PLL {p['input_mhz']:g} MHz -> "
+                     f"{p['output_mhz']:g} MHz (requested {p['requested_mhz']:g}; PFD "
+                     f"{p['pfd_mhz']:g}, VCO {p['vco_mhz']:g} MHz)")
+    elif result.oscillator_mhz is not None:
+        lines.append(f"clock: the board oscillator, {result.oscillator_mhz:g} MHz")
+    if result.clock_search:
+        lines.append("clock search: " + ", ".join(
+            f"{s['clock_mhz']:g} MHz {'met' if s['timing_met'] else 'missed'} "
+            f"(Fmax {s['fmax_mhz']:.1f})" for s in result.clock_search))
     if not result.dsp_blocks:
         lines.append("multipliers built in logic cells (more of them than DSP blocks)")
     elif result.mults_in_logic:

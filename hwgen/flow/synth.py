@@ -37,6 +37,7 @@ holding the cache:
 folder under a lock.
 """
 
+import dataclasses
 import json
 import shutil
 import sys
@@ -448,9 +449,14 @@ def synthesize(component, device, *, seed=1, freq=None, dsp=True, name=None, bui
     get_device(device)  # fail on a bad device before converting anything
     check_router(router)
     top, text = to_verilog(component, name=name)
-    return synthesize_verilog(text, top, device, seed=seed, freq=freq, dsp=dsp,
-                              build_root=build_root, cache=cache, progress=progress,
-                              router=router)
+    result = synthesize_verilog(text, top, device, seed=seed, freq=freq, dsp=dsp,
+                                build_root=build_root, cache=cache, progress=progress,
+                                router=router)
+    # What the unit was generated for: not part of the cached measurement (the same Verilog
+    # may come from a latency or a frequency request).
+    latency = getattr(component, "latency", None)
+    return dataclasses.replace(result, requested_mhz=getattr(component, "target_mhz", None),
+                               latency=latency if isinstance(latency, int) else None)
 
 
 def synthesize_verilog(verilog, top, device, *, seed=1, freq=None, dsp=True, build_root=None,

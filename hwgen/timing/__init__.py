@@ -15,7 +15,8 @@ registers) and imports neither Amaranth nor :mod:`hwgen.flow`:
 """
 
 from .model import DEVICE_NAMES, DelayModel, check_device, delay_model, model_path
-from .planner import Plan, Segment, check_target_mhz, plan_latency, plan_pipeline
+from .planner import (Plan, Segment, check_target_mhz, plan_cuts, plan_latency,
+                      plan_pipeline)
 
 __all__ = ["DEVICE_NAMES", "DelayModel", "check_device", "delay_model", "model_path",
-           "Segment", "Plan", "plan_pipeline", "plan_latency", "check_target_mhz"]
+           "Segment", "Plan", "plan_pipeline", "plan_cuts", "plan_latency", "check_target_mhz"]

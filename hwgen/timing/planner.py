@@ -20,7 +20,8 @@ from dataclasses import dataclass
 
 from .model import DelayModel, check_device, delay_model
 
-__all__ = ["Segment", "Plan", "plan_pipeline", "plan_latency", "check_target_mhz"]
+__all__ = ["Segment", "Plan", "plan_pipeline", "plan_latency", "plan_cuts",
+           "check_target_mhz"]
 
 
 @dataclass(frozen=True)
@@ -181,6 +182,34 @@ def plan_latency(segments, latency, device, *, model=None):
         raise ValueError(f"Latency must be an integer from 0 to {n_cuts}, not {latency!r}")
     _, idx = _best_split([a[0] for a in atoms], latency)
     return _plan(atoms, idx, model, None)
+
+
+def plan_cuts(segments, cuts, device, *, model=None):
+    """The model's estimate for registers on exactly the cut points ``cuts`` (names) of
+    ``segments``: a :class:`Plan` with ``target_mhz`` ``None``.
+
+    Raises
+    ------
+    ValueError
+        A name in ``cuts`` is not a usable cut point of ``segments``.
+    """
+    model = _model(device, model)
+    segments = list(segments)
+    atoms = _atoms(segments)
+    where = {a[2]: i for i, a in enumerate(atoms) if a[2] is not None}
+    last = segments[-1].cut if segments else None       # a register on the result
+    unknown = [c for c in cuts if c not in where and c != last]
+    if unknown:
+        raise ValueError(f"Cut point {unknown[0]!r} is not one of "
+                         f"{', '.join([*where, *([last] if last else [])]) or 'none'} "
+                         f"(usable on {model.device})")
+    plan = _plan(atoms, sorted(where[c] for c in set(cuts) if c != last), model, None)
+    if last is None or last not in cuts:
+        return plan
+    # the result register adds a stage with no logic after it
+    return Plan(device=plan.device, target_mhz=None, cuts=plan.cuts + (last,),
+                latency=plan.latency + 1, stage_ns=plan.stage_ns + (model.stage_ns(0.0),),
+                stage_names=plan.stage_names + ("",))
 
 
 def plan_pipeline(segments, target_mhz, device, *, model=None, what=None):

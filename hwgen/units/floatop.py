@@ -10,7 +10,7 @@ from amaranth.hdl import Const, Signal, Value
 from amaranth.lib import wiring
 from amaranth.lib.wiring import In, Out
 
-from ..timing import (check_device, check_target_mhz, delay_model, plan_latency,
+from ..timing import (check_device, check_target_mhz, delay_model, plan_cuts, plan_latency,
                       plan_pipeline)
 from .floatraw import check_float_format, check_latency, check_rounding, pipeline_register
 from .rounder import FloatRounder, RounderGeometry
@@ -191,6 +191,11 @@ class FloatOpBase(wiring.Component):
         left out."""
         model = device if hasattr(device, "stage_ns") else delay_model(device)
         return list(self._own_segments(model)) + self._rgeom.segments(model, "out")
+
+    def estimate(self, device):
+        """The delay model's estimate of this unit's own pipeline (its :attr:`cuts`) on
+        ``device``: a :class:`~hwgen.timing.Plan` (``stage_ns``, ``fmax_mhz``)."""
+        return plan_cuts(self.segments(device), self._cut_set, device)
 
     def plan_for_latency(self, latency, device):
         """The planner's best placement of ``latency`` registers on ``device`` (a
