@@ -1,7 +1,10 @@
 """The board top-level: :class:`~hwgen.host_link.HostLinkCore` on a board's clock and UART.
 
 The ``sync`` domain is the platform's default clock (amaranth creates it, with the platform's
-power-on reset); the UART divider comes from that clock and the baud rate.
+power-on reset), or, with ``clock_mhz``, the output of the board's PLL (:mod:`boards.pll`:
+``SB_PLL40_PAD`` on the iCEBreaker, ``EHXPLLL`` on the ULX3S) fed by that clock's pin, held
+in reset until the PLL locks. The UART divider comes from the domain's clock and the baud
+rate.
 """
 
 from amaranth.hdl import Elaboratable, Module
@@ -35,21 +38,38 @@ class BoardTop(Elaboratable):
     mul_latency, add_latency : int
         The array's PE pipeline (weight-stationary float PEs; see
         :class:`~hwgen.arrays.systolic.SystolicArray`).
+    clock_mhz : float or None
+        Run the accelerator from the board's PLL at the frequency closest to this that the
+        PLL makes (:func:`boards.pll.platform_pll`); ``None``: the oscillator's clock.
+
+    Attributes
+    ----------
+    clk_hz : float
+        The accelerator's clock (the PLL's output when there is one).
+    oscillator_hz : float
+        The board oscillator's.
+    pll : boards.pll.PLLConfig or None
 
     Raises
     ------
     ValueError
-        Unknown board, a bad array parameter, or a baud rate the clock cannot make.
+        Unknown board, a bad array parameter, a clock the PLL cannot make (the message gives
+        its range), or a baud rate the clock cannot make.
     """
 
     def __init__(self, board, rows, cols, pe="int8", dataflow="ws", *, baud=None,
                  depths=None, max_payload=DEFAULT_MAX_PAYLOAD, timeout_s=0.05, mul_latency=0,
-                 add_latency=0):
+                 add_latency=0, clock_mhz=None):
         # Plain parameters first (a bad one raises before any component is built): the
         # default depths depend only on the array's word sizes.
         self.board = get_board(board)
         self.baud = int(baud or self.board.baud)
-        self.clk_hz = _default_clk_hz(self.board.platform)
+        self.oscillator_hz = _default_clk_hz(self.board.platform)
+        self.pll = None
+        if clock_mhz is not None:
+            from .pll import platform_pll
+            self.pll = platform_pll(self.board.platform, clock_mhz)
+        self.clk_hz = self.pll.output_hz if self.pll is not None else self.oscillator_hz
         self.divisor = divisor_for(self.clk_hz, self.baud)
         spec = ArraySpec(rows, cols, pe, dataflow, mul_latency, add_latency)
         if depths is None:
@@ -71,10 +91,17 @@ class BoardTop(Elaboratable):
 
     @property
     def module_name(self):
-        return f"{self.board.name.replace('-', '_')}_{self.core.module_name}"
+        clock = ""
+        if self.pll is not None:   # the PLL's output, e.g. _pll50p25 for 50.25 MHz
+            clock = f"_pll{self.pll.output_mhz:.6g}".replace(".", "p")
+        return f"{self.board.name.replace('-', '_')}_{self.core.module_name}{clock}"
 
     def elaborate(self, platform):
         m = Module()
+        if self.pll is not None:
+            from .pll import add_pll
+            clk = platform.request(platform.default_clk, 0, dir="-")
+            add_pll(m, self.pll, clk)          # defines sync: the platform adds none
         m.submodules.core = core = self.core
         uart = platform.request(self.board.uart, 0, dir="-")
         m.submodules.uart_rx = rx = io.Buffer("i", uart.rx)

@@ -1,7 +1,9 @@
 """Board bitstreams with the real YoWASP tools: one small build per FPGA family.
 
 Each test builds a 2×2 int8 weight-stationary array with its buffers and UART host link
-(:func:`hwgen.flow.build.build`), checks the report (JSON written and parsed, resources
+(:func:`hwgen.flow.build.build`), clocked from the board's PLL at about twice the
+oscillator's frequency (the PLL cell and its dividers are checked in the synthesized
+netlist), checks the report (JSON written and parsed, resources
 within the device, Fmax measured and above the board clock) and that the bitstream unpacks
 (yowasp-iceunpack / yowasp-ecpunpack). The iCE40 design is built a second time with the same
 seed through ``hwgen build`` and must come out byte-identical. Builds take 20 s to 2 minutes
@@ -10,8 +12,10 @@ each depending on the load of the 2-core machine (yosys + nextpnr dominate).
 
 import dataclasses
 import json
+import re
 
 import boards
+from boards.pll import ecp5_pll, ice40_pll
 from hwgen.flow.build import (BuildResult, build, check_bitstream, format_build_table,
                               overused)
 from hwgen.cli import build_parser
@@ -38,9 +42,33 @@ def _check(result, tmp_path, family, device_tag):
     assert "Fmax" in table and "timing met" in table
 
 
+def _check_pll(result, tmp_path, cfg, cell):
+    # The accelerator runs at the PLL's output: the report says so, nextpnr timed it there.
+    assert result.clock_mhz == cfg.output_mhz and result.oscillator_mhz == cfg.input_mhz
+    assert result.pll == json.loads(json.dumps(cfg.to_dict()))
+    assert result.divisor == round(cfg.output_mhz)        # 1 Mbaud from the PLL clock
+    assert f"PLL {cfg.input_mhz:g} MHz -> {cfg.output_mhz:g} MHz" in format_build_table(result)
+    tim = (tmp_path / "top.tim").read_text()
+    assert re.search(rf"Derived frequency constraint of {cfg.output_mhz:.1f} MHz", tim) or \
+        re.search(r"Input frequency of PLL .* constrained to", tim), tim[-2000:]
+    netlist = json.loads((tmp_path / "top.json").read_text())
+    cells = [c for m in netlist["modules"].values() for c in m.get("cells", {}).values()
+             if c["type"] == cell]
+    assert len(cells) == 1
+    params = cells[0]["parameters"]
+    for k, v in cfg.parameters.items():
+        got = params[k]
+        want = v if isinstance(v, str) and not v.lstrip("-").isdigit() else int(v)
+        got = got.strip() if isinstance(want, str) else int(got, 2)
+        assert got == want, (k, got, want)
+
+
 def test_build_icebreaker(tmp_path, capsys):
-    result = build("icebreaker", 2, 2, "int8", "ws", tmp_path, seed=3, progress=False)
-    assert result.bitstream.endswith(".bin") and result.clock_mhz == 12.0
+    # From the PLL at 20 MHz (the oscillator is 12 MHz): SB_PLL40_PAD.
+    result = build("icebreaker", 2, 2, "int8", "ws", tmp_path, seed=3, progress=False,
+                   clock_mhz=20)
+    assert result.bitstream.endswith(".bin") and result.requested_clock_mhz == 20.0
+    _check_pll(result, tmp_path, ice40_pll(12, 20), "SB_PLL40_PAD")
     assert result.resources["dsp"]["used"] == 4          # one SB_MAC16 per PE, none for the link
     assert result.mults_in_logic == 0 and result.dsp_blocks
     # Weights and activations (16-bit words) in one 16384 × 16 SPRAM each.
@@ -56,7 +84,8 @@ def test_build_icebreaker(tmp_path, capsys):
     # tool versions; it does not show that another machine or tool version agrees.
     again = tmp_path / "again"
     status = run_build(_args("--board", "icebreaker", "--rows", "2", "--cols", "2", "--pe",
-                             "int8", "--seed", "3", "-o", str(again), "--json"))
+                             "int8", "--seed", "3", "--clock-mhz", "20", "-o", str(again),
+                             "--json"))
     assert status == 0, capsys.readouterr().err
     second = json.loads(capsys.readouterr().out)
     assert second["sha256"] == result.sha256
@@ -66,10 +95,12 @@ def test_build_icebreaker(tmp_path, capsys):
 
 
 def test_build_ulx3s_85f(tmp_path):
-    # Routed by router2 (the iCE40 build above uses nextpnr's default, router1).
+    # Routed by router2 (the iCE40 build above uses nextpnr's default, router1), from the
+    # PLL at 50 MHz (the oscillator is 25 MHz): EHXPLLL.
     result = build("ulx3s-85f", 2, 2, "int8", "ws", tmp_path, seed=3, progress=False,
-                   router="router2")
-    assert result.bitstream.endswith(".bit") and result.clock_mhz == 25.0
+                   router="router2", clock_mhz=50)
+    assert result.bitstream.endswith(".bit")
+    _check_pll(result, tmp_path, ecp5_pll(25, 50), "EHXPLLL")
     _check(result, tmp_path, "ecp5", "LFE5U-85F")
     assert result.router == "router2" and "nextpnr router2" in format_build_table(result)
     assert "--router router2" in (tmp_path / "build_top.sh").read_text()

@@ -21,6 +21,14 @@ def add_arguments(p):
                    help="auto: the board's PE pipeline for weight-stationary float PEs (the "
                         "smallest measured to meet its clock with a 2x2 e4m3:fp16:rounded "
                         "array; none for other PEs), instead of --mul-latency/--add-latency")
+    p.add_argument("--target-mhz", type=float, default=None, metavar="F",
+                   help="pipeline weight-stationary float PEs for an F MHz clock on the "
+                        "board's FPGA (the delay model's fewest stages; instead of "
+                        "--mul-latency/--add-latency/--pe-pipeline)")
+    p.add_argument("--clock-mhz", default=None, metavar="F|auto",
+                   help="run the accelerator from the board's PLL at F MHz (the closest the "
+                        "PLL makes), or auto: the highest PLL clock that meets timing, found "
+                        "with a few builds (default: the board oscillator's clock)")
     p.add_argument("-o", "--output", default=None, metavar="DIR",
                    help="build folder (default build/<board>_<design>)")
     p.add_argument("--seed", type=int, default=1, metavar="N",
@@ -50,6 +58,30 @@ def run(args):
     if (bad := router_error(args.router)) is not None:
         return fail(bad)
     mul_latency, add_latency = args.mul_latency, args.add_latency
+    target = args.target_mhz
+    if target is not None:
+        import math
+        if not (math.isfinite(target) and target > 0):
+            return fail(f"--target-mhz must be a positive number of MHz, not {target:g}")
+        if mul_latency or add_latency or args.pe_pipeline is not None:
+            return fail("--target-mhz chooses the PE pipeline: give it or "
+                        "--mul-latency/--add-latency/--pe-pipeline, not both")
+        from ..arrays.pipeline import plan_pe_pipeline
+        try:
+            plan_pe_pipeline(args.pe, target, boards.BOARDS[args.board].device, args.dataflow)
+        except (TypeError, ValueError) as e:
+            return fail(f"--target-mhz {target:g}: {e}")
+    clock = args.clock_mhz
+    if clock is not None and clock != "auto":
+        try:
+            clock = float(clock)
+        except ValueError:
+            return fail(f"--clock-mhz must be a number of MHz or auto, not {clock!r}")
+        from boards.pll import platform_pll
+        try:
+            platform_pll(boards.BOARDS[args.board].platform, clock)
+        except (TypeError, ValueError) as e:
+            return fail(f"--clock-mhz {args.clock_mhz}: {e}")
     if args.pe_pipeline is not None:
         if args.pe_pipeline != "auto":
             return fail(f"--pe-pipeline must be auto, not {args.pe_pipeline!r}")
@@ -65,7 +97,7 @@ def run(args):
         result = build(args.board, args.rows, args.cols, args.pe, args.dataflow,
                        args.output, args.seed, allow_timing_fail=args.allow_timing_fail,
                        baud=args.baud, mul_latency=mul_latency, add_latency=add_latency,
-                       router=args.router)
+                       router=args.router, clock_mhz=clock, target_mhz=target)
     except TimingError as e:
         if e.result is not None:
             print(format_build_table(e.result))

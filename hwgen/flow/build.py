@@ -47,8 +47,9 @@ from .run import (ROUTERS, check_router, is_no_fit, overused,
                   parse_nextpnr_report, run_tool, utilization)
 from .tools import tool_env, tool_versions
 
-__all__ = ["build", "BuildResult", "TimingError", "format_build_table", "parse_nextpnr_report",
-           "check_bitstream", "design_fields", "BUILD_NAME", "utilization", "overused"]
+__all__ = ["build", "search_clock", "BuildResult", "TimingError", "format_build_table",
+           "parse_nextpnr_report", "check_bitstream", "design_fields", "BUILD_NAME",
+           "utilization", "overused"]
 
 BUILD_NAME = "top"
 
@@ -99,7 +100,7 @@ def check_bitstream(path, family):
 
 def build(board, rows, cols, pe="int8", dataflow="ws", out_dir=None, seed=1, *,
           allow_timing_fail=False, baud=None, depths=None, progress=True, mul_latency=0,
-          add_latency=0, router=None):
+          add_latency=0, router=None, clock_mhz=None, target_mhz=None):
     """Build the bitstream of a ``rows`` × ``cols`` ``pe`` array on ``board``.
 
     Parameters
@@ -126,6 +127,14 @@ def build(board, rows, cols, pe="int8", dataflow="ws", out_dir=None, seed=1, *,
     router : str or None
         nextpnr's router, ``router1`` or ``router2`` (default ``None``: nextpnr's, router1);
         router2 finishes large ECP5 arrays whose routing router1 does not converge on.
+    clock_mhz : float or "auto" or None
+        Run the accelerator from the board's PLL at this frequency (the closest the PLL
+        makes; :class:`boards.top.BoardTop`). ``"auto"``: the highest PLL frequency that
+        meets timing, found by :func:`search_clock` (a few real builds). ``None``: the
+        oscillator's clock.
+    target_mhz : float or None
+        Pipeline the PEs for this clock (:func:`hwgen.arrays.pipeline.plan_pe_pipeline` on
+        the board's FPGA) instead of ``mul_latency``/``add_latency``.
 
     Returns
     -------
@@ -151,8 +160,45 @@ def build(board, rows, cols, pe="int8", dataflow="ws", out_dir=None, seed=1, *,
         raise ValueError(f"Seed must be a non-negative integer, not {seed!r}")
     check_router(router)
     dev = get_device(b.device)
+    if target_mhz is not None:
+        from ..arrays.pipeline import plan_pe_pipeline
+        if mul_latency or add_latency:
+            raise ValueError("A target frequency chooses the PE pipeline: give it or "
+                             "mul_latency/add_latency, not both")
+        plan = plan_pe_pipeline(pe, target_mhz, dev.name, dataflow)
+        mul_latency, add_latency = plan.mul_latency, plan.add_latency
+        if progress:
+            print(f"hwgen build: {plan.summary()}", file=sys.stderr, flush=True)
     pipeline = dict(mul_latency=mul_latency, add_latency=add_latency)
-    top = BoardTop(b, rows, cols, pe, dataflow, baud=baud, depths=depths, **pipeline)
+    if isinstance(clock_mhz, str):
+        if clock_mhz != "auto":
+            raise ValueError(f"Clock must be a number of MHz or 'auto', not {clock_mhz!r}")
+        return search_clock(b, rows, cols, pe, dataflow, out_dir, seed, pipeline,
+                            allow_timing_fail=allow_timing_fail, baud=baud, depths=depths,
+                            progress=progress, router=router, target_mhz=target_mhz)
+    top = BoardTop(b, rows, cols, pe, dataflow, baud=baud, depths=depths, clock_mhz=clock_mhz,
+                   **pipeline)
+    result = _build_top(b, dev, top, out_dir, seed, progress, router, rows, cols, pe,
+                        dataflow, baud, depths, clock_mhz, pipeline)
+    result.requested_mhz = None if target_mhz is None else float(target_mhz)
+    out = Path(result.build_dir)
+    (out / "report.json").write_text(result.to_json())
+    if not result.timing_met and not allow_timing_fail:
+        raise _timing_error(b, result, out)
+    return result
+
+
+def _timing_error(b, result, out):
+    err = TimingError(f"Design misses timing on {b.name}: Fmax {result.fmax_mhz:.1f} MHz < "
+                      f"{result.clock_mhz:g} MHz required (report: {out / 'report.json'})")
+    err.result = result
+    return err
+
+
+def _build_top(b, dev, top, out_dir, seed, progress, router, rows, cols, pe, dataflow, baud,
+               depths, clock_mhz, pipeline):
+    """One build of the board top ``top``: the :class:`BuildResult` (timing not judged)."""
+    from boards.top import BoardTop
     out = Path(out_dir) if out_dir is not None else build_dir(top.module_name)
     out.mkdir(parents=True, exist_ok=True)
     try:
@@ -165,16 +211,85 @@ def build(board, rows, cols, pe="int8", dataflow="ws", out_dir=None, seed=1, *,
         if progress:
             print(f"hwgen build: {e}; again with multipliers in logic cells", file=sys.stderr,
                   flush=True)
-        top = BoardTop(b, rows, cols, pe, dataflow, baud=baud, depths=depths, **pipeline)
+        top = BoardTop(b, rows, cols, pe, dataflow, baud=baud, depths=depths,
+                       clock_mhz=clock_mhz, **pipeline)
         opts = " ".join(o for o in b.synth_opts.split() if o != "-dsp")
         result = _build(b, dev, top, out, seed, opts, progress, router)
         result.dsp_blocks = False
+    result.oscillator_mhz = top.oscillator_hz / 1e6
+    result.requested_clock_mhz = None if clock_mhz is None else float(clock_mhz)
+    result.pll = top.pll.to_dict() if top.pll is not None else None
+    return result
+
+
+#: Builds of ``--clock-mhz auto`` with the PLL, at most (after the one at the oscillator).
+MAX_CLOCK_TRIES = 3
+
+
+def search_clock(b, rows, cols, pe, dataflow, out_dir, seed, pipeline, *,
+                 allow_timing_fail=False, baud=None, depths=None, progress=True, router=None,
+                 target_mhz=None):
+    """``hwgen build --clock-mhz auto``: the build at the highest PLL frequency that met
+    timing, found with real builds.
+
+    First the design is built at the oscillator's clock; then, at most
+    :data:`MAX_CLOCK_TRIES` times, at the highest frequency the PLL makes that is not above
+    the last build's Fmax (:func:`boards.pll.pll_at_most`) — higher than the best clock met
+    so far after a build that met timing, lower than the clock tried after one that missed.
+    Each build has its own folder (``<out_dir>/<MHz>mhz`` when ``out_dir`` is given). The
+    result is the fastest build that met timing (its ``clock_search`` lists every build); if
+    none did, the oscillator's, which raises :class:`TimingError` unless
+    ``allow_timing_fail``.
+    """
+    from boards.pll import pll_at_most, pll_family
+    from boards.top import BoardTop
+    dev = get_device(b.device)
+    family = pll_family(b.platform)
+    if family is None:
+        raise ValueError(f"Board {b.name} has no PLL definition: --clock-mhz needs one")
+    # Check the design (and a PLL at all) before any tool runs.
+    first = BoardTop(b, rows, cols, pe, dataflow, baud=baud, depths=depths, **pipeline)
+    osc_mhz = first.oscillator_hz / 1e6
+
+    def one(clock, top=None):
+        top = top or BoardTop(b, rows, cols, pe, dataflow, baud=baud, depths=depths,
+                              clock_mhz=clock, **pipeline)
+        sub = None
+        if out_dir is not None:
+            sub = Path(out_dir) / (f"{top.clk_hz / 1e6:.6g}mhz".replace(".", "p"))
+        if progress:
+            print(f"hwgen build: clock search: {top.clk_hz / 1e6:g} MHz", file=sys.stderr,
+                  flush=True)
+        r = _build_top(b, dev, top, sub, seed, progress, router, rows, cols, pe, dataflow,
+                       baud, depths, clock, pipeline)
+        r.requested_clock_mhz = "auto"
+        r.requested_mhz = None if target_mhz is None else float(target_mhz)
+        tried.append(dict(clock_mhz=r.clock_mhz, fmax_mhz=r.fmax_mhz, timing_met=r.timing_met,
+                          build_dir=r.build_dir))
+        return r
+
+    tried = []
+    last = one(None, first)
+    best = last if last.timing_met else None
+    for _ in range(MAX_CLOCK_TRIES):
+        limit = last.fmax_mhz if last.timing_met else min(last.fmax_mhz,
+                                                           last.clock_mhz * (1 - 1e-9))
+        try:
+            nxt = pll_at_most(family, osc_mhz, limit).output_mhz
+        except ValueError:                     # below what the PLL makes
+            break
+        if any(abs(nxt - t["clock_mhz"]) < 1e-9 for t in tried) or \
+                (best is not None and nxt <= best.clock_mhz):
+            break
+        last = one(nxt)
+        if last.timing_met and (best is None or last.clock_mhz > best.clock_mhz):
+            best = last
+    result = best if best is not None else last
+    result.clock_search = tried
+    out = Path(result.build_dir)
     (out / "report.json").write_text(result.to_json())
     if not result.timing_met and not allow_timing_fail:
-        err = TimingError(f"Design misses timing on {b.name}: Fmax {result.fmax_mhz:.1f} MHz < "
-                          f"{result.clock_mhz:g} MHz required (report: {out / 'report.json'})")
-        err.result = result
-        raise err
+        raise _timing_error(b, result, out)
     return result
 
 
