@@ -15,6 +15,7 @@ EXTRAS = {
     "explore": ("the precision explorer's built-in data sets, models and Pareto plot",
                 ("sklearn", "matplotlib")),
     "host": ("the host driver's serial port", ("serial",)),
+    "sweep": ("sweeps on Dask (a local cluster or --scheduler)", ("distributed",)),
 }
 
 

@@ -23,7 +23,7 @@ def test_missing_module_names_the_extra():
 
 
 def test_unknown_extra():
-    with pytest.raises(ValueError, match=r"^Extra must be one of explore, host, "
+    with pytest.raises(ValueError, match=r"^Extra must be one of explore, host, sweep, "
                                          r"not 'gui'$"):
         require("json", "gui")
 
@@ -55,3 +55,16 @@ def test_serial_transport_without_pyserial():
     assert r.stderr.strip().splitlines()[-1] == (
         "hwgen.extras.MissingExtra: the host driver's serial port needs the 'host' extra "
         "(serial is not installed): pip install 'hwgen[host]'")
+
+
+def test_sweep_without_dask_names_the_extra(tmp_path):
+    # A sweep that needs Dask (the default local cluster) without the extra: one line, exit 2;
+    # --workers 1 needs no Dask.
+    code = ("import sys\nfrom hwgen.cli import main\n"
+            f"sys.exit(main(['sweep', 'synth', 'imac', '--device', 'up5k', '--build-dir', "
+            f"{str(tmp_path)!r}]))\n")
+    r = _blocked(["distributed"], code)
+    assert r.returncode == 2, r.stderr
+    assert r.stderr.strip().splitlines()[-1] == (
+        "hwgen: error: sweeps on Dask (a local cluster or --scheduler) needs the 'sweep' extra "
+        "(distributed is not installed): pip install 'hwgen[sweep]'")

@@ -36,28 +36,36 @@ def add_arguments(p):
     p.add_argument("--top", metavar="NAME", help=argparse.SUPPRESS)
 
 
-def run(args):
-    from ..flow import DoesNotFit, FlowError, ToolNotFound, format_table, get_device, synthesize
+def check_args(args):
+    """The error line for a bad ``hwgen synth`` option (the unit's aside), else None."""
+    from ..flow import get_device
     from ..flow.devices import DEVICES
     if args.device is None:
-        return fail(f"--device is required: the FPGA to synthesize for "
-                    f"({', '.join(DEVICES)})")
+        return (f"--device is required: the FPGA to synthesize for "
+                f"({', '.join(DEVICES)})")
     try:
         get_device(args.device)
     except ValueError as e:
-        return fail(str(e))
+        return str(e)
     if args.seed < 0:
-        return fail(f"--seed must be a non-negative integer, not {args.seed}")
+        return f"--seed must be a non-negative integer, not {args.seed}"
     if args.freq is not None and not args.freq > 0:
-        return fail(f"--freq must be a positive number of MHz, not {args.freq:g}")
+        return f"--freq must be a positive number of MHz, not {args.freq:g}"
     if (bad := router_error(args.router)) is not None:
-        return fail(bad)
+        return bad
     if args.json is not None:
         out = Path(args.json)
         if out.is_dir():
-            return fail(f"--json {args.json!r} is a directory; give a file name")
+            return f"--json {args.json!r} is a directory; give a file name"
         if not out.parent.exists():
-            return fail(f"--json directory {str(out.parent)!r} does not exist")
+            return f"--json directory {str(out.parent)!r} does not exist"
+    return None
+
+
+def run(args):
+    from ..flow import DoesNotFit, FlowError, ToolNotFound, format_table, synthesize
+    if (bad := check_args(args)) is not None:
+        return fail(bad)
     try:
         comp = build_unit(args)
         result = synthesize(comp, args.device, seed=args.seed, freq=args.freq,

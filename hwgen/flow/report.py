@@ -63,6 +63,9 @@ class SynthResult:
         True when this result came from the cache.
     build_dir : str
         Where the Verilog, scripts, logs and reports are.
+    worker : str
+        The Dask worker that ran the tools in a sweep (:mod:`hwgen.flow.sweep`; ``"local"``
+        without Dask), ``""`` outside a sweep.
     requested_mhz : float or None
         The pipelining request the unit was generated for (``target_mhz=`` /
         ``--target-mhz``), ``None`` if it was not; ``target_mhz`` stays nextpnr's clock
@@ -91,6 +94,7 @@ class SynthResult:
     seconds: float = 0.0
     cached: bool = False
     build_dir: str = ""
+    worker: str = ""
     requested_mhz: float | None = None
     latency: int | None = None
 

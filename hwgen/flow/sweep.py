@@ -1,0 +1,290 @@
+"""Sweeps: batches of independent tool runs, on Dask (a local cluster, or a running one).
+
+Every batch of independent jobs goes through :func:`map_tasks`: by default a
+``distributed.LocalCluster`` sized to this machine's cores (worker processes, one task per
+worker at a time), ``scheduler="tcp://HOST:PORT"`` (or the environment variable
+:data:`SCHEDULER_ENV`) to use a running Dask cluster, ``workers=1`` to run everything
+serially in this process without Dask (for debugging; also what runs when the ``sweep``
+extra is not installed and no scheduler was asked for).
+
+Workers need not share a filesystem with the client: a task takes its inputs as values and
+returns its result as a value. For synthesis (:func:`synthesize_jobs`) the task is
+:func:`~hwgen.flow.synth.run_synthesis` of a :class:`~hwgen.flow.synth.SynthJob` in a
+temporary folder on the worker; the client looks each job up in the content-addressed cache
+first (a cached job never runs again), and writes the cache and the job's build folder
+itself from what comes back (atomic writes: a sweep killed at any point leaves only whole
+entries, and running it again runs only what is missing). A worker whose tool versions
+differ from the client's refuses the job (:class:`~hwgen.flow.errors.ToolMismatch`, reported
+as that job's failure): the cache is keyed on the client's versions and is never written
+with another tool's result.
+
+A worker that dies mid-sweep loses nothing: Dask runs its tasks again on the others.
+"""
+
+import os
+import sys
+import time
+
+from .errors import DoesNotFit, FlowError
+
+__all__ = ["SCHEDULER_ENV", "SweepError", "check_scheduler", "check_workers", "map_tasks",
+           "synthesize_jobs", "default_workers"]
+
+#: Environment variable naming a Dask scheduler (``tcp://HOST:PORT``) to use by default.
+SCHEDULER_ENV = "HWGEN_SCHEDULER"
+
+#: Seconds to wait for a connection to a scheduler before giving up.
+CONNECT_TIMEOUT_S = 5
+
+
+class SweepError(ValueError):
+    """A bad sweep setting or an unreachable scheduler (the CLI: one line, exit 2)."""
+
+
+def default_workers():
+    """Workers of the default local cluster: this machine's cores."""
+    return max(1, os.cpu_count() or 1)
+
+
+def check_workers(workers):
+    """``workers`` as an int >= 1 (``None``: :func:`default_workers`)."""
+    if workers is None:
+        return None
+    if isinstance(workers, bool) or not isinstance(workers, int) or workers < 1:
+        raise SweepError(f"Workers must be a positive integer, not {workers!r}")
+    return workers
+
+
+def check_scheduler(address):
+    """``address`` (or, if ``None``, :data:`SCHEDULER_ENV`) as ``tcp://HOST:PORT`` (also
+    ``tls://``, ``ws://``, ``wss://``, ``inproc://``), or ``None`` for a local cluster."""
+    if address is None:
+        address = os.environ.get(SCHEDULER_ENV) or None
+        if address is None:
+            return None
+        what = f"{SCHEDULER_ENV}={address!r}"
+    else:
+        what = f"{address!r}"
+    if not isinstance(address, str):
+        raise SweepError(f"Scheduler address must be a string, not {address!r}")
+    proto, sep, rest = address.partition("://")
+    ok = sep and proto in ("tcp", "tls", "ws", "wss", "inproc") and rest
+    if ok and proto != "inproc":
+        host, colon, port = rest.rpartition(":")
+        ok = bool(colon and host and port.isdigit() and 0 < int(port) < 65536)
+    if not ok:
+        raise SweepError(f"Scheduler address {what} is not of the form tcp://HOST:PORT")
+    return address
+
+
+class _Serial:
+    """No Dask: every task in this process, in order."""
+
+    label = "serially in this process"
+
+    def run(self, fn, items, on_result):
+        for i, item in enumerate(items):
+            try:
+                on_result(i, True, fn(item))
+            except Exception as e:          # a task's failure is its result
+                on_result(i, False, e)
+
+    def close(self):
+        pass
+
+
+class _Dask:
+    def __init__(self, scheduler, workers, progress):
+        from ..extras import require
+        distributed = require("distributed", "sweep")
+        self._cluster = None
+        if scheduler is not None:
+            try:
+                self.client = distributed.Client(scheduler, timeout=f"{CONNECT_TIMEOUT_S}s")
+            except (OSError, TimeoutError) as e:
+                raise SweepError(f"Cannot reach the Dask scheduler at {scheduler} within "
+                                 f"{CONNECT_TIMEOUT_S} s ({type(e).__name__})") from None
+            n = len(self.client.scheduler_info().get("workers", {}))
+            self.label = f"on the Dask scheduler {scheduler} ({n} workers)"
+        else:
+            import logging
+            logging.getLogger("distributed").setLevel(logging.ERROR)
+            self._cluster = distributed.LocalCluster(
+                n_workers=workers or default_workers(), threads_per_worker=1, processes=True,
+                host="127.0.0.1", dashboard_address=":0")
+            self.client = distributed.Client(self._cluster)
+            link = getattr(self.client, "dashboard_link", None)
+            self.label = (f"on a local Dask cluster of {len(self._cluster.workers)} workers "
+                          f"({self._cluster.scheduler_address}"
+                          + (f", dashboard {link}" if link else "") + ")")
+
+    def run(self, fn, items, on_result):
+        from distributed import as_completed
+        futures = {self.client.submit(fn, item, pure=False): i for i, item in enumerate(items)}
+        try:
+            for fut in as_completed(futures):
+                i = futures[fut]
+                if fut.status == "finished":
+                    on_result(i, True, fut.result())
+                else:
+                    try:
+                        exc = fut.exception()
+                    except Exception as e:    # cancelled, or the scheduler went away
+                        exc = e
+                    on_result(i, False, exc)
+        except BaseException:
+            self.client.cancel(list(futures))
+            raise
+
+    def close(self):
+        self.client.close()
+        if self._cluster is not None:
+            self._cluster.close()
+
+
+def _executor(scheduler, workers, progress):
+    scheduler = check_scheduler(scheduler)
+    workers = check_workers(workers)
+    if scheduler is not None and workers is not None:
+        raise SweepError("Give a scheduler (its workers run the sweep) or a number of "
+                         "local workers, not both")
+    if scheduler is None and workers == 1:
+        return _Serial()
+    return _Dask(scheduler, workers, progress)
+
+
+class _Progress:
+    """One line per sweep on stderr: done / total, failed; redrawn in place on a terminal."""
+
+    def __init__(self, label, total, enabled):
+        self.total, self.done, self.failed = total, 0, 0
+        self.enabled = enabled
+        self.tty = enabled and sys.stderr.isatty()
+        self.t0 = time.monotonic()
+        if enabled:
+            print(f"hwgen sweep: {total} tasks {label}", file=sys.stderr, flush=True)
+
+    def update(self, ok):
+        self.done += 1
+        self.failed += not ok
+        if not self.enabled:
+            return
+        line = (f"hwgen sweep: {self.done}/{self.total} done, {self.failed} failed, "
+                f"{time.monotonic() - self.t0:.0f} s")
+        if self.tty:
+            print("\r" + line, end="\n" if self.done == self.total else "", file=sys.stderr,
+                  flush=True)
+        else:
+            print(line, file=sys.stderr, flush=True)
+
+
+def map_tasks(fn, items, *, scheduler=None, workers=None, progress=True, on_result=None):
+    """``fn(item)`` for every item of ``items``, as independent tasks; returns
+    ``[(ok, value or exception), ...]`` in the order of ``items``.
+
+    ``fn`` must be importable by the workers (a module-level function of hwgen) and take and
+    return plain values. ``on_result(i, ok, value)``, if given, is called in this process as
+    each task finishes (in completion order), e.g. to write a cache entry at once.
+
+    Raises
+    ------
+    SweepError
+        A malformed or unreachable scheduler, a bad number of workers.
+    hwgen.extras.MissingExtra
+        Dask is needed (not ``workers=1``) and the ``sweep`` extra is not installed.
+    """
+    items = list(items)
+    results = [None] * len(items)
+    if not items:
+        return results
+    ex = _executor(scheduler, workers, progress)
+    bar = _Progress(ex.label, len(items), progress)
+
+    def done(i, ok, value):
+        results[i] = (ok, value)
+        if on_result is not None:
+            on_result(i, ok, value)
+        bar.update(ok)
+
+    try:
+        ex.run(fn, items, done)
+    finally:
+        ex.close()
+    return results
+
+
+# -- synthesis ------------------------------------------------------------------------------
+
+def _synth_task(job):
+    """On a worker: the job in a temporary folder; ``("ok", SynthRun, worker)``,
+    ``("nofit", message, worker)`` or ``("error", message, worker)``."""
+    from .synth import run_synthesis
+    worker = _worker_name()
+    try:
+        return "ok", run_synthesis(job, None), worker
+    except DoesNotFit as e:
+        return "nofit", str(e), worker
+    except FlowError as e:
+        return "error", str(e).splitlines()[0] if str(e) else type(e).__name__, worker
+
+
+def _worker_name():
+    try:
+        from distributed import get_worker
+        return get_worker().address
+    except (ImportError, ValueError):
+        return "local"
+
+
+def synthesize_jobs(jobs, *, scheduler=None, workers=None, build_root=None, progress=True):
+    """Out-of-context synthesis of every :class:`~hwgen.flow.synth.SynthJob` in ``jobs``.
+
+    Returns ``[outcome, ...]`` in order, each a
+    :class:`~hwgen.flow.report.SynthResult` (``cached`` set when it came from the cache), a
+    :class:`DoesNotFit` or a :class:`FlowError` (the job failed: a tool error, other tool
+    versions on the worker, a worker lost too often). A fresh result's ``build_dir`` is its
+    folder under ``build_root`` (written here from what the worker sent back) and its
+    ``worker`` the Dask worker that ran it (``"local"`` without Dask).
+    """
+    from .synth import cached_result, store_result, store_run
+    jobs = list(jobs)
+    out = [None] * len(jobs)
+    todo = []
+    for i, job in enumerate(jobs):
+        try:
+            hit = cached_result(job, build_root=build_root)
+        except DoesNotFit as e:
+            out[i] = e
+            continue
+        if hit is not None:
+            out[i] = hit
+        else:
+            todo.append(i)
+    # the same job twice in one sweep runs once
+    first = {}
+    unique = [i for i in todo if first.setdefault(jobs[i].key, i) == i]
+
+    def keep(k, ok, value):
+        i = unique[k]
+        job = jobs[i]
+        if not ok:
+            out[i] = FlowError(f"{job.top} on {job.device.name}: the task failed: "
+                               f"{type(value).__name__}: {value}")
+            return
+        kind, payload, worker = value
+        if kind == "ok":
+            payload.result.worker = worker
+            out[i] = store_run(job, payload, build_root=build_root)
+        elif kind == "nofit":
+            e = DoesNotFit(payload)
+            store_result(job, e, build_root=build_root)
+            out[i] = e
+        else:
+            out[i] = FlowError(payload)
+
+    map_tasks(_synth_task, [jobs[i] for i in unique], scheduler=scheduler, workers=workers,
+              progress=progress, on_result=keep)
+    for i in todo:
+        if out[i] is None:
+            out[i] = out[first[jobs[i].key]]
+    return out

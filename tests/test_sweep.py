@@ -1,0 +1,170 @@
+"""Sweeps on a real Dask cluster on loopback: a ``dask scheduler`` and two ``dask worker``
+processes on 127.0.0.1 (ephemeral ports), ``hwgen sweep synth`` through ``--scheduler``.
+
+Checked: both workers run syntheses; the results equal those of the same sweep run serially
+(``--workers 1``, no Dask); the cache is filled once (a second run synthesizes nothing); a
+worker killed in the middle of a sweep loses nothing; a malformed or unreachable scheduler is
+one error line and exit 2 within seconds. The syntheses are tiny integer MACs on the UP5K
+(a few seconds each)."""
+
+import csv
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import pytest
+
+
+GRID = ["imac", "--a-bits", "2,3,4", "--b-bits", "2,3", "--acc-bits", "12", "--device", "up5k"]
+KEYS = ("module", "lut", "carry", "ff", "dsp", "fmax_mhz", "status")
+
+
+def hwgen(*args, cwd, **kw):
+    return subprocess.run([sys.executable, "-m", "hwgen", *args], capture_output=True,
+                          text=True, cwd=cwd, **kw)
+
+
+def _table(path):
+    with open(path, newline="") as f:
+        return list(csv.DictReader(f))
+
+
+def _spawn(args, log):
+    return subprocess.Popen([sys.executable, "-m", *args], stdout=log, stderr=subprocess.STDOUT,
+                            start_new_session=True)
+
+
+def _stop(proc):
+    if proc.poll() is None:
+        os.killpg(proc.pid, signal.SIGKILL)
+    proc.wait(timeout=30)
+
+
+@pytest.fixture
+def cluster(tmp_path):
+    """``(scheduler address, {name: worker process})``: a scheduler and two workers."""
+    sched_file = tmp_path / "scheduler.json"
+    log = open(tmp_path / "cluster.log", "w")
+    procs = [_spawn(["distributed.cli.dask_scheduler", "--host", "127.0.0.1", "--port", "0",
+                     "--no-dashboard", "--scheduler-file", str(sched_file)], log)]
+    try:
+        deadline = time.monotonic() + 60
+        while not sched_file.exists() and time.monotonic() < deadline:
+            time.sleep(0.2)
+        assert sched_file.exists(), (tmp_path / "cluster.log").read_text()
+        time.sleep(0.3)
+        address = json.loads(sched_file.read_text())["address"]
+        workers = {}
+        for name in ("w1", "w2"):
+            workers[name] = _spawn(["distributed.cli.dask_worker", "--scheduler-file",
+                                    str(sched_file), "--nthreads", "1", "--nworkers", "1",
+                                    "--no-dashboard", "--name", name, "--host", "127.0.0.1"],
+                                   log)
+            procs.append(workers[name])
+        from distributed import Client
+        with Client(address, timeout="30s") as c:
+            c.wait_for_workers(2, timeout=60)
+        yield address, workers
+    finally:
+        for p in reversed(procs):
+            _stop(p)
+        log.close()
+
+
+def test_sweep_on_a_cluster_equals_the_serial_sweep(cluster, tmp_path):
+    address, workers = cluster
+    serial = hwgen("sweep", "synth", *GRID, "--build-dir", str(tmp_path / "a"), "--workers",
+                   "1", "-o", "serial.csv", cwd=tmp_path)
+    assert serial.returncode == 0, serial.stdout + serial.stderr
+    assert "serially in this process" in serial.stderr
+    want = {r["module"]: r for r in _table(tmp_path / "serial.csv")}
+    assert len(want) == 6 and all(r["status"] == "ok" for r in want.values())
+
+    # The cluster: both workers run syntheses, results equal the serial ones.
+    r = hwgen("sweep", "synth", *GRID, "--build-dir", str(tmp_path / "b"), "--scheduler",
+              address, "-o", "dask.csv", cwd=tmp_path)
+    assert r.returncode == 0, r.stdout + r.stderr
+    assert f"on the Dask scheduler {address} (2 workers)" in r.stderr
+    got = _table(tmp_path / "dask.csv")
+    assert {row["module"]: tuple(row[k] for k in KEYS) for row in got} == \
+        {m: tuple(row[k] for k in KEYS) for m, row in want.items()}
+    ran_on = {row["worker"] for row in got}
+    assert len(ran_on) == 2 and all(w.startswith("tcp://127.0.0.1:") for w in ran_on)
+    assert "6 points: 6 synthesized, 0 from the cache, 0 failed" in r.stdout
+    cache = sorted((tmp_path / "b" / "cache").glob("*.json"))
+    results = [p for p in cache if not p.name.startswith("dsp-")]
+    assert len(results) == 6
+
+    # The cache is filled once: the same sweep again runs nothing.
+    again = hwgen("sweep", "synth", *GRID, "--build-dir", str(tmp_path / "b"), "--scheduler",
+                  address, cwd=tmp_path)
+    assert again.returncode == 0 and "6 points: 0 synthesized, 6 from the cache" in again.stdout
+    assert sorted((tmp_path / "b" / "cache").glob("*.json")) == cache
+
+    # A worker killed in the middle of a sweep: its task runs again on the other one.
+    grid = ["imac", "--a-bits", "2,3,4,5", "--b-bits", "2,3", "--acc-bits", "14", "--device",
+            "up5k"]
+    sweep = subprocess.Popen([sys.executable, "-m", "hwgen", "sweep", "synth", *grid,
+                              "--build-dir", str(tmp_path / "c"), "--scheduler", address,
+                              "-o", "killed.csv"], cwd=tmp_path, stdout=subprocess.PIPE,
+                             stderr=subprocess.PIPE, text=True)
+    from distributed import Client
+    with Client(address, timeout="30s") as c:
+        w2 = next(a for a, w in c.scheduler_info()["workers"].items() if w["name"] == "w2")
+        deadline = time.monotonic() + 120
+        while not c.processing().get(w2) and time.monotonic() < deadline:
+            time.sleep(0.05)
+        busy = list(c.processing().get(w2, ()))
+    assert busy, "w2 never got a task"
+    os.killpg(workers["w2"].pid, signal.SIGKILL)      # nanny and worker, mid-task
+    out, err = sweep.communicate(timeout=600)
+    assert sweep.returncode == 0, out + err
+    rows = _table(tmp_path / "killed.csv")
+    assert len(rows) == 8 and all(row["status"] == "ok" for row in rows), out
+    assert "8 points: 8 synthesized, 0 from the cache, 0 failed" in out
+    # the task w2 was running when it died came back from the survivor
+    assert sum(row["worker"] != w2 for row in rows) >= 1
+
+
+@pytest.mark.parametrize("address, msg", [
+    ("localhost:8786", "is not of the form tcp://HOST:PORT"),
+    ("tcp://127.0.0.1:99999", "is not of the form tcp://HOST:PORT"),
+    ("tcp://127.0.0.1:9", "Cannot reach the Dask scheduler at tcp://127.0.0.1:9 within 5 s"),
+])
+def test_a_bad_scheduler_is_one_line_and_exit_2(tmp_path, address, msg):
+    t0 = time.monotonic()
+    r = hwgen("sweep", "synth", "imac", "--device", "up5k", "--build-dir", str(tmp_path),
+              "--scheduler", address, cwd=tmp_path, timeout=120)
+    assert r.returncode == 2, r.stdout + r.stderr
+    assert msg in r.stderr and "Traceback" not in r.stderr
+    assert len(r.stderr.strip().splitlines()) == 1, r.stderr
+    assert time.monotonic() - t0 < 30
+    assert not list(tmp_path.glob("cache/*.json"))
+
+
+@pytest.mark.parametrize("argv, msg", [
+    (["--format", "e4m3,bogus"], "--format bogus: --format: Unknown format 'bogus'"),
+    (["--format", "e4m3,"], "an empty value in the list"),
+    (["--seed", "1,-2"], "--seed must be a non-negative integer, not -2"),
+    (["--json", "x.json"], "--json is not a sweep option"),
+    (["--workers", "0"], "--workers must be a positive integer, not '0'"),
+    (["-o", "t.txt"], "the table is written as .json or .csv"),
+])
+def test_bad_grids_are_refused_before_any_synthesis(tmp_path, argv, msg):
+    r = hwgen("sweep", "synth", "fmul", "--device", "up5k", "--build-dir", str(tmp_path),
+              *argv, cwd=tmp_path)
+    assert r.returncode == 2 and msg in r.stderr, r.stderr
+    assert "Traceback" not in r.stderr and not list(tmp_path.glob("cache/*.json"))
+
+
+def test_expand_grid():
+    from hwgen.cli.sweep import expand_grid
+    axes, combos = expand_grid(["--format", "e4m3,fp16", "--rounding=rne,rtz", "--x", "1"])
+    assert axes == ["--format", "--rounding"]
+    assert combos == [["--format", "e4m3", "--rounding", "rne", "--x", "1"],
+                      ["--format", "e4m3", "--rounding", "rtz", "--x", "1"],
+                      ["--format", "fp16", "--rounding", "rne", "--x", "1"],
+                      ["--format", "fp16", "--rounding", "rtz", "--x", "1"]]
