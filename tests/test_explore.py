@@ -322,7 +322,8 @@ def test_neighbours():
 def _args(**kw):
     base = dict(list_models=False, model=None, data=None, formats=None, target_loss="1%",
                 search="exhaustive", accumulate="rounded", device="up5k", no_synth=True,
-                output=".", quiet=True, verify_rtl=None, rtl_array="4x4", rtl_dataflow="ws")
+                output=".", quiet=True, verify_rtl=None, rtl_array="4x4", rtl_dataflow="ws",
+                scheduler=None, workers=None)
     base.update(kw)
     return SimpleNamespace(**base)
 
@@ -565,3 +566,32 @@ def test_fast_search_restarts_when_a_line_tops_out():
     assert res["path"] == ["bs2", "bs3", "bs4", "fx4", "fx5"]
     assert res["chosen"] == "fx5" == ex.exhaustive()["chosen"]
     assert res["evaluations"] == 5
+
+
+def test_cost_syntheses_run_as_one_sweep(tmp_path):
+    # The uncached candidates' units are synthesized together (hwgen.flow.sweep; here
+    # serially, --workers 1), then every cost comes from the flow's cache: equal to the cost
+    # of the same unit synthesized on its own.
+    from hwgen.explore.cost import CostModel
+    from hwgen.flow.synth import synthesize
+    cm = CostModel("up5k", workers=1)
+    cands = [parse_candidate("fx2"), parse_candidate("fx3")]
+    cm.prefetch(cands)
+    cache = sorted((tmp_path / "cache" / "synth" / "cache").glob("*.json"))
+    assert len([p for p in cache if not p.name.startswith("dsp-")]) == 2
+    for c in cands:
+        alone = synthesize(cm.unit(c), "up5k", progress=False)
+        assert alone.cached                                  # the sweep put it there
+        cost = cm.cost(c)
+        assert cost["module"] == alone.module and cost["lut"] == alone.unit["lut"]
+        assert cost["fmax"] == alone.fmax_mhz
+
+
+@pytest.mark.parametrize("kw, message", [
+    (dict(scheduler="nowhere"), "--scheduler: Scheduler address 'nowhere' is not of the form"),
+    (dict(workers=0), "--workers must be a positive integer, not 0"),
+    (dict(scheduler="tcp://127.0.0.1:8786", workers=2), "give one"),
+])
+def test_cli_sweep_options_are_checked(kw, message):
+    with pytest.raises(ValueError, match=message):
+        ecli.run(_args(model="digits", **kw))

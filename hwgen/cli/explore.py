@@ -77,6 +77,11 @@ def add_arguments(p):
     p.add_argument("--rtl-dataflow", choices=["ws", "os"], default="ws",
                    help="array dataflow for --verify-rtl (default ws)")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
+    p.add_argument("--scheduler", default=None, metavar="tcp://HOST:PORT",
+                   help="synthesize the candidates' costs on this Dask scheduler (default: "
+                        "$HWGEN_SCHEDULER, else a local cluster of this machine's cores)")
+    p.add_argument("--workers", type=int, default=None, metavar="N",
+                   help="local Dask workers for the cost syntheses (1: serially, no Dask)")
 
 
 def run(args):
@@ -99,11 +104,23 @@ def run(args):
         return 0
     if not args.model:
         raise ValueError("explore needs --model NAME_OR_FILE (or --list-models)")
+    from ..flow.sweep import SweepError, check_scheduler, check_workers
+    try:
+        scheduler = check_scheduler(args.scheduler)
+    except SweepError as e:
+        raise ValueError(f"--scheduler: {e}") from None
+    if args.workers is not None and args.workers < 1:
+        raise ValueError(f"--workers must be a positive integer, not {args.workers}")
+    workers = check_workers(args.workers)
+    if scheduler is not None and workers is not None:
+        raise ValueError("--scheduler and --workers: give one (a cluster's workers, or N "
+                         "local ones)")
     report = explore(args.model, data=args.data, formats=args.formats, target_loss=args.target_loss,
                      search=args.search, accumulate=args.accumulate, device=args.device,
                      synthesize=not args.no_synth, output=args.output,
                      verify_rtl=args.verify_rtl, rtl_array=args.rtl_array,
-                     rtl_dataflow=args.rtl_dataflow, progress=not args.quiet)
+                     rtl_dataflow=args.rtl_dataflow, progress=not args.quiet,
+                     scheduler=scheduler, workers=workers)
     if "verify_rtl" in report and not all(r["passed"] for r in report["verify_rtl"]):
         print("hwgen: RTL check failed: the array and the emulation differ", file=sys.stderr)
         return 1

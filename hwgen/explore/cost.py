@@ -79,13 +79,15 @@ class CostModel:
     """
 
     def __init__(self, device="up5k", *, accumulate="rounded", max_terms=1024, synthesize=True,
-                 progress=False):
+                 progress=False, scheduler=None, workers=None):
         from ..flow.devices import get_device
         self.device = get_device(device)
         self.accumulate = accumulate
         self.max_terms = int(max_terms)
         self.synthesize = synthesize
         self.progress = progress
+        self.scheduler = scheduler
+        self.workers = workers
         self.errors = {}
         self._path = cache_dir() / "explore" / f"cost-{self.device.name}.json"
         self._cache = self._load()
@@ -161,6 +163,30 @@ class CostModel:
         module = self.module_name(candidate)
         hit = None if module is None else self._cache.get(self._key(module))
         return None if hit is None else _with_rate(candidate, hit)
+
+    def prefetch(self, candidates):
+        """Synthesize the units of the ``candidates`` not in the cost cache as one sweep
+        (:func:`hwgen.flow.sweep.synthesize_jobs`: :attr:`scheduler` / :attr:`workers`, a
+        local Dask cluster by default), so that :meth:`cost` then finds them in the flow's
+        cache. A candidate that cannot be planned is left to :meth:`cost` to report."""
+        if self.unavailable or not self.synthesize:
+            return
+        todo = [c for c in candidates if self.cached(c) is None]
+        if len(todo) < 2 and self.scheduler is None:
+            return
+        from ..export import to_verilog
+        from ..flow.errors import FlowError
+        from ..flow.sweep import synthesize_jobs
+        from ..flow.synth import plan_synthesis
+        jobs = []
+        for c in todo:
+            try:
+                top, text = to_verilog(self.unit(c))
+                jobs.append(plan_synthesis(text, top, self.device.name))
+            except (ImportError, ValueError, FlowError):
+                continue
+        synthesize_jobs(jobs, scheduler=self.scheduler, workers=self.workers,
+                        progress=self.progress)
 
     def cost(self, candidate):
         """``dict(module, lut, ff, carry, dsp, fmax, area, seconds, macs_per_cycle)`` of

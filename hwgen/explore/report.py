@@ -187,7 +187,7 @@ def _fit_for(model, accumulate, progress):
 def explore(model, *, formats=None, target_loss="1%", search="exhaustive",
             accumulate="rounded", device="up5k", synthesize=True, output=".",
             verify_rtl=None, rtl_array="4x4", rtl_dataflow="ws", progress=True, out=None,
-            data=None):
+            data=None, scheduler=None, workers=None):
     """Find the cheapest candidate format that keeps ``model``'s accuracy; print the table,
     write ``explore_<model>.json`` and ``.png`` into ``output``; return the report (the JSON).
 
@@ -246,7 +246,8 @@ def explore(model, *, formats=None, target_loss="1%", search="exhaustive",
     print(f"model {model.name}: {model.summary()}, {model.n_macs} MACs per inference, "
           f"{len(model.y_test)} test inputs", file=out)
     cost_model = CostModel(device.name, accumulate=accumulate,
-                           max_terms=1024, synthesize=synthesize)
+                           max_terms=1024, synthesize=synthesize, scheduler=scheduler,
+                           workers=workers)
     ex = Explorer(model, space, target, cost_model=cost_model, accumulate=accumulate,
                   progress=progress)
     print(f"float64 accuracy {ex.exact_accuracy:.4f}; target: normalized accuracy >= "

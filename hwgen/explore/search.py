@@ -385,6 +385,9 @@ class Explorer:
             return
         cands = self.space if candidates is None else candidates
         todo = [parse_candidate("fp32")] + [c for c in cands if c.name not in self.costs]
+        prefetch = getattr(self.cost_model, "prefetch", None)
+        if prefetch is not None:               # the missing syntheses as one sweep
+            prefetch(todo)
         for i, c in enumerate(todo):
             if self.progress:
                 self.progress(f"cost on {self.cost_model.device.name}", i, len(todo))

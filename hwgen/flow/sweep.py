@@ -150,6 +150,10 @@ def _executor(scheduler, workers, progress):
                          "local workers, not both")
     if scheduler is None and workers == 1:
         return _Serial()
+    if scheduler is None and workers is None:
+        import importlib.util
+        if importlib.util.find_spec("distributed") is None:   # no 'sweep' extra: serially
+            return _Serial()
     return _Dask(scheduler, workers, progress)
 
 
