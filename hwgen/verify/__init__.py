@@ -1,0 +1,11 @@
+"""Formal verification: miters of hwgen's units and the SymbiYosys runner (docs/verification.md).
+
+:func:`prove` runs SymbiYosys (``yowasp-sby`` with the Yices solver) on a design with
+assertions; :class:`PipelineMiter` asserts that a pipelined float operator computes exactly
+what the unpipelined one does, its valid signal delayed by the latency.
+"""
+
+from .miters import PipelineMiter, TableMiter
+from .sby import MODES, FormalResult, prove
+
+__all__ = ["prove", "FormalResult", "MODES", "PipelineMiter", "TableMiter"]

@@ -1,0 +1,181 @@
+"""Miters: designs whose assertions say that two circuits agree, for :func:`~hwgen.verify.prove`.
+
+:class:`PipelineMiter` puts a pipelined float operator (``fmul``, ``fadd``, ``ffma`` with
+``latency=N``, or planned ``cuts``) beside the same operator unpipelined, on the same free
+inputs every cycle (operands, rounding mode, ``in_valid``, the reset). The unpipelined
+unit's ``y`` and ``flags`` go through ``N`` registers; ``in_valid`` goes through ``N`` more
+(reset like the unit's valid pipeline). Asserted every cycle:
+
+* ``out_valid`` is ``in_valid`` of ``N`` cycles earlier (the valid shift), and
+* whenever ``out_valid`` is high, ``y`` and ``flags`` equal the unpipelined unit's result for
+  the operands of ``N`` cycles earlier.
+
+Proven by k-induction, this says that pipelining never changes a result, for every input
+sequence.
+
+:class:`TableMiter` puts a combinational operator beside a table of the golden model's
+results (:mod:`hwgen.golden`) for every input (every operand encoding and, for dynamic
+rounding, the rounding codes 0..4; the codes 5..7 behave as 0), and asserts that they agree.
+A pass is a proof that the gateware computes the golden model's function, to the bit.
+
+``ref_delay`` and ``ref_kwargs`` of :class:`PipelineMiter` and ``table_kwargs`` of
+:class:`TableMiter` exist to show that a check can fail (a mutation: the reference delayed by
+the wrong number of cycles, or rounding differently).
+"""
+
+from amaranth.hdl import Assert, Elaboratable, Module, Signal
+
+__all__ = ["PipelineMiter", "TableMiter"]
+
+_OPS = ("fmul", "fadd", "ffma")
+
+
+class PipelineMiter(Elaboratable):
+    """The miter of ``op`` on ``fmt``: pipelined (``dut_kwargs``: ``latency=N`` or ``cuts``)
+    against unpipelined (``ref_kwargs``, default the same options without the pipeline).
+
+    Parameters
+    ----------
+    op : str
+        ``fmul``, ``fadd`` or ``ffma``.
+    fmt : str
+        The operands' format (small formats: the proof grows with the datapath).
+    rounding : str
+        Rounding mode, or ``dynamic`` (then ``rm`` is a free input too).
+    dut_kwargs : dict
+        Pipeline of the unit under test (``latency=`` or ``cuts=`` or ``target_mhz=`` with
+        ``device=``) and any other constructor option.
+    ref_delay : int or None
+        Cycles the reference result is delayed (default: the unit's latency). Another value
+        is a deliberate mistake.
+    ref_kwargs : dict
+        Extra options of the reference unit (a different ``rounding`` is a mistake too).
+    """
+
+    def __init__(self, op, fmt, *, rounding="rne", dut_kwargs=None, ref_delay=None,
+                 ref_kwargs=None):
+        if op not in _OPS:
+            raise ValueError(f"Operator must be one of {', '.join(_OPS)}, not {op!r}")
+        self.op, self.fmt, self.rounding = op, fmt, rounding
+        self.dut = self._unit(dict(rounding=rounding, **(dut_kwargs or {})))
+        if not self.dut.latency:
+            raise ValueError("The unit under test must be pipelined (latency >= 1)")
+        ref_kw = dict(rounding=rounding)
+        ref_kw.update(ref_kwargs or {})
+        self.ref = self._unit(ref_kw)
+        self.delay = self.dut.latency if ref_delay is None else int(ref_delay)
+        #: The free inputs (top-level ports): operands, ``rm`` if dynamic, ``in_valid``.
+        self.inputs = {n: Signal(len(getattr(self.dut, n)), name=f"in_{n}")
+                       for n in ("a", "b", "c") if hasattr(self.dut, n)}
+        if rounding == "dynamic":
+            self.inputs["rm"] = Signal(3, name="in_rm")
+        self.inputs["in_valid"] = Signal(name="in_valid")
+
+    def ports(self):
+        """The free inputs, for :func:`amaranth.back.rtlil.convert` (the clock and reset of
+        the ``sync`` domain are added by it)."""
+        return list(self.inputs.values())
+
+    def _unit(self, kw):
+        from ..units import FloatAdder, FloatFMA, FloatMultiplier
+        cls = {"fmul": FloatMultiplier, "fadd": FloatAdder, "ffma": FloatFMA}[self.op]
+        return cls(self.fmt, **kw)
+
+    def elaborate(self, platform):
+        m = Module()
+        m.submodules.dut = dut = self.dut
+        m.submodules.ref = ref = self.ref
+        for n, s in self.inputs.items():
+            if n == "in_valid":
+                m.d.comb += dut.in_valid.eq(s)
+                continue
+            m.d.comb += getattr(dut, n).eq(s)
+            if hasattr(ref, n):
+                m.d.comb += getattr(ref, n).eq(s)
+        in_valid = self.inputs["in_valid"]
+        y, flags, valid = ref.y, ref.flags, in_valid
+        for i in range(self.delay):
+            y_q = Signal.like(y, name=f"ref_y_{i + 1}")
+            f_q = Signal.like(flags, name=f"ref_flags_{i + 1}")
+            v_q = Signal(name=f"ref_valid_{i + 1}")
+            m.d.sync += [y_q.eq(y), f_q.eq(flags), v_q.eq(valid)]
+            y, flags, valid = y_q, f_q, v_q
+        m.d.comb += [
+            Assert(dut.out_valid == valid, "out_valid is in_valid of latency cycles before"),
+            Assert(~dut.out_valid | ((dut.y == y) & (dut.flags == flags)),
+                   "the pipelined result is the unpipelined one"),
+        ]
+        return m
+
+
+class TableMiter(Elaboratable):
+    """A combinational ``op`` on ``fmt`` (unpipelined) against the golden model's table of
+    results. ``table_kwargs`` (e.g. ``rounding="rtz"`` for a unit that rounds to nearest)
+    changes the table only: a deliberate mistake, to see the check fail."""
+
+    def __init__(self, op, fmt, *, rounding="rne", table_kwargs=None):
+        if op not in _OPS:
+            raise ValueError(f"Operator must be one of {', '.join(_OPS)}, not {op!r}")
+        from ..units import FloatAdder, FloatFMA, FloatMultiplier
+        cls = {"fmul": FloatMultiplier, "fadd": FloatAdder, "ffma": FloatFMA}[op]
+        self.op, self.fmt, self.rounding = op, fmt, rounding
+        self.unit = cls(fmt, rounding=rounding)
+        self.table_rounding = (table_kwargs or {}).get("rounding", rounding)
+        self.operands = [n for n in ("a", "b", "c") if hasattr(self.unit, n)]
+        self.inputs = {n: Signal(len(getattr(self.unit, n)), name=f"in_{n}")
+                       for n in self.operands}
+        if rounding == "dynamic":
+            self.inputs["rm"] = Signal(3, name="in_rm")
+
+    def ports(self):
+        return list(self.inputs.values())
+
+    def table(self):
+        """``{(rm, a, b[, c]): (y, flags)}`` from the golden model, as integers (``rm`` is
+        ``None`` for a static rounding mode)."""
+        import numpy as np
+
+        from .. import golden
+        from ..formats import parse_format
+        f = parse_format(self.fmt)
+        codes = np.arange(1 << f.width)
+        grids = np.meshgrid(*([codes] * len(self.operands)), indexing="ij")
+        ops = [g.ravel() for g in grids]
+        modes = range(5) if self.rounding == "dynamic" else [None]
+        fn = {"fmul": golden.mul, "fadd": golden.add, "ffma": golden.fma}[self.op]
+        out = {}
+        for rm in modes:
+            y, fl = fn(f, *ops, self.table_rounding if rm is None else rm)
+            for k, vals in enumerate(zip(*ops)):
+                out[(rm,) + tuple(map(int, vals))] = (int(y[k]), int(fl[k]))
+        return out
+
+    def elaborate(self, platform):
+        from amaranth.hdl import Cat
+        m = Module()
+        m.submodules.unit = unit = self.unit
+        for n, s in self.inputs.items():
+            m.d.comb += getattr(unit, n).eq(s)
+        want_y = Signal.like(unit.y, name="table_y")
+        want_f = Signal.like(unit.flags, name="table_flags")
+        width = len(self.inputs[self.operands[0]])
+        ops = [self.inputs[n] for n in self.operands]
+        rm = self.inputs.get("rm")
+        sel = Cat(*ops, *([rm] if rm is not None else []))
+        ok = Signal()
+        with m.Switch(sel):
+            for key, (y, fl) in self.table().items():
+                rm_code, *vals = key
+                index = sum(v << (i * width) for i, v in enumerate(vals))
+                # the rounding codes 5..7 behave as 0 (rne)
+                codes = [rm_code] if rm_code else ([None] if rm_code is None else [0, 5, 6, 7])
+                for c in codes:
+                    idx = index if c is None else index | (c << (width * len(ops)))
+                    with m.Case(idx):
+                        m.d.comb += [want_y.eq(y), want_f.eq(fl)]
+            with m.Default():
+                m.d.comb += ok.eq(1)           # not reached: every input has a row
+        m.d.comb += Assert((unit.y == want_y) & (unit.flags == want_f),
+                           "the unit computes the golden model's table")
+        m.d.comb += Assert(~ok, "every input is in the table")
+        return m
