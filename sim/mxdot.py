@@ -121,27 +121,31 @@ def expected(dots, ea, eb, modes):
     return want
 
 
-def beats(layout, lanes, dots, modes, rng):
-    """``[(payload as a layout constant, rm), ...]``: every beat of every dot product, with
-    garbage in the scales, ``last`` and ``rm`` of the beats that are not a block's last
-    (``modes``: a frm code per dot product, or a static mode name, whose rm is 0)."""
+def _beat_fields(lanes, dots, modes, rng):
+    """Every beat of every dot product as ``(fields, rm)``: ``fields`` the payload's fields
+    (``a``, ``b`` as lists of lane codes), with garbage in the scales, ``last`` and ``rm`` of
+    the beats that are not a block's last (``modes``: a frm code per dot product, or a static
+    mode name, whose rm is 0)."""
     n_beats = 32 // lanes
-    items = []
     for (sa, ca, sb, cb), mode in zip(dots, modes):
         nb = len(sa)
         for j in range(nb):
             for k in range(n_beats):
                 final = k == n_beats - 1
                 junk = rng.integers(0, 256, 3)
-                items.append((layout.const({
+                yield {
                     "a": [int(x) for x in ca[j, k * lanes:(k + 1) * lanes]],
                     "b": [int(x) for x in cb[j, k * lanes:(k + 1) * lanes]],
                     "a_scale": int(sa[j]) if final else int(junk[0]),
                     "b_scale": int(sb[j]) if final else int(junk[1]),
                     "last": int(j == nb - 1) if final else int(junk[2] & 1),
-                }), (int(mode) if not isinstance(mode, str) else 0) if final
-                    else int(junk[2] % 8)))
-    return items
+                }, ((int(mode) if not isinstance(mode, str) else 0) if final
+                    else int(junk[2] % 8))
+
+
+def beats(layout, lanes, dots, modes, rng):
+    """``[(payload as a layout constant, rm), ...]`` of :func:`_beat_fields`."""
+    return [(layout.const(f), rm) for f, rm in _beat_fields(lanes, dots, modes, rng)]
 
 
 def beat_words(ea, eb, lanes, dots, modes, rng):
@@ -149,26 +153,15 @@ def beat_words(ea, eb, lanes, dots, modes, rng):
     ``{last, b_scale, a_scale, b, a}``, lane 0 lowest) for the cocotb driver."""
     wa, wb = WIDTH[ea], WIDTH[eb]
     ma, mb = (1 << wa) - 1, (1 << wb) - 1
-    n_beats = 32 // lanes
     out = []
-    for (sa, ca, sb, cb), mode in zip(dots, modes):
-        nb = len(sa)
-        for j in range(nb):
-            for k in range(n_beats):
-                final = k == n_beats - 1
-                junk = rng.integers(0, 256, 3)
-                a = b = 0
-                for i in range(lanes - 1, -1, -1):
-                    a = (a << wa) | (int(ca[j, k * lanes + i]) & ma)
-                    b = (b << wb) | (int(cb[j, k * lanes + i]) & mb)
-                s_a = int(sa[j]) if final else int(junk[0])
-                s_b = int(sb[j]) if final else int(junk[1])
-                last = int(j == nb - 1) if final else int(junk[2] & 1)
-                word = a | (b << (lanes * wa))
-                word |= (s_a | (s_b << 8) | (last << 16)) << (lanes * (wa + wb))
-                rm = (int(mode) if not isinstance(mode, str) else 0) if final \
-                    else int(junk[2] % 8)
-                out.append((word, rm))
+    for f, rm in _beat_fields(lanes, dots, modes, rng):
+        a = b = 0
+        for i in range(lanes - 1, -1, -1):
+            a = (a << wa) | (f["a"][i] & ma)
+            b = (b << wb) | (f["b"][i] & mb)
+        word = a | (b << (lanes * wa))
+        word |= (f["a_scale"] | (f["b_scale"] << 8) | (f["last"] << 16)) << (lanes * (wa + wb))
+        out.append((word, rm))
     return out
 
 
