@@ -44,6 +44,9 @@ class Board:
         weight and activation words fit them (one block per 16 bits of word), those two
         buffers are :data:`SPRAM_DEPTH` words deep and built in SPRAM (``synth_opts`` must
         have ``-spram``); otherwise both use block RAM at ``depths``.
+    flash : tuple of str
+        Commands that write a bitstream to the board (``{bitstream}`` stands for its path),
+        the first one preferred; ``hwgen build`` prints them.
     pe_pipeline : dict
         ``hwgen build --pe-pipeline auto``: PE accumulation kind (``rounded``, ``fused``) →
         ``(mul_latency, add_latency)``, the smallest PE pipeline measured (``hwgen build``,
@@ -62,6 +65,7 @@ class Board:
     bitstream: str = "bin"
     spram: int = 0
     pe_pipeline: dict = field(default_factory=dict)
+    flash: tuple = ()
 
     def spram_blocks(self, word_bits):
         """SPRAM blocks the weight and activation buffers of words of ``word_bits`` (a dict
@@ -71,11 +75,15 @@ class Board:
     def auto_pe_pipeline(self, pe, dataflow="ws"):
         """``(mul_latency, add_latency)`` for ``hwgen build --pe-pipeline auto``: the board's
         :attr:`pe_pipeline` for a weight-stationary float PE of a kind it has one for, else
-        ``(0, 0)`` (no pipeline: other PEs have none, or none was measured)."""
+        ``(0, 0)`` (none was measured). A PE that has no pipeline (integer, bit-serial, ...,
+        exact float, output-stationary) is a ValueError: the option would be ignored."""
         from hwgen.pespec import parse_pe
         spec = parse_pe(pe)
-        if dataflow != "ws" or spec.kind != "float":
-            return 0, 0
+        if dataflow != "ws" or spec.kind != "float" or spec.accumulate not in ("rounded",
+                                                                               "fused"):
+            raise ValueError(f"--pe-pipeline auto pipelines the float PEs of weight-"
+                             f"stationary arrays (F:ACC:rounded or F:ACC:fused); {spec.spec!r} "
+                             f"({dataflow}) has no PE pipeline")
         return tuple(self.pe_pipeline.get(spec.accumulate, (0, 0)))
 
     def buffer_depths(self, word_bits):

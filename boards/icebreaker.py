@@ -19,4 +19,5 @@ ICEBREAKER = register(Board(
     # 2×2 e4m3:fp16:rounded, hwgen build seed 1, Fmax in MHz by (mul, add) latency
     # (2026-11-23): (0, 0) 6.5, (1, 1) 11.5, (2, 1) 11.8, (1, 2) 15.2 (seed 2: 15.1); earlier
     # float adder: (0, 2) 8.4, (0, 3) 8.6, (2, 2) 13.3, (3, 2) 15.4.
-    pe_pipeline=dict(rounded=(1, 2))))
+    pe_pipeline=dict(rounded=(1, 2)),
+    flash=("openFPGALoader -b icebreaker {bitstream}", "iceprog {bitstream}")))

@@ -19,4 +19,5 @@ ULX3S_85F = register(Board(
     # 2×2 e4m3:fp16:rounded, hwgen build seed 1, Fmax in MHz by (mul, add) latency
     # (2026-11-23): (0, 0) 19.6, (0, 1) 23.5, (1, 0) 28.0; earlier float adder: (1, 0) 25.7
     # (seed 2: 25.6), (1, 1) 32.4.
-    pe_pipeline=dict(rounded=(1, 0))))
+    pe_pipeline=dict(rounded=(1, 0)),
+    flash=("openFPGALoader -b ulx3s {bitstream}", "fujprog {bitstream}")))

@@ -361,10 +361,11 @@ def test_build_cli_pe_pipeline_auto(tmp_path, monkeypatch, capsys):
     want = boards.get_board("icebreaker").pe_pipeline["rounded"]
     assert want != (0, 0)
     assert latencies("--pe", "e4m3:fp16:rounded", "--pe-pipeline", "auto") == want
-    # PEs without a pipeline: none.
-    assert latencies("--pe", "int8", "--pe-pipeline", "auto") == (0, 0)
-    assert latencies("--pe", "e4m3:fp16:rounded", "--dataflow", "os",
-                     "--pe-pipeline", "auto") == (0, 0)
+    # PEs without a pipeline: refused (the option would be ignored).
+    for argv in (("--pe", "int8"), ("--pe", "e4m3:fp16:rounded", "--dataflow", "os"),
+                 ("--pe", "e4m3:exact")):
+        assert run_build(_args(*base, *argv, "--pe-pipeline", "auto")) == 2
+        assert "has no PE pipeline" in capsys.readouterr().err
     # Both ways at once, or another word: exit 2.
     assert run_build(_args(*base, "--pe", "e4m3:fp16:rounded", "--pe-pipeline", "auto",
                            "--add-latency", "1")) == 2
@@ -373,3 +374,29 @@ def test_build_cli_pe_pipeline_auto(tmp_path, monkeypatch, capsys):
         "--mul-latency/--add-latency, not both")
     assert run_build(_args(*base, "--pe", "int8", "--pe-pipeline", "max")) == 2
     assert capsys.readouterr().err.strip() == "hwgen: error: --pe-pipeline must be auto, not 'max'"
+
+
+def test_build_cli_output_folder(tmp_path, capsys):
+    # -o that is a file, or a folder that cannot be made: one line, before any tool runs.
+    f = tmp_path / "afile"
+    f.write_text("")
+    base = ("--board", "icebreaker", "--rows", "2", "--cols", "2", "--pe", "int8")
+    assert run_build(_args(*base, "-o", str(f))) == 2
+    assert capsys.readouterr().err.strip() == (
+        f"hwgen: error: -o {str(f)!r} is a file; give a folder for the build")
+    assert run_build(_args(*base, "-o", "/proc/hwgen_build")) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.startswith("hwgen: error: -o '/proc/hwgen_build': cannot create the build "
+                          "folder (") and len(err.splitlines()) == 1
+    # a bad array with -o: refused before the folder is made
+    assert run_build(_args(*base[:-1], "int99", "-o", str(tmp_path / "new"))) == 2
+    assert not (tmp_path / "new").exists()
+
+
+def test_build_prints_how_to_flash(tmp_path, monkeypatch, capsys):
+    _fake_flow(monkeypatch, 13.0)
+    assert run_build(_args("--board", "icebreaker", "--rows", "2", "--cols", "2", "--pe",
+                           "int8", "-o", str(tmp_path))) == 0
+    out = capsys.readouterr().out
+    assert (f"flash: openFPGALoader -b icebreaker {tmp_path / 'top.bin'}  or  iceprog "
+            f"{tmp_path / 'top.bin'}") in out

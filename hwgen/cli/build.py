@@ -20,7 +20,8 @@ def add_arguments(p):
     p.add_argument("--pe-pipeline", default=None, metavar="auto",
                    help="auto: the board's PE pipeline for weight-stationary float PEs (the "
                         "smallest measured to meet its clock with a 2x2 e4m3:fp16:rounded "
-                        "array; none for other PEs), instead of --mul-latency/--add-latency")
+                        "array; other PEs have no pipeline: refused), instead of "
+                        "--mul-latency/--add-latency")
     p.add_argument("--target-mhz", type=float, default=None, metavar="F",
                    help="pipeline weight-stationary float PEs for an F MHz clock on the "
                         "board's FPGA (the delay model's fewest stages; instead of "
@@ -93,6 +94,22 @@ def run(args):
                 args.pe, args.dataflow)
         except (TypeError, ValueError) as e:
             return fail(str(e))
+    from ..arrayspec import ArraySpec
+    try:                     # the array itself, before the folder and the tools
+        ArraySpec(args.rows, args.cols, args.pe, args.dataflow, mul_latency, add_latency)
+    except (TypeError, ValueError) as e:
+        return fail(str(e))
+    # last of the checks: it creates the folder
+    if args.output is not None:
+        from pathlib import Path
+        out = Path(args.output)
+        if out.exists() and not out.is_dir():
+            return fail(f"-o {args.output!r} is a file; give a folder for the build")
+        try:
+            out.mkdir(parents=True, exist_ok=True)
+        except OSError as e:
+            return fail(f"-o {args.output!r}: cannot create the build folder "
+                        f"({e.strerror})")
     try:
         result = build(args.board, args.rows, args.cols, args.pe, args.dataflow,
                        args.output, args.seed, allow_timing_fail=args.allow_timing_fail,
@@ -113,6 +130,10 @@ def run(args):
     else:
         print(format_build_table(result))
         print(f"report: {result.build_dir}/report.json")
+        flash = boards.BOARDS[args.board].flash
+        if flash:
+            print("flash: " + "  or  ".join(c.format(bitstream=result.bitstream)
+                                            for c in flash))
     return 0
 
 
