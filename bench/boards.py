@@ -53,7 +53,10 @@ def try_build(board, n, pe, seed, build_root, reuse=False):
     from hwgen.flow.build import BuildResult, build
     from hwgen.flow.synth import DoesNotFit, FlowError
     from boards import get_board
-    ml, al = get_board(board).auto_pe_pipeline(pe)   # `hwgen build --pe-pipeline auto`
+    from hwgen.pespec import parse_pe
+    spec = parse_pe(pe)
+    ml, al = (get_board(board).auto_pe_pipeline(pe)   # `hwgen build --pe-pipeline auto`
+              if spec.kind == "float" and spec.accumulate in ("rounded", "fused") else (0, 0))
     out = Path(build_root) / (f"{board}_{n}x{n}_{pe.replace(':', '_')}"
                               + (f"_p{ml}{al}" if ml or al else ""))
     nofit = out / "nofit.json"
