@@ -19,10 +19,8 @@ def _all_cuts(cls, fmt):
 
 PIPELINES = [
     ("fmul", "e2m1", "dynamic", dict(latency=1)),
-    ("fmul", "e3m2", "dynamic", dict(latency=2)),
     ("fmul", "e4m3", "dynamic", dict(latency=3)),
     ("fmul", "e4m3", "rne", _all_cuts(FloatMultiplier, "e4m3")),
-    ("fadd", "e2m1", "dynamic", dict(latency=3)),
     ("fadd", "e3m2", "dynamic", dict(latency=2)),
     ("fadd", "e4m3", "rne", _all_cuts(FloatAdder, "e4m3")),
     ("fadd", "e4m3", "dynamic", dict(target_mhz=66, device="ecp5-85f")),
@@ -51,7 +49,7 @@ def test_pipeline_check_catches_a_mistake(tmp_path, mistake):
     assert r.trace is not None and r.trace.endswith(".vcd")
 
 
-@pytest.mark.parametrize("op, rounding", [("fmul", "dynamic"), ("fadd", "dynamic")])
+@pytest.mark.parametrize("op, rounding", [("fadd", "dynamic")])
 def test_e2m1_units_compute_the_golden_table(tmp_path, op, rounding):
     m = TableMiter(op, "e2m1", rounding=rounding)
     n_ops = 3 if op == "ffma" else 2
@@ -100,3 +98,41 @@ def test_cli_prove_bad_options(capsys, argv, msg):
     assert main(["prove", *argv]) == 2
     err = capsys.readouterr().err
     assert msg in err and len(err.strip().splitlines()) == 1
+
+
+def _catalog_unit(name):
+    import argparse
+
+    from hwgen.catalog import all_units
+    spec = all_units()[name]
+    p = argparse.ArgumentParser()
+    spec.add_arguments(p)
+    return spec.build(p.parse_args([]))
+
+
+@pytest.mark.parametrize("name", ["imac", "requant", "dpmac", "hdec", "spmv", "array-ws-int8",
+                                  "array-os-int4"])
+def test_streams_hold_until_ready(tmp_path, name):
+    # Every output stream of the unit (catalog defaults) or 2x2 array: once valid, valid and
+    # payload hold until ready, for any inputs whose streams follow the same rule; proven by
+    # k-induction.
+    from hwgen.arrays.systolic import SystolicArray
+    from hwgen.verify import StreamMiter
+    if name.startswith("array"):
+        _, df, pe = name.split("-")
+        comp = SystolicArray(2, 2, pe, df)
+    else:
+        comp = _catalog_unit(name)
+    m = StreamMiter(comp)
+    outs = [s for s, parts in m.streams.items() if not parts["payload"][0]]
+    assert outs, "no output stream to check"
+    r = prove(m, tmp_path, mode="prove", depth=10)
+    assert r.status == "pass", r.log
+    assert "successful proof by k-induction" in (tmp_path / "miter" / "logfile.txt").read_text()
+
+
+def test_stream_check_catches_a_changing_payload(tmp_path):
+    from hwgen.units.imac import IntMac
+    from hwgen.verify import StreamMiter
+    r = prove(StreamMiter(IntMac(4, 4, 12), corrupt={"o"}), tmp_path, mode="prove", depth=10)
+    assert r.status == "fail" and r.trace is not None

@@ -5,7 +5,7 @@ assertions; :class:`PipelineMiter` asserts that a pipelined float operator compu
 what the unpipelined one does, its valid signal delayed by the latency.
 """
 
-from .miters import PipelineMiter, TableMiter
+from .miters import PipelineMiter, StreamMiter, TableMiter
 from .sby import MODES, FormalResult, prove
 
-__all__ = ["prove", "FormalResult", "MODES", "PipelineMiter", "TableMiter"]
+__all__ = ["prove", "FormalResult", "MODES", "PipelineMiter", "TableMiter", "StreamMiter"]

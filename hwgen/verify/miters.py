@@ -25,7 +25,7 @@ the wrong number of cycles, or rounding differently).
 
 from amaranth.hdl import Assert, Elaboratable, Module, Signal
 
-__all__ = ["PipelineMiter", "TableMiter"]
+__all__ = ["PipelineMiter", "TableMiter", "StreamMiter"]
 
 _OPS = ("fmul", "fadd", "ffma")
 
@@ -178,4 +178,80 @@ class TableMiter(Elaboratable):
         m.d.comb += Assert((unit.y == want_y) & (unit.flags == want_f),
                            "the unit computes the golden model's table")
         m.d.comb += Assert(~ok, "every input is in the table")
+        return m
+
+
+class StreamMiter(Elaboratable):
+    """The stream contract of a streaming component, as assertions.
+
+    Every input of ``component`` is free (a top-level port), except that each input stream's
+    source is assumed to obey the stream rules (once ``valid`` is high, it and the payload
+    hold until ``ready``). Asserted, for each output stream, every cycle after one without
+    reset: if ``valid`` was high and ``ready`` low, ``valid`` is still high and the payload
+    unchanged. Proven by k-induction where it closes (``mode prove``).
+
+    ``corrupt={"o"}`` is a deliberate mistake, to see the check fail: the output stream's
+    payload as the check sees it has its low bit flipped every other cycle, as a unit that
+    lets its output register change while the result waits would.
+    """
+
+    def __init__(self, component, *, corrupt=()):
+        from amaranth.hdl import Value
+        from amaranth.lib import wiring
+        self.component = component
+        self.corrupt = set(corrupt)
+        self.inputs = {}
+        self._leaves = []
+        for path, member, value in component.signature.flatten(component):
+            name = "__".join(str(p) for p in path)
+            value = Value.cast(value)
+            if member.flow == wiring.In:
+                self.inputs[name] = Signal(len(value), name=f"in_{name}")
+            self._leaves.append((path, member.flow == wiring.In, value, name))
+        streams = {}
+        for path, is_in, value, name in self._leaves:
+            if len(path) == 2 and path[1] in ("payload", "valid", "ready"):
+                streams.setdefault(path[0], {})[path[1]] = (is_in, value, name)
+        self.streams = {k: v for k, v in streams.items() if len(v) == 3}
+        unknown = self.corrupt - set(self.streams)
+        if unknown:
+            raise ValueError(f"Streams to corrupt must be streams of the component, not "
+                             f"{sorted(unknown)!r}")
+
+    def ports(self):
+        return list(self.inputs.values())
+
+    def elaborate(self, platform):
+        from amaranth.hdl import Assume, ResetSignal
+        m = Module()
+        m.submodules.dut = self.component
+        for _path, is_in, value, name in self._leaves:
+            if is_in:
+                m.d.comb += value.eq(self.inputs[name])
+        started = Signal(name="started")
+        prev_rst = Signal(name="prev_rst", init=1)
+        m.d.sync += [started.eq(1)]
+        m.d.sync += prev_rst.eq(ResetSignal())
+        m.d.comb += Assume(~ResetSignal() | ~started)
+        check = started & ~prev_rst
+        for sname, parts in self.streams.items():
+            is_in_payload, payload, _ = parts["payload"]
+            _, valid, _ = parts["valid"]
+            _, ready, _ = parts["ready"]
+            payload = payload.as_unsigned()          # compare bits, whatever the shape
+            if sname in self.corrupt:
+                toggle = Signal(name=f"{sname}_toggle")
+                m.d.sync += toggle.eq(~toggle)
+                payload = payload ^ toggle
+            p_valid = Signal(name=f"{sname}_prev_valid")
+            p_ready = Signal(name=f"{sname}_prev_ready")
+            p_payload = Signal(len(payload), name=f"{sname}_prev_payload")
+            m.d.sync += [p_valid.eq(valid), p_ready.eq(ready), p_payload.eq(payload)]
+            waiting = check & p_valid & ~p_ready
+            held = valid & (payload == p_payload)
+            if is_in_payload:       # the source is the environment: assume it behaves
+                m.d.comb += Assume(~waiting | held)
+            else:
+                m.d.comb += Assert(~waiting | held,
+                                   f"{sname}: valid and payload hold until ready")
         return m
