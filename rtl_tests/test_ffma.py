@@ -36,11 +36,11 @@ def test_ffma_narrow():
 
 def test_ffma_wide():
     """fp16, bf16, fp32 and the mixed bf16 * bf16 + fp32 -> fp32: directed triples plus
-    100,000 random triples each."""
-    entries = [dict(comp=_unit(f, rounding="dynamic"), sets=["directed", "random:100000"],
+    50,000 random triples each."""
+    entries = [dict(comp=_unit(f, rounding="dynamic"), sets=["directed", "random:50000"],
                     lanes=2) for f in ("fp16", "bf16", "fp32")]
     entries.append(dict(comp=_unit("bf16", c_fmt="fp32", out_fmt="fp32", rounding="dynamic"),
-                        sets=["directed", "random:100000"], lanes=2))
+                        sets=["directed", "random:50000"], lanes=2))
     assert_passed(run_group("tb_ffma_wide", MODULE, entries, seed=9))
 
 

@@ -15,6 +15,26 @@ def run_cli(*args, cwd=None):
                           text=True, cwd=cwd)
 
 
+class _Run:
+    def __init__(self, returncode, stdout, stderr):
+        self.returncode, self.stdout, self.stderr = returncode, stdout, stderr
+
+
+def run_here(*args):
+    """``hwgen`` in this process (no interpreter start-up): status and output."""
+    import contextlib
+    import io
+
+    from hwgen.cli import main
+    out, err = io.StringIO(), io.StringIO()
+    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+        try:
+            status = main(list(args))
+        except SystemExit as e:              # argparse
+            status = e.code
+    return _Run(status, out.getvalue(), err.getvalue())
+
+
 PLAN = re.compile(r"^pipeline: latency (\d+) for ([\d.]+) MHz on (\S+) \(cuts: ([^)]*)\); "
                   r"stages ([\d., ]+) ns, estimated ([\d.]+) MHz$", re.M)
 
@@ -26,8 +46,8 @@ PLAN = re.compile(r"^pipeline: latency (\d+) for ([\d.]+) MHz on (\S+) \(cuts: (
 ])
 def test_generate_prints_the_plan_and_names_its_latency(tmp_path, unit, fmt, mhz, device):
     out = tmp_path / "u.v"
-    r = run_cli("generate", unit, "--format", fmt, "--target-mhz", str(mhz), "--device",
-                device, "-o", str(out))
+    r = run_here("generate", unit, "--format", fmt, "--target-mhz", str(mhz), "--device",
+                 device, "-o", str(out))
     assert r.returncode == 0, r.stderr
     m = PLAN.search(r.stdout)
     assert m, r.stdout
@@ -48,8 +68,8 @@ def test_generate_prints_the_plan_and_names_its_latency(tmp_path, unit, fmt, mhz
         from hwgen.units import FloatAdder, FloatFMA, FloatMultiplier
         cls = {"fmul": FloatMultiplier, "fadd": FloatAdder, "ffma": FloatFMA}[unit]
         assert cls(fmt).plan_for_latency(latency - 1, device).period_ns > 1000 / mhz
-    again = run_cli("generate", unit, "--format", fmt, "--target-mhz", str(mhz), "--device",
-                    device, "-o", str(tmp_path / "v.v"))
+    again = run_here("generate", unit, "--format", fmt, "--target-mhz", str(mhz), "--device",
+                     device, "-o", str(tmp_path / "v.v"))
     assert again.returncode == 0
     assert (tmp_path / "v.v").read_bytes() == out.read_bytes()        # reproducible
 
@@ -57,8 +77,8 @@ def test_generate_prints_the_plan_and_names_its_latency(tmp_path, unit, fmt, mhz
 def test_an_easier_target_never_needs_more_registers(tmp_path):
     lat = []
     for mhz in (10, 20, 30, 40, 50, 60):
-        r = run_cli("generate", "fmul", "--format", "e4m3", "--target-mhz", str(mhz),
-                    "--device", "ecp5-85f", "-o", str(tmp_path / "f.v"))
+        r = run_here("generate", "fmul", "--format", "e4m3", "--target-mhz", str(mhz),
+                     "--device", "ecp5-85f", "-o", str(tmp_path / "f.v"))
         assert r.returncode == 0, r.stderr
         lat.append(int(PLAN.search(r.stdout).group(1)))
     assert lat == sorted(lat) and lat[0] == 0 and lat[-1] >= 1, lat
@@ -76,7 +96,7 @@ def test_an_easier_target_never_needs_more_registers(tmp_path):
     (["--format", "bf16", "--target-mhz", "900", "--device", "up5k"], "not reachable"),
 ])
 def test_bad_requests_are_one_line_and_exit_2(tmp_path, args, msg):
-    r = run_cli("generate", "fmul", *args, "-o", str(tmp_path / "f.v"))
+    r = run_here("generate", "fmul", *args, "-o", str(tmp_path / "f.v"))
     assert r.returncode == 2, r.stdout
     assert msg in r.stderr and "Traceback" not in r.stderr
     assert len(r.stderr.strip().splitlines()) <= 2           # usage line (argparse) + error
