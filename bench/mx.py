@@ -122,9 +122,9 @@ def measure_all(cfgs, devices, *, cached_only, scheduler, workers):
     rows = []
     for (row, _job), r in zip(points, outcomes):
         if isinstance(r, DoesNotFit):
-            row["status"] = "does not fit: " + str(r).splitlines()[0][:60]
+            row["status"] = "does not fit: " + str(r).splitlines()[0].split(": ", 1)[-1]
         elif isinstance(r, FlowError):
-            row["status"] = "failed: " + str(r).splitlines()[0][:60]
+            row["status"] = "failed: " + str(r).splitlines()[0]
         elif r is None:
             row["status"] = "not measured yet"
         else:
@@ -151,7 +151,7 @@ def report(rows, devices):
            "spec's section numbers). All rows round to nearest even.", "",
            "Out-of-context synthesis (the unit's inputs from a shift register, its outputs "
            "into a register), one placement seed (1). Tools: "
-           + ", ".join(f"{k} {x}" for k, x in sorted(v.items())) + ".", "",
+           + ", ".join(sorted(set(v.values()))) + ".", "",
            "Columns: `LUT4 slots` = LUT4 + 2 × CCU2C on ECP5 (= LUT4 on iCE40); `MAC/clk` = "
            "element products per clock, measured in simulation (64 blocks back to back, no "
            "stalls; 1 for the scalar MACs by construction); `GMAC/s` = MAC/clk × Fmax; "
@@ -166,6 +166,29 @@ def report(rows, devices):
                           "LUT4 slots", "Fmax MHz", "MAC/clk", "GMAC/s", "MMAC/s per kLUT",
                           "status"]))
         out.append("")
+    out += ["## Reading", ""]
+    for dev in devices:
+        by = {r["name"]: r for r in rows if r["device"] == dev}
+        ref = by.get("fmac e4m3→fp16 rounded (float PE)", {}).get("per_klut")
+        i8 = by.get("imac int8×int8→int32 (int8 PE)", {}).get("per_klut")
+        best = max((r for r in by.values() if r["name"].startswith("mxdot")
+                    and r.get("per_klut")), key=lambda r: r["per_klut"], default=None)
+        e4 = max((r for r in by.values() if r["name"].startswith("mxdot e4m3")
+                  and r.get("per_klut")), key=lambda r: r["per_klut"], default=None)
+        if ref and best:
+            line = (f"- {dev}: the best MX dot product per LUT4 is {best['name']} "
+                    f"({best['per_klut']:.1f} MMAC/s per kLUT, {best['per_klut'] / ref:.1f}x the "
+                    f"e4m3:fp16 rounded PE operator")
+            if e4:
+                line += (f"; {e4['name']}: {e4['per_klut']:.1f}, "
+                         f"{e4['per_klut'] / ref:.1f}x")
+            if i8:
+                line += (f"); the int8 MAC, with its product in a DSP block, still buys "
+                         f"{i8 / best['per_klut']:.0f}x more MAC rate per LUT4")
+            out.append(line + ".")
+    out += ["", "The MX units are unpipelined (one block sum, scale and FP32 accumulation per "
+            "clock path), so their Fmax is that of the whole datapath; pipelining them "
+            "(frequency-directed, as the float operators) is the next step.", ""]
     out += ["## Not measured yet", "",
             "MX processing elements inside the systolic array, the largest MX array per "
             "device and model accuracy per MX format (issue 19) are not built yet; the "
