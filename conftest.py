@@ -11,6 +11,7 @@ The order changes no test's outcome.
 
 SLOW_FILES = [
     "tests/test_build.py",
+    "tests/test_sweep.py",
     "rtl_tests/test_ffma.py",
     "rtl_tests/test_fadd.py",
     "rtl_tests/test_systolic.py",
@@ -19,6 +20,7 @@ SLOW_FILES = [
     "rtl_tests/test_fmac.py",
     "rtl_tests/test_mxdot.py",
     "tests/test_readme.py",
+    "tests/test_formal.py",
     "rtl_tests/test_dpmac.py",
     "rtl_tests/test_explore_rtl.py",
     "rtl_tests/test_requant.py",

@@ -53,14 +53,14 @@ def test_fadd_pipelined():
     with ``device=``) and one with every cut point are checked the same way. Includes a
     static-rounding FTZ subtractor checked on every operand pair."""
     entries = [
-        dict(comp=_unit("bf16", rounding="dynamic", latency=1), sets=["random:20000"]),
+        dict(comp=_unit("bf16", rounding="dynamic", latency=1), sets=["random:8000"]),
         dict(comp=_unit("e5m2_ftz", rounding="rdn", subtract=True, latency=2),
              sets=["exhaustive"]),
-        dict(comp=_unit("fp16", rounding="rna", latency=3), sets=["random:20000"]),
+        dict(comp=_unit("fp16", rounding="rna", latency=3), sets=["random:8000"]),
         # Planned pipelines (hwgen.timing): about twice the unpipelined Fmax, and every cut
         # point at once.
         dict(comp=_unit("fp16", rounding="dynamic", target_mhz=66, device="ecp5-85f"),
-             sets=["random:20000"]),
+             sets=["random:8000"]),
         dict(comp=_all_cuts("e4m3", rounding="rne", subtract="dynamic"), sets=["exhaustive"]),
     ]
     assert_passed(run_group("tb_fadd_pipelined", MODULE, entries, seed=3))

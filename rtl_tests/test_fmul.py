@@ -49,15 +49,15 @@ def test_fmul_pipelined():
     with ``device=``) and one with every cut point are checked the same way. Includes a
     static-rounding FTZ build checked on every operand pair."""
     entries = [
-        dict(comp=_unit("bf16", rounding="dynamic", latency=1), sets=["random:20000"]),
+        dict(comp=_unit("bf16", rounding="dynamic", latency=1), sets=["random:8000"]),
         dict(comp=_unit("e5m2_ftz", rounding="rdn", latency=2), sets=["exhaustive"]),
-        dict(comp=_unit("fp16", rounding="rna", latency=3), sets=["random:20000"]),
+        dict(comp=_unit("fp16", rounding="rna", latency=3), sets=["random:8000"]),
         # Planned pipelines (hwgen.timing): about twice the unpipelined Fmax, and every cut
         # point at once.
         dict(comp=_unit("bf16", rounding="dynamic", target_mhz=66, device="ecp5-85f"),
-             sets=["random:20000"]),
+             sets=["random:8000"]),
         dict(comp=_unit("e4m3", rounding="rne", target_mhz=29, device="up5k"),
              sets=["exhaustive"]),
-        dict(comp=_all_cuts("e5m2", rounding="dynamic"), sets=["random:20000"]),
+        dict(comp=_all_cuts("e5m2", rounding="dynamic"), sets=["random:8000"]),
     ]
     assert_passed(run_group("tb_fmul_pipelined", MODULE, entries, seed=3))
