@@ -94,7 +94,7 @@ class _Serial:
 
 
 class _Dask:
-    def __init__(self, scheduler, workers, progress):
+    def __init__(self, scheduler, workers):
         from ..extras import require
         distributed = require("distributed", "sweep")
         self._cluster = None
@@ -142,7 +142,7 @@ class _Dask:
             self._cluster.close()
 
 
-def _executor(scheduler, workers, progress):
+def _executor(scheduler, workers):
     scheduler = check_scheduler(scheduler)
     workers = check_workers(workers)
     if scheduler is not None and workers is not None:
@@ -154,7 +154,7 @@ def _executor(scheduler, workers, progress):
         import importlib.util
         if importlib.util.find_spec("distributed") is None:   # no 'sweep' extra: serially
             return _Serial()
-    return _Dask(scheduler, workers, progress)
+    return _Dask(scheduler, workers)
 
 
 class _Progress:
@@ -201,7 +201,7 @@ def map_tasks(fn, items, *, scheduler=None, workers=None, progress=True, on_resu
     results = [None] * len(items)
     if not items:
         return results
-    ex = _executor(scheduler, workers, progress)
+    ex = _executor(scheduler, workers)
     bar = _Progress(ex.label, len(items), progress)
 
     def done(i, ok, value):
