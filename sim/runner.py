@@ -3,6 +3,8 @@
 * Verilator (default) or Icarus (``SIM=icarus`` or ``sim="icarus"``).
 * One build directory per design variant, named after the top module (whose name encodes the
   parameters) and the simulator; a build is reused when the Verilog text is unchanged.
+* Verilator's run-time library is compiled once and shared by every build
+  (:mod:`sim.verilated_cache`); the model itself at ``-O0`` (``HWGEN_VERILATOR_OPT``).
 * Waveforms only when ``WAVES=1`` (or ``waves=True``).
 * ``verilator_config``: the text of a Verilator configuration file (``.vlt``) built with the
   design, e.g. ``forceable`` lines so that a test can force internal signals through VPI
@@ -26,6 +28,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from . import verilated_cache
 from .tools import setup_simulator
 
 __all__ = ["run", "SimResult", "build_root", "module_root", "VERILATOR_ARGS"]
@@ -143,6 +146,34 @@ def _cxx_opt(sim):
             os.environ["MAKEFLAGS"] = old
 
 
+def _verilator_runner():
+    """cocotb's Verilator runner, with Verilator's run-time library compiled once per
+    installation instead of once per design (:mod:`sim.verilated_cache`)."""
+    from cocotb_tools.runner import Verilator
+
+    class CachedRuntimeVerilator(Verilator):
+        def _execute_cmds(self, cmds, cwd, stdout=None):
+            for cmd in cmds:
+                if cmd[:1] == ["make"] and "Vtop.mk" in cmd:
+                    self._make_with_cache(cmd, cwd, stdout)
+                else:
+                    super()._execute_cmds([cmd], cwd, stdout)
+
+        def _make_with_cache(self, cmd, cwd, stdout):
+            bdir = Path(cmd[cmd.index("-C") + 1])
+            make_vars = [a for a in cmd if "=" in a]
+            objects = verilated_cache.global_objects(bdir, make_vars, env=self.env)
+            key = objects and verilated_cache.cache_key(bdir, make_vars, objects, env=self.env)
+            cache = build_root() / "verilated-runtime" / key if key else None
+            if cache is not None:
+                verilated_cache.seed(bdir, cache, objects)
+            super()._execute_cmds([cmd], cwd, stdout)
+            if cache is not None:
+                verilated_cache.store(bdir, cache, objects)
+
+    return CachedRuntimeVerilator()
+
+
 _run_counter = 0
 
 
@@ -170,7 +201,7 @@ def run(component=None, *, test_module, verilog=None, toplevel=None, params=None
     bdir = build_root() / f"{toplevel}-{sim}{'-waves' if waves else ''}"
     bdir.mkdir(parents=True, exist_ok=True)
     src = bdir / f"{toplevel}.v"
-    runner = get_runner(sim)
+    runner = _verilator_runner() if sim == "verilator" else get_runner(sim)
     t0 = time.monotonic()
     with _locked(bdir / ".lock"):
         _write_if_changed(src, verilog)
