@@ -23,13 +23,17 @@ __all__ = ["global_objects", "cache_key", "seed", "store"]
 
 
 def _make(build_dir, make_vars, *goals, env=None, always=False):
-    cmd = ["make", "-s" if not always else "-n", "-f", "Vtop.mk", *make_vars, *goals]
+    # --no-print-directory: under an outer make (``make test``) a sub-make would otherwise
+    # print "Entering directory <this build folder>" into the key.
+    cmd = ["make", "--no-print-directory", "-s" if not always else "-n", "-f", "Vtop.mk",
+           *make_vars, *goals]
     if always:
         cmd.insert(1, "-B")
     out = subprocess.run(cmd, cwd=build_dir, env=env, capture_output=True, text=True)
     if out.returncode != 0:
         return None
-    return out.stdout
+    return "\n".join(line for line in out.stdout.splitlines()
+                     if not line.startswith("make"))
 
 
 def global_objects(build_dir, make_vars=(), env=None):

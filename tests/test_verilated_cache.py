@@ -70,3 +70,33 @@ def test_a_missing_prerequisite_disables_the_entry(tmp_path):
     fresh = tmp_path / "fresh"
     fresh.mkdir()
     assert vc.seed(fresh, cache, ["verilated.o"]) == []
+
+
+def _verilate(folder, name):
+    """Run the ``verilator`` step only (no C++ compile) on a one-register design."""
+    import subprocess
+    from sim.tools import setup_verilator
+    bindir = setup_verilator()
+    folder.mkdir()
+    src = folder / f"{name}.v"
+    src.write_text(f"module {name}(input clk, input [3:0] d, output reg [3:0] q);\n"
+                   "  always @(posedge clk) q <= d;\nendmodule\n")
+    subprocess.run([str(bindir / "verilator"), "-cc", "--exe", "--vpi", "-Mdir", str(folder),
+                    "--prefix", "Vtop", "--top-module", name, str(src)],
+                   check=True, capture_output=True)
+
+
+def test_the_key_is_the_same_for_two_designs_even_under_an_outer_make(tmp_path, monkeypatch):
+    # Under `make test` a sub-make prints "Entering directory <build folder>": that must
+    # not make every design's key different.
+    monkeypatch.setenv("MAKELEVEL", "1")
+    keys = []
+    for name in ("one", "two"):
+        _verilate(tmp_path / name, name)
+        objs = vc.global_objects(tmp_path / name, ["VM_TRACE=0"])
+        assert "verilated.o" in objs and "verilated_vpi.o" in objs
+        keys.append(vc.cache_key(tmp_path / name, ["VM_TRACE=0"], objs))
+    assert keys[0] is not None and keys[0] == keys[1]
+    # Tracing compiles the run-time library differently: another key.
+    objs = vc.global_objects(tmp_path / "one", ["VM_TRACE=1"])
+    assert vc.cache_key(tmp_path / "one", ["VM_TRACE=1"], objs) != keys[0]
