@@ -24,9 +24,9 @@ if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from units import table  # noqa: E402  (bench/units.py: the Markdown table writer)
+from units import outcome_fields, table  # noqa: E402  (bench/units.py: the Markdown table writer)
 
-from hwgen.flow import DoesNotFit, FlowError, get_device, lookup, tool_versions  # noqa: E402
+from hwgen.flow import get_device, tool_versions  # noqa: E402
 
 DEVICES = ["up5k", "ecp5-85f"]
 ELEMENTS = ["e4m3", "e5m2", "e3m2", "e2m3", "e2m1", "int8"]
@@ -109,31 +109,15 @@ def measure_all(cfgs, devices, *, cached_only, scheduler, workers):
             row = dict(name=label, module=top, device=dev, status="ok",
                        rate=rate if rate is not None else macs_per_clock(comp))
             points.append((row, plan_synthesis(text, top, dev)))
-    jobs = [job for _, job in points]
-    if cached_only:
-        outcomes = []
-        for job in jobs:
-            try:
-                outcomes.append(lookup(job.verilog, job.top, job.device.name))
-            except DoesNotFit as e:
-                outcomes.append(e)
-    else:
-        outcomes = synthesize_jobs(jobs, scheduler=scheduler, workers=workers)
+    outcomes = synthesize_jobs([job for _, job in points], scheduler=scheduler,
+                               workers=workers, cached_only=cached_only)
     rows = []
     for (row, _job), r in zip(points, outcomes):
-        if isinstance(r, DoesNotFit):
-            row["status"] = "does not fit: " + str(r).splitlines()[0].split(": ", 1)[-1]
-        elif isinstance(r, FlowError):
-            row["status"] = "failed: " + str(r).splitlines()[0]
-        elif r is None:
-            row["status"] = "not measured yet"
-        else:
-            u = r.unit
-            row.update(lut=u.get("lut", 0), carry=u.get("carry", 0), ff=u.get("ff", 0),
-                       dsp=u.get("dsp", 0), fmax=r.fmax_mhz)
+        row.update(outcome_fields(r))
+        if row["status"] == "ok":
             fam = get_device(row["device"]).family
             row["area"] = row["lut"] + (2 * row["carry"] if fam == "ecp5" else 0)
-            row["gmacs"] = row["rate"] * r.fmax_mhz / 1000
+            row["gmacs"] = row["rate"] * row["fmax"] / 1000
             row["per_klut"] = row["gmacs"] * 1e6 / row["area"] if row["area"] else None
         rows.append(row)
     return rows

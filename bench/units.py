@@ -283,6 +283,22 @@ def bsmac_cycles(lanes=8, weight_bits=8, act_bits=8, n_ops=SIM_OPS, seed=1):
 
 # -- tables ------------------------------------------------------------------------------------
 
+def outcome_fields(outcome):
+    """A synthesis outcome (:func:`hwgen.flow.sweep.synthesize_jobs`) as table fields:
+    ``status`` (``ok``, ``does not fit: ...``, ``failed: ...``, ``not measured yet``) and, when
+    measured, yosys's ``lut``, ``carry``, ``ff``, ``dsp`` and nextpnr's ``fmax``."""
+    from hwgen.flow import DoesNotFit, FlowError
+    if isinstance(outcome, DoesNotFit):
+        return dict(status="does not fit: " + str(outcome).splitlines()[0].split(": ", 1)[-1])
+    if isinstance(outcome, FlowError):
+        return dict(status="failed: " + str(outcome).splitlines()[0])
+    if outcome is None:
+        return dict(status="not measured yet")
+    u = outcome.unit
+    return dict(status="ok", lut=u.get("lut", 0), carry=u.get("carry", 0), ff=u.get("ff", 0),
+                dsp=u.get("dsp", 0), fmax=outcome.fmax_mhz)
+
+
 def table(rows, cols, heads=None):
     heads = heads or cols
     cells = [[_fmt(r.get(c)) for c in cols] for r in rows]

@@ -47,7 +47,11 @@ def check_array_pe(pe):
 
 def check_pe_latency(pe, dataflow, mul_latency=0, add_latency=0):
     """Check a PE pipeline (see :class:`~hwgen.arrays.pe.PEDatapath`); return
-    ``(mul_latency, add_latency)``."""
+    ``(mul_latency, add_latency)``.
+
+    ``F:ACC:rounded``: multiplier 0..3, adder 0..3; ``F:ACC:fused``: FMA 0..4 (multiplier 0);
+    ``F:exact``: the product path 0..2 (alignment, product) and the column read-out, the one
+    rounding of the Kulisch sum, 0..3 (the PE's integer add is never cut)."""
     pe = parse_pe(pe)
     lat = {"Multiplier latency": mul_latency, "Adder latency": add_latency}
     for what, v in lat.items():
@@ -55,14 +59,13 @@ def check_pe_latency(pe, dataflow, mul_latency=0, add_latency=0):
             raise TypeError(f"{what} must be an integer, not {v!r}")
     if not (mul_latency or add_latency):
         return 0, 0
-    if dataflow != "ws" or pe.accumulate not in ("rounded", "fused"):
-        raise ValueError(f"A PE pipeline needs a weight-stationary array of F:ACC:rounded or "
-                         f"F:ACC:fused PEs, not {pe.spec!r} ({dataflow})")
-    hi = {"Multiplier latency": 3 if pe.accumulate == "rounded" else 0,
-          "Adder latency": 3 if pe.accumulate == "rounded" else 4}
-    for what, v in lat.items():
-        if not 0 <= v <= hi[what]:
-            raise ValueError(f"{what} must be between 0 and {hi[what]} for {pe.spec}, "
+    if dataflow != "ws" or pe.accumulate not in ("rounded", "fused", "exact"):
+        raise ValueError(f"A PE pipeline needs a weight-stationary array of F:ACC:rounded, "
+                         f"F:ACC:fused or F:exact PEs, not {pe.spec!r} ({dataflow})")
+    hi = {"rounded": (3, 3), "fused": (0, 4), "exact": (2, 3)}[pe.accumulate]
+    for (what, v), top in zip(lat.items(), hi):
+        if not 0 <= v <= top:
+            raise ValueError(f"{what} must be between 0 and {top} for {pe.spec}, "
                              f"not {v!r}")
     return mul_latency, add_latency
 
@@ -308,9 +311,10 @@ class ArraySpec:
         each (when no row of more planes is in flight), then the result register or drain
         select (1), the de-skew hand-over (1) and the result FIFO (2: write, then its output
         register): ``(rows + cols - 1)·cycles_per_row + 4``. A pipelined PE adds
-        ``rows·add_latency + mul_latency``."""
+        ``rows·add_latency + mul_latency`` (``F:exact``: ``mul_latency + add_latency``, the
+        read-out's stages)."""
         return ((self.rows + self.cols - 1) * self._planes_of(bits) + 4
-                + self.rows * self.add_latency + self.mul_latency)
+                + self.rows * self.pe_add_latency + self.mul_latency + self.readout_latency)
 
     @property
     def cycles_per_tile(self):
@@ -323,12 +327,23 @@ class ArraySpec:
         return self.cycles_per_tile_at()
 
     @property
+    def pe_add_latency(self):
+        """Cycles a PE holds a partial sum beyond its one register: ``add_latency``, except
+        for ``F:exact`` PEs, whose ``add_latency`` pipelines the column read-out instead."""
+        return 0 if self.pe.accumulate == "exact" else self.add_latency
+
+    @property
+    def readout_latency(self):
+        """Register stages of the column read-out (``F:exact`` PEs: ``add_latency``)."""
+        return self.add_latency if self.pe.accumulate == "exact" else 0
+
+    @property
     def ws_drain(self):
         """Weight-stationary: cycles after a tile's last row enters until its weight bank may
         be reloaded. Row k of a bank is last read by PE (k, cols-1), cols-1 +
         k·(1+add_latency) cycles after the tile's last row enters: the bank reloads after the
-        worst, k = rows-1."""
-        return self.cols + (self.rows - 1) * self.add_latency
+        worst, k = rows-1 (:attr:`pe_add_latency`)."""
+        return self.cols + (self.rows - 1) * self.pe_add_latency
 
     def cycles_per_tile_at(self, bits=None):
         """:attr:`cycles_per_tile` for tiles of ``bits`` planes (bit-serial PEs). OS:

@@ -152,7 +152,10 @@ def test_e4m3_fp16_rounded_differs_from_float_matmul():
 
 
 def test_e4m3_exact():
-    _run(4, 4, "e4m3:exact", "ws", [[12, 24, 8], [3, 5, 3]], specials=True)
+    # WS with every register of the exact pipeline (product path 2, read-out 3; each latency
+    # alone is checked in tests/test_exact_pe.py), OS unpipelined.
+    _run(4, 4, "e4m3:exact", "ws", [[12, 24, 8], [3, 5, 3]], specials=True, mul_latency=2,
+         add_latency=3)
     _run(2, 2, "e4m3:exact:fp16", "os", [[7, 40, 5]], specials=True)
 
 

@@ -168,3 +168,18 @@ def test_expand_grid():
                       ["--format", "e4m3", "--rounding", "rtz", "--x", "1"],
                       ["--format", "fp16", "--rounding", "rne", "--x", "1"],
                       ["--format", "fp16", "--rounding", "rtz", "--x", "1"]]
+
+
+def test_cached_only_runs_no_tool(tmp_path):
+    from hwgen.export import to_verilog
+    from hwgen.flow import DoesNotFit
+    from hwgen.flow.sweep import synthesize_jobs
+    from hwgen.flow.synth import plan_synthesis, store_result
+    from hwgen.units.imac import IntMac
+    top, text = to_verilog(IntMac(2, 2, 8))
+    job = plan_synthesis(text, top, "up5k", build_root=tmp_path)
+    other = plan_synthesis(text, top, "up5k", seed=2, build_root=tmp_path)
+    store_result(other, DoesNotFit("too big"), build_root=tmp_path)
+    out = synthesize_jobs([job, other], build_root=tmp_path, progress=False, cached_only=True)
+    assert out[0] is None and isinstance(out[1], DoesNotFit) and str(out[1]) == "too big"
+    assert not [p for p in tmp_path.iterdir() if p.name.startswith(top)]   # no build folder

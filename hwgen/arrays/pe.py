@@ -17,16 +17,43 @@ float operators (:class:`~hwgen.units.fmul.FloatMultiplier`,
 sum into a result (identity except for exact PEs, where it is the one rounding).
 """
 
-from amaranth.hdl import Cat, Module, Mux, Shape, signed, unsigned
+from amaranth.hdl import Cat, Const, Module, Mux, Shape, Signal, signed, unsigned
 from amaranth.lib import data, wiring
 from amaranth.lib.wiring import In, Out
 
 from ..arrayspec import SUPPORTED_KINDS, check_array_pe, check_pe_latency
 from ..pespec import PE_GRAMMAR, PESpec, parse_pe
-from ..units.floatraw import exp_range, unpack
+from ..units.floatraw import exp_range, pipeline_register, unpack
 
 __all__ = ["PESpec", "parse_pe", "PE_GRAMMAR", "PEDatapath", "ReadOut", "SUPPORTED_KINDS",
-           "check_array_pe", "check_pe_latency", "operand_shapes", "acc_shape", "out_shape"]
+           "check_array_pe", "check_pe_latency", "operand_shapes", "acc_shape", "out_shape",
+           "EXACT_DSP_WIDTH", "exact_aligned_width", "readout_cuts"]
+
+#: Widest operand an exact PE aligns before its multiplier (a DSP block's 18-bit port on
+#: ECP5): formats whose aligned significand fits (e4m3, e3m4, e2m3, e3m2, e2m1...) multiply
+#: the aligned operands; wider ones (e5m2, fp16, bf16...) multiply the significands and
+#: shift the product.
+EXACT_DSP_WIDTH = 18
+
+
+def readout_cuts(pe, latency):
+    """Pipeline registers of an exact PE's read-out for ``latency`` 0..3: ``"abs"`` after
+    the Kulisch sum's magnitude, the others :class:`~hwgen.units.rounder.FloatRounder` cut
+    points of its normalizing shift. 1: halfway through the shift; 2: after the magnitude
+    and two thirds through the shift; 3: after the magnitude, halfway, and after the shift.
+    (For e4m3, 49 bits: ``norm3``; ``abs, norm4``; ``abs, norm3, norm``.)"""
+    from ..units.rounder import RounderGeometry
+    pe = parse_pe(pe)
+    geom = RounderGeometry(pe.out_fmt, pe.acc_bits, (pe.exact_lsb, pe.exact_lsb))
+    stages = [c for c in geom.cut_points if c.startswith("norm")]
+    half, two_thirds = stages[len(stages) // 2 - 1], stages[2 * len(stages) // 3 - 1]
+    return {0: (), 1: (half,), 2: ("abs", two_thirds), 3: ("abs", half, "norm")}[latency]
+
+
+def exact_aligned_width(fmt):
+    """Width of a significand of ``fmt`` shifted to its place (``sig << (exp - lo)``)."""
+    lo, hi = exp_range(fmt)
+    return fmt.precision + hi - lo
 
 
 def _int_shape(fmt):
@@ -108,7 +135,11 @@ class PEDatapath(wiring.Component):
     :class:`~hwgen.arrays.systolic.SystolicArray`) are not combinational: the product is
     ready ``mul_latency`` cycles after ``a`` and ``w``, ``acc_in`` is taken then (by the
     adder) and ``acc_out`` follows ``add_latency`` cycles later. Fused PEs take ``acc_in``
-    with ``a`` and ``w``.
+    with ``a`` and ``w``. Exact PEs (``mul_latency`` 0..2, ``add_latency`` 0): the product
+    is ready ``mul_latency`` cycles after ``a`` and ``w`` and ``acc_out`` follows ``acc_in``
+    in the same cycle; formats whose aligned significand fits :data:`EXACT_DSP_WIDTH` bits
+    align both operands before one multiplier (the product lands at its place), others
+    shift the significands' product.
     """
 
     def __init__(self, pe, *, mul_latency=0, add_latency=0):
@@ -173,35 +204,73 @@ class PEDatapath(wiring.Component):
 
     def _exact(self, m):
         pe = self._pe
-        lsb = pe.exact_lsb
+        l_mul = self._lat[0]
         ua = unpack(m, pe.a_fmt, self.a, name="ua")
         uw = unpack(m, pe.w_fmt, self.w, name="uw")
         (alo, ahi), (wlo, whi) = exp_range(pe.a_fmt), exp_range(pe.w_fmt)
-        assert alo + wlo == lsb
-        max_shift = ahi + whi - lsb
-        shift = Shape.cast(range(max_shift + 1))
-        amount = (ua.exp + uw.exp - lsb).as_unsigned()[:shift.width]
+        assert alo + wlo == pe.exact_lsb
         nan = ua.nan | uw.nan | (ua.inf & uw.zero) | (uw.inf & ua.zero)
-        inf = (ua.inf | uw.inf) & ~nan
-        sign = ua.sign ^ uw.sign
-        finite = ~(ua.nan | uw.nan | ua.inf | uw.inf)
-        mag = Mux(finite, (ua.sig * uw.sig) << amount, 0)
-        # The Kulisch width holds every product, so the shift never loses a bit.
-        fixed = self.acc_in.fixed + Mux(sign, -mag, mag)
+        flags = {"sign": ua.sign ^ uw.sign, "nan": nan,
+                 "inf": (ua.inf | uw.inf) & ~nan}
+        special_a, special_w = ua.nan | ua.inf, uw.nan | uw.inf
+
+        def stage(name, values):
+            """The ``"align"``/``"product"`` cut of the product path (``mul_latency`` 2/1+)."""
+            return {k: pipeline_register(m, v, f"{name}_{k}_q") for k, v in values.items()}
+
+        if exact_aligned_width(pe.a_fmt) <= EXACT_DSP_WIDTH and \
+                exact_aligned_width(pe.w_fmt) <= EXACT_DSP_WIDTH:
+            # Each operand at its place in the Kulisch register (sig << (exp - lo)): one
+            # multiplier (a DSP block) then yields the product already aligned, with no
+            # shifter after it; the two small shifters come first.
+            def align(u, fmt, enc):
+                # exp - lo = max(field, 1) - 1: from the exponent field, no adder
+                field = enc[fmt.man_bits:fmt.man_bits + fmt.exp_bits]
+                amount = Mux(field == 0, 0, field - 1)[:fmt.exp_bits]
+                return Mux(u.nan | u.inf, 0, (u.sig << amount)[:exact_aligned_width(fmt)])
+            vals = dict(flags, a=align(ua, pe.a_fmt, self.a), w=align(uw, pe.w_fmt, self.w))
+            if l_mul >= 2:
+                vals = stage("align", vals)
+            mag = vals.pop("a") * vals.pop("w")
+        else:
+            shift = Shape.cast(range(ahi + whi - alo - wlo + 1))
+            vals = dict(flags, amount=(ua.exp + uw.exp - alo - wlo).as_unsigned()[:shift.width],
+                        prod=Mux(special_a | special_w, 0, ua.sig * uw.sig))
+            if l_mul >= 2:
+                vals = stage("align", vals)
+            mag = vals.pop("prod") << vals.pop("amount")
+        if l_mul >= 1:
+            vals = stage("product", dict(vals, mag=mag))
+            mag = vals.pop("mag")
+        # The Kulisch width holds every product, so no bit is lost. ``acc ± mag`` as one
+        # carry chain: ``acc + (mag ^ s) + s`` (s the product's sign), with the carry-in s
+        # from an extra low bit: ``({acc, 1} + {mag ^ s, s}) >> 1``.
+        width = pe.acc_bits
+        sign = vals["sign"]
+        term = Signal(width, name="term")
+        m.d.comb += term.eq(mag.as_unsigned() ^ sign.replicate(width))
+        total = Cat(Const(1, 1), self.acc_in.fixed) + Cat(sign, term)
         m.d.comb += [
-            self.acc_out.fixed.eq(fixed),
-            self.acc_out.nan.eq(self.acc_in.nan | nan),
-            self.acc_out.pinf.eq(self.acc_in.pinf | (inf & ~sign)),
-            self.acc_out.ninf.eq(self.acc_in.ninf | (inf & sign)),
+            self.acc_out.fixed.eq(total[1:width + 1]),
+            self.acc_out.nan.eq(self.acc_in.nan | vals["nan"]),
+            self.acc_out.pinf.eq(self.acc_in.pinf | (vals["inf"] & ~sign)),
+            self.acc_out.ninf.eq(self.acc_in.ninf | (vals["inf"] & sign)),
         ]
 
 
 class ReadOut(wiring.Component):
-    """Running sum → result, combinational: the identity, except for exact PEs, whose Kulisch
-    register is rounded once (to nearest even) into the output format by the shared
+    """Running sum → result: the identity, except for exact PEs, whose Kulisch register is
+    rounded once (to nearest even) into the output format by the shared
     :class:`~hwgen.units.rounder.FloatRounder`. An exactly-zero sum reads out as ``+0``; NaN
     when a product was NaN or invalid or both infinities occurred; else ±Inf if an infinite
     product occurred (as :func:`hwgen.golden.fmac.mac`).
+
+    Parameters
+    ----------
+    pe : str or PESpec
+    latency : int
+        Exact PEs: register stages (0..3, at :func:`readout_cuts`); ``y`` follows ``acc``
+        that many cycles later. Others: 0 (combinational).
 
     Members
     -------
@@ -209,9 +278,16 @@ class ReadOut(wiring.Component):
     y : Out(out_shape(pe))
     """
 
-    def __init__(self, pe):
+    def __init__(self, pe, *, latency=0):
         self._pe = check_array_pe(pe)
+        if latency:
+            check_pe_latency(self._pe, "ws", 0, latency)
+            if self._pe.accumulate != "exact":
+                raise ValueError(f"Only exact PEs have a read-out pipeline, not {self._pe.spec}")
+        self._latency = latency
         super().__init__({"acc": In(acc_shape(self._pe)), "y": Out(out_shape(self._pe))})
+
+    latency = property(lambda self: self._latency)
 
     def elaborate(self, platform):
         m = Module()
@@ -221,18 +297,25 @@ class ReadOut(wiring.Component):
             return m
         from ..units.rounder import FloatRounder
         lsb = pe.exact_lsb
+        cuts = set(readout_cuts(pe, self._latency))
+        abs_cut = "abs" in cuts
+        cuts.discard("abs")
         m.submodules.rnd = rnd = FloatRounder(pe.out_fmt, sig_width=pe.acc_bits,
-                                              exp_range=(lsb, lsb))
+                                              exp_range=(lsb, lsb), cuts=cuts)
         acc = self.acc
         res_nan = acc.nan | (acc.pinf & acc.ninf)
         res_inf = (acc.pinf | acc.ninf) & ~res_nan
         neg = acc.fixed < 0
+        vals = dict(sign=Mux(res_inf, acc.ninf, neg), sig=Mux(neg, -acc.fixed, acc.fixed),
+                    nan=res_nan, inf=res_inf)
+        if abs_cut:
+            vals = {k: pipeline_register(m, v, f"abs_{k}_q") for k, v in vals.items()}
         m.d.comb += [
-            rnd.sign.eq(Mux(res_inf, acc.ninf, neg)),
+            rnd.sign.eq(vals["sign"]),
             rnd.exp.eq(lsb),
-            rnd.sig.eq(Mux(neg, -acc.fixed, acc.fixed)),
-            rnd.nan.eq(res_nan),
-            rnd.inf.eq(res_inf),
+            rnd.sig.eq(vals["sig"]),
+            rnd.nan.eq(vals["nan"]),
+            rnd.inf.eq(vals["inf"]),
             rnd.invalid.eq(0),
             self.y.eq(rnd.y),
         ]

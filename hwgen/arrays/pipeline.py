@@ -7,6 +7,10 @@ A weight-stationary float PE is a multiplier and an adder (``F:ACC:rounded``) or
 (``F:ACC:fused``), each with the fixed pipeline table of :mod:`hwgen.units.floatop`
 (``latency=N``). :func:`plan_pe_pipeline` takes, for each operator, the fewest stages whose
 every stage the device's delay model (:mod:`hwgen.timing`) estimates to fit ``1000 / F`` ns.
+``F:exact`` PEs have two fixed tables instead: the product path (``mul_latency`` 0..2:
+operand alignment or significand product, the multiplier or shifter, the Kulisch add) and the
+column read-out (``add_latency`` 0..3: the sum's magnitude, then the rounder,
+:func:`~hwgen.arrays.pe.readout_cuts`); each gets the fewest stages the model says fit.
 The estimate covers the PE's operators only (not the array's wiring, the skew registers or
 the host link around it): the build still measures the achieved clock and says whether it
 was met.
@@ -16,7 +20,7 @@ from dataclasses import dataclass
 
 from ..arrayspec import check_pe_latency
 from ..pespec import parse_pe
-from ..timing import check_device, check_target_mhz
+from ..timing import Segment, check_device, check_target_mhz, delay_model, plan_cuts
 
 __all__ = ["PEPipeline", "plan_pe_pipeline"]
 
@@ -58,25 +62,62 @@ def _operators(pe):
                                        out_fmt=pe.acc_fmt, latency=n), 4)]
 
 
+class _Estimate:
+    """What :func:`plan_pe_pipeline` asks of a pipeline choice: ``estimate(device)``."""
+
+    def __init__(self, segments, cuts):
+        self._segments, self._cuts = segments, cuts
+
+    def estimate(self, device):
+        return plan_cuts(self._segments, self._cuts, device)
+
+
+def _exact_paths(pe, device):
+    """The product path and the read-out of an ``F:exact`` PE as ``_operators`` gives them,
+    each latency an estimate of its fixed cut set."""
+    from ..units.rounder import RounderGeometry
+    from .pe import EXACT_DSP_WIDTH, exact_aligned_width, readout_cuts
+    model = delay_model(device)
+    wa, ww = exact_aligned_width(pe.a_fmt), exact_aligned_width(pe.w_fmt)
+    if wa <= EXACT_DSP_WIDTH and ww <= EXACT_DSP_WIDTH:
+        # each operand shifted to its place, then one product
+        product = [Segment("align", max(model.shifter(wa, wa - pe.a_fmt.precision),
+                                        model.shifter(ww, ww - pe.w_fmt.precision)), "align"),
+                   Segment("product", model.multiplier(wa, ww), "product")]
+    else:
+        # the significands' product, then the shift to its place
+        pa, pw = pe.a_fmt.precision, pe.w_fmt.precision
+        product = [Segment("product", model.multiplier(pa, pw), "align"),
+                   Segment("shift", model.shifter(pe.acc_bits, wa + ww - pa - pw), "product")]
+    product.append(Segment("add", model.logic(2) + model.adder(pe.acc_bits + 1)))
+    geom = RounderGeometry(pe.out_fmt, pe.acc_bits, (pe.exact_lsb, pe.exact_lsb))
+    readout = [Segment("abs", model.adder(pe.acc_bits) + model.mux(2), "abs"),
+               *geom.segments(model)]
+    product_cuts = {0: (), 1: ("product",), 2: ("align", "product")}
+    return [("product path", lambda n: _Estimate(product, product_cuts[n]), 2),
+            ("read-out", lambda n: _Estimate(readout, readout_cuts(pe, n)), 3)]
+
+
 def plan_pe_pipeline(pe, target_mhz, device, dataflow="ws"):
     """The :class:`PEPipeline` of the PE spec ``pe`` for ``target_mhz`` on ``device``.
 
     Raises
     ------
     ValueError
-        A PE or dataflow without a pipeline (integer, ternary, bit-serial, dual-precision and
-        exact PEs, output-stationary arrays), a bad target or device, or a target that no
-        pipeline of the table reaches (the message gives the best estimate).
+        A PE or dataflow without a pipeline (integer, ternary, bit-serial and dual-precision
+        PEs, output-stationary arrays), a bad target or device, or a target that no pipeline
+        of the table reaches (the message gives the best estimate).
     """
     target = check_target_mhz(target_mhz)
     device = check_device(device)
     spec = parse_pe(pe)
-    if dataflow != "ws" or spec.kind != "float" or spec.accumulate not in ("rounded", "fused"):
+    if dataflow != "ws" or spec.kind != "float":
         raise ValueError(f"A target frequency pipelines the PEs of weight-stationary arrays "
-                         f"of F:ACC:rounded or F:ACC:fused PEs; {spec.spec!r} ({dataflow}) "
-                         f"has no PE pipeline")
+                         f"of F:ACC:rounded, F:ACC:fused or F:exact PEs; {spec.spec!r} "
+                         f"({dataflow}) has no PE pipeline")
     chosen, slowest = {}, float("inf")
-    for name, build, hi in _operators(spec):
+    for name, build, hi in (_exact_paths(spec, device) if spec.accumulate == "exact"
+                            else _operators(spec)):
         best = None
         for n in range(hi + 1):
             est = build(n).estimate(device).fmax_mhz
@@ -92,6 +133,8 @@ def plan_pe_pipeline(pe, target_mhz, device, dataflow="ws"):
         slowest = min(slowest, chosen[name][1])
     if spec.accumulate == "rounded":
         mul, add = chosen["multiplier"][0], chosen["adder"][0]
+    elif spec.accumulate == "exact":
+        mul, add = chosen["product path"][0], chosen["read-out"][0]
     else:
         mul, add = 0, chosen["fma"][0]
     check_pe_latency(spec, dataflow, mul, add)

@@ -110,7 +110,11 @@ class SystolicArray(wiring.Component):
         skewed by ``i·(1 + add_latency)`` cycles and the top partial sums by
         ``mul_latency`` more: each sum meets its product; the results are unchanged
         (:func:`hwgen.golden.matmul.matmul`), only :attr:`latency` and
-        :attr:`cycles_per_tile` grow.
+        :attr:`cycles_per_tile` grow. ``F:exact`` PEs: ``mul_latency`` 0..2 registers in the
+        product path (1: after the product, 2: also after the operands' alignment) and
+        ``add_latency`` 0..3 in each column's read-out (the rounding of the Kulisch sum,
+        :func:`~hwgen.arrays.pe.readout_cuts`); the PE's integer add is never cut, so the skew
+        stays ``i`` cycles.
 
     Members
     -------
@@ -215,12 +219,14 @@ class SystolicArray(wiring.Component):
         return value
 
     def _readout(self, core, acc, j):
-        ro = ReadOut(self.pe)
+        lat = self._spec.readout_latency
+        ro = ReadOut(self.pe, latency=lat)
         core.submodules[f"readout_{j}"] = ro
         core.d.comb += ro.acc.eq(acc)
         if self.dataflow == "ws" and self.pe.accumulate == "exact":
             elem = Signal(self.result_elem, name=f"res_{j}")
-            core.d.comb += [elem.y.eq(ro.y), elem.acc.eq(acc)]
+            core.d.comb += [elem.y.eq(ro.y),
+                            elem.acc.eq(self._delay(core, acc, lat, f"ro_acc{j}"))]
             return elem
         return ro.y
 
@@ -281,7 +287,9 @@ class SystolicArray(wiring.Component):
             mv = dk = core
             step = first = 1
             drain_steps = self._spec.ws_drain
-        l_mul, l_add = self.mul_latency, self.add_latency
+        # F:exact: add_latency pipelines the read-out, not the PE (ArraySpec.pe_add_latency)
+        l_mul, l_add = self.mul_latency, self._spec.pe_add_latency
+        l_out = self._spec.readout_latency
 
         # -- weight banks: loader fills bank `ld`, activations use bank `cur` --------------------
         cur = Signal()
@@ -360,7 +368,7 @@ class SystolicArray(wiring.Component):
                 if i == R - 1 and j == C - 1:
                     av_last = v_r
         out_valid = Signal()
-        mv.d.sync += out_valid.eq(self._delay(mv, av_last, l_mul + l_add, "pipe_v"))
+        mv.d.sync += out_valid.eq(self._delay(mv, av_last, l_mul + l_add + l_out, "pipe_v"))
         row = []
         for j in range(C):
             acc = self._delay(dk, ps[R - 1][j], C - 1 - j, f"deskew{j}")

@@ -39,11 +39,12 @@ def add_pe_pipeline_args(p):
     ``build``)."""
     p.add_argument("--mul-latency", type=int, default=0, metavar="N",
                    help="PE pipeline, weight-stationary float PEs: register stages in the "
-                        "multiplier (rounded: 0..3; default 0)")
+                        "multiplier (rounded: 0..3) or the product path (exact: 0..2); "
+                        "default 0")
     p.add_argument("--add-latency", type=int, default=0, metavar="N",
                    help="PE pipeline, weight-stationary float PEs: register stages in the "
-                        "adder (rounded: 0..3) or FMA (fused: 0..4); default 0. Raises Fmax, "
-                        "results unchanged")
+                        "adder (rounded: 0..3), the FMA (fused: 0..4) or the column read-out "
+                        "(exact: 0..3); default 0. Raises Fmax, results unchanged")
 
 
 def _add_arguments(p):

@@ -240,7 +240,8 @@ def _worker_name():
         return "local"
 
 
-def synthesize_jobs(jobs, *, scheduler=None, workers=None, build_root=None, progress=True):
+def synthesize_jobs(jobs, *, scheduler=None, workers=None, build_root=None, progress=True,
+                    cached_only=False):
     """Out-of-context synthesis of every :class:`~hwgen.flow.synth.SynthJob` in ``jobs``.
 
     Returns ``[outcome, ...]`` in order, each a
@@ -248,7 +249,8 @@ def synthesize_jobs(jobs, *, scheduler=None, workers=None, build_root=None, prog
     :class:`DoesNotFit` or a :class:`FlowError` (the job failed: a tool error, other tool
     versions on the worker, a worker lost too often). A fresh result's ``build_dir`` is its
     folder under ``build_root`` (written here from what the worker sent back) and its
-    ``worker`` the Dask worker that ran it (``"local"`` without Dask).
+    ``worker`` the Dask worker that ran it (``"local"`` without Dask). ``cached_only``: run
+    nothing; a job without a cached outcome gives ``None``.
     """
     from .synth import cached_result, store_result, store_run
     jobs = list(jobs)
@@ -264,6 +266,8 @@ def synthesize_jobs(jobs, *, scheduler=None, workers=None, build_root=None, prog
             out[i] = hit
         else:
             todo.append(i)
+    if cached_only:
+        return out
     # the same job twice in one sweep runs once
     first = {}
     unique = [i for i in todo if first.setdefault(jobs[i].key, i) == i]

@@ -1,0 +1,161 @@
+"""The exact (Kulisch) PE step and its read-out, pipelined or not, in Amaranth's simulator.
+
+The PE's step is checked against exact products written with :class:`fractions.Fraction`
+(``tests/fraction_ref.py``, no code shared with the golden model): both datapaths (operands
+aligned before one multiplier, e4m3; significand product then shift, e5m2), every latency.
+The pipelined read-out must give, cycle for cycle ``latency`` later, what the combinational one
+gives (which the cocotb array tests compare with the golden model).
+"""
+
+import random
+from fractions import Fraction
+
+import pytest
+from amaranth.hdl import Module
+from amaranth.sim import Simulator
+
+from fraction_ref import NAN, RefFormat
+from hwgen.arrays.pe import (EXACT_DSP_WIDTH, PEDatapath, ReadOut, exact_aligned_width,
+                             readout_cuts)
+from hwgen.formats import parse_format
+from hwgen.pespec import parse_pe
+
+
+def _operands(ref, rng, n):
+    """Every special and zero encoding against random others, then random pairs."""
+    width = ref.width
+    specials = [b for b in range(1 << width)
+                if ref.value[b][1] is NAN or not isinstance(ref.value[b][1], Fraction)
+                or ref.value[b][1] == 0]
+    pairs = [(s, rng.randrange(1 << width)) for s in specials]
+    pairs += [(rng.randrange(1 << width), s) for s in specials]
+    pairs += [(rng.randrange(1 << width), rng.randrange(1 << width)) for _ in range(n)]
+    return pairs
+
+
+def _expected_step(ref, pe, a, w, acc):
+    fixed, nan, pinf, ninf = acc
+    (sa, ma), (sw, mw) = ref.value[a], ref.value[w]
+    sign = sa ^ sw
+    if ma is NAN or mw is NAN or (not isinstance(ma, Fraction) and mw == 0) or \
+            (not isinstance(mw, Fraction) and ma == 0):
+        return fixed, 1, pinf, ninf
+    if not isinstance(ma, Fraction) or not isinstance(mw, Fraction):
+        return fixed, nan, pinf | (1 - sign), ninf | sign
+    units = ma * mw / Fraction(2) ** pe.exact_lsb
+    assert units.denominator == 1        # the Kulisch LSB holds every product exactly
+    return fixed + (-1) ** sign * int(units), nan, pinf, ninf
+
+
+@pytest.mark.parametrize("fmt,mul_latency", [("e4m3", 0), ("e4m3", 1), ("e4m3", 2),
+                                             ("e3m4", 1), ("e2m1", 2), ("fp16", 1),
+                                             ("e5m2", 0), ("e5m2", 2)])
+def test_exact_step_adds_the_exact_product(fmt, mul_latency):
+    pe = parse_pe(f"{fmt}:exact")
+    ref = RefFormat(parse_format(fmt))
+    rng = random.Random(7)
+    pairs = _operands(ref, rng, 600)
+    lim = 1 << (pe.acc_bits - 3)
+    accs = [(rng.randrange(-lim, lim), rng.random() < 0.1, rng.random() < 0.1,
+             rng.random() < 0.1) for _ in pairs]
+    dut = PEDatapath(pe, mul_latency=mul_latency)
+    errors = []
+
+    async def tb(ctx):
+        # One step per cycle; acc_in is taken `mul_latency` cycles after a and w.
+        for t in range(len(pairs) + mul_latency):
+            if t < len(pairs):
+                ctx.set(dut.a, pairs[t][0])
+                ctx.set(dut.w, pairs[t][1])
+            k = t - mul_latency
+            if k >= 0:
+                fixed, nan, pinf, ninf = accs[k]
+                ctx.set(dut.acc_in.fixed, fixed)
+                ctx.set(dut.acc_in.nan, nan)
+                ctx.set(dut.acc_in.pinf, pinf)
+                ctx.set(dut.acc_in.ninf, ninf)
+                got = (ctx.get(dut.acc_out.fixed), ctx.get(dut.acc_out.nan),
+                       ctx.get(dut.acc_out.pinf), ctx.get(dut.acc_out.ninf))
+                want = _expected_step(ref, pe, *pairs[k], accs[k])
+                if tuple(map(int, got)) != tuple(map(int, want)):
+                    errors.append((pairs[k], accs[k], got, want))
+            await (ctx.tick() if mul_latency else ctx.delay(1e-6))
+
+    sim = Simulator(dut)
+    if mul_latency:
+        sim.add_clock(1e-6)
+    sim.add_testbench(tb)
+    sim.run()
+    assert not errors, errors[:5]
+
+
+def test_which_formats_align_before_the_multiplier():
+    assert EXACT_DSP_WIDTH == 18
+    assert exact_aligned_width(parse_format("e4m3")) == 18       # 4-bit sig, shifts 0..14
+    assert exact_aligned_width(parse_format("e5m2")) == 33
+    assert exact_aligned_width(parse_format("e2m1")) == 4
+
+
+@pytest.mark.parametrize("pe_spec", ["e4m3:exact", "e4m3:exact:fp16", "e2m1:exact:bf16"])
+@pytest.mark.parametrize("latency", [1, 2, 3])
+def test_pipelined_readout_equals_the_combinational_one(pe_spec, latency):
+    pe = parse_pe(pe_spec)
+    rng = random.Random(latency)
+    accs = []
+    for _ in range(400):
+        bits = rng.randrange(0, pe.acc_bits)
+        fixed = rng.randrange(-(1 << bits), 1 << bits)
+        flags = [rng.random() < 0.05 for _ in range(3)]
+        accs.append((fixed, *flags))
+    m = Module()
+    m.submodules.comb = comb = ReadOut(pe)
+    m.submodules.pipe = pipe = ReadOut(pe, latency=latency)
+    assert pipe.latency == latency and len(readout_cuts(pe, latency)) == latency
+    errors = []
+
+    async def tb(ctx):
+        outs = []
+        for t in range(len(accs) + latency):
+            if t < len(accs):
+                for ro in (comb, pipe):
+                    fixed, nan, pinf, ninf = accs[t]
+                    ctx.set(ro.acc.fixed, fixed)
+                    ctx.set(ro.acc.nan, nan)
+                    ctx.set(ro.acc.pinf, pinf)
+                    ctx.set(ro.acc.ninf, ninf)
+                outs.append(ctx.get(comb.y))
+            if t >= latency and ctx.get(pipe.y) != outs[t - latency]:
+                errors.append((accs[t - latency], ctx.get(pipe.y), outs[t - latency]))
+            await ctx.tick()
+
+    sim = Simulator(m)
+    sim.add_clock(1e-6)
+    sim.add_testbench(tb)
+    sim.run()
+    assert not errors, errors[:5]
+
+
+def test_readout_latency_is_checked():
+    with pytest.raises(ValueError, match=r"^Adder latency must be between 0 and 3 for "
+                                         r"e4m3:exact:fp32, not 4$"):
+        ReadOut("e4m3:exact", latency=4)
+    with pytest.raises(ValueError, match="A PE pipeline needs"):
+        ReadOut("int8", latency=1)
+
+
+def test_a_target_frequency_plans_the_exact_pipeline():
+    from hwgen.arrays.pipeline import plan_pe_pipeline
+    from hwgen.arrays.systolic import SystolicArray
+    plans = [plan_pe_pipeline("e4m3:exact", f, "ecp5-85f") for f in (20, 50, 60, 75)]
+    assert (plans[0].mul_latency, plans[0].add_latency) == (0, 0)
+    lat = [(p.mul_latency, p.add_latency) for p in plans]
+    assert all(a <= b for x, y in zip(lat, lat[1:]) for a, b in zip(x, y))    # never fewer
+    for f, p in zip((20, 50, 60, 75), plans):
+        assert p.estimate_mhz >= f
+        SystolicArray(2, 2, "e4m3:exact", mul_latency=p.mul_latency,
+                      add_latency=p.add_latency)._MustUse__silence = True
+    with pytest.raises(ValueError, match=r"^Target of 500 MHz is not reachable for the "
+                                         r"(product path|read-out) of e4m3:exact:fp32 PEs"):
+        plan_pe_pipeline("e4m3:exact", 500, "ecp5-85f")
+    with pytest.raises(ValueError, match="has no PE pipeline"):
+        plan_pe_pipeline("e4m3:exact", 50, "ecp5-85f", dataflow="os")
