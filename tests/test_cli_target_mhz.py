@@ -150,3 +150,54 @@ def test_synth_json_reports_the_request_and_the_latency(tmp_path):
     assert r.returncode == 0, r.stderr
     d2 = json.loads(js2.read_text())
     assert d2["requested_mhz"] is None and d2["latency"] == 1
+
+
+ARRAY_PLAN = re.compile(r"^pipeline: PE pipeline for ([\d.]+) MHz on (\S+): mul latency (\d), "
+                        r"add latency (\d) \(operators estimated ([\d.]+) MHz\)$", re.M)
+
+
+@pytest.mark.parametrize("pe, mhz", [("e4m3:fp16:rounded", 60), ("e4m3:exact", 60),
+                                     ("e4m3:fp16:fused", 40)])
+def test_generate_array_plans_its_pe_pipeline(tmp_path, pe, mhz):
+    from hwgen.arrays.pipeline import plan_pe_pipeline
+    out = tmp_path / "a.v"
+    r = run_here("generate", "array", "--rows", "2", "--cols", "2", "--pe", pe,
+                 "--target-mhz", str(mhz), "--device", "ecp5-85f", "-o", str(out))
+    assert r.returncode == 0, r.stderr
+    m = ARRAY_PLAN.search(r.stdout)
+    assert m and m.group(1) == str(mhz) and m.group(2) == "ecp5-85f", r.stdout
+    ml, al = int(m.group(3)), int(m.group(4))
+    assert float(m.group(5)) >= mhz
+    plan = plan_pe_pipeline(pe, mhz, "ecp5-85f")
+    assert (ml, al) == (plan.mul_latency, plan.add_latency) != (0, 0)
+    assert f"module systolic_ws_2x2_{pe.replace(':', '_')}" in out.read_text()
+    assert f"_l{ml}_{al}" in r.stdout
+
+
+@pytest.mark.parametrize("args, msg", [
+    (["--pe", "e4m3:exact", "--target-mhz", "60", "--device", "ecp5-85f", "--add-latency",
+      "2"], "--add-latency 2 and --target-mhz 60: give one of them"),
+    (["--pe", "int8", "--target-mhz", "60", "--device", "ecp5-85f"], "has no PE pipeline"),
+    (["--pe", "e4m3:exact", "--dataflow", "os", "--target-mhz", "60", "--device",
+      "ecp5-85f"], "has no PE pipeline"),
+    (["--pe", "e4m3:exact", "--target-mhz", "60"], "--target-mhz 60 needs --device"),
+    (["--pe", "e4m3:exact", "--target-mhz", "900", "--device", "ecp5-85f"],
+     "Target of 900 MHz is not reachable"),
+    (["--pe", "e4m3:exact", "--device", "ecp5-85f"], "only used with --target-mhz"),
+])
+def test_bad_array_requests_are_one_line_and_exit_2(tmp_path, args, msg):
+    r = run_here("generate", "array", *args, "-o", str(tmp_path / "a.v"))
+    assert r.returncode == 2 and msg in r.stderr, r.stderr
+    assert len(r.stderr.strip().splitlines()) == 1 and not (tmp_path / "a.v").exists()
+
+
+def test_systolic_array_takes_a_target_in_python():
+    from hwgen.arrays.systolic import SystolicArray
+    a = SystolicArray(2, 2, "e4m3:exact", target_mhz=60, device="ecp5-85f")
+    assert (a.mul_latency, a.add_latency) == (a.plan.mul_latency, a.plan.add_latency)
+    assert a.target_mhz == 60 and a.plan.estimate_mhz >= 60
+    a._MustUse__silence = True
+    with pytest.raises(ValueError, match="needs both target_mhz and device"):
+        SystolicArray(2, 2, "e4m3:exact", target_mhz=60)
+    with pytest.raises(ValueError, match="not both"):
+        SystolicArray(2, 2, "e4m3:exact", target_mhz=60, device="ecp5-85f", mul_latency=1)

@@ -115,6 +115,10 @@ class SystolicArray(wiring.Component):
         ``add_latency`` 0..3 in each column's read-out (the rounding of the Kulisch sum,
         :func:`~hwgen.arrays.pe.readout_cuts`); the PE's integer add is never cut, so the skew
         stays ``i`` cycles.
+    target_mhz, device : float, str
+        Instead of ``mul_latency``/``add_latency``: the PE pipeline the delay model of
+        ``device`` (:data:`hwgen.timing.DEVICE_NAMES`) says reaches ``target_mhz``
+        (:func:`~hwgen.arrays.pipeline.plan_pe_pipeline`; :attr:`plan`).
 
     Members
     -------
@@ -130,7 +134,20 @@ class SystolicArray(wiring.Component):
     """
 
     def __init__(self, rows=4, cols=4, pe="int8", dataflow="ws", *, fifo_depth=4,
-                 mul_latency=0, add_latency=0):
+                 mul_latency=0, add_latency=0, target_mhz=None, device=None):
+        #: The :class:`~hwgen.arrays.pipeline.PEPipeline` chosen for ``target_mhz`` (or None).
+        self.plan = None
+        self.target_mhz = target_mhz
+        self.device = device
+        if target_mhz is not None or device is not None:
+            if target_mhz is None or device is None:
+                raise ValueError("A target frequency needs both target_mhz and device")
+            if mul_latency or add_latency:
+                raise ValueError("Give target_mhz (the PE pipeline is planned for it) or "
+                                 "mul_latency/add_latency, not both")
+            from .pipeline import plan_pe_pipeline
+            self.plan = plan_pe_pipeline(pe, target_mhz, device, dataflow)
+            mul_latency, add_latency = self.plan.mul_latency, self.plan.add_latency
         self._spec = ArraySpec(rows, cols, pe, dataflow, mul_latency, add_latency)
         if not isinstance(fifo_depth, int) or isinstance(fifo_depth, bool) or fifo_depth < 2:
             raise ValueError(f"FIFO depth must be an integer of at least 2, not {fifo_depth!r}")

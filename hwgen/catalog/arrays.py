@@ -1,13 +1,14 @@
 """Arrays: ``array`` (:class:`hwgen.arrays.systolic.SystolicArray`).
 
 ``hwgen generate array [--rows 4] [--cols 4] [--pe int8] [--dataflow ws] [--mul-latency 0]
-[--add-latency 0] -o FILE.v`` and
+[--add-latency 0 | --target-mhz F --device D] -o FILE.v`` and
 ``hwgen sim array ... [--m 32 --k 32 --n 32]`` (one M×K × K×N GEMM through the host tiler,
 random idle cycles and back-pressure, checked bit for bit against ``golden.matmul``).
 """
 
 from ..pespec import PE_GRAMMAR
 from . import CliError, UnitSpec
+from .float_ops import add_target_arguments, target_kw
 
 __all__ = ["UNITS", "add_pe_pipeline_args"]
 
@@ -54,6 +55,7 @@ def _add_arguments(p):
     p.add_argument("--dataflow", choices=["ws", "os"], default="ws",
                    help="weight-stationary or output-stationary (default ws)")
     add_pe_pipeline_args(p)
+    add_target_arguments(p)
     if " sim" in f" {p.prog}":
         for flag in ("m", "k", "n"):
             p.add_argument(f"--{flag}", type=int, default=32, metavar=flag.upper(),
@@ -66,8 +68,8 @@ def _build(a):
         v = getattr(a, flag, 1)
         if v is None or v < 1:
             raise CliError(f"--{flag} must be a positive integer, not {v}")
-    return SystolicArray(a.rows, a.cols, a.pe, a.dataflow, mul_latency=a.mul_latency,
-                         add_latency=a.add_latency)
+    return SystolicArray(a.rows, a.cols, a.pe, a.dataflow,
+                         **target_kw(a, ("mul_latency", "add_latency")))
 
 
 def _sim_params(a, comp):

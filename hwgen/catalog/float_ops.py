@@ -61,20 +61,27 @@ def add_target_arguments(p):
                         f"synth, the device synthesized for)")
 
 
-def target_kw(args):
+def target_kw(args, latency_opts=("latency",)):
     """``{latency, target_mhz, device}`` for a pipelinable unit from ``--latency``,
-    ``--target-mhz`` and ``--device``, checked (:class:`CliError` names the option)."""
+    ``--target-mhz`` and ``--device``, checked (:class:`CliError` names the option).
+    ``latency_opts``: the unit's own latency options instead of ``--latency`` (arrays:
+    ``mul_latency``, ``add_latency``), returned as they are without ``--target-mhz``."""
     import math
-    target, device, latency = args.target_mhz, args.device, args.latency
+    target, device = args.target_mhz, args.device
+    lat = {o: getattr(args, o) for o in latency_opts}
     if target is None:
         if device is not None and args.command != "synth":
             raise CliError(f"--device {device}: only used with --target-mhz (the device "
                            f"the pipeline is planned for)")
-        return dict(latency=latency)
+        return lat
     if not (math.isfinite(target) and target > 0):
         raise CliError(f"--target-mhz must be a positive number of MHz, not {target:g}")
-    if latency is not None:
-        raise CliError(f"--latency {latency} and --target-mhz {target:g}: give one of them")
+    # --latency defaults to None; the arrays' --mul-latency/--add-latency to 0
+    given = [(o, v) for o, v in lat.items() if v is not None and (v or o == "latency")]
+    if given:
+        o, v = given[0]
+        raise CliError(f"--{o.replace('_', '-')} {v} and --target-mhz {target:g}: give one of "
+                       f"them")
     if device is None:
         raise CliError(f"--target-mhz {target:g} needs --device: one of "
                        f"{', '.join(TIMING_DEVICES)}")
