@@ -334,3 +334,15 @@ def test_cli_bad_device(capsys):
     err = capsys.readouterr().err
     assert err == ("hwgen: error: Device must be one of 'up5k', 'hx8k', 'ecp5-25f', "
                    "'ecp5-85f', not 'xc7'\n")
+
+
+def test_the_fit_check_between_yosys_and_nextpnr(tmp_path, capsys):
+    from hwgen.flow.resources import main as fit_main
+    stat = tmp_path / "s.json"
+    stat.write_text(json.dumps({"design": {"num_cells_by_type": {"SB_LUT4": 6000,
+                                                                 "SB_DFF": 10}}}))
+    assert fit_main([str(stat), "up5k"]) == 3
+    assert capsys.readouterr().err.strip() == \
+        "hwgen: Design does not fit up5k: needs 6000 LUT4, the device has 5280"
+    stat.write_text(json.dumps({"design": {"num_cells_by_type": {"SB_LUT4": 5000}}}))
+    assert fit_main([str(stat), "up5k"]) == 0

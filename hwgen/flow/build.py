@@ -42,7 +42,7 @@ from .devices import get_device
 from .dsp import dsp_budget_script
 from .errors import DoesNotFit, FlowError, TimingError
 from .report import BuildResult, format_build_table
-from .resources import cell_counts, check_fit
+from .resources import check_fit, design_counts
 from .run import (ROUTERS, check_router, is_no_fit, overused,
                   parse_nextpnr_report, run_tool, utilization)
 from .tools import tool_env, tool_versions
@@ -350,6 +350,18 @@ def _build(b, dev, top, out, seed, synth_opts, progress, router=None):
             raise FlowError(f"Unexpected yosys script from amaranth: no {marker!r}")
         plan.files[f"{name}.ys"] = ys.replace(marker, marker + "\n".join(after_read) + "\n",
                                               1)
+    # Between yosys and nextpnr: stop at once if the mapped design cannot fit (its cell
+    # counts against the device), not after minutes of place-and-route.
+    sh_name = f"{plan.script}.sh"
+    sh = plan.files[sh_name]
+    sh = sh.decode() if isinstance(sh, bytes) else sh
+    yosys_line = next((line for line in sh.splitlines() if line.startswith('"$YOSYS"')), None)
+    if yosys_line is None:
+        raise FlowError(f"Unexpected build script from amaranth: no yosys line in {sh_name}")
+    plan.files[sh_name] = sh.replace(
+        yosys_line + "\n", yosys_line + "\n" +
+        f'"$HWGEN_PYTHON" -m hwgen.flow.resources {name}.stat.json {dev.name}\n', 1)
+    env["HWGEN_PYTHON"] = sys.executable
     plan.extract(out)
     script = f"{plan.script}.sh"
     packed_from = f"{name}.asc" if dev.family == "ice40" else f"{name}.config"
@@ -367,12 +379,7 @@ def _build(b, dev, top, out, seed, synth_opts, progress, router=None):
     stat_file = out / f"{name}.stat.json"
     counts = None
     if stat_file.is_file():
-        stat = json.loads(stat_file.read_text())
-        cells = (stat.get("design") or {}).get("num_cells_by_type")
-        if cells is None:
-            mods = stat.get("modules", {})
-            cells = next(iter(mods.values()), {}).get("num_cells_by_type", {}) if mods else {}
-        counts = cell_counts(cells, dev.family)
+        counts = design_counts(json.loads(stat_file.read_text()), dev.family)
 
     if not run.ok:
         if not (out / f"{name}.json").is_file():

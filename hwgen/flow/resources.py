@@ -8,7 +8,7 @@ The kinds are the same everywhere in the flow and its reports: ``lut`` (LUT4), `
 from .devices import get_device
 from .errors import DoesNotFit, FlowError
 
-__all__ = ["cell_counts", "check_fit", "module_cells", "KIND_LABEL"]
+__all__ = ["cell_counts", "check_fit", "module_cells", "design_counts", "KIND_LABEL"]
 
 #: How a report names each resource kind.
 KIND_LABEL = dict(lut="LUT4", ff="FF", carry="carry", dsp="DSP", bram="BRAM", spram="SPRAM",
@@ -66,6 +66,15 @@ def check_fit(counts, device):
                              f"{KIND_LABEL[kind]}, the device has {avail.get(kind, 0)}")
 
 
+def design_counts(stat, family):
+    """:func:`cell_counts` of the whole design in yosys's ``stat -json`` output (a dict)."""
+    cells = (stat.get("design") or {}).get("num_cells_by_type")
+    if cells is None:
+        mods = stat.get("modules", {})
+        cells = next(iter(mods.values()), {}).get("num_cells_by_type", {}) if mods else {}
+    return cell_counts(cells, family)
+
+
 def module_cells(stat, name):
     """Cell counts by type of module ``name`` in yosys's ``stat -json`` output (a dict)."""
     modules = stat.get("modules", {})
@@ -73,3 +82,26 @@ def module_cells(stat, name):
         if key in modules:
             return dict(modules[key].get("num_cells_by_type", {}))
     raise FlowError(f"yosys stat has no module {name!r}")
+
+
+def main(argv=None):
+    """``python -m hwgen.flow.resources STAT.json DEVICE``: exit 3 with the reason on stderr
+    when the mapped design of yosys's ``stat -json`` output cannot fit ``DEVICE`` (a build
+    script runs it between yosys and nextpnr, so a design that cannot fit stops in seconds,
+    before place-and-route)."""
+    import json
+    import sys
+    stat_file, device = sys.argv[1:3] if argv is None else argv
+    dev = get_device(device)
+    with open(stat_file) as f:
+        counts = design_counts(json.load(f), dev.family)
+    try:
+        check_fit(counts, dev)
+    except DoesNotFit as e:
+        print(f"hwgen: {e}", file=sys.stderr)
+        return 3
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
