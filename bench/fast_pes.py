@@ -27,7 +27,7 @@ if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from units import outcome_fields, table  # noqa: E402  (bench/units.py: the Markdown table writer)
+from units import add_sweep_arguments, outcome_fields, table  # noqa: E402  (bench/units.py: the Markdown table writer)
 
 from hwgen.flow import tool_versions  # noqa: E402
 
@@ -193,16 +193,12 @@ def report(rows, argv_text=""):
 
 def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--cached-only", action="store_true", help="do not synthesize")
+    add_sweep_arguments(ap)
     ap.add_argument("--sizes", default=",".join(map(str, SIZES)),
                     help="array sizes N (N×N), comma-separated (default 4,8)")
     ap.add_argument("--no-largest", action="store_true",
                     help=f"skip the {LARGEST}×{LARGEST} exact array")
     ap.add_argument("--no-write", action="store_true", help="do not write docs/fast_pes.md")
-    ap.add_argument("--scheduler", default=None, metavar="ADDR",
-                    help="run the syntheses on this Dask scheduler (tcp://HOST:PORT)")
-    ap.add_argument("--workers", type=int, default=None, metavar="N",
-                    help="local Dask workers (default: one per core; 1: serially, no Dask)")
     args = ap.parse_args(argv)
     try:
         sizes = [int(s) for s in args.sizes.split(",")]

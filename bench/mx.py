@@ -24,7 +24,7 @@ if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from units import outcome_fields, table  # noqa: E402  (bench/units.py: the Markdown table writer)
+from units import add_sweep_arguments, outcome_fields, table  # noqa: E402  (bench/units.py: the Markdown table writer)
 
 from hwgen.flow import get_device, tool_versions  # noqa: E402
 
@@ -183,12 +183,8 @@ def report(rows, devices):
 def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--quick", action="store_true", help="UP5K only, lanes 8 only")
-    ap.add_argument("--cached-only", action="store_true", help="do not synthesize")
     ap.add_argument("--no-write", action="store_true", help="do not write docs/mx.md")
-    ap.add_argument("--scheduler", default=None, metavar="ADDR",
-                    help="run the syntheses on this Dask scheduler (tcp://HOST:PORT)")
-    ap.add_argument("--workers", type=int, default=None, metavar="N",
-                    help="local Dask workers (default: one per core; 1: serially, no Dask)")
+    add_sweep_arguments(ap)
     args = ap.parse_args(argv)
     devices = ["up5k"] if args.quick else DEVICES
     cfgs = configs([8] if args.quick else LANES)

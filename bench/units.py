@@ -283,6 +283,16 @@ def bsmac_cycles(lanes=8, weight_bits=8, act_bits=8, n_ops=SIM_OPS, seed=1):
 
 # -- tables ------------------------------------------------------------------------------------
 
+def add_sweep_arguments(ap):
+    """``--cached-only``, ``--scheduler``, ``--workers``: how a bench runs its syntheses
+    (:func:`hwgen.flow.sweep.synthesize_jobs`)."""
+    ap.add_argument("--cached-only", action="store_true", help="do not synthesize")
+    ap.add_argument("--scheduler", default=None, metavar="ADDR",
+                    help="run the syntheses on this Dask scheduler (tcp://HOST:PORT)")
+    ap.add_argument("--workers", type=int, default=None, metavar="N",
+                    help="local Dask workers (default: one per core; 1: serially, no Dask)")
+
+
 def outcome_fields(outcome):
     """A synthesis outcome (:func:`hwgen.flow.sweep.synthesize_jobs`) as table fields:
     ``status`` (``ok``, ``does not fit: ...``, ``failed: ...``, ``not measured yet``) and, when

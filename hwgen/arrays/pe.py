@@ -223,12 +223,13 @@ class PEDatapath(wiring.Component):
             # Each operand at its place in the Kulisch register (sig << (exp - lo)): one
             # multiplier (a DSP block) then yields the product already aligned, with no
             # shifter after it; the two small shifters come first.
-            def align(u, fmt, enc):
+            def align(u, special, fmt, enc):
                 # exp - lo = max(field, 1) - 1: from the exponent field, no adder
                 field = enc[fmt.man_bits:fmt.man_bits + fmt.exp_bits]
                 amount = Mux(field == 0, 0, field - 1)[:fmt.exp_bits]
-                return Mux(u.nan | u.inf, 0, (u.sig << amount)[:exact_aligned_width(fmt)])
-            vals = dict(flags, a=align(ua, pe.a_fmt, self.a), w=align(uw, pe.w_fmt, self.w))
+                return Mux(special, 0, (u.sig << amount)[:exact_aligned_width(fmt)])
+            vals = dict(flags, a=align(ua, special_a, pe.a_fmt, self.a),
+                        w=align(uw, special_w, pe.w_fmt, self.w))
             if l_mul >= 2:
                 vals = stage("align", vals)
             mag = vals.pop("a") * vals.pop("w")
