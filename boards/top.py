@@ -60,6 +60,15 @@ class BoardTop(Elaboratable):
     def __init__(self, board, rows, cols, pe="int8", dataflow="ws", *, baud=None,
                  depths=None, max_payload=DEFAULT_MAX_PAYLOAD, timeout_s=0.05, mul_latency=0,
                  add_latency=0, clock_mhz=None):
+        try:
+            self._init(board, rows, cols, pe, dataflow, baud, depths, max_payload, timeout_s,
+                       mul_latency, add_latency, clock_mhz)
+        except Exception:
+            self._MustUse__silence = True       # refused: no "created but never used" too
+            raise
+
+    def _init(self, board, rows, cols, pe, dataflow, baud, depths, max_payload, timeout_s,
+              mul_latency, add_latency, clock_mhz):
         # Plain parameters first (a bad one raises before any component is built): the
         # default depths depend only on the array's word sizes.
         self.board = get_board(board)
@@ -81,6 +90,13 @@ class BoardTop(Elaboratable):
                                  timeout_cycles=max(int(self.clk_hz * timeout_s),
                                                     20 * self.divisor),
                                  mul_latency=mul_latency, add_latency=add_latency)
+
+    def unbuilt(self):
+        """Mark this top, its core and array as never to be elaborated (they were made for
+        their parameters or checks only: no "created but never used" warning); return it."""
+        for obj in (self, self.core, self.core.array):
+            obj._MustUse__silence = True
+        return self
 
     @property
     def spram_memories(self):

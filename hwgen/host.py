@@ -15,8 +15,10 @@ arithmetic and the result is bit-exact for every PE.
 
 The transport is pluggable: anything with ``write(data)``, ``read(n, timeout)`` (up to ``n``
 bytes, fewer when ``timeout`` seconds pass) and ``discard_input()``. :class:`SerialTransport`
-uses pyserial; ``sim.uart.BridgedTransport`` runs the very same driver against the simulated
-board in cocotb, where timeouts are in simulated seconds.
+uses pyserial; :meth:`Accelerator.simulate` gives a simulated board (the board's gateware under
+Verilator in a subprocess, :class:`sim.simulated_board.SimulatedBoard`) and
+``sim.uart.BridgedTransport`` runs the very same driver against the simulated board in cocotb;
+both count timeouts in simulated seconds.
 
 Errors: a response the board marks as failed raises :class:`DeviceError` (a
 :class:`ProtocolError`) naming the board's status; a response that is garbled raises
@@ -117,6 +119,32 @@ class Accelerator:
     def open(cls, port, baud=DEFAULT_BAUD, *, timeout=1.0):
         """Open serial ``port`` at ``baud`` (pyserial)."""
         return cls(SerialTransport(port, baud), baud=baud, timeout=timeout)
+
+    @classmethod
+    def simulate(cls, board="icebreaker", rows=2, cols=2, pe="int8", dataflow="ws", *,
+                 mul_latency=0, add_latency=0, clock_mhz=None, baud=None, depths=None,
+                 timeout=0.1, progress=None):
+        """A simulated board instead of a serial port: the accelerator ``hwgen build`` would
+        put on ``board`` (the same :class:`~hwgen.host_link.HostLinkCore`, clock, UART
+        divisor and buffer depths; without the PLL and I/O buffers) running under Verilator
+        in a subprocess (:class:`sim.simulated_board.SimulatedBoard`, built once per design
+        and cached). Timeouts are in simulated seconds at the board's clock; the transport's
+        ``stats()`` gives the clock cycles and bytes so far.
+
+        Raises
+        ------
+        ValueError
+            A bad board or array parameter (before anything is built).
+        RuntimeError
+            Verilator or the C++ compiler failed.
+        """
+        from boards.top import BoardTop
+        from sim.simulated_board import SimulatedBoard
+        top = BoardTop(board, rows, cols, pe, dataflow, baud=baud, depths=depths,
+                       mul_latency=mul_latency, add_latency=add_latency, clock_mhz=clock_mhz)
+        top._MustUse__silence = True        # only its core is simulated
+        return cls(SimulatedBoard(top.core, progress=progress), baud=top.baud,
+                   timeout=timeout)
 
     def close(self):
         close = getattr(self.transport, "close", None)

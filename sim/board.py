@@ -24,7 +24,7 @@ from cocotb.simtime import get_sim_time
 from cocotb.task import bridge
 from cocotb.triggers import ClockCycles
 
-from hwgen.golden.matmul import matmul
+from hwgen.golden.matmul import matmul, random_operands
 from hwgen.host import Accelerator
 from hwgen.host_link import HostLinkCore
 
@@ -108,18 +108,6 @@ class TB:
         """The golden ``matmul`` of the board's array (``prec``: ``bits``/``low``)."""
         a = self.array
         return matmul(A, B, self.pe, a.dataflow, a.rows, a.cols, **prec)
-
-
-def random_operands(rng, pe, M, K, N):
-    """Random ``A`` (M x K) and ``B`` (K x N) for PE ``pe``: integers over the full range
-    (ternary weights: random codes) or float encodings of N(0, 1) values."""
-    if pe.kind == "float":
-        from hwgen.golden.rounding import encode
-        return (encode(pe.a_fmt, rng.normal(0, 1, (M, K))),
-                encode(pe.w_fmt, rng.normal(0, 1, (K, N))))
-    b_lo, b_hi = (0, 4) if pe.kind == "ternary" else (pe.w_fmt.min_value, pe.w_fmt.max_value + 1)
-    return (rng.integers(pe.a_fmt.min_value, pe.a_fmt.max_value + 1, (M, K)),
-            rng.integers(b_lo, b_hi, (K, N)))
 
 
 def compare(sb, tb, A, B, got, label):

@@ -6,7 +6,8 @@ downloaded: a ``.pth`` file puts this environment's site-packages *after* the ne
 the test checks that ``hwgen``, ``sim`` and ``boards`` are imported from the new environment
 (this environment's editable hwgen is not) and that ``rtl_tests`` is not installed. From an
 empty folder, ``hwgen sim fmul`` builds and simulates the multiplier against the golden model
-and ``hwgen generate array`` writes Verilog; the builds land in ``./build`` of that folder and
+and ``hwgen generate array`` writes Verilog, ``hwgen gemm`` runs GEMMs on the simulated board
+(its C++ harness is package data); the builds land in ``./build`` of that folder and
 nothing is written into the installed packages.
 """
 
@@ -91,8 +92,13 @@ def test_wheel_sim_and_generate_from_an_empty_folder(installed, tmp_path):
     r = _run([hwgen, "generate", "array", "--rows", "2", "--cols", "2", "-o", "a.v"],
              cwd=work, env=env, timeout=300)
     assert "module systolic_" in (work / "a.v").read_text()
+    # The simulated board (Accelerator.simulate): its C++ harness ships as package data.
+    r = _run([hwgen, "gemm", "--shape", "3x4x5", "--count", "1"], cwd=work, env=env,
+             timeout=600)
+    assert "total: 15 results, 0 mismatches (bit-exact)" in r.stdout, r.stdout
     # Everything written is in the working folder: a.v and the build folder, whose sim/
-    # holds the simulator build of the multiplier.
+    # holds the simulator builds of the multiplier and of the board.
     assert sorted(p.name for p in work.iterdir()) == ["a.v", "build"]
     assert (work / "build" / "sim" / "fmul_e4m3_rne-verilator" / "fmul_e4m3_rne.v").is_file()
+    assert list((work / "build" / "sim" / "board").glob("hostlink_systolic_ws_2x2_int8_d12-*"))
     assert _files(site) == before

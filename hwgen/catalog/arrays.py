@@ -35,14 +35,14 @@ Partial sums across K-tiles (ws) accumulate in the array: the host sends each re
 as the psum of the same row of the next K-tile. See hwgen/arrays/systolic.py."""
 
 
-def add_pe_pipeline_args(p):
-    """``--mul-latency`` and ``--add-latency`` (shared by ``generate/sim array`` and
-    ``build``)."""
-    p.add_argument("--mul-latency", type=int, default=0, metavar="N",
+def add_pe_pipeline_args(p, default=0):
+    """``--mul-latency`` and ``--add-latency`` (shared by ``generate/sim array``, ``build``
+    and ``gemm``; ``default``: the value when not given)."""
+    p.add_argument("--mul-latency", type=int, default=default, metavar="N",
                    help="PE pipeline, weight-stationary float PEs: register stages in the "
                         "multiplier (rounded: 0..3) or the product path (exact: 0..2); "
                         "default 0")
-    p.add_argument("--add-latency", type=int, default=0, metavar="N",
+    p.add_argument("--add-latency", type=int, default=default, metavar="N",
                    help="PE pipeline, weight-stationary float PEs: register stages in the "
                         "adder (rounded: 0..3), the FMA (fused: 0..4) or the column read-out "
                         "(exact: 0..3); default 0. Raises Fmax, results unchanged")

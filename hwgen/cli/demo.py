@@ -10,7 +10,7 @@ import sys
 import time
 
 from ..paths import build_dir
-from . import build, formats, generate, sim, synth
+from . import build, formats, gemm, generate, sim, synth
 from ._command import Command, run_argv
 
 __all__ = ["COMMAND", "run_demo", "DEMO_STEPS"]
@@ -31,35 +31,20 @@ DEMO_STEPS = [
     ("Generate a 2x2 int8 weight-stationary systolic array",
      ["generate", "array", "--rows", "2", "--cols", "2", "--pe", "int8", "--dataflow", "ws",
       "-o", str(OUT / "systolic_ws_2x2_int8.v")]),
-    ("Run GEMMs end to end in simulation: numpy -> host driver -> UART -> board top "
-     "(array + buffers + protocol engine) -> numpy, checked against golden.matmul",
-     "board_gemm"),
+    ("Run GEMMs end to end on the simulated iCEBreaker: numpy -> host driver -> UART -> "
+     "board gateware under Verilator (array + buffers + protocol engine) -> numpy, checked "
+     "against golden.matmul",
+     ["gemm", "--board", "icebreaker", "--rows", "2", "--cols", "2", "--pe", "int8",
+      "--shape", "8x8x8", "--count", "3"]),
     ("Build the iCEBreaker bitstream (2x2 int8 array + UART host link) and print the report",
      ["build", "--board", "icebreaker", "--rows", "2", "--cols", "2", "--pe", "int8",
       "-o", str(OUT / "icebreaker")]),
 ]
 
 
-def board_gemm():
-    """The end-to-end GEMM of :mod:`sim.board` (cocotb test ``gemm_end_to_end``)."""
-    from sim.board import FORCEABLE_VLT, make_core
-    from sim.runner import run
-    # Built as the board tests build it (with their Verilator config), so that the demo and
-    # `make test` share one simulator build.
-    res = run(make_core(), test_module="sim.board",
-              params={"dataflow": "ws", "pe": "int8"}, testcase="gemm_end_to_end",
-              verilator_config=FORCEABLE_VLT)
-    rep = res.report
-    print(f"{res.toplevel}: {rep.get('vectors', 0)} result elements checked, "
-          f"{rep.get('mismatches', '?')} mismatches; {rep.get('bytes_to_board', 0)} bytes to "
-          f"the board, {rep.get('bytes_from_board', 0)} back")
-    for line in rep.get("first_mismatches", [])[:5]:
-        print("  mismatch: " + line)
-    return 0 if res.passed and rep.get("mismatches") == 0 else 1
-
-
 #: The commands the steps use.
-_COMMANDS = [build.COMMAND, formats.COMMAND, generate.COMMAND, sim.COMMAND, synth.COMMAND]
+_COMMANDS = [build.COMMAND, formats.COMMAND, gemm.COMMAND, generate.COMMAND, sim.COMMAND,
+             synth.COMMAND]
 
 
 def run_demo(steps=None):
@@ -67,12 +52,8 @@ def run_demo(steps=None):
     t_all = time.monotonic()
     for i, (title, argv) in enumerate(steps or DEMO_STEPS, 1):
         t0 = time.monotonic()
-        if isinstance(argv, str):
-            print(f"\n== step {i}: {title}", flush=True)
-            status = globals()[argv]()
-        else:
-            print(f"\n== step {i}: {title}\n$ hwgen {shlex.join(argv)}", flush=True)
-            status = run_argv(_COMMANDS, argv)
+        print(f"\n== step {i}: {title}\n$ hwgen {shlex.join(argv)}", flush=True)
+        status = run_argv(_COMMANDS, argv)
         print(f"-- step {i} took {time.monotonic() - t0:.1f} s", flush=True)
         if status:
             print(f"demo: step {i} failed (exit status {status})", file=sys.stderr)

@@ -52,7 +52,7 @@ from .imac import wrap_int
 from .fmac import mac
 from .ops import add, fma, mul
 
-__all__ = ["matmul", "mac_step", "tile_bits", "tile_modes", "dualprec_pack"]
+__all__ = ["matmul", "mac_step", "tile_bits", "tile_modes", "dualprec_pack", "random_operands"]
 
 
 def _check(A, B, pe, dataflow, rows, cols):
@@ -233,3 +233,15 @@ def mac_step(pe, acc, a, b):
                    out_fmt=pe.acc_fmt)
         return s
     raise ValueError(f"PE {pe.spec!r} has no float step (accumulate={pe.accumulate!r})")
+
+
+def random_operands(rng, pe, M, K, N):
+    """Random ``A`` (M x K) and ``B`` (K x N) for PE ``pe``: integers over the full range
+    (ternary weights: random codes) or float encodings of N(0, 1) values."""
+    if pe.kind == "float":
+        from .rounding import encode
+        return (encode(pe.a_fmt, rng.normal(0, 1, (M, K))),
+                encode(pe.w_fmt, rng.normal(0, 1, (K, N))))
+    b_lo, b_hi = (0, 4) if pe.kind == "ternary" else (pe.w_fmt.min_value, pe.w_fmt.max_value + 1)
+    return (rng.integers(pe.a_fmt.min_value, pe.a_fmt.max_value + 1, (M, K)),
+            rng.integers(b_lo, b_hi, (K, N)))

@@ -25,6 +25,7 @@ A buffer word is one stream transfer of the array (:func:`buffer_word_bits`), se
 ``ceil(bits / 8)`` bytes, little-endian.
 """
 
+import math
 import struct
 
 __all__ = [
@@ -283,12 +284,15 @@ def check_int(what, v, lo=1, hi=None):
 
 #: The UART receiver needs a few cycles per bit (2 synchronizer stages + a mid-bit sample).
 MIN_DIVISOR = 4
+#: The largest: IDENTIFY reports the divider in 16 bits.
+MAX_DIVISOR = 0xFFFF
 
 
 def check_divisor(divisor):
     """``divisor`` if it is a UART clock divider the gateware can use, else ``ValueError``."""
-    if not isinstance(divisor, int) or isinstance(divisor, bool) or divisor < MIN_DIVISOR:
-        raise ValueError(f"UART divisor must be an integer of at least {MIN_DIVISOR}, "
+    if (not isinstance(divisor, int) or isinstance(divisor, bool)
+            or not MIN_DIVISOR <= divisor <= MAX_DIVISOR):
+        raise ValueError(f"UART divisor must be an integer in {MIN_DIVISOR}..{MAX_DIVISOR}, "
                          f"not {divisor!r}")
     return divisor
 
@@ -301,7 +305,7 @@ def divisor_for(clk_hz, baud, *, tolerance=0.02):
     ValueError
         The nearest divider misses ``baud`` by more than ``tolerance`` (2 %: a UART receiver
         sampling mid-bit tolerates about 4 % in total between both ends), or is below
-        :data:`MIN_DIVISOR`.
+        :data:`MIN_DIVISOR` or above :data:`MAX_DIVISOR`.
     """
     if not baud > 0 or not clk_hz > 0:
         raise ValueError(f"Baud rate and clock must be positive, not {baud!r} and {clk_hz!r}")
@@ -309,6 +313,9 @@ def divisor_for(clk_hz, baud, *, tolerance=0.02):
     if div < MIN_DIVISOR:
         raise ValueError(f"Baud rate {baud:.0f} is too high for a {clk_hz / 1e6:g} MHz clock "
                          f"(at most {clk_hz / MIN_DIVISOR:.0f})")
+    if div > MAX_DIVISOR:
+        raise ValueError(f"Baud rate {baud:g} is too low for a {clk_hz / 1e6:g} MHz clock "
+                         f"(at least {math.ceil(clk_hz / MAX_DIVISOR)})")
     err = abs(clk_hz / div - baud) / baud
     if err > tolerance:
         raise ValueError(f"Baud rate {baud:.0f} is {100 * err:.1f}% off with a "
