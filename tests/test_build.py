@@ -87,10 +87,11 @@ def test_build_icebreaker(tmp_path, capsys):
     again = tmp_path / "again"
     status = run_build(_args("--board", "icebreaker", "--rows", "2", "--cols", "2", "--pe",
                              "int8", "--seed", "3", "--clock-mhz", "20", "-o", str(again),
-                             "--json"))
+                             "--json", "--json-out", str(tmp_path / "again.json")))
     assert status == 0, capsys.readouterr().err
-    second = json.loads(capsys.readouterr().out)
+    second = json.loads(capsys.readouterr().out)       # stdout is the JSON alone
     assert second["sha256"] == result.sha256
+    assert json.loads((tmp_path / "again.json").read_text()) == second
     assert (again / "top.bin").read_bytes() == (tmp_path / "top.bin").read_bytes()
     for name in ("top.il", "top.ys", "top.pcf", "top.asc"):
         assert (again / name).read_bytes() == (tmp_path / name).read_bytes(), name

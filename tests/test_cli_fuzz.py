@@ -47,6 +47,8 @@ def _one_error_line(status, err):
     (["explore", "--model", "digits", "--target-loss", "-1%"],
      "Target loss must be at least 0% and below 100%, not '-1%'"),
     (["explore", "--list-models", "--model", "digits"], "--list-models"),
+    (["build", "--board", "icebreaker", "--rows", "2", "--cols", "2", "--pe", "int8",
+      "--json-out", "no_such_dir/r.json"], "--json-out directory 'no_such_dir' does not exist"),
 ])
 def test_reported_bad_command_lines(argv, message, tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)

@@ -316,6 +316,24 @@ def test_cli_synth(build_root, results, tmp_path, capsys):
     text = capsys.readouterr().out
     assert "test_mac8 on up5k" in text and "Fmax" in text and "[cached]" in text
     assert json.loads(out.read_text())["fmax_mhz"] == results["up5k"].fmax_mhz
+    # --json-out FILE: the same file (hwgen build has it too; its --json prints).
+    out2 = tmp_path / "r2.json"
+    args = cli.build_parser(units).parse_args(
+        ["synth", "mac8", "--device", "up5k", "--build-dir", str(build_root),
+         "--json-out", str(out2)])
+    assert run_synth(args) == 0
+    assert f"wrote {out2}" in capsys.readouterr().out
+    assert out2.read_text() == out.read_text()
+
+
+@pytest.mark.parametrize("option", ["--json", "--json-out"])
+def test_cli_synth_json_file_checked_first(tmp_path, capsys, option):
+    units = _units()
+    args = cli.build_parser(units).parse_args(
+        ["synth", "mac8", "--device", "up5k", option, str(tmp_path / "no" / "r.json")])
+    assert run_synth(args) == 2
+    assert capsys.readouterr().err == \
+        f"hwgen: error: {option} directory {str(tmp_path / 'no')!r} does not exist\n"
 
 
 def test_cli_bad_router(capsys):

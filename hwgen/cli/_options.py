@@ -1,6 +1,10 @@
-"""Options that several commands share (``--router`` of ``hwgen build`` and ``hwgen synth``)."""
+"""Options that several commands share (``--router`` and ``--json-out`` of ``hwgen build``
+and ``hwgen synth``)."""
 
-__all__ = ["add_router_argument", "router_error"]
+from pathlib import Path
+
+__all__ = ["add_router_argument", "router_error", "add_json_out_argument", "json_file_error",
+           "write_json_file"]
 
 
 def add_router_argument(p):
@@ -17,4 +21,33 @@ def router_error(router):
     from ..flow.synth import ROUTERS
     if router is not None and router not in ROUTERS:
         return f"--router must be one of {', '.join(ROUTERS)}, not {router!r}"
+    return None
+
+
+def add_json_out_argument(p):
+    """``--json-out FILE`` (``hwgen build`` and ``hwgen synth``): the report as JSON in FILE;
+    check it with :func:`json_file_error`, write it with :func:`write_json_file`."""
+    p.add_argument("--json-out", metavar="FILE", default=None,
+                   help="also write the report as JSON to FILE")
+
+
+def json_file_error(option, path):
+    """The CLI's message for a JSON output ``path`` given to ``option`` that cannot be
+    written (a folder, or in a folder that does not exist), else None."""
+    if path is None:
+        return None
+    out = Path(path)
+    if out.is_dir():
+        return f"{option} {path!r} is a directory; give a file name"
+    if not out.parent.exists():
+        return f"{option} directory {str(out.parent)!r} does not exist"
+    return None
+
+
+def write_json_file(option, path, text):
+    """Write ``text`` to ``path``; return None, or the message when it cannot be written."""
+    try:
+        Path(path).write_text(text + "\n")
+    except OSError as e:
+        return f"{option}: cannot write {str(path)!r}: {e.strerror}"
     return None

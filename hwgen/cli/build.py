@@ -1,7 +1,8 @@
 """``hwgen build``: a board bitstream and its report (see :mod:`hwgen.flow.build`)."""
 
 from ._command import Command, fail
-from ._options import add_router_argument, router_error
+from ._options import (add_json_out_argument, add_router_argument, json_file_error,
+                       router_error, write_json_file)
 
 __all__ = ["COMMAND"]
 
@@ -40,7 +41,10 @@ def add_arguments(p):
     add_router_argument(p)
     p.add_argument("--allow-timing-fail", action="store_true",
                    help="write the bitstream and exit 0 even if Fmax is below the board clock")
-    p.add_argument("--json", action="store_true", help="print the report as JSON, not a table")
+    p.add_argument("--json", action="store_true",
+                   help="print the report as JSON, not a table (hwgen synth's --json FILE "
+                        "writes a file: that is --json-out FILE here)")
+    add_json_out_argument(p)
 
 
 def run(args):
@@ -57,6 +61,8 @@ def run(args):
     if args.seed < 0:
         return fail(f"--seed must be a non-negative integer, not {args.seed}")
     if (bad := router_error(args.router)) is not None:
+        return fail(bad)
+    if (bad := json_file_error("--json-out", args.json_out)) is not None:
         return fail(bad)
     mul_latency, add_latency = args.mul_latency, args.add_latency
     target = args.target_mhz
@@ -125,11 +131,16 @@ def run(args):
         return fail(str(e), 1)
     except (TypeError, ValueError) as e:
         return fail(str(e))
+    if args.json_out is not None and (bad := write_json_file("--json-out", args.json_out,
+                                                             result.to_json())):
+        return fail(bad)
     if args.json:
         print(result.to_json())
     else:
         print(format_build_table(result))
         print(f"report: {result.build_dir}/report.json")
+        if args.json_out is not None:
+            print(f"wrote {args.json_out}")
         flash = boards.BOARDS[args.board].flash
         if flash:
             print("flash: " + "  or  ".join(c.format(bitstream=result.bitstream)

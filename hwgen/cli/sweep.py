@@ -33,7 +33,7 @@ serially without Dask. Finished syntheses are cached (build/synth/cache, or $HWG
 a sweep run again runs only what is missing."""
 
 #: Options of ``hwgen synth`` that make no sense per point of a sweep.
-_NOT_IN_SWEEP = ("--json", "--no-cache", "--top")
+_NOT_IN_SWEEP = ("--json", "--json-out", "--no-cache", "--top")
 
 _COLUMNS = ("module", "device", "seed", "lut", "carry", "ff", "dsp", "bram", "fmax_mhz",
             "latency", "status", "cached", "worker")

@@ -1,10 +1,10 @@
 """``hwgen synth UNIT --device DEVICE``: out-of-context synthesis of a unit and its cost."""
 
 import argparse
-from pathlib import Path
 
 from ._command import Command, build_unit, fail
-from ._options import add_router_argument, router_error
+from ._options import (add_json_out_argument, add_router_argument, json_file_error,
+                       router_error, write_json_file)
 
 __all__ = ["COMMAND"]
 
@@ -27,7 +27,9 @@ def add_arguments(p):
                    help="keep multipliers out of DSP blocks (LUT-only numbers)")
     add_router_argument(p)
     p.add_argument("--json", metavar="FILE", default=None,
-                   help="also write the result as JSON to FILE")
+                   help="also write the result as JSON to FILE (as --json-out; hwgen build's "
+                        "--json prints it instead)")
+    add_json_out_argument(p)
     p.add_argument("--build-dir", metavar="DIR", default=None,
                    help="build folders and result cache (default: synth/ of "
                         "$HWGEN_BUILD_DIR, else build/synth)")
@@ -53,12 +55,9 @@ def check_args(args):
         return f"--freq must be a positive number of MHz, not {args.freq:g}"
     if (bad := router_error(args.router)) is not None:
         return bad
-    if args.json is not None:
-        out = Path(args.json)
-        if out.is_dir():
-            return f"--json {args.json!r} is a directory; give a file name"
-        if not out.parent.exists():
-            return f"--json directory {str(out.parent)!r} does not exist"
+    for option, path in (("--json", args.json), ("--json-out", args.json_out)):
+        if (bad := json_file_error(option, path)) is not None:
+            return bad
     return None
 
 
@@ -78,12 +77,11 @@ def run(args):
     except (FlowError, ToolNotFound) as e:
         return fail(str(e), 1)
     print(format_table(result))
-    if args.json is not None:
-        try:
-            Path(args.json).write_text(result.to_json() + "\n")
-        except OSError as e:
-            return fail(f"cannot write {args.json!r}: {e.strerror}")
-        print(f"wrote {args.json}")
+    for option, path in (("--json", args.json), ("--json-out", args.json_out)):
+        if path is not None:
+            if (bad := write_json_file(option, path, result.to_json())) is not None:
+                return fail(bad)
+            print(f"wrote {path}")
     return 0
 
 
