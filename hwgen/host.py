@@ -33,8 +33,8 @@ import numpy as np
 
 from .host_link import protocol as P
 
-__all__ = ["Accelerator", "SerialTransport", "ProtocolError", "DeviceError", "TimeoutError",
-           "DEFAULT_BAUD"]
+__all__ = ["Accelerator", "SerialTransport", "CountingTransport", "ProtocolError",
+           "DeviceError", "TimeoutError", "DEFAULT_BAUD"]
 
 #: Default baud rate: 1 Mbaud, an exact divider of both board clocks (12 MHz, 25 MHz).
 DEFAULT_BAUD = 1_000_000
@@ -92,6 +92,29 @@ class SerialTransport:
 
     def close(self):
         self.port.close()
+
+
+class CountingTransport:
+    """Another transport, counting the bytes written (``sent``) and read (``received``)
+    through it."""
+
+    def __init__(self, inner):
+        self.inner, self.sent, self.received = inner, 0, 0
+
+    def write(self, data):
+        self.sent += len(data)
+        self.inner.write(data)
+
+    def read(self, n, timeout):
+        data = self.inner.read(n, timeout)
+        self.received += len(data)
+        return data
+
+    def discard_input(self):
+        self.inner.discard_input()
+
+    def close(self):
+        self.inner.close()
 
 
 class Accelerator:

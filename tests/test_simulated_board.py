@@ -13,30 +13,8 @@ import pytest
 from boards.top import BoardTop
 from hwgen.cli import main
 from hwgen.golden.matmul import matmul, random_operands
-from hwgen.host import Accelerator, DeviceError
+from hwgen.host import Accelerator, CountingTransport, DeviceError
 from hwgen.host_link import protocol as P
-
-
-class CountingTransport:
-    """Wraps a transport and counts the bytes written and read through it."""
-
-    def __init__(self, inner):
-        self.inner, self.written, self.read_bytes = inner, 0, 0
-
-    def write(self, data):
-        self.written += len(data)
-        self.inner.write(data)
-
-    def read(self, n, timeout):
-        data = self.inner.read(n, timeout)
-        self.read_bytes += len(data)
-        return data
-
-    def discard_input(self):
-        self.inner.discard_input()
-
-    def close(self):
-        self.inner.close()
 
 
 @pytest.fixture(scope="module")
@@ -68,12 +46,12 @@ def test_gemms_are_bit_exact_and_counted(icebreaker):
         assert got.shape == exp.shape and (got == exp).all(), (M, K, N)
     after = t.stats()
     # Every byte the driver wrote was sent on the line, every byte it read came from it.
-    assert after["bytes_to_board"] - before["bytes_to_board"] == counting.written
-    assert after["bytes_from_board"] - before["bytes_from_board"] == counting.read_bytes
+    assert after["bytes_to_board"] - before["bytes_to_board"] == counting.sent
+    assert after["bytes_from_board"] - before["bytes_from_board"] == counting.received
     assert after["framing_errors"] == 0
     # At least ten bit times of 12 clocks per byte sent (the lines run one at a time at most
     # partly in parallel: a response follows its request).
-    assert after["cycles"] - before["cycles"] >= 120 * counting.written
+    assert after["cycles"] - before["cycles"] >= 120 * counting.sent
 
 
 def test_timeouts_count_simulated_time(icebreaker):

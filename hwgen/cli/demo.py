@@ -10,7 +10,7 @@ import sys
 import time
 
 from ..paths import build_dir
-from . import build, formats, gemm, generate, sim, synth
+from . import build, export_model, formats, gemm, generate, run, sim, synth
 from ._command import Command, run_argv
 
 __all__ = ["COMMAND", "run_demo", "DEMO_STEPS"]
@@ -36,6 +36,15 @@ DEMO_STEPS = [
      "against golden.matmul",
      ["gemm", "--board", "icebreaker", "--rows", "2", "--cols", "2", "--pe", "int8",
       "--shape", "8x8x8", "--count", "3"]),
+    ("Export a built-in model (digits MLP) as ONNX with its test data, as a user's own "
+     "model would come",
+     ["export-model", "mlp-digits-small", "-o", str(OUT / "mlp_digits.onnx"), "--data",
+      str(OUT / "mlp_digits_data.npz")]),
+    ("Run it whole on the simulated iCEBreaker in int8: accuracy, every score against the "
+     "explorer's emulation, cycles, UART bytes and inferences/s",
+     ["run", str(OUT / "mlp_digits.onnx"), "--data", str(OUT / "mlp_digits_data.npz"),
+      "--pe", "int8", "--rows", "2", "--cols", "2", "--board", "icebreaker", "--inputs", "8",
+      "--quiet"]),
     ("Build the iCEBreaker bitstream (2x2 int8 array + UART host link) and print the report",
      ["build", "--board", "icebreaker", "--rows", "2", "--cols", "2", "--pe", "int8",
       "-o", str(OUT / "icebreaker")]),
@@ -43,8 +52,8 @@ DEMO_STEPS = [
 
 
 #: The commands the steps use.
-_COMMANDS = [build.COMMAND, formats.COMMAND, gemm.COMMAND, generate.COMMAND, sim.COMMAND,
-             synth.COMMAND]
+_COMMANDS = [build.COMMAND, export_model.COMMAND, formats.COMMAND, gemm.COMMAND,
+             generate.COMMAND, run.COMMAND, sim.COMMAND, synth.COMMAND]
 
 
 def run_demo(steps=None):

@@ -333,13 +333,19 @@ def _relu_bits(fmt, bits):
     return np.where((bits & np.uint64(fmt.sign_mask)) != 0, np.uint64(0), bits)
 
 
-def _float_dot(fmt, xs, w, b, accumulate, rounding, trace=None, layer=None):
-    """``xs`` (..., K) encodings times ``w`` (O, K) encodings, plus bias ``b`` (O,)."""
-    a = xs[..., None, :]
-    kw = dict(mul_fmt=fmt, accumulate=accumulate, rounding=rounding)
-    if accumulate == "exact":
-        kw["max_terms"] = w.shape[-1]
-    acc, _ = mac(a, w, **kw)
+def _float_dot(fmt, xs, w, b, accumulate, rounding, trace=None, layer=None, gemm=None):
+    """``xs`` (..., K) encodings times ``w`` (O, K) encodings, plus bias ``b`` (O,); the dot
+    products from ``gemm`` when given (see :func:`float_forward`)."""
+    if gemm is not None:
+        k, o = w.shape[-1], w.shape[0]
+        acc = np.asarray(gemm(layer, xs.reshape(-1, k), w.T)).astype(np.uint64)
+        acc = acc.reshape(xs.shape[:-1] + (o,))
+    else:
+        a = xs[..., None, :]
+        kw = dict(mul_fmt=fmt, accumulate=accumulate, rounding=rounding)
+        if accumulate == "exact":
+            kw["max_terms"] = w.shape[-1]
+        acc, _ = mac(a, w, **kw)
     _record(trace, layer, xs, w, acc)
     y, _ = add(fmt, acc, b, rounding)
     return y
@@ -369,13 +375,18 @@ def _float_avgpool(fmt, h, layer, accumulate, rounding):
     return acc
 
 
-def float_forward(model, fmt, x=None, *, accumulate="rounded", rounding="rne", trace=None):
+def float_forward(model, fmt, x=None, *, accumulate="rounded", rounding="rne", trace=None,
+                  gemm=None):
     """Scores (float64) of ``x`` (default the test inputs) computed in float format ``fmt``.
 
     ``trace`` (optional, a list) receives one dict per ``dense``/``conv2d`` layer: ``layer``
     (its index), the GEMM operands ``A`` (M x K input encodings; a convolution's im2col rows)
     and ``B`` (K x O weight encodings), and ``acc`` (M x O), the emulated MAC results before
     the bias (see :mod:`hwgen.explore.rtl`).
+
+    ``gemm`` (optional) computes those MAC results instead of the emulation:
+    ``gemm(layer, A, B)`` returns ``acc`` (M x O encodings), e.g. a systolic array on a board
+    (``hwgen run``); everything else (bias, activations, pooling) stays here.
 
     Raises
     ------
@@ -397,9 +408,9 @@ def float_forward(model, fmt, x=None, *, accumulate="rounded", rounding="rne", t
             w = encode(fmt, layer["W"].reshape(o, -1), rounding)
             b = encode(fmt, layer["b"], rounding)
             if kind == "dense":
-                return _float_dot(fmt, h, w, b, accumulate, rounding, trace, i)
+                return _float_dot(fmt, h, w, b, accumulate, rounding, trace, i, gemm)
             cols = im2col(h, *layer["kernel"], layer["stride"], layer["pads"])
-            y = _float_dot(fmt, cols, w, b, accumulate, rounding, trace, i)
+            y = _float_dot(fmt, cols, w, b, accumulate, rounding, trace, i, gemm)
             return y.transpose(0, 2, 1).reshape(shape)
         if kind == "relu":
             return _relu_bits(fmt, h)
@@ -534,16 +545,16 @@ def _check_scales(model, scales):
     return s
 
 
-def fixed_forward(model, bits, x=None, *, scales=None, trace=None):
+def fixed_forward(model, bits, x=None, *, scales=None, trace=None, gemm=None):
     """Scores (float64) of ``x`` (default the test inputs) in ``bits``-bit fixed point.
 
     ``scales`` (optional) are the tensor magnitudes of :func:`tensor_ranges`, computed
     when not given. ``trace`` (optional, a list) receives each ``dense``/``conv2d`` layer's
     integer GEMM as :func:`float_forward` describes (``acc``: the exact integer dot products
-    before the bias).
+    before the bias); ``gemm`` computes them instead, as there.
     """
     bits = FixedPoint(bits).bits if not isinstance(bits, FixedPoint) else bits.bits
-    return _int_forward(model, bits, bits, x, scales, trace)
+    return _int_forward(model, bits, bits, x, scales, trace, gemm=gemm)
 
 
 def bitserial_forward(model, candidate, x=None, *, scales=None, trace=None):
@@ -561,11 +572,20 @@ def bitserial_forward(model, candidate, x=None, *, scales=None, trace=None):
                         lambda wq: truncate(wq, c.weight_bits, c.bits))
 
 
-def _int_forward(model, w_bits, a_bits, x, scales, trace, weight_fn=None):
+def _int_forward(model, w_bits, a_bits, x, scales, trace, weight_fn=None, gemm=None):
     """Integer-only inference: ``w_bits``-bit weights, ``a_bits``-bit activations (see
     :func:`fixed_forward`); ``weight_fn`` maps each layer's quantized weights to the ones the
-    PE uses. Every tensor is a pair (integers, fractional bits)."""
+    PE uses; ``gemm`` replaces the dot products (see :func:`float_forward`). Every tensor is
+    a pair (integers, fractional bits)."""
     bits = a_bits
+
+    def dot_of(i, xq, wq):
+        if gemm is None:
+            return _int_dot(xq, wq, max(bits, w_bits))
+        got = np.array(gemm(i, xq, wq.T), dtype=object)
+        k = wq.shape[-1]
+        wide = 2 * max(bits, w_bits) + max(k - 1, 1).bit_length() + 1 > 63
+        return got if wide else got.astype(np.int64)     # as _int_dot types it
     x = _inputs(model, x)
     maxabs = tensor_ranges(model) if scales is None else _check_scales(model, scales)
     plan = _fixed_plan(model, maxabs, bits)
@@ -590,12 +610,12 @@ def _int_forward(model, w_bits, a_bits, x, scales, trace, weight_fn=None):
             bq = np.array([int(v) for v in bq], dtype=object) if np.max(np.abs(bq)) >= 2**62 \
                 else bq.astype(np.int64)
             if kind == "dense":
-                dot = _int_dot(h, wq, max(bits, w_bits))
+                dot = dot_of(i, h, wq)
                 _record(trace, i, h, wq, dot, stored)
                 acc = dot + bq
             else:
                 cols = im2col(h, *layer["kernel"], layer["stride"], layer["pads"])
-                dot = _int_dot(cols.reshape(-1, cols.shape[-1]), wq, max(bits, w_bits))
+                dot = dot_of(i, cols.reshape(-1, cols.shape[-1]), wq)
                 _record(trace, i, cols, wq, dot, stored)
                 acc = (dot + bq).reshape(h.shape[0], -1, wq.shape[0]).transpose(0, 2, 1)
                 acc = acc.reshape(shape)
@@ -624,18 +644,21 @@ def _int_forward(model, w_bits, a_bits, x, scales, trace, weight_fn=None):
 # -- one entry point --------------------------------------------------------------------------
 
 def forward(model, candidate, x=None, *, accumulate="rounded", rounding="rne", scales=None,
-            trace=None):
+            trace=None, gemm=None):
     """Scores of ``x`` in ``candidate`` (a float format, :class:`FixedPoint`, or a name such as
-    ``e4m3``/``fx8``); ``None`` means the float64 network. ``trace``: see
-    :func:`float_forward`."""
+    ``e4m3``/``fx8``); ``None`` means the float64 network. ``trace`` and ``gemm`` (not for
+    bit-serial candidates): see :func:`float_forward`."""
     if candidate is None:
         return exact_forward(model, x)
     c = parse_candidate(candidate)
     if isinstance(c, FixedPoint):
-        return fixed_forward(model, c, x, scales=scales, trace=trace)
+        return fixed_forward(model, c, x, scales=scales, trace=trace, gemm=gemm)
     if isinstance(c, BitSerial):
+        if gemm is not None:
+            raise ValueError(f"{c.name}: a bit-serial candidate takes no gemm")
         return bitserial_forward(model, c, x, scales=scales, trace=trace)
-    return float_forward(model, c, x, accumulate=accumulate, rounding=rounding, trace=trace)
+    return float_forward(model, c, x, accumulate=accumulate, rounding=rounding, trace=trace,
+                         gemm=gemm)
 
 
 def accuracy(scores, labels):
