@@ -10,7 +10,8 @@ import sys
 import time
 
 from ..paths import build_dir
-from . import build, export_model, formats, gemm, generate, run, sim, synth
+from . import build, export_model, formats, gemm, generate, sim, synth
+from . import run as run_command
 from ._command import Command, run_argv
 
 __all__ = ["COMMAND", "run_demo", "DEMO_STEPS"]
@@ -53,7 +54,7 @@ DEMO_STEPS = [
 
 #: The commands the steps use.
 _COMMANDS = [build.COMMAND, export_model.COMMAND, formats.COMMAND, gemm.COMMAND,
-             generate.COMMAND, run.COMMAND, sim.COMMAND, synth.COMMAND]
+             generate.COMMAND, run_command.COMMAND, sim.COMMAND, synth.COMMAND]
 
 
 def run_demo(steps=None):
