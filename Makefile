@@ -13,7 +13,7 @@ venv: $(STAMP)
 $(STAMP): pyproject.toml
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
-	$(PY) -m pip install --quiet -e '.[test,explore,host,sweep,verify]'
+	$(PY) -m pip install --quiet -e '.[test,explore,host,sweep,verify,train]'
 	@touch $(STAMP)
 
 demo: $(STAMP)

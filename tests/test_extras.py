@@ -23,7 +23,7 @@ def test_missing_module_names_the_extra():
 
 
 def test_unknown_extra():
-    with pytest.raises(ValueError, match=r"^Extra must be one of explore, host, sweep, verify, "
+    with pytest.raises(ValueError, match=r"^Extra must be one of explore, host, sweep, verify, train, "
                                          r"not 'gui'$"):
         require("json", "gui")
 

@@ -37,6 +37,10 @@ class Model:
     description : str
     pre : list of (str, array), optional
         Input preprocessing (see the module docstring).
+    dataset : str or None
+        The bundled data set (``hwgen.explore.models.DATASETS``) the model was trained on,
+        if known: an ONNX file keeps it, and reading the file without data uses that set's
+        test split.
 
     Raises
     ------
@@ -45,8 +49,9 @@ class Model:
     """
 
     def __init__(self, name, layers, input_shape, x_test=None, y_test=None, x_calib=None,
-                 description="", *, pre=None):
+                 description="", *, pre=None, dataset=None):
         self.name = str(name)
+        self.dataset = dataset
         self.layers = [dict(layer) for layer in layers]
         self.input_shape = tuple(int(n) for n in input_shape)
         self.x_test = None if x_test is None else np.asarray(x_test, dtype=np.float64)
@@ -137,7 +142,7 @@ class Model:
             x_test = self.prepare(x_test, "x_test")
             x_calib = None if x_calib is None else self.prepare(x_calib, "x_calib")
         return Model(self.name, self.layers, self.input_shape, x_test, y_test, x_calib,
-                     self.description, pre=self.pre)
+                     self.description, pre=self.pre, dataset=self.dataset)
 
     def summary(self):
         """``64-32-10``-style one-line shape summary (``add`` marks a residual sum)."""

@@ -128,7 +128,8 @@ __all__ = ["Model", "LAYER_KINDS", "V1_LAYER_KINDS", "MAC_KINDS", "PRE_OPS", "FO
            "FORMAT_VERSIONS", "DATA_KEYS", "BUILTIN", "load_model", "save_model", "load_data",
            "save_data", "get_model", "list_models", "cache_dir", "builtin_model",
            "builtin_data", "export_model", "weight_matrices", "with_weights",
-           "load_weight_file", "is_onnx_path", "pool_size"]
+           "load_weight_file", "is_onnx_path", "pool_size", "DATASETS", "dataset",
+           "dataset_data", "apply_pre"]
 
 #: The newest ``.npz`` format version; :func:`save_model` writes the oldest that holds a model.
 FORMAT_VERSION = 2
@@ -241,6 +242,11 @@ def load_model(path, data=None):
         from .onnx_io import import_onnx
         model = import_onnx(path, input_shape=None if d is None else
                             np.shape(d.get("x_test"))[1:], data_name=where)
+        if d is None and model.dataset is not None:
+            # The file names the bundled data set it was trained on (hwgen train,
+            # hwgen export-model): its test split is the model's test data.
+            d = dataset_data(model.dataset, model.input_shape)
+            where = f"the bundled data set {model.dataset!r} (named in {str(path)!r})"
     else:
         model = _load_npz(path)
     if d is None:
@@ -470,7 +476,7 @@ def with_weights(model, matrices):
             layer["W"] = np.asarray(next(mats), dtype=np.float64).T.reshape(w.shape).copy()
         layers.append(layer)
     return Model(model.name, layers, model.input_shape, model.x_test, model.y_test,
-                 model.x_calib, model.description, pre=model.pre)
+                 model.x_calib, model.description, pre=model.pre, dataset=model.dataset)
 
 
 def load_weight_file(path):
@@ -544,6 +550,30 @@ def _wine():
 def _cancer():
     from sklearn.datasets import load_breast_cancer
     return _standardized(load_breast_cancer)()
+
+
+#: The bundled data sets (scikit-learn, no download): name -> loader of the raw split.
+DATASETS = {"digits": _digits, "iris": _iris, "wine": _wine, "cancer": _cancer}
+
+
+def dataset(name):
+    """A bundled data set's fixed split (70 % train, stratified, seed 0) and its
+    normalization: ``(x_train, x_test, y_train, y_test, pre)``, the inputs raw (before
+    ``pre``), as the built-in models are trained on.
+
+    Raises
+    ------
+    ValueError
+        ``name`` is not one of :data:`DATASETS`.
+    """
+    if name not in DATASETS:
+        raise ValueError(f"Data set must be one of {', '.join(DATASETS)}, not {name!r}")
+    return DATASETS[name]()
+
+
+def apply_pre(x, pre):
+    """``x`` after the ``pre`` steps (see the module docstring), in float64."""
+    return _apply_pre(np.asarray(x, dtype=np.float64), pre or [])
 
 
 def _apply_pre(x, pre):
@@ -660,6 +690,9 @@ _RAW = {"mlp-digits-small": (_digits, None), "mlp-digits": (_digits, None),
         "cnn-digits": (_digits, (1, 8, 8)), "mlp-iris": (_iris, None),
         "mlp-wine": (_wine, None), "mlp-cancer": (_cancer, None)}
 
+#: The bundled data set of each loader.
+_DATASET_OF = {loader: name for name, loader in DATASETS.items()}
+
 #: Calibration inputs kept in a built-in model file (drawn from its training data).
 _N_CALIB = 256
 
@@ -678,7 +711,9 @@ def builtin_model(name, *, cache=True):
     path = cache_dir() / "models" / f"{name}-v{_RECIPE_VERSION}.npz"
     if cache and path.is_file():
         try:
-            return load_model(path)
+            model = load_model(path)
+            model.dataset = _DATASET_OF[_RAW[name][0]]
+            return model
         except ValueError:
             pass   # a damaged cache file is retrained
     from threadpoolctl import threadpool_limits
@@ -690,7 +725,7 @@ def builtin_model(name, *, cache=True):
     pre = pre[0] if pre else None
     calib = x_tr[_calib_rows(len(x_tr))]
     model = Model(name, layers, x_te.shape[1:], x_te, y_te.astype(np.int64), calib, desc,
-                  pre=pre)
+                  pre=pre, dataset=_DATASET_OF[_RAW[name][0]])
     if cache:
         path.parent.mkdir(parents=True, exist_ok=True)
         save_model(model, path)
@@ -716,9 +751,22 @@ def builtin_data(name):
     if name not in BUILTIN:
         raise ValueError(f"Unknown model {name!r}; built-in models are {', '.join(BUILTIN)}")
     raw, shape = _RAW[name]
-    x_tr, x_te, _, y_te, _ = raw()
+    return dataset_data(_DATASET_OF[raw], shape)
+
+
+def dataset_data(name, shape=None):
+    """A bundled data set's raw test split and calibration inputs (256 training inputs), as
+    a data file holds them: ``dict(x_test, y_test, x_calib)``; ``shape`` reshapes each input
+    (digits as ``(1, 8, 8)`` images).
+
+    Raises
+    ------
+    ValueError
+        ``name`` is not one of :data:`DATASETS`.
+    """
+    x_tr, x_te, _, y_te, _ = dataset(name)
     if shape is not None:
-        x_tr, x_te = x_tr.reshape((-1,) + shape), x_te.reshape((-1,) + shape)
+        x_tr, x_te = x_tr.reshape((-1,) + tuple(shape)), x_te.reshape((-1,) + tuple(shape))
     return dict(x_test=x_te.astype(np.float64), y_test=y_te.astype(np.int64),
                 x_calib=x_tr[_calib_rows(len(x_tr))].astype(np.float64))
 
@@ -746,13 +794,17 @@ def get_model(name_or_file, data=None):
                      f"(or give an .npz or .onnx file)")
 
 
-def export_model(name, path, *, data=None):
+def export_model(name, path, *, data=None, dataset=None):
     """Write a model as an ONNX file (:func:`hwgen.explore.onnx_io.export_onnx`: opset 13,
     float32, a dynamic batch dimension, the ``pre`` steps as the graph's first nodes, so
     its input is the raw data); with ``data`` also a data file of its raw test and
     calibration inputs (:func:`builtin_data` for a built-in model). Returns the model.
 
-    ``name`` is a built-in model's name, a model file, or a :class:`Model`.
+    ``name`` is a built-in model's name, a model file, or a :class:`Model`. ``dataset``
+    (default: the model's own, e.g. a built-in model's) names the bundled data set
+    (:data:`DATASETS`) the model
+    was trained on in the file, so that :func:`load_model` reads the file with that data
+    set's test split when no data is given.
 
     Raises
     ------
@@ -781,7 +833,7 @@ def export_model(name, path, *, data=None):
             model.require_data()
             raw = dict(x_test=model.x_test, y_test=model.y_test, x_calib=model.x_calib)
     from .onnx_io import export_onnx
-    export_onnx(model, path)
+    export_onnx(model, path, dataset=model.dataset if dataset is None else dataset)
     if raw is not None:
         save_data(data, **raw)
     return model

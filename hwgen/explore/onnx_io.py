@@ -636,16 +636,25 @@ def import_onnx(path, *, input_shape=None, data_name="the data"):
     except Exception as e:   # noqa: BLE001 - ValidationError
         raise ValueError(f"{where} is not a valid ONNX model "
                          f"({(str(e).splitlines() or [''])[0]})") from None
-    return _Importer(path, m, input_shape, data_name).run()
+    model = _Importer(path, m, input_shape, data_name).run()
+    from .models import DATASETS
+    props = {p.key: p.value for p in m.metadata_props}
+    model.dataset = props.get(DATASET_KEY) if props.get(DATASET_KEY) in DATASETS else None
+    return model
 
 
-def export_onnx(model, path, *, opset=EXPORT_OPSET):
+#: The metadata key naming the bundled data set a model was trained on.
+DATASET_KEY = "hwgen.dataset"
+
+
+def export_onnx(model, path, *, opset=EXPORT_OPSET, dataset=None):
     """Write ``model`` as an ONNX file: ai.onnx ``opset`` (13), float32 weights, input
     ``input`` of shape ``(N,) + input_shape`` (dynamic ``N``) taking raw data (the ``pre``
     steps are the first nodes: ``Sub``/``Div``/...), output ``scores`` ``(N, classes)``.
     Layers map one to one: ``Gemm`` (``transB=1``, ``W`` is ``(out, in)``), ``Conv``,
     ``Relu``, ``MaxPool``, ``AveragePool``, ``GlobalAveragePool``, ``Flatten``, ``Reshape``,
-    ``Add``. The file is checked with ``onnx.checker`` and written atomically.
+    ``Add``. The file is checked with ``onnx.checker`` and written atomically. ``dataset``
+    (a bundled data set's name) is kept in the metadata (:data:`DATASET_KEY`).
     """
     onnx = _onnx()
     from onnx import TensorProto, helper, numpy_helper
@@ -697,6 +706,8 @@ def export_onnx(model, path, *, opset=EXPORT_OPSET):
     m = helper.make_model(graph, opset_imports=[helper.make_opsetid("", opset)],
                           producer_name="hwgen", doc_string=model.description)
     m.ir_version = helper.find_min_ir_version_for(m.opset_import)
+    if dataset is not None:
+        helper.set_model_props(m, {DATASET_KEY: str(dataset)})
     onnx.checker.check_model(m)
     path = Path(path)
     tmp = path.with_name(path.name + f".tmp{os.getpid()}")
