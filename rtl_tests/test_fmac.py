@@ -42,6 +42,24 @@ def test_fmac(mul_fmt, acc, accumulate, rounding):
     assert res.report["mismatches"] == 0 and res.report["results"] > 4
 
 
+@pytest.mark.parametrize("kw", [
+    dict(mul_fmt="e4m3", acc_fmt="fp16", accumulate="rounded", mul_latency=3,
+         rounding="dynamic"),
+    dict(mul_fmt="e4m3", out_fmt="fp16", accumulate="exact", mul_latency=1, out_latency=3),
+    dict(mul_fmt="e4m3", out_fmt="fp16", accumulate="exact", target_mhz=60,
+         device="ecp5-85f"),
+], ids=["rounded-mul3", "exact-l1-3", "exact-planned-60"])
+def test_pipelined_fmac(kw):
+    """A pipelined product path and read-out change no result (random stalls on both sides
+    of the stream)."""
+    from hwgen.units.fmac import FloatMac
+    unit = FloatMac(**kw)
+    assert unit.latency > (3 if kw["accumulate"] != "fused" else 2)
+    res = run(unit, test_module=MODULE, params=dict(unit_params(unit), pairs=1500))
+    assert res.passed, res.report.get("first_mismatches")
+    assert res.report["mismatches"] == 0 and res.report["results"] > 4
+
+
 def test_fp16_narrow_accumulator_stalls_at_2048():
     # 3000 ones summed in an fp16 accumulator: the sum stops at 2048 (Hill et al.'s stall);
     # the RTL must reproduce the stall exactly, which the golden model predicts.

@@ -34,6 +34,14 @@ def add_arguments(p):
                    help="exact only: products the accumulator holds exactly (default 1024)")
     p.add_argument("--rounding", default="rne", metavar="R",
                    help="rne | rtz | rdn | rup | rna | dynamic (default rne)")
+    p.add_argument("--mul-latency", type=int, default=None, metavar="N",
+                   help="registers in the product path (rounded: 0..3, the multiplier's "
+                        "cut table; exact: 0..1; fused: 0); the accumulation loop is never "
+                        "cut, one MAC per clock; default 0")
+    p.add_argument("--out-latency", type=int, default=None, metavar="N",
+                   help="exact only: registers in the read-out (0..3); default 0")
+    from .float_ops import add_target_arguments
+    add_target_arguments(p)
 
 
 def build(args):
@@ -46,10 +54,12 @@ def build(args):
     acc = args.acc_format
     if acc is None:
         acc = "fp16" if fmt.width <= 8 else fmt
+    from .float_ops import target_kw
     return FloatMac(fmt, b_fmt=args.b_format, acc_fmt=acc, out_fmt=args.out_format,
                     accumulate=args.accumulate,
                     max_terms=1024 if args.max_terms is None else args.max_terms,
-                    rounding=args.rounding)
+                    rounding=args.rounding,
+                    **target_kw(args, ("mul_latency", "out_latency")))
 
 
 def sim_params(args, unit):

@@ -70,6 +70,15 @@ class FloatOpBase(wiring.Component):
 
     def __init__(self, fmts, out_fmt, rounding, latency, extra_ports=None, *,
                  target_mhz=None, device=None, cuts=None, flags=True):
+        try:
+            self._init(fmts, out_fmt, rounding, latency, extra_ports, target_mhz, device,
+                       cuts, flags)
+        except Exception:
+            self._MustUse__silence = True       # refused: no "created but never used" too
+            raise
+
+    def _init(self, fmts, out_fmt, rounding, latency, extra_ports, target_mhz, device, cuts,
+              flags):
         names = {"a": "Format", "b": "Format of b", "c": "Format of c"}
         self._in_fmts = {}
         first = None
