@@ -39,12 +39,15 @@ def _requant_args(p):
     p.add_argument("--per-channel", type=int, default=None, metavar="N",
                    help="N-entry register file of multipliers/shifts, selected per item "
                         "(default: per-tensor multiplier/shift ports)")
+    from .float_ops import add_target_arguments
+    add_target_arguments(p)
 
 
 def _requant_build(args):
     from ..units.requant import Requantize
+    from .float_ops import target_kw
     return Requantize(args.acc_bits, args.out_bits, signed_out=not args.unsigned,
-                      per_channel=args.per_channel)
+                      per_channel=args.per_channel, **target_kw(args, ()))
 
 
 def _requant_params(args, unit):

@@ -66,12 +66,25 @@ def _bsmac_args(p):
     p.add_argument("--unsigned", action="store_true",
                    help="unsigned weights and activations (default: two's complement)")
     _acc_arg(p)
+    _target_args(p)
+
+
+def _target_args(p):
+    """``--target-mhz F --device D``: checked against the unit's one pipeline
+    (:mod:`hwgen.timing.fixed`)."""
+    from .float_ops import add_target_arguments
+    add_target_arguments(p)
+
+
+def _target_kw(args):
+    from .float_ops import target_kw
+    return target_kw(args, ())
 
 
 def _bsmac_build(args):
     from ..units.bsmac import BitSerialMac
     return BitSerialMac(lanes=args.lanes, weight_bits=args.weight_bits, act_bits=args.act_bits,
-                        signed=not args.unsigned, acc_bits=args.acc_bits)
+                        signed=not args.unsigned, acc_bits=args.acc_bits, **_target_kw(args))
 
 
 def _bsmac_params(args, unit):
@@ -87,12 +100,13 @@ def _dpmac_args(p):
                    help="packed: one (3L+2)-bit multiplier for both modes, fits one DSP block; "
                         "split: four (L+1)-bit sub-multipliers, smaller in LUTs "
                         "(default packed)")
+    _target_args(p)
 
 
 def _dpmac_build(args):
     from ..units.dpmac import DualPrecisionMac
     return DualPrecisionMac(high_bits=args.high_bits, acc_bits=args.acc_bits,
-                            multiplier=args.multiplier)
+                            multiplier=args.multiplier, **_target_kw(args))
 
 
 def _dpmac_params(args, unit):

@@ -7,6 +7,8 @@ from amaranth import Module, Mux, Signal, signed as sgn, unsigned
 from amaranth.lib import data, stream, wiring
 from amaranth.lib.wiring import In, Out
 
+from ..timing.fixed import FixedPipeline
+
 from .intcommon import (GUARD_BITS, MAX_ACC_BITS, MAX_ACT_BITS, MAX_LANES, adder_tree,
                         check_int, signed_width)
 
@@ -15,7 +17,7 @@ __all__ = ["BitSerialMac"]
 MAX_WEIGHT_BITS = 16
 
 
-class BitSerialMac(wiring.Component):
+class BitSerialMac(FixedPipeline, wiring.Component):
     """Bit-serial dot-product MAC: one weight bitlayer per cycle, MSB first, run-time precision.
 
     Each operation is a ``lanes``-element dot product of ``weight_bits``-bit weights with
@@ -88,7 +90,8 @@ class BitSerialMac(wiring.Component):
         A parameter is out of range (the message names the value and the allowed range).
     """
 
-    def __init__(self, lanes=8, weight_bits=8, act_bits=8, signed=True, acc_bits=None):
+    def __init__(self, lanes=8, weight_bits=8, act_bits=8, signed=True, acc_bits=None, *,
+                 target_mhz=None, device=None):
         if not isinstance(signed, bool):
             raise TypeError(f"Signedness must be a bool, not {signed!r}")
         lo = 2 if signed else 1
@@ -123,6 +126,19 @@ class BitSerialMac(wiring.Component):
             "i": In(stream.Signature(self.i_layout)),
             "o": Out(stream.Signature(shape(self._acc_bits))),
         })
+        self._request(target_mhz, device)
+
+    def stage_logic(self, model):
+        """Its two stages for the delay model (``target_mhz=``, :mod:`hwgen.timing.fixed`):
+        the plane sum (an adder tree over the lanes, the top plane's negation) and the
+        accumulation loop (shift and add)."""
+        K, AB = self._lanes, self._act_bits
+        levels = max(K - 1, 1).bit_length()
+        tree = sum(model.adder(AB + lv) for lv in range(levels)) + model.mux(2)
+        return [("plane sum", tree + model.adder(AB + levels + 1)),
+                ("accumulation loop",
+                 model.shifter(self._acc_bits, self._weight_bits) +
+                 model.adder(self._acc_bits) + model.mux(2))]
 
     lanes = property(lambda self: self._lanes)
     weight_bits = property(lambda self: self._weight_bits)

@@ -7,6 +7,8 @@ from amaranth import Module, Mux, signed, unsigned
 from amaranth.lib import data, stream, wiring
 from amaranth.lib.wiring import In, Out
 
+from ..timing.fixed import FixedPipeline
+
 from .intcommon import MAX_ACC_BITS, accumulate_stream, check_int
 
 __all__ = ["DualPrecisionMac", "MULTIPLIERS", "dual_operands", "dual_partials", "dual_combine",
@@ -89,7 +91,7 @@ def dual_sum(L, low, nested, products, multiplier="packed"):
     return Mux(low, Mux(nested, D.shift_left(L), D), P[:4 * L].as_signed())
 
 
-class DualPrecisionMac(wiring.Component):
+class DualPrecisionMac(FixedPipeline, wiring.Component):
     """Multiply-accumulate with a run-time precision mode: one signed ``H×H`` product per
     operation (high mode) or two signed ``L×L`` products (low mode, ``L = H/2``), both from
     the same multiplier hardware, built one of two ways (``multiplier``):
@@ -167,7 +169,8 @@ class DualPrecisionMac(wiring.Component):
         A parameter is out of range (the message names the value and the allowed range).
     """
 
-    def __init__(self, high_bits=8, acc_bits=None, multiplier="packed"):
+    def __init__(self, high_bits=8, acc_bits=None, multiplier="packed", *, target_mhz=None,
+                 device=None):
         if not isinstance(high_bits, int) or isinstance(high_bits, bool):
             raise TypeError(f"High precision width must be an integer, not {high_bits!r}")
         if high_bits < 4 or high_bits > MAX_HIGH_BITS or high_bits % 2:
@@ -191,6 +194,18 @@ class DualPrecisionMac(wiring.Component):
             "i": In(stream.Signature(self.i_layout)),
             "o": Out(stream.Signature(signed(self._acc_bits))),
         })
+        self._request(target_mhz, device)
+
+    def stage_logic(self, model):
+        """Its two stages for the delay model (``target_mhz=``, :mod:`hwgen.timing.fixed`):
+        the products (one packed (3L+2)-bit square product, or four (L+1)-bit ones) and the
+        loop (the contribution formed from them, added into the accumulator)."""
+        L = self._high_bits // 2
+        prod = (model.multiplier(3 * L + 2, 3 * L + 2) if self._multiplier == "packed"
+                else model.multiplier(L + 1, L + 1))
+        return [("product", model.lut_levels(1) + prod),
+                ("accumulation loop", model.adder(4 * L) + model.mux(3) +
+                 model.adder(self._acc_bits) + model.mux(2))]
 
     high_bits = property(lambda self: self._high_bits)
     low_bits = property(lambda self: self._high_bits // 2)

@@ -11,6 +11,7 @@ from amaranth.lib import data, stream, wiring
 from amaranth.lib.wiring import In, Out
 
 from ..golden.fmac import ACCUMULATE_MODES, exact_acc_bits
+from ..timing.fixed import StagePlan
 from .fadd import FloatAdder
 from .floatraw import check_float_format, check_rounding, unpack
 from .fmul import FloatMultiplier
@@ -29,40 +30,25 @@ EXACT_READOUT_CUTS = {0: (), 1: ("norm",), 2: ("negated", "norm"),
 
 
 @dataclass(frozen=True)
-class MacPlan:
-    """What ``FloatMac(target_mhz=F, device=D)`` chose and estimated.
+class MacPlan(StagePlan):
+    """What ``FloatMac(target_mhz=F, device=D)`` chose and estimated (a
+    :class:`~hwgen.timing.fixed.StagePlan`; ``latency`` is the unit's).
 
     Attributes
     ----------
-    device : str
-    target_mhz : float
     mul_latency : int
         Registers added to the product path (the MAC's loop is never cut: one MAC per clock).
     out_latency : int
         Registers added to the exact read-out (0 for the other accumulations).
-    latency : int
-        The unit's latency (:attr:`FloatMac.latency`).
-    stages : tuple of (str, float)
-        Each register-to-register stage the model estimates: its name and period in ns.
     """
-    device: str
-    target_mhz: float
     mul_latency: int
     out_latency: int
-    latency: int
-    stages: tuple
-
-    @property
-    def fmax_mhz(self):
-        """The slowest stage's estimate."""
-        return 1000.0 / max(ns for _, ns in self.stages)
 
     def summary(self):
-        stages = ", ".join(f"{n} {ns:.1f}" for n, ns in self.stages)
         out = f", read-out latency {self.out_latency}" if self.out_latency else ""
         return (f"product path latency {self.mul_latency}{out} (unit latency {self.latency}) "
-                f"for {self.target_mhz:g} MHz on {self.device}; stages {stages} ns, estimated "
-                f"{self.fmax_mhz:.1f} MHz")
+                f"for {self.target_mhz:g} MHz on {self.device}; stages {self.stage_text()} "
+                f"ns, estimated {self.fmax_mhz:.1f} MHz")
 
 
 class FloatMac(wiring.Component):
@@ -266,8 +252,8 @@ class FloatMac(wiring.Component):
                                                               out_plan.stage_ns)]
             cuts = tuple(plan.cuts)
         n, r = len(cuts), len(self._out_cuts)
-        self._plan = MacPlan(device, target, n, r, self._base_latency() + n + r,
-                             tuple(stages))
+        self._plan = MacPlan(device, target, self._base_latency() + n + r, tuple(stages),
+                             n, r)
         return cuts
 
     mul_latency = property(lambda self: len(self._mul_cuts),

@@ -6,6 +6,7 @@ from amaranth.lib import data, stream, wiring
 from amaranth.lib.wiring import In, Out
 
 from ..golden.requant import INT32_MAX, INT32_MIN, check_requant_widths
+from ..timing.fixed import FixedPipeline
 
 __all__ = ["Requantize", "RegisterWriteSignature"]
 
@@ -56,7 +57,7 @@ def _index_bits(n):
     return max(1, (n - 1).bit_length())
 
 
-class Requantize(wiring.Component):
+class Requantize(FixedPipeline, wiring.Component):
     """Rescales accumulators to narrow outputs with integer arithmetic only.
 
     For each input item ``(acc, bias[, ch])`` (``acc`` and ``bias`` sign-extended to 32 bits)::
@@ -127,7 +128,8 @@ class Requantize(wiring.Component):
 
     LATENCY = 4
 
-    def __init__(self, acc_bits=32, out_bits=8, signed_out=True, per_channel=None):
+    def __init__(self, acc_bits=32, out_bits=8, signed_out=True, per_channel=None, *,
+                 target_mhz=None, device=None):
         if not isinstance(acc_bits, int) or isinstance(acc_bits, bool):
             raise TypeError(f"Accumulator width must be an integer, not {acc_bits!r}")
         if not 2 <= acc_bits <= 32:
@@ -162,6 +164,17 @@ class Requantize(wiring.Component):
         members["act_min"] = In(out_shape)
         members["act_max"] = In(out_shape, init=(1 << (out_bits - self._signed_out)) - 1)
         super().__init__(members)
+        self._request(target_mhz, device)
+
+    def stage_logic(self, model):
+        """Its four stages for the delay model (``target_mhz=``, :mod:`hwgen.timing.fixed`)."""
+        ob = self._out_bits
+        return [("bias add and left shift", model.adder(32) + model.shifter(32, 31)),
+                ("32x32 product", model.multiplier(32, 32)),
+                ("rounding doubling high multiply", model.adder(64) + model.comparator(32) +
+                 model.mux(2)),
+                ("divide, zero point and clamp", model.shifter(32, 32) + model.adder(32) +
+                 model.adder(ob + 1) + 2 * model.comparator(ob + 1) + model.mux(3))]
 
     acc_bits = property(lambda self: self._acc_bits)
     out_bits = property(lambda self: self._out_bits)
