@@ -712,7 +712,7 @@ def builtin_model(name, *, cache=True):
     if cache and path.is_file():
         try:
             model = load_model(path)
-            model.dataset = _DATASET_OF[_RAW[name][0]]
+            model.dataset = _dataset_of(name)
             return model
         except ValueError:
             pass   # a damaged cache file is retrained
@@ -725,11 +725,17 @@ def builtin_model(name, *, cache=True):
     pre = pre[0] if pre else None
     calib = x_tr[_calib_rows(len(x_tr))]
     model = Model(name, layers, x_te.shape[1:], x_te, y_te.astype(np.int64), calib, desc,
-                  pre=pre, dataset=_DATASET_OF[_RAW[name][0]])
+                  pre=pre, dataset=_dataset_of(name))
     if cache:
         path.parent.mkdir(parents=True, exist_ok=True)
         save_model(model, path)
     return model
+
+
+def _dataset_of(name):
+    """The bundled data set a built-in model is trained on (None if not known)."""
+    raw = _RAW.get(name)
+    return None if raw is None else _DATASET_OF.get(raw[0])
 
 
 def _calib_rows(n):
