@@ -49,6 +49,8 @@ from amaranth.hdl import (ClockDomain, ClockSignal, Const, Elaboratable, Instanc
 from amaranth.lib import io
 from amaranth.lib.cdc import ResetSynchronizer
 
+from hwgen.elaboratables import not_built
+
 __all__ = ["PLLLimits", "PLL_LIMITS", "PLLConfig", "pll_config", "ice40_pll", "ecp5_pll",
            "pll_frequencies", "pll_at_most", "pll_frequencies_near", "ICE40PLL", "ECP5PLL",
            "make_pll", "add_pll", "pll_family", "platform_pll"]
@@ -475,7 +477,7 @@ class _PLL(Elaboratable):
         try:
             self._setup(config, clk_in, domain, reset_s)
         except Exception:
-            self._MustUse__silence = True   # never built: no "created but never used" warning
+            not_built(self)                 # never built: no "created but never used" warning
             raise
 
     def _setup(self, config, clk_in, domain, reset_s):

@@ -11,6 +11,7 @@ from amaranth.hdl import Elaboratable, Module
 from amaranth.lib import io
 
 from hwgen.arrayspec import ArraySpec
+from hwgen.elaboratables import not_built, refused_quietly
 from hwgen.host_link import DEFAULT_MAX_PAYLOAD, HostLinkCore
 from hwgen.host_link.protocol import buffer_word_bits, divisor_for
 
@@ -60,12 +61,9 @@ class BoardTop(Elaboratable):
     def __init__(self, board, rows, cols, pe="int8", dataflow="ws", *, baud=None,
                  depths=None, max_payload=DEFAULT_MAX_PAYLOAD, timeout_s=0.05, mul_latency=0,
                  add_latency=0, clock_mhz=None):
-        try:
+        with refused_quietly(self):
             self._init(board, rows, cols, pe, dataflow, baud, depths, max_payload, timeout_s,
                        mul_latency, add_latency, clock_mhz)
-        except Exception:
-            self._MustUse__silence = True       # refused: no "created but never used" too
-            raise
 
     def _init(self, board, rows, cols, pe, dataflow, baud, depths, max_payload, timeout_s,
               mul_latency, add_latency, clock_mhz):
@@ -94,9 +92,7 @@ class BoardTop(Elaboratable):
     def unbuilt(self):
         """Mark this top, its core and array as never to be elaborated (they were made for
         their parameters or checks only: no "created but never used" warning); return it."""
-        for obj in (self, self.core, self.core.array):
-            obj._MustUse__silence = True
-        return self
+        return not_built(self, self.core, self.core.array)
 
     @property
     def spram_memories(self):

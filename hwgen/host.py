@@ -163,9 +163,11 @@ class Accelerator:
         """
         from boards.top import BoardTop
         from sim.simulated_board import SimulatedBoard
+
+        from .elaboratables import not_built
         top = BoardTop(board, rows, cols, pe, dataflow, baud=baud, depths=depths,
                        mul_latency=mul_latency, add_latency=add_latency, clock_mhz=clock_mhz)
-        top._MustUse__silence = True        # only its core is simulated
+        not_built(top)                      # only its core is simulated
         return cls(SimulatedBoard(top.core, progress=progress), baud=top.baud,
                    timeout=timeout)
 

@@ -55,8 +55,10 @@ def run(args):
         except ValueError as e:
             return fail(str(e))
     from sim.floatop import plain_defines, plain_hex, plain_vectors, unit_params
+
+    from ..elaboratables import not_built
     comp = build_unit(args)
-    comp._MustUse__silence = True       # read for its parameters only, never elaborated
+    not_built(comp)                     # read for its parameters only, never elaborated
     p = unit_params(comp)
     if args.exhaustive:          # the catalog refused spaces above 2**26 already
         sets = ["exhaustive"]

@@ -11,6 +11,7 @@ units.
 
 from dataclasses import dataclass
 
+from ..elaboratables import refused_quietly
 from .model import check_device, delay_model
 from .planner import check_target_mhz
 
@@ -90,7 +91,7 @@ class FixedPipeline:
     _target_mhz = None
 
     def _request(self, target_mhz, device):
-        try:
+        with refused_quietly(self):
             if target_mhz is None:
                 if device is not None:
                     raise ValueError(f"Device is only used with target_mhz, not alone "
@@ -99,9 +100,6 @@ class FixedPipeline:
             self._plan = check_fixed_pipeline(self.module_name, self.stage_logic,
                                               self.latency, target_mhz, device)
             self._target_mhz = self._plan.target_mhz
-        except Exception:
-            self._MustUse__silence = True       # refused: no "created but never used" too
-            raise
 
     @property
     def plan(self):

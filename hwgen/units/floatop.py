@@ -10,6 +10,7 @@ from amaranth.hdl import Const, Signal, Value
 from amaranth.lib import wiring
 from amaranth.lib.wiring import In, Out
 
+from ..elaboratables import refused_quietly
 from ..timing import (check_device, check_target_mhz, delay_model, plan_cuts, plan_latency,
                       plan_pipeline)
 from .floatraw import check_float_format, check_latency, check_rounding, pipeline_register
@@ -70,12 +71,9 @@ class FloatOpBase(wiring.Component):
 
     def __init__(self, fmts, out_fmt, rounding, latency, extra_ports=None, *,
                  target_mhz=None, device=None, cuts=None, flags=True):
-        try:
+        with refused_quietly(self):
             self._init(fmts, out_fmt, rounding, latency, extra_ports, target_mhz, device,
                        cuts, flags)
-        except Exception:
-            self._MustUse__silence = True       # refused: no "created but never used" too
-            raise
 
     def _init(self, fmts, out_fmt, rounding, latency, extra_ports, target_mhz, device, cuts,
               flags):

@@ -10,6 +10,7 @@ from amaranth.hdl import EnableInserter, Module, Mux, Signal, signed
 from amaranth.lib import data, stream, wiring
 from amaranth.lib.wiring import In, Out
 
+from ..elaboratables import not_built, refused_quietly
 from ..golden.fmac import ACCUMULATE_MODES, exact_acc_bits
 from ..timing.fixed import StagePlan
 from .fadd import FloatAdder
@@ -108,12 +109,9 @@ class FloatMac(wiring.Component):
     def __init__(self, mul_fmt="e4m3", *, acc_fmt=None, out_fmt=None, accumulate="rounded",
                  max_terms=1024, rounding="rne", b_fmt=None, mul_latency=None,
                  out_latency=None, target_mhz=None, device=None):
-        try:
+        with refused_quietly(self):
             self._init(mul_fmt, acc_fmt, out_fmt, accumulate, max_terms, rounding, b_fmt,
                        mul_latency, out_latency, target_mhz, device)
-        except Exception:
-            self._MustUse__silence = True       # refused: no "created but never used" too
-            raise
 
     def _init(self, mul_fmt, acc_fmt, out_fmt, accumulate, max_terms, rounding, b_fmt,
               mul_latency, out_latency, target_mhz, device):
@@ -188,8 +186,7 @@ class FloatMac(wiring.Component):
         table = {"rounded": None, "exact": EXACT_PRODUCT_CUTS, "fused": {0: ()}}[
             self._accumulate]
         if table is None:
-            mul = self._multiplier(latency=lat)        # checks the latency
-            mul._MustUse__silence = True
+            mul = not_built(self._multiplier(latency=lat))     # checks the latency
             return tuple(mul.cuts)
         if isinstance(lat, bool) or not isinstance(lat, int) or lat not in table:
             raise ValueError(f"Product-path latency of a {self._accumulate} MAC must be one of "
@@ -217,20 +214,17 @@ class FloatMac(wiring.Component):
                                  f"pipelined (one MAC per clock)")
         W = self._acc_bits
         if self._accumulate == "rounded":
-            add = FloatAdder(self._acc_fmt, rounding=self._rounding)
-            add._MustUse__silence = True
+            add = not_built(FloatAdder(self._acc_fmt, rounding=self._rounding))
             loop = sum(sg.delay for sg in add.segments(model)) + model.mux(2)
             need("accumulation loop (rounded adder)", model.stage_ns(loop))
-            mul = self._multiplier(target_mhz=target, device=device)
-            mul._MustUse__silence = True
+            mul = not_built(self._multiplier(target_mhz=target, device=device))
             stages[:0] = [(f"product {n}", ns) for n, ns in zip(mul.plan.stage_names,
                                                                 mul.plan.stage_ns)]
             cuts = tuple(mul.cuts)
         elif self._accumulate == "fused":
             from .ffma import FloatFMA
-            fma = FloatFMA(self._mul_fmt, b_fmt=self._b_fmt, c_fmt=self._acc_fmt,
-                           out_fmt=self._acc_fmt, rounding=self._rounding)
-            fma._MustUse__silence = True
+            fma = not_built(FloatFMA(self._mul_fmt, b_fmt=self._b_fmt, c_fmt=self._acc_fmt,
+                                     out_fmt=self._acc_fmt, rounding=self._rounding))
             loop = sum(sg.delay for sg in fma.segments(model)) + model.mux(2)
             need("accumulation loop (FMA)", model.stage_ns(loop))
             cuts = ()
@@ -308,8 +302,7 @@ class FloatMac(wiring.Component):
         if not self._mul_cuts and not self._out_cuts:
             return name
         if self._accumulate == "rounded":
-            mul = self._multiplier(cuts=self._mul_cuts)
-            mul._MustUse__silence = True
+            mul = not_built(self._multiplier(cuts=self._mul_cuts))
             return name + mul.module_name[len(mul._base_name()):]
         r = len(self._out_cuts)
         name += f"_l{len(self._mul_cuts)}_{r}"
