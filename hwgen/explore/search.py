@@ -20,6 +20,10 @@ A comma-separated list of items; the space is their union, in order, without rep
     activations (default 8), the top B bit-planes used at run time (default all);
 ``bitserial``
     ``bs2`` .. ``bs16`` (:data:`DEFAULT_BITSERIAL`); never part of ``default``;
+``mxfp8_e4m3``, ``mxfp8_e5m2``, ``mxfp6_e3m2``, ``mxfp6_e2m3``, ``mxfp4_e2m1``, ``mxint8``, ``mx``
+    OCP MX block formats (:class:`hwgen.explore.emulate.MX`: 32-element blocks along K with
+    E8M0 scales, exact block sums, FP32 accumulation), one or all six; never part of
+    ``default``;
 ``floats``, ``fixed``, ``default``
     the default float grid (:data:`DEFAULT_FLOATS`: the ``none`` family with exponent 2..8 x
     mantissa 1..10, plus mantissa 12, 14, 16, 19, 23 for exponent 5..8 — a narrow exponent
@@ -75,8 +79,8 @@ import time
 import numpy as np
 
 from ..formats import parse_format
-from .emulate import (BitSerial, FixedPoint, accuracy, exact_forward, forward, parse_candidate,
-                      r_squared, tensor_ranges)
+from .emulate import (MX, MX_CANDIDATES, BitSerial, FixedPoint, accuracy, exact_forward,
+                      forward, parse_candidate, r_squared, tensor_ranges)
 from .graph import pool_size
 from .models import BUILTIN, builtin_model, cache_dir
 
@@ -132,9 +136,10 @@ def parse_space(spec=None):
         item = item.strip().lower()
         if not item:
             raise ValueError(f"Empty item in --formats {spec!r}")
-        if item in ("default", "floats", "fixed", "bitserial"):
+        if item in ("default", "floats", "fixed", "bitserial", "mx"):
             names = {"default": DEFAULT_FLOATS + DEFAULT_FIXED, "floats": DEFAULT_FLOATS,
-                     "fixed": DEFAULT_FIXED, "bitserial": DEFAULT_BITSERIAL}[item]
+                     "fixed": DEFAULT_FIXED, "bitserial": DEFAULT_BITSERIAL,
+                     "mx": list(MX_CANDIDATES)}[item]
             cands = [parse_candidate(n) for n in names]
         else:
             m_fx, m_rng, m_bs = _FX.fullmatch(item), _RANGE.fullmatch(item), _BSR.fullmatch(item)
@@ -219,17 +224,19 @@ def _cand_key(c):
         return ("x", c.bits)
     if isinstance(c, BitSerial):
         return ("b", c.bits, c.act_bits)
+    if isinstance(c, MX):
+        return ("m", c.width, c.elem)
     return ("f", c.exp_bits, c.man_bits)
 
 
 def kind_of(c):
-    """``"fixed"``, ``"bitserial"`` or ``"float"``."""
+    """``"fixed"``, ``"bitserial"``, ``"mx"`` or ``"float"``."""
     return "fixed" if isinstance(c, FixedPoint) else \
-        "bitserial" if isinstance(c, BitSerial) else "float"
+        "bitserial" if isinstance(c, BitSerial) else "mx" if isinstance(c, MX) else "float"
 
 
 def bits_of(c):
-    """Bits per value (bit-serial: the weight bit-planes used)."""
+    """Bits per value (bit-serial: the weight bit-planes used; MX: per element)."""
     return c.bits if isinstance(c, (FixedPoint, BitSerial)) else c.width
 
 
@@ -442,7 +449,7 @@ class Explorer:
         the next fixed-point width."""
         key = _cand_key(c)
         found = []
-        if key[0] in ("x", "b"):
+        if key[0] in ("x", "b", "m"):
             # Fixed point: the next width; bit-serial: the next number of planes (same
             # activation width), every candidate of the space with it.
             line = [(k, s) for s, k in ((s, _cand_key(s)) for s in self.space)
