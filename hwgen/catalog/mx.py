@@ -45,11 +45,15 @@ def _args(p):
                    choices=("rne", "rtz", "rdn", "rup", "rna", "dynamic"),
                    help="rounding of the FP32 accumulation: rne | rtz | rdn | rup | rna | "
                         "dynamic (default rne)")
+    from .float_ops import add_target_arguments
+    add_target_arguments(p)
 
 
 def _build(args):
     from ..units.mxdot import MxDot
-    return MxDot(args.elem, b_elem=args.b_elem, lanes=args.lanes, rounding=args.rounding)
+    from .float_ops import target_kw
+    return MxDot(args.elem, b_elem=args.b_elem, lanes=args.lanes, rounding=args.rounding,
+                 **target_kw(args, ()))
 
 
 def _params(args, unit):

@@ -13,6 +13,7 @@ from ..formats import parse_format
 from ..golden.mx import E8M0_BIAS, E8M0_NAN, check_mx_element, mx_block_sum_bits
 from .floatraw import (RoundingMode, check_rounding, exp_range, range_shape, sticky_shift_right,
                        unpack)
+from ..timing.fixed import FixedPipeline
 from .intcommon import adder_tree
 from .rounder import FloatRounder
 
@@ -35,7 +36,7 @@ def _product(a, b):
     return adder_tree([Mux(b[k], a << k, 0) for k in range(len(b))])
 
 
-class MxDot(wiring.Component):
+class MxDot(FixedPipeline, wiring.Component):
     """Streaming MX dot products: ``y = sum over blocks of X_A * X_B * sum_i P_A,i * P_B,i``.
 
     Every block of 32 element pairs arrives as ``32 // lanes`` beats on ``i``; the element
@@ -57,6 +58,10 @@ class MxDot(wiring.Component):
         Element pairs per beat: 8, 16 or 32 (one block every ``32 // lanes`` beats).
     rounding : str
         ``rne rtz rdn rup rna`` or ``"dynamic"`` (adds ``rm``).
+    target_mhz, device : float, str or None
+        A clock request, checked against the delay model's estimate of the unit's stages
+        (:meth:`stage_logic`; the pipeline is fixed by ``lanes``:
+        :mod:`hwgen.timing.fixed`); refused when the slowest stage cannot meet it.
 
     Members
     -------
@@ -86,7 +91,8 @@ class MxDot(wiring.Component):
         what is allowed.
     """
 
-    def __init__(self, elem="e4m3", *, b_elem=None, lanes=8, rounding="rne"):
+    def __init__(self, elem="e4m3", *, b_elem=None, lanes=8, rounding="rne", target_mhz=None,
+                 device=None):
         self._ea = check_mx_element(elem)
         self._eb = self._ea if b_elem is None else check_mx_element(b_elem, "B element format")
         if isinstance(lanes, bool) or not isinstance(lanes, int) or lanes not in MXDOT_LANES:
@@ -106,6 +112,25 @@ class MxDot(wiring.Component):
         if self._rounding == "dynamic":
             ports["rm"] = In(3)
         super().__init__(ports)
+        self._request(target_mhz, device)
+
+    def stage_logic(self, model):
+        """Its stages for the delay model (``target_mhz=``): the block sum (element products,
+        the adder tree over the lanes, the block register's add), then the FP32 accumulation
+        (alignment and add; normalization and rounding), one stage or, with
+        :attr:`acc_stages` 2, two."""
+        from .rounder import RounderGeometry
+        wa, wb = self._ea.width, self._eb.width
+        levels = max(self._lanes - 1, 1).bit_length()
+        tree = sum(model.adder(wa + wb + lv) for lv in range(levels))
+        block = model.multiplier(wa, wb) + tree + model.adder(self._sum_bits)
+        frame = self._sum_bits + 26
+        add = model.shifter(frame, frame) + model.adder(frame)
+        geom = RounderGeometry(parse_format("fp32"), frame, (-160, 160))
+        rnd = sum(sg.delay for sg in geom.segments(model))
+        if self.acc_stages == 2:
+            return [("block sum", block), ("align and add", add), ("round", rnd)]
+        return [("block sum", block), ("accumulate", add + rnd)]
 
     elem = property(lambda self: self._ea.name)
     b_elem = property(lambda self: self._eb.name)
