@@ -139,20 +139,22 @@ def test_train_explore_compress(tmp_path, capsys, monkeypatch):
     need no --data."""
     monkeypatch.chdir(tmp_path)
     monkeypatch.setenv("HWGEN_BUILD_DIR", str(tmp_path / "build"))
-    assert main(["train", "--method", "compressibility", "--data", "digits", "--arch", "16",
-                 "--epochs", "5", "-o", "t.onnx", "--json", "t.json"]) == 0
+    # The issue's own command line: no --arch (digits: 32, as the built-in MLP).
+    assert main(["train", "--method", "compressibility", "--data", "digits", "--epochs", "5",
+                 "-o", "t.onnx", "--json", "t.json"]) == 0
     out = capsys.readouterr().out
-    assert out.splitlines()[0] == ("compressibility on digits, arch 16, seed 0, lambda 0.05, "
+    assert out.splitlines()[0] == ("compressibility on digits, arch 32, seed 0, lambda 0.05, "
                                    "5 epochs")
-    assert "wrote t.onnx: digits-compressibility-16" in out
+    assert "wrote t.onnx: digits-compressibility-32" in out
     r = json.loads((tmp_path / "t.json").read_text())
     assert r["method"] == "compressibility" and set(r["trained"]) >= {"psi", "sparsity"}
     assert main(["explore", "--model", "t.onnx", "--formats", "fx8,e4m3", "--no-synth",
                  "--quiet", "-o", str(tmp_path)]) == 0
     assert "chosen: " in capsys.readouterr().out
-    assert main(["compress", "t.onnx", "-o", "t.hwga"]) == 0
+    assert main(["compress", "t.onnx"]) == 0          # the archive: t.hwga by default
     out = capsys.readouterr().out
     assert "accuracy (float64, 540 test inputs" in out and "decoded back bit-exactly" in out
+    assert "wrote t.hwga: " in out and (tmp_path / "t.hwga").is_file()
 
 
 @pytest.mark.parametrize("argv, message", [

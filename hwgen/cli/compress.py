@@ -4,7 +4,7 @@ measure what that does to its accuracy.
 ::
 
     hwgen compress MODEL [--prune P] [--quant none|kmeans:K|pq:B] [--format ham|sham]
-                   [--arith FORMAT] [--word-width W] [--max-len L] [--seed S] -o FILE
+                   [--arith FORMAT] [--word-width W] [--max-len L] [--seed S] [-o FILE]
 
 MODEL and the steps are described in :mod:`hwgen.compress`. FILE is an archive of one
 container per matrix (layout in :mod:`hwgen.golden.compress`); it is read back and decoded
@@ -61,7 +61,8 @@ def add_arguments(p):
     p.add_argument("--seed", type=int, default=0, metavar="S",
                    help="seed of pq draws and of the gauss: stand-in (default 0)")
     p.add_argument("-o", "--output", metavar="FILE",
-                   help="archive file to write (required; its directory must exist)")
+                   help="archive file to write (its directory must exist; default: the "
+                        "model's name with .hwga, in the current folder)")
 
 
 def _print_table(rows):
@@ -103,7 +104,10 @@ def run(args):
                                  f"({str(e).splitlines()[0]})") from None
         model, mats, skipped, note = load_model(args.model, args.seed, args.data)
         if args.output is None:
-            raise ValueError("missing -o/--output FILE: the archive file to write")
+            import re
+            base = Path(args.model).stem if (Path(args.model).suffix in (".npz", ".onnx")
+                                             or "/" in args.model) else args.model
+            args.output = re.sub(r"[^A-Za-z0-9_.-]", "_", base) + ".hwga"
         out = Path(args.output)
         if out.is_dir():
             raise ValueError(f"output {args.output!r} is a directory; give a file name")

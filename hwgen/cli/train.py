@@ -35,8 +35,9 @@ def add_arguments(p):
                    help=f"one of {', '.join(METHOD_NAMES)}")
     p.add_argument("--data", required=True, metavar="DATA",
                    help="digits, iris, wine, cancer or a training FILE.npz")
-    p.add_argument("--arch", required=True, metavar="SPEC",
-                   help="hidden layers, e.g. 32, 64-32, c3x8-p2 (see below)")
+    p.add_argument("--arch", default=None, metavar="SPEC",
+                   help="hidden layers, e.g. 32, 64-32, c3x8-p2 (see below; default 32 for "
+                        "digits, else 16: the built-in MLPs' sizes)")
     p.add_argument("-o", "--output", required=True, metavar="FILE.onnx",
                    help="the trained model: .onnx, or .npz (the explorer's format)")
     p.add_argument("--epochs", type=int, default=20, metavar="N",
@@ -125,7 +126,8 @@ def run(args):
     from ..train import train
     kw = {dest: (getattr(args, dest) if getattr(args, dest) is not None else default)
           for dest, (_, _, default) in _OWN.items()}
-    model, report = train(args.method, args.data, args.arch, epochs=args.epochs,
+    arch = args.arch if args.arch is not None else ("32" if args.data == "digits" else "16")
+    model, report = train(args.method, args.data, arch, epochs=args.epochs,
                           seed=args.seed, **kw)
     print(format_report(report))
     if args.output.endswith(".onnx"):
