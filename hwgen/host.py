@@ -171,6 +171,45 @@ class Accelerator:
         return cls(SimulatedBoard(top.core, progress=progress), baud=top.baud,
                    timeout=timeout)
 
+    # -- networks ---------------------------------------------------------------------------
+    def load_network(self, model, *, data=None):
+        """Make ``model`` (a :class:`~hwgen.explore.graph.Model`, a built-in model's name or
+        a model file, with optional ``data``) ready for :meth:`infer` on this board: the
+        explorer candidate of the board's PE (``intN`` -> ``fxN``, ``F:F:rounded`` -> ``F``,
+        ...) and its fixed-point scales. Returns the
+        :class:`~hwgen.explore.netrun.LoadedNetwork`.
+
+        Today the network runs layer by layer: each ``dense``/``conv2d`` layer's GEMM on the
+        board (its weights sent with it), bias, re-quantization and activations on the host,
+        bit for bit as the explorer's emulation (``hwgen run``). Layers chained on chip (the
+        weights resident, one transfer per inference) are not built yet.
+
+        Raises
+        ------
+        ValueError
+            No explorer candidate for the board's PE, a bad model or data.
+        """
+        from .explore.graph import Model
+        from .explore.models import get_model
+        from .explore.netrun import LoadedNetwork
+        m = model if isinstance(model, Model) else get_model(model, data)
+        self._network = LoadedNetwork(m, self.array.pe.spec)
+        return self._network
+
+    def infer(self, x, *, raw=True):
+        """Scores of input(s) ``x`` of the network of :meth:`load_network` (raw inputs, as
+        the model file takes them, one or a batch): a float64 array, one row per input,
+        equal bit for bit to the explorer's emulation of the same candidate.
+
+        Raises
+        ------
+        ValueError
+            No network loaded, or ``x`` of the wrong shape.
+        """
+        if getattr(self, "_network", None) is None:
+            raise ValueError("No network loaded: call load_network(model) first")
+        return self._network.infer(self, x, raw=raw)
+
     def close(self):
         close = getattr(self.transport, "close", None)
         if close is not None:

@@ -94,6 +94,24 @@ def test_float_pe_on_the_ulx3s(cache):
     assert r["clock_hz"] == 25_000_000
 
 
+def test_load_network_and_infer(cache):
+    """The host driver's network API: raw inputs in (one, or a batch), scores out, equal to
+    the emulation's; a batch is one GEMM per layer."""
+    from hwgen.explore.models import builtin_data, builtin_model
+    model = builtin_model("mlp-iris")
+    raw = builtin_data("mlp-iris")["x_test"][:5]
+    with Accelerator.simulate("icebreaker", 2, 2, "int8") as acc:
+        with pytest.raises(ValueError, match="No network loaded"):
+            acc.infer(raw[0])
+        net = acc.load_network("mlp-iris")
+        assert (net.candidate.name, net.pe) == ("fx8", "int8")
+        expected = net.emulate(model.prepare(raw))
+        one = acc.infer(raw[0])
+        batch = acc.infer(raw)
+    assert one.shape == (1, 3) and batch.shape == (5, 3)
+    assert (one[0] == expected[0]).all() and (batch == expected).all()
+
+
 def test_candidates_of_pes():
     assert [str(candidate_for(p)[0].name) for p in ("int8", "int4")] == ["fx8", "fx4"]
     assert candidate_for("e4m3:e4m3:fused")[1] == "fused"

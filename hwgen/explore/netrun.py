@@ -21,7 +21,7 @@ import numpy as np
 from ..pespec import parse_pe
 from .emulate import accuracy, forward, parse_candidate, tensor_ranges
 
-__all__ = ["candidate_for", "run_network", "format_report", "REPORT_LINES"]
+__all__ = ["candidate_for", "LoadedNetwork", "run_network", "format_report", "REPORT_LINES"]
 
 #: The report's lines, in order, each starting with its key (``hwgen run``).
 REPORT_LINES = ("accuracy", "bit-exact", "cycles/inference", "bytes/inference",
@@ -49,6 +49,45 @@ def candidate_for(pe):
                      f"F:F:rounded, F:F:fused or F:exact:F, not {spec.spec!r}")
 
 
+class LoadedNetwork:
+    """A model made ready to run on a board whose array has PE ``pe``
+    (:meth:`hwgen.host.Accelerator.load_network`): the explorer candidate of the PE and the
+    fixed-point scales from the model's calibration inputs.
+
+    Raises
+    ------
+    ValueError
+        A PE with no explorer candidate, a model without calibration or test inputs (an
+        ONNX file read without data).
+    """
+
+    def __init__(self, model, pe):
+        self.model = model
+        self.pe = parse_pe(pe).spec
+        self.candidate, self.accumulate = candidate_for(pe)
+        if model.x_calib is None and model.x_test is None:
+            raise ValueError(f"Model {model.name!r} has no calibration inputs for the "
+                             f"fixed-point scales: give it data (x_calib or x_test)")
+        self.scales = tensor_ranges(model)
+
+    def emulate(self, x):
+        """The explorer's scores of ``x`` (inputs after the model's ``pre`` steps)."""
+        return forward(self.model, self.candidate, x, accumulate=self.accumulate,
+                       scales=self.scales)
+
+    def infer(self, acc, x, *, raw=True):
+        """Scores (float64, one row per input) of ``x`` on accelerator ``acc``: every
+        dense/conv2d layer's GEMM on the board, the rest on the host. ``raw``: ``x`` is what
+        the model file takes (before its ``pre`` steps), with or without the batch axis."""
+        x = np.asarray(x, dtype=np.float64)
+        if x.shape == self.model.input_shape:
+            x = x[None]
+        if raw:
+            x = self.model.prepare(x)
+        return forward(self.model, self.candidate, x, accumulate=self.accumulate,
+                       scales=self.scales, gemm=lambda _layer, A, B: acc.matmul(A, B))
+
+
 def _mismatches(got, exp):
     got, exp = np.asarray(got, dtype=np.float64), np.asarray(exp, dtype=np.float64)
     same = (got == exp) | (np.isnan(got) & np.isnan(exp))
@@ -74,7 +113,6 @@ def run_network(model, pe, acc, inputs, *, progress=None):
         A PE with no explorer candidate, one the board's array does not have, a bit-serial
         array, or a bad ``inputs``.
     """
-    c, accumulate = candidate_for(pe)
     arr = acc.array
     if arr.pe.spec != parse_pe(pe).spec:
         raise ValueError(f"The board's array has PE {arr.pe.spec!r}, not {parse_pe(pe).spec!r}")
@@ -83,9 +121,10 @@ def run_network(model, pe, acc, inputs, *, progress=None):
     if isinstance(inputs, bool) or not isinstance(inputs, (int, np.integer)) or \
             not 1 <= inputs <= total:
         raise ValueError(f"Inputs must be 1..{total} (the model's test inputs), not {inputs!r}")
+    net = LoadedNetwork(model, pe)
+    c = net.candidate
     x, y = model.x_test[:inputs], np.asarray(model.y_test[:inputs])
-    scales = tensor_ranges(model)
-    expected = forward(model, c, x, accumulate=accumulate, scales=scales)
+    expected = net.emulate(x)
 
     from ..host import CountingTransport
     counting = CountingTransport(acc.transport)
@@ -95,14 +134,10 @@ def run_network(model, pe, acc, inputs, *, progress=None):
     c0 = stats()["cycles"] if stats else None
     t0 = time.monotonic()
 
-    def on_board(_layer, A, B):
-        return acc.matmul(A, B)
-
     try:
         rows = []
         for i in range(inputs):
-            rows.append(forward(model, c, x[i:i + 1], accumulate=accumulate, scales=scales,
-                                gemm=on_board))
+            rows.append(net.infer(acc, x[i:i + 1], raw=False))
             if progress:
                 progress("inferences on the board", i + 1, inputs)
     finally:
@@ -115,7 +150,7 @@ def run_network(model, pe, acc, inputs, *, progress=None):
     got = np.concatenate(rows, axis=0)
     bad = _mismatches(got, expected)
     per = cycles / inputs
-    return dict(model=model.name, candidate=c.name, accumulate=accumulate,
+    return dict(model=model.name, candidate=c.name, accumulate=net.accumulate,
                 pe=parse_pe(pe).spec, inputs=inputs,
                 accuracy=accuracy(got, y), emulation_accuracy=accuracy(expected, y),
                 scores_compared=int(got.size), mismatches=bad, bit_exact=bad == 0,
