@@ -5,7 +5,8 @@ assertions; :class:`PipelineMiter` asserts that a pipelined float operator compu
 what the unpipelined one does, its valid signal delayed by the latency.
 """
 
-from .miters import PipelineMiter, StreamMiter, TableMiter
+from .miters import CountMiter, PipelineMiter, StreamMiter, TableMiter
 from .sby import MODES, FormalResult, prove
 
-__all__ = ["prove", "FormalResult", "MODES", "PipelineMiter", "TableMiter", "StreamMiter"]
+__all__ = ["prove", "FormalResult", "MODES", "PipelineMiter", "TableMiter", "StreamMiter",
+           "CountMiter"]

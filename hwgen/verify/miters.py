@@ -255,3 +255,54 @@ class StreamMiter(Elaboratable):
                 m.d.comb += Assert(~waiting | held,
                                    f"{sname}: valid and payload hold until ready")
         return m
+
+
+class CountMiter(StreamMiter):
+    """The stream contract plus counting, for a unit with an input stream ``i`` and an output
+    stream ``o`` (one result per ``i.payload.last`` when ``group``, else per input):
+
+    - nothing is duplicated: results out never exceed groups in;
+    - the occupancy (groups in minus results out) stays within ``capacity``;
+    - nothing is lost or stuck: after ``drain`` cycles in a row with ``o.ready`` high and no
+      group closing on ``i``, every group's result is out (occupancy 0).
+
+    Checked by bounded model checking (``mode bmc``: the counters make k-induction need
+    invariants of each unit's internals). ``corrupt="drop"`` is a deliberate mistake: the
+    check sees one output transfer of every two, as a unit that loses results would.
+    """
+
+    def __init__(self, component, *, capacity, drain, group=True, corrupt=None):
+        super().__init__(component)
+        if corrupt not in (None, "drop"):
+            raise ValueError(f"Corruption must be None or 'drop', not {corrupt!r}")
+        if not {"i", "o"} <= set(self.streams):
+            raise ValueError("CountMiter needs an input stream i and an output stream o")
+        self.capacity, self.drain, self.group, self.drop = capacity, drain, group, corrupt
+
+    def elaborate(self, platform):
+        from amaranth.hdl import Assert, ResetSignal
+        m = super().elaborate(platform)
+        c = self.component
+        in_x = c.i.valid & c.i.ready
+        closes = in_x & (c.i.payload.last if self.group else 1)
+        out_x = c.o.valid & c.o.ready
+        if self.drop:
+            skip = Signal(name="drop_toggle")
+            with m.If(out_x):
+                m.d.sync += skip.eq(~skip)
+            out_x = out_x & ~skip
+        width = max(self.capacity + 2, self.drain + 2).bit_length() + 1
+        occ = Signal(range(-1, 1 << width), name="occupancy")
+        quiet = Signal(range(self.drain + 2), name="quiet")
+        with m.If(~ResetSignal()):
+            m.d.sync += occ.eq(occ + closes - out_x)
+            with m.If(c.o.ready & ~closes):
+                with m.If(quiet <= self.drain):
+                    m.d.sync += quiet.eq(quiet + 1)
+            with m.Else():
+                m.d.sync += quiet.eq(0)
+        m.d.comb += [Assert(occ >= 0, "no result without its group (nothing duplicated)"),
+                     Assert(occ <= self.capacity, "occupancy within the capacity"),
+                     Assert((quiet <= self.drain) | (occ == 0),
+                            "every group's result comes out (nothing lost or stuck)")]
+        return m
