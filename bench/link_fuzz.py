@@ -44,7 +44,7 @@ def main(argv=None):
         "",
         "Produced by `bench/link_fuzz.py` (`sim.link_fuzz`): random and mutated request frames",
         "sent to the board's gateware (`HostLinkCore`: UART, protocol engine, buffers, a 2x2 int8",
-        "array) under Verilator (`sim.simulated_board`), each case followed by an IDENTIFY that",
+        "array) under Verilator (`hwgen.flow.simulated_board`), each case followed by an IDENTIFY that",
         "must be answered with the board's own description; a GEMM at the end must be",
         "bit-exact. A *hang* is an IDENTIFY not answered correctly. The board is built small so",
         f"that every error path is reachable: buffers {core.depths}, payload limit "

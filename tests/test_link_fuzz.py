@@ -5,7 +5,7 @@ caught."""
 
 from hwgen.host import Accelerator
 from sim.link_fuzz import KINDS, LinkFuzzer, fuzz_core, run_fuzz
-from sim.simulated_board import SimulatedBoard
+from hwgen.flow.simulated_board import SimulatedBoard
 
 
 def test_ten_thousand_frames():

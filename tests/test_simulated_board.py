@@ -1,6 +1,6 @@
 """The simulated board behind the host driver (``Accelerator.simulate``, ``hwgen gemm``).
 
-The board's gateware runs under Verilator in a subprocess (:mod:`sim.simulated_board`); every
+The board's gateware runs under Verilator in a subprocess (:mod:`hwgen.flow.simulated_board`); every
 GEMM result is compared with :func:`hwgen.golden.matmul.matmul`, and the byte and cycle counts
 the harness reports with what the driver sent and what the UART's bit time implies.
 """

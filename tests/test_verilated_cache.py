@@ -4,7 +4,7 @@ when every prerequisite its dependency file names is older than it and outside t
 import os
 import time
 
-from sim import verilated_cache as vc
+from hwgen.flow import verilated_cache as vc
 
 
 def _entry(folder, name, deps, mtime):

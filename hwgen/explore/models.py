@@ -242,6 +242,8 @@ def load_model(path, data=None):
         from .onnx_io import import_onnx
         model = import_onnx(path, input_shape=None if d is None else
                             np.shape(d.get("x_test"))[1:], data_name=where)
+        if model.dataset not in DATASETS:
+            model.dataset = None                # not one of ours: no data to attach
         if d is None and model.dataset is not None:
             # The file names the bundled data set it was trained on (hwgen train,
             # hwgen export-model): its test split is the model's test data.

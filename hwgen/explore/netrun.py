@@ -126,7 +126,7 @@ def run_network(model, pe, acc, inputs, *, progress=None):
     x, y = model.x_test[:inputs], np.asarray(model.y_test[:inputs])
     expected = net.emulate(x)
 
-    from ..host import CountingTransport
+    from ..host_link.transport import CountingTransport
     counting = CountingTransport(acc.transport)
     acc.transport = counting
     stats = getattr(counting.inner, "stats", None)

@@ -637,9 +637,8 @@ def import_onnx(path, *, input_shape=None, data_name="the data"):
         raise ValueError(f"{where} is not a valid ONNX model "
                          f"({(str(e).splitlines() or [''])[0]})") from None
     model = _Importer(path, m, input_shape, data_name).run()
-    from .models import DATASETS
-    props = {p.key: p.value for p in m.metadata_props}
-    model.dataset = props.get(DATASET_KEY) if props.get(DATASET_KEY) in DATASETS else None
+    # the name as written; hwgen.explore.models.load_model uses it if it names a data set
+    model.dataset = {p.key: p.value for p in m.metadata_props}.get(DATASET_KEY)
     return model
 
 

@@ -1,4 +1,4 @@
-// The simulated board of sim/simulated_board.py: a Verilated HostLinkCore (class Vtop, ports
+// The simulated board of hwgen/flow/simulated_board.py: a Verilated HostLinkCore (class Vtop, ports
 // clk, rst, rx, tx) with a UART model (8N1, LSB first, `divisor` clocks per bit) on both lines,
 // driven in lock step by the Python transport over stdin/stdout.
 //
