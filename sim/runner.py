@@ -28,8 +28,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from hwgen.flow import verilated_cache
+from hwgen.flow.cache import locked as _locked
 from hwgen.flow.verilator import VERILATOR_ARGS, build_root
-from hwgen.flow.verilator import locked as _locked
 
 from .tools import setup_simulator
 

