@@ -14,9 +14,38 @@ import numpy as np
 from ..formats import parse_format
 from .rounding import Raw, round_raw, unpack, rounding_codes, bit_length
 
-__all__ = ["mul", "add", "sub", "fma", "exact_sum"]
+__all__ = ["mul", "add", "sub", "fma", "exact_sum", "TABLE_MAX_BITS"]
 
 _U64 = np.uint64
+
+#: ``mul`` and ``add`` of two formats whose widths add up to at most this many bits, with a
+#: static rounding mode, read their result and flags from a table of every operand pair
+#: (computed once per formats and mode by the same code, on first use): the same bits, ~10x
+#: faster on large arrays (the explorer's narrow-float emulation).
+TABLE_MAX_BITS = 16
+_TABLES = {}
+
+
+def _tabled(op, fa, fb, fo, rounding, a, b, compute):
+    """``compute(a, b)`` through the table of ``(op, fa, fb, fo, rounding)`` when the formats
+    are narrow, the mode static and the operands encodings in range; else ``None``."""
+    if not isinstance(rounding, str) or fa.width + fb.width > TABLE_MAX_BITS:
+        return None
+    a, b = np.asarray(a), np.asarray(b)
+    if a.size + b.size < 4096 or a.dtype.kind not in "ui" or b.dtype.kind not in "ui":
+        return None                                      # small or odd inputs: compute
+    if (a.size and (a.min() < 0 or a.max() >> fa.width)) or \
+            (b.size and (b.min() < 0 or b.max() >> fb.width)):
+        return None
+    key = (op, fa, fb, fo, rounding)
+    table = _TABLES.get(key)
+    if table is None:
+        ga, gb = np.meshgrid(np.arange(1 << fa.width, dtype=_U64),
+                             np.arange(1 << fb.width, dtype=_U64), indexing="ij")
+        y, f = compute(ga.ravel(), gb.ravel())
+        table = _TABLES[key] = (np.asarray(y, dtype=_U64), np.asarray(f, dtype=np.uint8))
+    idx = (a.astype(np.int64) << fb.width) | b.astype(np.int64)
+    return table[0][idx], table[1][idx]
 
 
 def _fmts(fmt, *others):
@@ -86,10 +115,14 @@ def _nan_in(ra, sa, *rest):
 def mul(fmt, a, b, rounding="rne", *, out_fmt=None, b_fmt=None):
     """``a * b`` with one rounding into ``out_fmt`` (default ``fmt``). Returns (bits, flags)."""
     fa, fb, fo = _fmts(fmt, b_fmt, out_fmt if out_fmt is not None else fmt)
-    ra, sa = unpack(fa, a)
-    rb, sb = unpack(fb, b)
-    raw, _ = _mul_raw(ra, sa, rb, sb)
-    return round_raw(fo, raw, rounding)
+
+    def compute(a, b):
+        ra, sa = unpack(fa, a)
+        rb, sb = unpack(fb, b)
+        raw, _ = _mul_raw(ra, sa, rb, sb)
+        return round_raw(fo, raw, rounding)
+    fast = _tabled("mul", fa, fb, fo, rounding, a, b, compute)
+    return compute(a, b) if fast is None else fast
 
 
 def _mul_raw(ra, sa, rb, sb):
@@ -109,13 +142,17 @@ def _mul_raw(ra, sa, rb, sb):
 def add(fmt, a, b, rounding="rne", *, out_fmt=None, b_fmt=None, subtract=False):
     """``a + b`` (or ``a - b``) with one rounding into ``out_fmt``. Returns (bits, flags)."""
     fa, fb, fo = _fmts(fmt, b_fmt, out_fmt if out_fmt is not None else fmt)
-    ra, sa = unpack(fa, a)
-    rb, sb = unpack(fb, b)
-    if subtract:
-        rb = Raw(~rb.sign, rb.exp, rb.sig, nan=rb.nan, inf=rb.inf)
-    shape = np.broadcast_shapes(ra.sig.shape, rb.sig.shape)
-    rm = rounding_codes(rounding, shape)
-    return round_raw(fo, _add_raw(ra, sa, rb, sb, rm), rm)
+
+    def compute(a, b):
+        ra, sa = unpack(fa, a)
+        rb, sb = unpack(fb, b)
+        if subtract:
+            rb = Raw(~rb.sign, rb.exp, rb.sig, nan=rb.nan, inf=rb.inf)
+        shape = np.broadcast_shapes(ra.sig.shape, rb.sig.shape)
+        rm = rounding_codes(rounding, shape)
+        return round_raw(fo, _add_raw(ra, sa, rb, sb, rm), rm)
+    fast = _tabled("sub" if subtract else "add", fa, fb, fo, rounding, a, b, compute)
+    return compute(a, b) if fast is None else fast
 
 
 def sub(fmt, a, b, rounding="rne", **kw):
