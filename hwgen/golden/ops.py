@@ -23,7 +23,7 @@ _U64 = np.uint64
 #: (computed once per formats and mode by the same code, on first use): the same bits, ~10x
 #: faster on large arrays (the explorer's narrow-float emulation).
 TABLE_MAX_BITS = 16
-_TABLES = {}
+_TABLES: dict = {}
 
 
 def _tabled(op, fa, fb, fo, rounding, a, b, compute):
