@@ -54,7 +54,8 @@ def test_formats_one(capsys):
     (["generate", "array", "--rows", "2", "--cols", "2", "--pe", "bogus"], "bogus"),
     (["generate", "tmac"], "-o/--output"),
     (["compress", "no-such-model"], "no-such-model"),
-    (["compress", "mlp-iris"], "-o/--output"),
+    # (compress without -o writes <model>.hwga: tests/test_train.py)
+    (["compress", "mlp-iris", "-o", "no_such_dir/x.hwga"], "does not exist"),
 ])
 def test_bad_arguments_exit_2_with_one_line(args, needle):
     r = run_cli(*args)
