@@ -144,14 +144,8 @@ def _verilator_runner():
         def _make_with_cache(self, cmd, cwd, stdout):
             bdir = Path(cmd[cmd.index("-C") + 1])
             make_vars = [a for a in cmd if "=" in a]
-            objects = verilated_cache.global_objects(bdir, make_vars, env=self.env)
-            key = objects and verilated_cache.cache_key(bdir, make_vars, objects, env=self.env)
-            cache = build_root() / "verilated-runtime" / key if key else None
-            if cache is not None:
-                verilated_cache.seed(bdir, cache, objects)
-            super()._execute_cmds([cmd], cwd, stdout)
-            if cache is not None:
-                verilated_cache.store(bdir, cache, objects)
+            with verilated_cache.cached_runtime(bdir, make_vars, env=self.env):
+                super()._execute_cmds([cmd], cwd, stdout)
 
     return CachedRuntimeVerilator()
 

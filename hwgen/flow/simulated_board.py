@@ -81,15 +81,9 @@ def build_simulator(core, *, progress=None):
                  bdir)
             obj = bdir / "obj"
             make_vars = [f"OPT_FAST={_OPT}"]
-            objects = verilated_cache.global_objects(obj, make_vars, env=env)
-            key = objects and verilated_cache.cache_key(obj, make_vars, objects, env=env)
-            cache = build_root() / "verilated-runtime" / key if key else None
-            if cache is not None:
-                verilated_cache.seed(obj, cache, objects)
-            step(["make", "--no-print-directory", "-s", "-j", str(os.cpu_count() or 1),
-                  "-f", "Vtop.mk", *make_vars, "Vtop"], obj)
-            if cache is not None:
-                verilated_cache.store(obj, cache, objects)
+            with verilated_cache.cached_runtime(obj, make_vars, env=env):
+                step(["make", "--no-print-directory", "-s", "-j", str(os.cpu_count() or 1),
+                      "-f", "Vtop.mk", *make_vars, "Vtop"], obj)
         return exe
 
 

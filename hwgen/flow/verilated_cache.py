@@ -17,9 +17,10 @@ import hashlib
 import os
 import shutil
 import subprocess
+from contextlib import contextmanager
 from pathlib import Path
 
-__all__ = ["global_objects", "cache_key", "seed", "store"]
+__all__ = ["global_objects", "cache_key", "seed", "store", "cached_runtime"]
 
 
 def _make(build_dir, make_vars, *goals, env=None, always=False):
@@ -115,3 +116,21 @@ def store(build_dir, cache_dir, objects):
             tmp = cache_dir / f".{src.name}.{os.getpid()}"
             shutil.copy2(src, tmp)
             os.replace(tmp, cache_dir / src.name)
+
+
+@contextmanager
+def cached_runtime(build_dir, make_vars=(), env=None):
+    """Around the ``make`` of a Verilated model in ``build_dir`` (``make_vars``: the
+    variables given to it): seed the run-time objects from the cache before, keep freshly
+    compiled ones after. The cache is ``verilated-runtime/<key>`` of the simulator build
+    folder (:func:`hwgen.flow.verilator.build_root`); without a key nothing is cached."""
+    from .verilator import build_root
+    build_dir = Path(build_dir)
+    objects = global_objects(build_dir, make_vars, env=env)
+    key = objects and cache_key(build_dir, make_vars, objects, env=env)
+    cache = build_root() / "verilated-runtime" / key if key else None
+    if cache is not None:
+        seed(build_dir, cache, objects)
+    yield
+    if cache is not None:
+        store(build_dir, cache, objects)
