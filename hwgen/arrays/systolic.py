@@ -81,6 +81,7 @@ from amaranth.lib.fifo import SyncFIFOBuffered
 from amaranth.lib.wiring import In, Out
 
 from ..arrayspec import MAX_DIM, ArraySpec
+from ..units.intcommon import delay
 from .pe import PEDatapath, ReadOut, acc_shape, operand_shapes, out_shape
 
 __all__ = ["SystolicArray", "MAX_DIM", "weight_layout", "act_layout", "result_elem",
@@ -226,14 +227,7 @@ class SystolicArray(wiring.Component):
         m.submodules.core = EnableInserter(en)(core)
         return m
 
-    @staticmethod
-    def _delay(core, value, n, name):
-        """``value`` delayed by ``n`` registers of the (enable-gated) core."""
-        for k in range(n):
-            reg = Signal(value.shape(), name=f"{name}_d{k}")
-            core.d.sync += reg.eq(value)
-            value = reg
-        return value
+    _delay = staticmethod(delay)      # registers of the (enable-gated) core
 
     def _readout(self, core, acc, j):
         lat = self._spec.readout_latency

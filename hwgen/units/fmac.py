@@ -16,6 +16,7 @@ from ..timing.fixed import StagePlan
 from .fadd import FloatAdder
 from .floatraw import check_float_format, check_rounding, unpack
 from .fmul import FloatMultiplier
+from .intcommon import delay
 from .rounder import FloatRounder
 
 __all__ = ["FloatMac", "MacPlan", "EXACT_PRODUCT_CUTS", "EXACT_READOUT_CUTS"]
@@ -334,12 +335,16 @@ class FloatMac(wiring.Component):
             m.d.sync += [s1.eq(self.i.payload), s1_valid.eq(self.i.valid)]
 
         emit = Signal()
+        # The product path's and read-out's registers (intcommon.delay) advance with the unit.
+        pipe = Module()
+        if self._mul_cuts or self._out_cuts:
+            m.submodules.pipe = EnableInserter(en)(pipe)
         if self._accumulate == "rounded":
-            self._rounded(m, en, s1, s1_valid, emit)
+            self._rounded(m, en, pipe, s1, s1_valid, emit)
         elif self._accumulate == "fused":
             self._fused(m, en, s1, s1_valid, emit)
         else:
-            self._exact(m, en, s1, s1_valid, emit)
+            self._exact(m, en, pipe, s1, s1_valid, emit)
         return m
 
     def _output(self, m, en, emit, y, flags):
@@ -348,16 +353,7 @@ class FloatMac(wiring.Component):
             with m.If(emit):
                 m.d.sync += [self.o.payload.y.eq(y), self.o.payload.flags.eq(flags)]
 
-    def _delayed(self, m, en, sig, n, name):
-        """``sig`` delayed by ``n`` enabled clocks (the product path's registers)."""
-        for i in range(n):
-            r = Signal.like(sig, name=f"{name}_d{i + 1}")
-            with m.If(en):
-                m.d.sync += r.eq(sig)
-            sig = r
-        return sig
-
-    def _rounded(self, m, en, s1, s1_valid, emit):
+    def _rounded(self, m, en, pipe, s1, s1_valid, emit):
         mul = self._multiplier(cuts=self._mul_cuts)
         # The multiplier's pipeline registers advance with the rest of the unit (a stalled
         # output holds every stage).
@@ -370,7 +366,7 @@ class FloatMac(wiring.Component):
         if n:
             m.d.comb += mul.in_valid.eq(s1_valid)
         m_valid = mul.out_valid if n else s1_valid
-        m_last = self._delayed(m, en, s1.last, n, "last")
+        m_last = delay(pipe, s1.last, n, "last")
         # Stage 2: the product, rounded into the accumulator format.
         p = Signal(self._acc_fmt.width)
         p_flags = Signal(4)
@@ -409,7 +405,7 @@ class FloatMac(wiring.Component):
         m.d.comb += emit.eq(s1_valid & s1.last)
         self._output(m, en, emit, fma.y, acc_flags | fma.flags)
 
-    def _exact(self, m, en, s1, s1_valid, emit):
+    def _exact(self, m, en, pipe, s1, s1_valid, emit):
         fa, fb = self._mul_fmt, self._b_fmt
         W, lsb = self._acc_bits, self._lsb
         ra = unpack(m, fa, s1.a, name="ra")
@@ -433,9 +429,8 @@ class FloatMac(wiring.Component):
         side = [shift, ra.sign ^ rb.sign, ra.nan | rb.nan | invalid,
                 (ra.inf | rb.inf) & ~(ra.nan | rb.nan | invalid), invalid, s1.last, s1_valid]
         n = len(self._mul_cuts)
-        sig = self._delayed(m, en, sig, n, "sig_prod")
-        side = [self._delayed(m, en, v if isinstance(v, Signal) else _sig1(m, v), n, f"side{i}")
-                for i, v in enumerate(side)]
+        sig = delay(pipe, sig, n, "sig_prod")
+        side = [delay(pipe, v, n, f"side{i}") for i, v in enumerate(side)]
         d_shift, d_neg, d_nan, d_inf, d_inv, d_last, d_valid = side
         with m.If(en):
             m.d.sync += [
@@ -479,7 +474,7 @@ class FloatMac(wiring.Component):
                 m.d.sync += [o_sum.eq(total), o_nan.eq(t_nan), o_pos.eq(t_pos),
                              o_neg.eq(t_neg), o_inv.eq(t_inv)]
         if R:
-            last = self._delayed(m, en, v_sum, R - 1, "v_out")
+            last = delay(pipe, v_sum, R - 1, "v_out")
             with m.If(en):
                 m.d.sync += self.o.valid.eq(last)
         rnd = FloatRounder(self._out_fmt, sig_width=W, exp_range=(lsb, lsb),
@@ -494,9 +489,9 @@ class FloatMac(wiring.Component):
         sign = Signal()
         m.d.comb += [mag.eq(Mux(o_sum < 0, -o_sum, o_sum)),
                      sign.eq(Mux(res_inf, o_neg, o_sum < 0))]
-        raw = [mag, sign, _sig1(m, res_nan), _sig1(m, res_inf), o_inv]
+        raw = [mag, sign, res_nan, res_inf, o_inv]
         if "negated" in self._out_cuts:
-            raw = [self._delayed(m, en, v, 1, f"neg{i}") for i, v in enumerate(raw)]
+            raw = [delay(pipe, v, 1, f"neg{i}") for i, v in enumerate(raw)]
         r_mag, r_sign, r_nan, r_inf, r_inv = raw
         m.d.comb += [
             rnd.sign.eq(r_sign), rnd.exp.eq(lsb), rnd.sig.eq(r_mag),
@@ -504,9 +499,3 @@ class FloatMac(wiring.Component):
             self.o.payload.y.eq(rnd.y), self.o.payload.flags.eq(rnd.flags),
         ]
 
-
-def _sig1(m, value):
-    """A 1-bit signal driven by ``value`` (so that it can be delayed by registers)."""
-    sig = Signal()
-    m.d.comb += sig.eq(value)
-    return sig

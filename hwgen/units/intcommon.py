@@ -1,8 +1,9 @@
-"""Small helpers shared by the integer and run-time-precision units."""
+"""Small helpers shared by the integer and run-time-precision units (and, :func:`delay`, by
+the float MAC and the systolic arrays)."""
 
 from amaranth import Mux, Signal
 
-__all__ = ["check_int", "signed_width", "adder_tree", "accumulate_stream", "MAX_LANES",
+__all__ = ["check_int", "signed_width", "adder_tree", "accumulate_stream", "delay", "MAX_LANES",
            "MAX_ACT_BITS", "MAX_ACC_BITS", "GUARD_BITS"]
 
 MAX_LANES = 256
@@ -79,3 +80,14 @@ def accumulate_stream(m, i, o, last, terms, pack, combine=None):
             m.d.sync += [o_valid.eq(1), o_payload.eq(pack(nexts))]
         with m.Elif(o.ready):
             m.d.sync += o_valid.eq(0)
+
+
+def delay(module, value, n, name):
+    """``value`` delayed by ``n`` registers in ``module``'s ``sync`` domain (named
+    ``<name>_d<k>``); ``value`` itself when ``n`` is 0. Put ``module`` under an
+    ``EnableInserter`` to stall the registers with a unit's pipeline."""
+    for k in range(n):
+        reg = Signal(value.shape(), name=f"{name}_d{k}")
+        module.d.sync += reg.eq(value)
+        value = reg
+    return value
