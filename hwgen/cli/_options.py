@@ -1,10 +1,10 @@
 """Options that several commands share (``--router`` and ``--json-out`` of ``hwgen build``
-and ``hwgen synth``)."""
+and ``hwgen synth``; the board ``hwgen gemm`` and ``hwgen run`` talk to)."""
 
 from pathlib import Path
 
 __all__ = ["add_router_argument", "router_error", "add_json_out_argument", "json_file_error",
-           "write_json_file"]
+           "write_json_file", "open_accelerator"]
 
 
 def add_router_argument(p):
@@ -51,3 +51,18 @@ def write_json_file(option, path, text):
     except OSError as e:
         return f"{option}: cannot write {str(path)!r}: {e.strerror}"
     return None
+
+
+def open_accelerator(args):
+    """``(accelerator, description)`` for ``hwgen gemm``/``hwgen run``: the board on
+    ``args.port`` (pyserial), or the simulated ``args.board`` with the array of ``args.rows``,
+    ``cols``, ``pe``, ``dataflow``, ``mul_latency``, ``add_latency`` and ``args.clock_mhz``
+    (if the command has it), at ``args.baud``."""
+    from ..host import DEFAULT_BAUD, Accelerator
+    if args.port is not None:
+        return Accelerator.open(args.port, args.baud or DEFAULT_BAUD), f"the board on {args.port}"
+    acc = Accelerator.simulate(args.board, args.rows, args.cols, args.pe, args.dataflow,
+                               mul_latency=args.mul_latency, add_latency=args.add_latency,
+                               clock_mhz=getattr(args, "clock_mhz", None), baud=args.baud,
+                               progress=lambda line: print(line, flush=True))
+    return acc, f"simulated {args.board} ({acc.transport.core.module_name}, Verilator)"

@@ -8,12 +8,14 @@ This is step 6 of ``hwgen demo``.
 """
 
 from ._command import Command, fail
+from ._options import open_accelerator
 
 __all__ = ["COMMAND", "parse_shape"]
 
-#: The options that describe the simulated board's design (a real board reports its own).
-_DESIGN = ("board", "rows", "cols", "pe", "dataflow", "mul_latency", "add_latency",
-           "clock_mhz")
+#: The options that describe the simulated board's design (a real board reports its own),
+#: with their defaults.
+_DESIGN = dict(board="icebreaker", rows=2, cols=2, pe="int8", dataflow="ws", mul_latency=0,
+               add_latency=0, clock_mhz=None)
 
 
 def add_arguments(p):
@@ -72,7 +74,9 @@ def _check(args):
             return (f"--{given[0].replace('_', '-')} describes the simulated board; with "
                     f"--port the board reports its own design (leave it out)")
     else:
-        args.board = args.board or "icebreaker"
+        for opt, default in _DESIGN.items():          # the simulated board's defaults
+            if getattr(args, opt) is None:
+                setattr(args, opt, default)
         if args.board not in boards.BOARDS:
             return (f"--board must be one of {', '.join(boards.board_names())}, not "
                     f"{args.board!r}")
@@ -86,25 +90,10 @@ def _check(args):
     if args.port is not None:
         return None
     from boards.top import BoardTop
-    BoardTop(args.board, 2 if args.rows is None else args.rows,
-                   2 if args.cols is None else args.cols, args.pe or "int8",
-                   args.dataflow or "ws", baud=args.baud,
-                   mul_latency=args.mul_latency or 0, add_latency=args.add_latency or 0,
-                   clock_mhz=args.clock_mhz).unbuilt()      # a check of the parameters
+    BoardTop(args.board, args.rows, args.cols, args.pe, args.dataflow, baud=args.baud,
+             mul_latency=args.mul_latency, add_latency=args.add_latency,
+             clock_mhz=args.clock_mhz).unbuilt()      # a check of the parameters
     return None
-
-
-def _open(args):
-    from ..host import Accelerator
-    if args.port is not None:
-        from ..host import DEFAULT_BAUD
-        return Accelerator.open(args.port, args.baud or DEFAULT_BAUD), f"the board on {args.port}"
-    acc = Accelerator.simulate(
-        args.board, 2 if args.rows is None else args.rows, 2 if args.cols is None else args.cols,
-        args.pe or "int8", args.dataflow or "ws", mul_latency=args.mul_latency or 0,
-        add_latency=args.add_latency or 0, clock_mhz=args.clock_mhz, baud=args.baud,
-        progress=lambda line: print(line, flush=True))
-    return acc, f"simulated {args.board} ({acc.transport.core.module_name}, Verilator)"
 
 
 def run(args):
@@ -114,7 +103,7 @@ def run(args):
 
     from ..golden.matmul import matmul, random_operands
     M, K, N = parse_shape(args.shape)
-    acc, where = _open(args)
+    acc, where = open_accelerator(args)
     with acc:
         info = acc.info()
         spec = acc.array

@@ -75,14 +75,10 @@ def _check(args):
 
 
 def _open(args):
-    from ..host import DEFAULT_BAUD, Accelerator
+    from ._options import open_accelerator
+    acc, where = open_accelerator(args)
     if args.port is None:
-        acc = Accelerator.simulate(args.board, args.rows, args.cols, args.pe, args.dataflow,
-                                   mul_latency=args.mul_latency, add_latency=args.add_latency,
-                                   baud=args.baud,
-                                   progress=lambda line: print(line, flush=True))
-        return acc, f"simulated {args.board} ({acc.transport.core.module_name}, Verilator)"
-    acc = Accelerator.open(args.port, args.baud or DEFAULT_BAUD)
+        return acc, where
     from ..arrayspec import ArraySpec
     want = ArraySpec(args.rows, args.cols, args.pe, args.dataflow, args.mul_latency,
                      args.add_latency)
@@ -91,7 +87,7 @@ def _open(args):
         acc.close()
         raise ValueError(f"The board on {args.port} has {have.module_name}, not "
                          f"{want.module_name} (--rows/--cols/--pe/--dataflow)")
-    return acc, f"the board on {args.port}"
+    return acc, where
 
 
 def run(args):
