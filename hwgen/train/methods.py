@@ -114,13 +114,6 @@ def train_compressibility(data, arch, *, epochs, seed, lam, lr=0.01):
 
 # -- go wide, then narrow -------------------------------------------------------------------------
 
-def _hidden_blocks(net):
-    """``[(linear, relu), ...]`` of the hidden dense layers and the output layer."""
-    mods = list(net)
-    lin = [i for i, m in enumerate(mods) if isinstance(m, torch().nn.Linear)]
-    return [mods[i] for i in lin]
-
-
 def train_wide_narrow(data, arch, *, epochs, seed, wide_factor=4, imitation_epochs=None,
                       lr=0.01):
     """``(thin net, report)``: wide training (``epochs``), layer-wise imitation
@@ -137,7 +130,8 @@ def train_wide_narrow(data, arch, *, epochs, seed, wide_factor=4, imitation_epoc
     wide = build_net(wide_arch, data.input_shape, data.classes, seed)
     fit(wide, data.x_train, data.y_train, epochs=epochs, seed=seed, lr=lr)
     thin = build_net(arch, data.input_shape, data.classes, seed + 1)
-    w_lin, t_lin = _hidden_blocks(wide), _hidden_blocks(thin)
+    # dense layers only (checked above): the hidden ones, then the output layer
+    w_lin, t_lin = weight_layers(wide), weight_layers(thin)
     x = t.as_tensor(np.asarray(data.x_train, dtype=np.float64))
     with t.no_grad():
         targets, h = [], x
@@ -246,8 +240,8 @@ def train_dualprec(data, arch, *, epochs, seed, high_bits, lr=0.01):
     report = dict(high_bits=high_bits, low_bits=high_bits // 2, epochs=epochs,
                   dual=both(dual), high_only=both(high_only), low_only=both(low_only),
                   seconds=round(time.monotonic() - t0, 2))
-    set_weights(dual, [quantize_modes(w, high_bits)[0] * quantize_modes(w, high_bits)[2]
-                       for w in _mats(dual)])
+    high = [quantize_modes(w, high_bits) for w in _mats(dual)]
+    set_weights(dual, [q * scale for q, _, scale in high])
     return dual, report
 
 
