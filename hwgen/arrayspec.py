@@ -320,9 +320,10 @@ class ArraySpec:
     def cycles_per_tile(self):
         """Minimum cycles a tile occupies the array at steady state: a tile of n activation
         transfers takes ``max(n, cycles_per_tile)`` cycles when the sources keep up and the
-        sink is always ready. WS: a weight bank is reloaded ``cols`` cycles after its last
-        use and takes ``rows`` cycles, so ``rows + cols``; OS: ``rows`` (the result drain;
-        bit-serial PEs: ``rows`` steps).
+        sink is always ready. WS: the PEs' shadow weight registers reload ``cols`` cycles
+        after the tile's first row (``cols - 1`` after the previous tile's last row would
+        have left a second bank free: the same clock) and take ``rows`` cycles, so
+        ``rows + cols``; OS: ``rows`` (the result drain; bit-serial PEs: ``rows`` steps).
         Bit-serial PEs: the bound at full precision; see :meth:`cycles_per_tile_at`."""
         return self.cycles_per_tile_at()
 
@@ -339,10 +340,11 @@ class ArraySpec:
 
     @property
     def ws_drain(self):
-        """Weight-stationary: cycles after a tile's last row enters until its weight bank may
-        be reloaded. Row k of a bank is last read by PE (k, cols-1), cols-1 +
-        k·(1+add_latency) cycles after the tile's last row enters: the bank reloads after the
-        worst, k = rows-1 (:attr:`pe_add_latency`)."""
+        """Weight-stationary: cycles after a tile's last row enters until the next tile's
+        weights may load into the PEs' shadow registers (the array counts ``ws_drain - 1``
+        from the next tile's first row, which copies them out as it passes: row k of the
+        shadow is copied by PE (k, cols-1), cols-1 + k·(1+add_latency) cycles after that row
+        enters; the worst is k = rows-1, :attr:`pe_add_latency`)."""
         return self.cols + (self.rows - 1) * self.pe_add_latency
 
     def cycles_per_tile_at(self, bits=None):

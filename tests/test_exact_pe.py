@@ -2,7 +2,8 @@
 
 The PE's step is checked against exact products written with :class:`fractions.Fraction`
 (``tests/fraction_ref.py``, no code shared with the golden model): both datapaths (operands
-aligned before one multiplier, e4m3; significand product then shift, e5m2), every latency.
+aligned before one multiplier, e4m3, aligned in the PE or before it as an array does;
+significand product then shift, e5m2), every latency.
 The pipelined read-out must give, cycle for cycle ``latency`` later, what the combinational one
 gives (which the cocotb array tests compare with the golden model).
 """
@@ -12,11 +13,13 @@ from fractions import Fraction
 
 import pytest
 from amaranth.hdl import Module
+from amaranth.lib import wiring
+from amaranth.lib.wiring import In, Out
 from amaranth.sim import Simulator
 
 from fraction_ref import NAN, RefFormat
-from hwgen.arrays.pe import (EXACT_DSP_WIDTH, PEDatapath, ReadOut, exact_aligned_width,
-                             readout_cuts)
+from hwgen.arrays.pe import (EXACT_DSP_WIDTH, PEDatapath, ReadOut, acc_shape, align_operand,
+                             exact_aligned_width, prealigned, readout_cuts)
 from hwgen.formats import parse_format
 from hwgen.pespec import parse_pe
 
@@ -47,10 +50,30 @@ def _expected_step(ref, pe, a, w, acc):
     return fixed + (-1) ** sign * int(units), nan, pinf, ninf
 
 
-@pytest.mark.parametrize("fmt,mul_latency", [("e4m3", 0), ("e4m3", 1), ("e4m3", 2),
-                                             ("e3m4", 1), ("e2m1", 2), ("fp16", 1),
-                                             ("e5m2", 0), ("e5m2", 2)])
-def test_exact_step_adds_the_exact_product(fmt, mul_latency):
+class _AlignedPE(wiring.Component):
+    """Encodings in, aligned as an array aligns them where they enter (one aligner per
+    operand), into a ``PEDatapath(aligned=True)``: the same ports as the plain PE."""
+
+    def __init__(self, pe, mul_latency):
+        self._pe, self._lat = pe, mul_latency
+        super().__init__({"a": In(pe.a_fmt.width), "w": In(pe.w_fmt.width),
+                          "acc_in": In(acc_shape(pe)), "acc_out": Out(acc_shape(pe))})
+
+    def elaborate(self, platform):
+        m = Module()
+        m.submodules.pe = pe = PEDatapath(self._pe, mul_latency=self._lat, aligned=True)
+        m.d.comb += [pe.a.eq(align_operand(m, self._pe.a_fmt, self.a, "a_al")),
+                     pe.w.eq(align_operand(m, self._pe.w_fmt, self.w, "w_al")),
+                     pe.acc_in.eq(self.acc_in), self.acc_out.eq(pe.acc_out)]
+        return m
+
+
+@pytest.mark.parametrize("fmt,mul_latency,aligned", [
+    ("e4m3", 0, False), ("e4m3", 1, False), ("e4m3", 2, False), ("e4m3", 0, True),
+    ("e4m3", 1, True), ("e4m3", 2, True), ("e3m4", 1, True), ("e2m1", 2, True),
+    ("e3m4", 1, False), ("e2m1", 2, False), ("fp16", 1, False), ("e5m2", 0, False),
+    ("e5m2", 2, False)])
+def test_exact_step_adds_the_exact_product(fmt, mul_latency, aligned):
     pe = parse_pe(f"{fmt}:exact")
     ref = RefFormat(parse_format(fmt))
     rng = random.Random(7)
@@ -58,7 +81,7 @@ def test_exact_step_adds_the_exact_product(fmt, mul_latency):
     lim = 1 << (pe.acc_bits - 3)
     accs = [(rng.randrange(-lim, lim), rng.random() < 0.1, rng.random() < 0.1,
              rng.random() < 0.1) for _ in pairs]
-    dut = PEDatapath(pe, mul_latency=mul_latency)
+    dut = _AlignedPE(pe, mul_latency) if aligned else PEDatapath(pe, mul_latency=mul_latency)
     errors = []
 
     async def tb(ctx):
@@ -91,6 +114,10 @@ def test_exact_step_adds_the_exact_product(fmt, mul_latency):
 
 def test_which_formats_align_before_the_multiplier():
     assert EXACT_DSP_WIDTH == 18
+    assert prealigned("e4m3:exact") and prealigned("e2m1:exact:bf16")
+    assert not prealigned("e5m2:exact") and not prealigned("e4m3:fp16:rounded")
+    with pytest.raises(ValueError, match=r"^PE e5m2:exact:fp32 does not take aligned "):
+        PEDatapath("e5m2:exact", aligned=True)
     assert exact_aligned_width(parse_format("e4m3")) == 18       # 4-bit sig, shifts 0..14
     assert exact_aligned_width(parse_format("e5m2")) == 33
     assert exact_aligned_width(parse_format("e2m1")) == 4
@@ -136,6 +163,9 @@ def test_pipelined_readout_equals_the_combinational_one(pe_spec, latency):
 
 
 def test_readout_latency_is_checked():
+    # no register between the sum's magnitude and the shift (docs/arrays.md says why)
+    assert [readout_cuts("e4m3:exact", n) for n in range(4)] == [
+        (), ("norm3",), ("norm1", "norm4"), ("norm1", "norm4", "round")]
     with pytest.raises(ValueError, match=r"^Adder latency must be between 0 and 3 for "
                                          r"e4m3:exact:fp32, not 4$"):
         ReadOut("e4m3:exact", latency=4)

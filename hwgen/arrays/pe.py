@@ -27,7 +27,8 @@ from ..units.floatraw import exp_range, pipeline_register, unpack
 
 __all__ = ["PESpec", "parse_pe", "PE_GRAMMAR", "PEDatapath", "ReadOut", "SUPPORTED_KINDS",
            "check_array_pe", "check_pe_latency", "operand_shapes", "acc_shape", "out_shape",
-           "EXACT_DSP_WIDTH", "exact_aligned_width", "readout_cuts"]
+           "EXACT_DSP_WIDTH", "exact_aligned_width", "readout_cuts", "prealigned",
+           "aligned_layout", "align_operand"]
 
 #: Widest operand an exact PE aligns before its multiplier (a DSP block's 18-bit port on
 #: ECP5): formats whose aligned significand fits (e4m3, e3m4, e2m3, e3m2, e2m1...) multiply
@@ -37,17 +38,27 @@ EXACT_DSP_WIDTH = 18
 
 
 def readout_cuts(pe, latency):
-    """Pipeline registers of an exact PE's read-out for ``latency`` 0..3: ``"abs"`` after
-    the Kulisch sum's magnitude, the others :class:`~hwgen.units.rounder.FloatRounder` cut
-    points of its normalizing shift. 1: halfway through the shift; 2: after the magnitude
-    and two thirds through the shift; 3: after the magnitude, halfway, and after the shift.
-    (For e4m3, 49 bits: ``norm3``; ``abs, norm4``; ``abs, norm3, norm``.)"""
+    """Pipeline registers of an exact PE's read-out for ``latency`` 0..3, at
+    :class:`~hwgen.units.rounder.FloatRounder` cut points: 1 halfway through its normalizing
+    shift; 2 after the shift's first stage and two thirds of the way; 3 also after the
+    rounding increment. (For e4m3, 49 bits: ``norm3``; ``norm1, norm4``;
+    ``norm1, norm4, round``.) No register sits between the sum's magnitude and the shift:
+    there yosys maps the two together into fewer LUTs. Chosen by measurement (ECP5 85F, the
+    read-out alone, e4m3): one register 69 MHz, 407 LUT4 + carry; two 100 MHz, 345; three
+    104 MHz, 353; the earlier cuts after the magnitude (``abs, norm3, norm``) 628."""
     from ..units.rounder import RounderGeometry
     pe = parse_pe(pe)
     geom = RounderGeometry(pe.out_fmt, pe.acc_bits, (pe.exact_lsb, pe.exact_lsb))
-    stages = [c for c in geom.cut_points if c.startswith("norm")]
-    half, two_thirds = stages[len(stages) // 2 - 1], stages[2 * len(stages) // 3 - 1]
-    return {0: (), 1: (half,), 2: ("abs", two_thirds), 3: ("abs", half, "norm")}[latency]
+    stages = [c for c in geom.cut_points if c.startswith("norm") and c != "norm"] or ["norm"]
+    half = stages[(len(stages) + 1) // 2 - 1]
+    first, later = stages[0], stages[(2 * len(stages)) // 3]
+    if later == first:
+        later = "norm"
+    cuts = {0: (), 1: (half,), 2: (first, later), 3: (first, later, "round")}[latency]
+    if len(set(cuts)) != latency:
+        raise ValueError(f"The read-out of {pe.spec} has too short a shift for {latency} "
+                         f"registers")
+    return cuts
 
 
 def exact_aligned_width(fmt):
@@ -56,13 +67,60 @@ def exact_aligned_width(fmt):
     return fmt.precision + hi - lo
 
 
+def prealigned(pe):
+    """Whether an array aligns ``pe``'s operands once, where they enter it: exact PEs whose
+    aligned significands both fit :data:`EXACT_DSP_WIDTH` bits. Their activations and
+    weights then travel (and weights are stored) as :func:`aligned_layout`, and the PEs do
+    no unpacking or shifting of their own (:class:`PEDatapath` with ``aligned=True``)."""
+    pe = parse_pe(pe)
+    return pe.accumulate == "exact" and \
+        exact_aligned_width(pe.a_fmt) <= EXACT_DSP_WIDTH and \
+        exact_aligned_width(pe.w_fmt) <= EXACT_DSP_WIDTH
+
+
+def aligned_layout(fmt):
+    """An operand of an exact PE at its place in the Kulisch register: ``mag`` (its
+    significand shifted by ``exp - lo``, 0 for NaN and infinities), ``sign``, and the
+    ``nan``/``inf``/``zero`` flags of :func:`~hwgen.units.floatraw.unpack`."""
+    return data.StructLayout({"mag": unsigned(exact_aligned_width(fmt)), "sign": 1,
+                              "nan": 1, "inf": 1, "zero": 1})
+
+
+def align_operand(m, fmt, enc, name):
+    """The :func:`aligned_layout` of the encoding ``enc`` of ``fmt`` (logic in ``m.d.comb``).
+
+    ``sig << (max(field, 1) - 1)`` without the subtraction: the significand with a zero
+    below it for subnormals (``{mant, 0}``) or with its hidden one for normal numbers
+    (``{1, mant}``), shifted by the exponent field, then down by one; NaN and infinities
+    enter as 0 (their flags carry them)."""
+    u = unpack(m, fmt, enc, name=f"{name}_raw")
+    out = Signal(aligned_layout(fmt), name=name)
+    mb, eb = fmt.man_bits, fmt.exp_bits
+    field = enc[mb:mb + eb]
+    mant = enc[:mb] if mb else Const(0, 0)
+    if fmt.subnormals:
+        low = Cat(Const(0, 1), mant)
+    else:
+        low = Const(0, mb + 1)
+    sig = Signal(mb + 1, name=f"{name}_sig")
+    m.d.comb += sig.eq(Mux(u.nan | u.inf, 0, Mux(field != 0, Cat(mant, Const(1, 1)), low)))
+    width = exact_aligned_width(fmt)
+    m.d.comb += [out.mag.eq((sig << field)[1:width + 1]),
+                 out.sign.eq(u.sign), out.nan.eq(u.nan), out.inf.eq(u.inf),
+                 out.zero.eq(u.zero)]
+    return out
+
+
 def _int_shape(fmt):
     return signed(fmt.bits) if fmt.signed else unsigned(fmt.bits)
 
 
-def operand_shapes(pe):
-    """``(a_shape, w_shape)``: shapes of one activation and one weight."""
+def operand_shapes(pe, *, aligned=False):
+    """``(a_shape, w_shape)``: shapes of one activation and one weight (``aligned``: as they
+    travel inside an array that aligns them where they enter, :func:`prealigned`)."""
     pe = parse_pe(pe)
+    if aligned:
+        return aligned_layout(pe.a_fmt), aligned_layout(pe.w_fmt)
     if pe.kind == "float":
         return unsigned(pe.a_fmt.width), unsigned(pe.w_fmt.width)
     if pe.kind == "ternary":
@@ -139,13 +197,20 @@ class PEDatapath(wiring.Component):
     is ready ``mul_latency`` cycles after ``a`` and ``w`` and ``acc_out`` follows ``acc_in``
     in the same cycle; formats whose aligned significand fits :data:`EXACT_DSP_WIDTH` bits
     align both operands before one multiplier (the product lands at its place), others
-    shift the significands' product.
+    shift the significands' product. With ``aligned=True`` (:func:`prealigned` PEs) ``a``
+    and ``w`` are already aligned (:func:`aligned_layout`, made once per row and column by
+    :func:`align_operand` where they enter the array): the PE is the multiplier, the signed
+    add and the special-value flags.
     """
 
-    def __init__(self, pe, *, mul_latency=0, add_latency=0):
+    def __init__(self, pe, *, mul_latency=0, add_latency=0, aligned=False):
         self._pe = check_array_pe(pe)
         self._lat = check_pe_latency(self._pe, "ws", mul_latency, add_latency)
-        a_shp, w_shp = operand_shapes(self._pe)
+        if aligned and not prealigned(self._pe):
+            raise ValueError(f"PE {self._pe.spec} does not take aligned operands (only exact "
+                             f"PEs whose aligned significands fit {EXACT_DSP_WIDTH} bits)")
+        self._aligned = aligned
+        a_shp, w_shp = operand_shapes(self._pe, aligned=aligned)
         ports = {"a": In(a_shp), "w": In(w_shp), "acc_in": In(acc_shape(self._pe)),
                  "acc_out": Out(acc_shape(self._pe))}
         if self._pe.kind == "bitserial":
@@ -205,38 +270,34 @@ class PEDatapath(wiring.Component):
     def _exact(self, m):
         pe = self._pe
         l_mul = self._lat[0]
-        ua = unpack(m, pe.a_fmt, self.a, name="ua")
-        uw = unpack(m, pe.w_fmt, self.w, name="uw")
-        (alo, ahi), (wlo, whi) = exp_range(pe.a_fmt), exp_range(pe.w_fmt)
-        assert alo + wlo == pe.exact_lsb
-        nan = ua.nan | uw.nan | (ua.inf & uw.zero) | (uw.inf & ua.zero)
-        flags = {"sign": ua.sign ^ uw.sign, "nan": nan,
-                 "inf": (ua.inf | uw.inf) & ~nan}
-        special_a, special_w = ua.nan | ua.inf, uw.nan | uw.inf
 
         def stage(name, values):
             """The ``"align"``/``"product"`` cut of the product path (``mul_latency`` 2/1+)."""
             return {k: pipeline_register(m, v, f"{name}_{k}_q") for k, v in values.items()}
 
-        if exact_aligned_width(pe.a_fmt) <= EXACT_DSP_WIDTH and \
-                exact_aligned_width(pe.w_fmt) <= EXACT_DSP_WIDTH:
+        if prealigned(pe):
             # Each operand at its place in the Kulisch register (sig << (exp - lo)): one
             # multiplier (a DSP block) then yields the product already aligned, with no
-            # shifter after it; the two small shifters come first.
-            def align(u, special, fmt, enc):
-                # exp - lo = max(field, 1) - 1: from the exponent field, no adder
-                field = enc[fmt.man_bits:fmt.man_bits + fmt.exp_bits]
-                amount = Mux(field == 0, 0, field - 1)[:fmt.exp_bits]
-                return Mux(special, 0, (u.sig << amount)[:exact_aligned_width(fmt)])
-            vals = dict(flags, a=align(ua, special_a, pe.a_fmt, self.a),
-                        w=align(uw, special_w, pe.w_fmt, self.w))
+            # shifter after it. In an array the operands come aligned (``aligned``).
+            if self._aligned:
+                ua, uw = self.a, self.w
+            else:
+                ua = align_operand(m, pe.a_fmt, self.a, "ua")
+                uw = align_operand(m, pe.w_fmt, self.w, "uw")
+            vals = dict(self._exact_flags(ua, uw), a=ua.mag, w=uw.mag)
             if l_mul >= 2:
                 vals = stage("align", vals)
             mag = vals.pop("a") * vals.pop("w")
         else:
+            ua = unpack(m, pe.a_fmt, self.a, name="ua")
+            uw = unpack(m, pe.w_fmt, self.w, name="uw")
+            (alo, ahi), (wlo, whi) = exp_range(pe.a_fmt), exp_range(pe.w_fmt)
+            assert alo + wlo == pe.exact_lsb
             shift = Shape.cast(range(ahi + whi - alo - wlo + 1))
-            vals = dict(flags, amount=(ua.exp + uw.exp - alo - wlo).as_unsigned()[:shift.width],
-                        prod=Mux(special_a | special_w, 0, ua.sig * uw.sig))
+            special = ua.nan | ua.inf | uw.nan | uw.inf
+            vals = dict(self._exact_flags(ua, uw),
+                        amount=(ua.exp + uw.exp - alo - wlo).as_unsigned()[:shift.width],
+                        prod=Mux(special, 0, ua.sig * uw.sig))
             if l_mul >= 2:
                 vals = stage("align", vals)
             mag = vals.pop("prod") << vals.pop("amount")
@@ -257,6 +318,12 @@ class PEDatapath(wiring.Component):
             self.acc_out.pinf.eq(self.acc_in.pinf | (vals["inf"] & ~sign)),
             self.acc_out.ninf.eq(self.acc_in.ninf | (vals["inf"] & sign)),
         ]
+
+    @staticmethod
+    def _exact_flags(ua, uw):
+        """Sign, NaN and infinity of one exact product (``ua``, ``uw``: raw or aligned)."""
+        nan = ua.nan | uw.nan | (ua.inf & uw.zero) | (uw.inf & ua.zero)
+        return {"sign": ua.sign ^ uw.sign, "nan": nan, "inf": (ua.inf | uw.inf) & ~nan}
 
 
 class ReadOut(wiring.Component):
@@ -299,8 +366,6 @@ class ReadOut(wiring.Component):
         from ..units.rounder import FloatRounder
         lsb = pe.exact_lsb
         cuts = set(readout_cuts(pe, self._latency))
-        abs_cut = "abs" in cuts
-        cuts.discard("abs")
         m.submodules.rnd = rnd = FloatRounder(pe.out_fmt, sig_width=pe.acc_bits,
                                               exp_range=(lsb, lsb), cuts=cuts)
         acc = self.acc
@@ -309,8 +374,6 @@ class ReadOut(wiring.Component):
         neg = acc.fixed < 0
         vals = dict(sign=Mux(res_inf, acc.ninf, neg), sig=Mux(neg, -acc.fixed, acc.fixed),
                     nan=res_nan, inf=res_inf)
-        if abs_cut:
-            vals = {k: pipeline_register(m, v, f"abs_{k}_q") for k, v in vals.items()}
         m.d.comb += [
             rnd.sign.eq(vals["sign"]),
             rnd.exp.eq(lsb),

@@ -8,8 +8,9 @@ A weight-stationary float PE is a multiplier and an adder (``F:ACC:rounded``) or
 (``latency=N``). :func:`plan_pe_pipeline` takes, for each operator, the fewest stages whose
 every stage the device's delay model (:mod:`hwgen.timing`) estimates to fit ``1000 / F`` ns.
 ``F:exact`` PEs have two fixed tables instead: the product path (``mul_latency`` 0..2:
-operand alignment or significand product, the multiplier or shifter, the Kulisch add) and the
-column read-out (``add_latency`` 0..3: the sum's magnitude, then the rounder,
+a register before the multiplier (arrays align the operands where they enter, so it only
+pays for formats whose significands' product is shifted), the multiplier or shifter, the
+Kulisch add) and the column read-out (``add_latency`` 0..3: the rounder,
 :func:`~hwgen.arrays.pe.readout_cuts`); each gets the fewest stages the model says fit.
 The estimate covers the PE's operators only (not the array's wiring, the skew registers or
 the host link around it): the build still measures the achieved clock and says whether it
@@ -76,13 +77,13 @@ def _exact_paths(pe, device):
     """The product path and the read-out of an ``F:exact`` PE as ``_operators`` gives them,
     each latency an estimate of its fixed cut set."""
     from ..units.rounder import RounderGeometry
-    from .pe import EXACT_DSP_WIDTH, exact_aligned_width, readout_cuts
+    from .pe import exact_aligned_width, prealigned, readout_cuts
     model = delay_model(device)
     wa, ww = exact_aligned_width(pe.a_fmt), exact_aligned_width(pe.w_fmt)
-    if wa <= EXACT_DSP_WIDTH and ww <= EXACT_DSP_WIDTH:
-        # each operand shifted to its place, then one product
-        product = [Segment("align", max(model.shifter(wa, wa - pe.a_fmt.precision),
-                                        model.shifter(ww, ww - pe.w_fmt.precision)), "align"),
+    if prealigned(pe):
+        # the operands enter the PE aligned, from registers (the array aligns them where
+        # they enter it): one product; the "align" cut only adds a register before it
+        product = [Segment("align", 0.0, "align"),
                    Segment("product", model.multiplier(wa, ww), "product")]
     else:
         # the significands' product, then the shift to its place

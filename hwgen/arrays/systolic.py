@@ -11,7 +11,9 @@ weight, running-sum and result shapes (:mod:`hwgen.arrays.pe`). The host tiler
 Weight-stationary (``dataflow="ws"``), one weight tile W (R×C) at a time:
 
 ``weights`` — payload ``ArrayLayout(w, C)``: row k of W, k = 0..R-1 (R transfers per tile).
-    Weights are double-buffered: the next tile loads while the current one computes.
+    Weights are double-buffered: the next tile loads (into each PE's shadow register) while
+    the current one computes, and the next tile's first row copies it into the PEs as it
+    passes.
 ``acts`` — payload ``StructLayout{a: ArrayLayout(a, R), psum: ArrayLayout(acc, C), last: 1}``:
     one row of R activations (``A[m, kt·R:(kt+1)·R]``) with the row of C partial sums it adds
     to, ``last`` set on the final row for the current weight tile (the next row uses the next
@@ -82,7 +84,8 @@ from amaranth.lib.wiring import In, Out
 
 from ..arrayspec import MAX_DIM, ArraySpec
 from ..units.intcommon import delay
-from .pe import PEDatapath, ReadOut, acc_shape, operand_shapes, out_shape
+from .pe import (PEDatapath, ReadOut, acc_shape, align_operand, operand_shapes, out_shape,
+                 prealigned)
 
 __all__ = ["SystolicArray", "MAX_DIM", "weight_layout", "act_layout", "result_elem",
            "result_layout", "pack_weights", "pack_acts", "unpack_results"]
@@ -229,6 +232,17 @@ class SystolicArray(wiring.Component):
 
     _delay = staticmethod(delay)      # registers of the (enable-gated) core
 
+    def _entering(self, core, aligned):
+        """The activations and weights as they enter the array: each row's activation and
+        each column's weight, aligned once there for :func:`~.pe.prealigned` PEs (so that
+        they travel, and weights are stored, aligned), else the payloads as they are."""
+        a, w = self.acts.payload.a, self.weights.payload
+        if not aligned:
+            return [a[i] for i in range(self.rows)], [w[j] for j in range(self.cols)]
+        return ([align_operand(core, self.pe.a_fmt, a[i], f"a_in{i}") for i in range(self.rows)],
+                [align_operand(core, self.pe.w_fmt, w[j], f"w_in{j}")
+                 for j in range(self.cols)])
+
     def _readout(self, core, acc, j):
         lat = self._spec.readout_latency
         ro = ReadOut(self.pe, latency=lat)
@@ -284,7 +298,9 @@ class SystolicArray(wiring.Component):
     def _ws(self, m, core, en):
         R, C, pe = self.rows, self.cols, self.pe
         acts, wts = self.acts, self.weights
-        a_shp, w_shp = operand_shapes(pe)
+        aligned = prealigned(pe)
+        a_shp, w_shp = operand_shapes(pe, aligned=aligned)
+        a_in, w_in = self._entering(core, aligned)
         acc_shp = acc_shape(pe)
         serial = pe.kind == "bitserial"
         if serial:
@@ -302,14 +318,16 @@ class SystolicArray(wiring.Component):
         l_mul, l_add = self.mul_latency, self._spec.pe_add_latency
         l_out = self._spec.readout_latency
 
-        # -- weight banks: loader fills bank `ld`, activations use bank `cur` --------------------
-        cur = Signal()
-        ld = Signal()
+        # -- weights: the loader fills every PE's `shadow` register; the first row of a tile
+        # copies `shadow` into the PE's `wcur` register (the weight it multiplies by) as it
+        # passes, so no PE selects between two banks. The shadow reloads once the last PE
+        # has copied it. --------------------------------------------------------------------
+        full = Signal()                  # the shadow registers hold a tile not yet taken
+        in_tile = Signal()               # the next activation row continues the current tile
         ld_row = Signal(range(R))
-        full = [Signal(name=f"full{b}") for b in range(2)]
-        drain = [Signal(range(drain_steps + 1), name=f"drain{b}") for b in range(2)]
-        act_ok = Mux(cur, full[1], full[0])
-        w_ok = Mux(ld, ~full[1] & (drain[1] == 0), ~full[0] & (drain[0] == 0))
+        drain = Signal(range(drain_steps + 1))
+        act_ok = in_tile | full
+        w_ok = ~full & (drain == 0)
         if serial:
             m.d.comb += [acts.ready.eq(en & act_ok & step), a_fire.eq(acts.valid & acts.ready)]
         else:
@@ -317,31 +335,28 @@ class SystolicArray(wiring.Component):
             a_fire = acts.valid & acts.ready
         m.d.comb += wts.ready.eq(en & w_ok)
         w_fire = wts.valid & wts.ready
-        for b in range(2):
-            with core.If((drain[b] != 0) & step if serial else drain[b] != 0):
-                core.d.sync += drain[b].eq(drain[b] - 1)
+        take = Signal()                  # this row is a tile's first: its wavefront copies
+        m.d.comb += take.eq(a_fire & ~in_tile)
+        with core.If((drain != 0) & step if serial else drain != 0):
+            core.d.sync += drain.eq(drain - 1)
         with core.If(w_fire):
             with core.If(ld_row == R - 1):
-                core.d.sync += [ld_row.eq(0), ld.eq(~ld)]
-                for b in range(2):
-                    with core.If(ld == b):
-                        core.d.sync += full[b].eq(1)
+                core.d.sync += [ld_row.eq(0), full.eq(1)]
             with core.Else():
                 core.d.sync += ld_row.eq(ld_row + 1)
-        with core.If(a_fire & acts.payload.last):
-            core.d.sync += cur.eq(~cur)
-            for b in range(2):
-                with core.If(cur == b):
-                    # Row k of this bank is last read by PE (k, C-1), C steps from now; the
-                    # loader writes row k no sooner than C + 1 + k cycles from now. (Bit-serial:
-                    # steps are longer than cycles, so wait for PE (R-1, C-1) instead.)
-                    core.d.sync += [full[b].eq(0), drain[b].eq(drain_steps)]
-        wb = [[[Signal(w_shp, name=f"w{b}_{i}_{j}") for j in range(C)] for i in range(R)]
-              for b in range(2)]
-        for b in range(2):
-            for i in range(R):
-                with core.If(w_fire & (ld == b) & (ld_row == i)):
-                    core.d.sync += [wb[b][i][j].eq(wts.payload[j]) for j in range(C)]
+        with core.If(a_fire):
+            core.d.sync += in_tile.eq(~acts.payload.last)
+        with core.If(take):
+            # Row k of the shadow is copied by PE (k, C-1) C-1 + k·(1+add_latency) cycles
+            # from now; the loader writes row k no sooner than drain_steps + k cycles from now
+            # (bit-serial: steps, the loader writes within one). Since a tile's first row
+            # follows the previous tile's last, the shadow reloads when two banks switched
+            # by each tile's last row would have.
+            core.d.sync += [full.eq(0), drain.eq(drain_steps - 1)]
+        shadow = [[Signal(w_shp, name=f"wshadow_{i}_{j}") for j in range(C)] for i in range(R)]
+        for i in range(R):
+            with core.If(w_fire & (ld_row == i)):
+                core.d.sync += [shadow[i][j].eq(w_in[j]) for j in range(C)]
 
         # -- activations flow right, partial sums flow down --------------------------------------
         modes = self._modes(mv)
@@ -349,23 +364,26 @@ class SystolicArray(wiring.Component):
         av_last = None
         for i in range(R):
             # a pipelined PE passes its sum down 1 + l_add cycles after its activation arrives
-            a_src = self._delay(mv, acts.payload.a[i], i * (1 + l_add), f"skew_a{i}")
+            a_src = self._delay(mv, a_in[i], i * (1 + l_add), f"skew_a{i}")
             v_src = self._delay(mv, a_fire, i * (1 + l_add), f"skew_v{i}")
-            b_src = self._delay(mv, cur, i * (1 + l_add), f"skew_b{i}")
-            prev = (a_src, v_src, b_src)
+            t_src = self._delay(mv, take, i * (1 + l_add), f"skew_t{i}")
+            prev = (a_src, v_src, t_src)
             for j in range(C):
                 a_r = Signal(a_shp, name=f"a_{i}_{j}")
                 v_r = Signal(name=f"v_{i}_{j}")
-                b_r = Signal(name=f"bank_{i}_{j}")
-                mv.d.sync += [a_r.eq(prev[0]), v_r.eq(prev[1]), b_r.eq(prev[2])]
-                prev = (a_r, v_r, b_r)
+                t_r = Signal(name=f"take_{i}_{j}")
+                w_r = Signal(w_shp, name=f"wcur_{i}_{j}")
+                mv.d.sync += [a_r.eq(prev[0]), v_r.eq(prev[1]), t_r.eq(prev[2])]
+                with mv.If(prev[2]):     # loaded as the tile's first row arrives here
+                    mv.d.sync += w_r.eq(shadow[i][j])
+                prev = (a_r, v_r, t_r)
                 if i == 0:
                     acc_in = self._delay(mv, acts.payload.psum[j], j + 1 + l_mul, f"skew_p{j}")
                 else:
                     acc_in = ps[i - 1][j]
-                dp = PEDatapath(pe, mul_latency=l_mul, add_latency=l_add)
+                dp = PEDatapath(pe, mul_latency=l_mul, add_latency=l_add, aligned=aligned)
                 core.submodules[f"pe_{i}_{j}"] = dp
-                core.d.comb += [dp.a.eq(a_r), dp.w.eq(Mux(b_r, wb[1][i][j], wb[0][i][j]))]
+                core.d.comb += [dp.a.eq(a_r), dp.w.eq(w_r)]
                 if serial:
                     # ps is both the running sum and the result: the PE below (and the
                     # de-skew) read it in the first cycle of the next step, as it restarts.
@@ -395,7 +413,9 @@ class SystolicArray(wiring.Component):
     def _os(self, m, core, en):
         R, C, pe = self.rows, self.cols, self.pe
         acts, wts = self.acts, self.weights
-        a_shp, w_shp = operand_shapes(pe)
+        aligned = prealigned(pe)
+        a_shp, w_shp = operand_shapes(pe, aligned=aligned)
+        a_in, w_in = self._entering(core, aligned)
         acc_shp = acc_shape(pe)
         serial = pe.kind == "bitserial"
         if serial:
@@ -427,13 +447,13 @@ class SystolicArray(wiring.Component):
                 mv.d.sync += hold.eq(hold - 1)
 
         # -- activations flow right, weights flow down, sums stay ----------------------------
-        b_top = [self._delay(mv, wts.payload[j], j, f"skew_w{j}") for j in range(C)]
+        b_top = [self._delay(mv, w_in[j], j, f"skew_w{j}") for j in range(C)]
         b_prev = list(b_top)
         res = [[Signal(acc_shp, name=f"res_{i}_{j}") for j in range(C)] for i in range(R)]
         starts = [None] * C
         modes = self._modes(mv)
         for i in range(R):
-            prev = (self._delay(mv, acts.payload.a[i], i, f"skew_a{i}"),
+            prev = (self._delay(mv, a_in[i], i, f"skew_a{i}"),
                     self._delay(mv, fire, i, f"skew_v{i}"),
                     self._delay(mv, fire & acts.payload.last, i, f"skew_l{i}"))
             for j in range(C):
@@ -446,7 +466,7 @@ class SystolicArray(wiring.Component):
                 prev = (a_r, v_r, l_r)
                 b_prev[j] = w_r
                 acc = Signal(acc_shp, name=f"acc_{i}_{j}")
-                dp = PEDatapath(pe)
+                dp = PEDatapath(pe, aligned=aligned)
                 core.submodules[f"pe_{i}_{j}"] = dp
                 core.d.comb += [dp.a.eq(a_r), dp.w.eq(w_r), dp.acc_in.eq(acc)]
                 if serial:
