@@ -50,8 +50,9 @@ def check_pe_latency(pe, dataflow, mul_latency=0, add_latency=0):
     ``(mul_latency, add_latency)``.
 
     ``F:ACC:rounded``: multiplier 0..3, adder 0..3; ``F:ACC:fused``: FMA 0..4 (multiplier 0);
-    ``F:exact``: the product path 0..2 (alignment, product) and the column read-out, the one
-    rounding of the Kulisch sum, 0..3 (the PE's integer add is never cut)."""
+    ``F:exact`` and ``F:window``: the product path 0..2 (alignment or product, shift) and
+    the column read-out, the one rounding of the fixed-point sum, 0..3 (the PE's integer add
+    is never cut)."""
     pe = parse_pe(pe)
     lat = {"Multiplier latency": mul_latency, "Adder latency": add_latency}
     for what, v in lat.items():
@@ -59,10 +60,12 @@ def check_pe_latency(pe, dataflow, mul_latency=0, add_latency=0):
             raise TypeError(f"{what} must be an integer, not {v!r}")
     if not (mul_latency or add_latency):
         return 0, 0
-    if dataflow != "ws" or pe.accumulate not in ("rounded", "fused", "exact"):
+    if dataflow != "ws" or pe.accumulate not in ("rounded", "fused", "exact", "window"):
+        # (F:window PEs pipeline as F:exact ones do)
         raise ValueError(f"A PE pipeline needs a weight-stationary array of F:ACC:rounded, "
                          f"F:ACC:fused or F:exact PEs, not {pe.spec!r} ({dataflow})")
-    hi = {"rounded": (3, 3), "fused": (0, 4), "exact": (2, 3)}[pe.accumulate]
+    hi = {"rounded": (3, 3), "fused": (0, 4), "exact": (2, 3),
+          "window": (2, 3)}[pe.accumulate]
     for (what, v), top in zip(lat.items(), hi):
         if not 0 <= v <= top:
             raise ValueError(f"{what} must be between 0 and {top} for {pe.spec}, "
@@ -177,7 +180,7 @@ class ArraySpec:
         """One running sum as it travels in ``acts`` (exact PEs: the raw bits of the
         Kulisch register and its NaN/+Inf/-Inf flags, ``acc_bits + 3``)."""
         pe = self.pe
-        if pe.accumulate == "exact":
+        if pe.fixed_point:
             return Elem(pe.acc_bits + 3)
         if pe.kind == "float":
             return Elem(pe.acc_fmt.width)
@@ -193,7 +196,7 @@ class ArraySpec:
     def exact_results(self):
         """True when a result element carries the rounded result and the raw running sum
         (weight-stationary exact PEs): ``y`` in the low bits, then ``acc``."""
-        return self.dataflow == "ws" and self.pe.accumulate == "exact"
+        return self.dataflow == "ws" and self.pe.fixed_point
 
     @property
     def result_elem(self):
@@ -331,12 +334,12 @@ class ArraySpec:
     def pe_add_latency(self):
         """Cycles a PE holds a partial sum beyond its one register: ``add_latency``, except
         for ``F:exact`` PEs, whose ``add_latency`` pipelines the column read-out instead."""
-        return 0 if self.pe.accumulate == "exact" else self.add_latency
+        return 0 if self.pe.fixed_point else self.add_latency
 
     @property
     def readout_latency(self):
         """Register stages of the column read-out (``F:exact`` PEs: ``add_latency``)."""
-        return self.add_latency if self.pe.accumulate == "exact" else 0
+        return self.add_latency if self.pe.fixed_point else 0
 
     @property
     def ws_drain(self):
@@ -366,7 +369,8 @@ class ArraySpec:
 
     @property
     def module_name(self):
-        tag = re.sub(r"[^a-z0-9]+", "_", self.pe.spec.lower()).strip("_")
+        # a minus sign (window bounds) reads "m": window-8..2 and window8..2 stay apart
+        tag = re.sub(r"[^a-z0-9]+", "_", self.pe.spec.lower().replace("-", "m")).strip("_")
         pipe = f"_l{self.mul_latency}_{self.add_latency}" if self.mul_latency or \
             self.add_latency else ""
         return f"systolic_{self.dataflow}_{self.rows}x{self.cols}_{tag}{pipe}"

@@ -17,6 +17,16 @@ format name of :func:`hwgen.formats.parse_format` (``e4m3``, ``bf16``, ``fp16``,
 ``F:ACC:fused``        one fused multiply-add per step, rounded into ACC.
 ``F:exact[:OUT]``      Kulisch fixed-point accumulator, exact for up to ``max_terms`` (4096)
                        products, rounded once into OUT (default ``fp32``) on read-out.
+``F:window[L..M][:OUT]`` windowed fixed-point accumulator (FloPoCo's FPLargeAcc idea, for
+                       formats whose exact register would be hundreds of bits wide): a signed
+                       integer counting units of ``2**L`` that holds ``-2**M .. 2**M - 2**L``
+                       (``M - L + 1`` bits; default ``L..M`` = ``-32..16``, any window of
+                       4..60 bits). Each product's magnitude is truncated to a multiple of
+                       ``2**L`` (its bits below ``L`` are dropped, toward zero) and capped at
+                       ``2**M - 2**L``; the signed sum saturates at each step (in natural k
+                       order) to the register's range. NaN/Inf as for exact PEs; rounded once
+                       into OUT (default ``fp32``) on read-out (:mod:`hwgen.golden.window`).
+                       Canonical form ``bf16:window-32..16:fp32``.
 ``bsWxA``              bit-serial: signed W-bit weights processed one bit-plane per clock, MSB
                        first, × signed A-bit activations (W, A = 2..16, e.g. ``bs8x8``), with a
                        run-time precision ``bits`` (1..W) per tile: the GEMM with each weight
@@ -48,12 +58,17 @@ from dataclasses import dataclass
 from .formats import FloatFormat, IntFormat, parse_format
 
 __all__ = ["PESpec", "parse_pe", "PE_GRAMMAR", "DATAFLOWS", "EXACT_MAX_TERMS",
-           "exact_acc_bits", "bits_width"]
+           "exact_acc_bits", "bits_width", "WINDOW_DEFAULT", "WINDOW_BITS"]
 
 DATAFLOWS = ("ws", "os")
 EXACT_MAX_TERMS = 4096
+#: ``F:window`` without ``L..M``: units of 2**-32, magnitudes below 2**16.
+WINDOW_DEFAULT = (-32, 16)
+#: Widths ``M - L`` a window may have (the register is one bit wider).
+WINDOW_BITS = (4, 60)
 
-PE_GRAMMAR = ("intN | uintN | F:ACC:rounded | F:ACC:fused | F:exact[:OUT] | bsWxA | "
+PE_GRAMMAR = ("intN | uintN | F:ACC:rounded | F:ACC:fused | F:exact[:OUT] | "
+              "F:window[L..M][:OUT] | bsWxA | "
               "dpH[:split] | "
               "ternary[A] (F, ACC, OUT float format names such as e4m3, fp16, bf16, fp32)")
 
@@ -72,7 +87,8 @@ class PESpec:
         Activation (A) and weight (B) operand formats; a ternary weight is a 2-bit code
         (``w_fmt`` is ``uint2``); dual-precision operands are H-bit words (``uintH``).
     accumulate : str
-        ``"wrap"`` (integer kinds), ``"rounded"``, ``"fused"`` or ``"exact"``.
+        ``"wrap"`` (integer kinds), ``"rounded"``, ``"fused"``, ``"exact"`` or
+        ``"window"``.
     acc_fmt : IntFormat or FloatFormat or None
         Format of the running sum (``None`` for exact: a Kulisch integer of ``acc_bits``).
     out_fmt : IntFormat or FloatFormat
@@ -81,6 +97,8 @@ class PESpec:
         Width of the running sum (integer register, float encoding or Kulisch register).
     max_terms : int or None
         Exact PEs: products the Kulisch register holds without wrapping.
+    window : (int, int) or None
+        Windowed PEs: ``(L, M)``, the register's LSB and magnitude-limit exponents.
     """
     spec: str
     kind: str
@@ -91,10 +109,24 @@ class PESpec:
     out_fmt: object
     acc_bits: int
     max_terms: int | None = None
+    window: tuple | None = None
 
     @property
     def is_float(self):
         return self.kind == "float"
+
+    @property
+    def fixed_point(self):
+        """Exact and windowed PEs: the running sum is a signed fixed-point register of
+        ``acc_bits`` (with NaN/+Inf/-Inf flags), rounded once at the read-out."""
+        return self.accumulate in ("exact", "window")
+
+    @property
+    def fixed_lsb(self):
+        """Fixed-point PEs: the register counts units of ``2**fixed_lsb``."""
+        if self.accumulate == "window":
+            return self.window[0]
+        return self.exact_lsb
 
     @property
     def exact_lsb(self):
@@ -183,6 +215,17 @@ def parse_pe(spec):
         width, _ = exact_acc_bits(f, EXACT_MAX_TERMS)
         return PESpec(f"{f.name}:exact:{out.name}", "float", f, f, "exact", None, out, width,
                       EXACT_MAX_TERMS)
+    m = re.fullmatch(r"window(?:(-?\d+)\.\.(-?\d+))?", parts[1]) if len(parts) > 1 else None
+    if len(parts) in (2, 3) and m:
+        f = _float(spec, parts[0])
+        out = _float(spec, parts[2]) if len(parts) == 3 else parse_format("fp32")
+        lsb, msb = (int(m.group(1)), int(m.group(2))) if m.group(1) else WINDOW_DEFAULT
+        lo, hi = WINDOW_BITS
+        if not lo <= msb - lsb <= hi:
+            raise _bad(spec, f"a window L..M needs L < M and M - L between {lo} and {hi}, "
+                             f"not {lsb}..{msb}")
+        return PESpec(f"{f.name}:window{lsb}..{msb}:{out.name}", "float", f, f, "window", None,
+                      out, msb - lsb + 1, None, (lsb, msb))
     raise _bad(spec)
 
 

@@ -159,6 +159,14 @@ def test_e4m3_exact():
     _run(2, 2, "e4m3:exact:fp16", "os", [[7, 40, 5]], specials=True)
 
 
+def test_windowed_pes():
+    # A narrow window (units of 2**-8, magnitudes below 4) so that products truncate and
+    # sums saturate: WS with the product path and read-out pipelined, OS unpipelined.
+    _run(2, 2, "bf16:window-8..2:bf16", "ws", [[6, 9, 5], [2, 2, 2]], specials=True,
+         mul_latency=2, add_latency=2)
+    _run(2, 2, "e5m2:window-12..3:fp16", "os", [[5, 7, 3]], specials=True)
+
+
 def test_bf16_fp32_fused():
     # One build only: a bf16 x bf16 + fp32 FMA per PE makes the largest Verilator build here
     # (~100 s); the output-stationary fused array is in the CLI sweep.

@@ -18,6 +18,7 @@ from amaranth.lib.wiring import In, Out
 from amaranth.sim import Simulator
 
 from fraction_ref import NAN, RefFormat
+from pe_step_tb import step_errors
 from hwgen.arrays.pe import (EXACT_DSP_WIDTH, PEDatapath, ReadOut, acc_shape, align_operand,
                              exact_aligned_width, prealigned, readout_cuts)
 from hwgen.formats import parse_format
@@ -82,33 +83,8 @@ def test_exact_step_adds_the_exact_product(fmt, mul_latency, aligned):
     accs = [(rng.randrange(-lim, lim), rng.random() < 0.1, rng.random() < 0.1,
              rng.random() < 0.1) for _ in pairs]
     dut = _AlignedPE(pe, mul_latency) if aligned else PEDatapath(pe, mul_latency=mul_latency)
-    errors = []
-
-    async def tb(ctx):
-        # One step per cycle; acc_in is taken `mul_latency` cycles after a and w.
-        for t in range(len(pairs) + mul_latency):
-            if t < len(pairs):
-                ctx.set(dut.a, pairs[t][0])
-                ctx.set(dut.w, pairs[t][1])
-            k = t - mul_latency
-            if k >= 0:
-                fixed, nan, pinf, ninf = accs[k]
-                ctx.set(dut.acc_in.fixed, fixed)
-                ctx.set(dut.acc_in.nan, nan)
-                ctx.set(dut.acc_in.pinf, pinf)
-                ctx.set(dut.acc_in.ninf, ninf)
-                got = (ctx.get(dut.acc_out.fixed), ctx.get(dut.acc_out.nan),
-                       ctx.get(dut.acc_out.pinf), ctx.get(dut.acc_out.ninf))
-                want = _expected_step(ref, pe, *pairs[k], accs[k])
-                if tuple(map(int, got)) != tuple(map(int, want)):
-                    errors.append((pairs[k], accs[k], got, want))
-            await (ctx.tick() if mul_latency else ctx.delay(1e-6))
-
-    sim = Simulator(dut)
-    if mul_latency:
-        sim.add_clock(1e-6)
-    sim.add_testbench(tb)
-    sim.run()
+    errors = step_errors(dut, pairs, accs, mul_latency,
+                         lambda k: _expected_step(ref, pe, *pairs[k], accs[k]))
     assert not errors, errors[:5]
 
 

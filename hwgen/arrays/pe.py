@@ -48,7 +48,7 @@ def readout_cuts(pe, latency):
     104 MHz, 353; the earlier cuts after the magnitude (``abs, norm3, norm``) 628."""
     from ..units.rounder import RounderGeometry
     pe = parse_pe(pe)
-    geom = RounderGeometry(pe.out_fmt, pe.acc_bits, (pe.exact_lsb, pe.exact_lsb))
+    geom = RounderGeometry(pe.out_fmt, pe.acc_bits, (pe.fixed_lsb, pe.fixed_lsb))
     stages = [c for c in geom.cut_points if c.startswith("norm") and c != "norm"] or ["norm"]
     half = stages[(len(stages) + 1) // 2 - 1]
     first, later = stages[0], stages[(2 * len(stages)) // 3]
@@ -132,7 +132,7 @@ def acc_shape(pe):
     """Shape of a running sum: an integer, a float encoding, or for exact PEs the layout
     ``fixed`` (signed Kulisch integer, ``acc_bits``), ``nan``, ``pinf``, ``ninf``."""
     pe = parse_pe(pe)
-    if pe.accumulate == "exact":
+    if pe.fixed_point:
         return data.StructLayout({"fixed": signed(pe.acc_bits), "nan": 1, "pinf": 1, "ninf": 1})
     if pe.kind == "float":
         return unsigned(pe.acc_fmt.width)
@@ -263,9 +263,67 @@ class PEDatapath(wiring.Component):
                 m.d.comb += fma.in_valid.eq(1)
             m.d.comb += [fma.a.eq(self.a), fma.b.eq(self.w), fma.c.eq(self.acc_in),
                          self.acc_out.eq(fma.y)]
+        elif pe.accumulate == "window":
+            self._window(m)
         else:
             self._exact(m)
         return m
+
+    def _window(self, m):
+        """``F:window``: the significands' product shifted to its place in the window
+        (truncated below its LSB, capped at its top), then a saturating signed add."""
+        pe = self._pe
+        l_mul = self._lat[0]
+        lsb, msb = pe.window
+        width = msb - lsb                               # magnitude bits
+        ua = unpack(m, pe.a_fmt, self.a, name="ua")
+        uw = unpack(m, pe.w_fmt, self.w, name="uw")
+        (alo, ahi), (wlo, whi) = exp_range(pe.a_fmt), exp_range(pe.w_fmt)
+        pw = pe.a_fmt.precision + pe.w_fmt.precision   # product bits
+        special = ua.nan | ua.inf | uw.nan | uw.inf
+        # position of the product's LSB in the window: pos = ea + eb - lsb; the frame
+        # (prod << clamp(pos + pw, 0, width + pw)) >> pw is floor(prod * 2**pos) while
+        # pos <= width, and 0 when pos < -pw (every bit below the LSB)
+        pos_lo, pos_hi = alo + wlo - lsb, ahi + whi - lsb
+        pos = Signal(range(min(pos_lo, 0), max(pos_hi, 0) + 1), name="pos")
+        m.d.comb += pos.eq(ua.exp + uw.exp - lsb)
+        vals = dict(self._exact_flags(ua, uw), pos=pos,
+                    prod=Mux(special, 0, ua.sig * uw.sig))
+        if l_mul >= 2:
+            vals = {k: pipeline_register(m, v, f"align_{k}_q") for k, v in vals.items()}
+        pos, prod = vals.pop("pos"), vals.pop("prod")
+        top = width + pw
+        amount = Signal(range(top + 1), name="amount")
+        with m.If(pos + pw < 0):
+            m.d.comb += amount.eq(0)
+        with m.Elif(pos + pw > top):
+            m.d.comb += amount.eq(top)
+        with m.Else():
+            m.d.comb += amount.eq(pos + pw)
+        frame = Signal(top + pw, name="frame")
+        m.d.comb += frame.eq(prod << amount)
+        over = (frame[top:] != 0) | ((pos > width) & (prod != 0))
+        mag = Mux(over, (1 << width) - 1, frame[pw:top])
+        if l_mul >= 1:
+            vals = {k: pipeline_register(m, v, f"product_{k}_q")
+                    for k, v in dict(vals, mag=mag).items()}
+            mag = vals.pop("mag")
+        # acc ± mag in width + 2 bits (|acc| <= 2**width, mag < 2**width), then saturate
+        sign = vals["sign"]
+        total = Signal(signed(width + 2), name="total")
+        term = Signal(width + 2, name="term")
+        m.d.comb += term.eq(mag.as_unsigned() ^ sign.replicate(width + 2))
+        acc = Signal(signed(width + 2), name="acc_ext")
+        m.d.comb += acc.eq(self.acc_in.fixed)
+        wide = Cat(Const(1, 1), acc) + Cat(sign, term)
+        m.d.comb += total.eq(wide[1:width + 3])
+        lo, hi = -(1 << width), (1 << width) - 1
+        m.d.comb += [
+            self.acc_out.fixed.eq(Mux(total > hi, hi, Mux(total < lo, lo, total))),
+            self.acc_out.nan.eq(self.acc_in.nan | vals["nan"]),
+            self.acc_out.pinf.eq(self.acc_in.pinf | (vals["inf"] & ~sign)),
+            self.acc_out.ninf.eq(self.acc_in.ninf | (vals["inf"] & sign)),
+        ]
 
     def _exact(self, m):
         pe = self._pe
@@ -350,8 +408,9 @@ class ReadOut(wiring.Component):
         self._pe = check_array_pe(pe)
         if latency:
             check_pe_latency(self._pe, "ws", 0, latency)
-            if self._pe.accumulate != "exact":
-                raise ValueError(f"Only exact PEs have a read-out pipeline, not {self._pe.spec}")
+            if not self._pe.fixed_point:
+                raise ValueError(f"Only exact and windowed PEs have a read-out pipeline, not "
+                                 f"{self._pe.spec}")
         self._latency = latency
         super().__init__({"acc": In(acc_shape(self._pe)), "y": Out(out_shape(self._pe))})
 
@@ -360,11 +419,11 @@ class ReadOut(wiring.Component):
     def elaborate(self, platform):
         m = Module()
         pe = self._pe
-        if pe.accumulate != "exact":
+        if not pe.fixed_point:
             m.d.comb += self.y.eq(self.acc)
             return m
         from ..units.rounder import FloatRounder
-        lsb = pe.exact_lsb
+        lsb = pe.fixed_lsb
         cuts = set(readout_cuts(pe, self._latency))
         m.submodules.rnd = rnd = FloatRounder(pe.out_fmt, sig_width=pe.acc_bits,
                                               exp_range=(lsb, lsb), cuts=cuts)

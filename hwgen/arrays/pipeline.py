@@ -80,18 +80,26 @@ def _exact_paths(pe, device):
     from .pe import exact_aligned_width, prealigned, readout_cuts
     model = delay_model(device)
     wa, ww = exact_aligned_width(pe.a_fmt), exact_aligned_width(pe.w_fmt)
-    if prealigned(pe):
+    pa, pw = pe.a_fmt.precision, pe.w_fmt.precision
+    if pe.accumulate == "window":
+        # the significands' product, shifted into the window, then a saturating add
+        width = pe.window[1] - pe.window[0]
+        product = [Segment("product", model.multiplier(pa, pw), "align"),
+                   Segment("shift", model.shifter(width + 2 * (pa + pw), width + pa + pw),
+                           "product"),
+                   Segment("add", model.logic(2) + model.adder(width + 3) + model.mux(3))]
+    elif prealigned(pe):
         # the operands enter the PE aligned, from registers (the array aligns them where
         # they enter it): one product; the "align" cut only adds a register before it
         product = [Segment("align", 0.0, "align"),
                    Segment("product", model.multiplier(wa, ww), "product")]
     else:
         # the significands' product, then the shift to its place
-        pa, pw = pe.a_fmt.precision, pe.w_fmt.precision
         product = [Segment("product", model.multiplier(pa, pw), "align"),
                    Segment("shift", model.shifter(pe.acc_bits, wa + ww - pa - pw), "product")]
-    product.append(Segment("add", model.logic(2) + model.adder(pe.acc_bits + 1)))
-    geom = RounderGeometry(pe.out_fmt, pe.acc_bits, (pe.exact_lsb, pe.exact_lsb))
+    if pe.accumulate != "window":
+        product.append(Segment("add", model.logic(2) + model.adder(pe.acc_bits + 1)))
+    geom = RounderGeometry(pe.out_fmt, pe.acc_bits, (pe.fixed_lsb, pe.fixed_lsb))
     readout = [Segment("abs", model.adder(pe.acc_bits) + model.mux(2), "abs"),
                *geom.segments(model)]
     product_cuts = {0: (), 1: ("product",), 2: ("align", "product")}
@@ -117,7 +125,7 @@ def plan_pe_pipeline(pe, target_mhz, device, dataflow="ws"):
                          f"of F:ACC:rounded, F:ACC:fused or F:exact PEs; {spec.spec!r} "
                          f"({dataflow}) has no PE pipeline")
     chosen, slowest = {}, float("inf")
-    for name, build, hi in (_exact_paths(spec, device) if spec.accumulate == "exact"
+    for name, build, hi in (_exact_paths(spec, device) if spec.fixed_point
                             else _operators(spec)):
         best = None
         for n in range(hi + 1):
@@ -134,7 +142,7 @@ def plan_pe_pipeline(pe, target_mhz, device, dataflow="ws"):
         slowest = min(slowest, chosen[name][1])
     if spec.accumulate == "rounded":
         mul, add = chosen["multiplier"][0], chosen["adder"][0]
-    elif spec.accumulate == "exact":
+    elif spec.fixed_point:
         mul, add = chosen["product path"][0], chosen["read-out"][0]
     else:
         mul, add = 0, chosen["fma"][0]

@@ -248,7 +248,7 @@ class SystolicArray(wiring.Component):
         ro = ReadOut(self.pe, latency=lat)
         core.submodules[f"readout_{j}"] = ro
         core.d.comb += ro.acc.eq(acc)
-        if self.dataflow == "ws" and self.pe.accumulate == "exact":
+        if self.dataflow == "ws" and self.pe.fixed_point:
             elem = Signal(self.result_elem, name=f"res_{j}")
             core.d.comb += [elem.y.eq(ro.y),
                             elem.acc.eq(self._delay(core, acc, lat, f"ro_acc{j}"))]

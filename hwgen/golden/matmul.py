@@ -208,6 +208,11 @@ def matmul(A, B, pe, dataflow="ws", rows=4, cols=4, bits=None, low=None):
     b[:K, :] = B.astype(np.uint64)
     a3 = np.broadcast_to(a[:, None, :], (M, N, kp))
     b3 = np.broadcast_to(b.T[None, :, :], (M, N, kp))
+    if pe.accumulate == "window":
+        # The saturating sum depends on the order: both dataflows add in natural k order
+        # (WS: down each column, K-tile after K-tile through psum; OS: in each PE).
+        from .window import window_mac
+        return window_mac(a3, b3, pe)[0]
     if pe.accumulate == "exact":
         # Integer addition modulo 2**acc_bits is associative: the column order of the
         # weight-stationary array and the per-PE order of the output-stationary one give the
