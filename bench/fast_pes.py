@@ -61,6 +61,14 @@ TARGET_EXACT_MHZ = 0.8 * 67.0
 TARGET_EXACT_SLOTS = 4 * (596 + 1024)
 
 
+#: Seeds that were placed but whose routing was stopped by hand (not cached, so a later run
+#: tries again): (PE, N, mul_latency, add_latency, seed) -> what was seen.
+STOPPED = {
+    ("e4m3:exact", 8, 0, 3, 3): "router2 had not converged after 50 min (overused wires "
+                                "rising past 2,300 at iteration 88); stopped",
+}
+
+
 def configs(sizes, largest):
     """``[(pe, n, mul_latency, add_latency, label, seeds)]``, the largest first (a sweep on
     two workers then ends with the short ones)."""
@@ -106,30 +114,35 @@ def measure(cfgs, *, cached_only, scheduler, workers):
     outcomes = synthesize_jobs([job for _, job in points], scheduler=scheduler,
                                workers=workers, cached_only=cached_only)
     rows = {}
-    for (key, _job), r in zip(points, outcomes):
+    for (key, job), r in zip(points, outcomes):
         pe, n, ml, al, label, top, n_seeds = key
         row = rows.setdefault(key, dict(pe=pe, array=f"{n}×{n}", n=n, module=top,
                                         n_seeds=n_seeds,
                                         pipe=(f"mul {ml} / add {al} ({label})"
                                               if ml or al else "none"),
-                                        fmaxes=[], status="ok"))
+                                        per_seed=[], status="ok", missing=[]))
         fields = outcome_fields(r)
         if fields["status"] != "ok":
-            row["status"] = fields["status"]
+            row["per_seed"].append("not routed")
+            why = STOPPED.get((pe, n, ml, al, job.seed), fields["status"])
+            row["missing"].append(f"seed {job.seed}: {why}")
         else:
-            row["fmaxes"].append(fields.pop("fmax"))
+            row["per_seed"].append(f"{fields['fmax']:.1f}")
+            row.setdefault("fmaxes", []).append(fields.pop("fmax"))
             row.update(fields)
     out = []
     for row in rows.values():
-        if row["fmaxes"] and len(row["fmaxes"]) == row["n_seeds"]:
-            row["fmax"] = statistics.median(row["fmaxes"])
-            row["seeds"] = " / ".join(f"{f:.1f}" for f in row["fmaxes"])
+        fmaxes = row.pop("fmaxes", [])
+        if fmaxes:
+            row["fmax"] = statistics.median(fmaxes)
+            row["seeds"] = " / ".join(row["per_seed"])
             if row["n_seeds"] == 1:
                 row["seeds"] += " (seed 1 only)"
             row["slots"] = row["lut"] + row["carry"]
             row["gmacs"] = row["n"] ** 2 * row["fmax"] / 1000
-        elif row["status"] == "ok":
-            row["status"] = "not every seed measured"
+        if row["missing"]:
+            row["status"] = ("median of the seeds that routed; " if fmaxes else "") + \
+                "; ".join(row["missing"])
         out.append(row)
     return out
 
@@ -170,11 +183,13 @@ def report(rows, argv_text=""):
     i8 = _find(rows, "int8", 8, False)
     ex8 = _find(rows, "e4m3:exact", 8, True)
     if ex8:
-        ok_f = ex8["fmax"] >= TARGET_EXACT_MHZ
+        ok_f = ex8["fmax"] >= TARGET_EXACT_MHZ and not ex8["missing"]
         ok_a = ex8["slots"] <= TARGET_EXACT_SLOTS
         line = (f"- `e4m3:exact` 8×8 ({ex8['pipe']}): {ex8['fmax']:.1f} MHz against the "
                 f"issue's {TARGET_EXACT_MHZ:.1f} MHz (0.8 × the int8 8×8's 67.0): "
-                f"**{'met' if ok_f else 'not met'}**; {ex8['slots']:,} LUT4 + carry against "
+                f"**{'met' if ok_f else 'not met'}**"
+                f"{' (not every seed routed)' if ex8['missing'] else ''}; "
+                f"{ex8['slots']:,} LUT4 + carry against "
                 f"its {TARGET_EXACT_SLOTS:,} (4 × the int8 8×8's 596 + 1,024): "
                 f"**{'met' if ok_a else 'not met'}**")
         if i8:
