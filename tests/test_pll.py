@@ -34,7 +34,11 @@ ECP5_TOY_MHZ = 75
 
 def _run(args, cwd):
     proc = subprocess.run(args, cwd=cwd, capture_output=True, text=True, timeout=120)
-    return proc.returncode, proc.stdout, proc.stderr
+    # YoWASP's first run of a tool on a machine (a cold compile cache) says so on stderr:
+    # that is not the tool's output.
+    err = "".join(line for line in proc.stderr.splitlines(keepends=True)
+                  if not line.startswith("Preparing to run yowasp-"))
+    return proc.returncode, proc.stdout, err
 
 
 def _icepll(f_in, f_out, cwd):
