@@ -60,12 +60,11 @@ def check_pe_latency(pe, dataflow, mul_latency=0, add_latency=0):
             raise TypeError(f"{what} must be an integer, not {v!r}")
     if not (mul_latency or add_latency):
         return 0, 0
-    if dataflow != "ws" or pe.accumulate not in ("rounded", "fused", "exact", "window"):
-        # (F:window PEs pipeline as F:exact ones do)
+    kind = "exact" if pe.fixed_point else pe.accumulate   # F:window pipelines as F:exact
+    if dataflow != "ws" or kind not in ("rounded", "fused", "exact"):
         raise ValueError(f"A PE pipeline needs a weight-stationary array of F:ACC:rounded, "
                          f"F:ACC:fused or F:exact PEs, not {pe.spec!r} ({dataflow})")
-    hi = {"rounded": (3, 3), "fused": (0, 4), "exact": (2, 3),
-          "window": (2, 3)}[pe.accumulate]
+    hi = {"rounded": (3, 3), "fused": (0, 4), "exact": (2, 3)}[kind]
     for (what, v), top in zip(lat.items(), hi):
         if not 0 <= v <= top:
             raise ValueError(f"{what} must be between 0 and {top} for {pe.spec}, "

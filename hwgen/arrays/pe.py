@@ -111,6 +111,25 @@ def align_operand(m, fmt, enc, name):
     return out
 
 
+def _stage(m, name, values):
+    """``values`` (a dict) through pipeline registers named ``<name>_<key>_q``: a cut of a
+    fixed-point PE's product path (``"align"``, ``"product"``)."""
+    return {k: pipeline_register(m, v, f"{name}_{k}_q") for k, v in values.items()}
+
+
+def _signed_add(m, acc, mag, sign, width):
+    """``acc + mag``, or ``acc - mag`` when ``sign`` is set, in ``width`` bits as one carry
+    chain: ``acc + (mag ^ s) + s`` with the carry-in ``s`` from an extra low bit,
+    ``({acc, 1} + {mag ^ s, s}) >> 1`` (``acc`` sign-extended to ``width`` if narrower)."""
+    term = Signal(width, name="term")
+    m.d.comb += term.eq(mag.as_unsigned() ^ sign.replicate(width))
+    if len(acc) != width:
+        ext = Signal(signed(width), name="acc_ext")
+        m.d.comb += ext.eq(acc)
+        acc = ext
+    return (Cat(Const(1, 1), acc) + Cat(sign, term))[1:width + 1]
+
+
 def _int_shape(fmt):
     return signed(fmt.bits) if fmt.signed else unsigned(fmt.bits)
 
@@ -290,7 +309,7 @@ class PEDatapath(wiring.Component):
         vals = dict(self._exact_flags(ua, uw), pos=pos,
                     prod=Mux(special, 0, ua.sig * uw.sig))
         if l_mul >= 2:
-            vals = {k: pipeline_register(m, v, f"align_{k}_q") for k, v in vals.items()}
+            vals = _stage(m, "align", vals)
         pos, prod = vals.pop("pos"), vals.pop("prod")
         top = width + pw
         amount = Signal(range(top + 1), name="amount")
@@ -305,34 +324,17 @@ class PEDatapath(wiring.Component):
         over = (frame[top:] != 0) | ((pos > width) & (prod != 0))
         mag = Mux(over, (1 << width) - 1, frame[pw:top])
         if l_mul >= 1:
-            vals = {k: pipeline_register(m, v, f"product_{k}_q")
-                    for k, v in dict(vals, mag=mag).items()}
+            vals = _stage(m, "product", dict(vals, mag=mag))
             mag = vals.pop("mag")
         # acc ± mag in width + 2 bits (|acc| <= 2**width, mag < 2**width), then saturate
-        sign = vals["sign"]
         total = Signal(signed(width + 2), name="total")
-        term = Signal(width + 2, name="term")
-        m.d.comb += term.eq(mag.as_unsigned() ^ sign.replicate(width + 2))
-        acc = Signal(signed(width + 2), name="acc_ext")
-        m.d.comb += acc.eq(self.acc_in.fixed)
-        wide = Cat(Const(1, 1), acc) + Cat(sign, term)
-        m.d.comb += total.eq(wide[1:width + 3])
+        m.d.comb += total.eq(_signed_add(m, self.acc_in.fixed, mag, vals["sign"], width + 2))
         lo, hi = -(1 << width), (1 << width) - 1
-        m.d.comb += [
-            self.acc_out.fixed.eq(Mux(total > hi, hi, Mux(total < lo, lo, total))),
-            self.acc_out.nan.eq(self.acc_in.nan | vals["nan"]),
-            self.acc_out.pinf.eq(self.acc_in.pinf | (vals["inf"] & ~sign)),
-            self.acc_out.ninf.eq(self.acc_in.ninf | (vals["inf"] & sign)),
-        ]
+        self._fixed_out(m, Mux(total > hi, hi, Mux(total < lo, lo, total)), vals)
 
     def _exact(self, m):
         pe = self._pe
         l_mul = self._lat[0]
-
-        def stage(name, values):
-            """The ``"align"``/``"product"`` cut of the product path (``mul_latency`` 2/1+)."""
-            return {k: pipeline_register(m, v, f"{name}_{k}_q") for k, v in values.items()}
-
         if prealigned(pe):
             # Each operand at its place in the Kulisch register (sig << (exp - lo)): one
             # multiplier (a DSP block) then yields the product already aligned, with no
@@ -344,7 +346,7 @@ class PEDatapath(wiring.Component):
                 uw = align_operand(m, pe.w_fmt, self.w, "uw")
             vals = dict(self._exact_flags(ua, uw), a=ua.mag, w=uw.mag)
             if l_mul >= 2:
-                vals = stage("align", vals)
+                vals = _stage(m, "align", vals)
             mag = vals.pop("a") * vals.pop("w")
         else:
             ua = unpack(m, pe.a_fmt, self.a, name="ua")
@@ -357,21 +359,21 @@ class PEDatapath(wiring.Component):
                         amount=(ua.exp + uw.exp - alo - wlo).as_unsigned()[:shift.width],
                         prod=Mux(special, 0, ua.sig * uw.sig))
             if l_mul >= 2:
-                vals = stage("align", vals)
+                vals = _stage(m, "align", vals)
             mag = vals.pop("prod") << vals.pop("amount")
         if l_mul >= 1:
-            vals = stage("product", dict(vals, mag=mag))
+            vals = _stage(m, "product", dict(vals, mag=mag))
             mag = vals.pop("mag")
-        # The Kulisch width holds every product, so no bit is lost. ``acc ± mag`` as one
-        # carry chain: ``acc + (mag ^ s) + s`` (s the product's sign), with the carry-in s
-        # from an extra low bit: ``({acc, 1} + {mag ^ s, s}) >> 1``.
-        width = pe.acc_bits
+        # The Kulisch width holds every product, so no bit is lost.
+        self._fixed_out(m, _signed_add(m, self.acc_in.fixed, mag, vals["sign"], pe.acc_bits),
+                        vals)
+
+    def _fixed_out(self, m, fixed, vals):
+        """``acc_out`` of a fixed-point PE: the register ``fixed``, and ``acc_in``'s sticky
+        flags ORed with this product's (``vals``: its ``sign``, ``nan``, ``inf``)."""
         sign = vals["sign"]
-        term = Signal(width, name="term")
-        m.d.comb += term.eq(mag.as_unsigned() ^ sign.replicate(width))
-        total = Cat(Const(1, 1), self.acc_in.fixed) + Cat(sign, term)
         m.d.comb += [
-            self.acc_out.fixed.eq(total[1:width + 1]),
+            self.acc_out.fixed.eq(fixed),
             self.acc_out.nan.eq(self.acc_in.nan | vals["nan"]),
             self.acc_out.pinf.eq(self.acc_in.pinf | (vals["inf"] & ~sign)),
             self.acc_out.ninf.eq(self.acc_in.ninf | (vals["inf"] & sign)),

@@ -81,13 +81,14 @@ def _exact_paths(pe, device):
     model = delay_model(device)
     wa, ww = exact_aligned_width(pe.a_fmt), exact_aligned_width(pe.w_fmt)
     pa, pw = pe.a_fmt.precision, pe.w_fmt.precision
+    add = Segment("add", model.logic(2) + model.adder(pe.acc_bits + 1))
     if pe.accumulate == "window":
         # the significands' product, shifted into the window, then a saturating add
         width = pe.window[1] - pe.window[0]
         product = [Segment("product", model.multiplier(pa, pw), "align"),
                    Segment("shift", model.shifter(width + 2 * (pa + pw), width + pa + pw),
-                           "product"),
-                   Segment("add", model.logic(2) + model.adder(width + 3) + model.mux(3))]
+                           "product")]
+        add = Segment("add", model.logic(2) + model.adder(width + 3) + model.mux(3))
     elif prealigned(pe):
         # the operands enter the PE aligned, from registers (the array aligns them where
         # they enter it): one product; the "align" cut only adds a register before it
@@ -97,8 +98,7 @@ def _exact_paths(pe, device):
         # the significands' product, then the shift to its place
         product = [Segment("product", model.multiplier(pa, pw), "align"),
                    Segment("shift", model.shifter(pe.acc_bits, wa + ww - pa - pw), "product")]
-    if pe.accumulate != "window":
-        product.append(Segment("add", model.logic(2) + model.adder(pe.acc_bits + 1)))
+    product.append(add)
     geom = RounderGeometry(pe.out_fmt, pe.acc_bits, (pe.fixed_lsb, pe.fixed_lsb))
     readout = [Segment("abs", model.adder(pe.acc_bits) + model.mux(2), "abs"),
                *geom.segments(model)]

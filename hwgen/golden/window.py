@@ -43,17 +43,12 @@ def window_terms(a, b, a_fmt, b_fmt, lsb, msb):
     sign = ra.sign ^ rb.sign
     cap = (1 << (msb - lsb)) - 1
     finite = ~(ra.nan | rb.nan | ra.inf | rb.inf)
-    out = np.empty(ra.sig.shape, dtype=object)
-    for idx in np.ndindex(out.shape):
-        if not finite[idx]:
-            out[idx] = 0
-            continue
-        mag = int(ra.sig[idx]) * int(rb.sig[idx])
-        shift = int(ra.exp[idx]) + int(rb.exp[idx]) - lsb
-        t = mag << shift if shift >= 0 else mag >> -shift
-        t = min(t, cap)
-        out[idx] = -t if sign[idx] else t
-    return out, nan, inf, sign
+    # Python ints elementwise (object arrays): shifts reach hundreds of bits
+    mag = ra.sig.astype(object) * rb.sig.astype(object)
+    shift = (ra.exp + rb.exp - lsb).astype(object)
+    t = np.where(shift >= 0, mag << np.maximum(shift, 0), mag >> np.maximum(-shift, 0))
+    t = np.where(finite, np.minimum(t, cap), 0)
+    return np.where(sign, -t, t), nan, inf, sign
 
 
 def window_sum(a, b, pe, psum=None):
@@ -77,9 +72,7 @@ def window_sum(a, b, pe, psum=None):
         acc, f_nan, f_pinf, f_ninf = (np.array(x, dtype=t) for x, t in
                                       zip(psum, (object, bool, bool, bool)))
     for k in range(a.shape[-1]):
-        step = acc + terms[..., k]
-        acc = np.array([min(max(int(v), lo), hi) for v in step.ravel()],
-                       dtype=object).reshape(shape)
+        acc = np.minimum(np.maximum(acc + terms[..., k], lo), hi)
     f_nan = f_nan | nan.any(axis=-1)
     f_pinf = f_pinf | (inf & ~sign).any(axis=-1)
     f_ninf = f_ninf | (inf & sign).any(axis=-1)
@@ -93,8 +86,8 @@ def window_readout(acc, nan, pinf, ninf, lsb, out_fmt, rounding="rne"):
     res_nan = np.asarray(nan, dtype=bool) | (np.asarray(pinf, dtype=bool) &
                                                np.asarray(ninf, dtype=bool))
     res_inf = (np.asarray(pinf, dtype=bool) | np.asarray(ninf, dtype=bool)) & ~res_nan
-    neg = np.array([int(v) < 0 for v in acc.ravel()], dtype=bool).reshape(acc.shape)
-    mag = np.array([abs(int(v)) for v in acc.ravel()], dtype=np.uint64).reshape(acc.shape)
+    neg = (acc < 0).astype(bool)
+    mag = np.abs(acc).astype(np.uint64)
     raw = Raw(np.where(res_inf, np.asarray(ninf, dtype=bool), neg),
               np.full(acc.shape, lsb, dtype=np.int64), mag,
               sticky=np.zeros(acc.shape, dtype=bool), nan=res_nan, inf=res_inf,
