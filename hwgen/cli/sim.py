@@ -41,8 +41,7 @@ def run(args):
     params = dict(spec.sim_params(args, comp) if spec.sim_params else {})
     params.update(mode="cli", exhaustive=bool(args.exhaustive), vectors=args.vectors,
                   seed=args.seed)
-    from sim.runner import run
-    from sim.tools import setup_simulator
+    from ..flow.simulate import run, setup_simulator
     try:
         setup_simulator(args.sim or os.environ.get("SIM", "verilator"))
     except (ValueError, RuntimeError) as e:

@@ -197,10 +197,7 @@ def verify_rtl(model, candidate, n, *, accumulate="rounded", rows=4, cols=4, dat
     _check_terms(c.name, pe, trace)
     array = SystolicArray(rows, cols, pe, dataflow)
     gold = golden_check(trace, pe, dataflow, rows, cols, bits)
-    try:
-        from sim.runner import run
-    except ImportError as e:
-        raise RuntimeError(f"the simulation layer (sim/) is not importable: {e}") from None
+    from ..flow.simulate import run
     with tempfile.TemporaryDirectory(prefix="hwgen-explore-rtl-") as tmp:
         path = Path(tmp) / "gemms.json"
         path.write_text(json.dumps([dict(A=t["A"].astype(object).tolist(),

@@ -11,7 +11,8 @@ tools), :mod:`~hwgen.flow.run` (running them, reading their logs and reports),
 :mod:`~hwgen.flow.harness` (the out-of-context harness), :mod:`~hwgen.flow.dsp` (the DSP
 budget), :mod:`~hwgen.flow.resources` (cell counts, fit), :mod:`~hwgen.flow.report` (results,
 tables), :mod:`~hwgen.flow.synth` (out-of-context synthesis), :mod:`~hwgen.flow.build` (board
-bitstreams).
+bitstreams), :mod:`~hwgen.flow.simulate` (cocotb runs against generated Verilog; the
+verification library :mod:`sim` names it ``sim.runner``).
 """
 
 from .devices import DEVICES, Device, get_device

