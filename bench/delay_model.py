@@ -40,11 +40,12 @@ from amaranth.hdl import Cat, Module  # noqa: E402
 from amaranth.lib import wiring  # noqa: E402
 from amaranth.lib.wiring import In, Out  # noqa: E402
 
-from hwgen.flow import DoesNotFit, FlowError, get_device, synthesize, tool_versions  # noqa: E402
+from hwgen.flow import DoesNotFit, FlowError, get_device, tool_versions  # noqa: E402
 from hwgen.flow.devices import DSP_MULTIPLIER  # noqa: E402
 from hwgen.timing.model import BLOCK_KINDS, DEVICE_NAMES, model_path  # noqa: E402
 from hwgen.units.floatraw import (count_leading_zeros, normalize_left,  # noqa: E402
                                   sticky_shift_right)
+from units import add_sweep_arguments, synthesize_many  # noqa: E402  (bench/units.py)
 
 SEEDS = (1, 2, 3)
 DOC = ROOT / "docs" / "timing.md"
@@ -156,38 +157,51 @@ def _log(msg):
     print(msg, file=sys.stderr, flush=True)
 
 
-def measure(component, device, seeds, build_root, dsp=True, label=""):
-    """``{"fmax_mhz": [...], "period_ns": median}`` over ``seeds`` (None if it fails)."""
-    fmax = []
-    for seed in seeds:
-        t0 = time.monotonic()
-        try:
-            r = synthesize(component, device, seed=seed, dsp=dsp, build_root=build_root,
-                           progress=False)
-        except (DoesNotFit, FlowError) as e:
-            _log(f"{label} seed {seed}: {e}")
-            return None
-        fmax.append(r.fmax_mhz)
-        _log(f"{label} seed {seed}: {r.fmax_mhz:.1f} MHz "
-             f"({'cached' if r.cached else f'{time.monotonic() - t0:.0f} s'})")
-    periods = [1000.0 / f for f in fmax]
-    return {"fmax_mhz": fmax, "period_ns": round(statistics.median(periods), 3)}
+#: How the syntheses run (``--scheduler``/``--workers``/``--cached-only``, set by main).
+SWEEP = {}
+
+
+def measure_many(points, device, seeds, build_root):
+    """``points`` = ``[(component, dsp, label), ...]``, every seed of each synthesized in one
+    sweep (:func:`hwgen.flow.sweep.synthesize_jobs`); for each ``{"fmax_mhz": [...],
+    "period_ns": median}`` or None if a seed fails."""
+    outcomes = iter(synthesize_many([(comp, device, dict(seed=seed, dsp=dsp))
+                                      for comp, dsp, _ in points for seed in seeds],
+                                     build_root=build_root, **SWEEP))
+    out = []
+    for _, _, label in points:
+        fmax, failed = [], False
+        for seed in seeds:
+            r = next(outcomes)
+            if r is None or isinstance(r, (DoesNotFit, FlowError)):
+                _log(f"{label} seed {seed}: {r or 'not measured yet'}")
+                failed = True
+                continue
+            fmax.append(r.fmax_mhz)
+            _log(f"{label} seed {seed}: {r.fmax_mhz:.1f} MHz"
+                 + (" (cached)" if r.cached else ""))
+        periods = [1000.0 / f for f in fmax]
+        out.append(None if failed else {"fmax_mhz": fmax,
+                                        "period_ns": round(statistics.median(periods), 3)})
+    return out
 
 
 def calibrate_device(device, seeds, build_root):
     """The device's entry of the delay table."""
     dev = get_device(device)
     measured = {}
-    for kind, params in BLOCKS:
-        if not applies(kind, params, device):
-            continue
-        blk = Block(kind, params)
-        res = measure(blk, device, seeds, build_root, dsp=blk.dsp,
-                      label=f"{device} {blk.module_name}")
+    blks = [(kind, params, Block(kind, params)) for kind, params in BLOCKS
+            if applies(kind, params, device)]
+    results = measure_many([(blk, blk.dsp, f"{device} {blk.module_name}")
+                            for _, _, blk in blks], device, seeds, build_root)
+    for (kind, params, blk), res in zip(blks, results):
         if res is not None:
             measured[blk.module_name] = dict(res, kind=kind, params=list(params))
     # Register overhead: the one-LUT block's period is the harness's own floor (a register,
     # one route, a register: its shift register), so it is what a path costs beyond its logic.
+    if "blk_lut_1" not in measured or "blk_lut_2" not in measured:
+        raise SystemExit(f"{device}: the one- and two-LUT blocks were not measured (see "
+                         f"above); no delay table without them")
     register = measured["blk_lut_1"]["period_ns"]
     level = (measured["blk_lut_2"]["period_ns"] - register) / 2
     blocks = {kind: [] for kind in BLOCK_KINDS}
@@ -237,23 +251,25 @@ def fit_compose(device, entry, seeds, build_root, units):
     from hwgen.units import FloatAdder, FloatFMA, FloatMultiplier
     classes = {"fmul": FloatMultiplier, "fadd": FloatAdder, "ffma": FloatFMA}
     model = DelayModel(device, {"devices": {device: dict(entry, compose=1.0)}})
-    ratios, rows = [], []
+    ratios, rows, points = [], [], []
     for op, fmt in units:
         probe = classes[op](fmt, rounding="dynamic")
         probe._MustUse__silence = True
         segs = probe.segments(model)
         for n in COMPOSE_LATENCIES:
             plan = plan_latency(segs, n, device, model=model)
-            comp = classes[op](fmt, rounding="dynamic", cuts=plan.cuts)
-            res = measure(comp, device, seeds, build_root,
-                          label=f"{device} {comp.module_name}")
-            if res is None:
-                continue
-            est = plan.period_ns - model.register_ns
-            ratio = (res["period_ns"] - model.register_ns) / est
-            ratios.append(ratio)
-            rows.append(dict(unit=f"{op} {fmt} L{n}", period_ns=res["period_ns"],
-                             estimate_ns=round(plan.period_ns, 3), ratio=round(ratio, 3)))
+            points.append((op, fmt, n, plan, classes[op](fmt, rounding="dynamic",
+                                                         cuts=plan.cuts)))
+    results = measure_many([(comp, True, f"{device} {comp.module_name}")
+                            for *_, comp in points], device, seeds, build_root)
+    for (op, fmt, n, plan, _), res in zip(points, results):
+        if res is None:
+            continue
+        est = plan.period_ns - model.register_ns
+        ratio = (res["period_ns"] - model.register_ns) / est
+        ratios.append(ratio)
+        rows.append(dict(unit=f"{op} {fmt} L{n}", period_ns=res["period_ns"],
+                         estimate_ns=round(plan.period_ns, 3), ratio=round(ratio, 3)))
     compose = round(_percentile(ratios, COMPOSE_PERCENTILE), 3) if ratios else 1.0
     return compose, rows
 
@@ -309,7 +325,9 @@ def main(argv=None):
                    help="keep compose at 1.0 (no whole-unit runs)")
     p.add_argument("--out", default=str(model_path()))
     p.add_argument("--no-write", action="store_true", help="print only")
+    add_sweep_arguments(p)
     args = p.parse_args(argv)
+    SWEEP.update(scheduler=args.scheduler, workers=args.workers, cached_only=args.cached_only)
     from amaranth.hdl import UnusedElaboratable
     warnings.filterwarnings("ignore", category=UnusedElaboratable)
     devices = [d for d in args.devices.split(",") if d]

@@ -32,8 +32,8 @@ if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
 from hwgen.export import to_verilog  # noqa: E402
-from hwgen.flow import (DoesNotFit, FlowError, get_device, lookup, synthesize,  # noqa: E402
-                        tool_versions)
+from hwgen.flow import DoesNotFit, FlowError, get_device, tool_versions  # noqa: E402
+from units import add_sweep_arguments  # noqa: E402  (bench/units.py)
 
 OPS = {"fmul": "FloatMultiplier", "fadd": "FloatAdder", "ffma": "FloatFMA"}
 FORMATS = ["e2m1", "e4m3", "e5m2", "fp16", "bf16", "fp32"]
@@ -98,92 +98,106 @@ def max_latency(cls, fmt):
 
 
 class Runner:
-    def __init__(self, seed, build_root, no_cache, cached_only=False):
-        self.seed, self.build_root, self.cache = seed, build_root, not no_cache
-        self.cached_only = cached_only
+    """Synthesizes batches of operator variants as sweeps
+    (:func:`hwgen.flow.sweep.synthesize_jobs`: a local Dask cluster by default,
+    ``scheduler``/``workers`` as ``hwgen sweep``)."""
+
+    def __init__(self, seed, build_root, cached_only=False, scheduler=None, workers=None):
+        self.seed, self.build_root = seed, build_root
+        self.cached_only, self.scheduler, self.workers = cached_only, scheduler, workers
         self.count = 0
 
-    def measure(self, cls, op, fmt, device, rounding, latency):
-        """One synthesis: a row dict (``status`` is ``ok``, ``does not fit`` or an error)."""
-        self.count += 1
-        row = dict(op=op, format=fmt, device=device, rounding=rounding, latency=latency)
-        label = f"[{self.count}] {op} {fmt} {device} {rounding} L{latency}"
-        t0 = time.monotonic()
-        try:
-            comp = cls(fmt, rounding=rounding, latency=latency)
-        except (ValueError, TypeError) as e:
-            row["status"] = f"cannot build: {str(e).splitlines()[0]}"
-            _log(f"{label}: {row['status']}")
-            return row
-        try:
-            if self.cached_only:
-                top, text = to_verilog(comp)
-                r = lookup(text, top, device, seed=self.seed, build_root=self.build_root)
-                if r is None:
-                    row["status"] = "not measured yet"
-                    _log(f"{label}: {row['status']}")
-                    return row
+    def measure_many(self, points):
+        """``points`` = ``[(cls, op, fmt, device, rounding, latency), ...]`` → a row dict
+        each (``status`` is ``ok``, ``does not fit``, ``not measured yet`` or an error)."""
+        from hwgen.flow.sweep import synthesize_jobs
+        from hwgen.flow.synth import plan_synthesis
+        rows, jobs, where = [], [], []
+        for cls, op, fmt, device, rounding, latency in points:
+            self.count += 1
+            row = dict(op=op, format=fmt, device=device, rounding=rounding, latency=latency)
+            row["label"] = f"[{self.count}] {op} {fmt} {device} {rounding} L{latency}"
+            rows.append(row)
+            try:
+                top, text = to_verilog(cls(fmt, rounding=rounding, latency=latency))
+            except (ValueError, TypeError) as e:
+                row["status"] = f"cannot build: {str(e).splitlines()[0]}"
+                continue
+            jobs.append(plan_synthesis(text, top, device, seed=self.seed,
+                                       build_root=self.build_root))
+            where.append(row)
+        outcomes = synthesize_jobs(jobs, build_root=self.build_root,
+                                   cached_only=self.cached_only, scheduler=self.scheduler,
+                                   workers=self.workers)
+        for row, r in zip(where, outcomes):
+            if r is None:
+                row["status"] = "not measured yet"
+            elif isinstance(r, DoesNotFit):
+                row.update(status="does not fit", detail=str(r))
+            elif isinstance(r, FlowError):
+                row.update(status="error", detail=str(r))
             else:
-                r = synthesize(comp, device, seed=self.seed, build_root=self.build_root,
-                               cache=self.cache, progress=False)
-        except DoesNotFit as e:
-            row["status"] = "does not fit"
-            row["detail"] = str(e)
-            _log(f"{label}: {e}")
-            return row
-        except FlowError as e:
-            row["status"] = "error"
-            row["detail"] = str(e)
-            _log(f"{label}: {e}")
-            return row
-        row.update(status="ok", module=r.module, lut=r.unit["lut"], carry=r.unit["carry"],
-                   ff=r.unit["ff"], dsp=r.unit["dsp"], bram=r.unit["bram"],
-                   placed_lut=r.placed["lut"]["used"], fmax=r.fmax_mhz, cached=r.cached)
-        _log(f"{label}: {r.unit['lut']} LUT4 + {r.unit['carry']} carry, {r.unit['ff']} FF, "
-             f"{r.unit['dsp']} DSP, {r.fmax_mhz:.1f} MHz"
-             f" ({'cached' if r.cached else f'{time.monotonic() - t0:.0f} s'})")
-        return row
+                row.update(status="ok", module=r.module, lut=r.unit["lut"],
+                           carry=r.unit["carry"], ff=r.unit["ff"], dsp=r.unit["dsp"],
+                           bram=r.unit["bram"], placed_lut=r.placed["lut"]["used"],
+                           fmax=r.fmax_mhz, cached=r.cached)
+        for row in rows:
+            label = row.pop("label")
+            if row["status"] == "ok":
+                _log(f"{label}: {row['lut']} LUT4 + {row['carry']} carry, {row['ff']} FF, "
+                     f"{row['dsp']} DSP, {row['fmax']:.1f} MHz"
+                     + (" (cached)" if row["cached"] else ""))
+            else:
+                _log(f"{label}: {row.get('detail', row['status'])}")
+        return rows
 
 
 def sweep(runner, classes, formats, devices, pipelined=True):
-    rows = []
+    """Two sweeps: every operator/format/device at latency 0 (dynamic and RNE rounding),
+    then the pipelined variants of those that fit."""
+    base_points = [(cls, op, fmt, device, rounding, 0)
+                   for op, cls in classes.items() for fmt in formats for device in devices
+                   for rounding in ("dynamic", "rne")]
+    base = iter(runner.measure_many(base_points))
+    plan = []
     for op, cls in classes.items():
         for fmt in formats:
             for device in devices:
-                base = runner.measure(cls, op, fmt, device, "dynamic", 0)
-                base["variant"] = "dyn L0"
-                rows.append(base)
-                static = runner.measure(cls, op, fmt, device, "rne", 0)
-                static["variant"] = "rne L0"
-                rows.append(static)
-                if not pipelined:
-                    continue
-                if base["status"] == "does not fit":
+                dyn, static = next(base), next(base)
+                dyn["variant"], static["variant"] = "dyn L0", "rne L0"
+                lats = []
+                if pipelined and dyn["status"] == "does not fit":
                     # Pipelining only adds registers: it will not fit either.
                     _log(f"  skipping the pipelined {op} {fmt} variants on {device}")
-                    continue
-                tried = [runner.measure(cls, op, fmt, device, "dynamic", lat)
-                         for lat in range(1, max_latency(cls, fmt) + 1)]
-                ok = [r for r in tried if r["status"] == "ok"]
-                summary = ", ".join(f"L{r['latency']} " + (f"{r['fmax']:.1f}" if r in ok
-                                                           else r["status"]) for r in tried)
-                if ok:
-                    best = max(ok, key=lambda r: (r["fmax"], -r["latency"]))
-                    rows.append(dict(best, variant="dyn Lbest", tried=summary))
-                elif tried:
-                    rows.append(dict(tried[0], variant="dyn Lbest", latency="-", tried=summary))
+                elif pipelined:
+                    lats = list(range(1, max_latency(cls, fmt) + 1))
+                plan.append((dyn, static, [(cls, op, fmt, device, "dynamic", lat)
+                                           for lat in lats]))
+    piped = iter(runner.measure_many([p for _, _, pts in plan for p in pts]))
+    rows = []
+    for dyn, static, pts in plan:
+        rows += [dyn, static]
+        if not pipelined or dyn["status"] == "does not fit":
+            continue
+        tried = [next(piped) for _ in pts]
+        ok = [r for r in tried if r["status"] == "ok"]
+        summary = ", ".join(f"L{r['latency']} " + (f"{r['fmax']:.1f}" if r in ok
+                                                   else r["status"]) for r in tried)
+        if ok:
+            best = max(ok, key=lambda r: (r["fmax"], -r["latency"]))
+            rows.append(dict(best, variant="dyn Lbest", tried=summary))
+        elif tried:
+            rows.append(dict(tried[0], variant="dyn Lbest", latency="-", tried=summary))
     return rows
 
 
 def compare_targets(runner, classes):
-    out = []
-    for op, fmt, lut, carry, fmaxes in TARGETS:
-        if op not in classes:
-            continue
-        for device, mhz in fmaxes.items():
-            r = runner.measure(classes[op], op, fmt, device, "dynamic", 0)
-            out.append(dict(r, target_lut=lut, target_carry=carry, target_fmax=mhz))
-    return out
+    goals = [(op, fmt, lut, carry, device, mhz) for op, fmt, lut, carry, fmaxes in TARGETS
+             if op in classes for device, mhz in fmaxes.items()]
+    rows = runner.measure_many([(classes[op], op, fmt, device, "dynamic", 0)
+                                for op, fmt, _, _, device, _ in goals])
+    return [dict(r, target_lut=lut, target_carry=carry, target_fmax=mhz)
+            for r, (_, _, lut, carry, _, mhz) in zip(rows, goals)]
 
 
 def sim_throughput(classes, formats, use_cache=True, cached_only=False):
@@ -400,9 +414,10 @@ def main(argv=None):
     p.add_argument("--no-pipelined", action="store_true", help="skip the latency sweep")
     p.add_argument("--no-targets", action="store_true", help="skip the issue 3 comparison")
     p.add_argument("--no-sim", action="store_true", help="skip the simulation throughput")
-    p.add_argument("--no-cache", action="store_true")
-    p.add_argument("--cached-only", action="store_true",
-                   help="run no tool: report what the cache holds, the rest as not measured")
+    p.add_argument("--no-cache", action="store_true",
+                   help="simulate the throughput again (syntheses are content-addressed: "
+                        "a cached one is the same run)")
+    add_sweep_arguments(p)
     p.add_argument("--build-dir", default=None, help="default: build/synth")
     p.add_argument("--out", default=str(ROOT / "docs" / "float_ops.md"))
     p.add_argument("--no-write", action="store_true", help="print only")
@@ -424,8 +439,8 @@ def main(argv=None):
     t0 = time.monotonic()
     classes = {op: cls for op, cls in unit_classes().items() if op in ops}
     skipped = [f"{op} ({OPS[op]} not in hwgen.units yet)" for op in ops if op not in classes]
-    runner = Runner(args.seed, args.build_dir or ROOT / "build" / "synth", args.no_cache,
-                    args.cached_only)
+    runner = Runner(args.seed, args.build_dir or ROOT / "build" / "synth", args.cached_only,
+                    args.scheduler, args.workers)
     rows = sweep(runner, classes, formats, devices, pipelined=not args.no_pipelined)
     targets = [] if args.no_targets else compare_targets(runner, classes)
     throughput = {} if args.no_sim else sim_throughput(classes, formats, not args.no_cache,

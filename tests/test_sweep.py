@@ -10,6 +10,7 @@ one error line and exit 2 within seconds. The syntheses are tiny integer MACs on
 import csv
 import json
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -88,6 +89,7 @@ def test_sweep_on_a_cluster_equals_the_serial_sweep(cluster, tmp_path):
               address, "-o", "dask.csv", cwd=tmp_path)
     assert r.returncode == 0, r.stdout + r.stderr
     assert f"on the Dask scheduler {address} (2 workers)" in r.stderr
+    assert re.search(r"hwgen sweep: [1-4]/4 done, [0-3] running, 0 failed", r.stderr), r.stderr
     got = _table(tmp_path / "dask.csv")
     assert {row["module"]: tuple(row[k] for k in KEYS) for row in got} == \
         {m: tuple(row[k] for k in KEYS) for m, row in want.items()}
@@ -183,3 +185,23 @@ def test_cached_only_runs_no_tool(tmp_path):
     out = synthesize_jobs([job, other], build_root=tmp_path, progress=False, cached_only=True)
     assert out[0] is None and isinstance(out[1], DoesNotFit) and str(out[1]) == "too big"
     assert not [p for p in tmp_path.iterdir() if p.name.startswith(top)]   # no build folder
+
+
+def test_a_tool_stopped_at_the_time_limit_is_a_timeout_not_cached(tmp_path, capsys):
+    from hwgen.export import to_verilog
+    from hwgen.flow import FlowError, ToolTimeout
+    from hwgen.flow.sweep import SweepError, synthesize_jobs
+    from hwgen.flow.synth import plan_synthesis
+    from hwgen.units.imac import IntMac
+    top, text = to_verilog(IntMac(3, 3, 10))
+    job = plan_synthesis(text, top, "up5k", build_root=tmp_path)
+    [out] = synthesize_jobs([job], build_root=tmp_path, workers=1, timeout=0.05)
+    assert isinstance(out, ToolTimeout) and "timed out after" in str(out)
+    assert isinstance(out.files, dict)
+    assert "1/1 done, 0 running, 1 failed" in capsys.readouterr().err
+    # not cached: a later sweep (with time enough) runs it
+    assert synthesize_jobs([job], build_root=tmp_path, cached_only=True) == [None]
+    for bad in (0, -1, "5", True):
+        with pytest.raises(SweepError, match=r"^Timeout must be a positive number of "):
+            synthesize_jobs([job], build_root=tmp_path, workers=1, timeout=bad)
+    assert not isinstance(FlowError("x"), ToolTimeout)

@@ -17,7 +17,7 @@ verification library :mod:`sim` names it ``sim.runner``).
 
 from .devices import DEVICES, Device, get_device
 from .tools import ToolNotFound, find_tool, setup_environment, tool_env, tool_versions
-from .errors import DoesNotFit, FlowError, TimingError, ToolMismatch
+from .errors import DoesNotFit, FlowError, TimingError, ToolMismatch, ToolTimeout
 from .dsp import dsp_budget, dsp_budget_script, rtlil_multipliers
 from .report import SynthResult, format_table
 from .synth import (SynthJob, SynthRun, cached_result, default_build_root, lookup,
@@ -27,7 +27,7 @@ from .synth import (SynthJob, SynthRun, cached_result, default_build_root, looku
 __all__ = [
     "DEVICES", "Device", "get_device",
     "ToolNotFound", "find_tool", "setup_environment", "tool_env", "tool_versions",
-    "DoesNotFit", "FlowError", "TimingError", "ToolMismatch",
+    "DoesNotFit", "FlowError", "TimingError", "ToolMismatch", "ToolTimeout",
     "SynthResult", "default_build_root", "format_table",
     "lookup", "synthesize", "synthesize_verilog", "dsp_budget", "dsp_budget_script",
     "rtlil_multipliers",

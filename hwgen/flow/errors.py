@@ -4,7 +4,7 @@ A command maps them to exit statuses: :class:`DoesNotFit` and :class:`TimingErro
 about the design (exit 2), any other :class:`FlowError` is a tool that failed (exit 1).
 """
 
-__all__ = ["FlowError", "DoesNotFit", "TimingError", "ToolMismatch"]
+__all__ = ["FlowError", "DoesNotFit", "TimingError", "ToolMismatch", "ToolTimeout"]
 
 
 class FlowError(RuntimeError):
@@ -35,3 +35,8 @@ class TimingError(FlowError):
 class ToolMismatch(FlowError):
     """The tools installed here are not the versions a job was planned (and keyed) with: its
     result would be cached under another tool version's key."""
+
+
+class ToolTimeout(FlowError):
+    """A tool ran longer than the run's time limit and was stopped (never cached: a longer
+    limit may finish it)."""

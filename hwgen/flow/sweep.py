@@ -25,7 +25,7 @@ import os
 import sys
 import time
 
-from .errors import DoesNotFit, FlowError
+from .errors import DoesNotFit, FlowError, ToolTimeout
 
 __all__ = ["SCHEDULER_ENV", "SweepError", "check_scheduler", "check_workers", "map_tasks",
            "synthesize_jobs", "default_workers"]
@@ -83,11 +83,18 @@ class _Serial:
     label = "serially in this process"
 
     def run(self, fn, items, on_result):
+        self._left = len(items)
         for i, item in enumerate(items):
             try:
-                on_result(i, True, fn(item))
+                value, ok = fn(item), True
             except Exception as e:          # a task's failure is its result
-                on_result(i, False, e)
+                value, ok = e, False
+            self._left -= 1
+            on_result(i, ok, value)
+
+    def running(self):
+        """Tasks running now: the next one, while any is left."""
+        return min(1, self._left)
 
     def close(self):
         pass
@@ -121,9 +128,11 @@ class _Dask:
     def run(self, fn, items, on_result):
         from distributed import as_completed
         futures = {self.client.submit(fn, item, pure=False): i for i, item in enumerate(items)}
+        self._pending = {f.key for f in futures}
         try:
             for fut in as_completed(futures):
                 i = futures[fut]
+                self._pending.discard(fut.key)
                 if fut.status == "finished":
                     on_result(i, True, fut.result())
                 else:
@@ -135,6 +144,16 @@ class _Dask:
         except BaseException:
             self.client.cancel(list(futures))
             raise
+
+    def running(self):
+        """This sweep's tasks running now: on each worker, those the scheduler has given it
+        (some may wait in its queue), at most its threads."""
+        try:
+            busy, threads = self.client.processing(), self.client.nthreads()
+        except Exception:       # the scheduler is going away: no figure rather than a stop
+            return None
+        return sum(min(sum(1 for k in keys if k in self._pending), threads.get(w, 1))
+                   for w, keys in busy.items())
 
     def close(self):
         self.client.close()
@@ -158,7 +177,8 @@ def _executor(scheduler, workers):
 
 
 class _Progress:
-    """One line per sweep on stderr: done / total, failed; redrawn in place on a terminal."""
+    """One line per sweep on stderr: done / total, running, failed; redrawn in place on a
+    terminal."""
 
     def __init__(self, label, total, enabled):
         self.total, self.done, self.failed = total, 0, 0
@@ -168,13 +188,14 @@ class _Progress:
         if enabled:
             print(f"hwgen sweep: {total} tasks {label}", file=sys.stderr, flush=True)
 
-    def update(self, ok):
+    def update(self, ok, running=None):
         self.done += 1
         self.failed += not ok
         if not self.enabled:
             return
-        line = (f"hwgen sweep: {self.done}/{self.total} done, {self.failed} failed, "
-                f"{time.monotonic() - self.t0:.0f} s")
+        line = (f"hwgen sweep: {self.done}/{self.total} done, "
+                + (f"{running} running, " if running is not None else "")
+                + f"{self.failed} failed, {time.monotonic() - self.t0:.0f} s")
         if self.tty:
             print("\r" + line, end="\n" if self.done == self.total else "", file=sys.stderr,
                   flush=True)
@@ -182,13 +203,16 @@ class _Progress:
             print(line, file=sys.stderr, flush=True)
 
 
-def map_tasks(fn, items, *, scheduler=None, workers=None, progress=True, on_result=None):
+def map_tasks(fn, items, *, scheduler=None, workers=None, progress=True, on_result=None,
+              failed=None):
     """``fn(item)`` for every item of ``items``, as independent tasks; returns
     ``[(ok, value or exception), ...]`` in the order of ``items``.
 
     ``fn`` must be importable by the workers (a module-level function of hwgen) and take and
     return plain values. ``on_result(i, ok, value)``, if given, is called in this process as
     each task finishes (in completion order), e.g. to write a cache entry at once.
+    ``failed(value)``, if given, says which returned values the progress line counts as
+    failed (a task that raises always counts).
 
     Raises
     ------
@@ -208,7 +232,8 @@ def map_tasks(fn, items, *, scheduler=None, workers=None, progress=True, on_resu
         results[i] = (ok, value)
         if on_result is not None:
             on_result(i, ok, value)
-        bar.update(ok)
+        bar.update(ok and not (failed is not None and failed(value)),
+                   ex.running() if bar.enabled else None)
 
     try:
         ex.run(fn, items, done)
@@ -219,17 +244,22 @@ def map_tasks(fn, items, *, scheduler=None, workers=None, progress=True, on_resu
 
 # -- synthesis ------------------------------------------------------------------------------
 
-def _synth_task(job):
-    """On a worker: the job in a temporary folder; ``("ok", SynthRun, worker)``,
-    ``("nofit", message, worker)`` or ``("error", message, worker)``."""
+def _synth_task(item):
+    """On a worker: ``item`` = ``(job, timeout)``, the job in a temporary folder;
+    ``("ok", SynthRun, worker, {})``, ``("nofit", message, worker, {})``, ``("timeout",
+    message, worker, files)`` or ``("error", message, worker, files)`` (``files``: what the
+    tools left, e.g. yosys's counts of a design whose place-and-route was stopped)."""
     from .synth import run_synthesis
+    job, timeout = item
     worker = _worker_name()
     try:
-        return "ok", run_synthesis(job, None), worker
+        return "ok", run_synthesis(job, None, timeout=timeout), worker, {}
     except DoesNotFit as e:
-        return "nofit", str(e), worker
+        return "nofit", str(e), worker, {}
     except FlowError as e:
-        return "error", str(e).splitlines()[0] if str(e) else type(e).__name__, worker
+        kind = "timeout" if isinstance(e, ToolTimeout) else "error"
+        return (kind, str(e).splitlines()[0] if str(e) else type(e).__name__, worker,
+                dict(e.files))
 
 
 def _worker_name():
@@ -241,7 +271,7 @@ def _worker_name():
 
 
 def synthesize_jobs(jobs, *, scheduler=None, workers=None, build_root=None, progress=True,
-                    cached_only=False):
+                    cached_only=False, timeout=None):
     """Out-of-context synthesis of every :class:`~hwgen.flow.synth.SynthJob` in ``jobs``.
 
     Returns ``[outcome, ...]`` in order, each a
@@ -250,8 +280,13 @@ def synthesize_jobs(jobs, *, scheduler=None, workers=None, build_root=None, prog
     versions on the worker, a worker lost too often). A fresh result's ``build_dir`` is its
     folder under ``build_root`` (written here from what the worker sent back) and its
     ``worker`` the Dask worker that ran it (``"local"`` without Dask). ``cached_only``: run
-    nothing; a job without a cached outcome gives ``None``.
+    nothing; a job without a cached outcome gives ``None``. ``timeout``: seconds each tool
+    of a job may run; a job stopped there gives a :class:`ToolTimeout` (not cached; its
+    ``files`` hold what the tools left, e.g. ``unit_stat.json`` when yosys had finished).
     """
+    if timeout is not None and not (isinstance(timeout, (int, float))
+                                    and not isinstance(timeout, bool) and timeout > 0):
+        raise SweepError(f"Timeout must be a positive number of seconds, not {timeout!r}")
     from .synth import cached_result, store_result, store_run
     jobs = list(jobs)
     out = [None] * len(jobs)
@@ -279,7 +314,7 @@ def synthesize_jobs(jobs, *, scheduler=None, workers=None, build_root=None, prog
             out[i] = FlowError(f"{job.top} on {job.device.name}: the task failed: "
                                f"{type(value).__name__}: {value}")
             return
-        kind, payload, worker = value
+        kind, payload, worker, files = value
         if kind == "ok":
             payload.result.worker = worker
             out[i] = store_run(job, payload, build_root=build_root)
@@ -288,10 +323,12 @@ def synthesize_jobs(jobs, *, scheduler=None, workers=None, build_root=None, prog
             store_result(job, e, build_root=build_root)
             out[i] = e
         else:
-            out[i] = FlowError(payload)
+            out[i] = (ToolTimeout if kind == "timeout" else FlowError)(payload)
+            out[i].files = files
 
-    map_tasks(_synth_task, [jobs[i] for i in unique], scheduler=scheduler, workers=workers,
-              progress=progress, on_result=keep)
+    map_tasks(_synth_task, [(jobs[i], timeout) for i in unique], scheduler=scheduler,
+              workers=workers, progress=progress, on_result=keep,
+              failed=lambda value: value[0] not in ("ok", "nofit"))
     for i in todo:
         if out[i] is None:
             out[i] = out[first[jobs[i].key]]

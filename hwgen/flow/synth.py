@@ -49,7 +49,7 @@ from .cache import content_key, locked, read_json, write_atomic
 from .devices import Device, get_device
 from .dsp import (Multiplier, count_multipliers, dsp_budget, dsp_budget_script,
                   rtlil_multipliers, to_logic_command, verilog_dsp_bound)
-from .errors import DoesNotFit, FlowError, ToolMismatch
+from .errors import DoesNotFit, FlowError, ToolMismatch, ToolTimeout
 from .harness import FLOW_VERSION, HARNESS_NAME, harness_verilog, read_prefix, verilog_ports
 from .report import SynthResult, format_table
 from .resources import cell_counts, check_fit, module_cells
@@ -337,8 +337,8 @@ def _run_flow(job, build, shown, progress, timeout):
     if not run.ok or not (build / "design.json").is_file():
         log = build / "yosys.log"
         err = run.failure(log.read_text() if log.is_file() else "")
-        raise FlowError(f"yosys failed on {top} for {dev.name}: {err} "
-                        f"(log: {log_path('yosys.log')})")
+        raise (ToolTimeout if run.timed_out else FlowError)(
+            f"yosys failed on {top} for {dev.name}: {err} (log: {log_path('yosys.log')})")
     unit_stat = json.loads((build / "unit_stat.json").read_text())
     design_stat = json.loads((build / "design_stat.json").read_text())
     unit_cells = module_cells(unit_stat, top)
@@ -363,8 +363,9 @@ def _run_flow(job, build, shown, progress, timeout):
         if is_no_fit(err):
             raise DoesNotFit(f"Design does not fit {dev.name}: {err} "
                              f"(log: {log_path('nextpnr.log')})")
-        raise FlowError(f"nextpnr failed on {top} for {dev.name}: {err} "
-                        f"(log: {log_path('nextpnr.log')})")
+        raise (ToolTimeout if run.timed_out else FlowError)(
+            f"nextpnr failed on {top} for {dev.name}: {err} "
+            f"(log: {log_path('nextpnr.log')})")
     report = json.loads((build / "report.json").read_text())
     placed, fmax = parse_nextpnr_report(report, dev.family, ff_used=design["ff"], device=dev)
     placed["carry"] = dict(used=design["carry"], available=dev.resources["carry"])
