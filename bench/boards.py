@@ -25,7 +25,6 @@ could not place it counts as "does not fit"). Regenerate with::
 
 import argparse
 import sys
-import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -45,13 +44,8 @@ NOFIT = {}
 SYSTOLIC_RECORDS = ROOT / "build" / "bench_systolic" / "synth.json"
 
 
-def try_build(board, n, pe, seed, build_root, reuse=False):
-    """The BuildResult of an n×n array, or None when it does not fit. ``reuse``: take the
-    report of an earlier successful build in the same folder instead of building again (with
-    whichever router it was routed). New builds use nextpnr's router :data:`ROUTER`."""
-    import json
-    from hwgen.flow.build import BuildResult, build
-    from hwgen.flow.synth import DoesNotFit, FlowError
+def _design(board, n, pe, build_root):
+    """``(folder, mul_latency, add_latency)`` of the n×n ``pe`` array's build on ``board``."""
     from boards import get_board
     from hwgen.pespec import parse_pe
     spec = parse_pe(pe)
@@ -59,48 +53,88 @@ def try_build(board, n, pe, seed, build_root, reuse=False):
               if spec.kind == "float" and spec.accumulate in ("rounded", "fused") else (0, 0))
     out = Path(build_root) / (f"{board}_{n}x{n}_{pe.replace(':', '_')}"
                               + (f"_p{ml}{al}" if ml or al else ""))
+    return out, ml, al
+
+
+def earlier(board, n, pe, seed, build_root, reuse):
+    """``(True, BuildResult or None)`` when an earlier build in the folder settles whether
+    the n×n array fits (``reuse``), else ``(False, None)``; with ``reuse="only"`` a size
+    never built raises ``_Untried``."""
+    import json
+    from hwgen.flow.build import BuildResult
+    out, _, _ = _design(board, n, pe, build_root)
     nofit = out / "nofit.json"
     if reuse and (out / "report.json").is_file():
         r = BuildResult(**json.loads((out / "report.json").read_text()))
         if r.seed == seed:
-            print(f"  {n}x{n}: fits (earlier build)", file=sys.stderr)
-            return r
+            print(f"  {board} {pe} {n}x{n}: fits (earlier build)", file=sys.stderr)
+            return True, r
     if reuse and nofit.is_file() and json.loads(nofit.read_text()).get("seed") == seed:
-        print(f"  {n}x{n}: does not fit (earlier build)", file=sys.stderr)
+        print(f"  {board} {pe} {n}x{n}: does not fit (earlier build)", file=sys.stderr)
         NOFIT[(board, n, pe)] = json.loads(nofit.read_text()).get("message", "")
-        return None
+        return True, None
     log = out / "build.log"
     if reuse and not (out / "report.json").is_file() and log.is_file():
         # An earlier build (before nofit.json was written) that nextpnr could not place.
         err = next((l for l in log.read_text().splitlines() if l.startswith("ERROR")), "")
         if "no BELs remaining" in err:
-            print(f"  {n}x{n}: does not fit (earlier build's log)", file=sys.stderr)
+            print(f"  {board} {pe} {n}x{n}: does not fit (earlier build's log)",
+                  file=sys.stderr)
             NOFIT[(board, n, pe)] = err.split(", ", 1)[-1]
-            return None
+            return True, None
     if reuse == "only":
         unfinished = _unfinished(out)
         if unfinished:
             UNFINISHED[(board, n, pe)] = unfinished
-            print(f"  {n}x{n}: earlier build stopped: {unfinished}", file=sys.stderr)
+            print(f"  {board} {pe} {n}x{n}: earlier build stopped: {unfinished}",
+                  file=sys.stderr)
         else:
-            print(f"  {n}x{n}: no earlier build (not tried)", file=sys.stderr)
+            print(f"  {board} {pe} {n}x{n}: no earlier build (not tried)", file=sys.stderr)
         raise _Untried(n)
-    nofit.unlink(missing_ok=True)
-    t0 = time.monotonic()
-    try:
-        r = build(board, n, n, pe, "ws", out, seed, allow_timing_fail=True, progress=False,
-                  mul_latency=ml, add_latency=al, router=ROUTER)
-    except DoesNotFit as e:
-        print(f"  {n}x{n}: does not fit ({time.monotonic() - t0:.0f} s): {e}", file=sys.stderr)
-        nofit.write_text(json.dumps(dict(seed=seed, message=str(e))))
-        NOFIT[(board, n, pe)] = str(e)
-        return None
-    except FlowError as e:
-        print(f"  {n}x{n}: build failed ({time.monotonic() - t0:.0f} s): {e}", file=sys.stderr)
-        return None
-    print(f"  {n}x{n}: fits, LUT {r.resources['lut']['used']}/{r.resources['lut']['available']}"
-          f", Fmax {r.fmax_mhz:.1f} MHz ({time.monotonic() - t0:.0f} s)", file=sys.stderr)
-    return r
+    return False, None
+
+
+def build_many(points, seed, build_root, sweep):
+    """Build ``points`` = ``[(board, n, pe), ...]`` as one sweep
+    (:func:`hwgen.flow.sweep.build_boards`; ``sweep``: ``scheduler``/``workers``): the
+    BuildResult of each, or None when it does not fit or the build failed (the reason is
+    printed, and kept in ``nofit.json`` and :data:`NOFIT` when it does not fit)."""
+    import json
+    from hwgen.flow import DoesNotFit
+    from hwgen.flow.sweep import build_boards, plan_build
+    jobs, folders = [], []
+    for board, n, pe in points:
+        out, ml, al = _design(board, n, pe, build_root)
+        (out / "nofit.json").unlink(missing_ok=True)
+        jobs.append(plan_build(board, n, n, pe, "ws", seed, mul_latency=ml, add_latency=al,
+                               router=ROUTER))
+        folders.append(out)
+    results = []
+    for (board, n, pe), out, r in zip(points, folders, build_boards(jobs, folders, **sweep)):
+        tag = f"  {board} {pe} {n}x{n}"
+        if isinstance(r, DoesNotFit):
+            print(f"{tag}: does not fit: {r}", file=sys.stderr)
+            out.mkdir(parents=True, exist_ok=True)
+            (out / "nofit.json").write_text(json.dumps(dict(seed=seed, message=str(r))))
+            NOFIT[(board, n, pe)] = str(r)
+            r = None
+        elif isinstance(r, Exception):
+            print(f"{tag}: build failed: {r}", file=sys.stderr)
+            r = None
+        else:
+            print(f"{tag}: fits, LUT {r.resources['lut']['used']}/"
+                  f"{r.resources['lut']['available']}, Fmax {r.fmax_mhz:.1f} MHz",
+                  file=sys.stderr)
+        results.append(r)
+    return results
+
+
+def try_build(board, n, pe, seed, build_root, reuse=False, sweep=None):
+    """The BuildResult of an n×n array, or None when it does not fit. ``reuse``: take the
+    report of an earlier successful build in the same folder instead of building again (with
+    whichever router it was routed). New builds use nextpnr's router :data:`ROUTER`."""
+    found, r = earlier(board, n, pe, seed, build_root, reuse)
+    return r if found else build_many([(board, n, pe)], seed, build_root, sweep or {})[0]
 
 
 #: nextpnr router of new builds (``--router``; None: nextpnr's default, router1).
@@ -187,10 +221,14 @@ def largest(board, pe, max_n, seed, build_root, reuse=False):
 _BUILT = {}
 
 
-def _largest(board, pe, max_n, seed, build_root, reuse):
+def _search(board, pe, max_n):
+    """The search for the largest fitting n×n array, as a generator: yields each size to
+    try, is sent its BuildResult (None: does not fit) and returns ``(best, capped)``.
+    Doubling from 2×2 (and ``max_n`` itself when it is not a power of 2), then bisection
+    between the largest that fits and the smallest that does not."""
     best, n, fail = None, min(2, max_n), None     # 2×2 is known to fit both boards' tests
     while n <= max_n:
-        r = try_build(board, n, pe, seed, build_root, reuse)
+        r = yield n
         if r is None:
             fail = n
             break
@@ -198,18 +236,68 @@ def _largest(board, pe, max_n, seed, build_root, reuse):
         _BUILT.setdefault((board, pe), []).append(r)
         if n == max_n:
             break
-        n = min(2 * n, max_n)           # doubling, and max_n itself when it is not a power of 2
+        n = min(2 * n, max_n)
     lo = best.rows if best else 0
     hi = fail if fail is not None else min(max_n + 1, 2 * lo if lo else 1)
     while hi - lo > 1:
         mid = (lo + hi) // 2
-        r = try_build(board, mid, pe, seed, build_root, reuse)
+        r = yield mid
         if r is None:
             hi = mid
         else:
             best, lo = r, mid
             _BUILT.setdefault((board, pe), []).append(r)
     return best, fail is None
+
+
+def _largest(board, pe, max_n, seed, build_root, reuse, sweep=None):
+    """One search (:func:`_search`), each size from an earlier build or built alone."""
+    gen = _search(board, pe, max_n)
+    n = next(gen)
+    try:
+        while True:
+            n = gen.send(try_build(board, n, pe, seed, build_root, reuse, sweep))
+    except StopIteration as stop:
+        return stop.value
+
+
+def search_all(pairs, max_n, seed, build_root, reuse, sweep):
+    """:func:`_search` for every ``(board, pe)`` of ``pairs`` in lock step: at each step the
+    sizes that no earlier build settles are built as one sweep. Returns ``{pair: (best,
+    capped) or ValueError}``."""
+    from hwgen.arrays.pe import check_array_pe
+    done, want, gens = {}, {}, {}
+
+    def advance(pair, r):
+        try:
+            want[pair] = gens[pair].send(r)
+        except StopIteration as stop:
+            done[pair] = stop.value
+            want.pop(pair, None)
+
+    for pair in pairs:
+        try:
+            check_array_pe(pair[1])
+        except ValueError as e:
+            done[pair] = e
+            continue
+        gens[pair] = _search(pair[0], pair[1], max_n)
+        want[pair] = next(gens[pair])
+    while want:
+        builds = []
+        for pair in list(want):
+            while pair in want:
+                found, r = earlier(pair[0], want[pair], pair[1], seed, build_root, reuse)
+                if not found:
+                    builds.append(pair)
+                    break
+                advance(pair, r)
+        if builds:
+            results = build_many([(b, want[(b, pe)], pe) for b, pe in builds], seed,
+                                 build_root, sweep)
+            for pair, r in zip(builds, results):
+                advance(pair, r)
+    return done
 
 
 def link_figures(word_bytes, max_payload=512, baud=1_000_000):
@@ -261,24 +349,36 @@ def main(argv=None):
     ap.add_argument("--router", default=None, choices=ROUTERS,
                     help="nextpnr router of new builds (default nextpnr's, router1; router2 "
                          "finishes large ECP5 arrays router1 does not)")
+    ap.add_argument("--scheduler", default=None, metavar="ADDR",
+                    help="run the builds on this Dask scheduler (tcp://HOST:PORT)")
+    ap.add_argument("--workers", type=int, default=None, metavar="N",
+                    help="local Dask workers (default: one per core; 1: serially, no Dask)")
     ap.add_argument("--out", default=str(ROOT / "docs" / "boards.md"))
     args = ap.parse_args(argv)
     global ROUTER
     ROUTER = args.router
 
     rows = []
-    for board in args.boards.split(","):
-        for pe in args.pes.split(","):
-            print(f"{board} {pe}:", file=sys.stderr)
+    pairs = [(board, pe) for board in args.boards.split(",") for pe in args.pes.split(",")]
+    if args.reuse_only:         # nothing is built: each search on its own
+        found = {}
+        for board, pe in pairs:
             try:
-                best, capped = largest(board, pe, args.max_n, args.seed, args.build_root,
-                                      "only" if args.reuse_only else args.reuse)
+                found[(board, pe)] = largest(board, pe, args.max_n, args.seed,
+                                             args.build_root, "only")
             except ValueError as e:
-                rows.append((board, pe, None, False, str(e).split(";")[0]))
-            else:
-                rows.append((board, pe, best, capped,
-                             "" if best or not capped else "not built yet (no earlier build)"))
-            write_doc(args, argv, rows, None, quiet=True)    # partial results survive a stop
+                found[(board, pe)] = e
+    else:
+        found = search_all(pairs, args.max_n, args.seed, args.build_root, args.reuse,
+                           dict(scheduler=args.scheduler, workers=args.workers))
+    for board, pe in pairs:
+        res = found[(board, pe)]
+        if isinstance(res, ValueError):
+            rows.append((board, pe, None, False, str(res).split(";")[0]))
+        else:
+            best, capped = res
+            rows.append((board, pe, best, capped,
+                         "" if best or not capped else "not built yet (no earlier build)"))
     link = None
     if not args.no_link:
         meas = link_measured()

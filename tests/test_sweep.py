@@ -205,3 +205,24 @@ def test_a_tool_stopped_at_the_time_limit_is_a_timeout_not_cached(tmp_path, caps
         with pytest.raises(SweepError, match=r"^Timeout must be a positive number of "):
             synthesize_jobs([job], build_root=tmp_path, workers=1, timeout=bad)
     assert not isinstance(FlowError("x"), ToolTimeout)
+
+
+def test_board_builds_through_the_sweep_layer(tmp_path, monkeypatch):
+    """A board build runs where the sweep sends it (here: serially, in a temporary folder)
+    and comes back as values: the client writes the bitstream, logs and report."""
+    from hwgen.flow.build import BuildResult
+    from hwgen.flow.sweep import build_boards, plan_build
+    with pytest.raises(ValueError, match=r"^Build option must be one of .*not 'speed'"):
+        plan_build("icebreaker", 2, 2, speed=3)
+    job = plan_build("icebreaker", 2, 2, "int4", seed=2)
+    assert job.tools and all(v for v in job.tools.values())
+    monkeypatch.chdir(tmp_path)
+    [r] = build_boards([job], [tmp_path / "b"], workers=1, progress=False)
+    assert isinstance(r, BuildResult), r
+    assert (r.board, r.rows, r.cols, r.pe, r.seed) == ("icebreaker", 2, 2, "int4", 2)
+    assert r.build_dir == str(tmp_path / "b") and r.fmax_mhz > 0
+    bit = tmp_path / "b" / "top.bin"
+    assert bit.stat().st_size > 100_000             # an UP5K bitstream (~104 kB)
+    assert BuildResult(**json.loads((tmp_path / "b" / "report.json").read_text())) == r
+    assert not (tmp_path / "b" / "top.json").exists()      # the netlist stays on the worker
+    assert not list(tmp_path.glob("build*"))                # nothing beside the folder

