@@ -33,7 +33,8 @@ def _stop(*args, **kwargs):
 #: Where each command's work starts (``module:attribute``), replaced by :func:`_stop`.
 _WORK = ["hwgen.flow.build:build", "hwgen.flow.build:search_clock", "hwgen.flow:synthesize",
          "hwgen.flow.synth:synthesize", "hwgen.flow.sweep:synthesize_jobs",
-         "hwgen.export:to_verilog", "sim.runner:run", "hwgen.host:Accelerator.simulate",
+         "hwgen.export:to_verilog", "hwgen.flow.simulate:run",
+         "hwgen.flow.sweep:simulate_jobs", "hwgen.host:Accelerator.simulate",
          "hwgen.host:Accelerator.open", "hwgen.train:train", "hwgen.explore.report:explore",
          "hwgen.explore.models:export_model", "hwgen.compress:compress_matrices",
          "hwgen.cli.demo:run_demo", "hwgen.verify:prove", "sim.floatop:plain_vectors"]
@@ -44,7 +45,7 @@ _VALUES = st.one_of(
                      "bs8x8", "ws", "os", "rne", "dynamic", "exact", "fused", "-1%", "200%",
                      "icebreaker", "ulx3s-85f", "up5k", "ecp5-85f", "digits", "mlp-iris",
                      "no_such_dir/f.v", "no_such_dir/f.onnx", "/", "8x8x8", "3x3", "auto",
-                     "router2", "mx", "32", "c3x8-p2", "tcp://127.0.0.1:1"]),
+                     "router2", "mx", "32", "c3x8-p2", "tcp://127.0.0.1:1", "sim", "synth"]),
     st.text(max_size=8))
 
 

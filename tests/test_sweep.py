@@ -226,3 +226,45 @@ def test_board_builds_through_the_sweep_layer(tmp_path, monkeypatch):
     assert BuildResult(**json.loads((tmp_path / "b" / "report.json").read_text())) == r
     assert not (tmp_path / "b" / "top.json").exists()      # the netlist stays on the worker
     assert not list(tmp_path.glob("build*"))                # nothing beside the folder
+
+
+def test_a_local_cluster_prints_a_dashboard_that_answers():
+    import urllib.request
+    from hwgen.flow import sweep
+    ex = sweep._executor(None, 1 + 1)
+    try:
+        link = re.search(r"dashboard (http://\S+/status)\)", ex.label)
+        assert link, ex.label
+        page = urllib.request.urlopen(link.group(1), timeout=30)
+        assert page.status == 200 and b"Dask" in page.read()
+    finally:
+        ex.close()
+
+
+def test_a_grid_of_simulations(tmp_path):
+    """``hwgen sweep sim``: each point is ``hwgen sim`` with those options, run as a task;
+    every exhaustive sweep of the grid checks every vector."""
+    r = hwgen("sweep", "sim", "fmul", "--format", "e2m1,e3m2", "--rounding", "rne,rtz",
+              "--exhaustive", "--workers", "1", "-o", "sims.json", cwd=tmp_path)
+    assert r.returncode == 0, r.stdout + r.stderr
+    rows = json.loads((tmp_path / "sims.json").read_text())
+    assert [(x["format"], x["rounding"], x["module"]) for x in rows] == [
+        ("e2m1", "rne", "fmul_e2m1_rne"), ("e2m1", "rtz", "fmul_e2m1_rtz"),
+        ("e3m2", "rne", "fmul_e3m2_rne"), ("e3m2", "rtz", "fmul_e3m2_rtz")]
+    assert [x["vectors"] for x in rows] == [2 ** 8, 2 ** 8, 2 ** 12, 2 ** 12]
+    assert all(x["mismatches"] == 0 and x["status"] == "ok" and x["worker"] == "local"
+               for x in rows)
+    assert "4 points: 4 passed, 0 failed" in r.stdout
+
+
+@pytest.mark.parametrize("argv, msg", [
+    (["fmul", "--format", "e4m3,bogus"], "--format bogus: --format: Unknown format 'bogus'"),
+    (["fmul", "--waves"], "--waves is not a sweep option"),
+    (["fmul", "--vectors", "10,0"], "--vectors must be a positive integer, not 0"),
+    (["bsmac", "--exhaustive"], "hwgen sim bsmac does not take --exhaustive"),
+    (["fmul", "--freq", "10"], "not a valid hwgen sim fmul command line"),
+])
+def test_bad_simulation_grids_are_refused_before_any_run(tmp_path, argv, msg):
+    r = hwgen("sweep", "sim", *argv, "--workers", "1", cwd=tmp_path)
+    assert r.returncode == 2 and msg in r.stderr, r.stderr
+    assert "Traceback" not in r.stderr and not (tmp_path / "build").exists()

@@ -22,25 +22,34 @@ def add_arguments(p):
     p.add_argument("--top", metavar="NAME", help=argparse.SUPPRESS)
 
 
-def run(args):
+def plan(args):
+    """What ``hwgen sim`` of these parsed arguments runs: ``(component, test module,
+    parameters)``, or an error line (every check before any tool)."""
     spec = args.unit_spec
     if spec.test_module is None:
-        return fail(f"unit {spec.name!r} has no simulation test")
+        return f"unit {spec.name!r} has no simulation test"
     for opt, given in (("vectors", args.vectors is not None), ("exhaustive", args.exhaustive)):
         if given and opt not in spec.sim_options:
             takes = " or ".join(f"--{o}" for o in spec.sim_options)
-            return fail(f"hwgen sim {spec.name} does not take --{opt}"
-                        + (f" (it takes {takes})" if takes else
-                           " (it runs a fixed set of cases)"))
+            return (f"hwgen sim {spec.name} does not take --{opt}"
+                    + (f" (it takes {takes})" if takes else " (it runs a fixed set of cases)"))
     if args.vectors is not None and args.vectors < 1:
-        return fail(f"--vectors must be a positive integer, not {args.vectors}")
+        return f"--vectors must be a positive integer, not {args.vectors}"
     try:
         comp = build_unit(args)
     except (ValueError, TypeError) as e:
-        return fail(str(e))
+        return str(e)
     params = dict(spec.sim_params(args, comp) if spec.sim_params else {})
     params.update(mode="cli", exhaustive=bool(args.exhaustive), vectors=args.vectors,
                   seed=args.seed)
+    return comp, spec.test_module, params
+
+
+def run(args):
+    planned = plan(args)
+    if isinstance(planned, str):
+        return fail(planned)
+    comp, test_module, params = planned
     from ..flow.simulate import run, setup_simulator
     try:
         setup_simulator(args.sim or os.environ.get("SIM", "verilator"))
@@ -49,7 +58,7 @@ def run(args):
     print(f"building and simulating {comp.module_name} "
           f"({args.sim or 'default simulator'}) ...", flush=True)
     t0 = time.monotonic()
-    res = run(comp, test_module=spec.test_module, params=params, sim=args.sim,
+    res = run(comp, test_module=test_module, params=params, sim=args.sim,
               waves=args.waves or None, seed=args.seed)
     rep = res.report
     n = rep.get("vectors", 0)

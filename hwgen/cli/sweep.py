@@ -1,4 +1,10 @@
-"""``hwgen sweep synth UNIT ...``: a grid of out-of-context syntheses, on Dask.
+"""``hwgen sweep synth|sim UNIT ...``: a grid of out-of-context syntheses or of
+simulations, on Dask.
+
+``hwgen sweep sim UNIT`` takes the options of ``hwgen sim UNIT`` the same way; each point is
+checked as ``hwgen sim`` would and sent to a worker as values (the Verilog, the cocotb module
+of the verification library and its parameters): a table of vectors, mismatches and verified
+vectors/s per point.
 
 Every option of ``hwgen synth UNIT`` is accepted; a value with commas
 (``--format e4m3,e5m2,fp16 --device up5k,ecp5-85f --seed 1,2,3``) is an axis of the grid,
@@ -19,12 +25,13 @@ from ._command import Command, fail
 
 __all__ = ["COMMAND", "expand_grid"]
 
-_HELP = ("run a grid of syntheses (hwgen synth with comma-separated values) on Dask and "
-         "write a table")
+_HELP = ("run a grid of syntheses or simulations (hwgen synth|sim with comma-separated "
+         "values) on Dask and write a table")
 
 _EPILOG = """\
-Example:
+Examples:
   hwgen sweep synth fmul --format e4m3,e5m2,fp16 --device up5k,ecp5-85f -o fmul.csv
+  hwgen sweep sim fadd --format e2m1,e3m2,e4m3 --rounding rne,dynamic --exhaustive
 
 Options with commas are the grid's axes; every other option of `hwgen synth UNIT` applies to
 every point. --scheduler tcp://HOST:PORT (or $HWGEN_SCHEDULER) runs on a Dask cluster,
@@ -38,13 +45,20 @@ _NOT_IN_SWEEP = ("--json", "--json-out", "--no-cache", "--top")
 _COLUMNS = ("module", "device", "seed", "lut", "carry", "ff", "dsp", "bram", "fmax_mhz",
             "latency", "status", "cached", "worker")
 
+#: Options of ``hwgen sim`` that make no sense per point of a sweep.
+_NOT_IN_SIM_SWEEP = ("--waves", "--top")
+
+_SIM_COLUMNS = ("module", "vectors", "mismatches", "vectors_per_s", "status", "worker")
+
 
 def add_arguments(p):
-    p.add_argument("what", metavar="synth", help="what to sweep: synth (the only kind so far)")
+    p.add_argument("what", metavar="synth|sim",
+                   help="what to sweep: synth (out-of-context syntheses) or sim (simulations "
+                        "against the golden model)")
     p.add_argument("unit", metavar="UNIT", help="a unit of the catalog (hwgen generate --help)")
     p.add_argument("options", nargs=argparse.REMAINDER, metavar="...",
-                   help="hwgen synth UNIT options, comma-separated values for the grid's axes; "
-                        "and --scheduler ADDR, --workers N, -o FILE.json|FILE.csv")
+                   help="hwgen synth|sim UNIT options, comma-separated values for the grid's "
+                        "axes; and --scheduler ADDR, --workers N, -o FILE.json|FILE.csv")
 
 
 def expand_grid(argv):
@@ -90,8 +104,8 @@ def _value(args, opt):
 
 def run(args):
     from ..flow.sweep import SweepError, check_scheduler, check_workers
-    if args.what != "synth":
-        return fail(f"hwgen sweep {args.what!r}: what to sweep must be synth")
+    if args.what not in ("synth", "sim"):
+        return fail(f"hwgen sweep {args.what!r}: what to sweep must be synth or sim")
     try:
         own, rest = _split_own(args.options)
     except SystemExit:
@@ -116,7 +130,8 @@ def run(args):
             return fail(f"-o {own.output!r}: the table is written as .json or .csv")
         if out.is_dir() or not out.parent.exists():
             return fail(f"-o {own.output!r}: not a file in an existing directory")
-    bad = [o for o in rest if o.split("=", 1)[0] in _NOT_IN_SWEEP]
+    not_here = _NOT_IN_SWEEP if args.what == "synth" else _NOT_IN_SIM_SWEEP
+    bad = [o for o in rest if o.split("=", 1)[0] in not_here]
     if bad:
         return fail(f"{bad[0]} is not a sweep option (the sweep writes one table: -o)")
     try:
@@ -125,6 +140,8 @@ def run(args):
         return fail(str(e))
     if len(combos) > 10000:
         return fail(f"the grid has {len(combos)} points; at most 10000")
+    if args.what == "sim":
+        return _run_sims(args.unit, axes, combos, scheduler, workers, out, own.output)
     points = []
     for combo in combos:
         point = _plan_point(args.unit, combo)
@@ -146,18 +163,92 @@ def run(args):
     rows = [_row(points[k], o, axes) for k, o in outcomes]
     cols = list(axes) + [c for c in _COLUMNS if c not in ("device", "seed")
                          or f"--{c}" not in axes]
-    print(_table(rows, cols))
     n_fail = sum(r["status"] not in ("ok", "does not fit") for r in rows)
     n_cached = sum(bool(r["cached"]) for r in rows)
-    print(f"{len(rows)} points: {len(rows) - n_cached} synthesized, {n_cached} from the cache, "
-          f"{n_fail} failed")
+    return _report(rows, cols, f"{len(rows)} points: {len(rows) - n_cached} synthesized, "
+                   f"{n_cached} from the cache, {n_fail} failed", n_fail, out, own.output)
+
+
+def _report(rows, cols, summary, n_fail, out, out_name):
+    """Print the table and ``summary``, write ``out`` (.json or .csv); the exit status."""
+    print(_table(rows, cols))
+    print(summary)
     if out is not None:
         try:
             out.write_text(_json(rows) if out.suffix == ".json" else _csv(rows, cols))
         except OSError as e:
-            return fail(f"cannot write {own.output!r}: {e.strerror}")
+            return fail(f"cannot write {out_name!r}: {e.strerror}")
         print(f"wrote {out}")
     return 1 if n_fail else 0
+
+
+def _run_sims(unit, axes, combos, scheduler, workers, out, out_name):
+    """``hwgen sweep sim``: every point checked as ``hwgen sim`` would, then all simulated as
+    one sweep (:func:`hwgen.flow.sweep.simulate_jobs`)."""
+    from ..flow.sweep import SimJob, SweepError, simulate_jobs
+    points = []
+    for combo in combos:
+        point = _plan_sim_point(unit, combo)
+        if isinstance(point, str):
+            return fail(point if len(combos) == 1 else f"{' '.join(combo)}: {point}")
+        points.append(point)
+    try:
+        outcomes = simulate_jobs([SimJob(**p["job"]) for p in points], scheduler=scheduler,
+                                 workers=workers)
+    except SweepError as e:
+        return fail(str(e))
+    rows = []
+    for p, o in zip(points, outcomes):
+        row = {opt: _value(p["args"], opt) for opt in axes}
+        row.update(module=p["job"]["toplevel"], worker="")
+        if isinstance(o, Exception):
+            row["status"] = "failed: " + (str(o).splitlines()[0] if str(o) else
+                                          type(o).__name__)
+        else:
+            rep = o["report"]
+            n, bad, secs = rep.get("vectors", 0), rep.get("mismatches", 0), rep.get("seconds")
+            row.update(vectors=n, mismatches=bad, worker=o["worker"],
+                       vectors_per_s=round(n / secs) if secs else None,
+                       status=("ok" if o["tests"] and not o["failed"] and not bad else
+                               f"failed: {o['failed']} of {o['tests']} tests, {bad} "
+                               f"mismatches"))
+        rows.append(row)
+    cols = list(axes) + list(_SIM_COLUMNS)
+    n_fail = sum(r["status"] != "ok" for r in rows)
+    return _report(rows, cols, f"{len(rows)} points: {len(rows) - n_fail} passed, {n_fail} "
+                   f"failed", n_fail, out, out_name)
+
+
+def _plan_sim_point(unit, combo):
+    """Parse and check ``hwgen sim UNIT <combo>``: a dict with the :class:`SimJob` fields,
+    or an error line."""
+    import contextlib
+    import os
+    from ..export import to_verilog
+    from ..flow.simulate import setup_simulator
+    from ._command import make_parser
+    from .sim import COMMAND as SIM
+    from .sim import plan
+    parser = make_parser([SIM], only="sim")
+    try:
+        with contextlib.redirect_stderr(io.StringIO()):
+            ns = parser.parse_args(["sim", unit, *combo])
+    except SystemExit:
+        return f"not a valid hwgen sim {unit} command line (see hwgen sim {unit} --help)"
+    with contextlib.redirect_stdout(io.StringIO()):
+        planned = plan(ns)
+    if isinstance(planned, str):
+        return planned
+    comp, test_module, params = planned
+    sim = ns.sim or os.environ.get("SIM", "verilator")
+    try:
+        setup_simulator(sim)
+        toplevel, verilog = to_verilog(comp)
+    except (ValueError, TypeError, RuntimeError) as e:
+        return str(e).splitlines()[0]
+    return dict(args=ns, job=dict(verilog=verilog, toplevel=toplevel,
+                                  test_module=test_module, params=params, sim=sim,
+                                  seed=ns.seed))
 
 
 def _plan_point(unit, combo):

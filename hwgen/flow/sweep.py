@@ -29,7 +29,8 @@ from dataclasses import dataclass, field
 from .errors import DoesNotFit, FlowError, ToolTimeout
 
 __all__ = ["SCHEDULER_ENV", "SweepError", "check_scheduler", "check_workers", "map_tasks",
-           "synthesize_jobs", "default_workers", "BuildJob", "plan_build", "build_boards"]
+           "synthesize_jobs", "default_workers", "BuildJob", "plan_build", "build_boards",
+           "SimJob", "simulate_jobs"]
 
 #: Environment variable naming a Dask scheduler (``tcp://HOST:PORT``) to use by default.
 SCHEDULER_ENV = "HWGEN_SCHEDULER"
@@ -458,3 +459,40 @@ def build_boards(jobs, out_dirs, *, scheduler=None, workers=None, progress=True)
     map_tasks(_build_task, jobs, scheduler=scheduler, workers=workers, progress=progress,
               on_result=keep, failed=lambda value: value[0] == "error")
     return out
+
+
+# -- simulations ----------------------------------------------------------------------------
+
+@dataclass
+class SimJob:
+    """A cocotb run as values: the Verilog text and top module, the test module (a dotted
+    name importable where the job runs, e.g. ``sim.fmul``), its parameters, the simulator
+    and the seed (the arguments of :func:`hwgen.flow.simulate.run`)."""
+    verilog: str
+    toplevel: str
+    test_module: str
+    params: dict = field(default_factory=dict)
+    sim: "str | None" = None
+    seed: "int | None" = None
+
+
+def _sim_task(job):
+    """On a worker: build and run ``job`` (in the worker's build folder); a dict of the
+    outcome (``toplevel``, ``sim``, ``tests``, ``failed``, ``report``, ``seconds``,
+    ``worker``)."""
+    from .simulate import run
+    res = run(verilog=job.verilog, toplevel=job.toplevel, test_module=job.test_module,
+              params=job.params, sim=job.sim, seed=job.seed)
+    return dict(toplevel=res.toplevel, sim=res.sim, tests=res.tests, failed=res.failed,
+                report=res.report, seconds=res.seconds, worker=_worker_name())
+
+
+def simulate_jobs(jobs, *, scheduler=None, workers=None, progress=True):
+    """Every :class:`SimJob` of ``jobs`` as one sweep: ``[outcome, ...]`` in order, each the
+    dict of :func:`_sim_task` or the exception the run raised (a build error, no
+    simulator). A run whose tests failed is a dict with ``failed`` > 0."""
+    out = map_tasks(_sim_task, list(jobs), scheduler=scheduler, workers=workers,
+                    progress=progress,
+                    failed=lambda v: v["failed"] > 0 or v["tests"] == 0
+                    or v["report"].get("mismatches", 0) > 0)
+    return [value for _, value in out]
