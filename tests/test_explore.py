@@ -308,6 +308,33 @@ def test_fast_search_matches_exhaustive_on_small_space():
     assert res_exh["chosen"] == min(ok, key=lambda c: (c.width, c.man_bits)).name
 
 
+def test_exhaustive_evaluations_on_dask_equal_the_serial_ones(monkeypatch):
+    """The evaluations of an exhaustive search as a sweep (model and candidate as values, on
+    two local Dask workers) give the serial search's accuracies, and a serial search whose
+    first evaluation predicts a long run goes to the cluster by itself."""
+    from hwgen.explore import search
+    m = _teacher(seed=7)
+    space = parse_space("e2-3m1-2,fx4-5")
+    serial = Explorer(m, space, 0.01)
+    want = serial.exhaustive()
+    dask = Explorer(m, space, 0.01, workers=2)
+    got = dask.exhaustive()
+    assert got["chosen"] == want["chosen"] and got["evaluations"] == len(space) == 6
+    assert {k: v["accuracy"] for k, v in dask.results.items()} == \
+        {k: v["accuracy"] for k, v in serial.results.items()}
+    used = []
+    monkeypatch.setattr(search, "PARALLEL_MIN_S", 0.0)
+    import hwgen.flow.sweep as sweep
+    real = sweep.map_tasks
+    monkeypatch.setattr(sweep, "map_tasks",
+                        lambda *a, **k: used.append(len(a[1])) or real(*a, **k))
+    auto = Explorer(m, space, 0.01)
+    auto.evaluate_many(space)
+    assert used == [len(space) - 1] and auto.evaluations == len(space)
+    assert {k: v["accuracy"] for k, v in auto.results.items()} == \
+        {k: v["accuracy"] for k, v in serial.results.items()}
+
+
 def test_neighbours():
     ex = Explorer(_teacher(), parse_space("e3-5m2-4,e5m7,fx4-6,fx8"), 0.01)
     up = {c.name for c in ex.neighbours(parse_candidate("e4m3_none"), +1)}

@@ -81,10 +81,13 @@ def add_arguments(p):
                    help="array dataflow for --verify-rtl (default ws)")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     p.add_argument("--scheduler", default=None, metavar="tcp://HOST:PORT",
-                   help="synthesize the candidates' costs on this Dask scheduler (default: "
-                        "$HWGEN_SCHEDULER, else a local cluster of this machine's cores)")
+                   help="synthesize the candidates' costs and evaluate their accuracy on this "
+                        "Dask scheduler (default: $HWGEN_SCHEDULER, else a local cluster of "
+                        "this machine's cores; evaluations stay in this process when they "
+                        "are quick)")
     p.add_argument("--workers", type=int, default=None, metavar="N",
-                   help="local Dask workers for the cost syntheses (1: serially, no Dask)")
+                   help="local Dask workers for the cost syntheses and accuracy evaluations "
+                        "(1: serially, no Dask)")
 
 
 def run(args):

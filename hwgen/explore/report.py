@@ -253,7 +253,7 @@ def explore(model, *, formats=None, target_loss="1%", search="exhaustive",
                            max_terms=1024, synthesize=synthesize, scheduler=scheduler,
                            workers=workers)
     ex = Explorer(model, space, target, cost_model=cost_model, accumulate=accumulate,
-                  progress=progress)
+                  progress=progress, scheduler=scheduler, workers=workers)
     print(f"float64 accuracy {ex.exact_accuracy:.4f}; target: normalized accuracy >= "
           f"{1 - target:.4f} (loss <= {100 * target:g}%); {len(space)} candidates; "
           f"{accumulate} accumulation", file=out, flush=True)

@@ -89,9 +89,23 @@ __all__ = ["parse_space", "parse_target", "DEFAULT_FLOATS", "DEFAULT_FIXED",
            "N_R2_INPUTS", "FIT_MIN_R2", "bits_of", "kind_of", "DEFAULT_BITSERIAL"]
 
 N_R2_INPUTS = 10
+#: Without ``scheduler``/``workers``, an exhaustive search's evaluations go to a local Dask
+#: cluster only when they would take at least this long serially (the first one is timed):
+#: below it, starting the cluster's processes costs more than it saves.
+PARALLEL_MIN_S = 20.0
 #: Calibration points below this R² are left out of the fit (see the module docstring).
 FIT_MIN_R2 = 0.9
 FIT_MIN_POINTS = 10
+
+
+def _evaluate_task(item):
+    """On a worker: ``item`` = ``(model, candidate name, accumulate, scales)`` → the
+    candidate's ``dict(accuracy=..., seconds=...)`` (:meth:`Explorer.evaluate`)."""
+    model, name, accumulate, scales = item
+    t = time.monotonic()
+    acc = accuracy(forward(model, parse_candidate(name), accumulate=accumulate,
+                           scales=scales), model.y_test)
+    return dict(accuracy=acc, seconds=time.monotonic() - t)
 
 
 def _grid(exps, mans, suffix="_none"):
@@ -335,8 +349,9 @@ class Explorer:
     """
 
     def __init__(self, model, space, target_loss=0.01, *, cost_model=None,
-                 accumulate="rounded", progress=None):
+                 accumulate="rounded", progress=None, scheduler=None, workers=None):
         self.model = model
+        self.scheduler, self.workers = scheduler, workers
         self.space = list(space)
         self.target_loss = float(target_loss)
         self.cost_model = cost_model
@@ -356,12 +371,44 @@ class Explorer:
         """Test accuracy of candidate ``c`` (a full evaluation, counted once)."""
         c = parse_candidate(c)
         if c.name not in self.results:
-            t = time.monotonic()
-            acc = accuracy(forward(self.model, c, accumulate=self.accumulate,
-                                   scales=self._scales), self.model.y_test)
-            self.results[c.name] = dict(accuracy=acc, seconds=time.monotonic() - t)
+            self.results[c.name] = _evaluate_task((self.model, c.name, self.accumulate,
+                                                   self._scales))
             self.evaluations += 1
         return self.results[c.name]["accuracy"]
+
+    def evaluate_many(self, cands):
+        """Full evaluations of ``cands`` not evaluated yet, as one sweep
+        (:func:`hwgen.flow.sweep.map_tasks`: the model and each candidate travel as values):
+        on :attr:`scheduler` or :attr:`workers` when given; otherwise in this process unless
+        the first evaluation shows the rest would take :data:`PARALLEL_MIN_S` or more and
+        this machine has several cores (then a local Dask cluster)."""
+        todo = list({c.name: c for c in map(parse_candidate, cands)
+                     if c.name not in self.results}.values())
+        asked = self.scheduler is not None or self.workers is not None
+        if not asked and todo:
+            n = len(todo)
+            for i, c in enumerate(todo):
+                if self.progress:
+                    self.progress("exhaustive", i, n)
+                self.evaluate(c)
+                if i == 0 and (n - 1) * self.results[c.name]["seconds"] >= PARALLEL_MIN_S \
+                        and (os.cpu_count() or 1) >= 2:
+                    todo = todo[1:]
+                    break
+            else:
+                return
+        if not todo:
+            return
+        from ..flow.sweep import map_tasks
+        out = map_tasks(_evaluate_task, [(self.model, c.name, self.accumulate, self._scales)
+                                         for c in todo],
+                        scheduler=self.scheduler, workers=self.workers,
+                        progress=self.progress is not None)
+        for c, (ok, value) in zip(todo, out):
+            if not ok:
+                raise RuntimeError(f"evaluation of {c.name} failed: {value}")
+            self.results[c.name] = value
+            self.evaluations += 1
 
     def normalized(self, c):
         acc = self.results[parse_candidate(c).name]["accuracy"]
@@ -433,10 +480,7 @@ class Explorer:
         """Evaluate every candidate; the best one meeting the target (or ``None``)."""
         t = time.monotonic()
         before = self.evaluations
-        for i, c in enumerate(self.space):
-            if self.progress:
-                self.progress("exhaustive", i, len(self.space))
-            self.evaluate(c)
+        self.evaluate_many(self.space)
         if self.progress:
             self.progress("exhaustive", len(self.space), len(self.space))
         ok = [c for c in self.space if self.meets(c)]
