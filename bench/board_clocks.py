@@ -9,7 +9,8 @@ the clock the accelerator runs at (the PLL's output). ECP5 rows are routed by ne
 router2. The "before" rows are quoted from
 ``docs/boards.md`` (the same boards at their oscillator clock, no PLL, as measured before).
 
-Builds are kept in ``build/bench_board_clocks/`` and reused (``--reuse``).
+Builds are kept in ``build/bench_board_clocks/`` and reused (``--reuse``); the rows to build
+run as one sweep (:func:`hwgen.flow.sweep.build_boards`, ``--scheduler``/``--workers``).
 
     python bench/board_clocks.py                 # every row (an ECP5 row: tens of minutes)
     python bench/board_clocks.py --reuse         # the table from the kept builds
@@ -49,29 +50,42 @@ def _rate(x):
     return f"{x / 1e9:.2f} G" if x >= 1e9 else f"{x / 1e6:.0f} M"
 
 
-def measure(board, pe, n, target, root, reuse):
-    """The report dict of the auto-clocked build (kept under ``root``), or an error string."""
-    from hwgen.flow.build import build
-    from hwgen.flow.synth import FlowError
-    name = f"{board}_{n}x{n}_{pe.replace(':', '_')}" + (f"_t{target}" if target else "")
-    out = Path(root) / name
-    report = out / "report.json"
-    if reuse and report.is_file():
-        return json.loads(report.read_text())
-    if reuse == "only":
-        return "not built yet"
+def _folder(board, pe, n, target, root):
+    return Path(root) / (f"{board}_{n}x{n}_{pe.replace(':', '_')}"
+                         + (f"_t{target}" if target else ""))
+
+
+def measure_all(rows, root, reuse, sweep):
+    """The report (a dict) of each row, or why there is none: kept builds (``reuse``), the
+    rest built as one sweep (:func:`hwgen.flow.sweep.build_boards`; ``sweep``:
+    ``scheduler``/``workers``), each with its clock search."""
+    from hwgen.flow.errors import FlowError
+    from hwgen.flow.sweep import build_boards, plan_build
+    out = {}
+    todo = []
+    for row in rows:
+        report = _folder(*row, root) / "report.json"
+        if reuse and report.is_file():
+            out[row] = json.loads(report.read_text())
+        elif reuse == "only":
+            out[row] = "not built yet"
+        else:
+            todo.append(row)
     t0 = time.monotonic()
-    print(f"{name}: building (clock search)", file=sys.stderr, flush=True)
-    try:
-        r = build(board, n, n, pe, "ws", out, 1, allow_timing_fail=True, progress=True,
-                  clock_mhz="auto", target_mhz=target, router=ROUTER.get(board))
-    except FlowError as e:
-        return f"failed: {str(e).splitlines()[0]}"
-    rep = json.loads(Path(r.build_dir, "report.json").read_text())
-    out.mkdir(parents=True, exist_ok=True)
-    report.write_text(json.dumps(rep, indent=1))
-    print(f"{name}: {time.monotonic() - t0:.0f} s", file=sys.stderr, flush=True)
-    return rep
+    jobs = [plan_build(board, n, n, pe, "ws", 1, clock_mhz="auto", target_mhz=target,
+                       router=ROUTER.get(board)) for board, pe, n, target in todo]
+    for row, r in zip(todo, build_boards(jobs, [_folder(*row, root) for row in todo],
+                                         **sweep)):
+        if isinstance(r, FlowError):
+            out[row] = f"failed: {str(r).splitlines()[0]}"
+            continue
+        rep = json.loads(Path(r.build_dir, "report.json").read_text())
+        _folder(*row, root).mkdir(parents=True, exist_ok=True)
+        (_folder(*row, root) / "report.json").write_text(json.dumps(rep, indent=1))
+        out[row] = rep
+    if todo:
+        print(f"{len(todo)} builds: {time.monotonic() - t0:.0f} s", file=sys.stderr, flush=True)
+    return [(row, out[row]) for row in rows]
 
 
 def report(results, argv_text):
@@ -135,6 +149,10 @@ def main(argv=None):
     ap.add_argument("--reuse-only", action="store_true", help="build nothing")
     ap.add_argument("--build-root", default=str(ROOT / "build" / "bench_board_clocks"))
     ap.add_argument("--out", default=str(ROOT / "docs" / "board_clocks.md"))
+    ap.add_argument("--scheduler", default=None, metavar="ADDR",
+                    help="run the builds on this Dask scheduler (tcp://HOST:PORT)")
+    ap.add_argument("--workers", type=int, default=None, metavar="N",
+                    help="local Dask workers (default: one per core; 1: serially, no Dask)")
     args = ap.parse_args(argv)
     rows = ROWS
     if args.rows:
@@ -150,7 +168,8 @@ def main(argv=None):
                 ap.error(f"--rows item {item!r} is not BOARD/PE/N[/MHZ]")
             rows.append((board, pe, n, target))
     reuse = "only" if args.reuse_only else args.reuse
-    results = [(row, measure(*row, args.build_root, reuse)) for row in rows]
+    results = measure_all(rows, args.build_root, reuse,
+                          dict(scheduler=args.scheduler, workers=args.workers))
     shown = " ".join(a for a in (argv or sys.argv[1:]) if a != "--reuse")
     text = report(results, (" " + shown) if shown else "")
     Path(args.out).write_text(text)

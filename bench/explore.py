@@ -54,6 +54,8 @@ SECOND_NOTE = (
     "and float MAC in this space to one DSP block, so they tie on area and differ by Fmax; "
     "the bit-serial MACs have no multiplier and use LUTs only.")
 CACHE = ROOT / "build" / "bench_explore"
+#: How the cost syntheses run (``--scheduler``/``--workers``, set by main).
+SWEEP = {}
 
 
 def _log(msg):
@@ -77,7 +79,10 @@ def exhaustive_results(model, space, accumulate):
         store = {}
     todo = [c for c in space if c.name not in store]
     if todo:
-        ex = Explorer(model, todo, 0.01, accumulate=accumulate, progress=_progress)
+        # workers=1: the evaluations one after another in this process, so that each
+        # candidate's time (the table's figure) is measured alone, not beside others.
+        ex = Explorer(model, todo, 0.01, accumulate=accumulate, progress=_progress,
+                      workers=1)
         ex.exhaustive()
         store.update(ex.results)
         CACHE.mkdir(parents=True, exist_ok=True)
@@ -119,7 +124,7 @@ def bench_model(name, space, device, accumulate, synth, eval_only):
                exhaustive_seconds=exh_seconds, exhaustive_cached=cached)
     if eval_only:
         return row
-    cm = CostModel(device, accumulate=accumulate, synthesize=synth)
+    cm = CostModel(device, accumulate=accumulate, synthesize=synth, **SWEEP)
     base = Explorer(model, space, 0.01, cost_model=cm, accumulate=accumulate,
                     progress=_progress)
     base.results = dict(results)
@@ -315,6 +320,10 @@ def main(argv=None):
     p.add_argument("--no-synth", action="store_true", help="costs from the cache only")
     p.add_argument("--eval-only", action="store_true", help="only the exhaustive accuracies")
     p.add_argument("--no-write", action="store_true", help="do not write docs/explore.md")
+    p.add_argument("--scheduler", default=None, metavar="ADDR",
+                   help="run the cost syntheses on this Dask scheduler (tcp://HOST:PORT)")
+    p.add_argument("--workers", type=int, default=None, metavar="N",
+                   help="local Dask workers for them (default: one per core; 1: serially)")
     p.add_argument("--max-bits", type=int, default=None,
                    help="search only the candidates of at most this many bits")
     p.add_argument("--bitserial", default=BITSERIAL_SPACE, metavar="SPEC",
@@ -325,6 +334,7 @@ def main(argv=None):
     p.add_argument("--second-formats", default=SECOND_SPACE, metavar="SPEC",
                    help=f"its space (default {SECOND_SPACE}: ECP5 synthesis is slow)")
     args = p.parse_args(argv)
+    SWEEP.update(scheduler=args.scheduler, workers=args.workers)
     space = parse_space(args.formats)
     if args.max_bits is not None:
         space = [c for c in space if bits_of(c) <= args.max_bits]

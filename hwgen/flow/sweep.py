@@ -416,7 +416,7 @@ def _build_task(job):
             kind, payload = "nofit", str(e)
         except FlowError as e:
             kind, payload = "error", str(e).splitlines()[0] if str(e) else type(e).__name__
-        files = {p.name: p.read_bytes() for p in sorted(tmp.iterdir())
+        files = {p.relative_to(tmp).as_posix(): p.read_bytes() for p in sorted(tmp.rglob("*"))
                  if p.is_file() and p.name != f"{BUILD_NAME}.json"}
         return kind, payload, worker, files, str(tmp)
     finally:
@@ -428,9 +428,11 @@ def build_boards(jobs, out_dirs, *, scheduler=None, workers=None, progress=True)
     ``out_dirs[i]`` here (each file whole, as it arrives).
 
     Returns ``[outcome, ...]`` in order: a :class:`~hwgen.flow.report.BuildResult` (timing not
-    judged: ``timing_met`` says; ``build_dir`` is the job's folder), a :class:`DoesNotFit` or
-    a :class:`FlowError`. Builds are not cached: a caller reuses a folder's ``report.json``.
+    judged: ``timing_met`` says; ``build_dir`` is the job's folder, or with ``clock_mhz=
+    "auto"`` the subfolder of the clock chosen), a :class:`DoesNotFit` or a
+    :class:`FlowError`. Builds are not cached: a caller reuses a folder's ``report.json``.
     """
+    import json
     from pathlib import Path
     from .cache import write_atomic
     from .report import BuildResult
@@ -449,9 +451,12 @@ def build_boards(jobs, out_dirs, *, scheduler=None, workers=None, progress=True)
         for name, data in files.items():
             write_atomic(folder / name, data)
         if kind == "ok":
-            payload["build_dir"] = str(folder)
-            out[i] = BuildResult(**payload)
-            write_atomic(folder / "report.json", out[i].to_json())
+            # the worker's folder becomes the job's, also in the clock search's entries
+            text = json.dumps(payload)
+            if tmp:
+                text = text.replace(json.dumps(tmp)[1:-1], json.dumps(str(folder))[1:-1])
+            out[i] = BuildResult(**json.loads(text))
+            write_atomic(Path(out[i].build_dir) / "report.json", out[i].to_json())
         else:
             text = payload.replace(tmp, str(folder)) if tmp else payload
             out[i] = (DoesNotFit if kind == "nofit" else FlowError)(text)
