@@ -268,3 +268,27 @@ def test_bad_simulation_grids_are_refused_before_any_run(tmp_path, argv, msg):
     r = hwgen("sweep", "sim", *argv, "--workers", "1", cwd=tmp_path)
     assert r.returncode == 2 and msg in r.stderr, r.stderr
     assert "Traceback" not in r.stderr and not (tmp_path / "build").exists()
+
+
+def test_concurrent_sweeps_share_one_cache(tmp_path):
+    """Two sweeps of overlapping grids into one build folder at the same time: both finish,
+    every cache entry is whole JSON, each point is cached once, and a third run synthesizes
+    nothing."""
+    grid_a = ["imac", "--a-bits", "2,3", "--b-bits", "2", "--acc-bits", "10", "--device",
+              "up5k", "--build-dir", str(tmp_path / "b"), "--workers", "1"]
+    grid_b = ["imac", "--a-bits", "3,4", "--b-bits", "2", "--acc-bits", "10", "--device",
+              "up5k", "--build-dir", str(tmp_path / "b"), "--workers", "1"]
+    procs = [subprocess.Popen([sys.executable, "-m", "hwgen", "sweep", "synth", *g],
+                              cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                              text=True) for g in (grid_a, grid_b)]
+    outs = [p.communicate(timeout=600) for p in procs]
+    assert [p.returncode for p in procs] == [0, 0], outs
+    entries = [p for p in (tmp_path / "b" / "cache").glob("*.json")
+               if not p.name.startswith("dsp-")]
+    assert len(entries) == 3                      # a2, a3 (in both grids), a4
+    for p in entries:
+        assert json.loads(p.read_text())          # whole, parseable
+    assert not list((tmp_path / "b" / "cache").glob(".*.tmp"))
+    again = hwgen("sweep", "synth", "imac", "--a-bits", "2,3,4", *grid_a[3:-2], cwd=tmp_path)
+    assert again.returncode == 0 and "0 synthesized, 3 from the cache" in again.stdout, \
+        again.stdout + again.stderr

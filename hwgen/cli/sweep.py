@@ -15,6 +15,7 @@ already in the cache are not run again.
 """
 
 import argparse
+import contextlib
 import csv
 import io
 import itertools
@@ -222,7 +223,6 @@ def _run_sims(unit, axes, combos, scheduler, workers, out, out_name):
 def _plan_sim_point(unit, combo):
     """Parse and check ``hwgen sim UNIT <combo>``: a dict with the :class:`SimJob` fields,
     or an error line."""
-    import contextlib
     import os
     from ..export import to_verilog
     from ..flow.simulate import setup_simulator
@@ -260,14 +260,14 @@ def _plan_point(unit, combo):
     from .synth import check_args
     parser = make_parser([SYNTH], only="synth")
     try:
-        ns = parser.parse_args(["synth", unit, *combo])
+        with contextlib.redirect_stderr(io.StringIO()):    # our one line says it
+            ns = parser.parse_args(["synth", unit, *combo])
     except SystemExit:
         return f"not a valid hwgen synth {unit} command line (see hwgen synth {unit} --help)"
     bad = check_args(ns)
     if bad is not None:
         return bad
     try:
-        import contextlib
         with contextlib.redirect_stdout(io.StringIO()):
             comp = build_unit(ns)
         top, text = to_verilog(comp)
