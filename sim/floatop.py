@@ -34,7 +34,8 @@ from hwgen.formats import parse_format
 
 from .params import get_params, write_report
 
-__all__ = ["cocotb_check", "build_unit", "unit_params", "input_space", "expected",
+__all__ = ["cocotb_check", "build_unit", "unit_params", "input_space", "expected", "cli_top",
+           "CLI_LANES",
            "directed_values", "make_vectors", "INPUTS", "check", "group_wrapper", "run_group",
            "assert_passed", "MAX_EXHAUSTIVE", "plain_word_fields", "plain_vectors", "plain_hex",
            "plain_defines"]
@@ -434,6 +435,25 @@ async def check(dut, op):
                   total / secs if secs else 0)
     assert not errors, errors[:3]
     assert bad == 0, f"{bad} mismatches of {total}; first: {first[:3]}"
+
+
+#: Copies of a combinational operator ``hwgen sim`` checks side by side (vectors per
+#: simulator step): the step's cost is mostly cocotb's, so lanes multiply the rate.
+CLI_LANES = 16
+
+
+def cli_top(comp, params):
+    """``(verilog, toplevel, params)`` of ``hwgen sim``'s top for ``comp``: a combinational
+    unit in :data:`CLI_LANES` lanes of a :func:`group_wrapper` (the same vectors, split over
+    the lanes), or ``None`` for a pipelined one (simulated alone)."""
+    if comp.latency:
+        return None
+    sets = _cli_sets(params)
+    spec = dict(unit_params(comp), prefix="u0_", lanes=CLI_LANES, sets=sets,
+                seed=int(params.get("seed") or 1), label=comp.module_name)
+    name = f"{comp.module_name}_x{CLI_LANES}"
+    top_params = dict(params, units=[spec])
+    return group_wrapper(name, [(comp, CLI_LANES)]), name, top_params
 
 
 def _cli_sets(p):

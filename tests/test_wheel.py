@@ -97,8 +97,10 @@ def test_wheel_sim_and_generate_from_an_empty_folder(installed, tmp_path):
              timeout=600)
     assert "total: 15 results, 0 mismatches (bit-exact)" in r.stdout, r.stdout
     # Everything written is in the working folder: a.v and the build folder, whose sim/
-    # holds the simulator builds of the multiplier and of the board.
+    # holds the simulator builds of the multiplier (16 copies side by side: hwgen sim's
+    # top for a combinational operator) and of the board.
     assert sorted(p.name for p in work.iterdir()) == ["a.v", "build"]
-    assert (work / "build" / "sim" / "fmul_e4m3_rne-verilator" / "fmul_e4m3_rne.v").is_file()
+    top = work / "build" / "sim" / "fmul_e4m3_rne_x16-verilator" / "fmul_e4m3_rne_x16.v"
+    assert "module fmul_e4m3_rne(" in top.read_text()
     assert list((work / "build" / "sim" / "board").glob("hostlink_systolic_ws_2x2_int8_d12-*"))
     assert _files(site) == before

@@ -43,6 +43,10 @@ class UnitSpec:
     sim_options : tuple of str
         The ``hwgen sim`` options the cocotb module honours among ``vectors`` and
         ``exhaustive``; ``hwgen sim`` refuses the others instead of ignoring them.
+    sim_top : callable(component, params) -> (verilog, toplevel, params) or None, optional
+        A simulation top around the component (e.g. several copies checking several vectors
+        per simulator step) with the cocotb module's parameters for it; ``None`` (or no
+        hook): the component itself is the top.
     """
     name: str
     help: str
@@ -52,6 +56,7 @@ class UnitSpec:
     sim_params: Callable | None = None
     description: str = ""
     sim_options: tuple = ("vectors",)
+    sim_top: Callable | None = None
 
 
 def all_units():

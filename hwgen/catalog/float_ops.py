@@ -157,6 +157,14 @@ def _sim_params(args, comp):
     return unit_params(comp)
 
 
+def _sim_top(comp, params):
+    """A combinational operator is simulated as :data:`sim.floatop.CLI_LANES` copies side by
+    side (one simulator step checks that many vectors, :func:`sim.floatop.group_wrapper`);
+    a pipelined one alone (its valid timing is checked cycle by cycle)."""
+    from sim.floatop import cli_top
+    return cli_top(comp, params)
+
+
 _LAT = ("pipeline stages (default 0 = combinational); registers go {cuts}")
 
 UNITS = [
@@ -167,7 +175,7 @@ UNITS = [
         _build_fmul, "sim.fmul", _sim_params,
         _COMMON.format(inputs="  a, b      input          operands (formats --format, --b-format)",
                        example="fmul_e4m3_rne, fmul_e4m3_fp16_dyn_l2"),
-        sim_options=("vectors", "exhaustive")),
+        sim_options=("vectors", "exhaustive"), sim_top=_sim_top),
     UnitSpec(
         "fadd", "floating-point adder y = a + b, or a - b (any ExMy formats)",
         lambda p: (_add_common(p, "ab", _LAT.format(
@@ -182,7 +190,7 @@ UNITS = [
                               "  op        input          only with --subtract dynamic: "
                               "1 computes a - b",
                        example="fadd_bf16_fp32_fp32_dyn_l2, fsub_e4m3_rne, faddsub_fp16_rne"),
-        sim_options=("vectors", "exhaustive")),
+        sim_options=("vectors", "exhaustive"), sim_top=_sim_top),
     UnitSpec(
         "ffma", "fused multiply-add y = a * b + c with one rounding (any ExMy formats)",
         lambda p: _add_common(p, "abc", _LAT.format(
@@ -192,5 +200,5 @@ UNITS = [
         _COMMON.format(inputs="  a, b, c   input          operands (formats --format, "
                               "--b-format, --c-format)",
                        example="ffma_bf16_rne, ffma_bf16_bf16_fp32_fp32_dyn_l3"),
-        sim_options=("vectors", "exhaustive")),
+        sim_options=("vectors", "exhaustive"), sim_top=_sim_top),
 ]

@@ -24,7 +24,9 @@ def add_arguments(p):
 
 def plan(args):
     """What ``hwgen sim`` of these parsed arguments runs: ``(component, test module,
-    parameters)``, or an error line (every check before any tool)."""
+    parameters, top)`` with ``top`` ``None`` (the component is the top) or ``(verilog,
+    toplevel)`` of the unit's simulation top (:attr:`UnitSpec.sim_top`, whose parameters
+    ``parameters`` then are), or an error line (every check before any tool)."""
     spec = args.unit_spec
     if spec.test_module is None:
         return f"unit {spec.name!r} has no simulation test"
@@ -42,14 +44,18 @@ def plan(args):
     params = dict(spec.sim_params(args, comp) if spec.sim_params else {})
     params.update(mode="cli", exhaustive=bool(args.exhaustive), vectors=args.vectors,
                   seed=args.seed)
-    return comp, spec.test_module, params
+    top = spec.sim_top(comp, params) if spec.sim_top is not None else None
+    if top is not None:
+        verilog, toplevel, params = top
+        top = (verilog, toplevel)
+    return comp, spec.test_module, params, top
 
 
 def run(args):
     planned = plan(args)
     if isinstance(planned, str):
         return fail(planned)
-    comp, test_module, params = planned
+    comp, test_module, params, top = planned
     from ..flow.simulate import run, setup_simulator
     try:
         setup_simulator(args.sim or os.environ.get("SIM", "verilator"))
@@ -58,14 +64,20 @@ def run(args):
     print(f"building and simulating {comp.module_name} "
           f"({args.sim or 'default simulator'}) ...", flush=True)
     t0 = time.monotonic()
-    res = run(comp, test_module=test_module, params=params, sim=args.sim,
-              waves=args.waves or None, seed=args.seed)
+    if top is None:
+        res = run(comp, test_module=test_module, params=params, sim=args.sim,
+                  waves=args.waves or None, seed=args.seed)
+    else:
+        res = run(verilog=top[0], toplevel=top[1], test_module=test_module, params=params,
+                  sim=args.sim, waves=args.waves or None, seed=args.seed)
     rep = res.report
     n = rep.get("vectors", 0)
     bad = rep.get("mismatches", 0)
     secs = rep.get("seconds") or (time.monotonic() - t0)
-    print(f"{res.toplevel} on {res.sim}: {n} vectors checked, {bad} mismatches, "
-          f"{n / secs if secs else 0:,.0f} verified vectors/s")
+    print(f"{comp.module_name} on {res.sim}: {n} vectors checked, {bad} mismatches, "
+          f"{n / secs if secs else 0:,.0f} verified vectors/s"
+          + (f" ({top[1]}: the unit in {len(params['units'])} x "
+             f"{params['units'][0]['lanes']} lanes)" if top else ""))
     for line in rep.get("first_mismatches", [])[:10]:
         print("  mismatch: " + line)
     if args.waves:

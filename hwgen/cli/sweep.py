@@ -201,7 +201,7 @@ def _run_sims(unit, axes, combos, scheduler, workers, out, out_name):
     rows = []
     for p, o in zip(points, outcomes):
         row = {opt: _value(p["args"], opt) for opt in axes}
-        row.update(module=p["job"]["toplevel"], worker="")
+        row.update(module=p["module"], worker="")
         if isinstance(o, Exception):
             row["status"] = "failed: " + (str(o).splitlines()[0] if str(o) else
                                           type(o).__name__)
@@ -239,14 +239,14 @@ def _plan_sim_point(unit, combo):
         planned = plan(ns)
     if isinstance(planned, str):
         return planned
-    comp, test_module, params = planned
+    comp, test_module, params, top = planned
     sim = ns.sim or os.environ.get("SIM", "verilator")
     try:
         setup_simulator(sim)
-        toplevel, verilog = to_verilog(comp)
+        verilog, toplevel = top if top is not None else to_verilog(comp)[::-1]
     except (ValueError, TypeError, RuntimeError) as e:
         return str(e).splitlines()[0]
-    return dict(args=ns, job=dict(verilog=verilog, toplevel=toplevel,
+    return dict(args=ns, module=comp.module_name, job=dict(verilog=verilog, toplevel=toplevel,
                                   test_module=test_module, params=params, sim=sim,
                                   seed=ns.seed))
 
