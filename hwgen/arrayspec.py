@@ -17,9 +17,13 @@ field, for every PE kind.
 
 import re
 from dataclasses import dataclass
-from typing import NamedTuple
+from collections.abc import Iterable, Sequence
+from typing import TYPE_CHECKING, NamedTuple, SupportsInt, cast
 
 from .pespec import DATAFLOWS, PE_GRAMMAR, PESpec, bits_width, parse_pe
+
+if TYPE_CHECKING:
+    from .formats import FloatFormat, IntFormat
 
 __all__ = ["ArraySpec", "Elem", "MAX_DIM", "SUPPORTED_KINDS", "check_array_pe",
            "check_pe_latency"]
@@ -36,7 +40,7 @@ class Elem(NamedTuple):
     signed: bool = False
 
 
-def check_array_pe(pe):
+def check_array_pe(pe: PESpec | str) -> PESpec:
     """Parse ``pe`` and check that arrays support it; return the :class:`PESpec`."""
     spec = parse_pe(pe)
     if spec.kind not in SUPPORTED_KINDS:
@@ -45,7 +49,8 @@ def check_array_pe(pe):
     return spec
 
 
-def check_pe_latency(pe, dataflow, mul_latency=0, add_latency=0):
+def check_pe_latency(pe: PESpec | str, dataflow: str, mul_latency: int = 0,
+                     add_latency: int = 0) -> tuple[int, int]:
     """Check a PE pipeline (see :class:`~hwgen.arrays.pe.PEDatapath`); return
     ``(mul_latency, add_latency)``.
 
@@ -53,7 +58,7 @@ def check_pe_latency(pe, dataflow, mul_latency=0, add_latency=0):
     ``F:exact`` and ``F:window``: the product path 0..2 (alignment or product, shift) and
     the column read-out, the one rounding of the fixed-point sum, 0..3 (the PE's integer add
     is never cut)."""
-    pe = parse_pe(pe)
+    pe = cast(PESpec, parse_pe(pe))
     lat = {"Multiplier latency": mul_latency, "Adder latency": add_latency}
     for what, v in lat.items():
         if not isinstance(v, int) or isinstance(v, bool):
@@ -124,7 +129,7 @@ class ArraySpec:
     mul_latency: int = 0
     add_latency: int = 0
 
-    def __post_init__(self):
+    def __post_init__(self) -> None:
         for what, v in (("Rows", self.rows), ("Columns", self.cols)):
             if not isinstance(v, int) or isinstance(v, bool):
                 raise TypeError(f"{what} must be an integer, not {v!r}")
@@ -138,79 +143,81 @@ class ArraySpec:
 
     # -- the PE --------------------------------------------------------------------------------
     @property
-    def acc_bits(self):
+    def acc_bits(self) -> int:
         """Width of one PE's running sum (integer, float encoding or Kulisch register)."""
-        return self.pe.acc_bits
+        return cast(PESpec, self.pe).acc_bits
 
     @property
-    def serial(self):
+    def serial(self) -> bool:
         """True for bit-serial PEs (``bsWxA``): ``acts`` rows carry a ``bits`` field."""
-        return self.pe.kind == "bitserial"
+        return cast(PESpec, self.pe).kind == "bitserial"
 
     @property
-    def weight_bits(self):
+    def weight_bits(self) -> int | None:
         """Bit-serial PEs: W, the weight width (the most planes per row)."""
-        return self.pe.w_fmt.bits if self.serial else None
+        return cast("IntFormat", cast(PESpec, self.pe).w_fmt).bits if self.serial else None
 
     @property
-    def bits_width(self):
+    def bits_width(self) -> int | None:
         """Bit-serial PEs: width of the ``acts`` ``bits`` field (``W.bit_length()``)."""
         return bits_width(self.pe) if self.serial else None
 
     # -- stream words --------------------------------------------------------------------------
     @property
-    def a_elem(self):
+    def a_elem(self) -> Elem:
         """One activation."""
-        pe = self.pe
-        return Elem(pe.a_fmt.width) if pe.kind == "float" else _int_elem(pe.a_fmt)
+        pe = cast(PESpec, self.pe)
+        return (Elem(cast("FloatFormat", pe.a_fmt).width) if pe.kind == "float"
+                else _int_elem(pe.a_fmt))
 
     @property
-    def w_elem(self):
+    def w_elem(self) -> Elem:
         """One weight (a ternary weight is a 2-bit code)."""
-        pe = self.pe
+        pe = cast(PESpec, self.pe)
         if pe.kind == "float":
-            return Elem(pe.w_fmt.width)
+            return Elem(cast("FloatFormat", pe.w_fmt).width)
         if pe.kind == "ternary":
             return Elem(2)
         return _int_elem(pe.w_fmt)
 
     @property
-    def psum_elem(self):
+    def psum_elem(self) -> Elem:
         """One running sum as it travels in ``acts`` (exact PEs: the raw bits of the
         Kulisch register and its NaN/+Inf/-Inf flags, ``acc_bits + 3``)."""
-        pe = self.pe
+        pe = cast(PESpec, self.pe)
         if pe.fixed_point:
             return Elem(pe.acc_bits + 3)
         if pe.kind == "float":
-            return Elem(pe.acc_fmt.width)
+            return Elem(cast("FloatFormat", pe.acc_fmt).width)
         return _int_elem(pe.acc_fmt)
 
     @property
-    def y_elem(self):
+    def y_elem(self) -> Elem:
         """One result."""
-        pe = self.pe
-        return Elem(pe.out_fmt.width) if pe.kind == "float" else _int_elem(pe.out_fmt)
+        pe = cast(PESpec, self.pe)
+        return (Elem(cast("FloatFormat", pe.out_fmt).width) if pe.kind == "float"
+                else _int_elem(pe.out_fmt))
 
     @property
-    def exact_results(self):
+    def exact_results(self) -> bool:
         """True when a result element carries the rounded result and the raw running sum
         (weight-stationary exact PEs): ``y`` in the low bits, then ``acc``."""
-        return self.dataflow == "ws" and self.pe.fixed_point
+        return self.dataflow == "ws" and cast(PESpec, self.pe).fixed_point
 
     @property
-    def result_elem(self):
+    def result_elem(self) -> Elem:
         """One element of a ``results`` row (unsigned when it is ``y`` and ``acc``)."""
         if self.exact_results:
             return Elem(self.y_elem.width + self.psum_elem.width)
         return self.y_elem
 
     @property
-    def weight_word_bits(self):
+    def weight_word_bits(self) -> int:
         """Bits of a ``weights`` transfer: ``cols`` weights."""
         return self.cols * self.w_elem.width
 
     @property
-    def act_fields(self):
+    def act_fields(self) -> dict[str, tuple[int, int]]:
         """The ``acts`` word's fields in order, low bits first: name → ``(offset, width)``
         (``a``; ``psum`` (WS); ``last``; ``bits`` (bit-serial); ``low`` (dual-precision))."""
         widths = {"a": self.rows * self.a_elem.width}
@@ -218,8 +225,8 @@ class ArraySpec:
             widths["psum"] = self.cols * self.psum_elem.width
         widths["last"] = 1
         if self.serial:
-            widths["bits"] = self.bits_width
-        if self.pe.kind == "dualprec":
+            widths["bits"] = cast(int, self.bits_width)
+        if cast(PESpec, self.pe).kind == "dualprec":
             widths["low"] = 1
         out, offset = {}, 0
         for name, width in widths.items():
@@ -228,23 +235,25 @@ class ArraySpec:
         return out
 
     @property
-    def act_word_bits(self):
+    def act_word_bits(self) -> int:
         """Bits of an ``acts`` transfer."""
         return sum(width for _, width in self.act_fields.values())
 
     @property
-    def result_word_bits(self):
+    def result_word_bits(self) -> int:
         """Bits of a ``results`` transfer: ``cols`` result elements."""
         return self.cols * self.result_elem.width
 
-    def pack_weights(self, row):
+    def pack_weights(self, row: Sequence[SupportsInt]) -> int:
         """The ``weights`` word (an int) for one row of ``cols`` weights (ints or
         encodings)."""
         if len(row) != self.cols:
             raise ValueError(f"Weight row must have {self.cols} elements, not {len(row)}")
         return _pack(row, self.w_elem)
 
-    def pack_acts(self, a, *, last=False, psum=None, bits=None, low=None):
+    def pack_acts(self, a: Sequence[SupportsInt], *, last: bool = False,
+                  psum: Iterable[SupportsInt] | None = None, bits: SupportsInt | None = None,
+                  low: bool | None = None) -> int:
         """The ``acts`` word (an int): ``rows`` activations, the ``last`` flag, (WS) the row
         of ``cols`` partial sums as raw bit patterns (None: zeros, i.e. ``+0``) and
         (bit-serial PEs) the ``bits`` field (None: W, full precision), (dual-precision PEs)
@@ -257,22 +266,22 @@ class ArraySpec:
         if self.dataflow == "ws" and psum is not None:
             word |= _pack(psum, self.psum_elem) << f["psum"][0]
         if self.serial:
-            b = self.weight_bits if bits is None else int(bits)
-            if not 0 <= b < 1 << self.bits_width:
-                raise ValueError(f"Bits must be in 0..{(1 << self.bits_width) - 1}, not "
-                                 f"{bits!r}")
+            b = cast(int, self.weight_bits) if bits is None else int(bits)
+            if not 0 <= b < 1 << cast(int, self.bits_width):
+                raise ValueError(f"Bits must be in 0..{(1 << cast(int, self.bits_width)) - 1}, "
+                                 f"not {bits!r}")
             word |= b << f["bits"][0]
         elif bits is not None:
             raise ValueError(f"Run-time bits apply to bit-serial PEs only, not "
-                             f"{self.pe.spec!r}")
-        if self.pe.kind == "dualprec":
+                             f"{cast(PESpec, self.pe).spec!r}")
+        if cast(PESpec, self.pe).kind == "dualprec":
             word |= int(bool(low)) << f["low"][0]
         elif low is not None:
             raise ValueError(f"Low mode applies to dual-precision PEs only, not "
-                             f"{self.pe.spec!r}")
+                             f"{cast(PESpec, self.pe).spec!r}")
         return word
 
-    def unpack_results(self, word):
+    def unpack_results(self, word: SupportsInt) -> tuple[list[int], list[int]]:
         """Split a ``results`` word into ``(values, psums)``: ``cols`` results (signed ints
         for integer PEs, encodings for float PEs) and the ``cols`` raw running sums to send
         back as the next K-tile's ``psum`` (weight-stationary; equal to the values except
@@ -288,26 +297,26 @@ class ArraySpec:
         if not self.serial:
             if bits is not None:
                 raise ValueError(f"Run-time bits apply to bit-serial PEs only, not "
-                                 f"{self.pe.spec!r}")
+                                 f"{cast(PESpec, self.pe).spec!r}")
             return 1
         # The rule of hwgen.golden.bsmac.clamp_bits (0 reads as 1, above W as W).
         return min(max(int(self.weight_bits if bits is None else bits), 1), self.weight_bits)
 
-    def cycles_per_row(self, bits=None):
+    def cycles_per_row(self, bits: SupportsInt | None = None) -> int:
         """Cycles one ``acts`` row occupies the array: 1, or for bit-serial PEs the planes
         processed, ``bits`` clamped to 1..W (default W). Weight-stationary throughput is
         ``rows·cols / cycles_per_row`` MACs per cycle."""
         return self._planes_of(bits)
 
     @property
-    def latency(self):
+    def latency(self) -> int:
         """Clock cycles, without stalls, from an input transfer to its result transfer:
         WS, from an ``acts`` row to its ``results`` row; OS, from a tile's ``last`` transfer
         to the tile's first ``results`` row. Bit-serial PEs: at full precision (W planes);
         see :meth:`latency_at`."""
         return self.latency_at()
 
-    def latency_at(self, bits=None):
+    def latency_at(self, bits: SupportsInt | None = None) -> int:
         """:attr:`latency` for rows of ``bits`` planes (bit-serial PEs; others: ``bits`` is
         None). The wavefront crosses rows + cols - 1 PEs, one step of ``cycles_per_row`` cycles
         each (when no row of more planes is in flight), then the result register or drain
@@ -319,7 +328,7 @@ class ArraySpec:
                 + self.rows * self.pe_add_latency + self.mul_latency + self.readout_latency)
 
     @property
-    def cycles_per_tile(self):
+    def cycles_per_tile(self) -> int:
         """Minimum cycles a tile occupies the array at steady state: a tile of n activation
         transfers takes ``max(n, cycles_per_tile)`` cycles when the sources keep up and the
         sink is always ready. WS: the PEs' shadow weight registers reload ``cols`` cycles
@@ -330,18 +339,18 @@ class ArraySpec:
         return self.cycles_per_tile_at()
 
     @property
-    def pe_add_latency(self):
+    def pe_add_latency(self) -> int:
         """Cycles a PE holds a partial sum beyond its one register: ``add_latency``, except
         for ``F:exact`` PEs, whose ``add_latency`` pipelines the column read-out instead."""
-        return 0 if self.pe.fixed_point else self.add_latency
+        return 0 if cast(PESpec, self.pe).fixed_point else self.add_latency
 
     @property
-    def readout_latency(self):
+    def readout_latency(self) -> int:
         """Register stages of the column read-out (``F:exact`` PEs: ``add_latency``)."""
-        return self.add_latency if self.pe.fixed_point else 0
+        return self.add_latency if cast(PESpec, self.pe).fixed_point else 0
 
     @property
-    def ws_drain(self):
+    def ws_drain(self) -> int:
         """Weight-stationary: cycles after a tile's last row enters until the next tile's
         weights may load into the PEs' shadow registers (the array counts ``ws_drain - 1``
         from the next tile's first row, which copies them out as it passes: row k of the
@@ -349,7 +358,7 @@ class ArraySpec:
         enters; the worst is k = rows-1, :attr:`pe_add_latency`)."""
         return self.cols + (self.rows - 1) * self.pe_add_latency
 
-    def cycles_per_tile_at(self, bits=None):
+    def cycles_per_tile_at(self, bits: SupportsInt | None = None) -> int:
         """:attr:`cycles_per_tile` for tiles of ``bits`` planes (bit-serial PEs). OS:
         ``rows·P``, P = ``cycles_per_row(bits)`` (a tile of K transfers takes at most
         ``max(K, rows)·P`` cycles: the drain emits a row per step). WS: a tile of n
@@ -367,9 +376,10 @@ class ArraySpec:
         return p * (self.rows + self.cols - 1 + -(-self.rows // p))
 
     @property
-    def module_name(self):
+    def module_name(self) -> str:
         # a minus sign (window bounds) reads "m": window-8..2 and window8..2 stay apart
-        tag = re.sub(r"[^a-z0-9]+", "_", self.pe.spec.lower().replace("-", "m")).strip("_")
+        tag = re.sub(r"[^a-z0-9]+", "_",
+                     cast(PESpec, self.pe).spec.lower().replace("-", "m")).strip("_")
         pipe = f"_l{self.mul_latency}_{self.add_latency}" if self.mul_latency or \
             self.add_latency else ""
         return f"systolic_{self.dataflow}_{self.rows}x{self.cols}_{tag}{pipe}"

@@ -21,6 +21,7 @@ This module imports nothing from the rest of hwgen: every other layer stands on 
 
 import re
 from fractions import Fraction
+from typing import Any, Literal, overload
 
 __all__ = [
     "FLAG_INEXACT", "FLAG_UNDERFLOW", "FLAG_OVERFLOW", "FLAG_INVALID", "FRM",
@@ -77,8 +78,9 @@ class FloatFormat:
         needs a special value the format does not have.
     """
 
-    def __init__(self, exp_bits, man_bits, *, bias=None, subnormals=True, specials="ieee",
-                 overflow=None):
+    def __init__(self, exp_bits: int, man_bits: int, *, bias: int | None = None,
+                 subnormals: bool = True, specials: str = "ieee",
+                 overflow: str | None = None) -> None:
         if not isinstance(exp_bits, int) or isinstance(exp_bits, bool):
             raise TypeError(f"Exponent width must be an integer, not {exp_bits!r}")
         if not isinstance(man_bits, int) or isinstance(man_bits, bool):
@@ -140,24 +142,24 @@ class FloatFormat:
 
     # -- derived facts ---------------------------------------------------------------------
     @property
-    def width(self):
+    def width(self) -> int:
         """Total bits: sign + exponent + mantissa."""
         return 1 + self._exp_bits + self._man_bits
 
     total_bits = width
 
     @property
-    def precision(self):
+    def precision(self) -> int:
         """Significand bits including the hidden one."""
         return self._man_bits + 1
 
     @property
-    def emin(self):
+    def emin(self) -> int:
         """Unbiased exponent of the smallest normal number."""
         return 1 - self._bias
 
     @property
-    def max_exp_field(self):
+    def max_exp_field(self) -> int:
         """Largest biased exponent field that holds finite numbers."""
         top = (1 << self._exp_bits) - 1
         if self._specials == "ieee":
@@ -167,7 +169,7 @@ class FloatFormat:
         return top
 
     @property
-    def max_man_field(self):
+    def max_man_field(self) -> int:
         """Largest mantissa field at ``max_exp_field`` that holds a finite number."""
         full = (1 << self._man_bits) - 1
         if self._specials == "fn" and self._man_bits > 0:
@@ -175,12 +177,12 @@ class FloatFormat:
         return full
 
     @property
-    def emax(self):
+    def emax(self) -> int:
         """Unbiased exponent of the largest finite number."""
         return self.max_exp_field - self._bias
 
     @property
-    def max_finite(self):
+    def max_finite(self) -> Fraction:
         """Largest finite value, exactly (a :class:`~fractions.Fraction`)."""
         sig = (1 << self._man_bits) | self.max_man_field
         if self.max_exp_field == 0:  # only subnormals (e1 formats)
@@ -189,32 +191,32 @@ class FloatFormat:
         return Fraction(sig) * _pow2(self.emax - self._man_bits)
 
     @property
-    def min_normal(self):
+    def min_normal(self) -> Fraction:
         """Smallest positive normal value, exactly."""
         return _pow2(self.emin)
 
     @property
-    def min_subnormal(self):
+    def min_subnormal(self) -> Fraction:
         """Smallest positive value, exactly (the min normal when subnormals are off)."""
         if not self._subnormals or self._man_bits == 0:
             return self.min_normal
         return _pow2(self.emin - self._man_bits)
 
     @property
-    def epsilon(self):
+    def epsilon(self) -> Fraction:
         """Distance from 1 to the next larger value: ``2**-man_bits``."""
         return _pow2(-self._man_bits)
 
     @property
-    def has_inf(self):
+    def has_inf(self) -> bool:
         return self._specials == "ieee"
 
     @property
-    def has_nan(self):
+    def has_nan(self) -> bool:
         return self._specials != "none"
 
     @property
-    def nan_bits(self):
+    def nan_bits(self) -> int | None:
         """The canonical quiet NaN (positive, top mantissa bit set), or ``None``."""
         if self._specials == "ieee":
             qbit = (1 << (self._man_bits - 1)) if self._man_bits else 0
@@ -224,34 +226,34 @@ class FloatFormat:
         return None
 
     @property
-    def inf_bits(self):
+    def inf_bits(self) -> int | None:
         """+Inf, or ``None``."""
         if self._specials == "ieee":
             return ((1 << self._exp_bits) - 1) << self._man_bits
         return None
 
     @property
-    def max_bits(self):
+    def max_bits(self) -> int:
         """Encoding of +max_finite."""
         return (self.max_exp_field << self._man_bits) | self.max_man_field
 
     @property
-    def sign_mask(self):
+    def sign_mask(self) -> int:
         return 1 << (self._exp_bits + self._man_bits)
 
     # -- identity --------------------------------------------------------------------------
-    def _key(self):
+    def _key(self) -> tuple[int, int, int, bool, str, str]:
         return (self._exp_bits, self._man_bits, self._bias, self._subnormals,
                 self._specials, self._overflow)
 
-    def __eq__(self, other):
+    def __eq__(self, other: object) -> bool:
         return isinstance(other, FloatFormat) and self._key() == other._key()
 
-    def __hash__(self):
+    def __hash__(self) -> int:
         return hash(self._key())
 
     @property
-    def name(self):
+    def name(self) -> str:
         """Shortest name that :func:`parse_format` reads back to this format.
 
         A preset's name when the format equals a preset; otherwise ``eXmY`` followed by
@@ -275,19 +277,19 @@ class FloatFormat:
             parts.append({"saturate": "sat", "nan": "ovnan", "inf": "ovinf"}[self._overflow])
         return "_".join(parts)
 
-    def __repr__(self):
+    def __repr__(self) -> str:
         return (f"FloatFormat({self._exp_bits}, {self._man_bits}, bias={self._bias}, "
                 f"subnormals={self._subnormals}, specials={self._specials!r}, "
                 f"overflow={self._overflow!r})")
 
-    def __str__(self):
+    def __str__(self) -> str:
         return self.name
 
 
 class IntFormat:
     """A two's-complement (``signed``) or unsigned integer of ``bits`` bits."""
 
-    def __init__(self, bits, signed=True):
+    def __init__(self, bits: int, signed: bool = True) -> None:
         if not isinstance(bits, int) or isinstance(bits, bool):
             raise TypeError(f"Integer width must be an integer, not {bits!r}")
         if not 1 <= bits <= 64:
@@ -303,32 +305,32 @@ class IntFormat:
     signed = property(lambda self: self._signed)
 
     @property
-    def min_value(self):
+    def min_value(self) -> int:
         return -(1 << (self._bits - 1)) if self._signed else 0
 
     @property
-    def max_value(self):
+    def max_value(self) -> int:
         return (1 << (self._bits - 1)) - 1 if self._signed else (1 << self._bits) - 1
 
     @property
-    def name(self):
+    def name(self) -> str:
         return f"{'int' if self._signed else 'uint'}{self._bits}"
 
-    def __eq__(self, other):
+    def __eq__(self, other: object) -> bool:
         return (isinstance(other, IntFormat) and
                 (self._bits, self._signed) == (other._bits, other._signed))
 
-    def __hash__(self):
+    def __hash__(self) -> int:
         return hash((self._bits, self._signed))
 
-    def __repr__(self):
+    def __repr__(self) -> str:
         return f"IntFormat({self._bits}, signed={self._signed})"
 
-    def __str__(self):
+    def __str__(self) -> str:
         return self.name
 
 
-def _pow2(n):
+def _pow2(n: int) -> Fraction:
     return Fraction(2) ** n
 
 
@@ -349,7 +351,18 @@ _INT_RE = re.compile(r"(u?)int(\d+)")
 _SUFFIX_HELP = "_ieee, _fn, _none, _bN, _bmN, _ftz, _sat, _ovnan, _ovinf"
 
 
-def parse_format(spec):
+@overload
+def parse_format(spec: FloatFormat) -> FloatFormat: ...
+@overload
+def parse_format(spec: IntFormat) -> IntFormat: ...
+@overload
+def parse_format(spec: Literal["fp32", "fp16", "bf16", "tf32", "e4m3", "e5m2", "e3m2", "e2m3",
+                               "e2m1"]) -> FloatFormat: ...
+@overload
+def parse_format(spec: FloatFormat | IntFormat | str) -> FloatFormat | IntFormat: ...
+
+
+def parse_format(spec: FloatFormat | IntFormat | str) -> FloatFormat | IntFormat:
     """Turn a name into a format.
 
     Accepts a :class:`FloatFormat`/:class:`IntFormat` (returned as is), a preset name
@@ -384,11 +397,11 @@ def parse_format(spec):
             f"intN/uintN, or eXmY with optional suffixes {_SUFFIX_HELP}")
     e, mb = int(m.group(1)), int(m.group(2))
     suffixes = [s for s in m.group(3).split("_") if s]
-    kw = {}
+    kw: dict[str, Any] = {}
     preset = PRESETS.get(f"e{e}m{mb}")
     if preset is not None and not suffixes:
         return preset
-    seen = {}
+    seen: dict[str | None, str] = {}
     for s in suffixes:
         kind = ("specials" if s in SPECIALS else "subnormals" if s == "ftz" else
                 "overflow" if s in ("sat", "ovnan", "ovinf") else

@@ -26,13 +26,38 @@ Errors: a response the board marks as failed raises :class:`DeviceError` (a
 subclass of the built-in one). After a :class:`TimeoutError` call :meth:`Accelerator.resync`.
 """
 
+from __future__ import annotations
+
 import builtins
 import struct
+from collections.abc import Callable, Iterable, Mapping
+from os import PathLike
+from typing import TYPE_CHECKING, SupportsInt, cast
 
 import numpy as np
 
 from .host_link import protocol as P
 from .host_link.transport import CountingTransport
+
+if TYPE_CHECKING:
+    from typing import TypedDict
+
+    from numpy.typing import ArrayLike
+    from typing_extensions import Self
+
+    from boards import Board
+
+    from .arrayspec import ArraySpec
+    from .explore.graph import Model
+    from .explore.netrun import LoadedNetwork
+    from .golden.tiling import Tiling
+    from .host_link.transport import Transport
+    from .pespec import PESpec
+
+    class _Precision(TypedDict):
+        """The run-time precision keywords of :meth:`Accelerator.run` (one per GEMM)."""
+        bits: int | np.integer | None
+        low: bool
 
 __all__ = ["Accelerator", "SerialTransport", "CountingTransport", "ProtocolError",
            "DeviceError", "TimeoutError", "DEFAULT_BAUD"]
@@ -60,7 +85,7 @@ class DeviceError(ProtocolError):
         The response payload (RUN: the cycle count).
     """
 
-    def __init__(self, status, cmd, payload=b""):
+    def __init__(self, status: int, cmd: int, payload: Iterable[int] = b"") -> None:
         self.status, self.cmd, self.payload = status, cmd, bytes(payload)
         name = P.STATUS_NAMES.get(status, f"status 0x{status:02x}")
         what = P.COMMANDS.get(cmd, f"command 0x{cmd:02x}")
@@ -74,24 +99,24 @@ class TimeoutError(builtins.TimeoutError):
 class SerialTransport:
     """A serial port through pyserial (8N1, no flow control)."""
 
-    def __init__(self, port, baud=DEFAULT_BAUD):
+    def __init__(self, port: str, baud: float = DEFAULT_BAUD) -> None:
         from .extras import require
         serial = require("serial", "host")
         self.port = serial.Serial(port, baudrate=baud, timeout=0)
         self.baud = baud
 
-    def write(self, data):
+    def write(self, data: Iterable[int]) -> None:
         self.port.write(bytes(data))
         self.port.flush()
 
-    def read(self, n, timeout):
+    def read(self, n: int, timeout: float) -> bytes:
         self.port.timeout = timeout
         return self.port.read(n)
 
-    def discard_input(self):
+    def discard_input(self) -> None:
         self.port.reset_input_buffer()
 
-    def close(self):
+    def close(self) -> None:
         self.port.close()
 
 
@@ -109,22 +134,25 @@ class Accelerator:
         RUN's compute time too).
     """
 
-    def __init__(self, transport, *, baud=None, timeout=1.0):
+    def __init__(self, transport: Transport, *, baud: float | None = None,
+                 timeout: float = 1.0) -> None:
         self.transport = transport
         self._baud = baud
         self.timeout = float(timeout)
-        self._info = None
-        self._array = None
+        self._info: P.DeviceInfo | None = None
+        self._array: ArraySpec | None = None
 
     @classmethod
-    def open(cls, port, baud=DEFAULT_BAUD, *, timeout=1.0):
+    def open(cls, port: str, baud: float = DEFAULT_BAUD, *, timeout: float = 1.0) -> Self:
         """Open serial ``port`` at ``baud`` (pyserial)."""
         return cls(SerialTransport(port, baud), baud=baud, timeout=timeout)
 
     @classmethod
-    def simulate(cls, board="icebreaker", rows=2, cols=2, pe="int8", dataflow="ws", *,
-                 mul_latency=0, add_latency=0, clock_mhz=None, baud=None, depths=None,
-                 timeout=0.1, progress=None):
+    def simulate(cls, board: str | Board = "icebreaker", rows: int = 2, cols: int = 2,
+                 pe: str | PESpec = "int8", dataflow: str = "ws", *, mul_latency: int = 0,
+                 add_latency: int = 0, clock_mhz: float | None = None,
+                 baud: float | None = None, depths: Mapping[str, int] | None = None,
+                 timeout: float = 0.1, progress: Callable[[str], object] | None = None) -> Self:
         """A simulated board instead of a serial port: the accelerator ``hwgen build`` would
         put on ``board`` (the same :class:`~hwgen.host_link.HostLinkCore`, clock, UART
         divisor and buffer depths; without the PLL and I/O buffers) running under Verilator
@@ -150,7 +178,9 @@ class Accelerator:
                    timeout=timeout)
 
     # -- networks ---------------------------------------------------------------------------
-    def load_network(self, model, *, data=None):
+    def load_network(self, model: Model | str | PathLike[str], *,
+                     data: str | PathLike[str] | dict[str, ArrayLike] | None = None
+                     ) -> LoadedNetwork:
         """Make ``model`` (a :class:`~hwgen.explore.graph.Model`, a built-in model's name or
         a model file, with optional ``data``) ready for :meth:`infer` on this board: the
         explorer candidate of the board's PE (``intN`` -> ``fxN``, ``F:F:rounded`` -> ``F``,
@@ -171,10 +201,10 @@ class Accelerator:
         from .explore.models import get_model
         from .explore.netrun import LoadedNetwork
         m = model if isinstance(model, Model) else get_model(model, data)
-        self._network = LoadedNetwork(m, self.array.pe.spec)
+        self._network = LoadedNetwork(m, cast("PESpec", self.array.pe).spec)
         return self._network
 
-    def infer(self, x, *, raw=True):
+    def infer(self, x: ArrayLike, *, raw: bool = True) -> np.ndarray:
         """Scores of input(s) ``x`` of the network of :meth:`load_network` (raw inputs, as
         the model file takes them, one or a batch): a float64 array, one row per input,
         equal bit for bit to the explorer's emulation of the same candidate.
@@ -188,40 +218,40 @@ class Accelerator:
             raise ValueError("No network loaded: call load_network(model) first")
         return self._network.infer(self, x, raw=raw)
 
-    def close(self):
+    def close(self) -> None:
         close = getattr(self.transport, "close", None)
         if close is not None:
             close()
 
-    def __enter__(self):
+    def __enter__(self) -> Self:
         return self
 
-    def __exit__(self, *exc):
+    def __exit__(self, *exc: object) -> None:
         self.close()
 
     # -- frames ---------------------------------------------------------------------------------
     @property
-    def baud(self):
+    def baud(self) -> float:
         if self._baud:
             return self._baud
         if self._info is not None and self._info.baud:
             return self._info.baud
         return DEFAULT_BAUD
 
-    def _wire_seconds(self, n):
+    def _wire_seconds(self, n: int) -> float:
         return n * 10.0 / self.baud
 
-    def send_raw(self, data):
+    def send_raw(self, data: Iterable[int]) -> None:
         """Send raw bytes (for tests of the board's error handling)."""
         self.transport.write(bytes(data))
 
-    def _read_exact(self, n, timeout, what):
+    def _read_exact(self, n: int, timeout: float, what: str) -> bytes:
         data = self.transport.read(n, timeout + self._wire_seconds(n))
         if len(data) != n:
             raise TimeoutError(f"Timed out waiting for {what}: got {len(data)} of {n} bytes")
         return bytes(data)
 
-    def receive(self, cmd=None, *, timeout=None):
+    def receive(self, cmd: int | None = None, *, timeout: float | None = None) -> bytes:
         """Read one response frame; return its payload.
 
         Raises
@@ -254,19 +284,20 @@ class Accelerator:
             raise ProtocolError(f"Response is for command 0x{rcmd:02x}, expected 0x{cmd:02x}")
         return payload
 
-    def request(self, cmd, payload=b"", *, timeout=None):
+    def request(self, cmd: int, payload: Iterable[int] = b"", *,
+                timeout: float | None = None) -> bytes:
         """Send one request and return the payload of its response."""
         self.transport.write(P.encode_request(cmd, payload))
         return self.receive(cmd, timeout=timeout)
 
-    def resync(self):
+    def resync(self) -> None:
         """After a timeout: let the board's frame timeout expire, drop stale input."""
         wait = self._info.timeout_seconds if self._info is not None else 0.1
         self.transport.read(1 << 16, 2 * wait + self._wire_seconds(64))
         self.transport.discard_input()
 
     # -- commands -------------------------------------------------------------------------------
-    def info(self, *, refresh=False):
+    def info(self, *, refresh: bool = False) -> P.DeviceInfo:
         """The board's :class:`~hwgen.host_link.protocol.DeviceInfo` (IDENTIFY), cached."""
         if self._info is None or refresh:
             payload = self.request(P.CMD_IDENTIFY)
@@ -277,11 +308,11 @@ class Accelerator:
             self._array = None
         return self._info
 
-    def status(self):
+    def status(self) -> dict[str, int | str]:
         """Counters of the link: ``frames_ok``, ``errors``, ``last_error``, last run."""
         return P.parse_status(self.request(P.CMD_STATUS))
 
-    def _buf(self, buf):
+    def _buf(self, buf: str | int) -> tuple[int, str]:
         if isinstance(buf, str):
             names = {v: k for k, v in P.BUFFER_NAMES.items()}
             if buf not in names:
@@ -289,7 +320,7 @@ class Accelerator:
             return names[buf], buf
         return buf, P.BUFFER_NAMES.get(buf, str(buf))
 
-    def write_buffer(self, buf, addr, words):
+    def write_buffer(self, buf: str | int, addr: int, words: Iterable[int]) -> None:
         """Write ``words`` (ints) to buffer ``buf`` (``"weights"``/``"acts"`` or its id) from
         word address ``addr``, in as many frames as the payload limit needs."""
         info = self.info()
@@ -302,7 +333,7 @@ class Accelerator:
             data = b"".join((w & ((1 << (8 * wb)) - 1)).to_bytes(wb, "little") for w in chunk)
             self.request(P.CMD_WRITE, struct.pack("<BHH", bid, addr + i, len(chunk)) + data)
 
-    def read_buffer(self, buf, addr, count):
+    def read_buffer(self, buf: str | int, addr: int, count: int) -> list[int]:
         """Read ``count`` words (ints) of buffer ``buf`` from word address ``addr``."""
         info = self.info()
         bid, name = self._buf(buf)
@@ -317,7 +348,8 @@ class Accelerator:
             out += [int.from_bytes(data[k * wb:(k + 1) * wb], "little") for k in range(n)]
         return out
 
-    def run(self, tiles, tile_len, *, accumulate=False, bits=None, low=False):
+    def run(self, tiles: int, tile_len: int, *, accumulate: bool = False,
+            bits: int | np.integer | None = None, low: bool = False) -> int:
         """Start a RUN (see :mod:`hwgen.host_link.sequencer`) and wait for it; return the clock
         cycles it took. ``bits``: bit-serial PEs, weight planes to use (None: all);
         ``low``: dual-precision PEs, low mode (see :meth:`matmul`)."""
@@ -327,7 +359,7 @@ class Accelerator:
 
     # -- GEMM -----------------------------------------------------------------------------------
     @property
-    def array(self):
+    def array(self) -> ArraySpec:
         """The :class:`~hwgen.arrayspec.ArraySpec` of the board's array (from IDENTIFY): the
         plain description the driver packs words with (no gateware is built or imported)."""
         if self._array is None:
@@ -337,39 +369,40 @@ class Accelerator:
                                     i.add_latency)
         return self._array
 
-    def _act_word(self, row):
+    def _act_word(self, row: Iterable[SupportsInt]) -> int:
         # the ``a`` field alone (the low bits of the array's acts word): see
         # hwgen.host_link.protocol.buffer_word_bits
         spec = self.array
         return spec.pack_acts([int(x) for x in row]) & ((1 << spec.act_fields["a"][1]) - 1)
 
-    def _weight_word(self, row):
+    def _weight_word(self, row: Iterable[SupportsInt]) -> int:
         return self.array.pack_weights([int(x) for x in row])
 
-    def _result_rows(self, words):
+    def _result_rows(self, words: Iterable[int]) -> list[list[int]]:
         return [self.array.unpack_results(w)[0] for w in words]
 
-    def _wire_bits(self, bits):
+    def _wire_bits(self, bits: int | np.integer | None) -> int | None:
         """The RUN flags' plane count for run-time ``bits`` (0 = all planes)."""
         if bits is None:
             return None
         arr = self.array
         if not arr.serial:
             raise ValueError(f"Run-time bits apply to bit-serial PEs (bsWxA) only, not "
-                             f"{arr.pe.spec!r}")
-        W = arr.weight_bits
+                             f"{cast('PESpec', arr.pe).spec!r}")
+        W = cast(int, arr.weight_bits)
         if isinstance(bits, bool) or not isinstance(bits, (int, np.integer)) or \
                 not 1 <= bits <= W:
             raise ValueError(f"Bits must be an integer 1..{W}, not {bits!r}")
         return None if bits == W else int(bits)
 
-    def _check_low(self, low):
-        if low and self.array.pe.kind != "dualprec":
+    def _check_low(self, low: bool | None) -> bool:
+        if low and cast("PESpec", self.array.pe).kind != "dualprec":
             raise ValueError(f"Low mode applies to dual-precision PEs (dpH) only, not "
-                             f"{self.array.pe.spec!r}")
+                             f"{cast('PESpec', self.array.pe).spec!r}")
         return bool(low)
 
-    def matmul(self, A, B, *, bits=None, low=None):
+    def matmul(self, A: ArrayLike, B: ArrayLike, *, bits: int | np.integer | None = None,
+               low: bool | None = None) -> np.ndarray:
         """``A @ B`` on the board, exactly as :func:`hwgen.golden.matmul.matmul` computes it
         for the board's array (integers, or encodings for float PEs), with the same run-time
         precision: ``bits`` (bit-serial PEs: the top ``bits`` weight planes, 1..W; None: all)
@@ -378,7 +411,7 @@ class Accelerator:
         for the whole GEMM."""
         from .golden.tiling import Tiling
         self._wire_bits(bits), self._check_low(low)      # bad values fail before any I/O
-        prec = dict(bits=bits, low=bool(low))
+        prec: _Precision = dict(bits=bits, low=bool(low))
         info = self.info()
         A, B = np.asarray(A), np.asarray(B)
         if A.ndim != 2 or B.ndim != 2 or A.shape[1] != B.shape[0]:
@@ -387,7 +420,7 @@ class Accelerator:
         N = B.shape[1]
         t = Tiling(M, K, N, info.rows, info.cols, info.dataflow)
         Ap, Bp = t.pad(A, B)
-        dtype = np.uint64 if self.array.pe.kind == "float" else np.int64
+        dtype = np.uint64 if cast("PESpec", self.array.pe).kind == "float" else np.int64
         out = np.zeros((t.m_padded, t.n_padded), dtype=dtype)
         if info.dataflow == "ws":
             self._matmul_ws(t, Ap, Bp, out, prec)
@@ -395,7 +428,8 @@ class Accelerator:
             self._matmul_os(t, Ap, Bp, out, prec)
         return t.crop(out)
 
-    def _matmul_ws(self, t, Ap, Bp, out, prec):
+    def _matmul_ws(self, t: Tiling, Ap: np.ndarray, Bp: np.ndarray, out: np.ndarray,
+                   prec: _Precision) -> None:
         R, C = t.rows, t.cols
         d = self.info().depths
         KT = t.k_tiles
@@ -409,7 +443,7 @@ class Accelerator:
             rows = slice(m0, min(t.M, m0 + mc))
             L = rows.stop - rows.start
 
-            def write_acts(kts, rows=rows):
+            def write_acts(kts: list[int], rows: slice = rows) -> None:
                 words = [self._act_word(r) for kt in kts
                          for r in t.act_rows(Ap, t.tiles[kt])[rows]]
                 self.write_buffer(P.BUF_ACTS, 0, words)
@@ -427,7 +461,8 @@ class Accelerator:
                 res = self._result_rows(self.read_buffer(P.BUF_RESULTS, 0, L))
                 out[rows, nt * C:(nt + 1) * C] = np.array(res, dtype=object).astype(out.dtype)
 
-    def _matmul_os(self, t, Ap, Bp, out, prec):
+    def _matmul_os(self, t: Tiling, Ap: np.ndarray, Bp: np.ndarray, out: np.ndarray,
+                   prec: _Precision) -> None:
         R, K = t.rows, t.k_padded
         d = self.info().depths
         per_run = min(d["weights"] // K, d["acts"] // K, d["results"] // R)

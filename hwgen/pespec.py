@@ -54,6 +54,7 @@ message quote it).
 
 import re
 from dataclasses import dataclass
+from typing import cast
 
 from .formats import FloatFormat, IntFormat, parse_format
 
@@ -102,49 +103,50 @@ class PESpec:
     """
     spec: str
     kind: str
-    a_fmt: object
-    w_fmt: object
+    a_fmt: IntFormat | FloatFormat
+    w_fmt: IntFormat | FloatFormat
     accumulate: str
-    acc_fmt: object | None
-    out_fmt: object
+    acc_fmt: IntFormat | FloatFormat | None
+    out_fmt: IntFormat | FloatFormat
     acc_bits: int
     max_terms: int | None = None
-    window: tuple | None = None
+    window: tuple[int, int] | None = None
 
     @property
-    def is_float(self):
+    def is_float(self) -> bool:
         return self.kind == "float"
 
     @property
-    def fixed_point(self):
+    def fixed_point(self) -> bool:
         """Exact and windowed PEs: the running sum is a signed fixed-point register of
         ``acc_bits`` (with NaN/+Inf/-Inf flags), rounded once at the read-out."""
         return self.accumulate in ("exact", "window")
 
     @property
-    def fixed_lsb(self):
+    def fixed_lsb(self) -> int | None:
         """Fixed-point PEs: the register counts units of ``2**fixed_lsb``."""
         if self.accumulate == "window":
-            return self.window[0]
+            return cast("tuple[int, int]", self.window)[0]
         return self.exact_lsb
 
     @property
-    def exact_lsb(self):
+    def exact_lsb(self) -> int | None:
         """Exact PEs: the Kulisch register counts units of ``2**exact_lsb``."""
         if self.accumulate != "exact":
             return None
-        return exact_acc_bits(self.a_fmt, self.max_terms, self.w_fmt)[1]
+        return exact_acc_bits(cast(FloatFormat, self.a_fmt), cast(int, self.max_terms),
+                              cast(FloatFormat, self.w_fmt))[1]
 
-    def __str__(self):
+    def __str__(self) -> str:
         return self.spec
 
 
-def _bad(spec, why=""):
+def _bad(spec: object, why: str = "") -> ValueError:
     return ValueError(f"Invalid PE spec {spec!r}{': ' + why if why else ''}; expected "
                       f"{PE_GRAMMAR}")
 
 
-def _float(spec, name):
+def _float(spec: object, name: str) -> FloatFormat:
     try:
         f = parse_format(name)
     except (TypeError, ValueError):
@@ -154,7 +156,7 @@ def _float(spec, name):
     return f
 
 
-def parse_pe(spec):
+def parse_pe(spec: PESpec | str) -> PESpec:
     """Parse a PE spec string (see the module docstring) into a :class:`PESpec`.
 
     A :class:`PESpec` is returned as is.
@@ -166,6 +168,7 @@ def parse_pe(spec):
     ValueError
         The string does not follow the grammar; the message names it and gives the grammar.
     """
+    acc: IntFormat | FloatFormat
     if isinstance(spec, PESpec):
         return spec
     if not isinstance(spec, str):
@@ -229,13 +232,14 @@ def parse_pe(spec):
     raise _bad(spec)
 
 
-def exact_acc_bits(mul_fmt, max_terms, b_fmt=None):
+def exact_acc_bits(mul_fmt: FloatFormat | str, max_terms: int,
+                   b_fmt: FloatFormat | str | None = None) -> tuple[int, int]:
     """Width of the Kulisch accumulator that holds any sum of ``max_terms`` products exactly.
 
     Returns ``(width, lsb_exp)``: the accumulator counts units of ``2**lsb_exp``.
     """
-    fa = parse_format(mul_fmt)
-    fb = fa if b_fmt is None else parse_format(b_fmt)
+    fa = cast(FloatFormat, parse_format(mul_fmt))
+    fb = fa if b_fmt is None else cast(FloatFormat, parse_format(b_fmt))
     if not isinstance(max_terms, int) or isinstance(max_terms, bool) or max_terms < 1:
         raise ValueError(f"Maximum number of terms must be a positive integer, not {max_terms!r}")
     lsb = (fa.emin - fa.man_bits) + (fb.emin - fb.man_bits)
@@ -244,6 +248,6 @@ def exact_acc_bits(mul_fmt, max_terms, b_fmt=None):
     return (top - lsb) + growth + 1, lsb
 
 
-def bits_width(pe):
+def bits_width(pe: PESpec | str) -> int:
     """Width of the run-time ``bits`` field of a bit-serial PE (``W.bit_length()``)."""
-    return parse_pe(pe).w_fmt.bits.bit_length()
+    return cast(IntFormat, parse_pe(pe).w_fmt).bits.bit_length()

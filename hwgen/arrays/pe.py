@@ -17,13 +17,18 @@ float operators (:class:`~hwgen.units.fmul.FloatMultiplier`,
 sum into a result (identity except for exact PEs, where it is the one rounding).
 """
 
-from amaranth.hdl import Cat, Const, Module, Mux, Shape, Signal, signed, unsigned
+from typing import TYPE_CHECKING, cast
+
+from amaranth.hdl import Cat, Const, Module, Mux, Shape, Signal, Value, signed, unsigned
 from amaranth.lib import data, wiring
 from amaranth.lib.wiring import In, Out
 
 from ..arrayspec import SUPPORTED_KINDS, check_array_pe, check_pe_latency
 from ..pespec import PE_GRAMMAR, PESpec, parse_pe
 from ..units.floatraw import exp_range, pipeline_register, unpack
+
+if TYPE_CHECKING:
+    from ..formats import FloatFormat, IntFormat
 
 __all__ = ["PESpec", "parse_pe", "PE_GRAMMAR", "PEDatapath", "ReadOut", "SUPPORTED_KINDS",
            "check_array_pe", "check_pe_latency", "operand_shapes", "acc_shape", "out_shape",
@@ -37,7 +42,7 @@ __all__ = ["PESpec", "parse_pe", "PE_GRAMMAR", "PEDatapath", "ReadOut", "SUPPORT
 EXACT_DSP_WIDTH = 18
 
 
-def readout_cuts(pe, latency):
+def readout_cuts(pe: PESpec | str, latency: int) -> tuple[str, ...]:
     """Pipeline registers of an exact PE's read-out for ``latency`` 0..3, at
     :class:`~hwgen.units.rounder.FloatRounder` cut points: 1 halfway through its normalizing
     shift; 2 after the shift's first stage and two thirds of the way; 3 also after the
@@ -47,8 +52,9 @@ def readout_cuts(pe, latency):
     read-out alone, e4m3): one register 69 MHz, 407 LUT4 + carry; two 100 MHz, 345; three
     104 MHz, 353; the earlier cuts after the magnitude (``abs, norm3, norm``) 628."""
     from ..units.rounder import RounderGeometry
-    pe = parse_pe(pe)
-    geom = RounderGeometry(pe.out_fmt, pe.acc_bits, (pe.fixed_lsb, pe.fixed_lsb))
+    pe = cast(PESpec, parse_pe(pe))
+    geom = RounderGeometry(cast("FloatFormat", pe.out_fmt), pe.acc_bits,
+                           (cast(int, pe.fixed_lsb), cast(int, pe.fixed_lsb)))
     stages = [c for c in geom.cut_points if c.startswith("norm") and c != "norm"] or ["norm"]
     half = stages[(len(stages) + 1) // 2 - 1]
     first, later = stages[0], stages[(2 * len(stages)) // 3]
@@ -61,24 +67,24 @@ def readout_cuts(pe, latency):
     return cuts
 
 
-def exact_aligned_width(fmt):
+def exact_aligned_width(fmt: "FloatFormat") -> int:
     """Width of a significand of ``fmt`` shifted to its place (``sig << (exp - lo)``)."""
     lo, hi = exp_range(fmt)
     return fmt.precision + hi - lo
 
 
-def prealigned(pe):
+def prealigned(pe: PESpec | str) -> bool:
     """Whether an array aligns ``pe``'s operands once, where they enter it: exact PEs whose
     aligned significands both fit :data:`EXACT_DSP_WIDTH` bits. Their activations and
     weights then travel (and weights are stored) as :func:`aligned_layout`, and the PEs do
     no unpacking or shifting of their own (:class:`PEDatapath` with ``aligned=True``)."""
-    pe = parse_pe(pe)
+    pe = cast(PESpec, parse_pe(pe))
     return pe.accumulate == "exact" and \
-        exact_aligned_width(pe.a_fmt) <= EXACT_DSP_WIDTH and \
-        exact_aligned_width(pe.w_fmt) <= EXACT_DSP_WIDTH
+        exact_aligned_width(cast("FloatFormat", pe.a_fmt)) <= EXACT_DSP_WIDTH and \
+        exact_aligned_width(cast("FloatFormat", pe.w_fmt)) <= EXACT_DSP_WIDTH
 
 
-def aligned_layout(fmt):
+def aligned_layout(fmt: "FloatFormat") -> data.StructLayout:
     """An operand of an exact PE at its place in the Kulisch register: ``mag`` (its
     significand shifted by ``exp - lo``, 0 for NaN and infinities), ``sign``, and the
     ``nan``/``inf``/``zero`` flags of :func:`~hwgen.units.floatraw.unpack`."""
@@ -86,7 +92,7 @@ def aligned_layout(fmt):
                               "nan": 1, "inf": 1, "zero": 1})
 
 
-def align_operand(m, fmt, enc, name):
+def align_operand(m: Module, fmt: "FloatFormat", enc: Value, name: str) -> data.View:
     """The :func:`aligned_layout` of the encoding ``enc`` of ``fmt`` (logic in ``m.d.comb``).
 
     ``sig << (max(field, 1) - 1)`` without the subtraction: the significand with a zero
@@ -134,35 +140,38 @@ def _int_shape(fmt):
     return signed(fmt.bits) if fmt.signed else unsigned(fmt.bits)
 
 
-def operand_shapes(pe, *, aligned=False):
+def operand_shapes(pe: PESpec | str, *, aligned: bool = False
+                   ) -> tuple[Shape | data.StructLayout, Shape | data.StructLayout]:
     """``(a_shape, w_shape)``: shapes of one activation and one weight (``aligned``: as they
     travel inside an array that aligns them where they enter, :func:`prealigned`)."""
-    pe = parse_pe(pe)
+    pe = cast(PESpec, parse_pe(pe))
     if aligned:
-        return aligned_layout(pe.a_fmt), aligned_layout(pe.w_fmt)
+        return (aligned_layout(cast("FloatFormat", pe.a_fmt)),
+                aligned_layout(cast("FloatFormat", pe.w_fmt)))
     if pe.kind == "float":
-        return unsigned(pe.a_fmt.width), unsigned(pe.w_fmt.width)
+        return (unsigned(cast("FloatFormat", pe.a_fmt).width),
+                unsigned(cast("FloatFormat", pe.w_fmt).width))
     if pe.kind == "ternary":
         return _int_shape(pe.a_fmt), unsigned(2)
     return _int_shape(pe.a_fmt), _int_shape(pe.w_fmt)
 
 
-def acc_shape(pe):
+def acc_shape(pe: PESpec | str) -> Shape | data.StructLayout:
     """Shape of a running sum: an integer, a float encoding, or for exact PEs the layout
     ``fixed`` (signed Kulisch integer, ``acc_bits``), ``nan``, ``pinf``, ``ninf``."""
-    pe = parse_pe(pe)
+    pe = cast(PESpec, parse_pe(pe))
     if pe.fixed_point:
         return data.StructLayout({"fixed": signed(pe.acc_bits), "nan": 1, "pinf": 1, "ninf": 1})
     if pe.kind == "float":
-        return unsigned(pe.acc_fmt.width)
+        return unsigned(cast("FloatFormat", pe.acc_fmt).width)
     return _int_shape(pe.acc_fmt)
 
 
-def out_shape(pe):
+def out_shape(pe: PESpec | str) -> Shape:
     """Shape of one result."""
-    pe = parse_pe(pe)
+    pe = cast(PESpec, parse_pe(pe))
     if pe.kind == "float":
-        return unsigned(pe.out_fmt.width)
+        return unsigned(cast("FloatFormat", pe.out_fmt).width)
     return _int_shape(pe.out_fmt)
 
 
@@ -222,7 +231,8 @@ class PEDatapath(wiring.Component):
     add and the special-value flags.
     """
 
-    def __init__(self, pe, *, mul_latency=0, add_latency=0, aligned=False):
+    def __init__(self, pe: PESpec | str, *, mul_latency: int = 0, add_latency: int = 0,
+                 aligned: bool = False) -> None:
         self._pe = check_array_pe(pe)
         self._lat = check_pe_latency(self._pe, "ws", mul_latency, add_latency)
         if aligned and not prealigned(self._pe):
@@ -233,7 +243,7 @@ class PEDatapath(wiring.Component):
         ports = {"a": In(a_shp), "w": In(w_shp), "acc_in": In(acc_shape(self._pe)),
                  "acc_out": Out(acc_shape(self._pe))}
         if self._pe.kind == "bitserial":
-            ports.update(plane=In(range(self._pe.w_fmt.bits)), active=In(1))
+            ports.update(plane=In(range(cast("IntFormat", self._pe.w_fmt).bits)), active=In(1))
         if self._pe.kind == "dualprec":
             ports.update(low=In(1))
         super().__init__(ports)
@@ -406,7 +416,7 @@ class ReadOut(wiring.Component):
     y : Out(out_shape(pe))
     """
 
-    def __init__(self, pe, *, latency=0):
+    def __init__(self, pe: PESpec | str, *, latency: int = 0) -> None:
         self._pe = check_array_pe(pe)
         if latency:
             check_pe_latency(self._pe, "ws", 0, latency)

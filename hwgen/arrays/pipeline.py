@@ -18,10 +18,11 @@ was met.
 """
 
 from dataclasses import dataclass
+from typing import cast
 
 from ..arrayspec import check_pe_latency
-from ..pespec import parse_pe
-from ..timing import Segment, check_device, check_target_mhz, delay_model, plan_cuts
+from ..pespec import PESpec, parse_pe
+from ..timing import Plan, Segment, check_device, check_target_mhz, delay_model, plan_cuts
 
 __all__ = ["PEPipeline", "plan_pe_pipeline"]
 
@@ -46,7 +47,7 @@ class PEPipeline:
     device: str
     estimate_mhz: float
 
-    def summary(self):
+    def summary(self) -> str:
         return (f"PE pipeline for {self.target_mhz:g} MHz on {self.device}: mul latency "
                 f"{self.mul_latency}, add latency {self.add_latency} (operators estimated "
                 f"{self.estimate_mhz:.1f} MHz)")
@@ -66,10 +67,10 @@ def _operators(pe):
 class _Estimate:
     """What :func:`plan_pe_pipeline` asks of a pipeline choice: ``estimate(device)``."""
 
-    def __init__(self, segments, cuts):
+    def __init__(self, segments: list[Segment], cuts: tuple[str, ...]) -> None:
         self._segments, self._cuts = segments, cuts
 
-    def estimate(self, device):
+    def estimate(self, device: "str") -> Plan:
         return plan_cuts(self._segments, self._cuts, device)
 
 
@@ -107,7 +108,8 @@ def _exact_paths(pe, device):
             ("read-out", lambda n: _Estimate(readout, readout_cuts(pe, n)), 3)]
 
 
-def plan_pe_pipeline(pe, target_mhz, device, dataflow="ws"):
+def plan_pe_pipeline(pe: PESpec | str, target_mhz: float, device: "str",
+                     dataflow: str = "ws") -> PEPipeline:
     """The :class:`PEPipeline` of the PE spec ``pe`` for ``target_mhz`` on ``device``.
 
     Raises
@@ -118,7 +120,7 @@ def plan_pe_pipeline(pe, target_mhz, device, dataflow="ws"):
         of the table reaches (the message gives the best estimate).
     """
     target = check_target_mhz(target_mhz)
-    device = check_device(device)
+    device = cast(str, check_device(device))
     spec = parse_pe(pe)
     if dataflow != "ws" or spec.kind != "float":
         raise ValueError(f"A target frequency pipelines the PEs of weight-stationary arrays "
@@ -138,7 +140,8 @@ def plan_pe_pipeline(pe, target_mhz, device, dataflow="ws"):
         else:
             raise ValueError(f"Target of {target:g} MHz is not reachable for the {name} of "
                              f"{spec.spec} PEs on {device}: the highest estimate is "
-                             f"{best[1]:.1f} MHz (latency {best[0]})")
+                             f"{cast('tuple[int, float]', best)[1]:.1f} MHz (latency "
+                             f"{cast('tuple[int, float]', best)[0]})")
         slowest = min(slowest, chosen[name][1])
     if spec.accumulate == "rounded":
         mul, add = chosen["multiplier"][0], chosen["adder"][0]

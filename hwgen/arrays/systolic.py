@@ -76,13 +76,16 @@ data), so results in flight always drain.
 
 import functools
 import operator
+from collections.abc import Iterable, Sequence
+from typing import SupportsInt, cast
 
-from amaranth.hdl import Array, Cat, Const, EnableInserter, Module, Mux, Signal, Value
+from amaranth.hdl import Array, Cat, Const, EnableInserter, Module, Mux, Shape, Signal, Value
 from amaranth.lib import data, stream, wiring
 from amaranth.lib.fifo import SyncFIFOBuffered
 from amaranth.lib.wiring import In, Out
 
 from ..arrayspec import MAX_DIM, ArraySpec
+from ..pespec import PESpec
 from ..units.intcommon import delay
 from .pe import (PEDatapath, ReadOut, acc_shape, align_operand, operand_shapes, out_shape,
                  prealigned)
@@ -137,8 +140,10 @@ class SystolicArray(wiring.Component):
         A bad parameter; the message names it and what is allowed.
     """
 
-    def __init__(self, rows=4, cols=4, pe="int8", dataflow="ws", *, fifo_depth=4,
-                 mul_latency=0, add_latency=0, target_mhz=None, device=None):
+    def __init__(self, rows: int = 4, cols: int = 4, pe: PESpec | str = "int8",
+                 dataflow: str = "ws", *, fifo_depth: int = 4, mul_latency: int = 0,
+                 add_latency: int = 0, target_mhz: float | None = None,
+                 device: "str | None" = None) -> None:
         #: The :class:`~hwgen.arrays.pipeline.PEPipeline` chosen for ``target_mhz`` (or None).
         self.plan = None
         self.target_mhz = target_mhz
@@ -182,13 +187,13 @@ class SystolicArray(wiring.Component):
                                doc=ArraySpec.cycles_per_tile.__doc__)
     module_name = property(lambda self: self._spec.module_name)
 
-    def cycles_per_row(self, bits=None):
+    def cycles_per_row(self, bits: SupportsInt | None = None) -> int:
         return self._spec.cycles_per_row(bits)
 
-    def latency_at(self, bits=None):
+    def latency_at(self, bits: SupportsInt | None = None) -> int:
         return self._spec.latency_at(bits)
 
-    def cycles_per_tile_at(self, bits=None):
+    def cycles_per_tile_at(self, bits: SupportsInt | None = None) -> int:
         return self._spec.cycles_per_tile_at(bits)
 
     cycles_per_row.__doc__ = ArraySpec.cycles_per_row.__doc__
@@ -201,7 +206,7 @@ class SystolicArray(wiring.Component):
                            doc="Shape of one element of a ``results`` row.")
     result_layout = property(lambda self: result_layout(self._spec))
 
-    def __repr__(self):
+    def __repr__(self) -> str:
         spec = self.__dict__.get("_spec")
         if spec is None:            # a constructor that raised
             return "SystolicArray(...)"
@@ -514,13 +519,13 @@ class SystolicArray(wiring.Component):
 
 # -- stream layouts ----------------------------------------------------------------------------
 
-def weight_layout(spec):
+def weight_layout(spec: ArraySpec) -> data.ArrayLayout:
     """Payload of the ``weights`` stream of the array ``spec`` (an
     :class:`~hwgen.arrayspec.ArraySpec`; see the module docstring)."""
     return data.ArrayLayout(operand_shapes(spec.pe)[1], spec.cols)
 
 
-def act_layout(spec):
+def act_layout(spec: ArraySpec) -> data.StructLayout:
     """Payload of the ``acts`` stream of the array ``spec``."""
     fields = {"a": data.ArrayLayout(operand_shapes(spec.pe)[0], spec.rows)}
     if spec.dataflow == "ws":
@@ -528,19 +533,19 @@ def act_layout(spec):
     fields["last"] = 1
     if spec.serial:
         fields["bits"] = spec.bits_width
-    if spec.pe.kind == "dualprec":
+    if cast(PESpec, spec.pe).kind == "dualprec":
         fields["low"] = 1
     return data.StructLayout(fields)
 
 
-def result_elem(spec):
+def result_elem(spec: ArraySpec) -> Shape | data.StructLayout:
     """Shape of one element of a ``results`` row of the array ``spec``."""
     if spec.exact_results:
         return data.StructLayout({"y": out_shape(spec.pe), "acc": acc_shape(spec.pe)})
     return out_shape(spec.pe)
 
 
-def result_layout(spec):
+def result_layout(spec: ArraySpec) -> data.ArrayLayout:
     """Payload of the ``results`` stream of the array ``spec``."""
     return data.ArrayLayout(result_elem(spec), spec.cols)
 
@@ -552,7 +557,7 @@ def _spec(array):
     return array if isinstance(array, ArraySpec) else array.spec
 
 
-def pack_weights(array, row):
+def pack_weights(array: SystolicArray | ArraySpec, row: Sequence[SupportsInt]) -> int:
     """The ``weights`` payload (an int) for one row of ``cols`` weights (ints or encodings).
     ``array``: a :class:`SystolicArray` or its :class:`~hwgen.arrayspec.ArraySpec`."""
     if len(row) != array.cols:
@@ -560,7 +565,9 @@ def pack_weights(array, row):
     return weight_layout(_spec(array)).const([int(x) for x in row]).as_bits()
 
 
-def pack_acts(array, a, *, last=False, psum=None, bits=None, low=None):
+def pack_acts(array: SystolicArray | ArraySpec, a: Sequence[SupportsInt], *, last: bool = False,
+              psum: Iterable[SupportsInt] | None = None, bits: SupportsInt | None = None,
+              low: bool | None = None) -> int:
     """The ``acts`` payload (an int): ``rows`` activations, the ``last`` flag, (WS) the row
     of ``cols`` partial sums as raw bit patterns (None: zeros, i.e. ``+0``) and (bit-serial
     PEs) the ``bits`` field (None: W, full precision), (dual-precision PEs) the ``low`` flag
@@ -575,20 +582,24 @@ def pack_acts(array, a, *, last=False, psum=None, bits=None, low=None):
         fields["psum"] = [elem.from_bits(int(p)) if isinstance(elem, data.Layout) else int(p)
                           for p in psum]
     if array.serial:
-        b = array.weight_bits if bits is None else int(bits)
-        if not 0 <= b < 1 << array.bits_width:
-            raise ValueError(f"Bits must be in 0..{(1 << array.bits_width) - 1}, not {bits!r}")
+        b = cast(int, array.weight_bits) if bits is None else int(bits)
+        if not 0 <= b < 1 << cast(int, array.bits_width):
+            raise ValueError(f"Bits must be in 0..{(1 << cast(int, array.bits_width)) - 1}, "
+                             f"not {bits!r}")
         fields["bits"] = b
     elif bits is not None:
-        raise ValueError(f"Run-time bits apply to bit-serial PEs only, not {array.pe.spec!r}")
-    if array.pe.kind == "dualprec":
+        raise ValueError(f"Run-time bits apply to bit-serial PEs only, not "
+                         f"{cast(PESpec, array.pe).spec!r}")
+    if cast(PESpec, array.pe).kind == "dualprec":
         fields["low"] = int(bool(low))
     elif low is not None:
-        raise ValueError(f"Low mode applies to dual-precision PEs only, not {array.pe.spec!r}")
+        raise ValueError(f"Low mode applies to dual-precision PEs only, not "
+                         f"{cast(PESpec, array.pe).spec!r}")
     return layout.const(fields).as_bits()
 
 
-def unpack_results(array, word):
+def unpack_results(array: SystolicArray | ArraySpec,
+                   word: SupportsInt) -> tuple[list[int], list[int]]:
     """Split a ``results`` payload into ``(values, psums)``: ``cols`` results (signed ints for
     integer PEs, encodings for float PEs) and the ``cols`` raw running sums to send back as
     the next K-tile's ``psum`` (weight-stationary; equal to the values except for exact PEs)."""

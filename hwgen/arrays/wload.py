@@ -32,8 +32,11 @@ may hold. HAM: ``cols`` cycles per row. sHAM: one cycle per non-zero, plus one p
 row (a row's non-zeros are assembled while the previous row waits in the output register).
 """
 
+from collections.abc import Iterable
+from typing import TYPE_CHECKING
+
 from amaranth import Cat, Module, Mux, Signal
-from amaranth.hdl import Shape
+from amaranth.hdl import Shape, ShapeLike
 from amaranth.lib import data, stream, wiring
 from amaranth.lib.wiring import In, Out
 
@@ -41,6 +44,12 @@ from ..units.hdec import HuffmanDecoder, check_int
 from ..units.shamdec import ShamDecoder
 from .pe import operand_shapes
 from .systolic import SystolicArray
+
+if TYPE_CHECKING:
+    from typing_extensions import Self
+
+    from ..golden.compress import CanonicalCode, Compressed
+    from ..pespec import PESpec
 
 __all__ = ["WeightLoader", "CompressedSystolic", "FORMATS"]
 
@@ -85,8 +94,9 @@ class WeightLoader(wiring.Component):
         A parameter out of range (the message names it and what is allowed).
     """
 
-    def __init__(self, cols, weight_shape, fmt="sham", *, transfer_bits=12, word_width=32,
-                 max_len=16, rank_bits=8, count_width=24):
+    def __init__(self, cols: int, weight_shape: ShapeLike, fmt: str = "sham", *,
+                 transfer_bits: int = 12, word_width: int = 32, max_len: int = 16,
+                 rank_bits: int = 8, count_width: int = 24) -> None:
         self._args = dict(cols=cols, weight_shape=weight_shape, fmt=fmt,
                           transfer_bits=transfer_bits, word_width=word_width, max_len=max_len,
                           rank_bits=rank_bits, count_width=count_width)
@@ -102,9 +112,9 @@ class WeightLoader(wiring.Component):
         self._tbits = check_int("Transfer index width", transfer_bits, 1, 16)
         vw = self._wshape.width
         if fmt == "ham":
-            self._dec = HuffmanDecoder(word_width=word_width, max_len=max_len,
-                                       rank_bits=rank_bits, value_width=vw,
-                                       count_width=count_width)
+            self._dec: HuffmanDecoder | ShamDecoder = HuffmanDecoder(
+                word_width=word_width, max_len=max_len, rank_bits=rank_bits, value_width=vw,
+                count_width=count_width)
         else:
             self._dec = ShamDecoder(row_bits=self.lane_bits, col_bits=transfer_bits,
                                     word_width=word_width, max_len=max_len,
@@ -123,7 +133,7 @@ class WeightLoader(wiring.Component):
         super().__init__(ports)
 
     @classmethod
-    def for_array(cls, array, fmt="sham", **kw):
+    def for_array(cls, array: SystolicArray, fmt: str = "sham", **kw: int) -> "Self":
         """The loader for ``array`` (a weight-stationary :class:`SystolicArray`)."""
         if array.dataflow != "ws":
             raise ValueError(f"Compressed weights need a weight-stationary array (ws), not "
@@ -137,46 +147,47 @@ class WeightLoader(wiring.Component):
     clocked = True
 
     @property
-    def lane_bits(self):
+    def lane_bits(self) -> int:
         """Width of a lane (row index of the stream-layout matrix)."""
         return max(1, (self._cols - 1).bit_length())
 
     @property
-    def decoder(self):
+    def decoder(self) -> HuffmanDecoder | ShamDecoder:
         """The inner decoder (:class:`HuffmanDecoder` or :class:`ShamDecoder`)."""
         return self._dec
 
     @property
-    def huffman(self):
+    def huffman(self) -> HuffmanDecoder:
         """The inner :class:`HuffmanDecoder` (for :meth:`~HuffmanDecoder.table_writes`)."""
         return self._dec if self._fmt == "ham" else self._dec.decoder
 
     @property
-    def cfg_layout(self):
+    def cfg_layout(self) -> data.StructLayout:
         return self._dec.cfg_layout
 
     @property
-    def start_layout(self):
+    def start_layout(self) -> data.StructLayout:
         return self._dec.start_layout
 
     @property
-    def weight_layout(self):
+    def weight_layout(self) -> data.ArrayLayout:
         return data.ArrayLayout(self._wshape, self._cols)
 
     @property
-    def module_name(self):
+    def module_name(self) -> str:
         s = "s" if self._wshape.signed else "u"
         return f"wload_{self._fmt}_c{self._cols}_{s}{self._wshape.width}_" + \
             self._dec.module_name
 
-    def __repr__(self):
+    def __repr__(self) -> str:
         return "WeightLoader(" + ", ".join(f"{k}={v!r}" for k, v in self._args.items()) + ")"
 
-    def table_writes(self, code, values):
+    def table_writes(self, code: "CanonicalCode",
+                     values: Iterable[int]) -> list[dict[str, int]]:
         """The ``cfg`` transfers for a code and the weight (int) of each rank."""
         return self.huffman.table_writes(code, values)
 
-    def start_fields(self, c):
+    def start_fields(self, c: "Compressed") -> dict[str, int]:
         """The ``start`` payload fields (a dict) for the :class:`Compressed` ``c`` of a
         stream-layout matrix."""
         if c.format != self._fmt:
@@ -290,7 +301,8 @@ class CompressedSystolic(wiring.Component):
         the loader.
     """
 
-    def __init__(self, rows=2, cols=2, pe="int8", fmt="sham", *, fifo_depth=4, **loader):
+    def __init__(self, rows: int = 2, cols: int = 2, pe: "PESpec | str" = "int8",
+                 fmt: str = "sham", *, fifo_depth: int = 4, **loader: int) -> None:
         self._array = SystolicArray(rows, cols, pe, "ws", fifo_depth=fifo_depth)
         self._loader = WeightLoader.for_array(self._array, fmt, **loader)
         ports = {k: v for k, v in self._loader.signature.members.items() if k != "weights"}
@@ -312,7 +324,7 @@ class CompressedSystolic(wiring.Component):
     clocked = True
 
     @property
-    def module_name(self):
+    def module_name(self) -> str:
         return (f"wload_{self._loader.fmt}_{self._array.module_name}_"
                 f"w{self._loader.decoder.word_width}_l{self._loader.decoder.max_len}")
 

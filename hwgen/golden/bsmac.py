@@ -23,6 +23,7 @@ shared by every run-time-precision MAC golden model (two's-complement wrap-aroun
 """
 
 import numpy as np
+import numpy.typing as npt
 
 __all__ = ["MAX_WEIGHT_BITS", "MAX_ACT_BITS", "MAX_ACC_BITS", "bit_planes", "plane_scales",
            "truncate", "bitserial_dot", "wrap", "accumulate_groups", "clamp_bits",
@@ -34,7 +35,7 @@ MAX_ACT_BITS = 24
 MAX_ACC_BITS = 62
 
 
-def signed_width(lo, hi):
+def signed_width(lo: int, hi: int) -> int:
     """Bits of the smallest two's-complement integer holding every value in ``[lo, hi]``."""
     n = 1
     while not -(1 << (n - 1)) <= lo <= hi <= (1 << (n - 1)) - 1:
@@ -42,7 +43,7 @@ def signed_width(lo, hi):
     return n
 
 
-def _check_bits(weight_bits, signed):
+def _check_bits(weight_bits: int | np.integer, signed: bool) -> None:
     if not isinstance(weight_bits, (int, np.integer)) or isinstance(weight_bits, bool):
         raise TypeError(f"Weight width must be an integer, not {weight_bits!r}")
     lo = 2 if signed else 1
@@ -51,7 +52,7 @@ def _check_bits(weight_bits, signed):
                          f"{' for signed weights' if signed else ''}, not {weight_bits!r}")
 
 
-def _as_weights(weights, weight_bits, signed):
+def _as_weights(weights: npt.ArrayLike, weight_bits: int, signed: bool) -> np.ndarray:
     w = np.asarray(weights, dtype=np.int64)
     lo, hi = (-(1 << (weight_bits - 1)), (1 << (weight_bits - 1)) - 1) if signed \
         else (0, (1 << weight_bits) - 1)
@@ -61,7 +62,7 @@ def _as_weights(weights, weight_bits, signed):
     return w
 
 
-def bit_planes(weights, weight_bits, signed=True):
+def bit_planes(weights: npt.ArrayLike, weight_bits: int, signed: bool = True) -> np.ndarray:
     """The bitlayers of ``weights``, MSB first: a 0/1 ``uint8`` array of shape
     ``(weight_bits,) + weights.shape``; plane 0 holds the most significant (sign) bit."""
     _check_bits(weight_bits, signed)
@@ -71,7 +72,7 @@ def bit_planes(weights, weight_bits, signed=True):
     return ((w[None] >> shifts) & 1).astype(np.uint8)
 
 
-def plane_scales(weight_bits, signed=True):
+def plane_scales(weight_bits: int, signed: bool = True) -> np.ndarray:
     """Scale of each plane of :func:`bit_planes` (int64, MSB first): ``2**(weight_bits-1-x)``,
     the first one negated for signed weights."""
     _check_bits(weight_bits, signed)
@@ -81,13 +82,14 @@ def plane_scales(weight_bits, signed=True):
     return s
 
 
-def clamp_bits(bits, weight_bits):
+def clamp_bits(bits: npt.ArrayLike, weight_bits: int) -> np.ndarray:
     """The number of planes actually accumulated: ``bits`` clamped to ``1..weight_bits``
     (the hardware treats 0 as 1 and anything above ``weight_bits`` as ``weight_bits``)."""
     return np.clip(np.asarray(bits, dtype=np.int64), 1, weight_bits)
 
 
-def truncate(weights, weight_bits, bits, signed=True):
+def truncate(weights: npt.ArrayLike, weight_bits: int, bits: npt.ArrayLike,
+             signed: bool = True) -> np.ndarray:
     """``weights`` with all but their top ``bits`` bits cleared, scale kept
     (``(w >> s) << s``, ``s = weight_bits - bits``); ``bits`` is clamped as in
     :func:`clamp_bits` and broadcasts against ``weights``."""
@@ -97,7 +99,9 @@ def truncate(weights, weight_bits, bits, signed=True):
     return (w >> s) << s
 
 
-def bitserial_dot(weights, acts, weight_bits, bits=None, *, signed=True, acc_bits=None):
+def bitserial_dot(weights: npt.ArrayLike, acts: npt.ArrayLike, weight_bits: int,
+                  bits: npt.ArrayLike | None = None, *, signed: bool = True,
+                  acc_bits: int | None = None) -> np.ndarray:
     """Dot products computed bitlayer by bitlayer, MSB first, stopping after ``bits`` planes.
 
     Parameters
@@ -135,7 +139,7 @@ def bitserial_dot(weights, acts, weight_bits, bits=None, *, signed=True, acc_bit
     return y if acc_bits is None else wrap(y, acc_bits, signed)
 
 
-def wrap(values, acc_bits, signed=True):
+def wrap(values: npt.ArrayLike, acc_bits: int, signed: bool = True) -> np.ndarray:
     """``values`` reduced to an ``acc_bits``-bit two's-complement (or unsigned) integer."""
     if not 1 <= acc_bits <= MAX_ACC_BITS:
         raise ValueError(f"Accumulator width must be between 1 and {MAX_ACC_BITS}, "
@@ -148,7 +152,8 @@ def wrap(values, acc_bits, signed=True):
     return v & (m - 1)
 
 
-def accumulate_groups(contrib, last, acc_bits=None, signed=True):
+def accumulate_groups(contrib: npt.ArrayLike, last: npt.ArrayLike, acc_bits: int | None = None,
+                      signed: bool = True) -> np.ndarray:
     """Accumulator semantics of every run-time-precision MAC: sum per-operation contributions
     over a group of operations closed by ``last``.
 

@@ -21,7 +21,10 @@ Groups of operations closed by ``last`` are summed by
 :func:`hwgen.golden.bsmac.accumulate_groups` (see :func:`dualprec_mac`).
 """
 
+from typing import cast
+
 import numpy as np
+import numpy.typing as npt
 
 from .bsmac import accumulate_groups
 
@@ -34,7 +37,7 @@ MODE_LOW = (1, 0)
 MODE_LOW_NESTED = (1, 1)
 
 
-def _check(high_bits):
+def _check(high_bits: int | np.integer) -> None:
     if not isinstance(high_bits, (int, np.integer)) or isinstance(high_bits, bool):
         raise TypeError(f"High precision width must be an integer, not {high_bits!r}")
     if high_bits < 4 or high_bits % 2 or high_bits > 24:
@@ -42,13 +45,13 @@ def _check(high_bits):
                          f"not {high_bits!r}")
 
 
-def _sx(v, bits):
+def _sx(v: npt.ArrayLike, bits: int) -> np.ndarray:
     """Read the low ``bits`` bits of ``v`` as two's complement (int64 arrays)."""
-    v = np.asarray(v, dtype=np.int64) & ((np.int64(1) << bits) - 1)
+    v = cast(np.ndarray, np.asarray(v, dtype=np.int64) & ((np.int64(1) << bits) - 1))
     return v - ((v >> (bits - 1)) << bits)
 
 
-def split_halves(word, high_bits):
+def split_halves(word: npt.ArrayLike, high_bits: int) -> tuple[np.ndarray, np.ndarray]:
     """``(lo, hi)``: the two signed ``high_bits // 2``-bit values packed in ``word``."""
     _check(high_bits)
     low = high_bits // 2
@@ -56,7 +59,7 @@ def split_halves(word, high_bits):
     return _sx(w, low), _sx(w >> low, low)
 
 
-def pack_halves(lo, hi, high_bits):
+def pack_halves(lo: npt.ArrayLike, hi: npt.ArrayLike, high_bits: int) -> np.ndarray:
     """The ``high_bits``-bit pattern (unsigned int64) holding signed halves ``lo``, ``hi``."""
     _check(high_bits)
     low = high_bits // 2
@@ -64,7 +67,8 @@ def pack_halves(lo, hi, high_bits):
     return (np.asarray(lo, dtype=np.int64) & m) | ((np.asarray(hi, dtype=np.int64) & m) << low)
 
 
-def dualprec_contrib(high_bits, low, nested, w0, w1, a):
+def dualprec_contrib(high_bits: int, low: npt.ArrayLike, nested: npt.ArrayLike,
+                     w0: npt.ArrayLike, w1: npt.ArrayLike, a: npt.ArrayLike) -> np.ndarray:
     """Per-operation contribution to the accumulator (int64 array), as described above.
 
     ``low`` and ``nested`` are 0/1 per operation (arrays or scalars, broadcast together with
@@ -83,7 +87,9 @@ def dualprec_contrib(high_bits, low, nested, w0, w1, a):
     return np.where(low, np.where(nested, nest, indep), high)
 
 
-def dualprec_mac(high_bits, low, nested, w0, w1, a, last, acc_bits=None):
+def dualprec_mac(high_bits: int, low: npt.ArrayLike, nested: npt.ArrayLike, w0: npt.ArrayLike,
+                 w1: npt.ArrayLike, a: npt.ArrayLike, last: npt.ArrayLike,
+                 acc_bits: int | None = None) -> np.ndarray:
     """Accumulated results, one per operation with ``last`` set (see
     :func:`hwgen.golden.bsmac.accumulate_groups`), wrapped to ``acc_bits`` if given."""
     c = dualprec_contrib(high_bits, low, nested, w0, w1, a)

@@ -21,9 +21,14 @@ Every dot product starts from ``+0`` (the accumulator is cleared after each resu
 Flags are the OR over every rounding the result went through.
 """
 
-import numpy as np
+from __future__ import annotations
 
-from ..formats import parse_format
+from typing import Any, cast
+
+import numpy as np
+import numpy.typing as npt
+
+from ..formats import FloatFormat, parse_format
 from ..pespec import exact_acc_bits
 from .rounding import Raw, round_raw, unpack, rounding_codes
 from .ops import mul, add, fma
@@ -33,8 +38,11 @@ __all__ = ["mac", "mac_stream", "exact_acc_bits", "ACCUMULATE_MODES"]
 ACCUMULATE_MODES = ("rounded", "fused", "exact")
 
 
-def mac(a, b, *, mul_fmt, acc_fmt=None, accumulate="rounded", rounding="rne", out_fmt=None,
-        max_terms=None, b_fmt=None, lengths=None):
+def mac(a: npt.ArrayLike, b: npt.ArrayLike, *, mul_fmt: FloatFormat | str,
+        acc_fmt: FloatFormat | str | None = None, accumulate: str = "rounded",
+        rounding: str | npt.ArrayLike = "rne", out_fmt: FloatFormat | str | None = None,
+        max_terms: int | None = None, b_fmt: FloatFormat | str | None = None,
+        lengths: npt.ArrayLike | None = None) -> tuple[np.ndarray, np.ndarray]:
     """Dot products over the last axis of ``a`` and ``b`` (encodings), in hardware order.
 
     ``lengths`` (optional, one per dot product) uses only the first ``lengths[i]`` terms of
@@ -44,16 +52,16 @@ def mac(a, b, *, mul_fmt, acc_fmt=None, accumulate="rounded", rounding="rne", ou
     if accumulate not in ACCUMULATE_MODES:
         raise ValueError(f"Accumulation must be one of {', '.join(ACCUMULATE_MODES)}, "
                          f"not {accumulate!r}")
-    fm = parse_format(mul_fmt)
-    fb = fm if b_fmt is None else parse_format(b_fmt)
-    fa = parse_format(acc_fmt) if acc_fmt is not None else fm
+    fm = cast(FloatFormat, parse_format(mul_fmt))
+    fb = fm if b_fmt is None else cast(FloatFormat, parse_format(b_fmt))
+    fa = cast(FloatFormat, parse_format(acc_fmt)) if acc_fmt is not None else fm
     a = np.atleast_2d(np.asarray(a, dtype=np.uint64))
     b = np.atleast_2d(np.asarray(b, dtype=np.uint64))
     a, b = np.broadcast_arrays(a, b)
     n, k = a.shape[:-1], a.shape[-1]
     lengths = np.full(n, k) if lengths is None else np.asarray(lengths)
     if accumulate == "exact":
-        fo = parse_format(out_fmt) if out_fmt is not None else fa
+        fo = cast(FloatFormat, parse_format(out_fmt)) if out_fmt is not None else fa
         return _exact(a, b, fm, fb, fo, rounding, max_terms or k, lengths)
     if out_fmt is not None and parse_format(out_fmt) != fa:
         raise ValueError(f"Output format must equal the accumulator format with "
@@ -74,7 +82,9 @@ def mac(a, b, *, mul_fmt, acc_fmt=None, accumulate="rounded", rounding="rne", ou
     return acc, flags
 
 
-def _exact(a, b, fm, fb, fo, rounding, max_terms, lengths):
+def _exact(a: np.ndarray, b: np.ndarray, fm: FloatFormat, fb: FloatFormat, fo: FloatFormat,
+           rounding: str | npt.ArrayLike, max_terms: int,
+           lengths: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     width, lsb = exact_acc_bits(fm, max_terms, fb)
     ra, sa = unpack(fm, a)
     rb, sb = unpack(fb, b)
@@ -112,7 +122,8 @@ def _exact(a, b, fm, fb, fo, rounding, max_terms, lengths):
     return round_raw(fo, raw, rounding)
 
 
-def mac_stream(a, b, last, **kw):
+def mac_stream(a: npt.ArrayLike, b: npt.ArrayLike, last: npt.ArrayLike,
+               **kw: Any) -> tuple[np.ndarray, np.ndarray]:
     """The stream view: pairs ``(a[i], b[i])`` with ``last[i]`` closing a dot product.
 
     Returns ``(bits, flags)``, one per ``last``; pairs after the final ``last`` are not

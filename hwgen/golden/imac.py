@@ -17,6 +17,7 @@ numpy only.
 """
 
 import numpy as np
+import numpy.typing as npt
 
 __all__ = ["int_mac", "wrap_int", "check_int_widths"]
 
@@ -24,7 +25,8 @@ _MAX_OPERAND_BITS = 32
 _MAX_ACC_BITS = 64
 
 
-def _check_width(what, bits, signed, lo=1, hi=64):
+def _check_width(what: str, bits: int | np.integer, signed: bool, lo: int = 1,
+                 hi: int = 64) -> int:
     if not isinstance(bits, (int, np.integer)) or isinstance(bits, bool):
         raise TypeError(f"{what} width must be an integer, not {bits!r}")
     lo = max(lo, 2 if signed else 1)
@@ -34,7 +36,8 @@ def _check_width(what, bits, signed, lo=1, hi=64):
     return int(bits)
 
 
-def check_int_widths(a_bits, b_bits, acc_bits, signed):
+def check_int_widths(a_bits: int | np.integer, b_bits: int | np.integer,
+                     acc_bits: int | np.integer, signed: bool) -> tuple[int, int, int]:
     """Validate the widths of an integer MAC; return them as ints (shared with the unit)."""
     a_bits = _check_width("Operand A", a_bits, signed, hi=_MAX_OPERAND_BITS)
     b_bits = _check_width("Operand B", b_bits, signed, hi=_MAX_OPERAND_BITS)
@@ -42,11 +45,11 @@ def check_int_widths(a_bits, b_bits, acc_bits, signed):
     return a_bits, b_bits, acc_bits
 
 
-def _range(bits, signed):
+def _range(bits: int, signed: bool) -> tuple[int, int]:
     return (-(1 << (bits - 1)), (1 << (bits - 1)) - 1) if signed else (0, (1 << bits) - 1)
 
 
-def wrap_int(x, bits, signed):
+def wrap_int(x: npt.ArrayLike, bits: int, signed: bool) -> np.ndarray:
     """Reduce integers ``x`` modulo ``2**bits`` into the signed or unsigned range.
 
     ``x`` is anything numpy turns into integers (int64 or uint64 arrays; values are taken
@@ -64,7 +67,7 @@ def wrap_int(x, bits, signed):
     return u.astype(np.int64)
 
 
-def _as_ints(name, x, bits, signed):
+def _as_ints(name: str, x: npt.ArrayLike, bits: int, signed: bool) -> np.ndarray:
     arr = np.asarray(x)
     if arr.dtype.kind not in "iub" and arr.size:
         raise TypeError(f"Operand {name} must hold integers, not {arr.dtype}")
@@ -77,7 +80,9 @@ def _as_ints(name, x, bits, signed):
     return arr
 
 
-def int_mac(a, b, last, a_bits=8, b_bits=8, acc_bits=32, signed=True):
+def int_mac(a: npt.ArrayLike, b: npt.ArrayLike, last: npt.ArrayLike,
+            a_bits: int | np.integer = 8, b_bits: int | np.integer = 8,
+            acc_bits: int | np.integer = 32, signed: bool = True) -> np.ndarray:
     """Results of the integer MAC stream: one per item with ``last`` set.
 
     Parameters

@@ -45,17 +45,27 @@ Dual-precision PEs take ``low`` (0 high, 1 low mode) per tile the same way
 numpy only.
 """
 
-import numpy as np
+from __future__ import annotations
 
-from ..pespec import DATAFLOWS, bits_width, parse_pe
+from typing import TYPE_CHECKING, Any, cast
+
+import numpy as np
+import numpy.typing as npt
+
+from ..formats import FloatFormat, IntFormat
+from ..pespec import DATAFLOWS, PESpec, bits_width, parse_pe
 from .imac import wrap_int
 from .fmac import mac
 from .ops import add, fma, mul
 
+if TYPE_CHECKING:
+    from .tiling import Tile, Tiling
+
 __all__ = ["matmul", "mac_step", "tile_bits", "tile_modes", "dualprec_pack", "random_operands"]
 
 
-def _check(A, B, pe, dataflow, rows, cols):
+def _check(A: npt.ArrayLike, B: npt.ArrayLike, pe: PESpec | str, dataflow: str, rows: int,
+           cols: int) -> tuple[np.ndarray, np.ndarray, PESpec]:
     pe = parse_pe(pe)
     if dataflow not in DATAFLOWS:
         raise ValueError(f"Dataflow must be one of {', '.join(DATAFLOWS)}, not {dataflow!r}")
@@ -69,14 +79,14 @@ def _check(A, B, pe, dataflow, rows, cols):
     return A, B, pe
 
 
-def _int_values(pe, B):
+def _int_values(pe: PESpec, B: np.ndarray) -> np.ndarray:
     if pe.kind == "ternary":
         from .tmac import ternary_decode
         return ternary_decode(np.asarray(B) & 3)
     return B
 
 
-def tile_bits(pe, tiling, bits=None):
+def tile_bits(pe: PESpec | str, tiling: Tiling, bits: npt.ArrayLike | None = None) -> list[int]:
     """The ``bits`` field of every tile of ``tiling`` (a list of ints, tile order) for a
     bit-serial PE: ``bits`` is None (full precision W), one int for every tile, or one int
     per tile. Each must fit the field (0..2**bits_width-1).
@@ -91,8 +101,8 @@ def tile_bits(pe, tiling, bits=None):
         raise ValueError(f"Run-time bits apply to bit-serial PEs (bsWxA) only, not {pe.spec!r}")
     n = len(tiling.tiles)
     if bits is None:
-        bits = pe.w_fmt.bits
-    vals = [bits] * n if np.ndim(bits) == 0 else list(np.asarray(bits).ravel())
+        bits = cast(IntFormat, pe.w_fmt).bits
+    vals: list[Any] = [bits] * n if np.ndim(bits) == 0 else list(np.asarray(bits).ravel())
     if len(vals) != n:
         raise ValueError(f"Bits must be one integer or one per tile ({n}), not {len(vals)}")
     hi = (1 << bits_width(pe)) - 1
@@ -102,7 +112,7 @@ def tile_bits(pe, tiling, bits=None):
     return [int(v) for v in vals]
 
 
-def _tile_slices(t, tile):
+def _tile_slices(t: Tiling, tile: Tile) -> tuple[slice, slice, slice]:
     """``(ms, ks, ns)``: the rows of A, the K range and the columns of B that ``tile`` of
     tiling ``t`` computes with (padded matrices)."""
     R, C = t.rows, t.cols
@@ -113,7 +123,8 @@ def _tile_slices(t, tile):
             np.s_[tile.inner * C:(tile.inner + 1) * C])
 
 
-def _bitserial_gemm(pe, t, Ap, Bp, bits):
+def _bitserial_gemm(pe: PESpec, t: Tiling, Ap: np.ndarray, Bp: np.ndarray,
+                    bits: npt.ArrayLike | None) -> np.ndarray:
     """Sum of the tiles' products, each tile's weights truncated to its ``bits`` top bits
     (a weight-stationary tile is one weight block; an output-stationary tile, an output
     block, uses a whole column block of the weights)."""
@@ -121,11 +132,11 @@ def _bitserial_gemm(pe, t, Ap, Bp, bits):
     out = np.zeros((t.m_padded, t.n_padded), dtype=np.int64)
     for tile, b in zip(t.tiles, tile_bits(pe, t, bits)):
         ms, ks, ns = _tile_slices(t, tile)
-        out[ms, ns] += Ap[ms, ks] @ truncate(Bp[ks, ns], pe.w_fmt.bits, b)
+        out[ms, ns] += Ap[ms, ks] @ truncate(Bp[ks, ns], cast(IntFormat, pe.w_fmt).bits, b)
     return out
 
 
-def tile_modes(pe, tiling, low=None):
+def tile_modes(pe: PESpec | str, tiling: Tiling, low: npt.ArrayLike | None = None) -> list[int]:
     """The ``low`` flag of every tile of ``tiling`` (a list of 0/1, tile order) for a
     dual-precision PE: None (all high), one 0/1 for every tile, or one per tile."""
     pe = parse_pe(pe)
@@ -133,7 +144,9 @@ def tile_modes(pe, tiling, low=None):
         raise ValueError(f"Run-time low mode applies to dual-precision PEs (dpH) only, not "
                          f"{pe.spec!r}")
     n = len(tiling.tiles)
-    vals = [low or 0] * n if np.ndim(low) == 0 else list(np.asarray(low).ravel())
+    # (numpy's stub of np.ndim leaves out None, which it takes: np.ndim(None) == 0)
+    vals: list[Any] = [low or 0] * n if np.ndim(low) == 0 else list(  # type: ignore[arg-type]
+        np.asarray(low).ravel())
     if len(vals) != n:
         raise ValueError(f"Low flags must be one or one per tile ({n}), not {len(vals)}")
     for v in vals:
@@ -142,7 +155,8 @@ def tile_modes(pe, tiling, low=None):
     return [int(v) for v in vals]
 
 
-def dualprec_pack(A, B, pe):
+def dualprec_pack(A: npt.ArrayLike, B: npt.ArrayLike,
+                  pe: PESpec | str) -> tuple[np.ndarray, np.ndarray]:
     """Low-mode operands for a dual-precision PE: the M×2K and 2K×N matrices of signed
     (H/2)-bit values ``A``, ``B`` (2K even: pad with a zero column/row) packed into the M×K and
     K×N word matrices whose low-mode GEMM is ``A @ B``: element 2k in the low half of word k."""
@@ -153,15 +167,16 @@ def dualprec_pack(A, B, pe):
     A, B = np.asarray(A, dtype=np.int64), np.asarray(B, dtype=np.int64)
     if A.ndim != 2 or B.ndim != 2 or A.shape[1] != B.shape[0] or A.shape[1] % 2:
         raise ValueError(f"Matrices must be M×2K and 2K×N, not {A.shape} and {B.shape}")
-    h = pe.w_fmt.bits
+    h = cast(IntFormat, pe.w_fmt).bits
     return (pack_halves(A[:, 0::2], A[:, 1::2], h).astype(np.int64),
             pack_halves(B[0::2, :], B[1::2, :], h).astype(np.int64))
 
 
-def _dualprec_gemm(pe, t, Ap, Bp, low):
+def _dualprec_gemm(pe: PESpec, t: Tiling, Ap: np.ndarray, Bp: np.ndarray,
+                   low: npt.ArrayLike | None) -> np.ndarray:
     """Sum of the dual-precision contributions, tile by tile with each tile's mode."""
     from .dpmac import dualprec_contrib
-    h = pe.w_fmt.bits
+    h = cast(IntFormat, pe.w_fmt).bits
     out = np.zeros((t.m_padded, t.n_padded), dtype=np.int64)
     for tile, lo in zip(t.tiles, tile_modes(pe, t, low)):
         ms, ks, ns = _tile_slices(t, tile)
@@ -170,7 +185,9 @@ def _dualprec_gemm(pe, t, Ap, Bp, low):
     return out
 
 
-def matmul(A, B, pe, dataflow="ws", rows=4, cols=4, bits=None, low=None):
+def matmul(A: npt.ArrayLike, B: npt.ArrayLike, pe: PESpec | str, dataflow: str = "ws",
+           rows: int = 4, cols: int = 4, bits: npt.ArrayLike | None = None,
+           low: npt.ArrayLike | None = None) -> np.ndarray:
     """``A @ B`` exactly as a ``rows`` × ``cols`` :class:`SystolicArray` with PE ``pe`` and
     ``dataflow`` computes it through the host tiler (:mod:`hwgen.golden.tiling`).
 
@@ -200,7 +217,7 @@ def matmul(A, B, pe, dataflow="ws", rows=4, cols=4, bits=None, low=None):
         a = A.astype(np.int64)
         b = _int_values(pe, B).astype(np.int64)
         # int64 matmul wraps modulo 2**64, and the accumulator width divides 64 bits' modulus.
-        return wrap_int(a @ b, pe.acc_bits, pe.acc_fmt.signed)
+        return wrap_int(a @ b, pe.acc_bits, cast(IntFormat, pe.acc_fmt).signed)
     kp = Tiling(M, K, N, rows, cols, dataflow).k_padded
     a = np.zeros((M, kp), dtype=np.uint64)
     b = np.zeros((kp, N), dtype=np.uint64)
@@ -217,8 +234,8 @@ def matmul(A, B, pe, dataflow="ws", rows=4, cols=4, bits=None, low=None):
         # Integer addition modulo 2**acc_bits is associative: the column order of the
         # weight-stationary array and the per-PE order of the output-stationary one give the
         # one exact sum, rounded once.
-        bits, _ = mac(a3, b3, mul_fmt=pe.a_fmt, accumulate="exact", out_fmt=pe.out_fmt,
-                      max_terms=pe.max_terms)
+        bits, _ = mac(a3, b3, mul_fmt=cast(FloatFormat, pe.a_fmt), accumulate="exact",
+                      out_fmt=cast(FloatFormat, pe.out_fmt), max_terms=pe.max_terms)
         return bits
     acc = np.zeros((M, N), dtype=np.uint64)          # +0
     for k in range(kp):
@@ -226,27 +243,33 @@ def matmul(A, B, pe, dataflow="ws", rows=4, cols=4, bits=None, low=None):
     return acc
 
 
-def mac_step(pe, acc, a, b):
+def mac_step(pe: PESpec | str, acc: npt.ArrayLike, a: npt.ArrayLike,
+             b: npt.ArrayLike) -> np.ndarray:
     """One PE step of a rounded or fused float PE: ``acc ⊕ (a ⊗ b)`` (encodings)."""
     pe = parse_pe(pe)
     if pe.accumulate == "rounded":
-        p, _ = mul(pe.a_fmt, a, b, "rne", out_fmt=pe.acc_fmt, b_fmt=pe.w_fmt)
-        s, _ = add(pe.acc_fmt, acc, p, "rne")
+        p, _ = mul(cast(FloatFormat, pe.a_fmt), a, b, "rne",
+                   out_fmt=cast(FloatFormat, pe.acc_fmt), b_fmt=cast(FloatFormat, pe.w_fmt))
+        s, _ = add(cast(FloatFormat, pe.acc_fmt), acc, p, "rne")
         return s
     if pe.accumulate == "fused":
-        s, _ = fma(pe.a_fmt, a, b, acc, "rne", b_fmt=pe.w_fmt, c_fmt=pe.acc_fmt,
-                   out_fmt=pe.acc_fmt)
+        s, _ = fma(cast(FloatFormat, pe.a_fmt), a, b, acc, "rne",
+                   b_fmt=cast(FloatFormat, pe.w_fmt), c_fmt=cast(FloatFormat, pe.acc_fmt),
+                   out_fmt=cast(FloatFormat, pe.acc_fmt))
         return s
     raise ValueError(f"PE {pe.spec!r} has no float step (accumulate={pe.accumulate!r})")
 
 
-def random_operands(rng, pe, M, K, N):
+def random_operands(rng: np.random.Generator, pe: PESpec, M: int, K: int,
+                    N: int) -> tuple[np.ndarray, np.ndarray]:
     """Random ``A`` (M x K) and ``B`` (K x N) for PE ``pe``: integers over the full range
     (ternary weights: random codes) or float encodings of N(0, 1) values."""
     if pe.kind == "float":
         from .rounding import encode
-        return (encode(pe.a_fmt, rng.normal(0, 1, (M, K))),
-                encode(pe.w_fmt, rng.normal(0, 1, (K, N))))
-    b_lo, b_hi = (0, 4) if pe.kind == "ternary" else (pe.w_fmt.min_value, pe.w_fmt.max_value + 1)
-    return (rng.integers(pe.a_fmt.min_value, pe.a_fmt.max_value + 1, (M, K)),
+        return (encode(cast(FloatFormat, pe.a_fmt), rng.normal(0, 1, (M, K))),
+                encode(cast(FloatFormat, pe.w_fmt), rng.normal(0, 1, (K, N))))
+    b_lo, b_hi = (0, 4) if pe.kind == "ternary" else \
+        (cast(IntFormat, pe.w_fmt).min_value, cast(IntFormat, pe.w_fmt).max_value + 1)
+    return (rng.integers(cast(IntFormat, pe.a_fmt).min_value,
+                         cast(IntFormat, pe.a_fmt).max_value + 1, (M, K)),
             rng.integers(b_lo, b_hi, (K, N)))

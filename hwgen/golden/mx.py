@@ -97,9 +97,13 @@ sums blocks, and the internal precision is left to the implementation. Ours, to 
 blocks along ``K`` (``A`` quantized along axis 1, ``B`` along axis 0).
 """
 
+from __future__ import annotations
+
 from fractions import Fraction
+from typing import cast
 
 import numpy as np
+import numpy.typing as npt
 
 from ..formats import FloatFormat, parse_format
 from .rounding import Raw, decode, raw_from_float64, round_raw, rounding_codes, unpack
@@ -128,7 +132,10 @@ _INT8_GRID = FloatFormat(2, 6, specials="none")
 class _Elem:
     """Facts about one element format (internal)."""
 
-    def __init__(self, name):
+    fmt: FloatFormat | None
+    sat: FloatFormat
+
+    def __init__(self, name: str) -> None:
         self.name = name
         self.is_int = name == "int8"
         if self.is_int:
@@ -139,7 +146,7 @@ class _Elem:
             self.lsb = -6                       # exponent of the element's unit
             self.max_units = 128                # largest |value| / 2**lsb (for -2)
         else:
-            f = parse_format(name)
+            f = cast(FloatFormat, parse_format(name))
             self.fmt = f
             self.width = f.width
             self.emax = f.emax
@@ -152,14 +159,14 @@ class _Elem:
                                    overflow="saturate")
 
 
-def _pow2(n):
+def _pow2(n: int) -> Fraction:
     return Fraction(2) ** n
 
 
-_ELEMS: dict = {}
+_ELEMS: dict[str, _Elem] = {}
 
 
-def check_mx_element(elem, what="MX element format"):
+def check_mx_element(elem: str | FloatFormat, what: str = "MX element format") -> _Elem:
     """The facts of element format ``elem`` (a name in :data:`MX_ELEMENTS`); else ValueError."""
     if isinstance(elem, FloatFormat):
         elem = elem.name
@@ -171,7 +178,7 @@ def check_mx_element(elem, what="MX element format"):
     return _ELEMS[name]
 
 
-def check_mx_block(block):
+def check_mx_block(block: int | np.integer) -> int:
     """``block`` if it is an accepted block size (:data:`MX_BLOCK_SIZES`); else ValueError."""
     if isinstance(block, bool) or not isinstance(block, (int, np.integer)) or \
             int(block) not in MX_BLOCK_SIZES:
@@ -180,26 +187,26 @@ def check_mx_block(block):
     return int(block)
 
 
-def _check_rule(scale_rule):
+def _check_rule(scale_rule: str) -> str:
     if not isinstance(scale_rule, str) or scale_rule not in MX_SCALE_RULES:
         raise ValueError(f"Scale rule must be one of {', '.join(MX_SCALE_RULES)}, "
                          f"not {scale_rule!r}")
     return scale_rule
 
 
-def mx_elem_emax(elem):
+def mx_elem_emax(elem: str | FloatFormat) -> int:
     """``emax_elem`` of §6.3: the exponent of the element format's largest normal power of 2."""
     return check_mx_element(elem).emax
 
 
-def mx_elem_max(elem):
+def mx_elem_max(elem: str | FloatFormat) -> float:
     """The largest magnitude of the element format (a float): 448, 57344, 28, 7.5, 6, 127/64."""
     return check_mx_element(elem).max
 
 
 # -- E8M0 ------------------------------------------------------------------------------------
 
-def e8m0_decode(codes):
+def e8m0_decode(codes: npt.ArrayLike) -> np.ndarray:
     """E8M0 codes → float64 scales: ``2**(c - 127)``, NaN for ``0xFF`` (§5.4.1)."""
     c = np.asarray(codes)
     if c.dtype.kind not in "iu":
@@ -211,7 +218,7 @@ def e8m0_decode(codes):
     return np.where(c == E8M0_NAN, np.nan, np.ldexp(1.0, c - E8M0_BIAS))
 
 
-def e8m0_encode(values):
+def e8m0_encode(values: npt.ArrayLike) -> np.ndarray:
     """Scales → E8M0 codes (uint8): a power of two ``2**e``, ``-127 <= e <= 127``, is code
     ``e + 127``; NaN is ``0xFF``.
 
@@ -234,16 +241,17 @@ def e8m0_encode(values):
 
 # -- elements --------------------------------------------------------------------------------
 
-def mx_element_decode(elem, codes):
+def mx_element_decode(elem: str | FloatFormat, codes: npt.ArrayLike) -> np.ndarray:
     """Element codes → float64 values (exact; NaN/±Inf for the FP8 specials)."""
     el = check_mx_element(elem)
     c = np.asarray(codes).astype(np.int64) & ((1 << el.width) - 1)
     if el.is_int:
         return np.where(c >= 128, c - 256, c) / 64.0
-    return decode(el.fmt, c)
+    return decode(cast(FloatFormat, el.fmt), c)
 
 
-def mx_element_encode(elem, values, rounding="rne"):
+def mx_element_encode(elem: str | FloatFormat, values: npt.ArrayLike,
+                      rounding: str | npt.ArrayLike = "rne") -> np.ndarray:
     """float64 values → element codes (uint8): the spec's ``quantize_to_element_format``.
 
     One rounding in ``rounding`` (a mode name or RISC-V ``frm`` codes), then magnitudes above
@@ -257,29 +265,31 @@ def mx_element_encode(elem, values, rounding="rne"):
     return _round_elements(el, raw, rounding_codes(rounding, raw.sig.shape))
 
 
-def _round_elements(el, raw, rm):
+def _round_elements(el: _Elem, raw: Raw, rm: np.ndarray) -> np.ndarray:
     if not el.is_int:
         bits, _ = round_raw(el.sat, raw, rm)
         return bits.astype(np.uint8)
     bits, _ = round_raw(_INT8_GRID, raw, rm)
-    q = decode(_INT8_GRID, bits) * 64.0           # an integer (exact), or NaN → -0
+    q: np.ndarray = decode(_INT8_GRID, bits) * 64.0   # an integer (exact), or NaN → -0
     q = np.clip(np.nan_to_num(q, nan=0.0), -128, 127).astype(np.int64)
     return (q & 0xFF).astype(np.uint8)
 
 
-def _unpack_elements(el, codes):
+def _unpack_elements(el: _Elem, codes: npt.ArrayLike
+                     ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """Element codes → (sign, units, nan, snan, inf): ``units`` is |value| / 2**lsb (int64)."""
     c = np.asarray(codes).astype(np.int64) & ((1 << el.width) - 1)
     if el.is_int:
         v = np.where(c >= 128, c - 256, c)
         z = np.zeros(c.shape, dtype=bool)
         return v < 0, np.abs(v), z, z, z
-    raw, snan = unpack(el.fmt, c.astype(_U64))
+    raw, snan = unpack(cast(FloatFormat, el.fmt), c.astype(_U64))
     units = raw.sig.astype(np.int64) << (raw.exp - el.lsb)
     return raw.sign, units, raw.nan, snan, raw.inf
 
 
-def mx_block_sum_bits(elem, b_elem=None, block=32):
+def mx_block_sum_bits(elem: str | FloatFormat, b_elem: str | FloatFormat | None = None,
+                      block: int | np.integer = 32) -> tuple[int, int]:
     """Width of the exact fixed-point block sum of ``block`` products.
 
     Returns ``(width, lsb_exp)``: a two's-complement integer of ``width`` bits counting units of
@@ -295,7 +305,7 @@ def mx_block_sum_bits(elem, b_elem=None, block=32):
 
 # -- quantization ----------------------------------------------------------------------------
 
-def _blocks(values, block, axis):
+def _blocks(values: npt.ArrayLike, block: int, axis: int | np.integer) -> np.ndarray:
     """Move ``axis`` last and split it into (..., nblocks, block)."""
     v = np.asarray(values)
     if v.ndim == 0:
@@ -312,11 +322,13 @@ def _blocks(values, block, axis):
     return v.reshape(v.shape[:-1] + (n // block, block))
 
 
-def _unblocks(x, shape_moved, axis):
+def _unblocks(x: np.ndarray, shape_moved: tuple[int, ...], axis: int | np.integer) -> np.ndarray:
     return np.moveaxis(x.reshape(shape_moved), -1, axis)
 
 
-def mx_quantize(values, elem, block=32, axis=-1, scale_rule="floor", rounding="rne"):
+def mx_quantize(values: npt.ArrayLike, elem: str | FloatFormat, block: int | np.integer = 32,
+                axis: int | np.integer = -1, scale_rule: str = "floor",
+                rounding: str = "rne") -> tuple[np.ndarray, np.ndarray]:
     """Quantize real values to MX blocks along ``axis`` (the conversion of §6.3).
 
     Parameters
@@ -386,7 +398,8 @@ def mx_quantize(values, elem, block=32, axis=-1, scale_rule="floor", rounding="r
     return np.moveaxis(scales, -1, axis), _unblocks(codes, moved, axis)
 
 
-def mx_dequantize(scales, codes, elem, block=32, axis=-1):
+def mx_dequantize(scales: npt.ArrayLike, codes: npt.ArrayLike, elem: str | FloatFormat,
+                  block: int | np.integer = 32, axis: int | np.integer = -1) -> np.ndarray:
     """MX blocks → float64 values ``X * P_i`` (exact); a NaN scale makes its block NaN."""
     el = check_mx_element(elem)
     block = check_mx_block(block)
@@ -403,7 +416,8 @@ def mx_dequantize(scales, codes, elem, block=32, axis=-1):
 
 # -- dot products ----------------------------------------------------------------------------
 
-def _operand(x, name):
+def _operand(x: tuple[npt.ArrayLike, npt.ArrayLike] | list[npt.ArrayLike],
+             name: str) -> tuple[np.ndarray, np.ndarray]:
     if not isinstance(x, (tuple, list)) or len(x) != 2:
         raise TypeError(f"Operand {name} must be a (scales, codes) pair, not {type(x).__name__}")
     s = np.asarray(x[0])
@@ -416,7 +430,10 @@ def _operand(x, name):
     return s.astype(np.int64), c.astype(np.int64)
 
 
-def mx_dot(a, b, elem, b_elem=None, *, rounding="rne", block=32):
+def mx_dot(a: tuple[npt.ArrayLike, npt.ArrayLike] | list[npt.ArrayLike],
+           b: tuple[npt.ArrayLike, npt.ArrayLike] | list[npt.ArrayLike], elem: str | FloatFormat,
+           b_elem: str | FloatFormat | None = None, *, rounding: str | npt.ArrayLike = "rne",
+           block: int | np.integer = 32) -> tuple[np.ndarray, np.ndarray]:
     """MX dot products over the last axis (§6.1/§6.2), to the bit (module docstring).
 
     Parameters
@@ -498,7 +515,8 @@ def mx_dot(a, b, elem, b_elem=None, *, rounding="rne", block=32):
     return acc.reshape(lead), flags.reshape(lead)
 
 
-def _exact_add(acc, ssum, t_exp, rm):
+def _exact_add(acc: Raw, ssum: np.ndarray, t_exp: np.ndarray, rm: np.ndarray
+               ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """``acc + ssum * 2**t_exp`` exactly, reduced to a 62-bit significand and a sticky bit.
 
     ``acc`` is an unpacked FP32 Raw (its specials are handled by the caller: their ``sig`` is
@@ -538,7 +556,11 @@ def _exact_add(acc, ssum, t_exp, rm):
     return sign, exp, sig, sticky
 
 
-def mx_matmul(a, b, elem, b_elem=None, *, rounding="rne", block=32):
+def mx_matmul(a: tuple[npt.ArrayLike, npt.ArrayLike] | list[npt.ArrayLike],
+              b: tuple[npt.ArrayLike, npt.ArrayLike] | list[npt.ArrayLike],
+              elem: str | FloatFormat, b_elem: str | FloatFormat | None = None, *,
+              rounding: str | npt.ArrayLike = "rne",
+              block: int | np.integer = 32) -> tuple[np.ndarray, np.ndarray]:
     """``A @ B`` of MX operands, blocks along ``K``: each output is :func:`mx_dot` of a row of
     ``A`` and a column of ``B``.
 

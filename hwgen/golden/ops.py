@@ -9,9 +9,15 @@ a signaling NaN operand, ``Inf * 0`` and ``Inf - Inf`` raise invalid; an exact z
 ``+0`` (``-0`` when rounding down) unless both addends are zeros of the same sign.
 """
 
-import numpy as np
+from __future__ import annotations
 
-from ..formats import parse_format
+from collections.abc import Callable
+from typing import cast
+
+import numpy as np
+import numpy.typing as npt
+
+from ..formats import FloatFormat, parse_format
 from .rounding import Raw, round_raw, unpack, rounding_codes, bit_length
 
 __all__ = ["mul", "add", "sub", "fma", "exact_sum", "TABLE_MAX_BITS"]
@@ -23,10 +29,14 @@ _U64 = np.uint64
 #: (computed once per formats and mode by the same code, on first use): the same bits, ~10x
 #: faster on large arrays (the explorer's narrow-float emulation).
 TABLE_MAX_BITS = 16
-_TABLES: dict = {}
+_TABLES: dict[tuple[str, FloatFormat, FloatFormat, FloatFormat, str],
+              tuple[np.ndarray, np.ndarray]] = {}
 
 
-def _tabled(op, fa, fb, fo, rounding, a, b, compute):
+def _tabled(op: str, fa: FloatFormat, fb: FloatFormat, fo: FloatFormat,
+            rounding: str | npt.ArrayLike, a: npt.ArrayLike, b: npt.ArrayLike,
+            compute: Callable[[np.ndarray, np.ndarray], tuple[np.ndarray, np.ndarray]]
+            ) -> tuple[np.ndarray, np.ndarray] | None:
     """``compute(a, b)`` through the table of ``(op, fa, fb, fo, rounding)`` when the formats
     are narrow, the mode static and the operands encodings in range; else ``None``."""
     if not isinstance(rounding, str) or fa.width + fb.width > TABLE_MAX_BITS:
@@ -48,12 +58,12 @@ def _tabled(op, fa, fb, fo, rounding, a, b, compute):
     return table[0][idx], table[1][idx]
 
 
-def _fmts(fmt, *others):
-    fmt = parse_format(fmt)
-    return [fmt] + [fmt if o is None else parse_format(o) for o in others]
+def _fmts(fmt: FloatFormat | str, *others: FloatFormat | str | None) -> list[FloatFormat]:
+    fmt = cast(FloatFormat, parse_format(fmt))
+    return [fmt] + [fmt if o is None else cast(FloatFormat, parse_format(o)) for o in others]
 
 
-def exact_sum(x, y, rm):
+def exact_sum(x: Raw, y: Raw, rm: np.ndarray) -> Raw:
     """Exact ``x + y`` of two finite raw values (no sticky), as a Raw.
 
     The sum is computed exactly in Python integers (object arrays) where 64 bits cannot hold the
@@ -104,7 +114,8 @@ def exact_sum(x, y, rm):
     return Raw(sign, exp, mag, sticky=sticky)
 
 
-def _nan_in(ra, sa, *rest):
+def _nan_in(ra: Raw, sa: np.ndarray,
+            *rest: tuple[Raw, np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
     nan, snan = ra.nan, sa
     for r, s in rest:
         nan = nan | r.nan      # not in place: the operands may broadcast to a larger shape
@@ -112,11 +123,13 @@ def _nan_in(ra, sa, *rest):
     return nan, snan
 
 
-def mul(fmt, a, b, rounding="rne", *, out_fmt=None, b_fmt=None):
+def mul(fmt: FloatFormat | str, a: npt.ArrayLike, b: npt.ArrayLike,
+        rounding: str | npt.ArrayLike = "rne", *, out_fmt: FloatFormat | str | None = None,
+        b_fmt: FloatFormat | str | None = None) -> tuple[np.ndarray, np.ndarray]:
     """``a * b`` with one rounding into ``out_fmt`` (default ``fmt``). Returns (bits, flags)."""
     fa, fb, fo = _fmts(fmt, b_fmt, out_fmt if out_fmt is not None else fmt)
 
-    def compute(a, b):
+    def compute(a: npt.ArrayLike, b: npt.ArrayLike) -> tuple[np.ndarray, np.ndarray]:
         ra, sa = unpack(fa, a)
         rb, sb = unpack(fb, b)
         raw, _ = _mul_raw(ra, sa, rb, sb)
@@ -125,7 +138,7 @@ def mul(fmt, a, b, rounding="rne", *, out_fmt=None, b_fmt=None):
     return compute(a, b) if fast is None else fast
 
 
-def _mul_raw(ra, sa, rb, sb):
+def _mul_raw(ra: Raw, sa: np.ndarray, rb: Raw, sb: np.ndarray) -> tuple[Raw, np.ndarray]:
     """Exact product as a Raw, and the 'is exactly zero' mask of the product."""
     nan, snan = _nan_in(ra, sa, (rb, sb))
     za = (ra.sig == 0) & ~ra.inf & ~ra.nan
@@ -139,11 +152,14 @@ def _mul_raw(ra, sa, rb, sb):
     return raw, za | zb
 
 
-def add(fmt, a, b, rounding="rne", *, out_fmt=None, b_fmt=None, subtract=False):
+def add(fmt: FloatFormat | str, a: npt.ArrayLike, b: npt.ArrayLike,
+        rounding: str | npt.ArrayLike = "rne", *, out_fmt: FloatFormat | str | None = None,
+        b_fmt: FloatFormat | str | None = None,
+        subtract: bool = False) -> tuple[np.ndarray, np.ndarray]:
     """``a + b`` (or ``a - b``) with one rounding into ``out_fmt``. Returns (bits, flags)."""
     fa, fb, fo = _fmts(fmt, b_fmt, out_fmt if out_fmt is not None else fmt)
 
-    def compute(a, b):
+    def compute(a: npt.ArrayLike, b: npt.ArrayLike) -> tuple[np.ndarray, np.ndarray]:
         ra, sa = unpack(fa, a)
         rb, sb = unpack(fb, b)
         if subtract:
@@ -155,12 +171,14 @@ def add(fmt, a, b, rounding="rne", *, out_fmt=None, b_fmt=None, subtract=False):
     return compute(a, b) if fast is None else fast
 
 
-def sub(fmt, a, b, rounding="rne", **kw):
+def sub(fmt: FloatFormat | str, a: npt.ArrayLike, b: npt.ArrayLike,
+        rounding: str | npt.ArrayLike = "rne",
+        **kw: FloatFormat | str | None) -> tuple[np.ndarray, np.ndarray]:
     """``a - b``: :func:`add` with ``subtract=True``."""
     return add(fmt, a, b, rounding, subtract=True, **kw)
 
 
-def _add_raw(ra, sa, rb, sb, rm):
+def _add_raw(ra: Raw, sa: np.ndarray, rb: Raw, sb: np.ndarray, rm: np.ndarray) -> Raw:
     nan, snan = _nan_in(ra, sa, (rb, sb))
     inf_minus_inf = ra.inf & rb.inf & (ra.sign != rb.sign)
     inf = (ra.inf | rb.inf) & ~nan & ~inf_minus_inf
@@ -170,13 +188,16 @@ def _add_raw(ra, sa, rb, sb, rm):
                nan=nan | inf_minus_inf, inf=inf, invalid=snan | inf_minus_inf)
 
 
-def _finite(r):
+def _finite(r: Raw) -> Raw:
     """The finite part of a raw value (specials as zeros, so sums stay defined)."""
     sp = r.nan | r.inf
     return Raw(r.sign, r.exp, np.where(sp, _U64(0), r.sig))
 
 
-def fma(fmt, a, b, c, rounding="rne", *, out_fmt=None, c_fmt=None, b_fmt=None):
+def fma(fmt: FloatFormat | str, a: npt.ArrayLike, b: npt.ArrayLike, c: npt.ArrayLike,
+        rounding: str | npt.ArrayLike = "rne", *, out_fmt: FloatFormat | str | None = None,
+        c_fmt: FloatFormat | str | None = None,
+        b_fmt: FloatFormat | str | None = None) -> tuple[np.ndarray, np.ndarray]:
     """``a * b + c`` with a single rounding into ``out_fmt``. Returns (bits, flags)."""
     fa, fb, fc, fo = _fmts(fmt, b_fmt, c_fmt, out_fmt if out_fmt is not None else fmt)
     ra, sa = unpack(fa, a)

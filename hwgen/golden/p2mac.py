@@ -15,6 +15,7 @@ the scale; the host multiplies by it.
 """
 
 import numpy as np
+import numpy.typing as npt
 
 from .bsmac import accumulate_groups
 
@@ -22,12 +23,13 @@ __all__ = ["shift_bits", "pow2_decode", "pow2_encode", "pow2_pack", "pow2_dot", 
            "quantize_pow2"]
 
 
-def shift_bits(max_shift):
+def shift_bits(max_shift: int) -> int:
     """Width of the ``shift`` field for ``max_shift``."""
     return max(1, int(max_shift).bit_length())
 
 
-def pow2_decode(shift, neg, zero, max_shift):
+def pow2_decode(shift: npt.ArrayLike, neg: npt.ArrayLike, zero: npt.ArrayLike,
+                max_shift: int) -> np.ndarray:
     """Integer weights (int64) of the fields ``shift``, ``neg``, ``zero`` (arrays)."""
     s = np.minimum(np.asarray(shift, dtype=np.int64), max_shift)
     mag = np.int64(1) << s
@@ -35,7 +37,8 @@ def pow2_decode(shift, neg, zero, max_shift):
     return np.where(np.asarray(zero, dtype=bool), 0, v)
 
 
-def pow2_encode(values, max_shift):
+def pow2_encode(values: npt.ArrayLike,
+                max_shift: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Fields ``(shift, neg, zero)`` (int64 arrays) of integer weights in
     ``{0, ±1, ±2, ..., ±2**max_shift}``; anything else raises ``ValueError``."""
     v = np.asarray(values, dtype=np.int64)
@@ -48,26 +51,30 @@ def pow2_encode(values, max_shift):
     return shift, (v < 0).astype(np.int64), (v == 0).astype(np.int64)
 
 
-def pow2_pack(shift, neg, zero, max_shift):
+def pow2_pack(shift: npt.ArrayLike, neg: npt.ArrayLike, zero: npt.ArrayLike,
+              max_shift: int) -> np.ndarray:
     """One lane's code as an integer (``shift`` low, then ``neg``, then ``zero``)."""
     sb = shift_bits(max_shift)
     return (np.asarray(shift, dtype=np.int64) | (np.asarray(neg, dtype=np.int64) << sb)
             | (np.asarray(zero, dtype=np.int64) << (sb + 1)))
 
 
-def pow2_dot(shift, neg, zero, acts, max_shift):
+def pow2_dot(shift: npt.ArrayLike, neg: npt.ArrayLike, zero: npt.ArrayLike, acts: npt.ArrayLike,
+             max_shift: int) -> np.ndarray:
     """Dot products ``decode(fields) @ acts`` over the last axis (shape ``(..., lanes)``)."""
     w = pow2_decode(shift, neg, zero, max_shift)
     return np.sum(w * np.asarray(acts, dtype=np.int64), axis=-1)
 
 
-def pow2_mac(shift, neg, zero, acts, last, max_shift, acc_bits=None):
+def pow2_mac(shift: npt.ArrayLike, neg: npt.ArrayLike, zero: npt.ArrayLike, acts: npt.ArrayLike,
+             last: npt.ArrayLike, max_shift: int, acc_bits: int | None = None) -> np.ndarray:
     """Group results, one per operation with ``last`` set (see
     :func:`hwgen.golden.bsmac.accumulate_groups`), wrapped to ``acc_bits`` if given."""
     return accumulate_groups(pow2_dot(shift, neg, zero, acts, max_shift), last, acc_bits)
 
 
-def quantize_pow2(w, max_shift, axis=None):
+def quantize_pow2(w: npt.ArrayLike, max_shift: int,
+                  axis: int | None = None) -> tuple[np.ndarray, float | np.ndarray]:
     """Quantize a float array to ``q * scale`` with ``q`` in ``{0, ±2**0, ..., ±2**max_shift}``.
 
     The scale maps the largest magnitude to ``2**max_shift`` (``scale = max|w| / 2**max_shift``,
@@ -85,6 +92,7 @@ def quantize_pow2(w, max_shift, axis=None):
     if not isinstance(max_shift, (int, np.integer)) or max_shift < 0:
         raise ValueError(f"Maximum shift must be a non-negative integer, not {max_shift!r}")
     top = np.max(np.abs(w), axis=axis, keepdims=axis is not None)
+    scale: float | np.ndarray
     scale = np.where(top > 0, top / 2.0 ** max_shift, 1.0)
     x = np.abs(w) / scale
     e = np.clip(np.floor(np.log2(np.maximum(x, 1.0))), 0, max_shift).astype(np.int64)

@@ -24,6 +24,7 @@ numpy only; every function is vectorized and broadcasts its arguments.
 import math
 
 import numpy as np
+import numpy.typing as npt
 
 __all__ = [
     "INT32_MIN", "INT32_MAX", "ACTIVATIONS", "SHIFT_MIN", "SHIFT_MAX",
@@ -47,12 +48,12 @@ ACTIVATIONS = ("none", "relu", "relu6", "relu_n1_to_1")
 
 # -- host side: real scale -> (M0, shift) ---------------------------------------------------
 
-def _round_half_away(x):
+def _round_half_away(x: float) -> int:
     """C's ``std::round`` (TfLiteRound) on a Python float."""
     return math.floor(x + 0.5) if x >= 0 else -math.floor(-x + 0.5)
 
 
-def quantize_multiplier(real_scale, *, single_rounding=False):
+def quantize_multiplier(real_scale: float, *, single_rounding: bool = False) -> tuple[int, int]:
     """TFLite's ``QuantizeMultiplier``: a real scale as ``(M0, shift)``.
 
     ``real_scale == M0 * 2**(shift - 31)`` to within the Q31 rounding of ``M0``.
@@ -96,7 +97,8 @@ def quantize_multiplier(real_scale, *, single_rounding=False):
     return int(q_fixed), int(shift)
 
 
-def quantize_multipliers(real_scales, *, single_rounding=False):
+def quantize_multipliers(real_scales: npt.ArrayLike, *,
+                         single_rounding: bool = False) -> tuple[np.ndarray, np.ndarray]:
     """:func:`quantize_multiplier` over an array of scales (per-channel): ``(M0s, shifts)``
     as int64 arrays of the same shape."""
     scales = np.asarray(real_scales, dtype=np.float64)
@@ -108,7 +110,7 @@ def quantize_multipliers(real_scales, *, single_rounding=False):
 
 # -- the integer-only arithmetic -------------------------------------------------------------
 
-def _int32_array(name, x):
+def _int32_array(name: str, x: npt.ArrayLike) -> np.ndarray:
     arr = np.asarray(x)
     if arr.dtype.kind not in "iub":
         raise TypeError(f"{name} must hold integers, not {arr.dtype}")
@@ -120,17 +122,18 @@ def _int32_array(name, x):
     return arr
 
 
-def _wrap32(x):
+def _wrap32(x: npt.ArrayLike) -> np.ndarray:
     x = np.asarray(x, dtype=np.int64)
     return ((x + (1 << 31)) & 0xFFFFFFFF) - (1 << 31)
 
 
-def _out(x):
+def _out(x: npt.ArrayLike) -> np.ndarray | np.int64:
     x = np.asarray(x, dtype=np.int64)
     return x[()] if x.ndim == 0 else x
 
 
-def saturating_rounding_doubling_high_mul(a, b):
+def saturating_rounding_doubling_high_mul(a: npt.ArrayLike,
+                                          b: npt.ArrayLike) -> np.ndarray | np.int64:
     """gemmlowp's ``SaturatingRoundingDoublingHighMul`` on int32 values.
 
     The high 32 bits of ``2 * a * b``, rounded: ``(a*b + nudge) / 2**31`` with C's division
@@ -149,7 +152,7 @@ def saturating_rounding_doubling_high_mul(a, b):
     return _out(np.where(overflow, INT32_MAX, high))
 
 
-def rounding_divide_by_pot(x, exponent):
+def rounding_divide_by_pot(x: npt.ArrayLike, exponent: npt.ArrayLike) -> np.ndarray | np.int64:
     """gemmlowp's ``RoundingDivideByPOT``: ``x / 2**exponent`` rounded to nearest, ties away
     from zero::
 
@@ -175,7 +178,7 @@ def rounding_divide_by_pot(x, exponent):
     return _out((x >> e) + (remainder > threshold))
 
 
-def _check_shift(shift):
+def _check_shift(shift: npt.ArrayLike) -> np.ndarray:
     sh = np.asarray(shift)
     if sh.dtype.kind not in "iu":
         raise TypeError(f"Shift must hold integers, not {sh.dtype}")
@@ -186,7 +189,8 @@ def _check_shift(shift):
     return sh
 
 
-def multiply_by_quantized_multiplier(x, multiplier, shift):
+def multiply_by_quantized_multiplier(x: npt.ArrayLike, multiplier: npt.ArrayLike,
+                                     shift: npt.ArrayLike) -> np.ndarray | np.int64:
     """TFLite's (double-rounding) ``MultiplyByQuantizedMultiplier(x, M0, shift)`` on int32
     ``x``: left shift (int32, wrapping), SRDHM, then RoundingDivideByPOT."""
     x = _int32_array("X", x)
@@ -200,7 +204,7 @@ def multiply_by_quantized_multiplier(x, multiplier, shift):
 
 # -- output range and activation -------------------------------------------------------------
 
-def check_requant_widths(out_bits, signed):
+def check_requant_widths(out_bits: int | np.integer, signed: bool) -> int:
     """Validate an output width (2..16); return it as an int (shared with the unit)."""
     if not isinstance(out_bits, (int, np.integer)) or isinstance(out_bits, bool):
         raise TypeError(f"Output width must be an integer, not {out_bits!r}")
@@ -209,12 +213,14 @@ def check_requant_widths(out_bits, signed):
     return int(out_bits)
 
 
-def _qrange(out_bits, signed):
+def _qrange(out_bits: int, signed: bool) -> tuple[int, int]:
     return (-(1 << (out_bits - 1)), (1 << (out_bits - 1)) - 1) if signed else \
         (0, (1 << out_bits) - 1)
 
 
-def activation_range(act, out_bits=8, signed=True, zero_point=0, out_scale=None):
+def activation_range(act: str, out_bits: int | np.integer = 8, signed: bool = True,
+                     zero_point: npt.ArrayLike = 0, out_scale: float | None = None
+                     ) -> tuple[np.ndarray | np.int64, np.ndarray | np.int64]:
     """TFLite's ``CalculateActivationRangeQuantized``: ``(act_min, act_max)`` for a fused
     activation, as the values to program into the unit's ``act_min``/``act_max`` ports.
 
@@ -235,7 +241,7 @@ def activation_range(act, out_bits=8, signed=True, zero_point=0, out_scale=None)
     qmin, qmax = _qrange(out_bits, signed)
     zp = np.asarray(zero_point, dtype=np.int64)
 
-    def quantize(f):
+    def quantize(f: float) -> np.ndarray:
         if f == 0.0:
             return zp  # round(0 / scale) is 0 for any scale
         if out_scale is None or not float(out_scale) > 0:
@@ -261,8 +267,11 @@ def activation_range(act, out_bits=8, signed=True, zero_point=0, out_scale=None)
     return _out(lo), _out(hi)
 
 
-def requantize(acc, bias, multiplier, shift, zero_point, out_bits=8, signed=True,
-               act="none", *, out_scale=None, act_min=None, act_max=None, channel=None):
+def requantize(acc: npt.ArrayLike, bias: npt.ArrayLike, multiplier: npt.ArrayLike,
+               shift: npt.ArrayLike, zero_point: npt.ArrayLike, out_bits: int | np.integer = 8,
+               signed: bool = True, act: str = "none", *, out_scale: float | None = None,
+               act_min: npt.ArrayLike | None = None, act_max: npt.ArrayLike | None = None,
+               channel: npt.ArrayLike | None = None) -> np.ndarray | np.int64:
     """Integer-only requantization of int32 accumulators (see the module docstring).
 
     Parameters
@@ -313,7 +322,7 @@ def requantize(acc, bias, multiplier, shift, zero_point, out_bits=8, signed=True
     lo, hi = np.asarray(lo), np.asarray(hi)
     if channel is not None:
         ch = np.asarray(channel).astype(np.int64)
-        def pick(v):
+        def pick(v: np.ndarray) -> np.ndarray:
             return v[ch] if v.ndim else v
         m0, sh, zp = pick(m0), pick(sh), pick(zp)
         lo, hi = pick(lo), pick(hi)

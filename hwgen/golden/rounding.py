@@ -27,10 +27,18 @@ Semantics (the hardware follows these to the bit)
   ``±max_finite`` (``none``), raising invalid (``fn``) or overflow and inexact (``none``).
 """
 
-import numpy as np
+from __future__ import annotations
 
-from ..formats import (FRM, ROUNDING_MODES, parse_format, FLAG_INEXACT,
+from typing import TYPE_CHECKING, Literal, cast, overload
+
+import numpy as np
+import numpy.typing as npt
+
+from ..formats import (FloatFormat, FRM, ROUNDING_MODES, parse_format, FLAG_INEXACT,
                        FLAG_UNDERFLOW, FLAG_OVERFLOW, FLAG_INVALID)
+
+if TYPE_CHECKING:
+    from fractions import Fraction
 
 __all__ = ["Raw", "round_raw", "unpack", "decode", "encode", "bit_length", "rounding_codes",
            "is_nan", "is_inf", "to_fraction"]
@@ -60,7 +68,9 @@ class Raw:
 
     __slots__ = ("sign", "exp", "sig", "sticky", "nan", "inf", "invalid")
 
-    def __init__(self, sign, exp, sig, sticky=None, nan=None, inf=None, invalid=None):
+    def __init__(self, sign: npt.ArrayLike, exp: npt.ArrayLike, sig: npt.ArrayLike,
+                 sticky: npt.ArrayLike | None = None, nan: npt.ArrayLike | None = None,
+                 inf: npt.ArrayLike | None = None, invalid: npt.ArrayLike | None = None) -> None:
         sig = np.asarray(sig, dtype=_U64)
         shape = sig.shape
         z = np.zeros(shape, dtype=bool)
@@ -73,7 +83,7 @@ class Raw:
         self.invalid = z if invalid is None else np.broadcast_to(np.asarray(invalid, bool), shape)
 
 
-def bit_length(x):
+def bit_length(x: npt.ArrayLike) -> np.ndarray:
     """Vectorized ``int.bit_length`` for a uint64 array."""
     y = np.asarray(x, dtype=_U64).copy()
     n = np.zeros(y.shape, dtype=np.int64)
@@ -84,19 +94,19 @@ def bit_length(x):
     return n + (y != 0)
 
 
-def _rshift(x, s):
+def _rshift(x: np.ndarray, s: np.ndarray) -> np.ndarray:
     """``x >> s`` for uint64 ``x`` and int64 ``s >= 0``, giving 0 where ``s >= 64``."""
     sc = np.clip(s, 0, 63).astype(_U64)
     return np.where(s >= 64, _U64(0), x >> sc)
 
 
-def _low_mask(s):
+def _low_mask(s: np.ndarray) -> np.ndarray:
     """``(1 << s) - 1`` as uint64, for int64 ``0 <= s``, saturating at 64 bits."""
     sc = np.clip(s, 0, 63).astype(_U64)
     return np.where(s >= 64, ~_U64(0), (_ONE << sc) - _ONE)
 
 
-def rounding_codes(rounding, shape):
+def rounding_codes(rounding: str | npt.ArrayLike, shape: int | tuple[int, ...]) -> np.ndarray:
     """Normalize a rounding argument to an int64 array of ``frm`` codes."""
     if isinstance(rounding, str):
         if rounding not in FRM:
@@ -108,7 +118,8 @@ def rounding_codes(rounding, shape):
     return np.broadcast_to(codes, shape)
 
 
-def _round_at(sig, exp, sticky, q, sign, rm):
+def _round_at(sig: np.ndarray, exp: np.ndarray, sticky: np.ndarray, q: np.ndarray,
+              sign: np.ndarray, rm: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Round ``sig * 2**exp (+sticky)`` to a multiple of ``2**q``.
 
     Returns ``(kept, inexact)`` where the result is ``kept * 2**q``.
@@ -131,9 +142,10 @@ def _round_at(sig, exp, sticky, q, sign, rm):
     return kept + inc.astype(_U64), inexact
 
 
-def round_raw(fmt, raw, rounding="rne"):
+def round_raw(fmt: FloatFormat | str, raw: Raw,
+              rounding: str | npt.ArrayLike = "rne") -> tuple[np.ndarray, np.ndarray]:
     """Round a :class:`Raw` into ``fmt``: returns ``(bits, flags)`` as uint64/uint8 arrays."""
-    fmt = parse_format(fmt)
+    fmt = cast(FloatFormat, parse_format(fmt))
     sig, exp, sticky, sign = raw.sig, raw.exp, raw.sticky, raw.sign
     shape = sig.shape
     rm = rounding_codes(rounding, shape)
@@ -177,7 +189,8 @@ def round_raw(fmt, raw, rounding="rne"):
     if fmt.overflow == "saturate":
         ovf_bits = max_bits
     else:
-        big = sign_bit | _U64(fmt.inf_bits) if fmt.overflow == "inf" else _U64(fmt.nan_bits)
+        big = sign_bit | _U64(cast(int, fmt.inf_bits)) if fmt.overflow == "inf" else \
+            _U64(cast(int, fmt.nan_bits))
         to_max = (rm == 1) | ((rm == 2) & ~sign) | ((rm == 3) & sign)
         ovf_bits = np.where(to_max, max_bits, big)
     bits = np.where(overflow, ovf_bits, bits)
@@ -189,17 +202,17 @@ def round_raw(fmt, raw, rounding="rne"):
 
     # Specials.
     if fmt.has_inf:
-        inf_bits = sign_bit | _U64(fmt.inf_bits)
+        inf_bits = sign_bit | _U64(cast(int, fmt.inf_bits))
         inf_flags = 0
     elif fmt.has_nan:
-        inf_bits = _U64(fmt.nan_bits)
+        inf_bits = _U64(cast(int, fmt.nan_bits))
         inf_flags = FLAG_INVALID
     else:
         inf_bits = max_bits
         inf_flags = FLAG_OVERFLOW | FLAG_INEXACT
     bits = np.where(raw.inf, inf_bits, bits)
     flags = np.where(raw.inf, inf_flags, flags).astype(np.uint8)
-    nan_bits = _U64(fmt.nan_bits) if fmt.has_nan else _U64(fmt.sign_mask)
+    nan_bits = _U64(cast(int, fmt.nan_bits)) if fmt.has_nan else _U64(fmt.sign_mask)
     nan_flags = 0 if fmt.has_nan else FLAG_INVALID
     bits = np.where(raw.nan, nan_bits, bits)
     flags = np.where(raw.nan, nan_flags, flags).astype(np.uint8)
@@ -207,12 +220,12 @@ def round_raw(fmt, raw, rounding="rne"):
     return bits.astype(_U64), flags.astype(np.uint8)
 
 
-def unpack(fmt, bits):
+def unpack(fmt: FloatFormat | str, bits: npt.ArrayLike) -> tuple[Raw, np.ndarray]:
     """Split encodings into a :class:`Raw` (exact, sticky clear).
 
     Also returns ``snan``: signaling NaNs (IEEE formats: NaN with the top mantissa bit clear).
     """
-    fmt = parse_format(fmt)
+    fmt = cast(FloatFormat, parse_format(fmt))
     b = np.asarray(bits).astype(_U64) & _U64((1 << fmt.width) - 1)
     m = fmt.man_bits
     sign = (b >> _U64(fmt.width - 1)) != 0
@@ -239,7 +252,7 @@ def unpack(fmt, bits):
     return Raw(sign, exp, sig, nan=nan, inf=inf), snan
 
 
-def decode(fmt, bits):
+def decode(fmt: FloatFormat | str, bits: npt.ArrayLike) -> np.ndarray:
     """Encodings → float64 values (exact: every supported format fits in a float64)."""
     raw, _ = unpack(fmt, bits)
     mag = np.ldexp(raw.sig.astype(np.float64), raw.exp)
@@ -248,7 +261,7 @@ def decode(fmt, bits):
     return np.where(raw.nan, np.nan, val)
 
 
-def to_fraction(fmt, bits):
+def to_fraction(fmt: FloatFormat | str, bits: int | np.integer) -> Fraction | float | None:
     """One encoding → its exact value as a :class:`fractions.Fraction` (``None`` for NaN,
     ``±inf`` floats for infinities)."""
     from fractions import Fraction
@@ -261,7 +274,7 @@ def to_fraction(fmt, bits):
     return -v if raw.sign[0] else v
 
 
-def raw_from_float64(values):
+def raw_from_float64(values: npt.ArrayLike) -> Raw:
     """float64 values → :class:`Raw` (exact)."""
     v = np.asarray(values, dtype=np.float64)
     sign = np.signbit(v)
@@ -273,7 +286,19 @@ def raw_from_float64(values):
     return Raw(sign & ~nan, e.astype(np.int64) - 53, sig, nan=nan, inf=inf)
 
 
-def encode(fmt, values, rounding="rne", *, with_flags=False):
+@overload
+def encode(fmt: FloatFormat | str, values: npt.ArrayLike, rounding: str | npt.ArrayLike = ...,
+           *, with_flags: Literal[False] = ...) -> np.ndarray: ...
+@overload
+def encode(fmt: FloatFormat | str, values: npt.ArrayLike, rounding: str | npt.ArrayLike = ...,
+           *, with_flags: Literal[True]) -> tuple[np.ndarray, np.ndarray]: ...
+@overload
+def encode(fmt: FloatFormat | str, values: npt.ArrayLike, rounding: str | npt.ArrayLike = ...,
+           *, with_flags: bool) -> np.ndarray | tuple[np.ndarray, np.ndarray]: ...
+
+
+def encode(fmt: FloatFormat | str, values: npt.ArrayLike, rounding: str | npt.ArrayLike = "rne",
+           *, with_flags: bool = False) -> np.ndarray | tuple[np.ndarray, np.ndarray]:
     """float64 values → encodings of ``fmt`` (uint64), rounded once with ``rounding``.
 
     With ``with_flags=True`` returns ``(bits, flags)``.
@@ -282,9 +307,9 @@ def encode(fmt, values, rounding="rne", *, with_flags=False):
     return (bits, flags) if with_flags else bits
 
 
-def is_nan(fmt, bits):
+def is_nan(fmt: FloatFormat | str, bits: npt.ArrayLike) -> np.ndarray:
     return unpack(fmt, bits)[0].nan
 
 
-def is_inf(fmt, bits):
+def is_inf(fmt: FloatFormat | str, bits: npt.ArrayLike) -> np.ndarray:
     return unpack(fmt, bits)[0].inf

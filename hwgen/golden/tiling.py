@@ -31,9 +31,14 @@ Padding is with zeros (integer 0, float ``+0``, ternary code ``00``); padded res
 numpy only.
 """
 
+from __future__ import annotations
+
 from collections import namedtuple
+from collections.abc import Callable
+from typing import cast
 
 import numpy as np
+import numpy.typing as npt
 
 __all__ = ["Tiling", "Tile"]
 
@@ -42,7 +47,7 @@ Tile.__doc__ = """One tile: ``index`` in stream order, and its tile coordinates:
 weight-stationary, ``(mt, nt)`` for output-stationary."""
 
 
-def _ceil(a, b):
+def _ceil(a: int, b: int) -> int:
     return -(-a // b)
 
 
@@ -66,7 +71,7 @@ class Tiling:
         Every tile, in stream order.
     """
 
-    def __init__(self, M, K, N, rows, cols, dataflow):
+    def __init__(self, M: int, K: int, N: int, rows: int, cols: int, dataflow: str) -> None:
         for what, v in (("M", M), ("K", K), ("N", N), ("Rows", rows), ("Columns", cols)):
             if not isinstance(v, (int, np.integer)) or isinstance(v, bool) or v < 1:
                 raise ValueError(f"{what} must be a positive integer, not {v!r}")
@@ -85,15 +90,15 @@ class Tiling:
         self.tiles = [Tile(i * inner + j, i, j) for i in range(outer) for j in range(inner)]
 
     @property
-    def k_tiles(self):
+    def k_tiles(self) -> int:
         return self.k_padded // self.rows if self.dataflow == "ws" else 1
 
     @property
-    def useful_macs(self):
+    def useful_macs(self) -> int:
         """Multiply-accumulates of the unpadded GEMM (M·K·N)."""
         return self.M * self.K * self.N
 
-    def pad(self, A, B):
+    def pad(self, A: npt.ArrayLike, B: npt.ArrayLike) -> tuple[np.ndarray, np.ndarray]:
         """``A`` and ``B`` padded with zeros to the padded shapes (dtype kept)."""
         A, B = np.asarray(A), np.asarray(B)
         if A.shape != (self.M, self.K) or B.shape != (self.K, self.N):
@@ -105,7 +110,7 @@ class Tiling:
         Bp[:self.K, :self.N] = B
         return Ap, Bp
 
-    def weight_rows(self, Bp, tile):
+    def weight_rows(self, Bp: np.ndarray, tile: Tile) -> np.ndarray:
         """Weight transfers of ``tile`` (rows of C weights) from the padded ``Bp``."""
         R, C = self.rows, self.cols
         if self.dataflow == "ws":
@@ -113,7 +118,7 @@ class Tiling:
             return Bp[kt * R:(kt + 1) * R, nt * C:(nt + 1) * C]
         return Bp[:, tile.inner * C:(tile.inner + 1) * C]
 
-    def act_rows(self, Ap, tile):
+    def act_rows(self, Ap: np.ndarray, tile: Tile) -> np.ndarray:
         """Activation transfers of ``tile`` (rows of R activations) from the padded ``Ap``."""
         R = self.rows
         if self.dataflow == "ws":
@@ -122,27 +127,27 @@ class Tiling:
         mt = tile.outer
         return Ap[mt * R:(mt + 1) * R, :].T
 
-    def result_count(self, tile=None):
+    def result_count(self, tile: Tile | None = None) -> int:
         """Result transfers (rows of C) the array returns for one tile."""
         return self.m_padded if self.dataflow == "ws" else self.rows
 
     @property
-    def total_results(self):
+    def total_results(self) -> int:
         """Result transfers for the whole GEMM."""
         return len(self.tiles) * self.result_count()
 
-    def psum_source(self, tile):
+    def psum_source(self, tile: Tile) -> Tile | None:
         """Weight-stationary: the tile whose results are this tile's partial sums (None for
         the first K-tile). Output-stationary: always None."""
         if self.dataflow == "os" or tile.inner == 0:
             return None
         return self.tiles[tile.index - 1]
 
-    def is_final(self, tile):
+    def is_final(self, tile: Tile) -> bool:
         """True when the tile's results are final outputs (last K-tile, or any OS tile)."""
         return self.dataflow == "os" or tile.inner == self.k_tiles - 1
 
-    def place(self, out, tile, results):
+    def place(self, out: np.ndarray, tile: Tile, results: npt.ArrayLike) -> None:
         """Write a final tile's ``results`` (rows of C) into the padded M×N output ``out``."""
         R, C = self.rows, self.cols
         if self.dataflow == "ws":
@@ -150,15 +155,15 @@ class Tiling:
         else:
             out[tile.outer * R:(tile.outer + 1) * R, tile.inner * C:(tile.inner + 1) * C] = results
 
-    def crop(self, out):
+    def crop(self, out: np.ndarray) -> np.ndarray:
         return out[:self.M, :self.N]
 
     # -- the stream view: what the host sends and receives, in order ------------------------
-    def weight_transfers(self, Bp):
+    def weight_transfers(self, Bp: np.ndarray) -> list[np.ndarray]:
         """Every ``weights`` transfer of the GEMM (rows of C), in stream order."""
         return [row for tile in self.tiles for row in self.weight_rows(Bp, tile)]
 
-    def act_transfers(self, Ap):
+    def act_transfers(self, Ap: np.ndarray) -> list[tuple[np.ndarray, bool, int | None]]:
         """Every ``acts`` transfer, in stream order, as ``(row, last, psum_from)``: ``row`` of R
         activations, ``last`` closing the tile, and ``psum_from`` the index (in the result
         stream) of the result row whose raw sums are this row's ``psum``, or None (zeros)."""
@@ -172,7 +177,7 @@ class Tiling:
                 out.append((row, r == len(rows) - 1, psum_from))
         return out
 
-    def assemble(self, results):
+    def assemble(self, results: npt.ArrayLike) -> np.ndarray:
         """The cropped M×N result from every result row (rows of C values) in stream order."""
         results = np.asarray(results)
         n_res = self.result_count()
@@ -184,7 +189,10 @@ class Tiling:
                 self.place(out, tile, results[tile.index * n_res:(tile.index + 1) * n_res])
         return self.crop(out)
 
-    def execute(self, A, B, tile_fn, dtype=None):
+    def execute(self, A: npt.ArrayLike, B: npt.ArrayLike,
+                tile_fn: Callable[[np.ndarray, np.ndarray, np.ndarray | None],
+                                  tuple[npt.ArrayLike, np.ndarray | None]],
+                dtype: npt.DTypeLike | None = None) -> np.ndarray:
         """Run the whole GEMM on the host through ``tile_fn``, following the policy above.
 
         ``tile_fn(weight_rows, act_rows, psum_rows)`` returns ``(results, psums)``: the rows
@@ -206,4 +214,4 @@ class Tiling:
                 out = np.zeros((self.m_padded, self.n_padded), dtype=results.dtype)
             if self.is_final(tile):
                 self.place(out, tile, results)
-        return self.crop(out)
+        return self.crop(cast(np.ndarray, out))    # set by the first of the (>= 1) tiles

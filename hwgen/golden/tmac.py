@@ -19,6 +19,7 @@ units of the scale; the host multiplies by it.
 """
 
 import numpy as np
+import numpy.typing as npt
 
 from .bsmac import accumulate_groups, wrap
 
@@ -30,7 +31,7 @@ CODE_PLUS = 0b01
 CODE_MINUS = 0b11
 
 
-def ternary_encode(t):
+def ternary_encode(t: npt.ArrayLike) -> np.ndarray:
     """Codes (uint8) of ternary values ``t`` in {-1, 0, +1}."""
     t = np.asarray(t, dtype=np.int64)
     if t.size and (t.min() < -1 or t.max() > 1):
@@ -38,13 +39,13 @@ def ternary_encode(t):
     return np.where(t > 0, CODE_PLUS, np.where(t < 0, CODE_MINUS, CODE_ZERO)).astype(np.uint8)
 
 
-def ternary_decode(codes):
+def ternary_decode(codes: npt.ArrayLike) -> np.ndarray:
     """Ternary values (int64) of 2-bit ``codes`` (see the table in the module docstring)."""
     c = np.asarray(codes, dtype=np.int64)
     return np.where(c & 1, 1 - (c & 2), 0)
 
 
-def ternary_dot(codes, acts):
+def ternary_dot(codes: npt.ArrayLike, acts: npt.ArrayLike) -> tuple[np.ndarray, np.ndarray]:
     """``(sums, zeros)`` per dot product: ``codes`` and ``acts`` have shape ``(..., lanes)``;
     ``sums = decode(codes) @ acts`` and ``zeros`` counts the skipped (zero) weights."""
     t = ternary_decode(codes)
@@ -52,7 +53,9 @@ def ternary_dot(codes, acts):
     return np.sum(t * a, axis=-1), np.sum(t == 0, axis=-1)
 
 
-def ternary_mac(codes, acts, last, acc_bits=None, count_bits=None):
+def ternary_mac(codes: npt.ArrayLike, acts: npt.ArrayLike, last: npt.ArrayLike,
+                acc_bits: int | None = None,
+                count_bits: int | None = None) -> tuple[np.ndarray, np.ndarray]:
     """Group results ``(acc, zeros)``, one per operation with ``last`` set: the accumulated
     sums (wrapped to ``acc_bits``) and zero counts (modulo ``2**count_bits``) of each group
     (see :func:`hwgen.golden.bsmac.accumulate_groups`)."""
@@ -64,13 +67,15 @@ def ternary_mac(codes, acts, last, acc_bits=None, count_bits=None):
     return acc, zeros
 
 
-def ternary_error(w, t, scale, axis=None):
+def ternary_error(w: npt.ArrayLike, t: npt.ArrayLike, scale: npt.ArrayLike,
+                  axis: int | None = None) -> np.number | np.ndarray:
     """Squared error ``sum((w - scale * t)**2)`` over ``axis`` (scale broadcasts)."""
     w = np.asarray(w, dtype=np.float64)
     return np.sum((w - np.asarray(scale) * t) ** 2, axis=axis)
 
 
-def quantize_ternary(w, axis=None):
+def quantize_ternary(w: npt.ArrayLike, axis: int | None = None
+                     ) -> tuple[np.ndarray, float | np.ndarray, float | np.ndarray]:
     """Quantize a float array to ``t * scale`` with ``t`` in {-1, 0, +1}, minimizing the
     squared error exactly over all thresholds.
 
@@ -114,6 +119,10 @@ def quantize_ternary(w, axis=None):
     best = np.argmax(gain, axis=1)
     r = np.arange(mag.shape[0])
     keep = gain[r, best] > 0
+    scale: float | np.ndarray
+    thr: float | np.ndarray
+    sc: float | np.ndarray
+    th: float | np.ndarray
     scale = np.where(keep, csum[r, best] / (best + 1), 0.0)
     thr = np.where(keep, (mag[r, best] + nxt[r, best]) / 2, np.inf)
     if axis is None:

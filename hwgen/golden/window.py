@@ -20,20 +20,27 @@ Python integers throughout (no width limit), so the model does not share the har
 arithmetic; ``tests/test_window.py`` checks it against :class:`fractions.Fraction`.
 """
 
-import numpy as np
+from __future__ import annotations
 
-from ..formats import parse_format
-from ..pespec import parse_pe
+from typing import cast
+
+import numpy as np
+import numpy.typing as npt
+
+from ..formats import FloatFormat, parse_format
+from ..pespec import PESpec, parse_pe
 from .rounding import Raw, round_raw, unpack
 
 __all__ = ["window_terms", "window_sum", "window_readout", "window_mac"]
 
 
-def window_terms(a, b, a_fmt, b_fmt, lsb, msb):
+def window_terms(a: npt.ArrayLike, b: npt.ArrayLike, a_fmt: FloatFormat | str,
+                 b_fmt: FloatFormat | str, lsb: int,
+                 msb: int) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """The capped, truncated signed terms of products ``a × b`` (encodings, equal shapes):
     ``(terms, nan, inf, sign)``; ``terms`` (object ints) is 0 where the product is NaN,
     infinite or invalid; ``nan`` marks NaN or invalid products, ``inf`` infinite ones."""
-    fa, fb = parse_format(a_fmt), parse_format(b_fmt)
+    fa, fb = cast(FloatFormat, parse_format(a_fmt)), cast(FloatFormat, parse_format(b_fmt))
     ra, sa = unpack(fa, np.asarray(a, dtype=np.uint64))
     rb, sb = unpack(fb, np.asarray(b, dtype=np.uint64))
     za = (ra.sig == 0) & ~ra.nan & ~ra.inf
@@ -51,16 +58,20 @@ def window_terms(a, b, a_fmt, b_fmt, lsb, msb):
     return np.where(sign, -t, t), nan, inf, sign
 
 
-def window_sum(a, b, pe, psum=None):
+def window_sum(a: npt.ArrayLike, b: npt.ArrayLike, pe: PESpec | str,
+               psum: tuple[npt.ArrayLike, npt.ArrayLike, npt.ArrayLike,
+                           npt.ArrayLike] | None = None
+               ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """Run the windowed accumulation of PE ``pe`` over the last axis of ``a`` and ``b``
     (encodings), from ``psum`` (``(acc, nan, pinf, ninf)``, default zeros): returns
     ``(acc, nan, pinf, ninf)`` with ``acc`` object ints."""
     pe = parse_pe(pe)
     if pe.accumulate != "window":
         raise ValueError(f"PE {pe.spec!r} is not a windowed PE (F:window[L..M][:OUT])")
-    lsb, msb = pe.window
+    lsb, msb = cast("tuple[int, int]", pe.window)
     a, b = np.broadcast_arrays(np.asarray(a, dtype=np.uint64), np.asarray(b, dtype=np.uint64))
-    terms, nan, inf, sign = window_terms(a, b, pe.a_fmt, pe.w_fmt, lsb, msb)
+    terms, nan, inf, sign = window_terms(a, b, cast(FloatFormat, pe.a_fmt),
+                                         cast(FloatFormat, pe.w_fmt), lsb, msb)
     shape = a.shape[:-1]
     lo, hi = -(1 << (msb - lsb)), (1 << (msb - lsb)) - 1
     if psum is None:
@@ -79,7 +90,9 @@ def window_sum(a, b, pe, psum=None):
     return acc, f_nan, f_pinf, f_ninf
 
 
-def window_readout(acc, nan, pinf, ninf, lsb, out_fmt, rounding="rne"):
+def window_readout(acc: npt.ArrayLike, nan: npt.ArrayLike, pinf: npt.ArrayLike,
+                   ninf: npt.ArrayLike, lsb: int, out_fmt: FloatFormat | str,
+                   rounding: str | npt.ArrayLike = "rne") -> tuple[np.ndarray, np.ndarray]:
     """``acc · 2**lsb`` rounded into ``out_fmt``, or the special result the flags say:
     ``(bits, flags)``."""
     acc = np.asarray(acc, dtype=object)
@@ -95,9 +108,11 @@ def window_readout(acc, nan, pinf, ninf, lsb, out_fmt, rounding="rne"):
     return round_raw(out_fmt, raw, rounding)
 
 
-def window_mac(a, b, pe):
+def window_mac(a: npt.ArrayLike, b: npt.ArrayLike,
+               pe: PESpec | str) -> tuple[np.ndarray, np.ndarray]:
     """Dot products over the last axis of ``a`` and ``b`` (encodings) by a windowed PE
     ``pe``, each from 0: ``(bits, flags)`` in its output format."""
     pe = parse_pe(pe)
     acc, nan, pinf, ninf = window_sum(a, b, pe)
-    return window_readout(acc, nan, pinf, ninf, pe.window[0], pe.out_fmt)
+    return window_readout(acc, nan, pinf, ninf, cast("tuple[int, int]", pe.window)[0],
+                          cast(FloatFormat, pe.out_fmt))

@@ -20,6 +20,7 @@ The gateware names below are imported on first use, so ``hwgen.host_link.protoco
 """
 
 import importlib
+from typing import Any
 
 from .protocol import divisor_for
 
@@ -30,7 +31,7 @@ _LAZY = {"HostLinkCore": ".engine", "DEFAULT_DEPTHS": ".engine",
          "DEFAULT_MAX_PAYLOAD": ".engine", "UARTRx": ".uart", "UARTTx": ".uart"}
 
 
-def __getattr__(name):
+def __getattr__(name: str) -> Any:
     if name in _LAZY:
         value = getattr(importlib.import_module(_LAZY[name], __name__), name)
         globals()[name] = value

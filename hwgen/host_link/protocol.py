@@ -27,6 +27,11 @@ A buffer word is one stream transfer of the array (:func:`buffer_word_bits`), se
 
 import math
 import struct
+from collections.abc import Iterable, Mapping
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from ..arrayspec import ArraySpec
 
 __all__ = [
     "SYNC_REQUEST", "SYNC_RESPONSE", "PROTOCOL_VERSION", "IDENT_MAGIC",
@@ -85,7 +90,7 @@ RUN_BITS_SHIFT = 4
 RUN_BITS_MAX = 15
 
 
-def run_flags(accumulate=False, bits=None, low=False):
+def run_flags(accumulate: bool = False, bits: int | None = None, low: bool = False) -> int:
     """The RUN ``flags`` byte (no checking against the board's PE: the board does that)."""
     b = 0 if bits is None else int(bits)
     if not 0 <= b <= RUN_BITS_MAX:
@@ -110,7 +115,7 @@ CRC_ALGORITHM = dict(crc_width=16, polynomial=0x1021, initial_crc=0xFFFF, reflec
                      reflect_output=False, xor_output=0x0000)
 
 
-def crc16_update(crc, byte):
+def crc16_update(crc: int, byte: int) -> int:
     """One byte of :data:`CRC_ALGORITHM` (no reflection, no final XOR: the register is the
     CRC)."""
     width, poly = CRC_ALGORITHM["crc_width"], CRC_ALGORITHM["polynomial"]
@@ -122,14 +127,14 @@ def crc16_update(crc, byte):
     return crc
 
 
-def crc16(data, crc=CRC_ALGORITHM["initial_crc"]):
+def crc16(data: Iterable[int], crc: int = CRC_ALGORITHM["initial_crc"]) -> int:
     """CRC-16/CCITT-FALSE of ``data`` (``crc16(b"123456789") == 0x29B1``)."""
     for b in bytes(data):
         crc = crc16_update(crc, b)
     return crc
 
 
-def encode_request(cmd, payload=b""):
+def encode_request(cmd: int, payload: Iterable[int] = b"") -> bytes:
     """The bytes of one request frame."""
     payload = bytes(payload)
     if not 0 <= cmd <= 0xFF:
@@ -140,7 +145,7 @@ def encode_request(cmd, payload=b""):
     return bytes([SYNC_REQUEST]) + body + struct.pack(">H", crc16(body))
 
 
-def encode_response(status, cmd, payload=b""):
+def encode_response(status: int, cmd: int, payload: Iterable[int] = b"") -> bytes:
     """The bytes of one response frame (what the board sends; used by tests)."""
     payload = bytes(payload)
     body = bytes([status, cmd]) + struct.pack("<H", len(payload)) + payload
@@ -178,8 +183,10 @@ class DeviceInfo:
         when unpipelined). Informational: results and the protocol do not depend on it.
     """
 
-    def __init__(self, *, version, rows, cols, dataflow, pe, word_bytes, depths, max_payload,
-                 clk_hz, divisor, timeout_cycles, mul_latency=0, add_latency=0):
+    def __init__(self, *, version: int, rows: int, cols: int, dataflow: str, pe: str,
+                 word_bytes: Mapping[str, int], depths: Mapping[str, int], max_payload: int,
+                 clk_hz: int, divisor: int, timeout_cycles: int, mul_latency: int = 0,
+                 add_latency: int = 0) -> None:
         self.version, self.rows, self.cols, self.dataflow, self.pe = \
             version, rows, cols, dataflow, pe
         self.word_bytes, self.depths = dict(word_bytes), dict(depths)
@@ -188,24 +195,24 @@ class DeviceInfo:
         self.mul_latency, self.add_latency = mul_latency, add_latency
 
     @property
-    def timeout_seconds(self):
+    def timeout_seconds(self) -> float:
         return self.timeout_cycles / self.clk_hz if self.clk_hz else 0.0
 
     @property
-    def baud(self):
+    def baud(self) -> float:
         return self.clk_hz / self.divisor if self.divisor else 0.0
 
-    def to_dict(self):
+    def to_dict(self) -> dict[str, int | str | dict[str, int]]:
         return dict(version=self.version, rows=self.rows, cols=self.cols,
                     dataflow=self.dataflow, pe=self.pe, word_bytes=self.word_bytes,
                     depths=self.depths, max_payload=self.max_payload, clk_hz=self.clk_hz,
                     divisor=self.divisor, timeout_cycles=self.timeout_cycles,
                     mul_latency=self.mul_latency, add_latency=self.add_latency)
 
-    def __eq__(self, other):
+    def __eq__(self, other: object) -> bool:
         return isinstance(other, DeviceInfo) and self.to_dict() == other.to_dict()
 
-    def __repr__(self):
+    def __repr__(self) -> str:
         pipe = (f", PE pipeline {self.mul_latency}/{self.add_latency}"
                 if self.mul_latency or self.add_latency else "")
         return (f"DeviceInfo({self.rows}x{self.cols} {self.pe!r} {self.dataflow}{pipe}, "
@@ -219,7 +226,7 @@ _IDENT_FMT = "<4sBBBBBBBHHHHIHIB"
 _IDENT_PIPE_FMT = "<BB"
 
 
-def identify_payload(info):
+def identify_payload(info: DeviceInfo) -> bytes:
     """The IDENTIFY response payload for ``info`` (a :class:`DeviceInfo`)."""
     wb, d = info.word_bytes, info.depths
     pe = info.pe.encode("ascii")
@@ -231,7 +238,7 @@ def identify_payload(info):
                        info.divisor, info.timeout_cycles, len(pe)) + pe + pipe
 
 
-def parse_identify(payload):
+def parse_identify(payload: bytes) -> DeviceInfo:
     """The :class:`DeviceInfo` in an IDENTIFY response payload.
 
     Raises
@@ -260,7 +267,7 @@ def parse_identify(payload):
                       add_latency=add_lat)
 
 
-def parse_status(payload):
+def parse_status(payload: bytes) -> dict[str, int | str]:
     """The STATUS response payload as a dict."""
     if len(payload) != STATUS_PAYLOAD_BYTES:
         raise ValueError(f"STATUS payload must be {STATUS_PAYLOAD_BYTES} bytes, not "
@@ -271,7 +278,7 @@ def parse_status(payload):
                 last_run_status=last_run, last_run_cycles=cycles)
 
 
-def check_int(what, v, lo=1, hi=None):
+def check_int(what: str, v: object, lo: int = 1, hi: int | None = None) -> int:
     """``v`` if it is an integer in ``lo..hi`` (no upper bound: ``hi`` None), else
     ``ValueError`` naming ``what`` (the parameters of the link and its gateware)."""
     if not isinstance(v, int) or isinstance(v, bool) or v < lo or (hi is not None and v > hi):
@@ -288,7 +295,7 @@ MIN_DIVISOR = 4
 MAX_DIVISOR = 0xFFFF
 
 
-def check_divisor(divisor):
+def check_divisor(divisor: object) -> int:
     """``divisor`` if it is a UART clock divider the gateware can use, else ``ValueError``."""
     if (not isinstance(divisor, int) or isinstance(divisor, bool)
             or not MIN_DIVISOR <= divisor <= MAX_DIVISOR):
@@ -297,7 +304,7 @@ def check_divisor(divisor):
     return divisor
 
 
-def divisor_for(clk_hz, baud, *, tolerance=0.02):
+def divisor_for(clk_hz: float, baud: float, *, tolerance: float = 0.02) -> int:
     """The clock divider for ``baud`` at ``clk_hz``.
 
     Raises
@@ -325,7 +332,7 @@ def divisor_for(clk_hz, baud, *, tolerance=0.02):
 
 # -- buffer words --------------------------------------------------------------------------------
 
-def buffer_word_bits(spec):
+def buffer_word_bits(spec: "ArraySpec") -> dict[str, int]:
     """Bits per word of each buffer of a board whose array is ``spec`` (an
     :class:`~hwgen.arrayspec.ArraySpec`): a weight row, an activation row (the ``a`` field
     alone: ``psum``, ``last`` and the precision fields are made on chip), a result row."""
@@ -333,6 +340,6 @@ def buffer_word_bits(spec):
                 results=spec.result_word_bits)
 
 
-def word_bytes(word_bits):
+def word_bytes(word_bits: Mapping[str, int]) -> dict[str, int]:
     """Bytes per word on the wire for each entry of ``word_bits``: ``ceil(bits / 8)``."""
     return {k: (v + 7) // 8 for k, v in word_bits.items()}

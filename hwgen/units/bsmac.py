@@ -3,10 +3,12 @@
 Golden model: :mod:`hwgen.golden.bsmac`. cocotb test: ``rtl_tests/test_bsmac.py``.
 """
 
+
 from amaranth import Module, Mux, Signal, signed as sgn, unsigned
 from amaranth.lib import data, stream, wiring
 from amaranth.lib.wiring import In, Out
 
+from ..timing import DelayModel
 from ..timing.fixed import FixedPipeline
 
 from .intcommon import (GUARD_BITS, MAX_ACC_BITS, MAX_ACT_BITS, MAX_LANES, adder_tree,
@@ -90,8 +92,9 @@ class BitSerialMac(FixedPipeline, wiring.Component):
         A parameter is out of range (the message names the value and the allowed range).
     """
 
-    def __init__(self, lanes=8, weight_bits=8, act_bits=8, signed=True, acc_bits=None, *,
-                 target_mhz=None, device=None):
+    def __init__(self, lanes: int = 8, weight_bits: int = 8, act_bits: int = 8,
+                 signed: bool = True, acc_bits: int | None = None, *,
+                 target_mhz: float | None = None, device: "str | None" = None) -> None:
         if not isinstance(signed, bool):
             raise TypeError(f"Signedness must be a bool, not {signed!r}")
         lo = 2 if signed else 1
@@ -128,7 +131,7 @@ class BitSerialMac(FixedPipeline, wiring.Component):
         })
         self._request(target_mhz, device)
 
-    def stage_logic(self, model):
+    def stage_logic(self, model: DelayModel) -> list[tuple[str, float]]:
         """Its two stages for the delay model (``target_mhz=``, :mod:`hwgen.timing.fixed`):
         the plane sum (an adder tree over the lanes, the top plane's negation) and the
         accumulation loop (shift and add)."""
@@ -150,7 +153,7 @@ class BitSerialMac(FixedPipeline, wiring.Component):
     clocked = True
 
     @property
-    def module_name(self):
+    def module_name(self) -> str:
         name = (f"bsmac_k{self._lanes}_w{self._weight_bits}_a{self._act_bits}_"
                 f"{'s' if self._signed else 'u'}")
         return name + (f"_acc{self._acc_bits}" if self._explicit_acc else "")

@@ -3,10 +3,13 @@
 Golden model: :mod:`hwgen.golden.dpmac`. cocotb test: ``rtl_tests/test_dpmac.py``.
 """
 
-from amaranth import Module, Mux, signed, unsigned
+from collections.abc import Sequence
+
+from amaranth import Module, Mux, Value, signed, unsigned
 from amaranth.lib import data, stream, wiring
 from amaranth.lib.wiring import In, Out
 
+from ..timing import DelayModel
 from ..timing.fixed import FixedPipeline
 
 from .intcommon import MAX_ACC_BITS, accumulate_stream, check_int
@@ -29,7 +32,8 @@ def _weight_halves(L, low, nested, w0, w1):
     return Mux(sel, w0[L:], w0[:L]), Mux(sel, w1[L:], w0[L:])
 
 
-def dual_operands(L, low, nested, w0, w1, a):
+def dual_operands(L: int, low: Value, nested: Value, w0: Value, w1: Value,
+                  a: Value) -> tuple[Value, Value, Value, Value]:
     """The four signed (L+1)-bit sub-multiplier operands ``(A_lo, A_hi, B_lo, B_hi)`` of
     :class:`DualPrecisionMac` (see its docstring): weight halves (``A``) and activation halves
     (``B``); the lower halves are sign-extended in low mode, zero-extended in high mode."""
@@ -43,12 +47,14 @@ def dual_operands(L, low, nested, w0, w1, a):
             a[L:].as_signed())
 
 
-def dual_partials(A_lo, A_hi, B_lo, B_hi):
+def dual_partials(A_lo: Value, A_hi: Value, B_lo: Value,
+                  B_hi: Value) -> tuple[Value, Value, Value, Value]:
     """The four partial products ``(p_hh, p_ll, p_hl, p_lh)``."""
     return A_hi * B_hi, A_lo * B_lo, A_hi * B_lo, A_lo * B_hi
 
 
-def dual_combine(L, low, nested, p_hh, p_ll, p_hl, p_lh):
+def dual_combine(L: int, low: Value, nested: Value, p_hh: Value, p_ll: Value, p_hl: Value,
+                 p_lh: Value) -> Value:
     """The contribution of one operation from its partial products: all four, shifted, in
     high mode; the two diagonal ones in low mode (scaled by ``2**L`` when nested)."""
     diag = p_hh + p_ll
@@ -66,7 +72,8 @@ def _packed_operands(L, low, nested, w0, w1, a):
     return A, B
 
 
-def dual_products(L, low, nested, w0, w1, a, multiplier="packed"):
+def dual_products(L: int, low: Value, nested: Value, w0: Value, w1: Value, a: Value,
+                  multiplier: str = "packed") -> tuple[Value, ...]:
     """The products the multiplier hardware computes for one operation (a tuple of
     expressions, registered by :class:`DualPrecisionMac`, summed by :func:`dual_sum`)."""
     if multiplier == "split":
@@ -75,7 +82,8 @@ def dual_products(L, low, nested, w0, w1, a, multiplier="packed"):
     return (A * B,)
 
 
-def dual_sum(L, low, nested, products, multiplier="packed"):
+def dual_sum(L: int, low: Value, nested: Value, products: Sequence[Value],
+             multiplier: str = "packed") -> Value:
     """The contribution of one operation from its :func:`dual_products`.
 
     Packed, low mode: the wanted sum ``D`` is the middle field of the product ``P``. The low
@@ -169,8 +177,9 @@ class DualPrecisionMac(FixedPipeline, wiring.Component):
         A parameter is out of range (the message names the value and the allowed range).
     """
 
-    def __init__(self, high_bits=8, acc_bits=None, multiplier="packed", *, target_mhz=None,
-                 device=None):
+    def __init__(self, high_bits: int = 8, acc_bits: int | None = None,
+                 multiplier: str = "packed", *, target_mhz: float | None = None,
+                 device: "str | None" = None) -> None:
         if not isinstance(high_bits, int) or isinstance(high_bits, bool):
             raise TypeError(f"High precision width must be an integer, not {high_bits!r}")
         if high_bits < 4 or high_bits > MAX_HIGH_BITS or high_bits % 2:
@@ -196,7 +205,7 @@ class DualPrecisionMac(FixedPipeline, wiring.Component):
         })
         self._request(target_mhz, device)
 
-    def stage_logic(self, model):
+    def stage_logic(self, model: DelayModel) -> list[tuple[str, float]]:
         """Its two stages for the delay model (``target_mhz=``, :mod:`hwgen.timing.fixed`):
         the products (one packed (3L+2)-bit square product, or four (L+1)-bit ones) and the
         loop (the contribution formed from them, added into the accumulator)."""
@@ -215,7 +224,7 @@ class DualPrecisionMac(FixedPipeline, wiring.Component):
     clocked = True
 
     @property
-    def module_name(self):
+    def module_name(self) -> str:
         name = f"dpmac_h{self._high_bits}_l{self._high_bits // 2}"
         name += f"_acc{self._acc_bits}" if self._explicit_acc else ""
         return name + ("_split" if self._multiplier == "split" else "")

@@ -3,9 +3,13 @@
 The golden model is :func:`hwgen.golden.add`; the cocotb test is ``rtl_tests/test_fadd.py``.
 """
 
+from collections.abc import Iterable
+from typing import Literal
+
 from amaranth.hdl import Cat, Module, Mux, Signal
 from amaranth.lib.wiring import In
 
+from ..formats import FloatFormat
 from ..timing import Segment
 from .floatop import FloatOpBase
 from .floatraw import (RoundingMode, exp_range, range_shape, sticky_shift_right,
@@ -79,8 +83,12 @@ class FloatAdder(FloatOpBase):
 
     _op = "fadd"
 
-    def __init__(self, fmt="e4m3", *, out_fmt=None, b_fmt=None, rounding="rne", subtract=False,
-                 latency=None, target_mhz=None, device=None, cuts=None, flags=True):
+    def __init__(self, fmt: FloatFormat | str = "e4m3", *,
+                 out_fmt: FloatFormat | str | None = None,
+                 b_fmt: FloatFormat | str | None = None, rounding: str = "rne",
+                 subtract: bool | Literal["dynamic"] = False, latency: int | None = None,
+                 target_mhz: float | None = None, device: "str | None" = None,
+                 cuts: Iterable[str] | None = None, flags: bool = True) -> None:
         if subtract not in (False, True, "dynamic") or (
                 not isinstance(subtract, (bool, str))):
             raise ValueError(f"Subtract must be False, True or 'dynamic', not {subtract!r}")

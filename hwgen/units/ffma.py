@@ -3,8 +3,11 @@
 The golden model is :func:`hwgen.golden.fma`; the cocotb test is ``rtl_tests/test_ffma.py``.
 """
 
+from collections.abc import Iterable
+
 from amaranth.hdl import Const, Module, Mux, Signal, signed
 
+from ..formats import FloatFormat
 from ..timing import Segment
 from .floatop import FMA_CUTS, FloatOpBase
 from .floatraw import (RoundingMode, exp_range, range_shape, shift_stages,
@@ -78,8 +81,13 @@ class FloatFMA(FloatOpBase):
     _inputs = ("a", "b", "c")
     _cuts = FMA_CUTS
 
-    def __init__(self, fmt="e4m3", *, out_fmt=None, b_fmt=None, c_fmt=None, rounding="rne",
-                 latency=None, target_mhz=None, device=None, cuts=None, flags=True):
+    def __init__(self, fmt: FloatFormat | str = "e4m3", *,
+                 out_fmt: FloatFormat | str | None = None,
+                 b_fmt: FloatFormat | str | None = None,
+                 c_fmt: FloatFormat | str | None = None, rounding: str = "rne",
+                 latency: int | None = None, target_mhz: float | None = None,
+                 device: "str | None" = None, cuts: Iterable[str] | None = None,
+                 flags: bool = True) -> None:
         super().__init__({"a": fmt, "b": b_fmt, "c": c_fmt}, out_fmt, rounding, latency,
                          target_mhz=target_mhz, device=device, cuts=cuts, flags=flags)
 

@@ -6,13 +6,16 @@ It sits above :mod:`.floatraw` (the raw float and its helpers) and :mod:`.rounde
 rounder), which both sit below it; each operator module subclasses :class:`FloatOpBase`.
 """
 
+from collections.abc import Iterable, Mapping
+
 from amaranth.hdl import Const, Signal, Value
 from amaranth.lib import wiring
-from amaranth.lib.wiring import In, Out
+from amaranth.lib.wiring import In, Member, Out
 
 from ..elaboratables import refused_quietly
-from ..timing import (check_device, check_target_mhz, delay_model, plan_cuts, plan_latency,
-                      plan_pipeline)
+from ..formats import FloatFormat
+from ..timing import (DelayModel, Plan, Segment, check_device, check_target_mhz, delay_model,
+                      plan_cuts, plan_latency, plan_pipeline)
 from .floatraw import check_float_format, check_latency, check_rounding, pipeline_register
 from .rounder import FloatRounder, RounderGeometry
 
@@ -69,8 +72,11 @@ class FloatOpBase(wiring.Component):
     _inputs: "tuple[str, ...]" = ("a", "b")
     _cuts = CUTS
 
-    def __init__(self, fmts, out_fmt, rounding, latency, extra_ports=None, *,
-                 target_mhz=None, device=None, cuts=None, flags=True):
+    def __init__(self, fmts: Mapping[str, FloatFormat | str | None],
+                 out_fmt: FloatFormat | str | None, rounding: str, latency: int | None,
+                 extra_ports: Mapping[str, Member] | None = None, *,
+                 target_mhz: float | None = None, device: "str | None" = None,
+                 cuts: Iterable[str] | None = None, flags: bool = True) -> None:
         with refused_quietly(self):
             self._init(fmts, out_fmt, rounding, latency, extra_ports, target_mhz, device,
                        cuts, flags)
@@ -176,22 +182,22 @@ class FloatOpBase(wiring.Component):
     device = property(lambda self: self._device)
 
     @property
-    def plan(self):
+    def plan(self) -> Plan | None:
         """The planner's :class:`~hwgen.timing.Plan` (``target_mhz=``), else ``None``."""
         return self._plan
 
     @property
-    def cut_points(self):
+    def cut_points(self) -> tuple[str, ...]:
         """Every candidate pipeline cut point, in datapath order: the operator's own, the
         rounder's (:class:`~hwgen.units.rounder.RounderGeometry`), then ``"out"``."""
         return tuple(self._own_cut_points()) + self._rgeom.cut_points + ("out",)
 
     @property
-    def cuts(self):
+    def cuts(self) -> tuple[str, ...]:
         """The pipeline cut points in use, in datapath order."""
         return self._cut_set
 
-    def segments(self, device):
+    def segments(self, device: "str | DelayModel") -> list[Segment]:
         """The datapath as :class:`~hwgen.timing.Segment` objects with the delays of
         ``device``'s model (a device name or a :class:`~hwgen.timing.DelayModel`). A cut
         point the device should not use (a split of a product it puts in a DSP block) is
@@ -199,18 +205,18 @@ class FloatOpBase(wiring.Component):
         model = device if hasattr(device, "stage_ns") else delay_model(device)
         return list(self._own_segments(model)) + self._rgeom.segments(model, "out")
 
-    def estimate(self, device):
+    def estimate(self, device: "str") -> Plan:
         """The delay model's estimate of this unit's own pipeline (its :attr:`cuts`) on
         ``device``: a :class:`~hwgen.timing.Plan` (``stage_ns``, ``fmax_mhz``)."""
         return plan_cuts(self.segments(device), self._cut_set, device)
 
-    def plan_for_latency(self, latency, device):
+    def plan_for_latency(self, latency: int, device: "str") -> Plan:
         """The planner's best placement of ``latency`` registers on ``device`` (a
         :class:`~hwgen.timing.Plan`; build it with ``cuts=plan.cuts``)."""
         return plan_latency(self.segments(device), latency, device)
 
     @property
-    def module_name(self):
+    def module_name(self) -> str:
         lat = f"_l{self._latency}" if self._latency else ""
         fixed = self._cuts.get(self._latency)
         if self._latency and tuple(self._cut_set) != tuple(fixed or ()):

@@ -11,7 +11,11 @@ Also here: :class:`RoundingMode` (static or run-time rounding mode as one-hot Am
 that constant-fold when static), :func:`exp_shape`, and :func:`sticky_shift_right`.
 """
 
-from amaranth.hdl import Cat, Const, Mux, Signal, Value, signed, unsigned
+from collections.abc import Callable
+from typing import cast
+
+from amaranth.hdl import (Cat, Const, Module, Mux, Shape, ShapeLike, Signal, Value, ValueLike,
+                          signed, unsigned)
 from amaranth.lib import data
 
 from ..formats import FRM, ROUNDING_MODES, FloatFormat, parse_format
@@ -22,13 +26,13 @@ __all__ = ["raw_layout", "exp_range", "exp_shape", "unpack", "RoundingMode", "ch
            "pipeline_register"]
 
 
-def range_shape(lo, hi):
+def range_shape(lo: int, hi: int) -> Shape:
     """The smallest signed shape holding every integer in ``[lo, hi]``."""
     neg = (-lo - 1).bit_length() + 1 if lo < 0 else 1
     return signed(max(neg, max(hi, 0).bit_length() + 1))
 
 
-def exp_range(fmt, *, normalize=False):
+def exp_range(fmt: FloatFormat, *, normalize: bool = False) -> tuple[int, int]:
     """``(lo, hi)``: the range of a raw float's LSB exponent for encodings of ``fmt``."""
     lo = fmt.emin - fmt.man_bits
     if normalize and fmt.subnormals:
@@ -37,12 +41,12 @@ def exp_range(fmt, *, normalize=False):
     return lo, hi
 
 
-def exp_shape(fmt, *, normalize=False):
+def exp_shape(fmt: FloatFormat, *, normalize: bool = False) -> Shape:
     """Signed shape of a raw float's exponent for ``fmt`` (see :func:`exp_range`)."""
     return range_shape(*exp_range(fmt, normalize=normalize))
 
 
-def raw_layout(sig_width, exp_shp):
+def raw_layout(sig_width: int, exp_shp: ShapeLike) -> data.StructLayout:
     """The raw-float layout: ``sign, nan, snan, inf, zero`` (1 bit each), ``exp``, ``sig``.
 
     ``zero`` is set for an exact zero (``sig == 0`` and not a special); ``sig`` and ``exp`` are
@@ -54,7 +58,8 @@ def raw_layout(sig_width, exp_shp):
     })
 
 
-def unpack(m, fmt, bits, *, normalize=False, name="raw"):
+def unpack(m: Module, fmt: FloatFormat | str, bits: Value, *, normalize: bool = False,
+           name: str = "raw") -> data.View:
     """Take the encoding ``bits`` of ``fmt`` apart into a raw float (a ``data.View``).
 
     The logic is added to ``m.d.comb``. With ``normalize=True`` subnormal significands are
@@ -62,7 +67,7 @@ def unpack(m, fmt, bits, *, normalize=False, name="raw"):
     then reaches ``emin - 2*man_bits``); this costs a leading-zero normalizer, and only the adder
     needs it, for operand formats whose subnormals overlap the other operand's normal range.
     """
-    fmt = parse_format(fmt)
+    fmt = cast(FloatFormat, parse_format(fmt))
     mb, eb = fmt.man_bits, fmt.exp_bits
     p = fmt.precision
     shp = exp_shape(fmt, normalize=normalize)
@@ -103,7 +108,12 @@ def unpack(m, fmt, bits, *, normalize=False, name="raw"):
     return raw
 
 
-def normalize_left(m, value, width, *, max_shift=None, limit=None, name="norm", between=None):
+def normalize_left(
+        m: Module, value: Value, width: int, *, max_shift: int | None = None,
+        limit: Value | None = None, name: str = "norm",
+        between: Callable[[int, Value, list[tuple[int, Value]], Value, Value | None],
+                          tuple[Value, list[tuple[int, Value]], Value, Value | None]]
+        | None = None) -> tuple[Value, Value]:
     """Shift ``value`` (``width`` bits) left until its top bit is set, by stages of 2**k.
 
     Returns ``(shifted, amount)``. ``max_shift`` bounds the leading zeros the caller can have
@@ -149,7 +159,7 @@ def normalize_left(m, value, width, *, max_shift=None, limit=None, name="norm", 
     return cur, amount
 
 
-def count_leading_zeros(value, width):
+def count_leading_zeros(value: ValueLike, width: int) -> tuple[Value, Value]:
     """``(count, all_zero)``: the leading zeros of ``value`` (``width`` bits) by a binary tree
     (``log2`` levels of 2:1 multiplexers), and whether ``value`` is zero.
 
@@ -178,19 +188,19 @@ def count_leading_zeros(value, width):
     return (Const(0, 1) if count is None else count), zero
 
 
-def normalize_stages(width, max_shift=None):
+def normalize_stages(width: int, max_shift: int | None = None) -> int:
     """How many shift stages :func:`normalize_left` builds for these arguments."""
     if max_shift is None:
         max_shift = width - 1
     return sum(1 for k in range(max(max_shift, 1).bit_length()) if (1 << k) < width)
 
 
-def shift_stages(max_amount):
+def shift_stages(max_amount: int) -> int:
     """How many stages :func:`sticky_shift_right` builds for ``max_amount``."""
     return max(max_amount, 0).bit_length()
 
 
-def pipeline_register(m, value, name):
+def pipeline_register(m: Module, value: ValueLike | None, name: str) -> Value | None:
     """``value`` through a reset-less ``sync`` register called ``name``; constants (and
     ``None``) pass as they are (nothing to register)."""
     if value is None or isinstance(value, Const):
@@ -201,7 +211,10 @@ def pipeline_register(m, value, name):
     return reg
 
 
-def sticky_shift_right(m, value, width, amount, max_amount, *, name="rsh", between=None):
+def sticky_shift_right(
+        m: Module, value: Value, width: int, amount: Value, max_amount: int, *,
+        name: str = "rsh",
+        between: Callable[[int, Value, Value], tuple[Value, Value]] | None = None) -> Value:
     """``value >> amount`` (``width`` bits) with every shifted-out one ORed into bit 0.
 
     ``amount`` must not exceed ``max_amount`` (the caller clamps it). Bit 0 of the result is a
@@ -232,7 +245,7 @@ class RoundingMode:
     ``"dynamic"`` with ``rm`` a 3-bit RISC-V ``frm`` code (5..7 behave as rne).
     """
 
-    def __init__(self, rounding, rm=None):
+    def __init__(self, rounding: str, rm: Value | None = None) -> None:
         if rounding == "dynamic":
             self.rtz = rm == FRM["rtz"]
             self.rdn = rm == FRM["rdn"]
@@ -244,7 +257,7 @@ class RoundingMode:
                 setattr(self, mode, Const(int(mode == rounding), 1))
 
 
-def check_float_format(fmt, what="Format"):
+def check_float_format(fmt: FloatFormat | str, what: str = "Format") -> FloatFormat:
     """Cast a format name or :class:`FloatFormat`; raise a one-line TypeError/ValueError."""
     if isinstance(fmt, str):
         f = parse_format(fmt)
@@ -257,14 +270,14 @@ def check_float_format(fmt, what="Format"):
     raise TypeError(f"{what} must be a FloatFormat or a format name, not {fmt!r}")
 
 
-def check_rounding(rounding):
+def check_rounding(rounding: str) -> str:
     allowed = ROUNDING_MODES + ("dynamic",)
     if not isinstance(rounding, str) or rounding not in allowed:
         raise ValueError(f"Rounding must be one of {', '.join(allowed)}, not {rounding!r}")
     return rounding
 
 
-def check_latency(latency, max_latency):
+def check_latency(latency: int, max_latency: int) -> int:
     if not isinstance(latency, int) or isinstance(latency, bool):
         raise TypeError(f"Latency must be an integer from 0 to {max_latency}, not {latency!r}")
     if not 0 <= latency <= max_latency:

@@ -11,6 +11,7 @@ from amaranth.lib import data, stream, wiring
 from amaranth.lib.wiring import In, Out
 
 from ..elaboratables import not_built, refused_quietly
+from ..formats import FloatFormat
 from ..golden.fmac import ACCUMULATE_MODES, exact_acc_bits
 from ..timing.fixed import StagePlan
 from .fadd import FloatAdder
@@ -46,7 +47,7 @@ class MacPlan(StagePlan):
     mul_latency: int
     out_latency: int
 
-    def summary(self):
+    def summary(self) -> str:
         out = f", read-out latency {self.out_latency}" if self.out_latency else ""
         return (f"product path latency {self.mul_latency}{out} (unit latency {self.latency}) "
                 f"for {self.target_mhz:g} MHz on {self.device}; stages {self.stage_text()} "
@@ -107,9 +108,13 @@ class FloatMac(wiring.Component):
     (``i.ready`` is low); no pair is lost or counted twice under any stall pattern.
     """
 
-    def __init__(self, mul_fmt="e4m3", *, acc_fmt=None, out_fmt=None, accumulate="rounded",
-                 max_terms=1024, rounding="rne", b_fmt=None, mul_latency=None,
-                 out_latency=None, target_mhz=None, device=None):
+    def __init__(self, mul_fmt: FloatFormat | str = "e4m3", *,
+                 acc_fmt: FloatFormat | str | None = None,
+                 out_fmt: FloatFormat | str | None = None, accumulate: str = "rounded",
+                 max_terms: int = 1024, rounding: str = "rne",
+                 b_fmt: FloatFormat | str | None = None, mul_latency: int | None = None,
+                 out_latency: int | None = None, target_mhz: float | None = None,
+                 device: "str | None" = None) -> None:
         with refused_quietly(self):
             self._init(mul_fmt, acc_fmt, out_fmt, accumulate, max_terms, rounding, b_fmt,
                        mul_latency, out_latency, target_mhz, device)
@@ -262,7 +267,7 @@ class FloatMac(wiring.Component):
     target_mhz = property(lambda self: self._target_mhz)
 
     @property
-    def plan(self):
+    def plan(self) -> MacPlan | None:
         """The :class:`MacPlan` of ``target_mhz=``, else ``None``."""
         return self._plan
 
@@ -276,12 +281,12 @@ class FloatMac(wiring.Component):
     clocked = True
 
     @property
-    def acc_bits(self):
+    def acc_bits(self) -> int:
         """Accumulator width: the Kulisch register for ``exact``, else ``acc_fmt.width``."""
         return self._acc_bits
 
     @property
-    def acc_lsb_exp(self):
+    def acc_lsb_exp(self) -> int | None:
         """``exact`` only: the accumulator counts units of ``2**acc_lsb_exp``."""
         return self._lsb
 
@@ -289,12 +294,12 @@ class FloatMac(wiring.Component):
         return 3 if self._accumulate in ("rounded", "exact") else 2
 
     @property
-    def latency(self):
+    def latency(self) -> int:
         """Cycles from the transfer of a ``last`` pair to its result on ``o`` (no stalls)."""
         return self._base_latency() + len(self._mul_cuts) + len(self._out_cuts)
 
     @property
-    def module_name(self):
+    def module_name(self) -> str:
         """``fmac_<formats>_<accumulation>_<rounding>`` and, with a pipelined product path,
         ``_l<mul latency>`` (``rounded``: the multiplier's own suffix, ``_l<N>[_c<mask>]``;
         ``exact``: ``_l<mul latency>_<read-out latency>[_c<mask>]``, the mask of the read-out

@@ -3,8 +3,11 @@
 The golden model is :func:`hwgen.golden.mul`; the cocotb test is ``rtl_tests/test_fmul.py``.
 """
 
+from collections.abc import Iterable
+
 from amaranth.hdl import Module
 
+from ..formats import FloatFormat
 from ..timing import Segment
 from .floatop import FloatOpBase
 from .floatraw import exp_range, unpack
@@ -73,8 +76,12 @@ class FloatMultiplier(FloatOpBase):
 
     _op = "fmul"
 
-    def __init__(self, fmt="e4m3", *, out_fmt=None, b_fmt=None, rounding="rne", latency=None,
-                 target_mhz=None, device=None, cuts=None, flags=True):
+    def __init__(self, fmt: FloatFormat | str = "e4m3", *,
+                 out_fmt: FloatFormat | str | None = None,
+                 b_fmt: FloatFormat | str | None = None, rounding: str = "rne",
+                 latency: int | None = None, target_mhz: float | None = None,
+                 device: "str | None" = None, cuts: Iterable[str] | None = None,
+                 flags: bool = True) -> None:
         super().__init__({"a": fmt, "b": b_fmt}, out_fmt, rounding, latency,
                          target_mhz=target_mhz, device=device, cuts=cuts, flags=flags)
 

@@ -5,15 +5,21 @@ and :func:`~hwgen.golden.compress.unpack_bits`); the cocotb test is
 ``rtl_tests/test_hdec.py``.
 """
 
+from collections.abc import Iterable
+from typing import TYPE_CHECKING
+
 from amaranth import Cat, Const, Module, Mux, Signal, unsigned
 from amaranth.lib import data, stream, wiring
 from amaranth.lib.memory import Memory
 from amaranth.lib.wiring import In, Out
 
+if TYPE_CHECKING:
+    from ..golden.compress import CanonicalCode
+
 __all__ = ["HuffmanDecoder", "check_int"]
 
 
-def check_int(what, value, lo, hi=None):
+def check_int(what: str, value: object, lo: int, hi: int | None = None) -> int:
     """``value`` if it is an int in ``lo..hi``; else TypeError/ValueError naming it."""
     allowed = f"an integer in {lo}..{hi}" if hi is not None else (
         "a positive integer" if lo == 1 else f"an integer >= {lo}")
@@ -107,8 +113,8 @@ class HuffmanDecoder(wiring.Component):
     CFG_BASE = 1
     CFG_VALUE = 2
 
-    def __init__(self, *, word_width=32, max_len=16, rank_bits=8, value_width=8,
-                 count_width=24):
+    def __init__(self, *, word_width: int = 32, max_len: int = 16, rank_bits: int = 8,
+                 value_width: int = 8, count_width: int = 24) -> None:
         self._args = dict(word_width=word_width, max_len=max_len, rank_bits=rank_bits,
                           value_width=value_width, count_width=count_width)
         self._max_len = check_int("Maximum code length", max_len, 1, 24)
@@ -136,48 +142,49 @@ class HuffmanDecoder(wiring.Component):
     count_width = property(lambda self: self._count_width)
 
     @property
-    def table_depth(self):
+    def table_depth(self) -> int:
         """Entries of the value table (the most symbols a code may have)."""
         return 1 << self._rank_bits
 
     @property
-    def buffer_bits(self):
+    def buffer_bits(self) -> int:
         return self._word_width + 2 * self._max_len - 1
 
     @property
-    def latency(self):
+    def latency(self) -> int:
         """Cycles from a decodable code in the buffer to its value on ``symbols``."""
         return 1
 
     @property
-    def symbols_per_cycle(self):
+    def symbols_per_cycle(self) -> int:
         """Steady-state values per clock (no stalls on either side)."""
         return 1
 
     clocked = True
 
     @property
-    def cfg_layout(self):
+    def cfg_layout(self) -> data.StructLayout:
         addr = max(self._rank_bits, (self._max_len - 1).bit_length(), 1)
         dat = max(self._value_width, self._rank_bits, self._max_len + 1)
         return data.StructLayout({"kind": 2, "addr": addr, "data": dat})
 
     @property
-    def start_layout(self):
+    def start_layout(self) -> data.StructLayout:
         return data.StructLayout({"symbols": self._count_width, "words": self._count_width})
 
     @property
-    def module_name(self):
+    def module_name(self) -> str:
         return (f"hdec_w{self._word_width}_l{self._max_len}_r{self._rank_bits}"
                 f"_v{self._value_width}_c{self._count_width}")
 
-    def __repr__(self):
+    def __repr__(self) -> str:
         # from the arguments as given: also right for an instance whose checks failed
         return "HuffmanDecoder(" + ", ".join(f"{k}={v!r}" for k, v in self._args.items()) + ")"
 
     # -- host side --
 
-    def table_writes(self, code, values):
+    def table_writes(self, code: "CanonicalCode",
+                     values: Iterable[int]) -> list[dict[str, int]]:
         """The ``cfg`` transfers (dicts ``kind``/``addr``/``data``) that load ``code`` (a
         :class:`~hwgen.golden.compress.CanonicalCode`) and ``values`` (the integer to emit for
         each rank; negative values are stored in two's complement)."""

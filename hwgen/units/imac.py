@@ -60,7 +60,8 @@ class IntMac(wiring.Component):
 
     LATENCY = 2
 
-    def __init__(self, a_bits=8, b_bits=8, acc_bits=32, signed=True):
+    def __init__(self, a_bits: int = 8, b_bits: int = 8, acc_bits: int = 32,
+                 signed: bool = True) -> None:
         signed = bool(signed)
         a_bits, b_bits, acc_bits = check_int_widths(a_bits, b_bits, acc_bits, signed)
         if acc_bits < a_bits + b_bits:
@@ -83,16 +84,16 @@ class IntMac(wiring.Component):
     input_layout = property(lambda self: self._in_layout)
 
     @property
-    def product_bits(self):
+    def product_bits(self) -> int:
         """Width of one exact product, ``a_bits + b_bits``."""
         return self._a_bits + self._b_bits
 
     @property
-    def module_name(self):
+    def module_name(self) -> str:
         return (f"imac_{'s' if self._signed else 'u'}{self._a_bits}x{self._b_bits}"
                 f"_a{self._acc_bits}")
 
-    def __repr__(self):
+    def __repr__(self) -> str:
         if not hasattr(self, "_signed"):  # __init__ raised
             return "IntMac(...)"
         return (f"IntMac(a_bits={self._a_bits}, b_bits={self._b_bits}, "

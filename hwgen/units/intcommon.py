@@ -1,7 +1,14 @@
 """Small helpers shared by the integer and run-time-precision units (and, :func:`delay`, by
 the float MAC and the systolic arrays)."""
 
-from amaranth import Mux, Signal
+from collections.abc import Callable, Iterable, Sequence
+from typing import TYPE_CHECKING
+
+from amaranth import Module, Mux, Signal, Value
+from amaranth.hdl import ShapeLike, ValueLike
+
+if TYPE_CHECKING:
+    from amaranth.lib import stream, wiring
 
 __all__ = ["check_int", "signed_width", "adder_tree", "accumulate_stream", "delay", "MAX_LANES",
            "MAX_ACT_BITS", "MAX_ACC_BITS", "GUARD_BITS"]
@@ -14,7 +21,7 @@ MAX_ACC_BITS = 62
 GUARD_BITS = 8
 
 
-def check_int(what, value, lo, hi, extra=""):
+def check_int(what: str, value: object, lo: int, hi: int, extra: str = "") -> int:
     """``value`` if it is an integer in ``[lo, hi]``; else TypeError/ValueError naming it."""
     if not isinstance(value, int) or isinstance(value, bool):
         raise TypeError(f"{what} must be an integer, not {value!r}")
@@ -23,7 +30,7 @@ def check_int(what, value, lo, hi, extra=""):
     return value
 
 
-def signed_width(lo, hi):
+def signed_width(lo: int, hi: int) -> int:
     """Bits of the smallest two's-complement shape holding every integer in ``[lo, hi]``."""
     n = 1
     while not -(1 << (n - 1)) <= lo <= hi <= (1 << (n - 1)) - 1:
@@ -31,7 +38,7 @@ def signed_width(lo, hi):
     return n
 
 
-def adder_tree(terms):
+def adder_tree(terms: Iterable[Value]) -> Value:
     """Balanced sum of Amaranth values (widths grow one bit per level)."""
     terms = list(terms)
     while len(terms) > 1:
@@ -42,7 +49,12 @@ def adder_tree(terms):
     return terms[0]
 
 
-def accumulate_stream(m, i, o, last, terms, pack, combine=None):
+def accumulate_stream(
+        m: Module, i: "stream.Interface | wiring.FlippedInterface", o: "stream.Interface",
+        last: Value, terms: Sequence[tuple[Value, ShapeLike, ShapeLike | None]],
+        pack: Callable[[list[Signal]], ValueLike],
+        combine: Callable[[list[Signal]], Sequence[tuple[Value, ShapeLike]]] | None = None
+        ) -> None:
     """The back end shared by the lane MACs: one register stage, running sums, one result
     per ``last``.
 
@@ -82,7 +94,7 @@ def accumulate_stream(m, i, o, last, terms, pack, combine=None):
             m.d.sync += o_valid.eq(0)
 
 
-def delay(module, value, n, name):
+def delay(module: Module, value: Value, n: int, name: str) -> Value:
     """``value`` delayed by ``n`` registers in ``module``'s ``sync`` domain (named
     ``<name>_d<k>``); ``value`` itself when ``n`` is 0. Put ``module`` under an
     ``EnableInserter`` to stall the registers with a unit's pipeline."""

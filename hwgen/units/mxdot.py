@@ -5,14 +5,16 @@ The golden model is :func:`hwgen.golden.mx.mx_dot`; the unit matches it bit for 
 included (``tests/test_mxdot_amaranth.py``).
 """
 
+
 from amaranth.hdl import Const, Module, Mux, Signal, signed, unsigned
 from amaranth.lib import data, stream, wiring
 from amaranth.lib.wiring import In, Out
 
-from ..formats import parse_format
+from ..formats import FloatFormat, parse_format
 from ..golden.mx import E8M0_BIAS, E8M0_NAN, check_mx_element, mx_block_sum_bits
 from .floatraw import (RoundingMode, check_rounding, exp_range, range_shape, sticky_shift_right,
                        unpack)
+from ..timing import DelayModel
 from ..timing.fixed import FixedPipeline
 from .intcommon import adder_tree
 from .rounder import FloatRounder
@@ -91,8 +93,9 @@ class MxDot(FixedPipeline, wiring.Component):
         what is allowed.
     """
 
-    def __init__(self, elem="e4m3", *, b_elem=None, lanes=8, rounding="rne", target_mhz=None,
-                 device=None):
+    def __init__(self, elem: str | FloatFormat = "e4m3", *,
+                 b_elem: str | FloatFormat | None = None, lanes: int = 8, rounding: str = "rne",
+                 target_mhz: float | None = None, device: "str | None" = None) -> None:
         self._ea = check_mx_element(elem)
         self._eb = self._ea if b_elem is None else check_mx_element(b_elem, "B element format")
         if isinstance(lanes, bool) or not isinstance(lanes, int) or lanes not in MXDOT_LANES:
@@ -114,7 +117,7 @@ class MxDot(FixedPipeline, wiring.Component):
         super().__init__(ports)
         self._request(target_mhz, device)
 
-    def stage_logic(self, model):
+    def stage_logic(self, model: DelayModel) -> list[tuple[str, float]]:
         """Its stages for the delay model (``target_mhz=``): the block sum (element products,
         the adder tree over the lanes, the block register's add), then the FP32 accumulation
         (alignment and add; normalization and rounding), one stage or, with
@@ -141,34 +144,34 @@ class MxDot(FixedPipeline, wiring.Component):
     clocked = True
 
     @property
-    def beats(self):
+    def beats(self) -> int:
         """Beats per block, ``32 // lanes``."""
         return _BLOCK // self._lanes
 
     @property
-    def sum_bits(self):
+    def sum_bits(self) -> int:
         """Width of the exact two's-complement block sum (units of ``2**sum_lsb_exp``)."""
         return self._sum_bits
 
     @property
-    def sum_lsb_exp(self):
+    def sum_lsb_exp(self) -> int:
         return self._lsb
 
     @property
-    def acc_stages(self):
+    def acc_stages(self) -> int:
         """Clock cycles of the FP32 accumulation loop: 2 when blocks come at most every other
         cycle (lanes 8 or 16: a register between the alignment/add and the rounder), else 1."""
         return 2 if self.beats >= 2 else 1
 
     @property
-    def latency(self):
+    def latency(self) -> int:
         """Clock edges from the transfer of a dot product's final beat (that edge included)
         to its result being valid on ``o``, without stalls: input register, block register,
         :attr:`acc_stages` accumulator stages (the last one the accumulator/output register)."""
         return 2 + self.acc_stages
 
     @property
-    def module_name(self):
+    def module_name(self) -> str:
         """``mxdot_<elem>[_<b_elem>]_l<lanes>_<rounding>`` (``dyn`` for dynamic), e.g.
         ``mxdot_e4m3_e2m1_l8_rne``; ``b_elem`` is left out when it equals ``elem``."""
         parts = ["mxdot", self._ea.name]
@@ -178,7 +181,7 @@ class MxDot(FixedPipeline, wiring.Component):
         parts.append("dyn" if self._rounding == "dynamic" else self._rounding)
         return "_".join(parts)
 
-    def __repr__(self):
+    def __repr__(self) -> str:
         if not hasattr(self, "_rounding"):  # __init__ raised
             return "MxDot(...)"
         return (f"MxDot({self._ea.name!r}, b_elem={self._eb.name!r}, lanes={self._lanes}, "

@@ -66,7 +66,8 @@ class Pow2Mac(wiring.Component):
         A parameter is out of range (the message names the value and the allowed range).
     """
 
-    def __init__(self, lanes=8, act_bits=8, max_shift=7, acc_bits=None):
+    def __init__(self, lanes: int = 8, act_bits: int = 8, max_shift: int = 7,
+                 acc_bits: int | None = None) -> None:
         self._lanes = check_int("Lane count", lanes, 1, MAX_LANES)
         self._act_bits = check_int("Activation width", act_bits, 2, MAX_ACT_BITS)
         self._max_shift = check_int("Maximum shift", max_shift, 0, MAX_SHIFT)
@@ -100,7 +101,7 @@ class Pow2Mac(wiring.Component):
     clocked = True
 
     @property
-    def module_name(self):
+    def module_name(self) -> str:
         name = f"p2mac_k{self._lanes}_a{self._act_bits}_s{self._max_shift}"
         return name + (f"_acc{self._acc_bits}" if self._explicit_acc else "")
 

@@ -1,11 +1,13 @@
 """Integer-only requantization unit (TFLite/gemmlowp): int32 accumulator + bias → int8/uint8
 (or any width up to 16). Golden model: :func:`hwgen.golden.requant.requantize`."""
 
+
 from amaranth.hdl import Const, Module, Mux, Shape, Signal, signed, unsigned
 from amaranth.lib import data, stream, wiring
 from amaranth.lib.wiring import In, Out
 
 from ..golden.requant import INT32_MAX, INT32_MIN, check_requant_widths
+from ..timing import DelayModel
 from ..timing.fixed import FixedPipeline
 
 __all__ = ["Requantize", "RegisterWriteSignature"]
@@ -35,7 +37,7 @@ class RegisterWriteSignature(wiring.Signature):
     shift : ``Out(signed(6))``
     """
 
-    def __init__(self, channels):
+    def __init__(self, channels: int) -> None:
         self._channels = channels
         super().__init__({
             "en": Out(1),
@@ -46,10 +48,10 @@ class RegisterWriteSignature(wiring.Signature):
 
     channels = property(lambda self: self._channels)
 
-    def __eq__(self, other):
+    def __eq__(self, other: object) -> bool:
         return type(other) is type(self) and other._channels == self._channels
 
-    def __repr__(self):
+    def __repr__(self) -> str:
         return f"RegisterWriteSignature({self._channels})"
 
 
@@ -128,8 +130,9 @@ class Requantize(FixedPipeline, wiring.Component):
 
     LATENCY = 4
 
-    def __init__(self, acc_bits=32, out_bits=8, signed_out=True, per_channel=None, *,
-                 target_mhz=None, device=None):
+    def __init__(self, acc_bits: int = 32, out_bits: int = 8, signed_out: bool = True,
+                 per_channel: int | None = None, *, target_mhz: float | None = None,
+                 device: "str | None" = None) -> None:
         if not isinstance(acc_bits, int) or isinstance(acc_bits, bool):
             raise TypeError(f"Accumulator width must be an integer, not {acc_bits!r}")
         if not 2 <= acc_bits <= 32:
@@ -166,7 +169,7 @@ class Requantize(FixedPipeline, wiring.Component):
         super().__init__(members)
         self._request(target_mhz, device)
 
-    def stage_logic(self, model):
+    def stage_logic(self, model: DelayModel) -> list[tuple[str, float]]:
         """Its four stages for the delay model (``target_mhz=``, :mod:`hwgen.timing.fixed`)."""
         ob = self._out_bits
         return [("bias add and left shift", model.adder(32) + model.shifter(32, 31)),
@@ -185,28 +188,28 @@ class Requantize(FixedPipeline, wiring.Component):
     shift_bits = SHIFT_BITS
 
     @property
-    def channel_bits(self):
+    def channel_bits(self) -> int:
         """Width of the ``ch`` field (per channel), else 0."""
         return 0 if self._per_channel is None else _index_bits(self._per_channel)
 
     @property
-    def zero_point_range(self):
+    def zero_point_range(self) -> tuple[int, int]:
         """``(min, max)`` of the ``zero_point`` port."""
         return -(1 << self._out_bits), (1 << self._out_bits) - 1
 
     @property
-    def out_range(self):
+    def out_range(self) -> tuple[int, int]:
         """``(min, max)`` of the output codes."""
         n = self._out_bits
         return (-(1 << (n - 1)), (1 << (n - 1)) - 1) if self._signed_out else (0, (1 << n) - 1)
 
     @property
-    def module_name(self):
+    def module_name(self) -> str:
         pc = "" if self._per_channel is None else f"_pc{self._per_channel}"
         return (f"requant_a{self._acc_bits}_{'s' if self._signed_out else 'u'}"
                 f"{self._out_bits}{pc}")
 
-    def __repr__(self):
+    def __repr__(self) -> str:
         if not hasattr(self, "_per_channel"):  # __init__ raised
             return "Requantize(...)"
         return (f"Requantize(acc_bits={self._acc_bits}, out_bits={self._out_bits}, "

@@ -40,13 +40,15 @@ rounded to ``precision`` bits with an unbounded exponent (every operator here ke
 ``precision + 2`` bits above its jam bit). A zero ``sig`` is an exact zero of sign ``sign``.
 """
 
+from collections.abc import Iterable
+
 from amaranth.hdl import Cat, Const, Module, Mux, Signal
 
-from ..timing import Segment
+from ..timing import DelayModel, Segment
 from amaranth.lib import wiring
 from amaranth.lib.wiring import In, Out
 
-from ..formats import FLAG_INEXACT, FLAG_INVALID, FLAG_OVERFLOW, FLAG_UNDERFLOW
+from ..formats import FLAG_INEXACT, FLAG_INVALID, FLAG_OVERFLOW, FLAG_UNDERFLOW, FloatFormat
 from .floatraw import (RoundingMode, check_float_format, check_rounding, normalize_left,
                        normalize_stages, pipeline_register, range_shape, sticky_shift_right)
 
@@ -65,7 +67,7 @@ class RounderGeometry:
         As for :class:`FloatRounder`.
     """
 
-    def __init__(self, fmt, sig_width, exp_range):
+    def __init__(self, fmt: FloatFormat, sig_width: int, exp_range: tuple[int, int]) -> None:
         f = self.fmt = fmt
         p = f.precision
         self.sig_width = W = sig_width
@@ -83,13 +85,13 @@ class RounderGeometry:
         self.exp_width = range_shape(lo + W - 1, hi + W - 1).width
 
     @property
-    def cut_points(self):
+    def cut_points(self) -> tuple[str, ...]:
         """The rounder's candidate cut points, in datapath order."""
         pts = (["prep"] if self.limited else []) + (["denorm"] if self.denorm else [])
         pts += [f"norm{i}" for i in range(1, self.norm_stages)]
         return tuple(pts + ["norm", "round"])
 
-    def segments(self, model, last_cut=None):
+    def segments(self, model: DelayModel, last_cut: str | None = None) -> list[Segment]:
         """The rounder's datapath as :class:`~hwgen.timing.Segment` objects on ``model``; the
         last one (output selection) is followed by ``last_cut``."""
         f, p, Wn, ew = self.fmt, self.fmt.precision, self.frame_width, self.exp_width
@@ -148,8 +150,9 @@ class FloatRounder(wiring.Component):
         Bit 0 inexact, 1 underflow, 2 overflow, 3 invalid (only with ``flags=True``).
     """
 
-    def __init__(self, fmt, *, sig_width, exp_range, rounding="rne", register_normalized=False,
-                 cuts=(), flags=True):
+    def __init__(self, fmt: FloatFormat | str, *, sig_width: int, exp_range: tuple[int, int],
+                 rounding: str = "rne", register_normalized: bool = False,
+                 cuts: Iterable[str] = (), flags: bool = True) -> None:
         self._fmt = check_float_format(fmt)
         if not isinstance(sig_width, int) or sig_width < 1:
             raise ValueError(f"Significand width must be a positive integer, not {sig_width!r}")
@@ -187,17 +190,17 @@ class FloatRounder(wiring.Component):
     geometry = property(lambda self: self._geom)
 
     @property
-    def cut_points(self):
+    def cut_points(self) -> tuple[str, ...]:
         """Candidate cut points, in datapath order."""
         return self._geom.cut_points
 
     @property
-    def cuts(self):
+    def cuts(self) -> tuple[str, ...]:
         """The cut points holding registers, in datapath order."""
         return tuple(c for c in self._geom.cut_points if c in self._cuts)
 
     @property
-    def latency(self):
+    def latency(self) -> int:
         return len(self._cuts)
 
     def elaborate(self, platform):

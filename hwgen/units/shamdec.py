@@ -45,7 +45,8 @@ class FieldUnpacker(wiring.Component):
     busy : ``Out(1)``
     """
 
-    def __init__(self, *, word_width=32, field_bits=10, count_width=24):
+    def __init__(self, *, word_width: int = 32, field_bits: int = 10,
+                 count_width: int = 24) -> None:
         self._args = dict(word_width=word_width, field_bits=field_bits,
                           count_width=count_width)
         self._word_width = check_int("Word width", word_width, 1, 64)
@@ -65,15 +66,15 @@ class FieldUnpacker(wiring.Component):
     latency = 1
 
     @property
-    def start_layout(self):
+    def start_layout(self) -> data.StructLayout:
         return data.StructLayout({"fields": self._count_width, "words": self._count_width,
                                   "width": self._field_bits.bit_length()})
 
     @property
-    def module_name(self):
+    def module_name(self) -> str:
         return (f"funpack_w{self._word_width}_f{self._field_bits}_c{self._count_width}")
 
-    def __repr__(self):
+    def __repr__(self) -> str:
         return "FieldUnpacker(" + ", ".join(f"{k}={v!r}" for k, v in self._args.items()) + ")"
 
     def elaborate(self, platform):
@@ -182,8 +183,9 @@ class ShamDecoder(wiring.Component):
         A parameter out of range.
     """
 
-    def __init__(self, *, row_bits=10, col_bits=10, word_width=32, max_len=16, rank_bits=8,
-                 value_width=8, count_width=24):
+    def __init__(self, *, row_bits: int = 10, col_bits: int = 10, word_width: int = 32,
+                 max_len: int = 16, rank_bits: int = 8, value_width: int = 8,
+                 count_width: int = 24) -> None:
         self._args = dict(row_bits=row_bits, col_bits=col_bits, word_width=word_width,
                           max_len=max_len, rank_bits=rank_bits, value_width=value_width,
                           count_width=count_width)
@@ -215,17 +217,17 @@ class ShamDecoder(wiring.Component):
     clocked = True
 
     @property
-    def decoder(self):
+    def decoder(self) -> HuffmanDecoder:
         """The inner :class:`~hwgen.units.hdec.HuffmanDecoder` (for ``table_writes`` and
         ``cfg_layout``)."""
         return self._hdec
 
     @property
-    def cfg_layout(self):
+    def cfg_layout(self) -> data.StructLayout:
         return self._hdec.cfg_layout
 
     @property
-    def start_layout(self):
+    def start_layout(self) -> data.StructLayout:
         cw = self.count_width
         return data.StructLayout({
             "nnz": cw, "words": cw, "row_words": cw, "count_words": cw,
@@ -233,22 +235,22 @@ class ShamDecoder(wiring.Component):
             "count_field": (self._row_bits + 1).bit_length()})
 
     @property
-    def out_layout(self):
+    def out_layout(self) -> data.StructLayout:
         return data.StructLayout({"row": self._row_bits, "col": self._col_bits,
                                   "value": self.value_width})
 
     @property
-    def nonzeros_per_cycle(self):
+    def nonzeros_per_cycle(self) -> int:
         """Steady-state non-zeros per clock (no stalls, no empty columns)."""
         return self._hdec.symbols_per_cycle
 
     @property
-    def module_name(self):
+    def module_name(self) -> str:
         h = self._hdec
         return (f"shamdec_r{self._row_bits}_c{self._col_bits}_w{h.word_width}_l{h.max_len}"
                 f"_k{h.rank_bits}_v{h.value_width}_n{h.count_width}")
 
-    def __repr__(self):
+    def __repr__(self) -> str:
         # from the arguments as given: also right for an instance whose checks failed
         return "ShamDecoder(" + ", ".join(f"{k}={v!r}" for k, v in self._args.items()) + ")"
 

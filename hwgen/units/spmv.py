@@ -63,8 +63,9 @@ class SparseMatVec(wiring.Component):
         A parameter out of range.
     """
 
-    def __init__(self, *, row_bits=10, col_bits=10, x_width=8, value_width=8, count_width=24,
-                 acc_width=None):
+    def __init__(self, *, row_bits: int = 10, col_bits: int = 10, x_width: int = 8,
+                 value_width: int = 8, count_width: int = 24,
+                 acc_width: int | None = None) -> None:
         self._args = dict(row_bits=row_bits, col_bits=col_bits, x_width=x_width,
                           value_width=value_width, count_width=count_width, acc_width=acc_width)
         self._row_bits = check_int("Row index width", row_bits, 1, 14)
@@ -92,29 +93,29 @@ class SparseMatVec(wiring.Component):
     clocked = True
 
     @property
-    def latency(self):
+    def latency(self) -> int:
         """Cycles from a non-zero's transfer to its product entering the sum."""
         return 1
 
     @property
-    def x_layout(self):
+    def x_layout(self) -> data.StructLayout:
         return data.StructLayout({"addr": self._row_bits, "data": signed(self._x_width)})
 
     @property
-    def start_layout(self):
+    def start_layout(self) -> data.StructLayout:
         return data.StructLayout({"nnz": self._count_width, "cols": self._col_bits + 1})
 
     @property
-    def nz_layout(self):
+    def nz_layout(self) -> data.StructLayout:
         return data.StructLayout({"row": self._row_bits, "col": self._col_bits,
                                   "value": signed(self._value_width)})
 
     @property
-    def module_name(self):
+    def module_name(self) -> str:
         return (f"spmv_r{self._row_bits}_c{self._col_bits}_x{self._x_width}"
                 f"_v{self._value_width}_a{self._acc_width}_n{self._count_width}")
 
-    def __repr__(self):
+    def __repr__(self) -> str:
         # from the arguments as given: also right for an instance whose checks failed
         return "SparseMatVec(" + ", ".join(f"{k}={v!r}" for k, v in self._args.items()) + ")"
 

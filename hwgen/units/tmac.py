@@ -62,7 +62,7 @@ class TernaryMac(wiring.Component):
         A parameter is out of range (the message names the value and the allowed range).
     """
 
-    def __init__(self, lanes=8, act_bits=8, acc_bits=None):
+    def __init__(self, lanes: int = 8, act_bits: int = 8, acc_bits: int | None = None) -> None:
         self._lanes = check_int("Lane count", lanes, 1, MAX_LANES)
         self._act_bits = check_int("Activation width", act_bits, 2, MAX_ACT_BITS)
         half = 1 << (act_bits - 1)
@@ -95,7 +95,7 @@ class TernaryMac(wiring.Component):
     clocked = True
 
     @property
-    def module_name(self):
+    def module_name(self) -> str:
         name = f"tmac_k{self._lanes}_a{self._act_bits}"
         return name + (f"_acc{self._acc_bits}" if self._explicit_acc else "")
 

@@ -3,8 +3,10 @@
 
 import struct
 import zlib
+from collections.abc import Iterable
 
 import numpy as np
+import numpy.typing as npt
 
 from .bits import WORD_WIDTHS
 from .ham import Compressed
@@ -21,11 +23,11 @@ _HEADER = struct.Struct("<4sHBBIIBBBBIIIII")
 _FORMATS = {"ham": 0, "sham": 1}
 
 
-def _words_bytes(words, word_width):
+def _words_bytes(words: npt.ArrayLike, word_width: int) -> bytes:
     return np.asarray(words, dtype=np.uint64).astype(f">u{word_width // 8}").tobytes()
 
 
-def write_container(c):
+def write_container(c: Compressed) -> bytes:
     """The container bytes of ``c`` (layout in the module docstring)."""
     W = c.word_width
     if W not in WORD_WIDTHS:
@@ -41,7 +43,7 @@ def write_container(c):
     return body + struct.pack("<I", zlib.crc32(body))
 
 
-def read_container(data):
+def read_container(data: bytes | bytearray | memoryview) -> Compressed:
     """The :class:`Compressed` in container bytes ``data``; ``ValueError`` (one line) if the
     bytes are not a valid container (bad magic, version, sizes, code table or CRC)."""
     data = bytes(data)
@@ -80,7 +82,7 @@ def read_container(data):
                       words[0], row_bits, count_bits, words[1], words[2])
 
 
-def write_archive(items):
+def write_archive(items: Iterable[tuple[object, Compressed]]) -> bytes:
     """Archive bytes of ``items``: ``(name, Compressed)`` pairs, in order."""
     items = list(items)
     if len(items) > 0xFFFF:
@@ -96,7 +98,7 @@ def write_archive(items):
     return body + struct.pack("<I", zlib.crc32(body))
 
 
-def read_archive(data):
+def read_archive(data: bytes | bytearray | memoryview) -> list[tuple[str, Compressed]]:
     """``[(name, Compressed), ...]`` from archive bytes; ``ValueError`` if corrupt."""
     data = bytes(data)
     if len(data) < 12 or data[:4] != ARCHIVE_MAGIC:
@@ -107,6 +109,7 @@ def read_archive(data):
     version, n = struct.unpack_from("<HH", body, 4)
     if version != VERSION:
         raise ValueError(f"Archive version {version} is not supported (only {VERSION})")
+    items: list[tuple[str, Compressed]]
     pos, items = 8, []
     try:
         for _ in range(n):

@@ -5,6 +5,7 @@ from dataclasses import dataclass, field
 from fractions import Fraction
 
 import numpy as np
+import numpy.typing as npt
 
 from .bits import pack_bits, pack_fields, unpack_bits, unpack_fields, WORD_WIDTHS
 from .huffman import CanonicalCode, huffman_lengths
@@ -38,7 +39,7 @@ class Compressed:
         uint64 words of the row-index and column-count streams (empty for HAM).
     """
     format: str
-    shape: tuple
+    shape: tuple[int, int]
     word_width: int
     code: CanonicalCode
     values: np.ndarray
@@ -50,22 +51,22 @@ class Compressed:
     count_words: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.uint64))
 
     @property
-    def ranks(self):
+    def ranks(self) -> np.ndarray:
         """The coded ranks, decoded (in stream order)."""
         return self.code.decode(unpack_bits(self.words, self.word_width), self.n_coded)
 
     @property
-    def rows(self):
+    def rows(self) -> np.ndarray:
         """sHAM: the row index of each non-zero (CSC order)."""
         return unpack_fields(self.row_words, self.row_bits, self.word_width, self.n_coded)
 
     @property
-    def col_counts(self):
+    def col_counts(self) -> np.ndarray:
         """sHAM: the number of non-zeros of each column."""
         return unpack_fields(self.count_words, self.count_bits, self.word_width,
                              self.shape[1])
 
-    def size_bits(self):
+    def size_bits(self) -> dict[str, int]:
         """The bits ψ counts (see the module docstring), by part."""
         return {
             "code_table": 64 * self.code.max_len,
@@ -76,7 +77,8 @@ class Compressed:
         }
 
 
-def _alphabet_code(vals, max_len):
+def _alphabet_code(vals: np.ndarray,
+                   max_len: int) -> tuple[CanonicalCode, np.ndarray, np.ndarray]:
     """Canonical code for the float32 values ``vals``: (code, value of each rank, rank of
     each value)."""
     pat = vals.view(np.uint32)
@@ -90,7 +92,7 @@ def _alphabet_code(vals, max_len):
     return code, alphabet[order].view(np.float32), rank_of[inverse.ravel()]
 
 
-def _check_common(word_width, max_len):
+def _check_common(word_width: int, max_len: int | np.integer) -> None:
     if word_width not in WORD_WIDTHS:
         raise ValueError(f"Word width must be one of {', '.join(map(str, WORD_WIDTHS))}, "
                          f"not {word_width!r}")
@@ -99,7 +101,7 @@ def _check_common(word_width, max_len):
         raise ValueError(f"Maximum code length must be an integer in 1..32, not {max_len!r}")
 
 
-def ham_encode(w, *, word_width=32, max_len=16):
+def ham_encode(w: npt.ArrayLike, *, word_width: int = 32, max_len: int = 16) -> Compressed:
     """HAM: every entry of ``w`` (zeros too), column-major, Huffman-coded and packed."""
     _check_common(word_width, max_len)
     w = _as_matrix(w)
@@ -108,7 +110,7 @@ def ham_encode(w, *, word_width=32, max_len=16):
     return Compressed("ham", w.shape, word_width, code, values, w.size, words)
 
 
-def sham_encode(w, *, word_width=32, max_len=16):
+def sham_encode(w: npt.ArrayLike, *, word_width: int = 32, max_len: int = 16) -> Compressed:
     """sHAM: the non-zeros of ``w`` in CSC order Huffman-coded, with their row indices and the
     per-column counts as fixed-width fields."""
     _check_common(word_width, max_len)
@@ -127,7 +129,7 @@ def sham_encode(w, *, word_width=32, max_len=16):
                       pack_fields(counts, count_bits, word_width))
 
 
-def ham_decode(c):
+def ham_decode(c: Compressed) -> np.ndarray:
     """The dense float32 matrix of a HAM :class:`Compressed`."""
     if c.format != "ham":
         raise ValueError(f"Expected a HAM matrix, not {c.format!r}")
@@ -135,7 +137,7 @@ def ham_decode(c):
     return flat.astype(np.float32).reshape(c.shape, order="F")
 
 
-def sham_decode(c):
+def sham_decode(c: Compressed) -> np.ndarray:
     """The dense float32 matrix of an sHAM :class:`Compressed`."""
     if c.format != "sham":
         raise ValueError(f"Expected an sHAM matrix, not {c.format!r}")
@@ -151,7 +153,7 @@ def sham_decode(c):
     return out
 
 
-def compress(w, fmt="sham", **kw):
+def compress(w: npt.ArrayLike, fmt: str = "sham", **kw: int) -> Compressed:
     """``ham_encode`` or ``sham_encode`` by name."""
     if fmt == "ham":
         return ham_encode(w, **kw)
@@ -160,16 +162,16 @@ def compress(w, fmt="sham", **kw):
     raise ValueError(f"Format must be 'ham' or 'sham', not {fmt!r}")
 
 
-def decompress(c):
+def decompress(c: Compressed) -> np.ndarray:
     """The dense matrix of a :class:`Compressed`, whichever its format."""
     return ham_decode(c) if c.format == "ham" else sham_decode(c)
 
 
-def psi(c):
+def psi(c: Compressed) -> Fraction:
     """ψ: the bits of the representation over the dense fp32 bits (module docstring)."""
     return Fraction(sum(c.size_bits().values()), 32 * c.shape[0] * c.shape[1])
 
 
-def plain_ratio(c):
+def plain_ratio(c: Compressed) -> Fraction:
     """Dense fp32 size over compressed size (1 / ψ): "how many times smaller"."""
     return 1 / psi(c)

@@ -1,14 +1,19 @@
 """Canonical, length-limited Huffman codes (package-merge) and their code tables."""
 
+from __future__ import annotations
+
+from collections.abc import Sequence
 from dataclasses import dataclass
 from fractions import Fraction
+from typing import cast
 
 import numpy as np
+import numpy.typing as npt
 
 __all__ = ["huffman_lengths", "CanonicalCode"]
 
 
-def huffman_lengths(freqs, max_len=16):
+def huffman_lengths(freqs: npt.ArrayLike, max_len: int | np.integer = 16) -> np.ndarray:
     """Optimal code lengths for symbol frequencies ``freqs`` with no code longer than
     ``max_len`` (package-merge).
 
@@ -35,7 +40,7 @@ def huffman_lengths(freqs, max_len=16):
     # Coin collector: the list of denomination 2**-l merges the leaves with the pairs
     # ("packages") of the list of denomination 2**-(l+1). Only whether each entry is a
     # package is kept: the leaves chosen from a list are always a prefix of the sorted leaves.
-    is_pkg = [None] * (max_len + 1)
+    is_pkg: list[np.ndarray | None] = [None] * (max_len + 1)
     cur = leaves
     is_pkg[max_len] = np.zeros(n, dtype=bool)
     for level in range(max_len - 1, 0, -1):
@@ -48,7 +53,7 @@ def huffman_lengths(freqs, max_len=16):
     lengths_sorted = np.zeros(n, dtype=np.int64)
     take = 2 * n - 2
     for level in range(1, max_len + 1):
-        chosen = is_pkg[level][:take]
+        chosen = cast(np.ndarray, is_pkg[level])[:take]
         packages = int(chosen.sum())
         lengths_sorted[:take - packages] += 1
         take = 2 * packages
@@ -77,9 +82,9 @@ class CanonicalCode:
     codes : numpy.ndarray
         The code of each rank (its ``lengths[r]`` low bits, MSB first).
     """
-    counts: tuple
+    counts: tuple[int, ...]
 
-    def __post_init__(self):
+    def __post_init__(self) -> None:
         counts = tuple(int(c) for c in self.counts)
         if not 1 <= len(counts) <= 32:
             raise ValueError(f"Maximum code length must be in 1..32, not {len(counts)}")
@@ -90,11 +95,11 @@ class CanonicalCode:
         object.__setattr__(self, "counts", counts)
 
     @staticmethod
-    def kraft_sum_of(counts):
+    def kraft_sum_of(counts: Sequence[int]) -> Fraction | int:
         return sum(Fraction(c, 1 << (i + 1)) for i, c in enumerate(counts))
 
     @classmethod
-    def from_lengths(cls, lengths, max_len):
+    def from_lengths(cls, lengths: npt.ArrayLike, max_len: int) -> CanonicalCode:
         """The canonical code with these code lengths (one per symbol, any order)."""
         lengths = np.asarray(lengths, dtype=np.int64)
         if lengths.size and (lengths.min() < 1 or lengths.max() > max_len):
@@ -102,20 +107,20 @@ class CanonicalCode:
         return cls(tuple(int(c) for c in np.bincount(lengths, minlength=max_len + 1)[1:]))
 
     @property
-    def max_len(self):
+    def max_len(self) -> int:
         return len(self.counts)
 
     @property
-    def n_symbols(self):
+    def n_symbols(self) -> int:
         return sum(self.counts)
 
     @property
-    def kraft_sum(self):
+    def kraft_sum(self) -> Fraction | int:
         """Σ 2^-length as an exact Fraction (≤ 1 for a prefix code, 1 when complete)."""
         return self.kraft_sum_of(self.counts)
 
     @property
-    def first(self):
+    def first(self) -> np.ndarray:
         first, code = [], 0
         for c in self.counts:
             first.append(code)
@@ -123,17 +128,18 @@ class CanonicalCode:
         return np.array(first, dtype=np.int64)
 
     @property
-    def lengths(self):
+    def lengths(self) -> np.ndarray:
         return np.repeat(np.arange(1, self.max_len + 1), self.counts).astype(np.int64)
 
     @property
-    def codes(self):
+    def codes(self) -> np.ndarray:
+        out: list[int]
         first, out = self.first, []
         for i, c in enumerate(self.counts):
             out.extend(range(int(first[i]), int(first[i]) + c))
         return np.array(out, dtype=np.int64)
 
-    def encode(self, ranks):
+    def encode(self, ranks: npt.ArrayLike) -> np.ndarray:
         """The MSB-first bit string (uint8 array of 0/1) of the ranks ``ranks``."""
         ranks = np.asarray(ranks, dtype=np.int64).ravel()
         if ranks.size == 0:
@@ -147,7 +153,7 @@ class CanonicalCode:
         bits = (aligned[:, None] >> shifts) & 1
         return bits[np.arange(L)[None, :] < lens[:, None]].astype(np.uint8)
 
-    def decode(self, bits, n):
+    def decode(self, bits: npt.ArrayLike, n: int) -> np.ndarray:
         """The first ``n`` ranks coded in the bit string ``bits`` (table look-up of ``max_len``
         bits at a time, built from the first code and count of each length)."""
         bits = np.asarray(bits, dtype=np.int64).ravel()

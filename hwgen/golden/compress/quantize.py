@@ -1,13 +1,15 @@
 """Pruning and quantization of weight matrices (host side, numpy only)."""
 
 from fractions import Fraction
+from typing import cast
 
 import numpy as np
+import numpy.typing as npt
 
 __all__ = ["prune", "kmeans_1d", "kmeans_share", "pq_quantize"]
 
 
-def _as_matrix(w):
+def _as_matrix(w: npt.ArrayLike) -> np.ndarray:
     w = np.asarray(w)
     if w.ndim != 2:
         raise ValueError(f"Weights must be a 2-D matrix, not an array of shape {w.shape}")
@@ -23,7 +25,7 @@ def _as_matrix(w):
     return w
 
 
-def prune(w, percent):
+def prune(w: npt.ArrayLike, percent: float) -> np.ndarray:
     """Zero the ``percent`` % smallest-magnitude entries of ``w`` (a float32 copy).
 
     Exactly ``floor(percent * size / 100)`` entries are zeroed: the smallest ``|w|``, ties
@@ -44,7 +46,8 @@ def prune(w, percent):
     return flat.reshape(w.shape, order="F")
 
 
-def kmeans_1d(x, k, *, max_iter=300):
+def kmeans_1d(x: npt.ArrayLike, k: int, *,
+              max_iter: int = 300) -> tuple[np.ndarray, np.ndarray]:
     """Deterministic 1-D k-means (Lloyd) of the values ``x``.
 
     Initialization is linear: ``k`` centroids evenly spaced between ``min(x)`` and ``max(x)``
@@ -75,11 +78,12 @@ def kmeans_1d(x, k, *, max_iter=300):
         cnt = np.bincount(labels, minlength=k)
         c = np.where(cnt > 0, sums / np.maximum(cnt, 1), c)
         c = np.sort(c)  # means of ordered clusters stay ordered; sort guards rounding
-    used = np.unique(labels)
-    return c[used], np.searchsorted(used, labels)
+    used = np.unique(cast(np.ndarray, labels))    # set: max_iter >= 1 steps ran
+    return c[used], np.searchsorted(used, cast(np.ndarray, labels))
 
 
-def kmeans_share(w, k, *, max_iter=300):
+def kmeans_share(w: npt.ArrayLike, k: int | np.integer, *,
+                 max_iter: int = 300) -> tuple[np.ndarray, np.ndarray]:
     """k-means weight sharing of the non-zeros of ``w``: every non-zero is replaced by its
     cluster's centroid (float32); zeros stay zero.
 
@@ -100,7 +104,8 @@ def kmeans_share(w, k, *, max_iter=300):
     return wq, c32
 
 
-def pq_quantize(w, bits, *, seed=0):
+def pq_quantize(w: npt.ArrayLike, bits: int | np.integer, *,
+                seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
     """Probabilistic quantization of the non-zeros of ``w`` to ``2**bits`` levels.
 
     The levels are evenly spaced from the smallest to the largest non-zero (float64). A value

@@ -2,13 +2,14 @@
 weight-stationary array's stream layout."""
 
 import numpy as np
+import numpy.typing as npt
 
-from .ham import decompress
+from .ham import Compressed, decompress
 
 __all__ = ["stream_matrix", "weight_stream_rows"]
 
 
-def stream_matrix(w, rows, cols):
+def stream_matrix(w: npt.ArrayLike, rows: int, cols: int) -> np.ndarray:
     """The *stream layout* of a ``K x N`` weight matrix for a weight-stationary ``rows`` x
     ``cols`` systolic array: the ``cols x T`` matrix whose column ``t`` is the array's weight
     transfer ``t``.
@@ -32,7 +33,7 @@ def stream_matrix(w, rows, cols):
     return np.concatenate([wp[:, j:j + cols].T for j in range(0, np_, cols)], axis=1)
 
 
-def weight_stream_rows(c):
+def weight_stream_rows(c: Compressed) -> np.ndarray:
     """The golden model of :class:`hwgen.arrays.wload.WeightLoader`: the rows of weights
     (``T x cols``, float32) it sends to the array for the container ``c`` of a stream-layout
     matrix (:func:`stream_matrix`), in order."""
