@@ -59,6 +59,7 @@ def mac(a: npt.ArrayLike, b: npt.ArrayLike, *, mul_fmt: FloatFormat | str,
     b = np.atleast_2d(np.asarray(b, dtype=np.uint64))
     a, b = np.broadcast_arrays(a, b)
     n, k = a.shape[:-1], a.shape[-1]
+    every = lengths is None                      # every row uses all k terms
     lengths = np.full(n, k) if lengths is None else np.asarray(lengths)
     if accumulate == "exact":
         fo = cast(FloatFormat, parse_format(out_fmt)) if out_fmt is not None else fa
@@ -68,15 +69,20 @@ def mac(a: npt.ArrayLike, b: npt.ArrayLike, *, mul_fmt: FloatFormat | str,
                          f"accumulate={accumulate!r}, not {out_fmt!r}")
     acc = np.zeros(n, dtype=np.uint64)           # +0
     flags = np.zeros(n, dtype=np.uint8)
-    rm = rounding_codes(rounding, n)
+    codes = rounding_codes(rounding, n)          # checks the mode
+    # a static mode stays a string: the operators' tables and fast paths take it
+    rm: str | np.ndarray = rounding if isinstance(rounding, str) else codes
     for j in range(k):
-        active = j < lengths
         if accumulate == "rounded":
             p, f1 = mul(fm, a[..., j], b[..., j], rm, out_fmt=fa, b_fmt=fb)
             s, f2 = add(fa, acc, p, rm)
             f = f1 | f2
         else:
             s, f = fma(fm, a[..., j], b[..., j], acc, rm, b_fmt=fb, c_fmt=fa, out_fmt=fa)
+        if every:
+            acc, flags = np.asarray(s, dtype=np.uint64), flags | f
+            continue
+        active = j < lengths
         acc = np.where(active, s, acc)
         flags = np.where(active, flags | f, flags)
     return acc, flags

@@ -19,11 +19,14 @@ import numpy.typing as npt
 
 from ..formats import FloatFormat, parse_format
 from .rounding import Raw, round_raw, unpack, rounding_codes, bit_length
+from .fast import binary
 
 __all__ = ["mul", "add", "sub", "fma", "exact_sum", "TABLE_MAX_BITS"]
 
 _U64 = np.uint64
 
+#: (Formats of up to 16 bits in round-to-nearest-even also have :mod:`.fast`: the float64
+#: result rounded by arithmetic, for operands past the tables' reach.)
 #: ``mul`` and ``add`` of two formats whose widths add up to at most this many bits, with a
 #: static rounding mode, read their result and flags from a table of every operand pair
 #: (computed once per formats and mode by the same code, on first use): the same bits, ~10x
@@ -135,6 +138,8 @@ def mul(fmt: FloatFormat | str, a: npt.ArrayLike, b: npt.ArrayLike,
         raw, _ = _mul_raw(ra, sa, rb, sb)
         return round_raw(fo, raw, rounding)
     fast = _tabled("mul", fa, fb, fo, rounding, a, b, compute)
+    if fast is None and isinstance(rounding, str) and rounding == "rne":
+        fast = binary("mul", fa, fb, fo, a, b, compute)
     return compute(a, b) if fast is None else fast
 
 
@@ -167,7 +172,10 @@ def add(fmt: FloatFormat | str, a: npt.ArrayLike, b: npt.ArrayLike,
         shape = np.broadcast_shapes(ra.sig.shape, rb.sig.shape)
         rm = rounding_codes(rounding, shape)
         return round_raw(fo, _add_raw(ra, sa, rb, sb, rm), rm)
-    fast = _tabled("sub" if subtract else "add", fa, fb, fo, rounding, a, b, compute)
+    op = "sub" if subtract else "add"
+    fast = _tabled(op, fa, fb, fo, rounding, a, b, compute)
+    if fast is None and isinstance(rounding, str) and rounding == "rne":
+        fast = binary(op, fa, fb, fo, a, b, compute)
     return compute(a, b) if fast is None else fast
 
 

@@ -303,7 +303,13 @@ def encode(fmt: FloatFormat | str, values: npt.ArrayLike, rounding: str | npt.Ar
 
     With ``with_flags=True`` returns ``(bits, flags)``.
     """
-    bits, flags = round_raw(fmt, raw_from_float64(values), rounding)
+    f = cast(FloatFormat, parse_format(fmt))
+    if isinstance(rounding, str) and rounding == "rne":
+        from .fast import eligible, encode_rne
+        if eligible(f):          # the same bits and flags, by arithmetic (see .fast)
+            bits, flags = encode_rne(f, values)
+            return (bits, flags) if with_flags else bits
+    bits, flags = round_raw(f, raw_from_float64(values), rounding)
     return (bits, flags) if with_flags else bits
 
 
