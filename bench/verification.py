@@ -142,10 +142,10 @@ def section(golden, emulation, sims, command):
         verdict = "**met**" if r["per_second"] >= SIM_GOAL else "not met"
         out.append(f"| `{r['command']}` | {r['top'] or r['module']} | {r['vectors']:,} | "
                    f"{r['mismatches']} | {_rate(r['per_second'])} | {verdict} |")
-    out += ["", "A combinational operator is simulated as 16 copies side by side "
-            "(`sim.floatop.cli_top`: one simulator step checks 16 vectors); a pipelined one "
-            "alone, its valid timing checked cycle by cycle, so its rate is cocotb's step "
-            "rate.", END]
+    out += ["", "An operator is simulated as 16 copies side by side "
+            "(`sim.floatop.cli_top`: one simulator step checks 16 vectors); a pipelined "
+            "one's copies share the random `in_valid` pattern and every lane's result must "
+            "come out exactly `latency` cycles after its operands.", END]
     return "\n".join(out)
 
 

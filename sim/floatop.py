@@ -277,6 +277,7 @@ class _Unit:
         self.handles = self.h_in + ([self.h_rm] if self.dyn else []) + (
             [self.h_op] if self.dsub else [])
         self.steps = -(-self.n // lanes)
+        self.all_lanes = (1 << lanes) - 1       # in_valid/out_valid of every lane
         self.inputs = [_pack(c, wd, lanes, self.steps) for c, wd in zip(cols, widths)]
         self.raw_y, self.raw_f = [], []
         self.widths = widths
@@ -331,8 +332,9 @@ async def _drive_comb(units):
 
 
 async def _drive_pipe(dut, units, rng):
-    """One vector per clock per unit with a random in_valid pattern; each result must come out
-    exactly ``latency`` cycles after its operands (checked from the out_valid timing)."""
+    """One step per clock per unit (a vector in each of its lanes) with a random in_valid
+    pattern shared by its lanes; each result must come out exactly ``latency`` cycles after
+    its operands, in every lane at once (checked from the out_valid timing)."""
     from cocotb.clock import Clock
     from cocotb.triggers import FallingEdge
     Clock(dut.clk, 10, unit="ns").start()
@@ -345,11 +347,15 @@ async def _drive_pipe(dut, units, rng):
     errors = []
     state = [{"next": 0, "issued": [], "out": 0, "got": {}} for _ in units]
     cycle = 0
-    limit = 4 * max(u.n for u in units) + 100
-    while any(st["next"] < u.n or st["out"] < len(st["issued"])
+    limit = 4 * max(u.steps for u in units) + 100
+    while any(st["next"] < u.steps or st["out"] < len(st["issued"])
               for u, st in zip(units, state)):
         for u, st in zip(units, state):
-            if int(u.h_ov.value):        # results of the rising edge just past
+            ov = int(u.h_ov.value)
+            if ov not in (0, u.all_lanes):
+                errors.append(f"{u.prefix}lanes disagree on out_valid at cycle {cycle}: "
+                              f"{ov:0{u.lanes}b}")
+            if ov:                       # results of the rising edge just past
                 if st["out"] >= len(st["issued"]):
                     errors.append(f"{u.prefix}out_valid at cycle {cycle} with nothing in flight")
                 else:
@@ -359,9 +365,9 @@ async def _drive_pipe(dut, units, rng):
                         errors.append(f"{u.prefix}vector {idx} came out after {cycle - c0} "
                                       f"cycles, expected latency {u.lat}")
                     st["got"][idx] = (int(u.h_y.value), int(u.h_f.value))
-            if st["next"] < u.n and rng.random() >= 0.3:
+            if st["next"] < u.steps and rng.random() >= 0.3:
                 u.put(st["next"])
-                u.h_iv.value = 1
+                u.h_iv.value = u.all_lanes
                 st["issued"].append((cycle, st["next"]))
                 st["next"] += 1
             else:
@@ -373,8 +379,8 @@ async def _drive_pipe(dut, units, rng):
             errors.append("timeout waiting for out_valid")
             break
     for u, st in zip(units, state):
-        u.raw_y = [st["got"].get(i, (-1, -1))[0] for i in range(u.n)]
-        u.raw_f = [st["got"].get(i, (-1, -1))[1] for i in range(u.n)]
+        u.raw_y = [st["got"].get(i, (-1, -1))[0] for i in range(u.steps)]
+        u.raw_f = [st["got"].get(i, (-1, -1))[1] for i in range(u.steps)]
     return errors
 
 
@@ -443,11 +449,10 @@ CLI_LANES = 16
 
 
 def cli_top(comp, params):
-    """``(verilog, toplevel, params)`` of ``hwgen sim``'s top for ``comp``: a combinational
-    unit in :data:`CLI_LANES` lanes of a :func:`group_wrapper` (the same vectors, split over
-    the lanes), or ``None`` for a pipelined one (simulated alone)."""
-    if comp.latency:
-        return None
+    """``(verilog, toplevel, params)`` of ``hwgen sim``'s top for ``comp``: the unit in
+    :data:`CLI_LANES` lanes of a :func:`group_wrapper` (the same vectors, split over the
+    lanes; a pipelined unit's lanes share the random in_valid pattern, and each lane's
+    results must come out exactly ``latency`` cycles after its operands)."""
     sets = _cli_sets(params)
     spec = dict(unit_params(comp), prefix="u0_", lanes=CLI_LANES, sets=sets,
                 seed=int(params.get("seed") or 1), label=comp.module_name)

@@ -158,9 +158,9 @@ def _sim_params(args, comp):
 
 
 def _sim_top(comp, params):
-    """A combinational operator is simulated as :data:`sim.floatop.CLI_LANES` copies side by
-    side (one simulator step checks that many vectors, :func:`sim.floatop.group_wrapper`);
-    a pipelined one alone (its valid timing is checked cycle by cycle)."""
+    """An operator is simulated as :data:`sim.floatop.CLI_LANES` copies side by side (one
+    simulator step checks that many vectors, :func:`sim.floatop.group_wrapper`); a pipelined
+    one's copies share the random ``in_valid`` pattern, each checked cycle by cycle."""
     from sim.floatop import cli_top
     return cli_top(comp, params)
 
