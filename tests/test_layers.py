@@ -1,8 +1,8 @@
 """The house's shape, read from the code's own imports (every ``import``, at module level or
 inside a function, relative ones resolved): the layers formats → golden → units → arrays →
-boards/flow → cli never import upward, the parts of the product import each other without a
-circle, and only the catalog and the command line (above it) use the verification library
-``sim/``."""
+boards/flow → cli never import upward, neither the parts of the product nor its modules
+import each other round a circle, and only the catalog and the command line (above it) use
+the verification library ``sim/``."""
 
 import ast
 from pathlib import Path
@@ -85,6 +85,38 @@ def test_no_circle_between_parts():
         done.add(node)
 
     done = set()
+    for start in sorted(graph):
+        if start not in done:
+            visit(start, [start])
+    assert circles == []
+
+
+def test_no_circle_between_modules():
+    """No two modules import each other, directly or round a longer loop (lazy imports
+    count: they are the same dependency, taken later)."""
+    files = {}
+    for pkg in ("hwgen", "sim", "boards"):
+        for path in sorted((ROOT / pkg).rglob("*.py")):
+            files[_module_name(path)[0]] = path
+    graph = {}
+    for name, path in files.items():
+        for imported in _imports(path):
+            bits = imported.split(".")
+            target = next((".".join(bits[:i]) for i in range(len(bits), 0, -1)
+                           if ".".join(bits[:i]) in files), None)
+            # a package's __init__ re-exporting its modules is not a dependency back
+            if target and target != name and not name.startswith(target + "."):
+                graph.setdefault(name, set()).add(target)
+    circles, done = [], set()
+
+    def visit(node, stack):
+        for nxt in sorted(graph.get(node, ())):
+            if nxt in stack:
+                circles.append(" -> ".join(stack[stack.index(nxt):] + [nxt]))
+            elif nxt not in done:
+                visit(nxt, stack + [nxt])
+        done.add(node)
+
     for start in sorted(graph):
         if start not in done:
             visit(start, [start])

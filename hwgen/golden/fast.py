@@ -35,9 +35,15 @@ from typing import cast
 import numpy as np
 import numpy.typing as npt
 
-from ..formats import FloatFormat
+from ..formats import FLAG_INEXACT, FLAG_OVERFLOW, FLAG_UNDERFLOW, FloatFormat
 
-__all__ = ["eligible", "encode_rne", "binary", "FAST_MAX_BITS"]
+__all__ = ["eligible", "encode_rne", "binary", "values", "FAST_MAX_BITS"]
+
+#: The golden model's decode (encodings → float64) and its general RNE rounding of float64
+#: values (``(bits, flags)``): passed in by :mod:`.rounding` and :mod:`.ops`, which this
+#: module does not import.
+Decode = Callable[[FloatFormat, np.ndarray], np.ndarray]
+General = Callable[[np.ndarray], tuple[np.ndarray, np.ndarray]]
 
 #: Widest format with a fast path (every value and midpoint a float64, tables of 2**16).
 FAST_MAX_BITS = 16
@@ -56,8 +62,7 @@ class _Table:
     """Every value of a format: ``values[code]`` (float64, NaN for NaN codes), and the
     positive finite values sorted with their codes and the midpoints between neighbours."""
 
-    def __init__(self, fmt: FloatFormat) -> None:
-        from .rounding import decode
+    def __init__(self, fmt: FloatFormat, decode: Decode) -> None:
         codes = np.arange(1 << fmt.width, dtype=_U64)
         self.values = np.asarray(decode(fmt, codes), dtype=np.float64)
         pos = codes[:fmt.sign_mask]
@@ -104,24 +109,25 @@ class _Table:
             return code.astype(_U64), np.ldexp(sig, eq - self.m) != ax
 
 
-def _table(fmt: FloatFormat) -> _Table:
+def _table(fmt: FloatFormat, decode: Decode) -> _Table:
     t = _TABLES.get(fmt)
     if t is None:
-        t = _TABLES[fmt] = _Table(fmt)
+        t = _TABLES[fmt] = _Table(fmt, decode)
     return t
 
 
-def values(fmt: FloatFormat, codes: npt.ArrayLike) -> np.ndarray:
-    """The float64 value of each encoding (NaN for NaN encodings)."""
-    return _table(fmt).values[np.asarray(codes).astype(np.int64)]
+def values(fmt: FloatFormat, codes: npt.ArrayLike, decode: Decode) -> np.ndarray:
+    """The float64 value of each encoding (NaN for NaN encodings); ``decode`` is the golden
+    model's (:func:`hwgen.golden.rounding.decode`), used once per format for the table."""
+    return _table(fmt, decode).values[np.asarray(codes).astype(np.int64)]
 
 
-def encode_rne(fmt: FloatFormat, x: npt.ArrayLike) -> tuple[np.ndarray, np.ndarray]:
+def encode_rne(fmt: FloatFormat, x: npt.ArrayLike, *, decode: Decode,
+               general: General) -> tuple[np.ndarray, np.ndarray]:
     """``round_raw(fmt, raw_from_float64(x), "rne")`` for an :func:`eligible` format:
-    ``(bits, flags)``, the same bits and flags."""
-    from .rounding import FLAG_INEXACT, FLAG_UNDERFLOW, raw_from_float64, round_raw
-    from .rounding import FLAG_OVERFLOW
-    t = _table(fmt)
+    ``(bits, flags)``, the same bits and flags. ``general(values)`` is that general path,
+    taken by NaN and infinities; ``decode`` as for :func:`values`."""
+    t = _table(fmt, decode)
     x = np.asarray(x, dtype=np.float64)
     ax = np.abs(x)
     overflow = None
@@ -153,7 +159,7 @@ def encode_rne(fmt: FloatFormat, x: npt.ArrayLike) -> tuple[np.ndarray, np.ndarr
         flags |= np.where(overflow, FLAG_OVERFLOW | FLAG_INEXACT, 0).astype(np.uint8)
     if not fast.all():
         slow = ~fast
-        b, f = round_raw(fmt, raw_from_float64(x[slow]), "rne")
+        b, f = general(x[slow])
         bits, flags = bits.copy(), flags.copy()
         bits[slow], flags[slow] = b, f
     return bits.astype(_U64), flags.astype(np.uint8)
@@ -173,11 +179,12 @@ def _exact_in_float64(op: str, fa: FloatFormat, fb: FloatFormat) -> bool:
 
 def binary(op: str, fa: FloatFormat, fb: FloatFormat, fo: FloatFormat, a: npt.ArrayLike,
            b: npt.ArrayLike,
-           compute: Callable[[np.ndarray, np.ndarray], tuple[np.ndarray, np.ndarray]]
-           ) -> tuple[np.ndarray, np.ndarray] | None:
+           compute: Callable[[np.ndarray, np.ndarray], tuple[np.ndarray, np.ndarray]], *,
+           decode: Decode, general: General) -> tuple[np.ndarray, np.ndarray] | None:
     """``mul``, ``add`` or ``sub`` (``op``) in round-to-nearest-even through float64, or
     ``None`` when the formats have no fast path; ``compute(a, b)`` (the general model)
-    handles the operands that are NaN or infinite."""
+    handles the operands that are NaN or infinite; ``decode`` and ``general`` (the general
+    rounding into ``fo``) as for :func:`encode_rne`."""
     if not (eligible(fa) and eligible(fb) and eligible(fo) and _exact_in_float64(op, fa, fb)):
         return None
     a = np.asarray(a)
@@ -188,14 +195,14 @@ def binary(op: str, fa: FloatFormat, fb: FloatFormat, fo: FloatFormat, a: npt.Ar
             (b.size and (b.min() < 0 or b.max() >> fb.width)):
         return None
     a, b = np.broadcast_arrays(a, b)
-    va, vb = values(fa, a), values(fb, b)
+    va, vb = values(fa, a, decode), values(fb, b, decode)
     with np.errstate(invalid="ignore", over="ignore"):
         exact = va * vb if op == "mul" else (va + vb if op == "add" else va - vb)
     special = ~(np.isfinite(va) & np.isfinite(vb))
     any_special = special.any()
     if any_special:                 # their results come from the general model below
         exact = np.where(special, 0.0, exact)
-    bits, flags = encode_rne(fo, exact)
+    bits, flags = encode_rne(fo, exact, decode=decode, general=general)
     if any_special:
         sb, sf = compute(a[special], b[special])
         bits, flags = bits.copy(), flags.copy()

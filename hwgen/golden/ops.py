@@ -18,7 +18,7 @@ import numpy as np
 import numpy.typing as npt
 
 from ..formats import FloatFormat, parse_format
-from .rounding import Raw, round_raw, unpack, rounding_codes, bit_length
+from .rounding import Raw, round_raw, unpack, rounding_codes, bit_length, decode, _general_rne
 from .fast import binary
 
 __all__ = ["mul", "add", "sub", "fma", "exact_sum", "TABLE_MAX_BITS"]
@@ -139,7 +139,8 @@ def mul(fmt: FloatFormat | str, a: npt.ArrayLike, b: npt.ArrayLike,
         return round_raw(fo, raw, rounding)
     fast = _tabled("mul", fa, fb, fo, rounding, a, b, compute)
     if fast is None and isinstance(rounding, str) and rounding == "rne":
-        fast = binary("mul", fa, fb, fo, a, b, compute)
+        fast = binary("mul", fa, fb, fo, a, b, compute, decode=decode,
+                      general=_general_rne(fo))
     return compute(a, b) if fast is None else fast
 
 
@@ -175,7 +176,8 @@ def add(fmt: FloatFormat | str, a: npt.ArrayLike, b: npt.ArrayLike,
     op = "sub" if subtract else "add"
     fast = _tabled(op, fa, fb, fo, rounding, a, b, compute)
     if fast is None and isinstance(rounding, str) and rounding == "rne":
-        fast = binary(op, fa, fb, fo, a, b, compute)
+        fast = binary(op, fa, fb, fo, a, b, compute, decode=decode,
+                      general=_general_rne(fo))
     return compute(a, b) if fast is None else fast
 
 

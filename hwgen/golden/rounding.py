@@ -29,6 +29,7 @@ Semantics (the hardware follows these to the bit)
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Literal, cast, overload
 
 import numpy as np
@@ -36,6 +37,7 @@ import numpy.typing as npt
 
 from ..formats import (FloatFormat, FRM, ROUNDING_MODES, parse_format, FLAG_INEXACT,
                        FLAG_UNDERFLOW, FLAG_OVERFLOW, FLAG_INVALID)
+from .fast import eligible, encode_rne
 
 if TYPE_CHECKING:
     from fractions import Fraction
@@ -304,13 +306,18 @@ def encode(fmt: FloatFormat | str, values: npt.ArrayLike, rounding: str | npt.Ar
     With ``with_flags=True`` returns ``(bits, flags)``.
     """
     f = cast(FloatFormat, parse_format(fmt))
-    if isinstance(rounding, str) and rounding == "rne":
-        from .fast import eligible, encode_rne
-        if eligible(f):          # the same bits and flags, by arithmetic (see .fast)
-            bits, flags = encode_rne(f, values)
-            return (bits, flags) if with_flags else bits
+    if isinstance(rounding, str) and rounding == "rne" and eligible(f):
+        # the same bits and flags, by arithmetic (see .fast)
+        bits, flags = encode_rne(f, values, decode=decode, general=_general_rne(f))
+        return (bits, flags) if with_flags else bits
     bits, flags = round_raw(f, raw_from_float64(values), rounding)
     return (bits, flags) if with_flags else bits
+
+
+def _general_rne(fmt: FloatFormat) -> Callable[[np.ndarray], tuple[np.ndarray, np.ndarray]]:
+    """float64 values → ``(bits, flags)`` by :func:`round_raw` in RNE (the fast paths'
+    fallback for NaN and infinities)."""
+    return lambda v: round_raw(fmt, raw_from_float64(v), "rne")
 
 
 def is_nan(fmt: FloatFormat | str, bits: npt.ArrayLike) -> np.ndarray:
