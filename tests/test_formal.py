@@ -170,3 +170,28 @@ def test_count_check_catches_a_lost_result(tmp_path):
     r = prove(CountMiter(IntMac(4, 4, 12), capacity=3, drain=4, corrupt="drop"), tmp_path,
               mode="bmc", depth=20)
     assert r.status == "fail" and r.trace is not None
+
+
+# -- the host link: buffer writes in range ------------------------------------------------
+
+#: BMC depth in CI: past a WRITE frame of every buffer's last word (header, five argument
+#: bytes, the words, CRC) and its copy into the buffer. docs/verification.md gives the deeper
+#: run (a maximal frame plus the inter-byte timeout).
+HOST_LINK_DEPTH = 30
+
+
+def test_host_link_writes_stay_in_their_buffers(tmp_path):
+    """Whatever bytes arrive (any value on any cycle, valid CRCs included: the solver builds
+    them), no buffer write of the host-link engine is outside its buffer's depth."""
+    from hwgen.verify.hostlink import HostLinkMiter
+    r = prove(HostLinkMiter(), tmp_path, mode="bmc", depth=HOST_LINK_DEPTH)
+    assert r.status == "pass", r.log
+
+
+def test_host_link_check_catches_an_out_of_range_write(tmp_path):
+    """Held to a weight buffer one word shorter than the engine's, the check finds the
+    request that writes the last word (a counterexample trace)."""
+    from hwgen.verify.hostlink import HostLinkMiter
+    r = prove(HostLinkMiter(assert_depths=dict(weights=2)), tmp_path, mode="bmc",
+              depth=HOST_LINK_DEPTH)
+    assert r.status == "fail" and r.trace, r.log

@@ -78,6 +78,11 @@ class BufferAccess(wiring.Component):
     word_bits = property(lambda self: dict(self._word_bits))
     depths = property(lambda self: dict(self._depths))
 
+    #: For formal checks (:mod:`hwgen.verify.hostlink`): ``{buffer: (addr, en)}`` of
+    #: Signals set before elaboration, which the component then drives with each buffer
+    #: write's full-width address and enable. ``None`` (the default): nothing is added.
+    write_probe = None
+
     @property
     def word_bytes(self):
         return P.word_bytes(self._word_bits)
@@ -108,6 +113,10 @@ class BufferAccess(wiring.Component):
                              rd.en.eq(~we[k])]   # never read while writing
             else:
                 m.d.comb += rd.en.eq(1)
+        if self.write_probe is not None:
+            for k in WRITABLE:
+                p_addr, p_en = self.write_probe[k]
+                m.d.comb += [p_addr.eq(addr), p_en.eq(we[k])]
 
         with m.FSM(name="access"):
             with m.State("IDLE"):

@@ -169,13 +169,21 @@ class HostLinkCore(wiring.Component):
         return f"hostlink_{self._spec.module_name}_d{self._divisor}"
 
     # -- hardware ------------------------------------------------------------------------------
+    def _byte_ends(self, m):
+        """The byte streams the protocol engine reads and writes, ``(rx, tx)``: the UARTs on
+        the serial lines. (The host link's formal check, :mod:`hwgen.verify.hostlink`, puts
+        free byte streams here instead.)"""
+        m.submodules.uart_rx = urx = UARTRx(self._divisor)
+        m.submodules.uart_tx = utx = UARTTx(self._divisor)
+        m.d.comb += [urx.rx.eq(self.rx), self.tx.eq(utx.tx)]
+        return urx.data, utx.data
+
     def elaborate(self, platform):
         m = Module()
         spec, D, WBITS = self._spec, self._depths, self.word_bits
         arr = self._array
 
-        m.submodules.uart_rx = urx = UARTRx(self._divisor)
-        m.submodules.uart_tx = utx = UARTTx(self._divisor)
+        byte_rx, byte_tx = self._byte_ends(m)
         m.submodules.receiver = rcv = FrameReceiver(self._max_payload, self._timeout)
         m.submodules.decoder = dec = RequestDecoder(spec, word_bytes=self.word_bytes, depths=D,
                                                     max_payload=self._max_payload)
@@ -197,15 +205,15 @@ class HostLinkCore(wiring.Component):
         m.submodules.rmem = rmem = Memory(shape=WBITS["results"], depth=D["results"], init=[])
 
         # -- byte path: UART → receiver → controller → transmitter → UART ----------------------
-        m.d.comb += [urx.rx.eq(self.rx), self.tx.eq(utx.tx), self.busy.eq(seq.busy)]
-        wiring.connect(m, urx.data, rcv.rx)
+        m.d.comb += self.busy.eq(seq.busy)
+        wiring.connect(m, byte_rx, rcv.rx)
         wiring.connect(m, rcv.stage, stage.write_port())
         wiring.connect(m, rcv.frame, ctl.request)
         m.d.comb += [dec.request.eq(rcv.frame.payload), ctl.check.eq(dec.status),
                      ctl.reply_length.eq(dec.reply_length)]
         wiring.connect(m, ctl.header, xmt.header)
         wiring.connect(m, ctl.payload, xmt.payload)
-        wiring.connect(m, xmt.tx, utx.data)
+        wiring.connect(m, xmt.tx, byte_tx)
 
         # -- WRITE/READ and RUN ----------------------------------------------------------------
         wiring.connect(m, ctl.access, acc.cmd)

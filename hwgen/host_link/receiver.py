@@ -59,6 +59,11 @@ class FrameReceiver(wiring.Component):
     max_payload = property(lambda self: self._max_payload)
     timeout_cycles = property(lambda self: self._timeout)
 
+    #: For formal checks (:mod:`hwgen.verify.hostlink`): ``{buffer: (addr, en)}`` of
+    #: Signals set before elaboration, which the component then drives with each buffer
+    #: write's full-width address and enable. ``None`` (the default): nothing is added.
+    write_probe = None
+
     def elaborate(self, platform):
         m = Module()
         m.submodules.crc_check = crc = frame_crc()
@@ -129,5 +134,8 @@ class FrameReceiver(wiring.Component):
                 m.d.comb += self.frame.valid.eq(1)
                 with m.If(self.frame.ready):
                     m.next = "HUNT"
+        if self.write_probe is not None:
+            addr, en = self.write_probe["stage"]
+            m.d.comb += [addr.eq(idx), en.eq(self.stage.en)]
         return m
 

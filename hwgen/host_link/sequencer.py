@@ -103,6 +103,11 @@ class RunSequencer(wiring.Component):
     spec = property(lambda self: self._spec)
     depths = property(lambda self: dict(self._depths))
 
+    #: For formal checks (:mod:`hwgen.verify.hostlink`): ``{buffer: (addr, en)}`` of
+    #: Signals set before elaboration, which the component then drives with each buffer
+    #: write's full-width address and enable. ``None`` (the default): nothing is added.
+    write_probe = None
+
     def elaborate(self, platform):
         m = Module()
         spec, D = self._spec, self._depths
@@ -168,6 +173,9 @@ class RunSequencer(wiring.Component):
             r_wr.addr.eq(r_res if ws else nres), r_wr.data.eq(r_capture.payload),
             r_wr.en.eq(res_fire),
         ]
+        if self.write_probe is not None:
+            p_addr, p_en = self.write_probe["results"]
+            m.d.comb += [p_addr.eq(r_res if ws else nres), p_en.eq(res_fire)]
 
         def finish(status):
             m.d.comb += [self.cmd.ready.eq(1), self.status.eq(status)]

@@ -2,11 +2,13 @@
 
 :func:`prove` runs SymbiYosys (``yowasp-sby`` with the Yices solver) on a design with
 assertions; :class:`PipelineMiter` asserts that a pipelined float operator computes exactly
-what the unpipelined one does, its valid signal delayed by the latency.
+what the unpipelined one does, its valid signal delayed by the latency;
+:class:`HostLinkMiter` that the host link never writes outside a buffer.
 """
 
+from .hostlink import HostLinkMiter
 from .miters import CountMiter, PipelineMiter, StreamMiter, TableMiter
 from .sby import MODES, FormalResult, prove
 
 __all__ = ["prove", "FormalResult", "MODES", "PipelineMiter", "TableMiter", "StreamMiter",
-           "CountMiter"]
+           "CountMiter", "HostLinkMiter"]
