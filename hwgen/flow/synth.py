@@ -49,12 +49,12 @@ from .cache import content_key, locked, read_json, write_atomic
 from .devices import Device, get_device
 from .dsp import (Multiplier, count_multipliers, dsp_budget, dsp_budget_script,
                   rtlil_multipliers, to_logic_command, verilog_dsp_bound)
-from .errors import DoesNotFit, FlowError, ToolMismatch, ToolTimeout
+from .errors import DoesNotFit, FlowError, ToolTimeout
 from .harness import FLOW_VERSION, HARNESS_NAME, harness_verilog, read_prefix, verilog_ports
 from .report import SynthResult, format_table
 from .resources import cell_counts, check_fit, module_cells
 from .run import ROUTERS, check_router, critical_path, is_no_fit, parse_nextpnr_report, run_tool
-from .tools import find_tool, tool_versions
+from .tools import check_tool_versions, find_tool, tool_versions
 
 __all__ = [
     # the flow
@@ -256,11 +256,7 @@ def run_synthesis(job, workdir=None, *, progress=False, timeout=None):
         A tool failed (the message names its log).
     """
     dev = job.device
-    here = tool_versions(flow_tools(dev))
-    if here != job.tools:
-        diff = ", ".join(f"{cmd} {here.get(cmd)!r} here, {want!r} in the job"
-                         for cmd, want in job.tools.items() if here.get(cmd) != want)
-        raise ToolMismatch(f"Tool versions differ from the job's: {diff}")
+    check_tool_versions(flow_tools(dev), job.tools)
     if workdir is not None:
         build = Path(workdir)
         build.mkdir(parents=True, exist_ok=True)

@@ -15,7 +15,7 @@ from importlib import metadata
 from pathlib import Path
 
 __all__ = ["ToolNotFound", "TOOL_PACKAGES", "find_tool", "tool_env", "setup_environment",
-           "tool_versions"]
+           "tool_versions", "check_tool_versions"]
 
 #: Each YoWASP command and the PyPI distribution that installs it.
 TOOL_PACKAGES = {
@@ -154,3 +154,15 @@ def tool_versions(commands=None, *, run=False):
         else:
             versions[command] = package
     return versions
+
+
+def check_tool_versions(commands, want):
+    """Raise :class:`~hwgen.flow.errors.ToolMismatch` naming each tool of ``commands`` whose
+    installed version (:func:`tool_versions`) is not ``want``'s (the versions a job was
+    planned, and is keyed, with)."""
+    here = tool_versions(commands)
+    if here != want:
+        from .errors import ToolMismatch
+        diff = ", ".join(f"{cmd} {here.get(cmd)!r} here, {v!r} in the job"
+                         for cmd, v in want.items() if here.get(cmd) != v)
+        raise ToolMismatch(f"Tool versions differ from the job's: {diff}")

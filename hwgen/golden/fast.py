@@ -37,7 +37,7 @@ import numpy.typing as npt
 
 from ..formats import FLAG_INEXACT, FLAG_OVERFLOW, FLAG_UNDERFLOW, FloatFormat
 
-__all__ = ["eligible", "encode_rne", "binary", "values", "FAST_MAX_BITS"]
+__all__ = ["eligible", "encode_rne", "binary", "values", "encodings", "FAST_MAX_BITS"]
 
 #: The golden model's decode (encodings → float64) and its general RNE rounding of float64
 #: values (``(bits, flags)``): passed in by :mod:`.rounding` and :mod:`.ops`, which this
@@ -165,6 +165,12 @@ def encode_rne(fmt: FloatFormat, x: npt.ArrayLike, *, decode: Decode,
     return bits.astype(_U64), flags.astype(np.uint8)
 
 
+def encodings(x: np.ndarray, fmt: FloatFormat) -> bool:
+    """Whether ``x`` is an integer array of encodings of ``fmt`` (every value in
+    ``0 .. 2**width - 1``): what a table or value lookup may index with."""
+    return x.dtype.kind in "ui" and not (x.size and (x.min() < 0 or x.max() >> fmt.width))
+
+
 def _exact_in_float64(op: str, fa: FloatFormat, fb: FloatFormat) -> bool:
     """Whether ``op`` of any two finite values of ``fa`` and ``fb`` is a float64."""
     qa, qb = fa.emin - fa.man_bits, fb.emin - fb.man_bits     # the smallest quanta
@@ -189,10 +195,7 @@ def binary(op: str, fa: FloatFormat, fb: FloatFormat, fo: FloatFormat, a: npt.Ar
         return None
     a = np.asarray(a)
     b = np.asarray(b)
-    if a.dtype.kind not in "ui" or b.dtype.kind not in "ui":
-        return None
-    if (a.size and (a.min() < 0 or a.max() >> fa.width)) or \
-            (b.size and (b.min() < 0 or b.max() >> fb.width)):
+    if not (encodings(a, fa) and encodings(b, fb)):
         return None
     a, b = np.broadcast_arrays(a, b)
     va, vb = values(fa, a, decode), values(fb, b, decode)

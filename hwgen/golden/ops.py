@@ -19,7 +19,7 @@ import numpy.typing as npt
 
 from ..formats import FloatFormat, parse_format
 from .rounding import Raw, round_raw, unpack, rounding_codes, bit_length, decode, _general_rne
-from .fast import binary
+from .fast import binary, encodings
 
 __all__ = ["mul", "add", "sub", "fma", "exact_sum", "TABLE_MAX_BITS"]
 
@@ -45,11 +45,8 @@ def _tabled(op: str, fa: FloatFormat, fb: FloatFormat, fo: FloatFormat,
     if not isinstance(rounding, str) or fa.width + fb.width > TABLE_MAX_BITS:
         return None
     a, b = np.asarray(a), np.asarray(b)
-    if a.size + b.size < 4096 or a.dtype.kind not in "ui" or b.dtype.kind not in "ui":
+    if a.size + b.size < 4096 or not (encodings(a, fa) and encodings(b, fb)):
         return None                                      # small or odd inputs: compute
-    if (a.size and (a.min() < 0 or a.max() >> fa.width)) or \
-            (b.size and (b.min() < 0 or b.max() >> fb.width)):
-        return None
     key = (op, fa, fb, fo, rounding)
     table = _TABLES.get(key)
     if table is None:

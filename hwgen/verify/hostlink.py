@@ -53,6 +53,11 @@ class HostLinkMiter(Elaboratable):
             def _byte_ends(self, m):
                 return miter.rx, miter.tx
 
+            def elaborate(self, platform):
+                m = super().elaborate(platform)
+                miter._check_writes(m)
+                return m
+
         self.core = _OnBytes(rows, cols, pe, divisor=4, clk_hz=1_000_000,
                              depths=self.depths, max_payload=max_payload,
                              timeout_cycles=80, watchdog_cycles=64)
@@ -60,30 +65,19 @@ class HostLinkMiter(Elaboratable):
     def ports(self):
         return [self.rx.valid, self.rx.payload]
 
+    def _check_writes(self, m):
+        """Hand the writing components of the core's module ``m`` their probes (before they
+        elaborate in turn) and assert on each buffer write."""
+        limits = dict(self.assert_depths, stage=self.max_payload)
+        for name, bufs in (("receiver", ["stage"]), ("access", ["weights", "acts"]),
+                           ("sequencer", ["results"])):
+            probe = {b: (Signal(32, name=f"{b}_waddr"), Signal(name=f"{b}_wen")) for b in bufs}
+            getattr(m.submodules, name).write_probe = probe
+            for b, (addr, en) in probe.items():
+                m.d.comb += Assert(~en | (addr < limits[b]), f"{b} write in range")
+
     def elaborate(self, platform):
         m = Module()
         m.submodules.core = self.core
-        probes = {}
-        # the components are made when the core elaborates: wrap its elaborate to hand them
-        # their probes before they elaborate in turn
-        core = self.core
-        inner = type(core).__mro__[1].elaborate
-
-        def elaborate(platform, _inner=inner, _core=core):
-            cm = _inner(_core, platform)
-            subs = {name: getattr(cm.submodules, name)
-                    for name in ("receiver", "access", "sequencer")}
-            for name, bufs in (("receiver", ["stage"]), ("access", ["weights", "acts"]),
-                               ("sequencer", ["results"])):
-                subs[name].write_probe = {}
-                for b in bufs:
-                    pair = (Signal(32, name=f"{b}_waddr"), Signal(name=f"{b}_wen"))
-                    subs[name].write_probe[b] = probes[b] = pair
-            limits = dict(self.assert_depths, stage=self.max_payload)
-            for b, (addr, en) in probes.items():
-                cm.d.comb += Assert(~en | (addr < limits[b]), f"{b} write in range")
-            return cm
-
-        core.elaborate = elaborate
         m.d.comb += self.tx.ready.eq(1)
         return m
