@@ -27,6 +27,8 @@ ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
+from units import add_sweep_arguments  # noqa: E402  (bench/units.py)
+
 #: (board, PE, N, --target-mhz or None): the rows the issue's targets are about.
 ROWS = [
     ("icebreaker", "int8", 3, None),
@@ -79,10 +81,9 @@ def measure_all(rows, root, reuse, sweep):
         if isinstance(r, FlowError):
             out[row] = f"failed: {str(r).splitlines()[0]}"
             continue
-        rep = json.loads(Path(r.build_dir, "report.json").read_text())
-        _folder(*row, root).mkdir(parents=True, exist_ok=True)
+        # the row's report where --reuse looks (a clock search's is in its clock's folder)
+        out[row] = rep = r.to_dict()
         (_folder(*row, root) / "report.json").write_text(json.dumps(rep, indent=1))
-        out[row] = rep
     if todo:
         print(f"{len(todo)} builds: {time.monotonic() - t0:.0f} s", file=sys.stderr, flush=True)
     return [(row, out[row]) for row in rows]
@@ -149,10 +150,7 @@ def main(argv=None):
     ap.add_argument("--reuse-only", action="store_true", help="build nothing")
     ap.add_argument("--build-root", default=str(ROOT / "build" / "bench_board_clocks"))
     ap.add_argument("--out", default=str(ROOT / "docs" / "board_clocks.md"))
-    ap.add_argument("--scheduler", default=None, metavar="ADDR",
-                    help="run the builds on this Dask scheduler (tcp://HOST:PORT)")
-    ap.add_argument("--workers", type=int, default=None, metavar="N",
-                    help="local Dask workers (default: one per core; 1: serially, no Dask)")
+    add_sweep_arguments(ap, cached_only=False)
     args = ap.parse_args(argv)
     rows = ROWS
     if args.rows:

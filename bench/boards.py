@@ -33,6 +33,7 @@ if str(ROOT) not in sys.path:
 
 from hwgen.host_link import protocol as P  # noqa: E402
 from hwgen.flow.synth import ROUTERS  # noqa: E402
+from units import add_sweep_arguments  # noqa: E402  (bench/units.py)
 
 DEFAULT_PES = ("int8", "e4m3:fp16:rounded", "bs8x8")
 
@@ -349,10 +350,7 @@ def main(argv=None):
     ap.add_argument("--router", default=None, choices=ROUTERS,
                     help="nextpnr router of new builds (default nextpnr's, router1; router2 "
                          "finishes large ECP5 arrays router1 does not)")
-    ap.add_argument("--scheduler", default=None, metavar="ADDR",
-                    help="run the builds on this Dask scheduler (tcp://HOST:PORT)")
-    ap.add_argument("--workers", type=int, default=None, metavar="N",
-                    help="local Dask workers (default: one per core; 1: serially, no Dask)")
+    add_sweep_arguments(ap, cached_only=False)
     ap.add_argument("--out", default=str(ROOT / "docs" / "boards.md"))
     args = ap.parse_args(argv)
     global ROUTER

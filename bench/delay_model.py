@@ -40,12 +40,12 @@ from amaranth.hdl import Cat, Module  # noqa: E402
 from amaranth.lib import wiring  # noqa: E402
 from amaranth.lib.wiring import In, Out  # noqa: E402
 
-from hwgen.flow import DoesNotFit, FlowError, get_device, tool_versions  # noqa: E402
+from hwgen.flow import FlowError, get_device, tool_versions  # noqa: E402
 from hwgen.flow.devices import DSP_MULTIPLIER  # noqa: E402
 from hwgen.timing.model import BLOCK_KINDS, DEVICE_NAMES, model_path  # noqa: E402
 from hwgen.units.floatraw import (count_leading_zeros, normalize_left,  # noqa: E402
                                   sticky_shift_right)
-from units import add_sweep_arguments, synthesize_many  # noqa: E402  (bench/units.py)
+from units import add_sweep_arguments, synthesize_seeds  # noqa: E402  (bench/units.py)
 
 SEEDS = (1, 2, 3)
 DOC = ROOT / "docs" / "timing.md"
@@ -165,24 +165,16 @@ def measure_many(points, device, seeds, build_root):
     """``points`` = ``[(component, dsp, label), ...]``, every seed of each synthesized in one
     sweep (:func:`hwgen.flow.sweep.synthesize_jobs`); for each ``{"fmax_mhz": [...],
     "period_ns": median}`` or None if a seed fails."""
-    outcomes = iter(synthesize_many([(comp, device, dict(seed=seed, dsp=dsp))
-                                      for comp, dsp, _ in points for seed in seeds],
-                                     build_root=build_root, **SWEEP))
     out = []
-    for _, _, label in points:
-        fmax, failed = [], False
-        for seed in seeds:
-            r = next(outcomes)
-            if r is None or isinstance(r, (DoesNotFit, FlowError)):
-                _log(f"{label} seed {seed}: {r or 'not measured yet'}")
-                failed = True
-                continue
-            fmax.append(r.fmax_mhz)
-            _log(f"{label} seed {seed}: {r.fmax_mhz:.1f} MHz"
-                 + (" (cached)" if r.cached else ""))
+    for rs in synthesize_seeds([(comp, device, dict(dsp=dsp), label)
+                                for comp, dsp, label in points],
+                               seeds, build_root=build_root, **SWEEP):
+        if any(r is None or isinstance(r, FlowError) for r in rs):
+            out.append(None)
+            continue
+        fmax = [r.fmax_mhz for r in rs]
         periods = [1000.0 / f for f in fmax]
-        out.append(None if failed else {"fmax_mhz": fmax,
-                                        "period_ns": round(statistics.median(periods), 3)})
+        out.append({"fmax_mhz": fmax, "period_ns": round(statistics.median(periods), 3)})
     return out
 
 

@@ -27,6 +27,7 @@ if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
 from hwgen.explore.cost import CostModel  # noqa: E402
+from units import add_sweep_arguments  # noqa: E402  (bench/units.py)
 from hwgen.explore.emulate import (BitSerial, FixedPoint, accuracy,  # noqa: E402
                                    float_forward, parse_candidate)
 from hwgen.explore.rtl import golden_check, layer_trace, rtl_pe  # noqa: E402
@@ -320,10 +321,7 @@ def main(argv=None):
     p.add_argument("--no-synth", action="store_true", help="costs from the cache only")
     p.add_argument("--eval-only", action="store_true", help="only the exhaustive accuracies")
     p.add_argument("--no-write", action="store_true", help="do not write docs/explore.md")
-    p.add_argument("--scheduler", default=None, metavar="ADDR",
-                   help="run the cost syntheses on this Dask scheduler (tcp://HOST:PORT)")
-    p.add_argument("--workers", type=int, default=None, metavar="N",
-                   help="local Dask workers for them (default: one per core; 1: serially)")
+    add_sweep_arguments(p, cached_only=False)    # the cost syntheses
     p.add_argument("--max-bits", type=int, default=None,
                    help="search only the candidates of at most this many bits")
     p.add_argument("--bitserial", default=BITSERIAL_SPACE, metavar="SPEC",

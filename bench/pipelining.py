@@ -31,7 +31,7 @@ if str(ROOT) not in sys.path:
 
 from hwgen.flow import DoesNotFit, FlowError  # noqa: E402
 from hwgen.units import FloatAdder, FloatFMA, FloatMultiplier  # noqa: E402
-from units import add_sweep_arguments, synthesize_many  # noqa: E402  (bench/units.py)
+from units import add_sweep_arguments, synthesize_seeds  # noqa: E402  (bench/units.py)
 
 OPS = {"fmul": FloatMultiplier, "fadd": FloatAdder, "ffma": FloatFMA}
 FORMATS = ["e4m3", "fp16", "bf16"]
@@ -51,26 +51,17 @@ def medians(points, seeds, build_root, sweep):
     """``points`` = ``[(component, device, label), ...]`` synthesized for every seed in one
     sweep (``sweep``: ``scheduler``/``workers``); for each, ``(median Fmax, per-seed list)``
     or ``(None, reason)``."""
-    outcomes = iter(synthesize_many([(comp, device, dict(seed=seed))
-                                      for comp, device, _ in points for seed in seeds],
-                                     build_root=build_root, **sweep))
     out = []
-    for _, _, label in points:
-        got, why = [], None
-        for seed in seeds:
-            r = next(outcomes)
-            if r is None:
-                why = why or "not measured yet"
-            elif isinstance(r, DoesNotFit):
-                why = why or "does not fit"
-            elif isinstance(r, FlowError):
-                _log(f"{label} seed {seed}: {r}")
-                why = why or "error"
-            else:
-                got.append(r.fmax_mhz)
-                _log(f"{label} seed {seed}: {r.fmax_mhz:.1f} MHz"
-                     + (" (cached)" if r.cached else ""))
-        out.append((None, why) if why else (statistics.median(got), got))
+    for rs in synthesize_seeds([(comp, device, {}, label) for comp, device, label in points],
+                               seeds, build_root=build_root, **sweep):
+        why = next(("not measured yet" if r is None else
+                    "does not fit" if isinstance(r, DoesNotFit) else "error"
+                    for r in rs if r is None or isinstance(r, FlowError)), None)
+        if why:
+            out.append((None, why))
+        else:
+            got = [r.fmax_mhz for r in rs]
+            out.append((statistics.median(got), got))
     return out
 
 

@@ -41,6 +41,7 @@ if str(ROOT) not in sys.path:
 
 from hwgen.golden.tiling import Tiling  # noqa: E402
 from hwgen.flow.synth import ROUTERS  # noqa: E402
+from units import add_sweep_arguments, stopped_counts  # noqa: E402  (bench/units.py)
 
 RECORDS = ROOT / "build" / "bench_systolic"
 DEFAULT_PES = ("int8", "e4m3:fp16:rounded", "bs8x8")
@@ -119,21 +120,11 @@ ROUTER = None
 def _record(outcome, job, timeout):
     """A synthesis outcome (:func:`hwgen.flow.sweep.synthesize_jobs`) as a JSON record."""
     from hwgen.flow import DoesNotFit, FlowError, ToolTimeout
-    from hwgen.flow.devices import get_device
-    from hwgen.flow.synth import cell_counts
-    if isinstance(outcome, ToolTimeout):
-        yosys = None
-        stat = outcome.files.get("unit_stat.json")
-        if stat:                    # yosys had finished: its counts, without the harness
-            mods = json.loads(stat).get("modules", {})
-            cells = next((m.get("num_cells_by_type", {}) for k, m in mods.items()
-                          if k.lstrip("\\") == job.top), None)
-            if cells is not None:
-                yosys = cell_counts({k.lstrip("\\$"): v for k, v in cells.items()},
-                                    get_device(job.device.name).family)
+    if isinstance(outcome, ToolTimeout):     # yosys's counts if it had finished
         return dict(status="timeout", wall=timeout, timeout=timeout,
-                    router=job.router or "router1", yosys=yosys, dsp_allowed=job.dsp,
-                    mults_in_logic=job.mults_in_logic)
+                    router=job.router or "router1",
+                    yosys=stopped_counts(outcome, job.top, job.device.name),
+                    dsp_allowed=job.dsp, mults_in_logic=job.mults_in_logic)
     if isinstance(outcome, DoesNotFit):
         return dict(status="nofit", message=str(outcome).split(" (log:")[0])
     if isinstance(outcome, FlowError):
@@ -493,10 +484,7 @@ def main(argv=None):
     p.add_argument("--devices", default="up5k,ecp5-85f")
     p.add_argument("--timeout", type=float, default=900.0,
                    help="seconds each tool of a synthesis may run (default 900)")
-    p.add_argument("--scheduler", default=None, metavar="ADDR",
-                   help="run the syntheses on this Dask scheduler (tcp://HOST:PORT)")
-    p.add_argument("--workers", type=int, default=None, metavar="N",
-                   help="local Dask workers (default: one per core; 1: serially, no Dask)")
+    add_sweep_arguments(p, cached_only=False)
     p.add_argument("--no-sim", action="store_true", help="no simulation (records only)")
     p.add_argument("--no-synth", action="store_true", help="no synthesis (records only)")
     p.add_argument("--reuse", action="store_true", help="take earlier records")

@@ -129,14 +129,18 @@ def _row(label, group, device, dsp, comp, top, result=None, status="ok"):
     row = dict(unit=label, name=name, group=group, device=device, dsp_allowed=dsp, module=top,
                acc_bits=getattr(comp, "acc_bits", None), status=status)
     if result is not None:
-        u = result.unit
-        row.update(lut=u.get("lut", 0), carry=u.get("carry", 0), ff=u.get("ff", 0),
-                   dsp=u.get("dsp", 0), fmax=result.fmax_mhz)
-        # LUT4 slots the unit occupies: on ECP5 a CCU2C carry cell takes two LUT4 slots of
-        # its slice; on iCE40 an SB_CARRY sits beside the LUT4 of its logic cell.
-        fam = get_device(device).family
-        row["area"] = row["lut"] + (2 * row["carry"] if fam == "ecp5" else 0)
+        _counts(row, result.unit, device)
+        row["fmax"] = result.fmax_mhz
     return row
+
+
+def _counts(row, u, device):
+    """The unit's yosys counts ``u`` into ``row``, with the LUT4 slots it occupies: on ECP5
+    a CCU2C carry cell takes two LUT4 slots of its slice; on iCE40 an SB_CARRY sits beside
+    the LUT4 of its logic cell."""
+    row.update(lut=u.get("lut", 0), carry=u.get("carry", 0), ff=u.get("ff", 0),
+               dsp=u.get("dsp", 0))
+    row["area"] = row["lut"] + (2 * row["carry"] if get_device(device).family == "ecp5" else 0)
 
 
 def _lookup(text, top, device, dsp):
@@ -149,21 +153,24 @@ def _lookup(text, top, device, dsp):
         return None, "synthesis failed: " + str(e).splitlines()[0]
 
 
-def _yosys_only(top, device, stat_text, row):
-    """Fill ``row`` with the yosys counts (``unit_stat.json``, as the stopped synthesis left
-    it) of a design whose place-and-route was stopped."""
-    from hwgen.flow.synth import cell_counts
+def stopped_counts(outcome, top, device):
+    """yosys's counts of unit ``top`` (:func:`hwgen.flow.resources.cell_counts`) from what a
+    synthesis stopped at its time limit left (``outcome``: a ``ToolTimeout``), or ``None``
+    when yosys had not finished."""
+    from hwgen.flow.resources import cell_counts, module_cells
     try:
-        stat = json.loads(stat_text)
-    except (TypeError, ValueError):
-        return row
-    mod = stat.get("modules", {}).get(f"\\{top}") or stat.get("modules", {}).get(top)
-    if not mod:
-        return row
-    u = cell_counts(mod.get("num_cells_by_type", {}), get_device(device).family)
-    row.update(lut=u["lut"], carry=u["carry"], ff=u["ff"], dsp=u["dsp"],
-               area=u["lut"] + (2 * u["carry"] if get_device(device).family == "ecp5" else 0))
-    row["status"] += " in place and route (yosys counts shown, no Fmax)"
+        cells = module_cells(json.loads(outcome.files["unit_stat.json"]), top)
+    except (KeyError, ValueError, FlowError):
+        return None
+    return cell_counts(cells, get_device(device).family)
+
+
+def _yosys_only(top, device, outcome, row):
+    """Fill ``row`` with the yosys counts of a design whose place-and-route was stopped."""
+    u = stopped_counts(outcome, top, device)
+    if u is not None:
+        _counts(row, u, device)
+        row["status"] += " in place and route (yosys counts shown, no Fmax)"
     return row
 
 
@@ -199,7 +206,7 @@ def measure_all(points, *, cached_only, timeout_min, retry_timeouts, scheduler=N
         if isinstance(out, ToolTimeout):
             _save_timeout(_tag(label, device, dsp), timeout_min)
             row["status"] = f"stopped at the {timeout_min:g}-min time limit"
-            rows[i] = _yosys_only(top, device, out.files.get("unit_stat.json"), row)
+            rows[i] = _yosys_only(top, device, out, row)
         elif isinstance(out, DoesNotFit):
             row["status"] = str(out).splitlines()[0]
         elif isinstance(out, FlowError):
@@ -270,12 +277,13 @@ def bsmac_cycles(lanes=8, weight_bits=8, act_bits=8, n_ops=SIM_OPS, seed=1):
 
 # -- tables ------------------------------------------------------------------------------------
 
-def add_sweep_arguments(ap):
-    """``--cached-only``, ``--scheduler``, ``--workers``: how a bench runs its syntheses
-    (:func:`hwgen.flow.sweep.synthesize_jobs`)."""
-    ap.add_argument("--cached-only", action="store_true", help="do not synthesize")
+def add_sweep_arguments(ap, cached_only=True):
+    """``--cached-only`` (unless ``cached_only=False``), ``--scheduler``, ``--workers``: how a
+    bench runs its tool runs (:mod:`hwgen.flow.sweep`)."""
+    if cached_only:
+        ap.add_argument("--cached-only", action="store_true", help="do not synthesize")
     ap.add_argument("--scheduler", default=None, metavar="ADDR",
-                    help="run the syntheses on this Dask scheduler (tcp://HOST:PORT)")
+                    help="run the tools on this Dask scheduler (tcp://HOST:PORT)")
     ap.add_argument("--workers", type=int, default=None, metavar="N",
                     help="local Dask workers (default: one per core; 1: serially, no Dask)")
 
@@ -294,6 +302,29 @@ def synthesize_many(items, *, build_root=None, scheduler=None, workers=None,
         jobs.append(plan_synthesis(text, top, device, build_root=build_root, **options))
     return synthesize_jobs(jobs, build_root=build_root, scheduler=scheduler, workers=workers,
                            cached_only=cached_only, timeout=timeout)
+
+
+def synthesize_seeds(points, seeds, *, build_root=None, **sweep):
+    """``points`` = ``[(component, device, options, label), ...]``, each synthesized for
+    every seed of ``seeds`` in one sweep (:func:`synthesize_many`); per point the list of its
+    outcomes, seed by seed, each logged on stderr (``label seed S: Fmax`` or why not)."""
+    outcomes = iter(synthesize_many([(comp, device, dict(options, seed=seed))
+                                     for comp, device, options, _ in points for seed in seeds],
+                                    build_root=build_root, **sweep))
+    out = []
+    for *_, label in points:
+        got = []
+        for seed in seeds:
+            r = next(outcomes)
+            if r is None or isinstance(r, FlowError):
+                print(f"{label} seed {seed}: {r or 'not measured yet'}", file=sys.stderr,
+                      flush=True)
+            else:
+                print(f"{label} seed {seed}: {r.fmax_mhz:.1f} MHz"
+                      + (" (cached)" if r.cached else ""), file=sys.stderr, flush=True)
+            got.append(r)
+        out.append(got)
+    return out
 
 
 def outcome_fields(outcome):
