@@ -220,21 +220,30 @@ def _run_sims(unit, axes, combos, scheduler, workers, out, out_name):
                    f"failed", n_fail, out, out_name)
 
 
+def _parse_point(command, unit, combo):
+    """``hwgen <command> UNIT <combo>`` parsed by that command's own parser: the namespace,
+    or an error line (argparse's message is not printed: the sweep's one line says it)."""
+    from ._command import make_parser
+    parser = make_parser([command], only=command.name)
+    try:
+        with contextlib.redirect_stderr(io.StringIO()):
+            return parser.parse_args([command.name, unit, *combo])
+    except SystemExit:
+        return (f"not a valid hwgen {command.name} {unit} command line (see hwgen "
+                f"{command.name} {unit} --help)")
+
+
 def _plan_sim_point(unit, combo):
     """Parse and check ``hwgen sim UNIT <combo>``: a dict with the :class:`SimJob` fields,
     or an error line."""
     import os
     from ..export import to_verilog
     from ..flow.simulate import setup_simulator
-    from ._command import make_parser
     from .sim import COMMAND as SIM
     from .sim import plan
-    parser = make_parser([SIM], only="sim")
-    try:
-        with contextlib.redirect_stderr(io.StringIO()):
-            ns = parser.parse_args(["sim", unit, *combo])
-    except SystemExit:
-        return f"not a valid hwgen sim {unit} command line (see hwgen sim {unit} --help)"
+    ns = _parse_point(SIM, unit, combo)
+    if isinstance(ns, str):
+        return ns
     with contextlib.redirect_stdout(io.StringIO()):
         planned = plan(ns)
     if isinstance(planned, str):
@@ -255,15 +264,12 @@ def _plan_point(unit, combo):
     """Parse ``hwgen synth UNIT <combo>`` and plan its synthesis: a dict, or an error line."""
     from ..flow.synth import plan_synthesis
     from ..export import to_verilog
-    from ._command import build_unit, make_parser
+    from ._command import build_unit
     from .synth import COMMAND as SYNTH
     from .synth import check_args
-    parser = make_parser([SYNTH], only="synth")
-    try:
-        with contextlib.redirect_stderr(io.StringIO()):    # our one line says it
-            ns = parser.parse_args(["synth", unit, *combo])
-    except SystemExit:
-        return f"not a valid hwgen synth {unit} command line (see hwgen synth {unit} --help)"
+    ns = _parse_point(SYNTH, unit, combo)
+    if isinstance(ns, str):
+        return ns
     bad = check_args(ns)
     if bad is not None:
         return bad

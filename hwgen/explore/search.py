@@ -384,8 +384,9 @@ class Explorer:
         this machine has several cores (then a local Dask cluster)."""
         todo = list({c.name: c for c in map(parse_candidate, cands)
                      if c.name not in self.results}.values())
-        asked = self.scheduler is not None or self.workers is not None
-        if not asked and todo:
+        if not todo:
+            return
+        if self.scheduler is None and self.workers is None:
             n = len(todo)
             for i, c in enumerate(todo):
                 if self.progress:
@@ -393,12 +394,10 @@ class Explorer:
                 self.evaluate(c)
                 if i == 0 and (n - 1) * self.results[c.name]["seconds"] >= PARALLEL_MIN_S \
                         and (os.cpu_count() or 1) >= 2:
-                    todo = todo[1:]
-                    break
+                    break                   # the rest is worth a local cluster
             else:
                 return
-        if not todo:
-            return
+            todo = todo[1:]
         from ..flow.sweep import map_tasks
         out = map_tasks(_evaluate_task, [(self.model, c.name, self.accumulate, self._scales)
                                          for c in todo],
