@@ -139,12 +139,11 @@ def run_synths(points, timeout, *, scheduler=None, workers=None):
     """Records of ``points`` = ``[(pe, n, device, dsp, router), ...]``, synthesized as one
     sweep (:func:`hwgen.flow.sweep.synthesize_jobs`; each tool stopped after ``timeout`` s).
     A run stopped there reports yosys's counts (when yosys had finished) and no Fmax."""
-    from hwgen.export import to_verilog
     from hwgen.flow.sweep import synthesize_jobs
-    from hwgen.flow.synth import plan_synthesis
+    from hwgen.flow.synth import plan_synthesis, synthesis_verilog
     jobs = []
     for pe, n, device, dsp, router in points:
-        top, text = to_verilog(_component(pe, n))
+        top, text = synthesis_verilog(_component(pe, n), device)
         jobs.append(plan_synthesis(text, top, device, dsp=dsp, router=router))
     outcomes = synthesize_jobs(jobs, timeout=timeout, scheduler=scheduler, workers=workers)
     return [_record(o, j, timeout) for o, j in zip(outcomes, jobs)]

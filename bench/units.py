@@ -295,10 +295,10 @@ def synthesize_many(items, *, build_root=None, scheduler=None, workers=None,
     (:func:`hwgen.flow.sweep.synthesize_jobs`); returns their outcomes in order: a
     ``SynthResult``, ``DoesNotFit``, ``FlowError`` or (``cached_only``) ``None``."""
     from hwgen.flow.sweep import synthesize_jobs
-    from hwgen.flow.synth import plan_synthesis
+    from hwgen.flow.synth import plan_synthesis, synthesis_verilog
     jobs = []
     for comp, device, options in items:
-        top, text = to_verilog(comp)
+        top, text = synthesis_verilog(comp, device)
         jobs.append(plan_synthesis(text, top, device, build_root=build_root, **options))
     return synthesize_jobs(jobs, build_root=build_root, scheduler=scheduler, workers=workers,
                            cached_only=cached_only, timeout=timeout)

@@ -67,14 +67,17 @@ def builtin_yosys():
             os.environ["AMARANTH_USE_YOSYS"] = old
 
 
-def to_verilog(component, *, name=None):
+def to_verilog(component, *, name=None, platform=None):
     """Return ``(name, verilog_text)`` for ``component``.
 
-    ``name`` overrides the top module name (default: the component's ``module_name``).
+    ``name`` overrides the top module name (default: the component's ``module_name``);
+    ``platform`` is what its ``elaborate`` receives (``None``: the generic design; the
+    synthesis flow passes :func:`hwgen.units.carry.synthesis_platform`).
     """
     name = check_identifier(name) if name is not None else module_name(component)
     with builtin_yosys():
-        text = _verilog.convert(component, name=name, emit_src=False, strip_internal_attrs=True)
+        text = _verilog.convert(component, name=name, emit_src=False, strip_internal_attrs=True,
+                                platform=platform)
     return name, lint_waived(text)
 
 

@@ -25,6 +25,7 @@ from amaranth.lib.wiring import In, Out
 
 from ..arrayspec import SUPPORTED_KINDS, check_array_pe, check_pe_latency
 from ..pespec import PE_GRAMMAR, PESpec, parse_pe
+from ..units.carry import signed_add
 from ..units.floatraw import exp_range, pipeline_register, unpack
 
 if TYPE_CHECKING:
@@ -121,19 +122,6 @@ def _stage(m, name, values):
     """``values`` (a dict) through pipeline registers named ``<name>_<key>_q``: a cut of a
     fixed-point PE's product path (``"align"``, ``"product"``)."""
     return {k: pipeline_register(m, v, f"{name}_{k}_q") for k, v in values.items()}
-
-
-def _signed_add(m, acc, mag, sign, width):
-    """``acc + mag``, or ``acc - mag`` when ``sign`` is set, in ``width`` bits as one carry
-    chain: ``acc + (mag ^ s) + s`` with the carry-in ``s`` from an extra low bit,
-    ``({acc, 1} + {mag ^ s, s}) >> 1`` (``acc`` sign-extended to ``width`` if narrower)."""
-    term = Signal(width, name="term")
-    m.d.comb += term.eq(mag.as_unsigned() ^ sign.replicate(width))
-    if len(acc) != width:
-        ext = Signal(signed(width), name="acc_ext")
-        m.d.comb += ext.eq(acc)
-        acc = ext
-    return (Cat(Const(1, 1), acc) + Cat(sign, term))[1:width + 1]
 
 
 def _int_shape(fmt):
@@ -293,12 +281,12 @@ class PEDatapath(wiring.Component):
             m.d.comb += [fma.a.eq(self.a), fma.b.eq(self.w), fma.c.eq(self.acc_in),
                          self.acc_out.eq(fma.y)]
         elif pe.accumulate == "window":
-            self._window(m)
+            self._window(m, platform)
         else:
-            self._exact(m)
+            self._exact(m, platform)
         return m
 
-    def _window(self, m):
+    def _window(self, m, platform):
         """``F:window``: the significands' product shifted to its place in the window
         (truncated below its LSB, capped at its top), then a saturating signed add."""
         pe = self._pe
@@ -338,11 +326,12 @@ class PEDatapath(wiring.Component):
             mag = vals.pop("mag")
         # acc ± mag in width + 2 bits (|acc| <= 2**width, mag < 2**width), then saturate
         total = Signal(signed(width + 2), name="total")
-        m.d.comb += total.eq(_signed_add(m, self.acc_in.fixed, mag, vals["sign"], width + 2))
+        m.d.comb += total.eq(signed_add(m, self.acc_in.fixed, mag, vals["sign"], width + 2,
+                                        platform))
         lo, hi = -(1 << width), (1 << width) - 1
         self._fixed_out(m, Mux(total > hi, hi, Mux(total < lo, lo, total)), vals)
 
-    def _exact(self, m):
+    def _exact(self, m, platform):
         pe = self._pe
         l_mul = self._lat[0]
         if prealigned(pe):
@@ -375,8 +364,8 @@ class PEDatapath(wiring.Component):
             vals = _stage(m, "product", dict(vals, mag=mag))
             mag = vals.pop("mag")
         # The Kulisch width holds every product, so no bit is lost.
-        self._fixed_out(m, _signed_add(m, self.acc_in.fixed, mag, vals["sign"], pe.acc_bits),
-                        vals)
+        self._fixed_out(m, signed_add(m, self.acc_in.fixed, mag, vals["sign"], pe.acc_bits,
+                                      platform), vals)
 
     def _fixed_out(self, m, fixed, vals):
         """``acc_out`` of a fixed-point PE: the register ``fixed``, and ``acc_in``'s sticky
@@ -443,8 +432,9 @@ class ReadOut(wiring.Component):
         res_nan = acc.nan | (acc.pinf & acc.ninf)
         res_inf = (acc.pinf | acc.ninf) & ~res_nan
         neg = acc.fixed < 0
-        vals = dict(sign=Mux(res_inf, acc.ninf, neg), sig=Mux(neg, -acc.fixed, acc.fixed),
-                    nan=res_nan, inf=res_inf)
+        # |fixed| as 0 ± fixed: one carry chain (on an ECP5 without a LUT per bit)
+        mag = signed_add(m, Const(0, 1), acc.fixed.as_unsigned(), neg, pe.acc_bits, platform)
+        vals = dict(sign=Mux(res_inf, acc.ninf, neg), sig=mag, nan=res_nan, inf=res_inf)
         m.d.comb += [
             rnd.sign.eq(vals["sign"]),
             rnd.exp.eq(lsb),

