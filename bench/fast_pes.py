@@ -98,22 +98,27 @@ def configs(sizes, largest):
             out.append(("e4m3:exact", n, 2, 3, "every register", SEEDS))
             out.append(("e4m3:fp16:rounded", n, rounded.mul_latency, rounded.add_latency,
                         label, SEEDS))
+            # output-stationary exact PEs, unpipelined and as planned for the target
+            out.append(("e4m3:exact", n, 0, 0, "", SEEDS, "os"))
+            out.append(("e4m3:exact", n, exact.mul_latency, exact.add_latency, label, SEEDS,
+                        "os"))
     return out
 
 
-def _array(pe, n, ml, al):
+def _array(pe, n, ml, al, dataflow="ws"):
     from hwgen.arrays.systolic import SystolicArray
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        return SystolicArray(n, n, pe, "ws", mul_latency=ml, add_latency=al)
+        return SystolicArray(n, n, pe, dataflow, mul_latency=ml, add_latency=al)
 
 
 def measure(cfgs, *, cached_only, scheduler, workers):
     from hwgen.flow.sweep import synthesize_jobs
     from hwgen.flow.synth import plan_synthesis, synthesis_verilog
     points = []
-    for pe, n, ml, al, label, seeds in cfgs:
-        top, text = synthesis_verilog(_array(pe, n, ml, al), DEVICE)
+    for pe, n, ml, al, label, seeds, *flow in cfgs:
+        dataflow = flow[0] if flow else "ws"
+        top, text = synthesis_verilog(_array(pe, n, ml, al, dataflow), DEVICE)
         for seed in seeds:
             points.append(((pe, n, ml, al, label, top, len(seeds)),
                            plan_synthesis(text, top, DEVICE, seed=seed, router=ROUTER)))
@@ -122,7 +127,9 @@ def measure(cfgs, *, cached_only, scheduler, workers):
     rows = {}
     for (key, job), r in zip(points, outcomes):
         pe, n, ml, al, label, top, n_seeds = key
-        row = rows.setdefault(key, dict(pe=pe, array=f"{n}×{n}", n=n, module=top,
+        os_ = top.startswith("systolic_os")
+        row = rows.setdefault(key, dict(pe=pe, array=f"{n}×{n}" + (" OS" if os_ else ""),
+                                        n=n, module=top, dataflow="os" if os_ else "ws",
                                         n_seeds=n_seeds,
                                         pipe=(f"mul {ml} / add {al} ({label})"
                                               if ml or al else "none"),
@@ -153,10 +160,10 @@ def measure(cfgs, *, cached_only, scheduler, workers):
     return out
 
 
-def _find(rows, pe, n, pipelined):
+def _find(rows, pe, n, pipelined, dataflow="ws"):
     for r in rows:
         if r["pe"] == pe and r["n"] == n and (r["pipe"] != "none") == pipelined \
-                and r.get("fmax"):
+                and r.get("fmax") and r["dataflow"] == dataflow:
             return r
     return None
 
@@ -211,6 +218,12 @@ def report(rows, argv_text=""):
                    f"({big['pipe']}), {big['gmacs']:.2f} GMAC/s peak against the 5 GMAC/s "
                    f"target (before: 1.06 GMAC/s, `e4m3:fp16:rounded` 8×8; one seed): "
                    f"**{'met' if big['gmacs'] >= 5 else 'not met'}**.")
+    os0, os1 = (_find(rows, "e4m3:exact", 4, p, "os") for p in (False, True))
+    if os0 and os1:
+        out.append(f"- Output-stationary float PEs (the issue asks how they reach speed; "
+                   f"docs/arrays.md): `e4m3:exact` 4×4 OS, {os0['fmax']:.1f} MHz unpipelined, "
+                   f"{os1['fmax']:.1f} MHz with its product path and read-out pipelined "
+                   f"({os1['pipe']}); results unchanged.")
     r4 = _find(rows, "e4m3:fp16:rounded", 4, True)
     if r4:
         out.append(f"- `e4m3:fp16:rounded` 4×4 ({r4['pipe']}): {r4['fmax']:.1f} MHz, "

@@ -57,7 +57,9 @@ def check_pe_latency(pe: PESpec | str, dataflow: str, mul_latency: int = 0,
     ``F:ACC:rounded``: multiplier 0..3, adder 0..3; ``F:ACC:fused``: FMA 0..4 (multiplier 0);
     ``F:exact`` and ``F:window``: the product path 0..2 (alignment or product, shift) and
     the column read-out, the one rounding of the fixed-point sum, 0..3 (the PE's integer add
-    is never cut)."""
+    is never cut). Rounded and fused PEs pipeline in weight-stationary arrays only (an
+    output-stationary PE's rounded sum is a loop through its adder); fixed-point PEs in
+    both dataflows (their loop is the integer add alone)."""
     pe = cast(PESpec, parse_pe(pe))
     lat = {"Multiplier latency": mul_latency, "Adder latency": add_latency}
     for what, v in lat.items():
@@ -66,9 +68,10 @@ def check_pe_latency(pe: PESpec | str, dataflow: str, mul_latency: int = 0,
     if not (mul_latency or add_latency):
         return 0, 0
     kind = "exact" if pe.fixed_point else pe.accumulate   # F:window pipelines as F:exact
-    if dataflow != "ws" or kind not in ("rounded", "fused", "exact"):
+    if kind not in ("rounded", "fused", "exact") or (dataflow != "ws" and kind != "exact"):
         raise ValueError(f"A PE pipeline needs a weight-stationary array of F:ACC:rounded, "
-                         f"F:ACC:fused or F:exact PEs, not {pe.spec!r} ({dataflow})")
+                         f"F:ACC:fused or F:exact PEs or an output-stationary array of "
+                         f"F:exact PEs, not {pe.spec!r} ({dataflow})")
     hi = {"rounded": (3, 3), "fused": (0, 4), "exact": (2, 3)}[kind]
     for (what, v), top in zip(lat.items(), hi):
         if not 0 <= v <= top:
@@ -113,7 +116,7 @@ class ArraySpec:
     dataflow : str
         ``"ws"`` or ``"os"``.
     mul_latency, add_latency : int
-        PE pipeline (weight-stationary float PEs; see
+        PE pipeline (weight-stationary float PEs, fixed-point PEs in both dataflows; see
         :class:`~hwgen.arrays.systolic.SystolicArray`).
 
     Raises

@@ -8,7 +8,8 @@ CI runs a representative matrix (the pytest functions at the end): int8 64×64×
 both dataflows, int8 on 2×2 (OS) and 8×8 (WS), ternary on 2×2, bit-serial on 2×2 (bs8x8 WS,
 bs4x4 OS; random ``bits`` per tile), dual-precision dp8 on 2×2 (WS, random ``low`` per tile),
 e4m3→fp16 rounded and e4m3 exact in both dataflows, e4m3→fp16 rounded pipelined (WS,
-``mul_latency`` = ``add_latency`` = 1), bf16→fp32 fused (WS). Nearly all of its time is
+``mul_latency`` = ``add_latency`` = 1), e4m3 exact and windowed PEs pipelined in both
+dataflows, bf16→fp32 fused (WS). Nearly all of its time is
 Verilator compiling the float arrays (the bf16 FMA array alone ~100 s of CPU). The full sweep
 of sizes, PEs and dataflows is available through the CLI, e.g.::
 
@@ -153,18 +154,22 @@ def test_e4m3_fp16_rounded_differs_from_float_matmul():
 
 def test_e4m3_exact():
     # WS with every register of the exact pipeline (product path 2, read-out 3; each latency
-    # alone is checked in tests/test_exact_pe.py), OS unpipelined.
+    # alone is checked in tests/test_exact_pe.py), OS unpipelined and with every register.
     _run(4, 4, "e4m3:exact", "ws", [[12, 24, 8], [3, 5, 3]], specials=True, mul_latency=2,
          add_latency=3)
     _run(2, 2, "e4m3:exact:fp16", "os", [[7, 40, 5]], specials=True)
+    _run(3, 3, "e4m3:exact", "os", [[7, 40, 5], [2, 2, 4], [9, 3, 9]], specials=True,
+         mul_latency=2, add_latency=3, throughput=[9, 12, 9])
 
 
 def test_windowed_pes():
     # A narrow window (units of 2**-8, magnitudes below 4) so that products truncate and
-    # sums saturate: WS with the product path and read-out pipelined, OS unpipelined.
+    # sums saturate: the product path and read-out pipelined in WS and in OS, OS unpipelined.
     _run(2, 2, "bf16:window-8..2:bf16", "ws", [[6, 9, 5], [2, 2, 2]], specials=True,
          mul_latency=2, add_latency=2)
     _run(2, 2, "e5m2:window-12..3:fp16", "os", [[5, 7, 3]], specials=True)
+    _run(2, 2, "e5m2:window-12..3:fp16", "os", [[5, 7, 3], [3, 1, 2]], specials=True,
+         mul_latency=1, add_latency=2)
 
 
 def test_bf16_fp32_fused():

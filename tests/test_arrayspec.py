@@ -90,8 +90,8 @@ def test_planes_follow_the_golden_rule():
     ((4.0, 4), {}, TypeError, r"^Rows must be an integer, not 4.0$"),
     ((4, 4, "int8", "xs"), {}, ValueError, r"^Dataflow must be one of ws, os, not 'xs'$"),
     ((2, 2, "int8"), dict(add_latency=1), ValueError, r"^A PE pipeline needs a "
-     r"weight-stationary array of F:ACC:rounded, F:ACC:fused or F:exact PEs, "
-     r"not 'int8' \(ws\)$"),
+     r"weight-stationary array of F:ACC:rounded, F:ACC:fused or F:exact PEs or an "
+     r"output-stationary array of F:exact PEs, not 'int8' \(ws\)$"),
     ((2, 2, "e4m3:fp16:rounded"), dict(add_latency="1"), TypeError,
      r"^Adder latency must be an integer, not '1'$"),
 ])

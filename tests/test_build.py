@@ -345,7 +345,8 @@ def test_build_cli_bad_pe_pipeline(capsys):
     assert run_build(_args(*base, "--pe", "int8", "--mul-latency", "1")) == 2
     assert capsys.readouterr().err.strip() == (
         "hwgen: error: A PE pipeline needs a weight-stationary array of F:ACC:rounded, "
-        "F:ACC:fused or F:exact PEs, not 'int8' (ws)")
+        "F:ACC:fused or F:exact PEs or an output-stationary array of F:exact PEs, not 'int8' "
+        "(ws)")
     assert run_build(_args(*base, "--pe", "e4m3:fp16:rounded", "--add-latency", "4")) == 2
     assert capsys.readouterr().err.strip() == (
         "hwgen: error: Adder latency must be between 0 and 3 for e4m3:fp16:rounded, not 4")

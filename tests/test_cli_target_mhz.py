@@ -178,7 +178,7 @@ def test_generate_array_plans_its_pe_pipeline(tmp_path, pe, mhz):
     (["--pe", "e4m3:exact", "--target-mhz", "60", "--device", "ecp5-85f", "--add-latency",
       "2"], "--add-latency 2 and --target-mhz 60: give one of them"),
     (["--pe", "int8", "--target-mhz", "60", "--device", "ecp5-85f"], "has no PE pipeline"),
-    (["--pe", "e4m3:exact", "--dataflow", "os", "--target-mhz", "60", "--device",
+    (["--pe", "e4m3:fp16:rounded", "--dataflow", "os", "--target-mhz", "60", "--device",
       "ecp5-85f"], "has no PE pipeline"),
     (["--pe", "e4m3:exact", "--target-mhz", "60"], "--target-mhz 60 needs --device"),
     (["--pe", "e4m3:exact", "--target-mhz", "900", "--device", "ecp5-85f"],

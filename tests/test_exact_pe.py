@@ -163,5 +163,8 @@ def test_a_target_frequency_plans_the_exact_pipeline():
     with pytest.raises(ValueError, match=r"^Target of 500 MHz is not reachable for the "
                                          r"(product path|read-out) of e4m3:exact:fp32 PEs"):
         plan_pe_pipeline("e4m3:exact", 500, "ecp5-85f")
+    # output-stationary exact PEs pipeline as weight-stationary ones; rounded ones do not
+    assert plan_pe_pipeline("e4m3:exact", 50, "ecp5-85f", dataflow="os") == \
+        plan_pe_pipeline("e4m3:exact", 50, "ecp5-85f")
     with pytest.raises(ValueError, match="has no PE pipeline"):
-        plan_pe_pipeline("e4m3:exact", 50, "ecp5-85f", dataflow="os")
+        plan_pe_pipeline("e4m3:fp16:rounded", 50, "ecp5-85f", dataflow="os")

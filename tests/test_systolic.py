@@ -544,7 +544,8 @@ def test_amaranth_sim_dualprec_random_modes(dataflow, spec):
 
 def test_pipelined_pe_errors():
     with pytest.raises(ValueError, match=r"^A PE pipeline needs a weight-stationary array of "
-                                         r"F:ACC:rounded, F:ACC:fused or F:exact PEs, "
+                                         r"F:ACC:rounded, F:ACC:fused or F:exact PEs or an "
+                                         r"output-stationary array of F:exact PEs, "
                                          r"not 'int8' \(ws\)$"):
         SystolicArray(2, 2, "int8", "ws", add_latency=1)
     with pytest.raises(ValueError, match=r"^A PE pipeline needs .* \(os\)$"):
@@ -606,7 +607,7 @@ def test_cli_generate_bitserial_array(tmp_path, capsys):
                       "expected " + PE_GRAMMAR),
     (["--pe", "int8", "--add-latency", "1"],
      "A PE pipeline needs a weight-stationary array of F:ACC:rounded, F:ACC:fused or F:exact "
-     "PEs, not 'int8' (ws)"),
+     "PEs or an output-stationary array of F:exact PEs, not 'int8' (ws)"),
 ])
 def test_cli_array_errors(tmp_path, capsys, args, msg):
     from hwgen.cli import main

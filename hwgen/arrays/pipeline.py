@@ -116,15 +116,16 @@ def plan_pe_pipeline(pe: PESpec | str, target_mhz: float, device: "str",
     ------
     ValueError
         A PE or dataflow without a pipeline (integer, ternary, bit-serial and dual-precision
-        PEs, output-stationary arrays), a bad target or device, or a target that no pipeline
-        of the table reaches (the message gives the best estimate).
+        PEs, output-stationary arrays of rounded or fused PEs), a bad target or device, or
+        a target that no pipeline of the table reaches (the message gives the best estimate).
     """
     target = check_target_mhz(target_mhz)
     device = cast(str, check_device(device))
     spec = parse_pe(pe)
-    if dataflow != "ws" or spec.kind != "float":
+    if spec.kind != "float" or (dataflow != "ws" and not spec.fixed_point):
         raise ValueError(f"A target frequency pipelines the PEs of weight-stationary arrays "
-                         f"of F:ACC:rounded, F:ACC:fused or F:exact PEs; {spec.spec!r} "
+                         f"of F:ACC:rounded, F:ACC:fused or F:exact PEs and of "
+                         f"output-stationary arrays of F:exact PEs; {spec.spec!r} "
                          f"({dataflow}) has no PE pipeline")
     chosen, slowest = {}, float("inf")
     for name, build, hi in (_exact_paths(spec, device) if spec.fixed_point

@@ -121,7 +121,9 @@ class SystolicArray(wiring.Component):
         product path (1: after the product, 2: also after the operands' alignment) and
         ``add_latency`` 0..3 in each column's read-out (the rounding of the Kulisch sum,
         :func:`~hwgen.arrays.pe.readout_cuts`); the PE's integer add is never cut, so the skew
-        stays ``i`` cycles.
+        stays ``i`` cycles. They pipeline the same way in output-stationary arrays (each
+        PE's valid and ``last`` follow its product through ``mul_latency`` registers, the
+        result rows the read-out's stages; the sum's loop is the integer add alone).
     target_mhz, device : float, str
         Instead of ``mul_latency``/``add_latency``: the PE pipeline the delay model of
         ``device`` (:data:`hwgen.timing.DEVICE_NAMES`) says reaches ``target_mhz``
@@ -452,6 +454,10 @@ class SystolicArray(wiring.Component):
                 mv.d.sync += hold.eq(hold - 1)
 
         # -- activations flow right, weights flow down, sums stay ----------------------------
+        # F:exact PEs: the product reaches the sum `l_mul` cycles after its operands, so each
+        # PE's valid/last follow it through as many registers; the read-out's `l_out` stages
+        # delay the result rows (the whole schedule shifts, the drain does not change).
+        l_mul, l_out = self.mul_latency, self._spec.readout_latency
         b_top = [self._delay(mv, w_in[j], j, f"skew_w{j}") for j in range(C)]
         b_prev = list(b_top)
         res = [[Signal(acc_shp, name=f"res_{i}_{j}") for j in range(C)] for i in range(R)]
@@ -471,21 +477,23 @@ class SystolicArray(wiring.Component):
                 prev = (a_r, v_r, l_r)
                 b_prev[j] = w_r
                 acc = Signal(acc_shp, name=f"acc_{i}_{j}")
-                dp = PEDatapath(pe, aligned=aligned)
+                dp = PEDatapath(pe, mul_latency=l_mul, aligned=aligned)
                 core.submodules[f"pe_{i}_{j}"] = dp
                 core.d.comb += [dp.a.eq(a_r), dp.w.eq(w_r), dp.acc_in.eq(acc)]
                 if serial:
                     core.d.comb += [dp.plane.eq(plane), dp.active.eq(active[i + j])]
                 if modes is not None:
                     core.d.comb += dp.low.eq(modes[i + j])
-                with core.If(v_r):
+                v_p = self._delay(core, v_r, l_mul, f"v_p{i}_{j}")
+                l_p = self._delay(core, l_r, l_mul, f"last_p{i}_{j}")
+                with core.If(v_p):
                     # a tile's sum is complete at the end of its last k-step
-                    with core.If(l_r & step if serial else l_r):
+                    with core.If(l_p & step if serial else l_p):
                         core.d.sync += [res[i][j].eq(dp.acc_out), acc.eq(0)]
                     with core.Else():
                         core.d.sync += acc.eq(dp.acc_out)
                 if i == R - 1:
-                    starts[j] = v_r & l_r
+                    starts[j] = v_p & l_p
 
         # -- drain: column j emits rows 0..R-1 after its bottom PE finishes a tile -----------
         # (bit-serial: one row per step, so the de-skew lines up columns that finish at
@@ -507,7 +515,7 @@ class SystolicArray(wiring.Component):
             acc = self._delay(mv, col, C - 1 - j, f"deskew{j}")
             row.append(self._readout(core, acc, j))
             if j == C - 1:
-                out_valid = drain
+                out_valid = self._delay(core, drain, l_out, "drain_out")
         if serial:
             core.submodules.move = EnableInserter(step)(mv)
             out_first = Signal()

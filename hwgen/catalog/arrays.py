@@ -39,11 +39,12 @@ def add_pe_pipeline_args(p, default=0):
     """``--mul-latency`` and ``--add-latency`` (shared by ``generate/sim array``, ``build``
     and ``gemm``; ``default``: the value when not given)."""
     p.add_argument("--mul-latency", type=int, default=default, metavar="N",
-                   help="PE pipeline, weight-stationary float PEs: register stages in the "
+                   help="PE pipeline (float PEs of weight-stationary arrays, exact and "
+                        "windowed PEs in both dataflows): register stages in the "
                         "multiplier (rounded: 0..3) or the product path (exact: 0..2); "
                         "default 0")
     p.add_argument("--add-latency", type=int, default=default, metavar="N",
-                   help="PE pipeline, weight-stationary float PEs: register stages in the "
+                   help="PE pipeline (as --mul-latency): register stages in the "
                         "adder (rounded: 0..3), the FMA (fused: 0..4) or the column read-out "
                         "(exact: 0..3); default 0. Raises Fmax, results unchanged")
 

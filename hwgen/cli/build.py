@@ -24,7 +24,8 @@ def add_arguments(p):
                         "array; other PEs have no pipeline: refused), instead of "
                         "--mul-latency/--add-latency")
     p.add_argument("--target-mhz", type=float, default=None, metavar="F",
-                   help="pipeline weight-stationary float PEs for an F MHz clock on the "
+                   help="pipeline the PEs (weight-stationary float PEs, exact PEs in both "
+                        "dataflows) for an F MHz clock on the "
                         "board's FPGA (the delay model's fewest stages; instead of "
                         "--mul-latency/--add-latency/--pe-pipeline)")
     p.add_argument("--clock-mhz", default=None, metavar="F|auto",
