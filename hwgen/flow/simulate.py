@@ -144,16 +144,11 @@ def _cxx_opt(sim):
     if sim != "verilator":
         yield
         return
+    from ..export import environment_variable
     opt = os.environ.get("HWGEN_VERILATOR_OPT", "-O0")
-    old = os.environ.get("MAKEFLAGS")
-    os.environ["MAKEFLAGS"] = f"{old or ''} OPT_FAST={opt}".strip()
-    try:
+    flags = f"{os.environ.get('MAKEFLAGS') or ''} OPT_FAST={opt}".strip()
+    with environment_variable("MAKEFLAGS", flags):
         yield
-    finally:
-        if old is None:
-            os.environ.pop("MAKEFLAGS", None)
-        else:
-            os.environ["MAKEFLAGS"] = old
 
 
 def _verilator_runner():
