@@ -120,7 +120,7 @@ class Runner:
         """``points`` = ``[(cls, op, fmt, device, rounding, latency), ...]`` → a row dict
         each (``status`` is ``ok``, ``does not fit``, ``not measured yet`` or an error)."""
         from hwgen.flow.sweep import synthesize_jobs
-        from hwgen.flow.synth import plan_synthesis
+        from hwgen.flow.synth import plan_synthesis, synthesis_verilog
         rows, jobs, where = [], [], []
         for cls, op, fmt, device, rounding, latency, *extra in points:
             options = extra[0] if extra else {}
@@ -130,7 +130,8 @@ class Runner:
                             + "".join(f" {k}={v}" for k, v in options.items()))
             rows.append(row)
             try:
-                top, text = to_verilog(cls(fmt, rounding=rounding, latency=latency, **options))
+                top, text = synthesis_verilog(cls(fmt, rounding=rounding, latency=latency,
+                                                  **options), device)
             except (ValueError, TypeError) as e:
                 row["status"] = f"cannot build: {str(e).splitlines()[0]}"
                 continue

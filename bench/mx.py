@@ -98,14 +98,13 @@ def measure_all(cfgs, devices, *, cached_only, scheduler, workers):
     """Rows for every configuration on every device; the missing syntheses run as one sweep
     (:func:`hwgen.flow.sweep.synthesize_jobs`: a local Dask cluster, ``--scheduler`` or
     ``--workers 1``)."""
-    from hwgen.export import to_verilog
-    from hwgen.flow.synth import plan_synthesis
     from hwgen.flow.sweep import synthesize_jobs
+    from hwgen.flow.synth import plan_synthesis, synthesis_verilog
     points = []
     for dev in devices:
         for label, builder, rate in cfgs:
             comp = _build(builder)
-            top, text = to_verilog(comp)
+            top, text = synthesis_verilog(comp, dev)
             row = dict(name=label, module=top, device=dev, status="ok",
                        rate=rate if rate is not None else macs_per_clock(comp))
             points.append((row, plan_synthesis(text, top, dev)))

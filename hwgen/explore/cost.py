@@ -184,14 +184,14 @@ class CostModel:
         todo = [c for c in candidates if self.cached(c) is None]
         if len(todo) < 2 and self.scheduler is None:
             return
-        from ..export import to_verilog
         from ..flow.errors import FlowError
         from ..flow.sweep import synthesize_jobs
-        from ..flow.synth import plan_synthesis
+        from ..flow.synth import plan_synthesis, synthesis_verilog
         jobs = []
         for c in todo:
             try:
-                top, text = to_verilog(self.unit(c))
+                # as synthesize() converts it in cost(), so that cost() finds this job
+                top, text = synthesis_verilog(self.unit(c), self.device.name)
                 jobs.append(plan_synthesis(text, top, self.device.name))
             except (ImportError, ValueError, FlowError):
                 continue
