@@ -37,7 +37,7 @@ ROWS = [
     ("ulx3s-85f", "e4m3:exact", 4, 60),
     # auto's second build of this one (45 MHz, the most its 25-MHz build's Fmax of 45.5
     # allowed) had not routed after 37 min (router2 circling ~100 overused wires at
-    # iteration 293): one build at 42 MHz (5.08 G MAC/s) instead, routed by router1
+    # iteration 293): one build at 42 MHz instead (the PLL makes 41.67), routed by router1
     ("ulx3s-85f", "int8", 11, None, 42),
 ]
 #: nextpnr's router per family: router1 did not finish routing the ULX3S e4m3:exact 8×8 board
@@ -62,14 +62,16 @@ def _rate(x):
     return f"{x / 1e9:.2f} G" if x >= 1e9 else f"{x / 1e6:.0f} M"
 
 
-def _folder(board, pe, n, target, root, clock="auto"):
+def _clock(row):
+    return row[4] if len(row) > 4 else "auto"
+
+
+def _folder(row, root):
+    board, pe, n, target = row[:4]
+    clock = _clock(row)
     return Path(root) / (f"{board}_{n}x{n}_{pe.replace(':', '_')}"
                          + (f"_t{target}" if target else "")
                          + (f"_c{clock:g}" if clock != "auto" else ""))
-
-
-def _clock(row):
-    return row[4] if len(row) > 4 else "auto"
 
 
 def measure_all(rows, root, reuse, sweep):
@@ -81,7 +83,7 @@ def measure_all(rows, root, reuse, sweep):
     out = {}
     todo = []
     for row in rows:
-        report = _folder(*row[:4], root, _clock(row)) / "report.json"
+        report = _folder(row, root) / "report.json"
         if reuse and report.is_file():
             out[row] = json.loads(report.read_text())
         elif reuse == "only":
@@ -92,15 +94,13 @@ def measure_all(rows, root, reuse, sweep):
     jobs = [plan_build(row[0], row[2], row[2], row[1], "ws", 1, clock_mhz=_clock(row),
                        target_mhz=row[3], router=ROW_ROUTER.get(row[:3], ROUTER.get(row[0])))
             for row in todo]
-    folders = [_folder(*row[:4], root, _clock(row)) for row in todo]
-    for row, r in zip(todo, build_boards(jobs, folders, **sweep)):
+    for row, r in zip(todo, build_boards(jobs, [_folder(row, root) for row in todo], **sweep)):
         if isinstance(r, FlowError):
             out[row] = f"failed: {str(r).splitlines()[0]}"
             continue
         # the row's report where --reuse looks (a clock search's is in its clock's folder)
         out[row] = rep = r.to_dict()
-        (_folder(*row[:4], root, _clock(row)) / "report.json").write_text(
-            json.dumps(rep, indent=1))
+        (_folder(row, root) / "report.json").write_text(json.dumps(rep, indent=1))
     if todo:
         print(f"{len(todo)} builds: {time.monotonic() - t0:.0f} s", file=sys.stderr, flush=True)
     return [(row, out[row]) for row in rows]
