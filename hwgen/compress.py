@@ -5,7 +5,7 @@ what that does to its accuracy.
 A model (:func:`load_model`) is one of
 
 * a built-in model of the explorer (``hwgen explore --list-models``: ``mlp-digits``,
-  ``cnn-digits``, ``mlp-iris``...), trained on first use and cached;
+  ``cnn-digits``, ``mlp-iris``...: ONNX files in the package, trained by ``hwgen train``);
 * a model file in the explorer's ``.npz`` format (:mod:`hwgen.explore.models`; recognized by
   its ``format_version`` key) or an ONNX file (test data from a data file, see
   ``docs/models.md``);

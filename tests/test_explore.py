@@ -109,20 +109,18 @@ def test_not_a_model_file(tmp_path):
         load_model(tmp_path / "junk.npz")
 
 
-def test_builtin_training_is_deterministic_and_cached(tmp_path):
-    a = builtin_model("mlp-iris", cache=False)
-    b = builtin_model("mlp-iris")            # trains and writes the cache
-    c = builtin_model("mlp-iris")            # reads the cache
-    for x, y, z in zip(a.layers, b.layers, c.layers):
-        for k in ("W", "b"):
-            if k in x:
-                np.testing.assert_array_equal(x[k], y[k])
-                np.testing.assert_array_equal(x[k], z[k])
-    assert (tmp_path / "cache" / "models").is_dir()
-    assert accuracy(exact_forward(a), a.y_test) > 0.9
+def test_builtin_models_ship_as_files_and_load_without_training():
     names = [n for n, _ in list_models()]
     assert names == list(BUILTIN) and len(names) >= 3
     assert {"mlp-digits-small", "mlp-digits", "cnn-digits"} <= set(names)
+    a = builtin_model("mlp-iris")
+    b = builtin_model("mlp-iris")
+    for x, y in zip(a.layers, b.layers):
+        for k in ("W", "b"):
+            if k in x:
+                np.testing.assert_array_equal(x[k], y[k])
+    assert a.name == "mlp-iris" and "hwgen train --method plain" in a.description
+    assert accuracy(exact_forward(a), a.y_test) > 0.9
 
 
 # -- emulation --------------------------------------------------------------------------------

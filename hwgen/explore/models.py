@@ -109,15 +109,17 @@ one-line ``ValueError`` that names the file and the offending key or node.
 
 Built-in models
 ---------------
-Trained on data that ships with scikit-learn (no download), deterministically (fixed seeds),
-and cached under ``models/`` of the build folder (:mod:`hwgen.paths`); the first use
-trains in seconds. See :data:`BUILTIN` or ``hwgen explore --list-models``.
+ONNX files in the package (``hwgen/explore/builtin/NAME.onnx``), trained by ``hwgen train``
+on data that ships with scikit-learn (no download) from the recipes of :data:`BUILTIN`
+(``python -m hwgen.train.builtin`` rewrites them, reproducibly); read with their data set's
+test split. Using one trains nothing and needs no PyTorch. See ``hwgen explore
+--list-models``.
 """
 
 import os
 import re
-import warnings
 import zipfile
+from collections import namedtuple
 from pathlib import Path
 
 import numpy as np
@@ -126,7 +128,8 @@ from .graph import LAYER_KINDS, MAC_KINDS, PRE_OPS, V1_LAYER_KINDS, Model, _err,
 
 __all__ = ["Model", "LAYER_KINDS", "V1_LAYER_KINDS", "MAC_KINDS", "PRE_OPS", "FORMAT_VERSION",
            "FORMAT_VERSIONS", "DATA_KEYS", "BUILTIN", "load_model", "save_model", "load_data",
-           "save_data", "get_model", "list_models", "cache_dir", "builtin_model",
+           "save_data", "get_model", "list_models", "cache_dir", "builtin_model", "builtin_path",
+           "BUILTIN_DIR", "Recipe", "recipe_command",
            "builtin_data", "export_model", "weight_matrices", "with_weights",
            "load_weight_file", "is_onnx_path", "pool_size", "DATASETS", "dataset",
            "dataset_data", "apply_pre"]
@@ -136,10 +139,6 @@ FORMAT_VERSION = 2
 FORMAT_VERSIONS = (1, 2)
 #: Keys of a data file (``--data``): required, required, optional.
 DATA_KEYS = ("x_test", "y_test", "x_calib")
-
-#: Bumped whenever a built-in model's recipe changes: cached files of older versions retrain.
-#: 2: the models carry their input scaling as ``pre`` steps (weights unchanged).
-_RECIPE_VERSION = 2
 
 _V2_KEY = re.compile(r"n_pre|pre\d+_(op|value)|layer\d+_(kernel|stride|pads|count_include_pad|"
                      r"shape|inputs)")
@@ -584,123 +583,45 @@ def _apply_pre(x, pre):
     return x
 
 
-def _prepared(raw):
-    """``raw()``'s split with its ``pre`` steps applied: ``(x_tr, x_te, y_tr, y_te, pre)``."""
-    x_tr, x_te, y_tr, y_te, pre = raw()
-    return _apply_pre(x_tr, pre), _apply_pre(x_te, pre), y_tr, y_te, pre
+#: How a built-in model was trained: ``hwgen train --method plain --data DATA --arch ARCH
+#: --epochs EPOCHS --seed SEED`` (:func:`hwgen.train.train`); ``input_shape`` reshapes the
+#: data set's inputs (the CNN sees the 64 pixels as a 1x8x8 image).
+Recipe = namedtuple("Recipe", "data arch epochs seed input_shape", defaults=(None,))
 
-
-def _train_mlp(data, hidden, seed=0, max_iter=200, alpha=1e-4, lr=1e-3):
-    from sklearn.exceptions import ConvergenceWarning
-    from sklearn.neural_network import MLPClassifier
-    x_tr, x_te, y_tr, y_te, pre = _prepared(data)
-    clf = MLPClassifier(hidden_layer_sizes=hidden, activation="relu", solver="adam",
-                        alpha=alpha, max_iter=max_iter, random_state=seed,
-                        learning_rate_init=lr)
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", ConvergenceWarning)
-        clf.fit(x_tr, y_tr)
-    layers = []
-    for i, (w, b) in enumerate(zip(clf.coefs_, clf.intercepts_)):
-        layers.append(dict(kind="dense", W=w.T.copy(), b=b.copy()))
-        if i < len(clf.coefs_) - 1:
-            layers.append(dict(kind="relu"))
-    if len(clf.classes_) == 2:
-        # sklearn keeps one logistic output for two classes; make it two scores (0, z).
-        w, b = layers[-1]["W"], layers[-1]["b"]
-        layers[-1] = dict(kind="dense", W=np.vstack([np.zeros_like(w), w]),
-                          b=np.concatenate([[0.0], b]))
-    return layers, x_tr, x_te, y_te, pre
-
-
-def _train_cnn(seed=0, channels=8, epochs=30, batch=32, lr=0.01):
-    """conv3x3(1->C) - relu - maxpool2 - flatten - dense(C*9 -> 10), Adam, plain numpy."""
-    x_tr, x_te, y_tr, y_te, pre = _prepared(_digits)
-    rng = np.random.default_rng(seed)
-    x_tr = x_tr.reshape(-1, 8, 8)
-    n = x_tr.shape[0]
-    # im2col once: (N, 36 positions, 9 taps), taps in (kh, kw) order.
-    patches = np.stack([x_tr[:, i:i + 6, j:j + 6] for i in range(3) for j in range(3)],
-                       axis=-1).reshape(n, 36, 9)
-    params = dict(wc=rng.standard_normal((channels, 9)) * np.sqrt(2 / 9),
-                  bc=np.zeros(channels),
-                  wd=rng.standard_normal((10, channels * 9)) * np.sqrt(1 / (channels * 9)),
-                  bd=np.zeros(10))
-    m = {k: np.zeros_like(v) for k, v in params.items()}
-    v = {k: np.zeros_like(v) for k, v in params.items()}
-    b1, b2, t = 0.9, 0.999, 0
-    for _ in range(epochs):
-        order = rng.permutation(n)
-        for s in range(0, n, batch):
-            sel = order[s:s + batch]
-            p, yb = patches[sel], y_tr[sel]
-            bs = len(sel)
-            z = p @ params["wc"].T + params["bc"]                 # (B, 36, C)
-            a = np.maximum(z, 0).reshape(bs, 6, 6, channels)
-            pooled = a.reshape(bs, 3, 2, 3, 2, channels).max(axis=(2, 4))   # (B,3,3,C)
-            flat = pooled.transpose(0, 3, 1, 2).reshape(bs, -1)   # C-first flatten
-            logits = flat @ params["wd"].T + params["bd"]
-            logits -= logits.max(axis=1, keepdims=True)
-            prob = np.exp(logits)
-            prob /= prob.sum(axis=1, keepdims=True)
-            g = prob
-            g[np.arange(bs), yb] -= 1
-            g /= bs
-            grads = dict(wd=g.T @ flat, bd=g.sum(axis=0))
-            gflat = g @ params["wd"]
-            gpool = gflat.reshape(bs, channels, 3, 3).transpose(0, 2, 3, 1)
-            blocks = a.reshape(bs, 3, 2, 3, 2, channels)
-            mask = blocks == pooled[:, :, None, :, None, :]
-            # Route each window's gradient to its first maximum only.
-            first = np.cumsum(mask.reshape(bs, 3, 2, 3, 2, channels).transpose(
-                0, 1, 3, 5, 2, 4).reshape(bs, 3, 3, channels, 4), axis=-1) == 1
-            mask = mask & first.reshape(bs, 3, 3, channels, 2, 2).transpose(0, 1, 4, 2, 5, 3)
-            ga = (mask * gpool[:, :, None, :, None, :]).reshape(bs, 36, channels)
-            gz = ga * (z > 0)
-            grads["wc"] = np.einsum("bpc,bpk->ck", gz, p)
-            grads["bc"] = gz.sum(axis=(0, 1))
-            t += 1
-            for k in params:
-                m[k] = b1 * m[k] + (1 - b1) * grads[k]
-                v[k] = b2 * v[k] + (1 - b2) * grads[k] ** 2
-                params[k] -= lr * (m[k] / (1 - b1 ** t)) / (np.sqrt(v[k] / (1 - b2 ** t)) + 1e-8)
-    layers = [dict(kind="conv2d", W=params["wc"].reshape(channels, 1, 3, 3),
-                   b=params["bc"]),
-              dict(kind="relu"), dict(kind="maxpool", size=2), dict(kind="flatten"),
-              dict(kind="dense", W=params["wd"], b=params["bd"])]
-    return layers, x_tr.reshape(-1, 1, 8, 8), x_te.reshape(-1, 1, 8, 8), y_te, pre
-
-
-#: Built-in models: name -> (description, recipe); a recipe returns
-#: ``(layers, x_train, x_test, y_test[, pre])``, the inputs after the ``pre`` steps.
+#: Built-in models: name -> (description, :data:`Recipe`). Each ships as
+#: ``hwgen/explore/builtin/NAME.onnx``, written by ``python -m hwgen.train.builtin`` from its
+#: recipe (reproducibly: same seed, same file), so using one needs no training and no
+#: PyTorch.
 BUILTIN = {
     "mlp-digits-small": ("digits 8x8 (sklearn), MLP 64-32-10",
-                         lambda: _train_mlp(_digits, (32,))),
-    "mlp-digits": ("digits 8x8 (sklearn), MLP 64-64-32-10",
-                   lambda: _train_mlp(_digits, (64, 32))),
-    "cnn-digits": ("digits 8x8 (sklearn), CNN conv3x3x8-relu-maxpool2-dense10 (numpy Adam)",
-                   _train_cnn),
-    "mlp-iris": ("iris (sklearn), MLP 4-16-3", lambda: _train_mlp(_iris, (16,), lr=0.01)),
-    "mlp-wine": ("wine (sklearn), MLP 13-16-3", lambda: _train_mlp(_wine, (16,), lr=0.01)),
-    "mlp-cancer": ("breast cancer (sklearn), MLP 30-16-2",
-                   lambda: _train_mlp(_cancer, (16,), lr=0.01)),
+                         Recipe("digits", "32", 60, 0)),
+    "mlp-digits": ("digits 8x8 (sklearn), MLP 64-64-32-10", Recipe("digits", "64-32", 60, 0)),
+    "cnn-digits": ("digits 8x8 (sklearn), CNN conv3x3x8-relu-maxpool2-dense10",
+                   Recipe("digits", "c3x8-p2", 60, 0, (1, 8, 8))),
+    "mlp-iris": ("iris (sklearn), MLP 4-16-3", Recipe("iris", "16", 200, 0)),
+    "mlp-wine": ("wine (sklearn), MLP 13-16-3", Recipe("wine", "16", 100, 0)),
+    "mlp-cancer": ("breast cancer (sklearn), MLP 30-16-2", Recipe("cancer", "16", 100, 0)),
 }
 
-#: The raw data of each built-in model: a split ``(x_tr, x_te, y_tr, y_te, pre)`` and the
-#: input shape (the CNN sees the 64 pixels as a 1x8x8 image).
-_RAW = {"mlp-digits-small": (_digits, None), "mlp-digits": (_digits, None),
-        "cnn-digits": (_digits, (1, 8, 8)), "mlp-iris": (_iris, None),
-        "mlp-wine": (_wine, None), "mlp-cancer": (_cancer, None)}
-
-#: The bundled data set of each loader.
-_DATASET_OF = {loader: name for name, loader in DATASETS.items()}
-
-#: Calibration inputs kept in a built-in model file (drawn from its training data).
-_N_CALIB = 256
+#: The folder of the built-in models' ONNX files (package data).
+BUILTIN_DIR = Path(__file__).resolve().parent / "builtin"
 
 
-def builtin_model(name, *, cache=True):
-    """A built-in model, trained on first use and cached on disk.
+def recipe_command(name):
+    """The ``hwgen train`` command line that trained built-in model ``name``."""
+    r = BUILTIN[name][1]
+    return (f"hwgen train --method plain --data {r.data} --arch {r.arch} --epochs {r.epochs} "
+            f"--seed {r.seed}")
+
+
+def builtin_path(name):
+    """The ONNX file of built-in model ``name`` (:data:`BUILTIN_DIR`)."""
+    return BUILTIN_DIR / f"{name}.onnx"
+
+
+def builtin_model(name):
+    """A built-in model: its ONNX file read with its data set's test split and calibration
+    inputs (:func:`dataset_data`), named ``name``.
 
     Raises
     ------
@@ -710,39 +631,12 @@ def builtin_model(name, *, cache=True):
     if name not in BUILTIN:
         raise ValueError(f"Unknown model {name!r}; built-in models are "
                          f"{', '.join(BUILTIN)} (or give an .npz or .onnx file)")
-    path = cache_dir() / "models" / f"{name}-v{_RECIPE_VERSION}.npz"
-    if cache and path.is_file():
-        try:
-            model = load_model(path)
-            model.dataset = _dataset_of(name)
-            return model
-        except ValueError:
-            pass   # a damaged cache file is retrained
-    from threadpoolctl import threadpool_limits
     desc, recipe = BUILTIN[name]
-    # One BLAS thread: training is tiny, and on a shared 2-core machine threads only thrash
-    # (5x slower measured with the default).
-    with threadpool_limits(1):
-        layers, x_tr, x_te, y_te, *pre = recipe()   # pre: absent from older recipes
-    pre = pre[0] if pre else None
-    calib = x_tr[_calib_rows(len(x_tr))]
-    model = Model(name, layers, x_te.shape[1:], x_te, y_te.astype(np.int64), calib, desc,
-                  pre=pre, dataset=_dataset_of(name))
-    if cache:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        save_model(model, path)
+    model = load_model(builtin_path(name), builtin_data(name))
+    model.name = name
+    model.description = f"{desc}, {recipe_command(name)}"
+    model.dataset = recipe.data
     return model
-
-
-def _dataset_of(name):
-    """The bundled data set a built-in model is trained on (None if not known)."""
-    raw = _RAW.get(name)
-    return None if raw is None else _DATASET_OF.get(raw[0])
-
-
-def _calib_rows(n):
-    rng = np.random.default_rng(1)
-    return np.sort(rng.choice(n, min(_N_CALIB, n), replace=False))
 
 
 def builtin_data(name):
@@ -758,8 +652,19 @@ def builtin_data(name):
     """
     if name not in BUILTIN:
         raise ValueError(f"Unknown model {name!r}; built-in models are {', '.join(BUILTIN)}")
-    raw, shape = _RAW[name]
-    return dataset_data(_DATASET_OF[raw], shape)
+    recipe = BUILTIN[name][1]
+    return dataset_data(recipe.data, recipe.input_shape)
+
+
+#: Calibration inputs kept with a model trained on a bundled data set (training inputs).
+N_CALIB = 256
+
+
+def calib_rows(n):
+    """The rows of ``n`` training inputs kept as calibration inputs (at most
+    :data:`N_CALIB`, drawn with a fixed seed, sorted)."""
+    rng = np.random.default_rng(1)
+    return np.sort(rng.choice(n, min(N_CALIB, n), replace=False))
 
 
 def dataset_data(name, shape=None):
@@ -776,7 +681,7 @@ def dataset_data(name, shape=None):
     if shape is not None:
         x_tr, x_te = x_tr.reshape((-1,) + tuple(shape)), x_te.reshape((-1,) + tuple(shape))
     return dict(x_test=x_te.astype(np.float64), y_test=y_te.astype(np.int64),
-                x_calib=x_tr[_calib_rows(len(x_tr))].astype(np.float64))
+                x_calib=x_tr[calib_rows(len(x_tr))].astype(np.float64))
 
 
 def get_model(name_or_file, data=None):

@@ -118,10 +118,8 @@ def to_model(net, arch, data, name, description):
             layers.append(dict(kind="maxpool", size=int(m.kernel_size)))
         elif isinstance(m, nn.Flatten):
             layers.append(dict(kind="flatten"))
-    rng = np.random.default_rng(1)
-    calib = data.x_train[np.sort(rng.choice(len(data.x_train), min(256, len(data.x_train)),
-                                            replace=False))]
-    from ..explore.models import DATASETS
+    from ..explore.models import DATASETS, calib_rows
+    calib = data.x_train[calib_rows(len(data.x_train))]
     return Model(name, layers, data.input_shape, data.x_test, data.y_test, calib,
                  description, pre=data.pre,
                  dataset=data.name if data.name in DATASETS else None)
