@@ -28,7 +28,7 @@ if str(ROOT) not in sys.path:
 
 from hwgen.explore.cost import CostModel  # noqa: E402
 from units import add_sweep_arguments  # noqa: E402  (bench/units.py)
-from hwgen.explore.emulate import (BitSerial, FixedPoint, accuracy,  # noqa: E402
+from hwgen.explore.emulate import (MX, BitSerial, FixedPoint, accuracy,  # noqa: E402
                                    float_forward, parse_candidate)
 from hwgen.explore.rtl import golden_check, layer_trace, rtl_pe  # noqa: E402
 from hwgen.explore.models import BUILTIN, builtin_model  # noqa: E402
@@ -54,6 +54,15 @@ SECOND_NOTE = (
     "least 0.64 % however few LUTs it needs. Yosys maps the multiplier of every fixed-point "
     "and float MAC in this space to one DSP block, so they tie on area and differ by Fmax; "
     "the bit-serial MACs have no multiplier and use LUTs only.")
+MX_SPACE = "mx,e4m3,e5m2,e3m2,e2m3,e2m1,fx4-8"
+MX_NOTE = (
+    "OCP MX candidates (issue 19: `mxfp8_e4m3`, `mxfp8_e5m2`, `mxfp6_e3m2`, `mxfp6_e2m3`, "
+    "`mxfp4_e2m1`, `mxint8`) beside their plain element formats and 4..8-bit fixed point. An MX "
+    "candidate quantizes activations and weights per 32-element block along K (one E8M0 scale "
+    "per block, `hwgen.golden.mx.mx_quantize`), sums each block exactly and accumulates the "
+    "blocks in FP32 (`mx_dot`); its cost is an 8-lane `MxDot` (8 MACs per clock), so its "
+    "speedup is (area_fp32/area) x (Fmax/Fmax_fp32) x 8. The plain formats round every "
+    "multiply and accumulate in the format, as above.")
 CACHE = ROOT / "build" / "bench_explore"
 #: How the cost syntheses run (``--scheduler``/``--workers``, set by main).
 SWEEP = {}
@@ -136,6 +145,8 @@ def bench_model(name, space, device, accumulate, synth, eval_only):
     row["cost_measured"] = base.cost_measured
     row["ref_cost"] = base._ref_cost
     row["cost_missing"] = sorted(n for n, c in base.costs.items() if c is None)
+    row["candidates"] = {r["name"]: (r["accuracy"], r["speedup"]) for r in base.rows()}
+    row["cost_errors"] = dict(getattr(cm, "errors", {}) or {})
     t = time.monotonic()
     fit = fit_r2_model(calibration_points(name, accumulate, progress=_progress))
     row["fit"] = fit
@@ -152,7 +163,9 @@ def bench_model(name, space, device, accumulate, synth, eval_only):
         fast = fast_ex.fast(fit)
         fast["seconds"] += r2_seconds
         best = next((r for r in base.rows() if r["name"] == exh), None)
-        if exh:
+        if exh and not isinstance(parse_candidate(exh), MX):
+            # (an MX choice has no array PE yet: mx_dot is checked against Fractions in
+            # tests/test_explore_mx.py)
             row.setdefault("golden_checks", {})[exh] = golden_mismatches(model, exh,
                                                                           accumulate)
         row[f"t{target}"] = dict(
@@ -234,7 +247,40 @@ def _section(title, rows, lines, n_space, note=None, device=None):
     for r in ok:
         doc.append(f"- {r['model']}: " + "; ".join(
             f"{100 * t:g}%: {' → '.join(r[f't{t}']['fast_path'])}" for t in TARGETS))
+    if note == MX_NOTE:
+        doc += ["", "Where each MX format lands: test accuracy (iso-area speedup against fp32) of "
+                "the MX candidate / of its plain element format (MXINT8: fx8), every multiply "
+                "and accumulate of the plain one rounded in it:", "",
+                markdown(mx_table(rows))]
+        errors = {n: e for r in rows for n, e in r.get("cost_errors", {}).items()}
+        if errors:
+            doc += ["", "No cost: " + "; ".join(f"`{n}`: {e}" for n, e in sorted(errors.items()))
+                    + "."]
     return doc + [""]
+
+
+#: Each MX candidate and the plain format of its elements (MXINT8: 8-bit fixed point).
+MX_PLAIN = {"mxfp8_e4m3": "e4m3", "mxfp8_e5m2": "e5m2", "mxfp6_e3m2": "e3m2",
+            "mxfp6_e2m3": "e2m3", "mxfp4_e2m1": "e2m1", "mxint8": "fx8"}
+
+
+def mx_table(rows):
+    """Where each MX format lands: per model, its test accuracy and speedup beside those of
+    its plain element format."""
+    head = ["model"] + [f"{mx} / {plain}" for mx, plain in MX_PLAIN.items()]
+    lines = [head]
+    for r in rows:
+        cands = r.get("candidates", {})
+        line = [r["model"]]
+        for mx, plain in MX_PLAIN.items():
+            cells = []
+            for name in (mx, plain):
+                acc, speed = cands.get(name, (None, None))
+                cells.append(f"{_f(acc, '.3f')} ("
+                             + ("no cost" if speed is None else f"{speed:.1f}x") + ")")
+            line.append(" / ".join(cells))
+        lines.append(line)
+    return lines
 
 
 def _golden_summary(sections):
@@ -273,7 +319,8 @@ def write_doc(sections, device, accumulate, space_spec, max_bits, path):
         "Loss targets are relative to the float64 model's test accuracy. 'best' is the "
         "exhaustive search's choice (highest speedup meeting the target); 'fast' is the fast "
         "search's (R² on 10 inputs, a line fitted on the other five models' calibration "
-        "points with R² >= 0.9, one-bit refinement), with its full evaluations against the exhaustive count. 'exh s' is the "
+        "points with R² >= 0.9, one-bit refinement), with its full evaluations against the "
+        "exhaustive count. 'exh s' is the "
         "summed time of the exhaustive search's evaluations, 'fast s' the fast search's time "
         "(R² on 10 inputs for every candidate plus its full evaluations; the one-time "
         "calibration on the other models is cached and not included). Times were measured on "
@@ -293,7 +340,8 @@ def write_doc(sections, device, accumulate, space_spec, max_bits, path):
         "`bsW@B` → `bsWx8` with B run-time bits — and compares every result with the "
         "emulation's dot product before the bias, bit for bit (`hwgen/explore/rtl.py`). "
         "CI runs it on the iris MLP for fx8 and bs8@5 (`rtl_tests/test_explore_rtl.py`). "
-        "Without simulating, every format chosen in the tables above was run through "
+        "Without simulating, every format chosen in the tables above (MX ones aside: no MX "
+        "array PE yet) was run through "
         "the array's golden model (`hwgen.golden.matmul`, 4x4 weight-stationary) on the "
         "first 8 test inputs of its model: "
         f"{_golden_summary(sections)}.", ""]
@@ -327,6 +375,9 @@ def main(argv=None):
     p.add_argument("--bitserial", default=BITSERIAL_SPACE, metavar="SPEC",
                    help="the bit-serial section's space, on --device ('' to leave it out; "
                         f"default {BITSERIAL_SPACE})")
+    p.add_argument("--mx", default=MX_SPACE, metavar="SPEC",
+                   help="the MX section's space, on --device ('' to leave it out; "
+                        f"default {MX_SPACE})")
     p.add_argument("--second-device", default="ecp5-85f",
                    help="device of the second-device section ('' to leave it out)")
     p.add_argument("--second-formats", default=SECOND_SPACE, metavar="SPEC",
@@ -342,6 +393,9 @@ def main(argv=None):
     if args.bitserial:
         variants.append(("Bit-serial PEs and fixed point", parse_space(args.bitserial),
                          args.device, BITSERIAL_NOTE))
+    if args.mx:
+        variants.append(("MX formats beside plain narrow formats", parse_space(args.mx),
+                         args.device, MX_NOTE))
     if args.second_device:
         variants.append((f"On `{args.second_device}`", parse_space(args.second_formats),
                          args.second_device,
