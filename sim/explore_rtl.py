@@ -8,7 +8,8 @@ layer, the emulation's operands) through the array with the testbench of :mod:`s
 matrices; the Python side compares them with the emulation's dot products.
 
 Parameters: the array's (:func:`sim.systolic.unit_params`), ``gemm_file``, ``bits``
-(bit-serial PEs: the run-time bits of every tile), ``idle``, ``backpressure``, ``seed``.
+(bit-serial PEs: the run-time bits of every tile), ``low`` (dual-precision PEs: 1 runs every
+tile in low mode), ``idle``, ``backpressure``, ``seed``.
 """
 
 import json
@@ -36,8 +37,11 @@ async def model_layers(dut):
     for g in gemms:
         A = np.array(g["A"], dtype=object)
         B = np.array(g["B"], dtype=object)
-        # Bit-serial PEs: the candidate's run-time bits on every tile.
-        got, _ = await (tb.gemm(A, B, {"bits": P["bits"]}) if P.get("bits") else tb.gemm(A, B))
+        # Bit-serial PEs: the candidate's run-time bits on every tile; dual-precision PEs:
+        # every tile in the mode asked.
+        prec = {"bits": P["bits"]} if P.get("bits") else \
+            {"low": int(P["low"])} if P.get("low") is not None else None
+        got, _ = await tb.gemm(A, B, prec)
         results.append([[int(v) for v in row] for row in got])
     extra = await tb.expect_silence()
     write_report({"results": results, "extra_rows": extra})
