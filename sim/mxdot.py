@@ -28,15 +28,22 @@ _KEYS = ("elem", "b_elem", "lanes", "rounding")
 
 
 def unit_params(unit):
-    """The parameters of the :class:`~hwgen.units.MxDot` ``unit`` (they rebuild it)."""
-    return {k: getattr(unit, k) for k in _KEYS}
+    """The parameters of the :class:`~hwgen.units.MxDot` ``unit`` (they rebuild it; a
+    pipeline other than the default as its cut points)."""
+    p = {k: getattr(unit, k) for k in _KEYS}
+    if unit.module_name != unit._base_name():
+        p.update(sum_cuts=list(unit.sum_cuts), acc_cuts=list(unit.acc_cuts))
+    return p
 
 
 def build_unit(p):
-    """The :class:`~hwgen.units.MxDot` of the parameters ``p``."""
+    """The :class:`~hwgen.units.MxDot` of the parameters ``p`` (``sum_cuts``/``acc_cuts`` or
+    ``sum_latency``/``acc_latency`` when given)."""
     from hwgen.units import MxDot
+    pipe = {k: p[k] for k in ("sum_cuts", "acc_cuts", "sum_latency", "acc_latency")
+            if p.get(k) is not None}
     return MxDot(p["elem"], b_elem=p.get("b_elem"), lanes=p.get("lanes", 8),
-                 rounding=p.get("rounding", "rne"))
+                 rounding=p.get("rounding", "rne"), **pipe)
 
 
 def random_elements(elem, shape, rng, p_special=0.15):

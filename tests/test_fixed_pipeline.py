@@ -1,5 +1,5 @@
 """``target_mhz``/``device`` on the units with one pipeline (``bsmac``, ``dpmac``,
-``requant``, ``mxdot``: :mod:`hwgen.timing.fixed`): accepted requests keep the design and record the
+``requant``: :mod:`hwgen.timing.fixed`; ``mxdot`` plans its pipeline: tests/test_mxdot_amaranth.py): accepted requests keep the design and record the
 estimate, unreachable ones name the slowest stage, bad combinations are refused."""
 
 import pytest
@@ -9,11 +9,10 @@ from hwgen.elaboratables import not_built
 from hwgen.timing import delay_model
 from hwgen.units.bsmac import BitSerialMac
 from hwgen.units.dpmac import DualPrecisionMac
-from hwgen.units.mxdot import MxDot
 from hwgen.units.requant import Requantize
 
 UNITS = [(BitSerialMac, "bsmac_k8_w8_a8_s", 1), (DualPrecisionMac, "dpmac_h8_l4", 1),
-         (Requantize, "requant_a32_s8", 4), (MxDot, "mxdot_e4m3_l8_rne", 4)]
+         (Requantize, "requant_a32_s8", 4)]
 
 
 @pytest.mark.parametrize("cls, name, latency", UNITS)

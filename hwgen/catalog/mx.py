@@ -24,6 +24,9 @@ Verilog ports (streams flatten to <name>__payload/__valid/__ready):
                                  3 invalid
   o__valid/ready                 stream handshake (a waiting result stalls the input)
 
+Pipeline: --sum-latency N --acc-latency N, or --target-mhz F --device D (the generator
+places the registers; the module name gets _s<N>_a<N>, see docs/mx.md).
+
 Example: hwgen generate mxdot --elem e2m1 --lanes 32 -o mx.v"""
 
 
@@ -45,6 +48,12 @@ def _args(p):
                    choices=("rne", "rtz", "rdn", "rup", "rna", "dynamic"),
                    help="rounding of the FP32 accumulation: rne | rtz | rdn | rup | rna | "
                         "dynamic (default rne)")
+    p.add_argument("--sum-latency", type=int, default=None, metavar="N",
+                   help="registers on the block-sum path (element products, adder tree; "
+                        "default 0)")
+    p.add_argument("--acc-latency", type=int, default=None, metavar="N",
+                   help="clock cycles of the FP32 accumulation loop: 1 to 32/lanes (default "
+                        "2 for 8/16 lanes, 1 for 32; 32 lanes with 2: one block per 2 clocks)")
     from .float_ops import add_target_arguments
     add_target_arguments(p)
 
@@ -53,7 +62,7 @@ def _build(args):
     from ..units.mxdot import MxDot
     from .float_ops import target_kw
     return MxDot(args.elem, b_elem=args.b_elem, lanes=args.lanes, rounding=args.rounding,
-                 **target_kw(args, ()))
+                 **target_kw(args, ("sum_latency", "acc_latency")))
 
 
 def _params(args, unit):
