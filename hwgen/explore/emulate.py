@@ -71,6 +71,7 @@ import numpy as np
 
 from ..formats import FloatFormat, parse_format
 from ..golden import add, decode, encode
+from ..golden.epilogue import requantize_pow2 as _requantize
 from ..golden.fmac import mac, ACCUMULATE_MODES
 from .graph import MAC_KINDS
 
@@ -492,41 +493,6 @@ def _int_dot(xq, wq, bits):
     hi, lo = xq >> 16, xq & 0xFFFF                       # xq = hi * 2**16 + lo, lo >= 0
     s_hi, s_lo = hi @ wq.T, lo @ wq.T                    # each below 2**(bits + 16 + log2 K)
     return s_hi.astype(object) * (1 << 16) + s_lo.astype(object)
-
-
-def _rshift_round(acc, shift):
-    """``acc / 2**shift`` rounded to nearest, ties to even (``shift`` may be <= 0): works on
-    int64 and Python-integer (object) arrays alike."""
-    if shift <= 0:
-        return acc * (1 << -shift)
-    q = acc >> shift                                     # floor
-    rem = acc - (q << shift)
-    half = 1 << (shift - 1)
-    up = (rem > half) | ((rem == half) & ((q & 1) == 1))
-    return q + up.astype(np.int64)
-
-
-def _saturate(q, bits):
-    lo, hi = -(1 << (bits - 1)), (1 << (bits - 1)) - 1
-    if q.dtype == object:
-        q = np.minimum(np.maximum(q, lo), hi)
-    return np.clip(q, lo, hi).astype(np.int64)
-
-
-def _requantize(acc, shift, bits):
-    """``acc / 2**shift`` rounded to nearest (ties even) and saturated to ``bits`` bits. A
-    left shift (``shift < 0``) saturates what would leave the range before shifting, so it
-    never overflows int64."""
-    if shift < 0:
-        k = -shift
-        lim = 1 << (bits - 1)
-        over = (acc >= ((lim - 1) >> k) + 1) | (acc <= -((lim >> k) + 1))
-        keep = np.where(over, 0, acc)
-        q = keep * (1 << k) if k < 62 else keep * 0
-        if q.dtype == object:
-            q = q.astype(np.int64)
-        return np.where(over, np.where(acc > 0, lim - 1, -lim), q).astype(np.int64)
-    return _saturate(_rshift_round(acc, shift), bits)
 
 
 def _lshift(h, shift, bits):
