@@ -7,6 +7,7 @@ included (``tests/test_mxdot_amaranth.py``).
 
 
 from dataclasses import dataclass
+from collections.abc import Sequence
 
 from amaranth.hdl import Const, EnableInserter, Module, Mux, Signal, signed, unsigned
 from amaranth.lib import data, stream, wiring
@@ -147,7 +148,8 @@ class MxDot(wiring.Component):
     def __init__(self, elem: str | FloatFormat = "e4m3", *,
                  b_elem: str | FloatFormat | None = None, lanes: int = 8, rounding: str = "rne",
                  sum_latency: int | None = None, acc_latency: int | None = None,
-                 sum_cuts=None, acc_cuts=None,
+                 sum_cuts: "Sequence[str] | None" = None,
+                 acc_cuts: "Sequence[str] | None" = None,
                  target_mhz: float | None = None, device: "str | None" = None) -> None:
         self._ea = check_mx_element(elem)
         self._eb = self._ea if b_elem is None else check_mx_element(b_elem, "B element format")
