@@ -129,7 +129,7 @@ from .graph import LAYER_KINDS, MAC_KINDS, PRE_OPS, V1_LAYER_KINDS, Model, _err,
 __all__ = ["Model", "LAYER_KINDS", "V1_LAYER_KINDS", "MAC_KINDS", "PRE_OPS", "FORMAT_VERSION",
            "FORMAT_VERSIONS", "DATA_KEYS", "BUILTIN", "load_model", "save_model", "load_data",
            "save_data", "get_model", "list_models", "cache_dir", "builtin_model", "builtin_path",
-           "BUILTIN_DIR", "Recipe", "recipe_command",
+           "BUILTIN_DIR", "Recipe", "recipe_command", "builtin_description",
            "builtin_data", "export_model", "weight_matrices", "with_weights",
            "load_weight_file", "is_onnx_path", "pool_size", "DATASETS", "dataset",
            "dataset_data", "apply_pre"]
@@ -614,6 +614,11 @@ def recipe_command(name):
             f"--seed {r.seed}")
 
 
+def builtin_description(name):
+    """Built-in model ``name``'s description: what it is and the command that trained it."""
+    return f"{BUILTIN[name][0]}, {recipe_command(name)}"
+
+
 def builtin_path(name):
     """The ONNX file of built-in model ``name`` (:data:`BUILTIN_DIR`)."""
     return BUILTIN_DIR / f"{name}.onnx"
@@ -631,11 +636,10 @@ def builtin_model(name):
     if name not in BUILTIN:
         raise ValueError(f"Unknown model {name!r}; built-in models are "
                          f"{', '.join(BUILTIN)} (or give an .npz or .onnx file)")
-    desc, recipe = BUILTIN[name]
     model = load_model(builtin_path(name), builtin_data(name))
     model.name = name
-    model.description = f"{desc}, {recipe_command(name)}"
-    model.dataset = recipe.data
+    model.description = builtin_description(name)
+    model.dataset = BUILTIN[name][1].data
     return model
 
 

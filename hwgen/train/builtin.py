@@ -30,15 +30,15 @@ def train_builtin(name):
     ValueError
         ``name`` is not a built-in model.
     """
-    from ..explore.models import BUILTIN, recipe_command
+    from ..explore.models import BUILTIN, builtin_description
     from . import train
     if name not in BUILTIN:
         raise ValueError(f"Unknown built-in model {name!r}; built-in models are "
                          f"{', '.join(BUILTIN)}")
-    desc, r = BUILTIN[name]
+    r = BUILTIN[name][1]
     model, report = train("plain", r.data, r.arch, epochs=r.epochs, seed=r.seed)
     model.name = name
-    model.description = f"{desc}, {recipe_command(name)}"
+    model.description = builtin_description(name)
     return model, report
 
 
@@ -69,12 +69,14 @@ def main(argv=None):
             target = builtin_path(name)
             out = Path(tmp) / target.name if args.check else target
             report = write_builtin(name, out)
+            if not args.check:
+                print(f"{name}: accuracy {report['accuracy']:.4f}, wrote {out}")
+                continue
             same = target.is_file() and out.read_bytes() == target.read_bytes()
-            if args.check and not same:
+            if not same:
                 differ.append(name)
             print(f"{name}: accuracy {report['accuracy']:.4f}"
-                  + ((" (same as shipped)" if same else " (DIFFERS from the shipped file)")
-                     if args.check else f", wrote {out}"))
+                  + (" (same as shipped)" if same else " (DIFFERS from the shipped file)"))
     if differ:
         print(f"differ: {', '.join(differ)}", file=sys.stderr)
         return 1
