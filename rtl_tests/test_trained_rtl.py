@@ -15,8 +15,6 @@ The arrays are the 2×2 / 4×4 builds that test_systolic.py and test_explore_rtl
 Verilator build is reused when the Verilog is the same).
 """
 
-import json
-
 import numpy as np
 import pytest
 
@@ -54,20 +52,16 @@ def _layer_inputs(model, bits):
     return out
 
 
-def _on_array(pe, rows, cols, gemms, *, low=None, tmp_path):
+def _on_array(pe, rows, cols, gemms, *, low=None):
     """The array's result of every GEMM ``(A, B)`` (operand codes as the PE takes them)."""
-    from hwgen.flow.simulate import run
-    path = tmp_path / "gemms.json"
-    path.write_text(json.dumps([dict(A=A.astype(object).tolist(), B=B.astype(object).tolist())
-                                for A, B in gemms]))
-    res = run(SystolicArray(rows, cols, pe, "ws"), test_module="sim.explore_rtl",
-              params=dict(rows=rows, cols=cols, pe=pe, dataflow="ws", gemm_file=str(path),
-                          idle=0.3, backpressure=0.3, seed=3, low=low))
+    from hwgen.explore.rtl import simulate_gemms
+    res = simulate_gemms(SystolicArray(rows, cols, pe, "ws"), gemms, low=low, idle=0.3,
+                         backpressure=0.3, seed=3)
     assert res.passed, (res.failed, res.report)
     return [np.array(r, dtype=np.int64) for r in res.report["results"]]
 
 
-def test_compressibility_model_on_the_ternary_array(digits, tmp_path):
+def test_compressibility_model_on_the_ternary_array(digits):
     from hwgen.golden.tmac import ternary_encode
     from hwgen.train import train
     from hwgen.train.methods import ternarize
@@ -84,12 +78,12 @@ def test_compressibility_model_on_the_ternary_array(digits, tmp_path):
         np.testing.assert_allclose(ints * s * np.reshape(scale, (1, -1)),
                                    (a * s) @ lay["W"].T, rtol=1e-9, atol=1e-12)
         want.append(ints)
-    got = _on_array("ternary", 2, 2, gemms, tmp_path=tmp_path)
+    got = _on_array("ternary", 2, 2, gemms)
     for g, w in zip(got, want):
         np.testing.assert_array_equal(g, w)
 
 
-def test_dual_precision_model_on_the_dp8_array_in_both_modes(digits, tmp_path):
+def test_dual_precision_model_on_the_dp8_array_in_both_modes(digits):
     from hwgen.train import train
     from hwgen.train.methods import quantize_modes
     model, _ = train("dualprec", digits, "32", epochs=2, seed=0, high_bits=8)
@@ -108,7 +102,7 @@ def test_dual_precision_model_on_the_dp8_array_in_both_modes(digits, tmp_path):
         low.append((A_w, B_w))
         want_lo.append(a4 @ half.T)
     for gemms, want, mode in ((high, want_hi, 0), (low, want_lo, 1)):
-        got = _on_array("dp8", 2, 2, gemms, low=mode, tmp_path=tmp_path)
+        got = _on_array("dp8", 2, 2, gemms, low=mode)
         for g, w in zip(got, want):
             np.testing.assert_array_equal(g, w)
 

@@ -53,8 +53,8 @@ from ..golden.matmul import matmul
 from ..pespec import EXACT_MAX_TERMS, parse_pe
 from .emulate import MX, BitSerial, FixedPoint, forward, parse_candidate, tensor_ranges
 
-__all__ = ["rtl_pe", "check_rtl", "layer_trace", "golden_check", "verify_rtl", "parse_array",
-           "MAX_RTL_INPUTS", "TEST_MODULE"]
+__all__ = ["rtl_pe", "check_rtl", "layer_trace", "golden_check", "simulate_gemms", "verify_rtl",
+           "parse_array", "MAX_RTL_INPUTS", "TEST_MODULE"]
 
 #: Inputs one ``--verify-rtl`` run may simulate (the simulation runs ~10^4 cycles/s).
 MAX_RTL_INPUTS = 64
@@ -171,6 +171,39 @@ def golden_check(trace, pe, dataflow="ws", rows=4, cols=4, bits=None):
     return out
 
 
+def simulate_gemms(array, gemms, *, bits=None, low=None, idle=0.1, backpressure=0.1,
+                   seed=None, sim=None):
+    """Stream the GEMMs ``[(A, B), ...]`` (operand codes as the PE takes them, ``B`` as
+    stored) through ``array`` (a :class:`~hwgen.arrays.systolic.SystolicArray`) under the
+    cocotb module :data:`TEST_MODULE`, with ``idle``/``backpressure`` stalls; bit-serial
+    PEs run ``bits`` bit-planes, dual-precision PEs every tile in mode ``low``. Returns the
+    :class:`~hwgen.flow.simulate.SimResult`; ``report["results"]`` holds each GEMM's result
+    matrix.
+
+    Raises
+    ------
+    RuntimeError
+        The simulation did not run (no simulator, a build error); one line.
+    """
+    from ..flow.simulate import run
+    with tempfile.TemporaryDirectory(prefix="hwgen-explore-rtl-") as tmp:
+        path = Path(tmp) / "gemms.json"
+        path.write_text(json.dumps([dict(A=np.asarray(A).astype(object).tolist(),
+                                         B=np.asarray(B).astype(object).tolist())
+                                    for A, B in gemms]))
+        # the array's parameters (the testbench rebuilds it from them), then the run's
+        params = dict(rows=array.rows, cols=array.cols, pe=array.pe.spec,
+                      dataflow=array.dataflow, fifo_depth=array.fifo_depth,
+                      mul_latency=array.mul_latency, add_latency=array.add_latency,
+                      gemm_file=str(path), idle=idle,
+                      backpressure=backpressure, bits=bits, low=low, seed=seed)
+        try:
+            return run(array, test_module=TEST_MODULE, params=params, sim=sim)
+        except Exception as e:   # a missing simulator, a failed build: one line
+            raise RuntimeError(f"simulation of {array.module_name} failed: "
+                               f"{str(e).splitlines()[0] if str(e) else e!r}") from None
+
+
 def verify_rtl(model, candidate, n, *, accumulate="rounded", rows=4, cols=4, dataflow="ws",
                sim=None, scales=None):
     """Simulate the first ``n`` test inputs' layers on a ``rows`` x ``cols`` systolic array
@@ -197,19 +230,7 @@ def verify_rtl(model, candidate, n, *, accumulate="rounded", rows=4, cols=4, dat
     _check_terms(c.name, pe, trace)
     array = SystolicArray(rows, cols, pe, dataflow)
     gold = golden_check(trace, pe, dataflow, rows, cols, bits)
-    from ..flow.simulate import run
-    with tempfile.TemporaryDirectory(prefix="hwgen-explore-rtl-") as tmp:
-        path = Path(tmp) / "gemms.json"
-        path.write_text(json.dumps([dict(A=t["A"].astype(object).tolist(),
-                                         B=t["B_stored"].astype(object).tolist())
-                                    for t in trace]))
-        params = dict(rows=rows, cols=cols, pe=pe.spec, dataflow=dataflow,
-                      gemm_file=str(path), idle=0.1, backpressure=0.1, bits=bits)
-        try:
-            res = run(array, test_module=TEST_MODULE, params=params, sim=sim)
-        except Exception as e:   # a missing simulator, a failed build: one line
-            raise RuntimeError(f"simulation of {array.module_name} failed: "
-                               f"{str(e).splitlines()[0] if str(e) else e!r}") from None
+    res = simulate_gemms(array, [(t["A"], t["B_stored"]) for t in trace], bits=bits, sim=sim)
     results = res.report.get("results")
     layers = []
     for i, (t, g) in enumerate(zip(trace, gold)):
