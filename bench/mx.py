@@ -95,41 +95,16 @@ def macs_per_clock(unit, n_blocks=64, blocks_per_dot=4):
     never idles, the sink is always ready): element products over the clock edges
     that took every beat in."""
     import numpy as np
-    from amaranth.sim import Simulator
 
-    from sim.mxdot import beats, random_dots
+    from sim.mxdot import beats, full_rate, random_dots
     rng = np.random.default_rng(1)
     dots = random_dots(unit.elem, unit.b_elem, n_blocks // blocks_per_dot, rng)
     dots = [tuple(np.resize(x, (blocks_per_dot,) + np.shape(x)[1:]) for x in d)
             for d in dots]
     items = beats(unit.input_layout, unit.lanes, dots, ["rne"] * len(dots), rng)
-    clocks = [0]
-
-    async def source(ctx):
-        ctx.set(unit.i.valid, 1)
-        for payload, _ in items:
-            ctx.set(unit.i.payload, payload)
-            while True:                       # one clock edge per loop: count them all
-                _, _, ready = await ctx.tick().sample(unit.i.ready)
-                clocks[0] += 1
-                if ready:
-                    break
-        ctx.set(unit.i.valid, 0)
-
-    async def sink(ctx):
-        ctx.set(unit.o.ready, 1)
-        n = 0
-        while n < len(dots):
-            _, _, valid = await ctx.tick().sample(unit.o.valid)
-            n += bool(valid)
-
-    sim = Simulator(unit)
-    sim.add_clock(1e-8)
-    sim.add_testbench(source)
-    sim.add_testbench(sink)
-    sim.run()
+    clocks, _ = full_rate(unit, [payload for payload, _ in items], len(dots))
     # element products per clock edge over the clocks that took every beat in
-    return 32 * len(dots) * blocks_per_dot / clocks[0]
+    return 32 * len(dots) * blocks_per_dot / clocks
 
 
 def measure_all(cfgs, devices, *, cached_only, scheduler, workers):

@@ -21,7 +21,7 @@ from .params import get_params, write_report
 from .streams import compare_results, exchange
 
 __all__ = ["run_random", "build_unit", "unit_params", "random_elements", "random_dots",
-           "special_dots", "expected", "beats", "beat_words", "WIDTH"]
+           "special_dots", "expected", "beats", "beat_words", "full_rate", "WIDTH"]
 
 WIDTH = {"e4m3": 8, "e5m2": 8, "e3m2": 6, "e2m3": 6, "e2m1": 4, "int8": 8}
 _KEYS = ("elem", "b_elem", "lanes", "rounding")
@@ -153,6 +153,40 @@ def _beat_fields(lanes, dots, modes, rng):
 def beats(layout, lanes, dots, modes, rng):
     """``[(payload as a layout constant, rm), ...]`` of :func:`_beat_fields`."""
     return [(layout.const(f), rm) for f, rm in _beat_fields(lanes, dots, modes, rng)]
+
+
+def full_rate(unit, payloads, n_results):
+    """``payloads`` into ``unit`` (an :class:`~hwgen.units.mxdot.MxDot`) back to back under
+    the Amaranth simulator, the source never idle and the sink always ready, until
+    ``n_results`` results are out: ``(edges, ys)``, the clock edges that took every payload
+    in and the results' ``y`` in order."""
+    from amaranth.sim import Simulator
+    edges, ys = [0], []
+
+    async def source(ctx):
+        ctx.set(unit.i.valid, 1)
+        for payload in payloads:
+            ctx.set(unit.i.payload, payload)
+            while True:                       # one clock edge per loop: count them all
+                _, _, ready = await ctx.tick().sample(unit.i.ready)
+                edges[0] += 1
+                if ready:
+                    break
+        ctx.set(unit.i.valid, 0)
+
+    async def sink(ctx):
+        ctx.set(unit.o.ready, 1)
+        while len(ys) < n_results:
+            _, _, valid, y = await ctx.tick().sample(unit.o.valid, unit.o.payload.y)
+            if valid:
+                ys.append(y)
+
+    sim = Simulator(unit)
+    sim.add_clock(1e-8)
+    sim.add_testbench(source)
+    sim.add_testbench(sink)
+    sim.run()
+    return edges[0], ys
 
 
 def beat_words(ea, eb, lanes, dots, modes, rng):

@@ -15,7 +15,7 @@ from amaranth.sim import Simulator
 
 from hwgen.export import to_verilog
 from hwgen.units import MxDot
-from sim.mxdot import beats, expected, random_dots, special_dots
+from sim.mxdot import beats, expected, full_rate, random_dots, special_dots
 
 def simulate(dut, dots, modes, rng, p_idle, p_stall):
     items = beats(dut.input_layout, dut.lanes, dots, modes, rng)
@@ -110,7 +110,7 @@ def test_latency_without_stalls(lanes, pipe, latency):
     async def tb(ctx):
         ctx.set(dut.o.ready, 1)
         ctx.set(dut.i.valid, 1)
-        for k in range(dut.beats):
+        for _ in range(dut.beats):
             ctx.set(dut.i.payload, dut.input_layout.const(
                 {"a": [2] * lanes, "b": [2] * lanes, "a_scale": 127, "b_scale": 127,
                  "last": 1}))
@@ -137,43 +137,19 @@ def test_latency_without_stalls(lanes, pipe, latency):
 ])
 def test_throughput(lanes, pipe, clocks_per_block):
     """Source always valid, sink always ready: 24 one-block dot products take
-    ``clocks_per_block`` clock edges each (the last one its beats only) (8 and 16 lanes: one beat per clock whatever the
-    loop's latency; 32 lanes with a 2-cycle loop: one block per 2 clocks), and every result
-    arrives once and right."""
+    ``clocks_per_block`` clock edges each (the last one its beats only) (8 and 16 lanes: one
+    beat per clock whatever the loop's latency; 32 lanes with a 2-cycle loop: one block per 2
+    clocks), and every result arrives once and right."""
     dut = MxDot("e2m1", lanes=lanes, **pipe)
     assert dut.block_clocks == clocks_per_block
     n = 24
-    edges, got = [0], []
-
-    async def source(ctx):
-        ctx.set(dut.i.valid, 1)
-        for d in range(n):
-            for k in range(dut.beats):
-                ctx.set(dut.i.payload, dut.input_layout.const(
-                    {"a": [2] * lanes, "b": [2] * lanes, "a_scale": 127 + d % 3,
-                     "b_scale": 127, "last": 1}))
-                while True:                    # one clock edge per loop: count them all
-                    _, _, ready = await ctx.tick().sample(dut.i.ready)
-                    edges[0] += 1
-                    if ready:
-                        break
-        ctx.set(dut.i.valid, 0)
-
-    async def sink(ctx):
-        ctx.set(dut.o.ready, 1)
-        while len(got) < n:
-            _, _, valid, y = await ctx.tick().sample(dut.o.valid, dut.o.payload.y)
-            if valid:
-                got.append(y)
-
-    sim = Simulator(dut)
-    sim.add_clock(1e-8)
-    sim.add_testbench(source)
-    sim.add_testbench(sink)
-    sim.run()
+    payloads = [dut.input_layout.const({"a": [2] * lanes, "b": [2] * lanes,
+                                        "a_scale": 127 + d % 3, "b_scale": 127, "last": 1})
+                for d in range(n) for _ in range(dut.beats)]
+    edges, got = full_rate(dut, payloads, n)
     # every beat takes a clock; a block longer in the loop than on the input rests the input
     # between blocks (not after the last one)
-    assert edges[0] == n * dut.beats + (n - 1) * (clocks_per_block - dut.beats)
+    assert edges == n * dut.beats + (n - 1) * (clocks_per_block - dut.beats)
     # 32.0 * 2**(d % 3): 0x42000000, 0x42800000, 0x43000000
     assert got == [0x42000000 + (d % 3) * 0x00800000 for d in range(n)]
 
