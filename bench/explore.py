@@ -146,7 +146,7 @@ def bench_model(name, space, device, accumulate, synth, eval_only):
     row["ref_cost"] = base._ref_cost
     row["cost_missing"] = sorted(n for n, c in base.costs.items() if c is None)
     row["candidates"] = {r["name"]: (r["accuracy"], r["speedup"]) for r in base.rows()}
-    row["cost_errors"] = dict(getattr(cm, "errors", {}) or {})
+    row["cost_errors"] = dict(cm.errors)
     t = time.monotonic()
     fit = fit_r2_model(calibration_points(name, accumulate, progress=_progress))
     row["fit"] = fit
