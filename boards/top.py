@@ -42,6 +42,9 @@ class BoardTop(Elaboratable):
     clock_mhz : float or None
         Run the accelerator from the board's PLL at the frequency closest to this that the
         PLL makes (:func:`boards.pll.platform_pll`); ``None``: the oscillator's clock.
+    network : bool
+        Add the host link's network extension (protocol version 2: whole integer networks
+        chained on chip; :class:`~hwgen.host_link.network.NetSequencer`).
 
     Attributes
     ----------
@@ -60,13 +63,13 @@ class BoardTop(Elaboratable):
 
     def __init__(self, board, rows, cols, pe="int8", dataflow="ws", *, baud=None,
                  depths=None, max_payload=DEFAULT_MAX_PAYLOAD, timeout_s=0.05, mul_latency=0,
-                 add_latency=0, clock_mhz=None):
+                 add_latency=0, clock_mhz=None, network=False):
         with refused_quietly(self):
             self._init(board, rows, cols, pe, dataflow, baud, depths, max_payload, timeout_s,
-                       mul_latency, add_latency, clock_mhz)
+                       mul_latency, add_latency, clock_mhz, network)
 
     def _init(self, board, rows, cols, pe, dataflow, baud, depths, max_payload, timeout_s,
-              mul_latency, add_latency, clock_mhz):
+              mul_latency, add_latency, clock_mhz, network):
         # Plain parameters first (a bad one raises before any component is built): the
         # default depths depend only on the array's word sizes.
         self.board = get_board(board)
@@ -87,7 +90,8 @@ class BoardTop(Elaboratable):
                                  max_payload=max_payload,
                                  timeout_cycles=max(int(self.clk_hz * timeout_s),
                                                     20 * self.divisor),
-                                 mul_latency=mul_latency, add_latency=add_latency)
+                                 mul_latency=mul_latency, add_latency=add_latency,
+                                 network=network)
 
     def unbuilt(self):
         """Mark this top, its core and array as never to be elaborated (they were made for

@@ -284,6 +284,23 @@ class ArraySpec:
                              f"{cast(PESpec, self.pe).spec!r}")
         return word
 
+    def pack_results(self, row: Sequence[SupportsInt]) -> int:
+        """The ``results`` word (an int) for one row of ``cols`` results: the inverse of
+        :meth:`unpack_results` (the word a version-2 board's bias buffer holds, too).
+
+        Raises
+        ------
+        ValueError
+            A row of the wrong length, or results that carry the raw running sum too (exact
+            PEs, weight-stationary).
+        """
+        if self.exact_results:
+            raise ValueError(f"Results of {cast(PESpec, self.pe).spec!r} carry the rounded "
+                             f"result and the running sum: no plain result word to pack")
+        if len(row) != self.cols:
+            raise ValueError(f"Result row must have {self.cols} elements, not {len(row)}")
+        return _pack(row, self.result_elem)
+
     def unpack_results(self, word: SupportsInt) -> tuple[list[int], list[int]]:
         """Split a ``results`` word into ``(values, psums)``: ``cols`` results (signed ints
         for integer PEs, encodings for float PEs) and the ``cols`` raw running sums to send

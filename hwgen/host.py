@@ -48,9 +48,11 @@ if TYPE_CHECKING:
     from boards import Board
 
     from .arrayspec import ArraySpec
+    from .explore.chain import ChainedNetwork
     from .explore.graph import Model
     from .explore.netrun import LoadedNetwork
     from .golden.tiling import Tiling
+    from .host_link.protocol import LayerRecord
     from .host_link.transport import Transport
     from .pespec import PESpec
 
@@ -141,6 +143,8 @@ class Accelerator:
         self.timeout = float(timeout)
         self._info: P.DeviceInfo | None = None
         self._array: ArraySpec | None = None
+        self._network: LoadedNetwork | ChainedNetwork | None = None
+        self._resident: ChainedNetwork | None = None   # the network the board's buffers hold
 
     @classmethod
     def open(cls, port: str, baud: float = DEFAULT_BAUD, *, timeout: float = 1.0) -> Self:
@@ -152,13 +156,16 @@ class Accelerator:
                  pe: str | PESpec = "int8", dataflow: str = "ws", *, mul_latency: int = 0,
                  add_latency: int = 0, clock_mhz: float | None = None,
                  baud: float | None = None, depths: Mapping[str, int] | None = None,
-                 timeout: float = 0.1, progress: Callable[[str], object] | None = None) -> Self:
+                 timeout: float = 0.1, progress: Callable[[str], object] | None = None,
+                 network: bool = False) -> Self:
         """A simulated board instead of a serial port: the accelerator ``hwgen build`` would
         put on ``board`` (the same :class:`~hwgen.host_link.HostLinkCore`, clock, UART
         divisor and buffer depths; without the PLL and I/O buffers) running under Verilator
         in a subprocess (:class:`hwgen.flow.simulated_board.SimulatedBoard`, built once per design
         and cached). Timeouts are in simulated seconds at the board's clock; the transport's
-        ``stats()`` gives the clock cycles and bytes so far.
+        ``stats()`` gives the clock cycles and bytes so far. ``network``: the board with the
+        network extension (``hwgen build --network``: :meth:`load_network` then chains the
+        layers on chip).
 
         Raises
         ------
@@ -172,51 +179,149 @@ class Accelerator:
 
         from .elaboratables import not_built
         top = BoardTop(board, rows, cols, pe, dataflow, baud=baud, depths=depths,
-                       mul_latency=mul_latency, add_latency=add_latency, clock_mhz=clock_mhz)
+                       mul_latency=mul_latency, add_latency=add_latency, clock_mhz=clock_mhz,
+                       network=network)
         not_built(top)                      # only its core is simulated
         return cls(SimulatedBoard(top.core, progress=progress), baud=top.baud,
                    timeout=timeout)
 
     # -- networks ---------------------------------------------------------------------------
     def load_network(self, model: Model | str | PathLike[str], *,
-                     data: str | PathLike[str] | dict[str, ArrayLike] | None = None
-                     ) -> LoadedNetwork:
+                     data: str | PathLike[str] | dict[str, ArrayLike] | None = None,
+                     chain: bool | None = None) -> LoadedNetwork | ChainedNetwork:
         """Make ``model`` (a :class:`~hwgen.explore.graph.Model`, a built-in model's name or
-        a model file, with optional ``data``) ready for :meth:`infer` on this board: the
+        a model file, with optional ``data``) ready for :meth:`infer` on this board, with the
         explorer candidate of the board's PE (``intN`` -> ``fxN``, ``F:F:rounded`` -> ``F``,
-        ...) and its fixed-point scales. Returns the
-        :class:`~hwgen.explore.netrun.LoadedNetwork`.
+        ...) and its fixed-point scales; :meth:`infer` then gives the emulation's scores bit
+        for bit.
 
-        Today the network runs layer by layer: each ``dense``/``conv2d`` layer's GEMM on the
-        board (its weights sent with it), bias, re-quantization and activations on the host,
-        bit for bit as the explorer's emulation (``hwgen run``). Layers chained on chip (the
-        weights resident, one transfer per inference) are not built yet.
+        Two paths (the returned object's ``path``):
+
+        ``"chained"``
+            A board with the network extension (IDENTIFY ``max_layers > 0``, protocol
+            version 2) and a model that compiles for it
+            (:func:`hwgen.explore.chain.compile_network`: dense layers with ReLUs, ``intN``
+            PEs): the weights and biases are written once (WRITE to the weight and bias
+            buffers) and the layer table loaded (:meth:`load_net`); each inference is one
+            INFER (:meth:`infer_words`). Returns the
+            :class:`~hwgen.explore.chain.ChainedNetwork`.
+        ``"layer-by-layer"``
+            Otherwise: each ``dense``/``conv2d`` layer's GEMM on the board (its weights sent
+            with it), bias, re-quantization and activations on the host (``hwgen run``).
+            Returns the :class:`~hwgen.explore.netrun.LoadedNetwork`; its ``not_chained``
+            says why the chained path was not taken.
+
+        ``chain``: None (default) takes the chained path when it can; True requires it
+        (ValueError saying why not); False takes the layer-by-layer path.
 
         Raises
         ------
         ValueError
-            No explorer candidate for the board's PE, a bad model or data.
+            No explorer candidate for the board's PE, a bad model or data; ``chain=True``
+            and the model does not chain on this board.
         """
         from .explore.graph import Model
         from .explore.models import get_model
         from .explore.netrun import LoadedNetwork
         m = model if isinstance(model, Model) else get_model(model, data)
-        self._network = LoadedNetwork(m, cast("PESpec", self.array.pe).spec)
-        return self._network
+        pe = cast("PESpec", self.array.pe).spec
+        self._network = None
+        reason = "not asked for (chain=False)"
+        if chain is None or chain:
+            info = self.info()
+            if info.max_layers > 0:
+                from .explore.chain import compile_network
+                try:
+                    net = compile_network(m, pe, info.rows, info.cols, depths=info.depths,
+                                          bias_depth=info.bias_depth,
+                                          max_layers=info.max_layers,
+                                          max_payload=info.max_payload)
+                except ValueError as e:
+                    if chain:
+                        raise
+                    reason = str(e)
+                else:
+                    self._upload_network(net)
+                    self._network = net
+                    return net
+            else:
+                reason = (f"the board has no network extension (IDENTIFY version "
+                          f"{info.version}, max_layers 0)")
+                if chain:
+                    raise ValueError(f"Cannot chain {m.name!r} on chip: {reason}")
+        loaded = LoadedNetwork(m, pe)
+        loaded.not_chained = reason
+        self._network = loaded
+        return loaded
+
+    def _upload_network(self, net: ChainedNetwork) -> None:
+        """Write ``net``'s weights and biases, then load its layer table."""
+        self._resident = None
+        self.write_buffer(P.BUF_WEIGHTS, 0, net.weight_words)
+        self.write_buffer(P.BUF_BIAS, 0, net.bias_words)
+        self.load_net(net.records)
+        self._resident = net
 
     def infer(self, x: ArrayLike, *, raw: bool = True) -> np.ndarray:
         """Scores of input(s) ``x`` of the network of :meth:`load_network` (raw inputs, as
         the model file takes them, one or a batch): a float64 array, one row per input,
-        equal bit for bit to the explorer's emulation of the same candidate.
+        equal bit for bit to the explorer's emulation of the same candidate. On the chained
+        path one INFER per input (the weights, biases and table are written again first
+        when a WRITE to the weight or bias buffer or a LOAD_NET came in between).
 
         Raises
         ------
         ValueError
             No network loaded, or ``x`` of the wrong shape.
         """
-        if getattr(self, "_network", None) is None:
+        net = self._network
+        if net is None:
             raise ValueError("No network loaded: call load_network(model) first")
-        return self._network.infer(self, x, raw=raw)
+        if net.path == "chained" and self._resident is not net:
+            self._upload_network(cast("ChainedNetwork", net))
+        return net.infer(self, x, raw=raw)
+
+    def load_net(self, records: Iterable[LayerRecord]) -> None:
+        """LOAD_NET: load a layer table (one :class:`~hwgen.host_link.protocol.LayerRecord`
+        per layer) on a version-2 board. The board checks the whole table first
+        (:func:`~hwgen.host_link.protocol.check_layer_table`): a bad one raises
+        :class:`DeviceError` and leaves the previous table loaded.
+
+        Raises
+        ------
+        ValueError
+            No records, or a record field its bytes cannot hold.
+        DeviceError
+            The board refused the table (``OUT_OF_RANGE``, ``BAD_LENGTH``; ``UNKNOWN_CMD``
+            on a board without the network extension).
+        """
+        payload = P.load_net_payload(records)
+        self._resident = None
+        self.request(P.CMD_LOAD_NET, payload)
+
+    def infer_words(self, words: Iterable[int]) -> list[int]:
+        """INFER: one inference through the loaded layer table. ``words`` are the first
+        layer's input, ``k_tiles`` activation words; returns the last layer's result words
+        (accumulators plus bias: :meth:`hwgen.explore.chain.ChainedNetwork.scores` makes
+        them scores).
+
+        Raises
+        ------
+        DeviceError
+            No table loaded (``OUT_OF_RANGE``), the wrong number of words
+            (``BAD_LENGTH``), a stalled inference (``RUN_TIMEOUT``).
+        ProtocolError
+            A response that is not whole result words.
+        """
+        info = self.info()
+        wa, wr = info.word_bytes["acts"], info.word_bytes["results"]
+        payload = b"".join((int(w) & ((1 << (8 * wa)) - 1)).to_bytes(wa, "little")
+                           for w in words)
+        data = self.request(P.CMD_INFER, payload)
+        if len(data) % wr:
+            raise ProtocolError(f"INFER returned {len(data)} bytes, not whole {wr}-byte "
+                                f"result words")
+        return [int.from_bytes(data[k:k + wr], "little") for k in range(0, len(data), wr)]
 
     def close(self) -> None:
         close = getattr(self.transport, "close", None)
@@ -320,12 +425,18 @@ class Accelerator:
             return names[buf], buf
         return buf, P.BUFFER_NAMES.get(buf, str(buf))
 
+    def _word_bytes(self, name: str) -> int:
+        """Bytes per word of buffer ``name`` (the bias buffer holds result words)."""
+        return self.info().word_bytes.get("results" if name == "bias" else name, 1)
+
     def write_buffer(self, buf: str | int, addr: int, words: Iterable[int]) -> None:
-        """Write ``words`` (ints) to buffer ``buf`` (``"weights"``/``"acts"`` or its id) from
-        word address ``addr``, in as many frames as the payload limit needs."""
+        """Write ``words`` (ints) to buffer ``buf`` (``"weights"``/``"acts"``/``"bias"`` or
+        its id) from word address ``addr``, in as many frames as the payload limit needs."""
         info = self.info()
         bid, name = self._buf(buf)
-        wb = info.word_bytes.get(name, 1)
+        wb = self._word_bytes(name)
+        if bid in (P.BUF_WEIGHTS, P.BUF_BIAS):
+            self._resident = None         # a chained network's weights or biases are gone
         per = max(1, (info.max_payload - 5) // wb)
         words = [int(w) for w in words]
         for i in range(0, len(words), per):
@@ -337,7 +448,7 @@ class Accelerator:
         """Read ``count`` words (ints) of buffer ``buf`` from word address ``addr``."""
         info = self.info()
         bid, name = self._buf(buf)
-        wb = info.word_bytes.get(name, 1)
+        wb = self._word_bytes(name)
         per = max(1, info.max_payload // wb)
         out = []
         for i in range(0, count, per):

@@ -35,11 +35,14 @@ def _report(out):
     return lines
 
 
-def test_run_builtin_mlp(cache, tmp_path, capsys):
+@pytest.mark.parametrize("path", ["chained", "layer-by-layer"])
+def test_run_builtin_mlp(cache, tmp_path, capsys, path):
+    """Chained on chip by default (the simulated board built with the network extension), or
+    layer by layer when asked: every score against the emulation, the same report."""
     out_json = tmp_path / "run.json"
     status = main(["run", "mlp-digits-small", "--pe", "int8", "--rows", "2", "--cols", "2",
                    "--board", "icebreaker", "--inputs", "4", "--json", str(out_json),
-                   "--quiet"])
+                   "--quiet"] + (["--layer-by-layer"] if path == "layer-by-layer" else []))
     out = capsys.readouterr().out
     assert status == 0, out
     lines = _report(out)
@@ -48,7 +51,7 @@ def test_run_builtin_mlp(cache, tmp_path, capsys):
                                          "0 mismatches"), out
     r = json.loads(out_json.read_text())
     assert r["bit_exact"] and r["mismatches"] == 0 and r["scores_compared"] == 40
-    assert r["inputs"] == 4 and r["candidate"] == "fx8" and r["path"] == "layer-by-layer"
+    assert r["inputs"] == 4 and r["candidate"] == "fx8" and r["path"] == path
     assert r["cycles_source"] == "simulation" and r["clock_hz"] == 12_000_000
     # Every byte takes ten bit times of 12 clocks: the cycles cover at least the bytes sent
     # (requests and responses alternate, so mostly they add up).
@@ -56,6 +59,15 @@ def test_run_builtin_mlp(cache, tmp_path, capsys):
     assert r["bytes_per_inference"] == (r["bytes_to_board"] + r["bytes_from_board"]) / 4
     assert r["inferences_per_s"] == pytest.approx(12e6 / r["cycles_per_inference"])
     assert f"accuracy: {r['accuracy']:.4f}" in out
+    if path == "chained":
+        # one frame each way per inference: 32 input words of 2 bytes, 5 score words of 8
+        assert r["bytes_per_inference"] == 6 + 32 * 2 + 7 + 5 * 8
+        lbl = r["layer_by_layer"]
+        assert lbl["bit_exact"] and lbl["inputs"] == 2
+        assert r["speedup"] == pytest.approx(r["inferences_per_s"] / lbl["inferences_per_s"])
+        assert r["speedup"] > 20 and "chained: the layers run on chip" in out
+    else:
+        assert "layer_by_layer" not in r and "speedup" not in r
 
 
 class _OffByOne:
@@ -82,6 +94,31 @@ def test_a_wrong_gemm_is_caught(cache):
         wrong.transport = acc.transport
         r = run_network(model, "int8", wrong, 2)
     assert not r["bit_exact"] and r["mismatches"] > 0
+
+
+class _WrongScore:
+    """An accelerator whose chained inferences return the first score one too high."""
+
+    def __init__(self, acc):
+        self.acc = acc
+
+    def __getattr__(self, name):
+        return getattr(self.acc, name)
+
+    def infer_words(self, words):
+        out = self.acc.infer_words(words)
+        return [out[0] + 1] + out[1:]
+
+
+def test_a_wrong_chained_score_is_caught(cache):
+    """The same on the chained path: one wrong score per inference, each one counted."""
+    from hwgen.explore.models import builtin_model
+    model = builtin_model("mlp-digits-small")
+    with Accelerator.simulate("icebreaker", 2, 2, "int8", network=True) as acc:
+        wrong = _WrongScore(acc)
+        wrong.transport = acc.transport
+        r = run_network(model, "int8", wrong, 3, compare_inputs=0)
+    assert r["path"] == "chained" and not r["bit_exact"] and r["mismatches"] == 3
 
 
 def test_float_pe_on_the_ulx3s(cache):

@@ -53,16 +53,17 @@ def write_json_file(option, path, text):
     return None
 
 
-def open_accelerator(args):
+def open_accelerator(args, *, network=False):
     """``(accelerator, description)`` for ``hwgen gemm``/``hwgen run``: the board on
     ``args.port`` (pyserial), or the simulated ``args.board`` with the array of ``args.rows``,
     ``cols``, ``pe``, ``dataflow``, ``mul_latency``, ``add_latency`` and ``args.clock_mhz``
-    (if the command has it), at ``args.baud``."""
+    (if the command has it), at ``args.baud``; ``network``: with the network extension."""
     from ..host import DEFAULT_BAUD, Accelerator
     if args.port is not None:
         return Accelerator.open(args.port, args.baud or DEFAULT_BAUD), f"the board on {args.port}"
     acc = Accelerator.simulate(args.board, args.rows, args.cols, args.pe, args.dataflow,
                                mul_latency=args.mul_latency, add_latency=args.add_latency,
                                clock_mhz=getattr(args, "clock_mhz", None), baud=args.baud,
-                               progress=lambda line: print(line, flush=True))
+                               progress=lambda line: print(line, flush=True),
+                               network=network)
     return acc, f"simulated {args.board} ({acc.transport.core.module_name}, Verilator)"

@@ -39,6 +39,10 @@ def add_arguments(p):
     p.add_argument("--baud", type=int, default=None, metavar="BAUD",
                    help="UART baud rate (default 1000000: an exact divider of both board "
                         "clocks)")
+    p.add_argument("--network", action="store_true",
+                   help="add the host link's network extension (protocol version 2: whole "
+                        "integer networks chained on chip, hwgen run; a square ws intN "
+                        "array)")
     add_router_argument(p)
     p.add_argument("--allow-timing-fail", action="store_true",
                    help="write the bitstream and exit 0 even if Fmax is below the board clock")
@@ -103,9 +107,16 @@ def run(args):
             return fail(str(e))
     from ..arrayspec import ArraySpec
     try:                     # the array itself, before the folder and the tools
-        ArraySpec(args.rows, args.cols, args.pe, args.dataflow, mul_latency, add_latency)
+        spec = ArraySpec(args.rows, args.cols, args.pe, args.dataflow, mul_latency,
+                         add_latency)
     except (TypeError, ValueError) as e:
         return fail(str(e))
+    if args.network:
+        from ..host_link.network import check_network_array
+        try:
+            check_network_array(spec)
+        except ValueError as e:
+            return fail(f"--network: {e}")
     # last of the checks: it creates the folder
     if args.output is not None:
         from pathlib import Path
@@ -121,7 +132,8 @@ def run(args):
         result = build(args.board, args.rows, args.cols, args.pe, args.dataflow,
                        args.output, args.seed, allow_timing_fail=args.allow_timing_fail,
                        baud=args.baud, mul_latency=mul_latency, add_latency=add_latency,
-                       router=args.router, clock_mhz=clock, target_mhz=target)
+                       router=args.router, clock_mhz=clock, target_mhz=target,
+                       network=args.network)
     except TimingError as e:
         if e.result is not None:
             print(format_build_table(e.result))

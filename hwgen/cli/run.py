@@ -11,13 +11,18 @@ _HELP = ("run a model's test inputs on a board (simulated under Verilator, or re
 
 _EPILOG = """\
 The PE sets the explorer candidate whose arithmetic the board computes: intN -> fxN,
-F:F:rounded / F:F:fused / F:exact:F -> F with that accumulation. One inference at a time,
-layer by layer: each dense/conv2d layer's GEMM runs on the board's systolic array through
-hwgen.host.Accelerator, the host applies bias, re-quantization, activations and pooling between
-layers (the emulation's code), so the board's scores equal the emulation's bit for bit when
-every GEMM is right. cycles/inference counts the board's clock, UART transfers included
-(measured on the simulated board; with --port, wall time times the clock).
-Model and data files: docs/models.md."""
+F:F:rounded / F:F:fused / F:exact:F -> F with that accumulation. One inference at a time.
+Chained (the default where it applies: a square ws intN array, the board built with
+--network, a model of dense layers with ReLUs): the weights, biases and a layer table are
+written once and each inference is one INFER frame, the layers running on chip with the
+bias, re-quantization and ReLU in hardware; a couple of inputs are also run layer by layer
+for comparison. Otherwise (or with --layer-by-layer) each dense/conv2d layer's GEMM runs on
+the board's systolic array through hwgen.host.Accelerator and the host applies bias,
+re-quantization, activations and pooling between layers (the emulation's code). Either way
+the board's scores equal the emulation's bit for bit when the hardware is right.
+cycles/inference counts the board's clock, UART transfers included (measured on the
+simulated board; with --port, wall time times the clock).
+Model and data files: docs/models.md; the protocol: docs/protocol.md."""
 
 
 def add_arguments(p):
@@ -38,6 +43,10 @@ def add_arguments(p):
     p.add_argument("--dataflow", default="ws", metavar="ws|os",
                    help="weight-stationary (ws, default) or output-stationary (os)")
     add_pe_pipeline_args(p)
+    p.add_argument("--layer-by-layer", action="store_true",
+                   help="run each layer's GEMM on the board and the rest on the host, even "
+                        "where the layers could chain on chip (the simulated board is then "
+                        "built without the network extension)")
     p.add_argument("--inputs", type=int, default=64, metavar="N",
                    help="test inputs to run (default 64, at most the model's)")
     p.add_argument("--port", default=None, metavar="PORT",
@@ -76,7 +85,8 @@ def _check(args):
 
 def _open(args):
     from ._options import open_accelerator
-    acc, where = open_accelerator(args)
+    acc, where = open_accelerator(args, network=not args.layer_by_layer and
+                                  _chains(args))
     if args.port is None:
         return acc, where
     from ..arrayspec import ArraySpec
@@ -88,6 +98,19 @@ def _open(args):
         raise ValueError(f"The board on {args.port} has {have.module_name}, not "
                          f"{want.module_name} (--rows/--cols/--pe/--dataflow)")
     return acc, where
+
+
+def _chains(args):
+    """The array of ``args`` can run networks chained on chip (the simulated board is then
+    built with the network extension)."""
+    from ..arrayspec import ArraySpec
+    from ..host_link.network import check_network_array
+    try:
+        check_network_array(ArraySpec(args.rows, args.cols, args.pe, args.dataflow,
+                                      args.mul_latency, args.add_latency))
+    except ValueError:
+        return False
+    return True
 
 
 def run(args):
@@ -108,7 +131,8 @@ def run(args):
         progress = progress_bar()
     with acc:
         print(f"board: {where}", flush=True)
-        report = run_network(model, args.pe, acc, args.inputs, progress=progress)
+        report = run_network(model, args.pe, acc, args.inputs, progress=progress,
+                             chain=False if args.layer_by_layer else None)
     report.update(board=args.board, rows=args.rows, cols=args.cols, dataflow=args.dataflow,
                   where=where)
     print(f"model: {model.name}, candidate {report['candidate']} on a {args.rows}x{args.cols} "

@@ -21,6 +21,9 @@ Modules:
 :mod:`~hwgen.explore.rtl`
     ``--verify-rtl``: the first inputs' layers through the systolic array RTL (cocotb),
     checked bit for bit against the emulation.
+:mod:`~hwgen.explore.chain`
+    A model compiled for a board that chains its layers on chip (protocol version 2):
+    resident weights, biases and the layer table, and a numpy model of the board's INFER.
 :mod:`~hwgen.explore.report`
     One exploration, its table, JSON report and plot: what ``hwgen explore``
     (:mod:`hwgen.cli.explore`) runs.

@@ -578,6 +578,23 @@ def bitserial_forward(model, candidate, x=None, *, scales=None, trace=None):
                         lambda wq: truncate(wq, c.weight_bits, c.bits))
 
 
+def _int_mac_operands(layer, frac, w_bits):
+    """A ``dense``/``conv2d`` layer's integer operands in the fixed-point network, for an
+    input with ``frac`` fractional bits: ``(wq, f_acc, bq)``, the weights (O x K, int64)
+    quantized to ``w_bits`` bits at the scale that keeps ``max |W|`` in range, the
+    accumulators' fractional bits ``f_acc`` (input + weights) and the bias rounded at
+    ``f_acc`` (int64, or Python integers when it reaches ``2**62``).
+    (:mod:`hwgen.explore.chain` compiles a network for the board from the same values.)"""
+    wmat = layer["W"].reshape(layer["W"].shape[0], -1)
+    fw = _frac_bits(float(np.max(np.abs(wmat))), w_bits)
+    wq = _quantize(wmat, fw, w_bits)
+    f_acc = frac + fw
+    bq = np.rint(np.ldexp(layer["b"], f_acc))
+    bq = np.array([int(v) for v in bq], dtype=object) if np.max(np.abs(bq)) >= 2**62 \
+        else bq.astype(np.int64)
+    return wq, f_acc, bq
+
+
 def _int_forward(model, w_bits, a_bits, x, scales, trace, weight_fn=None, gemm=None):
     """Integer-only inference: ``w_bits``-bit weights, ``a_bits``-bit activations (see
     :func:`fixed_forward`); ``weight_fn`` maps each layer's quantized weights to the ones the
@@ -606,15 +623,8 @@ def _int_forward(model, w_bits, a_bits, x, scales, trace, weight_fn=None, gemm=N
         kind = layer["kind"]
         shape = (h.shape[0],) + model.output_shapes[i]
         if kind in MAC_KINDS:
-            wmat = layer["W"].reshape(layer["W"].shape[0], -1)
-            fw = _frac_bits(float(np.max(np.abs(wmat))), w_bits)
-            stored = wq = _quantize(wmat, fw, w_bits)
-            if weight_fn is not None:
-                wq = weight_fn(wq)
-            f_acc = frac + fw
-            bq = np.rint(np.ldexp(layer["b"], f_acc))
-            bq = np.array([int(v) for v in bq], dtype=object) if np.max(np.abs(bq)) >= 2**62 \
-                else bq.astype(np.int64)
+            stored, f_acc, bq = _int_mac_operands(layer, frac, w_bits)
+            wq = stored if weight_fn is None else weight_fn(stored)
             if kind == "dense":
                 dot = dot_of(i, h, wq)
                 _record(trace, i, h, wq, dot, stored)

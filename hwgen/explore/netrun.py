@@ -1,12 +1,24 @@
 """A whole network on the accelerator, checked against the explorer's emulation (``hwgen run``).
 
-The path is layer by layer: for each test input, every ``dense``/``conv2d`` layer's GEMM
-(the emulation's operands, :func:`hwgen.explore.emulate.forward` with ``gemm=``) runs on the
-board through the host driver, and the host applies the bias, re-quantization, activations and
-pooling between layers with the emulation's own code. So the board's scores equal the
-emulation's bit for bit exactly when every GEMM the board computed is right, and the clock
-cycles and UART bytes are those of running one inference at a time over the link (the
-weights of each layer travel with it: nothing is resident between inferences).
+Two paths, chosen by :meth:`hwgen.host.Accelerator.load_network`:
+
+chained
+    On a board with the network extension (``hwgen build --network``, protocol version 2)
+    and a model of dense layers with ReLUs on an ``intN`` array
+    (:mod:`hwgen.explore.chain`): the weights, biases and layer table are written once, and
+    each inference is one INFER frame (the input in, the scores out); the layers run on
+    chip one after the other, the epilogue between them in hardware.
+layer by layer
+    Otherwise: for each test input, every ``dense``/``conv2d`` layer's GEMM (the emulation's
+    operands, :func:`hwgen.explore.emulate.forward` with ``gemm=``) runs on the board
+    through the host driver, and the host applies the bias, re-quantization, activations and
+    pooling between layers with the emulation's own code; the weights of each layer travel
+    with it.
+
+Either way the board's scores equal the emulation's bit for bit exactly when the hardware is
+right, and the clock cycles and UART bytes are those of one inference at a time over the
+link. On the chained path :func:`run_network` also runs a few inputs layer by layer on the
+same board, for the comparison the report gives.
 
 Candidate ← processing element (:func:`candidate_for`): ``intN`` → ``fxN``; ``F:F:rounded``,
 ``F:F:fused`` and ``F:exact:F`` → ``F`` with that accumulation (:mod:`hwgen.explore.rtl` shows
@@ -54,6 +66,10 @@ class LoadedNetwork:
     (:meth:`hwgen.host.Accelerator.load_network`): the explorer candidate of the PE and the
     fixed-point scales from the model's calibration inputs.
 
+    ``path`` is ``"layer-by-layer"`` (:class:`hwgen.explore.chain.ChainedNetwork`:
+    ``"chained"``); ``not_chained`` is why :meth:`hwgen.host.Accelerator.load_network` did
+    not take the chained path (None when made otherwise).
+
     Raises
     ------
     ValueError
@@ -61,7 +77,10 @@ class LoadedNetwork:
         ONNX file read without data).
     """
 
+    path = "layer-by-layer"
+
     def __init__(self, model, pe):
+        self.not_chained = None
         self.model = model
         self.pe = parse_pe(pe).spec
         self.candidate, self.accumulate = candidate_for(pe)
@@ -94,10 +113,17 @@ def _mismatches(got, exp):
     return int(np.count_nonzero(~same))
 
 
-def run_network(model, pe, acc, inputs, *, progress=None):
+#: Inputs run layer by layer for the comparison on the chained path.
+COMPARE_INPUTS = 2
+
+
+def run_network(model, pe, acc, inputs, *, progress=None, chain=None,
+                compare_inputs=COMPARE_INPUTS):
     """Run the first ``inputs`` test inputs of ``model`` one at a time on accelerator ``acc``
     (a :class:`hwgen.host.Accelerator` whose array has PE ``pe``) and compare every score with
-    the emulation of the same candidate.
+    the emulation of the same candidate. ``chain``: as
+    :meth:`~hwgen.host.Accelerator.load_network` (None: chained when the board and model
+    allow).
 
     Returns a dict: ``model``, ``candidate``, ``accumulate``, ``pe``, ``inputs``,
     ``accuracy`` (the board's scores, arg-max against the labels), ``emulation_accuracy``,
@@ -105,7 +131,13 @@ def run_network(model, pe, acc, inputs, *, progress=None):
     ``bytes_from_board``, ``bytes_per_inference``, ``cycles_per_inference`` (clock cycles of
     the board per inference, UART transfers included: measured on a simulated board
     (``transport.stats()``), else wall time times the clock, ``cycles_source`` says which),
-    ``clock_hz``, ``baud``, ``inferences_per_s`` and ``path`` (``"layer-by-layer"``).
+    ``clock_hz``, ``baud``, ``inferences_per_s``, ``path`` (``"chained"`` or
+    ``"layer-by-layer"``), ``not_chained`` (why not, or None), ``setup_bytes`` (the
+    weights, biases and table written before the first inference), and on the chained path
+    the same measures of ``compare_inputs`` inputs run layer by layer on the same board:
+    ``layer_by_layer`` (a dict: ``inputs``, ``bytes_per_inference``,
+    ``cycles_per_inference``, ``inferences_per_s``, ``bit_exact``) and ``speedup``
+    (inferences/s chained over layer by layer).
 
     Raises
     ------
@@ -121,49 +153,82 @@ def run_network(model, pe, acc, inputs, *, progress=None):
     if isinstance(inputs, bool) or not isinstance(inputs, (int, np.integer)) or \
             not 1 <= inputs <= total:
         raise ValueError(f"Inputs must be 1..{total} (the model's test inputs), not {inputs!r}")
-    net = LoadedNetwork(model, pe)
-    c = net.candidate
     x, y = model.x_test[:inputs], np.asarray(model.y_test[:inputs])
-    expected = net.emulate(x)
+    info = acc.info()
 
     from ..host_link.transport import CountingTransport
     counting = CountingTransport(acc.transport)
     acc.transport = counting
-    stats = getattr(counting.inner, "stats", None)
-    info = acc.info()
-    c0 = stats()["cycles"] if stats else None
-    t0 = time.monotonic()
-
     try:
-        rows = []
-        for i in range(inputs):
-            rows.append(net.infer(acc, x[i:i + 1], raw=False))
-            if progress:
-                progress("inferences on the board", i + 1, inputs)
+        net = acc.load_network(model, chain=chain)
+        setup_bytes = counting.sent + counting.received
+        expected = net.emulate(x)
+        got, m = _measure(acc, counting, lambda xi: net.infer(acc, xi, raw=False), x, info,
+                          progress, "inferences on the board")
+        lbl = None
+        if net.path == "chained" and compare_inputs:
+            n = min(compare_inputs, inputs)
+            other = LoadedNetwork(model, pe)
+            got_l, m_l = _measure(acc, counting, lambda xi: other.infer(acc, xi, raw=False),
+                                  x[:n], info, progress, "the same inputs layer by layer")
+            lbl = dict(m_l, inputs=n, bit_exact=_mismatches(got_l, expected[:n]) == 0)
     finally:
         acc.transport = counting.inner
+    bad = _mismatches(got, expected)
+    out = dict(model=model.name, candidate=net.candidate.name, accumulate=net.accumulate,
+               pe=parse_pe(pe).spec, inputs=inputs,
+               accuracy=accuracy(got, y), emulation_accuracy=accuracy(expected, y),
+               scores_compared=int(got.size), mismatches=bad, bit_exact=bad == 0,
+               clock_hz=info.clk_hz, baud=info.baud, path=net.path,
+               not_chained=getattr(net, "not_chained", None), setup_bytes=setup_bytes, **m)
+    if lbl is not None:
+        out["layer_by_layer"] = lbl
+        out["speedup"] = out["inferences_per_s"] / lbl["inferences_per_s"]
+    return out
+
+
+def _measure(acc, counting, infer, x, info, progress, what):
+    """Scores of ``x`` on ``acc`` one input at a time (``infer(one_row_batch)``), and the
+    per-inference measures: ``bytes_to_board``, ``bytes_from_board``,
+    ``bytes_per_inference``, ``cycles_per_inference``, ``cycles_source``,
+    ``inferences_per_s``."""
+    stats = getattr(counting.inner, "stats", None)
+    s0, r0 = counting.sent, counting.received
+    c0 = stats()["cycles"] if stats else None
+    t0 = time.monotonic()
+    rows = []
+    for i in range(len(x)):
+        rows.append(infer(x[i:i + 1]))
+        if progress:
+            progress(what, i + 1, len(x))
     seconds = time.monotonic() - t0
     if stats:
         cycles, source = stats()["cycles"] - c0, "simulation"
     else:
         cycles, source = int(round(seconds * info.clk_hz)), "wall clock"
-    got = np.concatenate(rows, axis=0)
-    bad = _mismatches(got, expected)
-    per = cycles / inputs
-    return dict(model=model.name, candidate=c.name, accumulate=net.accumulate,
-                pe=parse_pe(pe).spec, inputs=inputs,
-                accuracy=accuracy(got, y), emulation_accuracy=accuracy(expected, y),
-                scores_compared=int(got.size), mismatches=bad, bit_exact=bad == 0,
-                bytes_to_board=counting.sent, bytes_from_board=counting.received,
-                bytes_per_inference=(counting.sent + counting.received) / inputs,
-                cycles_per_inference=per, cycles_source=source, clock_hz=info.clk_hz,
-                baud=info.baud, inferences_per_s=info.clk_hz / per if per else math.inf,
-                path="layer-by-layer")
+    sent, received = counting.sent - s0, counting.received - r0
+    per = cycles / len(x)
+    return np.concatenate(rows, axis=0), dict(
+        bytes_to_board=sent, bytes_from_board=received,
+        bytes_per_inference=(sent + received) / len(x), cycles_per_inference=per,
+        cycles_source=source, inferences_per_s=info.clk_hz / per if per else math.inf)
 
 
 def format_report(r):
     """The printed report: one line per :data:`REPORT_LINES` key."""
     right = round(r["accuracy"] * r["inputs"])
+    if r["path"] == "chained":
+        how = "chained: the layers run on chip, one INFER frame per inference"
+        lbl = r.get("layer_by_layer")
+        if lbl is not None:
+            how += (f"; layer by layer on the same board: {lbl['inferences_per_s']:.1f}/s "
+                    f"over {lbl['inputs']} inputs, {lbl['bytes_per_inference']:,.0f} bytes, "
+                    f"so {r['speedup']:.1f}x")
+    else:
+        how = "layer-by-layer: the host applies bias, re-quantization and activations " \
+              "between layers"
+        if r.get("not_chained"):
+            how += f"; not chained: {r['not_chained']}"
     return "\n".join([
         f"accuracy: {r['accuracy']:.4f} ({right} of {r['inputs']} inputs; the emulation: "
         f"{r['emulation_accuracy']:.4f})",
@@ -174,6 +239,5 @@ def format_report(r):
         f"bytes/inference: {r['bytes_per_inference']:.1f} ({r['bytes_to_board']} to the "
         f"board, {r['bytes_from_board']} back, over {r['inputs']} inputs)",
         f"inferences/s: {r['inferences_per_s']:.1f} at {r['clock_hz'] / 1e6:g} MHz and "
-        f"{r['baud']:.0f} baud ({r['path']}: the host applies bias, re-quantization and "
-        f"activations between layers)",
+        f"{r['baud']:.0f} baud ({how})",
     ])

@@ -100,7 +100,7 @@ def check_bitstream(path, family):
 
 def build(board, rows, cols, pe="int8", dataflow="ws", out_dir=None, seed=1, *,
           allow_timing_fail=False, baud=None, depths=None, progress=True, mul_latency=0,
-          add_latency=0, router=None, clock_mhz=None, target_mhz=None):
+          add_latency=0, router=None, clock_mhz=None, target_mhz=None, network=False):
     """Build the bitstream of a ``rows`` × ``cols`` ``pe`` array on ``board``.
 
     Parameters
@@ -135,6 +135,9 @@ def build(board, rows, cols, pe="int8", dataflow="ws", out_dir=None, seed=1, *,
     target_mhz : float or None
         Pipeline the PEs for this clock (:func:`hwgen.arrays.pipeline.plan_pe_pipeline` on
         the board's FPGA) instead of ``mul_latency``/``add_latency``.
+    network : bool
+        Add the host link's network extension (protocol version 2: LOAD_NET/INFER, whole
+        integer networks chained on chip; :class:`~hwgen.host_link.network.NetSequencer`).
 
     Returns
     -------
@@ -169,7 +172,8 @@ def build(board, rows, cols, pe="int8", dataflow="ws", out_dir=None, seed=1, *,
         mul_latency, add_latency = plan.mul_latency, plan.add_latency
         if progress:
             print(f"hwgen build: {plan.summary()}", file=sys.stderr, flush=True)
-    pipeline = dict(mul_latency=mul_latency, add_latency=add_latency)
+    # what every BoardTop of this build is given besides the array and the clock
+    pipeline = dict(mul_latency=mul_latency, add_latency=add_latency, network=bool(network))
     if isinstance(clock_mhz, str):
         if clock_mhz != "auto":
             raise ValueError(f"Clock must be a number of MHz or 'auto', not {clock_mhz!r}")
@@ -423,8 +427,9 @@ def _build(b, dev, top, out, seed, synth_opts, progress, router=None):
 
 def design_fields(top):
     """The array's :class:`BuildResult` fields of a :class:`boards.top.BoardTop`: ``rows``,
-    ``cols``, ``pe``, ``dataflow``, ``mul_latency``, ``add_latency``."""
+    ``cols``, ``pe``, ``dataflow``, ``mul_latency``, ``add_latency``, ``network``."""
     a = top.core.array
     return dict(rows=a.rows, cols=a.cols, pe=a.pe.spec, dataflow=a.dataflow,
-                mul_latency=a.mul_latency, add_latency=a.add_latency)
+                mul_latency=a.mul_latency, add_latency=a.add_latency,
+                network=top.core.network)
 

@@ -125,6 +125,8 @@ class BuildResult:
         The array.
     mul_latency, add_latency : int
         The array's PE pipeline (0 and 0: unpipelined).
+    network : bool
+        The host link has the network extension (protocol version 2).
     seed : int
         nextpnr placement seed.
     clock_mhz : float
@@ -198,6 +200,7 @@ class BuildResult:
     mults_in_logic: int = 0
     mul_latency: int = 0
     add_latency: int = 0
+    network: bool = False
     router: str = ROUTERS[0]
     oscillator_mhz: float | None = None
     requested_clock_mhz: float | str | None = None
@@ -274,6 +277,7 @@ def format_build_table(result):
     widths = [max(len(r[i]) for r in rows) for i in range(4)]
     pipe = (f", PE pipeline mul {result.mul_latency} / add {result.add_latency}"
             if result.mul_latency or result.add_latency else "")
+    pipe += ", network extension" if result.network else ""
     lines = [f"{result.rows}x{result.cols} {result.pe} {result.dataflow} array{pipe} on "
              f"{result.board} ({dev.description}), seed {result.seed}"
              + (f", nextpnr {result.router}" if result.router != ROUTERS[0] else "")]

@@ -19,14 +19,11 @@ from .layouts import ARG_BYTES, BufferCommand
 
 __all__ = ["BufferAccess", "WRITABLE", "BUFFERS"]
 
-#: The buffers, in the order of their ids.
+#: The buffers, in the order of their ids (a version-2 board adds ``bias``, id 3).
 BUFFERS = ("weights", "acts", "results")
 #: The buffers WRITE can change.
 WRITABLE = ("weights", "acts")
 
-
-def _addr_width(depth):
-    return (depth - 1).bit_length()      # as amaranth.lib.memory.Memory's ports
 
 
 class BufferAccess(wiring.Component):
@@ -35,9 +32,10 @@ class BufferAccess(wiring.Component):
     Parameters
     ----------
     word_bits : dict
-        Bits per word of the ``weights``, ``acts`` and ``results`` buffers.
+        Bits per word of the ``weights``, ``acts`` and ``results`` buffers (and ``bias``).
     depths : dict
-        Words in each buffer.
+        Words in each buffer. A ``bias`` entry adds the bias buffer (version 2: id 3,
+        writable, words as wide as the results') and the :attr:`first_byte` input.
     max_payload : int
         Bytes in the staging buffer.
 
@@ -55,24 +53,31 @@ class BufferAccess(wiring.Component):
         Write ports of the writable buffers; their address is always that of the read port.
     data : Out(stream.Signature(8))
         READ: the words' bytes.
+    first_byte : In(8)
+        With a bias buffer: the staging-buffer byte WRITE copies from (0 for INFER, whose
+        payload is all words; :data:`~.layouts.ARG_BYTES` for WRITE).
     """
 
     def __init__(self, *, word_bits, depths, max_payload):
+        self._buffers = BUFFERS + (("bias",) if "bias" in depths else ())
+        self._writable = WRITABLE + (("bias",) if "bias" in depths else ())
         self._word_bits = {k: P.check_int(f"Word width of the {k} buffer", word_bits[k])
-                           for k in BUFFERS}
+                           for k in self._buffers}
         self._depths = {k: P.check_int(f"Depth of the {k} buffer", depths[k], 1, 0xFFFF)
-                        for k in BUFFERS}
+                        for k in self._buffers}
         self._max_payload = P.check_int("Maximum payload", max_payload, 16, 0xFFFF)
         ports = {
             "cmd": In(stream.Signature(BufferCommand)),
-            "stage": In(ReadPort.Signature(addr_width=_addr_width(max_payload), shape=8)),
+            "stage": In(ReadPort.Signature(addr_width=P.addr_width(max_payload), shape=8)),
             "data": Out(stream.Signature(8)),
         }
-        for k in BUFFERS:
-            sig = dict(addr_width=_addr_width(self._depths[k]), shape=self._word_bits[k])
+        for k in self._buffers:
+            sig = dict(addr_width=P.addr_width(self._depths[k]), shape=self._word_bits[k])
             ports[f"{k}_rd"] = In(ReadPort.Signature(**sig))
-            if k in WRITABLE:
+            if k in self._writable:
                 ports[f"{k}_wr"] = In(WritePort.Signature(**sig))
+        if "bias" in self._buffers:
+            ports["first_byte"] = In(8)
         super().__init__(ports)
 
     word_bits = property(lambda self: dict(self._word_bits))
@@ -83,6 +88,11 @@ class BufferAccess(wiring.Component):
     #: write's full-width address and enable. ``None`` (the default): nothing is added.
     write_probe = None
 
+    #: For formal checks (:mod:`hwgen.verify.hostlink`): a Signal set before elaboration, which the
+    #: component then drives high while it is idle (no WRITE or READ under way). ``None`` (the
+    #: default): nothing is added.
+    idle_probe = None
+
     @property
     def word_bytes(self):
         return P.word_bytes(self._word_bits)
@@ -90,24 +100,25 @@ class BufferAccess(wiring.Component):
     def elaborate(self, platform):
         m = Module()
         WB, WBITS = self.word_bytes, self._word_bits
+        BUFS, WRITES = self._buffers, self._writable
         c = self.cmd.payload
         bi = Signal(range(max(WB.values())))        # byte within the word
         wcnt = Signal(16)                            # words done
         idx = Signal(range(self._max_payload + 1))   # staging buffer address
-        word = Signal(8 * max(WB[k] for k in WRITABLE))
+        word = Signal(8 * max(WB[k] for k in WRITES))
         out = Signal(8)                              # READ: the byte to send
-        last_bi = Array([Const(WB[k] - 1, bi.shape()) for k in BUFFERS] +
-                        [Const(0, bi.shape())])[c.buf]
+        last_bi = Array([Const(WB[k] - 1, bi.shape()) for k in BUFS] +
+                        [Const(0, bi.shape())] * (4 - len(BUFS)))[c.buf]
         last_byte = bi == last_bi
         last_word = wcnt + 1 == c.count
         addr = Signal(17)
         m.d.comb += [addr.eq(c.addr + wcnt), self.stage.addr.eq(idx),
                      self.data.payload.eq(out)]
-        we = {k: Signal(name=f"{k}_we") for k in WRITABLE}
-        for k in BUFFERS:
+        we = {k: Signal(name=f"{k}_we") for k in WRITES}
+        for k in BUFS:
             rd = getattr(self, f"{k}_rd")
             m.d.comb += rd.addr.eq(addr)
-            if k in WRITABLE:
+            if k in WRITES:
                 wr = getattr(self, f"{k}_wr")
                 m.d.comb += [wr.addr.eq(addr), wr.data.eq(word), wr.en.eq(we[k]),
                              rd.en.eq(~we[k])]   # never read while writing
@@ -118,9 +129,10 @@ class BufferAccess(wiring.Component):
                 p_addr, p_en = self.write_probe[k]
                 m.d.comb += [p_addr.eq(addr), p_en.eq(we[k])]
 
-        with m.FSM(name="access"):
+        with m.FSM(name="access") as fsm:
             with m.State("IDLE"):
-                m.d.sync += [wcnt.eq(0), bi.eq(0), idx.eq(ARG_BYTES)]
+                first = self.first_byte if "bias" in BUFS else ARG_BYTES
+                m.d.sync += [wcnt.eq(0), bi.eq(0), idx.eq(first)]
                 with m.If(self.cmd.valid):
                     with m.If(c.write):
                         m.next = "COPY_A"
@@ -138,8 +150,8 @@ class BufferAccess(wiring.Component):
                     m.d.sync += bi.eq(bi + 1)
                     m.next = "COPY_A"
             with m.State("COPY_W"):
-                for i, k in enumerate(WRITABLE):
-                    m.d.comb += we[k].eq(c.buf == i)
+                for k in WRITES:
+                    m.d.comb += we[k].eq(c.buf == BUFS.index(k))
                 m.d.sync += [bi.eq(0), wcnt.eq(wcnt + 1)]
                 with m.If(last_word):
                     m.d.comb += self.cmd.ready.eq(1)
@@ -155,7 +167,7 @@ class BufferAccess(wiring.Component):
                 byte = [Array(Cat(getattr(self, f"{k}_rd").data,
                                   Const(0, 8 * WB[k] - WBITS[k])).word_select(i, 8)
                               for i in range(WB[k]))[bi]
-                        for k in BUFFERS]
+                        for k in BUFS]
                 m.d.sync += out.eq(Array(byte)[c.buf[:2]])
                 m.next = "SEND"
             with m.State("SEND"):
@@ -170,4 +182,6 @@ class BufferAccess(wiring.Component):
                         m.next = "IDLE"
                     with m.Else():
                         m.next = "FETCH"
+        if self.idle_probe is not None:
+            m.d.comb += self.idle_probe.eq(fsm.ongoing("IDLE"))
         return m

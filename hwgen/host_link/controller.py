@@ -15,7 +15,7 @@ from amaranth.lib.memory import Memory
 from amaranth.lib.wiring import In, Out
 
 from . import protocol as P
-from .layouts import BufferCommand, Request, ResponseHeader, RunArgs, StatusPayload
+from .layouts import ARG_BYTES, BufferCommand, Request, ResponseHeader, RunArgs, StatusPayload
 
 __all__ = ["LinkController"]
 
@@ -50,27 +50,49 @@ class LinkController(wiring.Component):
         The response, to :class:`~.transmitter.FrameTransmitter`.
     payload : Out(stream.Signature(8))
         Its payload bytes.
+
+    With ``network`` (version 2, :class:`~.network.NetSequencer`):
+
+    net_load : Out(stream.Signature(8))
+        LOAD_NET with its layer count; ``net_load_status`` how it ended.
+    net_infer : Out(stream.Signature(1))
+        INFER, once the input is in place (a WRITE of ``net_k0`` activation words to row
+        ``net_a_in0`` from staging byte 0: ``first_byte``); ``net_status`` how it ended,
+        ``net_cycles`` its clock cycles. Its response is a READ of ``net_n_last`` result
+        rows.
     """
 
-    request: In(stream.Signature(Request))
-    check: In(8)
-    reply_length: In(16)
-    access: Out(stream.Signature(BufferCommand))
-    read_data: In(stream.Signature(8))
-    run: Out(stream.Signature(RunArgs))
-    run_status: In(8)
-    run_cycles: In(32)
-    header: Out(stream.Signature(ResponseHeader))
-    payload: Out(stream.Signature(8))
-
-    def __init__(self, ident):
+    def __init__(self, ident, *, network=False):
         self._ident = bytes(ident)
         if not 1 <= len(self._ident) <= 0xFFFF:
             raise ValueError(f"IDENTIFY payload must be 1..65535 bytes, not "
                              f"{len(self._ident)}")
-        super().__init__()
+        self._network = bool(network)
+        ports = {
+            "request": In(stream.Signature(Request)),
+            "check": In(8),
+            "reply_length": In(16),
+            "access": Out(stream.Signature(BufferCommand)),
+            "read_data": In(stream.Signature(8)),
+            "run": Out(stream.Signature(RunArgs)),
+            "run_status": In(8),
+            "run_cycles": In(32),
+            "header": Out(stream.Signature(ResponseHeader)),
+            "payload": Out(stream.Signature(8)),
+        }
+        if self._network:
+            ports.update(net_load=Out(stream.Signature(8)), net_load_status=In(8),
+                         net_infer=Out(stream.Signature(1)), net_status=In(8),
+                         net_cycles=In(32), net_k0=In(16), net_a_in0=In(16),
+                         net_n_last=In(16), first_byte=Out(8))
+        super().__init__(ports)
 
     ident = property(lambda self: self._ident)
+
+    #: For formal checks (:mod:`hwgen.verify.hostlink`): a Signal set before elaboration, which the
+    #: component then drives high while it is idle (no request taken). ``None`` (the default):
+    #: nothing is added.
+    idle_probe = None
 
     def elaborate(self, platform):
         m = Module()
@@ -90,10 +112,15 @@ class LinkController(wiring.Component):
         pidx = Signal(range(max(len(self._ident), P.STATUS_PAYLOAD_BYTES)))
         primed = Signal()           # ROM/STATUS bytes: the byte at pidx is ready
 
+        if self._network:
+            infer_cycles = Signal()     # the last run was an INFER: STATUS reports its cycles
+            cycles = Mux(infer_cycles, self.net_cycles, self.run_cycles)
+        else:
+            cycles = self.run_cycles
         m.d.comb += [
             counters.frames_ok.eq(frames_ok), counters.errors.eq(errors),
             counters.last_error.eq(last_error), counters.last_run_status.eq(last_run),
-            counters.last_run_cycles.eq(self.run_cycles),
+            counters.last_run_cycles.eq(cycles),
             self.header.payload.status.eq(status),
             self.header.payload.cmd.eq(req.cmd),
             self.header.payload.length.eq(rsp_len),
@@ -103,6 +130,18 @@ class LinkController(wiring.Component):
             self.run.payload.eq(req.args.run),
             rom_r.addr.eq(pidx),
         ]
+        if self._network:
+            # INFER: the input (staged from byte 0) into the first layer's rows; the response
+            # reads the scores
+            w = self.access.payload.write
+            with m.If(req.cmd == P.CMD_INFER):
+                m.d.comb += [
+                    self.access.payload.buf.eq(Mux(w, P.BUF_ACTS, P.BUF_RESULTS)),
+                    self.access.payload.addr.eq(Mux(w, self.net_a_in0, 0)),
+                    self.access.payload.count.eq(Mux(w, self.net_k0, self.net_n_last)),
+                ]
+            m.d.comb += [self.first_byte.eq(Mux(req.cmd == P.CMD_INFER, 0, ARG_BYTES)),
+                         self.net_load.payload.eq(req.args.bytes[0])]
 
         def reply(code, n, source):
             m.d.sync += [status.eq(code), rsp_len.eq(n), src.eq(source), pidx.eq(0),
@@ -113,7 +152,7 @@ class LinkController(wiring.Component):
             m.d.sync += status.eq(code)
             m.next = "ERROR"
 
-        with m.FSM(name="link"):
+        with m.FSM(name="link") as fsm:
             with m.State("IDLE"):
                 with m.If(self.request.valid):
                     with m.If(req.status != P.ST_OK):
@@ -132,6 +171,11 @@ class LinkController(wiring.Component):
                                 m.next = "WRITE"
                             with m.Case(P.CMD_RUN):
                                 m.next = "RUN"
+                            if self._network:
+                                with m.Case(P.CMD_LOAD_NET):
+                                    m.next = "LOAD_NET"
+                                with m.Case(P.CMD_INFER):
+                                    m.next = "INFER_INPUT"
             with m.State("WRITE"):
                 m.d.comb += [self.access.valid.eq(1), self.access.payload.write.eq(1)]
                 with m.If(self.access.ready):
@@ -144,10 +188,32 @@ class LinkController(wiring.Component):
                     with m.Else():
                         # ok or aborted (RUN_TIMEOUT): the payload is the cycle count
                         m.d.sync += last_run.eq(self.run_status)
+                        if self._network:
+                            m.d.sync += infer_cycles.eq(0)
                         with m.If(self.run_status != P.ST_OK):
                             m.d.sync += [errors.eq(errors + 1),
                                          last_error.eq(self.run_status)]
                         reply(self.run_status, P.RUN_PAYLOAD_BYTES, SRC_SMALL)
+            if self._network:
+                with m.State("LOAD_NET"):
+                    m.d.comb += self.net_load.valid.eq(1)
+                    with m.If(self.net_load.ready):
+                        with m.If(self.net_load_status != P.ST_OK):
+                            fail(self.net_load_status)
+                        with m.Else():
+                            reply(P.ST_OK, 0, SRC_NONE)
+                with m.State("INFER_INPUT"):
+                    m.d.comb += [self.access.valid.eq(1), self.access.payload.write.eq(1)]
+                    with m.If(self.access.ready):
+                        m.next = "INFER"
+                with m.State("INFER"):
+                    m.d.comb += self.net_infer.valid.eq(1)
+                    with m.If(self.net_infer.ready):
+                        m.d.sync += [last_run.eq(self.net_status), infer_cycles.eq(1)]
+                        with m.If(self.net_status != P.ST_OK):
+                            fail(self.net_status)
+                        with m.Else():
+                            reply(P.ST_OK, self.reply_length, SRC_MEM)
             with m.State("ERROR"):
                 m.d.sync += [errors.eq(errors + 1), last_error.eq(status)]
                 reply(status, 0, SRC_NONE)
@@ -184,4 +250,6 @@ class LinkController(wiring.Component):
                         m.d.sync += frames_ok.eq(frames_ok + 1)
                     m.d.comb += self.request.ready.eq(1)
                     m.next = "IDLE"
+        if self.idle_probe is not None:
+            m.d.comb += self.idle_probe.eq(fsm.ongoing("IDLE"))
         return m

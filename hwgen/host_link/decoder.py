@@ -42,6 +42,9 @@ class RequestDecoder(wiring.Component):
         Words in each buffer.
     max_payload : int
         Largest payload, also the largest READ response.
+    max_layers : int
+        Version 2 (the network extension; ``depths`` then has ``bias``): the layers a
+        LOAD_NET may have. 0: a version-1 board.
 
     Members
     -------
@@ -51,19 +54,22 @@ class RequestDecoder(wiring.Component):
         :data:`~.protocol.ST_OK`, :data:`~.protocol.ST_UNKNOWN_CMD`,
         :data:`~.protocol.ST_BAD_LENGTH` or :data:`~.protocol.ST_OUT_OF_RANGE`.
     reply_length : Out(16)
-        READ: the bytes of its response (``count`` words).
+        READ: the bytes of its response (``count`` words); INFER: of the scores.
+    net_loaded, net_k0, net_n_last : In
+        Version 2: a table is loaded, its first layer's input rows and its last layer's
+        output rows (:class:`~.network.NetSequencer`).
     """
 
-    request: In(Request)
-    status: Out(8)
-    reply_length: Out(16)
-
-    def __init__(self, spec, *, word_bytes, depths, max_payload):
+    def __init__(self, spec, *, word_bytes, depths, max_payload, max_layers=0):
         self._spec = spec
         self._word_bytes = dict(word_bytes)
         self._depths = dict(depths)
         self._max_payload = max_payload
-        super().__init__()
+        self._max_layers = max_layers
+        ports = {"request": In(Request), "status": Out(8), "reply_length": Out(16)}
+        if max_layers:
+            ports.update(net_loaded=In(1), net_k0=In(16), net_n_last=In(16))
+        super().__init__(ports)
 
     def elaborate(self, platform):
         m = Module()
@@ -72,6 +78,7 @@ class RequestDecoder(wiring.Component):
         length, buf = req.length, req.args.buffer.buf
         addr, count = req.args.buffer.addr, req.args.buffer.count
         run = req.args.run
+        net = bool(self._max_layers)
 
         def fail(code):
             m.d.comb += self.status.eq(code)
@@ -85,9 +92,14 @@ class RequestDecoder(wiring.Component):
                 nbytes = Mux(buf == P.BUF_WEIGHTS, _times(count, WB["weights"]),
                              _times(count, WB["acts"]))
                 depth = Mux(buf == P.BUF_WEIGHTS, D["weights"], D["acts"])
+                not_writable = buf > P.BUF_ACTS
+                if net:
+                    nbytes = Mux(buf == P.BUF_BIAS, _times(count, WB["results"]), nbytes)
+                    depth = Mux(buf == P.BUF_BIAS, D["bias"], depth)
+                    not_writable = (buf == P.BUF_RESULTS) | (buf > P.BUF_BIAS)
                 with m.If(length < ARG_BYTES):
                     fail(P.ST_BAD_LENGTH)
-                with m.Elif(buf > P.BUF_ACTS):
+                with m.Elif(not_writable):
                     fail(P.ST_OUT_OF_RANGE)
                 with m.Elif(length != ARG_BYTES + nbytes):
                     fail(P.ST_BAD_LENGTH)
@@ -99,10 +111,14 @@ class RequestDecoder(wiring.Component):
                                  _times(count, WB["results"])))
                 depth = Mux(buf == P.BUF_WEIGHTS, D["weights"],
                             Mux(buf == P.BUF_ACTS, D["acts"], D["results"]))
+                last_buf = P.BUF_RESULTS
+                if net:
+                    depth = Mux(buf == P.BUF_BIAS, D["bias"], depth)
+                    last_buf = P.BUF_BIAS
                 m.d.comb += self.reply_length.eq(nbytes)
                 with m.If(length != ARG_BYTES):
                     fail(P.ST_BAD_LENGTH)
-                with m.Elif((buf > P.BUF_RESULTS) | (count == 0) | (addr + count > depth) |
+                with m.Elif((buf > last_buf) | (count == 0) | (addr + count > depth) |
                             (nbytes > self._max_payload)):
                     fail(P.ST_OUT_OF_RANGE)
             with m.Case(P.CMD_RUN):
@@ -116,6 +132,18 @@ class RequestDecoder(wiring.Component):
                 with m.Elif((run.tiles == 0) | (run.tile_len == 0) | too_long | bad_bits |
                             bad_low):
                     fail(P.ST_OUT_OF_RANGE)
+            if net:
+                with m.Case(P.CMD_LOAD_NET):
+                    n = req.args.bytes[0]
+                    with m.If((length == 0) | (n == 0) | (n > self._max_layers) |
+                              (length != 1 + (n << 4))):
+                        fail(P.ST_BAD_LENGTH)
+                with m.Case(P.CMD_INFER):
+                    m.d.comb += self.reply_length.eq(_times(self.net_n_last, WB["results"]))
+                    with m.If(~self.net_loaded):
+                        fail(P.ST_OUT_OF_RANGE)
+                    with m.Elif(length != _times(self.net_k0, WB["acts"])):
+                        fail(P.ST_BAD_LENGTH)
             with m.Default():
                 fail(P.ST_UNKNOWN_CMD)
         return m

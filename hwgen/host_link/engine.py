@@ -46,6 +46,8 @@ from .access import BufferAccess
 from .controller import LinkController
 from .decoder import RequestDecoder
 from .receiver import FrameReceiver
+from .network import (DEFAULT_BIAS_DEPTH, DEFAULT_MAX_LAYERS, NetSequencer,
+                      check_network_array)
 from .sequencer import RunSequencer
 from .transmitter import FrameTransmitter
 from .uart import UARTRx, UARTTx
@@ -88,6 +90,12 @@ class HostLinkCore(wiring.Component):
         The array's PE pipeline (weight-stationary float PEs; see
         :class:`~hwgen.arrays.systolic.SystolicArray`). The engine needs no change for it:
         the K-chain feedback waits for result rows by count, not by a fixed latency.
+    network : bool
+        Add the version-2 network extension (LOAD_NET, INFER, the bias buffer:
+        :class:`~.network.NetSequencer`): a square weight-stationary signed-integer array
+        without a PE pipeline only.
+    bias_depth, max_layers : int
+        With ``network``: words of the bias buffer, records of the layer table.
 
     Members
     -------
@@ -105,7 +113,8 @@ class HostLinkCore(wiring.Component):
 
     def __init__(self, rows=2, cols=2, pe="int8", dataflow="ws", *, divisor, clk_hz,
                  depths=None, max_payload=DEFAULT_MAX_PAYLOAD, timeout_cycles=None,
-                 watchdog_cycles=1 << 16, fifo_depth=4, mul_latency=0, add_latency=0):
+                 watchdog_cycles=1 << 16, fifo_depth=4, mul_latency=0, add_latency=0,
+                 network=False, bias_depth=DEFAULT_BIAS_DEPTH, max_layers=DEFAULT_MAX_LAYERS):
         # Every parameter is checked before any component is built.
         self._spec = ArraySpec(rows, cols, pe, dataflow, mul_latency, add_latency)
         self._divisor = P.check_divisor(divisor)
@@ -121,6 +130,13 @@ class HostLinkCore(wiring.Component):
             timeout_cycles = 64 * 10 * divisor
         self._timeout = P.check_int("Timeout", timeout_cycles, 20 * divisor, (1 << 32) - 1)
         self._watchdog = P.check_int("Watchdog", watchdog_cycles, 64, (1 << 32) - 1)
+        self._network = bool(network)
+        if self._network:
+            P.check_int("Depth of the bias buffer", bias_depth, 1, 0xFFFF)
+            P.check_int("Layers", max_layers, 1, 0xFF)
+            check_network_array(self._spec)
+        self._bias_depth = bias_depth if self._network else 0
+        self._max_layers = max_layers if self._network else 0
         from ..arrays.systolic import SystolicArray
         self._array = SystolicArray(rows, cols, pe, dataflow, fifo_depth=fifo_depth,
                                     mul_latency=mul_latency, add_latency=add_latency)
@@ -136,6 +152,11 @@ class HostLinkCore(wiring.Component):
     max_payload = property(lambda self: self._max_payload)
     timeout_cycles = property(lambda self: self._timeout)
     watchdog_cycles = property(lambda self: self._watchdog)
+    network = property(lambda self: self._network)
+    bias_depth = property(lambda self: self._bias_depth,
+                          doc="Words of the bias buffer (0 without the network extension).")
+    max_layers = property(lambda self: self._max_layers,
+                          doc="Records of the layer table (0 without the network extension).")
 
     @property
     def word_bits(self):
@@ -158,15 +179,18 @@ class HostLinkCore(wiring.Component):
     def info(self):
         """The :class:`~hwgen.host_link.protocol.DeviceInfo` IDENTIFY returns."""
         s = self._spec
-        return P.DeviceInfo(version=VERSION, rows=s.rows, cols=s.cols, dataflow=s.dataflow,
+        return P.DeviceInfo(version=P.NET_PROTOCOL_VERSION if self._network else VERSION,
+                            rows=s.rows, cols=s.cols, dataflow=s.dataflow,
                             pe=s.pe.spec, word_bytes=self.word_bytes, depths=self.depths,
                             max_payload=self._max_payload, clk_hz=self._clk_hz,
                             divisor=self._divisor, timeout_cycles=self._timeout,
-                            mul_latency=s.mul_latency, add_latency=s.add_latency)
+                            mul_latency=s.mul_latency, add_latency=s.add_latency,
+                            bias_depth=self._bias_depth, max_layers=self._max_layers)
 
     @property
     def module_name(self):
-        return f"hostlink_{self._spec.module_name}_d{self._divisor}"
+        net = f"_net{self._max_layers}b{self._bias_depth}" if self._network else ""
+        return f"hostlink_{self._spec.module_name}_d{self._divisor}{net}"
 
     # -- hardware ------------------------------------------------------------------------------
     def _byte_ends(self, m):
@@ -182,16 +206,21 @@ class HostLinkCore(wiring.Component):
         m = Module()
         spec, D, WBITS = self._spec, self._depths, self.word_bits
         arr = self._array
+        net = self._network
+        if net:
+            D = dict(D, bias=self._bias_depth)
+            WBITS = dict(WBITS, bias=WBITS["results"])
 
         byte_rx, byte_tx = self._byte_ends(m)
         m.submodules.receiver = rcv = FrameReceiver(self._max_payload, self._timeout)
-        m.submodules.decoder = dec = RequestDecoder(spec, word_bytes=self.word_bytes, depths=D,
-                                                    max_payload=self._max_payload)
+        m.submodules.decoder = dec = RequestDecoder(spec, word_bytes=P.word_bytes(WBITS),
+                                                    depths=D, max_payload=self._max_payload,
+                                                    max_layers=self._max_layers)
         ident = P.identify_payload(self.info)
-        m.submodules.controller = ctl = LinkController(ident)
+        m.submodules.controller = ctl = LinkController(ident, network=net)
         m.submodules.access = acc = BufferAccess(word_bits=WBITS, depths=D,
                                                  max_payload=self._max_payload)
-        m.submodules.sequencer = seq = RunSequencer(spec, depths=D)
+        m.submodules.sequencer = seq = RunSequencer(spec, depths=D, bases=net)
         m.submodules.transmitter = xmt = FrameTransmitter(
             max(self._max_payload, len(ident), P.STATUS_PAYLOAD_BYTES))
         m.submodules.watchdog = wdg = Watchdog(self._watchdog)
@@ -203,6 +232,11 @@ class HostLinkCore(wiring.Component):
         m.submodules.wmem = wmem = Memory(shape=WBITS["weights"], depth=D["weights"], init=[])
         m.submodules.amem = amem = Memory(shape=WBITS["acts"], depth=D["acts"], init=[])
         m.submodules.rmem = rmem = Memory(shape=WBITS["results"], depth=D["results"], init=[])
+        if net:
+            m.submodules.network = nsq = NetSequencer(spec, depths=D,
+                                                      max_payload=self._max_payload,
+                                                      max_layers=self._max_layers)
+            m.submodules.bmem = bmem = Memory(shape=WBITS["bias"], depth=D["bias"], init=[])
 
         # -- byte path: UART → receiver → controller → transmitter → UART ----------------------
         m.d.comb += self.busy.eq(seq.busy)
@@ -218,13 +252,17 @@ class HostLinkCore(wiring.Component):
         # -- WRITE/READ and RUN ----------------------------------------------------------------
         wiring.connect(m, ctl.access, acc.cmd)
         wiring.connect(m, acc.data, ctl.read_data)
-        wiring.connect(m, acc.stage, stage.read_port())
-        wiring.connect(m, ctl.run, seq.cmd)
+        if net:
+            self._connect_network(m, ctl, dec, acc, seq, nsq, stage, rmem, bmem)
+        else:
+            wiring.connect(m, acc.stage, stage.read_port())
+            wiring.connect(m, ctl.run, seq.cmd)
         m.d.comb += [ctl.run_status.eq(seq.status), ctl.run_cycles.eq(seq.cycles)]
         wiring.connect(m, seq.w_feed, arr.weights)
         wiring.connect(m, seq.a_feed, arr.acts)
         wiring.connect(m, arr.results, seq.r_capture)
-        wiring.connect(m, seq.results_wr, rmem.write_port())
+        if not net:
+            wiring.connect(m, seq.results_wr, rmem.write_port())
         # The watchdog sees the transfers at the array's ports.
         progress = ((arr.weights.valid & arr.weights.ready) |
                     (arr.acts.valid & arr.acts.ready) | (arr.results.valid & seq.busy))
@@ -234,18 +272,74 @@ class HostLinkCore(wiring.Component):
         # -- buffer read ports: the sequencer's while a run streams, else BufferAccess'. The
         # weight and activation buffers are written (WRITE) and read at one address, so they
         # map to single-port RAM (the UP5K's SPRAM) as well as to block RAM.
+        # With the network extension its sequencer owns the result buffer's read port and the
+        # activation buffer's write port while it is busy and no run streams.
         for name, mem in (("weights", wmem), ("acts", amem), ("results", rmem)):
             rd = mem.read_port()
             seq_rd, acc_rd = getattr(seq, f"{name}_rd"), getattr(acc, f"{name}_rd")
             addr = Signal(range(D[name]), name=f"{name}_addr")     # one address: see above
-            rd_en = Mux(seq.busy, seq_rd.en, acc_rd.en)
-            m.d.comb += [addr.eq(Mux(seq.busy, seq_rd.addr, acc_rd.addr)), rd.addr.eq(addr),
+            other_addr, other_en = acc_rd.addr, acc_rd.en
+            if net and name == "results":
+                other_addr = Mux(nsq.busy, nsq.results_rd.addr, acc_rd.addr)
+                other_en = Mux(nsq.busy, nsq.results_rd.en, acc_rd.en)
+                m.d.comb += nsq.results_rd.data.eq(rd.data)
+            if net and name == "acts":
+                other_addr = Mux(nsq.busy, nsq.acts_wr.addr, acc_rd.addr)
+            rd_en = Mux(seq.busy, seq_rd.en, other_en)
+            m.d.comb += [addr.eq(Mux(seq.busy, seq_rd.addr, other_addr)), rd.addr.eq(addr),
                          seq_rd.data.eq(rd.data), acc_rd.data.eq(rd.data)]
             if name in SPRAM_BUFFERS:
                 wr, acc_wr = mem.write_port(), getattr(acc, f"{name}_wr")
-                m.d.comb += [wr.addr.eq(addr), wr.data.eq(acc_wr.data), wr.en.eq(acc_wr.en)]
+                data_in, wr_en = acc_wr.data, acc_wr.en
+                if net and name == "acts":
+                    data_in = Mux(nsq.busy, nsq.acts_wr.data, acc_wr.data)
+                    wr_en = acc_wr.en | nsq.acts_wr.en
+                m.d.comb += [wr.addr.eq(addr), wr.data.eq(data_in), wr.en.eq(wr_en)]
                 # Never read while writing, visibly: SPRAM's read-during-write is undefined,
                 # and block RAM then needs no bypass logic for it.
-                rd_en = rd_en & ~acc_wr.en
+                rd_en = rd_en & ~wr_en
             m.d.comb += rd.en.eq(rd_en)
         return m
+
+    def _connect_network(self, m, ctl, dec, acc, seq, nsq, stage, rmem, bmem):
+        """The version-2 parts: LOAD_NET and INFER from the controller to the network
+        sequencer, its runs through the run sequencer, the staging, result and bias
+        buffers shared with the buffer access."""
+        # LOAD_NET / INFER, and what the decoder and controller need to know of the table
+        wiring.connect(m, ctl.net_load, nsq.load)
+        wiring.connect(m, ctl.net_infer, nsq.infer)
+        m.d.comb += [ctl.net_load_status.eq(nsq.load_status), ctl.net_status.eq(nsq.status),
+                     ctl.net_cycles.eq(nsq.cycles), acc.first_byte.eq(ctl.first_byte)]
+        for k in ("k0", "a_in0", "n_last"):
+            m.d.comb += getattr(ctl, f"net_{k}").eq(getattr(nsq, k))
+        m.d.comb += [dec.net_loaded.eq(nsq.loaded), dec.net_k0.eq(nsq.k0),
+                     dec.net_n_last.eq(nsq.n_last)]
+        # the run sequencer takes RUN from the controller or a layer's run from the network
+        # sequencer (never both at once), with the network's first rows
+        from_net = nsq.run.valid
+        m.d.comb += [
+            seq.cmd.valid.eq(ctl.run.valid | nsq.run.valid),
+            seq.cmd.payload.eq(Mux(from_net, nsq.run.payload, ctl.run.payload)),
+            ctl.run.ready.eq(seq.cmd.ready), nsq.run.ready.eq(seq.cmd.ready),
+            nsq.run_status.eq(seq.status),
+            seq.w_base.eq(Mux(from_net, nsq.w_base, 0)),
+            seq.a_base.eq(Mux(from_net, nsq.a_base, 0)),
+            seq.r_base.eq(Mux(from_net, nsq.r_base, 0)),
+        ]
+        # staging buffer reads: the table checks and copy, else WRITE's copy
+        st = stage.read_port()
+        m.d.comb += [st.addr.eq(Mux(nsq.busy, nsq.stage_rd.addr, acc.stage.addr)),
+                     st.en.eq(Mux(nsq.busy, nsq.stage_rd.en, acc.stage.en)),
+                     acc.stage.data.eq(st.data), nsq.stage_rd.data.eq(st.data)]
+        # result buffer writes: the array's rows while a run streams, else the scores
+        rw = rmem.write_port()
+        m.d.comb += [rw.addr.eq(Mux(seq.busy, seq.results_wr.addr, nsq.results_wr.addr)),
+                     rw.data.eq(Mux(seq.busy, seq.results_wr.data, nsq.results_wr.data)),
+                     rw.en.eq(Mux(seq.busy, seq.results_wr.en, nsq.results_wr.en))]
+        # bias buffer: WRITE/READ, and the epilogue's reads
+        brd, bwr = bmem.read_port(), bmem.write_port()
+        m.d.comb += [brd.addr.eq(Mux(nsq.busy, nsq.bias_rd.addr, acc.bias_rd.addr)),
+                     brd.en.eq(Mux(nsq.busy, nsq.bias_rd.en, acc.bias_rd.en)),
+                     acc.bias_rd.data.eq(brd.data), nsq.bias_rd.data.eq(brd.data),
+                     bwr.addr.eq(acc.bias_wr.addr), bwr.data.eq(acc.bias_wr.data),
+                     bwr.en.eq(acc.bias_wr.en)]

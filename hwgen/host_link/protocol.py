@@ -27,6 +27,7 @@ A buffer word is one stream transfer of the array (:func:`buffer_word_bits`), se
 
 import math
 import struct
+from dataclasses import dataclass
 from collections.abc import Iterable, Mapping
 from typing import TYPE_CHECKING
 
@@ -45,12 +46,17 @@ __all__ = [
     "CRC_ALGORITHM", "crc16", "crc16_update", "encode_request", "encode_response",
     "identify_payload", "parse_identify", "parse_status", "DeviceInfo",
     "MIN_DIVISOR", "check_divisor", "divisor_for", "buffer_word_bits", "word_bytes",
-    "check_int",
+    "check_int", "addr_width",
+    "NET_PROTOCOL_VERSION", "CMD_LOAD_NET", "CMD_INFER", "BUF_BIAS", "LAYER_RECORD_BYTES",
+    "NET_SHIFT_MIN", "LAYER_RELU", "LayerRecord", "load_net_payload", "check_layer_table",
 ]
 
 SYNC_REQUEST = 0xA5
 SYNC_RESPONSE = 0x5A
 PROTOCOL_VERSION = 1
+#: The protocol version of a board built with the network extension (LOAD_NET / INFER,
+#: ``docs/protocol.md``, "Version 2"); every version-1 command is unchanged on it.
+NET_PROTOCOL_VERSION = 2
 IDENT_MAGIC = b"HWGN"
 
 CMD_IDENTIFY = 0x01
@@ -58,8 +64,10 @@ CMD_WRITE = 0x02
 CMD_RUN = 0x03
 CMD_READ = 0x04
 CMD_STATUS = 0x05
+CMD_LOAD_NET = 0x06        # version 2: load a layer table
+CMD_INFER = 0x07           # version 2: one inference through the loaded table
 COMMANDS = {CMD_IDENTIFY: "identify", CMD_WRITE: "write", CMD_RUN: "run", CMD_READ: "read",
-            CMD_STATUS: "status"}
+            CMD_STATUS: "status", CMD_LOAD_NET: "load_net", CMD_INFER: "infer"}
 
 ST_OK = 0x00
 ST_BAD_CRC = 0x01          # the frame's CRC did not match; nothing was done
@@ -75,7 +83,9 @@ STATUS_NAMES = {ST_OK: "ok", ST_BAD_CRC: "bad CRC", ST_TIMEOUT: "truncated frame
 BUF_WEIGHTS = 0
 BUF_ACTS = 1
 BUF_RESULTS = 2
-BUFFER_NAMES = {BUF_WEIGHTS: "weights", BUF_ACTS: "acts", BUF_RESULTS: "results"}
+BUF_BIAS = 3               # version 2: result-format words, ``DeviceInfo.bias_depth`` deep
+BUFFER_NAMES = {BUF_WEIGHTS: "weights", BUF_ACTS: "acts", BUF_RESULTS: "results",
+                BUF_BIAS: "bias"}
 
 #: RUN flag: weight-stationary, the first tile's partial sums come from the result buffer
 #: (continuing an accumulation started by an earlier run) instead of zeros.
@@ -181,18 +191,25 @@ class DeviceInfo:
     mul_latency, add_latency : int
         The array's PE pipeline (register stages in each PE's multiplier and adder; 0 and 0
         when unpipelined). Informational: results and the protocol do not depend on it.
+    bias_depth : int
+        Version 2 (networks chained on chip): words in the bias buffer (:data:`BUF_BIAS`);
+        0 on a board without the network extension.
+    max_layers : int
+        Version 2: the most layers a LOAD_NET table may hold; 0 = no network extension
+        (LOAD_NET and INFER are then unknown commands).
     """
 
     def __init__(self, *, version: int, rows: int, cols: int, dataflow: str, pe: str,
                  word_bytes: Mapping[str, int], depths: Mapping[str, int], max_payload: int,
                  clk_hz: int, divisor: int, timeout_cycles: int, mul_latency: int = 0,
-                 add_latency: int = 0) -> None:
+                 add_latency: int = 0, bias_depth: int = 0, max_layers: int = 0) -> None:
         self.version, self.rows, self.cols, self.dataflow, self.pe = \
             version, rows, cols, dataflow, pe
         self.word_bytes, self.depths = dict(word_bytes), dict(depths)
         self.max_payload, self.clk_hz, self.divisor = max_payload, clk_hz, divisor
         self.timeout_cycles = timeout_cycles
         self.mul_latency, self.add_latency = mul_latency, add_latency
+        self.bias_depth, self.max_layers = bias_depth, max_layers
 
     @property
     def timeout_seconds(self) -> float:
@@ -207,7 +224,8 @@ class DeviceInfo:
                     dataflow=self.dataflow, pe=self.pe, word_bytes=self.word_bytes,
                     depths=self.depths, max_payload=self.max_payload, clk_hz=self.clk_hz,
                     divisor=self.divisor, timeout_cycles=self.timeout_cycles,
-                    mul_latency=self.mul_latency, add_latency=self.add_latency)
+                    mul_latency=self.mul_latency, add_latency=self.add_latency,
+                    bias_depth=self.bias_depth, max_layers=self.max_layers)
 
     def __eq__(self, other: object) -> bool:
         return isinstance(other, DeviceInfo) and self.to_dict() == other.to_dict()
@@ -215,8 +233,10 @@ class DeviceInfo:
     def __repr__(self) -> str:
         pipe = (f", PE pipeline {self.mul_latency}/{self.add_latency}"
                 if self.mul_latency or self.add_latency else "")
+        net = (f", network: {self.max_layers} layers, bias {self.bias_depth}"
+               if self.max_layers else "")
         return (f"DeviceInfo({self.rows}x{self.cols} {self.pe!r} {self.dataflow}{pipe}, "
-                f"buffers {self.depths}, {self.baud:.0f} baud)")
+                f"buffers {self.depths}{net}, {self.baud:.0f} baud)")
 
 
 _IDENT_FMT = "<4sBBBBBBBHHHHIHIB"
@@ -224,22 +244,35 @@ _IDENT_FMT = "<4sBBBBBBBHHHHIHIB"
 #: adder latency (1 byte each). Sent only by pipelined arrays, so an unpipelined board's
 #: IDENTIFY answer is the original version-1 payload; absent means 0 and 0.
 _IDENT_PIPE_FMT = "<BB"
+#: Version 2 (the network extension, ``max_layers > 0``): after the PE spec ALWAYS the
+#: pipeline bytes, then ``bias_depth`` (2) and ``max_layers`` (1).
+_IDENT_NET_FMT = "<BBHB"
 
 
 def identify_payload(info: DeviceInfo) -> bytes:
-    """The IDENTIFY response payload for ``info`` (a :class:`DeviceInfo`)."""
+    """The IDENTIFY response payload for ``info`` (a :class:`DeviceInfo`): the version-1
+    payload (with the pipeline bytes when the array is pipelined), or, when
+    ``info.max_layers > 0`` (a board with the network extension, version 2), the payload with
+    the pipeline bytes, ``bias_depth`` and ``max_layers`` after the PE spec."""
     wb, d = info.word_bytes, info.depths
     pe = info.pe.encode("ascii")
-    pipe = (struct.pack(_IDENT_PIPE_FMT, info.mul_latency, info.add_latency)
-            if info.mul_latency or info.add_latency else b"")
+    if info.max_layers > 0:
+        tail = struct.pack(_IDENT_NET_FMT, info.mul_latency, info.add_latency,
+                           info.bias_depth, info.max_layers)
+    elif info.mul_latency or info.add_latency:
+        tail = struct.pack(_IDENT_PIPE_FMT, info.mul_latency, info.add_latency)
+    else:
+        tail = b""
     return struct.pack(_IDENT_FMT, IDENT_MAGIC, info.version, info.rows, info.cols,
                        DATAFLOW_CODES[info.dataflow], wb["weights"], wb["acts"], wb["results"],
                        d["weights"], d["acts"], d["results"], info.max_payload, info.clk_hz,
-                       info.divisor, info.timeout_cycles, len(pe)) + pe + pipe
+                       info.divisor, info.timeout_cycles, len(pe)) + pe + tail
 
 
 def parse_identify(payload: bytes) -> DeviceInfo:
-    """The :class:`DeviceInfo` in an IDENTIFY response payload.
+    """The :class:`DeviceInfo` in an IDENTIFY response payload: version 1 (with or without
+    the two pipeline bytes after the PE spec) or version 2 (the pipeline bytes,
+    ``bias_depth`` and ``max_layers``), told apart by length.
 
     Raises
     ------
@@ -251,11 +284,16 @@ def parse_identify(payload: bytes) -> DeviceInfo:
         raise ValueError(f"IDENTIFY payload too short ({len(payload)} bytes)")
     (magic, version, rows, cols, df, wbw, wba, wbr, dw, da, dr, maxp, clk, div, tmo,
      pe_len) = struct.unpack(_IDENT_FMT, payload[:n])
-    n_pipe = struct.calcsize(_IDENT_PIPE_FMT)
-    if magic != IDENT_MAGIC or len(payload) not in (n + pe_len, n + pe_len + n_pipe):
+    n_pipe, n_net = struct.calcsize(_IDENT_PIPE_FMT), struct.calcsize(_IDENT_NET_FMT)
+    if magic != IDENT_MAGIC or len(payload) not in (n + pe_len, n + pe_len + n_pipe,
+                                                    n + pe_len + n_net):
         raise ValueError(f"Not an hwgen IDENTIFY payload: {bytes(payload)!r}")
-    pipe = payload[n + pe_len:]
-    mul_lat, add_lat = struct.unpack(_IDENT_PIPE_FMT, pipe) if pipe else (0, 0)
+    tail = bytes(payload[n + pe_len:])
+    mul_lat, add_lat, bias_depth, max_layers = 0, 0, 0, 0
+    if len(tail) == n_net:
+        mul_lat, add_lat, bias_depth, max_layers = struct.unpack(_IDENT_NET_FMT, tail)
+    elif tail:
+        mul_lat, add_lat = struct.unpack(_IDENT_PIPE_FMT, tail)
     dataflow = {v: k for k, v in DATAFLOW_CODES.items()}.get(df)
     if dataflow is None:
         raise ValueError(f"Unknown dataflow code {df}")
@@ -264,7 +302,7 @@ def parse_identify(payload: bytes) -> DeviceInfo:
                       word_bytes=dict(weights=wbw, acts=wba, results=wbr),
                       depths=dict(weights=dw, acts=da, results=dr), max_payload=maxp,
                       clk_hz=clk, divisor=div, timeout_cycles=tmo, mul_latency=mul_lat,
-                      add_latency=add_lat)
+                      add_latency=add_lat, bias_depth=bias_depth, max_layers=max_layers)
 
 
 def parse_status(payload: bytes) -> dict[str, int | str]:
@@ -340,6 +378,161 @@ def buffer_word_bits(spec: "ArraySpec") -> dict[str, int]:
                 results=spec.result_word_bits)
 
 
+def addr_width(depth: int) -> int:
+    """Address bits of a buffer of ``depth`` words, as ``amaranth.lib.memory.Memory``'s ports
+    have them."""
+    return (depth - 1).bit_length()
+
+
 def word_bytes(word_bits: Mapping[str, int]) -> dict[str, int]:
     """Bytes per word on the wire for each entry of ``word_bits``: ``ceil(bits / 8)``."""
     return {k: (v + 7) // 8 for k, v in word_bits.items()}
+
+
+# -- version 2: networks chained on chip ---------------------------------------------------------
+
+#: Bytes of one LOAD_NET layer record.
+LAYER_RECORD_BYTES = 16
+#: The smallest layer shift (a saturating left shift by 8); the largest is the accumulator
+#: width ``acc_bits``.
+NET_SHIFT_MIN = -8
+#: Layer record ``flags`` bit 0: ReLU after the re-quantization (bits 1..7 must be zero).
+LAYER_RELU = 0x01
+#: The record, little-endian: w_base, k_tiles, n_tiles, a_in, a_out, b_base (2 bytes each),
+#: shift (int8), flags (1), two zero bytes.
+_LAYER_FMT = "<HHHHHHbBH"
+
+
+@dataclass(frozen=True)
+class LayerRecord:
+    """One layer of a LOAD_NET table (``docs/protocol.md``, "Version 2").
+
+    Attributes
+    ----------
+    w_base : int
+        Weight-buffer row of the layer's first weight row; the layer's weights are rows
+        ``w_base + (n·k_tiles + t)·R + r`` (output tile n, input tile t, array row r).
+    k_tiles : int
+        Input rows: K / R rounded up.
+    n_tiles : int
+        Output rows: N / C rounded up.
+    a_in : int
+        Activation-buffer row of the layer's input (``k_tiles`` rows).
+    a_out : int
+        Activation-buffer row of its output (``n_tiles`` rows); 0 on the last layer.
+    b_base : int
+        Bias-buffer row of the first output tile's biases (``n_tiles`` rows).
+    shift : int
+        ``f_acc - f_out``: > 0 a right shift rounding half to even, < 0 a saturating left
+        shift (:func:`hwgen.golden.epilogue.requantize_pow2`); 0 on the last layer.
+    relu : bool
+        ReLU after the re-quantization (False on the last layer).
+
+    :meth:`pack` refuses values its field cannot hold; values the board refuses (a shift
+    beyond ``acc_bits``, overlapping rows, ...) pack, so tests can send them:
+    :func:`check_layer_table` is the board's check.
+    """
+    w_base: int
+    k_tiles: int
+    n_tiles: int
+    a_in: int
+    a_out: int
+    b_base: int
+    shift: int = 0
+    relu: bool = False
+
+    def pack(self) -> bytes:
+        """The 16-byte record.
+
+        Raises
+        ------
+        ValueError
+            A field outside what its bytes hold (0..65535; shift -128..127).
+        """
+        for name in ("w_base", "k_tiles", "n_tiles", "a_in", "a_out", "b_base"):
+            check_int(f"Layer record {name}", getattr(self, name), 0, 0xFFFF)
+        check_int("Layer record shift", self.shift, -128, 127)
+        return struct.pack(_LAYER_FMT, self.w_base, self.k_tiles, self.n_tiles, self.a_in,
+                           self.a_out, self.b_base, self.shift,
+                           LAYER_RELU if self.relu else 0, 0)
+
+    @classmethod
+    def unpack(cls, data: bytes) -> "LayerRecord":
+        """The record in 16 bytes ``data``.
+
+        Raises
+        ------
+        ValueError
+            Not 16 bytes, or reserved bits (flags bits 1..7, bytes 14-15) set.
+        """
+        data = bytes(data)
+        if len(data) != LAYER_RECORD_BYTES:
+            raise ValueError(f"A layer record is {LAYER_RECORD_BYTES} bytes, not {len(data)}")
+        w_base, k, n, a_in, a_out, b_base, shift, flags, zero = struct.unpack(_LAYER_FMT, data)
+        if flags & ~LAYER_RELU or zero:
+            raise ValueError(f"Layer record has reserved bits set (flags 0x{flags:02x}, "
+                             f"bytes 14-15 0x{zero:04x})")
+        return cls(w_base, k, n, a_in, a_out, b_base, shift, bool(flags & LAYER_RELU))
+
+
+def load_net_payload(records: Iterable[LayerRecord]) -> bytes:
+    """The LOAD_NET request payload: the layer count (1 byte), then each record.
+
+    Raises
+    ------
+    ValueError
+        No records, more than 255, or a record field its bytes cannot hold.
+    """
+    records = list(records)
+    check_int("Layer count", len(records), 1, 0xFF)
+    return bytes([len(records)]) + b"".join(r.pack() for r in records)
+
+
+def check_layer_table(payload: bytes, info: DeviceInfo, acc_bits: int) -> int:
+    """The status a version-2 board answers the LOAD_NET request ``payload`` with: the golden
+    model of the board's table checker (``docs/protocol.md``, "LOAD_NET").
+
+    ``info`` gives the array (``rows``), the buffer depths, ``bias_depth``, ``max_layers``,
+    ``max_payload`` and the result word's bytes; ``acc_bits`` is the PE's accumulator width
+    (the largest shift).
+
+    Returns
+    -------
+    int
+        :data:`ST_BAD_LENGTH` when the payload is empty, longer than ``max_payload``, its
+        layer count is 0 or above ``max_layers``, or its length is not ``1 + 16·n_layers``;
+        else :data:`ST_OUT_OF_RANGE` when any layer breaks a rule of the spec (shapes over
+        a buffer, overlapping input and output rows, chained shapes that disagree, a shift
+        outside :data:`NET_SHIFT_MIN` .. ``acc_bits``, reserved bits set, a last layer with a
+        shift, ReLU or ``a_out``, or scores over the result buffer or ``max_payload``);
+        else :data:`ST_OK`.
+    """
+    payload = bytes(payload)
+    if not payload or len(payload) > info.max_payload:
+        return ST_BAD_LENGTH
+    n = payload[0]
+    if n == 0 or n > info.max_layers or len(payload) != 1 + LAYER_RECORD_BYTES * n:
+        return ST_BAD_LENGTH
+    recs = [struct.unpack(_LAYER_FMT, payload[1 + LAYER_RECORD_BYTES * i:
+                                              1 + LAYER_RECORD_BYTES * (i + 1)])
+            for i in range(n)]
+    R = info.rows
+    d_w, d_a, d_r = info.depths["weights"], info.depths["acts"], info.depths["results"]
+    for i, (w_base, k, nt, a_in, a_out, b_base, shift, flags, zero) in enumerate(recs):
+        relu = flags & LAYER_RELU
+        bad = (k == 0 or nt == 0
+               or w_base + nt * k * R > d_w
+               or a_in + k > d_a
+               or b_base + nt > info.bias_depth
+               or not NET_SHIFT_MIN <= shift <= acc_bits
+               or flags & ~LAYER_RELU or zero)
+        if i < n - 1:
+            bad = bad or (a_out + nt > d_a
+                          or (a_out < a_in + k and a_in < a_out + nt)
+                          or recs[i + 1][1] != nt)
+        else:
+            bad = bad or (a_out != 0 or shift != 0 or relu or nt > d_r
+                          or nt * info.word_bytes["results"] > info.max_payload)
+        if bad:
+            return ST_OUT_OF_RANGE
+    return ST_OK

@@ -33,9 +33,6 @@ from .layouts import RunArgs
 __all__ = ["RunSequencer"]
 
 
-def _addr_width(depth):
-    return (depth - 1).bit_length()      # as amaranth.lib.memory.Memory's ports
-
 
 class RunSequencer(wiring.Component):
     """RUN: buffers → array → result buffer.
@@ -75,9 +72,13 @@ class RunSequencer(wiring.Component):
         Read ports of the buffers (used while :attr:`busy`).
     results_wr : In(WritePort.Signature(...))
         Write port of the result buffer.
+    w_base, a_base, r_base : In(16)
+        With ``bases``: the first weight, activation and result-buffer rows of the run (read
+        with :attr:`cmd`; the shape is checked from them). A network's layers
+        (:class:`~.network.NetSequencer`) run from their own rows; RUN passes zeros.
     """
 
-    def __init__(self, spec, *, depths):
+    def __init__(self, spec, *, depths, bases=False):
         self._spec = spec
         self._depths = {k: P.check_int(f"Depth of the {k} buffer", depths[k], 1, 0xFFFF)
                         for k in ("weights", "acts", "results")}
@@ -95,9 +96,12 @@ class RunSequencer(wiring.Component):
         }
         for k in ("weights", "acts", "results"):
             ports[f"{k}_rd"] = In(ReadPort.Signature(
-                addr_width=_addr_width(self._depths[k]), shape=bits[k]))
+                addr_width=P.addr_width(self._depths[k]), shape=bits[k]))
         ports["results_wr"] = In(WritePort.Signature(
-            addr_width=_addr_width(self._depths["results"]), shape=bits["results"]))
+            addr_width=P.addr_width(self._depths["results"]), shape=bits["results"]))
+        self._bases = bool(bases)
+        if self._bases:
+            ports.update(w_base=In(16), a_base=In(16), r_base=In(16))
         super().__init__(ports)
 
     spec = property(lambda self: self._spec)
@@ -107,6 +111,11 @@ class RunSequencer(wiring.Component):
     #: Signals set before elaboration, which the component then drives with each buffer
     #: write's full-width address and enable. ``None`` (the default): nothing is added.
     write_probe = None
+
+    #: For formal checks (:mod:`hwgen.verify.hostlink`): a Signal set before elaboration, which the
+    #: component then drives high while it is idle (no RUN under way). ``None`` (the default):
+    #: nothing is added.
+    idle_probe = None
 
     def elaborate(self, platform):
         m = Module()
@@ -166,22 +175,36 @@ class RunSequencer(wiring.Component):
         m.d.comb += r_capture.ready.eq(1)
         res_fire = r_capture.valid & running
 
+        # the run's first rows (bases): none without them
+        if self._bases:
+            wb, ab, rb = Signal(16), Signal(16), Signal(16)
+            with m.If(self.cmd.valid & ~self.busy):
+                m.d.sync += [wb.eq(self.w_base), ab.eq(self.a_base), rb.eq(self.r_base)]
+
+            def based(v, base):
+                return v + base
+        else:
+            wb = ab = rb = None
+
+            def based(v, base):
+                return v
+        r_at = based(r_res if ws else nres, rb)
         m.d.comb += [
-            w_rd.addr.eq(idx_w), w_rd.en.eq(w_adv),
-            a_rd.addr.eq(idx_a), a_rd.en.eq(a_adv),
-            r_rd.addr.eq(r_a if ws else 0), r_rd.en.eq(a_adv),
-            r_wr.addr.eq(r_res if ws else nres), r_wr.data.eq(r_capture.payload),
+            w_rd.addr.eq(based(idx_w, wb)), w_rd.en.eq(w_adv),
+            a_rd.addr.eq(based(idx_a, ab)), a_rd.en.eq(a_adv),
+            r_rd.addr.eq(based(r_a if ws else 0, rb)), r_rd.en.eq(a_adv),
+            r_wr.addr.eq(r_at), r_wr.data.eq(r_capture.payload),
             r_wr.en.eq(res_fire),
         ]
         if self.write_probe is not None:
             p_addr, p_en = self.write_probe["results"]
-            m.d.comb += [p_addr.eq(r_res if ws else nres), p_en.eq(res_fire)]
+            m.d.comb += [p_addr.eq(r_at), p_en.eq(res_fire)]
 
         def finish(status):
             m.d.comb += [self.cmd.ready.eq(1), self.status.eq(status)]
             m.next = "IDLE"
 
-        with m.FSM(name="run"):
+        with m.FSM(name="run") as fsm:
             with m.State("IDLE"):
                 with m.If(self.cmd.valid):
                     m.d.sync += [sum_l.eq(0), sum_r.eq(0), kcnt.eq(0),
@@ -192,7 +215,10 @@ class RunSequencer(wiring.Component):
             with m.State("CHECK"):
                 nl = sum_l + tlen
                 nr = sum_r + R
-                if ws:
+                if ws and self._bases:
+                    bad = (nr + wb > D["weights"]) | (nl + ab > D["acts"]) | \
+                        (tlen + rb > D["results"])
+                elif ws:
                     bad = (nr > D["weights"]) | (nl > D["acts"])
                 else:
                     bad = (nl > min(D["weights"], D["acts"])) | (nr > D["results"])
@@ -237,4 +263,6 @@ class RunSequencer(wiring.Component):
             with m.State("ABORT"):
                 m.d.comb += self.array_reset.eq(1)
                 finish(P.ST_RUN_TIMEOUT)
+        if self.idle_probe is not None:
+            m.d.comb += self.idle_probe.eq(fsm.ongoing("IDLE"))
         return m

@@ -1,0 +1,418 @@
+"""A network compiled for a board that chains its layers on chip (protocol version 2,
+``docs/protocol.md``, "Version 2: networks chained on chip"; issue 18 §2).
+
+:func:`compile_network` turns a model into what such a board holds: every layer's integer
+weights resident in the weight buffer, its biases (at the accumulators' scale) in the bias
+buffer, and a layer table (:class:`~hwgen.host_link.protocol.LayerRecord`, one per layer) that
+the board walks for each input: one weight-stationary run per output tile, then, between
+layers, :func:`hwgen.golden.epilogue.layer_epilogue` (bias, power-of-two re-quantization with
+rounding half to even and saturation, ReLU) writing the next layer's input into the
+activation buffer; the last layer's accumulators plus bias are the scores.
+
+The arithmetic is the explorer's fixed-point emulation (:func:`hwgen.explore.emulate
+.fixed_forward`, candidate ``fxN`` of an ``intN`` PE) with the model's calibration scales
+(:func:`~hwgen.explore.emulate.tensor_ranges`): the same quantized weights, biases and
+shifts, taken from the emulation's own helpers, so the board's scores equal the emulation's
+bit for bit whenever no accumulator wraps (compile checks the worst case).
+
+What chains: ``dense`` layers, each hidden one optionally followed by one ``relu``, and
+``flatten`` before the first (a no-op on the input). Anything else (convolutions, pools,
+residual adds) runs layer by layer (:class:`hwgen.explore.netrun.LoadedNetwork`).
+
+Layout in the board's buffers (rows of the array's words; R = C):
+
+- weights: the layers one after another from row 0; layer rows
+  ``w_base + (n·k_tiles + t)·R + r`` hold ``W[t·R + r, n·C : n·C + C]`` (W is K x N,
+  zero-padded), the rows :meth:`hwgen.golden.tiling.Tiling.weight_rows` gives for tile
+  ``(n, t)`` in the order :meth:`hwgen.host.Accelerator._matmul_ws` streams them;
+- biases: ``n_tiles`` rows per layer, one layer after another from row 0;
+- activations: ping-pong between row 0 and row ``max(k_tiles)``: a layer reads one region
+  and writes the other, so input and output never overlap.
+
+:func:`board_infer` is a numpy model of what the board does with a table (per the spec,
+from the buffer words): :meth:`ChainedNetwork.golden_infer` runs it, and tests compare it
+with the emulation.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping, Sequence
+from typing import TYPE_CHECKING, Any, cast
+
+import numpy as np
+
+from ..arrayspec import ArraySpec
+from ..golden.epilogue import layer_epilogue
+from ..host_link import protocol as P
+from ..pespec import parse_pe
+from .emulate import (FixedPoint, _check_scales, _fixed_plan, _int_mac_operands, _quantize,
+                      forward, tensor_ranges)
+
+if TYPE_CHECKING:
+    from numpy.typing import ArrayLike
+
+    from ..formats import IntFormat
+    from .graph import Model
+
+__all__ = ["ChainedNetwork", "compile_network", "board_infer", "CHAINS"]
+
+#: What chains on chip (the error of :func:`compile_network` says this).
+CHAINS = ("dense layers, each hidden one optionally followed by relu, and flatten before "
+          "the first")
+
+
+def _ceil(a: int, b: int) -> int:
+    return -(-a // b)
+
+
+def _signed(v: int, bits: int) -> int:
+    """``v`` wrapped to a ``bits``-bit two's-complement integer."""
+    v &= (1 << bits) - 1
+    return v - (1 << bits) if v >> (bits - 1) else v
+
+
+def _fields(word: int, width: int, count: int) -> list[int]:
+    """The ``count`` signed ``width``-bit fields of ``word``, first in the low bits."""
+    return [_signed(int(word) >> (i * width), width) for i in range(count)]
+
+
+def _wrap(a: np.ndarray, bits: int) -> np.ndarray:
+    """Integer array ``a`` wrapped to ``bits``-bit two's complement (same dtype)."""
+    half = 1 << (bits - 1)
+    return (a + half) % (1 << bits) - half
+
+
+def board_infer(array: ArraySpec, records: Sequence[P.LayerRecord],
+                weight_words: Sequence[int], bias_words: Sequence[int],
+                inputs: Sequence[Sequence[int]]) -> list[list[int]]:
+    """What a version-2 board computes for INFER (``docs/protocol.md``), in numpy.
+
+    Parameters
+    ----------
+    array :
+        The board's array (``intN``, weight-stationary, R == C).
+    records :
+        The loaded layer table (assumed valid: :func:`~hwgen.host_link.protocol
+        .check_layer_table`).
+    weight_words, bias_words :
+        The weight and bias buffers from row 0 (words as WRITE takes them; rows past the
+        end read as 0).
+    inputs :
+        One INFER payload per inference: ``k_tiles`` of layer 0 activation words each.
+
+    Returns
+    -------
+    list of list of int
+        Per inference, the response: ``n_tiles`` of the last layer result words.
+    """
+    R, C = array.rows, array.cols
+    wbits, abits = array.w_elem.width, array.a_elem.width
+    acc_bits, rbits = array.acc_bits, array.result_elem.width
+    dtype: Any = np.int64 if acc_bits + 2 <= 62 else object
+    w_rows = max([r.w_base + r.n_tiles * r.k_tiles * R for r in records] + [0])
+    wmem = np.zeros((w_rows, C), dtype=dtype)
+    for i, w in enumerate(weight_words[:w_rows]):
+        wmem[i] = _fields(w, wbits, C)
+    b_rows = max([r.b_base + r.n_tiles for r in records] + [0])
+    bmem = np.zeros((b_rows, C), dtype=dtype)
+    for i, w in enumerate(bias_words[:b_rows]):
+        bmem[i] = _fields(w, rbits, C)
+    batch = len(inputs)
+    a_rows = max([max(r.a_in + r.k_tiles, r.a_out + r.n_tiles) for r in records] + [0])
+    amem = np.zeros((batch, a_rows, R), dtype=dtype)
+    first = records[0]
+    for b, words in enumerate(inputs):
+        if len(words) != first.k_tiles:
+            raise ValueError(f"INFER takes {first.k_tiles} activation words, not {len(words)}")
+        for t, w in enumerate(words):
+            amem[b, first.a_in + t] = _fields(w, abits, R)
+    out = np.zeros((batch, 0, C), dtype=dtype)
+    for li, rec in enumerate(records):
+        last = li == len(records) - 1
+        k = rec.k_tiles
+        x = amem[:, rec.a_in:rec.a_in + k].copy()               # (batch, k, R)
+        rows = []
+        for n in range(rec.n_tiles):
+            acc = np.zeros((batch, C), dtype=dtype)
+            for t in range(k):
+                base = rec.w_base + (n * k + t) * R
+                acc = _wrap(acc + x[:, t] @ wmem[base:base + R], acc_bits)
+            bias = bmem[rec.b_base + n]
+            if last:
+                rows.append(_wrap(acc + bias, acc_bits))
+            else:
+                amem[:, rec.a_out + n] = layer_epilogue(acc, bias, rec.shift, abits,
+                                                        relu=rec.relu)
+        if last:
+            out = np.stack(rows, axis=1)
+    return [[array.pack_results([int(v) for v in row]) for row in res] for res in out]
+
+
+class ChainedNetwork:
+    """A model compiled for a board that chains layers on chip (:func:`compile_network`).
+
+    Attributes
+    ----------
+    model : Model
+    pe : str
+        The board's PE (``intN``).
+    candidate : FixedPoint
+        The explorer candidate the board computes (``fxN``); ``accumulate`` is
+        ``"rounded"`` (as :func:`hwgen.explore.netrun.candidate_for`).
+    scales : ndarray
+        The fixed-point scales (:func:`~hwgen.explore.emulate.tensor_ranges`).
+    array : ArraySpec
+        The board's array.
+    records : list of LayerRecord
+        The layer table (LOAD_NET).
+    weight_words, bias_words : list of int
+        The weight buffer from row 0 and the bias buffer from row 0 (WRITE words).
+    input_frac : int
+        Fractional bits of the quantized input.
+    score_frac : int
+        Fractional bits of the scores (the last layer's accumulators).
+    n_outputs : int
+        Scores per input.
+    path : str
+        ``"chained"`` (:class:`~hwgen.explore.netrun.LoadedNetwork`: ``"layer-by-layer"``).
+    """
+
+    path = "chained"
+    accumulate = "rounded"
+
+    def __init__(self, model: Model, pe: str, array: ArraySpec, scales: np.ndarray,
+                 records: list[P.LayerRecord], weight_words: list[int],
+                 bias_words: list[int], input_frac: int, score_frac: int,
+                 n_outputs: int) -> None:
+        self.model, self.pe, self.array, self.scales = model, pe, array, scales
+        self.candidate = FixedPoint(array.a_elem.width)
+        self.records, self.weight_words, self.bias_words = records, weight_words, bias_words
+        self.input_frac, self.score_frac, self.n_outputs = input_frac, score_frac, n_outputs
+
+    def __repr__(self) -> str:
+        return (f"ChainedNetwork({self.model.name!r} on {self.array.rows}x{self.array.cols} "
+                f"{self.pe}: {len(self.records)} layers, {len(self.weight_words)} weight rows, "
+                f"{len(self.bias_words)} bias rows)")
+
+    @property
+    def load_net_payload(self) -> bytes:
+        """The LOAD_NET request payload of :attr:`records`."""
+        return P.load_net_payload(self.records)
+
+    def _one(self, x: ArrayLike) -> np.ndarray:
+        a = np.asarray(x, dtype=np.float64)
+        if a.shape == (1,) + self.model.input_shape:
+            a = a[0]
+        if a.shape != self.model.input_shape:
+            raise ValueError(f"Input must have shape {self.model.input_shape} (one input), "
+                             f"not {a.shape}")
+        return a
+
+    def input_codes(self, x: ArrayLike) -> np.ndarray:
+        """The quantized input (int64, K values) of one input ``x`` (after the model's
+        ``pre`` steps), as the emulation quantizes it."""
+        x = self._one(x).reshape(-1)
+        return _quantize(x, self.input_frac, self.array.a_elem.width)
+
+    def input_words(self, x: ArrayLike) -> list[int]:
+        """The INFER payload of one input ``x`` (after the model's ``pre`` steps) as
+        activation words: ``k_tiles`` rows of R codes, zero-padded."""
+        R = self.array.rows
+        codes = self.input_codes(x)
+        padded = np.zeros(self.records[0].k_tiles * R, dtype=np.int64)
+        padded[:codes.size] = codes
+        mask = (1 << self.array.act_fields["a"][1]) - 1
+        return [self.array.pack_acts([int(v) for v in padded[t * R:(t + 1) * R]]) & mask
+                for t in range(self.records[0].k_tiles)]
+
+    def scores(self, result_words: Sequence[int]) -> np.ndarray:
+        """The scores (float64, :attr:`n_outputs` values) in the INFER response's result
+        words, as the emulation converts the last layer's accumulators."""
+        if len(result_words) != self.records[-1].n_tiles:
+            raise ValueError(f"INFER returns {self.records[-1].n_tiles} result words, not "
+                             f"{len(result_words)}")
+        vals = [v for w in result_words for v in self.array.unpack_results(w)[0]]
+        return np.array([math.ldexp(float(v), -self.score_frac)
+                         for v in vals[:self.n_outputs]], dtype=np.float64)
+
+    def _batch(self, x: ArrayLike) -> np.ndarray:
+        a = np.asarray(x, dtype=np.float64)
+        return a[None] if a.shape == self.model.input_shape else a
+
+    def golden_infer_words(self, x: ArrayLike) -> list[list[int]]:
+        """The INFER responses (result words) :func:`board_infer` computes for ``x`` (one
+        input or a batch, after the ``pre`` steps) with this network loaded."""
+        inputs = [self.input_words(row) for row in self._batch(x)]
+        return board_infer(self.array, self.records, self.weight_words, self.bias_words,
+                           inputs)
+
+    def golden_infer(self, x: ArrayLike) -> np.ndarray:
+        """The board's scores of ``x`` (one input or a batch, after the ``pre`` steps) by
+        :func:`board_infer`: float64, one row per input."""
+        return np.array([self.scores(w) for w in self.golden_infer_words(x)],
+                        dtype=np.float64).reshape(-1, self.n_outputs)
+
+    def emulate(self, x: ArrayLike) -> np.ndarray:
+        """The explorer's scores of ``x`` (after the ``pre`` steps): what the board must
+        give."""
+        return forward(self.model, self.candidate, self._batch(x),
+                       accumulate=self.accumulate, scales=self.scales)
+
+    def infer(self, acc: Any, x: ArrayLike, *, raw: bool = True) -> np.ndarray:
+        """Scores (float64, one row per input) of ``x`` on accelerator ``acc`` (a
+        :class:`hwgen.host.Accelerator` with this network loaded): one INFER per input.
+        ``raw``: ``x`` is what the model file takes (before its ``pre`` steps), with or
+        without the batch axis."""
+        a = self._batch(x)
+        if raw:
+            a = self.model.prepare(a)
+        return np.array([self.scores(acc.infer_words(self.input_words(row))) for row in a],
+                        dtype=np.float64).reshape(-1, self.n_outputs)
+
+
+def _chain_layers(model: Model) -> list[tuple[int, bool]]:
+    """``[(dense layer index, relu after it), ...]`` of a model that chains, else
+    ValueError naming the first layer that does not."""
+    def refuse(i: int, why: str = "") -> ValueError:
+        kind = model.layers[i]["kind"]
+        return ValueError(f"Layer {i} ({kind}{why}) does not chain on chip: the chained path "
+                          f"takes {CHAINS}")
+    out: list[tuple[int, bool]] = []
+    for i, layer in enumerate(model.layers):
+        kind = layer["kind"]
+        if layer["inputs"] != [i - 1]:
+            raise refuse(i, ", not reading the previous layer")
+        if kind == "dense":
+            out.append((i, False))
+        elif kind == "flatten" and not out:
+            continue
+        elif kind == "relu" and out and not out[-1][1] and out[-1][0] == i - 1:
+            out[-1] = (out[-1][0], True)
+        else:
+            raise refuse(i)
+    if not out:
+        raise ValueError(f"Model {model.name!r} has no dense layer: the chained path takes "
+                         f"{CHAINS}")
+    if out[-1][1]:
+        raise refuse(out[-1][0] + 1, " after the last dense layer: the scores are the last "
+                     "layer's accumulators")
+    return out
+
+
+def compile_network(model: Model, pe: str, rows: int, cols: int, *,
+                    depths: Mapping[str, int], bias_depth: int, max_layers: int,
+                    max_payload: int, scales: ArrayLike | None = None) -> ChainedNetwork:
+    """Compile ``model`` for a board that chains layers on chip.
+
+    Parameters
+    ----------
+    model :
+        A model with calibration inputs (the fixed-point scales).
+    pe :
+        The board's PE: ``intN`` (signed).
+    rows, cols :
+        The array (R == C).
+    depths :
+        Words in the ``weights``, ``acts`` and ``results`` buffers.
+    bias_depth, max_layers, max_payload :
+        The board's bias buffer, layer table and frame payload limits (IDENTIFY).
+    scales :
+        The emulation's tensor scales (default :func:`~hwgen.explore.emulate.tensor_ranges`
+        of the model).
+
+    Raises
+    ------
+    ValueError
+        A PE or array the chained path does not take; a layer that does not chain (one
+        line naming its kind and what chains); a model without calibration data; anything
+        that does not fit the board (weight, bias or activation rows, layers, the input or
+        score bytes of a frame), the numbers named; an accumulator that could wrap, or a
+        shift beyond the board's range.
+    """
+    spec = parse_pe(pe)
+    if spec.kind != "int" or spec.a_fmt != spec.w_fmt or \
+            not cast("IntFormat", spec.a_fmt).signed:
+        raise ValueError(f"The chained path takes intN (signed) PEs, not {spec.spec!r}")
+    if rows != cols:
+        raise ValueError(f"The chained path takes square arrays (rows == cols), not "
+                         f"{rows}x{cols}")
+    array = ArraySpec(rows, cols, spec, "ws")
+    bits, acc_bits = array.a_elem.width, array.acc_bits
+    layers = _chain_layers(model)
+    if model.x_calib is None and model.x_test is None:
+        raise ValueError(f"Model {model.name!r} has no calibration inputs for the fixed-point "
+                         f"scales: give it data (x_calib or x_test)")
+    maxabs = tensor_ranges(model) if scales is None else _check_scales(model, scales)
+    plan = _fixed_plan(model, maxabs, bits)
+    R = C = rows
+    if len(layers) > max_layers:
+        raise ValueError(f"The network has {len(layers)} layers; the board's table holds "
+                         f"{max_layers}")
+
+    frac = plan[-1]
+    input_frac = frac
+    quant = []
+    for li, (i, relu) in enumerate(layers):
+        wq, f_acc, bq = _int_mac_operands(model.layers[i], frac, bits)
+        last = li == len(layers) - 1
+        shift = 0 if last else f_acc - plan[i]
+        if not last and not P.NET_SHIFT_MIN <= shift <= acc_bits:
+            raise ValueError(f"Layer {i} (dense) needs a shift of {shift}; the board shifts by "
+                             f"{P.NET_SHIFT_MIN}..{acc_bits}")
+        # worst case |acc| (+ |bias|) over every input the board can be given
+        lim = (1 << (acc_bits - 1)) - 1
+        worst = int(np.max(np.abs(wq).sum(axis=1))) << (bits - 1)
+        top = max([abs(int(b)) for b in bq] + [0])
+        if worst > lim or top > lim or (last and worst + top > lim):
+            raise ValueError(f"Layer {i} (dense): its accumulators could reach "
+                             f"{worst + top} in magnitude, beyond the {acc_bits}-bit "
+                             f"accumulator")
+        quant.append((wq, bq, shift, relu, f_acc))
+        frac = plan[i] if not last else f_acc
+
+    records: list[P.LayerRecord] = []
+    weight_words: list[int] = []
+    bias_words: list[int] = []
+    region = max(_ceil(q[0].shape[1], R) for q in quant)        # ping-pong offset
+    a_in = 0
+    for li, (wq, bq, shift, relu, _f) in enumerate(quant):
+        last = li == len(quant) - 1
+        n_out, k_in = wq.shape
+        kt, nt = _ceil(k_in, R), _ceil(n_out, C)
+        W = np.zeros((kt * R, nt * C), dtype=np.int64)
+        W[:k_in, :n_out] = wq.T
+        b = [0] * (nt * C)
+        b[:n_out] = [int(v) for v in bq]
+        a_out = 0 if last else (region if a_in == 0 else 0)
+        records.append(P.LayerRecord(len(weight_words), kt, nt, a_in, a_out, len(bias_words),
+                                     int(shift), bool(relu)))
+        for n in range(nt):
+            for t in range(kt):
+                weight_words += [array.pack_weights([int(v) for v in row])
+                                 for row in W[t * R:(t + 1) * R, n * C:(n + 1) * C]]
+            bias_words.append(array.pack_results(b[n * C:(n + 1) * C]))
+        a_in = a_out
+
+    wb = P.word_bytes(P.buffer_word_bits(array))
+    a_rows = max(max(r.a_in + r.k_tiles, r.a_out + r.n_tiles if r is not records[-1] else 0)
+                 for r in records)
+    last_rec = records[-1]
+    need = [("weight", len(weight_words), "rows", depths["weights"], "the weight buffer"),
+            ("bias", len(bias_words), "rows", bias_depth, "the bias buffer"),
+            ("activation", a_rows, "rows", depths["acts"], "the activation buffer"),
+            ("score", last_rec.n_tiles, "rows", depths["results"], "the result buffer"),
+            ("score", last_rec.n_tiles * wb["results"], "bytes", max_payload,
+             "a frame's payload (max_payload)"),
+            ("input", records[0].k_tiles * wb["acts"], "bytes", max_payload,
+             "a frame's payload (max_payload)"),
+            ("layer table", 1 + P.LAYER_RECORD_BYTES * len(records), "bytes", max_payload,
+             "a frame's payload (max_payload)")]
+    for what, n, unit, limit, where in need:
+        if n > limit:
+            raise ValueError(f"Model {model.name!r} does not fit the board on chip: {what} "
+                             f"{unit} {n} > {limit} in {where} ({rows}x{cols} {spec.spec})")
+    n_outputs = int(quant[-1][0].shape[0])
+    return ChainedNetwork(model, spec.spec, array, np.asarray(maxabs, dtype=np.float64),
+                          records, weight_words, bias_words, int(input_frac),
+                          int(quant[-1][4]), n_outputs)

@@ -1,0 +1,335 @@
+"""The network sequencer: a whole integer network on the array, layer after layer, on chip.
+
+:class:`NetSequencer` is the version-2 extension of the host link (``docs/protocol.md``,
+"Version 2"):
+
+LOAD_NET
+    checks a layer table in the staging buffer (:func:`~.protocol.check_layer_table` is its
+    golden model), record by record — ``w_base + n_tiles·k_tiles·R`` by repeated addition, as
+    :class:`~.sequencer.RunSequencer` checks a RUN, so no multiplier — and only when every
+    record passes copies it into the table memory (a bad table leaves the old one loaded).
+INFER
+    (the input already written to the first layer's activation rows by
+    :class:`~.access.BufferAccess`) for each layer and each output tile: one
+    weight-stationary run of ``k_tiles`` weight tiles with ``tile_len`` 1 through the
+    :class:`~.sequencer.RunSequencer` (from the layer's rows: ``w_base`` advancing by
+    ``k_tiles·R`` per tile), then the tile's C accumulators and biases through the
+    :class:`~.epilogue.Epilogue`, one after the other: codes into the next layer's activation row,
+    or, on the last layer, the raw sums into result row ``n`` (the scores).
+
+The sequencer owns the buffers' ports it uses only while :attr:`busy` and the run sequencer
+is not running; :class:`~.engine.HostLinkCore` does the multiplexing.
+"""
+
+from amaranth.hdl import Cat, Module, Mux, Signal, signed
+from amaranth.lib import data, stream, wiring
+from amaranth.lib.memory import Memory, ReadPort, WritePort
+from amaranth.lib.wiring import In, Out
+
+from . import protocol as P
+from .decoder import _times
+from .epilogue import Epilogue
+from .layouts import RunArgs
+
+__all__ = ["NetSequencer", "LayerFields", "check_network_array", "DEFAULT_MAX_LAYERS",
+           "DEFAULT_BIAS_DEPTH"]
+
+DEFAULT_MAX_LAYERS = 16
+DEFAULT_BIAS_DEPTH = 64
+
+
+class LayerFields(data.Struct):
+    """A layer record as it is on the wire (:class:`~.protocol.LayerRecord`)."""
+    w_base: 16
+    k_tiles: 16
+    n_tiles: 16
+    a_in: 16
+    a_out: 16
+    b_base: 16
+    shift: signed(8)
+    flags: 8
+    zero: 16
+
+
+def check_network_array(spec):
+    """Raise ``ValueError`` unless networks chain on the array ``spec``
+    (:class:`~hwgen.arrayspec.ArraySpec`): square, weight-stationary, signed integers, no
+    PE pipeline (an output row is the next layer's input row)."""
+    if not (spec.pe.kind == "int" and spec.pe.a_fmt.signed and spec.dataflow == "ws" and
+            spec.rows == spec.cols and not spec.mul_latency and not spec.add_latency):
+        raise ValueError(f"Networks chain on a square weight-stationary signed-integer (intN) "
+                         f"array without a PE pipeline, not {spec.module_name}")
+
+
+
+class NetSequencer(wiring.Component):
+    """LOAD_NET and INFER.
+
+    Parameters
+    ----------
+    spec : ArraySpec
+        A square, weight-stationary, signed-integer array.
+    depths : dict
+        Words in the ``weights``, ``acts``, ``results`` and ``bias`` buffers.
+    max_payload : int
+        Bytes in the staging buffer.
+    max_layers : int
+        Records the table holds.
+
+    Members
+    -------
+    load : In(stream.Signature(8))
+        LOAD_NET with its layer count (its length already checked); taken when done, with
+        :attr:`load_status` (ok, or out of range: nothing changed).
+    infer : In(stream.Signature(1))
+        INFER (the input already in place); taken when done, with :attr:`status` (ok, or
+        the run's ``ST_RUN_TIMEOUT``).
+    cycles : Out(32)
+        Clock cycles of the last inference.
+    busy : Out(1)
+        A LOAD_NET or INFER is under way (the sequencer drives the ports below).
+    loaded, k0, a_in0, n_last : Out
+        A table is loaded; its first layer's input rows and row; its last layer's output
+        rows (for the request checks and the response).
+    run : Out(stream.Signature(RunArgs))
+        One run, to the :class:`~.sequencer.RunSequencer` (taken when over); ``w_base``,
+        ``a_base``, ``r_base`` its first rows, ``run_status`` how it ended.
+    stage_rd, results_rd, bias_rd : In(ReadPort.Signature(...))
+        Reads of the staging, result and bias buffers.
+    results_wr, acts_wr : In(WritePort.Signature(...))
+        Writes of the scores and of the layers' outputs.
+    """
+
+    def __init__(self, spec, *, depths, max_payload, max_layers=DEFAULT_MAX_LAYERS):
+        check_network_array(spec)
+        self._spec = spec
+        self._depths = {k: P.check_int(f"Depth of the {k} buffer", depths[k], 1, 0xFFFF)
+                        for k in ("weights", "acts", "results", "bias")}
+        self._max_payload = P.check_int("Maximum payload", max_payload, 16, 0xFFFF)
+        self._max_layers = P.check_int("Layers", max_layers, 1, 0xFF)
+        bits = P.buffer_word_bits(spec)
+        D = self._depths
+
+        def mem(kind, k, shape):
+            return In(kind.Signature(addr_width=P.addr_width(D[k]), shape=shape))
+        super().__init__({
+            "load": In(stream.Signature(8)),
+            "load_status": Out(8),
+            "infer": In(stream.Signature(1)),
+            "status": Out(8),
+            "cycles": Out(32),
+            "busy": Out(1),
+            "loaded": Out(1),
+            "k0": Out(16),
+            "a_in0": Out(16),
+            "n_last": Out(16),
+            "run": Out(stream.Signature(RunArgs)),
+            "run_status": In(8),
+            "w_base": Out(16),
+            "a_base": Out(16),
+            "r_base": Out(16),
+            "stage_rd": In(ReadPort.Signature(addr_width=P.addr_width(max_payload), shape=8)),
+            "results_rd": mem(ReadPort, "results", bits["results"]),
+            "bias_rd": mem(ReadPort, "bias", bits["results"]),
+            "results_wr": mem(WritePort, "results", bits["results"]),
+            "acts_wr": mem(WritePort, "acts", bits["acts"]),
+        })
+
+    spec = property(lambda self: self._spec)
+    depths = property(lambda self: dict(self._depths))
+    max_layers = property(lambda self: self._max_layers)
+
+    def elaborate(self, platform):
+        m = Module()
+        spec, D = self._spec, self._depths
+        R, C = spec.rows, spec.cols
+        A = spec.pe.acc_bits
+        bits = P.buffer_word_bits(spec)["acts"] // R
+        RB = P.word_bytes(P.buffer_word_bits(spec))["results"]
+        NREC = P.LAYER_RECORD_BYTES
+
+        m.submodules.table = table = Memory(shape=8, depth=NREC * self._max_layers + 1,
+                                                init=[])
+        t_rd, t_wr = table.read_port(), table.write_port()
+        m.submodules.epilogue = epi = Epilogue(A, bits)
+
+        rec = Signal(LayerFields)
+        n_layers = Signal(range(self._max_layers + 1))
+        n_new = Signal(8)                      # LOAD_NET: the count being checked
+        layer = Signal(range(self._max_layers + 1))
+        bi = Signal(range(NREC))               # byte of the record being fetched
+        from_stage = Signal()                  # fetching from the staging buffer (LOAD_NET)
+        k0_new, a_in0_new, n_last_new = Signal(16), Signal(16), Signal(16)
+        prev_n = Signal(16)
+        kR = Signal(16 + R.bit_length())       # k_tiles·R: weight rows per output tile
+        wacc = Signal(range(D["weights"] + 1))
+        wcnt = Signal(16)
+        # the byte of the staging buffer or of the table memory at hand: both hold the layer
+        # count in byte 0 and record l at 1 + 16·l (LOAD_NET copies the whole payload)
+        ptr = Signal(range(NREC * self._max_layers + 2))
+        nt = Signal(16)                        # output tile
+        wrow = Signal(range(D["weights"] + 1))
+        last = Signal()
+        j = Signal(range(C))
+        ocnt = Signal(range(C + 1))
+        aword = Signal(bits * R)
+        rword = Signal(A * C)
+
+        k0, a_in0, n_last = self.k0, self.a_in0, self.n_last   # the loaded table's
+        with m.If(self.busy & ~from_stage):    # an inference (LOAD_NET fetches from stage)
+            m.d.sync += self.cycles.eq(self.cycles + 1)
+
+        # record fetch: from the staging buffer (LOAD_NET, after the count byte) or the table
+        m.d.comb += [self.stage_rd.addr.eq(ptr), t_rd.addr.eq(ptr), t_wr.addr.eq(ptr),
+                     t_wr.data.eq(self.stage_rd.data)]
+        fetched = Mux(from_stage, self.stage_rd.data, t_rd.data)
+
+        # the table checks of one record (docs/protocol.md, LOAD_NET)
+        r = rec
+        is_last = layer + 1 == n_new
+        overlap = (r.a_out < r.a_in + r.k_tiles) & (r.a_in < r.a_out + r.n_tiles)
+        bad = ((r.k_tiles == 0) | (r.n_tiles == 0) | (r.w_base > D["weights"]) |
+               (r.a_in + r.k_tiles > D["acts"]) | (r.b_base + r.n_tiles > D["bias"]) |
+               (r.shift < P.NET_SHIFT_MIN) | (r.shift > A) |
+               (r.flags[1:] != 0) | (r.zero != 0) |
+               ((layer != 0) & (r.k_tiles != prev_n)) |
+               (~is_last & ((r.a_out + r.n_tiles > D["acts"]) | overlap)) |
+               (is_last & ((r.a_out != 0) | (r.shift != 0) | r.flags[0] |
+                           (r.n_tiles > D["results"]) |
+                           (r.n_tiles > self._max_payload // RB))))
+
+        # the epilogue: one accumulator and its bias per clock; outputs collected in order
+        rdata, bdata = self.results_rd.data, self.bias_rd.data
+        m.d.comb += [
+            epi.inp.payload.acc.eq(rdata.word_select(j, A)),
+            epi.inp.payload.bias.eq(bdata.word_select(j, A)),
+            epi.inp.payload.shift.eq(r.shift), epi.inp.payload.relu.eq(r.flags[0]),
+            epi.inp.payload.raw.eq(last),
+        ]
+        with m.If(epi.out.valid):
+            m.d.sync += [aword.eq(Cat(aword[bits:], epi.out.payload[:bits])),
+                         rword.eq(Cat(rword[A:], epi.out.payload)), ocnt.eq(ocnt + 1)]
+
+        m.d.comb += [
+            self.run.payload.tiles.eq(r.k_tiles), self.run.payload.tile_len.eq(1),
+            self.w_base.eq(wrow), self.a_base.eq(r.a_in), self.r_base.eq(Mux(last, nt, 0)),
+            self.results_rd.addr.eq(Mux(last, nt, 0)), self.bias_rd.addr.eq(r.b_base + nt),
+            self.results_wr.addr.eq(nt), self.results_wr.data.eq(rword),
+            self.acts_wr.addr.eq(r.a_out + nt), self.acts_wr.data.eq(aword),
+        ]
+
+        def fetch(stage):
+            m.d.sync += [bi.eq(0), from_stage.eq(stage)]
+            m.next = "FETCH"
+
+        def finish_infer(status):
+            m.d.comb += [self.infer.ready.eq(1), self.status.eq(status)]
+            m.next = "IDLE"
+
+        def finish_load(status):
+            m.d.comb += [self.load.ready.eq(1), self.load_status.eq(status)]
+            m.next = "IDLE"
+
+        with m.FSM(name="net"):
+            with m.State("IDLE"):
+                m.d.sync += [layer.eq(0), ptr.eq(1)]
+                with m.If(self.load.valid):
+                    m.d.sync += n_new.eq(self.load.payload)
+                    fetch(1)
+                with m.Elif(self.infer.valid):
+                    m.d.sync += [n_new.eq(n_layers), self.cycles.eq(0)]
+                    fetch(0)
+            with m.State("FETCH"):
+                m.d.comb += [self.busy.eq(1), self.stage_rd.en.eq(from_stage),
+                             t_rd.en.eq(~from_stage)]
+                m.next = "FETCH_D"
+            with m.State("FETCH_D"):
+                m.d.comb += self.busy.eq(1)
+                m.d.sync += [rec.as_value().word_select(bi, 8).eq(fetched), bi.eq(bi + 1),
+                             ptr.eq(ptr + 1)]
+                with m.If(bi == NREC - 1):
+                    with m.If(from_stage):
+                        m.next = "CHECK"
+                    with m.Else():
+                        m.next = "LAYER"
+                with m.Else():
+                    m.next = "FETCH"
+
+            # -- LOAD_NET: check every record, then copy the table --------------------------
+            with m.State("CHECK"):
+                m.d.comb += self.busy.eq(1)
+                with m.If(bad):
+                    finish_load(P.ST_OUT_OF_RANGE)
+                with m.Else():
+                    m.d.sync += [kR.eq(_times(r.k_tiles, R)), wacc.eq(r.w_base), wcnt.eq(0),
+                                 prev_n.eq(r.n_tiles)]
+                    with m.If(layer == 0):
+                        m.d.sync += [k0_new.eq(r.k_tiles), a_in0_new.eq(r.a_in)]
+                    with m.If(is_last):
+                        m.d.sync += n_last_new.eq(r.n_tiles)
+                    m.next = "WCHECK"
+            with m.State("WCHECK"):            # w_base + n_tiles·k_tiles·R, step by step
+                m.d.comb += self.busy.eq(1)
+                nacc = wacc + kR
+                with m.If(nacc > D["weights"]):
+                    finish_load(P.ST_OUT_OF_RANGE)
+                with m.Else():
+                    m.d.sync += [wacc.eq(nacc), wcnt.eq(wcnt + 1)]
+                    with m.If(wcnt + 1 == r.n_tiles):
+                        m.d.sync += layer.eq(layer + 1)
+                        with m.If(is_last):
+                            m.d.sync += ptr.eq(0)
+                            m.next = "COPY"
+                        with m.Else():
+                            fetch(1)
+            with m.State("COPY"):
+                m.d.comb += [self.busy.eq(1), self.stage_rd.en.eq(1)]
+                m.next = "COPY_D"
+            with m.State("COPY_D"):
+                m.d.comb += [self.busy.eq(1), t_wr.en.eq(1)]
+                m.d.sync += ptr.eq(ptr + 1)
+                with m.If(ptr == n_new << 4):
+                    m.d.sync += [n_layers.eq(n_new), self.loaded.eq(1), k0.eq(k0_new),
+                                 a_in0.eq(a_in0_new), n_last.eq(n_last_new)]
+                    finish_load(P.ST_OK)
+                with m.Else():
+                    m.next = "COPY"
+
+            # -- INFER: each layer, each output tile: a run, then the epilogue --------------
+            with m.State("LAYER"):
+                m.d.comb += self.busy.eq(1)
+                m.d.sync += [nt.eq(0), wrow.eq(r.w_base), kR.eq(_times(r.k_tiles, R)),
+                             last.eq(layer + 1 == n_layers)]
+                m.next = "TILE"
+            with m.State("TILE"):
+                m.d.comb += [self.busy.eq(1), self.run.valid.eq(1)]
+                with m.If(self.run.ready):
+                    with m.If(self.run_status != P.ST_OK):
+                        finish_infer(self.run_status)
+                    with m.Else():
+                        m.next = "EPI_READ"
+            with m.State("EPI_READ"):
+                m.d.comb += [self.busy.eq(1), self.results_rd.en.eq(1),
+                             self.bias_rd.en.eq(1)]
+                m.d.sync += [j.eq(0), ocnt.eq(0)]
+                m.next = "EPI_FEED"
+            with m.State("EPI_FEED"):          # the read data hold: no read enable now
+                m.d.comb += [self.busy.eq(1), epi.inp.valid.eq(1)]
+                with m.If(epi.inp.ready):
+                    m.d.sync += j.eq(j + 1)
+                    with m.If(j == C - 1):
+                        m.next = "EPI_WRITE"
+            with m.State("EPI_WRITE"):
+                m.d.comb += self.busy.eq(1)
+                with m.If(ocnt == C):
+                    m.d.comb += [self.results_wr.en.eq(last), self.acts_wr.en.eq(~last)]
+                    m.d.sync += [nt.eq(nt + 1), wrow.eq(wrow + kR)]
+                    with m.If(nt + 1 == r.n_tiles):
+                        m.d.sync += layer.eq(layer + 1)
+                        with m.If(last):
+                            finish_infer(P.ST_OK)
+                        with m.Else():
+                            fetch(0)
+                    with m.Else():
+                        m.next = "TILE"
+        return m
