@@ -55,7 +55,7 @@ if TYPE_CHECKING:
     from ..formats import IntFormat
     from .graph import Model
 
-__all__ = ["ChainedNetwork", "compile_network", "board_infer", "CHAINS"]
+__all__ = ["ChainedNetwork", "compile_network", "chain_layers", "board_infer", "CHAINS"]
 
 #: What chains on chip (the error of :func:`compile_network` says this).
 CHAINS = ("dense layers, each hidden one optionally followed by relu, and flatten before "
@@ -271,7 +271,7 @@ class ChainedNetwork:
                         dtype=np.float64).reshape(-1, self.n_outputs)
 
 
-def _chain_layers(model: Model) -> list[tuple[int, bool]]:
+def chain_layers(model: Model) -> list[tuple[int, bool]]:
     """``[(dense layer index, relu after it), ...]`` of a model that chains, else
     ValueError naming the first layer that does not."""
     def refuse(i: int, why: str = "") -> ValueError:
@@ -339,7 +339,7 @@ def compile_network(model: Model, pe: str, rows: int, cols: int, *,
                          f"{rows}x{cols}")
     array = ArraySpec(rows, cols, spec, "ws")
     bits, acc_bits = array.a_elem.width, array.acc_bits
-    layers = _chain_layers(model)
+    layers = chain_layers(model)
     if model.x_calib is None and model.x_test is None:
         raise ValueError(f"Model {model.name!r} has no calibration inputs for the fixed-point "
                          f"scales: give it data (x_calib or x_test)")
