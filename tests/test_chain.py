@@ -193,7 +193,8 @@ def test_pe_and_array_the_chained_path_takes():
     model = _model("mlp-iris")
     _, depths, _ = _board("ulx3s-85f", "int8", 4)
     for pe in ("e4m3:fp16:rounded", "uint8", "bs8x8", "ternary"):
-        with pytest.raises(ValueError, match=r"^The chained path takes intN \(signed\) PEs"):
+        with pytest.raises(ValueError, match=r"^The chained path takes intN \(signed\) or "
+                                             r"F:F:rounded/fused PEs"):
             _compile(model, pe, 4, depths)
     with pytest.raises(ValueError, match=r"^The chained path takes square arrays"):
         compile_network(model, "int8", 4, 2, depths=depths, bias_depth=BIAS_DEPTH,
@@ -228,3 +229,18 @@ def test_too_big():
         _compile(model, "int8", r, depths, max_payload=47)
     with pytest.raises(ValueError, match=r"input bytes 64 > 63 in a frame's payload"):
         _compile(model, "int8", r, depths, max_payload=63)
+
+
+@pytest.mark.parametrize("pe", ["e4m3:e4m3:rounded", "e5m2:e5m2:fused", "bf16:bf16:rounded"])
+@pytest.mark.parametrize("name", ["mlp-iris", "mlp-digits"])
+def test_float_chain_equals_the_float_emulation(name, pe):
+    """A float array's chain (golden MAC steps in the array's order, one rounded bias add,
+    ReLU on encodings) against the explorer's float emulation, which is separate code."""
+    from hwgen.explore.chain import FloatChainedNetwork, compile_network
+    model = builtin_model(name)
+    net = compile_network(model, pe, 4, 4, depths=dict(weights=2048, acts=2048, results=1024),
+                          bias_depth=64, max_layers=16, max_payload=512)
+    assert isinstance(net, FloatChainedNetwork)
+    assert all(r.shift == 0 for r in net.records)
+    x = model.x_test[:32]
+    assert np.array_equal(net.golden_infer(x), net.emulate(x), equal_nan=True)

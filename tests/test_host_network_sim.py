@@ -84,3 +84,31 @@ def test_layer_by_layer_where_the_layers_do_not_chain(ulx3s):
         with pytest.raises(ValueError, match=r"^Cannot chain 'mlp-iris' on chip: the board "
                                              r"has no network extension"):
             v1.load_network("mlp-iris", chain=True)
+
+
+@pytest.fixture(scope="module")
+def ulx3s_e4m3():
+    with Accelerator.simulate("ulx3s-85f", 4, 4, "e4m3:e4m3:rounded", network=True,
+                              timeout=2.0) as acc:
+        yield acc
+
+
+@pytest.mark.parametrize("name", ["mlp-iris", "mlp-digits"])
+def test_float_networks_chain(ulx3s_e4m3, name):
+    """An F:F:rounded array chains too: the bias added with one rounded add in F and ReLU on
+    the encodings, in hardware; every score equal to the explorer's e4m3 emulation."""
+    acc = ulx3s_e4m3
+    net = acc.load_network(name)
+    assert net.path == "chained" and net.candidate.name == "e4m3"
+    x = builtin_model(name).x_test[:16]
+    got, exp = acc.infer(x, raw=False), net.emulate(x)
+    assert np.array_equal(got, exp, equal_nan=True)
+    # a float board's epilogue has no shift: a table with one is refused (and stays loaded)
+    bad = [dataclasses.replace(net.records[0], shift=1)] + net.records[1:]
+    want = P.check_layer_table(P.load_net_payload(bad), acc.info(), 0, float_pe=True)
+    assert want == P.ST_OUT_OF_RANGE
+    with pytest.raises(DeviceError) as e:
+        acc.load_net(bad)
+    assert e.value.status == want
+    words = [acc.infer_words(net.input_words(row)) for row in x[:2]]
+    assert words == net.golden_infer_words(x[:2])

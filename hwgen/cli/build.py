@@ -41,8 +41,8 @@ def add_arguments(p):
                         "clocks)")
     p.add_argument("--network", action="store_true",
                    help="add the host link's network extension (protocol version 2: whole "
-                        "integer networks chained on chip, hwgen run; a square ws intN "
-                        "array)")
+                        "networks chained on chip, hwgen run; a square ws intN or "
+                        "F:F:rounded/fused array)")
     add_router_argument(p)
     p.add_argument("--allow-timing-fail", action="store_true",
                    help="write the bitstream and exit 0 even if Fmax is below the board clock")

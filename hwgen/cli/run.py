@@ -12,13 +12,14 @@ _HELP = ("run a model's test inputs on a board (simulated under Verilator, or re
 _EPILOG = """\
 The PE sets the explorer candidate whose arithmetic the board computes: intN -> fxN,
 F:F:rounded / F:F:fused / F:exact:F -> F with that accumulation. One inference at a time.
-Chained (the default where it applies: a square ws intN array, the board built with
---network, a model of dense layers with ReLUs): the weights, biases and a layer table are
-written once and each inference is one INFER frame, the layers running on chip with the
-bias, re-quantization and ReLU in hardware; a couple of inputs are also run layer by layer
-for comparison. Otherwise (or with --layer-by-layer) each dense/conv2d layer's GEMM runs on
-the board's systolic array through hwgen.host.Accelerator and the host applies bias,
-re-quantization, activations and pooling between layers (the emulation's code). Either way
+Chained (the default where it applies: a square ws intN or F:F:rounded/fused array, the
+board built with --network, a model of dense layers with ReLUs): the weights, biases and a
+layer table are written once and each inference is one INFER frame, the layers running on
+chip with the bias, re-quantization and ReLU in hardware; a couple of inputs are also run
+layer by layer for comparison. Otherwise (or with --layer-by-layer) each dense/conv2d
+layer's GEMM runs on the board's systolic array through hwgen.host.Accelerator and the host
+applies bias, re-quantization, activations and pooling between layers (the emulation's
+code). Either way
 the board's scores equal the emulation's bit for bit when the hardware is right.
 cycles/inference counts the board's clock, UART transfers included (measured on the
 simulated board; with --port, wall time times the clock).

@@ -43,6 +43,7 @@ from typing import TYPE_CHECKING, Any, cast
 import numpy as np
 
 from ..arrayspec import ArraySpec
+from ..golden import add, decode, encode, mac
 from ..golden.epilogue import layer_epilogue
 from ..host_link import protocol as P
 from ..pespec import parse_pe
@@ -52,10 +53,12 @@ from .emulate import (FixedPoint, _check_scales, _fixed_plan, _int_mac_operands,
 if TYPE_CHECKING:
     from numpy.typing import ArrayLike
 
-    from ..formats import IntFormat
+    from ..formats import FloatFormat, IntFormat
+    from ..pespec import PESpec
     from .graph import Model
 
-__all__ = ["ChainedNetwork", "compile_network", "chain_layers", "board_infer", "CHAINS"]
+__all__ = ["ChainedNetwork", "FloatChainedNetwork", "compile_network", "chain_layers",
+           "board_infer", "board_infer_float", "CHAINS"]
 
 #: What chains on chip (the error of :func:`compile_network` says this).
 CHAINS = ("dense layers, each hidden one optionally followed by relu, and flatten before "
@@ -331,12 +334,17 @@ def compile_network(model: Model, pe: str, rows: int, cols: int, *,
         shift beyond the board's range.
     """
     spec = parse_pe(pe)
-    if spec.kind != "int" or spec.a_fmt != spec.w_fmt or \
-            not cast("IntFormat", spec.a_fmt).signed:
-        raise ValueError(f"The chained path takes intN (signed) PEs, not {spec.spec!r}")
     if rows != cols:
         raise ValueError(f"The chained path takes square arrays (rows == cols), not "
                          f"{rows}x{cols}")
+    if spec.kind == "float" and spec.accumulate in ("rounded", "fused") and \
+            spec.a_fmt == spec.w_fmt == spec.acc_fmt:
+        return _compile_float(model, spec, rows, depths=depths, bias_depth=bias_depth,
+                              max_layers=max_layers, max_payload=max_payload)
+    if spec.kind != "int" or spec.a_fmt != spec.w_fmt or \
+            not cast("IntFormat", spec.a_fmt).signed:
+        raise ValueError(f"The chained path takes intN (signed) or F:F:rounded/fused PEs, "
+                         f"not {spec.spec!r}")
     array = ArraySpec(rows, cols, spec, "ws")
     bits, acc_bits = array.a_elem.width, array.acc_bits
     layers = chain_layers(model)
@@ -345,7 +353,6 @@ def compile_network(model: Model, pe: str, rows: int, cols: int, *,
                          f"scales: give it data (x_calib or x_test)")
     maxabs = tensor_ranges(model) if scales is None else _check_scales(model, scales)
     plan = _fixed_plan(model, maxabs, bits)
-    R = C = rows
     if len(layers) > max_layers:
         raise ValueError(f"The network has {len(layers)} layers; the board's table holds "
                          f"{max_layers}")
@@ -371,13 +378,27 @@ def compile_network(model: Model, pe: str, rows: int, cols: int, *,
         quant.append((wq, bq, shift, relu, f_acc))
         frac = plan[i] if not last else f_acc
 
+    records, weight_words, bias_words = _layout(array, [q[:4] for q in quant])
+    _check_fit(model, array, records, weight_words, bias_words, depths=depths,
+               bias_depth=bias_depth, max_payload=max_payload)
+    n_outputs = int(quant[-1][0].shape[0])
+    return ChainedNetwork(model, spec.spec, array, np.asarray(maxabs, dtype=np.float64),
+                          records, weight_words, bias_words, int(input_frac),
+                          int(quant[-1][4]), n_outputs)
+
+
+def _layout(array: ArraySpec, layers: Sequence[tuple[np.ndarray, Sequence[int], int, bool]]
+            ) -> tuple[list[P.LayerRecord], list[int], list[int]]:
+    """The layer table and the weight and bias words of ``layers`` = ``[(W (N x K codes),
+    bias codes, shift, relu), ...]`` (the module's layout)."""
+    R = C = array.rows
     records: list[P.LayerRecord] = []
     weight_words: list[int] = []
     bias_words: list[int] = []
-    region = max(_ceil(q[0].shape[1], R) for q in quant)        # ping-pong offset
+    region = max(_ceil(q[0].shape[1], R) for q in layers)       # ping-pong offset
     a_in = 0
-    for li, (wq, bq, shift, relu, _f) in enumerate(quant):
-        last = li == len(quant) - 1
+    for li, (wq, bq, shift, relu) in enumerate(layers):
+        last = li == len(layers) - 1
         n_out, k_in = wq.shape
         kt, nt = _ceil(k_in, R), _ceil(n_out, C)
         W = np.zeros((kt * R, nt * C), dtype=np.int64)
@@ -393,7 +414,15 @@ def compile_network(model: Model, pe: str, rows: int, cols: int, *,
                                  for row in W[t * R:(t + 1) * R, n * C:(n + 1) * C]]
             bias_words.append(array.pack_results(b[n * C:(n + 1) * C]))
         a_in = a_out
+    return records, weight_words, bias_words
 
+
+def _check_fit(model: Model, array: ArraySpec, records: list[P.LayerRecord],
+               weight_words: list[int], bias_words: list[int], *,
+               depths: Mapping[str, int], bias_depth: int, max_payload: int) -> None:
+    """ValueError naming what of the compiled network does not fit the board."""
+    rows = cols = array.rows
+    spec = cast("PESpec", array.pe)
     wb = P.word_bytes(P.buffer_word_bits(array))
     a_rows = max(max(r.a_in + r.k_tiles, r.a_out + r.n_tiles if r is not records[-1] else 0)
                  for r in records)
@@ -412,7 +441,110 @@ def compile_network(model: Model, pe: str, rows: int, cols: int, *,
         if n > limit:
             raise ValueError(f"Model {model.name!r} does not fit the board on chip: {what} "
                              f"{unit} {n} > {limit} in {where} ({rows}x{cols} {spec.spec})")
-    n_outputs = int(quant[-1][0].shape[0])
-    return ChainedNetwork(model, spec.spec, array, np.asarray(maxabs, dtype=np.float64),
-                          records, weight_words, bias_words, int(input_frac),
-                          int(quant[-1][4]), n_outputs)
+
+
+def _compile_float(model: Model, spec: PESpec, rows: int, *, depths: Mapping[str, int],
+                   bias_depth: int, max_layers: int, max_payload: int) -> FloatChainedNetwork:
+    """:func:`compile_network` of an ``F:F:rounded``/``F:F:fused`` array: the weights and
+    biases encoded in ``F`` as the float emulation encodes them (round to nearest even),
+    shifts 0."""
+    array = ArraySpec(rows, rows, spec, "ws")
+    fmt = cast("FloatFormat", spec.a_fmt)
+    layers = chain_layers(model)
+    if len(layers) > max_layers:
+        raise ValueError(f"The network has {len(layers)} layers; the board's table holds "
+                         f"{max_layers}")
+    quant = []
+    for i, relu in layers:
+        layer = model.layers[i]
+        o = layer["W"].shape[0]
+        wq = encode(fmt, layer["W"].reshape(o, -1), "rne").astype(np.int64)
+        bq = [int(v) for v in encode(fmt, layer["b"], "rne")]
+        quant.append((wq, bq, 0, relu))
+    records, weight_words, bias_words = _layout(array, quant)
+    _check_fit(model, array, records, weight_words, bias_words, depths=depths,
+               bias_depth=bias_depth, max_payload=max_payload)
+    return FloatChainedNetwork(model, spec.spec, array, records, weight_words, bias_words,
+                               int(quant[-1][0].shape[0]))
+
+
+def board_infer_float(array: ArraySpec, records: Sequence[P.LayerRecord],
+                      weight_words: Sequence[int], bias_words: Sequence[int],
+                      inputs: Sequence[Sequence[int]]) -> list[list[int]]:
+    """:func:`board_infer` of a float board (``F:F:rounded``/``F:F:fused``): each output
+    tile's dot products in the array's order (k ascending from ``+0``, one golden MAC step
+    each), then the bias added with one rounded add in ``F`` and, with ReLU, negative
+    encodings made ``+0``. Words are encodings."""
+    spec = cast("PESpec", array.pe)
+    fmt = cast("FloatFormat", spec.a_fmt)
+    R = C = array.rows
+    W = fmt.width
+
+    def fields(word: int, n: int) -> list[int]:
+        return [(int(word) >> (i * W)) & ((1 << W) - 1) for i in range(n)]
+    out = []
+    for words in inputs:
+        amem: dict[int, list[int]] = {records[0].a_in + t: fields(w, R)
+                                      for t, w in enumerate(words)}
+        scores: list[int] = []
+        for li, rec in enumerate(records):
+            last = li == len(records) - 1
+            x = [v for t in range(rec.k_tiles) for v in amem[rec.a_in + t]]
+            for n in range(rec.n_tiles):
+                cols = []
+                for t in range(rec.k_tiles):
+                    base = rec.w_base + (n * rec.k_tiles + t) * R
+                    cols += [fields(weight_words[base + r], C) for r in range(R)]
+                B = np.array(cols, dtype=np.uint64).T                 # (C, K)
+                acc, _ = mac(np.array([x] * C, dtype=np.uint64), B, mul_fmt=fmt,
+                             acc_fmt=fmt, accumulate=spec.accumulate)
+                total, _ = add(fmt, acc, np.array(fields(bias_words[rec.b_base + n], C),
+                                                  dtype=np.uint64), "rne")
+                y = [int(v) for v in total]
+                if rec.relu:
+                    y = [0 if v >> (W - 1) else v for v in y]
+                if last:
+                    scores.append(sum(v << (j * W) for j, v in enumerate(y)))
+                else:
+                    amem[rec.a_out + n] = y
+        out.append(scores)
+    return out
+
+
+class FloatChainedNetwork(ChainedNetwork):
+    """A model compiled for a float board (``F:F:rounded``/``F:F:fused``): encodings in
+    ``F`` throughout, the explorer's float candidate ``F`` with the PE's accumulation."""
+
+    def __init__(self, model: Model, pe: str, array: ArraySpec,
+                 records: list[P.LayerRecord], weight_words: list[int],
+                 bias_words: list[int], n_outputs: int) -> None:
+        spec = cast("PESpec", array.pe)
+        self.model, self.pe, self.array = model, pe, array
+        self.fmt = cast("FloatFormat", spec.a_fmt)
+        self.candidate, self.accumulate = self.fmt, spec.accumulate   # type: ignore[assignment]
+        self.scales = np.zeros(0)
+        self.records, self.weight_words, self.bias_words = records, weight_words, bias_words
+        self.n_outputs = n_outputs
+        self.input_frac = self.score_frac = 0
+
+    def input_codes(self, x: ArrayLike) -> np.ndarray:
+        """The input's encodings in ``F`` (int64, K values), as the emulation encodes it."""
+        return encode(self.fmt, self._one(x).reshape(-1), "rne").astype(np.int64)
+
+    def scores(self, result_words: Sequence[int]) -> np.ndarray:
+        """The scores (float64): the last layer's encodings decoded."""
+        if len(result_words) != self.records[-1].n_tiles:
+            raise ValueError(f"INFER returns {self.records[-1].n_tiles} result words, not "
+                             f"{len(result_words)}")
+        W, C = self.fmt.width, self.array.cols
+        codes = [(int(w) >> (j * W)) & ((1 << W) - 1) for w in result_words for j in range(C)]
+        return np.asarray(decode(self.fmt, np.array(codes[:self.n_outputs], dtype=np.uint64)),
+                          dtype=np.float64)
+
+    def golden_infer_words(self, x: ArrayLike) -> list[list[int]]:
+        inputs = [self.input_words(row) for row in self._batch(x)]
+        return board_infer_float(self.array, self.records, self.weight_words,
+                                 self.bias_words, inputs)
+
+    def emulate(self, x: ArrayLike) -> np.ndarray:
+        return forward(self.model, self.fmt, self._batch(x), accumulate=self.accumulate)

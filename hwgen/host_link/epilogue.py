@@ -23,7 +23,7 @@ from amaranth.lib.wiring import In, Out
 
 from . import protocol as P
 
-__all__ = ["Epilogue", "epilogue_input"]
+__all__ = ["Epilogue", "FloatEpilogue", "epilogue_input"]
 
 
 def epilogue_input(acc_bits):
@@ -109,4 +109,43 @@ class Epilogue(wiring.Component):
                         m.d.sync += [x.eq(x << 1), over.eq(over | (x[-1] != x[-2]))]
                     with m.Else():
                         m.d.sync += [x.eq(x >> 1), guard.eq(x[0]), sticky.eq(sticky | guard)]
+        return m
+
+
+class FloatEpilogue(wiring.Component):
+    """The epilogue of a float array (``F:F:rounded``/``F:F:fused``), as the explorer's
+    float emulation has it (:func:`hwgen.explore.emulate.float_forward`): the bias added
+    with one rounded add in ``F`` (:class:`~hwgen.units.fadd.FloatAdder`, round to nearest
+    even), then, with ``relu``, every encoding whose sign bit is set made ``+0``. The sum is
+    an ``F`` encoding, so it is the next layer's input as it is; ``raw`` (the last layer)
+    only means no ReLU. One element per clock, latency 1; ``shift`` is not used (the table
+    checker refuses a non-zero one on a float board).
+
+    Members are those of :class:`Epilogue` with ``acc_bits`` = the width of ``F``: the
+    ``acc`` and ``bias`` fields and ``out`` carry encodings.
+    """
+
+    def __init__(self, fmt):
+        from ..formats import parse_format
+        self._fmt = parse_format(fmt)
+        W = self._fmt.width
+        super().__init__({
+            "inp": In(stream.Signature(epilogue_input(W))),
+            "out": Out(stream.Signature(signed(W))),
+        })
+
+    fmt = property(lambda self: self._fmt)
+
+    def elaborate(self, platform):
+        from ..units.fadd import FloatAdder
+        m = Module()
+        W = self._fmt.width
+        i = self.inp.payload
+        m.submodules.add = add = FloatAdder(self._fmt, rounding="rne", flags=False)
+        m.d.comb += [add.a.eq(i.acc.as_unsigned()), add.b.eq(i.bias.as_unsigned()),
+                     self.inp.ready.eq(1)]
+        y = add.y
+        relu = i.relu & ~i.raw
+        m.d.sync += [self.out.payload.eq(Mux(relu & y[W - 1], 0, y)),
+                     self.out.valid.eq(self.inp.valid)]
         return m

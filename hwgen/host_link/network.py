@@ -28,11 +28,11 @@ from amaranth.lib.wiring import In, Out
 
 from . import protocol as P
 from .decoder import _times
-from .epilogue import Epilogue
+from .epilogue import Epilogue, FloatEpilogue
 from .layouts import RunArgs
 
-__all__ = ["NetSequencer", "LayerFields", "check_network_array", "DEFAULT_MAX_LAYERS",
-           "DEFAULT_BIAS_DEPTH"]
+__all__ = ["NetSequencer", "LayerFields", "check_network_array", "float_network",
+           "DEFAULT_MAX_LAYERS", "DEFAULT_BIAS_DEPTH"]
 
 DEFAULT_MAX_LAYERS = 16
 DEFAULT_BIAS_DEPTH = 64
@@ -51,14 +51,25 @@ class LayerFields(data.Struct):
     zero: 16
 
 
+def float_network(spec):
+    """The array ``spec`` chains networks in floats: ``F:F:rounded`` or ``F:F:fused`` (its
+    results are ``F`` encodings, the next layer's inputs as they are)."""
+    pe = spec.pe
+    return (pe.kind == "float" and pe.accumulate in ("rounded", "fused") and
+            pe.a_fmt == pe.w_fmt == pe.acc_fmt)
+
+
 def check_network_array(spec):
     """Raise ``ValueError`` unless networks chain on the array ``spec``
-    (:class:`~hwgen.arrayspec.ArraySpec`): square, weight-stationary, signed integers, no
-    PE pipeline (an output row is the next layer's input row)."""
-    if not (spec.pe.kind == "int" and spec.pe.a_fmt.signed and spec.dataflow == "ws" and
-            spec.rows == spec.cols and not spec.mul_latency and not spec.add_latency):
-        raise ValueError(f"Networks chain on a square weight-stationary signed-integer (intN) "
-                         f"array without a PE pipeline, not {spec.module_name}")
+    (:class:`~hwgen.arrayspec.ArraySpec`): square, weight-stationary, signed integers
+    (``intN``) or ``F:F:rounded``/``F:F:fused`` floats, no PE pipeline (an output row is the
+    next layer's input row)."""
+    num = (spec.pe.kind == "int" and spec.pe.a_fmt.signed) or float_network(spec)
+    if not (num and spec.dataflow == "ws" and spec.rows == spec.cols and
+            not spec.mul_latency and not spec.add_latency):
+        raise ValueError(f"Networks chain on a square weight-stationary array of intN or "
+                         f"F:F:rounded/fused PEs without a PE pipeline, not "
+                         f"{spec.module_name}")
 
 
 
@@ -143,7 +154,8 @@ class NetSequencer(wiring.Component):
         m = Module()
         spec, D = self._spec, self._depths
         R, C = spec.rows, spec.cols
-        A = spec.pe.acc_bits
+        flt = float_network(spec)
+        A = P.buffer_word_bits(spec)["results"] // C      # a result element's bits
         bits = P.buffer_word_bits(spec)["acts"] // R
         RB = P.word_bytes(P.buffer_word_bits(spec))["results"]
         NREC = P.LAYER_RECORD_BYTES
@@ -151,7 +163,8 @@ class NetSequencer(wiring.Component):
         m.submodules.table = table = Memory(shape=8, depth=NREC * self._max_layers + 1,
                                                 init=[])
         t_rd, t_wr = table.read_port(), table.write_port()
-        m.submodules.epilogue = epi = Epilogue(A, bits)
+        m.submodules.epilogue = epi = (FloatEpilogue(spec.pe.acc_fmt) if flt else
+                                       Epilogue(A, bits))
 
         rec = Signal(LayerFields)
         n_layers = Signal(range(self._max_layers + 1))
@@ -190,7 +203,7 @@ class NetSequencer(wiring.Component):
         overlap = (r.a_out < r.a_in + r.k_tiles) & (r.a_in < r.a_out + r.n_tiles)
         bad = ((r.k_tiles == 0) | (r.n_tiles == 0) | (r.w_base > D["weights"]) |
                (r.a_in + r.k_tiles > D["acts"]) | (r.b_base + r.n_tiles > D["bias"]) |
-               (r.shift < P.NET_SHIFT_MIN) | (r.shift > A) |
+               ((r.shift != 0) if flt else ((r.shift < P.NET_SHIFT_MIN) | (r.shift > A))) |
                (r.flags[1:] != 0) | (r.zero != 0) |
                ((layer != 0) & (r.k_tiles != prev_n)) |
                (~is_last & ((r.a_out + r.n_tiles > D["acts"]) | overlap)) |

@@ -488,13 +488,15 @@ def load_net_payload(records: Iterable[LayerRecord]) -> bytes:
     return bytes([len(records)]) + b"".join(r.pack() for r in records)
 
 
-def check_layer_table(payload: bytes, info: DeviceInfo, acc_bits: int) -> int:
+def check_layer_table(payload: bytes, info: DeviceInfo, acc_bits: int, *,
+                      float_pe: bool = False) -> int:
     """The status a version-2 board answers the LOAD_NET request ``payload`` with: the golden
     model of the board's table checker (``docs/protocol.md``, "LOAD_NET").
 
     ``info`` gives the array (``rows``), the buffer depths, ``bias_depth``, ``max_layers``,
     ``max_payload`` and the result word's bytes; ``acc_bits`` is the PE's accumulator width
-    (the largest shift).
+    (the largest shift). ``float_pe``: a float board (``F:F:rounded``/``F:F:fused``), whose
+    epilogue has no shift: any shift but 0 is out of range.
 
     Returns
     -------
@@ -524,7 +526,7 @@ def check_layer_table(payload: bytes, info: DeviceInfo, acc_bits: int) -> int:
                or w_base + nt * k * R > d_w
                or a_in + k > d_a
                or b_base + nt > info.bias_depth
-               or not NET_SHIFT_MIN <= shift <= acc_bits
+               or (shift != 0 if float_pe else not NET_SHIFT_MIN <= shift <= acc_bits)
                or flags & ~LAYER_RELU or zero)
         if i < n - 1:
             bad = bad or (a_out + nt > d_a
