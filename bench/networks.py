@@ -33,6 +33,8 @@ from units import table  # noqa: E402  (bench/units.py: the Markdown table write
 DOC = ROOT / "docs" / "networks.md"
 MODELS = ["mlp-digits-small", "mlp-digits", "cnn-digits"]
 BOARDS = [("icebreaker", "up5k"), ("ulx3s-85f", "ecp5-85f")]
+#: Float arrays chained too: (model, board, PE, N), beside the explorer's integer rows.
+FLOAT_ROWS = [("mlp-digits", "ulx3s-85f", "e4m3:e4m3:rounded", 4)]
 #: Layer-by-layer inputs per row (the comparison on the chained path).
 COMPARE = 4
 #: Arrays whose network design does not fit, measured with ``hwgen build --network``:
@@ -95,9 +97,10 @@ def main(argv=None):
     p.add_argument("--inputs", type=int, default=64)
     p.add_argument("--build", action="store_true",
                    help="build every network design (hwgen build --network)")
-    p.add_argument("--models", nargs="*", default=MODELS, choices=MODELS,
-                   help="rerun these models only (the others' rows from the last run; none: "
-                        "only write the doc)")
+    p.add_argument("--models", nargs="*", default=MODELS + ["float"],
+                   choices=MODELS + ["float"],
+                   help="rerun these models (float: the FLOAT_ROWS) only, the other rows "
+                        "from the last run; none: only write the doc")
     args = p.parse_args(argv)
     import json
     kept = json.loads(ROWS.read_text()) if ROWS.exists() else []
@@ -107,9 +110,32 @@ def main(argv=None):
     from hwgen.host import Accelerator
     rows = []
     t_all = time.monotonic()
+    def measure(name, model, board, pe, n, net, cand, kind):
+        t0 = time.monotonic()
+        with Accelerator.simulate(board, n, n, pe, network=net) as acc:
+            r = run_network(model, pe, acc, args.inputs, compare_inputs=COMPARE)
+        lut, fmax = build_design(board, n, pe, net) if args.build else ("", "")
+        x_bytes = int(model.x_test[0].size)            # one byte per int8 input
+        lbl = r.get("layer_by_layer")
+        rows.append(dict(
+            kind=kind, model=name, board=board, cand=cand, array=f"{n}x{n} {pe}",
+            path=r["path"], inputs=r["inputs"], acc=f"{r['accuracy']:.4f}",
+            exact=f"{r['scores_compared']} / {r['mismatches']}",
+            cycles=f"{r['cycles_per_inference']:,.0f}",
+            bytes=f"{r['bytes_per_inference']:,.0f}",
+            target=f"{x_bytes + 4 * model.n_classes + 16}",
+            ips=f"{r['inferences_per_s']:.1f}",
+            lbl=(f"{lbl['inferences_per_s']:.1f} ({lbl['inputs']}, "
+                 f"{'exact' if lbl['bit_exact'] else 'NOT exact'})" if lbl else "-"),
+            speedup=f"{r['speedup']:.1f}x" if lbl else "-",
+            lut=lut, fmax=fmax,
+            clock=f"{r['clock_hz'] / 1e6:g} MHz, {r['baud'] / 1e6:g} Mbaud",
+            seconds=f"{time.monotonic() - t0:.0f}"))
+        print(rows[-1], flush=True)
+
     for name in MODELS:
         if name not in args.models:
-            rows += [r for r in kept if r["model"] == name]
+            rows += [r for r in kept if r["model"] == name and r.get("kind") != "float"]
             continue
         model = builtin_model(name)
         net = not_chained(model) is None   # else the board without the extension
@@ -117,27 +143,12 @@ def main(argv=None):
             cand = chosen_fixed(model, device)
             pe = f"int{cand[2:]}"
             n = network_size(board, pe) if net else suggested_size(board, pe)
-            t0 = time.monotonic()
-            with Accelerator.simulate(board, n, n, pe, network=net) as acc:
-                r = run_network(model, pe, acc, args.inputs, compare_inputs=COMPARE)
-            lut, fmax = build_design(board, n, pe, net) if args.build else ("", "")
-            x_bytes = int(model.x_test[0].size)            # one byte per int8 input
-            lbl = r.get("layer_by_layer")
-            rows.append(dict(
-                model=name, board=board, cand=cand, array=f"{n}x{n} {pe}", path=r["path"],
-                inputs=r["inputs"], acc=f"{r['accuracy']:.4f}",
-                exact=f"{r['scores_compared']} / {r['mismatches']}",
-                cycles=f"{r['cycles_per_inference']:,.0f}",
-                bytes=f"{r['bytes_per_inference']:,.0f}",
-                target=f"{x_bytes + 4 * model.n_classes + 16}",
-                ips=f"{r['inferences_per_s']:.1f}",
-                lbl=(f"{lbl['inferences_per_s']:.1f} ({lbl['inputs']}, "
-                     f"{'exact' if lbl['bit_exact'] else 'NOT exact'})" if lbl else "-"),
-                speedup=f"{r['speedup']:.1f}x" if lbl else "-",
-                lut=lut, fmax=fmax,
-                clock=f"{r['clock_hz'] / 1e6:g} MHz, {r['baud'] / 1e6:g} Mbaud",
-                seconds=f"{time.monotonic() - t0:.0f}"))
-            print(rows[-1], flush=True)
+            measure(name, model, board, pe, n, net, cand, "explorer")
+    if "float" in args.models:
+        for name, board, pe, n in FLOAT_ROWS:
+            measure(name, builtin_model(name), board, pe, n, True, pe.split(":")[0], "float")
+    else:
+        rows += [r for r in kept if r.get("kind") == "float"]
     total = time.monotonic() - t_all
     ROWS.parent.mkdir(parents=True, exist_ok=True)
     ROWS.write_text(json.dumps(rows, indent=1))
@@ -151,7 +162,9 @@ def main(argv=None):
         "`hwgen run`'s machinery on the design `hwgen build --network` makes for the board",
         "(`hwgen build` without the extension for a model that does not chain), simulated",
         "under Verilator with the board's clock and UART (1 Mbaud). *LUT4* and *Fmax* are",
-        "those builds' (nextpnr, seed 1).",
+        "those builds' (nextpnr, seed 1). The last rows are a float array's (not the",
+        "explorer's choice: float arrays chain too, the bias added with one rounded add in",
+        "the format).",
         "",
         "*chained*: the weights, biases and the layer table are written once; each inference",
         "is one INFER frame (input words in, score words out) and the layers run on chip, the",
@@ -175,15 +188,22 @@ def main(argv=None):
                "Fmax MHz", "clock, UART", "s"]),
         "",
     ]
-    if not args.build:
-        lines += ["LUT4 and Fmax: not built in this run (`--build`).", ""]
+    if not any(r.get("lut") for r in rows):
+        lines += ["LUT4 and Fmax: not built (`--build`).", ""]
     for (board, pe, n), need in sorted(NO_FIT.items()):
         lines.append(f"- On the {board}, a {n}x{n} {pe} array with the network extension does "
                      f"not fit ({need}, measured with `hwgen build --network`): the "
                      f"table's array is the next size down.")
     for w in why:
         lines.append(f"- Not chained: {w}.")
-    lines += ["", f"Whole run: {total:.0f} s." if args.models == MODELS else
+    for r in rows:
+        clock = float(r["clock"].split(" MHz")[0])
+        if r.get("fmax") and float(r["fmax"]) < clock:
+            lines.append(f"- {r['model']} on the {r['board']} ({r['array']}): Fmax "
+                         f"{r['fmax']} MHz is below the {clock:g} MHz board clock, so that "
+                         f"build misses timing (the simulation runs at the board clock; the "
+                         f"network extension takes no PE pipeline yet).")
+    lines += ["", f"Whole run: {total:.0f} s." if args.models == MODELS + ["float"] else
               "Rows of more than one run (`--models`); *s* is each row's time.", ""]
     DOC.write_text("\n".join(lines))
     print(f"wrote {DOC} ({total:.0f} s)")
