@@ -85,6 +85,8 @@ def test_a_clock_the_pll_cannot_make_is_refused_before_anything_is_built():
     (["--target-mhz", "20", "--pe-pipeline", "auto"], "--target-mhz chooses the PE pipeline"),
     (["--target-mhz", "900"], "--target-mhz 900: Target of 900 MHz is not reachable"),
     (["--target-mhz", "20", "--dataflow", "os"], "has no PE pipeline"),
+    (["--network"], "--network: Networks chain on a square weight-stationary array of intN or "
+                    "F:F:rounded/fused PEs, not systolic_ws_2x2_e4m3_fp16_rounded"),
 ])
 def test_build_options_are_checked_before_any_tool_runs(capsys, tmp_path, argv, msg):
     status = main(["build", "--board", "icebreaker", "--rows", "2", "--cols", "2", "--pe",

@@ -231,8 +231,10 @@ def test_too_big():
         _compile(model, "int8", r, depths, max_payload=63)
 
 
-@pytest.mark.parametrize("pe", ["e4m3:e4m3:rounded", "e5m2:e5m2:fused", "bf16:bf16:rounded"])
-@pytest.mark.parametrize("name", ["mlp-iris", "mlp-digits"])
+@pytest.mark.parametrize("name, pe", [("mlp-iris", "e4m3:e4m3:rounded"),
+                                      ("mlp-iris", "e5m2:e5m2:fused"),
+                                      ("mlp-iris", "bf16:bf16:rounded"),
+                                      ("mlp-digits", "e4m3:e4m3:rounded")])
 def test_float_chain_equals_the_float_emulation(name, pe):
     """A float array's chain (golden MAC steps in the array's order, one rounded bias add,
     ReLU on encodings) against the explorer's float emulation, which is separate code."""
@@ -242,5 +244,5 @@ def test_float_chain_equals_the_float_emulation(name, pe):
                           bias_depth=64, max_layers=16, max_payload=512)
     assert isinstance(net, FloatChainedNetwork)
     assert all(r.shift == 0 for r in net.records)
-    x = model.x_test[:32]
+    x = model.x_test[:16]          # the golden chain is one golden MAC step at a time
     assert np.array_equal(net.golden_infer(x), net.emulate(x), equal_nan=True)

@@ -88,16 +88,19 @@ def test_layer_by_layer_where_the_layers_do_not_chain(ulx3s):
 
 @pytest.fixture(scope="module")
 def ulx3s_e4m3():
+    # with a PE pipeline: the layers' runs wait for result rows by count
     with Accelerator.simulate("ulx3s-85f", 4, 4, "e4m3:e4m3:rounded", network=True,
-                              timeout=2.0) as acc:
+                              mul_latency=2, add_latency=3, timeout=2.0) as acc:
         yield acc
 
 
 @pytest.mark.parametrize("name", ["mlp-iris", "mlp-digits"])
 def test_float_networks_chain(ulx3s_e4m3, name):
-    """An F:F:rounded array chains too: the bias added with one rounded add in F and ReLU on
-    the encodings, in hardware; every score equal to the explorer's e4m3 emulation."""
+    """An F:F:rounded array chains too, pipelined: the bias added with one rounded add in F
+    and ReLU on the encodings, in hardware; every score equal to the explorer's e4m3
+    emulation."""
     acc = ulx3s_e4m3
+    assert (acc.info().mul_latency, acc.info().add_latency) == (2, 3)
     net = acc.load_network(name)
     assert net.path == "chained" and net.candidate.name == "e4m3"
     x = builtin_model(name).x_test[:16]

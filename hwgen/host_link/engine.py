@@ -92,8 +92,8 @@ class HostLinkCore(wiring.Component):
         the K-chain feedback waits for result rows by count, not by a fixed latency.
     network : bool
         Add the version-2 network extension (LOAD_NET, INFER, the bias buffer:
-        :class:`~.network.NetSequencer`): a square weight-stationary signed-integer array
-        without a PE pipeline only.
+        :class:`~.network.NetSequencer`): a square weight-stationary array of ``intN`` or
+        ``F:F:rounded``/``F:F:fused`` PEs only (a PE pipeline is fine).
     bias_depth, max_layers : int
         With ``network``: words of the bias buffer, records of the layer table.
 

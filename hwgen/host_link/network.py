@@ -61,15 +61,13 @@ def float_network(spec):
 
 def check_network_array(spec):
     """Raise ``ValueError`` unless networks chain on the array ``spec``
-    (:class:`~hwgen.arrayspec.ArraySpec`): square, weight-stationary, signed integers
-    (``intN``) or ``F:F:rounded``/``F:F:fused`` floats, no PE pipeline (an output row is the
-    next layer's input row)."""
+    (:class:`~hwgen.arrayspec.ArraySpec`): square (an output row is the next layer's input
+    row), weight-stationary, signed integers (``intN``) or ``F:F:rounded``/``F:F:fused``
+    floats. A PE pipeline is fine: the runs wait for result rows by count."""
     num = (spec.pe.kind == "int" and spec.pe.a_fmt.signed) or float_network(spec)
-    if not (num and spec.dataflow == "ws" and spec.rows == spec.cols and
-            not spec.mul_latency and not spec.add_latency):
+    if not (num and spec.dataflow == "ws" and spec.rows == spec.cols):
         raise ValueError(f"Networks chain on a square weight-stationary array of intN or "
-                         f"F:F:rounded/fused PEs without a PE pipeline, not "
-                         f"{spec.module_name}")
+                         f"F:F:rounded/fused PEs, not {spec.module_name}")
 
 
 
