@@ -172,26 +172,60 @@ def test_count_check_catches_a_lost_result(tmp_path):
     assert r.status == "fail" and r.trace is not None
 
 
-# -- the host link: buffer writes in range ------------------------------------------------
+# -- the host link: buffer writes in range, back to idle once the line is quiet ------------
 
-#: BMC depth in CI: past a WRITE frame of every buffer's last word (header, five argument
-#: bytes, the words, CRC) and its copy into the buffer. docs/verification.md gives the deeper
-#: run (a maximal frame plus the inter-byte timeout).
-HOST_LINK_DEPTH = 30
+#: BMC depth of the write-range checks in CI: past the frames that write each buffer's last word
+#: (a WRITE of a whole buffer and its copy, a maximal frame into the staging buffer, a short
+#: RUN). The proof for every depth (PDR) is bench/hostlink_formal.py's (docs/verification.md).
+HOST_LINK_DEPTH = 40
+#: BMC depth of the return-to-idle checks, past the quiet bound Q (91 cycles here): every input
+#: in the first IDLE_SLACK cycles, then a quiet line. docs/verification.md gives the deeper run.
+IDLE_SLACK = 2
 
 
 def test_host_link_writes_stay_in_their_buffers(tmp_path):
-    """Whatever bytes arrive (any value on any cycle, valid CRCs included: the solver builds
-    them), no buffer write of the host-link engine is outside its buffer's depth."""
+    """Whatever bytes arrive (any value on any cycle, valid CRCs included), no buffer write of
+    the host-link engine is outside its buffer's depth (BMC, ABC's bmc3)."""
     from hwgen.verify.hostlink import HostLinkMiter
-    r = prove(HostLinkMiter(), tmp_path, mode="bmc", depth=HOST_LINK_DEPTH)
+    r = prove(HostLinkMiter(), tmp_path, mode="bmc", depth=HOST_LINK_DEPTH, engine="abc bmc3")
     assert r.status == "pass", r.log
+    assert f"No output asserted in {HOST_LINK_DEPTH} frames." in \
+        (tmp_path / "miter" / "logfile.txt").read_text()
 
 
 def test_host_link_check_catches_an_out_of_range_write(tmp_path):
     """Held to a weight buffer one word shorter than the engine's, the check finds the
     request that writes the last word (a counterexample trace)."""
     from hwgen.verify.hostlink import HostLinkMiter
-    r = prove(HostLinkMiter(assert_depths=dict(weights=2)), tmp_path, mode="bmc",
-              depth=HOST_LINK_DEPTH)
+    r = prove(HostLinkMiter(assert_depths=dict(weights=2)), tmp_path, mode="bmc", depth=30,
+              engine="abc bmc3")
     assert r.status == "fail" and r.trace, r.log
+
+
+def test_host_link_returns_to_idle(tmp_path):
+    """Once the line has been quiet for Q cycles, the core is idle (bounded: every input in
+    the first IDLE_SLACK cycles, which holds the slowest case, a frame cut short)."""
+    from hwgen.verify.hostlink import HostLinkMiter
+    m = HostLinkMiter(properties=("idle",))
+    assert m.quiet_bound == m.core.timeout_cycles + 11 == 91
+    r = prove(m, tmp_path, mode="bmc", depth=m.quiet_bound + IDLE_SLACK, engine="abc bmc3")
+    assert r.status == "pass", r.log
+
+
+def test_host_link_idle_check_catches_a_stuck_transmitter(tmp_path):
+    """A byte sink that never takes a byte (a transmitter that never finishes its frame)
+    leaves the core busy: the check finds it."""
+    from hwgen.verify.hostlink import HostLinkMiter
+    m = HostLinkMiter(properties=("idle",), sink_stalls=True)
+    r = prove(m, tmp_path, mode="bmc", depth=m.quiet_bound + IDLE_SLACK, engine="abc bmc3")
+    assert r.status == "fail" and r.trace, r.log
+
+
+def test_host_link_miter_bad_arguments(tmp_path):
+    from hwgen.verify.hostlink import HostLinkMiter
+    with pytest.raises(ValueError, match="Properties must be some of writes, idle"):
+        HostLinkMiter(properties=("hang",))
+    with pytest.raises(ValueError, match="Engine 'abc pdr' runs in mode prove, not bmc"):
+        prove("", tmp_path, mode="bmc", engine="abc pdr")
+    with pytest.raises(ValueError, match="Engine must be 'smtbmc SOLVER' or one of"):
+        prove("", tmp_path, engine="abc int")

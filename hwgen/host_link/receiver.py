@@ -64,6 +64,11 @@ class FrameReceiver(wiring.Component):
     #: write's full-width address and enable. ``None`` (the default): nothing is added.
     write_probe = None
 
+    #: For formal checks (:mod:`hwgen.verify.hostlink`): a Signal set before elaboration, which the
+    #: component then drives high while it hunts for a sync byte (no frame open). ``None`` (the
+    #: default): nothing is added.
+    idle_probe = None
+
     def elaborate(self, platform):
         m = Module()
         m.submodules.crc_check = crc = frame_crc()
@@ -82,7 +87,7 @@ class FrameReceiver(wiring.Component):
             m.d.sync += timer.eq(0)
         timed_out = in_frame & ~got & (timer == self._timeout)
 
-        with m.FSM(name="rx"):
+        with m.FSM(name="rx") as fsm:
             with m.State("HUNT"):
                 with m.If(got & (byte == P.SYNC_REQUEST)):
                     m.d.comb += crc.start.eq(1)
@@ -137,5 +142,7 @@ class FrameReceiver(wiring.Component):
         if self.write_probe is not None:
             addr, en = self.write_probe["stage"]
             m.d.comb += [addr.eq(idx), en.eq(self.stage.en)]
+        if self.idle_probe is not None:
+            m.d.comb += self.idle_probe.eq(fsm.ongoing("HUNT"))
         return m
 

@@ -45,6 +45,11 @@ class FrameTransmitter(wiring.Component):
 
     max_length = property(lambda self: self._max_length)
 
+    #: For formal checks (:mod:`hwgen.verify.hostlink`): a Signal set before elaboration, which the
+    #: component then drives high while it is idle (no frame being sent). ``None`` (the default):
+    #: nothing is added.
+    idle_probe = None
+
     def elaborate(self, platform):
         m = Module()
         m.submodules.crc_gen = crc = frame_crc()
@@ -54,7 +59,7 @@ class FrameTransmitter(wiring.Component):
         sent = Signal(range(self._max_length + 1))      # payload bytes sent
         m.d.comb += crc.data.eq(tx.payload)
 
-        with m.FSM(name="tx"):
+        with m.FSM(name="tx") as fsm:
             with m.State("IDLE"):
                 m.d.sync += [pos.eq(0), sent.eq(0)]
                 with m.If(self.header.valid):
@@ -87,4 +92,6 @@ class FrameTransmitter(wiring.Component):
                     with m.If(pos[0]):
                         m.d.comb += self.header.ready.eq(1)
                         m.next = "IDLE"
+        if self.idle_probe is not None:
+            m.d.comb += self.idle_probe.eq(fsm.ongoing("IDLE"))
         return m

@@ -3,7 +3,8 @@
 :func:`prove` runs SymbiYosys (``yowasp-sby`` with the Yices solver) on a design with
 assertions; :class:`PipelineMiter` asserts that a pipelined float operator computes exactly
 what the unpipelined one does, its valid signal delayed by the latency;
-:class:`HostLinkMiter` that the host link never writes outside a buffer.
+:class:`HostLinkMiter` that the host link never writes outside a buffer and is idle once
+the line has been quiet long enough (ABC's engines, :mod:`hwgen.verify.abc`).
 """
 
 from .hostlink import HostLinkMiter
