@@ -254,6 +254,15 @@ class ArraySpec:
             raise ValueError(f"Weight row must have {self.cols} elements, not {len(row)}")
         return _pack(row, self.w_elem)
 
+    def unpack_weights(self, word: SupportsInt) -> list[int]:
+        """The ``cols`` weights (signed ints for integer PEs, encodings for float PEs) of a
+        ``weights`` word: the inverse of :meth:`pack_weights`."""
+        return _unpack(word, self.w_elem, self.cols)
+
+    def unpack_acts(self, word: SupportsInt) -> list[int]:
+        """The ``rows`` activations of the ``a`` field (the low bits) of an ``acts`` word."""
+        return _unpack(int(word) >> self.act_fields["a"][0], self.a_elem, self.rows)
+
     def pack_acts(self, a: Sequence[SupportsInt], *, last: bool = False,
                   psum: Iterable[SupportsInt] | None = None, bits: SupportsInt | None = None,
                   low: bool | None = None) -> int:

@@ -70,6 +70,17 @@ DEFAULT_BAUD = 1_000_000
 _MAX_GARBAGE = 256      # bytes skipped while looking for a response's sync byte
 
 
+def _word_bytes_of(words: Iterable[int], nbytes: int) -> bytes:
+    """Buffer words on the wire: ``nbytes`` bytes each, little-endian (high bits dropped)."""
+    mask = (1 << (8 * nbytes)) - 1
+    return b"".join((int(w) & mask).to_bytes(nbytes, "little") for w in words)
+
+
+def _words_of(data: bytes, nbytes: int) -> list[int]:
+    """The ``nbytes``-byte little-endian words of ``data`` (whole words)."""
+    return [int.from_bytes(data[k:k + nbytes], "little") for k in range(0, len(data), nbytes)]
+
+
 class ProtocolError(RuntimeError):
     """The board's answer is not a valid response (garbled, wrong command, bad CRC)."""
 
@@ -315,13 +326,11 @@ class Accelerator:
         """
         info = self.info()
         wa, wr = info.word_bytes["acts"], info.word_bytes["results"]
-        payload = b"".join((int(w) & ((1 << (8 * wa)) - 1)).to_bytes(wa, "little")
-                           for w in words)
-        data = self.request(P.CMD_INFER, payload)
+        data = self.request(P.CMD_INFER, _word_bytes_of(words, wa))
         if len(data) % wr:
             raise ProtocolError(f"INFER returned {len(data)} bytes, not whole {wr}-byte "
                                 f"result words")
-        return [int.from_bytes(data[k:k + wr], "little") for k in range(0, len(data), wr)]
+        return _words_of(data, wr)
 
     def close(self) -> None:
         close = getattr(self.transport, "close", None)
@@ -441,8 +450,8 @@ class Accelerator:
         words = [int(w) for w in words]
         for i in range(0, len(words), per):
             chunk = words[i:i + per]
-            data = b"".join((w & ((1 << (8 * wb)) - 1)).to_bytes(wb, "little") for w in chunk)
-            self.request(P.CMD_WRITE, struct.pack("<BHH", bid, addr + i, len(chunk)) + data)
+            self.request(P.CMD_WRITE, struct.pack("<BHH", bid, addr + i, len(chunk)) +
+                         _word_bytes_of(chunk, wb))
 
     def read_buffer(self, buf: str | int, addr: int, count: int) -> list[int]:
         """Read ``count`` words (ints) of buffer ``buf`` from word address ``addr``."""
@@ -456,7 +465,7 @@ class Accelerator:
             data = self.request(P.CMD_READ, struct.pack("<BHH", bid, addr + i, n))
             if len(data) != n * wb:
                 raise ProtocolError(f"READ returned {len(data)} bytes, expected {n * wb}")
-            out += [int.from_bytes(data[k * wb:(k + 1) * wb], "little") for k in range(n)]
+            out += _words_of(data, wb)
         return out
 
     def run(self, tiles: int, tile_len: int, *, accumulate: bool = False,

@@ -69,17 +69,6 @@ def _ceil(a: int, b: int) -> int:
     return -(-a // b)
 
 
-def _signed(v: int, bits: int) -> int:
-    """``v`` wrapped to a ``bits``-bit two's-complement integer."""
-    v &= (1 << bits) - 1
-    return v - (1 << bits) if v >> (bits - 1) else v
-
-
-def _fields(word: int, width: int, count: int) -> list[int]:
-    """The ``count`` signed ``width``-bit fields of ``word``, first in the low bits."""
-    return [_signed(int(word) >> (i * width), width) for i in range(count)]
-
-
 def _wrap(a: np.ndarray, bits: int) -> np.ndarray:
     """Integer array ``a`` wrapped to ``bits``-bit two's complement (same dtype)."""
     half = 1 << (bits - 1)
@@ -110,17 +99,16 @@ def board_infer(array: ArraySpec, records: Sequence[P.LayerRecord],
         Per inference, the response: ``n_tiles`` of the last layer result words.
     """
     R, C = array.rows, array.cols
-    wbits, abits = array.w_elem.width, array.a_elem.width
-    acc_bits, rbits = array.acc_bits, array.result_elem.width
+    abits, acc_bits = array.a_elem.width, array.acc_bits
     dtype: Any = np.int64 if acc_bits + 2 <= 62 else object
     w_rows = max([r.w_base + r.n_tiles * r.k_tiles * R for r in records] + [0])
     wmem = np.zeros((w_rows, C), dtype=dtype)
     for i, w in enumerate(weight_words[:w_rows]):
-        wmem[i] = _fields(w, wbits, C)
+        wmem[i] = array.unpack_weights(w)
     b_rows = max([r.b_base + r.n_tiles for r in records] + [0])
     bmem = np.zeros((b_rows, C), dtype=dtype)
     for i, w in enumerate(bias_words[:b_rows]):
-        bmem[i] = _fields(w, rbits, C)
+        bmem[i] = array.unpack_results(w)[0]
     batch = len(inputs)
     a_rows = max([max(r.a_in + r.k_tiles, r.a_out + r.n_tiles) for r in records] + [0])
     amem = np.zeros((batch, a_rows, R), dtype=dtype)
@@ -129,7 +117,7 @@ def board_infer(array: ArraySpec, records: Sequence[P.LayerRecord],
         if len(words) != first.k_tiles:
             raise ValueError(f"INFER takes {first.k_tiles} activation words, not {len(words)}")
         for t, w in enumerate(words):
-            amem[b, first.a_in + t] = _fields(w, abits, R)
+            amem[b, first.a_in + t] = array.unpack_acts(w)
     out = np.zeros((batch, 0, C), dtype=dtype)
     for li, rec in enumerate(records):
         last = li == len(records) - 1
@@ -337,8 +325,7 @@ def compile_network(model: Model, pe: str, rows: int, cols: int, *,
     if rows != cols:
         raise ValueError(f"The chained path takes square arrays (rows == cols), not "
                          f"{rows}x{cols}")
-    if spec.kind == "float" and spec.accumulate in ("rounded", "fused") and \
-            spec.a_fmt == spec.w_fmt == spec.acc_fmt:
+    if P.float_chain_pe(spec):
         return _compile_float(model, spec, rows, depths=depths, bias_depth=bias_depth,
                               max_layers=max_layers, max_payload=max_payload)
     if spec.kind != "int" or spec.a_fmt != spec.w_fmt or \
@@ -479,12 +466,9 @@ def board_infer_float(array: ArraySpec, records: Sequence[P.LayerRecord],
     fmt = cast("FloatFormat", spec.a_fmt)
     R = C = array.rows
     W = fmt.width
-
-    def fields(word: int, n: int) -> list[int]:
-        return [(int(word) >> (i * W)) & ((1 << W) - 1) for i in range(n)]
     out = []
     for words in inputs:
-        amem: dict[int, list[int]] = {records[0].a_in + t: fields(w, R)
+        amem: dict[int, list[int]] = {records[0].a_in + t: array.unpack_acts(w)
                                       for t, w in enumerate(words)}
         scores: list[int] = []
         for li, rec in enumerate(records):
@@ -494,17 +478,17 @@ def board_infer_float(array: ArraySpec, records: Sequence[P.LayerRecord],
                 cols = []
                 for t in range(rec.k_tiles):
                     base = rec.w_base + (n * rec.k_tiles + t) * R
-                    cols += [fields(weight_words[base + r], C) for r in range(R)]
+                    cols += [array.unpack_weights(weight_words[base + r]) for r in range(R)]
                 B = np.array(cols, dtype=np.uint64).T                 # (C, K)
                 acc, _ = mac(np.array([x] * C, dtype=np.uint64), B, mul_fmt=fmt,
                              acc_fmt=fmt, accumulate=spec.accumulate)
-                total, _ = add(fmt, acc, np.array(fields(bias_words[rec.b_base + n], C),
-                                                  dtype=np.uint64), "rne")
+                bias = array.unpack_results(bias_words[rec.b_base + n])[0]
+                total, _ = add(fmt, acc, np.array(bias, dtype=np.uint64), "rne")
                 y = [int(v) for v in total]
                 if rec.relu:
                     y = [0 if v >> (W - 1) else v for v in y]
                 if last:
-                    scores.append(sum(v << (j * W) for j, v in enumerate(y)))
+                    scores.append(array.pack_results(y))
                 else:
                     amem[rec.a_out + n] = y
         out.append(scores)
@@ -536,8 +520,7 @@ class FloatChainedNetwork(ChainedNetwork):
         if len(result_words) != self.records[-1].n_tiles:
             raise ValueError(f"INFER returns {self.records[-1].n_tiles} result words, not "
                              f"{len(result_words)}")
-        W, C = self.fmt.width, self.array.cols
-        codes = [(int(w) >> (j * W)) & ((1 << W) - 1) for w in result_words for j in range(C)]
+        codes = [v for w in result_words for v in self.array.unpack_results(w)[0]]
         return np.asarray(decode(self.fmt, np.array(codes[:self.n_outputs], dtype=np.uint64)),
                           dtype=np.float64)
 

@@ -31,7 +31,7 @@ from .decoder import _times
 from .epilogue import Epilogue, FloatEpilogue
 from .layouts import RunArgs
 
-__all__ = ["NetSequencer", "LayerFields", "check_network_array", "float_network",
+__all__ = ["NetSequencer", "LayerFields", "check_network_array",
            "DEFAULT_MAX_LAYERS", "DEFAULT_BIAS_DEPTH"]
 
 DEFAULT_MAX_LAYERS = 16
@@ -51,20 +51,12 @@ class LayerFields(data.Struct):
     zero: 16
 
 
-def float_network(spec):
-    """The array ``spec`` chains networks in floats: ``F:F:rounded`` or ``F:F:fused`` (its
-    results are ``F`` encodings, the next layer's inputs as they are)."""
-    pe = spec.pe
-    return (pe.kind == "float" and pe.accumulate in ("rounded", "fused") and
-            pe.a_fmt == pe.w_fmt == pe.acc_fmt)
-
-
 def check_network_array(spec):
     """Raise ``ValueError`` unless networks chain on the array ``spec``
     (:class:`~hwgen.arrayspec.ArraySpec`): square (an output row is the next layer's input
     row), weight-stationary, signed integers (``intN``) or ``F:F:rounded``/``F:F:fused``
     floats. A PE pipeline is fine: the runs wait for result rows by count."""
-    num = (spec.pe.kind == "int" and spec.pe.a_fmt.signed) or float_network(spec)
+    num = (spec.pe.kind == "int" and spec.pe.a_fmt.signed) or P.float_chain_pe(spec.pe)
     if not (num and spec.dataflow == "ws" and spec.rows == spec.cols):
         raise ValueError(f"Networks chain on a square weight-stationary array of intN or "
                          f"F:F:rounded/fused PEs, not {spec.module_name}")
@@ -152,7 +144,7 @@ class NetSequencer(wiring.Component):
         m = Module()
         spec, D = self._spec, self._depths
         R, C = spec.rows, spec.cols
-        flt = float_network(spec)
+        flt = P.float_chain_pe(spec.pe)
         A = P.buffer_word_bits(spec)["results"] // C      # a result element's bits
         bits = P.buffer_word_bits(spec)["acts"] // R
         RB = P.word_bytes(P.buffer_word_bits(spec))["results"]
@@ -248,7 +240,7 @@ class NetSequencer(wiring.Component):
                     m.d.sync += n_new.eq(self.load.payload)
                     fetch(1)
                 with m.Elif(self.infer.valid):
-                    m.d.sync += [n_new.eq(n_layers), self.cycles.eq(0)]
+                    m.d.sync += self.cycles.eq(0)
                     fetch(0)
             with m.State("FETCH"):
                 m.d.comb += [self.busy.eq(1), self.stage_rd.en.eq(from_stage),

@@ -33,6 +33,7 @@ from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
     from ..arrayspec import ArraySpec
+    from ..pespec import PESpec
 
 __all__ = [
     "SYNC_REQUEST", "SYNC_RESPONSE", "PROTOCOL_VERSION", "IDENT_MAGIC",
@@ -46,7 +47,7 @@ __all__ = [
     "CRC_ALGORITHM", "crc16", "crc16_update", "encode_request", "encode_response",
     "identify_payload", "parse_identify", "parse_status", "DeviceInfo",
     "MIN_DIVISOR", "check_divisor", "divisor_for", "buffer_word_bits", "word_bytes",
-    "check_int", "addr_width",
+    "check_int", "addr_width", "float_chain_pe",
     "NET_PROTOCOL_VERSION", "CMD_LOAD_NET", "CMD_INFER", "BUF_BIAS", "LAYER_RECORD_BYTES",
     "NET_SHIFT_MIN", "LAYER_RELU", "LayerRecord", "load_net_payload", "check_layer_table",
 ]
@@ -486,6 +487,14 @@ def load_net_payload(records: Iterable[LayerRecord]) -> bytes:
     records = list(records)
     check_int("Layer count", len(records), 1, 0xFF)
     return bytes([len(records)]) + b"".join(r.pack() for r in records)
+
+
+def float_chain_pe(pe: "PESpec") -> bool:
+    """Networks chain in floats on arrays of PE ``pe`` (a :class:`~hwgen.pespec.PESpec`):
+    ``F:F:rounded`` or ``F:F:fused``, whose results are ``F`` encodings, the next layer's
+    inputs as they are (the gateware's epilogue and the chain compiler both ask this)."""
+    return bool(pe.kind == "float" and pe.accumulate in ("rounded", "fused") and
+                pe.a_fmt == pe.w_fmt == pe.acc_fmt)
 
 
 def check_layer_table(payload: bytes, info: DeviceInfo, acc_bits: int, *,
