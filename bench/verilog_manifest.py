@@ -81,10 +81,11 @@ def _generate(argv, tmp):
     return out.read_text()
 
 
-def _core_verilog():
+def _core_verilog(**kw):
     from hwgen.export import to_verilog
     from hwgen.host_link import HostLinkCore
-    return to_verilog(HostLinkCore(2, 2, "int8", "ws", divisor=12, clk_hz=12_000_000))[1]
+    return to_verilog(HostLinkCore(2, 2, "int8", "ws", divisor=12, clk_hz=12_000_000,
+                                   **kw))[1]
 
 
 def _board_files(board, **kw):
@@ -105,6 +106,7 @@ def designs():
     """name -> callable returning the design's text."""
     d = {name: (lambda argv=argv: _with_tmp(argv)) for name, argv in GENERATE.items()}
     d["host_link_core_ws_2x2_int8"] = _core_verilog
+    d["host_link_core_ws_2x2_int8_network"] = lambda: _core_verilog(network=True)
     d["board_icebreaker_ws_2x2_int8"] = lambda: _board_files("icebreaker")
     d["board_ulx3s_ws_2x2_int8"] = lambda: _board_files("ulx3s-85f")
     return d
