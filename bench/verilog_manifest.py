@@ -68,6 +68,8 @@ GENERATE = {
                        "os"],
     "array_ws_dp8": ["array", "--rows", "2", "--cols", "2", "--pe", "dp8"],
     "array_ws_ternary": ["array", "--rows", "2", "--cols", "2", "--pe", "ternary"],
+    "array_os_mx_e4m3_e2m1": ["array", "--rows", "2", "--cols", "2", "--pe", "mx:e4m3:e2m1",
+                              "--dataflow", "os"],
 }
 
 

@@ -25,13 +25,17 @@ from .pespec import DATAFLOWS, PE_GRAMMAR, PESpec, bits_width, parse_pe
 if TYPE_CHECKING:
     from .formats import FloatFormat, IntFormat
 
-__all__ = ["ArraySpec", "Elem", "MAX_DIM", "SUPPORTED_KINDS", "check_array_pe",
+__all__ = ["ArraySpec", "Elem", "MAX_DIM", "SUPPORTED_KINDS", "MX_MAX_ROWS", "check_array_pe",
            "check_pe_latency"]
 
 MAX_DIM = 64
 
-#: PE kinds the systolic array builds (every kind, in both dataflows).
-SUPPORTED_KINDS = ("int", "float", "ternary", "bitserial", "dualprec")
+#: PE kinds the systolic array builds (every kind in both dataflows, except ``mx``:
+#: output-stationary only, at most :data:`MX_MAX_ROWS` rows).
+SUPPORTED_KINDS = ("int", "float", "ternary", "bitserial", "dualprec", "mx")
+#: Most rows of an ``mx:`` array: a column's PEs close their blocks on distinct clocks (and
+#: share one FP32 accumulation unit) only while rows <= the block size, 32.
+MX_MAX_ROWS = 32
 
 
 class Elem(NamedTuple):
@@ -143,6 +147,15 @@ class ArraySpec:
             raise ValueError(f"Dataflow must be one of {', '.join(DATAFLOWS)}, not "
                              f"{self.dataflow!r}")
         check_pe_latency(self.pe, self.dataflow, self.mul_latency, self.add_latency)
+        if cast(PESpec, self.pe).kind == "mx":
+            if self.dataflow != "os":
+                raise ValueError(f"PE {cast(PESpec, self.pe).spec!r} runs in "
+                                 f"output-stationary arrays only (dataflow 'os'), not "
+                                 f"{self.dataflow!r}")
+            if self.rows > MX_MAX_ROWS:
+                raise ValueError(f"Rows must be between 1 and {MX_MAX_ROWS} for "
+                                 f"{cast(PESpec, self.pe).spec!r} (one FP32 accumulation unit "
+                                 f"per column, shared by its rows), not {self.rows!r}")
 
     # -- the PE --------------------------------------------------------------------------------
     @property
@@ -168,15 +181,19 @@ class ArraySpec:
     # -- stream words --------------------------------------------------------------------------
     @property
     def a_elem(self) -> Elem:
-        """One activation."""
+        """One activation (MX PEs: the element code with the block's E8M0 code above it)."""
         pe = cast(PESpec, self.pe)
+        if pe.kind == "mx":
+            return Elem(pe.a_fmt.width + 8)
         return (Elem(cast("FloatFormat", pe.a_fmt).width) if pe.kind == "float"
                 else _int_elem(pe.a_fmt))
 
     @property
     def w_elem(self) -> Elem:
-        """One weight (a ternary weight is a 2-bit code)."""
+        """One weight (a ternary weight is a 2-bit code; MX PEs: as :attr:`a_elem`)."""
         pe = cast(PESpec, self.pe)
+        if pe.kind == "mx":
+            return Elem(pe.w_fmt.width + 8)
         if pe.kind == "float":
             return Elem(cast("FloatFormat", pe.w_fmt).width)
         if pe.kind == "ternary":
@@ -190,7 +207,7 @@ class ArraySpec:
         pe = cast(PESpec, self.pe)
         if pe.fixed_point:
             return Elem(pe.acc_bits + 3)
-        if pe.kind == "float":
+        if pe.kind in ("float", "mx"):
             return Elem(cast("FloatFormat", pe.acc_fmt).width)
         return _int_elem(pe.acc_fmt)
 
@@ -198,7 +215,7 @@ class ArraySpec:
     def y_elem(self) -> Elem:
         """One result."""
         pe = cast(PESpec, self.pe)
-        return (Elem(cast("FloatFormat", pe.out_fmt).width) if pe.kind == "float"
+        return (Elem(cast("FloatFormat", pe.out_fmt).width) if pe.kind in ("float", "mx")
                 else _int_elem(pe.out_fmt))
 
     @property
@@ -354,7 +371,8 @@ class ArraySpec:
         ``rows·add_latency + mul_latency`` (``F:exact``: ``mul_latency + add_latency``, the
         read-out's stages)."""
         return ((self.rows + self.cols - 1) * self._planes_of(bits) + 4
-                + self.rows * self.pe_add_latency + self.mul_latency + self.readout_latency)
+                + (cast(PESpec, self.pe).kind == "mx") + self.rows * self.pe_add_latency
+                + self.mul_latency + self.readout_latency)
 
     @property
     def cycles_per_tile(self) -> int:

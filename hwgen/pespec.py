@@ -44,6 +44,14 @@ format name of :func:`hwgen.formats.parse_format` (``e4m3``, ``bf16``, ``fp16``,
                        multipliers are built from logic; see ``DualPrecisionMac``).
 ``ternary[A]``         ternary weights (2-bit codes of :mod:`hwgen.golden.tmac`) × A-bit
                        signed activations (default 8), (A+18)-bit accumulator.
+``mx:E[:EB]``          OCP MX v1.0 blocks (:mod:`hwgen.golden.mx`): activations of element
+                       format E, weights of EB (default E), each of ``e4m3 e5m2 e3m2 e2m3
+                       e2m1 int8``, 32-element blocks along K sharing an E8M0 scale. Each
+                       output is :func:`hwgen.golden.mx.mx_dot` of its row and column: the
+                       block's products summed exactly, scaled, added to an FP32 running sum
+                       with one rounding (to nearest even) per block. An operand word is the
+                       element code with the block's E8M0 code above it
+                       (:func:`hwgen.golden.mx.mx_pack_words`). Output-stationary arrays only.
 =====================  ==========================================================================
 
 Float PEs round to nearest even.
@@ -59,6 +67,7 @@ from typing import cast
 from .formats import FloatFormat, IntFormat, parse_format
 
 __all__ = ["PESpec", "parse_pe", "PE_GRAMMAR", "DATAFLOWS", "EXACT_MAX_TERMS",
+           "MX_PE_ELEMENTS", "MX_PE_BLOCK",
            "exact_acc_bits", "bits_width", "WINDOW_DEFAULT", "WINDOW_BITS"]
 
 DATAFLOWS = ("ws", "os")
@@ -71,7 +80,8 @@ WINDOW_BITS = (4, 60)
 PE_GRAMMAR = ("intN | uintN | F:ACC:rounded | F:ACC:fused | F:exact[:OUT] | "
               "F:window[L..M][:OUT] | bsWxA | "
               "dpH[:split] | "
-              "ternary[A] (F, ACC, OUT float format names such as e4m3, fp16, bf16, fp32)")
+              "ternary[A] | mx:E[:EB] (F, ACC, OUT float format names such as e4m3, fp16, "
+              "bf16, fp32; E, EB MX element formats e4m3 e5m2 e3m2 e2m3 e2m1 int8)")
 
 
 @dataclass(frozen=True)
@@ -83,13 +93,14 @@ class PESpec:
     spec : str
         Canonical spec string (``int8``, ``e4m3:fp16:rounded``, ``e4m3:exact:fp32``).
     kind : str
-        ``"int"``, ``"float"``, ``"bitserial"``, ``"dualprec"`` or ``"ternary"``.
+        ``"int"``, ``"float"``, ``"bitserial"``, ``"dualprec"``, ``"ternary"`` or ``"mx"``.
     a_fmt, w_fmt : IntFormat or FloatFormat
         Activation (A) and weight (B) operand formats; a ternary weight is a 2-bit code
-        (``w_fmt`` is ``uint2``); dual-precision operands are H-bit words (``uintH``).
+        (``w_fmt`` is ``uint2``); dual-precision operands are H-bit words (``uintH``); MX
+        operands are the element formats (``int8`` for MXINT8 elements).
     accumulate : str
-        ``"wrap"`` (integer kinds), ``"rounded"``, ``"fused"``, ``"exact"`` or
-        ``"window"``.
+        ``"wrap"`` (integer kinds), ``"rounded"``, ``"fused"``, ``"exact"``, ``"window"``
+        or ``"mx"`` (per block: exact sum, scaled, one FP32 rounding).
     acc_fmt : IntFormat or FloatFormat or None
         Format of the running sum (``None`` for exact: a Kulisch integer of ``acc_bits``).
     out_fmt : IntFormat or FloatFormat
@@ -208,6 +219,8 @@ def parse_pe(spec: PESpec | str) -> PESpec:
         return PESpec(f"ternary{ab}" if m.group(1) else "ternary", "ternary", IntFormat(ab),
                       IntFormat(2, False), "wrap", acc, acc, acc.bits)
     parts = s.split(":")
+    if parts[0] == "mx":
+        return _parse_mx(spec, parts[1:])
     if len(parts) == 3 and parts[2] in ("rounded", "fused"):
         f, acc = _float(spec, parts[0]), _float(spec, parts[1])
         return PESpec(f"{f.name}:{acc.name}:{parts[2]}", "float", f, f, parts[2], acc, acc,
@@ -230,6 +243,25 @@ def parse_pe(spec: PESpec | str) -> PESpec:
         return PESpec(f"{f.name}:window{lsb}..{msb}:{out.name}", "float", f, f, "window", None,
                       out, msb - lsb + 1, None, (lsb, msb))
     raise _bad(spec)
+
+
+#: Element formats of ``mx:`` PEs (those of :data:`hwgen.golden.mx.MX_ELEMENTS`).
+MX_PE_ELEMENTS = ("e4m3", "e5m2", "e3m2", "e2m3", "e2m1", "int8")
+#: Elements per MX block (OCP MX v1.0: 32).
+MX_PE_BLOCK = 32
+
+
+def _parse_mx(spec: object, names: list[str]) -> PESpec:
+    if not 1 <= len(names) <= 2 or any(n not in MX_PE_ELEMENTS for n in names):
+        bad = [n for n in names if n not in MX_PE_ELEMENTS]
+        why = (f"MX element format {bad[0]!r} is not one of {', '.join(MX_PE_ELEMENTS)}"
+               if bad and len(names) <= 2 else "mx takes one or two element formats")
+        raise _bad(spec, why)
+    a = parse_format(names[0])
+    w = parse_format(names[-1])
+    fp32 = parse_format("fp32")
+    canon = f"mx:{names[0]}" if names[0] == names[-1] else f"mx:{names[0]}:{names[1]}"
+    return PESpec(canon, "mx", a, w, "mx", fp32, fp32, 32)
 
 
 def exact_acc_bits(mul_fmt: FloatFormat | str, max_terms: int,

@@ -7,7 +7,8 @@
 CI runs a representative matrix (the pytest functions at the end): int8 64×64×64 on 4×4 in
 both dataflows, int8 on 2×2 (OS) and 8×8 (WS), ternary on 2×2, bit-serial on 2×2 (bs8x8 WS,
 bs4x4 OS; random ``bits`` per tile), dual-precision dp8 on 2×2 (WS, random ``low`` per tile),
-e4m3→fp16 rounded and e4m3 exact in both dataflows, e4m3→fp16 rounded pipelined (WS,
+e4m3→fp16 rounded and e4m3 exact in both dataflows, MX PEs (4×4 MXFP8 on 64×128×64, mixed
+elements, MXINT8), e4m3→fp16 rounded pipelined (WS,
 ``mul_latency`` = ``add_latency`` = 1), e4m3 exact and windowed PEs pipelined in both
 dataflows, bf16→fp32 fused (WS). Nearly all of its time is
 Verilator compiling the float arrays (the bf16 FMA array alone ~100 s of CPU). The full sweep
@@ -47,7 +48,7 @@ async def every_result_once_heavy_stalls(dut):
     B = random_matrix(rng, pe, pe.w_fmt, (K, N), weights=True)
     prec = random_precision(rng, array, M, K, N, sb)
     got, _ = await tb.gemm(A, B, prec)
-    t = tb.tiling(M, K, N)
+    t = tb.tiling(M, A.shape[1], N)          # MX operands come padded to whole blocks
     extra = await tb.expect_silence()
     bad = check(sb, array, A, B, got, "heavy stalls", prec)
     sb.finish()
@@ -176,3 +177,16 @@ def test_bf16_fp32_fused():
     # One build only: a bf16 x bf16 + fp32 FMA per PE makes the largest Verilator build here
     # (~100 s); the output-stationary fused array is in the CLI sweep.
     _run(2, 2, "bf16:fp32:fused", "ws", [[10, 33, 5], [2, 2, 2]], specials=True)
+
+
+def test_mx_arrays():
+    """``mx:`` PEs (output-stationary): a 4×4 MXFP8 array on a 64×128×64 GEMM (four blocks
+    per output) with idles, back-pressure and the no-stall rate; GEMMs whose K is not a whole
+    number of blocks (padded with zero elements by the host); random words (every element
+    code, NaN scales, a different scale on every word: a block's is its last word's);
+    mixed element formats and MXINT8 on smaller arrays."""
+    _run(4, 4, "mx:e4m3", "os", [[64, 128, 64], [5, 40, 3], [1, 1, 1]], specials=True,
+         throughput=[8, 96, 8])
+    _run(3, 2, "mx:e2m1:e5m2", "os", [[7, 70, 5], [2, 1, 2]], specials=True, idle=0.5,
+         backpressure=0.6)
+    _run(2, 3, "mx:int8:e2m3", "os", [[5, 64, 4]], specials=True)

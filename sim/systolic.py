@@ -64,7 +64,23 @@ def scoreboard():
 
 def random_matrix(rng, pe, fmt, shape, *, specials=False, weights=False):
     """Random operands of PE ``pe``: integers over the full range (ternary weights: random
-    codes), or float encodings of N(0, 1) values (``specials``: raw random encodings)."""
+    codes), or float encodings of N(0, 1) values (``specials``: raw random encodings). MX
+    PEs: operand words (K rounded up to whole blocks of 32) of N(0, 1) values times a random
+    power of two per row of A / column of B, quantized per block; ``specials``: random words
+    (every element code, NaN scales, and a different scale on every word: a block's scale
+    is its last word's)."""
+    if pe.kind == "mx":
+        from hwgen.golden.mx import mx_pack_words, mx_quantize
+        axis = 0 if weights else 1
+        shape = list(shape)
+        shape[axis] = -(-shape[axis] // 32) * 32
+        if specials:
+            return rng.integers(0, 1 << (fmt.width + 8), shape)
+        lead = [1, 1]
+        lead[1 - axis] = shape[1 - axis]
+        vals = rng.normal(0.0, 1.0, shape) * np.exp2(rng.integers(-20, 21, lead))
+        s, c = mx_quantize(vals, fmt.name, axis=axis)
+        return mx_pack_words(s, c, fmt.name, axis)
     if pe.kind == "ternary" and weights:
         return rng.integers(0, 4, shape)
     if pe.kind != "float":

@@ -17,6 +17,8 @@ PES = ["int8", "uint4", "int16", "e4m3:fp16:rounded", "bf16:fp32:fused", "e4m3:e
        "e5m2:exact:bf16", "bs8x8", "bs4x6", "dp8", "dp6:split", "ternary", "ternary4"]
 CASES = [(pe, df, rows, cols) for pe in PES for df in ("ws", "os")
          for rows, cols in ((1, 1), (2, 3), (4, 2))]
+CASES += [(pe, "os", rows, cols) for pe in ("mx:e4m3", "mx:e2m1:int8")      # OS only
+          for rows, cols in ((1, 1), (2, 3), (4, 2))]
 
 
 @pytest.mark.parametrize("pe, dataflow, rows, cols", CASES)

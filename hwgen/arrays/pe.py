@@ -139,6 +139,8 @@ def operand_shapes(pe: PESpec | str, *, aligned: bool = False
     if pe.kind == "float":
         return (unsigned(cast("FloatFormat", pe.a_fmt).width),
                 unsigned(cast("FloatFormat", pe.w_fmt).width))
+    if pe.kind == "mx":              # element code, the block's E8M0 code above it
+        return unsigned(pe.a_fmt.width + 8), unsigned(pe.w_fmt.width + 8)
     if pe.kind == "ternary":
         return _int_shape(pe.a_fmt), unsigned(2)
     return _int_shape(pe.a_fmt), _int_shape(pe.w_fmt)
@@ -150,7 +152,7 @@ def acc_shape(pe: PESpec | str) -> Shape | data.StructLayout:
     pe = cast(PESpec, parse_pe(pe))
     if pe.fixed_point:
         return data.StructLayout({"fixed": signed(pe.acc_bits), "nan": 1, "pinf": 1, "ninf": 1})
-    if pe.kind == "float":
+    if pe.kind in ("float", "mx"):
         return unsigned(cast("FloatFormat", pe.acc_fmt).width)
     return _int_shape(pe.acc_fmt)
 
@@ -158,7 +160,7 @@ def acc_shape(pe: PESpec | str) -> Shape | data.StructLayout:
 def out_shape(pe: PESpec | str) -> Shape:
     """Shape of one result."""
     pe = cast(PESpec, parse_pe(pe))
-    if pe.kind == "float":
+    if pe.kind in ("float", "mx"):
         return unsigned(cast("FloatFormat", pe.out_fmt).width)
     return _int_shape(pe.out_fmt)
 

@@ -87,6 +87,7 @@ from amaranth.lib.wiring import In, Out
 from ..arrayspec import MAX_DIM, ArraySpec
 from ..pespec import PESpec
 from ..units.intcommon import delay
+from .mxpe import mx_block_ends, mx_column
 from .pe import (PEDatapath, ReadOut, acc_shape, align_operand, operand_shapes, out_shape,
                  prealigned)
 
@@ -452,6 +453,10 @@ class SystolicArray(wiring.Component):
                 mv.d.sync += hold.eq(R - 1)
             with mv.Elif(hold != 0):
                 mv.d.sync += hold.eq(hold - 1)
+        mx = pe.kind == "mx"
+        if mx:
+            # MX PEs: a block ends on every 32nd transfer of a tile and on its last
+            block_end = mx_block_ends(mv, fire, acts.payload.last)
 
         # -- activations flow right, weights flow down, sums stay ----------------------------
         # F:exact PEs: the product reaches the sum `l_mul` cycles after its operands, so each
@@ -463,10 +468,13 @@ class SystolicArray(wiring.Component):
         res = [[Signal(acc_shp, name=f"res_{i}_{j}") for j in range(C)] for i in range(R)]
         starts = [None] * C
         modes = self._modes(mv)
+        ends = [[None] * C for _ in range(R)]     # MX: (v, last, block end, a, w) per PE
         for i in range(R):
             prev = (self._delay(mv, a_in[i], i, f"skew_a{i}"),
                     self._delay(mv, fire, i, f"skew_v{i}"),
                     self._delay(mv, fire & acts.payload.last, i, f"skew_l{i}"))
+            if mx:
+                prev += (self._delay(mv, block_end, i, f"skew_e{i}"),)
             for j in range(C):
                 a_r = Signal(a_shp, name=f"a_{i}_{j}")
                 v_r = Signal(name=f"v_{i}_{j}")
@@ -474,8 +482,14 @@ class SystolicArray(wiring.Component):
                 w_r = Signal(w_shp, name=f"w_{i}_{j}")
                 mv.d.sync += [a_r.eq(prev[0]), v_r.eq(prev[1]), l_r.eq(prev[2]),
                               w_r.eq(b_prev[j])]
-                prev = (a_r, v_r, l_r)
                 b_prev[j] = w_r
+                if mx:
+                    e_r = Signal(name=f"bend_{i}_{j}")
+                    mv.d.sync += e_r.eq(prev[3])
+                    prev = (a_r, v_r, l_r, e_r)
+                    ends[i][j] = (v_r, l_r, e_r, a_r, w_r)
+                    continue
+                prev = (a_r, v_r, l_r)
                 acc = Signal(acc_shp, name=f"acc_{i}_{j}")
                 dp = PEDatapath(pe, mul_latency=l_mul, aligned=aligned)
                 core.submodules[f"pe_{i}_{j}"] = dp
@@ -494,6 +508,11 @@ class SystolicArray(wiring.Component):
                         core.d.sync += acc.eq(dp.acc_out)
                 if i == R - 1:
                     starts[j] = v_p & l_p
+
+        if mx:
+            for j in range(C):
+                starts[j] = mx_column(core, pe, [ends[i][j] for i in range(R)],
+                                      [res[i][j] for i in range(R)], j)
 
         # -- drain: column j emits rows 0..R-1 after its bottom PE finishes a tile -----------
         # (bit-serial: one row per step, so the de-skew lines up columns that finish at

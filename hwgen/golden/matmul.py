@@ -28,6 +28,14 @@ The padding terms are ``+0 × +0``; adding them to a round-to-nearest-even sum n
 also the sequential FloatMac result over the unpadded K (:func:`hwgen.golden.fmac.mac`). For
 integer and exact PEs the result is the exact product (modulo the accumulator width).
 
+MX PEs
+------
+``mx:E[:EB]`` PEs (output-stationary) take ``A`` and ``B`` as operand words
+(:func:`hwgen.golden.mx.mx_pack_words`: element code, the block's E8M0 code above it; K a whole
+number of 32-element blocks) or as ``(scales, codes)`` pairs as :func:`hwgen.golden.mx.mx_matmul`
+takes them (padded to whole blocks here). Each output is :func:`~hwgen.golden.mx.mx_dot` of its
+row and column, rounding to nearest even: FP32 encodings.
+
 Bit-serial precision
 --------------------
 Bit-serial PEs take ``bits`` (planes accumulated, MSB first) per tile of the tiling, in tile
@@ -61,7 +69,8 @@ from .ops import add, fma, mul
 if TYPE_CHECKING:
     from .tiling import Tile, Tiling
 
-__all__ = ["matmul", "mac_step", "tile_bits", "tile_modes", "dualprec_pack", "random_operands"]
+__all__ = ["matmul", "mac_step", "mx_operands", "tile_bits", "tile_modes", "dualprec_pack",
+           "random_operands"]
 
 
 def _check(A: npt.ArrayLike, B: npt.ArrayLike, pe: PESpec | str, dataflow: str, rows: int,
@@ -197,6 +206,8 @@ def matmul(A: npt.ArrayLike, B: npt.ArrayLike, pe: PESpec | str, dataflow: str =
     only): mode per tile, see :func:`tile_modes`.
     """
     from .tiling import Tiling
+    if parse_pe(pe).kind == "mx":
+        return _mx_matmul(A, B, parse_pe(pe), dataflow, rows, cols, bits, low)
     A, B, pe = _check(A, B, pe, dataflow, rows, cols)
     M, K = A.shape
     N = B.shape[1]
@@ -243,6 +254,41 @@ def matmul(A: npt.ArrayLike, B: npt.ArrayLike, pe: PESpec | str, dataflow: str =
     return acc
 
 
+def mx_operands(A: Any, B: Any, pe: PESpec | str) -> tuple[np.ndarray, np.ndarray]:
+    """The operand words (:func:`hwgen.golden.mx.mx_pack_words`) of an ``mx:`` PE array:
+    ``A`` (M×K) and ``B`` (K×N) as words already, or as ``(scales, codes)`` pairs (scales
+    (M, ceil(K/32)) and (ceil(K/32), N)), padded to whole blocks along K."""
+    from .mx import mx_pack_words
+    pe = parse_pe(pe)
+    out = []
+    for name, x, axis, fmt in (("A", A, 1, pe.a_fmt), ("B", B, 0, pe.w_fmt)):
+        if isinstance(x, (tuple, list)) and len(x) == 2 and np.ndim(x[0]) == 2:
+            out.append(mx_pack_words(x[0], x[1], fmt.name, axis))
+        else:
+            w = np.asarray(x)
+            if w.ndim != 2 or w.dtype.kind not in "iu":
+                raise ValueError(f"MX operand {name} must be a 2-D matrix of operand words or "
+                                 f"a (scales, codes) pair, not {w.dtype} of shape {w.shape}")
+            out.append(w.astype(np.int64))
+    return out[0], out[1]
+
+
+def _mx_matmul(A: Any, B: Any, pe: PESpec, dataflow: str, rows: int, cols: int,
+               bits: Any, low: Any) -> np.ndarray:
+    from .mx import mx_matmul, mx_unpack_words
+    if dataflow != "os":
+        raise ValueError(f"PE {pe.spec!r} runs in output-stationary arrays only, not "
+                         f"{dataflow!r}")
+    if bits is not None or low is not None:
+        raise ValueError(f"Run-time bits and low mode do not apply to {pe.spec!r}")
+    a, b = mx_operands(A, B, pe)
+    a, b, pe = _check(a, b, pe, dataflow, rows, cols)
+    sa, ca = mx_unpack_words(a, pe.a_fmt.name, 1)
+    sb, cb = mx_unpack_words(b, pe.w_fmt.name, 0)
+    y, _ = mx_matmul((sa, ca), (sb, cb), pe.a_fmt.name, pe.w_fmt.name)
+    return y
+
+
 def mac_step(pe: PESpec | str, acc: npt.ArrayLike, a: npt.ArrayLike,
              b: npt.ArrayLike) -> np.ndarray:
     """One PE step of a rounded or fused float PE: ``acc ⊕ (a ⊗ b)`` (encodings)."""
@@ -263,7 +309,19 @@ def mac_step(pe: PESpec | str, acc: npt.ArrayLike, a: npt.ArrayLike,
 def random_operands(rng: np.random.Generator, pe: PESpec, M: int, K: int,
                     N: int) -> tuple[np.ndarray, np.ndarray]:
     """Random ``A`` (M x K) and ``B`` (K x N) for PE ``pe``: integers over the full range
-    (ternary weights: random codes) or float encodings of N(0, 1) values."""
+    (ternary weights: random codes) or float encodings of N(0, 1) values. MX PEs: operand
+    words of N(0, 1) values times a random power of two per row of A and column of B
+    (2**-20 .. 2**20), quantized per block (:func:`hwgen.golden.mx.mx_quantize`), K
+    rounded up to whole blocks of 32."""
+    if pe.kind == "mx":
+        from .mx import mx_pack_words, mx_quantize
+        kp = -(-K // 32) * 32
+        a = rng.normal(0, 1, (M, kp)) * np.exp2(rng.integers(-20, 21, (M, 1)))
+        b = rng.normal(0, 1, (kp, N)) * np.exp2(rng.integers(-20, 21, (1, N)))
+        sa, ca = mx_quantize(a, pe.a_fmt.name, axis=1)
+        sb, cb = mx_quantize(b, pe.w_fmt.name, axis=0)
+        return (mx_pack_words(sa, ca, pe.a_fmt.name, 1),
+                mx_pack_words(sb, cb, pe.w_fmt.name, 0))
     if pe.kind == "float":
         from .rounding import encode
         return (encode(cast(FloatFormat, pe.a_fmt), rng.normal(0, 1, (M, K))),

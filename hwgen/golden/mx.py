@@ -111,7 +111,8 @@ from .rounding import Raw, decode, raw_from_float64, round_raw, rounding_codes, 
 __all__ = ["MX_ELEMENTS", "MX_BLOCK_SIZES", "MX_SCALE_RULES", "E8M0_BIAS", "E8M0_NAN",
            "e8m0_encode", "e8m0_decode", "mx_element_encode", "mx_element_decode",
            "mx_elem_emax", "mx_elem_max", "mx_block_sum_bits", "mx_quantize", "mx_dequantize",
-           "mx_dot", "mx_matmul", "check_mx_element", "check_mx_block"]
+           "mx_dot", "mx_matmul", "check_mx_element", "check_mx_block", "mx_pack_words",
+           "mx_unpack_words", "mx_pad"]
 
 #: Element formats of the concrete MX formats (MXFP8 E4M3/E5M2, MXFP6 E3M2/E2M3, MXFP4, MXINT8).
 MX_ELEMENTS = ("e4m3", "e5m2", "e3m2", "e2m3", "e2m1", "int8")
@@ -577,3 +578,67 @@ def mx_matmul(a: tuple[npt.ArrayLike, npt.ArrayLike] | list[npt.ArrayLike],
     a3 = (sa[:, None, :], ca[:, None, :])
     b3 = (sb.T[None, :, :], cb.T[None, :, :])
     return mx_dot(a3, b3, elem, b_elem, rounding=rounding, block=block)
+
+
+# -- array operand words -----------------------------------------------------------------------
+
+def mx_pad(scales: npt.ArrayLike, codes: npt.ArrayLike, axis: int,
+           block: int = 32) -> tuple[np.ndarray, np.ndarray]:
+    """Pad an MX operand along ``axis`` (its K axis) to whole blocks: zero element codes
+    (the value 0 in every element format) appended to the last block, whose scale is kept.
+    ``scales`` has ``ceil(K / block)`` entries along ``axis``; ``codes`` has ``K``.
+
+    Padding with zero elements changes no dot product: a zero product adds nothing to the
+    block's exact sum (the hardware tiler pads this way, :mod:`hwgen.arrays.systolic`).
+    """
+    s = np.asarray(scales).astype(np.int64)
+    c = np.asarray(codes).astype(np.int64)
+    if s.ndim != c.ndim or not -c.ndim <= axis < c.ndim:
+        raise ValueError(f"Scales and codes must have the same number of axes and axis "
+                         f"{axis} must be one of them, not {s.shape} and {c.shape}")
+    k = c.shape[axis]
+    nb = -(-k // block)
+    if s.shape[axis] != nb:
+        raise ValueError(f"{k} elements along axis {axis} need {nb} scales (blocks of "
+                         f"{block}), not {s.shape[axis]}")
+    pad = [(0, 0)] * c.ndim
+    pad[axis] = (0, nb * block - k)
+    return s, np.pad(c, pad)
+
+
+def mx_pack_words(scales: npt.ArrayLike, codes: npt.ArrayLike, elem: str | FloatFormat,
+                  axis: int, block: int = 32) -> np.ndarray:
+    """MX operand → the words an ``mx:`` PE array takes: element code in the low bits, the
+    block's E8M0 code above it (``code | scale << width``, ``width`` the element's bits).
+
+    ``codes`` has ``K`` elements along ``axis`` (padded here to whole blocks, :func:`mx_pad`)
+    and ``scales`` one per block; every word of a block carries the block's scale. Returns
+    int64 words with ``ceil(K / block) * block`` entries along ``axis``.
+    """
+    el = check_mx_element(elem)
+    block = check_mx_block(block)
+    s, c = mx_pad(scales, codes, axis, block)
+    if (s < 0).any() or (s > 0xFF).any():
+        raise ValueError("Scales must be E8M0 codes 0..255")
+    if (c < 0).any() or (c >> el.width).any():
+        raise ValueError(f"Element codes of {el.name} must be 0..{(1 << el.width) - 1}")
+    return c | (np.repeat(s, block, axis=axis) << el.width)
+
+
+def mx_unpack_words(words: npt.ArrayLike, elem: str | FloatFormat, axis: int,
+                    block: int = 32) -> tuple[np.ndarray, np.ndarray]:
+    """Array operand words → ``(scales, codes)`` (:func:`mx_pack_words`'s inverse).
+
+    The scale of a block is the one its **last** word carries (the word an ``mx:`` PE
+    closes the block with); a host sends the same scale with every word of a block. The
+    length along ``axis`` must be a whole number of blocks.
+    """
+    el = check_mx_element(elem)
+    block = check_mx_block(block)
+    w = np.moveaxis(np.asarray(words).astype(np.int64), axis, -1)
+    if w.shape[-1] % block:
+        raise ValueError(f"MX operands come in whole blocks of {block} along K, not "
+                         f"{w.shape[-1]} elements (pad them: mx_pack_words)")
+    codes = w & ((1 << el.width) - 1)
+    scales = (w[..., block - 1::block] >> el.width) & 0xFF
+    return np.moveaxis(scales, -1, axis), np.moveaxis(codes, -1, axis)

@@ -16,6 +16,21 @@ from .floatraw import (RoundingMode, exp_range, range_shape, shift_stages,
 __all__ = ["FloatFMA"]
 
 
+def aligned_add(m, cw, pw, eff_sub, top):
+    """``pw ± cw`` of an FMA-style layout: ``(z, neg, mag)``, the signed sum (``top + 1``
+    bits), its sign and its magnitude (``top`` bits; ``|sum| < 2**top``). The reversed
+    difference ``cw - pw`` is formed beside the sum rather than by negating it, so one carry
+    chain lies on each path (logic in ``m.d.comb``)."""
+    cx = Signal(signed(top + 1))
+    z = Signal(signed(top + 1))
+    zr = Signal(top)
+    m.d.comb += [cx.eq(cw), z.eq(pw + Mux(eff_sub, ~cx, cx) + eff_sub), zr.eq(cx - pw)]
+    neg = z < 0
+    mag = Signal(top)
+    m.d.comb += mag.eq(Mux(neg, zr, z))
+    return z, neg, mag
+
+
 class FloatFMA(FloatOpBase):
     """``y = a * b + c``, exact product and sum, rounded once into ``out_fmt``.
 
@@ -208,13 +223,7 @@ class FloatFMA(FloatOpBase):
         # bit is at most bit top - 1, the product's far below), so top magnitude bits and a
         # sign bit hold it. The reversed difference c - p is formed beside the sum (rather
         # than negating the sum), so only one carry chain lies on each path.
-        cx = Signal(signed(top + 1))
-        z = Signal(signed(top + 1))
-        zr = Signal(top)
-        m.d.comb += [cx.eq(cw), z.eq(pw + Mux(eff_sub, ~cx, cx) + eff_sub), zr.eq(cx - pw)]
-        neg = z < 0
-        mag = Signal(top)
-        m.d.comb += mag.eq(Mux(neg, zr, z))
+        z, neg, mag = aligned_add(m, cw, pw, eff_sub, top)
         rmode = RoundingMode(self._rounding, rm)
         # An exact zero: both zero with one sign keeps it; otherwise +0 (-0 rounding down).
         sign = Mux(eff_sub & (z == 0), rmode.rdn, sp ^ neg)

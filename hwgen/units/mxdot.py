@@ -21,10 +21,12 @@ from .floatraw import (RoundingMode, check_rounding, exp_range, range_shape, sti
 from ..timing import (DelayModel, Segment, check_device, check_target_mhz, delay_model,
                       plan_cuts, plan_latency, plan_pipeline)
 from ..timing.fixed import StagePlan
+from .ffma import aligned_add
 from .intcommon import adder_tree
 from .rounder import FloatRounder, RounderGeometry
 
-__all__ = ["MxDot", "MxPlan", "MXDOT_LANES", "MXDOT_REFERENCE_DEVICE"]
+__all__ = ["MxDot", "MxPlan", "MXDOT_LANES", "MXDOT_REFERENCE_DEVICE", "mx_element",
+           "mx_product", "mx_acc_geometry", "mx_align_max", "mx_accumulate"]
 
 #: Lane counts: divisors of the 32-element block, so a block is a whole number of beats.
 MXDOT_LANES = (8, 16, 32)
@@ -73,6 +75,151 @@ def _product(a, b):
     if len(b) > 4:
         return a * b
     return adder_tree([Mux(b[k], a << k, 0) for k in range(len(b))])
+
+
+def mx_element(m, el, bits, name):
+    """One element code → ``(sign, sig, shift, nan, snan, inf, zero)``: the magnitude is
+    ``sig << shift`` units of ``2**el.lsb`` (``shift`` is ``None`` for int8)."""
+    no = Const(0, 1)
+    if el.is_int:
+        sign = bits[7]
+        mag = Signal(8, name=f"{name}_mag")       # |-128| = 128 fits in 8 unsigned bits
+        m.d.comb += mag.eq(Mux(sign, -bits.as_signed(), bits))
+        return sign, mag, None, no, no, no, mag == 0
+    raw = unpack(m, el.fmt, bits, name=name)
+    lo, hi = exp_range(el.fmt)
+    assert lo == el.lsb
+    shift = Signal(range(hi - lo + 1), name=f"{name}_sh")
+    m.d.comb += shift.eq(raw.exp - lo)
+    return raw.sign, raw.sig, shift, raw.nan, raw.snan, raw.inf, raw.zero
+
+
+def mx_product(m, ea, eb, a, b, k):
+    """The exact product of element codes ``a`` (format ``ea``) and ``b`` (``eb``), in units
+    of ``2**(ea.lsb + eb.lsb)``: ``(term, nan, pos_inf, neg_inf, invalid)``, ``term`` signed.
+    Signals are named for lane ``k`` (``a<k>``, ``b<k>``, ``p<k>``)."""
+    top_units = ea.max_units * eb.max_units
+    Wp = top_units.bit_length()
+    sa, ma, sha, na, sna, ia, za = mx_element(m, ea, a, f"a{k}")
+    sb, mb, shb, nb, snb, ib, zb = mx_element(m, eb, b, f"b{k}")
+    # A small significand multiply, then the exponents as one left shift.
+    mag = Signal(Wp, name=f"p{k}_mag")
+    shifts = [sh for sh in (sha, shb) if sh is not None]
+    shift = sum(shifts[1:], shifts[0]) if shifts else 0
+    m.d.comb += mag.eq(_product(ma, mb) << shift)
+    neg = sa ^ sb
+    # A NaN/Inf element's significand is garbage, but it is never seen: its block's
+    # result is NaN or Inf whatever the sum.
+    term = Signal(signed(Wp + 1), name=f"p{k}")
+    m.d.comb += term.eq(Mux(neg, -mag, mag))
+    inf_x_zero = (ia & zb) | (ib & za)
+    p_nan = na | nb | inf_x_zero
+    p_inf = (ia | ib) & ~p_nan
+    return term, p_nan, p_inf & ~neg, p_inf & neg, sna | snb | inf_x_zero
+
+
+def mx_acc_geometry(sum_bits, lsb):
+    """The FMA layout of an MX accumulation of a ``sum_bits`` block sum counting units of
+    ``2**lsb`` (before scaling): ``(Pp, L, K, top, (e_lo, e_hi))``, ``top`` the rounder's
+    significand width, ``(e_lo, e_hi)`` its exponent range (see :func:`mx_accumulate`)."""
+    Pp, Pc, po = sum_bits - 1, _FP32.precision, _FP32.precision
+    L = max(po + 3, Pc + 2)
+    K = Pp + po + 2
+    top = L + K + Pc
+    plo, phi = lsb - 2 * E8M0_BIAS, lsb + 2 * 255 - 2 * E8M0_BIAS
+    clo, chi = exp_range(_FP32)
+    return Pp, L, K, top, (min(plo - L, clo - L - K), max(phi - L, chi - L - K))
+
+
+def mx_align_max(sum_bits, lsb):
+    """The alignment shift's largest distance in :func:`mx_accumulate`."""
+    Pp, L, K, top, _ = mx_acc_geometry(sum_bits, lsb)
+    clo = exp_range(_FP32)[0]
+    phi = lsb + 2 * 255 - 2 * E8M0_BIAS
+    return max(min(top - 1, K - (clo - phi)), 0)
+
+
+def mx_accumulate(m, sum_bits, lsb, rounding, t, acc, side, loop_cut):
+    """``acc + 2**t_exp * t_sum`` exactly, for the shared rounder: what :class:`MxDot` and the
+    ``mx:`` array PEs do once per block (logic in ``m.d.comb``).
+
+    ``t``: dict of the block's ``sum`` (signed ``sum_bits``), ``exp`` (of the sum's LSB,
+    scales included), and its ``nan``/``pinf``/``ninf``/``inv`` flags; ``acc``: the FP32
+    accumulator; ``side``: values that ride along through the cuts (the caller's; ``rm``
+    among them for dynamic rounding, else None); ``loop_cut(name, vals)``: registers a dict
+    of values at the cut point ``name`` or returns it as is. Returns ``(raw, side)``:
+    the rounder's inputs ``[sign, exp, sig, nan, inf, invalid]`` (``exp_range`` and width
+    from :func:`mx_acc_geometry`) and the riding values after the cuts.
+
+    The FMA layout of :class:`~hwgen.units.ffma.FloatFMA`: the block sum's magnitude (Pp bits)
+    at a fixed place, L bits above the window's jam bit; the accumulator (24 bits) shifted
+    right from K places above it, what falls off jammed into bit 0; when the accumulator lies
+    more than K places above (or the block sum is zero) it stays leftmost and a nonzero block
+    sum becomes the jam bit."""
+    uc = unpack(m, _FP32, acc, name="uacc")
+    Pp, L, K, top, (e_lo, e_hi) = mx_acc_geometry(sum_bits, lsb)
+    plo, phi = lsb - 2 * E8M0_BIAS, lsb + 2 * 255 - 2 * E8M0_BIAS
+    clo, chi = exp_range(_FP32)
+    t_sum, t_exp = t["sum"], t["exp"]
+    sp = t_sum < 0
+    pmag = Signal(Pp, name="t_mag")
+    m.d.comb += pmag.eq(Mux(sp, -t_sum, t_sum))
+    p_zero = t_sum == 0
+    ep_k = Signal(range_shape(plo + K, phi + K))
+    m.d.comb += ep_k.eq(t_exp + K)
+    dist = Signal(range_shape(K - (chi - plo), K - (clo - phi)))
+    m.d.comb += dist.eq(ep_k - uc.exp)
+    above = dist < 0
+    c_dom = Signal()
+    m.d.comb += c_dom.eq(p_zero | (~uc.zero & above))
+    amax = top - 1
+    dist_hi = K - (clo - phi)
+    amt = Signal(range(max(min(amax, max(dist_hi, 0)), 0) + 1))
+    if dist_hi > 0:
+        m.d.comb += amt.eq(Mux(c_dom | above, 0, Mux(dist >= amax, amax, dist)))
+
+    # What the add and the rounder need besides the aligned accumulator; it rides through
+    # the loop's registers before the add ("dist", "align<k>", "aligned").
+    side = dict(c_dom=c_dom, c_exp=uc.exp, ep_k=ep_k, p_zero=p_zero, pmag=pmag, sp=sp,
+                c_sign=uc.sign, c_inf=uc.inf, c_nan=uc.nan, t_nan=t["nan"], t_pinf=t["pinf"],
+                t_ninf=t["ninf"], t_inv=t["inv"], **side)
+
+    v = loop_cut("dist", dict(side, c_sig=uc.sig, amt=amt))
+    c_sig, amt = v.pop("c_sig"), v.pop("amt")
+    side = v
+
+    def between(k, cur, amount):
+        v = loop_cut(f"align{k}", dict(side, cur=cur, amount=amount))
+        cur, amount = v.pop("cur"), v.pop("amount")
+        side.clear()
+        side.update(v)
+        return cur, amount
+    cw = sticky_shift_right(m, c_sig << (L + K), top, amt, mx_align_max(sum_bits, lsb),
+                            name="align", between=between)
+    v = loop_cut("aligned", dict(side, cw=cw))
+    cw = v.pop("cw")
+    side = v
+    c_dom, ep_k, p_zero, pmag, sp = (side[k] for k in ("c_dom", "ep_k", "p_zero", "pmag",
+                                                       "sp"))
+    t_nan, t_pinf, t_ninf, t_inv = (side[k] for k in ("t_nan", "t_pinf", "t_ninf",
+                                                      "t_inv"))
+    rmode = RoundingMode(rounding, side["rm"])
+    e_lsb = Signal(range_shape(e_lo, e_hi))
+    m.d.comb += e_lsb.eq(Mux(c_dom, side["c_exp"], ep_k) - (L + K))
+    pw = Mux(c_dom, ~p_zero, pmag << L)
+    eff_sub = sp ^ side["c_sign"]
+    z, neg, mag = aligned_add(m, cw, pw, eff_sub, top)     # as in FloatFMA
+    # An exact zero: zeros of one sign keep it (the zero block sum is +0); else +0, -0 in rdn.
+    sign = Mux(eff_sub & (z == 0), rmode.rdn, sp ^ neg)
+
+    tn = t_nan | (t_pinf & t_ninf)
+    t_inf = (t_pinf | t_ninf) & ~tn
+    clash = t_inf & side["c_inf"] & (t_ninf ^ side["c_sign"])
+    nan = tn | side["c_nan"] | clash
+    inv = t_inv | (t_pinf & t_ninf) | clash
+    inf = (t_inf | side["c_inf"]) & ~nan
+    inf_sign = Mux(t_inf, t_ninf, side["c_sign"])
+    return [Mux(inf, inf_sign, sign), e_lsb, mag, nan, inf, inv], side
 
 
 class MxDot(wiring.Component):
@@ -178,17 +325,8 @@ class MxDot(wiring.Component):
     # -- pipeline ----------------------------------------------------------------------------
 
     def _acc_geometry(self):
-        """The FMA layout of the accumulation (see :meth:`elaborate`): ``(Pp, L, K, top,
-        (e_lo, e_hi))``, ``top`` the rounder's significand width, ``(e_lo, e_hi)`` its
-        exponent range."""
-        W, lsb = self._sum_bits, self._lsb
-        Pp, Pc, po = W - 1, _FP32.precision, _FP32.precision
-        L = max(po + 3, Pc + 2)
-        K = Pp + po + 2
-        top = L + K + Pc
-        plo, phi = lsb - 2 * E8M0_BIAS, lsb + 2 * 255 - 2 * E8M0_BIAS
-        clo, chi = exp_range(_FP32)
-        return Pp, L, K, top, (min(plo - L, clo - L - K), max(phi - L, chi - L - K))
+        """:func:`mx_acc_geometry` of this unit's block sum."""
+        return mx_acc_geometry(self._sum_bits, self._lsb)
 
     def _rounder_geometry(self):
         _, _, _, top, exps = self._acc_geometry()
@@ -215,10 +353,7 @@ class MxDot(wiring.Component):
 
     def _align_max(self):
         """The alignment shift's largest distance."""
-        Pp, L, K, top, _ = self._acc_geometry()
-        clo = exp_range(_FP32)[0]
-        phi = self._lsb + 2 * 255 - 2 * E8M0_BIAS
-        return max(min(top - 1, K - (clo - phi)), 0)
+        return mx_align_max(self._sum_bits, self._lsb)
 
     def sum_segments(self, model: DelayModel) -> list[Segment]:
         """The block-sum path as :class:`~hwgen.timing.Segment` objects on ``model``: decode
@@ -449,22 +584,6 @@ class MxDot(wiring.Component):
 
     # -- datapath pieces ---------------------------------------------------------------------
 
-    def _element(self, m, el, bits, name):
-        """One element code → ``(sign, sig, shift, nan, snan, inf, zero)``: the magnitude is
-        ``sig << shift`` units of ``2**el.lsb`` (``shift`` is ``None`` for int8)."""
-        no = Const(0, 1)
-        if el.is_int:
-            sign = bits[7]
-            mag = Signal(8, name=f"{name}_mag")       # |-128| = 128 fits in 8 unsigned bits
-            m.d.comb += mag.eq(Mux(sign, -bits.as_signed(), bits))
-            return sign, mag, None, no, no, no, mag == 0
-        raw = unpack(m, el.fmt, bits, name=name)
-        lo, hi = exp_range(el.fmt)
-        assert lo == el.lsb
-        shift = Signal(range(hi - lo + 1), name=f"{name}_sh")
-        m.d.comb += shift.eq(raw.exp - lo)
-        return raw.sign, raw.sig, shift, raw.nan, raw.snan, raw.inf, raw.zero
-
     def elaborate(self, platform):
         m = Module()
         ea, eb = self._ea, self._eb
@@ -498,31 +617,15 @@ class MxDot(wiring.Component):
                 m.d.sync += s1_rm.eq(self.rm)
 
         # Exact products of the beat's lanes, in units of 2**lsb, and their special classes.
-        top_units = ea.max_units * eb.max_units
-        Wp = top_units.bit_length()
         terms = []
         any_nan, pos_inf, neg_inf, invalid = [], [], [], []
         for k in range(lanes):
-            sa, ma, sha, na, sna, ia, za = self._element(m, ea, s1.a[k], f"a{k}")
-            sb, mb, shb, nb, snb, ib, zb = self._element(m, eb, s1.b[k], f"b{k}")
-            # A small significand multiply, then the exponents as one left shift.
-            mag = Signal(Wp, name=f"p{k}_mag")
-            shifts = [sh for sh in (sha, shb) if sh is not None]
-            shift = sum(shifts[1:], shifts[0]) if shifts else 0
-            m.d.comb += mag.eq(_product(ma, mb) << shift)
-            neg = sa ^ sb
-            # A NaN/Inf element's significand is garbage, but it is never seen: its block's
-            # result is NaN or Inf whatever the sum.
-            term = Signal(signed(Wp + 1), name=f"p{k}")
-            m.d.comb += term.eq(Mux(neg, -mag, mag))
+            term, p_nan, p_pinf, p_ninf, p_inv = mx_product(m, ea, eb, s1.a[k], s1.b[k], k)
             terms.append(term)
-            inf_x_zero = (ia & zb) | (ib & za)
-            p_nan = na | nb | inf_x_zero
-            p_inf = (ia | ib) & ~p_nan
             any_nan.append(p_nan)
-            pos_inf.append(p_inf & ~neg)
-            neg_inf.append(p_inf & neg)
-            invalid.append(sna | snb | inf_x_zero)
+            pos_inf.append(p_pinf)
+            neg_inf.append(p_ninf)
+            invalid.append(p_inv)
         def any_of(bits):
             out = Signal()
             v = Const(0, 1)
@@ -618,38 +721,6 @@ class MxDot(wiring.Component):
         # -- stage 3: acc + X_A X_B S, exactly, rounded once into FP32 -----------------------
         acc = Signal(32, name="acc")             # +0 after reset
         acc_flags = Signal(4)
-        uc = unpack(m, _FP32, acc, name="uacc")
-
-        # The FMA layout of FloatFMA: the block sum's magnitude (Pp bits) at a fixed place,
-        # L bits above the window's jam bit; the accumulator (24 bits) shifted right from K
-        # places above it, what falls off jammed into bit 0; when the accumulator lies more
-        # than K places above (or the block sum is zero) it stays leftmost and a nonzero block
-        # sum becomes the jam bit.
-        Pp, L, K, top, (e_lo, e_hi) = self._acc_geometry()
-        plo, phi = lsb - 2 * E8M0_BIAS, lsb + 2 * 255 - 2 * E8M0_BIAS
-        clo, chi = exp_range(_FP32)
-        sp = t_sum < 0
-        pmag = Signal(Pp, name="t_mag")
-        m.d.comb += pmag.eq(Mux(sp, -t_sum, t_sum))
-        p_zero = t_sum == 0
-        ep_k = Signal(range_shape(plo + K, phi + K))
-        m.d.comb += ep_k.eq(t_exp + K)
-        dist = Signal(range_shape(K - (chi - plo), K - (clo - phi)))
-        m.d.comb += dist.eq(ep_k - uc.exp)
-        above = dist < 0
-        c_dom = Signal()
-        m.d.comb += c_dom.eq(p_zero | (~uc.zero & above))
-        amax = top - 1
-        dist_hi = K - (clo - phi)
-        amt = Signal(range(max(min(amax, max(dist_hi, 0)), 0) + 1))
-        if dist_hi > 0:
-            m.d.comb += amt.eq(Mux(c_dom | above, 0, Mux(dist >= amax, amax, dist)))
-
-        # What the add and the rounder need besides the aligned accumulator; it rides through
-        # the loop's registers before the add ("dist", "align<k>", "aligned").
-        side = dict(c_dom=c_dom, c_exp=uc.exp, ep_k=ep_k, p_zero=p_zero, pmag=pmag, sp=sp,
-                    c_sign=uc.sign, c_inf=uc.inf, c_nan=uc.nan, t_nan=t_nan, t_pinf=t_pinf,
-                    t_ninf=t_ninf, t_inv=t_inv, valid=t_valid, last=t_last, rm=t_rm)
 
         def loop_cut(name, vals):
             if name not in self._acc_cuts:
@@ -665,55 +736,19 @@ class MxDot(wiring.Component):
                 out[k] = r_
             return out
 
-        v = loop_cut("dist", dict(side, c_sig=uc.sig, amt=amt))
-        c_sig, amt = v.pop("c_sig"), v.pop("amt")
-        side = v
-
-        def between(k, cur, amount):
-            v = loop_cut(f"align{k}", dict(side, cur=cur, amount=amount))
-            cur, amount = v.pop("cur"), v.pop("amount")
-            side.clear()
-            side.update(v)
-            return cur, amount
-        cw = sticky_shift_right(m, c_sig << (L + K), top, amt, self._align_max(),
-                                name="align", between=between)
-        v = loop_cut("aligned", dict(side, cw=cw))
-        cw = v.pop("cw")
-        side = v
-        c_dom, ep_k, p_zero, pmag, sp = (side[k] for k in ("c_dom", "ep_k", "p_zero", "pmag",
-                                                           "sp"))
-        t_nan, t_pinf, t_ninf, t_inv = (side[k] for k in ("t_nan", "t_pinf", "t_ninf",
-                                                          "t_inv"))
-        rmode = RoundingMode(self._rounding, side["rm"])
-        e_lsb = Signal(range_shape(e_lo, e_hi))
-        m.d.comb += e_lsb.eq(Mux(c_dom, side["c_exp"], ep_k) - (L + K))
-        pw = Mux(c_dom, ~p_zero, pmag << L)
-        eff_sub = sp ^ side["c_sign"]
-        # As in FloatFMA: the sum, and the reversed difference beside it (one carry chain each).
-        cx = Signal(signed(top + 1))
-        z = Signal(signed(top + 1))
-        zr = Signal(top)
-        m.d.comb += [cx.eq(cw), z.eq(pw + Mux(eff_sub, ~cx, cx) + eff_sub), zr.eq(cx - pw)]
-        neg = z < 0
-        mag = Signal(top)
-        m.d.comb += mag.eq(Mux(neg, zr, z))
-        # An exact zero: zeros of one sign keep it (the zero block sum is +0); else +0, -0 in rdn.
-        sign = Mux(eff_sub & (z == 0), rmode.rdn, sp ^ neg)
-
-        tn = t_nan | (t_pinf & t_ninf)
-        t_inf = (t_pinf | t_ninf) & ~tn
-        clash = t_inf & side["c_inf"] & (t_ninf ^ side["c_sign"])
-        nan = tn | side["c_nan"] | clash
-        inv = t_inv | (t_pinf & t_ninf) | clash
-        inf = (t_inf | side["c_inf"]) & ~nan
-        inf_sign = Mux(t_inf, t_ninf, side["c_sign"])
+        raw, side = mx_accumulate(
+            m, W, lsb, self._rounding,
+            dict(sum=t_sum, exp=t_exp, nan=t_nan, pinf=t_pinf, ninf=t_ninf, inv=t_inv), acc,
+            dict(valid=t_valid, last=t_last, rm=t_rm), loop_cut)
+        e_lo, e_hi = self._acc_geometry()[4]
+        top = self._acc_geometry()[3]
         v_valid, v_last, v_rm = side["valid"], side["last"], side["rm"]
 
         # The loop's registers: those above, the rounder's input ("raw") and the rounder's own
         # cuts (under `en`, like the rest of the unit). This is safe because the next block's
         # term reaches the alignment at least max(beats, acc_latency) enabled cycles later,
         # after this block has updated the accumulator.
-        raw = [Mux(inf, inf_sign, sign), e_lsb, mag, nan, inf, inv, v_valid, v_last]
+        raw = raw + [v_valid, v_last]
         if dynamic:
             raw.append(v_rm)
         if "raw" in self._acc_cuts:
