@@ -75,10 +75,20 @@ class Board:
     def auto_pe_pipeline(self, pe, dataflow="ws"):
         """``(mul_latency, add_latency)`` for ``hwgen build --pe-pipeline auto``: the board's
         :attr:`pe_pipeline` for a weight-stationary float PE of a kind it has one for, else
-        ``(0, 0)`` (none was measured). A PE that has no pipeline (integer, bit-serial, ...,
-        exact float, output-stationary) is a ValueError: the option would be ignored."""
+        ``(0, 0)`` (none was measured); for an output-stationary MX array, the accumulation
+        pipeline planned for the board's oscillator clock. A PE that has no pipeline
+        (integer, bit-serial, ..., exact float, output-stationary) is a ValueError: the
+        option would be ignored."""
         from hwgen.pespec import parse_pe
         spec = parse_pe(pe)
+        if spec.kind == "mx" and dataflow == "os":
+            # MX arrays: the columns' accumulation pipeline the delay model gives the
+            # oscillator's clock (their block path has no register: an unreachable clock
+            # is a ValueError naming the best estimate)
+            from hwgen.arrays.pipeline import plan_pe_pipeline
+            plan = plan_pe_pipeline(spec, self.platform().default_clk_frequency / 1e6,
+                                    self.device, dataflow)
+            return plan.mul_latency, plan.add_latency
         if dataflow != "ws" or spec.kind != "float" or spec.accumulate not in ("rounded",
                                                                                "fused"):
             raise ValueError(f"--pe-pipeline auto pipelines the float PEs of weight-"

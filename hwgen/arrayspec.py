@@ -25,7 +25,8 @@ from .pespec import DATAFLOWS, PE_GRAMMAR, PESpec, bits_width, parse_pe
 if TYPE_CHECKING:
     from .formats import FloatFormat, IntFormat
 
-__all__ = ["ArraySpec", "Elem", "MAX_DIM", "SUPPORTED_KINDS", "MX_MAX_ROWS", "check_array_pe",
+__all__ = ["ArraySpec", "Elem", "MAX_DIM", "SUPPORTED_KINDS", "MX_MAX_ROWS",
+           "MX_MAX_ACC_LATENCY", "check_array_pe",
            "check_pe_latency"]
 
 MAX_DIM = 64
@@ -36,6 +37,9 @@ SUPPORTED_KINDS = ("int", "float", "ternary", "bitserial", "dualprec", "mx")
 #: Most rows of an ``mx:`` array: a column's PEs close their blocks on distinct clocks (and
 #: share one FP32 accumulation unit) only while rows <= the block size, 32.
 MX_MAX_ROWS = 32
+#: Most registers in an ``mx:`` array's column accumulation (``add_latency``): it is used once
+#: per 32-element block, so any latency below 32 keeps the array at one transfer per clock.
+MX_MAX_ACC_LATENCY = 6
 
 
 class Elem(NamedTuple):
@@ -71,6 +75,12 @@ def check_pe_latency(pe: PESpec | str, dataflow: str, mul_latency: int = 0,
             raise TypeError(f"{what} must be an integer, not {v!r}")
     if not (mul_latency or add_latency):
         return 0, 0
+    if pe.kind == "mx":
+        if mul_latency or not 0 <= add_latency <= MX_MAX_ACC_LATENCY:
+            raise ValueError(f"An MX PE pipeline is the columns' FP32 accumulation: adder "
+                             f"latency 0..{MX_MAX_ACC_LATENCY} and multiplier latency 0, not "
+                             f"{mul_latency!r} and {add_latency!r} ({pe.spec})")
+        return 0, add_latency
     kind = "exact" if pe.fixed_point else pe.accumulate   # F:window pipelines as F:exact
     if kind not in ("rounded", "fused", "exact") or (dataflow != "ws" and kind != "exact"):
         raise ValueError(f"A PE pipeline needs a weight-stationary array of F:ACC:rounded, "
@@ -371,7 +381,7 @@ class ArraySpec:
         ``rows·add_latency + mul_latency`` (``F:exact``: ``mul_latency + add_latency``, the
         read-out's stages)."""
         return ((self.rows + self.cols - 1) * self._planes_of(bits) + 4
-                + (cast(PESpec, self.pe).kind == "mx") + self.rows * self.pe_add_latency
+                + self.mx_acc_stages + self.rows * self.pe_add_latency
                 + self.mul_latency + self.readout_latency)
 
     @property
@@ -388,13 +398,22 @@ class ArraySpec:
     @property
     def pe_add_latency(self) -> int:
         """Cycles a PE holds a partial sum beyond its one register: ``add_latency``, except
-        for ``F:exact`` PEs, whose ``add_latency`` pipelines the column read-out instead."""
-        return 0 if cast(PESpec, self.pe).fixed_point else self.add_latency
+        for ``F:exact`` PEs, whose ``add_latency`` pipelines the column read-out instead, and
+        MX PEs (:attr:`mx_acc_stages`)."""
+        pe = cast(PESpec, self.pe)
+        return 0 if pe.fixed_point or pe.kind == "mx" else self.add_latency
 
     @property
     def readout_latency(self) -> int:
         """Register stages of the column read-out (``F:exact`` PEs: ``add_latency``)."""
         return self.add_latency if cast(PESpec, self.pe).fixed_point else 0
+
+    @property
+    def mx_acc_stages(self) -> int:
+        """MX PEs: clocks from a block's last product to its FP32 sum in the PE, ``1 +
+        add_latency`` (the column's register, then the accumulation's registers); 0 for
+        other PEs."""
+        return 1 + self.add_latency if cast(PESpec, self.pe).kind == "mx" else 0
 
     @property
     def ws_drain(self) -> int:

@@ -528,11 +528,19 @@ class Accelerator:
         precision: ``bits`` (bit-serial PEs: the top ``bits`` weight planes, 1..W; None: all)
         and ``low`` (dual-precision PEs: low mode, ``A`` and ``B`` holding two (H/2)-bit
         values per word as :func:`hwgen.golden.matmul.dualprec_pack` packs them), one value
-        for the whole GEMM."""
+        for the whole GEMM. MX PEs (``mx:E[:EB]``): ``A`` and ``B`` as float matrices
+        (quantized per 32-element block along K by :func:`hwgen.golden.mx.mx_quantize`, the
+        spec's floor scale rule), as pre-quantized ``(scales, codes)`` pairs, or as operand
+        words (:func:`hwgen.golden.matmul.mx_operands`); K is padded with zero elements to
+        whole blocks. The result is FP32 encodings (uint64; ``.astype(np.uint32).view(
+        np.float32)`` gives the values)."""
         from .golden.tiling import Tiling
         self._wire_bits(bits), self._check_low(low)      # bad values fail before any I/O
         prec: _Precision = dict(bits=bits, low=bool(low))
         info = self.info()
+        if cast("PESpec", self.array.pe).kind == "mx":
+            from .golden.matmul import mx_operands
+            A, B = mx_operands(A, B, self.array.pe)
         A, B = np.asarray(A), np.asarray(B)
         if A.ndim != 2 or B.ndim != 2 or A.shape[1] != B.shape[0]:
             raise ValueError(f"Matrices must be M×K and K×N, not {A.shape} and {B.shape}")
@@ -540,7 +548,7 @@ class Accelerator:
         N = B.shape[1]
         t = Tiling(M, K, N, info.rows, info.cols, info.dataflow)
         Ap, Bp = t.pad(A, B)
-        dtype = np.uint64 if cast("PESpec", self.array.pe).kind == "float" else np.int64
+        dtype = np.uint64 if cast("PESpec", self.array.pe).kind in ("float", "mx") else np.int64
         out = np.zeros((t.m_padded, t.n_padded), dtype=dtype)
         if info.dataflow == "ws":
             self._matmul_ws(t, Ap, Bp, out, prec)

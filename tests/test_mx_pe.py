@@ -106,7 +106,9 @@ def test_golden_words_and_pairs_agree_and_match_mx_dot():
 @pytest.mark.parametrize("kwargs, msg", [
     (dict(rows=2, cols=2, pe="mx:e4m3", dataflow="ws"), "output-stationary arrays only"),
     (dict(rows=MX_MAX_ROWS + 1, cols=2, pe="mx:e4m3", dataflow="os"), "between 1 and 32"),
-    (dict(rows=2, cols=2, pe="mx:e4m3", dataflow="os", mul_latency=1), "PE pipeline")])
+    (dict(rows=2, cols=2, pe="mx:e4m3", dataflow="os", mul_latency=1),
+     "adder latency 0..6 and multiplier latency 0, not 1 and 0"),
+    (dict(rows=2, cols=2, pe="mx:e4m3", dataflow="os", add_latency=7), "not 0 and 7")])
 def test_bad_arrays(kwargs, msg):
     with pytest.raises(ValueError, match=msg):
         ArraySpec(**kwargs)
@@ -122,3 +124,24 @@ def test_words_and_latency():
     assert spec.y_elem.width == 32
     assert spec.latency == ArraySpec(3, 2, "e4m3:exact", "os").latency + 1
     assert spec.module_name == "systolic_os_3x2_mx_e2m1_e4m3"
+    piped = ArraySpec(3, 2, "mx:e2m1:e4m3", "os", add_latency=4)
+    assert piped.latency == spec.latency + 4 and piped.cycles_per_tile == 3
+    assert piped.module_name == "systolic_os_3x2_mx_e2m1_e4m3_l0_4"
+
+
+def test_target_plans_the_accumulation_pipeline():
+    from hwgen.arrays.pipeline import plan_pe_pipeline
+    from hwgen.arrays.mxpe import mx_acc_cuts
+    lo = plan_pe_pipeline("mx:e4m3", 5, "ecp5-85f", "os")
+    hi = plan_pe_pipeline("mx:e4m3", 40, "ecp5-85f", "os")
+    assert (lo.mul_latency, lo.add_latency) == (0, 0)
+    assert hi.mul_latency == 0 and 1 <= hi.add_latency <= 6 and hi.estimate_mhz >= 40
+    assert len(mx_acc_cuts(parse_pe("mx:e4m3"), hi.add_latency)) == hi.add_latency
+    # one register fewer does not reach the target (the fewest registers are chosen)
+    fewer = plan_pe_pipeline("mx:e4m3", hi.estimate_mhz - 0.01, "ecp5-85f", "os")
+    assert fewer.add_latency == hi.add_latency
+    with pytest.raises(ValueError, match=r"^Target of 500 MHz is not reachable for mx:e4m3 "
+                                         r"PEs on ecp5-85f: the highest estimate is"):
+        plan_pe_pipeline("mx:e4m3", 500, "ecp5-85f", "os")
+    array = SystolicArray(2, 2, "mx:e4m3", "os", target_mhz=40, device="ecp5-85f")
+    assert array.add_latency == hi.add_latency

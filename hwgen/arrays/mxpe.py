@@ -30,10 +30,10 @@ from ..formats import parse_format
 from ..golden.mx import E8M0_BIAS, E8M0_NAN, check_mx_element, mx_block_sum_bits
 from ..pespec import MX_PE_BLOCK, PESpec
 from ..units.floatraw import range_shape
-from ..units.mxdot import mx_acc_geometry, mx_accumulate, mx_product
-from ..units.rounder import FloatRounder
+from ..units.mxdot import cut_registers, mx_acc_geometry, mx_accumulate, mx_product
+from ..units.rounder import FloatRounder, RounderGeometry
 
-__all__ = ["mx_block_ends", "mx_column"]
+__all__ = ["mx_block_ends", "mx_column", "mx_acc_cuts", "mx_pe_paths"]
 
 _FP32 = parse_format("fp32")
 
@@ -48,6 +48,31 @@ def mx_block_ends(m: Module, fire, last) -> Signal:
     with m.If(fire):
         m.d.sync += count.eq(Mux(end, 0, count + 1))
     return end
+
+
+def _reference(pe: PESpec):
+    from ..units.mxdot import MxDot
+    return MxDot(pe.a_fmt.name, b_elem=pe.w_fmt.name, lanes=8)
+
+
+def mx_acc_cuts(pe: PESpec, latency: int) -> tuple[str, ...]:
+    """The cut points of ``latency`` registers in a column's FP32 accumulation: those of an
+    :class:`~hwgen.units.mxdot.MxDot` accumulation loop of ``latency + 1`` cycles (placed by
+    the delay model of :data:`~hwgen.units.mxdot.MXDOT_REFERENCE_DEVICE`: ``"raw"`` for
+    one, then spread over the alignment, the add and the rounder)."""
+    return _reference(pe).acc_cuts_for(latency) if latency else ()
+
+
+def mx_pe_paths(pe: PESpec, model):
+    """``(block, accumulation)``: the segments of an MX PE's block-sum path (element decode,
+    the exact product and the block register's add: no register may go there) and of the
+    column's accumulation (:meth:`~hwgen.units.mxdot.MxDot.acc_segments`), on ``model``."""
+    from ..timing import Segment
+    unit = _reference(pe)
+    W, _ = mx_block_sum_bits(pe.a_fmt.name, pe.w_fmt.name, MX_PE_BLOCK)
+    block = [Segment("product", model.multiplier(pe.a_fmt.width, pe.w_fmt.width)),
+             Segment("block add", model.adder(W))]
+    return block, unit.acc_segments(model)
 
 
 def _any(values):
@@ -65,9 +90,12 @@ def _select(pick, values):
     return out
 
 
-def mx_column(core: Module, pe: PESpec, pes, res, j: int) -> Signal:
+def mx_column(core: Module, pe: PESpec, pes, res, j: int, latency: int = 0) -> Signal:
     """Column ``j`` of an MX array: its PEs' block registers and FP32 running sums, and the
-    column's accumulation unit (logic in ``core``, enable-gated by the array).
+    column's accumulation unit (logic in ``core``, enable-gated by the array) with
+    ``latency`` registers (:func:`mx_acc_cuts`). A PE's running sum is read a clock after
+    its block closes and written ``latency`` clocks later, long before its next block
+    closes (32 transfers on).
 
     ``pes``: per row, the PE's ``(valid, last, block_end, a, w)`` registers (``a``, ``w``:
     operand words); ``res``: per row, the PE's result register (written on a tile's last
@@ -118,23 +146,34 @@ def mx_column(core: Module, pe: PESpec, pes, res, j: int) -> Signal:
 
     unit = Module()
     core.submodules[f"mx_acc{j}"] = unit
+    cuts = mx_acc_cuts(pe, latency)
+
+    loop_cut = cut_registers(unit, cuts, ("row", "last"))
+
     acc_in = Signal(32, name="acc_in")
     unit.d.comb += acc_in.eq(_select(ev, accs))
     t = dict(sum=ev_sum, exp=ev_exp, nan=ev_flags[0], pinf=ev_flags[1], ninf=ev_flags[2],
              inv=ev_flags[3])
-    raw, _ = mx_accumulate(unit, W, lsb, "rne", t, acc_in, dict(rm=None),
-                           lambda name, vals: vals)
+    raw, side = mx_accumulate(unit, W, lsb, "rne", t, acc_in,
+                              dict(rm=None, row=ev, last=ev_last), loop_cut)
     _, _, _, top, exps_range = mx_acc_geometry(W, lsb)
+    v = loop_cut("raw", dict(zip(("sign", "exp", "sig", "nan", "inf", "inv"), raw),
+                             row=side["row"], last=side["last"]))
+    row, last = v.pop("row"), v.pop("last")
+    rcuts = [c for c in cuts if c in RounderGeometry(_FP32, top, exps_range).cut_points]
     unit.submodules.rounder = rnd = FloatRounder(_FP32, sig_width=top, exp_range=exps_range,
-                                                 rounding="rne")
-    sign, exp, sig, nan, inf, inv = raw
-    unit.d.comb += [rnd.sign.eq(sign), rnd.exp.eq(exp), rnd.sig.eq(sig), rnd.nan.eq(nan),
-                    rnd.inf.eq(inf), rnd.invalid.eq(inv)]
+                                                 rounding="rne", cuts=rcuts)
+    for k in range(len(rcuts)):             # the row and last ride beside the rounder's cuts
+        r_q, l_q = Signal(R, name=f"rnd_row_q{k}"), Signal(name=f"rnd_last_q{k}")
+        unit.d.sync += [r_q.eq(row), l_q.eq(last)]
+        row, last = r_q, l_q
+    unit.d.comb += [rnd.sign.eq(v["sign"]), rnd.exp.eq(v["exp"]), rnd.sig.eq(v["sig"]),
+                    rnd.nan.eq(v["nan"]), rnd.inf.eq(v["inf"]), rnd.invalid.eq(v["inv"])]
     for i in range(R):
-        with core.If(ev[i]):
-            with core.If(ev_last):
+        with core.If(row[i]):
+            with core.If(last):
                 core.d.sync += [res[i].eq(rnd.y), accs[i].eq(0)]
             with core.Else():
                 core.d.sync += accs[i].eq(rnd.y)
-    return ev[R - 1] & ev_last
+    return row[R - 1] & last
 

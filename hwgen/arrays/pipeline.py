@@ -122,10 +122,12 @@ def plan_pe_pipeline(pe: PESpec | str, target_mhz: float, device: "str",
     target = check_target_mhz(target_mhz)
     device = cast(str, check_device(device))
     spec = parse_pe(pe)
+    if spec.kind == "mx" and dataflow == "os":
+        return _plan_mx(spec, target, device, dataflow)
     if spec.kind != "float" or (dataflow != "ws" and not spec.fixed_point):
         raise ValueError(f"A target frequency pipelines the PEs of weight-stationary arrays "
                          f"of F:ACC:rounded, F:ACC:fused or F:exact PEs and of "
-                         f"output-stationary arrays of F:exact PEs; {spec.spec!r} "
+                         f"output-stationary arrays of F:exact or mx PEs; {spec.spec!r} "
                          f"({dataflow}) has no PE pipeline")
     chosen, slowest = {}, float("inf")
     for name, build, hi in (_exact_paths(spec, device) if spec.fixed_point
@@ -152,3 +154,25 @@ def plan_pe_pipeline(pe: PESpec | str, target_mhz: float, device: "str",
         mul, add = 0, chosen["fma"][0]
     check_pe_latency(spec, dataflow, mul, add)
     return PEPipeline(mul, add, target, device, slowest)
+
+
+def _plan_mx(spec: PESpec, target: float, device: str, dataflow: str) -> PEPipeline:
+    """MX PEs: the fewest registers in the columns' FP32 accumulation (``add_latency``,
+    :func:`~hwgen.arrays.mxpe.mx_acc_cuts`) whose estimate reaches ``target``; the PE's
+    block-sum path (product and block add) has no register and must reach it as it is."""
+    from ..arrayspec import MX_MAX_ACC_LATENCY
+    from ..timing import delay_model
+    from .mxpe import mx_acc_cuts, mx_pe_paths
+    block, acc = mx_pe_paths(spec, delay_model(device))
+    fixed = plan_cuts(block, (), device).fmax_mhz
+    best = (0, 0.0)
+    for n in range(MX_MAX_ACC_LATENCY + 1):
+        est = min(fixed, plan_cuts(acc, mx_acc_cuts(spec, n), device).fmax_mhz)
+        if est > best[1]:
+            best = (n, est)
+        if est >= target:
+            check_pe_latency(spec, dataflow, 0, n)
+            return PEPipeline(0, n, target, device, est)
+    raise ValueError(f"Target of {target:g} MHz is not reachable for {spec.spec} PEs on "
+                     f"{device}: the highest estimate is {best[1]:.1f} MHz (accumulation "
+                     f"latency {best[0]})")

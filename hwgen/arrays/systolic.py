@@ -512,7 +512,7 @@ class SystolicArray(wiring.Component):
         if mx:
             for j in range(C):
                 starts[j] = mx_column(core, pe, [ends[i][j] for i in range(R)],
-                                      [res[i][j] for i in range(R)], j)
+                                      [res[i][j] for i in range(R)], j, self.add_latency)
 
         # -- drain: column j emits rows 0..R-1 after its bottom PE finishes a tile -----------
         # (bit-serial: one row per step, so the de-skew lines up columns that finish at

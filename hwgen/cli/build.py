@@ -21,11 +21,12 @@ def add_arguments(p):
     p.add_argument("--pe-pipeline", default=None, metavar="auto",
                    help="auto: the board's PE pipeline for weight-stationary float PEs (the "
                         "smallest measured to meet its clock with a 2x2 e4m3:fp16:rounded "
-                        "array; other PEs have no pipeline: refused), instead of "
-                        "--mul-latency/--add-latency")
+                        "array) and for MX arrays (the accumulation pipeline planned for "
+                        "the board's clock); other PEs have no pipeline: refused; instead "
+                        "of --mul-latency/--add-latency")
     p.add_argument("--target-mhz", type=float, default=None, metavar="F",
                    help="pipeline the PEs (weight-stationary float PEs, exact PEs in both "
-                        "dataflows) for an F MHz clock on the "
+                        "dataflows, MX PEs) for an F MHz clock on the "
                         "board's FPGA (the delay model's fewest stages; instead of "
                         "--mul-latency/--add-latency/--pe-pipeline)")
     p.add_argument("--clock-mhz", default=None, metavar="F|auto",

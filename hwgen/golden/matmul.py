@@ -32,8 +32,9 @@ MX PEs
 ------
 ``mx:E[:EB]`` PEs (output-stationary) take ``A`` and ``B`` as operand words
 (:func:`hwgen.golden.mx.mx_pack_words`: element code, the block's E8M0 code above it; K a whole
-number of 32-element blocks) or as ``(scales, codes)`` pairs as :func:`hwgen.golden.mx.mx_matmul`
-takes them (padded to whole blocks here). Each output is :func:`~hwgen.golden.mx.mx_dot` of its
+number of 32-element blocks), as ``(scales, codes)`` pairs as :func:`hwgen.golden.mx.mx_matmul`
+takes them (padded to whole blocks here), or as float matrices quantized per block
+(:func:`mx_operands`). Each output is :func:`~hwgen.golden.mx.mx_dot` of its
 row and column, rounding to nearest even: FP32 encodings.
 
 Bit-serial precision
@@ -254,22 +255,38 @@ def matmul(A: npt.ArrayLike, B: npt.ArrayLike, pe: PESpec | str, dataflow: str =
     return acc
 
 
-def mx_operands(A: Any, B: Any, pe: PESpec | str) -> tuple[np.ndarray, np.ndarray]:
-    """The operand words (:func:`hwgen.golden.mx.mx_pack_words`) of an ``mx:`` PE array:
-    ``A`` (M×K) and ``B`` (K×N) as words already, or as ``(scales, codes)`` pairs (scales
-    (M, ceil(K/32)) and (ceil(K/32), N)), padded to whole blocks along K."""
-    from .mx import mx_pack_words
+def mx_operands(A: Any, B: Any, pe: PESpec | str, *,
+                scale_rule: str = "floor") -> tuple[np.ndarray, np.ndarray]:
+    """The operand words (:func:`hwgen.golden.mx.mx_pack_words`) of an ``mx:`` PE array, from
+    ``A`` (M×K) and ``B`` (K×N) given as
+
+    * float matrices (any float dtype): padded with zeros to whole blocks along K and
+      quantized per block along K (:func:`hwgen.golden.mx.mx_quantize`, ``scale_rule``,
+      round to nearest even; ``A`` along its rows, ``B`` along its columns);
+    * ``(scales, codes)`` pairs (scales (M, ceil(K/32)) and (ceil(K/32), N)), padded to whole
+      blocks with zero elements;
+    * integer matrices: operand words already (K a whole number of blocks).
+    """
+    from .mx import mx_pack_words, mx_quantize
     pe = parse_pe(pe)
     out = []
     for name, x, axis, fmt in (("A", A, 1, pe.a_fmt), ("B", B, 0, pe.w_fmt)):
         if isinstance(x, (tuple, list)) and len(x) == 2 and np.ndim(x[0]) == 2:
             out.append(mx_pack_words(x[0], x[1], fmt.name, axis))
-        else:
-            w = np.asarray(x)
-            if w.ndim != 2 or w.dtype.kind not in "iu":
-                raise ValueError(f"MX operand {name} must be a 2-D matrix of operand words or "
-                                 f"a (scales, codes) pair, not {w.dtype} of shape {w.shape}")
-            out.append(w.astype(np.int64))
+            continue
+        w = np.asarray(x)
+        if w.ndim == 2 and w.dtype.kind == "f":
+            pad = [(0, 0), (0, 0)]
+            pad[axis] = (0, -w.shape[axis] % 32)
+            sc, codes = mx_quantize(np.pad(w.astype(np.float64), pad), fmt.name, axis=axis,
+                                    scale_rule=scale_rule)
+            out.append(mx_pack_words(sc, codes, fmt.name, axis))
+            continue
+        if w.ndim != 2 or w.dtype.kind not in "iu":
+            raise ValueError(f"MX operand {name} must be a 2-D float matrix, a (scales, codes) "
+                             f"pair or a matrix of operand words, not {w.dtype} of shape "
+                             f"{w.shape}")
+        out.append(w.astype(np.int64))
     return out[0], out[1]
 
 

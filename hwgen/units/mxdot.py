@@ -139,6 +139,30 @@ def mx_align_max(sum_bits, lsb):
     return max(min(top - 1, K - (clo - phi)), 0)
 
 
+def cut_registers(m, cuts, kept, en=None):
+    """``loop_cut(name, vals)`` for :func:`mx_accumulate`: at a cut point ``name`` in
+    ``cuts``, each value of the dict ``vals`` (None passes through) through a register named
+    ``<name>_<key>`` (reset only for the keys in ``kept``; loaded when ``en`` is high, if
+    given); elsewhere ``vals`` as they are."""
+    def loop_cut(name, vals):
+        if name not in cuts:
+            return vals
+        out = {}
+        for k, v in vals.items():
+            if v is None:
+                out[k] = v
+                continue
+            r_ = Signal(v.shape(), name=f"{name}_{k}", reset_less=k not in kept)
+            if en is None:
+                m.d.sync += r_.eq(v)
+            else:
+                with m.If(en):
+                    m.d.sync += r_.eq(v)
+            out[k] = r_
+        return out
+    return loop_cut
+
+
 def mx_accumulate(m, sum_bits, lsb, rounding, t, acc, side, loop_cut):
     """``acc + 2**t_exp * t_sum`` exactly, for the shared rounder: what :class:`MxDot` and the
     ``mx:`` array PEs do once per block (logic in ``m.d.comb``).
@@ -395,6 +419,12 @@ class MxDot(wiring.Component):
             return ("raw",) * (n - 1)
         return plan_latency(self.acc_segments(delay_model(MXDOT_REFERENCE_DEVICE)), n - 1,
                             MXDOT_REFERENCE_DEVICE).cuts
+
+    def acc_cuts_for(self, registers: int) -> tuple[str, ...]:
+        """The cut points of ``registers`` registers on the accumulation path, as an explicit
+        ``acc_latency = registers + 1`` places them (on the delay model of
+        :data:`MXDOT_REFERENCE_DEVICE`), whatever this unit's own lanes allow."""
+        return self._acc_table(registers + 1)
 
     def _choose_pipeline(self, sum_latency, acc_latency, sum_cuts, acc_cuts, target_mhz,
                          device):
@@ -722,19 +752,7 @@ class MxDot(wiring.Component):
         acc = Signal(32, name="acc")             # +0 after reset
         acc_flags = Signal(4)
 
-        def loop_cut(name, vals):
-            if name not in self._acc_cuts:
-                return vals
-            out = {}
-            for k, v in vals.items():
-                if v is None:
-                    out[k] = v
-                    continue
-                r_ = Signal(v.shape(), name=f"{name}_{k}", reset_less=k != "valid")
-                with m.If(en):
-                    m.d.sync += r_.eq(v)
-                out[k] = r_
-            return out
+        loop_cut = cut_registers(m, self._acc_cuts, ("valid",), en)
 
         raw, side = mx_accumulate(
             m, W, lsb, self._rounding,
