@@ -118,11 +118,13 @@ def r2_values(model, space, accumulate):
 
 def golden_mismatches(model, cand, accumulate, n=8):
     """``[layers, results, mismatches]`` of the first ``n`` test inputs' MAC layers against
-    the systolic array's golden model (4x4 weight-stationary) for ``cand``."""
+    the systolic array's golden model (4x4 weight-stationary; MX candidates: their ``mx:E``
+    PE, output-stationary) for ``cand``."""
     trace = layer_trace(model, cand, n, accumulate=accumulate)[1]
     pe = rtl_pe(cand, accumulate)
     bits = parse_candidate(cand).bits if isinstance(parse_candidate(cand), BitSerial) else None
-    res = golden_check(trace, pe, "ws", 4, 4, bits)
+    dataflow = "os" if isinstance(parse_candidate(cand), MX) else "ws"
+    res = golden_check(trace, pe, dataflow, 4, 4, bits)
     return [len(res), sum(t["acc"].size for t in trace), sum(r["mismatches"] for r in res)]
 
 
@@ -163,9 +165,7 @@ def bench_model(name, space, device, accumulate, synth, eval_only):
         fast = fast_ex.fast(fit)
         fast["seconds"] += r2_seconds
         best = next((r for r in base.rows() if r["name"] == exh), None)
-        if exh and not isinstance(parse_candidate(exh), MX):
-            # (an MX choice has no array PE yet: mx_dot is checked against Fractions in
-            # tests/test_explore_mx.py)
+        if exh:
             row.setdefault("golden_checks", {})[exh] = golden_mismatches(model, exh,
                                                                           accumulate)
         row[f"t{target}"] = dict(
@@ -337,13 +337,14 @@ def write_doc(sections, device, accumulate, space_spec, max_bits, path):
         "convolutions as im2col GEMMs) through the `SystolicArray` RTL under Verilator "
         "(cocotb, the host tiler with partial-sum feedback, random stalls) with the "
         "candidate's PE — `fxN` → `intN`, float `F` → `F:F:rounded` (`fused`, `F:exact:F`), "
-        "`bsW@B` → `bsWx8` with B run-time bits — and compares every result with the "
+        "`bsW@B` → `bsWx8` with B run-time bits, MX `mxfp8_e4m3` → `mx:e4m3` "
+        "(output-stationary) — and compares every result with the "
         "emulation's dot product before the bias, bit for bit (`hwgen/explore/rtl.py`). "
-        "CI runs it on the iris MLP for fx8 and bs8@5 (`rtl_tests/test_explore_rtl.py`). "
-        "Without simulating, every format chosen in the tables above (MX ones aside: no MX "
-        "array PE yet) was run through "
-        "the array's golden model (`hwgen.golden.matmul`, 4x4 weight-stationary) on the "
-        "first 8 test inputs of its model: "
+        "CI runs it on the iris MLP for fx8 and bs8@5 (`rtl_tests/test_explore_rtl.py`) and "
+        "for mxfp4_e2m1 (`tests/test_explore_mx.py`). "
+        "Without simulating, every format chosen in the tables above was run through "
+        "the array's golden model (`hwgen.golden.matmul`, 4x4 weight-stationary; MX: "
+        "output-stationary) on the first 8 test inputs of its model: "
         f"{_golden_summary(sections)}.", ""]
     fits = sections[0][1]
     doc += ["## R² → normalized accuracy fits", ""]

@@ -15,13 +15,24 @@ delay model's estimate of the default pipeline, capped at the highest estimate a
 reaches (rounded down to 0.5 MHz): requested MHz, chosen latencies and the Fmax nextpnr
 reached.
 
+MX arrays (issue 19, ``array_configs``): output-stationary ``SystolicArray(R, C, "mx:E", "os",
+add_latency=N)`` on each device: an add-latency probe (one small array at 0, 3 and 6), the
+shapes of ``ARRAY_SHAPES`` (tall first: each column shares one FP32 accumulation unit) at
+the device's ``ADD_LATENCY``, and same-size int8 and e4m3:fp16:rounded OS arrays for the
+iso-area comparison; peak MAC/s = R × C × Fmax. Each tool stops after ``ARRAY_TIMEOUT_MIN``:
+a place and route stopped there keeps yosys's counts (``build/synth/mx_arrays_stopped.json``,
+not run again) and is reported as a yosys estimate. Then the largest array per device and
+element format.
+
     .venv/bin/python bench/mx.py                 # synthesize what is missing, write the doc
     .venv/bin/python bench/mx.py --quick         # UP5K only, lanes 8 only
     .venv/bin/python bench/mx.py --cached-only   # tables from the cache, no synthesis
     .venv/bin/python bench/mx.py --pipelined-only --no-write   # only the pipelined rows
+    .venv/bin/python bench/mx.py --arrays-only   # only the array rows (the rest cached only)
 """
 
 import argparse
+import json
 import sys
 import warnings
 from pathlib import Path
@@ -31,15 +42,39 @@ if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from units import add_sweep_arguments, outcome_fields, table  # noqa: E402  (bench/units.py: the Markdown table writer)
+from units import (add_sweep_arguments, outcome_fields, stopped_counts,  # noqa: E402
+                   table)  # (bench/units.py: the Markdown table writer)
 
-from hwgen.flow import get_device, tool_versions  # noqa: E402
+from hwgen.flow import ToolTimeout, default_build_root, get_device, tool_versions  # noqa: E402
+from hwgen.flow.cache import locked, read_json, write_atomic  # noqa: E402
 
 DEVICES = ["up5k", "ecp5-85f"]
 ELEMENTS = ["e4m3", "e5m2", "e3m2", "e2m3", "e2m1", "int8"]
 LANES = [8, 32]
 #: (element format, lanes) of the pipelined rows.
 PIPELINED = [("e4m3", 8), ("e2m1", 8), ("e4m3", 32), ("e2m1", 32)]
+
+#: MX arrays (issue 19): ``SystolicArray(R, C, "mx:E", "os", add_latency=N)``.
+ARRAY_ELEMENTS = ("e4m3", "e2m1")
+#: The add-latency probe per device: (element, rows, cols), at each of PROBE_LATENCIES.
+LATENCY_PROBE = {"up5k": ("e2m1", 2, 1), "ecp5-85f": ("e4m3", 4, 1)}
+PROBE_LATENCIES = (0, 3, 6)
+#: The add latency of the other array rows, per device (chosen from the probe: see the doc).
+ADD_LATENCY = {"up5k": 6, "ecp5-85f": 6}
+#: Shapes (rows, cols) per device and element, by PEs: the candidates for the largest array.
+ARRAY_SHAPES = {
+    "up5k": {"e4m3": [(1, 1), (2, 1), (4, 1)], "e2m1": [(2, 1), (4, 1), (2, 2), (8, 1)]},
+    "ecp5-85f": {"e4m3": [(32, 1)], "e2m1": [(32, 1)]},
+}
+#: Further MX rows per device, (PE, rows, cols, add latency): the unpipelined square arrays
+#: measured when the MX PEs were added.
+ARRAY_EXTRA = {"up5k": [("mx:e2m1", 2, 2, 0)], "ecp5-85f": [("mx:e4m3", 4, 4, 0)]}
+#: Same-size arrays of other PEs for the iso-area comparison: (PE, rows, cols) per device.
+ARRAY_COMPARE = {"up5k": [("int8", 2, 1), ("e4m3:fp16:rounded", 2, 1)],
+                 "ecp5-85f": [("int8", 32, 1), ("e4m3:fp16:rounded", 32, 1)]}
+#: Each tool's time limit in the array sweep: a place and route stopped there is recorded
+#: (``build/synth/mx_arrays_stopped.json``, yosys's counts) and not run again.
+ARRAY_TIMEOUT_MIN = 12.0
 
 
 def configs(lanes=LANES):
@@ -84,6 +119,24 @@ def pipelined_configs(device, pipelined=PIPELINED):
     return out
 
 
+def array_configs(device, elements=ARRAY_ELEMENTS):
+    """``[(label, builder, MACs per clock, row fields)]`` of the array rows on ``device``:
+    the add-latency probe, every shape of ``ARRAY_SHAPES`` at ``ADD_LATENCY``, then the
+    rows of ``ARRAY_EXTRA`` and the same-size arrays of other PEs (``ARRAY_COMPARE``)."""
+    from hwgen.arrays.systolic import SystolicArray
+    elem, r0, c0 = LATENCY_PROBE[device]
+    points = [(f"mx:{elem}", r0, c0, lat) for lat in PROBE_LATENCIES]
+    points += [(f"mx:{e}", r, c, ADD_LATENCY[device]) for e in elements
+               for r, c in ARRAY_SHAPES[device][e]]
+    points += ARRAY_EXTRA[device] + [(pe, r, c, 0) for pe, r, c in ARRAY_COMPARE[device]]
+    out = []
+    for pe, r, c, lat in dict.fromkeys(points):
+        out.append((f"{r}×{c} {pe}", (lambda pe=pe, r=r, c=c, lat=lat:
+                                      SystolicArray(r, c, pe, "os", add_latency=lat)),
+                    float(r * c), dict(pe=pe, rows=r, cols=c, add_lat=lat, pes=r * c)))
+    return out
+
+
 def _build(builder):
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
@@ -107,11 +160,50 @@ def macs_per_clock(unit, n_blocks=64, blocks_per_dot=4):
     return 32 * len(dots) * blocks_per_dot / clocks
 
 
-def measure_all(cfgs, devices, *, cached_only, scheduler, workers):
-    """Rows for every configuration on every device; the missing syntheses run as one sweep
-    (:func:`hwgen.flow.sweep.synthesize_jobs`: a local Dask cluster, ``--scheduler`` or
-    ``--workers 1``)."""
+def _stopped_path():
+    return Path(default_build_root()) / "mx_arrays_stopped.json"
+
+
+def synthesize_stopping(jobs, *, timeout_min=None, cached_only=False, **sweep):
+    """:func:`hwgen.flow.sweep.synthesize_jobs` of ``jobs``, each tool stopped after
+    ``timeout_min`` minutes; a job stopped there gives (and later runs, without running it
+    again) its record ``{"minutes": ..., "unit": yosys's counts or None}``, kept in
+    ``build/synth/mx_arrays_stopped.json`` (a stopped run is not in the cache)."""
     from hwgen.flow.sweep import synthesize_jobs
+    path = _stopped_path()
+    stopped = read_json(path) or {}
+    outs = iter(synthesize_jobs([j for j in jobs if j.key not in stopped],
+                                cached_only=cached_only, **sweep,
+                                timeout=timeout_min * 60 if timeout_min else None))
+    out = []
+    for job in jobs:
+        o = stopped.get(job.key) or next(outs)
+        if isinstance(o, ToolTimeout):
+            o = dict(minutes=timeout_min, top=job.top, device=job.device.name,
+                     unit=stopped_counts(o, job.top, job.device.name))
+            with locked(path.with_suffix(".lock")):
+                data = read_json(path) or {}
+                data[job.key] = o
+                write_atomic(path, json.dumps(data, indent=2, sort_keys=True) + "\n")
+        out.append(o)
+    return out
+
+
+def _stopped_fields(record):
+    """Table fields of a run whose place and route was stopped (:func:`synthesize_stopping`):
+    yosys's counts, no Fmax."""
+    why = f"P&R stopped at the {record['minutes']:g}-min limit"
+    if not record.get("unit"):
+        return dict(status=why + " (yosys had not finished)")
+    u = record["unit"]
+    return dict(status=why + ": yosys estimate only", lut=u.get("lut", 0),
+                carry=u.get("carry", 0), ff=u.get("ff", 0), dsp=u.get("dsp", 0))
+
+
+def measure_all(cfgs, devices, *, cached_only, scheduler, workers, timeout_min=None):
+    """Rows for every configuration on every device; the missing syntheses run as one sweep
+    (:func:`synthesize_stopping`: a local Dask cluster, ``--scheduler`` or ``--workers 1``;
+    each tool stopped after ``timeout_min`` minutes)."""
     from hwgen.flow.synth import plan_synthesis, synthesis_verilog
     points = []
     for dev in devices:
@@ -120,20 +212,24 @@ def measure_all(cfgs, devices, *, cached_only, scheduler, workers):
             top, text = synthesis_verilog(comp, dev)
             row = dict(name=label, module=top, device=dev, status="ok",
                        rate=rate if rate is not None else macs_per_clock(comp))
-            if req:
+            if req and isinstance(req[0], dict):      # an array row's own fields
+                row.update(req[0])
+            elif req:
                 row.update(requested=req[0], sum_lat=comp.sum_latency,
                            acc_lat=comp.acc_latency, latency=comp.latency,
                            estimate=comp.plan.fmax_mhz)
             points.append((row, plan_synthesis(text, top, dev)))
-    outcomes = synthesize_jobs([job for _, job in points], scheduler=scheduler,
-                               workers=workers, cached_only=cached_only)
+    outcomes = synthesize_stopping([job for _, job in points], scheduler=scheduler,
+                                   workers=workers, cached_only=cached_only,
+                                   timeout_min=timeout_min)
     rows = []
     for (row, _job), r in zip(points, outcomes):
-        row.update(outcome_fields(r))
+        row.update(_stopped_fields(r) if isinstance(r, dict) else outcome_fields(r))
         row["status"] = row["status"].replace("|", "\\|")     # a nextpnr message in a cell
-        if row["status"] == "ok":
+        if "lut" in row:
             fam = get_device(row["device"]).family
             row["area"] = row["lut"] + (2 * row["carry"] if fam == "ecp5" else 0)
+        if row["status"] == "ok":
             row["gmacs"] = row["rate"] * row["fmax"] / 1000
             row["per_klut"] = row["gmacs"] * 1e6 / row["area"] if row["area"] else None
             if "requested" in row:
@@ -149,7 +245,82 @@ PIPE_COLS = (["name", "module", "requested", "sum_lat", "acc_lat", "latency", "e
               "MAC/clk", "GMAC/s", "MMAC/s per kLUT", "status"])
 
 
-def report(rows, devices, pipe_rows=()):
+ARRAY_COLS = (["name", "module", "add_lat", "lut", "carry", "ff", "dsp", "area", "fmax", "rate",
+               "gmacs", "per_klut", "status"],
+              ["configuration", "module", "add latency", "LUT4", "carry", "FF", "DSP",
+               "LUT4 slots", "Fmax MHz", "MACs/clk", "peak GMAC/s", "MMAC/s per kLUT",
+               "status"])
+
+
+def largest_arrays(array_rows, devices):
+    """Per device and element format of ``ARRAY_SHAPES``: the array of the most PEs that was
+    placed and routed, and (when larger) the largest whose yosys counts fit the device
+    although its place and route was stopped: ``[(device, element, routed row or None,
+    yosys-only row or None)]``."""
+    out = []
+    for dev in devices:
+        size = get_device(dev).resources["lut"]
+        for e in ARRAY_ELEMENTS:
+            rs = [r for r in array_rows if r["device"] == dev and r["pe"] == f"mx:{e}"
+                  and r["add_lat"] == ADD_LATENCY[dev]]
+            routed = max((r for r in rs if r["status"] == "ok"), key=lambda r: r["pes"],
+                         default=None)
+            est = max((r for r in rs if r["status"].endswith("yosys estimate only")
+                       and r["area"] <= size and r["pes"] > (routed or {}).get("pes", 0)),
+                      key=lambda r: r["pes"], default=None)
+            out.append((dev, e, routed, est))
+    return out
+
+
+def array_section(array_rows, devices):
+    """The "MX arrays" section of the doc (issue 19)."""
+    out = ["## MX arrays (issue 19)", "",
+           "`SystolicArray(R, C, \"mx:E\", \"os\", add_latency=N)` (`hwgen synth array --rows R "
+           "--cols C --pe mx:E --dataflow os --add-latency N --device D`, docs/arrays.md "
+           "\"MX PEs\"): each PE owns one output and sums its block's element products "
+           "exactly; each column shares one FP32 accumulation unit, used once per 32 clocks, "
+           "which `add_latency` pipelines without slowing the array (one transfer per clock). "
+           "So `MACs/clk` = R × C and `peak GMAC/s` = R × C × Fmax (the array's steady rate, "
+           "fill and drain excluded). Same out-of-context flow and seed as above; each tool "
+           f"stopped after {ARRAY_TIMEOUT_MIN:g} min, a run stopped in place and route shows "
+           "yosys's counts only (no Fmax).", "",
+           "**Add latency.** The first rows of each device are the probe: one small array at "
+           "add latency " + ", ".join(map(str, PROBE_LATENCIES)) + "; every other MX row "
+           "uses " + ", ".join(f"{ADD_LATENCY[d]} on {d}" for d in devices) + "."]
+    for dev in devices:
+        probe = [r for r in array_rows if r["device"] == dev
+                 and (r["pe"], r["rows"], r["cols"]) == (f"mx:{LATENCY_PROBE[dev][0]}",
+                                                          *LATENCY_PROBE[dev][1:])]
+        got = ", ".join(f"{r['add_lat']}: {r['fmax']:.1f} MHz / {r['area']} LUT4 slots"
+                        for r in probe if r.get("fmax"))
+        if got:
+            out[-1] += f" {dev}, {probe[0]['rows']}×{probe[0]['cols']} {probe[0]['pe']}: {got}."
+    out.append("")
+    for dev in devices:
+        rs = [r for r in array_rows if r["device"] == dev]
+        if rs:
+            out += [f"### {dev}", "", table(rs, *ARRAY_COLS), ""]
+    out += ["### Largest MX array per device", "",
+            "The MX array of the most PEs (rows ≤ 32, tall shapes first: the column's "
+            "accumulation unit is the large part) among the shapes above whose yosys counts fit "
+            "the device, placed and routed with seed 1; where a larger one fits by yosys's "
+            "counts but its place and route did not finish within the limit, it is given "
+            "beside it as a yosys estimate (no Fmax, so no MAC rate).", ""]
+    big = []
+    for dev, e, routed, est in largest_arrays(array_rows, devices):
+        big.append(dict(device=dev, elem=f"mx:{e}",
+                        routed=routed["name"] if routed else "none",
+                        area=routed and routed["area"], fmax=routed and routed["fmax"],
+                        gmacs=routed and routed["gmacs"], per_klut=routed and routed["per_klut"],
+                        est=f"{est['name']}: {est['area']} LUT4 slots (yosys estimate only)"
+                        if est else ""))
+    out += [table(big, ["device", "elem", "routed", "area", "fmax", "gmacs", "per_klut", "est"],
+                  ["device", "element", "largest placed and routed", "LUT4 slots", "Fmax MHz",
+                   "peak GMAC/s", "MMAC/s per kLUT", "larger, not routed in time"]), ""]
+    return out
+
+
+def report(rows, devices, pipe_rows=(), array_rows=()):
     v = tool_versions()
     out = ["<!-- Generated by bench/mx.py: do not edit by hand. -->",
            "# OCP MX dot product: resources, Fmax and throughput", "",
@@ -193,6 +364,8 @@ def report(rows, devices, pipe_rows=()):
         rs = [r for r in pipe_rows if r["device"] == dev]
         if rs:
             out += [f"### {dev}", "", table(rs, *PIPE_COLS), ""]
+    if array_rows:
+        out += array_section(array_rows, devices)
     out += ["## Reading", ""]
     for dev in devices:
         by = {r["name"]: r for r in rows if r["device"] == dev}
@@ -225,11 +398,43 @@ def report(rows, devices, pipe_rows=()):
     out += ["", "The rows of the first tables are the default pipeline (no options): an input "
             "register, the block register and the accumulation loop in 2 cycles for 8 lanes, "
             "1 for 32.", ""]
-    out += ["## Not measured yet", "",
-            "MX processing elements inside the systolic array and the largest MX array per "
-            "device (issue 19) are not built yet. Model accuracy per MX format, beside the "
-            "plain element formats: docs/explore.md (`hwgen explore --formats mx`).", ""]
+    if array_rows:
+        out += array_reading(array_rows, rows, devices)
+    out += ["Model accuracy per MX format, beside the plain element formats: docs/explore.md "
+            "(`hwgen explore --formats mx`).", ""]
     return "\n".join(out)
+
+
+def array_reading(array_rows, rows, devices):
+    """The reading of the MX array rows: the largest arrays, and MAC rate per LUT4 against
+    the same-size arrays of other PEs and the PE operators of the first tables."""
+    out = ["## MX arrays: reading", ""]
+    for dev, e, routed, est in largest_arrays(array_rows, devices):
+        if routed:
+            line = (f"- {dev}, mx:{e}: the largest array placed and routed is {routed['name']}"
+                    f" ({routed['pes']} PEs, {routed['area']} LUT4 slots): "
+                    f"{routed['gmacs']:.2f} GMAC/s peak at {routed['fmax']:.1f} MHz, "
+                    f"{routed['per_klut']:.1f} MMAC/s per kLUT")
+            if est:
+                line += (f"; {est['name']} fits by yosys's counts ({est['area']} LUT4 slots) "
+                         f"but was not placed and routed in {ARRAY_TIMEOUT_MIN:g} min, so its "
+                         f"rate is not measured")
+            out.append(line + ".")
+    for dev in devices:
+        by = {r["name"]: r for r in rows if r["device"] == dev}
+        ops = [(name, by.get(label, {}).get("per_klut")) for name, label in
+               (("the fmac e4m3 PE operator", "fmac e4m3→fp16 rounded (float PE)"),
+                ("the imac int8 operator", "imac int8×int8→int32 (int8 PE)"))]
+        arr = [r for r in array_rows if r["device"] == dev and r.get("per_klut")
+               and r["add_lat"] == (ADD_LATENCY[dev] if r["pe"].startswith("mx:") else 0)]
+        for r0, c0 in dict.fromkeys((r, c) for _, r, c in ARRAY_COMPARE[dev]):
+            same = [r for r in arr if (r["rows"], r["cols"]) == (r0, c0)]
+            if len(same) > 1:
+                out.append(f"- {dev}, {r0}×{c0} OS arrays, MMAC/s per kLUT: " + ", ".join(
+                    f"{r['pe']} {r['per_klut']:.1f}" for r in same)
+                    + "; the PE operators alone: " + ", ".join(
+                    f"{n} {v:.1f}" for n, v in ops if v) + ".")
+    return out + [""]
 
 
 def main(argv=None):
@@ -238,20 +443,29 @@ def main(argv=None):
     ap.add_argument("--no-write", action="store_true", help="do not write docs/mx.md")
     ap.add_argument("--pipelined-only", action="store_true",
                     help="only the pipelined rows (print them; implies --no-write)")
+    ap.add_argument("--arrays-only", action="store_true",
+                    help="only the MX array rows (print them; implies --no-write)")
     add_sweep_arguments(ap)
     args = ap.parse_args(argv)
     devices = ["up5k"] if args.quick else DEVICES
     kw = dict(cached_only=args.cached_only, scheduler=args.scheduler, workers=args.workers)
     pipelined = [(e, n) for e, n in PIPELINED if not args.quick or n == 8]
-    pipe_rows = measure_all(lambda dev: pipelined_configs(dev, pipelined), devices, **kw)
+    pipe_rows = measure_all(lambda dev: pipelined_configs(dev, pipelined), devices,
+                            **dict(kw, cached_only=kw["cached_only"] or args.arrays_only))
     if args.pipelined_only:
         for dev in devices:
             print(f"## {dev}\n")
             print(table([r for r in pipe_rows if r["device"] == dev], *PIPE_COLS))
         return 0
+    array_rows = measure_all(array_configs, devices, **kw, timeout_min=ARRAY_TIMEOUT_MIN)
+    if args.arrays_only:
+        for dev in devices:
+            print(f"## {dev}\n")
+            print(table([r for r in array_rows if r["device"] == dev], *ARRAY_COLS))
+        return 0
     cfgs = configs([8] if args.quick else LANES)
     rows = measure_all(cfgs, devices, **kw)
-    text = report(rows, devices, pipe_rows)
+    text = report(rows, devices, pipe_rows, array_rows)
     print(text)
     if not args.no_write:
         (ROOT / "docs" / "mx.md").write_text(text)

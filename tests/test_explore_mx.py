@@ -3,6 +3,7 @@ reference (``fractions.Fraction`` block sums, one FP32 rounding per block writte
 design space, costs, commands, and the CLI."""
 
 import math
+import re
 from fractions import Fraction
 
 import numpy as np
@@ -84,7 +85,14 @@ def test_space_costs_and_commands():
     unit = not_built(cm.unit("mxfp8_e4m3"))
     assert unit.module_name == cm.module_name("mxfp8_e4m3")
     assert pe_commands("mxfp6_e3m2") == (
-        "hwgen generate mxdot --elem e3m2 --lanes 8 -o mxdot_e3m2_l8_rne.v", None)
+        "hwgen generate mxdot --elem e3m2 --lanes 8 -o mxdot_e3m2_l8_rne.v",
+        "hwgen build --board icebreaker --rows 2 --cols 1 --pe mx:e3m2 --dataflow os "
+        "--pe-pipeline auto")
+    assert pe_commands("mxfp8_e4m3")[1].startswith("hwgen build --board icebreaker --rows 1 "
+                                                   "--cols 1 --pe mx:e4m3 --dataflow os")
+    assert pe_commands("mxfp8_e5m2")[1] is None          # does not fit the UP5K
+    assert pe_commands("mxfp8_e5m2", device="ecp5-85f")[1].startswith(
+        "hwgen build --board ulx3s-85f --rows 8 --cols 2 --pe mx:e5m2")
     with pytest.raises(ValueError, match="MX candidate must be one of"):
         MX("mxfp5")
 
@@ -101,7 +109,20 @@ def test_cli(tmp_path, capsys):
                  "-o", str(tmp_path)]) == 0
     out = capsys.readouterr().out
     assert "hwgen generate mxdot --elem " in out
-    assert "(no hwgen build line: there is no MX array PE yet)" in out
+    assert re.search(r"hwgen build --board icebreaker --rows \d --cols 1 --pe mx:\w+ "
+                     r"--dataflow os --pe-pipeline auto", out), out
+    # the RTL check of an MX candidate needs an output-stationary array
     assert main(["explore", "--model", "mlp-iris", "--formats", "mxfp8_e4m3", "--verify-rtl",
                  "2", "--no-synth", "--quiet", "-o", str(tmp_path)]) == 2
-    assert "there is no MX array PE yet" in capsys.readouterr().err
+    assert "MX PEs need an output-stationary array (--rtl-dataflow os)" in \
+        capsys.readouterr().err
+
+
+def test_verify_rtl_on_an_mx_array(tmp_path, capsys):
+    """The iris MLP's layers, quantized per block, through a 2x2 ``mx:e2m1`` array (Verilator)
+    equal the ``mxfp4_e2m1`` emulation's dot products bit for bit."""
+    assert main(["explore", "--model", "mlp-iris", "--formats", "mxfp4_e2m1", "--verify-rtl",
+                 "2", "--rtl-dataflow", "os", "--rtl-array", "2x2", "--no-synth", "--quiet",
+                 "-o", str(tmp_path)]) == 0
+    out = capsys.readouterr().out
+    assert "mx:e2m1 array systolic_os_2x2_mx_e2m1: bit-exact" in out, out

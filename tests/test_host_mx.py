@@ -2,7 +2,8 @@
 ``hwgen build --pe mx:...`` puts on it, under Verilator) with float matrices quantized per
 block, pre-quantized ``(scales, codes)`` pairs and operand words, K not a whole number of
 blocks; each result equal to :func:`hwgen.golden.matmul.matmul` bit for bit and close to the
-float product of the dequantized operands; ``hwgen gemm`` on the same board."""
+float product of the dequantized operands; ``hwgen gemm`` on the same board; a whole model
+(``hwgen run --pe mx:e4m3``) equal to the explorer's MX emulation."""
 
 import numpy as np
 import pytest
@@ -69,3 +70,16 @@ def test_cli_gemm(capsys):
     out = capsys.readouterr().out
     assert "IDENTIFY: 2x2 mx:e4m3:e2m1 os array" in out
     assert "0 mismatches (bit-exact)" in out
+
+
+def test_cli_run_model_on_an_mx_board(tmp_path, capsys):
+    """mlp-iris layer by layer on a 2x1 ``mx:e4m3`` board: every layer's float operands
+    quantized per block by the host, the scores equal the ``mxfp8_e4m3`` emulation's."""
+    import json
+    out = tmp_path / "run.json"
+    assert main(["run", "mlp-iris", "--pe", "mx:e4m3", "--dataflow", "os", "--rows", "2",
+                 "--cols", "1", "--board", "icebreaker", "--inputs", "3", "--quiet",
+                 "--json", str(out)]) == 0, capsys.readouterr().err
+    r = json.loads(out.read_text())
+    assert r["candidate"] == "mxfp8_e4m3" and r["bit_exact"] and r["mismatches"] == 0
+    assert r["scores_compared"] == 9 and r["path"] == "layer-by-layer"

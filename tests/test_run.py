@@ -153,7 +153,9 @@ def test_candidates_of_pes():
     assert [str(candidate_for(p)[0].name) for p in ("int8", "int4")] == ["fx8", "fx4"]
     assert candidate_for("e4m3:e4m3:fused")[1] == "fused"
     assert candidate_for("bf16:exact:bf16")[1] == "exact"
-    for pe in ("e4m3:fp16:rounded", "bs8x8", "ternary", "e4m3:exact:fp16"):
+    assert [candidate_for(p)[0].name for p in ("mx:e4m3", "mx:e2m1", "mx:int8")] == \
+        ["mxfp8_e4m3", "mxfp4_e2m1", "mxint8"]
+    for pe in ("e4m3:fp16:rounded", "bs8x8", "ternary", "e4m3:exact:fp16", "mx:e4m3:e2m1"):
         with pytest.raises(ValueError, match="hwgen run computes an explorer candidate"):
             candidate_for(pe)
 

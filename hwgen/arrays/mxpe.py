@@ -51,8 +51,11 @@ def mx_block_ends(m: Module, fire, last) -> Signal:
 
 
 def _reference(pe: PESpec):
+    """The :class:`~hwgen.units.mxdot.MxDot` whose accumulation a column of ``pe`` shares
+    (only asked for its cut points and delays: never built)."""
+    from ..elaboratables import not_built
     from ..units.mxdot import MxDot
-    return MxDot(pe.a_fmt.name, b_elem=pe.w_fmt.name, lanes=8)
+    return not_built(MxDot(pe.a_fmt.name, b_elem=pe.w_fmt.name, lanes=8))
 
 
 def mx_acc_cuts(pe: PESpec, latency: int) -> tuple[str, ...]:

@@ -665,12 +665,26 @@ def _fp32(v):
     return np.asarray(v, dtype=np.float64).astype(np.float32).astype(np.float64)
 
 
-def _mx_dot(elem, xs, w):
+def _mx_dot(elem, xs, w, gemm=None, layer=None, trace=None):
     """``xs`` (..., K) values times ``w`` (O, K) values, both MX-quantized per block of 32
-    along K (zero-padded to a whole block), as FP32 values (float64 array (..., O))."""
+    along K (zero-padded to a whole block), as FP32 values (float64 array (..., O)).
+    ``gemm(layer, A, B)``, when given, computes them instead from the float matrices
+    ``A`` (M x K) and ``B`` (K x O), returning FP32 encodings: an ``mx:`` array on a board,
+    which quantizes them the same way (:meth:`hwgen.host.Accelerator.matmul`). ``trace``
+    records the GEMM as an ``mx:E`` array takes it: operand words
+    (:func:`hwgen.golden.matmul.mx_operands`) and the FP32 encodings."""
     from ..golden.mx import mx_dot, mx_quantize
     from ..golden.rounding import decode
     k = w.shape[-1]
+    if gemm is not None:
+        bits = np.asarray(gemm(layer, xs.reshape(-1, k), w.T)).astype(np.uint64)
+        return decode("fp32", bits).reshape(xs.shape[:-1] + (w.shape[0],))
+    if trace is not None:
+        from ..golden.matmul import matmul, mx_operands
+        wa, wb = mx_operands(xs.reshape(-1, k), np.ascontiguousarray(w.T), f"mx:{elem}")
+        bits = matmul(wa, wb, f"mx:{elem}", "os")
+        trace.append(dict(layer=layer, A=wa, B=wb, B_stored=wb, acc=bits))
+        return decode("fp32", bits).reshape(xs.shape[:-1] + (w.shape[0],))
     pad = (-k) % 32
     a = np.pad(xs.reshape(-1, k), ((0, 0), (0, pad)))
     b = np.pad(w, ((0, 0), (0, pad)))
@@ -680,12 +694,14 @@ def _mx_dot(elem, xs, w):
     return decode("fp32", bits).reshape(xs.shape[:-1] + (w.shape[0],))
 
 
-def mx_forward(model, candidate, x=None):
+def mx_forward(model, candidate, x=None, *, gemm=None, trace=None):
     """Scores (float64) of ``x`` (default the test inputs) for an :class:`MX` candidate:
     each ``dense``/``conv2d`` layer's dot products from :func:`hwgen.golden.mx.mx_dot` on
     its activations and weights quantized per block of 32 along K, then the bias added in
     FP32; ReLU, pooling (sums and means in float64, rounded to FP32), residual adds (FP32)
-    and reshapes on FP32 values. The model's input enters as FP32."""
+    and reshapes on FP32 values. The model's input enters as FP32. ``gemm(layer, A, B)``
+    computes the dot products instead, from the float operands; ``trace`` records each
+    layer's GEMM in operand words (see :func:`_mx_dot`)."""
     c = parse_candidate(candidate)
     if not isinstance(c, MX):
         raise ValueError(f"Not an MX candidate: {candidate!r}")
@@ -698,9 +714,9 @@ def mx_forward(model, candidate, x=None):
             o = layer["W"].shape[0]
             w = layer["W"].reshape(o, -1)
             if kind == "dense":
-                return _fp32(_mx_dot(c.elem, h, w) + _fp32(layer["b"]))
+                return _fp32(_mx_dot(c.elem, h, w, gemm, i, trace) + _fp32(layer["b"]))
             cols = im2col(h, *layer["kernel"], layer["stride"], layer["pads"])
-            y = _fp32(_mx_dot(c.elem, cols, w) + _fp32(layer["b"]))
+            y = _fp32(_mx_dot(c.elem, cols, w, gemm, i, trace) + _fp32(layer["b"]))
             return y.transpose(0, 2, 1).reshape(shape)
         if kind == "relu":
             return np.maximum(h, 0.0)
@@ -730,10 +746,7 @@ def forward(model, candidate, x=None, *, accumulate="rounded", rounding="rne", s
             raise ValueError(f"{c.name}: a bit-serial candidate takes no gemm")
         return bitserial_forward(model, c, x, scales=scales, trace=trace)
     if isinstance(c, MX):
-        if gemm is not None or trace is not None:
-            raise ValueError(f"{c.name}: an MX candidate takes no gemm or trace (no MX "
-                             f"array PE yet)")
-        return mx_forward(model, c, x)
+        return mx_forward(model, c, x, gemm=gemm, trace=trace)
     return float_forward(model, c, x, accumulate=accumulate, rounding=rounding, trace=trace,
                          gemm=gemm)
 

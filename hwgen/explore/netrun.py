@@ -22,7 +22,9 @@ same board, for the comparison the report gives.
 
 Candidate ← processing element (:func:`candidate_for`): ``intN`` → ``fxN``; ``F:F:rounded``,
 ``F:F:fused`` and ``F:exact:F`` → ``F`` with that accumulation (:mod:`hwgen.explore.rtl` shows
-why each PE computes the candidate's dot products).
+why each PE computes the candidate's dot products); ``mx:E`` (output-stationary) → the MX
+candidate of element E (``mx:e4m3`` → ``mxfp8_e4m3``): the board quantizes each layer's
+float operands per block exactly as the emulation does.
 """
 
 import math
@@ -57,8 +59,12 @@ def candidate_for(pe):
             return parse_candidate(f.name), spec.accumulate
         if spec.accumulate == "exact" and spec.out_fmt == f:
             return parse_candidate(f.name), "exact"
+    if spec.kind == "mx" and spec.a_fmt == spec.w_fmt:
+        from .emulate import MX_CANDIDATES
+        name = next(n for n, e in MX_CANDIDATES.items() if e == spec.a_fmt.name)
+        return parse_candidate(name), "mx"
     raise ValueError(f"hwgen run computes an explorer candidate: the PE must be intN, "
-                     f"F:F:rounded, F:F:fused or F:exact:F, not {spec.spec!r}")
+                     f"F:F:rounded, F:F:fused, F:exact:F or mx:E, not {spec.spec!r}")
 
 
 class LoadedNetwork:

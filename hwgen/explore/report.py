@@ -56,6 +56,17 @@ BOARD_MAX_SQUARE = {
 }
 
 
+#: ``(board, element)`` → ``(rows, cols)`` of the MX array the explorer suggests (built with
+#: ``--pe-pipeline auto``, seed 1, and met the board clock: iCEBreaker 12.4-15.2 MHz of 12;
+#: absent: it does not fit). Tall, since an ``mx:`` array shares one FP32 accumulation unit
+#: per column (docs/arrays.md).
+MX_BOARD_SHAPE = {("icebreaker", "e2m1"): (2, 1), ("icebreaker", "e2m3"): (2, 1),
+                  ("icebreaker", "e3m2"): (2, 1), ("icebreaker", "int8"): (2, 1),
+                  ("icebreaker", "e4m3"): (1, 1),
+                  **{("ulx3s-85f", e): (8, 2) for e in ("e2m1", "e2m3", "e3m2", "int8", "e4m3",
+                                                         "e5m2")}}
+
+
 def suggested_size(board, pe):
     """The side N of the ``N×N`` array :func:`pe_commands` suggests for ``pe`` on ``board``:
     at most 4, never above :data:`BOARD_MAX_SQUARE`."""
@@ -76,15 +87,23 @@ def pe_commands(name, accumulate="rounded", device="up5k"):
     """The ``hwgen generate`` and ``hwgen build`` commands for candidate ``name`` (the board
     is the one carrying ``device``, the array as large as :func:`suggested_size` says fits).
     A bit-serial candidate has no ``hwgen build`` (``None``): the boards do not carry
-    bit-serial arrays (``--verify-rtl`` simulates one); nor has an MX candidate (no MX array
-    PE yet: its command is the MX dot-product unit), nor a device without a board."""
+    bit-serial arrays (``--verify-rtl`` simulates one); nor has a device without a board. An
+    MX candidate's unit is the MX dot product; its build is an output-stationary ``mx:E``
+    array of :data:`MX_BOARD_SHAPE`, the accumulation pipelined for the board clock (none
+    when no such array fits the board)."""
     from .cost import BITSERIAL_LANES, MX_LANES
     from .emulate import MX, BitSerial, FixedPoint, parse_candidate
     from .rtl import rtl_pe
     c = parse_candidate(name)
     if isinstance(c, MX):
-        return (f"hwgen generate mxdot --elem {c.elem} --lanes {MX_LANES} "
-                f"-o mxdot_{c.elem}_l{MX_LANES}_rne.v", None)
+        gen = (f"hwgen generate mxdot --elem {c.elem} --lanes {MX_LANES} "
+               f"-o mxdot_{c.elem}_l{MX_LANES}_rne.v")
+        board = BOARDS.get(device)
+        if (board, c.elem) not in MX_BOARD_SHAPE:
+            return gen, None
+        rows, cols = MX_BOARD_SHAPE[board, c.elem]
+        return gen, (f"hwgen build --board {board} --rows {rows} --cols {cols} --pe "
+                     f"{rtl_pe(c)} --dataflow os --pe-pipeline auto")
     if isinstance(c, BitSerial):
         k, w, a = BITSERIAL_LANES, c.weight_bits, c.act_bits
         return (f"hwgen generate bsmac --lanes {k} --weight-bits {w} --act-bits {a} "
@@ -327,11 +346,12 @@ def explore(model, *, formats=None, target_loss="1%", search="exhaustive",
         gen, build = pe_commands(chosen, accumulate, device.name)
         report["commands"] = dict(generate=gen, build=build)
         from .emulate import MX, parse_candidate
+        cand = parse_candidate(chosen)
         build_line = build or (
             f"(no hwgen build line: no board carries {device.name})"
             if device.name not in BOARDS else
-            "(no hwgen build line: there is no MX array PE yet)"
-            if isinstance(parse_candidate(chosen), MX) else
+            f"(no hwgen build line: no mx:{cand.elem} array fits the {BOARDS[device.name]})"
+            if isinstance(cand, MX) else
             "(no hwgen build line: the boards do not carry bit-serial arrays)")
         print(f"  {gen}\n  {build_line}", file=out)
     else:

@@ -77,8 +77,7 @@ def rtl_pe(candidate, accumulate="rounded"):
     if isinstance(c, BitSerial):
         return f"bs{c.weight_bits}x{c.act_bits}"
     if isinstance(c, MX):
-        raise ValueError(f"{c.name}: there is no MX array PE yet (the MX dot product is the "
-                         f"mxdot unit)")
+        return f"mx:{c.elem}"
     if accumulate in ("rounded", "fused"):
         return f"{c.name}:{c.name}:{accumulate}"
     if accumulate == "exact":
@@ -98,6 +97,9 @@ def check_rtl(candidate, accumulate="rounded", dataflow="ws"):
     if isinstance(parse_candidate(candidate), BitSerial) and dataflow != "ws":
         raise ValueError(f"{parse_candidate(candidate).name}: bit-serial PEs need a "
                          f"weight-stationary array (ws), not {dataflow!r}")
+    if isinstance(parse_candidate(candidate), MX) and dataflow != "os":
+        raise ValueError(f"{parse_candidate(candidate).name}: MX PEs need an "
+                         f"output-stationary array (--rtl-dataflow os), not {dataflow!r}")
     return pe
 
 
@@ -163,7 +165,7 @@ def golden_check(trace, pe, dataflow="ws", rows=4, cols=4, bits=None):
             exp = matmul(t["A"], t["B_stored"], pe, dataflow, rows, cols, bits=bits)
         else:
             exp = matmul(t["A"], t["B"], pe, dataflow, rows, cols)
-        if pe.kind != "float":
+        if pe.kind not in ("float", "mx"):
             exp = exp.astype(object)
         bad, first = _compare(t["acc"], exp)
         out.append(dict(layer=t["layer"], shape=[*t["A"].shape, t["B"].shape[1]],
