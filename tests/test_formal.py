@@ -109,7 +109,8 @@ def _catalog_unit(name):
     return spec.build(p.parse_args([]))
 
 
-@pytest.mark.parametrize("name", ["imac", "requant", "hdec", "array-ws-int8", "array-os-int4"])
+@pytest.mark.parametrize("name", ["imac", "requant", "hdec", "array-ws-int8", "array-os-int4",
+                                  "array-os-mx:e2m1"])
 def test_streams_hold_until_ready(tmp_path, name):
     # Every output stream of the unit (catalog defaults) or 2x2 array: once valid, valid and
     # payload hold until ready, for any inputs whose streams follow the same rule; proven by

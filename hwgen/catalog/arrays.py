@@ -12,8 +12,9 @@ from .float_ops import add_target_arguments, target_kw
 
 __all__ = ["UNITS", "add_pe_pipeline_args"]
 
-_PE_HELP = (f"PE spec: {PE_GRAMMAR}; bsWxA bit-serial, dpH dual-precision; e.g. int8, "
-            "e4m3:fp16:rounded, e4m3:exact, bf16:fp32:fused, bs8x8, dp8 (default int8)")
+_PE_HELP = (f"PE spec: {PE_GRAMMAR}; bsWxA bit-serial, dpH dual-precision, mx:E OCP MX "
+            "blocks (os only); e.g. int8, e4m3:fp16:rounded, e4m3:exact, bf16:fp32:fused, "
+            "bs8x8, dp8, mx:e4m3 (default int8)")
 
 _DESCRIPTION = """\
 Verilog ports (R = rows, C = cols; stream payloads are one vector, first element in the low
@@ -31,6 +32,10 @@ bits; a = activation, w = weight, acc = running sum, y = result, of the PE):
   results__payload/valid/ready   C results: ws, one row per acts row (exact PEs: {y, acc}
                                  per element, acc to feed back as the next psum); os, the
                                  R x C tile as R rows
+MX PEs (mx:E[:EB], os only): each a and w is {scale, code}: the element code in the low bits,
+the block's E8M0 scale above it; K comes in whole blocks of 32 (a block's scale is the one
+its last word carries); results are FP32 encodings. --add-latency pipelines the columns'
+FP32 accumulation (0..6).
 Partial sums across K-tiles (ws) accumulate in the array: the host sends each result row back
 as the psum of the same row of the next K-tile. See hwgen/arrays/systolic.py."""
 
