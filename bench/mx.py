@@ -63,18 +63,27 @@ PROBE_LATENCIES = (0, 3, 6)
 ADD_LATENCY = {"up5k": 6, "ecp5-85f": 6}
 #: Shapes (rows, cols) per device and element, by PEs: the candidates for the largest array.
 ARRAY_SHAPES = {
-    "up5k": {"e4m3": [(1, 1), (2, 1), (4, 1)], "e2m1": [(2, 1), (4, 1), (2, 2), (8, 1)]},
-    "ecp5-85f": {"e4m3": [(32, 1)], "e2m1": [(32, 1)]},
+    "up5k": {"e4m3": [(1, 1), (2, 1), (3, 1), (4, 1)],
+             "e2m1": [(2, 1), (4, 1), (2, 2), (8, 1), (12, 1), (16, 1)]},
+    "ecp5-85f": {"e4m3": [(4, 1), (32, 1)], "e2m1": [(4, 1), (32, 1)]},
 }
+#: Larger candidates whose place and route would not finish in this bench's time: each tool
+#: stopped after ESTIMATE_TIMEOUT_MIN, so they give yosys's counts only (whether they fit).
+ARRAY_ESTIMATES = {"up5k": {}, "ecp5-85f": {"e4m3": [(32, 4)], "e2m1": [(32, 8), (32, 11)]}}
+ESTIMATE_TIMEOUT_MIN = 4.0
 #: Further MX rows per device, (PE, rows, cols, add latency): the unpipelined square arrays
 #: measured when the MX PEs were added.
-ARRAY_EXTRA = {"up5k": [("mx:e2m1", 2, 2, 0)], "ecp5-85f": [("mx:e4m3", 4, 4, 0)]}
+ARRAY_EXTRA = {"up5k": [("mx:e2m1", 2, 2, 0)], "ecp5-85f": []}
 #: Same-size arrays of other PEs for the iso-area comparison: (PE, rows, cols) per device.
 ARRAY_COMPARE = {"up5k": [("int8", 2, 1), ("e4m3:fp16:rounded", 2, 1)],
-                 "ecp5-85f": [("int8", 32, 1), ("e4m3:fp16:rounded", 32, 1)]}
+                 "ecp5-85f": [("int8", 4, 1), ("e4m3:fp16:rounded", 4, 1)]}
+#: nextpnr's router of the array rows per device (default: nextpnr's, router1): router1 had
+#: not routed a 32×1 mx:e4m3 array on the ECP5 85F after 12 min (thousands of overused
+#: wires at the column's row-select mux); router2 is what bench/fast_pes.py uses for arrays.
+ARRAY_ROUTER = {"ecp5-85f": "router2"}
 #: Each tool's time limit in the array sweep: a place and route stopped there is recorded
 #: (``build/synth/mx_arrays_stopped.json``, yosys's counts) and not run again.
-ARRAY_TIMEOUT_MIN = 12.0
+ARRAY_TIMEOUT_MIN = 8.0
 
 
 def configs(lanes=LANES):
@@ -119,18 +128,23 @@ def pipelined_configs(device, pipelined=PIPELINED):
     return out
 
 
-def array_configs(device, elements=ARRAY_ELEMENTS):
+def array_configs(device, elements=ARRAY_ELEMENTS, estimates=False):
     """``[(label, builder, MACs per clock, row fields)]`` of the array rows on ``device``:
     the add-latency probe, every shape of ``ARRAY_SHAPES`` at ``ADD_LATENCY``, then the
-    rows of ``ARRAY_EXTRA`` and the same-size arrays of other PEs (``ARRAY_COMPARE``)."""
+    rows of ``ARRAY_EXTRA`` and the same-size arrays of other PEs (``ARRAY_COMPARE``);
+    ``estimates``: only the shapes of ``ARRAY_ESTIMATES``."""
     from hwgen.arrays.systolic import SystolicArray
     elem, r0, c0 = LATENCY_PROBE[device]
-    points = [(f"mx:{elem}", r0, c0, lat) for lat in PROBE_LATENCIES]
-    points += [(f"mx:{e}", r, c, ADD_LATENCY[device]) for e in elements
-               for r, c in ARRAY_SHAPES[device][e]]
-    points += ARRAY_EXTRA[device] + [(pe, r, c, 0) for pe, r, c in ARRAY_COMPARE[device]]
-    out = []
-    for pe, r, c, lat in dict.fromkeys(points):
+    if estimates:
+        points = [(f"mx:{e}", r, c, ADD_LATENCY[device]) for e in elements
+                  for r, c in ARRAY_ESTIMATES[device].get(e, ())]
+    else:
+        points = [(f"mx:{elem}", r0, c0, lat) for lat in PROBE_LATENCIES]
+        points += [(f"mx:{e}", r, c, ADD_LATENCY[device]) for e in elements
+                   for r, c in ARRAY_SHAPES[device][e]]
+        points += ARRAY_EXTRA[device] + [(pe, r, c, 0) for pe, r, c in ARRAY_COMPARE[device]]
+    out = []   # smallest first: the sweep runs in this order
+    for pe, r, c, lat in sorted(dict.fromkeys(points), key=lambda p: p[1] * p[2]):
         out.append((f"{r}×{c} {pe}", (lambda pe=pe, r=r, c=c, lat=lat:
                                       SystolicArray(r, c, pe, "os", add_latency=lat)),
                     float(r * c), dict(pe=pe, rows=r, cols=c, add_lat=lat, pes=r * c)))
@@ -192,18 +206,21 @@ def synthesize_stopping(jobs, *, timeout_min=None, cached_only=False, **sweep):
 def _stopped_fields(record):
     """Table fields of a run whose place and route was stopped (:func:`synthesize_stopping`):
     yosys's counts, no Fmax."""
-    why = f"P&R stopped at the {record['minutes']:g}-min limit"
     if not record.get("unit"):
-        return dict(status=why + " (yosys had not finished)")
+        return dict(status=f"yosys stopped at the {record['minutes']:g}-min limit "
+                           "(not finished): not measured")
     u = record["unit"]
-    return dict(status=why + ": yosys estimate only", lut=u.get("lut", 0),
+    return dict(status=f"P&R stopped at the {record['minutes']:g}-min limit: yosys "
+                       "estimate only", lut=u.get("lut", 0),
                 carry=u.get("carry", 0), ff=u.get("ff", 0), dsp=u.get("dsp", 0))
 
 
-def measure_all(cfgs, devices, *, cached_only, scheduler, workers, timeout_min=None):
+def measure_all(cfgs, devices, *, cached_only, scheduler, workers, timeout_min=None,
+                routers=None):
     """Rows for every configuration on every device; the missing syntheses run as one sweep
     (:func:`synthesize_stopping`: a local Dask cluster, ``--scheduler`` or ``--workers 1``;
-    each tool stopped after ``timeout_min`` minutes)."""
+    each tool stopped after ``timeout_min`` minutes; nextpnr's router per device from
+    ``routers``, default its own)."""
     from hwgen.flow.synth import plan_synthesis, synthesis_verilog
     points = []
     for dev in devices:
@@ -218,7 +235,8 @@ def measure_all(cfgs, devices, *, cached_only, scheduler, workers, timeout_min=N
                 row.update(requested=req[0], sum_lat=comp.sum_latency,
                            acc_lat=comp.acc_latency, latency=comp.latency,
                            estimate=comp.plan.fmax_mhz)
-            points.append((row, plan_synthesis(text, top, dev)))
+            points.append((row, plan_synthesis(text, top, dev,
+                                               router=(routers or {}).get(dev))))
     outcomes = synthesize_stopping([job for _, job in points], scheduler=scheduler,
                                    workers=workers, cached_only=cached_only,
                                    timeout_min=timeout_min)
@@ -281,9 +299,13 @@ def array_section(array_rows, devices):
            "exactly; each column shares one FP32 accumulation unit, used once per 32 clocks, "
            "which `add_latency` pipelines without slowing the array (one transfer per clock). "
            "So `MACs/clk` = R × C and `peak GMAC/s` = R × C × Fmax (the array's steady rate, "
-           "fill and drain excluded). Same out-of-context flow and seed as above; each tool "
-           f"stopped after {ARRAY_TIMEOUT_MIN:g} min, a run stopped in place and route shows "
-           "yosys's counts only (no Fmax).", "",
+           "fill and drain excluded). Same out-of-context flow and seed as above, but "
+           + "; ".join(f"nextpnr's {r} on {d}" for d, r in ARRAY_ROUTER.items())
+           + f" (see `ARRAY_ROUTER`); each tool is stopped after {ARRAY_TIMEOUT_MIN:g} min, "
+           f"and after {ESTIMATE_TIMEOUT_MIN:g} min for the largest candidates (placing and "
+           "routing 60k+ LUT4 takes far longer on this machine), so those are yosys estimates: "
+           "a run stopped in place and route shows yosys's counts only (no Fmax, no MAC "
+           "rate).", "",
            "**Add latency.** The first rows of each device are the probe: one small array at "
            "add latency " + ", ".join(map(str, PROBE_LATENCIES)) + "; every other MX row "
            "uses " + ", ".join(f"{ADD_LATENCY[d]} on {d}" for d in devices) + "."]
@@ -297,7 +319,9 @@ def array_section(array_rows, devices):
             out[-1] += f" {dev}, {probe[0]['rows']}×{probe[0]['cols']} {probe[0]['pe']}: {got}."
     out.append("")
     for dev in devices:
-        rs = [r for r in array_rows if r["device"] == dev]
+        rs = sorted((r for r in array_rows if r["device"] == dev),
+                    key=lambda r: (not r["pe"].startswith("mx:"), r["pe"], r["pes"],
+                                   r["rows"], r["add_lat"]))
         if rs:
             out += [f"### {dev}", "", table(rs, *ARRAY_COLS), ""]
     out += ["### Largest MX array per device", "",
@@ -416,10 +440,30 @@ def array_reading(array_rows, rows, devices):
                     f"{routed['gmacs']:.2f} GMAC/s peak at {routed['fmax']:.1f} MHz, "
                     f"{routed['per_klut']:.1f} MMAC/s per kLUT")
             if est:
-                line += (f"; {est['name']} fits by yosys's counts ({est['area']} LUT4 slots) "
-                         f"but was not placed and routed in {ARRAY_TIMEOUT_MIN:g} min, so its "
-                         f"rate is not measured")
+                line += (f"; {est['name']} ({est['pes']} PEs) fits by yosys's counts "
+                         f"({est['area']} LUT4 slots, {est['ff']} FF) but was not placed and "
+                         f"routed here, so its rate is not measured")
+            top = est or routed
+            one = next((r for r in array_rows if r["device"] == dev and r.get("area")
+                        and (r["pe"], r["rows"], r["cols"], r["add_lat"])
+                        == (top["pe"], top["rows"], 1, top["add_lat"])), None)
+            if one and top["cols"] > 1:
+                more = top["area"] + (top["area"] - one["area"]) / (top["cols"] - 1)
+                line += (f"; one more column ({top['rows']}×{top['cols'] + 1}) would need "
+                         f"about {more:.0f} LUT4 slots by linear extrapolation from "
+                         f"{one['name'].split()[0]} (the device has "
+                         f"{get_device(dev).resources['lut']}; not synthesized)")
             out.append(line + ".")
+    for dev in devices:
+        for e in ARRAY_ELEMENTS:
+            rs = sorted((r for r in array_rows if r["device"] == dev and r.get("per_klut")
+                         and r["pe"] == f"mx:{e}" and r["add_lat"] == ADD_LATENCY[dev]
+                         and r["cols"] == 1), key=lambda r: r["rows"])
+            if len(rs) > 1:
+                out.append(f"- {dev}, mx:{e}, one column, add latency {ADD_LATENCY[dev]}: "
+                           + ", ".join(f"{r['name'].split()[0]} {r['fmax']:.1f} MHz, "
+                                       f"{r['per_klut']:.1f} MMAC/s per kLUT" for r in rs)
+                           + ": the column's FP32 unit is shared by more PEs.")
     for dev in devices:
         by = {r["name"]: r for r in rows if r["device"] == dev}
         ops = [(name, by.get(label, {}).get("per_klut")) for name, label in
@@ -434,7 +478,31 @@ def array_reading(array_rows, rows, devices):
                     f"{r['pe']} {r['per_klut']:.1f}" for r in same)
                     + "; the PE operators alone: " + ", ".join(
                     f"{n} {v:.1f}" for n, v in ops if v) + ".")
-    return out + [""]
+    gain = []
+    for dev in devices:
+        elem, r0, c0 = LATENCY_PROBE[dev]
+        f = {r["add_lat"]: r for r in array_rows if r["device"] == dev and r.get("fmax")
+             and (r["pe"], r["rows"], r["cols"]) == (f"mx:{elem}", r0, c0)}
+        if 0 in f and ADD_LATENCY[dev] in f:
+            hi, lo = f[ADD_LATENCY[dev]], f[0]
+            gain.append(f"{hi['fmax'] / lo['fmax']:.1f}x the clock for "
+                        f"{hi['area'] / lo['area']:.2f}x the LUT4 slots and "
+                        f"{hi['ff'] / lo['ff']:.1f}x the FF on {dev}")
+    return out + ["", "So: the FP32 accumulation unit is the large part of a small MX array; "
+                  "shared per column, it is amortized over the column's rows, so tall "
+                  "one-column arrays buy the most MAC rate per LUT4. Pipelining it (add "
+                  f"latency {' / '.join(str(ADD_LATENCY[d]) for d in devices)} against 0 in "
+                  "the probe) gives " + "; ".join(gain) + ". int8 PEs, their products in DSP "
+                  "blocks, stay an order of magnitude or more ahead per LUT4 (the MX arrays "
+                  "use no DSP block). On the UP5K the limit is logic cells (one LUT4 and one FF "
+                  "each): the arrays marked \"does not fit\" passed yosys's LUT4 count but "
+                  "nextpnr ran out of cells, the pipeline's and PEs' flip-flops needing cells "
+                  "of their own (2×2 mx:e2m1 fits unpipelined, not at add latency 6). On the "
+                  "ECP5 85F the largest MX arrays are yosys "
+                  "estimates only (their place and route, 60k+ LUT4, did not fit this bench's "
+                  "time); the largest routed is one 32-row column. Shapes with rows that are "
+                  "not powers of two (e.g. 28×5 e4m3) were not tried. All figures: one "
+                  "placement seed, out of context.", ""]
 
 
 def main(argv=None):
@@ -457,7 +525,10 @@ def main(argv=None):
             print(f"## {dev}\n")
             print(table([r for r in pipe_rows if r["device"] == dev], *PIPE_COLS))
         return 0
-    array_rows = measure_all(array_configs, devices, **kw, timeout_min=ARRAY_TIMEOUT_MIN)
+    array_rows = measure_all(array_configs, devices, **kw, timeout_min=ARRAY_TIMEOUT_MIN,
+                             routers=ARRAY_ROUTER)
+    array_rows += measure_all(lambda dev: array_configs(dev, estimates=True), devices, **kw,
+                              timeout_min=ESTIMATE_TIMEOUT_MIN, routers=ARRAY_ROUTER)
     if args.arrays_only:
         for dev in devices:
             print(f"## {dev}\n")

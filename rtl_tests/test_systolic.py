@@ -179,17 +179,23 @@ def test_bf16_fp32_fused():
     _run(2, 2, "bf16:fp32:fused", "ws", [[10, 33, 5], [2, 2, 2]], specials=True)
 
 
-def test_mx_arrays():
+def test_mx_array_4x4_64x128x64():
     """``mx:`` PEs (output-stationary): a 4×4 MXFP8 array on a 64×128×64 GEMM (four blocks
     per output) with idles, back-pressure and the no-stall rate; GEMMs whose K is not a whole
     number of blocks (padded with zero elements by the host); random words (every element
-    code, NaN scales, a different scale on every word: a block's is its last word's);
-    mixed element formats, MXINT8 and a pipelined accumulation on smaller arrays."""
+    code, NaN scales, a different scale on every word: a block's is its last word's)."""
     _run(4, 4, "mx:e4m3", "os", [[64, 128, 64], [5, 40, 3], [1, 1, 1]], specials=True,
          throughput=[8, 96, 8])
+
+
+def test_mx_arrays_mixed_and_pipelined():
+    """Mixed element formats, MXINT8 and a pipelined accumulation (4 registers: the same
+    bits, the same rate) on smaller MX arrays."""
     _run(3, 2, "mx:e2m1:e5m2", "os", [[7, 70, 5], [2, 1, 2]], specials=True, idle=0.5,
          backpressure=0.6)
-    # the columns' FP32 accumulation pipelined (4 registers): the same bits, the same rate
     _run(3, 2, "mx:e2m3:e4m3", "os", [[7, 70, 5]], specials=True, add_latency=4,
          throughput=[6, 64, 4])
+
+
+def test_mx_int8_array():
     _run(2, 3, "mx:int8:e2m3", "os", [[5, 64, 4]], specials=True)

@@ -1,3 +1,4 @@
+# amaranth: UnusedElaboratable=no
 """``mx:E[:EB]`` processing elements: the PE grammar, the operand words, the golden GEMM of an
 MX array (:func:`hwgen.golden.matmul.matmul`) against dot products built block by block, and
 the array's bad parameters. The arrays themselves run in ``rtl_tests/test_systolic.py``."""
