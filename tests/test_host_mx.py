@@ -69,6 +69,7 @@ def test_cli_gemm(capsys):
                  "--count", "1"]) == 0
     out = capsys.readouterr().out
     assert "IDENTIFY: 2x2 mx:e4m3:e2m1 os array" in out
+    assert "gemm 1: 3x33x2 (K padded to 64: whole 32-element MX blocks), 6 results" in out
     assert "0 mismatches (bit-exact)" in out
 
 

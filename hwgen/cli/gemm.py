@@ -120,8 +120,10 @@ def run(args):
             wrong = int(np.count_nonzero(got.astype(exp.dtype) != exp))
             total += exp.size
             bad += wrong
-            print(f"gemm {i}: {M}x{K}x{N}, {exp.size} results, {wrong} mismatches against "
-                  f"golden.matmul")
+            pad = (f" (K padded to {A.shape[1]}: whole 32-element MX blocks)"
+                   if A.shape[1] != K else "")
+            print(f"gemm {i}: {M}x{K}x{N}{pad}, {exp.size} results, {wrong} mismatches "
+                  f"against golden.matmul")
         line = (f"total: {total} results, {bad} mismatches ("
                 + ("bit-exact" if bad == 0 else "NOT bit-exact") + ")")
         stats = getattr(acc.transport, "stats", None)
