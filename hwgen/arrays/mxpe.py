@@ -24,12 +24,13 @@ The semantics, to the bit, are those of :func:`hwgen.golden.matmul.matmul` for M
 its last word carries (:func:`hwgen.golden.mx.mx_unpack_words`).
 """
 
-from amaranth.hdl import Cat, Const, Module, Mux, Signal, signed
+from amaranth.hdl import Cat, Module, Mux, Signal, signed
 
 from ..formats import parse_format
 from ..golden.mx import E8M0_BIAS, E8M0_NAN, check_mx_element, mx_block_sum_bits
 from ..pespec import MX_PE_BLOCK, PESpec
 from ..units.floatraw import range_shape
+from ..units.intcommon import onehot_select
 from ..units.mxdot import cut_registers, mx_acc_geometry, mx_accumulate, mx_product
 from ..units.rounder import FloatRounder, RounderGeometry
 
@@ -76,21 +77,6 @@ def mx_pe_paths(pe: PESpec, model):
     block = [Segment("product", model.multiplier(pe.a_fmt.width, pe.w_fmt.width)),
              Segment("block add", model.adder(W))]
     return block, unit.acc_segments(model)
-
-
-def _any(values):
-    out = Const(0, 1)
-    for v in values:
-        out = out | v
-    return out
-
-
-def _select(pick, values):
-    """OR of ``values`` each gated by its one-hot ``pick`` bit."""
-    out = Const(0, 1)
-    for p, v in zip(pick, values):
-        out = out | Mux(p, v, 0)
-    return out
 
 
 def mx_column(core: Module, pe: PESpec, pes, res, j: int, latency: int = 0) -> Signal:
@@ -143,9 +129,10 @@ def mx_column(core: Module, pe: PESpec, pes, res, j: int, latency: int = 0) -> S
     ev_flags = Signal(4, name=f"mx_ev_flags{j}")
     ev_last = Signal(name=f"mx_ev_last{j}")
     core.d.sync += [ev.eq(Cat(*events)),
-                    ev_sum.eq(_select(events, totals)), ev_exp.eq(_select(events, exps)),
-                    ev_flags.eq(_select(events, flags)),
-                    ev_last.eq(_any(e & l for e, l in zip(events, lasts)))]
+                    ev_sum.eq(onehot_select(events, totals)),
+                    ev_exp.eq(onehot_select(events, exps)),
+                    ev_flags.eq(onehot_select(events, flags)),
+                    ev_last.eq(Cat(*(e & l for e, l in zip(events, lasts))).any())]
 
     unit = Module()
     core.submodules[f"mx_acc{j}"] = unit
@@ -154,7 +141,7 @@ def mx_column(core: Module, pe: PESpec, pes, res, j: int, latency: int = 0) -> S
     loop_cut = cut_registers(unit, cuts, ("row", "last"))
 
     acc_in = Signal(32, name="acc_in")
-    unit.d.comb += acc_in.eq(_select(ev, accs))
+    unit.d.comb += acc_in.eq(onehot_select(ev, accs))
     t = dict(sum=ev_sum, exp=ev_exp, nan=ev_flags[0], pinf=ev_flags[1], ninf=ev_flags[2],
              inv=ev_flags[3])
     raw, side = mx_accumulate(unit, W, lsb, "rne", t, acc_in,

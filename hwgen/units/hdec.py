@@ -13,6 +13,8 @@ from amaranth.lib import data, stream, wiring
 from amaranth.lib.memory import Memory
 from amaranth.lib.wiring import In, Out
 
+from .intcommon import onehot_select
+
 if TYPE_CHECKING:
     from ..golden.compress import CanonicalCode
 
@@ -33,15 +35,6 @@ def check_int(what: str, value: object, lo: int, hi: int | None = None) -> int:
 def _or_below(bits):
     """Bit i is the OR of bits 0..i-1 of ``bits`` (each a balanced reduction)."""
     return Cat(Const(0, 1), *(bits[:i].any() for i in range(1, len(bits))))
-
-
-def _onehot_select(onehot, values, width):
-    """``values[i]`` where bit i of ``onehot`` is set (0 if none): an AND-OR tree."""
-    terms = [Mux(onehot[i], v, 0) for i, v in enumerate(values)]
-    while len(terms) > 1:
-        terms = [terms[i] | terms[i + 1] if i + 1 < len(terms) else terms[i]
-                 for i in range(0, len(terms), 2)]
-    return terms[0][:width]
 
 
 class HuffmanDecoder(wiring.Component):
@@ -260,8 +253,8 @@ class HuffmanDecoder(wiring.Component):
         length = Signal(range(L + 1))
         rank = Signal(self._rank_bits)
         m.d.comb += [
-            length.eq(_onehot_select(onehot, [l for l in range(1, L + 1)], len(length))),
-            rank.eq(_onehot_select(onehot, [(bases[l - 1] + window[L - l:])[:self._rank_bits]
+            length.eq(onehot_select(onehot, [l for l in range(1, L + 1)], len(length))),
+            rank.eq(onehot_select(onehot, [(bases[l - 1] + window[L - l:])[:self._rank_bits]
                                             for l in range(1, L + 1)], self._rank_bits)),
         ]
 
@@ -299,7 +292,7 @@ class HuffmanDecoder(wiring.Component):
         with m.Elif(busy):
             with m.If(fire):
                 m.d.sync += sym_left.eq(sym_left - 1)
-            shifted = _onehot_select(onehot, [(merged << l)[:B] for l in range(1, L + 1)], B)
+            shifted = onehot_select(onehot, [(merged << l)[:B] for l in range(1, L + 1)], B)
             m.d.sync += [buf.eq(Mux(fire, shifted, merged)),
                          nbits.eq(nbits + Mux(load, W, 0) - used)]
             with m.If(load):

@@ -10,7 +10,8 @@ from amaranth.hdl import ShapeLike, ValueLike
 if TYPE_CHECKING:
     from amaranth.lib import stream, wiring
 
-__all__ = ["check_int", "signed_width", "adder_tree", "accumulate_stream", "delay", "MAX_LANES",
+__all__ = ["check_int", "signed_width", "adder_tree", "onehot_select", "accumulate_stream",
+           "delay", "MAX_LANES",
            "MAX_ACT_BITS", "MAX_ACC_BITS", "GUARD_BITS"]
 
 MAX_LANES = 256
@@ -47,6 +48,17 @@ def adder_tree(terms: Iterable[Value]) -> Value:
             nxt.append(terms[-1])
         terms = nxt
     return terms[0]
+
+
+def onehot_select(onehot: Sequence[ValueLike] | Value, values: Sequence[ValueLike],
+                  width: int | None = None) -> Value:
+    """``values[i]`` where bit i of ``onehot`` is set (0 if none; more than one set ORs
+    them): an AND-OR tree, cut to ``width`` bits when given."""
+    terms = [Mux(onehot[i], v, 0) for i, v in enumerate(values)]
+    while len(terms) > 1:
+        terms = [terms[i] | terms[i + 1] if i + 1 < len(terms) else terms[i]
+                 for i in range(0, len(terms), 2)]
+    return terms[0] if width is None else terms[0][:width]
 
 
 def accumulate_stream(
