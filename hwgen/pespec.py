@@ -245,7 +245,8 @@ def parse_pe(spec: PESpec | str) -> PESpec:
     raise _bad(spec)
 
 
-#: Element formats of ``mx:`` PEs (those of :data:`hwgen.golden.mx.MX_ELEMENTS`).
+#: Element formats of ``mx:`` PEs and of the MX golden model (:data:`hwgen.golden.mx.MX_ELEMENTS`
+#: is this tuple).
 MX_PE_ELEMENTS = ("e4m3", "e5m2", "e3m2", "e2m3", "e2m1", "int8")
 #: Elements per MX block (OCP MX v1.0: 32).
 MX_PE_BLOCK = 32

@@ -70,7 +70,7 @@ def random_matrix(rng, pe, fmt, shape, *, specials=False, weights=False):
     (every element code, NaN scales, and a different scale on every word: a block's scale
     is its last word's)."""
     if pe.kind == "mx":
-        from hwgen.golden.mx import mx_pack_words, mx_quantize
+        from hwgen.golden.mx import mx_quantize_words
         axis = 0 if weights else 1
         shape = list(shape)
         shape[axis] = -(-shape[axis] // 32) * 32
@@ -79,8 +79,7 @@ def random_matrix(rng, pe, fmt, shape, *, specials=False, weights=False):
         lead = [1, 1]
         lead[1 - axis] = shape[1 - axis]
         vals = rng.normal(0.0, 1.0, shape) * np.exp2(rng.integers(-20, 21, lead))
-        s, c = mx_quantize(vals, fmt.name, axis=axis)
-        return mx_pack_words(s, c, fmt.name, axis)
+        return mx_quantize_words(vals, fmt.name, axis)
     if pe.kind == "ternary" and weights:
         return rng.integers(0, 4, shape)
     if pe.kind != "float":

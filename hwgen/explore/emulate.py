@@ -673,24 +673,16 @@ def _mx_dot(elem, xs, w, gemm=None, layer=None, trace=None):
     which quantizes them the same way (:meth:`hwgen.host.Accelerator.matmul`). ``trace``
     records the GEMM as an ``mx:E`` array takes it: operand words
     (:func:`hwgen.golden.matmul.mx_operands`) and the FP32 encodings."""
-    from ..golden.mx import mx_dot, mx_quantize
     from ..golden.rounding import decode
     k = w.shape[-1]
     if gemm is not None:
         bits = np.asarray(gemm(layer, xs.reshape(-1, k), w.T)).astype(np.uint64)
-        return decode("fp32", bits).reshape(xs.shape[:-1] + (w.shape[0],))
-    if trace is not None:
+    else:
         from ..golden.matmul import matmul, mx_operands
         wa, wb = mx_operands(xs.reshape(-1, k), np.ascontiguousarray(w.T), f"mx:{elem}")
         bits = matmul(wa, wb, f"mx:{elem}", "os")
-        trace.append(dict(layer=layer, A=wa, B=wb, B_stored=wb, acc=bits))
-        return decode("fp32", bits).reshape(xs.shape[:-1] + (w.shape[0],))
-    pad = (-k) % 32
-    a = np.pad(xs.reshape(-1, k), ((0, 0), (0, pad)))
-    b = np.pad(w, ((0, 0), (0, pad)))
-    sa, ca = mx_quantize(a, elem)
-    sb, cb = mx_quantize(b, elem)
-    bits, _ = mx_dot((sa[:, None, :], ca[:, None, :]), (sb[None], cb[None]), elem)
+        if trace is not None:
+            trace.append(dict(layer=layer, A=wa, B=wb, B_stored=wb, acc=bits))
     return decode("fp32", bits).reshape(xs.shape[:-1] + (w.shape[0],))
 
 

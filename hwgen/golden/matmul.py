@@ -267,7 +267,7 @@ def mx_operands(A: Any, B: Any, pe: PESpec | str, *,
       blocks with zero elements;
     * integer matrices: operand words already (K a whole number of blocks).
     """
-    from .mx import mx_pack_words, mx_quantize
+    from .mx import mx_pack_words, mx_quantize_words
     pe = parse_pe(pe)
     out = []
     for name, x, axis, fmt in (("A", A, 1, pe.a_fmt), ("B", B, 0, pe.w_fmt)):
@@ -276,11 +276,7 @@ def mx_operands(A: Any, B: Any, pe: PESpec | str, *,
             continue
         w = np.asarray(x)
         if w.ndim == 2 and w.dtype.kind == "f":
-            pad = [(0, 0), (0, 0)]
-            pad[axis] = (0, -w.shape[axis] % 32)
-            sc, codes = mx_quantize(np.pad(w.astype(np.float64), pad), fmt.name, axis=axis,
-                                    scale_rule=scale_rule)
-            out.append(mx_pack_words(sc, codes, fmt.name, axis))
+            out.append(mx_quantize_words(w, fmt.name, axis, scale_rule))
             continue
         if w.ndim != 2 or w.dtype.kind not in "iu":
             raise ValueError(f"MX operand {name} must be a 2-D float matrix, a (scales, codes) "
@@ -331,14 +327,12 @@ def random_operands(rng: np.random.Generator, pe: PESpec, M: int, K: int,
     (2**-20 .. 2**20), quantized per block (:func:`hwgen.golden.mx.mx_quantize`), K
     rounded up to whole blocks of 32."""
     if pe.kind == "mx":
-        from .mx import mx_pack_words, mx_quantize
+        from .mx import mx_quantize_words
         kp = -(-K // 32) * 32
         a = rng.normal(0, 1, (M, kp)) * np.exp2(rng.integers(-20, 21, (M, 1)))
         b = rng.normal(0, 1, (kp, N)) * np.exp2(rng.integers(-20, 21, (1, N)))
-        sa, ca = mx_quantize(a, pe.a_fmt.name, axis=1)
-        sb, cb = mx_quantize(b, pe.w_fmt.name, axis=0)
-        return (mx_pack_words(sa, ca, pe.a_fmt.name, 1),
-                mx_pack_words(sb, cb, pe.w_fmt.name, 0))
+        return (mx_quantize_words(a, pe.a_fmt.name, 1),
+                mx_quantize_words(b, pe.w_fmt.name, 0))
     if pe.kind == "float":
         from .rounding import encode
         return (encode(cast(FloatFormat, pe.a_fmt), rng.normal(0, 1, (M, K))),

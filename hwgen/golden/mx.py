@@ -106,16 +106,17 @@ import numpy as np
 import numpy.typing as npt
 
 from ..formats import FloatFormat, parse_format
+from ..pespec import MX_PE_ELEMENTS
 from .rounding import Raw, decode, raw_from_float64, round_raw, rounding_codes, unpack
 
 __all__ = ["MX_ELEMENTS", "MX_BLOCK_SIZES", "MX_SCALE_RULES", "E8M0_BIAS", "E8M0_NAN",
            "e8m0_encode", "e8m0_decode", "mx_element_encode", "mx_element_decode",
            "mx_elem_emax", "mx_elem_max", "mx_block_sum_bits", "mx_quantize", "mx_dequantize",
            "mx_dot", "mx_matmul", "check_mx_element", "check_mx_block", "mx_pack_words",
-           "mx_unpack_words", "mx_pad"]
+           "mx_unpack_words", "mx_pad", "mx_quantize_words"]
 
 #: Element formats of the concrete MX formats (MXFP8 E4M3/E5M2, MXFP6 E3M2/E2M3, MXFP4, MXINT8).
-MX_ELEMENTS = ("e4m3", "e5m2", "e3m2", "e2m3", "e2m1", "int8")
+MX_ELEMENTS = MX_PE_ELEMENTS       # the PE grammar's (hwgen.pespec sits below golden)
 #: Block sizes accepted: the concrete MX formats all use k = 32.
 MX_BLOCK_SIZES = (32,)
 MX_SCALE_RULES = ("floor", "ceil", "rceil")
@@ -623,6 +624,18 @@ def mx_pack_words(scales: npt.ArrayLike, codes: npt.ArrayLike, elem: str | Float
     if (c < 0).any() or (c >> el.width).any():
         raise ValueError(f"Element codes of {el.name} must be 0..{(1 << el.width) - 1}")
     return c | (np.repeat(s, block, axis=axis) << el.width)
+
+
+def mx_quantize_words(values: npt.ArrayLike, elem: str | FloatFormat, axis: int,
+                      scale_rule: str = "floor") -> np.ndarray:
+    """Float values → MX operand words: padded with zeros along ``axis`` to whole blocks of
+    32, quantized per block along it (:func:`mx_quantize`, ``scale_rule``, round to nearest
+    even) and packed (:func:`mx_pack_words`)."""
+    v = np.asarray(values, dtype=np.float64)
+    pad = [(0, 0)] * v.ndim
+    pad[axis] = (0, -v.shape[axis] % 32)
+    scales, codes = mx_quantize(np.pad(v, pad), elem, axis=axis, scale_rule=scale_rule)
+    return mx_pack_words(scales, codes, elem, axis)
 
 
 def mx_unpack_words(words: npt.ArrayLike, elem: str | FloatFormat, axis: int,
