@@ -207,8 +207,9 @@ def matmul(A: npt.ArrayLike, B: npt.ArrayLike, pe: PESpec | str, dataflow: str =
     only): mode per tile, see :func:`tile_modes`.
     """
     from .tiling import Tiling
-    if parse_pe(pe).kind == "mx":
-        return _mx_matmul(A, B, parse_pe(pe), dataflow, rows, cols, bits, low)
+    pe = parse_pe(pe)
+    if pe.kind == "mx":
+        return _mx_matmul(A, B, pe, dataflow, rows, cols, bits, low)
     A, B, pe = _check(A, B, pe, dataflow, rows, cols)
     M, K = A.shape
     N = B.shape[1]
