@@ -165,6 +165,29 @@ def out_shape(pe: PESpec | str) -> Shape:
     return _int_shape(pe.out_fmt)
 
 
+
+#: The narrowest product yosys puts in an iCE40 SB_MAC16 (synth_ice40's DSP_Y_MINWIDTH).
+ICE40_DSP_MIN_PRODUCT = 11
+
+
+def ice40_product(m: Module, a: Value, w: Value, platform: object) -> Value:
+    """``a * w`` (signed operands), built so that yosys maps it to an iCE40 DSP block when the
+    design is elaborated for an iCE40 (``platform.family``; "iCE40" in amaranth's platforms).
+    synth_ice40 builds products narrower than :data:`ICE40_DSP_MIN_PRODUCT` bits in logic
+    cells (about 100 LUT4 for 5 × 5 bits), and its width reduction strips sign-extended or
+    constant operand bits, so a narrow ``a`` becomes ``a' = a·2**s + 1`` (s bits wider, none
+    of them constant): ``(a'·w - w) >> s`` is ``a·w`` exactly, one SB_MAC16 and an adder."""
+    short = ICE40_DSP_MIN_PRODUCT - len(a) - len(w)
+    if str(getattr(platform, "family", "")).lower() != "ice40" or short <= 0:
+        return a * w
+    wide = Signal(signed(len(a) + short), name="a_dsp")
+    prod = Signal(signed(len(wide) + len(w)), name="p_dsp")
+    m.d.comb += [wide.eq(Cat(Const(1, short), a) if short == 1 else
+                         Cat(Const(1, 1), Const(0, short - 1), a)),
+                 prod.eq(wide * w - w)]
+    return (prod >> short).as_signed()
+
+
 class PEDatapath(wiring.Component):
     """One PE step, combinational: ``acc_out = acc_in ⊕ (a ⊗ w)``.
 
@@ -244,7 +267,7 @@ class PEDatapath(wiring.Component):
         m = Module()
         pe = self._pe
         if pe.kind == "int":
-            m.d.comb += self.acc_out.eq(self.acc_in + self.a * self.w)
+            m.d.comb += self.acc_out.eq(self.acc_in + ice40_product(m, self.a, self.w, platform))
         elif pe.kind == "ternary":
             term = Mux(self.w[0], Mux(self.w[1], -self.a, self.a), 0)
             m.d.comb += self.acc_out.eq(self.acc_in + term)
