@@ -10,7 +10,7 @@ from hwgen.host_link import protocol as P
 # A 4x4 int8 board with small buffers, so every limit is easy to reach.
 INFO = P.DeviceInfo(version=2, rows=4, cols=4, dataflow="ws", pe="int8",
                     word_bytes=dict(weights=4, acts=4, results=16),
-                    depths=dict(weights=64, acts=16, results=8), max_payload=64,
+                    depths=dict(weights=64, acts=16, results=8), max_payload=80,
                     clk_hz=12_000_000, divisor=12, timeout_cycles=600_000,
                     bias_depth=8, max_layers=3)
 ACC_BITS = 32
@@ -32,7 +32,10 @@ def test_constants():
     assert (P.CMD_LOAD_NET, P.CMD_INFER, P.BUF_BIAS) == (0x06, 0x07, 3)
     assert P.COMMANDS[0x06] == "load_net" and P.COMMANDS[0x07] == "infer"
     assert P.BUFFER_NAMES[3] == "bias"
-    assert (P.LAYER_RECORD_BYTES, P.NET_SHIFT_MIN, P.NET_PROTOCOL_VERSION) == (16, -8, 2)
+    assert (P.LAYER_RECORD_BYTES, P.NET_SHIFT_MIN, P.NET_PROTOCOL_VERSION) == (24, -8, 2)
+    assert (P.LAYER_RELU, P.LAYER_GATHER) == (0x01, 0x02)
+    assert [P.gather_lane_bits(r) for r in (1, 2, 3, 4, 5, 8, 9, 16)] == [0, 1, 2, 2, 3, 3, 4, 4]
+    assert [P.gather_entry_bits(a) for a in (12, 17, 18, 32)] == [11, 16, 16, 16]
     # version 1 unchanged
     assert (P.CMD_IDENTIFY, P.CMD_WRITE, P.CMD_RUN, P.CMD_READ, P.CMD_STATUS) == (1, 2, 3, 4, 5)
     assert P.PROTOCOL_VERSION == 1
@@ -42,18 +45,31 @@ def test_constants():
 
 def test_layer_record_bytes():
     # docs: w_base, k_tiles, n_tiles, a_in, a_out, b_base (2 bytes LE each), shift (int8),
-    # flags (bit 0 ReLU), 2 zero bytes.
+    # flags (bit 0 ReLU, bit 1 gather), 2 zero bytes, g_tiles, pixels, pool (2 bytes LE
+    # each), 2 zero bytes.
     r = P.LayerRecord(0x0102, 3, 0x0A04, 5, 6, 0x0307, -2, True)
     assert r.pack() == bytes([0x02, 0x01, 3, 0, 0x04, 0x0A, 5, 0, 6, 0, 0x07, 0x03, 0xFE, 1,
-                              0, 0])
-    assert P.LayerRecord(0, 1, 1, 0, 0, 0).pack() == bytes([0, 0, 1, 0, 1, 0]) + bytes(10)
+                              0, 0]) + bytes(8)
+    assert not r.gather
+    assert P.LayerRecord(0, 1, 1, 0, 0, 0).pack() == bytes([0, 0, 1, 0, 1, 0]) + bytes(18)
     assert P.LayerRecord(1, 1, 1, 1, 1, 1, 127, False).pack()[12:14] == bytes([127, 0])
+    g = P.LayerRecord(0x0102, 3, 0x0A04, 5, 6, 0x0307, -2, True, g_tiles=0x0201, pixels=9,
+                      pool=0x0403)
+    assert g.gather
+    assert g.pack() == bytes([0x02, 0x01, 3, 0, 0x04, 0x0A, 5, 0, 6, 0, 0x07, 0x03, 0xFE, 3,
+                              0, 0, 0x01, 0x02, 9, 0, 0x03, 0x04, 0, 0])
+    # the gather flag comes with any gather field, ReLU or not
+    for kw in (dict(g_tiles=1), dict(pixels=1), dict(pool=1)):
+        assert P.LayerRecord(0, 1, 1, 0, 0, 0, **kw).pack()[13] == P.LAYER_GATHER
 
 
 @pytest.mark.parametrize("rec", [P.LayerRecord(0, 1, 1, 0, 0, 0),
                                  P.LayerRecord(65535, 65535, 65535, 65535, 65535, 65535, -128,
                                                True),
-                                 P.LayerRecord(7, 2, 3, 4, 0, 9, 127, False)])
+                                 P.LayerRecord(7, 2, 3, 4, 0, 9, 127, False),
+                                 P.LayerRecord(7, 2, 3, 4, 5, 9, -3, True, 4, 9, 4),
+                                 P.LayerRecord(0, 1, 1, 0, 0, 0, 0, False, 65535, 65535,
+                                               65535)])
 def test_layer_record_round_trip(rec):
     b = rec.pack()
     assert len(b) == P.LAYER_RECORD_BYTES
@@ -67,13 +83,27 @@ def test_layer_record_refuses_what_its_bytes_cannot_hold():
         P.LayerRecord(0, 1, 1, -1, 0, 0).pack()
     with pytest.raises(ValueError, match=r"^Layer record shift must be an integer -128\.\.127"):
         P.LayerRecord(0, 1, 1, 0, 0, 0, 128).pack()
-    with pytest.raises(ValueError, match=r"^A layer record is 16 bytes, not 15$"):
-        P.LayerRecord.unpack(bytes(15))
+    with pytest.raises(ValueError, match=r"^Layer record pool must be an integer 0\.\.65535"):
+        P.LayerRecord(0, 1, 1, 0, 0, 0, pool=65536).pack()
+    with pytest.raises(ValueError, match=r"^A layer record is 24 bytes, not 23$"):
+        P.LayerRecord.unpack(bytes(23))
+    with pytest.raises(ValueError, match=r"^A layer record is 24 bytes, not 16$"):
+        P.LayerRecord.unpack(bytes(16))
     good = P.LayerRecord(0, 1, 1, 0, 0, 0, 0, True).pack()
-    for i, v in ((13, 0x03), (14, 1), (15, 0x80)):
+    for i, v in ((13, 0x05), (13, 0x81), (14, 1), (15, 0x80), (22, 1), (23, 0x80)):
         bad = bytearray(good)
         bad[i] = v
         with pytest.raises(ValueError, match="reserved bits"):
+            P.LayerRecord.unpack(bytes(bad))
+    # the gather flag without its fields, and gather fields without the flag
+    bad = bytearray(good)
+    bad[13] = P.LAYER_GATHER
+    with pytest.raises(ValueError, match="gather flag"):
+        P.LayerRecord.unpack(bytes(bad))
+    for off in (16, 18, 20):
+        bad = bytearray(good)
+        bad[off] = 1
+        with pytest.raises(ValueError, match="gather flag"):
             P.LayerRecord.unpack(bytes(bad))
 
 
@@ -195,9 +225,10 @@ def test_one_field_wrong(l0, l1, ok):
 def test_reserved_bits():
     good = _table()
     for layer in (0, 1):
-        for off, v in ((13, 0x02), (13, 0x81), (14, 1), (15, 0x40)):
+        for off, v in ((13, 0x02), (13, 0x04), (13, 0x81), (14, 1), (15, 0x40), (22, 1),
+                       (23, 0x40)):
             bad = bytearray(good)
-            bad[1 + 16 * layer + off] |= v
+            bad[1 + 24 * layer + off] |= v
             assert _check(bytes(bad)) == P.ST_OUT_OF_RANGE, (layer, off, v)
 
 
@@ -205,8 +236,9 @@ def test_last_layer_results():
     # scores: n_tiles(last) <= result depth, n_tiles * result word bytes <= max_payload
     assert _check(_table(), _info(results=2)) == P.ST_OK
     assert _check(_table(), _info(results=1)) == P.ST_OUT_OF_RANGE
-    assert _check(_table(), _info(max_payload=33, result_bytes=16)) == P.ST_OK   # 32 <= 33
-    assert _check(_table(), _info(max_payload=33, result_bytes=17)) == P.ST_OUT_OF_RANGE
+    # (the table itself is 49 bytes)
+    assert _check(_table(), _info(max_payload=49, result_bytes=24)) == P.ST_OK   # 48 <= 49
+    assert _check(_table(), _info(max_payload=49, result_bytes=25)) == P.ST_OUT_OF_RANGE
     # the same limits on a hidden layer's n_tiles do not apply (it writes activations)
     assert _check(_table(), _info(results=2)) == P.ST_OK
 
@@ -235,11 +267,126 @@ def test_bad_length():
     assert _check(bytes([0])) == P.ST_BAD_LENGTH                        # n_layers 0
     four = P.load_net_payload([P.LayerRecord(**L1)] * 4)                # over max_layers
     assert _check(four) == P.ST_BAD_LENGTH
-    assert _check(four, _info(max_layers=4, max_payload=65)) == P.ST_OUT_OF_RANGE  # 3 != 2
+    assert _check(four, _info(max_layers=4, max_payload=97)) == P.ST_OUT_OF_RANGE  # 3 != 2
     assert _check(good, _info(max_layers=1)) == P.ST_BAD_LENGTH
-    assert _check(good, _info(max_payload=32)) == P.ST_BAD_LENGTH       # 33 bytes
+    assert _check(good, _info(max_payload=48)) == P.ST_BAD_LENGTH       # 49 bytes
+    assert _check(good, _info(max_payload=49)) == P.ST_OK
     # BAD_LENGTH comes before OUT_OF_RANGE
     bad = _table(l0=dict(k_tiles=0))
     assert _check(bad) == P.ST_OUT_OF_RANGE
     assert _check(bad + b"\x00") == P.ST_BAD_LENGTH
     assert _check(bad, _info(max_layers=1)) == P.ST_BAD_LENGTH
+
+
+# -- gather layers (convolutions) ----------------------------------------------------------------
+
+# A 4x4 board whose limits a gather layer G0 (k 4 input rows -> 2 output tiles x 2 pixels,
+# 2 im2col tiles, pool 2: 4 result rows, 8 im2col rows) and a dense last layer D1 meet
+# exactly: G0's weights end at row 16 + 2·2·4 = 32, its biases and entries at
+# 1 + 2 + 8 = 11, its outputs and im2col rows at 4 + 2·2 + 8 = 16, its result rows
+# 2·2 = 4.
+GINFO = P.DeviceInfo(version=2, rows=4, cols=4, dataflow="ws", pe="int8",
+                     word_bytes=dict(weights=4, acts=4, results=16),
+                     depths=dict(weights=32, acts=16, results=4), max_payload=128,
+                     clk_hz=12_000_000, divisor=12, timeout_cycles=600_000,
+                     bias_depth=11, max_layers=3)
+G0 = dict(w_base=16, k_tiles=4, n_tiles=2, a_in=0, a_out=4, b_base=1, shift=3, relu=True,
+          g_tiles=2, pixels=2, pool=2)
+D1 = dict(w_base=0, k_tiles=4, n_tiles=1, a_in=4, a_out=0, b_base=0)
+
+
+def _gtable(g=None, d=None):
+    return P.load_net_payload([P.LayerRecord(**dict(G0, **(g or {}))),
+                               P.LayerRecord(**dict(D1, **(d or {})))])
+
+
+def _ginfo(**kw):
+    d = GINFO.to_dict()
+    for k, v in kw.items():
+        if k in ("weights", "acts", "results"):
+            d["depths"] = dict(d["depths"], **{k: v})
+        else:
+            d[k] = v
+    return P.DeviceInfo(**d)
+
+
+def _gcheck(payload, info=GINFO, **kw):
+    return P.check_layer_table(payload, info, ACC_BITS, **kw)
+
+
+def test_gather_table_valid():
+    assert _gcheck(_gtable()) == P.ST_OK
+    # a gather layer reading a gather layer (k_tiles = n_tiles·pixels of the previous one)
+    recs = [P.LayerRecord(0, 4, 1, 0, 4, 0, 2, True, 1, 3, 1),      # out 3 rows, 3 im2col
+            P.LayerRecord(4, 3, 1, 4, 10, 4, 1, False, 1, 1, 2),    # reads 3, out 1, 2 im2col
+            P.LayerRecord(8, 1, 1, 10, 0, 7)]
+    assert _gcheck(P.load_net_payload(recs)) == P.ST_OK
+    assert _gcheck(P.load_net_payload(recs[:1] + [P.LayerRecord(4, 2, 1, 4, 10, 4, 1, False,
+                                                                 1, 1, 2)] + recs[2:])) == \
+        P.ST_OUT_OF_RANGE                                             # k_tiles 2 != 3
+
+
+@pytest.mark.parametrize("what,ok,bad", [
+    # each limit at GINFO's depth, then one below it
+    ("results", 4, 3),          # pixels·pool result rows
+    ("weights", 32, 31),        # w_base + n_tiles·g_tiles·R (not k_tiles)
+    ("bias_depth", 11, 10),     # b_base + n_tiles + g_tiles·pixels·pool
+    ("acts", 16, 15),           # a_out + n_tiles·pixels + g_tiles·pixels·pool
+])
+def test_gather_buffer_limits(what, ok, bad):
+    assert _gcheck(_gtable(), _ginfo(**{what: ok})) == P.ST_OK
+    assert _gcheck(_gtable(), _ginfo(**{what: bad})) == P.ST_OUT_OF_RANGE
+
+
+@pytest.mark.parametrize("g,d,ok", [
+    # fields at the limit / one past it
+    (dict(w_base=16), None, True), (dict(w_base=17), None, False),
+    (dict(b_base=1), None, True), (dict(b_base=2), None, False),
+    (dict(a_out=4), None, True), (dict(a_out=5), None, False),
+    (dict(pool=1), None, True), (dict(pool=3), None, False),            # 6 result rows > 4
+    (dict(g_tiles=1), None, True), (dict(g_tiles=3), None, False),      # 16 + 24 > 32
+    # the gather fields must all be set
+    (dict(g_tiles=0), None, False), (dict(pool=0), None, False),
+    (dict(pixels=0), dict(k_tiles=0), False),
+    # input rows: [a_in, a_in + k) must miss [a_out, a_out + outputs + im2col rows)
+    (dict(a_in=0, a_out=4), None, True), (dict(a_in=1, a_out=4), None, False),
+    (dict(a_in=12, a_out=0), None, True), (dict(a_in=11, a_out=0), None, False),  # im2col
+    (dict(a_in=5, a_out=0), None, False),                                         # outputs
+    (dict(a_in=13, a_out=0), None, False),                   # a_in + k_tiles > 16
+    (dict(k_tiles=0), None, False), (dict(n_tiles=0), dict(k_tiles=0), False),
+    # the next layer reads n_tiles·pixels rows
+    (None, dict(k_tiles=4), True), (None, dict(k_tiles=5), False),
+    (None, dict(k_tiles=3), False), (None, dict(k_tiles=2), False),
+    # the shift range applies as to a dense layer; ReLU or not
+    (dict(shift=ACC_BITS), None, True), (dict(shift=ACC_BITS + 1), None, False),
+    (dict(shift=P.NET_SHIFT_MIN), None, True), (dict(shift=P.NET_SHIFT_MIN - 1), None, False),
+    (dict(relu=False, shift=0), None, True),
+])
+def test_gather_one_field_wrong(g, d, ok):
+    assert _gcheck(_gtable(g, d)) == (P.ST_OK if ok else P.ST_OUT_OF_RANGE)
+
+
+def test_gather_layer_is_never_last_nor_on_a_float_board():
+    last = P.LayerRecord(**dict(G0, a_out=0, shift=0, relu=False))
+    assert _gcheck(P.load_net_payload([last])) == P.ST_OUT_OF_RANGE
+    dense_last = P.LayerRecord(**dict(D1, k_tiles=4, a_in=0))
+    assert _gcheck(P.load_net_payload([dense_last])) == P.ST_OK
+    # a float board has no gather layers (and no shifts)
+    assert _gcheck(_gtable(dict(shift=0)), float_pe=True) == P.ST_OUT_OF_RANGE
+    dense = [P.LayerRecord(0, 4, 1, 0, 4, 0), P.LayerRecord(16, 1, 1, 4, 0, 1)]
+    assert _gcheck(P.load_net_payload(dense), float_pe=True) == P.ST_OK
+
+
+def test_gather_flag_and_fields_disagree():
+    good = _gtable()
+    assert good[1 + 13] == P.LAYER_RELU | P.LAYER_GATHER
+    no_flag = bytearray(good)
+    no_flag[1 + 13] = P.LAYER_RELU                            # fields without the flag
+    assert _gcheck(bytes(no_flag)) == P.ST_OUT_OF_RANGE
+    dense = bytearray(good)
+    dense[1 + 24 + 13] |= P.LAYER_GATHER                       # the flag, no fields
+    assert _gcheck(bytes(dense)) == P.ST_OUT_OF_RANGE
+    for off in (22, 23):
+        bad = bytearray(good)
+        bad[1 + off] = 1
+        assert _gcheck(bytes(bad)) == P.ST_OUT_OF_RANGE

@@ -135,8 +135,9 @@ class RequestDecoder(wiring.Component):
             if net:
                 with m.Case(P.CMD_LOAD_NET):
                     n = req.args.bytes[0]
-                    # (an empty payload never has length 1 + 16·n)
-                    with m.If((n == 0) | (n > self._max_layers) | (length != 1 + (n << 4))):
+                    # (an empty payload never has length 1 + 24·n)
+                    with m.If((n == 0) | (n > self._max_layers) |
+                              (length != 1 + _times(n, P.LAYER_RECORD_BYTES))):
                         fail(P.ST_BAD_LENGTH)
                 with m.Case(P.CMD_INFER):
                     m.d.comb += self.reply_length.eq(_times(self.net_n_last, WB["results"]))

@@ -284,7 +284,10 @@ class HostLinkCore(wiring.Component):
                 other_en = Mux(nsq.busy, nsq.results_rd.en, acc_rd.en)
                 m.d.comb += nsq.results_rd.data.eq(rd.data)
             if net and name == "acts":
+                # one address for the sequencer's reads (gather) and writes (outputs)
                 other_addr = Mux(nsq.busy, nsq.acts_wr.addr, acc_rd.addr)
+                other_en = Mux(nsq.busy, nsq.acts_rd.en, acc_rd.en)
+                m.d.comb += nsq.acts_rd.data.eq(rd.data)
             rd_en = Mux(seq.busy, seq_rd.en, other_en)
             m.d.comb += [addr.eq(Mux(seq.busy, seq_rd.addr, other_addr)), rd.addr.eq(addr),
                          seq_rd.data.eq(rd.data), acc_rd.data.eq(rd.data)]

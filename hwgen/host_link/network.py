@@ -16,12 +16,22 @@ INFER
     ``k_tiles·R`` per tile), then the tile's C accumulators and biases through the
     :class:`~.epilogue.Epilogue`, one after the other: codes into the next layer's activation row,
     or, on the last layer, the raw sums into result row ``n`` (the scores).
+Gather layers (convolutions; ``docs/protocol.md``, "Gather layers")
+    first build their im2col rows on chip: for each of the ``g_tiles·pixels·pool`` rows, one
+    bias-buffer row of R gather entries, each naming a row and lane of the layer's input (or
+    nothing: a 0), read lane by lane (R + 3 clocks a row) and written after the layer's
+    output rows. Each output tile is then one run of ``g_tiles`` weight tiles over
+    ``pixels·pool`` result rows, and the epilogue takes the rows one by one, keeping the
+    lane-wise maximum of each ``pool`` consecutive rows (max pooling; the rows are visited
+    window by window) and writing it to output row ``a_out + p·n_tiles + n``. The products a
+    gather layer's checks need (``pixels·pool``, ``g_tiles·pixels·pool``,
+    ``n_tiles·pixels``) are sums repeated in one shared adder, as the weight rows are.
 
 The sequencer owns the buffers' ports it uses only while :attr:`busy` and the run sequencer
 is not running; :class:`~.engine.HostLinkCore` does the multiplexing.
 """
 
-from amaranth.hdl import Cat, Module, Mux, Signal, signed
+from amaranth.hdl import Cat, Const, Module, Mux, Signal, signed
 from amaranth.lib import data, stream, wiring
 from amaranth.lib.memory import Memory, ReadPort, WritePort
 from amaranth.lib.wiring import In, Out
@@ -35,7 +45,7 @@ __all__ = ["NetSequencer", "LayerFields", "check_network_array",
            "DEFAULT_MAX_LAYERS", "DEFAULT_BIAS_DEPTH"]
 
 DEFAULT_MAX_LAYERS = 16
-DEFAULT_BIAS_DEPTH = 64
+DEFAULT_BIAS_DEPTH = 256
 
 
 class LayerFields(data.Struct):
@@ -49,6 +59,10 @@ class LayerFields(data.Struct):
     shift: signed(8)
     flags: 8
     zero: 16
+    g_tiles: 16
+    pixels: 16
+    pool: 16
+    zero2: 16
 
 
 def check_network_array(spec):
@@ -134,6 +148,7 @@ class NetSequencer(wiring.Component):
             "bias_rd": mem(ReadPort, "bias", bits["results"]),
             "results_wr": mem(WritePort, "results", bits["results"]),
             "acts_wr": mem(WritePort, "acts", bits["acts"]),
+            "acts_rd": mem(ReadPort, "acts", bits["acts"]),
         })
 
     spec = property(lambda self: self._spec)
@@ -149,6 +164,7 @@ class NetSequencer(wiring.Component):
         bits = P.buffer_word_bits(spec)["acts"] // R
         RB = P.word_bytes(P.buffer_word_bits(spec))["results"]
         NREC = P.LAYER_RECORD_BYTES
+        LB = P.gather_lane_bits(R)
 
         m.submodules.table = table = Memory(shape=8, depth=NREC * self._max_layers + 1,
                                                 init=[])
@@ -164,11 +180,13 @@ class NetSequencer(wiring.Component):
         from_stage = Signal()                  # fetching from the staging buffer (LOAD_NET)
         k0_new, a_in0_new, n_last_new = Signal(16), Signal(16), Signal(16)
         prev_n = Signal(16)
-        kR = Signal(16 + R.bit_length())       # k_tiles·R: weight rows per output tile
-        wacc = Signal(range(D["weights"] + 1))
+        kR = Signal(16 + R.bit_length())       # T·R: weight rows per output tile
+        # WCHECK's sum and count; a gather layer's products (MUL_*) use them too
+        wacc = Signal(range(max(D.values()) + 0x10000))
         wcnt = Signal(16)
+        rsvd = Signal()                        # a reserved bit of the record is set
         # the byte of the staging buffer or of the table memory at hand: both hold the layer
-        # count in byte 0 and record l at 1 + 16·l (LOAD_NET copies the whole payload)
+        # count in byte 0 and record l at 1 + NREC·l (LOAD_NET copies the whole payload)
         ptr = Signal(range(NREC * self._max_layers + 2))
         nt = Signal(16)                        # output tile
         wrow = Signal(range(D["weights"] + 1))
@@ -178,6 +196,25 @@ class NetSequencer(wiring.Component):
         aword = Signal(bits * R)
         rword = Signal(A * C)
 
+        # a gather layer's sizes, by repeated addition (no multiplier): L = pixels·pool
+        # result rows per output tile, S = g_tiles·L im2col rows, OUT = n_tiles·pixels rows
+        L = Signal(range(D["results"] + 1))
+        S = Signal(range(D["bias"] + 1))
+        OUT = Signal(range(D["acts"] + 1))
+        s = Signal(range(D["bias"] + 1))       # gather: im2col row
+        sbase = Signal(range(D["acts"]))       # gather: first im2col row (a_out + OUT)
+        gword = Signal(bits * R)               # gather: the im2col row being assembled
+        pend, p_ok = Signal(), Signal()        # gather: a lane read in flight, and valid
+        p_lane = Signal(max(LB, 1))
+        p_j = Signal(range(R))
+        q = Signal(range(D["results"] + 1))    # epilogue: result row of the tile
+        gleft = Signal(range(D["results"] + 1))  # epilogue: rows left in the pooling window
+        wfirst = Signal()                      # epilogue: the window's first row
+        orow = Signal(range(D["acts"]))        # epilogue: the next output row
+        pword = Signal(bits * R)               # epilogue: the pooling window's maximum
+
+        r = rec
+        gather = r.flags[1] if not flt else Const(0)
         k0, a_in0, n_last = self.k0, self.a_in0, self.n_last   # the loaded table's
         with m.If(self.busy & ~from_stage):    # an inference (LOAD_NET fetches from stage)
             m.d.sync += self.cycles.eq(self.cycles + 1)
@@ -187,22 +224,31 @@ class NetSequencer(wiring.Component):
                      t_wr.data.eq(self.stage_rd.data)]
         fetched = Mux(from_stage, self.stage_rd.data, t_rd.data)
 
-        # the table checks of one record (docs/protocol.md, LOAD_NET)
-        r = rec
+        # the table checks of one record (docs/protocol.md, LOAD_NET); a gather layer's
+        # products are checked as they are summed (MUL_*) and in GCHECK
         is_last = layer + 1 == n_new
         overlap = (r.a_out < r.a_in + r.k_tiles) & (r.a_in < r.a_out + r.n_tiles)
+        dense_fields = (r.g_tiles != 0) | (r.pixels != 0) | (r.pool != 0)
         bad = ((r.k_tiles == 0) | (r.n_tiles == 0) | (r.w_base > D["weights"]) |
                (r.a_in + r.k_tiles > D["acts"]) | (r.b_base + r.n_tiles > D["bias"]) |
                ((r.shift != 0) if flt else ((r.shift < P.NET_SHIFT_MIN) | (r.shift > A))) |
-               (r.flags[1:] != 0) | (r.zero != 0) |
+               rsvd |
                ((layer != 0) & (r.k_tiles != prev_n)) |
-               (~is_last & ((r.a_out + r.n_tiles > D["acts"]) | overlap)) |
-               (is_last & ((r.a_out != 0) | (r.shift != 0) | r.flags[0] |
-                           (r.n_tiles > D["results"]) |
-                           (r.n_tiles > self._max_payload // RB))))
+               Mux(r.flags[1],
+                   Const(int(flt)) | is_last | (r.g_tiles == 0) | (r.pixels == 0) |
+                   (r.pool == 0),
+                   dense_fields |
+                   (~is_last & ((r.a_out + r.n_tiles > D["acts"]) | overlap)) |
+                   (is_last & ((r.a_out != 0) | (r.shift != 0) | r.flags[0] |
+                               (r.n_tiles > D["results"]) |
+                               (r.n_tiles > self._max_payload // RB)))))
+        g_end = r.a_out + OUT + S
+        g_bad = ((r.b_base + r.n_tiles + S > D["bias"]) | (g_end > D["acts"]) |
+                 ((r.a_out < r.a_in + r.k_tiles) & (r.a_in < g_end)))
 
         # the epilogue: one accumulator and its bias per clock; outputs collected in order
         rdata, bdata = self.results_rd.data, self.bias_rd.data
+        adata = self.acts_rd.data
         m.d.comb += [
             epi.inp.payload.acc.eq(rdata.word_select(j, A)),
             epi.inp.payload.bias.eq(bdata.word_select(j, A)),
@@ -212,13 +258,36 @@ class NetSequencer(wiring.Component):
         with m.If(epi.out.valid):
             m.d.sync += [aword.eq(Cat(aword[bits:], epi.out.payload[:bits])),
                          rword.eq(Cat(rword[A:], epi.out.payload)), ocnt.eq(ocnt + 1)]
+        # max pooling: lane-wise maximum of the window's rows (the first row starts it)
+        lanes = [aword.word_select(i, bits).as_signed() for i in range(R)]
+        held = [pword.word_select(i, bits).as_signed() for i in range(R)]
+        pooled = aword if flt else Mux(wfirst, aword,
+                                       Cat(*[Mux(h > a, h, a) for h, a in zip(held, lanes)]))
+        pool_end = gleft == 1
+        window = Mux(gather, r.pool, 1)
+        rows_end = q + 1 == Mux(gather, L, 1)
 
+        # gather: entry j of the bias row at hand names input row a_in + (e >> LB), lane
+        # e mod 2**LB; a negative entry, or one outside the input, gives 0
+        ent = bdata.word_select(j, A)
+        EB = P.gather_entry_bits(A)
+        e_row = ent[LB:EB]
+        e_lane = ent[:LB] if LB else Const(0, 1)
+        e_ok = (ent[EB:] == 0) & (e_row < r.k_tiles) & ((e_lane < R) if (1 << LB) != R else 1)
+
+        act_addr = Signal(range(D["acts"]))
+        # reads only where a state asks (a read port's enable is high by default): the
+        # gather holds its entries' bias row while it reads the lanes
+        m.d.comb += [self.bias_rd.en.eq(0), self.acts_rd.en.eq(0)]
         m.d.comb += [
-            self.run.payload.tiles.eq(r.k_tiles), self.run.payload.tile_len.eq(1),
-            self.w_base.eq(wrow), self.a_base.eq(r.a_in), self.r_base.eq(Mux(last, nt, 0)),
-            self.results_rd.addr.eq(Mux(last, nt, 0)), self.bias_rd.addr.eq(r.b_base + nt),
+            self.run.payload.tiles.eq(Mux(gather, r.g_tiles, r.k_tiles)),
+            self.run.payload.tile_len.eq(Mux(gather, L, 1)),
+            self.w_base.eq(wrow), self.a_base.eq(Mux(gather, sbase, r.a_in)),
+            self.r_base.eq(Mux(last, nt, 0)),
+            self.results_rd.addr.eq(Mux(last, nt, q)), self.bias_rd.addr.eq(r.b_base + nt),
             self.results_wr.addr.eq(nt), self.results_wr.data.eq(rword),
-            self.acts_wr.addr.eq(r.a_out + nt), self.acts_wr.data.eq(aword),
+            act_addr.eq(orow), self.acts_wr.data.eq(pooled),
+            self.acts_wr.addr.eq(act_addr), self.acts_rd.addr.eq(act_addr),
         ]
 
         def fetch(stage):
@@ -232,6 +301,34 @@ class NetSequencer(wiring.Component):
         def finish_load(status):
             m.d.comb += [self.load.ready.eq(1), self.load_status.eq(status)]
             m.next = "IDLE"
+
+        def multiply(state, a, b, limit, dst, then):
+            """State ``state``: ``dst = a·b`` by ``b`` additions of ``a`` (b ≥ 1); a sum over
+            ``limit`` ends LOAD_NET out of range (an INFER's table was checked)."""
+            with m.State(state):
+                m.d.comb += self.busy.eq(1)
+                nacc = wacc + a
+                with m.If(nacc > limit):
+                    finish_load(P.ST_OUT_OF_RANGE)
+                with m.Else():
+                    m.d.sync += [wacc.eq(nacc), wcnt.eq(wcnt + 1)]
+                    with m.If(wcnt + 1 == b):
+                        m.d.sync += [dst.eq(nacc), wacc.eq(0), wcnt.eq(0)]
+                        then()
+
+        def start_sizes():
+            m.d.sync += [wacc.eq(0), wcnt.eq(0)]
+            m.next = "MUL_L"
+
+        def next_layer_check():
+            m.d.sync += [kR.eq(_times(Mux(gather, r.g_tiles, r.k_tiles), R)),
+                         wacc.eq(r.w_base), wcnt.eq(0),
+                         prev_n.eq(Mux(gather, OUT, r.n_tiles))]
+            m.next = "WCHECK"
+
+        def start_layer_tiles():             # output tile 0 of the layer
+            m.d.sync += [q.eq(0), gleft.eq(window), wfirst.eq(1), orow.eq(r.a_out)]
+            m.next = "TILE"
 
         with m.FSM(name="net"):
             with m.State("IDLE"):
@@ -248,8 +345,19 @@ class NetSequencer(wiring.Component):
                 m.next = "FETCH_D"
             with m.State("FETCH_D"):
                 m.d.comb += self.busy.eq(1)
-                m.d.sync += [rec.as_value().word_select(bi, 8).eq(fetched), bi.eq(bi + 1),
+                # the record shifts in byte by byte; its reserved bytes and flag bits are only
+                # checked to be zero, so they are not kept
+                m.d.sync += [rec.as_value().eq(Cat(rec.as_value()[8:], fetched)), bi.eq(bi + 1),
                              ptr.eq(ptr + 1)]
+                zero = P.LAYER_RESERVED_BYTES
+                flag_byte = P.LAYER_FLAGS_BYTE
+                with m.If(bi == 0):
+                    m.d.sync += rsvd.eq(0)
+                for k in zero:
+                    with m.If((bi == k) & (fetched != 0)):
+                        m.d.sync += rsvd.eq(1)
+                with m.If((bi == flag_byte) & (fetched[2:] != 0)):
+                    m.d.sync += rsvd.eq(1)
                 with m.If(bi == NREC - 1):
                     with m.If(from_stage):
                         m.next = "CHECK"
@@ -264,14 +372,21 @@ class NetSequencer(wiring.Component):
                 with m.If(bad):
                     finish_load(P.ST_OUT_OF_RANGE)
                 with m.Else():
-                    m.d.sync += [kR.eq(_times(r.k_tiles, R)), wacc.eq(r.w_base), wcnt.eq(0),
-                                 prev_n.eq(r.n_tiles)]
                     with m.If(layer == 0):
                         m.d.sync += [k0_new.eq(r.k_tiles), a_in0_new.eq(r.a_in)]
                     with m.If(is_last):
                         m.d.sync += n_last_new.eq(r.n_tiles)
-                    m.next = "WCHECK"
-            with m.State("WCHECK"):            # w_base + n_tiles·k_tiles·R, step by step
+                    with m.If(gather):
+                        start_sizes()
+                    with m.Else():
+                        next_layer_check()
+            with m.State("GCHECK"):
+                m.d.comb += self.busy.eq(1)
+                with m.If(g_bad):
+                    finish_load(P.ST_OUT_OF_RANGE)
+                with m.Else():
+                    next_layer_check()
+            with m.State("WCHECK"):            # w_base + n_tiles·T·R, step by step
                 m.d.comb += self.busy.eq(1)
                 nacc = wacc + kR
                 with m.If(nacc > D["weights"]):
@@ -291,19 +406,65 @@ class NetSequencer(wiring.Component):
             with m.State("COPY_D"):
                 m.d.comb += [self.busy.eq(1), t_wr.en.eq(1)]
                 m.d.sync += ptr.eq(ptr + 1)
-                with m.If(ptr == n_new << 4):
+                with m.If(ptr == _times(n_new, NREC)):
                     m.d.sync += [n_layers.eq(n_new), self.loaded.eq(1), k0.eq(k0_new),
                                  a_in0.eq(a_in0_new), n_last.eq(n_last_new)]
                     finish_load(P.ST_OK)
                 with m.Else():
                     m.next = "COPY"
 
-            # -- INFER: each layer, each output tile: a run, then the epilogue --------------
+            # -- a gather layer's sizes (LOAD_NET checks them, INFER recomputes them) --------
+            def after_sizes():
+                with m.If(from_stage):
+                    m.next = "GCHECK"
+                with m.Else():
+                    m.d.sync += [sbase.eq(r.a_out + OUT), s.eq(0)]
+                    m.next = "G_ROW"
+            multiply("MUL_L", r.pixels, r.pool, D["results"], L,
+                     lambda: setattr(m, "next", "MUL_S"))
+            multiply("MUL_S", L, r.g_tiles, D["bias"], S,
+                     lambda: setattr(m, "next", "MUL_O"))
+            multiply("MUL_O", r.pixels, r.n_tiles, D["acts"], OUT,
+                     lambda: setattr(m, "next", "MUL_END"))
+            with m.State("MUL_END"):           # OUT registered: sbase and the checks use it
+                m.d.comb += self.busy.eq(1)
+                after_sizes()
+
+            # -- INFER: each layer (a gather layer: its im2col rows first), each output tile:
+            # a run, then the epilogue row by row, max-pooled, into the output rows ---------
             with m.State("LAYER"):
                 m.d.comb += self.busy.eq(1)
-                m.d.sync += [nt.eq(0), wrow.eq(r.w_base), kR.eq(_times(r.k_tiles, R)),
+                m.d.sync += [nt.eq(0), wrow.eq(r.w_base),
+                             kR.eq(_times(Mux(gather, r.g_tiles, r.k_tiles), R)),
                              last.eq(layer + 1 == n_layers)]
-                m.next = "TILE"
+                with m.If(gather):
+                    start_sizes()
+                with m.Else():
+                    start_layer_tiles()
+            with m.State("G_ROW"):             # the row's R entries: one bias-buffer read
+                m.d.comb += [self.busy.eq(1), self.bias_rd.en.eq(1),
+                             self.bias_rd.addr.eq(r.b_base + r.n_tiles + s)]
+                m.d.sync += [j.eq(0), pend.eq(0)]
+                with m.If(s == S):
+                    start_layer_tiles()
+                with m.Else():
+                    m.next = "G_LANE"
+            with m.State("G_LANE"):            # lane j's element read; lane j-1's arrives
+                m.d.comb += [self.busy.eq(1), self.acts_rd.en.eq(1),
+                             act_addr.eq(r.a_in + e_row)]
+                m.d.sync += [pend.eq(1), p_ok.eq(e_ok), p_lane.eq(e_lane), p_j.eq(j),
+                             j.eq(j + 1)]
+                with m.If(j == R - 1):
+                    m.next = "G_LAST"
+            with m.State("G_LAST"):
+                m.d.comb += self.busy.eq(1)
+                m.d.sync += pend.eq(0)
+                m.next = "G_WRITE"
+            with m.State("G_WRITE"):           # the im2col row into the activation buffer
+                m.d.comb += [self.busy.eq(1), self.acts_wr.en.eq(1), act_addr.eq(sbase + s),
+                             self.acts_wr.data.eq(gword)]
+                m.d.sync += s.eq(s + 1)
+                m.next = "G_ROW"
             with m.State("TILE"):
                 m.d.comb += [self.busy.eq(1), self.run.valid.eq(1)]
                 with m.If(self.run.ready):
@@ -325,14 +486,29 @@ class NetSequencer(wiring.Component):
             with m.State("EPI_WRITE"):
                 m.d.comb += self.busy.eq(1)
                 with m.If(ocnt == C):
-                    m.d.comb += [self.results_wr.en.eq(last), self.acts_wr.en.eq(~last)]
-                    m.d.sync += [nt.eq(nt + 1), wrow.eq(wrow + kR)]
-                    with m.If(nt + 1 == r.n_tiles):
-                        m.d.sync += layer.eq(layer + 1)
-                        with m.If(last):
-                            finish_infer(P.ST_OK)
-                        with m.Else():
-                            fetch(0)
+                    m.d.comb += [self.results_wr.en.eq(last),
+                                 self.acts_wr.en.eq(~last & pool_end)]
+                    m.d.sync += [pword.eq(pooled), q.eq(q + 1),
+                                 gleft.eq(Mux(pool_end, window, gleft - 1)), wfirst.eq(pool_end)]
+                    with m.If(pool_end):
+                        m.d.sync += orow.eq(orow + r.n_tiles)
+                    with m.If(~rows_end):
+                        m.next = "EPI_READ"
                     with m.Else():
-                        m.next = "TILE"
+                        m.d.sync += [nt.eq(nt + 1), wrow.eq(wrow + kR)]
+                        with m.If(nt + 1 == r.n_tiles):
+                            m.d.sync += layer.eq(layer + 1)
+                            with m.If(last):
+                                finish_infer(P.ST_OK)
+                            with m.Else():
+                                fetch(0)
+                        with m.Else():
+                            m.d.sync += [q.eq(0), gleft.eq(window), wfirst.eq(1),
+                                         orow.eq(r.a_out + nt + 1)]
+                            m.next = "TILE"
+
+        # gather: the element of the lane read last cycle into its place in the row
+        with m.If(pend):
+            m.d.sync += gword.word_select(p_j, bits).eq(
+                Mux(p_ok, adata.word_select(p_lane, bits), 0))
         return m

@@ -49,7 +49,8 @@ __all__ = [
     "MIN_DIVISOR", "check_divisor", "divisor_for", "buffer_word_bits", "word_bytes",
     "check_int", "addr_width", "float_chain_pe",
     "NET_PROTOCOL_VERSION", "CMD_LOAD_NET", "CMD_INFER", "BUF_BIAS", "LAYER_RECORD_BYTES",
-    "NET_SHIFT_MIN", "LAYER_RELU", "LayerRecord", "load_net_payload", "check_layer_table",
+    "NET_SHIFT_MIN", "LAYER_RELU", "LAYER_GATHER", "gather_lane_bits", "gather_entry_bits",
+    "LayerRecord", "load_net_payload", "check_layer_table",
 ]
 
 SYNC_REQUEST = 0xA5
@@ -393,15 +394,22 @@ def word_bytes(word_bits: Mapping[str, int]) -> dict[str, int]:
 # -- version 2: networks chained on chip ---------------------------------------------------------
 
 #: Bytes of one LOAD_NET layer record.
-LAYER_RECORD_BYTES = 16
+LAYER_RECORD_BYTES = 24
 #: The smallest layer shift (a saturating left shift by 8); the largest is the accumulator
 #: width ``acc_bits``.
 NET_SHIFT_MIN = -8
-#: Layer record ``flags`` bit 0: ReLU after the re-quantization (bits 1..7 must be zero).
+#: Layer record ``flags`` bit 0: ReLU after the re-quantization.
 LAYER_RELU = 0x01
+#: Layer record ``flags`` bit 1: a gather layer (a convolution: its input rows gathered
+#: element by element into im2col rows, its outputs max-pooled; bits 2..7 must be zero).
+LAYER_GATHER = 0x02
+#: Bytes of a record that must be zero, and the byte of its flags (bits 2..7 must be zero).
+LAYER_RESERVED_BYTES = (14, 15, 22, 23)
+LAYER_FLAGS_BYTE = 13
 #: The record, little-endian: w_base, k_tiles, n_tiles, a_in, a_out, b_base (2 bytes each),
-#: shift (int8), flags (1), two zero bytes.
-_LAYER_FMT = "<HHHHHHbBH"
+#: shift (int8), flags (1), two zero bytes, g_tiles, pixels, pool (2 bytes each), two zero
+#: bytes.
+_LAYER_FMT = "<HHHHHHbBHHHHH"
 
 
 @dataclass(frozen=True)
@@ -412,22 +420,34 @@ class LayerRecord:
     ----------
     w_base : int
         Weight-buffer row of the layer's first weight row; the layer's weights are rows
-        ``w_base + (n·k_tiles + t)·R + r`` (output tile n, input tile t, array row r).
+        ``w_base + (n·T + t)·R + r`` (output tile n, input tile t, array row r; T is
+        ``k_tiles``, or ``g_tiles`` for a gather layer).
     k_tiles : int
-        Input rows: K / R rounded up.
+        Input rows: K / R rounded up (a gather layer: the rows of its input tensor).
     n_tiles : int
-        Output rows: N / C rounded up.
+        Output tiles: N / C rounded up (a dense layer's output rows).
     a_in : int
         Activation-buffer row of the layer's input (``k_tiles`` rows).
     a_out : int
-        Activation-buffer row of its output (``n_tiles`` rows); 0 on the last layer.
+        Activation-buffer row of its output (``n_tiles`` rows; a gather layer:
+        ``n_tiles·pixels`` rows, then its ``g_tiles·pixels·pool`` im2col rows); 0 on the last
+        layer.
     b_base : int
-        Bias-buffer row of the first output tile's biases (``n_tiles`` rows).
+        Bias-buffer row of the first output tile's biases (``n_tiles`` rows; a gather layer:
+        then its gather entries, ``g_tiles·pixels·pool`` rows).
     shift : int
         ``f_acc - f_out``: > 0 a right shift rounding half to even, < 0 a saturating left
         shift (:func:`hwgen.golden.epilogue.requantize_pow2`); 0 on the last layer.
     relu : bool
         ReLU after the re-quantization (False on the last layer).
+    g_tiles : int
+        A gather layer's im2col tiles (its K / R rounded up); 0 for a dense layer. A record
+        with ``g_tiles``, ``pixels`` or ``pool`` not 0 has the gather flag.
+    pixels : int
+        A gather layer's output pixels (after pooling); 0 for a dense layer.
+    pool : int
+        A gather layer's pooling window: ``pool`` consecutive result rows (im2col rows) give
+        one output pixel, their lane-wise maximum; 1: no pooling; 0 for a dense layer.
 
     :meth:`pack` refuses values its field cannot hold; values the board refuses (a shift
     beyond ``acc_bits``, overlapping rows, ...) pack, so tests can send them:
@@ -441,39 +461,69 @@ class LayerRecord:
     b_base: int
     shift: int = 0
     relu: bool = False
+    g_tiles: int = 0
+    pixels: int = 0
+    pool: int = 0
+
+    @property
+    def gather(self) -> bool:
+        """A gather layer (a convolution; ``flags`` bit 1)."""
+        return bool(self.g_tiles or self.pixels or self.pool)
 
     def pack(self) -> bytes:
-        """The 16-byte record.
+        """The 24-byte record.
 
         Raises
         ------
         ValueError
             A field outside what its bytes hold (0..65535; shift -128..127).
         """
-        for name in ("w_base", "k_tiles", "n_tiles", "a_in", "a_out", "b_base"):
+        for name in ("w_base", "k_tiles", "n_tiles", "a_in", "a_out", "b_base", "g_tiles",
+                     "pixels", "pool"):
             check_int(f"Layer record {name}", getattr(self, name), 0, 0xFFFF)
         check_int("Layer record shift", self.shift, -128, 127)
+        flags = (LAYER_RELU if self.relu else 0) | (LAYER_GATHER if self.gather else 0)
         return struct.pack(_LAYER_FMT, self.w_base, self.k_tiles, self.n_tiles, self.a_in,
-                           self.a_out, self.b_base, self.shift,
-                           LAYER_RELU if self.relu else 0, 0)
+                           self.a_out, self.b_base, self.shift, flags, 0, self.g_tiles,
+                           self.pixels, self.pool, 0)
 
     @classmethod
     def unpack(cls, data: bytes) -> "LayerRecord":
-        """The record in 16 bytes ``data``.
+        """The record in 24 bytes ``data``.
 
         Raises
         ------
         ValueError
-            Not 16 bytes, or reserved bits (flags bits 1..7, bytes 14-15) set.
+            Not 24 bytes, reserved bits (flags bits 2..7, bytes 14-15, 22-23) set, or gather
+            fields that disagree with the gather flag.
         """
         data = bytes(data)
         if len(data) != LAYER_RECORD_BYTES:
             raise ValueError(f"A layer record is {LAYER_RECORD_BYTES} bytes, not {len(data)}")
-        w_base, k, n, a_in, a_out, b_base, shift, flags, zero = struct.unpack(_LAYER_FMT, data)
-        if flags & ~LAYER_RELU or zero:
+        (w_base, k, n, a_in, a_out, b_base, shift, flags, zero, g_tiles, pixels, pool,
+         zero2) = struct.unpack(_LAYER_FMT, data)
+        if flags & ~(LAYER_RELU | LAYER_GATHER) or zero or zero2:
             raise ValueError(f"Layer record has reserved bits set (flags 0x{flags:02x}, "
-                             f"bytes 14-15 0x{zero:04x})")
-        return cls(w_base, k, n, a_in, a_out, b_base, shift, bool(flags & LAYER_RELU))
+                             f"bytes 14-15 0x{zero:04x}, bytes 22-23 0x{zero2:04x})")
+        rec = cls(w_base, k, n, a_in, a_out, b_base, shift, bool(flags & LAYER_RELU),
+                  g_tiles, pixels, pool)
+        if rec.gather != bool(flags & LAYER_GATHER):
+            raise ValueError(f"Layer record's gather flag (flags 0x{flags:02x}) disagrees "
+                             f"with g_tiles {g_tiles}, pixels {pixels}, pool {pool}")
+        return rec
+
+
+def gather_entry_bits(acc_bits: int) -> int:
+    """Bits of a gather entry: an entry (a lane of a bias word, ``acc_bits`` wide) names an
+    element when it is in ``0 .. 2**b - 1`` with ``b = min(16, acc_bits - 1)``; any other
+    value (negative ones included) gives the code 0."""
+    return min(16, acc_bits - 1)
+
+
+def gather_lane_bits(rows: int) -> int:
+    """Bits of the lane field of a gather entry on an array of ``rows`` rows (R): an entry
+    ``e >= 0`` names input row ``a_in + (e >> b)``, lane ``e & (2**b - 1)``."""
+    return (rows - 1).bit_length()
 
 
 def load_net_payload(records: Iterable[LayerRecord]) -> bytes:
@@ -505,18 +555,20 @@ def check_layer_table(payload: bytes, info: DeviceInfo, acc_bits: int, *,
     ``info`` gives the array (``rows``), the buffer depths, ``bias_depth``, ``max_layers``,
     ``max_payload`` and the result word's bytes; ``acc_bits`` is the PE's accumulator width
     (the largest shift). ``float_pe``: a float board (``F:F:rounded``/``F:F:fused``), whose
-    epilogue has no shift: any shift but 0 is out of range.
+    epilogue has no shift and no pooling: any shift but 0, or a gather layer, is out of range.
 
     Returns
     -------
     int
         :data:`ST_BAD_LENGTH` when the payload is empty, longer than ``max_payload``, its
-        layer count is 0 or above ``max_layers``, or its length is not ``1 + 16·n_layers``;
+        layer count is 0 or above ``max_layers``, or its length is not ``1 + 24·n_layers``;
         else :data:`ST_OUT_OF_RANGE` when any layer breaks a rule of the spec (shapes over
         a buffer, overlapping input and output rows, chained shapes that disagree, a shift
         outside :data:`NET_SHIFT_MIN` .. ``acc_bits``, reserved bits set, a last layer with a
-        shift, ReLU or ``a_out``, or scores over the result buffer or ``max_payload``);
-        else :data:`ST_OK`.
+        shift, ReLU, ``a_out`` or the gather flag, or scores over the result buffer or
+        ``max_payload``; a gather layer's result rows (``pixels·pool``) over the result
+        buffer, its outputs and im2col rows over the activation buffer or overlapping its
+        input, its biases and gather entries over the bias buffer); else :data:`ST_OK`.
     """
     payload = bytes(payload)
     if not payload or len(payload) > info.max_payload:
@@ -529,21 +581,37 @@ def check_layer_table(payload: bytes, info: DeviceInfo, acc_bits: int, *,
             for i in range(n)]
     R = info.rows
     d_w, d_a, d_r = info.depths["weights"], info.depths["acts"], info.depths["results"]
-    for i, (w_base, k, nt, a_in, a_out, b_base, shift, flags, zero) in enumerate(recs):
-        relu = flags & LAYER_RELU
+    prev_out = None
+    for i, (w_base, k, nt, a_in, a_out, b_base, shift, flags, zero, g_tiles, pixels, pool,
+            zero2) in enumerate(recs):
+        relu, gather, last = flags & LAYER_RELU, flags & LAYER_GATHER, i == n - 1
         bad = (k == 0 or nt == 0
-               or w_base + nt * k * R > d_w
                or a_in + k > d_a
-               or b_base + nt > info.bias_depth
                or (shift != 0 if float_pe else not NET_SHIFT_MIN <= shift <= acc_bits)
-               or flags & ~LAYER_RELU or zero)
-        if i < n - 1:
-            bad = bad or (a_out + nt > d_a
-                          or (a_out < a_in + k and a_in < a_out + nt)
-                          or recs[i + 1][1] != nt)
+               or flags & ~(LAYER_RELU | LAYER_GATHER) or zero or zero2
+               or (prev_out is not None and k != prev_out))
+        if gather:
+            rows = pixels * pool                 # result rows of one output tile
+            im2col = g_tiles * rows              # im2col rows = gather-entry rows
+            out = nt * pixels                    # output rows
+            bad = bad or (float_pe or last or g_tiles == 0 or pixels == 0 or pool == 0
+                          or w_base + nt * g_tiles * R > d_w
+                          or rows > d_r
+                          or b_base + nt + im2col > info.bias_depth
+                          or a_out + out + im2col > d_a
+                          or (a_out < a_in + k and a_in < a_out + out + im2col))
         else:
-            bad = bad or (a_out != 0 or shift != 0 or relu or nt > d_r
-                          or nt * info.word_bytes["results"] > info.max_payload)
+            out = nt
+            bad = bad or (g_tiles or pixels or pool
+                          or w_base + nt * k * R > d_w
+                          or b_base + nt > info.bias_depth)
+            if not last:
+                bad = bad or (a_out + nt > d_a
+                              or (a_out < a_in + k and a_in < a_out + nt))
+            else:
+                bad = bad or (a_out != 0 or shift != 0 or relu or nt > d_r
+                              or nt * info.word_bytes["results"] > info.max_payload)
         if bad:
             return ST_OUT_OF_RANGE
+        prev_out = out
     return ST_OK
