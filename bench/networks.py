@@ -7,10 +7,11 @@ width), and :func:`hwgen.explore.netrun.run_network` runs ``--inputs`` test inpu
 board design ``hwgen build --network`` makes for the iCEBreaker and the ULX3S, simulated under
 Verilator with the board's clock and UART: accuracy, every score against the emulation, clock
 cycles, UART bytes and inferences/s per inference. Where the layers chain on chip (dense
-layers with ReLUs) a few of the same inputs also run layer by layer on the same board, for
-the speedup. The array is the size the explorer suggests for the board, or the largest square
-below it whose network design fits (``--build``: each design is built with ``hwgen build
---network``, its LUT4 and Fmax go in the table; without it the sizes measured last are used).
+layers with ReLUs, convolutions with max pooling) a few of the same inputs also run layer by
+layer on the same board, for the speedup. The array is the size the explorer suggests for the
+board, or the largest square below it whose network design fits (``--build``: each design is
+built with ``hwgen build --network``, its LUT4 and Fmax go in the table; without it the sizes
+measured last are used).
 
     .venv/bin/python bench/networks.py               # 64 inputs each (a few minutes)
     .venv/bin/python bench/networks.py --build       # also build every design (~10 min)
@@ -40,9 +41,9 @@ FLOAT_ROWS = [("mlp-digits", "ulx3s-85f", "e4m3:e4m3:rounded", 4, 40)]
 #: Layer-by-layer inputs per row (the comparison on the chained path).
 COMPARE = 4
 #: Arrays whose network design does not fit, measured with ``hwgen build --network``:
-#: (board, pe, n) -> LUT4 needed / available (so the bench takes the next size down).
-NO_FIT = {("icebreaker", "int5", 3): "5,501 / 5,280 LUT4",
-          ("icebreaker", "int8", 4): "5,618 / 5,280 LUT4"}
+#: (board, pe, n) -> logic cells needed / available (so the bench takes the next size down).
+NO_FIT = {("icebreaker", "int5", 3): "6,185 / 5,280 logic cells",
+          ("icebreaker", "int6", 3): "6,394 / 5,280 logic cells"}
 
 
 def chosen_fixed(model, device):
@@ -178,8 +179,10 @@ def main(argv=None):
         "",
         "*chained*: the weights, biases and the layer table are written once; each inference",
         "is one INFER frame (input words in, score words out) and the layers run on chip, the",
-        "bias, re-quantization and ReLU between them in hardware (protocol version 2,",
-        "[protocol.md](protocol.md)). *layer-by-layer*: every layer's GEMM goes to the board",
+        "bias, re-quantization and ReLU between them in hardware, a convolution's im2col rows",
+        "gathered on chip and its max pooling done as its outputs are written (protocol",
+        "version 2, [protocol.md](protocol.md)). *layer-by-layer*: every layer's GEMM goes to",
+        "the board",
         "over the UART with its weights and the host applies bias, re-quantization and",
         "activations between layers; on chained rows it is measured on the first "
         f"{COMPARE} inputs",

@@ -211,10 +211,11 @@ class Accelerator:
         ``"chained"``
             A board with the network extension (IDENTIFY ``max_layers > 0``, protocol
             version 2) and a model that compiles for it
-            (:func:`hwgen.explore.chain.compile_network`: dense layers with ReLUs, ``intN``
-            PEs): the weights and biases are written once (WRITE to the weight and bias
-            buffers) and the layer table loaded (:meth:`load_net`); each inference is one
-            INFER (:meth:`infer_words`). Returns the
+            (:func:`hwgen.explore.chain.compile_network`: dense and ``conv2d`` layers with
+            ReLUs, max pools after convolutions, ``intN`` PEs): the weights, biases and
+            gather entries are written once (WRITE to the weight and bias buffers) and the
+            layer table loaded (:meth:`load_net`); each inference is one INFER
+            (:meth:`infer_words`). Returns the
             :class:`~hwgen.explore.chain.ChainedNetwork`.
         ``"layer-by-layer"``
             Otherwise: each ``dense``/``conv2d`` layer's GEMM on the board (its weights sent

@@ -8,6 +8,7 @@ import dataclasses
 import numpy as np
 import pytest
 
+from hwgen.explore.graph import Model
 from hwgen.explore.models import builtin_model
 from hwgen.golden.matmul import matmul, random_operands
 from hwgen.host import Accelerator, CountingTransport, DeviceError
@@ -20,14 +21,9 @@ def ulx3s():
         yield acc
 
 
-def test_mlp_digits_bit_exact_one_frame_per_inference(ulx3s):
-    acc = ulx3s
-    info = acc.info()
-    assert info.version == 2 and info.max_layers > 0 and info.bias_depth > 0
-    net = acc.load_network("mlp-digits")           # 64-64-32-10: three layers
-    assert net.path == "chained" and len(net.records) == 3
-    model = builtin_model("mlp-digits")
-    x = model.x_test[:64]
+def _counted_infer(acc, net, x):
+    """``acc.infer(x)`` equal to the emulation, and one INFER frame per input: its activation
+    words out, the last layer's result words back."""
     counting = CountingTransport(acc.transport)
     acc.transport = counting
     try:
@@ -35,10 +31,20 @@ def test_mlp_digits_bit_exact_one_frame_per_inference(ulx3s):
     finally:
         acc.transport = counting.inner
     assert np.array_equal(got, net.emulate(x))
-    # per inference: INFER with 16 activation words of 4 bytes, 3 result words of 16 back
+    info = acc.info()
     wa, wr = info.word_bytes["acts"], info.word_bytes["results"]
-    assert counting.sent == 64 * (6 + net.records[0].k_tiles * wa)
-    assert counting.received == 64 * (7 + net.records[-1].n_tiles * wr)
+    assert counting.sent == len(x) * (6 + net.records[0].k_tiles * wa)
+    assert counting.received == len(x) * (7 + net.records[-1].n_tiles * wr)
+
+
+def test_mlp_digits_bit_exact_one_frame_per_inference(ulx3s):
+    acc = ulx3s
+    info = acc.info()
+    assert info.version == 2 and info.max_layers > 0 and info.bias_depth > 0
+    net = acc.load_network("mlp-digits")           # 64-64-32-10: three layers
+    assert net.path == "chained" and len(net.records) == 3
+    # per inference: INFER with 16 activation words of 4 bytes, 3 result words of 16 back
+    _counted_infer(acc, net, builtin_model("mlp-digits").x_test[:64])
 
 
 def test_gemm_in_between_and_a_refused_table(ulx3s):
@@ -63,17 +69,35 @@ def test_gemm_in_between_and_a_refused_table(ulx3s):
     assert e.value.status == P.ST_BAD_LENGTH
 
 
-def test_layer_by_layer_where_the_layers_do_not_chain(ulx3s):
-    """A convolutional model on the network board, a model too big for its bias buffer and a
-    board without the extension: the layer-by-layer path, saying why, bit-exact."""
+def test_cnn_chains_with_one_frame_per_inference(ulx3s):
+    """cnn-digits (conv3x3x8-relu-maxpool2-dense10) chained on chip: the im2col gather, the
+    pooled conv epilogue and the dense layer in one INFER; every score the emulation's."""
     acc = ulx3s
     net = acc.load_network("cnn-digits")
+    assert net.path == "chained" and len(net.records) == 2 and net.records[0].gather
+    _counted_infer(acc, net, builtin_model("cnn-digits").x_test[:8])
+
+
+def _with_avgpool(name):
+    """The built-in CNN with its max pool replaced by an average pool of the same window."""
+    m = builtin_model(name)
+    layers = [dict(layer, kind="avgpool") if layer["kind"] == "maxpool" else dict(layer)
+              for layer in m.layers]
+    return Model(f"{name}-avg", layers, m.input_shape, m.x_test, m.y_test, m.x_calib)
+
+
+def test_layer_by_layer_where_the_layers_do_not_chain(ulx3s):
+    """A model with an average pool on the network board, and a board without the extension:
+    the layer-by-layer path, saying why, bit-exact."""
+    acc = ulx3s
+    model = _with_avgpool("cnn-digits")
+    net = acc.load_network(model)
     assert net.path == "layer-by-layer"
-    assert net.not_chained.startswith("Layer 0 (conv2d) does not chain on chip")
-    x = builtin_model("cnn-digits").x_test[:1]
+    assert net.not_chained.startswith("Layer 2 (avgpool) does not chain on chip")
+    x = model.x_test[:1]
     assert np.array_equal(acc.infer(x, raw=False), net.emulate(x))
-    with pytest.raises(ValueError, match=r"^Layer 0 \(conv2d\) does not chain on chip"):
-        acc.load_network("cnn-digits", chain=True)
+    with pytest.raises(ValueError, match=r"^Layer 2 \(avgpool\) does not chain on chip"):
+        acc.load_network(model, chain=True)
     assert acc.load_network("mlp-iris", chain=False).path == "layer-by-layer"
     # the board the simulated-board tests use: version 1
     with Accelerator.simulate("icebreaker", 2, 2, "int8") as v1:
