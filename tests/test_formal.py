@@ -179,8 +179,8 @@ def test_count_check_catches_a_lost_result(tmp_path):
 #: (a WRITE of a whole buffer and its copy, a maximal frame into the staging buffer, a short
 #: RUN). The proof for every depth (PDR) is bench/hostlink_formal.py's (docs/verification.md).
 HOST_LINK_DEPTH = 40
-#: BMC depth of the return-to-idle checks, past the quiet bound Q (91 cycles here): every input
-#: in the first IDLE_SLACK cycles, then a quiet line. docs/verification.md gives the deeper run.
+#: BMC depth of the idle checks' mistakes, past the quiet bound Q (91 cycles here): every
+#: input in the first IDLE_SLACK cycles, then a quiet line (a frame cut short, the slowest case).
 IDLE_SLACK = 2
 
 
@@ -204,28 +204,44 @@ def test_host_link_check_catches_an_out_of_range_write(tmp_path):
 
 
 def test_host_link_returns_to_idle(tmp_path):
-    """Once the line has been quiet for Q cycles, the core is idle (bounded: every input in
-    the first IDLE_SLACK cycles, which holds the slowest case, a frame cut short)."""
-    from hwgen.verify.hostlink import HostLinkMiter
+    """Once the line has been quiet for Q cycles, the core is idle, whatever bytes came before:
+    proven for every input history by k-induction, with the miter's helper invariants (each
+    of them proven too)."""
+    from hwgen.verify.hostlink import IDLE_DEPTH, HostLinkMiter
     m = HostLinkMiter(properties=("idle",))
     assert m.quiet_bound == m.core.timeout_cycles + 11 == 91
-    r = prove(m, tmp_path, mode="bmc", depth=m.quiet_bound + IDLE_SLACK, engine="abc bmc3")
+    r = prove(m, tmp_path, mode="prove", depth=IDLE_DEPTH)
     assert r.status == "pass", r.log
+    assert "successful proof by k-induction" in (tmp_path / "miter" / "logfile.txt").read_text()
 
 
-def test_host_link_idle_check_catches_a_stuck_transmitter(tmp_path):
+@pytest.mark.parametrize("mistake", [dict(sink_stalls=True), dict(quiet_bound=90)],
+                         ids=["stuck-transmitter", "quiet-bound-one-short"])
+def test_host_link_idle_check_catches_a_mistake(tmp_path, mistake):
     """A byte sink that never takes a byte (a transmitter that never finishes its frame)
-    leaves the core busy: the check finds it."""
+    leaves the core busy, and Q - 1 quiet cycles are too few for a frame cut short: bounded
+    model checking finds each counterexample (the idle assertion alone)."""
     from hwgen.verify.hostlink import HostLinkMiter
-    m = HostLinkMiter(properties=("idle",), sink_stalls=True)
-    r = prove(m, tmp_path, mode="bmc", depth=m.quiet_bound + IDLE_SLACK, engine="abc bmc3")
+    m = HostLinkMiter(properties=("idle",), invariants=False, **mistake)
+    r = prove(m, tmp_path, mode="bmc", depth=91 + IDLE_SLACK, engine="abc bmc3")
     assert r.status == "fail" and r.trace, r.log
+
+
+def test_host_link_idle_proof_needs_the_whole_bound(tmp_path):
+    """The proof is not vacuous: with Q - 1 (and the same invariants) the induction fails."""
+    from hwgen.verify.hostlink import IDLE_DEPTH, HostLinkMiter
+    m = HostLinkMiter(properties=("idle",), quiet_bound=90)
+    r = prove(m, tmp_path, mode="prove", depth=IDLE_DEPTH)
+    assert r.status == "unknown", r.log
 
 
 def test_host_link_miter_bad_arguments(tmp_path):
     from hwgen.verify.hostlink import HostLinkMiter
     with pytest.raises(ValueError, match="Properties must be some of writes, idle"):
         HostLinkMiter(properties=("hang",))
+    with pytest.raises(ValueError, match="idle invariants are written for a weight-stationary"):
+        HostLinkMiter(properties=("idle",), pe="int8", depths=dict(weights=3, acts=5,
+                                                                   results=3), rows=2)
     with pytest.raises(ValueError, match="Engine 'abc pdr' runs in mode prove, not bmc"):
         prove("", tmp_path, mode="bmc", engine="abc pdr")
     with pytest.raises(ValueError, match="Engine must be 'smtbmc SOLVER' or one of"):
