@@ -172,10 +172,10 @@ def main(argv=None):
         "the explorer chooses (fixed point 4..8 bits, 1 % target; cached costs), run with",
         "`hwgen run`'s machinery on the design `hwgen build --network` makes for the board",
         "(`hwgen build` without the extension for a model that does not chain), simulated",
-        "under Verilator with the board's clock and UART (1 Mbaud). *LUT4* and *Fmax* are",
-        "those builds' (nextpnr, seed 1). The last rows are a float array's (not the",
-        "explorer's choice: float arrays chain too, the bias added with one rounded add in",
-        "the format).",
+        "under Verilator with the board's clock and UART (1 Mbaud). *LUT4 / LC* and *Fmax*",
+        "are those builds' (nextpnr, seed 1: logic cells on the iCE40, LUT4 on the ECP5).",
+        "The last rows are a float array's (not the explorer's choice: float arrays chain",
+        "too, the bias added with one rounded add in the format).",
         "",
         "*chained*: the weights, biases and the layer table are written once; each inference",
         "is one INFER frame (input words in, score words out) and the layers run on chip, the",
@@ -197,12 +197,12 @@ def main(argv=None):
                      "clock", "seconds"],
               ["model", "board", "candidate", "array", "path", "inputs", "accuracy",
                "bit-exact", "cycles/inference", "bytes/inference", "target bytes",
-               "inferences/s", "layer-by-layer inferences/s", "speedup", "LUT4",
+               "inferences/s", "layer-by-layer inferences/s", "speedup", "LUT4 / LC",
                "Fmax MHz", "clock, UART", "s"]),
         "",
     ]
     if not any(r.get("lut") for r in rows):
-        lines += ["LUT4 and Fmax: not built (`--build`).", ""]
+        lines += ["LUT4 / LC and Fmax: not built (`--build`).", ""]
     for (board, pe, n), need in sorted(NO_FIT.items()):
         lines.append(f"- On the {board}, a {n}x{n} {pe} array with the network extension does "
                      f"not fit ({need}, measured with `hwgen build --network`): the "

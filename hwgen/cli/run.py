@@ -13,9 +13,11 @@ _EPILOG = """\
 The PE sets the explorer candidate whose arithmetic the board computes: intN -> fxN,
 F:F:rounded / F:F:fused / F:exact:F -> F with that accumulation. One inference at a time.
 Chained (the default where it applies: a square ws intN or F:F:rounded/fused array, the
-board built with --network, a model of dense layers with ReLUs): the weights, biases and a
-layer table are written once and each inference is one INFER frame, the layers running on
-chip with the bias, re-quantization and ReLU in hardware; a couple of inputs are also run
+board built with --network, a model of dense and conv2d layers with ReLUs and max pools
+after convolutions): the weights, biases and a layer table are written once and each
+inference is one INFER frame, the layers running on chip with a convolution's im2col rows
+gathered and the bias, re-quantization, ReLU and pooling in hardware; a couple of inputs
+are also run
 layer by layer for comparison. Otherwise (or with --layer-by-layer) each dense/conv2d
 layer's GEMM runs on the board's systolic array through hwgen.host.Accelerator and the host
 applies bias, re-quantization, activations and pooling between layers (the emulation's
