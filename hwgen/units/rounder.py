@@ -19,9 +19,14 @@ Datapath
 5. Round: one incrementer on the kept bits. The encoding is formed HardFloat-style as
    ``((biased_exp - 1) << man_bits) + rounded_significand`` so the rounding carry, the
    subnormal-to-normal step and the step into the overflow range propagate by themselves.
-6. Overflow: one constant compare of that magnitude with the largest finite encoding.
-   Underflow: tininess after rounding, from the frame bits (a second rounding decision one bit
-   lower, needed only when the result lands one binade below ``emin``). Specials last.
+   The significand's bits above the mantissa field (0, 1 or 2) are added to the exponent
+   field alone, so no carry runs through the mantissa field after the increment.
+6. Overflow: that magnitude above the largest finite encoding, decided without it: the
+   exponent field is compared with the largest one (minus 0, 1, 2) while the increment runs,
+   and the increment's top bits pick the answer (after a ``"round"`` cut: one constant
+   compare of the registered magnitude). Underflow: tininess after rounding, from the frame
+   bits (a second rounding decision one bit lower, needed only when the result lands one
+   binade below ``emin``). Specials last.
 
 Pipeline cut points (:attr:`RounderGeometry.cut_points`, in datapath order; any subset may
 hold registers): ``"prep"`` after the exponent-side preparation (the denormalization amount,
@@ -345,10 +350,15 @@ class FloatRounder(wiring.Component):
                (rmode.rdn & inexact & sign) | (rmode.rup & inexact & ~sign))
         rounded = Signal(p + 1)
         m.d.comb += rounded.eq(kept + inc)
-        # Biased exponent minus one, shifted onto the mantissa field, plus the significand.
+        # Biased exponent minus one, shifted onto the mantissa field, plus the significand:
+        # the significand's bits above the mantissa field (0, 1 or 2) are added to the
+        # exponent alone, so no carry runs through the mantissa field.
         max_mag = ((top_hi + f.bias - 1) << mb) + (1 << p)
         mag = Signal(range_shape(min((e_frame_lo + f.bias - 1) << mb, 0), max_mag))
-        m.d.comb += mag.eq(((e_frame + (f.bias - 1)) << mb) + rounded)
+        e_field = Signal(range_shape(e_frame_lo + f.bias - 1, top_hi + f.bias - 1))
+        m.d.comb += e_field.eq(e_frame + (f.bias - 1))
+        r_low, r_high = rounded[:mb], rounded[mb:]
+        m.d.comb += mag.eq(((e_field + r_high) << mb) | r_low)
 
         # Tininess decides the result only when subnormals flush; else only the flags use it.
         need_tiny = fl or not f.subnormals
@@ -386,7 +396,25 @@ class FloatRounder(wiring.Component):
                 m.d.comb += overflow.eq(nz & (mag > f.max_bits))
         else:
             if max_mag > f.max_bits:
-                m.d.comb += overflow.eq(nz & (mag > f.max_bits))
+                # mag > max_bits from the exponent field, compared before the rounding
+                # increment, and the increment's top bits: (e_field + r_high, r_low) above
+                # (e_max, m_max) for r_high = 0, 1, 2.
+                e_max, m_max = f.max_bits >> mb, f.max_bits & ((1 << mb) - 1)
+                f_lo, f_hi = e_frame_lo + f.bias - 1, top_hi + f.bias - 1
+                low_over = r_low > m_max if m_max < (1 << mb) - 1 else Const(0, 1)
+
+                def above(t):
+                    """e_field > t (as e_frame > t - bias + 1: no adder before the compare),
+                    folded where its range decides it."""
+                    if t < f_lo or t >= f_hi:
+                        return Const(int(t < f_lo), 1)
+                    return e_frame > t - (f.bias - 1)
+
+                def at(t):
+                    return e_frame == t - (f.bias - 1) if f_lo <= t <= f_hi else Const(0, 1)
+                over = [above(e_max - k) | (at(e_max - k) & low_over) for k in range(3)]
+                m.d.comb += overflow.eq(nz & Mux(r_high[1], over[2],
+                                                 Mux(r_high[0], over[1], over[0])))
             tiny = tininess()
 
         # -- encoding and flags ----------------------------------------------------------------
