@@ -20,11 +20,12 @@ from hwgen.explore.models import builtin_model
 from hwgen.golden.tiling import Tiling
 from hwgen.host_link import DEFAULT_MAX_PAYLOAD
 from hwgen.host_link import protocol as P
+from hwgen.host_link.network import DEFAULT_BIAS_DEPTH
 
 MLPS = ["mlp-digits-small", "mlp-digits", "mlp-iris", "mlp-wine", "mlp-cancer"]
 ARRAYS = [("int8", 4), ("int8", 8), ("int6", 4)]
 BOARDS = ["ulx3s-85f", "icebreaker"]
-BIAS_DEPTH = 64
+BIAS_DEPTH = DEFAULT_BIAS_DEPTH
 MAX_LAYERS = 8
 INPUTS = 64
 
