@@ -254,7 +254,7 @@ def capacity_section(best):
     for dev in DEVICES:
         what, bits = RAM_BITS[dev]
         row = [dev, f"{what} = {bits // 8192} KiB", f"{bits // 32:,}", f"{bits // 8:,}"]
-        for name, b in best.items():
+        for b in best.values():
             if b:
                 n = int(bits / (32 * b[0]))
                 row.append(f"{n:,} ({1 / b[0]:.1f}x [{n / (bits // 8):.1f}x])")

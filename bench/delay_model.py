@@ -121,7 +121,6 @@ class Block(wiring.Component):
             m.d.comb += self.y.eq(self.a > self.b)
         elif k == "increment":
             # The rounder's RNE step: guard and sticky decide, one carry chain adds.
-            w = p[0]
             kept, guard, sticky = self.a[4:], self.a[3], self.a[:3] != 0
             m.d.comb += self.y.eq(kept + (guard & (sticky | kept[0])))
         elif k == "mux":
