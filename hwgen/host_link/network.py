@@ -302,9 +302,11 @@ class NetSequencer(wiring.Component):
             m.d.comb += [self.load.ready.eq(1), self.load_status.eq(status)]
             m.next = "IDLE"
 
-        def multiply(state, a, b, limit, dst, then):
-            """State ``state``: ``dst = a·b`` by ``b`` additions of ``a`` (b ≥ 1); a sum over
-            ``limit`` ends LOAD_NET out of range (an INFER's table was checked)."""
+        def multiply(state, a, b, limit, then, dst=None):
+            """State ``state``: ``b`` additions of ``a`` (b ≥ 1) to ``wacc`` (from the value
+            the caller set), then ``then()``; a sum over ``limit`` ends LOAD_NET out of range
+            (an INFER's table was checked). With ``dst``: the sum goes there and the sum and
+            the count restart from 0."""
             with m.State(state):
                 m.d.comb += self.busy.eq(1)
                 nacc = wacc + a
@@ -313,7 +315,8 @@ class NetSequencer(wiring.Component):
                 with m.Else():
                     m.d.sync += [wacc.eq(nacc), wcnt.eq(wcnt + 1)]
                     with m.If(wcnt + 1 == b):
-                        m.d.sync += [dst.eq(nacc), wacc.eq(0), wcnt.eq(0)]
+                        if dst is not None:
+                            m.d.sync += [dst.eq(nacc), wacc.eq(0), wcnt.eq(0)]
                         then()
 
         def start_sizes():
@@ -326,8 +329,8 @@ class NetSequencer(wiring.Component):
                          prev_n.eq(Mux(gather, OUT, r.n_tiles))]
             m.next = "WCHECK"
 
-        def start_layer_tiles():             # output tile 0 of the layer
-            m.d.sync += [q.eq(0), gleft.eq(window), wfirst.eq(1), orow.eq(r.a_out)]
+        def start_tile(first_row):          # an output tile: its run, from result row 0
+            m.d.sync += [q.eq(0), gleft.eq(window), wfirst.eq(1), orow.eq(first_row)]
             m.next = "TILE"
 
         with m.FSM(name="net"):
@@ -386,20 +389,15 @@ class NetSequencer(wiring.Component):
                     finish_load(P.ST_OUT_OF_RANGE)
                 with m.Else():
                     next_layer_check()
-            with m.State("WCHECK"):            # w_base + n_tiles·T·R, step by step
-                m.d.comb += self.busy.eq(1)
-                nacc = wacc + kR
-                with m.If(nacc > D["weights"]):
-                    finish_load(P.ST_OUT_OF_RANGE)
+            def weights_checked():
+                m.d.sync += layer.eq(layer + 1)
+                with m.If(is_last):
+                    m.d.sync += ptr.eq(0)
+                    m.next = "COPY"
                 with m.Else():
-                    m.d.sync += [wacc.eq(nacc), wcnt.eq(wcnt + 1)]
-                    with m.If(wcnt + 1 == r.n_tiles):
-                        m.d.sync += layer.eq(layer + 1)
-                        with m.If(is_last):
-                            m.d.sync += ptr.eq(0)
-                            m.next = "COPY"
-                        with m.Else():
-                            fetch(1)
+                    fetch(1)
+            # w_base + n_tiles·T·R, step by step
+            multiply("WCHECK", kR, r.n_tiles, D["weights"], weights_checked)
             with m.State("COPY"):
                 m.d.comb += [self.busy.eq(1), self.stage_rd.en.eq(1)]
                 m.next = "COPY_D"
@@ -420,12 +418,12 @@ class NetSequencer(wiring.Component):
                 with m.Else():
                     m.d.sync += [sbase.eq(r.a_out + OUT), s.eq(0)]
                     m.next = "G_ROW"
-            multiply("MUL_L", r.pixels, r.pool, D["results"], L,
-                     lambda: setattr(m, "next", "MUL_S"))
-            multiply("MUL_S", L, r.g_tiles, D["bias"], S,
-                     lambda: setattr(m, "next", "MUL_O"))
-            multiply("MUL_O", r.pixels, r.n_tiles, D["acts"], OUT,
-                     lambda: setattr(m, "next", "MUL_END"))
+            multiply("MUL_L", r.pixels, r.pool, D["results"],
+                     lambda: setattr(m, "next", "MUL_S"), L)
+            multiply("MUL_S", L, r.g_tiles, D["bias"],
+                     lambda: setattr(m, "next", "MUL_O"), S)
+            multiply("MUL_O", r.pixels, r.n_tiles, D["acts"],
+                     lambda: setattr(m, "next", "MUL_END"), OUT)
             with m.State("MUL_END"):           # OUT registered: sbase and the checks use it
                 m.d.comb += self.busy.eq(1)
                 after_sizes()
@@ -440,13 +438,13 @@ class NetSequencer(wiring.Component):
                 with m.If(gather):
                     start_sizes()
                 with m.Else():
-                    start_layer_tiles()
+                    start_tile(r.a_out)
             with m.State("G_ROW"):             # the row's R entries: one bias-buffer read
                 m.d.comb += [self.busy.eq(1), self.bias_rd.en.eq(1),
                              self.bias_rd.addr.eq(r.b_base + r.n_tiles + s)]
                 m.d.sync += [j.eq(0), pend.eq(0)]
                 with m.If(s == S):
-                    start_layer_tiles()
+                    start_tile(r.a_out)
                 with m.Else():
                     m.next = "G_LANE"
             with m.State("G_LANE"):            # lane j's element read; lane j-1's arrives
@@ -503,9 +501,7 @@ class NetSequencer(wiring.Component):
                             with m.Else():
                                 fetch(0)
                         with m.Else():
-                            m.d.sync += [q.eq(0), gleft.eq(window), wfirst.eq(1),
-                                         orow.eq(r.a_out + nt + 1)]
-                            m.next = "TILE"
+                            start_tile(r.a_out + nt + 1)
 
         # gather: the element of the lane read last cycle into its place in the row
         with m.If(pend):
