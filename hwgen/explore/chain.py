@@ -108,24 +108,6 @@ def _wrap(a: np.ndarray, bits: int) -> np.ndarray:
     return (a + half) % (1 << bits) - half
 
 
-def _tiles(rec: P.LayerRecord) -> int:
-    """Weight tiles per output tile of ``rec``: ``g_tiles`` (gather) or ``k_tiles``."""
-    return rec.g_tiles if rec.gather else rec.k_tiles
-
-
-def _out_rows(rec: P.LayerRecord) -> int:
-    """Activation rows ``rec`` writes from ``a_out``: its outputs, and a gather layer's
-    im2col rows after them."""
-    if rec.gather:
-        return rec.n_tiles * rec.pixels + rec.g_tiles * rec.pixels * rec.pool
-    return rec.n_tiles
-
-
-def _bias_rows(rec: P.LayerRecord) -> int:
-    """Bias rows of ``rec`` from ``b_base``: its biases, and a gather layer's entries."""
-    return rec.n_tiles + (rec.g_tiles * rec.pixels * rec.pool if rec.gather else 0)
-
-
 def board_infer(array: ArraySpec, records: Sequence[P.LayerRecord],
                 weight_words: Sequence[int], bias_words: Sequence[int],
                 inputs: Sequence[Sequence[int]]) -> list[list[int]]:
@@ -164,16 +146,16 @@ def board_infer(array: ArraySpec, records: Sequence[P.LayerRecord],
     R, C = array.rows, array.cols
     abits, acc_bits = array.a_elem.width, array.acc_bits
     dtype: Any = np.int64 if acc_bits + 2 <= 62 else object
-    w_rows = max([r.w_base + r.n_tiles * _tiles(r) * R for r in records] + [0])
+    w_rows = max([r.w_base + r.n_tiles * r.tiles * R for r in records] + [0])
     wmem = np.zeros((w_rows, C), dtype=dtype)
     for i, w in enumerate(weight_words[:w_rows]):
         wmem[i] = array.unpack_weights(w)
-    b_rows = max([r.b_base + _bias_rows(r) for r in records] + [0])
+    b_rows = max([r.b_base + r.bias_rows for r in records] + [0])
     bmem = np.zeros((b_rows, C), dtype=dtype)
     for i, w in enumerate(bias_words[:b_rows]):
         bmem[i] = array.unpack_results(w)[0]
     batch = len(inputs)
-    a_rows = max([max(r.a_in + r.k_tiles, r.a_out + _out_rows(r)) for r in records] + [0])
+    a_rows = max([max(r.a_in + r.k_tiles, r.a_out + r.out_rows) for r in records] + [0])
     amem = np.zeros((batch, a_rows, R), dtype=dtype)
     first = records[0]
     for b, words in enumerate(inputs):
@@ -189,7 +171,7 @@ def board_infer(array: ArraySpec, records: Sequence[P.LayerRecord],
         k = rec.k_tiles
         if rec.gather:
             T, Pn, g = rec.g_tiles, rec.pixels, rec.pool
-            L, S = Pn * g, rec.g_tiles * rec.pixels * rec.pool
+            L, S = rec.result_rows, rec.im2col_rows
             # the gather pass: im2col row s, lane j <- the element entry (s, j) names
             e = bmem[rec.b_base + rec.n_tiles:rec.b_base + rec.n_tiles + S]   # (S, R)
             ok = (e >= 0) & (e < entry_top)
@@ -198,7 +180,7 @@ def board_infer(array: ArraySpec, records: Sequence[P.LayerRecord],
             ok &= (row < k) & (lane < R)
             x = amem[:, rec.a_in:rec.a_in + k]                              # (batch, k, R)
             gathered = x[:, np.where(ok, row, 0), np.where(ok, lane, 0)]    # (batch, S, R)
-            im2col = rec.a_out + rec.n_tiles * Pn
+            im2col = rec.a_out + rec.outputs
             amem[:, im2col:im2col + S] = np.where(ok, gathered, 0)
             cols = amem[:, im2col:im2col + S].reshape(batch, T, L, R).copy()
             for n in range(rec.n_tiles):
@@ -419,15 +401,22 @@ class _Layer:
         return nt * self.gather[0] + self.gather[2].shape[0]
 
 
+def _padded(wq: np.ndarray, bq: Sequence[int], at: Any, T: int, R: int
+            ) -> tuple[np.ndarray, list[int]]:
+    """``W`` (T·R x n_tiles·R, zero-padded) holding ``wq.T`` (``wq``: N x K codes) in rows
+    ``at``, and the biases zero-padded to n_tiles·R."""
+    n_out = wq.shape[0]
+    nt = _ceil(n_out, R)
+    W = np.zeros((T * R, nt * R), dtype=np.int64)
+    W[at, :n_out] = np.asarray(wq, dtype=np.int64).T
+    return W, [int(v) for v in bq] + [0] * (nt * R - n_out)
+
+
 def _dense_layer(wq: np.ndarray, bq: Sequence[int], shift: int, relu: bool, loc: np.ndarray,
                  k_tiles: int, R: int) -> _Layer:
     """A dense layer (``wq``: N x K codes) reading a tensor whose flat element i is at input
     row/lane ``loc[i]`` (``row·R + lane``)."""
-    n_out = wq.shape[0]
-    nt = _ceil(n_out, R)
-    W = np.zeros((k_tiles * R, nt * R), dtype=np.int64)
-    W[loc, :n_out] = np.asarray(wq, dtype=np.int64).T
-    bias = [int(v) for v in bq] + [0] * (nt * R - n_out)
+    W, bias = _padded(wq, bq, loc, k_tiles, R)
     return _Layer(W, bias, int(shift), bool(relu), k_tiles)
 
 
@@ -464,13 +453,11 @@ def _gather_layer(layer: Mapping[str, Any], in_shape: tuple[int, ...],
     at input row/lane ``loc[i]``): im2col weights (K order ``(c_in·kh + dy)·kw + dx``),
     biases, and the entries of the im2col rows of ``positions``."""
     cin, H, Wd = in_shape
-    n_out, _, kh, kw = layer["W"].shape
+    kh, kw = layer["W"].shape[2:]
     (sy, sx), (pt, pl) = layer["stride"], layer["pads"][:2]
     K = cin * kh * kw
-    T, nt, L = _ceil(K, R), _ceil(n_out, R), len(positions)
-    W = np.zeros((T * R, nt * R), dtype=np.int64)
-    W[:K, :n_out] = np.asarray(wq, dtype=np.int64).T
-    bias = [int(v) for v in bq] + [0] * (nt * R - n_out)
+    T, L = _ceil(K, R), len(positions)
+    W, bias = _padded(wq, bq, slice(0, K), T, R)
     ci, dy, dx = (a.reshape(-1, 1) for a in np.meshgrid(np.arange(cin), np.arange(kh),
                                                          np.arange(kw), indexing="ij"))
     oy = np.array([p[0] for p in positions]).reshape(1, -1)
@@ -637,7 +624,7 @@ def _check_fit(model: Model, array: ArraySpec, records: list[P.LayerRecord],
     rows = cols = array.rows
     spec = cast("PESpec", array.pe)
     wb = P.word_bytes(P.buffer_word_bits(array))
-    a_rows = max(max(r.a_in + r.k_tiles, _out_rows(r) + r.a_out if r is not records[-1]
+    a_rows = max(max(r.a_in + r.k_tiles, r.out_rows + r.a_out if r is not records[-1]
                      else 0) for r in records)
     last_rec = records[-1]
     need = [("weight", len(weight_words), "rows", depths["weights"], "the weight buffer"),
@@ -645,7 +632,7 @@ def _check_fit(model: Model, array: ArraySpec, records: list[P.LayerRecord],
             ("activation", a_rows, "rows", depths["acts"], "the activation buffer")]
     for r in records:
         if r.gather:
-            need.append(("convolution result", r.pixels * r.pool, "rows", depths["results"],
+            need.append(("convolution result", r.result_rows, "rows", depths["results"],
                          "the result buffer"))
     need += [("score", last_rec.n_tiles, "rows", depths["results"], "the result buffer"),
              ("score", last_rec.n_tiles * wb["results"], "bytes", max_payload,

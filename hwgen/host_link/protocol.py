@@ -470,6 +470,37 @@ class LayerRecord:
         """A gather layer (a convolution; ``flags`` bit 1)."""
         return bool(self.g_tiles or self.pixels or self.pool)
 
+    @property
+    def tiles(self) -> int:
+        """Weight tiles per output tile: ``g_tiles`` (gather layer) or ``k_tiles``."""
+        return self.g_tiles if self.gather else self.k_tiles
+
+    @property
+    def result_rows(self) -> int:
+        """Result rows of one output tile's run: ``pixels·pool`` (gather layer) or 1."""
+        return self.pixels * self.pool if self.gather else 1
+
+    @property
+    def im2col_rows(self) -> int:
+        """A gather layer's im2col rows, one per gather-entry row: ``g_tiles·pixels·pool``
+        (0 for a dense layer)."""
+        return self.g_tiles * self.result_rows if self.gather else 0
+
+    @property
+    def outputs(self) -> int:
+        """Output rows: ``n_tiles·pixels`` (gather layer) or ``n_tiles``."""
+        return self.n_tiles * self.pixels if self.gather else self.n_tiles
+
+    @property
+    def out_rows(self) -> int:
+        """Activation rows written from ``a_out``: the outputs, then the im2col rows."""
+        return self.outputs + self.im2col_rows
+
+    @property
+    def bias_rows(self) -> int:
+        """Bias rows from ``b_base``: the ``n_tiles`` biases, then the gather entries."""
+        return self.n_tiles + self.im2col_rows
+
     def pack(self) -> bytes:
         """The 24-byte record.
 
@@ -591,15 +622,16 @@ def check_layer_table(payload: bytes, info: DeviceInfo, acc_bits: int, *,
                or flags & ~(LAYER_RELU | LAYER_GATHER) or zero or zero2
                or (prev_out is not None and k != prev_out))
         if gather:
-            rows = pixels * pool                 # result rows of one output tile
-            im2col = g_tiles * rows              # im2col rows = gather-entry rows
-            out = nt * pixels                    # output rows
+            # (the sizes matter only when g_tiles, pixels and pool are all set)
+            rec = LayerRecord(w_base, k, nt, a_in, a_out, b_base, shift, bool(relu), g_tiles,
+                              pixels, pool)
+            out = rec.outputs
             bad = bad or (float_pe or last or g_tiles == 0 or pixels == 0 or pool == 0
                           or w_base + nt * g_tiles * R > d_w
-                          or rows > d_r
-                          or b_base + nt + im2col > info.bias_depth
-                          or a_out + out + im2col > d_a
-                          or (a_out < a_in + k and a_in < a_out + out + im2col))
+                          or rec.result_rows > d_r
+                          or b_base + rec.bias_rows > info.bias_depth
+                          or a_out + rec.out_rows > d_a
+                          or (a_out < a_in + k and a_in < a_out + rec.out_rows))
         else:
             out = nt
             bad = bad or (g_tiles or pixels or pool
