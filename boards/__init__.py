@@ -47,6 +47,11 @@ class Board:
     flash : tuple of str
         Commands that write a bitstream to the board (``{bitstream}`` stands for its path),
         the first one preferred; ``hwgen build`` prints them.
+    result_fifo : int
+        Rows of the array's result FIFO (:class:`~hwgen.arrays.systolic.SystolicArray`'s
+        ``fifo_depth``; 4 is enough for full rate). A deeper one (17 and more) is built in
+        block RAM instead of logic: on a board whose logic is the limit, that frees logic
+        cells for one block RAM per 16 bits of result row.
     pe_pipeline : dict
         ``hwgen build --pe-pipeline auto``: PE accumulation kind (``rounded``, ``fused``) →
         ``(mul_latency, add_latency)``, the smallest PE pipeline measured (``hwgen build``,
@@ -64,6 +69,7 @@ class Board:
     synth_opts: str = ""
     bitstream: str = "bin"
     spram: int = 0
+    result_fifo: int = 4
     pe_pipeline: dict = field(default_factory=dict)
     flash: tuple = ()
 

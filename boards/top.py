@@ -91,7 +91,7 @@ class BoardTop(Elaboratable):
                                  timeout_cycles=max(int(self.clk_hz * timeout_s),
                                                     20 * self.divisor),
                                  mul_latency=mul_latency, add_latency=add_latency,
-                                 network=network)
+                                 network=network, fifo_depth=self.board.result_fifo)
 
     def unbuilt(self):
         """Mark this top, its core and array as never to be elaborated (they were made for

@@ -421,6 +421,9 @@ CONV_NETS = {
     # first one's pixel-major output, channels not a multiple of C, pooled
     "two convs": ((3, 5, 5), [(5, 3, 2, (1, 1, 1, 1), 6, True, 1),
                               (6, 3, 1, (1, 1, 1, 1), 8, False, 2)], 7),
+    # a left shift (most codes saturate: ties at both ends), no ReLU, 3x3 windows: the board
+    # pools the accumulators before the epilogue, the reference pools the codes
+    "saturating": ((2, 6, 6), [(4, 3, 1, (1, 1, 1, 1), -2, False, 3)], 5),
 }
 
 

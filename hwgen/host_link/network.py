@@ -19,11 +19,13 @@ INFER
 Gather layers (convolutions; ``docs/protocol.md``, "Gather layers")
     first build their im2col rows on chip: for each of the ``g_tiles·pixels·pool`` rows, one
     bias-buffer row of R gather entries, each naming a row and lane of the layer's input (or
-    nothing: a 0), read lane by lane (R + 3 clocks a row) and written after the layer's
+    nothing: a 0), read lane by lane (R + 2 clocks a row) and written after the layer's
     output rows. Each output tile is then one run of ``g_tiles`` weight tiles over
-    ``pixels·pool`` result rows, and the epilogue takes the rows one by one, keeping the
-    lane-wise maximum of each ``pool`` consecutive rows (max pooling; the rows are visited
-    window by window) and writing it to output row ``a_out + p·n_tiles + n``. The products a
+    ``pixels·pool`` result rows: the lane-wise maximum of each ``pool`` consecutive rows'
+    accumulators (max pooling, before the epilogue: the epilogue never decreases as an
+    accumulator grows, so this equals pooling the codes, at one epilogue pass a window; the
+    rows are visited window by window) goes through the epilogue to output row
+    ``a_out + p·n_tiles + n``. The products a
     gather layer's checks need (``pixels·pool``, ``g_tiles·pixels·pool``,
     ``n_tiles·pixels``) are sums repeated in one shared adder, as the weight rows are.
 
@@ -194,6 +196,9 @@ class NetSequencer(wiring.Component):
         j = Signal(range(C))
         ocnt = Signal(range(C + 1))
         aword = Signal(bits * R)
+        # the row's accumulators, a rotating register (its bottom word is the element at
+        # hand): a pooling window's lane-wise maximum, fed to the epilogue element by
+        # element, each element's output taking its place (so it ends as the output row)
         rword = Signal(A * C)
 
         # a gather layer's sizes, by repeated addition (no multiplier): L = pixels·pool
@@ -211,7 +216,6 @@ class NetSequencer(wiring.Component):
         gleft = Signal(range(D["results"] + 1))  # epilogue: rows left in the pooling window
         wfirst = Signal()                      # epilogue: the window's first row
         orow = Signal(range(D["acts"]))        # epilogue: the next output row
-        pword = Signal(bits * R)               # epilogue: the pooling window's maximum
 
         r = rec
         gather = r.flags[1] if not flt else Const(0)
@@ -246,26 +250,36 @@ class NetSequencer(wiring.Component):
         g_bad = ((r.b_base + r.n_tiles + S > D["bias"]) | (g_end > D["acts"]) |
                  ((r.a_out < r.a_in + r.k_tiles) & (r.a_in < g_end)))
 
-        # the epilogue: one accumulator and its bias per clock; outputs collected in order
+        # max pooling on the raw accumulators, before the epilogue: the epilogue (bias of
+        # the lane's channel, rounding shift, saturation, ReLU) never decreases as the
+        # accumulator grows, so the code of the window's largest accumulator is the largest
+        # code, and a window costs one epilogue pass instead of `pool`
         rdata, bdata = self.results_rd.data, self.bias_rd.data
         adata = self.acts_rd.data
+        head = rword[:A].as_signed()
+        r_j = rdata.word_select(j, A).as_signed()
+        take = wfirst if flt else wfirst | (r_j > head)
+        maxing = Signal()                      # EPI_MAX: the row's element j against head
+        top = Signal(A)                        # what enters the register's top word
+        m.d.comb += top.eq(Mux(epi.out.valid, epi.out.payload,
+                               Mux(maxing & take, r_j, head)))
+        # the epilogue: one element at a time (the epilogue takes the next one after its
+        # output), its output into the top word as the register rotates
         m.d.comb += [
-            epi.inp.payload.acc.eq(rdata.word_select(j, A)),
+            epi.inp.payload.acc.eq(head),
             epi.inp.payload.bias.eq(bdata.word_select(j, A)),
             epi.inp.payload.shift.eq(r.shift), epi.inp.payload.relu.eq(r.flags[0]),
             epi.inp.payload.raw.eq(last),
         ]
+        # one element in the epilogue at a time (the next one waits for its output)
+        inflight = Signal()
         with m.If(epi.out.valid):
             m.d.sync += [aword.eq(Cat(aword[bits:], epi.out.payload[:bits])),
-                         rword.eq(Cat(rword[A:], epi.out.payload)), ocnt.eq(ocnt + 1)]
-        # max pooling: lane-wise maximum of the window's rows (the first row starts it)
-        lanes = [aword.word_select(i, bits).as_signed() for i in range(R)]
-        held = [pword.word_select(i, bits).as_signed() for i in range(R)]
-        pooled = aword if flt else Mux(wfirst, aword,
-                                       Cat(*[Mux(h > a, h, a) for h, a in zip(held, lanes)]))
+                         rword[A * (C - 1):].eq(top), ocnt.eq(ocnt + 1), inflight.eq(0)]
+        with m.If(maxing | (epi.inp.valid & epi.inp.ready)):
+            m.d.sync += rword.eq(Cat(rword[A:], top))
         pool_end = gleft == 1
         window = Mux(gather, r.pool, 1)
-        rows_end = q + 1 == Mux(gather, L, 1)
 
         # gather: entry j of the bias row at hand names input row a_in + (e >> LB), lane
         # e mod 2**LB; a negative entry, or one outside the input, gives 0
@@ -275,6 +289,7 @@ class NetSequencer(wiring.Component):
         e_lane = ent[:LB] if LB else Const(0, 1)
         e_ok = (ent[EB:] == 0) & (e_row < r.k_tiles) & ((e_lane < R) if (1 << LB) != R else 1)
 
+        landing = Mux(p_ok, adata.word_select(p_lane, bits), 0)  # the lane read last cycle
         act_addr = Signal(range(D["acts"]))
         # reads only where a state asks (a read port's enable is high by default): the
         # gather holds its entries' bias row while it reads the lanes
@@ -286,7 +301,7 @@ class NetSequencer(wiring.Component):
             self.r_base.eq(Mux(last, nt, 0)),
             self.results_rd.addr.eq(Mux(last, nt, q)), self.bias_rd.addr.eq(r.b_base + nt),
             self.results_wr.addr.eq(nt), self.results_wr.data.eq(rword),
-            act_addr.eq(orow), self.acts_wr.data.eq(pooled),
+            act_addr.eq(orow), self.acts_wr.data.eq(aword),
             self.acts_wr.addr.eq(act_addr), self.acts_rd.addr.eq(act_addr),
         ]
 
@@ -453,15 +468,12 @@ class NetSequencer(wiring.Component):
                 m.d.sync += [pend.eq(1), p_ok.eq(e_ok), p_lane.eq(e_lane), p_j.eq(j),
                              j.eq(j + 1)]
                 with m.If(j == R - 1):
-                    m.next = "G_LAST"
-            with m.State("G_LAST"):
-                m.d.comb += self.busy.eq(1)
-                m.d.sync += pend.eq(0)
-                m.next = "G_WRITE"
-            with m.State("G_WRITE"):           # the im2col row into the activation buffer
+                    m.next = "G_WRITE"
+            with m.State("G_WRITE"):           # the im2col row into the activation buffer,
+                # its last lane as it arrives
                 m.d.comb += [self.busy.eq(1), self.acts_wr.en.eq(1), act_addr.eq(sbase + s),
-                             self.acts_wr.data.eq(gword)]
-                m.d.sync += s.eq(s + 1)
+                             self.acts_wr.data.eq(Cat(gword[:bits * (R - 1)], landing))]
+                m.d.sync += [s.eq(s + 1), pend.eq(0)]
                 m.next = "G_ROW"
             with m.State("TILE"):
                 m.d.comb += [self.busy.eq(1), self.run.valid.eq(1)]
@@ -473,24 +485,30 @@ class NetSequencer(wiring.Component):
             with m.State("EPI_READ"):
                 m.d.comb += [self.busy.eq(1), self.results_rd.en.eq(1),
                              self.bias_rd.en.eq(1)]
-                m.d.sync += [j.eq(0), ocnt.eq(0)]
-                m.next = "EPI_FEED"
-            with m.State("EPI_FEED"):          # the read data hold: no read enable now
-                m.d.comb += [self.busy.eq(1), epi.inp.valid.eq(1)]
-                with m.If(epi.inp.ready):
-                    m.d.sync += j.eq(j + 1)
+                m.d.sync += j.eq(0)
+                m.next = "EPI_MAX"
+            with m.State("EPI_MAX"):           # the read data hold: no read enable now
+                m.d.comb += [self.busy.eq(1), maxing.eq(1)]
+                m.d.sync += j.eq(j + 1)
+                with m.If(j == C - 1):
+                    m.d.sync += [j.eq(0), ocnt.eq(0), wfirst.eq(0), q.eq(q + 1),
+                                 gleft.eq(gleft - 1)]
+                    with m.If(pool_end):
+                        m.next = "EPI_FEED"
+                    with m.Else():
+                        m.next = "EPI_READ"
+            with m.State("EPI_FEED"):
+                m.d.comb += [self.busy.eq(1), epi.inp.valid.eq(~inflight)]
+                with m.If(epi.inp.valid & epi.inp.ready):
+                    m.d.sync += [j.eq(j + 1), inflight.eq(1)]
                     with m.If(j == C - 1):
                         m.next = "EPI_WRITE"
             with m.State("EPI_WRITE"):
                 m.d.comb += self.busy.eq(1)
                 with m.If(ocnt == C):
-                    m.d.comb += [self.results_wr.en.eq(last),
-                                 self.acts_wr.en.eq(~last & pool_end)]
-                    m.d.sync += [pword.eq(pooled), q.eq(q + 1),
-                                 gleft.eq(Mux(pool_end, window, gleft - 1)), wfirst.eq(pool_end)]
-                    with m.If(pool_end):
-                        m.d.sync += orow.eq(orow + r.n_tiles)
-                    with m.If(~rows_end):
+                    m.d.comb += [self.results_wr.en.eq(last), self.acts_wr.en.eq(~last)]
+                    m.d.sync += [gleft.eq(window), wfirst.eq(1), orow.eq(orow + r.n_tiles)]
+                    with m.If(q != Mux(gather, L, 1)):
                         m.next = "EPI_READ"
                     with m.Else():
                         m.d.sync += [nt.eq(nt + 1), wrow.eq(wrow + kR)]
@@ -505,6 +523,5 @@ class NetSequencer(wiring.Component):
 
         # gather: the element of the lane read last cycle into its place in the row
         with m.If(pend):
-            m.d.sync += gword.word_select(p_j, bits).eq(
-                Mux(p_ok, adata.word_select(p_lane, bits), 0))
+            m.d.sync += gword.word_select(p_j, bits).eq(landing)
         return m
