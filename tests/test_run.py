@@ -70,6 +70,23 @@ def test_run_builtin_mlp(cache, tmp_path, capsys, path):
         assert "layer_by_layer" not in r and "speedup" not in r
 
 
+def test_run_at_a_pll_clock(cache, tmp_path, capsys):
+    """--clock-mhz: the simulated board runs from its PLL (the UART divider follows), and the
+    report's rates are at that clock."""
+    out_json = tmp_path / "run.json"
+    status = main(["run", "mlp-iris", "--pe", "int8", "--rows", "2", "--cols", "2",
+                   "--board", "icebreaker", "--inputs", "2", "--clock-mhz", "16.125",
+                   "--json", str(out_json), "--quiet"])
+    out = capsys.readouterr().out
+    assert status == 0, out
+    r = json.loads(out_json.read_text())
+    assert r["bit_exact"] and r["path"] == "chained"
+    assert r["clock_hz"] == 16_125_000 and r["baud"] == pytest.approx(16_125_000 / 16)
+    assert r["inferences_per_s"] == pytest.approx(16.125e6 / r["cycles_per_inference"])
+    # ten bit times of 16 clocks a byte: the cycles cover at least the bytes sent
+    assert r["cycles_per_inference"] >= 160 * r["bytes_to_board"] / 2
+
+
 class _OffByOne:
     """An accelerator whose last layer's results are one too high: what a wrong board is."""
 
@@ -169,6 +186,8 @@ def test_candidates_of_pes():
     (["--json", "no_dir/r.json"], "--json directory 'no_dir' does not exist"),
     (["--dataflow", "xs"], "--dataflow must be ws or os, not 'xs'"),
     (["--baud", "7"], "Baud rate 7 is too low"),
+    (["--clock-mhz", "5"], "iCE40 PLL cannot make 5 MHz: it makes 16.125 to 270 MHz"),
+    (["--clock-mhz", "16", "--port", "/dev/null"], "--clock-mhz 16 sets the simulated"),
 ])
 def test_run_refuses_bad_options(cache, capsys, argv, message):
     base = dict(zip(["--pe", "--rows", "--cols", "--board"],

@@ -57,6 +57,10 @@ def add_arguments(p):
                         "simulated one; its IDENTIFY must match the options")
     p.add_argument("--baud", type=int, default=None, metavar="BAUD",
                    help="UART baud rate (default 1000000, the board's)")
+    p.add_argument("--clock-mhz", type=float, default=None, metavar="F",
+                   help="simulate the board clocked by its PLL at F MHz (as hwgen build "
+                        "--clock-mhz F; default: the oscillator's clock); not with --port "
+                        "(a real board runs at the clock it was built for)")
     p.add_argument("--json", metavar="FILE", default=None,
                    help="also write the report as JSON to FILE")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
@@ -79,10 +83,14 @@ def _check(args):
         return f"--baud must be a positive number of bits per second, not {args.baud}"
     if (bad := json_file_error("--json", args.json)) is not None:
         return bad
+    if args.clock_mhz is not None and args.port is not None:
+        return (f"--clock-mhz {args.clock_mhz:g} sets the simulated board's clock; a real "
+                f"board (--port) runs at the clock it was built for")
     candidate_for(args.pe)                          # raises ValueError: one line
     from boards.top import BoardTop
     BoardTop(args.board, args.rows, args.cols, args.pe, args.dataflow, baud=args.baud,
-             mul_latency=args.mul_latency, add_latency=args.add_latency).unbuilt()
+             mul_latency=args.mul_latency, add_latency=args.add_latency,
+             clock_mhz=args.clock_mhz).unbuilt()
     return None
 
 
