@@ -344,6 +344,8 @@ class FloatMac(wiring.Component):
         pipe = Module()
         if self._mul_cuts or self._out_cuts:
             m.submodules.pipe = EnableInserter(en)(pipe)
+        else:
+            not_built(pipe)             # no registers: nothing of it is used
         if self._accumulate == "rounded":
             self._rounded(m, en, pipe, s1, s1_valid, emit)
         elif self._accumulate == "fused":
