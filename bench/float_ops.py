@@ -64,6 +64,18 @@ AREA_GOAL, FMAX_GOAL = 0.75, 1.15
 LEAN_GOAL = 0.6
 TARGET_DEVICE = "hx8k"
 TARGET_SEEDS = (1, 2, 3)
+#: The HX8K has no DSP blocks: there hwgen's multiplying units of 8-bit or wider significands
+#: build their product from radix-4 Booth partial products (``product="booth"``,
+#: hwgen.units.booth); narrower ones keep ``a * b`` (Booth is larger there).
+BOOTH_MIN_PRECISION = 8
+
+
+def target_options(op, fmt):
+    """The unit options of hwgen's side of the comparison on :data:`TARGET_DEVICE`."""
+    from hwgen.formats import parse_format
+    if op in ("fmul", "ffma") and parse_format(fmt).precision >= BOOTH_MIN_PRECISION:
+        return dict(product="booth")
+    return {}
 #: Random vectors per throughput measurement (as ``hwgen sim --vectors``).
 SIM_VECTORS = 20000
 SIM_CACHE = ROOT / "build" / "bench_float_ops" / "throughput.json"
@@ -213,14 +225,18 @@ def compare_targets(runner, classes):
     for seed in TARGET_SEEDS:
         r = Runner(seed, runner.build_root, runner.cached_only, runner.scheduler,
                    runner.workers)
-        per_seed.append(r.measure_many([(classes[op], op, fmt, TARGET_DEVICE, "dynamic", 0)
-                                        for op, fmt, *_ in refs]))
+        per_seed.append(r.measure_many([(classes[op], op, fmt, TARGET_DEVICE, "dynamic", 0,
+                                         target_options(op, fmt)) for op, fmt, *_ in refs]))
         runner.count += r.count
-    # the lean variant: yosys's counts (the same for every seed), Fmax of the first seed
+    # the lean variant: yosys's counts (the same for every seed), Fmax of the first seed; and
+    # the Booth rows with the product left to synthesis (a * b), seed 1, for comparison
     r = Runner(TARGET_SEEDS[0], runner.build_root, runner.cached_only, runner.scheduler,
                runner.workers)
-    lean = r.measure_many([(classes[op], op, fmt, TARGET_DEVICE, "rne", 0, dict(flags=False))
+    lean = r.measure_many([(classes[op], op, fmt, TARGET_DEVICE, "rne", 0,
+                            dict(target_options(op, fmt), flags=False))
                            for op, fmt, *_ in refs])
+    plain = r.measure_many([(classes[op], op, fmt, TARGET_DEVICE, "dynamic", 0)
+                            for op, fmt, *_ in refs])
     runner.count += r.count
     out = []
     for i, (op, fmt, lut, carry, mhz) in enumerate(refs):
@@ -235,6 +251,9 @@ def compare_targets(runner, classes):
                        fmax=statistics.median(r["fmax"] for r in ok))
         if lean[i]["status"] == "ok":
             row.update(lean_area=lean[i]["lut"] + lean[i]["carry"], lean_fmax=lean[i]["fmax"])
+        if target_options(op, fmt) and plain[i]["status"] == "ok":
+            row.update(plain_lut=plain[i]["lut"], plain_carry=plain[i]["carry"],
+                       plain_fmax=plain[i]["fmax"])
         out.append(row)
     return out
 
@@ -323,14 +342,21 @@ def target_table(rows):
     """Issue 16 §3's comparison: LUT4+carry and median Fmax against the reference."""
     head = ["operator", "format", "reference LUT4+carry", "hwgen LUT4+carry", "area ratio",
             "reference MHz", "hwgen MHz (seeds)", "Fmax ratio", "goal",
-            "rne, flags=False: LUT4+carry (ratio; MHz seed 1)"]
+            "rne, flags=False: LUT4+carry (ratio; MHz seed 1)",
+            "product a * b: LUT4+carry (ratio; MHz seed 1)"]
     body = []
     for r in rows:
         ref = f"{r['ref_lut']}+{r['ref_carry']}"
         if r["status"] != "ok":
             body.append([r["op"], r["format"], ref, r["status"], "", f"{r['ref_fmax']:g}",
-                         "", "", "not measured", ""])
+                         "", "", "not measured", "", ""])
             continue
+        if "plain_lut" in r:
+            pa = r["plain_lut"] + r["plain_carry"]
+            plain = (f"{r['plain_lut']}+{r['plain_carry']} ({pa / r['ref_area']:.2f}; "
+                     f"{r['plain_fmax']:.1f})")
+        else:
+            plain = "(the same unit)"
         if "lean_area" in r:
             ratio = r["lean_area"] / r["ref_area"]
             lean = (f"{r['lean_area']} ({ratio:.2f}"
@@ -349,7 +375,7 @@ def target_table(rows):
         body.append([r["op"], r["format"], ref, f"{r['lut']}+{r['carry']}", f"{area:.2f}",
                      f"{r['ref_fmax']:g}",
                      f"{r['fmax']:.1f} ({', '.join(f'{f:.1f}' for f in r['fmaxes'])})",
-                     f"{speed:.2f}", verdict, lean])
+                     f"{speed:.2f}", verdict, lean, plain])
     return head, body
 
 
@@ -374,10 +400,15 @@ def target_section(targets, command=None):
         "reference's. The reference's bf16 adder (quoted by the issue only as ratios, 0.74× "
         "and 1.10×, after a one-bit fix) is not in the table. The last column is hwgen's "
         "static round-to-nearest-even unit without flags (`flags=False`: no `flags` port, "
-        f"none of their logic) against the same reference; goal ≤ {LEAN_GOAL}×."
+        f"none of their logic) against the same reference; goal ≤ {LEAN_GOAL}×. The HX8K "
+        "has no DSP blocks, so hwgen's fmul and ffma of "
+        f"{BOOTH_MIN_PRECISION}-bit or wider significands (fp16, bf16) are built with "
+        "`product=\"booth\"` (`--product booth`: radix-4 Booth partial products, "
+        "`hwgen.units.booth`); the last column is the same unit with the product left to "
+        "synthesis (`a * b`)."
         + (f" This section was measured by `{command}`." if command else ""),
         "",
-        md_table(*target_table(targets), left=(0, 1, 8, 9)),
+        md_table(*target_table(targets), left=(0, 1, 8, 9, 10)),
         TARGET_END])
 
 

@@ -35,12 +35,15 @@ def test_ffma_narrow():
 
 
 def test_ffma_wide():
-    """fp16, bf16, fp32 and the mixed bf16 * bf16 + fp32 -> fp32: directed triples plus
-    20,000 random triples each."""
+    """fp16, bf16, fp32, the mixed bf16 * bf16 + fp32 -> fp32, and fp16, bf16 with the Booth
+    significand product: directed triples plus 20,000 random triples each."""
     entries = [dict(comp=_unit(f, rounding="dynamic"), sets=["directed", "random:20000"],
                     lanes=2) for f in ("fp16", "bf16", "fp32")]
     entries.append(dict(comp=_unit("bf16", c_fmt="fp32", out_fmt="fp32", rounding="dynamic"),
                         sets=["directed", "random:20000"], lanes=2))
+    # the significand product from Booth partial products (product="booth")
+    entries += [dict(comp=_unit(f, rounding="dynamic", product="booth"),
+                     sets=["directed", "random:20000"], lanes=2) for f in ("fp16", "bf16")]
     assert_passed(run_group("tb_ffma_wide", MODULE, entries, seed=9))
 
 
@@ -60,5 +63,7 @@ def test_ffma_pipelined():
         dict(comp=_unit("e4m3", rounding="rup", target_mhz=40, device="hx8k"),
              sets=["random:8000"]),
         dict(comp=_all_cuts("fp16", rounding="dynamic"), sets=["random:8000"]),
+        dict(comp=_all_cuts("bf16", rounding="dynamic", product="booth"),
+             sets=["random:8000"]),
     ]
     assert_passed(run_group("tb_ffma_pipelined", MODULE, entries, seed=4))

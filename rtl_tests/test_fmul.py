@@ -26,20 +26,28 @@ def _all_cuts(fmt, **kw):
 
 def test_fmul_exhaustive():
     """Every pair of operands in all five rounding modes (one dynamic-rounding build per
-    format): e4m3, e5m2, e3m4, e3m2, e2m3, e2m1, and the mixed e4m3 x e4m3 -> fp16."""
+    format): e4m3, e5m2, e3m4, e3m2, e2m3, e2m1, the mixed e4m3 x e4m3 -> fp16, and e5m2
+    with the Booth significand product."""
     entries = [dict(comp=_unit(f, rounding="dynamic"), sets=["exhaustive"],
                     lanes=8 if f in ("e4m3", "e5m2", "e3m4") else 1)
                for f in ("e4m3", "e5m2", "e3m4", "e3m2", "e2m3", "e2m1")]
     entries.append(dict(comp=_unit("e4m3", out_fmt="fp16", rounding="dynamic"),
                         sets=["exhaustive"], lanes=8))
+    # the significand product from Booth partial products (product="booth")
+    entries.append(dict(comp=_unit("e5m2", rounding="dynamic", product="booth"),
+                        sets=["exhaustive"], lanes=8))
     assert_passed(run_group("tb_fmul_exhaustive", MODULE, entries))
 
 
 def test_fmul_wide():
-    """fp16, bf16, fp32: the directed set (all pairs, all modes) plus 100,000 random vectors
-    (rounding codes 0..7, so 5..7 are checked to behave as rne)."""
+    """fp16, bf16, fp32 (and fp16, bf16 with the Booth significand product): the directed
+    set (all pairs, all modes) plus 100,000 random vectors (rounding codes 0..7, so 5..7 are
+    checked to behave as rne)."""
     entries = [dict(comp=_unit(f, rounding="dynamic"), sets=["directed", "random:100000"],
                     lanes=2) for f in ("fp16", "bf16", "fp32")]
+    # the significand product from Booth partial products (product="booth")
+    entries += [dict(comp=_unit(f, rounding="dynamic", product="booth"),
+                     sets=["directed", "random:100000"], lanes=2) for f in ("fp16", "bf16")]
     assert_passed(run_group("tb_fmul_wide", MODULE, entries, seed=11))
 
 
@@ -59,5 +67,7 @@ def test_fmul_pipelined():
         dict(comp=_unit("e4m3", rounding="rne", target_mhz=29, device="up5k"),
              sets=["exhaustive"]),
         dict(comp=_all_cuts("e5m2", rounding="dynamic"), sets=["random:8000"]),
+        dict(comp=_all_cuts("fp16", rounding="dynamic", product="booth"),
+             sets=["random:8000"]),
     ]
     assert_passed(run_group("tb_fmul_pipelined", MODULE, entries, seed=3))

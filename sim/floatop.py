@@ -58,10 +58,10 @@ def build_unit(p):
     else:
         kw["latency"] = p.get("latency", 0)
     if p["op"] == "fmul":
-        return FloatMultiplier(p["fmt"], **kw)
+        return FloatMultiplier(p["fmt"], product=p.get("product", "auto"), **kw)
     if p["op"] == "fadd":
         return FloatAdder(p["fmt"], subtract=p.get("subtract", False), **kw)
-    return FloatFMA(p["fmt"], c_fmt=p.get("c_fmt"), **kw)
+    return FloatFMA(p["fmt"], c_fmt=p.get("c_fmt"), product=p.get("product", "auto"), **kw)
 
 
 def unit_params(comp):
@@ -78,6 +78,8 @@ def unit_params(comp):
         p["c_fmt"] = fm["c"].name
     if hasattr(comp, "subtract"):
         p["subtract"] = comp.subtract
+    if comp.product != "auto":
+        p["product"] = comp.product
     return p
 
 

@@ -91,6 +91,14 @@ def target_kw(args, latency_opts=("latency",)):
     return dict(target_mhz=target, device=device)
 
 
+def _add_product(p):
+    p.add_argument("--product", default="auto", choices=("auto", "booth"),
+                   help="the significand product: auto (a * b, a DSP block where the device "
+                        "has one; default) or booth (radix-4 Booth partial products in logic: "
+                        "smaller for 8+-bit significands on a device without DSP blocks, "
+                        "e.g. hx8k; module name ..._booth)")
+
+
 def _fmt_opt(args, opt):
     from ..units.floatraw import check_float_format
     value = getattr(args, opt.replace("-", "_"))
@@ -128,7 +136,7 @@ def _build_fmul(args):
     from ..units import FloatMultiplier
     fmt, kw = _kw(args, "ab")
     _checked("fmul", fmt, kw, args)
-    return FloatMultiplier(fmt, **kw)
+    return FloatMultiplier(fmt, product=args.product, **kw)
 
 
 def _build_fadd(args):
@@ -142,7 +150,7 @@ def _build_ffma(args):
     from ..units import FloatFMA
     fmt, kw = _kw(args, "abc")
     _checked("ffma", fmt, kw, args)
-    return FloatFMA(fmt, **kw)
+    return FloatFMA(fmt, product=args.product, **kw)
 
 
 def _subtract(value):
@@ -170,8 +178,9 @@ _LAT = ("pipeline stages (default 0 = combinational); registers go {cuts}")
 UNITS = [
     UnitSpec(
         "fmul", "floating-point multiplier y = a * b (any ExMy formats)",
-        lambda p: _add_common(p, "ab", _LAT.format(
-            cuts="1: after normalization; 2: also after the multiplier; 3: also on the outputs")),
+        lambda p: (_add_common(p, "ab", _LAT.format(
+            cuts="1: after normalization; 2: also after the multiplier; 3: also on the "
+                 "outputs")), _add_product(p)),
         _build_fmul, "sim.fmul", _sim_params,
         _COMMON.format(inputs="  a, b      input          operands (formats --format, --b-format)",
                        example="fmul_e4m3_rne, fmul_e4m3_fp16_dyn_l2"),
@@ -193,9 +202,9 @@ UNITS = [
         sim_options=("vectors", "exhaustive"), sim_top=_sim_top),
     UnitSpec(
         "ffma", "fused multiply-add y = a * b + c with one rounding (any ExMy formats)",
-        lambda p: _add_common(p, "abc", _LAT.format(
+        lambda p: (_add_common(p, "abc", _LAT.format(
             cuts="1: after normalization; 2: also after the add; 3: also after the multiplier "
-                 "and addend alignment; 4: also on the outputs")),
+                 "and addend alignment; 4: also on the outputs")), _add_product(p)),
         _build_ffma, "sim.ffma", _sim_params,
         _COMMON.format(inputs="  a, b, c   input          operands (formats --format, "
                               "--b-format, --c-format)",

@@ -70,6 +70,9 @@ class FloatFMA(FloatOpBase):
     flags : bool
         ``False``: no exception flags (no ``flags`` port, none of the logic only they need;
         module name ``..._noflags``).
+    product : str
+        ``"auto"`` (default) or ``"booth"``: how the significand product is built, as
+        :class:`~hwgen.units.fmul.FloatMultiplier`'s.
 
     Members
     -------
@@ -102,9 +105,10 @@ class FloatFMA(FloatOpBase):
                  c_fmt: FloatFormat | str | None = None, rounding: str = "rne",
                  latency: int | None = None, target_mhz: float | None = None,
                  device: "str | None" = None, cuts: Iterable[str] | None = None,
-                 flags: bool = True) -> None:
+                 flags: bool = True, product: str = "auto") -> None:
         super().__init__({"a": fmt, "b": b_fmt, "c": c_fmt}, out_fmt, rounding, latency,
-                         target_mhz=target_mhz, device=device, cuts=cuts, flags=flags)
+                         target_mhz=target_mhz, device=device, cuts=cuts, flags=flags,
+                         product=product)
 
     def _geometry(self):
         """``(Pp, L, K, top, (plo, phi), (clo, chi))`` (see :meth:`elaborate`)."""
@@ -143,7 +147,7 @@ class FloatFMA(FloatOpBase):
         align1 = model.shifter(top, amax, stages=first)
         align2 = model.shifter(top, amax, stages=n - first)
         add_ns = model.adder(top + 1) + model.mux(2)
-        if model.dsp_blocks(pa, pb):
+        if self._product == "auto" and model.dsp_blocks(pa, pb):
             # A DSP product is not split: no cut inside it.
             return [Segment("dist", dist_ns, "dist"),
                     Segment("mul", max(model.multiplier(pa, pb), align1), "align_h"),
@@ -176,7 +180,7 @@ class FloatFMA(FloatOpBase):
         if early:
             m.d.comb += ep.eq(ua.exp + ub.exp)
         else:
-            m.d.comb += [ep.eq(ua.exp + ub.exp), prod.eq(ua.sig * ub.sig)]
+            m.d.comb += [ep.eq(ua.exp + ub.exp), prod.eq(self._mul(ua.sig, ub.sig))]
         sp = ua.sign ^ ub.sign
         p_zero = ua.zero | ub.zero
         inf_x_zero = (ua.inf & ub.zero) | (ub.inf & ua.zero)
@@ -265,10 +269,10 @@ class FloatFMA(FloatOpBase):
         if "pp" in self.cuts:
             # Two half products (b's low and high bits) meet after the cut.
             h = fb.precision // 2
-            v = self._cut(m, "pp", dict(v, lo=a * b[:h], hi=a * b[h:]))
+            v = self._cut(m, "pp", dict(v, lo=self._mul(a, b[:h]), hi=self._mul(a, b[h:])))
             m.d.comb += prod.eq(v.pop("lo") + (v.pop("hi") << h))
         else:
-            m.d.comb += prod.eq(a * b)
+            m.d.comb += prod.eq(self._mul(a, b))
         n = self._align_stages()
         half = max(1, n // 2)
         c_sig, c_amt = v.pop("c_sig"), v.pop("amt")

@@ -16,6 +16,7 @@ from ..elaboratables import refused_quietly
 from ..formats import FloatFormat
 from ..timing import (DelayModel, Plan, Segment, check_device, check_target_mhz, delay_model,
                       plan_cuts, plan_latency, plan_pipeline)
+from .booth import check_product, significand_product
 from .floatraw import check_float_format, check_latency, check_rounding, pipeline_register
 from .rounder import FloatRounder, RounderGeometry
 
@@ -55,17 +56,21 @@ class FloatOpBase(wiring.Component):
     (any subset of :attr:`cut_points`). :attr:`latency` is the number of cuts in use.
 
     ``flags=False`` leaves out the exception flags: no ``flags`` port and none of the logic
-    only they need (module name ``..._<rounding>_noflags...``).
+    only they need (module name ``..._<rounding>_noflags...``). ``product="booth"`` (the
+    multiplying operators) builds the significand product from radix-4 Booth partial
+    products (:mod:`.booth`: smaller on a device without DSP blocks; module name
+    ``..._booth...``); ``"auto"`` leaves ``a * b`` to synthesis.
 
-    Module names: ``<op>_<formats>_<rounding>[_noflags][_l<latency>[_c<mask>]]``. ``<formats>``
-    is the input format when every input has the same format, followed by the output format if that
-    differs (``fmul_e4m3_fp16_rne``); when the inputs differ every input format and then the
-    output format are listed (``fadd_bf16_fp32_fp32_dyn_l2``). ``<rounding>`` is the mode or
-    ``dyn``. Format names are those of :attr:`FloatFormat.name`. ``_c<mask>`` appears when the
-    cuts in use are not the fixed table's for that latency (a planned or explicit set): the
-    lower-case hexadecimal bit mask of the cuts, bit ``i`` standing for ``cut_points[i]``
-    (``fmul_bf16_rne_l2_c5``: cut points 0 and 2). Equal parameters and cuts give equal
-    names and Verilog; the same latency with other cuts gives another name.
+    Module names: ``<op>_<formats>_<rounding>[_noflags][_booth][_l<latency>[_c<mask>]]``.
+    ``<formats>`` is the input format when every input has the same format, followed by the
+    output format if that differs (``fmul_e4m3_fp16_rne``); when the inputs differ every
+    input format and then the output format are listed (``fadd_bf16_fp32_fp32_dyn_l2``).
+    ``<rounding>`` is the mode or ``dyn``. Format names are those of
+    :attr:`FloatFormat.name`. ``_c<mask>`` appears when the cuts in use are not the fixed
+    table's for that latency (a planned or explicit set): the lower-case hexadecimal bit
+    mask of the cuts, bit ``i`` standing for ``cut_points[i]`` (``fmul_bf16_rne_l2_c5``: cut
+    points 0 and 2). Equal parameters and cuts give equal names and Verilog; the same
+    latency with other cuts gives another name.
     """
 
     _op: "str | None" = None
@@ -76,13 +81,14 @@ class FloatOpBase(wiring.Component):
                  out_fmt: FloatFormat | str | None, rounding: str, latency: int | None,
                  extra_ports: Mapping[str, Member] | None = None, *,
                  target_mhz: float | None = None, device: "str | None" = None,
-                 cuts: Iterable[str] | None = None, flags: bool = True) -> None:
+                 cuts: Iterable[str] | None = None, flags: bool = True,
+                 product: str = "auto") -> None:
         with refused_quietly(self):
             self._init(fmts, out_fmt, rounding, latency, extra_ports, target_mhz, device,
-                       cuts, flags)
+                       cuts, flags, product)
 
     def _init(self, fmts, out_fmt, rounding, latency, extra_ports, target_mhz, device, cuts,
-              flags):
+              flags, product):
         names = {"a": "Format", "b": "Format of b", "c": "Format of c"}
         self._in_fmts = {}
         first = None
@@ -100,6 +106,7 @@ class FloatOpBase(wiring.Component):
         if not isinstance(flags, bool):
             raise TypeError(f"Flags must be True or False, not {flags!r}")
         self._flags = flags
+        self._product = check_product(product)
         self._setup()
         self._rgeom = RounderGeometry(self._out_fmt, *self._rounder_params())
         self._plan = None
@@ -179,6 +186,12 @@ class FloatOpBase(wiring.Component):
     input_formats = property(lambda self: dict(self._in_fmts))
     target_mhz = property(lambda self: self._target_mhz)
     has_flags = property(lambda self: self._flags)
+    product = property(lambda self: self._product,
+                       doc="How the significand product is built (:data:`~.booth.PRODUCTS`).")
+
+    def _mul(self, a, b):
+        """The significand product ``a * b`` as :attr:`product` says."""
+        return significand_product(a, b, self._product)
     device = property(lambda self: self._device)
 
     @property
@@ -233,7 +246,8 @@ class FloatOpBase(wiring.Component):
             names = [f.name for f in ins] + [self._out_fmt.name]
         rnd = "dyn" if self._rounding == "dynamic" else self._rounding
         fl = "" if self._flags else "_noflags"
-        return f"{self._op_name()}_{'_'.join(names)}_{rnd}{fl}"
+        bo = "_booth" if self._product == "booth" else ""
+        return f"{self._op_name()}_{'_'.join(names)}_{rnd}{fl}{bo}"
 
     def _op_name(self):
         return self._op

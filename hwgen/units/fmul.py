@@ -51,6 +51,11 @@ class FloatMultiplier(FloatOpBase):
     flags : bool
         ``False``: no exception flags (no ``flags`` port, none of the logic only they need;
         module name ``..._noflags``).
+    product : str
+        ``"auto"`` (default): the significand product is ``a * b`` (a DSP block where the
+        device has one); ``"booth"``: radix-4 Booth partial products in logic
+        (:mod:`~hwgen.units.booth`; smaller for significands of 8 bits or more on a device
+        without DSP blocks; module name ``..._booth``).
 
     Members
     -------
@@ -81,9 +86,10 @@ class FloatMultiplier(FloatOpBase):
                  b_fmt: FloatFormat | str | None = None, rounding: str = "rne",
                  latency: int | None = None, target_mhz: float | None = None,
                  device: "str | None" = None, cuts: Iterable[str] | None = None,
-                 flags: bool = True) -> None:
+                 flags: bool = True, product: str = "auto") -> None:
         super().__init__({"a": fmt, "b": b_fmt}, out_fmt, rounding, latency,
-                         target_mhz=target_mhz, device=device, cuts=cuts, flags=flags)
+                         target_mhz=target_mhz, device=device, cuts=cuts, flags=flags,
+                         product=product)
 
     def _rounder_params(self):
         fa, fb = self._in_fmts["a"], self._in_fmts["b"]
@@ -99,7 +105,7 @@ class FloatMultiplier(FloatOpBase):
         ew = max(fa.exp_bits, fb.exp_bits) + 2
         unpack_ns = model.lut_levels(1)
         exp_ns = model.adder(ew)
-        if model.dsp_blocks(pa, pb):
+        if self._product == "auto" and model.dsp_blocks(pa, pb):
             # A DSP product is not split: no cut inside it.
             return [Segment("mul", unpack_ns + max(model.multiplier(pa, pb), exp_ns), "raw")]
         h = pb // 2
@@ -121,14 +127,15 @@ class FloatMultiplier(FloatOpBase):
         if "pp" in self.cuts:
             # Two half products (b's low and high bits) meet after the cut.
             h = fb.precision // 2
-            v = self._cut(m, "pp", dict(lo=ua.sig * ub.sig[:h], hi=ua.sig * ub.sig[h:],
+            v = self._cut(m, "pp", dict(lo=self._mul(ua.sig, ub.sig[:h]),
+                                        hi=self._mul(ua.sig, ub.sig[h:]),
                                         sign=sign, exp=exp, nan=nan, inf=inf,
                                         invalid=invalid if self._flags else None, rm=rm))
             prod = v["lo"] + (v["hi"] << h)
             sign, exp, nan, inf, invalid, rm = (v["sign"], v["exp"], v["nan"], v["inf"],
                                                 v["invalid"], v["rm"])
         else:
-            prod = ua.sig * ub.sig
+            prod = self._mul(ua.sig, ub.sig)
         pairs = [
             (r.sign, sign),
             (r.exp, exp),
