@@ -329,7 +329,9 @@ def array_section(array_rows, devices):
             "accumulation unit is the large part) among the shapes above whose yosys counts fit "
             "the device, placed and routed with seed 1; where a larger one fits by yosys's "
             "counts but its place and route did not finish within the limit, it is given "
-            "beside it as a yosys estimate (no Fmax, so no MAC rate).", ""]
+            "beside it as a yosys estimate (no Fmax, so no MAC rate). The multi-column shapes "
+            "of the ECP5 85F, placed and routed with an hour per tool: "
+            "[mx_largest.md](mx_largest.md) (`bench/mx_largest.py`).", ""]
     big = []
     for dev, e, routed, est in largest_arrays(array_rows, devices):
         big.append(dict(device=dev, elem=f"mx:{e}",
