@@ -183,7 +183,7 @@ def main(argv=None):
         "are those builds' (nextpnr, seed 1: logic cells on the iCE40, LUT4 on the ECP5).",
         "The clock: "
         + ", ".join(f"the {b}'s PLL at {c:g} MHz (`hwgen build --clock-mhz {c:g}`)"
-                    if c else f"the {b}'s oscillator" for b, c in CLOCK_MHZ.items()) + "",
+                    if c else f"the {b}'s oscillator" for b, c in CLOCK_MHZ.items()),
         "(the iCEBreaker's designs close timing above its 12 MHz oscillator: the Fmax column;",
         "16.125 MHz is its PLL's lowest output). Both paths of a row run on the same design",
         "at the same clock.",

@@ -46,7 +46,9 @@ def test_random_pairs(n, m):
 
 
 def test_choice():
+    from hwgen.catalog.float_ops import PRODUCTS as CLI_PRODUCTS
     assert PRODUCTS == ("auto", "booth") and check_product("booth") == "booth"
+    assert CLI_PRODUCTS == PRODUCTS                 # the CLI's --product choices
     with pytest.raises(ValueError, match="Product must be one of auto, booth, not 'wallace'"):
         check_product("wallace")
     a, b = Signal(4), Signal(4)

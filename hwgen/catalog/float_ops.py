@@ -91,8 +91,13 @@ def target_kw(args, latency_opts=("latency",)):
     return dict(target_mhz=target, device=device)
 
 
+#: How a multiplying operator builds its significand product (hwgen.units.booth.PRODUCTS;
+#: kept as text so that building the parser imports no Amaranth; a test compares).
+PRODUCTS = ("auto", "booth")
+
+
 def _add_product(p):
-    p.add_argument("--product", default="auto", choices=("auto", "booth"),
+    p.add_argument("--product", default="auto", choices=PRODUCTS,
                    help="the significand product: auto (a * b, a DSP block where the device "
                         "has one; default) or booth (radix-4 Booth partial products in logic: "
                         "smaller for 8+-bit significands on a device without DSP blocks, "

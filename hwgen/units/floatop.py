@@ -188,10 +188,6 @@ class FloatOpBase(wiring.Component):
     has_flags = property(lambda self: self._flags)
     product = property(lambda self: self._product,
                        doc="How the significand product is built (:data:`~.booth.PRODUCTS`).")
-
-    def _mul(self, a, b):
-        """The significand product ``a * b`` as :attr:`product` says."""
-        return significand_product(a, b, self._product)
     device = property(lambda self: self._device)
 
     @property
@@ -253,6 +249,10 @@ class FloatOpBase(wiring.Component):
         return self._op
 
     # -- shared elaboration pieces ---------------------------------------------------------
+    def _mul(self, a, b):
+        """The significand product ``a * b`` as :attr:`product` says."""
+        return significand_product(a, b, self._product)
+
     def _rounder(self, m, *, sig_width, exp_range):
         rcuts = [c for c in self._cut_set if c in self._rgeom.cut_points]
         r = FloatRounder(self._out_fmt, sig_width=sig_width, exp_range=exp_range,
