@@ -26,8 +26,8 @@ def _all_cuts(fmt, **kw):
 
 def test_fmul_exhaustive():
     """Every pair of operands in all five rounding modes (one dynamic-rounding build per
-    format): e4m3, e5m2, e3m4, e3m2, e2m3, e2m1, the mixed e4m3 x e4m3 -> fp16, and e5m2
-    with the Booth significand product."""
+    format): e4m3, e5m2, e3m4, e3m2, e2m3, e2m1, the mixed e4m3 x e4m3 -> fp16 and
+    e4m3 x e5m2 -> e4m3, and e5m2 with the Booth significand product."""
     entries = [dict(comp=_unit(f, rounding="dynamic"), sets=["exhaustive"],
                     lanes=8 if f in ("e4m3", "e5m2", "e3m4") else 1)
                for f in ("e4m3", "e5m2", "e3m4", "e3m2", "e2m3", "e2m1")]
@@ -35,6 +35,9 @@ def test_fmul_exhaustive():
                         sets=["exhaustive"], lanes=8))
     # the significand product from Booth partial products (product="booth")
     entries.append(dict(comp=_unit("e5m2", rounding="dynamic", product="booth"),
+                        sets=["exhaustive"], lanes=8))
+    # mixed operand formats: the subnormal operand's leading zeros counted at its width
+    entries.append(dict(comp=_unit("e4m3", b_fmt="e5m2", rounding="dynamic"),
                         sets=["exhaustive"], lanes=8))
     assert_passed(run_group("tb_fmul_exhaustive", MODULE, entries))
 

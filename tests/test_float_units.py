@@ -92,6 +92,27 @@ def test_derived_properties():
     assert r.latency == 1
 
 
+def test_rounder_leading_zeros():
+    """``max_lz``: the normalizing shift's reach and the frame it works on."""
+    full = FloatRounder("fp16", sig_width=22, exp_range=(-50, 40))
+    lz1 = FloatRounder("fp16", sig_width=22, exp_range=(-50, 40), max_lz=1)
+    for r in (full, lz1):
+        r._MustUse__silence = True
+    assert (full.geometry.max_lz, full.geometry.frame_width) == (21, 22)
+    # 11 kept bits, guard, second guard, the one bit a 1-bit shift brings up, a jam bit
+    assert (lz1.geometry.max_lz, lz1.geometry.frame_width) == (1, 15)
+    assert [c for c in full.cut_points if c.startswith("norm")] == [
+        "norm1", "norm2", "norm3", "norm4", "norm"]
+    assert [c for c in lz1.cut_points if c.startswith("norm")] == ["norm"]
+    for bad in (-1, 22, 1.0, "1"):
+        with pytest.raises(ValueError, match=r"^Leading zeros must be an integer in 0\.\.21, "):
+            FloatRounder("fp16", sig_width=22, exp_range=(-50, 40), max_lz=bad)
+    # the multiplier hands the rounder a normalized product
+    m = FloatMultiplier("bf16", rounding="dynamic")
+    m._MustUse__silence = True
+    assert m._rgeom.max_lz == 1
+
+
 def test_directed_values_cover_specials():
     f = parse_format("fp16")
     vals = set(directed_values(f).tolist())

@@ -195,7 +195,7 @@ PLANNED = [
     dict(op="ffma", fmt="bf16", rounding="dynamic", target_mhz=50, device="ecp5-85f"),
     dict(op="ffma", fmt="e4m3", rounding="rup", target_mhz=40, device="hx8k"),
     dict(op="fmul", fmt="e4m3", rounding="dynamic",
-         cuts=["pp", "raw", "prep", "denorm", "norm1", "norm2", "norm", "round", "out"]),
+         cuts=["pp", "raw", "prep", "denorm", "norm", "round", "out"]),
     dict(op="fadd", fmt="bf16", b_fmt="fp32", out_fmt="fp32", rounding="dynamic",
          cuts=["swap", "align", "prep", "norm2", "round"]),
     dict(op="ffma", fmt="e4m3", c_fmt="fp16", out_fmt="fp16", rounding="dynamic",

@@ -166,7 +166,8 @@ class FloatOpBase(wiring.Component):
         """Compute the datapath's sizes (called before the cut points are needed)."""
 
     def _rounder_params(self):
-        """``(sig_width, exp_range)`` of the operator's rounder."""
+        """``(sig_width, exp_range)`` of the operator's rounder, or ``(sig_width, exp_range,
+        max_lz)`` (:class:`~hwgen.units.rounder.FloatRounder`'s ``max_lz``)."""
         raise NotImplementedError
 
     def _own_cut_points(self):
@@ -253,10 +254,11 @@ class FloatOpBase(wiring.Component):
         """The significand product ``a * b`` as :attr:`product` says."""
         return significand_product(a, b, self._product)
 
-    def _rounder(self, m, *, sig_width, exp_range):
+    def _rounder(self, m, *, sig_width, exp_range, max_lz=None):
         rcuts = [c for c in self._cut_set if c in self._rgeom.cut_points]
         r = FloatRounder(self._out_fmt, sig_width=sig_width, exp_range=exp_range,
-                         rounding=self._rounding, cuts=rcuts, flags=self._flags)
+                         rounding=self._rounding, cuts=rcuts, flags=self._flags,
+                         max_lz=max_lz)
         m.submodules.rounder = r
         return r
 

@@ -5,12 +5,12 @@ The golden model is :func:`hwgen.golden.mul`; the cocotb test is ``rtl_tests/tes
 
 from collections.abc import Iterable
 
-from amaranth.hdl import Module
+from amaranth.hdl import Module, Mux, Signal
 
 from ..formats import FloatFormat
 from ..timing import Segment
 from .floatop import FloatOpBase
-from .floatraw import exp_range, unpack
+from .floatraw import count_leading_zeros, exp_range, unpack
 
 __all__ = ["FloatMultiplier"]
 
@@ -18,10 +18,18 @@ __all__ = ["FloatMultiplier"]
 class FloatMultiplier(FloatOpBase):
     """``y = a * b`` rounded once into ``out_fmt``, with IEEE-style exception flags.
 
-    The significands (hidden bit included, subnormals as they are) are multiplied exactly and
-    the product goes to the shared :class:`~hwgen.units.rounder.FloatRounder`, which normalizes
-    it (subnormal inputs give leading zeros). Special cases as :func:`hwgen.golden.mul`: a NaN
-    operand gives the canonical NaN, a signaling NaN or ``Inf * 0`` raises invalid.
+    The significands (hidden bit included, subnormals as they are) are multiplied exactly.
+    The product is normalized by an amount known from the operands alone: the leading zeros of
+    the subnormal operand, counted (a ``p``-bit count) while the product is formed, shift the
+    product left, so the product has at most one leading zero and the shared
+    :class:`~hwgen.units.rounder.FloatRounder` needs a one-bit normalization (``max_lz=1``)
+    instead of counting the ``2p``-bit product's leading zeros after it. Where a product of
+    two subnormals lies below half the output's smallest subnormal (e4m3, e5m2, fp16, bf16,
+    fp32 into themselves) only one operand's zeros are counted (the subnormal one, or ``b``):
+    such a product rounds as a sticky bit, wherever its leading one is. Otherwise (the narrow
+    formats, or e4m3 into fp16) both operands' zeros are counted and added. Special cases as
+    :func:`hwgen.golden.mul`: a NaN operand gives the canonical NaN, a signaling NaN or
+    ``Inf * 0`` raises invalid.
 
     Parameters
     ----------
@@ -91,10 +99,27 @@ class FloatMultiplier(FloatOpBase):
                          target_mhz=target_mhz, device=device, cuts=cuts, flags=flags,
                          product=product)
 
+    def _setup(self):
+        fa, fb, out = self._in_fmts["a"], self._in_fmts["b"], self._out_fmt
+        (alo, _), (blo, _) = exp_range(fa), exp_range(fb)
+        width = fa.precision + fb.precision
+        #: Operands whose subnormals have leading zeros to count.
+        self._lz_ports = tuple(n for n, f in (("a", fa), ("b", fb))
+                               if f.subnormals and f.man_bits)
+        # A product of two subnormals, one of them normalized: its top bit is at most
+        # alo - 1 + blo + width - 1; at or below emin - p - 1 it is a sticky bit for the
+        # rounder, so the other operand's zeros need not be counted.
+        tiny = alo + blo + width - 2 <= out.emin - out.precision - 1
+        self._lz_both = len(self._lz_ports) == 2 and not tiny
+        reach = {"a": fa.precision - 1, "b": fb.precision - 1}
+        lz = [reach[n] for n in self._lz_ports]
+        #: The most leading zeros counted (the product's left shift).
+        self._lz_max = (sum(lz) if self._lz_both else max(lz)) if lz else 0
+
     def _rounder_params(self):
         fa, fb = self._in_fmts["a"], self._in_fmts["b"]
         (alo, ahi), (blo, bhi) = exp_range(fa), exp_range(fb)
-        return fa.precision + fb.precision, (alo + blo, ahi + bhi)
+        return (fa.precision + fb.precision, (alo + blo - self._lz_max, ahi + bhi), 1)
 
     def _own_cut_points(self):
         return ("pp", "raw")
@@ -105,12 +130,37 @@ class FloatMultiplier(FloatOpBase):
         ew = max(fa.exp_bits, fb.exp_bits) + 2
         unpack_ns = model.lut_levels(1)
         exp_ns = model.adder(ew)
+        if self._lz_max:
+            # the operand's leading zeros, then the exponent minus them
+            exp_ns = max(exp_ns, model.lzc(max(pa, pb)) + model.adder(ew))
+        shift_ns = model.shifter(pa + pb, self._lz_max) if self._lz_max else 0.0
         if self._product == "auto" and model.dsp_blocks(pa, pb):
             # A DSP product is not split: no cut inside it.
-            return [Segment("mul", unpack_ns + max(model.multiplier(pa, pb), exp_ns), "raw")]
+            return [Segment("mul", unpack_ns + max(model.multiplier(pa, pb), exp_ns) +
+                            shift_ns, "raw")]
         h = pb // 2
         return [Segment("pp", unpack_ns + max(model.multiplier(pa, pb - h), exp_ns), "pp"),
-                Segment("pp_add", model.adder(pa + pb - h), "raw")]
+                Segment("pp_add", model.adder(pa + pb - h) + shift_ns, "raw")]
+
+    def _leading_zeros(self, ua, ub):
+        """The product's normalizing shift: the leading zeros of the subnormal operand (or
+        of both, :meth:`_setup`), as a Value, or ``None`` when no operand has subnormals."""
+        fa, fb = self._in_fmts["a"], self._in_fmts["b"]
+        ports = self._lz_ports
+        if not ports:
+            return None
+        sigs = {"a": (ua.sig, fa.precision), "b": (ub.sig, fb.precision)}
+
+        def clz(port):
+            return count_leading_zeros(*sigs[port])[0]
+        if len(ports) == 1:
+            return clz(ports[0])
+        if self._lz_both:
+            return clz("a") + clz("b")
+        a_sub = ~ua.sig[fa.precision - 1]
+        if fa.precision == fb.precision:
+            return count_leading_zeros(Mux(a_sub, ua.sig, ub.sig), fa.precision)[0]
+        return Mux(a_sub, clz("a"), clz("b"))
 
     def elaborate(self, platform):
         m = Module()
@@ -119,9 +169,14 @@ class FloatMultiplier(FloatOpBase):
         ub = unpack(m, fb, self.b, name="ub")
         inf_x_zero = (ua.inf & ub.zero) | (ub.inf & ua.zero)
         nan = ua.nan | ub.nan | inf_x_zero
-        sig_width, exps = self._rounder_params()
-        r = self._rounder(m, sig_width=sig_width, exp_range=exps)
+        sig_width, exps, max_lz = self._rounder_params()
+        r = self._rounder(m, sig_width=sig_width, exp_range=exps, max_lz=max_lz)
+        lz = self._leading_zeros(ua, ub)
         sign, exp = ua.sign ^ ub.sign, ua.exp + ub.exp
+        if lz is not None:
+            lz_sig = Signal(range(self._lz_max + 1), name="lz")
+            m.d.comb += lz_sig.eq(lz)
+            lz, exp = lz_sig, exp - lz_sig
         inf, invalid = (ua.inf | ub.inf) & ~nan, ua.snan | ub.snan | inf_x_zero
         rm = self.rm if self._rounding == "dynamic" else None
         if "pp" in self.cuts:
@@ -129,13 +184,15 @@ class FloatMultiplier(FloatOpBase):
             h = fb.precision // 2
             v = self._cut(m, "pp", dict(lo=self._mul(ua.sig, ub.sig[:h]),
                                         hi=self._mul(ua.sig, ub.sig[h:]),
-                                        sign=sign, exp=exp, nan=nan, inf=inf,
+                                        sign=sign, exp=exp, nan=nan, inf=inf, lz=lz,
                                         invalid=invalid if self._flags else None, rm=rm))
             prod = v["lo"] + (v["hi"] << h)
-            sign, exp, nan, inf, invalid, rm = (v["sign"], v["exp"], v["nan"], v["inf"],
-                                                v["invalid"], v["rm"])
+            sign, exp, nan, inf, invalid, rm, lz = (v["sign"], v["exp"], v["nan"], v["inf"],
+                                                    v["invalid"], v["rm"], v["lz"])
         else:
             prod = self._mul(ua.sig, ub.sig)
+        if lz is not None:
+            prod = (prod << lz)[:sig_width]
         pairs = [
             (r.sign, sign),
             (r.exp, exp),

@@ -8,6 +8,9 @@ Datapath
 --------
 1. The significand is padded on the right to ``Wn = max(sig_width, precision + 3)`` bits, so
    the frame always has a guard bit, a second guard bit (for tininess) and a sticky region.
+   When the operator guarantees few leading zeros (``max_lz``), the frame is cut to
+   ``precision + 3 + max_lz`` bits instead: the bits below, which no shift can bring up to the
+   second guard bit, become one jam bit.
 2. *Denormalize* (only when the exponent range can put the value below ``emin`` even at the
    frame's top bit): shift right by ``emin - e_top`` (clamped to ``precision + 1``), ORing the
    lost bits into bit 0.
@@ -69,17 +72,27 @@ class RounderGeometry:
     fmt : FloatFormat
     sig_width : int
     exp_range : (int, int)
+    max_lz : int or None
         As for :class:`FloatRounder`.
     """
 
-    def __init__(self, fmt: FloatFormat, sig_width: int, exp_range: tuple[int, int]) -> None:
+    def __init__(self, fmt: FloatFormat, sig_width: int, exp_range: tuple[int, int],
+                 max_lz: int | None = None) -> None:
         f = self.fmt = fmt
         p = f.precision
         self.sig_width = W = sig_width
-        self.frame_width = Wn = max(W, p + 3)
         self.exp_range = lo, hi = exp_range
         top_lo = lo + W - 1
-        self.max_lz = W - 1
+        if max_lz is None:
+            max_lz = W - 1
+        if not isinstance(max_lz, int) or not 0 <= max_lz <= W - 1:
+            raise ValueError(f"Leading zeros must be an integer in 0..{W - 1}, not {max_lz!r}")
+        #: The most leading zeros a nonzero ``sig`` can have (the normalizing shift's reach).
+        self.max_lz = max_lz
+        #: The frame the shifts work on: ``sig`` padded to ``precision + 3`` bits, or cut to
+        #: ``precision + 3 + max_lz`` (the bits no shift brings up to the guard bits ORed
+        #: into one jam bit).
+        self.frame_width = Wn = min(max(W, p + 3), p + 3 + max_lz)
         can_be_tiny = top_lo - self.max_lz < f.emin
         #: A cap on the normalization (outputs with subnormals that the result can reach).
         self.limited = bool(f.subnormals and can_be_tiny)
@@ -131,6 +144,15 @@ class FloatRounder(wiring.Component):
     exp_range : (int, int)
         Range of the ``exp`` input (exponent of ``sig``'s least significant bit); the
         datapath is sized from it (shifts that cannot happen are not built).
+    max_lz : int or None
+        The most leading zeros a nonzero ``sig`` can have (default ``sig_width - 1``): the
+        normalizing shift is built for that many. An operator that normalizes its result
+        itself (the multiplier: the product of two normalized significands has at most one)
+        passes less, and then guarantees it for every nonzero ``sig`` whose value is at least
+        ``2**(emin - precision)``; a smaller value may have more leading zeros, as long as
+        ``exp`` puts the frame's top bit at or below ``emin - precision - 1`` (the
+        denormalizing shift then takes every bit below the guard bits: it rounds as the
+        sticky bit alone).
     rounding : str
         ``rne rtz rdn rup rna`` or ``"dynamic"`` (adds the ``rm`` input).
     register_normalized : bool
@@ -157,7 +179,8 @@ class FloatRounder(wiring.Component):
 
     def __init__(self, fmt: FloatFormat | str, *, sig_width: int, exp_range: tuple[int, int],
                  rounding: str = "rne", register_normalized: bool = False,
-                 cuts: Iterable[str] = (), flags: bool = True) -> None:
+                 cuts: Iterable[str] = (), flags: bool = True,
+                 max_lz: int | None = None) -> None:
         self._fmt = check_float_format(fmt)
         if not isinstance(sig_width, int) or sig_width < 1:
             raise ValueError(f"Significand width must be a positive integer, not {sig_width!r}")
@@ -167,7 +190,7 @@ class FloatRounder(wiring.Component):
         self._sig_width = sig_width
         self._exp_range = (lo, hi)
         self._rounding = check_rounding(rounding)
-        self._geom = RounderGeometry(self._fmt, sig_width, (lo, hi))
+        self._geom = RounderGeometry(self._fmt, sig_width, (lo, hi), max_lz)
         cuts = set(cuts)
         if register_normalized:
             cuts.add("norm")
@@ -213,7 +236,7 @@ class FloatRounder(wiring.Component):
         f = self._fmt
         p, mb, w = f.precision, f.man_bits, f.width
         W = self._sig_width
-        Wn = max(W, p + 3)
+        Wn = self._geom.frame_width
         lo, hi = self._exp_range
         emin = f.emin
         cuts = self._cuts
@@ -239,12 +262,18 @@ class FloatRounder(wiring.Component):
             return out
 
         sig = Signal(Wn)
-        m.d.comb += sig.eq(self.sig << (Wn - W))
+        if W <= Wn:
+            m.d.comb += sig.eq(self.sig << (Wn - W))
+        else:
+            # The low bits stay below the second guard bit whatever the shifts (the left
+            # shift moves them up by at most max_lz): one jam bit stands for them.
+            low = W - Wn + 1
+            m.d.comb += sig.eq(Cat(self.sig[:low] != 0, self.sig[low:]))
         # Exponent of the frame's top bit (the pad does not move it).
         top_lo, top_hi = lo + W - 1, hi + W - 1
         e_top = Signal(range_shape(top_lo, top_hi))
         m.d.comb += e_top.eq(self.exp + (W - 1))
-        max_lz = W - 1
+        max_lz = self._geom.max_lz
         frame_lo = top_lo - max_lz              # lowest exponent of a normalized top bit
         can_be_tiny = frame_lo < emin
         if early:
