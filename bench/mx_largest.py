@@ -11,6 +11,7 @@ run again. Results are cached (``build/synth/cache``): a rerun writes the doc at
 
     .venv/bin/python bench/mx_largest.py --workers 1     # hours on a 2-core machine
     .venv/bin/python bench/mx_largest.py --cached-only   # the doc from what was measured
+    .venv/bin/python bench/mx_largest.py --only "32×8 mx:e2m1" --workers 1   # one shape
 """
 
 import argparse
@@ -37,8 +38,6 @@ DOC = ROOT / "docs" / "mx_largest.md"
 #: Runs stopped by hand before the limit (so neither cached nor recorded as stopped), and
 #: where nextpnr was: shown in place of "not measured yet" until a run finishes them.
 STOPPED_BY_HAND = {
-    "32×4 mx:e4m3": "stopped by hand after 56 min of nextpnr (2026-12-05): routing, router2 "
-                    "iteration 14, 3,212 wires overused",
     "32×8 mx:e2m1": "stopped by hand after 32 min of nextpnr (2026-12-05): routing, router2 "
                     "iteration 2, 60,192 wires overused",
 }
@@ -100,11 +99,22 @@ def report(rows):
 def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--no-write", action="store_true", help=f"do not write {DOC.name}")
+    ap.add_argument("--only", action="append", default=[], metavar="NAME",
+                    help="run only this configuration (repeatable; e.g. \"32×6 mx:e2m1\"); "
+                         "the others are taken from the cache")
     add_sweep_arguments(ap)
     args = ap.parse_args(argv)
-    rows = measure_all(configs, [DEVICE], cached_only=args.cached_only,
-                       scheduler=args.scheduler, workers=args.workers,
-                       timeout_min=TIMEOUT_MIN, routers=ARRAY_ROUTER)
+    names = [c[0] for c in configs(DEVICE)]
+    for n in args.only:
+        if n not in names:
+            ap.error(f"--only {n!r}: not a configuration; choose from {', '.join(names)}")
+    kw = dict(scheduler=args.scheduler, workers=args.workers, timeout_min=TIMEOUT_MIN,
+              routers=ARRAY_ROUTER)
+    if args.only and not args.cached_only:
+        measure_all(lambda d: [c for c in configs(d) if c[0] in args.only], [DEVICE],
+                    cached_only=False, **kw)
+    rows = measure_all(configs, [DEVICE], cached_only=bool(args.only) or args.cached_only,
+                       **kw)
     text = report(rows)
     print(text)
     if not args.no_write:
