@@ -100,7 +100,7 @@ def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--no-write", action="store_true", help=f"do not write {DOC.name}")
     ap.add_argument("--only", action="append", default=[], metavar="NAME",
-                    help="run only this configuration (repeatable; e.g. \"32×6 mx:e2m1\"); "
+                    help="run only this configuration (repeatable; e.g. \"32×8 mx:e2m1\"); "
                          "the others are taken from the cache")
     add_sweep_arguments(ap)
     args = ap.parse_args(argv)
