@@ -5,8 +5,11 @@ chosen for a requested clock (``hwgen build --target-mhz F``).
 
 A weight-stationary float PE is a multiplier and an adder (``F:ACC:rounded``) or one FMA
 (``F:ACC:fused``), each with the fixed pipeline table of :mod:`hwgen.units.floatop`
-(``latency=N``). :func:`plan_pe_pipeline` takes, for each operator, the fewest stages whose
-every stage the device's delay model (:mod:`hwgen.timing`) estimates to fit ``1000 / F`` ns.
+(``latency=N``). :func:`plan_pe_pipeline` takes the fewest stages whose every stage the
+device's delay model (:mod:`hwgen.timing`) estimates to fit ``1000 / F`` ns. A rounded PE's
+multiplier feeds its adder without a register between them, so its two latencies are chosen
+together, on the chained datapath (:func:`rounded_pe_estimate`): the multiplier's last stage
+and the adder's first are one clock period.
 ``F:exact`` PEs have two fixed tables instead: the product path (``mul_latency`` 0..2:
 a register before the multiplier (arrays align the operands where they enter, so it only
 pays for formats whose significands' product is shifted), the multiplier or shifter, the
@@ -17,14 +20,17 @@ the host link around it): the build still measures the achieved clock and says w
 was met.
 """
 
-from dataclasses import dataclass
-from typing import cast
+from dataclasses import dataclass, replace
+from typing import TYPE_CHECKING, cast
 
 from ..arrayspec import check_pe_latency
 from ..pespec import PESpec, parse_pe
 from ..timing import Plan, Segment, check_device, check_target_mhz, delay_model, plan_cuts
 
-__all__ = ["PEPipeline", "plan_pe_pipeline"]
+if TYPE_CHECKING:
+    from ..formats import FloatFormat
+
+__all__ = ["PEPipeline", "plan_pe_pipeline", "rounded_pe_estimate"]
 
 
 @dataclass(frozen=True)
@@ -54,14 +60,51 @@ class PEPipeline:
 
 
 def _operators(pe):
-    """``[(name, build(latency), max latency)]`` of a float PE's pipelinable operators."""
-    from ..units import FloatAdder, FloatFMA, FloatMultiplier
-    if pe.accumulate == "rounded":
-        return [("multiplier", lambda n: FloatMultiplier(pe.a_fmt, out_fmt=pe.acc_fmt,
-                                                         b_fmt=pe.w_fmt, latency=n), 3),
-                ("adder", lambda n: FloatAdder(pe.acc_fmt, latency=n), 3)]
+    """``[(name, build(latency), max latency)]`` of a fused PE's pipelinable operator."""
+    from ..units import FloatFMA
     return [("fma", lambda n: FloatFMA(pe.a_fmt, b_fmt=pe.w_fmt, c_fmt=pe.acc_fmt,
                                        out_fmt=pe.acc_fmt, latency=n), 4)]
+
+
+def _prefixed(segments, prefix):
+    return [replace(s, cut=None if s.cut is None else prefix + s.cut) for s in segments]
+
+
+def rounded_pe_estimate(pe: PESpec | str, mul_latency: int, add_latency: int,
+                        device: "str") -> Plan:
+    """The delay model's estimate of an ``F:ACC:rounded`` PE with these latencies: its
+    multiplier and adder as one datapath, since the multiplier's result feeds the adder
+    without a register (unless the multiplier's table puts one on its output): the stage
+    after the multiplier's last register runs on into the adder's first."""
+    from ..units import FloatAdder, FloatMultiplier
+    spec = parse_pe(pe)
+    a, w, acc = (cast("FloatFormat", f) for f in (spec.a_fmt, spec.w_fmt, spec.acc_fmt))
+    mul = FloatMultiplier(a, out_fmt=acc, b_fmt=w, latency=mul_latency)
+    add = FloatAdder(acc, latency=add_latency)
+    segments = _prefixed(mul.segments(device), "mul.") + _prefixed(add.segments(device),
+                                                                     "add.")
+    cuts = [f"mul.{c}" for c in mul.cuts] + [f"add.{c}" for c in add.cuts]
+    return plan_cuts(segments, cuts, device)
+
+
+def _plan_rounded(spec: PESpec, target: float, device: str,
+                  dataflow: str) -> PEPipeline:
+    """``F:ACC:rounded``: the fewest registers in all (multiplier and adder latencies, 0..3
+    each) whose chained estimate (:func:`rounded_pe_estimate`) reaches ``target``; among
+    equally many, the highest estimate."""
+    best = (0.0, 0, 0)
+    for total in range(7):
+        pairs = [(n, total - n) for n in range(4) if 0 <= total - n <= 3]
+        ests = [(rounded_pe_estimate(spec, n, m, device).fmax_mhz, n, m) for n, m in pairs]
+        est, n, m = max(ests, key=lambda e: (e[0], -e[1]))
+        if est > best[0]:
+            best = (est, n, m)
+        if est >= target:
+            check_pe_latency(spec, dataflow, n, m)
+            return PEPipeline(n, m, target, device, est)
+    raise ValueError(f"Target of {target:g} MHz is not reachable for {spec.spec} PEs on "
+                     f"{device}: the highest estimate is {best[0]:.1f} MHz (mul latency "
+                     f"{best[1]}, add latency {best[2]})")
 
 
 class _Estimate:
@@ -124,6 +167,8 @@ def plan_pe_pipeline(pe: PESpec | str, target_mhz: float, device: "str",
     spec = parse_pe(pe)
     if spec.kind == "mx" and dataflow == "os":
         return _plan_mx(spec, target, device, dataflow)
+    if spec.kind == "float" and spec.accumulate == "rounded" and dataflow == "ws":
+        return _plan_rounded(spec, target, device, dataflow)
     if spec.kind != "float" or (dataflow != "ws" and not spec.fixed_point):
         raise ValueError(f"A target frequency pipelines the PEs of weight-stationary arrays "
                          f"of F:ACC:rounded, F:ACC:fused or F:exact PEs and of "
@@ -146,9 +191,7 @@ def plan_pe_pipeline(pe: PESpec | str, target_mhz: float, device: "str",
                              f"{cast('tuple[int, float]', best)[1]:.1f} MHz (latency "
                              f"{cast('tuple[int, float]', best)[0]})")
         slowest = min(slowest, chosen[name][1])
-    if spec.accumulate == "rounded":
-        mul, add = chosen["multiplier"][0], chosen["adder"][0]
-    elif spec.fixed_point:
+    if spec.fixed_point:
         mul, add = chosen["product path"][0], chosen["read-out"][0]
     else:
         mul, add = 0, chosen["fma"][0]
