@@ -69,7 +69,11 @@ Timing and stalls
 Skew (row i of activations delayed i cycles, column j of weights/partial sums j cycles) and
 de-skew (column j of results delayed C-1-j cycles) are inside. The whole datapath advances on
 one global enable, ``en``: it is high while the result FIFO (``fifo_depth`` rows) has room, so
-back-pressure on ``results`` stalls the array and nothing is lost or duplicated. Missing input
+back-pressure on ``results`` stalls the array and nothing is lost or duplicated. ``en`` is a
+register (it fans out to every register of the array, so no logic sits before that net): it
+is set for the next cycle when the FIFO will hold fewer than ``fifo_depth`` rows after this
+cycle's transfers, and the FIFO has one row more than that, so a row written while ``en`` is
+high always finds room. Missing input
 (an idle source) does not stall: the array advances with bubbles (valid bits travel with the
 data), so results in flight always drain.
 """
@@ -109,7 +113,8 @@ class SystolicArray(wiring.Component):
     dataflow : str
         ``"ws"`` (weight-stationary) or ``"os"`` (output-stationary).
     fifo_depth : int
-        Result FIFO depth in rows (at least 2).
+        Result FIFO depth in rows (at least 2): the rows of results the array keeps before
+        back-pressure stalls it (its FIFO stores one more, for the registered enable).
     mul_latency, add_latency : int
         PE pipeline (weight-stationary float PEs only; default 0, unpipelined): register
         stages inside the multiplier (``F:ACC:rounded``: 0..3) and inside the adder
@@ -220,12 +225,15 @@ class SystolicArray(wiring.Component):
         m = Module()
         core = Module()
         width = self.result_layout.size
-        m.submodules.fifo = fifo = SyncFIFOBuffered(width=width, depth=self._fifo_depth)
-        en = Signal()
-        # w_rdy comes from the FIFO's level register: no combinational path from
-        # results.ready into the array's enable.
+        depth = self._fifo_depth
+        m.submodules.fifo = fifo = SyncFIFOBuffered(width=width, depth=depth + 1)
+        # The enable is a register: high in a cycle only if the FIFO then holds fewer than
+        # `depth` rows, so its write that cycle always finds room (level <= depth - 1 means
+        # the buffered FIFO's inner store, depth rows, is not full).
+        en = Signal(init=1)
+        level_next = fifo.level + fifo.w_en - (fifo.r_rdy & fifo.r_en)
+        m.d.sync += en.eq(level_next < depth)
         m.d.comb += [
-            en.eq(fifo.w_rdy),
             self.results.payload.eq(fifo.r_data),
             self.results.valid.eq(fifo.r_rdy),
             fifo.r_en.eq(self.results.ready),
