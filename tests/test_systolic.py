@@ -563,11 +563,15 @@ def test_pipelined_pe_errors():
     assert (a.latency, a.cycles_per_tile) == (4 + 3 + 3 + 4 * 3 + 2, 4 + 3 + 3 * 3)
 
 
-def test_amaranth_sim_pipelined_rounded_pe():
-    """A pipelined rounded PE (multiplier and adder registered inside): the same bits as the
-    golden model (pipelining changes no result) under idles and back-pressure; the measured
-    latency is ``latency`` and the throughput bound of ``cycles_per_tile`` holds."""
-    dut = SystolicArray(2, 2, "e4m3:fp16:rounded", "ws", mul_latency=1, add_latency=2)
+@pytest.mark.parametrize("mul_latency, add_latency", [(1, 2), (3, 2), (2, 3)])
+def test_amaranth_sim_pipelined_rounded_pe(mul_latency, add_latency):
+    """A pipelined rounded PE (multiplier and adder registered inside; 3 / 2: the pipeline
+    chosen for 60 MHz on the ECP5 85F; add latency 3: a register after the adder's
+    alignment): the same bits as the golden model (pipelining changes no result) under idles
+    and back-pressure; the measured latency is ``latency`` and the throughput bound of
+    ``cycles_per_tile`` holds."""
+    dut = SystolicArray(2, 2, "e4m3:fp16:rounded", "ws", mul_latency=mul_latency,
+                        add_latency=add_latency)
     rng = np.random.default_rng(31)
     A = encode("e4m3", rng.normal(0, 1, (4, 5)))
     B = encode("e4m3", rng.normal(0, 1, (5, 3)))
@@ -580,6 +584,19 @@ def test_amaranth_sim_pipelined_rounded_pe():
     t = Tiling(4, 2, 3, 2, 2, "ws")       # two N-tiles of 4 rows: still one row per clock
     bound = len(t.tiles) * max(4, dut.cycles_per_tile) + 2 * dut.latency
     assert ev["results"][-1] - ev["acts"][0] <= bound
+
+
+def test_rounded_pe_adder_takes_the_pe_table():
+    """A rounded PE's adder uses :data:`PE_ADDER_CUTS` (latency 3: a register after the
+    alignment, none on the result); the planner estimates the same cuts."""
+    from hwgen.arrays.pe import PE_ADDER_CUTS, PEDatapath
+    from hwgen.arrays.pipeline import rounded_pe_estimate
+    assert PE_ADDER_CUTS[3] == ("align", "raw", "norm")
+    for lat in range(4):
+        m = PEDatapath("e4m3:fp16:rounded", mul_latency=0, add_latency=lat).elaborate(None)
+        assert m.submodules.add.cuts == PE_ADDER_CUTS[lat]
+        plan = rounded_pe_estimate("e4m3:fp16:rounded", 0, lat, "ecp5-85f")
+        assert plan.cuts == tuple(f"add.{c}" for c in PE_ADDER_CUTS[lat])
 
 
 # -- CLI -------------------------------------------------------------------------------------

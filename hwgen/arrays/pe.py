@@ -34,13 +34,21 @@ if TYPE_CHECKING:
 __all__ = ["PESpec", "parse_pe", "PE_GRAMMAR", "PEDatapath", "ReadOut", "SUPPORTED_KINDS",
            "check_array_pe", "check_pe_latency", "operand_shapes", "acc_shape", "out_shape",
            "EXACT_DSP_WIDTH", "exact_aligned_width", "readout_cuts", "prealigned",
-           "aligned_layout", "align_operand"]
+           "aligned_layout", "align_operand", "PE_ADDER_CUTS"]
 
 #: Widest operand an exact PE aligns before its multiplier (a DSP block's 18-bit port on
 #: ECP5): formats whose aligned significand fits (e4m3, e3m4, e2m3, e3m2, e2m1...) multiply
 #: the aligned operands; wider ones (e5m2, fp16, bf16...) multiply the significands and
 #: shift the product.
 EXACT_DSP_WIDTH = 18
+
+#: The adder's cut points in an ``F:ACC:rounded`` PE, per ``add_latency``: those of the
+#: stand-alone operator's table (:data:`~hwgen.units.floatop.CUTS`) except latency 3, whose
+#: third register goes after the exponent compare and the alignment shift instead of on the
+#: result (which goes into the array's partial-sum register anyway): in routed arrays the
+#: stage from the multiplier's result through the compare, the shift and the significand add
+#: is the longest (docs/fast_pes.md).
+PE_ADDER_CUTS = {0: (), 1: ("norm",), 2: ("raw", "norm"), 3: ("align", "raw", "norm")}
 
 
 def readout_cuts(pe: PESpec | str, latency: int) -> tuple[str, ...]:
@@ -290,7 +298,7 @@ class PEDatapath(wiring.Component):
             l_mul, l_add = self._lat
             m.submodules.mul = mul = FloatMultiplier(pe.a_fmt, out_fmt=pe.acc_fmt,
                                                      b_fmt=pe.w_fmt, latency=l_mul)
-            m.submodules.add = add = FloatAdder(pe.acc_fmt, latency=l_add)
+            m.submodules.add = add = FloatAdder(pe.acc_fmt, cuts=PE_ADDER_CUTS[l_add])
             for unit, lat in ((mul, l_mul), (add, l_add)):
                 if lat:
                     m.d.comb += unit.in_valid.eq(1)

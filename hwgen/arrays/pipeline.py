@@ -77,10 +77,11 @@ def rounded_pe_estimate(pe: PESpec | str, mul_latency: int, add_latency: int,
     without a register (unless the multiplier's table puts one on its output): the stage
     after the multiplier's last register runs on into the adder's first."""
     from ..units import FloatAdder, FloatMultiplier
+    from .pe import PE_ADDER_CUTS
     spec = parse_pe(pe)
     a, w, acc = (cast("FloatFormat", f) for f in (spec.a_fmt, spec.w_fmt, spec.acc_fmt))
     mul = FloatMultiplier(a, out_fmt=acc, b_fmt=w, latency=mul_latency)
-    add = FloatAdder(acc, latency=add_latency)
+    add = FloatAdder(acc, cuts=PE_ADDER_CUTS[add_latency])
     segments = _prefixed(mul.segments(device), "mul.") + _prefixed(add.segments(device),
                                                                      "add.")
     cuts = [f"mul.{c}" for c in mul.cuts] + [f"add.{c}" for c in add.cuts]
