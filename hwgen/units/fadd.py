@@ -117,7 +117,7 @@ class FloatAdder(FloatOpBase):
 
     def _rounder_params(self):
         P, G, _, lo, hi = self._geometry()
-        return P + G + 2, (lo - (G + 1), hi - (G + 1))
+        return P + G + 2, (lo - (G + 1), hi - (G + 1)), None
 
     def _own_cut_points(self):
         return ("swap", "align", "raw")
@@ -243,7 +243,7 @@ class FloatAdder(FloatOpBase):
             inf = (ua.inf | ub.inf) & ~nan
             invalid = ua.snan | ub.snan | inf_minus_inf
             r_sign = Mux(inf, Mux(ua.inf, sa, sb), sign)
-        r = self._rounder(m, sig_width=win + 1, exp_range=(lo - (G + 1), hi - (G + 1)))
+        r = self._rounder(m)
         pairs = [
             (r.sign, r_sign),
             (r.exp, ex - (G + 1)),

@@ -122,7 +122,7 @@ class FloatFMA(FloatOpBase):
 
     def _rounder_params(self):
         Pp, L, K, top, (plo, phi), (clo, chi) = self._geometry()
-        return top, (min(plo - L, clo - L - K), max(phi - L, chi - L - K))
+        return top, (min(plo - L, clo - L - K), max(phi - L, chi - L - K)), None
 
     def _own_cut_points(self):
         return ("dist", "pp", "align_h", "prod", "raw")
@@ -232,7 +232,7 @@ class FloatFMA(FloatOpBase):
         # An exact zero: both zero with one sign keeps it; otherwise +0 (-0 rounding down).
         sign = Mux(eff_sub & (z == 0), rmode.rdn, sp ^ neg)
 
-        r = self._rounder(m, sig_width=top, exp_range=self._rounder_params()[1])
+        r = self._rounder(m)
         pairs = [
             (r.sign, Mux(inf, inf_sign, sign)),
             (r.exp, e_lsb),

@@ -166,8 +166,9 @@ class FloatOpBase(wiring.Component):
         """Compute the datapath's sizes (called before the cut points are needed)."""
 
     def _rounder_params(self):
-        """``(sig_width, exp_range)`` of the operator's rounder, or ``(sig_width, exp_range,
-        max_lz)`` (:class:`~hwgen.units.rounder.FloatRounder`'s ``max_lz``)."""
+        """``(sig_width, exp_range, max_lz)`` of the operator's rounder
+        (:class:`~hwgen.units.rounder.RounderGeometry`; ``max_lz`` ``None``: the rounder's
+        default)."""
         raise NotImplementedError
 
     def _own_cut_points(self):
@@ -254,11 +255,14 @@ class FloatOpBase(wiring.Component):
         """The significand product ``a * b`` as :attr:`product` says."""
         return significand_product(a, b, self._product)
 
-    def _rounder(self, m, *, sig_width, exp_range, max_lz=None):
-        rcuts = [c for c in self._cut_set if c in self._rgeom.cut_points]
-        r = FloatRounder(self._out_fmt, sig_width=sig_width, exp_range=exp_range,
+    def _rounder(self, m):
+        """The operator's :class:`~hwgen.units.rounder.FloatRounder`, as its geometry
+        (:meth:`_rounder_params`) says, with the rounder's cut points in use."""
+        g = self._rgeom
+        rcuts = [c for c in self._cut_set if c in g.cut_points]
+        r = FloatRounder(self._out_fmt, sig_width=g.sig_width, exp_range=g.exp_range,
                          rounding=self._rounding, cuts=rcuts, flags=self._flags,
-                         max_lz=max_lz)
+                         max_lz=g.max_lz)
         m.submodules.rounder = r
         return r
 

@@ -169,8 +169,8 @@ class FloatMultiplier(FloatOpBase):
         ub = unpack(m, fb, self.b, name="ub")
         inf_x_zero = (ua.inf & ub.zero) | (ub.inf & ua.zero)
         nan = ua.nan | ub.nan | inf_x_zero
-        sig_width, exps, max_lz = self._rounder_params()
-        r = self._rounder(m, sig_width=sig_width, exp_range=exps, max_lz=max_lz)
+        r = self._rounder(m)
+        sig_width = self._rgeom.sig_width
         lz = self._leading_zeros(ua, ub)
         sign, exp = ua.sign ^ ub.sign, ua.exp + ub.exp
         if lz is not None:
