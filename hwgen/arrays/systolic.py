@@ -73,9 +73,14 @@ back-pressure on ``results`` stalls the array and nothing is lost or duplicated.
 register (it fans out to every register of the array, so no logic sits before that net): it
 is set for the next cycle when the FIFO will hold fewer than ``fifo_depth`` rows after this
 cycle's transfers, and the FIFO has one row more than that, so a row written while ``en`` is
-high always finds room. Missing input
-(an idle source) does not stall: the array advances with bubbles (valid bits travel with the
-data), so results in flight always drain.
+high always finds room. The register is copied: each PE, each row's and column's skew and
+each column's read-out has its own copy (``en_pe_<i>_<j>``, ``en_row_<i>``, ``en_psum_<j>``,
+``en_wskew_<j>``, ``en_out_<j>``), so no flip-flop drives the clock enable of the whole
+array; a copy is written only when it differs from the new value, so its write enable reads
+the copy itself and synthesis cannot merge the copies back into one. Bit-serial arrays keep
+one enable, and so do arrays elaborated for an iCE40, whose nextpnr puts a clock enable of
+large fan-out on a global buffer. Missing input (an idle source) does not stall: the array
+advances with bubbles (valid bits travel with the data), so results in flight always drain.
 """
 
 import functools
@@ -92,8 +97,8 @@ from ..arrayspec import MAX_DIM, ArraySpec
 from ..pespec import PESpec
 from ..units.intcommon import delay
 from .mxpe import mx_block_ends, mx_column
-from .pe import (PEDatapath, ReadOut, acc_shape, align_operand, operand_shapes, out_shape,
-                 prealigned)
+from .pe import (PEDatapath, ReadOut, acc_shape, align_operand, for_ice40, operand_shapes,
+                 out_shape, prealigned)
 
 __all__ = ["SystolicArray", "MAX_DIM", "weight_layout", "act_layout", "result_elem",
            "result_layout", "pack_weights", "pack_acts", "unpack_results"]
@@ -230,21 +235,48 @@ class SystolicArray(wiring.Component):
         # The enable is a register: high in a cycle only if the FIFO then holds fewer than
         # `depth` rows, so its write that cycle always finds room (level <= depth - 1 means
         # the buffered FIFO's inner store, depth rows, is not full).
-        en = Signal(init=1)
+        room = Signal()
         level_next = fifo.level + fifo.w_en - (fifo.r_rdy & fifo.r_en)
-        m.d.sync += en.eq(level_next < depth)
+        m.d.comb += room.eq(level_next < depth)
+        en = Signal(init=1)
+        m.d.sync += en.eq(room)
+        groups: list[tuple[str, Module]] = []
         m.d.comb += [
             self.results.payload.eq(fifo.r_data),
             self.results.valid.eq(fifo.r_rdy),
             fifo.r_en.eq(self.results.ready),
         ]
         if self.dataflow == "ws":
-            out_valid, row = self._ws(m, core, en)
+            out_valid, row = self._ws(m, core, en, groups)
         else:
-            out_valid, row = self._os(m, core, en)
+            out_valid, row = self._os(m, core, en, groups)
         m.d.comb += [fifo.w_en.eq(en & out_valid), fifo.w_data.eq(Cat(*row))]
         m.submodules.core = EnableInserter(en)(core)
+        # Each PE and each column's read-out advance on their own copy of the enable
+        # register, so no single flip-flop drives the clock enable of the whole array. A
+        # copy is written only when it differs from `room`: the same value, but a write
+        # enable that reads the copy itself, so synthesis cannot merge the copies into one.
+        # On an iCE40, nextpnr gives a clock enable of large fan-out a global buffer: there
+        # the groups share `en`.
+        for name, group in groups:
+            copy = en
+            if not for_ice40(platform):
+                copy = Signal(init=1, name=f"en_{name}")
+                with m.If(copy != room):
+                    m.d.sync += copy.eq(room)
+            m.submodules[name] = EnableInserter(copy)(group)
         return m
+
+    @staticmethod
+    def _group(groups, name, shared):
+        """The modules for one PE's or one column's registers, as ``(moving, other)``: for
+        most PEs one module of their own with its own enable (added to ``groups``); for
+        bit-serial PEs ``shared``, the array's (step-gated ``mv``, core) modules."""
+        if shared is not None:
+            return shared
+        group = Module()
+        groups.append((name, group))
+        return group, group
 
     _delay = staticmethod(delay)      # registers of the (enable-gated) core
 
@@ -311,7 +343,7 @@ class SystolicArray(wiring.Component):
         core.d.comb += [active[d].eq(masks[d].bit_select(plane, 1)) for d in range(len(masks))]
         return plane, plane == 0, step, active
 
-    def _ws(self, m, core, en):
+    def _ws(self, m, core, en, groups):
         R, C, pe = self.rows, self.cols, self.pe
         acts, wts = self.acts, self.weights
         aligned = prealigned(pe)
@@ -330,6 +362,7 @@ class SystolicArray(wiring.Component):
             mv = dk = core
             step = first = 1
             drain_steps = self._spec.ws_drain
+        shared = (mv, core) if serial else None
         # F:exact: add_latency pipelines the read-out, not the PE (ArraySpec.pe_add_latency)
         l_mul, l_add = self.mul_latency, self._spec.pe_add_latency
         l_out = self._spec.readout_latency
@@ -380,44 +413,50 @@ class SystolicArray(wiring.Component):
         av_last = None
         for i in range(R):
             # a pipelined PE passes its sum down 1 + l_add cycles after its activation arrives
-            a_src = self._delay(mv, a_in[i], i * (1 + l_add), f"skew_a{i}")
-            v_src = self._delay(mv, a_fire, i * (1 + l_add), f"skew_v{i}")
-            t_src = self._delay(mv, take, i * (1 + l_add), f"skew_t{i}")
+            sk = self._group(groups, f"row_{i}", shared)[0] if i else mv
+            a_src = self._delay(sk, a_in[i], i * (1 + l_add), f"skew_a{i}")
+            v_src = self._delay(sk, a_fire, i * (1 + l_add), f"skew_v{i}")
+            t_src = self._delay(sk, take, i * (1 + l_add), f"skew_t{i}")
             prev = (a_src, v_src, t_src)
             for j in range(C):
                 a_r = Signal(a_shp, name=f"a_{i}_{j}")
                 v_r = Signal(name=f"v_{i}_{j}")
                 t_r = Signal(name=f"take_{i}_{j}")
                 w_r = Signal(w_shp, name=f"wcur_{i}_{j}")
-                mv.d.sync += [a_r.eq(prev[0]), v_r.eq(prev[1]), t_r.eq(prev[2])]
-                with mv.If(prev[2]):     # loaded as the tile's first row arrives here
-                    mv.d.sync += w_r.eq(shadow[i][j])
+                gm, gc = self._group(groups, f"pe_{i}_{j}", shared)
+                gm.d.sync += [a_r.eq(prev[0]), v_r.eq(prev[1]), t_r.eq(prev[2])]
+                with gm.If(prev[2]):     # loaded as the tile's first row arrives here
+                    gm.d.sync += w_r.eq(shadow[i][j])
                 prev = (a_r, v_r, t_r)
                 if i == 0:
-                    acc_in = self._delay(mv, acts.payload.psum[j], j + 1 + l_mul, f"skew_p{j}")
+                    sk, _ = self._group(groups, f"psum_{j}", shared)
+                    acc_in = self._delay(sk, acts.payload.psum[j], j + 1 + l_mul, f"skew_p{j}")
                 else:
                     acc_in = ps[i - 1][j]
                 dp = PEDatapath(pe, mul_latency=l_mul, add_latency=l_add, aligned=aligned)
-                core.submodules[f"pe_{i}_{j}"] = dp
-                core.d.comb += [dp.a.eq(a_r), dp.w.eq(w_r)]
+                gc.submodules[f"pe_{i}_{j}" if serial else "dp"] = dp
+                gc.d.comb += [dp.a.eq(a_r), dp.w.eq(w_r)]
                 if serial:
                     # ps is both the running sum and the result: the PE below (and the
                     # de-skew) read it in the first cycle of the next step, as it restarts.
-                    core.d.comb += [dp.acc_in.eq(Mux(first, acc_in, ps[i][j])),
-                                    dp.plane.eq(plane), dp.active.eq(active[i + j])]
+                    gc.d.comb += [dp.acc_in.eq(Mux(first, acc_in, ps[i][j])),
+                                  dp.plane.eq(plane), dp.active.eq(active[i + j])]
                 else:
-                    core.d.comb += dp.acc_in.eq(acc_in)
+                    gc.d.comb += dp.acc_in.eq(acc_in)
                 if modes is not None:
-                    core.d.comb += dp.low.eq(modes[i + j])
-                core.d.sync += ps[i][j].eq(dp.acc_out)
+                    gc.d.comb += dp.low.eq(modes[i + j])
+                gc.d.sync += ps[i][j].eq(dp.acc_out)
                 if i == R - 1 and j == C - 1:
                     av_last = v_r
         out_valid = Signal()
         mv.d.sync += out_valid.eq(self._delay(mv, av_last, l_mul + l_add + l_out, "pipe_v"))
         row = []
         for j in range(C):
-            acc = self._delay(dk, ps[R - 1][j], C - 1 - j, f"deskew{j}")
-            row.append(self._readout(core, acc, j))
+            # (a column without de-skew or read-out registers needs no copy of the enable)
+            gm, gc = self._group(groups, f"out_{j}", (dk, core) if serial or C - 1 - j + l_out == 0
+                                 else None)
+            acc = self._delay(gm, ps[R - 1][j], C - 1 - j, f"deskew{j}")
+            row.append(self._readout(gc, acc, j))
         if serial:
             core.submodules.move = EnableInserter(step)(mv)
             core.submodules.deskew = EnableInserter(first)(dk)
@@ -426,7 +465,7 @@ class SystolicArray(wiring.Component):
             return out_first, row
         return out_valid, row
 
-    def _os(self, m, core, en):
+    def _os(self, m, core, en, groups):
         R, C, pe = self.rows, self.cols, self.pe
         acts, wts = self.acts, self.weights
         aligned = prealigned(pe)
@@ -442,6 +481,7 @@ class SystolicArray(wiring.Component):
             plane, first, step, active = self._planes(core, fire)
         else:
             mv = core
+        shared = (mv, core) if serial else None
 
         # -- join the two input streams; space `last`s at least R steps apart ----------------
         if R > 1:
@@ -471,55 +511,59 @@ class SystolicArray(wiring.Component):
         # PE's valid/last follow it through as many registers; the read-out's `l_out` stages
         # delay the result rows (the whole schedule shifts, the drain does not change).
         l_mul, l_out = self.mul_latency, self._spec.readout_latency
-        b_top = [self._delay(mv, w_in[j], j, f"skew_w{j}") for j in range(C)]
+        b_top = [self._delay(self._group(groups, f"wskew_{j}", shared)[0] if j else mv,
+                             w_in[j], j, f"skew_w{j}") for j in range(C)]
         b_prev = list(b_top)
         res = [[Signal(acc_shp, name=f"res_{i}_{j}") for j in range(C)] for i in range(R)]
         starts = [None] * C
         modes = self._modes(mv)
         ends = [[None] * C for _ in range(R)]     # MX: (v, last, block end, a, w) per PE
         for i in range(R):
-            prev = (self._delay(mv, a_in[i], i, f"skew_a{i}"),
-                    self._delay(mv, fire, i, f"skew_v{i}"),
-                    self._delay(mv, fire & acts.payload.last, i, f"skew_l{i}"))
+            sk = self._group(groups, f"row_{i}", shared)[0] if i else mv
+            prev = (self._delay(sk, a_in[i], i, f"skew_a{i}"),
+                    self._delay(sk, fire, i, f"skew_v{i}"),
+                    self._delay(sk, fire & acts.payload.last, i, f"skew_l{i}"))
             if mx:
-                prev += (self._delay(mv, block_end, i, f"skew_e{i}"),)
+                prev += (self._delay(sk, block_end, i, f"skew_e{i}"),)
             for j in range(C):
                 a_r = Signal(a_shp, name=f"a_{i}_{j}")
                 v_r = Signal(name=f"v_{i}_{j}")
                 l_r = Signal(name=f"last_{i}_{j}")
                 w_r = Signal(w_shp, name=f"w_{i}_{j}")
-                mv.d.sync += [a_r.eq(prev[0]), v_r.eq(prev[1]), l_r.eq(prev[2]),
+                gm, gc = self._group(groups, f"pe_{i}_{j}", shared)
+                gm.d.sync += [a_r.eq(prev[0]), v_r.eq(prev[1]), l_r.eq(prev[2]),
                               w_r.eq(b_prev[j])]
                 b_prev[j] = w_r
                 if mx:
                     e_r = Signal(name=f"bend_{i}_{j}")
-                    mv.d.sync += e_r.eq(prev[3])
+                    gm.d.sync += e_r.eq(prev[3])
                     prev = (a_r, v_r, l_r, e_r)
                     ends[i][j] = (v_r, l_r, e_r, a_r, w_r)
                     continue
                 prev = (a_r, v_r, l_r)
                 acc = Signal(acc_shp, name=f"acc_{i}_{j}")
                 dp = PEDatapath(pe, mul_latency=l_mul, aligned=aligned)
-                core.submodules[f"pe_{i}_{j}"] = dp
-                core.d.comb += [dp.a.eq(a_r), dp.w.eq(w_r), dp.acc_in.eq(acc)]
+                gc.submodules[f"pe_{i}_{j}" if serial else "dp"] = dp
+                gc.d.comb += [dp.a.eq(a_r), dp.w.eq(w_r), dp.acc_in.eq(acc)]
                 if serial:
-                    core.d.comb += [dp.plane.eq(plane), dp.active.eq(active[i + j])]
+                    gc.d.comb += [dp.plane.eq(plane), dp.active.eq(active[i + j])]
                 if modes is not None:
-                    core.d.comb += dp.low.eq(modes[i + j])
-                v_p = self._delay(core, v_r, l_mul, f"v_p{i}_{j}")
-                l_p = self._delay(core, l_r, l_mul, f"last_p{i}_{j}")
-                with core.If(v_p):
+                    gc.d.comb += dp.low.eq(modes[i + j])
+                v_p = self._delay(gc, v_r, l_mul, f"v_p{i}_{j}")
+                l_p = self._delay(gc, l_r, l_mul, f"last_p{i}_{j}")
+                with gc.If(v_p):
                     # a tile's sum is complete at the end of its last k-step
-                    with core.If(l_p & step if serial else l_p):
-                        core.d.sync += [res[i][j].eq(dp.acc_out), acc.eq(0)]
-                    with core.Else():
-                        core.d.sync += acc.eq(dp.acc_out)
+                    with gc.If(l_p & step if serial else l_p):
+                        gc.d.sync += [res[i][j].eq(dp.acc_out), acc.eq(0)]
+                    with gc.Else():
+                        gc.d.sync += acc.eq(dp.acc_out)
                 if i == R - 1:
                     starts[j] = v_p & l_p
 
+        cols = [self._group(groups, f"out_{j}", shared) for j in range(C)]
         if mx:
             for j in range(C):
-                starts[j] = mx_column(core, pe, [ends[i][j] for i in range(R)],
+                starts[j] = mx_column(cols[j][1], pe, [ends[i][j] for i in range(R)],
                                       [res[i][j] for i in range(R)], j, self.add_latency)
 
         # -- drain: column j emits rows 0..R-1 after its bottom PE finishes a tile -----------
@@ -528,21 +572,22 @@ class SystolicArray(wiring.Component):
         row = []
         out_valid = None
         for j in range(C):
+            gm, gc = cols[j]
             drain = Signal(name=f"drain_act{j}")
             idx = Signal(range(R), name=f"drain_row{j}")
-            with mv.If(starts[j]):
-                mv.d.sync += [drain.eq(1), idx.eq(0)]
-            with mv.Elif(drain):
-                with mv.If(idx == R - 1):
-                    mv.d.sync += drain.eq(0)
-                with mv.Else():
-                    mv.d.sync += idx.eq(idx + 1)
+            with gm.If(starts[j]):
+                gm.d.sync += [drain.eq(1), idx.eq(0)]
+            with gm.Elif(drain):
+                with gm.If(idx == R - 1):
+                    gm.d.sync += drain.eq(0)
+                with gm.Else():
+                    gm.d.sync += idx.eq(idx + 1)
             col = Signal(acc_shp, name=f"col_{j}")
-            core.d.comb += col.eq(Array(Value.cast(res[i][j]) for i in range(R))[idx])
-            acc = self._delay(mv, col, C - 1 - j, f"deskew{j}")
-            row.append(self._readout(core, acc, j))
+            gc.d.comb += col.eq(Array(Value.cast(res[i][j]) for i in range(R))[idx])
+            acc = self._delay(gm, col, C - 1 - j, f"deskew{j}")
+            row.append(self._readout(gc, acc, j))
             if j == C - 1:
-                out_valid = self._delay(core, drain, l_out, "drain_out")
+                out_valid = self._delay(gc, drain, l_out, "drain_out")
         if serial:
             core.submodules.move = EnableInserter(step)(mv)
             out_first = Signal()
