@@ -110,11 +110,8 @@ def main(argv=None):
             ap.error(f"--only {n!r}: not a configuration; choose from {', '.join(names)}")
     kw = dict(scheduler=args.scheduler, workers=args.workers, timeout_min=TIMEOUT_MIN,
               routers=ARRAY_ROUTER)
-    if args.only and not args.cached_only:
-        measure_all(lambda d: [c for c in configs(d) if c[0] in args.only], [DEVICE],
-                    cached_only=False, **kw)
-    rows = measure_all(configs, [DEVICE], cached_only=bool(args.only) or args.cached_only,
-                       **kw)
+    rows = measure_all(configs, [DEVICE], cached_only=args.cached_only,
+                       only=set(args.only) or None, **kw)
     text = report(rows)
     print(text)
     if not args.no_write:
