@@ -273,9 +273,10 @@ def _simulate(dut, A, B, *, idle, backpressure, seed=1, bits=None, low=None):
     return t.assemble(results), events
 
 
+@pytest.mark.parametrize("copies", [False, True])
 @pytest.mark.parametrize("dataflow", ["ws", "os"])
-def test_amaranth_sim_2x2_int8(dataflow):
-    dut = SystolicArray(2, 2, "int8", dataflow)
+def test_amaranth_sim_2x2_int8(dataflow, copies):
+    dut = SystolicArray(2, 2, "int8", dataflow, enable_copies=copies)
     rng = np.random.default_rng(8)
     for shape in [(5, 7, 3), (1, 1, 1), (4, 2, 2)]:
         A = rng.integers(-128, 128, shape[:2])
@@ -563,15 +564,16 @@ def test_pipelined_pe_errors():
     assert (a.latency, a.cycles_per_tile) == (4 + 3 + 3 + 4 * 3 + 2, 4 + 3 + 3 * 3)
 
 
-@pytest.mark.parametrize("mul_latency, add_latency", [(1, 2), (3, 2), (2, 3)])
-def test_amaranth_sim_pipelined_rounded_pe(mul_latency, add_latency):
+@pytest.mark.parametrize("mul_latency, add_latency, copies",
+                         [(1, 2, False), (3, 2, False), (2, 3, False), (3, 2, True)])
+def test_amaranth_sim_pipelined_rounded_pe(mul_latency, add_latency, copies):
     """A pipelined rounded PE (multiplier and adder registered inside; 3 / 2: the pipeline
     chosen for 60 MHz on the ECP5 85F; add latency 3: a register after the adder's
     alignment): the same bits as the golden model (pipelining changes no result) under idles
     and back-pressure; the measured latency is ``latency`` and the throughput bound of
     ``cycles_per_tile`` holds."""
     dut = SystolicArray(2, 2, "e4m3:fp16:rounded", "ws", mul_latency=mul_latency,
-                        add_latency=add_latency)
+                        add_latency=add_latency, enable_copies=copies)
     rng = np.random.default_rng(31)
     A = encode("e4m3", rng.normal(0, 1, (4, 5)))
     B = encode("e4m3", rng.normal(0, 1, (5, 3)))
@@ -668,20 +670,25 @@ def _register_enables(tmp_path, array):
     (2, 3, "e4m3:exact", "os", 6 + 1 + 2 + 3),
 ])
 def test_enable_copies_survive_synthesis(tmp_path, rows, cols, pe, dataflow, copies):
-    """Every PE, skew and read-out group keeps its own copy of the enable register through
-    yosys (none merged back), so no register is the clock enable of much of the array."""
-    ffs, enables = _register_enables(tmp_path, SystolicArray(rows, cols, pe, dataflow))
+    """With ``enable_copies``, every PE, skew and read-out group keeps its own copy of the
+    enable register through yosys (none merged back), so no register is the clock enable of
+    much of the array."""
+    ffs, enables = _register_enables(tmp_path, SystolicArray(rows, cols, pe, dataflow,
+                                                             enable_copies=True))
     assert len(enables) == copies + 1, enables          # the copies and the array's `en`
     assert max(enables.values()) <= len(ffs) // 8, (max(enables.values()), len(ffs))
+    # without copies one register is the clock enable of most of the array
+    ffs, enables = _register_enables(tmp_path, SystolicArray(rows, cols, pe, dataflow))
+    assert max(enables.values()) > len(ffs) // 4, (max(enables.values()), len(ffs))
 
 
 def test_enable_not_copied_for_ice40():
     """nextpnr-ice40 puts a clock enable of large fan-out on a global buffer: an array
-    elaborated for an iCE40 keeps one enable register."""
+    elaborated for an iCE40 keeps one enable register, copies asked for or not."""
     from hwgen.export import to_verilog
     from hwgen.units.carry import synthesis_platform
-    generic = to_verilog(SystolicArray(2, 2, "int8"), name="t")[1]
-    ice40 = to_verilog(SystolicArray(2, 2, "int8"), name="t",
+    generic = to_verilog(SystolicArray(2, 2, "int8", enable_copies=True), name="t")[1]
+    ice40 = to_verilog(SystolicArray(2, 2, "int8", enable_copies=True), name="t",
                        platform=synthesis_platform("ice40"))[1]
     assert "reg en_pe_1_1 " in generic and "reg en_psum_1 " in generic
     assert "en_pe_" not in ice40 and "en_psum_" not in ice40

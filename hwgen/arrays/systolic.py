@@ -73,13 +73,15 @@ back-pressure on ``results`` stalls the array and nothing is lost or duplicated.
 register (it fans out to every register of the array, so no logic sits before that net): it
 is set for the next cycle when the FIFO will hold fewer than ``fifo_depth`` rows after this
 cycle's transfers, and the FIFO has one row more than that, so a row written while ``en`` is
-high always finds room. The register is copied: each PE, each row's and column's skew and
-each column's read-out has its own copy (``en_pe_<i>_<j>``, ``en_row_<i>``, ``en_psum_<j>``,
-``en_wskew_<j>``, ``en_out_<j>``), so no flip-flop drives the clock enable of the whole
-array; a copy is written only when it differs from the new value, so its write enable reads
-the copy itself and synthesis cannot merge the copies back into one. Bit-serial arrays keep
-one enable, and so do arrays elaborated for an iCE40, whose nextpnr puts a clock enable of
-large fan-out on a global buffer. Missing input (an idle source) does not stall: the array
+high always finds room. With ``enable_copies`` the register is copied: each PE, each row's
+and column's skew and each column's read-out has its own copy (``en_pe_<i>_<j>``,
+``en_row_<i>``, ``en_psum_<j>``, ``en_wskew_<j>``, ``en_out_<j>``), so no flip-flop drives
+the clock enable of the whole array; a copy is written only when it differs from the new
+value, so its write enable reads the copy itself and synthesis cannot merge the copies back
+into one. Bit-serial arrays keep one enable, and so do arrays elaborated for an iCE40, whose
+nextpnr puts a clock enable of large fan-out on a global buffer. Off by default: on the ECP5
+85F the copies routed the 8×8 int8 and exact arrays slower or not at all (docs/arrays.md).
+Missing input (an idle source) does not stall: the array
 advances with bubbles (valid bits travel with the data), so results in flight always drain.
 """
 
@@ -139,6 +141,9 @@ class SystolicArray(wiring.Component):
         Instead of ``mul_latency``/``add_latency``: the PE pipeline the delay model of
         ``device`` (:data:`hwgen.timing.DEVICE_NAMES`) says reaches ``target_mhz``
         (:func:`~hwgen.arrays.pipeline.plan_pe_pipeline`; :attr:`plan`).
+    enable_copies : bool
+        Give each PE, skew and read-out its own copy of the enable register (see "Timing and
+        stalls" in the module docstring; default False: one enable register).
 
     Members
     -------
@@ -156,7 +161,10 @@ class SystolicArray(wiring.Component):
     def __init__(self, rows: int = 4, cols: int = 4, pe: PESpec | str = "int8",
                  dataflow: str = "ws", *, fifo_depth: int = 4, mul_latency: int = 0,
                  add_latency: int = 0, target_mhz: float | None = None,
-                 device: "str | None" = None) -> None:
+                 device: "str | None" = None, enable_copies: bool = False) -> None:
+        if not isinstance(enable_copies, bool):
+            raise TypeError(f"enable_copies must be a bool, not {enable_copies!r}")
+        self._enable_copies = enable_copies
         #: The :class:`~hwgen.arrays.pipeline.PEPipeline` chosen for ``target_mhz`` (or None).
         self.plan = None
         self.target_mhz = target_mhz
@@ -235,12 +243,18 @@ class SystolicArray(wiring.Component):
         # The enable is a register: high in a cycle only if the FIFO then holds fewer than
         # `depth` rows, so its write that cycle always finds room (level <= depth - 1 means
         # the buffered FIFO's inner store, depth rows, is not full).
-        room = Signal()
-        level_next = fifo.level + fifo.w_en - (fifo.r_rdy & fifo.r_en)
-        m.d.comb += room.eq(level_next < depth)
         en = Signal(init=1)
-        m.d.sync += en.eq(room)
-        groups: list[tuple[str, Module]] = []
+        level_next = fifo.level + fifo.w_en - (fifo.r_rdy & fifo.r_en)
+        # with enable_copies, the modules of the PEs, skews and read-outs (else None: all in
+        # the core)
+        groups: list[tuple[str, Module]] | None = None
+        if self._enable_copies and not for_ice40(platform):
+            groups = []
+            room = Signal()
+            m.d.comb += room.eq(level_next < depth)
+            m.d.sync += en.eq(room)
+        else:
+            m.d.sync += en.eq(level_next < depth)
         m.d.comb += [
             self.results.payload.eq(fifo.r_data),
             self.results.valid.eq(fifo.r_rdy),
@@ -256,24 +270,24 @@ class SystolicArray(wiring.Component):
         # register, so no single flip-flop drives the clock enable of the whole array. A
         # copy is written only when it differs from `room`: the same value, but a write
         # enable that reads the copy itself, so synthesis cannot merge the copies into one.
-        # On an iCE40, nextpnr gives a clock enable of large fan-out a global buffer: there
-        # the groups share `en`.
-        for name, group in groups:
-            copy = en
-            if not for_ice40(platform):
-                copy = Signal(init=1, name=f"en_{name}")
-                with m.If(copy != room):
-                    m.d.sync += copy.eq(room)
+        # (on an iCE40, nextpnr gives a clock enable of large fan-out a global buffer: there
+        # the array keeps one enable)
+        for name, group in groups or ():
+            copy = Signal(init=1, name=f"en_{name}")
+            with m.If(copy != room):
+                m.d.sync += copy.eq(room)
             m.submodules[name] = EnableInserter(copy)(group)
         return m
 
     @staticmethod
     def _group(groups, name, shared):
-        """The modules for one PE's or one column's registers, as ``(moving, other)``: for
-        most PEs one module of their own with its own enable (added to ``groups``); for
-        bit-serial PEs ``shared``, the array's (step-gated ``mv``, core) modules."""
+        """The modules for one PE's or one column's registers, as ``(moving, other)``: with
+        enable copies, one module of their own with its own enable (added to ``groups``);
+        else (and for bit-serial PEs) ``shared``, the array's (step-gated ``mv``, core)
+        modules."""
         if shared is not None:
             return shared
+        assert groups is not None
         group = Module()
         groups.append((name, group))
         return group, group
@@ -362,7 +376,7 @@ class SystolicArray(wiring.Component):
             mv = dk = core
             step = first = 1
             drain_steps = self._spec.ws_drain
-        shared = (mv, core) if serial else None
+        shared = (mv, core) if serial or groups is None else None
         # F:exact: add_latency pipelines the read-out, not the PE (ArraySpec.pe_add_latency)
         l_mul, l_add = self.mul_latency, self._spec.pe_add_latency
         l_out = self._spec.readout_latency
@@ -434,7 +448,7 @@ class SystolicArray(wiring.Component):
                 else:
                     acc_in = ps[i - 1][j]
                 dp = PEDatapath(pe, mul_latency=l_mul, add_latency=l_add, aligned=aligned)
-                gc.submodules[f"pe_{i}_{j}" if serial else "dp"] = dp
+                gc.submodules[f"pe_{i}_{j}" if gc is core else "dp"] = dp
                 gc.d.comb += [dp.a.eq(a_r), dp.w.eq(w_r)]
                 if serial:
                     # ps is both the running sum and the result: the PE below (and the
@@ -453,8 +467,8 @@ class SystolicArray(wiring.Component):
         row = []
         for j in range(C):
             # (a column without de-skew or read-out registers needs no copy of the enable)
-            gm, gc = self._group(groups, f"out_{j}", (dk, core) if serial or C - 1 - j + l_out == 0
-                                 else None)
+            gm, gc = self._group(groups, f"out_{j}",
+                                 (dk, core) if shared or C - 1 - j + l_out == 0 else None)
             acc = self._delay(gm, ps[R - 1][j], C - 1 - j, f"deskew{j}")
             row.append(self._readout(gc, acc, j))
         if serial:
@@ -481,7 +495,7 @@ class SystolicArray(wiring.Component):
             plane, first, step, active = self._planes(core, fire)
         else:
             mv = core
-        shared = (mv, core) if serial else None
+        shared = (mv, core) if serial or groups is None else None
 
         # -- join the two input streams; space `last`s at least R steps apart ----------------
         if R > 1:
@@ -543,7 +557,7 @@ class SystolicArray(wiring.Component):
                 prev = (a_r, v_r, l_r)
                 acc = Signal(acc_shp, name=f"acc_{i}_{j}")
                 dp = PEDatapath(pe, mul_latency=l_mul, aligned=aligned)
-                gc.submodules[f"pe_{i}_{j}" if serial else "dp"] = dp
+                gc.submodules[f"pe_{i}_{j}" if gc is core else "dp"] = dp
                 gc.d.comb += [dp.a.eq(a_r), dp.w.eq(w_r), dp.acc_in.eq(acc)]
                 if serial:
                     gc.d.comb += [dp.plane.eq(plane), dp.active.eq(active[i + j])]
