@@ -266,12 +266,8 @@ class SystolicArray(wiring.Component):
             out_valid, row = self._os(m, core, en, groups)
         m.d.comb += [fifo.w_en.eq(en & out_valid), fifo.w_data.eq(Cat(*row))]
         m.submodules.core = EnableInserter(en)(core)
-        # Each PE and each column's read-out advance on their own copy of the enable
-        # register, so no single flip-flop drives the clock enable of the whole array. A
-        # copy is written only when it differs from `room`: the same value, but a write
+        # A copy is written only when it differs from `room`: the same value, but a write
         # enable that reads the copy itself, so synthesis cannot merge the copies into one.
-        # (on an iCE40, nextpnr gives a clock enable of large fan-out a global buffer: there
-        # the array keeps one enable)
         for name, group in groups or ():
             copy = Signal(init=1, name=f"en_{name}")
             with m.If(copy != room):
@@ -280,14 +276,13 @@ class SystolicArray(wiring.Component):
         return m
 
     @staticmethod
-    def _group(groups, name, shared):
-        """The modules for one PE's or one column's registers, as ``(moving, other)``: with
-        enable copies, one module of their own with its own enable (added to ``groups``);
-        else (and for bit-serial PEs) ``shared``, the array's (step-gated ``mv``, core)
-        modules."""
-        if shared is not None:
+    def _group(groups, name, shared, registers=True):
+        """The modules for one PE's, skew's or read-out's registers, as ``(moving, other)``:
+        with enable copies (``groups`` not None) and ``registers`` to put there, one module
+        of their own with its own enable (added to ``groups``); else ``shared``, the array's
+        modules (bit-serial: the step-gated ``mv`` or ``dk`` and the core)."""
+        if groups is None or not registers:
             return shared
-        assert groups is not None
         group = Module()
         groups.append((name, group))
         return group, group
@@ -376,7 +371,9 @@ class SystolicArray(wiring.Component):
             mv = dk = core
             step = first = 1
             drain_steps = self._spec.ws_drain
-        shared = (mv, core) if serial or groups is None else None
+        if serial:
+            groups = None                # the PEs step with the planes: one enable
+        shared = (mv, core)
         # F:exact: add_latency pipelines the read-out, not the PE (ArraySpec.pe_add_latency)
         l_mul, l_add = self.mul_latency, self._spec.pe_add_latency
         l_out = self._spec.readout_latency
@@ -427,7 +424,7 @@ class SystolicArray(wiring.Component):
         av_last = None
         for i in range(R):
             # a pipelined PE passes its sum down 1 + l_add cycles after its activation arrives
-            sk = self._group(groups, f"row_{i}", shared)[0] if i else mv
+            sk = self._group(groups, f"row_{i}", shared, i > 0)[0]
             a_src = self._delay(sk, a_in[i], i * (1 + l_add), f"skew_a{i}")
             v_src = self._delay(sk, a_fire, i * (1 + l_add), f"skew_v{i}")
             t_src = self._delay(sk, take, i * (1 + l_add), f"skew_t{i}")
@@ -466,9 +463,7 @@ class SystolicArray(wiring.Component):
         mv.d.sync += out_valid.eq(self._delay(mv, av_last, l_mul + l_add + l_out, "pipe_v"))
         row = []
         for j in range(C):
-            # (a column without de-skew or read-out registers needs no copy of the enable)
-            gm, gc = self._group(groups, f"out_{j}",
-                                 (dk, core) if shared or C - 1 - j + l_out == 0 else None)
+            gm, gc = self._group(groups, f"out_{j}", (dk, core), C - 1 - j + l_out > 0)
             acc = self._delay(gm, ps[R - 1][j], C - 1 - j, f"deskew{j}")
             row.append(self._readout(gc, acc, j))
         if serial:
@@ -495,7 +490,9 @@ class SystolicArray(wiring.Component):
             plane, first, step, active = self._planes(core, fire)
         else:
             mv = core
-        shared = (mv, core) if serial or groups is None else None
+        if serial:
+            groups = None                # the PEs step with the planes: one enable
+        shared = (mv, core)
 
         # -- join the two input streams; space `last`s at least R steps apart ----------------
         if R > 1:
@@ -525,15 +522,15 @@ class SystolicArray(wiring.Component):
         # PE's valid/last follow it through as many registers; the read-out's `l_out` stages
         # delay the result rows (the whole schedule shifts, the drain does not change).
         l_mul, l_out = self.mul_latency, self._spec.readout_latency
-        b_top = [self._delay(self._group(groups, f"wskew_{j}", shared)[0] if j else mv,
-                             w_in[j], j, f"skew_w{j}") for j in range(C)]
+        b_top = [self._delay(self._group(groups, f"wskew_{j}", shared, j > 0)[0], w_in[j], j,
+                             f"skew_w{j}") for j in range(C)]
         b_prev = list(b_top)
         res = [[Signal(acc_shp, name=f"res_{i}_{j}") for j in range(C)] for i in range(R)]
         starts = [None] * C
         modes = self._modes(mv)
         ends = [[None] * C for _ in range(R)]     # MX: (v, last, block end, a, w) per PE
         for i in range(R):
-            sk = self._group(groups, f"row_{i}", shared)[0] if i else mv
+            sk = self._group(groups, f"row_{i}", shared, i > 0)[0]
             prev = (self._delay(sk, a_in[i], i, f"skew_a{i}"),
                     self._delay(sk, fire, i, f"skew_v{i}"),
                     self._delay(sk, fire & acts.payload.last, i, f"skew_l{i}"))
