@@ -26,6 +26,7 @@ from amaranth.lib.wiring import In, Out
 from ..arrayspec import SUPPORTED_KINDS, check_array_pe, check_pe_latency
 from ..pespec import PE_GRAMMAR, PESpec, parse_pe
 from ..units.carry import signed_add
+from ..units.dsp import DSP_WIDTH, registered_product
 from ..units.floatraw import exp_range, pipeline_register, unpack
 
 if TYPE_CHECKING:
@@ -40,7 +41,7 @@ __all__ = ["PESpec", "parse_pe", "PE_GRAMMAR", "PEDatapath", "ReadOut", "SUPPORT
 #: ECP5): formats whose aligned significand fits (e4m3, e3m4, e2m3, e3m2, e2m1...) multiply
 #: the aligned operands; wider ones (e5m2, fp16, bf16...) multiply the significands and
 #: shift the product.
-EXACT_DSP_WIDTH = 18
+EXACT_DSP_WIDTH = DSP_WIDTH
 
 #: The adder's cut points in an ``F:ACC:rounded`` PE, per ``add_latency``: those of the
 #: stand-alone operator's table (:data:`~hwgen.units.floatop.CUTS`) except latency 3, whose
@@ -227,6 +228,12 @@ class PEDatapath(wiring.Component):
     ----------
     pe : str or PESpec
         The PE spec.
+    dsp_enable : Value or None
+        :func:`prealigned` exact PEs with ``mul_latency`` ≥ 1, elaborated for an ECP5: the
+        enable of the PE's registers (the array's), which the product's registers then
+        take inside the DSP block (:func:`~hwgen.units.dsp.registered_product`: its output
+        register, and its input registers with ``mul_latency`` 2) instead of the fabric.
+        Results are the same cycle for cycle; ``None`` keeps every register in the fabric.
 
     Members
     -------
@@ -259,13 +266,14 @@ class PEDatapath(wiring.Component):
     """
 
     def __init__(self, pe: PESpec | str, *, mul_latency: int = 0, add_latency: int = 0,
-                 aligned: bool = False) -> None:
+                 aligned: bool = False, dsp_enable: Value | None = None) -> None:
         self._pe = check_array_pe(pe)
         self._lat = check_pe_latency(self._pe, "ws", mul_latency, add_latency)
         if aligned and not prealigned(self._pe):
             raise ValueError(f"PE {self._pe.spec} does not take aligned operands (only exact "
                              f"PEs whose aligned significands fit {EXACT_DSP_WIDTH} bits)")
         self._aligned = aligned
+        self._dsp_enable = dsp_enable
         a_shp, w_shp = operand_shapes(self._pe, aligned=aligned)
         ports = {"a": In(a_shp), "w": In(w_shp), "acc_in": In(acc_shape(self._pe)),
                  "acc_out": Out(acc_shape(self._pe))}
@@ -382,7 +390,20 @@ class PEDatapath(wiring.Component):
             else:
                 ua = align_operand(m, pe.a_fmt, self.a, "ua")
                 uw = align_operand(m, pe.w_fmt, self.w, "uw")
-            vals = dict(self._exact_flags(ua, uw), a=ua.mag, w=uw.mag)
+            vals = self._exact_flags(ua, uw)
+            if l_mul >= 1 and self._dsp_enable is not None and \
+                    getattr(platform, "family", None) == "ecp5":
+                # the product's registers inside the DSP block on an ECP5 (the flags'
+                # registers in the fabric beside it)
+                mag = registered_product(m, ua.mag, uw.mag, self._dsp_enable,
+                                         inputs=l_mul >= 2)
+                if l_mul >= 2:
+                    vals = _stage(m, "align", vals)
+                vals = _stage(m, "product", vals)
+                self._fixed_out(m, signed_add(m, self.acc_in.fixed, mag, vals["sign"],
+                                              pe.acc_bits, platform), vals)
+                return
+            vals = dict(vals, a=ua.mag, w=uw.mag)
             if l_mul >= 2:
                 vals = _stage(m, "align", vals)
             mag = vals.pop("a") * vals.pop("w")

@@ -444,7 +444,8 @@ class SystolicArray(wiring.Component):
                     acc_in = self._delay(sk, acts.payload.psum[j], j + 1 + l_mul, f"skew_p{j}")
                 else:
                     acc_in = ps[i - 1][j]
-                dp = PEDatapath(pe, mul_latency=l_mul, add_latency=l_add, aligned=aligned)
+                dp = PEDatapath(pe, mul_latency=l_mul, add_latency=l_add, aligned=aligned,
+                                 dsp_enable=en)
                 gc.submodules[f"pe_{i}_{j}" if gc is core else "dp"] = dp
                 gc.d.comb += [dp.a.eq(a_r), dp.w.eq(w_r)]
                 if serial:
@@ -553,7 +554,7 @@ class SystolicArray(wiring.Component):
                     continue
                 prev = (a_r, v_r, l_r)
                 acc = Signal(acc_shp, name=f"acc_{i}_{j}")
-                dp = PEDatapath(pe, mul_latency=l_mul, aligned=aligned)
+                dp = PEDatapath(pe, mul_latency=l_mul, aligned=aligned, dsp_enable=en)
                 gc.submodules[f"pe_{i}_{j}" if gc is core else "dp"] = dp
                 gc.d.comb += [dp.a.eq(a_r), dp.w.eq(w_r), dp.acc_in.eq(acc)]
                 if serial:
