@@ -168,3 +168,16 @@ def test_a_target_frequency_plans_the_exact_pipeline():
         plan_pe_pipeline("e4m3:exact", 50, "ecp5-85f")
     with pytest.raises(ValueError, match="has no PE pipeline"):
         plan_pe_pipeline("e4m3:fp16:rounded", 50, "ecp5-85f", dataflow="os")
+
+
+def test_the_planner_counts_the_routes_to_the_dsp_block(monkeypatch):
+    """On an ECP5 the product path of an aligned exact PE includes the array's routes to and
+    from its DSP block (``ARRAY_DSP_ROUTE_NS``): without them the model would leave the
+    product unregistered at 60 MHz, with them it takes the product register (the DSP's own
+    there); a low target still takes none."""
+    import hwgen.arrays.pipeline as pipeline
+    planned = pipeline.plan_pe_pipeline("e4m3:exact", 60, "ecp5-85f")
+    assert planned.mul_latency >= 1
+    assert pipeline.plan_pe_pipeline("e4m3:exact", 20, "ecp5-85f").mul_latency == 0
+    monkeypatch.setattr(pipeline, "ARRAY_DSP_ROUTE_NS", {})
+    assert pipeline.plan_pe_pipeline("e4m3:exact", 60, "ecp5-85f").mul_latency == 0

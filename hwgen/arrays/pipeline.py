@@ -14,7 +14,9 @@ and the adder's first are one clock period.
 a register before the multiplier (arrays align the operands where they enter, so it only
 pays for formats whose significands' product is shifted), the multiplier or shifter, the
 Kulisch add) and the column read-out (``add_latency`` 0..3: the rounder,
-:func:`~hwgen.arrays.pe.readout_cuts`); each gets the fewest stages the model says fit.
+:func:`~hwgen.arrays.pe.readout_cuts`); each gets the fewest stages the model says fit
+(on an ECP5 with the routes to and from the DSP block that an array has,
+:data:`ARRAY_DSP_ROUTE_NS`).
 The estimate covers the PE's operators only (not the array's wiring, the skew registers or
 the host link around it): the build still measures the achieved clock and says whether it
 was met.
@@ -30,7 +32,15 @@ from ..timing import Plan, Segment, check_device, check_target_mhz, delay_model,
 if TYPE_CHECKING:
     from ..formats import FloatFormat
 
-__all__ = ["PEPipeline", "plan_pe_pipeline", "rounded_pe_estimate"]
+__all__ = ["PEPipeline", "plan_pe_pipeline", "rounded_pe_estimate", "ARRAY_DSP_ROUTE_NS"]
+
+#: Routing (ns) between a PE's logic and its DSP block in a routed array, on each side of the
+#: block, beyond what the delay model's DSP products (a block between two registers, placed
+#: alone) include; per device family. Read from the critical paths of routed ECP5 85F arrays
+#: (docs/fast_pes.md): in a 9×9 ``e4m3:exact`` array the placer put a PE's DSP block 37
+#: columns from its logic, 6.7 ns of routing into the block and 6.1 ns back, against about
+#: 1.5 ns each way in the block measurements.
+ARRAY_DSP_ROUTE_NS = {"ecp5": 5.0}
 
 
 @dataclass(frozen=True)
@@ -60,10 +70,10 @@ class PEPipeline:
 
 
 def _operators(pe):
-    """``[(name, build(latency), max latency)]`` of a fused PE's pipelinable operator."""
+    """``[(name, build(latency), latencies)]`` of a fused PE's pipelinable operator."""
     from ..units import FloatFMA
     return [("fma", lambda n: FloatFMA(pe.a_fmt, b_fmt=pe.w_fmt, c_fmt=pe.acc_fmt,
-                                       out_fmt=pe.acc_fmt, latency=n), 4)]
+                                       out_fmt=pe.acc_fmt, latency=n), range(5))]
 
 
 def _prefixed(segments, prefix):
@@ -120,7 +130,10 @@ class _Estimate:
 
 def _exact_paths(pe, device):
     """The product path and the read-out of an ``F:exact`` PE as ``_operators`` gives them,
-    each latency an estimate of its fixed cut set."""
+    each latency an estimate of its fixed cut set. On an ECP5 a :func:`~.pe.prealigned`
+    PE's product path adds :data:`ARRAY_DSP_ROUTE_NS` on each side of its DSP block: the
+    routes that the block measurements do not see, and that the product's registers (the
+    block's own there, :func:`~hwgen.units.dsp.registered_product`) take out of the path."""
     from ..units.rounder import RounderGeometry
     from .pe import exact_aligned_width, prealigned, readout_cuts
     model = delay_model(device)
@@ -137,8 +150,10 @@ def _exact_paths(pe, device):
     elif prealigned(pe):
         # the operands enter the PE aligned, from registers (the array aligns them where
         # they enter it): one product; the "align" cut only adds a register before it
-        product = [Segment("align", 0.0, "align"),
+        route = ARRAY_DSP_ROUTE_NS.get(model.family, 0.0)
+        product = [Segment("align", route, "align"),
                    Segment("product", model.multiplier(wa, ww), "product")]
+        add = Segment("add", route + add.delay)
     else:
         # the significands' product, then the shift to its place
         product = [Segment("product", model.multiplier(pa, pw), "align"),
@@ -148,8 +163,8 @@ def _exact_paths(pe, device):
     readout = [Segment("abs", model.adder(pe.acc_bits) + model.mux(2), "abs"),
                *geom.segments(model)]
     product_cuts = {0: (), 1: ("product",), 2: ("align", "product")}
-    return [("product path", lambda n: _Estimate(product, product_cuts[n]), 2),
-            ("read-out", lambda n: _Estimate(readout, readout_cuts(pe, n)), 3)]
+    return [("product path", lambda n: _Estimate(product, product_cuts[n]), range(3)),
+            ("read-out", lambda n: _Estimate(readout, readout_cuts(pe, n)), range(4))]
 
 
 def plan_pe_pipeline(pe: PESpec | str, target_mhz: float, device: "str",
@@ -176,10 +191,10 @@ def plan_pe_pipeline(pe: PESpec | str, target_mhz: float, device: "str",
                          f"output-stationary arrays of F:exact or mx PEs; {spec.spec!r} "
                          f"({dataflow}) has no PE pipeline")
     chosen, slowest = {}, float("inf")
-    for name, build, hi in (_exact_paths(spec, device) if spec.fixed_point
-                            else _operators(spec)):
+    for name, build, latencies in (_exact_paths(spec, device) if spec.fixed_point
+                                   else _operators(spec)):
         best = None
-        for n in range(hi + 1):
+        for n in latencies:
             est = build(n).estimate(device).fmax_mhz
             if best is None or est > best[1]:
                 best = (n, est)
