@@ -89,7 +89,7 @@ class _PE(wiring.Component):
         return m
 
 
-def _miter(tmp_path, mul_latency, depth=6):
+def _miter(tmp_path, mul_latency, depth=5):
     _, gold = to_verilog(_PE(mul_latency), name="gold")
     _, gate = to_verilog(_PE(mul_latency), name="gate", platform=synthesis_platform("ecp5"))
     assert "MULT18X18D" in gate and "MULT18X18D" not in gold
