@@ -391,22 +391,20 @@ class PEDatapath(wiring.Component):
                 ua = align_operand(m, pe.a_fmt, self.a, "ua")
                 uw = align_operand(m, pe.w_fmt, self.w, "uw")
             vals = self._exact_flags(ua, uw)
-            if l_mul >= 1 and self._dsp_enable is not None and \
-                    getattr(platform, "family", None) == "ecp5":
+            in_dsp = l_mul >= 1 and self._dsp_enable is not None and \
+                getattr(platform, "family", None) == "ecp5"
+            if in_dsp:
                 # the product's registers inside the DSP block on an ECP5 (the flags'
                 # registers in the fabric beside it)
                 mag = registered_product(m, ua.mag, uw.mag, self._dsp_enable,
                                          inputs=l_mul >= 2)
                 if l_mul >= 2:
                     vals = _stage(m, "align", vals)
-                vals = _stage(m, "product", vals)
-                self._fixed_out(m, signed_add(m, self.acc_in.fixed, mag, vals["sign"],
-                                              pe.acc_bits, platform), vals)
-                return
-            vals = dict(vals, a=ua.mag, w=uw.mag)
-            if l_mul >= 2:
-                vals = _stage(m, "align", vals)
-            mag = vals.pop("a") * vals.pop("w")
+            else:
+                vals = dict(vals, a=ua.mag, w=uw.mag)
+                if l_mul >= 2:
+                    vals = _stage(m, "align", vals)
+                mag = vals.pop("a") * vals.pop("w")
         else:
             ua = unpack(m, pe.a_fmt, self.a, name="ua")
             uw = unpack(m, pe.w_fmt, self.w, name="uw")
@@ -420,9 +418,11 @@ class PEDatapath(wiring.Component):
             if l_mul >= 2:
                 vals = _stage(m, "align", vals)
             mag = vals.pop("prod") << vals.pop("amount")
+            in_dsp = False
         if l_mul >= 1:
-            vals = _stage(m, "product", dict(vals, mag=mag))
-            mag = vals.pop("mag")
+            # the product's register (the DSP block's own with ``in_dsp``: the flags' only)
+            vals = _stage(m, "product", vals if in_dsp else dict(vals, mag=mag))
+            mag = mag if in_dsp else vals.pop("mag")
         # The Kulisch width holds every product, so no bit is lost.
         self._fixed_out(m, signed_add(m, self.acc_in.fixed, mag, vals["sign"], pe.acc_bits,
                                       platform), vals)
