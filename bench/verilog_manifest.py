@@ -73,6 +73,11 @@ GENERATE = {
     "array_ws_ternary": ["array", "--rows", "2", "--cols", "2", "--pe", "ternary"],
     "array_os_mx_e4m3_e2m1": ["array", "--rows", "2", "--cols", "2", "--pe", "mx:e4m3:e2m1",
                               "--dataflow", "os"],
+    "array_ws_e4m3_exact_credit": ["array", "--rows", "2", "--cols", "3", "--pe",
+                                   "e4m3:exact", "--mul-latency", "1", "--add-latency", "1",
+                                   "--flow", "credit"],
+    "array_os_int8_credit": ["array", "--rows", "3", "--cols", "2", "--dataflow", "os",
+                             "--flow", "credit"],
 }
 
 

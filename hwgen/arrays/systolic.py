@@ -83,6 +83,18 @@ nextpnr puts a clock enable of large fan-out on a global buffer. Off by default:
 85F the copies routed the 8×8 int8 and exact arrays slower or not at all (docs/arrays.md).
 Missing input (an idle source) does not stall: the array
 advances with bubbles (valid bits travel with the data), so results in flight always drain.
+
+Credit flow control (``flow="credit"``): the array never stalls; there is no enable at all
+(the DSP blocks' clock enables are tied high). Instead an input that will produce results
+is admitted only while they have a place in the result FIFO: a counter of the rows admitted
+and not yet transferred out of ``results`` (one per WS ``acts`` row; R per OS ``last``
+transfer, taken at once) must leave room for them within ``fifo_depth``, so every row
+reaching the FIFO finds room whatever ``results.ready`` does. Inputs that produce no results
+(OS transfers before ``last``, weights) are never held back. The default ``fifo_depth`` is
+then :attr:`SystolicArray.full_rate_depth`, the least that keeps the no-stall rate (a row
+per cycle with ``results`` always ready): the latency's worth of rows, so a deeper FIFO (in
+the ECP5's distributed RAM or block RAM) buys the removal of the array-wide enable net.
+Results, order and timing with an always-ready sink are those of ``flow="stall"``.
 """
 
 import functools
@@ -102,8 +114,11 @@ from .mxpe import mx_block_ends, mx_column
 from .pe import (PEDatapath, ReadOut, acc_shape, align_operand, for_ice40, operand_shapes,
                  out_shape, prealigned)
 
-__all__ = ["SystolicArray", "MAX_DIM", "weight_layout", "act_layout", "result_elem",
+__all__ = ["SystolicArray", "FLOWS", "MAX_DIM", "weight_layout", "act_layout", "result_elem",
            "result_layout", "pack_weights", "pack_acts", "unpack_results"]
+
+#: Flow control of :class:`SystolicArray` (see "Timing and stalls" in the module docstring).
+FLOWS = ("stall", "credit")
 
 
 class SystolicArray(wiring.Component):
@@ -119,9 +134,10 @@ class SystolicArray(wiring.Component):
         ``bs8x8``, ``ternary``...; see :mod:`hwgen.golden.matmul`), in either dataflow.
     dataflow : str
         ``"ws"`` (weight-stationary) or ``"os"`` (output-stationary).
-    fifo_depth : int
+    fifo_depth : int or None
         Result FIFO depth in rows (at least 2): the rows of results the array keeps before
         back-pressure stalls it (its FIFO stores one more, for the registered enable).
+        Default (None): 4, or :attr:`full_rate_depth` with ``flow="credit"``.
     mul_latency, add_latency : int
         PE pipeline (weight-stationary float PEs only; default 0, unpipelined): register
         stages inside the multiplier (``F:ACC:rounded``: 0..3) and inside the adder
@@ -144,6 +160,12 @@ class SystolicArray(wiring.Component):
     enable_copies : bool
         Give each PE, skew and read-out its own copy of the enable register (see "Timing and
         stalls" in the module docstring; default False: one enable register).
+    flow : str
+        ``"stall"`` (default): back-pressure on ``results`` stalls the whole array through
+        one enable; ``"credit"``: the array never stalls and admits inputs only while their
+        results have room in the FIFO (module docstring, "Timing and stalls"; the module
+        name ends in ``_credit``; ``fifo_depth`` defaults to :attr:`full_rate_depth` and
+        must be at least ``rows`` for output-stationary arrays).
 
     Members
     -------
@@ -159,12 +181,18 @@ class SystolicArray(wiring.Component):
     """
 
     def __init__(self, rows: int = 4, cols: int = 4, pe: PESpec | str = "int8",
-                 dataflow: str = "ws", *, fifo_depth: int = 4, mul_latency: int = 0,
+                 dataflow: str = "ws", *, fifo_depth: int | None = None, mul_latency: int = 0,
                  add_latency: int = 0, target_mhz: float | None = None,
-                 device: "str | None" = None, enable_copies: bool = False) -> None:
+                 device: "str | None" = None, enable_copies: bool = False,
+                 flow: str = "stall") -> None:
         if not isinstance(enable_copies, bool):
             raise TypeError(f"enable_copies must be a bool, not {enable_copies!r}")
+        if flow not in FLOWS:
+            raise ValueError(f"flow must be one of {', '.join(FLOWS)}, not {flow!r}")
+        if enable_copies and flow == "credit":
+            raise ValueError("enable_copies copies the stall enable; flow='credit' has none")
         self._enable_copies = enable_copies
+        self._flow = flow
         #: The :class:`~hwgen.arrays.pipeline.PEPipeline` chosen for ``target_mhz`` (or None).
         self.plan = None
         self.target_mhz = target_mhz
@@ -179,8 +207,13 @@ class SystolicArray(wiring.Component):
             self.plan = plan_pe_pipeline(pe, target_mhz, device, dataflow)
             mul_latency, add_latency = self.plan.mul_latency, self.plan.add_latency
         self._spec = ArraySpec(rows, cols, pe, dataflow, mul_latency, add_latency)
-        if not isinstance(fifo_depth, int) or isinstance(fifo_depth, bool) or fifo_depth < 2:
-            raise ValueError(f"FIFO depth must be an integer of at least 2, not {fifo_depth!r}")
+        if fifo_depth is None:
+            fifo_depth = self.full_rate_depth if flow == "credit" else 4
+        least = self._spec.rows if flow == "credit" and dataflow == "os" else 2
+        if not isinstance(fifo_depth, int) or isinstance(fifo_depth, bool) or \
+                fifo_depth < least:
+            raise ValueError(f"FIFO depth must be an integer of at least {least}, "
+                             f"not {fifo_depth!r}")
         self._fifo_depth = fifo_depth
         super().__init__({
             "weights": In(stream.Signature(self.weight_layout)),
@@ -196,6 +229,19 @@ class SystolicArray(wiring.Component):
     pe = property(lambda self: self._spec.pe)
     dataflow = property(lambda self: self._spec.dataflow)
     fifo_depth = property(lambda self: self._fifo_depth)
+    flow = property(lambda self: self._flow,
+                    doc="Flow control, ``\"stall\"`` or ``\"credit\"`` (:data:`FLOWS`).")
+
+    @property
+    def full_rate_depth(self) -> int:
+        """The fewest result rows a ``flow="credit"`` array's FIFO needs to take an input
+        every cycle while ``results`` is always ready (the default ``fifo_depth`` of such an
+        array): a row's credit is taken as its input transfers and is free again
+        :attr:`latency` cycles later, as its result transfers, so WS needs ``latency``; an OS
+        tile's ``last`` takes R credits at once, ``latency + rows - 1``. (Measured, and one
+        row less measured to stall the input: tests/test_systolic.py.)"""
+        spec = self._spec
+        return spec.latency + (spec.rows - 1 if spec.dataflow == "os" else 0)
     mul_latency = property(lambda self: self._spec.mul_latency)
     add_latency = property(lambda self: self._spec.add_latency)
     acc_bits = property(lambda self: self._spec.acc_bits, doc=ArraySpec.acc_bits.__doc__)
@@ -206,7 +252,8 @@ class SystolicArray(wiring.Component):
     latency = property(lambda self: self._spec.latency, doc=ArraySpec.latency.__doc__)
     cycles_per_tile = property(lambda self: self._spec.cycles_per_tile,
                                doc=ArraySpec.cycles_per_tile.__doc__)
-    module_name = property(lambda self: self._spec.module_name)
+    module_name = property(lambda self: self._spec.module_name +
+                           ("_credit" if self._flow == "credit" else ""))
 
     def cycles_per_row(self, bits: SupportsInt | None = None) -> int:
         return self._spec.cycles_per_row(bits)
@@ -239,6 +286,8 @@ class SystolicArray(wiring.Component):
         core = Module()
         width = self.result_layout.size
         depth = self._fifo_depth
+        if self._flow == "credit":
+            return self._elaborate_credit(m, core, width, depth)
         m.submodules.fifo = fifo = SyncFIFOBuffered(width=width, depth=depth + 1)
         # The enable is a register: high in a cycle only if the FIFO then holds fewer than
         # `depth` rows, so its write that cycle always finds room (level <= depth - 1 means
@@ -261,9 +310,9 @@ class SystolicArray(wiring.Component):
             fifo.r_en.eq(self.results.ready),
         ]
         if self.dataflow == "ws":
-            out_valid, row = self._ws(m, core, en, groups)
+            out_valid, row = self._ws(m, core, en, groups, en, en)
         else:
-            out_valid, row = self._os(m, core, en, groups)
+            out_valid, row = self._os(m, core, en, groups, en)
         m.d.comb += [fifo.w_en.eq(en & out_valid), fifo.w_data.eq(Cat(*row))]
         m.submodules.core = EnableInserter(en)(core)
         # A copy is written only when it differs from `room`: the same value, but a write
@@ -273,6 +322,38 @@ class SystolicArray(wiring.Component):
             with m.If(copy != room):
                 m.d.sync += copy.eq(room)
             m.submodules[name] = EnableInserter(copy)(group)
+        return m
+
+    def _elaborate_credit(self, m, core, width, depth):
+        """``flow="credit"``: the array never stalls (no enable); an input that will produce
+        results is admitted only while its result rows find a place in the FIFO. ``used``
+        counts the rows admitted and not yet transferred out of ``results``: at most
+        ``depth``, so a row arriving at the FIFO always finds room. (The buffered FIFO stores
+        ``depth`` + 1 rows: its memory takes a write only while it holds fewer than that
+        less one, and a row may be on its way from the memory to the output register.)"""
+        m.submodules.fifo = fifo = SyncFIFOBuffered(width=width, depth=depth + 1)
+        per = self.rows if self.dataflow == "os" else 1     # result rows of one admission
+        used = Signal(range(depth + 1))
+        room = Signal()                  # `per` more rows fit
+        m.d.comb += room.eq(used <= depth - per)
+        acts = self.acts
+        admitted = acts.valid & acts.ready
+        if self.dataflow == "os":
+            admitted = admitted & acts.payload.last
+        taken = self.results.valid & self.results.ready
+        m.d.sync += used.eq(used + Mux(admitted, per, 0) - taken)
+        m.d.comb += [
+            self.results.payload.eq(fifo.r_data),
+            self.results.valid.eq(fifo.r_rdy),
+            fifo.r_en.eq(self.results.ready),
+        ]
+        on = Const(1, 1)
+        if self.dataflow == "ws":
+            out_valid, row = self._ws(m, core, on, None, room, on)
+        else:
+            out_valid, row = self._os(m, core, on, None, ~acts.payload.last | room)
+        m.d.comb += [fifo.w_en.eq(out_valid), fifo.w_data.eq(Cat(*row))]
+        m.submodules.core = core
         return m
 
     @staticmethod
@@ -352,7 +433,9 @@ class SystolicArray(wiring.Component):
         core.d.comb += [active[d].eq(masks[d].bit_select(plane, 1)) for d in range(len(masks))]
         return plane, plane == 0, step, active
 
-    def _ws(self, m, core, en, groups):
+    def _ws(self, m, core, en, groups, go_a, go_w):
+        """The weight-stationary datapath; ``en`` the stall enable (the DSP blocks' clock
+        enable), ``go_a``/``go_w`` what else ``acts``/``weights`` wait for."""
         R, C, pe = self.rows, self.cols, self.pe
         acts, wts = self.acts, self.weights
         aligned = prealigned(pe)
@@ -389,11 +472,12 @@ class SystolicArray(wiring.Component):
         act_ok = in_tile | full
         w_ok = ~full & (drain == 0)
         if serial:
-            m.d.comb += [acts.ready.eq(en & act_ok & step), a_fire.eq(acts.valid & acts.ready)]
+            m.d.comb += [acts.ready.eq(go_a & act_ok & step),
+                         a_fire.eq(acts.valid & acts.ready)]
         else:
-            m.d.comb += acts.ready.eq(en & act_ok)
+            m.d.comb += acts.ready.eq(go_a & act_ok)
             a_fire = acts.valid & acts.ready
-        m.d.comb += wts.ready.eq(en & w_ok)
+        m.d.comb += wts.ready.eq(go_w & w_ok)
         w_fire = wts.valid & wts.ready
         take = Signal()                  # this row is a tile's first: its wavefront copies
         m.d.comb += take.eq(a_fire & ~in_tile)
@@ -475,7 +559,9 @@ class SystolicArray(wiring.Component):
             return out_first, row
         return out_valid, row
 
-    def _os(self, m, core, en, groups):
+    def _os(self, m, core, en, groups, go):
+        """The output-stationary datapath; ``en`` the stall enable (the DSP blocks' clock
+        enable), ``go`` what else the two input streams wait for."""
         R, C, pe = self.rows, self.cols, self.pe
         acts, wts = self.acts, self.weights
         aligned = prealigned(pe)
@@ -503,7 +589,7 @@ class SystolicArray(wiring.Component):
             ok = 1
         if serial:
             ok = ok & step
-        m.d.comb += [acts.ready.eq(en & wts.valid & ok), wts.ready.eq(en & acts.valid & ok)]
+        m.d.comb += [acts.ready.eq(go & wts.valid & ok), wts.ready.eq(go & acts.valid & ok)]
         if serial:
             m.d.comb += fire.eq(acts.valid & acts.ready)
         else:

@@ -1,7 +1,7 @@
 """Arrays: ``array`` (:class:`hwgen.arrays.systolic.SystolicArray`).
 
 ``hwgen generate array [--rows 4] [--cols 4] [--pe int8] [--dataflow ws] [--mul-latency 0]
-[--add-latency 0 | --target-mhz F --device D] -o FILE.v`` and
+[--add-latency 0 | --target-mhz F --device D] [--flow stall|credit] -o FILE.v`` and
 ``hwgen sim array ... [--m 32 --k 32 --n 32]`` (one M×K × K×N GEMM through the host tiler,
 random idle cycles and back-pressure, checked bit for bit against ``golden.matmul``).
 """
@@ -62,6 +62,12 @@ def _add_arguments(p):
                    help="weight-stationary or output-stationary (default ws)")
     add_pe_pipeline_args(p)
     add_target_arguments(p)
+    p.add_argument("--flow", choices=["stall", "credit"], default="stall",
+                   help="flow control: stall, back-pressure on results stops the whole "
+                        "array through one enable (the default); credit, the array never "
+                        "stops and takes an input only while its results have a place in a "
+                        "FIFO sized for full rate (no enable: faster large arrays, a deeper "
+                        "FIFO; module name ends in _credit)")
     if " sim" in f" {p.prog}":
         for flag in ("m", "k", "n"):
             p.add_argument(f"--{flag}", type=int, default=32, metavar=flag.upper(),
@@ -74,7 +80,7 @@ def _build(a):
         v = getattr(a, flag, 1)
         if v is None or v < 1:
             raise CliError(f"--{flag} must be a positive integer, not {v}")
-    return SystolicArray(a.rows, a.cols, a.pe, a.dataflow,
+    return SystolicArray(a.rows, a.cols, a.pe, a.dataflow, flow=a.flow,
                          **target_kw(a, ("mul_latency", "add_latency")))
 
 
