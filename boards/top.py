@@ -63,13 +63,13 @@ class BoardTop(Elaboratable):
 
     def __init__(self, board, rows, cols, pe="int8", dataflow="ws", *, baud=None,
                  depths=None, max_payload=DEFAULT_MAX_PAYLOAD, timeout_s=0.05, mul_latency=0,
-                 add_latency=0, clock_mhz=None, network=False):
+                 add_latency=0, clock_mhz=None, network=False, flow="stall"):
         with refused_quietly(self):
             self._init(board, rows, cols, pe, dataflow, baud, depths, max_payload, timeout_s,
-                       mul_latency, add_latency, clock_mhz, network)
+                       mul_latency, add_latency, clock_mhz, network, flow)
 
     def _init(self, board, rows, cols, pe, dataflow, baud, depths, max_payload, timeout_s,
-              mul_latency, add_latency, clock_mhz, network):
+              mul_latency, add_latency, clock_mhz, network, flow):
         # Plain parameters first (a bad one raises before any component is built): the
         # default depths depend only on the array's word sizes.
         self.board = get_board(board)
@@ -91,7 +91,8 @@ class BoardTop(Elaboratable):
                                  timeout_cycles=max(int(self.clk_hz * timeout_s),
                                                     20 * self.divisor),
                                  mul_latency=mul_latency, add_latency=add_latency,
-                                 network=network, fifo_depth=self.board.result_fifo)
+                                 network=network, fifo_depth=self.board.result_fifo,
+                                 flow=flow)
 
     def unbuilt(self):
         """Mark this top, its core and array as never to be elaborated (they were made for

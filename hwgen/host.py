@@ -168,7 +168,7 @@ class Accelerator:
                  add_latency: int = 0, clock_mhz: float | None = None,
                  baud: float | None = None, depths: Mapping[str, int] | None = None,
                  timeout: float = 0.1, progress: Callable[[str], object] | None = None,
-                 network: bool = False) -> Self:
+                 network: bool = False, flow: str = "stall") -> Self:
         """A simulated board instead of a serial port: the accelerator ``hwgen build`` would
         put on ``board`` (the same :class:`~hwgen.host_link.HostLinkCore`, clock, UART
         divisor and buffer depths; without the PLL and I/O buffers) running under Verilator
@@ -176,7 +176,7 @@ class Accelerator:
         and cached). Timeouts are in simulated seconds at the board's clock; the transport's
         ``stats()`` gives the clock cycles and bytes so far. ``network``: the board with the
         network extension (``hwgen build --network``: :meth:`load_network` then chains the
-        layers on chip).
+        layers on chip). ``flow``: the array's flow control (``hwgen build --flow``).
 
         Raises
         ------
@@ -191,7 +191,7 @@ class Accelerator:
         from .elaboratables import not_built
         top = BoardTop(board, rows, cols, pe, dataflow, baud=baud, depths=depths,
                        mul_latency=mul_latency, add_latency=add_latency, clock_mhz=clock_mhz,
-                       network=network)
+                       network=network, flow=flow)
         not_built(top)                      # only its core is simulated
         return cls(SimulatedBoard(top.core, progress=progress), baud=top.baud,
                    timeout=timeout)

@@ -20,7 +20,7 @@ import boards
 from boards.pll import ecp5_pll, ice40_pll
 from hwgen.flow.build import (BuildResult, build, check_bitstream, format_build_table,
                               overused)
-from hwgen.cli import build_parser
+from hwgen.cli import build_parser, main
 from hwgen.cli.build import run as run_build
 from hwgen.flow.devices import get_device
 from hwgen.flow.synth import Multiplier, dsp_budget, dsp_budget_script, rtlil_multipliers
@@ -338,6 +338,28 @@ def test_build_cli_pe_pipeline(tmp_path, monkeypatch, capsys):
     assert "PE pipeline" not in capsys.readouterr().out
     assert json.loads((tmp_path / "report.json").read_text())["mul_latency"] == 0
     assert seen["top"].core.array.add_latency == 0
+
+
+def test_build_cli_flow(tmp_path, monkeypatch, capsys):
+    # --flow credit reaches the array inside the board top (its result FIFO at least the
+    # full-rate depth), the module name and the report; a bad value: one line, exit 2.
+    seen = _fake_flow(monkeypatch, 13.0)
+    argv = ("--board", "icebreaker", "--rows", "2", "--cols", "2", "--pe", "int8")
+    assert run_build(_args(*argv, "--flow", "credit", "-o", str(tmp_path))) == 0
+    arr = seen["top"].core.array
+    assert arr.flow == "credit" and arr.fifo_depth >= arr.full_rate_depth
+    assert seen["top"].module_name == "icebreaker_hostlink_systolic_ws_2x2_int8_credit_d12"
+    assert json.loads((tmp_path / "report.json").read_text())["flow"] == "credit"
+    assert run_build(_args(*argv, "-o", str(tmp_path))) == 0
+    assert json.loads((tmp_path / "report.json").read_text())["flow"] == "stall"
+    capsys.readouterr()
+    with pytest.raises(SystemExit) as e:
+        main(["build", *argv, "--flow", "stop"])
+    assert e.value.code == 2
+    err = capsys.readouterr().err.strip().splitlines()[-1]
+    # (how argparse quotes the choices depends on the Python version)
+    assert err.startswith("hwgen build: error: argument --flow: invalid choice: 'stop' "
+                          "(choose from "), err
 
 
 def test_build_cli_bad_pe_pipeline(capsys):

@@ -114,11 +114,18 @@ from .mxpe import mx_block_ends, mx_column
 from .pe import (PEDatapath, ReadOut, acc_shape, align_operand, for_ice40, operand_shapes,
                  out_shape, prealigned)
 
-__all__ = ["SystolicArray", "FLOWS", "MAX_DIM", "weight_layout", "act_layout", "result_elem",
-           "result_layout", "pack_weights", "pack_acts", "unpack_results"]
+__all__ = ["SystolicArray", "FLOWS", "full_rate_depth", "MAX_DIM", "weight_layout",
+           "act_layout", "result_elem", "result_layout", "pack_weights", "pack_acts",
+           "unpack_results"]
 
 #: Flow control of :class:`SystolicArray` (see "Timing and stalls" in the module docstring).
 FLOWS = ("stall", "credit")
+
+
+def full_rate_depth(spec: ArraySpec) -> int:
+    """:attr:`SystolicArray.full_rate_depth` of the array ``spec`` (an
+    :class:`~hwgen.arrayspec.ArraySpec`)."""
+    return spec.latency + (spec.rows - 1 if spec.dataflow == "os" else 0)
 
 
 class SystolicArray(wiring.Component):
@@ -240,8 +247,7 @@ class SystolicArray(wiring.Component):
         :attr:`latency` cycles later, as its result transfers, so WS needs ``latency``; an OS
         tile's ``last`` takes R credits at once, ``latency + rows - 1``. (Measured, and one
         row less measured to stall the input: tests/test_systolic.py.)"""
-        spec = self._spec
-        return spec.latency + (spec.rows - 1 if spec.dataflow == "os" else 0)
+        return full_rate_depth(self._spec)
     mul_latency = property(lambda self: self._spec.mul_latency)
     add_latency = property(lambda self: self._spec.add_latency)
     acc_bits = property(lambda self: self._spec.acc_bits, doc=ArraySpec.acc_bits.__doc__)

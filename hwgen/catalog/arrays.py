@@ -10,7 +10,7 @@ from ..pespec import PE_GRAMMAR
 from . import CliError, UnitSpec
 from .float_ops import add_target_arguments, target_kw
 
-__all__ = ["UNITS", "add_pe_pipeline_args"]
+__all__ = ["UNITS", "add_pe_pipeline_args", "add_flow_argument"]
 
 _PE_HELP = (f"PE spec: {PE_GRAMMAR}; bsWxA bit-serial, dpH dual-precision, mx:E OCP MX "
             "blocks (os only); e.g. int8, e4m3:fp16:rounded, e4m3:exact, bf16:fp32:fused, "
@@ -54,6 +54,16 @@ def add_pe_pipeline_args(p, default=0):
                         "(exact: 0..3); default 0. Raises Fmax, results unchanged")
 
 
+def add_flow_argument(p):
+    """``--flow stall|credit`` (``generate/sim/synth array`` and ``build``)."""
+    p.add_argument("--flow", choices=["stall", "credit"], default="stall",
+                   help="flow control: stall, back-pressure on results stops the whole "
+                        "array through one enable (the default); credit, the array never "
+                        "stops and takes an input only while its results have a place in a "
+                        "FIFO sized for full rate (no enable: faster large arrays, a deeper "
+                        "FIFO; module name ends in _credit)")
+
+
 def _add_arguments(p):
     p.add_argument("--rows", type=int, default=4, metavar="R", help="array rows (default 4)")
     p.add_argument("--cols", type=int, default=4, metavar="C", help="array columns (default 4)")
@@ -62,12 +72,7 @@ def _add_arguments(p):
                    help="weight-stationary or output-stationary (default ws)")
     add_pe_pipeline_args(p)
     add_target_arguments(p)
-    p.add_argument("--flow", choices=["stall", "credit"], default="stall",
-                   help="flow control: stall, back-pressure on results stops the whole "
-                        "array through one enable (the default); credit, the array never "
-                        "stops and takes an input only while its results have a place in a "
-                        "FIFO sized for full rate (no enable: faster large arrays, a deeper "
-                        "FIFO; module name ends in _credit)")
+    add_flow_argument(p)
     if " sim" in f" {p.prog}":
         for flag in ("m", "k", "n"):
             p.add_argument(f"--{flag}", type=int, default=32, metavar=flag.upper(),

@@ -8,7 +8,7 @@ __all__ = ["COMMAND"]
 
 
 def add_arguments(p):
-    from ..catalog.arrays import add_pe_pipeline_args
+    from ..catalog.arrays import add_flow_argument, add_pe_pipeline_args
     p.add_argument("--board", required=True, metavar="BOARD",
                    help="board: icebreaker (iCE40 UP5K) or ulx3s-85f (ECP5 85F)")
     p.add_argument("--rows", type=int, required=True, metavar="R", help="array rows")
@@ -44,6 +44,7 @@ def add_arguments(p):
                    help="add the host link's network extension (protocol version 2: whole "
                         "networks chained on chip, hwgen run; a square ws intN or "
                         "F:F:rounded/fused array)")
+    add_flow_argument(p)
     add_router_argument(p)
     p.add_argument("--allow-timing-fail", action="store_true",
                    help="write the bitstream and exit 0 even if Fmax is below the board clock")
@@ -134,7 +135,7 @@ def run(args):
                        args.output, args.seed, allow_timing_fail=args.allow_timing_fail,
                        baud=args.baud, mul_latency=mul_latency, add_latency=add_latency,
                        router=args.router, clock_mhz=clock, target_mhz=target,
-                       network=args.network)
+                       network=args.network, flow=args.flow)
     except TimingError as e:
         if e.result is not None:
             print(format_build_table(e.result))

@@ -100,7 +100,8 @@ def check_bitstream(path, family):
 
 def build(board, rows, cols, pe="int8", dataflow="ws", out_dir=None, seed=1, *,
           allow_timing_fail=False, baud=None, depths=None, progress=True, mul_latency=0,
-          add_latency=0, router=None, clock_mhz=None, target_mhz=None, network=False):
+          add_latency=0, router=None, clock_mhz=None, target_mhz=None, network=False,
+          flow="stall"):
     """Build the bitstream of a ``rows`` × ``cols`` ``pe`` array on ``board``.
 
     Parameters
@@ -138,6 +139,9 @@ def build(board, rows, cols, pe="int8", dataflow="ws", out_dir=None, seed=1, *,
     network : bool
         Add the host link's network extension (protocol version 2: LOAD_NET/INFER, whole
         integer networks chained on chip; :class:`~hwgen.host_link.network.NetSequencer`).
+    flow : str
+        The array's flow control: ``"stall"`` or ``"credit"``
+        (:class:`~hwgen.arrays.systolic.SystolicArray`).
 
     Returns
     -------
@@ -173,7 +177,8 @@ def build(board, rows, cols, pe="int8", dataflow="ws", out_dir=None, seed=1, *,
         if progress:
             print(f"hwgen build: {plan.summary()}", file=sys.stderr, flush=True)
     # what every BoardTop of this build is given besides the array and the clock
-    pipeline = dict(mul_latency=mul_latency, add_latency=add_latency, network=bool(network))
+    pipeline = dict(mul_latency=mul_latency, add_latency=add_latency, network=bool(network),
+                    flow=flow)
     if isinstance(clock_mhz, str):
         if clock_mhz != "auto":
             raise ValueError(f"Clock must be a number of MHz or 'auto', not {clock_mhz!r}")
@@ -427,9 +432,10 @@ def _build(b, dev, top, out, seed, synth_opts, progress, router=None):
 
 def design_fields(top):
     """The array's :class:`BuildResult` fields of a :class:`boards.top.BoardTop`: ``rows``,
-    ``cols``, ``pe``, ``dataflow``, ``mul_latency``, ``add_latency``, ``network``."""
+    ``cols``, ``pe``, ``dataflow``, ``mul_latency``, ``add_latency``, ``network``,
+    ``flow``."""
     a = top.core.array
     return dict(rows=a.rows, cols=a.cols, pe=a.pe.spec, dataflow=a.dataflow,
                 mul_latency=a.mul_latency, add_latency=a.add_latency,
-                network=top.core.network)
+                network=top.core.network, flow=a.flow)
 

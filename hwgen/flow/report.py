@@ -127,6 +127,9 @@ class BuildResult:
         The array's PE pipeline (0 and 0: unpipelined).
     network : bool
         The host link has the network extension (protocol version 2).
+    flow : str
+        The array's flow control, ``stall`` or ``credit``
+        (:class:`~hwgen.arrays.systolic.SystolicArray`).
     seed : int
         nextpnr placement seed.
     clock_mhz : float
@@ -201,6 +204,7 @@ class BuildResult:
     mul_latency: int = 0
     add_latency: int = 0
     network: bool = False
+    flow: str = "stall"
     router: str = ROUTERS[0]
     oscillator_mhz: float | None = None
     requested_clock_mhz: float | str | None = None

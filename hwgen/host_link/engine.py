@@ -96,6 +96,11 @@ class HostLinkCore(wiring.Component):
         ``F:F:rounded``/``F:F:fused`` PEs only (a PE pipeline is fine).
     bias_depth, max_layers : int
         With ``network``: words of the bias buffer, records of the layer table.
+    fifo_depth : int
+        The array's result FIFO (rows).
+    flow : str
+        The array's flow control, ``"stall"`` or ``"credit"`` (no array-wide enable; its
+        result FIFO then at least :func:`~hwgen.arrays.systolic.full_rate_depth` rows).
 
     Members
     -------
@@ -114,7 +119,8 @@ class HostLinkCore(wiring.Component):
     def __init__(self, rows=2, cols=2, pe="int8", dataflow="ws", *, divisor, clk_hz,
                  depths=None, max_payload=DEFAULT_MAX_PAYLOAD, timeout_cycles=None,
                  watchdog_cycles=1 << 16, fifo_depth=4, mul_latency=0, add_latency=0,
-                 network=False, bias_depth=DEFAULT_BIAS_DEPTH, max_layers=DEFAULT_MAX_LAYERS):
+                 network=False, bias_depth=DEFAULT_BIAS_DEPTH, max_layers=DEFAULT_MAX_LAYERS,
+                 flow="stall"):
         # Every parameter is checked before any component is built.
         self._spec = ArraySpec(rows, cols, pe, dataflow, mul_latency, add_latency)
         self._divisor = P.check_divisor(divisor)
@@ -137,9 +143,14 @@ class HostLinkCore(wiring.Component):
             check_network_array(self._spec)
         self._bias_depth = bias_depth if self._network else 0
         self._max_layers = max_layers if self._network else 0
-        from ..arrays.systolic import SystolicArray
+        from ..arrays.systolic import FLOWS, SystolicArray, full_rate_depth
+        if flow not in FLOWS:
+            raise ValueError(f"flow must be one of {', '.join(FLOWS)}, not {flow!r}")
+        if flow == "credit":          # at least what keeps the array's full rate
+            fifo_depth = max(fifo_depth, full_rate_depth(self._spec))
         self._array = SystolicArray(rows, cols, pe, dataflow, fifo_depth=fifo_depth,
-                                    mul_latency=mul_latency, add_latency=add_latency)
+                                    mul_latency=mul_latency, add_latency=add_latency,
+                                    flow=flow)
         super().__init__()
 
     # -- facts -------------------------------------------------------------------------------
@@ -190,7 +201,7 @@ class HostLinkCore(wiring.Component):
     @property
     def module_name(self):
         net = f"_net{self._max_layers}b{self._bias_depth}" if self._network else ""
-        return f"hostlink_{self._spec.module_name}_d{self._divisor}{net}"
+        return f"hostlink_{self._array.module_name}_d{self._divisor}{net}"
 
     # -- hardware ------------------------------------------------------------------------------
     def _byte_ends(self, m):
