@@ -16,6 +16,7 @@ run as one sweep (:func:`hwgen.flow.sweep.build_boards`, ``--scheduler``/``--wor
     python bench/board_clocks.py --reuse         # the table from the kept builds
     python bench/board_clocks.py --rows icebreaker/int8/3,ulx3s-85f/e4m3:exact/8/60
     python bench/board_clocks.py --rows ulx3s-85f/int8/11/-/42     # one build at 42 MHz
+    python bench/board_clocks.py --rows ulx3s-85f/e4m3:exact/9/75/75/credit  # --flow credit
 """
 
 import argparse
@@ -30,8 +31,8 @@ if str(ROOT) not in sys.path:
 
 from units import add_sweep_arguments  # noqa: E402  (bench/units.py)
 
-#: (board, PE, N, --target-mhz or None[, --clock-mhz]): the rows the issue's targets are
-#: about; the clock is ``auto`` unless given.
+#: (board, PE, N, --target-mhz or None[, --clock-mhz[, --flow]]): the rows the issue's
+#: targets are about; the clock is ``auto`` unless given (None: auto), the flow ``stall``.
 ROWS = [
     ("icebreaker", "int8", 3, None),
     ("ulx3s-85f", "e4m3:exact", 4, 60),
@@ -63,7 +64,11 @@ def _rate(x):
 
 
 def _clock(row):
-    return row[4] if len(row) > 4 else "auto"
+    return row[4] if len(row) > 4 and row[4] is not None else "auto"
+
+
+def _flow(row):
+    return row[5] if len(row) > 5 else "stall"
 
 
 def _folder(row, root):
@@ -71,7 +76,8 @@ def _folder(row, root):
     clock = _clock(row)
     return Path(root) / (f"{board}_{n}x{n}_{pe.replace(':', '_')}"
                          + (f"_t{target}" if target else "")
-                         + (f"_c{clock:g}" if clock != "auto" else ""))
+                         + (f"_c{clock:g}" if clock != "auto" else "")
+                         + ("_credit" if _flow(row) == "credit" else ""))
 
 
 def measure_all(rows, root, reuse, sweep):
@@ -92,7 +98,8 @@ def measure_all(rows, root, reuse, sweep):
             todo.append(row)
     t0 = time.monotonic()
     jobs = [plan_build(row[0], row[2], row[2], row[1], "ws", 1, clock_mhz=_clock(row),
-                       target_mhz=row[3], router=ROW_ROUTER.get(row[:3], ROUTER.get(row[0])))
+                       target_mhz=row[3], router=ROW_ROUTER.get(row[:3], ROUTER.get(row[0])),
+                       **({"flow": "credit"} if _flow(row) == "credit" else {}))
             for row in todo]
     for row, r in zip(todo, build_boards(jobs, [_folder(row, root) for row in todo], **sweep)):
         if isinstance(r, FlowError):
@@ -118,7 +125,9 @@ def report(results, argv_text):
            "| board | PE | array | PE pipeline | clocks tried (MHz: Fmax, met?) | clock (MHz) "
            "| PLL | Fmax (MHz) | peak MAC/s | status |",
            "|---|---|---|---|---|---|---|---|---|---|"]
-    for (board, pe, n, target, *_), rep in results:
+    for (board, pe, n, target, *rest), rep in results:
+        if len(rest) > 1 and rest[1] == "credit":
+            pe = f"{pe} (`--flow credit`)"
         if isinstance(rep, str):
             pipe = f"for {target} MHz" if target else ""
             out.append(f"| {board} | {pe} | {n}×{n} | {pipe} | | | | | | {rep} |")
@@ -190,12 +199,13 @@ def main(argv=None):
             try:
                 board, pe, n = parts[0], parts[1], int(parts[2])
                 target = int(parts[3]) if len(parts) >= 4 and parts[3] != "-" else None
-                clock = float(parts[4]) if len(parts) == 5 else "auto"
-                if len(parts) > 5:
+                clock = float(parts[4]) if len(parts) >= 5 and parts[4] != "-" else None
+                flow = parts[5] if len(parts) == 6 else "stall"
+                if len(parts) > 6 or flow not in ("stall", "credit"):
                     raise ValueError
             except (ValueError, IndexError):
-                ap.error(f"--rows item {item!r} is not BOARD/PE/N[/MHZ|-[/CLOCK]]")
-            rows.append((board, pe, n, target, clock))
+                ap.error(f"--rows item {item!r} is not BOARD/PE/N[/MHZ|-[/CLOCK|-[/FLOW]]]")
+            rows.append((board, pe, n, target, clock, flow))
     reuse = "only" if args.reuse_only else args.reuse
     results = measure_all(rows, args.build_root, reuse,
                           dict(scheduler=args.scheduler, workers=args.workers))

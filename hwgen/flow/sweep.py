@@ -352,7 +352,7 @@ class BuildJob:
     seed : int
     options : dict
         The keyword options of ``build`` (``mul_latency``, ``add_latency``, ``router``,
-        ``clock_mhz``, ``baud``, ``depths``, ``target_mhz``).
+        ``clock_mhz``, ``baud``, ``depths``, ``target_mhz``, ``flow``).
     tools : dict
         Version of yosys, nextpnr and the packer, by command.
     """
@@ -368,7 +368,7 @@ class BuildJob:
 
 #: The options of :func:`hwgen.flow.build.build` a :class:`BuildJob` may carry.
 BUILD_OPTIONS = ("mul_latency", "add_latency", "router", "clock_mhz", "baud", "depths",
-                 "target_mhz")
+                 "target_mhz", "flow")
 
 
 def _build_tools(board):
