@@ -11,7 +11,7 @@ e4m3→fp16 rounded and e4m3 exact in both dataflows, MX PEs (4×4 MXFP8 on 64×
 elements, MXINT8), e4m3→fp16 rounded pipelined (WS,
 ``mul_latency`` = ``add_latency`` = 1), e4m3 exact and windowed PEs pipelined in both
 dataflows, bf16→fp32 fused (WS), and credit flow control (``flow="credit"``: exact WS
-pipelined, int8 OS). Nearly all of its time is
+pipelined). Nearly all of its time is
 Verilator compiling the float arrays (the bf16 FMA array alone ~100 s of CPU). The full sweep
 of sizes, PEs and dataflows is available through the CLI, e.g.::
 
@@ -206,8 +206,7 @@ def test_mx_int8_array():
 def test_credit_flow():
     """``flow="credit"`` (the array never stalls; inputs wait for room in the result FIFO,
     sized for full rate): heavy stalls lose and duplicate nothing, bit-exact, and the no-stall
-    rate, in both dataflows, pipelined exact PEs and int8."""
+    rate, with pipelined exact PEs (output-stationary and bit-serial arrays: the Amaranth
+    simulations of tests/test_systolic.py)."""
     _run(3, 3, "e4m3:exact", "ws", [[12, 24, 8], [3, 5, 3]], specials=True, mul_latency=2,
          add_latency=3, flow="credit", throughput=[24, 12, 9])
-    _run(4, 4, "int8", "os", [[16, 20, 12], [1, 1, 1]], flow="credit",
-         throughput=[16, 64, 16])
