@@ -31,6 +31,8 @@ if str(ROOT) not in sys.path:
 
 from units import add_sweep_arguments  # noqa: E402  (bench/units.py)
 
+from hwgen.arrayspec import FLOWS  # noqa: E402
+
 #: (board, PE, N, --target-mhz or None[, --clock-mhz[, --flow]]): the rows the issue's
 #: targets are about; the clock is ``auto`` unless given (None: auto), the flow ``stall``.
 ROWS = [
@@ -201,7 +203,7 @@ def main(argv=None):
                 target = int(parts[3]) if len(parts) >= 4 and parts[3] != "-" else None
                 clock = float(parts[4]) if len(parts) >= 5 and parts[4] != "-" else None
                 flow = parts[5] if len(parts) == 6 else "stall"
-                if len(parts) > 6 or flow not in ("stall", "credit"):
+                if len(parts) > 6 or flow not in FLOWS:
                     raise ValueError
             except (ValueError, IndexError):
                 ap.error(f"--rows item {item!r} is not BOARD/PE/N[/MHZ|-[/CLOCK|-[/FLOW]]]")

@@ -27,9 +27,12 @@ if TYPE_CHECKING:
 
 __all__ = ["ArraySpec", "Elem", "MAX_DIM", "SUPPORTED_KINDS", "MX_MAX_ROWS",
            "MX_MAX_ACC_LATENCY", "check_array_pe",
-           "check_pe_latency"]
+           "check_pe_latency", "FLOWS"]
 
 MAX_DIM = 64
+#: Flow control of a :class:`hwgen.arrays.systolic.SystolicArray` (its ``flow``; see
+#: "Timing and stalls" in that module's docstring).
+FLOWS = ("stall", "credit")
 
 #: PE kinds the systolic array builds (every kind in both dataflows, except ``mx``:
 #: output-stationary only, at most :data:`MX_MAX_ROWS` rows).

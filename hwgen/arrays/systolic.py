@@ -107,7 +107,7 @@ from amaranth.lib import data, stream, wiring
 from amaranth.lib.fifo import SyncFIFOBuffered
 from amaranth.lib.wiring import In, Out
 
-from ..arrayspec import MAX_DIM, ArraySpec
+from ..arrayspec import FLOWS, MAX_DIM, ArraySpec
 from ..pespec import PESpec
 from ..units.intcommon import delay
 from .mxpe import mx_block_ends, mx_column
@@ -117,10 +117,6 @@ from .pe import (PEDatapath, ReadOut, acc_shape, align_operand, for_ice40, opera
 __all__ = ["SystolicArray", "FLOWS", "full_rate_depth", "MAX_DIM", "weight_layout",
            "act_layout", "result_elem", "result_layout", "pack_weights", "pack_acts",
            "unpack_results"]
-
-#: Flow control of :class:`SystolicArray` (see "Timing and stalls" in the module docstring).
-FLOWS = ("stall", "credit")
-
 
 def full_rate_depth(spec: ArraySpec) -> int:
     """:attr:`SystolicArray.full_rate_depth` of the array ``spec`` (an
@@ -290,11 +286,14 @@ class SystolicArray(wiring.Component):
     def elaborate(self, platform):
         m = Module()
         core = Module()
-        width = self.result_layout.size
         depth = self._fifo_depth
+        # Both flows keep at most `depth` rows in a FIFO of depth + 1: the buffered FIFO's
+        # memory (depth rows) takes a write only while it is not full, and a row may be on
+        # its way from the memory to the output register.
+        m.submodules.fifo = fifo = SyncFIFOBuffered(width=self.result_layout.size,
+                                                    depth=depth + 1)
         if self._flow == "credit":
-            return self._elaborate_credit(m, core, width, depth)
-        m.submodules.fifo = fifo = SyncFIFOBuffered(width=width, depth=depth + 1)
+            return self._elaborate_credit(m, core, fifo, depth)
         # The enable is a register: high in a cycle only if the FIFO then holds fewer than
         # `depth` rows, so its write that cycle always finds room (level <= depth - 1 means
         # the buffered FIFO's inner store, depth rows, is not full).
@@ -310,11 +309,7 @@ class SystolicArray(wiring.Component):
             m.d.sync += en.eq(room)
         else:
             m.d.sync += en.eq(level_next < depth)
-        m.d.comb += [
-            self.results.payload.eq(fifo.r_data),
-            self.results.valid.eq(fifo.r_rdy),
-            fifo.r_en.eq(self.results.ready),
-        ]
+        self._results_from(m, fifo)
         if self.dataflow == "ws":
             out_valid, row = self._ws(m, core, en, groups, en, en)
         else:
@@ -330,14 +325,11 @@ class SystolicArray(wiring.Component):
             m.submodules[name] = EnableInserter(copy)(group)
         return m
 
-    def _elaborate_credit(self, m, core, width, depth):
+    def _elaborate_credit(self, m, core, fifo, depth):
         """``flow="credit"``: the array never stalls (no enable); an input that will produce
         results is admitted only while its result rows find a place in the FIFO. ``used``
         counts the rows admitted and not yet transferred out of ``results``: at most
-        ``depth``, so a row arriving at the FIFO always finds room. (The buffered FIFO stores
-        ``depth`` + 1 rows: its memory takes a write only while it holds fewer than that
-        less one, and a row may be on its way from the memory to the output register.)"""
-        m.submodules.fifo = fifo = SyncFIFOBuffered(width=width, depth=depth + 1)
+        ``depth``, so a row arriving at the FIFO always finds room."""
         per = self.rows if self.dataflow == "os" else 1     # result rows of one admission
         used = Signal(range(depth + 1))
         room = Signal()                  # `per` more rows fit
@@ -348,11 +340,7 @@ class SystolicArray(wiring.Component):
             admitted = admitted & acts.payload.last
         taken = self.results.valid & self.results.ready
         m.d.sync += used.eq(used + Mux(admitted, per, 0) - taken)
-        m.d.comb += [
-            self.results.payload.eq(fifo.r_data),
-            self.results.valid.eq(fifo.r_rdy),
-            fifo.r_en.eq(self.results.ready),
-        ]
+        self._results_from(m, fifo)
         on = Const(1, 1)
         if self.dataflow == "ws":
             out_valid, row = self._ws(m, core, on, None, room, on)
@@ -361,6 +349,14 @@ class SystolicArray(wiring.Component):
         m.d.comb += [fifo.w_en.eq(out_valid), fifo.w_data.eq(Cat(*row))]
         m.submodules.core = core
         return m
+
+    def _results_from(self, m, fifo):
+        """``results`` is the FIFO's read side."""
+        m.d.comb += [
+            self.results.payload.eq(fifo.r_data),
+            self.results.valid.eq(fifo.r_rdy),
+            fifo.r_en.eq(self.results.ready),
+        ]
 
     @staticmethod
     def _group(groups, name, shared, registers=True):

@@ -56,7 +56,8 @@ def add_pe_pipeline_args(p, default=0):
 
 def add_flow_argument(p):
     """``--flow stall|credit`` (``generate/sim/synth array`` and ``build``)."""
-    p.add_argument("--flow", choices=["stall", "credit"], default="stall",
+    from ..arrayspec import FLOWS
+    p.add_argument("--flow", choices=FLOWS, default="stall",
                    help="flow control: stall, back-pressure on results stops the whole "
                         "array through one enable (the default); credit, the array never "
                         "stops and takes an input only while its results have a place in a "

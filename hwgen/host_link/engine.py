@@ -143,10 +143,9 @@ class HostLinkCore(wiring.Component):
             check_network_array(self._spec)
         self._bias_depth = bias_depth if self._network else 0
         self._max_layers = max_layers if self._network else 0
-        from ..arrays.systolic import FLOWS, SystolicArray, full_rate_depth
-        if flow not in FLOWS:
-            raise ValueError(f"flow must be one of {', '.join(FLOWS)}, not {flow!r}")
-        if flow == "credit":          # at least what keeps the array's full rate
+        from ..arrays.systolic import SystolicArray, full_rate_depth
+        # credit: at least what keeps the array's full rate (SystolicArray refuses a bad flow)
+        if flow == "credit":
             fifo_depth = max(fifo_depth, full_rate_depth(self._spec))
         self._array = SystolicArray(rows, cols, pe, dataflow, fifo_depth=fifo_depth,
                                     mul_latency=mul_latency, add_latency=add_latency,
