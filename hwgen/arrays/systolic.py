@@ -500,9 +500,22 @@ class SystolicArray(wiring.Component):
             # by each tile's last row would have.
             core.d.sync += [full.eq(0), drain.eq(drain_steps - 1)]
         shadow = [[Signal(w_shp, name=f"wshadow_{i}_{j}") for j in range(C)] for i in range(R)]
+        if R > 1:
+            # The write lands one cycle after the row is taken (its data, a one-hot row
+            # select, registered), so the loader's handshake does not drive the shadow's
+            # write enables. That is soon enough: row k is read no sooner than
+            # k·(1 + add_latency) + 1 cycles after the tile's first row, itself no sooner
+            # than the cycle after the last weight row (R = 1 would read in that cycle).
+            wr_sel = Signal(R, name="wshadow_sel")
+            wr_data = [Signal(w_shp, name=f"wshadow_in{j}") for j in range(C)]
+            core.d.sync += wr_sel.eq(Mux(w_fire, 1 << ld_row, 0))
+            with core.If(w_fire):
+                core.d.sync += [wr_data[j].eq(w_in[j]) for j in range(C)]
+        else:
+            wr_sel, wr_data = w_fire, w_in
         for i in range(R):
-            with core.If(w_fire & (ld_row == i)):
-                core.d.sync += [shadow[i][j].eq(w_in[j]) for j in range(C)]
+            with core.If(wr_sel[i] if R > 1 else wr_sel):
+                core.d.sync += [shadow[i][j].eq(wr_data[j]) for j in range(C)]
 
         # -- activations flow right, partial sums flow down --------------------------------------
         modes = self._modes(mv)
