@@ -7,7 +7,19 @@ waiting on a three-minute test picked up last. Tests stay grouped by file (modul
 are set up once per worker and file); the files are ordered by :data:`SLOW_FILES` (measured
 with ``--durations``: the slowest first), then every other ``rtl_tests`` file, then the rest.
 The order changes no test's outcome.
+
+Tests that run hwgen in a folder of their own (a README tour, a CLI run, a sweep) would each
+compile Verilator's run-time library again (~8 s of g++ each); they share one cache of it
+(:mod:`hwgen.flow.verilated_cache`, ``$HWGEN_VERILATOR_CACHE``), the one ``rtl_tests`` fill.
 """
+
+import os
+from pathlib import Path
+
+from hwgen.flow.verilated_cache import CACHE_ENV
+
+os.environ.setdefault(CACHE_ENV, str(Path(__file__).resolve().parent / "build" / "sim"
+                                     / "verilated-runtime"))
 
 SLOW_FILES = [
     "tests/test_build.py",

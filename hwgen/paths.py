@@ -7,7 +7,9 @@ set, else ``build/`` in the current working directory (never into the installed 
     out-of-context synthesis runs and their content-addressed result cache (``hwgen synth``,
     the explorer's cost model, ``bench/``)
 ``sim/``
-    simulator builds and runs (``hwgen sim``, the cocotb tests, ``--verify-rtl``)
+    simulator builds and runs (``hwgen sim``, the cocotb tests, ``--verify-rtl``); Verilator's
+    compiled run-time library in ``sim/verilated-runtime/``, or in ``$HWGEN_VERILATOR_CACHE``
+    when that is set (one folder several projects share)
 ``explore/``, ``models/``
     the explorer's caches (cost tables, calibration, trained built-in models)
 ``demo/``

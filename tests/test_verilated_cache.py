@@ -100,3 +100,11 @@ def test_the_key_is_the_same_for_two_designs_even_under_an_outer_make(tmp_path, 
     # Tracing compiles the run-time library differently: another key.
     objs = vc.global_objects(tmp_path / "one", ["VM_TRACE=1"])
     assert vc.cache_key(tmp_path / "one", ["VM_TRACE=1"], objs) != keys[0]
+
+
+def test_cache_root_is_the_shared_folder_when_one_is_named(tmp_path, monkeypatch):
+    monkeypatch.setenv(vc.CACHE_ENV, str(tmp_path / "shared"))
+    assert vc.cache_root() == (tmp_path / "shared").resolve()
+    monkeypatch.delenv(vc.CACHE_ENV)
+    monkeypatch.setenv("HWGEN_BUILD_DIR", str(tmp_path / "b"))
+    assert vc.cache_root() == (tmp_path / "b" / "sim" / "verilated-runtime").resolve()

@@ -20,7 +20,12 @@ import subprocess
 from contextlib import contextmanager
 from pathlib import Path
 
-__all__ = ["global_objects", "cache_key", "seed", "store", "cached_runtime"]
+__all__ = ["CACHE_ENV", "cache_root", "global_objects", "cache_key", "seed", "store",
+           "cached_runtime"]
+
+#: The environment variable naming a run-time object cache shared by every build folder (the
+#: objects depend on the installation, not on the project: one cache serves them all).
+CACHE_ENV = "HWGEN_VERILATOR_CACHE"
 
 
 def _make(build_dir, make_vars, *goals, env=None, always=False):
@@ -118,17 +123,27 @@ def store(build_dir, cache_dir, objects):
             os.replace(tmp, cache_dir / src.name)
 
 
+def cache_root():
+    """The folder of the run-time object cache: ``$HWGEN_VERILATOR_CACHE`` when that is set
+    (say, one folder for every project on a machine), else ``verilated-runtime/`` of the
+    simulator build folder (:func:`hwgen.flow.verilator.build_root`)."""
+    shared = os.environ.get(CACHE_ENV)
+    if shared:
+        return Path(shared).resolve()
+    from .verilator import build_root
+    return build_root() / "verilated-runtime"
+
+
 @contextmanager
 def cached_runtime(build_dir, make_vars=(), env=None):
     """Around the ``make`` of a Verilated model in ``build_dir`` (``make_vars``: the
     variables given to it): seed the run-time objects from the cache before, keep freshly
-    compiled ones after. The cache is ``verilated-runtime/<key>`` of the simulator build
-    folder (:func:`hwgen.flow.verilator.build_root`); without a key nothing is cached."""
-    from .verilator import build_root
+    compiled ones after. The cache is ``<key>`` of :func:`cache_root`; without a key
+    nothing is cached."""
     build_dir = Path(build_dir)
     objects = global_objects(build_dir, make_vars, env=env)
     key = objects and cache_key(build_dir, make_vars, objects, env=env)
-    cache = build_root() / "verilated-runtime" / key if key else None
+    cache = cache_root() / key if key else None
     if cache is not None:
         seed(build_dir, cache, objects)
     yield
