@@ -512,9 +512,9 @@ class SystolicArray(wiring.Component):
             with core.If(w_fire):
                 core.d.sync += [wr_data[j].eq(w_in[j]) for j in range(C)]
         else:
-            wr_sel, wr_data = w_fire, w_in
+            wr_sel, wr_data = w_fire, w_in       # one row: its select is the handshake
         for i in range(R):
-            with core.If(wr_sel[i] if R > 1 else wr_sel):
+            with core.If(wr_sel[i]):
                 core.d.sync += [shadow[i][j].eq(wr_data[j]) for j in range(C)]
 
         # -- activations flow right, partial sums flow down --------------------------------------
