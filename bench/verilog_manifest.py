@@ -61,6 +61,7 @@ GENERATE = {
     "mxdot_int8_l16": ["mxdot", "--elem", "int8", "--lanes", "16"],
     "array_ws_int8": ["array", "--rows", "2", "--cols", "2"],
     "array_os_int8": ["array", "--rows", "2", "--cols", "3", "--dataflow", "os"],
+    "array_ws_int8_1x3": ["array", "--rows", "1", "--cols", "3"],
     "array_ws_e4m3_rounded_p": ["array", "--rows", "2", "--cols", "2", "--pe",
                                 "e4m3:fp16:rounded", "--mul-latency", "1", "--add-latency", "2"],
     "array_os_e4m3_fused": ["array", "--rows", "2", "--cols", "2", "--pe", "e4m3:fp16:fused",

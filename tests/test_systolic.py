@@ -287,6 +287,20 @@ def test_amaranth_sim_2x2_int8(dataflow, copies):
 
 
 @pytest.mark.parametrize("dataflow", ["ws", "os"])
+@pytest.mark.parametrize("rows, cols", [(1, 3), (1, 1), (3, 1)])
+def test_amaranth_sim_one_row_or_column(rows, cols, dataflow):
+    """A single row (the weight loader has no row counter) or column, back to back and with
+    idles and back-pressure, on shapes that tile in several K and N steps."""
+    dut = SystolicArray(rows, cols, "int8", dataflow)
+    rng = np.random.default_rng(rows * 10 + cols)
+    for shape, idle in [((4, 5, 4), 0.0), ((3, 4, 5), 0.3), ((1, 1, 1), 0.0)]:
+        A = rng.integers(-128, 128, shape[:2])
+        B = rng.integers(-128, 128, shape[1:])
+        got, _ = _simulate(dut, A, B, idle=idle, backpressure=idle)
+        assert np.array_equal(got, A @ B)
+
+
+@pytest.mark.parametrize("dataflow", ["ws", "os"])
 def test_amaranth_sim_latency(dataflow):
     """``latency`` is the measured distance from the input transfer to the result transfer."""
     dut = SystolicArray(2, 3, "int8", dataflow)

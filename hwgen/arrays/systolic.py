@@ -469,7 +469,7 @@ class SystolicArray(wiring.Component):
         # has copied it. --------------------------------------------------------------------
         full = Signal()                  # the shadow registers hold a tile not yet taken
         in_tile = Signal()               # the next activation row continues the current tile
-        ld_row = Signal(range(R))
+        ld_row = Signal(range(R), name="ld_row") if R > 1 else None   # R = 1: every row is last
         drain = Signal(range(drain_steps + 1))
         act_ok = in_tile | full
         w_ok = ~full & (drain == 0)
@@ -486,10 +486,13 @@ class SystolicArray(wiring.Component):
         with core.If((drain != 0) & step if serial else drain != 0):
             core.d.sync += drain.eq(drain - 1)
         with core.If(w_fire):
-            with core.If(ld_row == R - 1):
-                core.d.sync += [ld_row.eq(0), full.eq(1)]
-            with core.Else():
-                core.d.sync += ld_row.eq(ld_row + 1)
+            if ld_row is None:
+                core.d.sync += full.eq(1)
+            else:
+                with core.If(ld_row == R - 1):
+                    core.d.sync += [ld_row.eq(0), full.eq(1)]
+                with core.Else():
+                    core.d.sync += ld_row.eq(ld_row + 1)
         with core.If(a_fire):
             core.d.sync += in_tile.eq(~acts.payload.last)
         with core.If(take):
