@@ -12,7 +12,7 @@ from amaranth.lib.wiring import In
 from ..formats import FloatFormat
 from ..timing import Segment
 from .floatop import FloatOpBase
-from .floatraw import (RoundingMode, exp_range, range_shape, sticky_shift_right,
+from .floatraw import (RoundingMode, biased_field, exp_range, range_shape, sticky_shift_right,
                        unpack)
 
 __all__ = ["FloatAdder"]
@@ -115,6 +115,16 @@ class FloatAdder(FloatOpBase):
         alo, ahi, blo, bhi = alo - sha, ahi - sha, blo - shb, bhi - shb
         return P, G, same_emin, min(alo, blo), max(ahi, bhi)
 
+    def _setup(self):
+        fa, fb = self._in_fmts["a"], self._in_fmts["b"]
+        P, G = self._geometry()[:2]
+        # Operands whose exponents differ from their biased fields by one constant: the
+        # datapath works on the fields (1 for a subnormal) and the rounder folds the bias.
+        offs = {f.bias + f.man_bits + P - f.precision for f in (fa, fb)}
+        self._fields = fa.emin == fb.emin and len(offs) == 1
+        if self._fields:
+            self._exp_offset = -(offs.pop() + G + 1)
+
     def _rounder_params(self):
         P, G, _, lo, hi = self._geometry()
         return P + G + 2, (lo - (G + 1), hi - (G + 1)), None
@@ -160,11 +170,16 @@ class FloatAdder(FloatOpBase):
         blo, bhi = exp_range(fb, normalize=not same_emin)
         alo, ahi, blo, bhi = alo - sha, ahi - sha, blo - shb, bhi - shb
         lo, hi = min(alo, blo), max(ahi, bhi)
-        ea = Signal(range_shape(lo, hi))
-        eb = Signal(range_shape(lo, hi))
         siga, sigb = Signal(P), Signal(P)
-        m.d.comb += [ea.eq(ua.exp - sha), eb.eq(ub.exp - shb),
-                     siga.eq(ua.sig << sha), sigb.eq(ub.sig << shb)]
+        m.d.comb += [siga.eq(ua.sig << sha), sigb.eq(ub.sig << shb)]
+        if self._fields:
+            # the biased fields (their common offset goes to the rounder)
+            lo, hi = 1, (1 << max(fa.exp_bits, fb.exp_bits)) - 1
+            ea, eb = biased_field(fa, self.a), biased_field(fb, self.b)
+        else:
+            ea = Signal(range_shape(lo, hi))
+            eb = Signal(range_shape(lo, hi))
+            m.d.comb += [ea.eq(ua.exp - sha), eb.eq(ub.exp - shb)]
 
         # x is the operand of larger magnitude, so the sum is never negative and needs no
         # negation. The exponent difference does not wait for that compare: when both operands
@@ -246,7 +261,7 @@ class FloatAdder(FloatOpBase):
         r = self._rounder(m)
         pairs = [
             (r.sign, r_sign),
-            (r.exp, ex - (G + 1)),
+            (r.exp, ex if self._fields else ex - (G + 1)),
             (r.sig, mag),
             (r.nan, nan),
             (r.inf, inf),

@@ -76,6 +76,9 @@ class FloatOpBase(wiring.Component):
     _op: "str | None" = None
     _inputs: "tuple[str, ...]" = ("a", "b")
     _cuts = CUTS
+    #: The rounder's ``exp_offset``: what the operator leaves out of the exponent it hands
+    #: over (set by :meth:`_setup`).
+    _exp_offset = 0
 
     def __init__(self, fmts: Mapping[str, FloatFormat | str | None],
                  out_fmt: FloatFormat | str | None, rounding: str, latency: int | None,
@@ -262,7 +265,7 @@ class FloatOpBase(wiring.Component):
         rcuts = [c for c in self._cut_set if c in g.cut_points]
         r = FloatRounder(self._out_fmt, sig_width=g.sig_width, exp_range=g.exp_range,
                          rounding=self._rounding, cuts=rcuts, flags=self._flags,
-                         max_lz=g.max_lz)
+                         max_lz=g.max_lz, exp_offset=self._exp_offset)
         m.submodules.rounder = r
         return r
 

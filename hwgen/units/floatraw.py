@@ -20,10 +20,10 @@ from amaranth.lib import data
 
 from ..formats import FRM, ROUNDING_MODES, FloatFormat, parse_format
 
-__all__ = ["raw_layout", "exp_range", "exp_shape", "unpack", "RoundingMode", "check_float_format",
-           "check_rounding", "check_latency", "sticky_shift_right", "range_shape",
-           "normalize_left", "normalize_stages", "shift_stages", "count_leading_zeros",
-           "pipeline_register"]
+__all__ = ["raw_layout", "exp_range", "exp_shape", "unpack", "biased_field", "RoundingMode",
+           "check_float_format", "check_rounding", "check_latency", "sticky_shift_right",
+           "range_shape", "normalize_left", "normalize_stages", "shift_stages",
+           "count_leading_zeros", "pipeline_register"]
 
 
 def range_shape(lo: int, hi: int) -> Shape:
@@ -106,6 +106,13 @@ def unpack(m: Module, fmt: FloatFormat | str, bits: Value, *, normalize: bool = 
     else:
         m.d.comb += [raw.sig.eq(sig), raw.exp.eq(exp)]
     return raw
+
+
+def biased_field(fmt: FloatFormat, bits: Value) -> Value:
+    """The biased exponent field of the encoding ``bits``, 1 for a subnormal or zero: the
+    exponent of :func:`unpack` plus ``bias + man_bits``, without the subtraction."""
+    field = bits[fmt.man_bits:fmt.man_bits + fmt.exp_bits]
+    return Cat(field[0] | (field == 0), field[1:])
 
 
 def normalize_left(

@@ -10,7 +10,7 @@ from amaranth.hdl import Module, Mux, Signal
 from ..formats import FloatFormat
 from ..timing import Segment
 from .floatop import FloatOpBase
-from .floatraw import count_leading_zeros, exp_range, unpack
+from .floatraw import biased_field, count_leading_zeros, exp_range, unpack
 
 __all__ = ["FloatMultiplier"]
 
@@ -115,6 +115,9 @@ class FloatMultiplier(FloatOpBase):
         lz = [reach[n] for n in self._lz_ports]
         #: The most leading zeros counted (the product's left shift).
         self._lz_max = (sum(lz) if self._lz_both else max(lz)) if lz else 0
+        # The exponent handed to the rounder is the sum of the biased exponent fields (1 for a
+        # subnormal): the rounder folds the biases into its constants.
+        self._exp_offset = -sum(f.bias + f.man_bits for f in (fa, fb))
 
     def _rounder_params(self):
         fa, fb = self._in_fmts["a"], self._in_fmts["b"]
@@ -172,7 +175,7 @@ class FloatMultiplier(FloatOpBase):
         r = self._rounder(m)
         sig_width = self._rgeom.sig_width
         lz = self._leading_zeros(ua, ub)
-        sign, exp = ua.sign ^ ub.sign, ua.exp + ub.exp
+        sign, exp = ua.sign ^ ub.sign, biased_field(fa, self.a) + biased_field(fb, self.b)
         if lz is not None:
             lz_sig = Signal(range(self._lz_max + 1), name="lz")
             m.d.comb += lz_sig.eq(lz)

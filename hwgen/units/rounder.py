@@ -50,7 +50,7 @@ rounded to ``precision`` bits with an unbounded exponent (every operator here ke
 
 from collections.abc import Iterable
 
-from amaranth.hdl import Cat, Const, Module, Mux, Signal
+from amaranth.hdl import Cat, Const, Module, Mux, Signal, Value
 
 from ..timing import DelayModel, Segment
 from amaranth.lib import wiring
@@ -61,6 +61,20 @@ from .floatraw import (RoundingMode, check_float_format, check_rounding, normali
                        normalize_stages, pipeline_register, range_shape, sticky_shift_right)
 
 __all__ = ["FloatRounder", "RounderGeometry"]
+
+
+def clamp_distance(m: Module, x: Value, c: int, hi: int, name: str, *,
+                   down: bool = False) -> Signal:
+    """``min(max(d, 0), hi)`` for ``d = x - c`` (``down``: ``d = c - x``), a Value ``x`` and a
+    constant ``c``: the two bounds are constant compares on ``x`` and only the low bits of
+    ``d`` are formed."""
+    out = Signal(range(hi + 1), name=name)
+    low = ((c - x) if down else (x - c))[:out.shape().width]
+    if down:
+        m.d.comb += out.eq(Mux(x <= c - hi, hi, Mux(x > c, 0, low)))
+    else:
+        m.d.comb += out.eq(Mux(x >= c + hi, hi, Mux(x < c, 0, low)))
+    return out
 
 
 class RounderGeometry:
@@ -163,6 +177,10 @@ class FloatRounder(wiring.Component):
     flags : bool
         ``False``: no exception flags (no ``flags`` output, no ``invalid`` input, none of the
         logic that only the flags need).
+    exp_offset : int
+        The ``exp`` input is the exponent minus this constant (its range is ``exp_range``
+        minus it): an operator hands over a sum of biased exponent fields and the rounder
+        folds the biases into its own constants instead of the operator subtracting them.
 
     Members
     -------
@@ -180,15 +198,18 @@ class FloatRounder(wiring.Component):
     def __init__(self, fmt: FloatFormat | str, *, sig_width: int, exp_range: tuple[int, int],
                  rounding: str = "rne", register_normalized: bool = False,
                  cuts: Iterable[str] = (), flags: bool = True,
-                 max_lz: int | None = None) -> None:
+                 max_lz: int | None = None, exp_offset: int = 0) -> None:
         self._fmt = check_float_format(fmt)
         if not isinstance(sig_width, int) or sig_width < 1:
             raise ValueError(f"Significand width must be a positive integer, not {sig_width!r}")
         lo, hi = exp_range
         if lo > hi:
             raise ValueError(f"Exponent range must be (lo, hi) with lo <= hi, not {exp_range!r}")
+        if not isinstance(exp_offset, int):
+            raise TypeError(f"Exponent offset must be an integer, not {exp_offset!r}")
         self._sig_width = sig_width
         self._exp_range = (lo, hi)
+        self._exp_offset = exp_offset
         self._rounding = check_rounding(rounding)
         self._geom = RounderGeometry(self._fmt, sig_width, (lo, hi), max_lz)
         cuts = set(cuts)
@@ -203,7 +224,8 @@ class FloatRounder(wiring.Component):
             raise TypeError(f"Flags must be True or False, not {flags!r}")
         self._flags = flags
         ports = {
-            "sign": In(1), "exp": In(range_shape(lo, hi)), "sig": In(sig_width),
+            "sign": In(1), "exp": In(range_shape(lo - exp_offset, hi - exp_offset)),
+            "sig": In(sig_width),
             "nan": In(1), "inf": In(1), "invalid": In(1),
             "y": Out(self._fmt.width), "flags": Out(4),
         }
@@ -271,9 +293,16 @@ class FloatRounder(wiring.Component):
             m.d.comb += sig.eq(Cat(self.sig[:low] != 0, self.sig[low:]))
         # Exponent of the frame's top bit (the pad does not move it).
         top_lo, top_hi = lo + W - 1, hi + W - 1
-        e_top = Signal(range_shape(top_lo, top_hi))
-        m.d.comb += e_top.eq(self.exp + (W - 1))
+        # It is carried biased (plus bias - 1, the encoding's exponent field minus one), so
+        # the field needs no adder of its own after normalization.
+        eb = f.bias - 1
+        e_top = Signal(range_shape(top_lo + eb, top_hi + eb))
+        off = self._exp_offset
+        m.d.comb += e_top.eq(self.exp + (W - 1 + eb + off))
         max_lz = self._geom.max_lz
+        # The distances of the frame's top bit to emin are compared on ``exp`` itself
+        # (e_top - emin = x - c0), so no full-width subtraction precedes the compares.
+        x, c0 = self.exp, emin - (W - 1) - off
         frame_lo = top_lo - max_lz              # lowest exponent of a normalized top bit
         can_be_tiny = frame_lo < emin
         if early:
@@ -300,18 +329,14 @@ class FloatRounder(wiring.Component):
             denorm = limited and top_lo < emin
             lim = None
             if limited:
-                budget = e_top - emin
                 vals = dict(sig=sig, e_top=e_top)
                 if denorm:
                     rmax = min(emin - top_lo, p + 1)
-                    ramt = Signal(range(rmax + 1))
-                    dist = emin - e_top
-                    m.d.comb += ramt.eq(Mux(dist >= rmax, rmax, Mux(dist < 0, 0, dist)))
+                    ramt = clamp_distance(m, x, c0, rmax, "ramt", down=True)
                     under = Signal()
-                    m.d.comb += under.eq(budget < 0)
+                    m.d.comb += under.eq(x < c0)
                     vals.update(ramt=ramt, under=under)
-                lim = Signal(range(max_lz + 1))
-                m.d.comb += lim.eq(Mux(budget < 0, 0, Mux(budget >= max_lz, max_lz, budget)))
+                lim = clamp_distance(m, x, c0, max_lz, "lim")
                 vals["lim"] = lim
                 v = cut("prep", vals)
                 sig, e_top, lim = v["sig"], v["e_top"], v["lim"]
@@ -325,7 +350,7 @@ class FloatRounder(wiring.Component):
                                           between=between)
             e_top = live_e["e_top"]
             if denorm:
-                e_frame_v = Mux(live_e["under"], emin, e_top - shift)
+                e_frame_v = Mux(live_e["under"], emin + eb, e_top - shift)
             else:
                 e_frame_v = e_top - shift
             e_frame_lo = emin if limited else frame_lo
@@ -333,21 +358,18 @@ class FloatRounder(wiring.Component):
             if top_lo < emin:
                 # Below emin even at the top bit: denormalize (right shift, jam the rest).
                 rmax = min(emin - top_lo, p + 1)
-                ramt = Signal(range(rmax + 1))
-                dist = emin - e_top
-                m.d.comb += ramt.eq(Mux(dist >= rmax, rmax, Mux(dist < 0, 0, dist)))
+                ramt = clamp_distance(m, x, c0, rmax, "ramt", down=True)
                 sig = sticky_shift_right(m, sig, Wn, ramt, rmax, name="denorm")
-            budget = e_top - emin
-            lim = Signal(range(max_lz + 1))
-            m.d.comb += lim.eq(Mux(budget < 0, 0, Mux(budget >= max_lz, max_lz, budget)))
+            lim = clamp_distance(m, x, c0, max_lz, "lim")
             frame, shift = normalize_left(m, sig, Wn, max_shift=max_lz, limit=lim)
-            e_frame_v = Mux(budget < 0, emin, e_top - shift) if top_lo < emin else e_top - shift
+            e_frame_v = (Mux(x < c0, emin + eb, e_top - shift) if top_lo < emin
+                         else e_top - shift)
             e_frame_lo = emin                   # the cap stops normalization at emin
         else:
             frame, shift = normalize_left(m, sig, Wn, max_shift=max_lz)
             e_frame_v = e_top - shift
             e_frame_lo = frame_lo
-        e_frame = Signal(range_shape(e_frame_lo, top_hi))
+        e_frame = Signal(range_shape(e_frame_lo + eb, top_hi + eb))   # biased, as e_top
         m.d.comb += e_frame.eq(e_frame_v)
         if early:
             nz = live.pop("nz")
@@ -384,8 +406,7 @@ class FloatRounder(wiring.Component):
         # exponent alone, so no carry runs through the mantissa field.
         max_mag = ((top_hi + f.bias - 1) << mb) + (1 << p)
         mag = Signal(range_shape(min((e_frame_lo + f.bias - 1) << mb, 0), max_mag))
-        e_field = Signal(range_shape(e_frame_lo + f.bias - 1, top_hi + f.bias - 1))
-        m.d.comb += e_field.eq(e_frame + (f.bias - 1))
+        e_field = e_frame
         r_low, r_high = rounded[:mb], rounded[mb:]
         m.d.comb += mag.eq(((e_field + r_high) << mb) | r_low)
 
@@ -406,8 +427,8 @@ class FloatRounder(wiring.Component):
                     ones = (kept[:p - 1].all() if p > 1 else Const(1, 1)) & guard
                     m.d.comb += tiny.eq(nz & ~frame[Wn - 1] & ~(frame[Wn - 2] & ones & inc_u))
                 else:
-                    m.d.comb += tiny.eq(nz & ((e_frame < emin - 1) |
-                                              ((e_frame == emin - 1) & ~rounded[p])))
+                    m.d.comb += tiny.eq(nz & ((e_frame < emin - 1 + eb) |
+                                              ((e_frame == emin - 1 + eb) & ~rounded[p])))
             return tiny
 
         overflow = Signal()
@@ -433,14 +454,13 @@ class FloatRounder(wiring.Component):
                 low_over = r_low > m_max if m_max < (1 << mb) - 1 else Const(0, 1)
 
                 def above(t):
-                    """e_field > t (as e_frame > t - bias + 1: no adder before the compare),
-                    folded where its range decides it."""
+                    """e_field > t, folded where its range decides it."""
                     if t < f_lo or t >= f_hi:
                         return Const(int(t < f_lo), 1)
-                    return e_frame > t - (f.bias - 1)
+                    return e_field > t
 
                 def at(t):
-                    return e_frame == t - (f.bias - 1) if f_lo <= t <= f_hi else Const(0, 1)
+                    return e_field == t if f_lo <= t <= f_hi else Const(0, 1)
                 over = [above(e_max - k) | (at(e_max - k) & low_over) for k in range(3)]
                 m.d.comb += overflow.eq(nz & Mux(r_high[1], over[2],
                                                  Mux(r_high[0], over[1], over[0])))
