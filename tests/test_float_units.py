@@ -227,3 +227,28 @@ def test_no_flags(p):
 def test_bad_flags():
     with pytest.raises(TypeError, match=r"^Flags must be True or False, not 'no'$"):
         FloatMultiplier("e4m3", flags="no")
+
+
+@pytest.mark.parametrize("signed", [False, True])
+def test_greater_than_constant(signed):
+    """``greater_than`` (the LUT-tree constant compare) against ``>`` for every 4-bit value
+    and constants beyond both ends of the range."""
+    from amaranth.hdl import Module, Signal
+    from hwgen.units.floatraw import greater_than
+    m = Module()
+    x = Signal(range(-8, 8) if signed else range(16))
+    consts = list(range(-20, 21))
+    outs = [Signal(name=f"gt{i}") for i in range(len(consts))]
+    m.d.comb += [o.eq(greater_than(x, c)) for o, c in zip(outs, consts)]
+    seen = []
+
+    async def tb(ctx):
+        for v in (range(-8, 8) if signed else range(16)):
+            ctx.set(x, v)
+            got = [ctx.get(o) for o in outs]
+            assert got == [int(v > c) for c in consts], v
+            seen.append(v)
+    sim = Simulator(m)
+    sim.add_testbench(tb)
+    sim.run()
+    assert len(seen) == 16

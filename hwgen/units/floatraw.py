@@ -23,7 +23,7 @@ from ..formats import FRM, ROUNDING_MODES, FloatFormat, parse_format
 __all__ = ["raw_layout", "exp_range", "exp_shape", "unpack", "biased_field", "RoundingMode",
            "check_float_format", "check_rounding", "check_latency", "sticky_shift_right",
            "range_shape", "normalize_left", "normalize_stages", "shift_stages",
-           "count_leading_zeros", "pipeline_register"]
+           "count_leading_zeros", "pipeline_register", "greater_than"]
 
 
 def range_shape(lo: int, hi: int) -> Shape:
@@ -113,6 +113,27 @@ def biased_field(fmt: FloatFormat, bits: Value) -> Value:
     exponent of :func:`unpack` plus ``bias + man_bits``, without the subtraction."""
     field = bits[fmt.man_bits:fmt.man_bits + fmt.exp_bits]
     return Cat(field[0] | (field == 0), field[1:])
+
+
+def greater_than(x: ValueLike, c: int) -> Value:
+    """``x > c`` for a constant ``c``, as an AND/OR chain over ``x``'s bits (from the least
+    significant: a bit where ``c`` has a 1 must be set too, a set bit where ``c`` has a 0
+    decides), which LUT mapping turns into a tree. Synthesis maps a compare operator to a
+    carry chain as long as ``x`` even when ``c`` is constant."""
+    x = Value.cast(x)
+    n = len(x)
+    bits = x.as_unsigned()
+    if x.shape().signed:
+        # offset binary: flipping the sign bit orders signed values as unsigned ones
+        bits, c = bits ^ (1 << (n - 1)), c + (1 << (n - 1))
+    if c < 0:
+        return Const(1, 1)
+    if c >= (1 << n) - 1:
+        return Const(0, 1)
+    res: Value = Const(0, 1)
+    for i in range(n):
+        res = (bits[i] & res) if (c >> i) & 1 else (bits[i] | res)
+    return res
 
 
 def normalize_left(

@@ -57,8 +57,9 @@ from amaranth.lib import wiring
 from amaranth.lib.wiring import In, Out
 
 from ..formats import FLAG_INEXACT, FLAG_INVALID, FLAG_OVERFLOW, FLAG_UNDERFLOW, FloatFormat
-from .floatraw import (RoundingMode, check_float_format, check_rounding, normalize_left,
-                       normalize_stages, pipeline_register, range_shape, sticky_shift_right)
+from .floatraw import (RoundingMode, check_float_format, check_rounding, greater_than,
+                       normalize_left, normalize_stages, pipeline_register, range_shape,
+                       sticky_shift_right)
 
 __all__ = ["FloatRounder", "RounderGeometry"]
 
@@ -71,9 +72,10 @@ def clamp_distance(m: Module, x: Value, c: int, hi: int, name: str, *,
     out = Signal(range(hi + 1), name=name)
     low = ((c - x) if down else (x - c))[:out.shape().width]
     if down:
-        m.d.comb += out.eq(Mux(x <= c - hi, hi, Mux(x > c, 0, low)))
+        m.d.comb += out.eq(Mux(~greater_than(x, c - hi), hi, Mux(greater_than(x, c), 0, low)))
     else:
-        m.d.comb += out.eq(Mux(x >= c + hi, hi, Mux(x < c, 0, low)))
+        m.d.comb += out.eq(Mux(greater_than(x, c + hi - 1), hi,
+                               Mux(~greater_than(x, c - 1), 0, low)))
     return out
 
 
@@ -334,7 +336,7 @@ class FloatRounder(wiring.Component):
                     rmax = min(emin - top_lo, p + 1)
                     ramt = clamp_distance(m, x, c0, rmax, "ramt", down=True)
                     under = Signal()
-                    m.d.comb += under.eq(x < c0)
+                    m.d.comb += under.eq(~greater_than(x, c0 - 1))
                     vals.update(ramt=ramt, under=under)
                 lim = clamp_distance(m, x, c0, max_lz, "lim")
                 vals["lim"] = lim
@@ -362,7 +364,7 @@ class FloatRounder(wiring.Component):
                 sig = sticky_shift_right(m, sig, Wn, ramt, rmax, name="denorm")
             lim = clamp_distance(m, x, c0, max_lz, "lim")
             frame, shift = normalize_left(m, sig, Wn, max_shift=max_lz, limit=lim)
-            e_frame_v = (Mux(x < c0, emin + eb, e_top - shift) if top_lo < emin
+            e_frame_v = (Mux(~greater_than(x, c0 - 1), emin + eb, e_top - shift) if top_lo < emin
                          else e_top - shift)
             e_frame_lo = emin                   # the cap stops normalization at emin
         else:
@@ -457,7 +459,7 @@ class FloatRounder(wiring.Component):
                     """e_field > t, folded where its range decides it."""
                     if t < f_lo or t >= f_hi:
                         return Const(int(t < f_lo), 1)
-                    return e_field > t
+                    return greater_than(e_field, t)
 
                 def at(t):
                     return e_field == t if f_lo <= t <= f_hi else Const(0, 1)
