@@ -641,6 +641,8 @@ def test_cli_generate_bitserial_array(tmp_path, capsys):
     (["--pe", "int8", "--add-latency", "1"],
      "A PE pipeline needs a weight-stationary array of F:ACC:rounded, F:ACC:fused or F:exact "
      "PEs or an output-stationary array of F:exact PEs, not 'int8' (ws)"),
+    (["--enable-copies", "--flow", "credit"],
+     "--enable-copies copies the stall enable; --flow credit has none (use one of them)"),
 ])
 def test_cli_array_errors(tmp_path, capsys, args, msg):
     from hwgen.cli import main
@@ -651,6 +653,21 @@ def test_cli_array_errors(tmp_path, capsys, args, msg):
 
 
 # -- the enable's copies ------------------------------------------------------------------------
+
+def test_cli_enable_copies(tmp_path, capsys):
+    """``--enable-copies`` gives the array its enable's copies and a name of its own; without
+    it the array has one enable register."""
+    from hwgen.cli import main
+    args = ["generate", "array", "--rows", "2", "--cols", "3"]
+    assert main([*args, "--enable-copies", "-o", str(tmp_path / "c.v")]) == 0
+    assert main([*args, "-o", str(tmp_path / "p.v")]) == 0
+    copies, plain = (tmp_path / "c.v").read_text(), (tmp_path / "p.v").read_text()
+    assert "module systolic_ws_2x3_int8_encopies(" in copies
+    assert "module systolic_ws_2x3_int8(" in plain
+    assert [f"en_pe_{i}_{j}" in copies for i in range(2) for j in range(3)] == [True] * 6
+    assert "en_pe_" not in plain
+    capsys.readouterr()
+
 
 def _register_enables(tmp_path, array):
     """yosys's ECP5 netlist of ``array``: (flip-flops, {enable register: how many flip-flops

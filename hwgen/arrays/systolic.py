@@ -162,7 +162,8 @@ class SystolicArray(wiring.Component):
         (:func:`~hwgen.arrays.pipeline.plan_pe_pipeline`; :attr:`plan`).
     enable_copies : bool
         Give each PE, skew and read-out its own copy of the enable register (see "Timing and
-        stalls" in the module docstring; default False: one enable register).
+        stalls" in the module docstring; default False: one enable register). The module
+        name ends in ``_encopies``.
     flow : str
         ``"stall"`` (default): back-pressure on ``results`` stalls the whole array through
         one enable; ``"credit"``: the array never stalls and admits inputs only while their
@@ -255,7 +256,8 @@ class SystolicArray(wiring.Component):
     cycles_per_tile = property(lambda self: self._spec.cycles_per_tile,
                                doc=ArraySpec.cycles_per_tile.__doc__)
     module_name = property(lambda self: self._spec.module_name +
-                           ("_credit" if self._flow == "credit" else ""))
+                           ("_credit" if self._flow == "credit" else "") +
+                           ("_encopies" if self._enable_copies else ""))
 
     def cycles_per_row(self, bits: SupportsInt | None = None) -> int:
         return self._spec.cycles_per_row(bits)

@@ -1,7 +1,8 @@
 """Arrays: ``array`` (:class:`hwgen.arrays.systolic.SystolicArray`).
 
 ``hwgen generate array [--rows 4] [--cols 4] [--pe int8] [--dataflow ws] [--mul-latency 0]
-[--add-latency 0 | --target-mhz F --device D] [--flow stall|credit] -o FILE.v`` and
+[--add-latency 0 | --target-mhz F --device D] [--flow stall|credit] [--enable-copies]
+-o FILE.v`` and
 ``hwgen sim array ... [--m 32 --k 32 --n 32]`` (one M×K × K×N GEMM through the host tiler,
 random idle cycles and back-pressure, checked bit for bit against ``golden.matmul``).
 """
@@ -74,6 +75,11 @@ def _add_arguments(p):
     add_pe_pipeline_args(p)
     add_target_arguments(p)
     add_flow_argument(p)
+    p.add_argument("--enable-copies", action="store_true",
+                   help="stall flow on the ECP5: give each PE, skew and read-out its own copy "
+                        "of the stall enable register instead of one register driving the "
+                        "whole array (not with --flow credit; iCE40 and bit-serial arrays "
+                        "keep one)")
     if " sim" in f" {p.prog}":
         for flag in ("m", "k", "n"):
             p.add_argument(f"--{flag}", type=int, default=32, metavar=flag.upper(),
@@ -86,7 +92,11 @@ def _build(a):
         v = getattr(a, flag, 1)
         if v is None or v < 1:
             raise CliError(f"--{flag} must be a positive integer, not {v}")
+    if a.enable_copies and a.flow == "credit":
+        raise CliError("--enable-copies copies the stall enable; --flow credit has none "
+                       "(use one of them)")
     return SystolicArray(a.rows, a.cols, a.pe, a.dataflow, flow=a.flow,
+                         enable_copies=a.enable_copies,
                          **target_kw(a, ("mul_latency", "add_latency")))
 
 
