@@ -10,8 +10,8 @@ from amaranth.hdl import Const, Module, Mux, Signal, signed
 from ..formats import FloatFormat
 from ..timing import Segment
 from .floatop import FMA_CUTS, FloatOpBase
-from .floatraw import (RoundingMode, exp_range, range_shape, shift_stages,
-                       sticky_shift_right, unpack)
+from .floatraw import (RoundingMode, biased_field, exp_range, greater_than, range_shape,
+                       shift_stages, sticky_shift_right, unpack)
 
 __all__ = ["FloatFMA"]
 
@@ -120,6 +120,17 @@ class FloatFMA(FloatOpBase):
         (alo, ahi), (blo, bhi), (clo, chi) = exp_range(fa), exp_range(fb), exp_range(fc)
         return Pp, L, K, L + K + Pc, (alo + blo, ahi + bhi), (clo, chi)
 
+    def _offsets(self):
+        """``(Ka, Kb, Kc)``: what each operand's biased exponent field (1 for a subnormal)
+        exceeds its raw exponent by (``bias + man_bits``)."""
+        return tuple(self._in_fmts[p].bias + self._in_fmts[p].man_bits for p in "abc")
+
+    def _setup(self):
+        # The exponent handed to the rounder is the sum of a's and b's biased fields (or the
+        # addend's field plus a constant): the rounder folds the biases into its constants.
+        Ka, Kb, _ = self._offsets()
+        self._exp_offset = -(Ka + Kb) - self._geometry()[1]
+
     def _rounder_params(self):
         Pp, L, K, top, (plo, phi), (clo, chi) = self._geometry()
         return top, (min(plo - L, clo - L - K), max(phi - L, chi - L - K)), None
@@ -175,38 +186,45 @@ class FloatFMA(FloatOpBase):
 
         (alo, ahi), (blo, bhi), (clo, chi) = exp_range(fa), exp_range(fb), exp_range(fc)
         plo, phi = alo + blo, ahi + bhi
-        ep = Signal(range_shape(plo, phi))
+        Ka, Kb, Kc = self._offsets()
+        # The exponents as biased fields: the product's field sum, the addend's field.
+        ef = Signal(range_shape(plo + Ka + Kb, phi + Ka + Kb))
+        cf = biased_field(fc, self.c)
         prod = Signal(Pp)
-        if early:
-            m.d.comb += ep.eq(ua.exp + ub.exp)
-        else:
-            m.d.comb += [ep.eq(ua.exp + ub.exp), prod.eq(self._mul(ua.sig, ub.sig))]
+        m.d.comb += ef.eq(biased_field(fa, self.a) + biased_field(fb, self.b))
+        if not early:
+            m.d.comb += prod.eq(self._mul(ua.sig, ub.sig))
         sp = ua.sign ^ ub.sign
         p_zero = ua.zero | ub.zero
         inf_x_zero = (ua.inf & ub.zero) | (ub.inf & ua.zero)
         p_nan = ua.nan | ub.nan | inf_x_zero
         p_inf = (ua.inf | ub.inf) & ~p_nan
-        # Addend placement: k = exp_c - exp_product, shifted right from place K by K - k.
-        ep_k = Signal(range_shape(plo + K, phi + K))   # where the addend's LSB starts
-        m.d.comb += ep_k.eq(ep + K)
-        dist = Signal(range_shape(K - (chi - plo), K - (clo - phi)))
-        m.d.comb += dist.eq(ep_k - uc.exp)
-        above = dist < 0                       # the addend lies more than K places up
+        # Addend placement: k = exp_c - exp_product, shifted right from place K by K - k:
+        # dist = K - k = (ef - cf) + D, its bounds compared on ef - cf.
+        D = K - Ka - Kb + Kc
+        draw = Signal(range_shape(K - (chi - plo) - D, K - (clo - phi) - D))
+        m.d.comb += draw.eq(ef - cf)
+        above = ~greater_than(draw, -D - 1)    # the addend lies more than K places up
         c_dom = Signal()
         m.d.comb += c_dom.eq(p_zero | (~uc.zero & above))
         amax = L + K + Pc - 1
         dist_hi = K - (clo - phi)              # largest K - k
         amt = Signal(range(max(min(amax, max(dist_hi, 0)), 0) + 1))
         if dist_hi > 0:
-            m.d.comb += amt.eq(Mux(c_dom | above, 0, Mux(dist >= amax, amax, dist)))
+            m.d.comb += amt.eq(Mux(c_dom | above, 0,
+                                   Mux(greater_than(draw, amax - D - 1), amax,
+                                       (draw + D)[:len(amt)])))
+        # The rounder's exponent (the LSB's, less the offset of _setup): the product's field
+        # sum, or the addend's field moved to the same offset.
+        e_lsb = Signal(range_shape(min(plo - L, clo - L - K) - self._exp_offset,
+                                   max(phi - L, chi - L - K) - self._exp_offset))
+        m.d.comb += e_lsb.eq(Mux(c_dom, cf + (Ka + Kb - Kc - K), ef))
         if early:
-            stage = self._early(m, ua, ub, uc, prod, amt, c_dom, p_zero, ep_k, sp, p_inf,
-                                p_nan, inf_x_zero, L, K, top, plo, phi, clo, chi)
+            stage = self._early(m, ua, ub, uc, prod, amt, c_dom, p_zero, e_lsb, sp, p_inf,
+                                p_nan, inf_x_zero, L, K, top, clo, phi)
         else:
             cw = sticky_shift_right(m, uc.sig << (L + K), top, amt,
                                     max(min(amax, dist_hi), 0), name="align")
-            e_lsb = Signal(range_shape(min(plo - L, clo - L - K), max(phi - L, chi - L - K)))
-            m.d.comb += e_lsb.eq(Mux(c_dom, uc.exp, ep_k) - (L + K))
             pw = Mux(c_dom, ~p_zero, prod << L)
 
             nan = p_nan | uc.nan | (p_inf & uc.inf & (sp ^ uc.sign))
@@ -248,13 +266,11 @@ class FloatFMA(FloatOpBase):
         self._finish(m, r)
         return m
 
-    def _early(self, m, ua, ub, uc, prod, amt, c_dom, p_zero, ep_k, sp, p_inf, p_nan,
-               inf_x_zero, L, K, top, plo, phi, clo, chi):
+    def _early(self, m, ua, ub, uc, prod, amt, c_dom, p_zero, e_lsb, sp, p_inf, p_nan,
+               inf_x_zero, L, K, top, clo, phi):
         """The product and the alignment with the cut points before ``"prod"`` (``"dist"``,
         ``"pp"``, ``"align_h"``); returns the values of the ``"prod"`` cut."""
         fb = self._in_fmts["b"]
-        e_lsb = Signal(range_shape(min(plo - L, clo - L - K), max(phi - L, chi - L - K)))
-        m.d.comb += e_lsb.eq(Mux(c_dom, uc.exp, ep_k) - (L + K))
         nan = p_nan | uc.nan | (p_inf & uc.inf & (sp ^ uc.sign))
         invalid = (ua.snan | ub.snan | uc.snan | inf_x_zero |
                    (p_inf & uc.inf & (sp ^ uc.sign)))
