@@ -138,7 +138,7 @@ def greater_than(x: ValueLike, c: int) -> Value:
 
 def normalize_left(
         m: Module, value: Value, width: int, *, max_shift: int | None = None,
-        limit: Value | None = None, name: str = "norm",
+        limit: Value | None = None, name: str = "norm", keep: int | None = None,
         between: Callable[[int, Value, list[tuple[int, Value]], Value, Value | None],
                           tuple[Value, list[tuple[int, Value]], Value, Value | None]]
         | None = None) -> tuple[Value, Value]:
@@ -149,6 +149,12 @@ def normalize_left(
     the result is shifted by ``min(leading_zeros, limit)``. A stage shifts by 2**k when the top
     2**k bits are zero and the cap allows it; with a cap the greedy choice is exact because the
     ``tight`` flag tracks whether the amount so far equals the cap's high bits.
+
+    ``keep``: only the top ``keep`` bits of the result matter one by one, the others only
+    through their OR (a rounder's kept bits and guard bits above its sticky bits). After
+    each stage, the bits that the remaining stages cannot bring up into those ``keep`` are
+    ORed into bit 0 and the others cleared, so the later stages shift fewer bits (bit 0
+    stays below the top ``keep`` bits whatever the remaining shift).
 
     ``between(i, cur, amount_bits, tight, limit)``, if given, is called after the ``i``-th
     stage done (``i`` from 1, before every stage but the first) and returns those four values,
@@ -181,6 +187,10 @@ def normalize_left(
         m.d.comb += sig.eq(Mux(do, cur << s, cur)[:width])
         cur = sig
         amount_bits.append((k, do))
+        cut = width - keep - (s - 1) if keep is not None else 0
+        if cut >= 2:
+            # the remaining stages shift by at most s - 1
+            cur = Cat(cur[:cut] != 0, Const(0, cut - 1), cur[cut:])
     amount = Value.cast(0)
     for k, bit in amount_bits:
         amount = amount | (bit.as_unsigned() << k)

@@ -18,6 +18,12 @@ Datapath
    when the output has subnormals (the cap makes subnormal results come out already aligned to
    their quantum). After this the frame's top ``precision`` bits are the kept significand.
    The left shift is sized to ``sig_width`` (the leading zeros the operator can produce).
+   Only the top ``precision + 2`` bits matter one by one after it, so after each stage the
+   bits the remaining stages cannot bring up to them are ORed into bit 0
+   (:func:`~.floatraw.normalize_left`'s ``keep``). Where the frame's top bit lies below
+   ``emin`` the cap is 0 and nothing normalizes; so without cut points before ``"norm"`` the
+   denormalization runs beside the normalization instead of before it (a mux picks one), on
+   the frame's top ``precision + 2`` bits and one jam bit for the rest.
 4. [optional register: the ``"norm"`` cut point]
 5. Round: one incrementer on the kept bits. The encoding is formed HardFloat-style as
    ``((biased_exp - 1) << man_bits) + rounded_significand`` so the rounding carry, the
@@ -348,7 +354,7 @@ class FloatRounder(wiring.Component):
                     sig, e_top, lim = v["sig"], v["e_top"], v["lim"]
                     live_e["under"] = v["under"]
             live_e["e_top"] = e_top
-            frame, shift = normalize_left(m, sig, Wn, max_shift=max_lz, limit=lim,
+            frame, shift = normalize_left(m, sig, Wn, keep=p + 2, max_shift=max_lz, limit=lim,
                                           between=between)
             e_top = live_e["e_top"]
             if denorm:
@@ -357,18 +363,26 @@ class FloatRounder(wiring.Component):
                 e_frame_v = e_top - shift
             e_frame_lo = emin if limited else frame_lo
         elif f.subnormals and can_be_tiny:
+            lim = clamp_distance(m, x, c0, max_lz, "lim")
+            frame, shift = normalize_left(m, sig, Wn, keep=p + 2, max_shift=max_lz, limit=lim)
+            e_frame_v = e_top - shift
             if top_lo < emin:
-                # Below emin even at the top bit: denormalize (right shift, jam the rest).
+                # Below emin even at the top bit (then the cap is 0: no normalization):
+                # denormalize instead, a right shift beside the normalization. Only the top
+                # p + 2 bits of its result matter one by one, and a right shift only moves
+                # bits down, so the bits below them are ORed into bit 0 first.
                 rmax = min(emin - top_lo, p + 1)
                 ramt = clamp_distance(m, x, c0, rmax, "ramt", down=True)
-                sig = sticky_shift_right(m, sig, Wn, ramt, rmax, name="denorm")
-            lim = clamp_distance(m, x, c0, max_lz, "lim")
-            frame, shift = normalize_left(m, sig, Wn, max_shift=max_lz, limit=lim)
-            e_frame_v = (Mux(~greater_than(x, c0 - 1), emin + eb, e_top - shift) if top_lo < emin
-                         else e_top - shift)
+                cut = Wn - (p + 2)
+                low = Cat(sig[:cut] != 0, Const(0, cut - 1)) if cut >= 2 else sig[:cut]
+                den = sticky_shift_right(m, Cat(low, sig[cut:]), Wn, ramt, rmax,
+                                         name="denorm")
+                under = ~greater_than(x, c0 - 1)
+                frame = Mux(under, den, frame)
+                e_frame_v = Mux(under, emin + eb, e_frame_v)
             e_frame_lo = emin                   # the cap stops normalization at emin
         else:
-            frame, shift = normalize_left(m, sig, Wn, max_shift=max_lz)
+            frame, shift = normalize_left(m, sig, Wn, keep=p + 2, max_shift=max_lz)
             e_frame_v = e_top - shift
             e_frame_lo = frame_lo
         e_frame = Signal(range_shape(e_frame_lo + eb, top_hi + eb))   # biased, as e_top
