@@ -178,6 +178,9 @@ def _simulate(p, kind, seed=1, dut=None):
     dict(op="fadd", fmt="bf16", b_fmt="fp32", out_fmt="fp32", rounding="rdn", latency=1),
     dict(op="ffma", fmt="e3m2", rounding="dynamic"),
     dict(op="ffma", fmt="fp16", rounding="rup", latency=3),
+    # registers only after normalization: the denormalization runs beside the normalization
+    dict(op="fmul", fmt="e4m3", rounding="dynamic", cuts=["round"]),
+    dict(op="ffma", fmt="e3m2", rounding="dynamic", cuts=["norm", "round"]),
 ], ids=lambda p: "-".join(str(v) for v in p.values()))
 def test_amaranth_sim_against_golden(p):
     _simulate(p, "random:200")

@@ -373,9 +373,10 @@ class FloatRounder(wiring.Component):
                 # bits down, so the bits below them are ORed into bit 0 first.
                 rmax = min(emin - top_lo, p + 1)
                 ramt = clamp_distance(m, x, c0, rmax, "ramt", down=True)
-                cut = Wn - (p + 2)
-                low = Cat(sig[:cut] != 0, Const(0, cut - 1)) if cut >= 2 else sig[:cut]
-                den = sticky_shift_right(m, Cat(low, sig[cut:]), Wn, ramt, rmax,
+                below = Wn - (p + 2)             # (not `cut`: that is the register helper)
+                jammed = (Cat(sig[:below] != 0, Const(0, below - 1)) if below >= 2
+                          else sig[:below])
+                den = sticky_shift_right(m, Cat(jammed, sig[below:]), Wn, ramt, rmax,
                                          name="denorm")
                 under = ~greater_than(x, c0 - 1)
                 frame = Mux(under, den, frame)
