@@ -12,8 +12,8 @@ from amaranth.lib.wiring import In
 from ..formats import FloatFormat
 from ..timing import Segment
 from .floatop import FloatOpBase
-from .floatraw import (RoundingMode, biased_field, exp_range, range_shape, sticky_shift_right,
-                       unpack)
+from .floatraw import (RoundingMode, biased_field, exp_range, field_offset, range_shape,
+                       sticky_shift_right, unpack)
 
 __all__ = ["FloatAdder"]
 
@@ -120,7 +120,7 @@ class FloatAdder(FloatOpBase):
         P, G = self._geometry()[:2]
         # Operands whose exponents differ from their biased fields by one constant: the
         # datapath works on the fields (1 for a subnormal) and the rounder folds the bias.
-        offs = {f.bias + f.man_bits + P - f.precision for f in (fa, fb)}
+        offs = {field_offset(f) + P - f.precision for f in (fa, fb)}
         self._fields = fa.emin == fb.emin and len(offs) == 1
         if self._fields:
             self._exp_offset = -(offs.pop() + G + 1)

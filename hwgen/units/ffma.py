@@ -10,8 +10,8 @@ from amaranth.hdl import Const, Module, Mux, Signal, signed
 from ..formats import FloatFormat
 from ..timing import Segment
 from .floatop import FMA_CUTS, FloatOpBase
-from .floatraw import (RoundingMode, biased_field, exp_range, greater_than, range_shape,
-                       shift_stages, sticky_shift_right, unpack)
+from .floatraw import (RoundingMode, biased_field, exp_range, field_offset, greater_than,
+                       range_shape, shift_stages, sticky_shift_right, unpack)
 
 __all__ = ["FloatFMA"]
 
@@ -121,9 +121,8 @@ class FloatFMA(FloatOpBase):
         return Pp, L, K, L + K + Pc, (alo + blo, ahi + bhi), (clo, chi)
 
     def _offsets(self):
-        """``(Ka, Kb, Kc)``: what each operand's biased exponent field (1 for a subnormal)
-        exceeds its raw exponent by (``bias + man_bits``)."""
-        return tuple(self._in_fmts[p].bias + self._in_fmts[p].man_bits for p in "abc")
+        """``(Ka, Kb, Kc)``: each operand's :func:`~.floatraw.field_offset`."""
+        return tuple(field_offset(self._in_fmts[p]) for p in "abc")
 
     def _setup(self):
         # The exponent handed to the rounder is the sum of a's and b's biased fields (or the

@@ -20,10 +20,10 @@ from amaranth.lib import data
 
 from ..formats import FRM, ROUNDING_MODES, FloatFormat, parse_format
 
-__all__ = ["raw_layout", "exp_range", "exp_shape", "unpack", "biased_field", "RoundingMode",
-           "check_float_format", "check_rounding", "check_latency", "sticky_shift_right",
-           "range_shape", "normalize_left", "normalize_stages", "shift_stages",
-           "count_leading_zeros", "pipeline_register", "greater_than"]
+__all__ = ["raw_layout", "exp_range", "exp_shape", "unpack", "biased_field", "field_offset",
+           "RoundingMode", "check_float_format", "check_rounding", "check_latency",
+           "sticky_shift_right", "range_shape", "normalize_left", "normalize_stages",
+           "shift_stages", "count_leading_zeros", "pipeline_register", "greater_than"]
 
 
 def range_shape(lo: int, hi: int) -> Shape:
@@ -94,7 +94,7 @@ def unpack(m: Module, fmt: FloatFormat | str, bits: Value, *, normalize: bool = 
         sig = Mux(normal, (1 << mb) | mant, 0) if mb else normal
         zero = ~normal
     # Subnormals share the exponent of the smallest normal number.
-    exp = Mux(normal, field, 1) - (fmt.bias + mb)
+    exp = Mux(normal, field, 1) - field_offset(fmt)
     m.d.comb += [
         raw.sign.eq(sign), raw.nan.eq(nan), raw.snan.eq(snan), raw.inf.eq(inf),
         raw.zero.eq(zero & ~nan & ~inf),
@@ -108,9 +108,15 @@ def unpack(m: Module, fmt: FloatFormat | str, bits: Value, *, normalize: bool = 
     return raw
 
 
+def field_offset(fmt: FloatFormat) -> int:
+    """``bias + man_bits``: what :func:`biased_field` exceeds the raw exponent of
+    :func:`unpack` (its significand's LSB weight) by."""
+    return fmt.bias + fmt.man_bits
+
+
 def biased_field(fmt: FloatFormat, bits: Value) -> Value:
     """The biased exponent field of the encoding ``bits``, 1 for a subnormal or zero: the
-    exponent of :func:`unpack` plus ``bias + man_bits``, without the subtraction."""
+    exponent of :func:`unpack` plus :func:`field_offset`, without the subtraction."""
     field = bits[fmt.man_bits:fmt.man_bits + fmt.exp_bits]
     return Cat(field[0] | (field == 0), field[1:])
 

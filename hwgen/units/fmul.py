@@ -10,7 +10,7 @@ from amaranth.hdl import Module, Mux, Signal
 from ..formats import FloatFormat
 from ..timing import Segment
 from .floatop import FloatOpBase
-from .floatraw import biased_field, count_leading_zeros, exp_range, unpack
+from .floatraw import biased_field, count_leading_zeros, exp_range, field_offset, unpack
 
 __all__ = ["FloatMultiplier"]
 
@@ -117,7 +117,7 @@ class FloatMultiplier(FloatOpBase):
         self._lz_max = (sum(lz) if self._lz_both else max(lz)) if lz else 0
         # The exponent handed to the rounder is the sum of the biased exponent fields (1 for a
         # subnormal): the rounder folds the biases into its constants.
-        self._exp_offset = -sum(f.bias + f.man_bits for f in (fa, fb))
+        self._exp_offset = -sum(field_offset(f) for f in (fa, fb))
 
     def _rounder_params(self):
         fa, fb = self._in_fmts["a"], self._in_fmts["b"]
