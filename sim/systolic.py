@@ -13,7 +13,8 @@ every result row is counted exactly once (as many rows as the tiling expects, no
 Parameters (``sim.params.get_params()``): :func:`unit_params` of the array (``rows``,
 ``cols``, ``pe``, ``dataflow``, ``fifo_depth``, ``mul_latency``, ``add_latency``, ``flow``),
 ``gemms`` (list of ``[M, K, N]``), ``idle``, ``backpressure``, ``seed``, ``specials`` (also run
-GEMMs of raw random encodings: NaN, Inf, subnormals), ``mode`` (``"cli"``: ``m``, ``k``, ``n``
+GEMMs of raw random encodings: NaN, Inf, subnormals: the first GEMM's shape, or the
+``[M, K, N]`` given instead of ``True``), ``mode`` (``"cli"``: ``m``, ``k``, ``n``
 give the one GEMM). Bit-serial PEs get a random ``bits`` field per tile (0..2**bits_width-1: 0 and
 values above W exercise the clamping), dual-precision PEs a random ``low`` flag per tile, the
 same for every ``acts`` transfer of the tile; at least one change between consecutive tiles
@@ -220,8 +221,9 @@ async def random_gemms(dut):
     bad = 0
     gemms = _gemms(p, array)
     cases = [(g, False) for g in gemms]
-    if p.get("specials") and p.get("mode") != "cli":
-        cases += [(gemms[0], True)]
+    specials = p.get("specials")
+    if specials and p.get("mode") != "cli":
+        cases += [(specials if isinstance(specials, list) else gemms[0], True)]
     for (M, K, N), specials in cases:
         A = random_matrix(rng, pe, pe.a_fmt, (M, K), specials=specials)
         B = random_matrix(rng, pe, pe.w_fmt, (K, N), specials=specials, weights=True)

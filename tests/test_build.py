@@ -429,13 +429,13 @@ def test_build_prints_how_to_flash(tmp_path, monkeypatch, capsys):
 
 
 def test_a_design_that_cannot_fit_stops_before_place_and_route(tmp_path):
-    # A result buffer of 8192 × 64 bits needs ~129 of the UP5K's 30 block RAMs: the build
-    # script checks yosys's counts and stops before nextpnr starts.
+    # A result buffer of 2048 × 64 bits needs 32 of the UP5K's 30 block RAMs (the staging
+    # buffer one more): the build script checks yosys's counts and stops before nextpnr.
     from hwgen.flow import DoesNotFit
     with pytest.raises(DoesNotFit, match=r"^Design does not fit up5k: needs \d+ BRAM, the "
                                          r"device has 30$"):
         build("icebreaker", 2, 2, "int8", "ws", tmp_path, progress=False,
-              depths=dict(weights=16384, acts=16384, results=8192))
+              depths=dict(weights=16384, acts=16384, results=2048))
     assert "-m hwgen.flow.resources top.stat.json up5k" in \
         (tmp_path / "build_top.sh").read_text()
     assert (tmp_path / "top.stat.json").is_file() and not (tmp_path / "top.tim").exists()
