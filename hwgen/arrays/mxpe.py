@@ -27,11 +27,11 @@ its last word carries (:func:`hwgen.golden.mx.mx_unpack_words`).
 from amaranth.hdl import Cat, Module, Mux, Signal, signed
 
 from ..formats import parse_format
-from ..golden.mx import E8M0_BIAS, E8M0_NAN, check_mx_element, mx_block_sum_bits
+from ..golden.mx import E8M0_NAN, check_mx_element, mx_block_sum_bits
 from ..pespec import MX_PE_BLOCK, PESpec
-from ..units.floatraw import range_shape
 from ..units.intcommon import onehot_select
-from ..units.mxdot import cut_registers, mx_acc_geometry, mx_accumulate, mx_product
+from ..units.mxdot import (cut_registers, mx_acc_exp_offset, mx_acc_geometry, mx_accumulate,
+                           mx_product, mx_term_exp, mx_term_exp_shape)
 from ..units.rounder import FloatRounder, RounderGeometry
 
 __all__ = ["mx_block_ends", "mx_column", "mx_acc_cuts", "mx_pe_paths"]
@@ -94,7 +94,7 @@ def mx_column(core: Module, pe: PESpec, pes, res, j: int, latency: int = 0) -> S
     ea, eb = check_mx_element(pe.a_fmt.name), check_mx_element(pe.w_fmt.name)
     W, lsb = mx_block_sum_bits(ea.name, eb.name, MX_PE_BLOCK)
     R = len(pes)
-    t_exp_shape = range_shape(lsb - 2 * E8M0_BIAS, lsb + 2 * 255 - 2 * E8M0_BIAS)
+    t_exp_shape = mx_term_exp_shape(W, lsb)
 
     events, totals, exps, flags, lasts, accs = [], [], [], [], [], []
     for i, (v, last, end, a, w) in enumerate(pes):
@@ -111,7 +111,7 @@ def mx_column(core: Module, pe: PESpec, pes, res, j: int, latency: int = 0) -> S
             core.d.sync += [blk.eq(Mux(end, 0, total)), k_flags.eq(Mux(end, 0, now))]
         sa, sb = a[ea.width:ea.width + 8], w[eb.width:eb.width + 8]
         t_exp = Signal(t_exp_shape, name=f"blk_exp{tag}")
-        core.d.comb += t_exp.eq(sa + sb + (lsb - 2 * E8M0_BIAS))
+        core.d.comb += t_exp.eq(mx_term_exp(sa, sb, W, lsb))
         scale_nan = (sa == E8M0_NAN) | (sb == E8M0_NAN)
         event = Signal(name=f"blk_end{tag}")
         core.d.comb += event.eq(v & end)
@@ -152,7 +152,8 @@ def mx_column(core: Module, pe: PESpec, pes, res, j: int, latency: int = 0) -> S
     row, last = v.pop("row"), v.pop("last")
     rcuts = [c for c in cuts if c in RounderGeometry(_FP32, top, exps_range).cut_points]
     unit.submodules.rounder = rnd = FloatRounder(_FP32, sig_width=top, exp_range=exps_range,
-                                                 rounding="rne", cuts=rcuts)
+                                                 rounding="rne", cuts=rcuts,
+                                                 exp_offset=mx_acc_exp_offset(W, lsb))
     for k in range(len(rcuts)):             # the row and last ride beside the rounder's cuts
         r_q, l_q = Signal(R, name=f"rnd_row_q{k}"), Signal(name=f"rnd_last_q{k}")
         unit.d.sync += [r_q.eq(row), l_q.eq(last)]

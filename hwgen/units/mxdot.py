@@ -16,8 +16,8 @@ from amaranth.lib.wiring import In, Out
 from ..elaboratables import refused_quietly
 from ..formats import FloatFormat, parse_format
 from ..golden.mx import E8M0_BIAS, E8M0_NAN, check_mx_element, mx_block_sum_bits
-from .floatraw import (RoundingMode, check_rounding, exp_range, range_shape, sticky_shift_right,
-                       unpack)
+from .floatraw import (RoundingMode, biased_field, check_rounding, exp_range, field_offset,
+                       greater_than, range_shape, sticky_shift_right, unpack)
 from ..timing import (DelayModel, Segment, check_device, check_target_mhz, delay_model,
                       plan_cuts, plan_latency, plan_pipeline)
 from ..timing.fixed import StagePlan
@@ -26,7 +26,8 @@ from .intcommon import adder_tree
 from .rounder import FloatRounder, RounderGeometry
 
 __all__ = ["MxDot", "MxPlan", "MXDOT_LANES", "MXDOT_REFERENCE_DEVICE", "mx_element",
-           "mx_product", "mx_acc_geometry", "mx_align_max", "mx_accumulate"]
+           "mx_product", "mx_acc_geometry", "mx_align_max", "mx_accumulate", "mx_term_exp",
+           "mx_term_exp_shape", "mx_acc_exp_offset"]
 
 #: Lane counts: divisors of the 32-element block, so a block is a whole number of beats.
 MXDOT_LANES = (8, 16, 32)
@@ -131,6 +132,34 @@ def mx_acc_geometry(sum_bits, lsb):
     return Pp, L, K, top, (min(plo - L, clo - L - K), max(phi - L, chi - L - K))
 
 
+def _term_offset(sum_bits, lsb):
+    """What a block term's exponent (:func:`mx_term_exp`) exceeds the exponent of the block
+    sum's LSB by: the alignment's ``K`` plus FP32's :func:`~.floatraw.field_offset`."""
+    return mx_acc_geometry(sum_bits, lsb)[2] + field_offset(_FP32)
+
+
+def mx_term_exp(sa, sb, sum_bits, lsb):
+    """A block term's exponent for :func:`mx_accumulate` from the E8M0 scale codes ``sa``
+    and ``sb``: the exponent of the block sum's LSB, scales included, plus a constant
+    (:func:`mx_term_exp_shape`) that makes its distance to the accumulator one subtraction
+    of the accumulator's biased exponent field. The constant joins the scales' add, before
+    the accumulation loop."""
+    return sa + sb + (lsb - 2 * E8M0_BIAS + _term_offset(sum_bits, lsb))
+
+
+def mx_term_exp_shape(sum_bits, lsb):
+    """The shape of :func:`mx_term_exp`."""
+    off = lsb - 2 * E8M0_BIAS + _term_offset(sum_bits, lsb)
+    return range_shape(off, off + 2 * 255)
+
+
+def mx_acc_exp_offset(sum_bits, lsb):
+    """The rounder's ``exp_offset`` after :func:`mx_accumulate`: it hands over the term's
+    exponent (:func:`mx_term_exp`) or the accumulator's biased field as they are."""
+    Pp, L, K, top, _ = mx_acc_geometry(sum_bits, lsb)
+    return -(field_offset(_FP32) + L + K)
+
+
 def mx_align_max(sum_bits, lsb):
     """The alignment shift's largest distance in :func:`mx_accumulate`."""
     Pp, L, K, top, _ = mx_acc_geometry(sum_bits, lsb)
@@ -167,44 +196,53 @@ def mx_accumulate(m, sum_bits, lsb, rounding, t, acc, side, loop_cut):
     """``acc + 2**t_exp * t_sum`` exactly, for the shared rounder: what :class:`MxDot` and the
     ``mx:`` array PEs do once per block (logic in ``m.d.comb``).
 
-    ``t``: dict of the block's ``sum`` (signed ``sum_bits``), ``exp`` (of the sum's LSB,
-    scales included), and its ``nan``/``pinf``/``ninf``/``inv`` flags; ``acc``: the FP32
+    ``t``: dict of the block's ``sum`` (signed ``sum_bits``), ``exp`` (:func:`mx_term_exp`:
+    of the sum's LSB, scales included, plus a constant), and its ``nan``/``pinf``/``ninf``/
+    ``inv`` flags; ``acc``: the FP32
     accumulator; ``side``: values that ride along through the cuts (the caller's; ``rm``
     among them for dynamic rounding, else None); ``loop_cut(name, vals)``: registers a dict
     of values at the cut point ``name`` or returns it as is. Returns ``(raw, side)``:
     the rounder's inputs ``[sign, exp, sig, nan, inf, invalid]`` (``exp_range`` and width
-    from :func:`mx_acc_geometry`) and the riding values after the cuts.
+    from :func:`mx_acc_geometry`, ``exp_offset`` :func:`mx_acc_exp_offset`) and the riding
+    values after the cuts.
 
     The FMA layout of :class:`~hwgen.units.ffma.FloatFMA`: the block sum's magnitude (Pp bits)
     at a fixed place, L bits above the window's jam bit; the accumulator (24 bits) shifted
     right from K places above it, what falls off jammed into bit 0; when the accumulator lies
     more than K places above (or the block sum is zero) it stays leftmost and a nonzero block
-    sum becomes the jam bit."""
+    sum becomes the jam bit.
+
+    The exponents are compared as the term's (:func:`mx_term_exp`, its constant added
+    before the loop) less the accumulator's biased field, one subtraction; the rounder takes
+    either as it is (its ``exp_offset`` folds the constants)."""
     uc = unpack(m, _FP32, acc, name="uacc")
     Pp, L, K, top, (e_lo, e_hi) = mx_acc_geometry(sum_bits, lsb)
+    off = mx_acc_exp_offset(sum_bits, lsb)
     plo, phi = lsb - 2 * E8M0_BIAS, lsb + 2 * 255 - 2 * E8M0_BIAS
     clo, chi = exp_range(_FP32)
-    t_sum, t_exp = t["sum"], t["exp"]
+    t_sum, ek = t["sum"], t["exp"]
     sp = t_sum < 0
     pmag = Signal(Pp, name="t_mag")
     m.d.comb += pmag.eq(Mux(sp, -t_sum, t_sum))
     p_zero = t_sum == 0
-    ep_k = Signal(range_shape(plo + K, phi + K))
-    m.d.comb += ep_k.eq(t_exp + K)
+    cf = Signal(8, name="acc_field")           # the biased field, 1 for a subnormal
+    m.d.comb += cf.eq(biased_field(_FP32, acc))
+    # dist = K - (accumulator exponent - block exponent), as in FloatFMA
     dist = Signal(range_shape(K - (chi - plo), K - (clo - phi)))
-    m.d.comb += dist.eq(ep_k - uc.exp)
-    above = dist < 0
+    m.d.comb += dist.eq(ek - cf)
+    above = dist[-1] if dist.shape().signed else Const(0, 1)
     c_dom = Signal()
     m.d.comb += c_dom.eq(p_zero | (~uc.zero & above))
     amax = top - 1
     dist_hi = K - (clo - phi)
     amt = Signal(range(max(min(amax, max(dist_hi, 0)), 0) + 1))
     if dist_hi > 0:
-        m.d.comb += amt.eq(Mux(c_dom | above, 0, Mux(dist >= amax, amax, dist)))
+        m.d.comb += amt.eq(Mux(c_dom | above, 0, Mux(greater_than(dist, amax - 1), amax,
+                                                     dist[:len(amt)])))
 
     # What the add and the rounder need besides the aligned accumulator; it rides through
     # the loop's registers before the add ("dist", "align<k>", "aligned").
-    side = dict(c_dom=c_dom, c_exp=uc.exp, ep_k=ep_k, p_zero=p_zero, pmag=pmag, sp=sp,
+    side = dict(c_dom=c_dom, c_exp=cf, ep_k=ek, p_zero=p_zero, pmag=pmag, sp=sp,
                 c_sign=uc.sign, c_inf=uc.inf, c_nan=uc.nan, t_nan=t["nan"], t_pinf=t["pinf"],
                 t_ninf=t["ninf"], t_inv=t["inv"], **side)
 
@@ -228,8 +266,8 @@ def mx_accumulate(m, sum_bits, lsb, rounding, t, acc, side, loop_cut):
     t_nan, t_pinf, t_ninf, t_inv = (side[k] for k in ("t_nan", "t_pinf", "t_ninf",
                                                       "t_inv"))
     rmode = RoundingMode(rounding, side["rm"])
-    e_lsb = Signal(range_shape(e_lo, e_hi))
-    m.d.comb += e_lsb.eq(Mux(c_dom, side["c_exp"], ep_k) - (L + K))
+    e_lsb = Signal(range_shape(e_lo - off, e_hi - off))
+    m.d.comb += e_lsb.eq(Mux(c_dom, side["c_exp"], ep_k))
     pw = Mux(c_dom, ~p_zero, pmag << L)
     eff_sub = sp ^ side["c_sign"]
     z, neg, mag = aligned_add(m, cw, pw, eff_sub, top)     # as in FloatFMA
@@ -711,8 +749,7 @@ class MxDot(wiring.Component):
         # -- stage 2: the block's exact sum, completed on its final beat --------------------
         t_sum = Signal(signed(W), name="t_sum")
         t_nan, t_pinf, t_ninf, t_inv = Signal(), Signal(), Signal(), Signal()
-        t_exp = Signal(range_shape(lsb - 2 * E8M0_BIAS, lsb + 2 * 255 - 2 * E8M0_BIAS),
-                       name="t_exp")
+        t_exp = Signal(mx_term_exp_shape(W, lsb), name="t_exp")
         t_last = Signal()
         t_valid = Signal()
         t_rm = Signal(3) if dynamic else None
@@ -743,7 +780,7 @@ class MxDot(wiring.Component):
                     t_sum.eq(total), t_nan.eq(c_nan | scale_nan), t_pinf.eq(c_pinf),
                     t_ninf.eq(c_ninf), t_inv.eq(c_inv), t_last.eq(p_last),
                     # The scales are an exponent add onto the sum's LSB exponent.
-                    t_exp.eq(p_a_scale + p_b_scale + (lsb - 2 * E8M0_BIAS)),
+                    t_exp.eq(mx_term_exp(p_a_scale, p_b_scale, W, lsb)),
                 ]
                 if dynamic:
                     m.d.sync += t_rm.eq(p_rm)
@@ -779,7 +816,7 @@ class MxDot(wiring.Component):
 
         rcuts = [c for c in self._acc_cuts if c in self._rounder_geometry().cut_points]
         r = FloatRounder(_FP32, sig_width=top, exp_range=(e_lo, e_hi), rounding=self._rounding,
-                         cuts=rcuts)
+                         cuts=rcuts, exp_offset=mx_acc_exp_offset(W, lsb))
         if rcuts:
             m.submodules.rounder = EnableInserter(en)(r)
             for k in range(len(rcuts)):       # valid and last ride beside the rounder's cuts
