@@ -94,7 +94,7 @@ def unpack(m: Module, fmt: FloatFormat | str, bits: Value, *, normalize: bool = 
         sig = Mux(normal, (1 << mb) | mant, 0) if mb else normal
         zero = ~normal
     # Subnormals share the exponent of the smallest normal number.
-    exp = Mux(normal, field, 1) - field_offset(fmt)
+    exp = biased_field(fmt, bits) - field_offset(fmt)
     m.d.comb += [
         raw.sign.eq(sign), raw.nan.eq(nan), raw.snan.eq(snan), raw.inf.eq(inf),
         raw.zero.eq(zero & ~nan & ~inf),
