@@ -27,7 +27,9 @@ from ..arrayspec import SUPPORTED_KINDS, check_array_pe, check_pe_latency
 from ..pespec import PE_GRAMMAR, PESpec, parse_pe
 from ..units.carry import signed_add
 from ..units.dsp import DSP_WIDTH, registered_product
-from ..units.floatraw import exp_range, pipeline_register, unpack
+from ..units.floatraw import (biased_field, exp_range, field_offset, greater_than,
+                              pipeline_register, range_shape, unpack)
+from ..units.rounder import clamp_distance
 
 if TYPE_CHECKING:
     from ..formats import FloatFormat, IntFormat
@@ -345,28 +347,23 @@ class PEDatapath(wiring.Component):
         (alo, ahi), (wlo, whi) = exp_range(pe.a_fmt), exp_range(pe.w_fmt)
         pw = pe.a_fmt.precision + pe.w_fmt.precision   # product bits
         special = ua.nan | ua.inf | uw.nan | uw.inf
-        # position of the product's LSB in the window: pos = ea + eb - lsb; the frame
+        # position of the product's LSB in the window: pos = ea + eb - lsb = q - off, q the
+        # sum of the biased exponent fields (compared with constants: LUT trees, and only
+        # the shift amount's low bits formed); the frame
         # (prod << clamp(pos + pw, 0, width + pw)) >> pw is floor(prod * 2**pos) while
         # pos <= width, and 0 when pos < -pw (every bit below the LSB)
-        pos_lo, pos_hi = alo + wlo - lsb, ahi + whi - lsb
-        pos = Signal(range(min(pos_lo, 0), max(pos_hi, 0) + 1), name="pos")
-        m.d.comb += pos.eq(ua.exp + uw.exp - lsb)
-        vals = dict(self._exact_flags(ua, uw), pos=pos,
-                    prod=Mux(special, 0, ua.sig * uw.sig))
+        off = lsb + field_offset(pe.a_fmt) + field_offset(pe.w_fmt)
+        q = Signal(range_shape(alo + wlo + off - lsb, ahi + whi + off - lsb), name="q")
+        m.d.comb += q.eq(biased_field(pe.a_fmt, self.a) + biased_field(pe.w_fmt, self.w))
+        vals = dict(self._exact_flags(ua, uw), q=q, prod=Mux(special, 0, ua.sig * uw.sig))
         if l_mul >= 2:
             vals = _stage(m, "align", vals)
-        pos, prod = vals.pop("pos"), vals.pop("prod")
+        q, prod = vals.pop("q"), vals.pop("prod")
         top = width + pw
-        amount = Signal(range(top + 1), name="amount")
-        with m.If(pos + pw < 0):
-            m.d.comb += amount.eq(0)
-        with m.Elif(pos + pw > top):
-            m.d.comb += amount.eq(top)
-        with m.Else():
-            m.d.comb += amount.eq(pos + pw)
+        amount = clamp_distance(m, q, off - pw, top, "amount")
         frame = Signal(top + pw, name="frame")
         m.d.comb += frame.eq(prod << amount)
-        over = (frame[top:] != 0) | ((pos > width) & (prod != 0))
+        over = (frame[top:] != 0) | (greater_than(q, width + off) & (prod != 0))
         mag = Mux(over, (1 << width) - 1, frame[pw:top])
         if l_mul >= 1:
             vals = _stage(m, "product", dict(vals, mag=mag))
@@ -376,7 +373,8 @@ class PEDatapath(wiring.Component):
         m.d.comb += total.eq(signed_add(m, self.acc_in.fixed, mag, vals["sign"], width + 2,
                                         platform))
         lo, hi = -(1 << width), (1 << width) - 1
-        self._fixed_out(m, Mux(total > hi, hi, Mux(total < lo, lo, total)), vals)
+        self._fixed_out(m, Mux(greater_than(total, hi), hi,
+                               Mux(~greater_than(total, lo - 1), lo, total)), vals)
 
     def _exact(self, m, platform):
         pe = self._pe
