@@ -221,9 +221,9 @@ async def random_gemms(dut):
     bad = 0
     gemms = _gemms(p, array)
     cases = [(g, False) for g in gemms]
-    specials = p.get("specials")
-    if specials and p.get("mode") != "cli":
-        cases += [(specials if isinstance(specials, list) else gemms[0], True)]
+    raw = p.get("specials")            # True: the first GEMM's shape, or [M, K, N]
+    if raw and p.get("mode") != "cli":
+        cases += [(raw if isinstance(raw, list) else gemms[0], True)]
     for (M, K, N), specials in cases:
         A = random_matrix(rng, pe, pe.a_fmt, (M, K), specials=specials)
         B = random_matrix(rng, pe, pe.w_fmt, (K, N), specials=specials, weights=True)

@@ -132,10 +132,11 @@ def mx_acc_geometry(sum_bits, lsb):
     return Pp, L, K, top, (min(plo - L, clo - L - K), max(phi - L, chi - L - K))
 
 
-def _term_offset(sum_bits, lsb):
-    """What a block term's exponent (:func:`mx_term_exp`) exceeds the exponent of the block
-    sum's LSB by: the alignment's ``K`` plus FP32's :func:`~.floatraw.field_offset`."""
-    return mx_acc_geometry(sum_bits, lsb)[2] + field_offset(_FP32)
+def _term_const(sum_bits, lsb):
+    """The constant of :func:`mx_term_exp` (what it adds to the two scale codes): the
+    exponent of the block sum's LSB less the scales' biases, plus the alignment's ``K`` and
+    FP32's :func:`~.floatraw.field_offset`."""
+    return lsb - 2 * E8M0_BIAS + mx_acc_geometry(sum_bits, lsb)[2] + field_offset(_FP32)
 
 
 def mx_term_exp(sa, sb, sum_bits, lsb):
@@ -144,13 +145,13 @@ def mx_term_exp(sa, sb, sum_bits, lsb):
     (:func:`mx_term_exp_shape`) that makes its distance to the accumulator one subtraction
     of the accumulator's biased exponent field. The constant joins the scales' add, before
     the accumulation loop."""
-    return sa + sb + (lsb - 2 * E8M0_BIAS + _term_offset(sum_bits, lsb))
+    return sa + sb + _term_const(sum_bits, lsb)
 
 
 def mx_term_exp_shape(sum_bits, lsb):
     """The shape of :func:`mx_term_exp`."""
-    off = lsb - 2 * E8M0_BIAS + _term_offset(sum_bits, lsb)
-    return range_shape(off, off + 2 * 255)
+    c = _term_const(sum_bits, lsb)
+    return range_shape(c, c + 2 * 255)
 
 
 def mx_acc_exp_offset(sum_bits, lsb):
@@ -242,7 +243,7 @@ def mx_accumulate(m, sum_bits, lsb, rounding, t, acc, side, loop_cut):
 
     # What the add and the rounder need besides the aligned accumulator; it rides through
     # the loop's registers before the add ("dist", "align<k>", "aligned").
-    side = dict(c_dom=c_dom, c_exp=cf, ep_k=ek, p_zero=p_zero, pmag=pmag, sp=sp,
+    side = dict(c_dom=c_dom, c_field=cf, t_exp=ek, p_zero=p_zero, pmag=pmag, sp=sp,
                 c_sign=uc.sign, c_inf=uc.inf, c_nan=uc.nan, t_nan=t["nan"], t_pinf=t["pinf"],
                 t_ninf=t["ninf"], t_inv=t["inv"], **side)
 
@@ -261,13 +262,13 @@ def mx_accumulate(m, sum_bits, lsb, rounding, t, acc, side, loop_cut):
     v = loop_cut("aligned", dict(side, cw=cw))
     cw = v.pop("cw")
     side = v
-    c_dom, ep_k, p_zero, pmag, sp = (side[k] for k in ("c_dom", "ep_k", "p_zero", "pmag",
-                                                       "sp"))
+    c_dom, ek, p_zero, pmag, sp = (side[k] for k in ("c_dom", "t_exp", "p_zero", "pmag",
+                                                     "sp"))
     t_nan, t_pinf, t_ninf, t_inv = (side[k] for k in ("t_nan", "t_pinf", "t_ninf",
                                                       "t_inv"))
     rmode = RoundingMode(rounding, side["rm"])
     e_lsb = Signal(range_shape(e_lo - off, e_hi - off))
-    m.d.comb += e_lsb.eq(Mux(c_dom, side["c_exp"], ep_k))
+    m.d.comb += e_lsb.eq(Mux(c_dom, side["c_field"], ek))
     pw = Mux(c_dom, ~p_zero, pmag << L)
     eff_sub = sp ^ side["c_sign"]
     z, neg, mag = aligned_add(m, cw, pw, eff_sub, top)     # as in FloatFMA
