@@ -26,9 +26,11 @@ def _all_cuts(fmt, **kw):
 
 
 def test_ffma_narrow():
-    """Every e2m1 triple in all five modes; e4m3 and e5m2: directed triples (all
-    combinations, all modes) plus 100,000 random triples each."""
-    entries = [dict(comp=_unit("e2m1", rounding="dynamic"), sets=["exhaustive"])]
+    """Every e2m1 and e3m2 triple in all five modes (e3m2: the addend's place ``K`` two bits
+    lower, ``Pp``, fails it); e4m3 and e5m2: directed triples (all combinations, all modes) plus
+    100,000 random triples each."""
+    entries = [dict(comp=_unit("e2m1", rounding="dynamic"), sets=["exhaustive"]),
+               dict(comp=_unit("e3m2", rounding="dynamic"), sets=["exhaustive"], lanes=8)]
     entries += [dict(comp=_unit(f, rounding="dynamic"), sets=["directed", "random:100000"],
                      lanes=2) for f in ("e4m3", "e5m2")]
     assert_passed(run_group("tb_ffma_narrow", MODULE, entries, seed=7))

@@ -37,10 +37,13 @@ class FloatFMA(FloatOpBase):
     Datapath (the classic fixed-product, shifted-addend layout): the exact product (``Pp =
     pa + pb`` bits, subnormals unnormalized) sits at a fixed place in a window, ``L = max(out
     precision + 3, c precision + 2)`` bits above the window's jam bit. The addend is shifted
-    right from its leftmost place, ``K = Pp + out precision + 2`` bits above the product, by
-    ``K - (exp_c - exp_product)``; what falls off the bottom is jammed into bit 0. When the
-    addend lies more than ``K`` places above the product (or the product is zero) the addend
-    sits at its leftmost place and a nonzero product becomes the jam bit. The sum's magnitude
+    right from its leftmost place, ``K`` bits above the product, by ``K - (exp_c -
+    exp_product)``; what falls off the bottom is jammed into bit 0. When the addend lies more
+    than ``K`` places above the product (or the product is zero) the addend sits at its
+    leftmost place and a nonzero product becomes the jam bit: ``K = Pp + 2`` when ``c`` is in
+    the output's format (the product then lies below the result's guard bit; ``Pp + 1``
+    would do, ``Pp`` fails the exhaustive e3m2 check), else ``K = Pp + out precision + 2``
+    (a subnormal addend's leading one may lie far below its place). The sum's magnitude
     (``c - p`` from a second subtractor when ``p - c`` is negative) goes to the shared
     rounder, which normalizes it (cancellation included).
 
@@ -116,8 +119,15 @@ class FloatFMA(FloatOpBase):
         fo = self._out_fmt
         Pp, Pc, po = fa.precision + fb.precision, fc.precision, fo.precision
         L = max(po + 3, Pc + 2)
-        K = Pp + po + 2
         (alo, ahi), (blo, bhi), (clo, chi) = exp_range(fa), exp_range(fb), exp_range(fc)
+        if (Pc, (clo, chi), fc.subnormals) == (po, exp_range(fo), fo.subnormals):
+            # The addend in the output's own format: placed more than Pp + 1 bits above the
+            # product, its least significant bit is at or above the result's (c normal: the
+            # sum's leading one lies at most one place below c's; c subnormal: c's last
+            # bit is the format's, so the result's), and the product is below the guard bit.
+            K = Pp + 2
+        else:
+            K = Pp + po + 2
         return Pp, L, K, L + K + Pc, (alo + blo, ahi + bhi), (clo, chi)
 
     def _offsets(self):
@@ -173,14 +183,11 @@ class FloatFMA(FloatOpBase):
     def elaborate(self, platform):
         m = Module()
         fa, fb, fc = self._in_fmts["a"], self._in_fmts["b"], self._in_fmts["c"]
-        fo = self._out_fmt
         ua = unpack(m, fa, self.a, name="ua")
         ub = unpack(m, fb, self.b, name="ub")
         uc = unpack(m, fc, self.c, name="uc")
-        Pp, Pc, po = fa.precision + fb.precision, fc.precision, fo.precision
-        L = max(po + 3, Pc + 2)
-        K = Pp + po + 2
-        top = L + K + Pc                       # window bits (jam bit included)
+        Pp, L, K, top, _, _ = self._geometry()   # top: window bits (jam bit included)
+        Pc = fc.precision
         early = bool({"dist", "pp", "align_h"} & set(self.cuts))
 
         (alo, ahi), (blo, bhi), (clo, chi) = exp_range(fa), exp_range(fb), exp_range(fc)
