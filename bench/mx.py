@@ -69,7 +69,8 @@ ARRAY_SHAPES = {
 }
 #: Larger candidates whose place and route would not finish in this bench's time: each tool
 #: stopped after ESTIMATE_TIMEOUT_MIN, so they give yosys's counts only (whether they fit).
-ARRAY_ESTIMATES = {"up5k": {}, "ecp5-85f": {"e4m3": [(32, 4)], "e2m1": [(32, 8), (32, 11)]}}
+#: None now: the ECP5 85F's multi-column shapes are bench/mx_largest.py's, an hour per tool.
+ARRAY_ESTIMATES: dict = {"up5k": {}, "ecp5-85f": {}}
 ESTIMATE_TIMEOUT_MIN = 4.0
 #: Further MX rows per device, (PE, rows, cols, add latency): the unpipelined square arrays
 #: measured when the MX PEs were added.
@@ -309,11 +310,12 @@ def array_section(array_rows, devices):
            "So `MACs/clk` = R × C and `peak GMAC/s` = R × C × Fmax (the array's steady rate, "
            "fill and drain excluded). Same out-of-context flow and seed as above, but "
            + "; ".join(f"nextpnr's {r} on {d}" for d, r in ARRAY_ROUTER.items())
-           + f" (see `ARRAY_ROUTER`); each tool is stopped after {ARRAY_TIMEOUT_MIN:g} min, "
-           f"and after {ESTIMATE_TIMEOUT_MIN:g} min for the largest candidates (placing and "
-           "routing 60k+ LUT4 takes far longer on this machine), so those are yosys estimates: "
-           "a run stopped in place and route shows yosys's counts only (no Fmax, no MAC "
-           "rate).", "",
+           + f" (see `ARRAY_ROUTER`); each tool is stopped after {ARRAY_TIMEOUT_MIN:g} min"
+           + (f", and after {ESTIMATE_TIMEOUT_MIN:g} min for the largest candidates (placing "
+              "and routing 60k+ LUT4 takes far longer on this machine)"
+              if any(ARRAY_ESTIMATES.values()) else "")
+           + ": a run stopped in place and route shows yosys's counts only (a yosys estimate: "
+           "no Fmax, no MAC rate).", "",
            "**Add latency.** The first rows of each device are the probe: one small array at "
            "add latency " + ", ".join(map(str, PROBE_LATENCIES)) + "; every other MX row "
            "uses " + ", ".join(f"{ADD_LATENCY[d]} on {d}" for d in devices) + "."]
@@ -332,25 +334,31 @@ def array_section(array_rows, devices):
                                    r["rows"], r["add_lat"]))
         if rs:
             out += [f"### {dev}", "", table(rs, *ARRAY_COLS), ""]
+    largest = largest_arrays(array_rows, devices)
+    any_est = any(est for *_, est in largest)
     out += ["### Largest MX array per device", "",
             "The MX array of the most PEs (rows ≤ 32, tall shapes first: the column's "
             "accumulation unit is the large part) among the shapes above whose yosys counts fit "
-            "the device, placed and routed with seed 1; where a larger one fits by yosys's "
-            "counts but its place and route did not finish within the limit, it is given "
-            "beside it as a yosys estimate (no Fmax, so no MAC rate). The multi-column shapes "
-            "of the ECP5 85F, placed and routed with an hour per tool: "
-            "[mx_largest.md](mx_largest.md) (`bench/mx_largest.py`).", ""]
+            "the device, placed and routed with seed 1"
+            + ("; where a larger one fits by yosys's counts but its place and route did not "
+               "finish within the limit, it is given beside it as a yosys estimate (no Fmax, "
+               "so no MAC rate)" if any_est else "")
+            + ". The multi-column shapes of the ECP5 85F (larger: up to 32×4), placed and "
+            "routed with an hour per tool: [mx_largest.md](mx_largest.md) "
+            "(`bench/mx_largest.py`; its date and tools are on that page).", ""]
     big = []
-    for dev, e, routed, est in largest_arrays(array_rows, devices):
+    for dev, e, routed, est in largest:
         big.append(dict(device=dev, elem=f"mx:{e}",
                         routed=routed["name"] if routed else "none",
                         area=routed and routed["area"], fmax=routed and routed["fmax"],
                         gmacs=routed and routed["gmacs"], per_klut=routed and routed["per_klut"],
                         est=f"{est['name']}: {est['area']} LUT4 slots (yosys estimate only)"
                         if est else ""))
-    out += [table(big, ["device", "elem", "routed", "area", "fmax", "gmacs", "per_klut", "est"],
-                  ["device", "element", "largest placed and routed", "LUT4 slots", "Fmax MHz",
-                   "peak GMAC/s", "MMAC/s per kLUT", "larger, not routed in time"]), ""]
+    keys = ["device", "elem", "routed", "area", "fmax", "gmacs", "per_klut", "est"]
+    heads = ["device", "element", "largest placed and routed", "LUT4 slots", "Fmax MHz",
+             "peak GMAC/s", "MMAC/s per kLUT", "larger, not routed in time"]
+    n = len(keys) if any_est else len(keys) - 1
+    out += [table(big, keys[:n], heads[:n]), ""]
     return out
 
 
@@ -542,11 +550,11 @@ def array_reading(array_rows, rows, devices):
                   "each): the arrays marked \"does not fit\" passed yosys's LUT4 count but "
                   "nextpnr ran out of cells, the pipeline's and PEs' flip-flops needing cells "
                   "of their own (2×2 mx:e2m1 fits unpipelined, not at add latency 6). On the "
-                  "ECP5 85F the largest MX arrays are yosys "
-                  "estimates only (their place and route, 60k+ LUT4, did not fit this bench's "
-                  "time); the largest routed is one 32-row column. Shapes with rows that are "
-                  "not powers of two (e.g. 28×5 e4m3) were not tried. All figures: one "
-                  "placement seed, out of context.", ""]
+                  "ECP5 85F this bench routes single 32-row columns only; the multi-column "
+                  "arrays, the largest MX arrays measured on that chip, take up to an hour per "
+                  "tool and are in [mx_largest.md](mx_largest.md) (`bench/mx_largest.py`). "
+                  "Shapes with rows that are not powers of two (e.g. 28×5 e4m3) were not tried. "
+                  "All figures: one placement seed, out of context.", ""]
 
 
 def main(argv=None):

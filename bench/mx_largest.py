@@ -1,7 +1,7 @@
 """The largest MX arrays on the ECP5 85F, placed and routed (issue 19) → ``docs/mx_largest.md``.
 
-``bench/mx.py`` stops each tool after a few minutes, so on the ECP5 85F its largest routed MX
-array is one 32-row column and the bigger shapes are yosys estimates. Here the multi-column
+``bench/mx.py`` stops each tool after a few minutes and routes one 32-row column at most on
+the ECP5 85F. Here the multi-column
 shapes of :data:`SHAPES` (``SystolicArray(R, C, "mx:E", "os", add_latency=6)``, the same
 out-of-context flow, seed and router as ``bench/mx.py``'s array rows) get
 :data:`TIMEOUT_MIN` minutes per tool; the largest one routed is each element format's
