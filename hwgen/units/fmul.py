@@ -124,7 +124,7 @@ class FloatMultiplier(FloatOpBase):
         lz = [reach[n] for n in self._lz_ports]
         #: The operands are shifted by their counts' high bits before the product (the
         #: product by the low bits after it) where a count reaches 8: measured on the HX8K,
-        #: fp16 fmul 630 -> 606 LUT4+carry; bf16 (counts up to 7) grows, so it is left alone.
+        #: fp16 fmul 630 -> 614 LUT4+carry; bf16 (counts up to 7) grows, so it is left alone.
         self._coarse = not self._lz_both and max(lz, default=0) >= 8
         fine = (1 << _COARSE) - 1
         #: The most leading zeros counted (the product's total left shift, both operands').
