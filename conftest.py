@@ -31,6 +31,7 @@ SLOW_FILES = [
     "tests/test_build.py",
     "tests/test_sweep.py",
     "rtl_tests/test_ffma.py",
+    "rtl_tests/test_mxdot_plain.py",
     "rtl_tests/test_fadd.py",
     "rtl_tests/test_systolic.py",
     "rtl_tests/test_fmul.py",
