@@ -67,11 +67,6 @@ ARRAY_SHAPES = {
              "e2m1": [(2, 1), (4, 1), (2, 2), (8, 1), (12, 1), (16, 1)]},
     "ecp5-85f": {"e4m3": [(4, 1), (32, 1)], "e2m1": [(4, 1), (32, 1)]},
 }
-#: Larger candidates whose place and route would not finish in this bench's time: each tool
-#: stopped after ESTIMATE_TIMEOUT_MIN, so they give yosys's counts only (whether they fit).
-#: None now: the ECP5 85F's multi-column shapes are bench/mx_largest.py's, an hour per tool.
-ARRAY_ESTIMATES: dict = {"up5k": {}, "ecp5-85f": {}}
-ESTIMATE_TIMEOUT_MIN = 4.0
 #: Further MX rows per device, (PE, rows, cols, add latency): the unpipelined square arrays
 #: measured when the MX PEs were added.
 ARRAY_EXTRA = {"up5k": [("mx:e2m1", 2, 2, 0)], "ecp5-85f": []}
@@ -129,21 +124,17 @@ def pipelined_configs(device, pipelined=PIPELINED):
     return out
 
 
-def array_configs(device, elements=ARRAY_ELEMENTS, estimates=False):
+def array_configs(device, elements=ARRAY_ELEMENTS):
     """``[(label, builder, MACs per clock, row fields)]`` of the array rows on ``device``:
     the add-latency probe, every shape of ``ARRAY_SHAPES`` at ``ADD_LATENCY``, then the
-    rows of ``ARRAY_EXTRA`` and the same-size arrays of other PEs (``ARRAY_COMPARE``);
-    ``estimates``: only the shapes of ``ARRAY_ESTIMATES``."""
+    rows of ``ARRAY_EXTRA`` and the same-size arrays of other PEs (``ARRAY_COMPARE``). The
+    ECP5 85F's multi-column shapes are ``bench/mx_largest.py``'s (an hour per tool)."""
     from hwgen.arrays.systolic import SystolicArray
     elem, r0, c0 = LATENCY_PROBE[device]
-    if estimates:
-        points = [(f"mx:{e}", r, c, ADD_LATENCY[device]) for e in elements
-                  for r, c in ARRAY_ESTIMATES[device].get(e, ())]
-    else:
-        points = [(f"mx:{elem}", r0, c0, lat) for lat in PROBE_LATENCIES]
-        points += [(f"mx:{e}", r, c, ADD_LATENCY[device]) for e in elements
-                   for r, c in ARRAY_SHAPES[device][e]]
-        points += ARRAY_EXTRA[device] + [(pe, r, c, 0) for pe, r, c in ARRAY_COMPARE[device]]
+    points = [(f"mx:{elem}", r0, c0, lat) for lat in PROBE_LATENCIES]
+    points += [(f"mx:{e}", r, c, ADD_LATENCY[device]) for e in elements
+               for r, c in ARRAY_SHAPES[device][e]]
+    points += ARRAY_EXTRA[device] + [(pe, r, c, 0) for pe, r, c in ARRAY_COMPARE[device]]
     out = []   # smallest first: the sweep runs in this order
     for pe, r, c, lat in sorted(dict.fromkeys(points), key=lambda p: p[1] * p[2]):
         out.append((f"{r}×{c} {pe}", (lambda pe=pe, r=r, c=c, lat=lat:
@@ -311,10 +302,7 @@ def array_section(array_rows, devices):
            "fill and drain excluded). Same out-of-context flow and seed as above, but "
            + "; ".join(f"nextpnr's {r} on {d}" for d, r in ARRAY_ROUTER.items())
            + f" (see `ARRAY_ROUTER`); each tool is stopped after {ARRAY_TIMEOUT_MIN:g} min"
-           + (f", and after {ESTIMATE_TIMEOUT_MIN:g} min for the largest candidates (placing "
-              "and routing 60k+ LUT4 takes far longer on this machine)"
-              if any(ARRAY_ESTIMATES.values()) else "")
-           + ": a run stopped in place and route shows yosys's counts only (a yosys estimate: "
+           ": a run stopped in place and route shows yosys's counts only (a yosys estimate: "
            "no Fmax, no MAC rate).", "",
            "**Add latency.** The first rows of each device are the probe: one small array at "
            "add latency " + ", ".join(map(str, PROBE_LATENCIES)) + "; every other MX row "
@@ -579,8 +567,6 @@ def main(argv=None):
         return 0
     array_rows = measure_all(array_configs, devices, **kw, timeout_min=ARRAY_TIMEOUT_MIN,
                              routers=ARRAY_ROUTER)
-    array_rows += measure_all(lambda dev: array_configs(dev, estimates=True), devices, **kw,
-                              timeout_min=ESTIMATE_TIMEOUT_MIN, routers=ARRAY_ROUTER)
     if args.arrays_only:
         for dev in devices:
             print(f"## {dev}\n")
