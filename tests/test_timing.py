@@ -75,6 +75,43 @@ def test_interpolation():
     assert _model(compose=0.5).stage_ns(3.0) == pytest.approx(3.5)
 
 
+def test_each_operator_plans_with_its_own_compose_factor():
+    m = _model(compose=0.9)
+    m.compose_units = {"fmul": 0.5}
+    assert m.for_unit("fmul").stage_ns(3.0) == pytest.approx(3.5)
+    assert m.for_unit("fmul").compose == 0.5 and m.compose == 0.9      # a copy
+    assert m.for_unit("fadd") is m                  # no factor of its own: the device's
+    # the packaged table: a float operator's estimates use its factor, an array PE's the
+    # device's (the PEs are not among the fitted designs)
+    from hwgen.arrays.pipeline import rounded_pe_estimate
+    for dev in DEVICE_NAMES:
+        base = delay_model(dev)
+        assert set(base.compose_units) == {"fmul", "fadd", "ffma"}
+        for cls, op in ((FloatMultiplier, "fmul"), (FloatAdder, "fadd"), (FloatFMA, "ffma")):
+            u = _silent(cls("bf16", latency=1))
+            logic = [sum(s.delay for s in g) for g in _groups(u.segments(base), u.cuts)]
+            assert u.estimate(dev).stage_ns == pytest.approx(
+                tuple(base.register_ns + base.compose_units[op] * x for x in logic))
+            assert u.estimate(base).stage_ns == pytest.approx(
+                tuple(base.stage_ns(x) for x in logic))
+        pe = rounded_pe_estimate("e4m3:fp16:rounded", 0, 0, dev)
+        mul = _silent(FloatMultiplier("e4m3", out_fmt="fp16"))
+        add = _silent(FloatAdder("fp16"))
+        whole = sum(s.delay for s in mul.segments(base) + add.segments(base))
+        assert pe.stage_ns == pytest.approx((base.stage_ns(whole),))
+
+
+def _groups(segments, cuts):
+    """``segments`` split after each segment whose cut point is in ``cuts``."""
+    groups, cur = [], []
+    for s in segments:
+        cur.append(s)
+        if s.cut in cuts:
+            groups.append(cur)
+            cur = []
+    return groups + [cur] if cur else groups
+
+
 def test_bad_device():
     with pytest.raises(ValueError, match=r"^Device must be one of 'up5k', 'hx8k', 'ecp5-25f', "
                                          r"'ecp5-85f', not 'ecp5'$"):

@@ -27,7 +27,8 @@ from typing import TYPE_CHECKING, cast
 
 from ..arrayspec import check_pe_latency
 from ..pespec import PESpec, parse_pe
-from ..timing import Plan, Segment, check_device, check_target_mhz, delay_model, plan_cuts
+from ..timing import (DelayModel, Plan, Segment, check_device, check_target_mhz, delay_model,
+                      plan_cuts)
 
 if TYPE_CHECKING:
     from ..formats import FloatFormat
@@ -92,10 +93,12 @@ def rounded_pe_estimate(pe: PESpec | str, mul_latency: int, add_latency: int,
     a, w, acc = (cast("FloatFormat", f) for f in (spec.a_fmt, spec.w_fmt, spec.acc_fmt))
     mul = FloatMultiplier(a, out_fmt=acc, b_fmt=w, latency=mul_latency)
     add = FloatAdder(acc, cuts=PE_ADDER_CUTS[add_latency])
-    segments = _prefixed(mul.segments(device), "mul.") + _prefixed(add.segments(device),
-                                                                     "add.")
+    # the PE's own model: the operators' factors are fitted on them alone
+    model = delay_model(device)
+    segments = _prefixed(mul.segments(model), "mul.") + _prefixed(add.segments(model),
+                                                                    "add.")
     cuts = [f"mul.{c}" for c in mul.cuts] + [f"add.{c}" for c in add.cuts]
-    return plan_cuts(segments, cuts, device)
+    return plan_cuts(segments, cuts, device, model=model)
 
 
 def _plan_rounded(spec: PESpec, target: float, device: str,
@@ -124,8 +127,8 @@ class _Estimate:
     def __init__(self, segments: list[Segment], cuts: tuple[str, ...]) -> None:
         self._segments, self._cuts = segments, cuts
 
-    def estimate(self, device: "str") -> Plan:
-        return plan_cuts(self._segments, self._cuts, device)
+    def estimate(self, model: DelayModel) -> Plan:
+        return plan_cuts(self._segments, self._cuts, model.device, model=model)
 
 
 def _exact_paths(pe, device):
@@ -195,7 +198,7 @@ def plan_pe_pipeline(pe: PESpec | str, target_mhz: float, device: "str",
                                    else _operators(spec)):
         best = None
         for n in latencies:
-            est = build(n).estimate(device).fmax_mhz
+            est = build(n).estimate(delay_model(device)).fmax_mhz
             if best is None or est > best[1]:
                 best = (n, est)
             if est >= target:

@@ -15,6 +15,7 @@ File format (``"format": "hwgen-delay-model"``, ``"version": 1``)::
          "dsp": {"blocks": 8, "max_a": 16, "max_b": 16, "min_a": 2, "min_b": 2, "min_y": 11},
          "register_ns": 3.9,          # clk-to-q + routing + setup of a register-to-register path
          "compose": 1.0,              # factor on a sum of block delays (see stage_ns)
+         "compose_units": {"fmul": 0.7, ...},   # the factor for one unit kind alone
          "blocks": {                  # block delay (ns) = median period - register_ns
            "lut":        [[levels, ns], ...],
            "adder":      [[width, ns], ...],          # a + b, width-bit operands
@@ -39,6 +40,7 @@ The model knows nothing of Amaranth or of the synthesis flow; its device names a
 :data:`hwgen.flow.devices.DEVICES` (a test checks they agree).
 """
 
+import copy
 import json
 import math
 from functools import cache
@@ -125,7 +127,11 @@ class DelayModel:
         into and out of the logic, setup.
     compose : float
         Factor applied to a sum of block delays (synthesis merges logic across block
-        boundaries; calibrated on whole units).
+        boundaries; calibrated on whole units). :meth:`for_unit` gives a unit kind's own.
+    compose_units : dict
+        Factors fitted on one unit kind alone (``"fmul"``, ``"fadd"``, ``"ffma"``): what
+        that kind's standalone plans use. ``compose`` stays the factor of every design not
+        fitted as a kind (the PEs of arrays, the MX units, accumulators).
 
     Every block method returns the delay of the block's logic alone; a pipeline stage made of
     blocks is estimated by :meth:`stage_ns`.
@@ -142,13 +148,27 @@ class DelayModel:
         self.family = d["family"]
         self.register_ns = float(d["register_ns"])
         self.compose = float(d.get("compose", 1.0))
+        self.compose_units = {str(k): float(v) for k, v in
+                              (d.get("compose_units") or {}).items()}
+        self.unit = None
         self._dsp = dict(d.get("dsp") or {})
         self._blocks = {}
         for kind, pts in d["blocks"].items():
             self._blocks[kind] = [tuple(float(v) for v in p) for p in pts]
 
     def __repr__(self):
-        return f"DelayModel({self.device!r})"
+        unit = f", unit={self.unit!r}" if self.unit else ""
+        return f"DelayModel({self.device!r}{unit})"
+
+    def for_unit(self, unit):
+        """This model with the compose factor fitted on the unit kind ``unit`` (a key of
+        :attr:`compose_units`, e.g. ``"fmul"``); a kind without its own factor gets this
+        model (:attr:`compose`)."""
+        if unit not in self.compose_units or unit == self.unit:
+            return self
+        m = copy.copy(self)
+        m.compose, m.unit = self.compose_units[unit], unit
+        return m
 
     # -- composition ---------------------------------------------------------------------
     def stage_ns(self, logic_ns):
@@ -255,10 +275,12 @@ class DelayModel:
 
 
 @cache
-def _cached(device, path):
-    return DelayModel(device, load_model_data(path))
+def _cached(device, path, unit):
+    model = DelayModel(device, load_model_data(path))
+    return model if unit is None else model.for_unit(unit)
 
 
-def delay_model(device, path=None):
-    """The (cached) :class:`DelayModel` of ``device`` from the packaged table (or ``path``)."""
-    return _cached(check_device(device), None if path is None else str(path))
+def delay_model(device, path=None, unit=None):
+    """The (cached) :class:`DelayModel` of ``device`` from the packaged table (or ``path``);
+    ``unit``: with that unit kind's compose factor (:meth:`DelayModel.for_unit`)."""
+    return _cached(check_device(device), None if path is None else str(path), unit)

@@ -147,8 +147,9 @@ class FloatOpBase(wiring.Component):
                                  f"(device=...)")
             self._device = check_device(device)
             self._target_mhz = target_mhz
-            self._plan = plan_pipeline(self.segments(self._device), target_mhz, self._device,
-                                       what=self._base_name())
+            model = self._unit_model(self._device)
+            self._plan = plan_pipeline(self.segments(model), target_mhz, self._device,
+                                       model=model, what=self._base_name())
             chosen = set(self._plan.cuts)
         elif cuts is not None:
             if isinstance(cuts, str) or not hasattr(cuts, "__iter__"):
@@ -211,23 +212,33 @@ class FloatOpBase(wiring.Component):
         """The pipeline cut points in use, in datapath order."""
         return self._cut_set
 
+    def _unit_model(self, device: "str | DelayModel") -> DelayModel:
+        """``device``'s delay model with this operator's own compose factor
+        (:meth:`~hwgen.timing.DelayModel.for_unit`); a given model is used as it is."""
+        if isinstance(device, DelayModel):
+            return device
+        return delay_model(device, unit=self._op)
+
     def segments(self, device: "str | DelayModel") -> list[Segment]:
         """The datapath as :class:`~hwgen.timing.Segment` objects with the delays of
-        ``device``'s model (a device name or a :class:`~hwgen.timing.DelayModel`). A cut
-        point the device should not use (a split of a product it puts in a DSP block) is
-        left out."""
-        model = device if hasattr(device, "stage_ns") else delay_model(device)
+        ``device``'s model (a device name: the model with this operator's compose factor;
+        or a :class:`~hwgen.timing.DelayModel`). A cut point the device should not use (a
+        split of a product it puts in a DSP block) is left out."""
+        model = self._unit_model(device)
         return list(self._own_segments(model)) + self._rgeom.segments(model, "out")
 
-    def estimate(self, device: "str") -> Plan:
+    def estimate(self, device: "str | DelayModel") -> Plan:
         """The delay model's estimate of this unit's own pipeline (its :attr:`cuts`) on
-        ``device``: a :class:`~hwgen.timing.Plan` (``stage_ns``, ``fmax_mhz``)."""
-        return plan_cuts(self.segments(device), self._cut_set, device)
+        ``device`` (a name, or a :class:`~hwgen.timing.DelayModel` to use instead of the
+        operator's own): a :class:`~hwgen.timing.Plan` (``stage_ns``, ``fmax_mhz``)."""
+        model = self._unit_model(device)
+        return plan_cuts(self.segments(model), self._cut_set, model.device, model=model)
 
-    def plan_for_latency(self, latency: int, device: "str") -> Plan:
+    def plan_for_latency(self, latency: int, device: "str | DelayModel") -> Plan:
         """The planner's best placement of ``latency`` registers on ``device`` (a
         :class:`~hwgen.timing.Plan`; build it with ``cuts=plan.cuts``)."""
-        return plan_latency(self.segments(device), latency, device)
+        model = self._unit_model(device)
+        return plan_latency(self.segments(model), latency, model.device, model=model)
 
     @property
     def module_name(self) -> str:
