@@ -4,9 +4,11 @@ For each operator (fmul, fadd, ffma), format and device: the unpipelined unit's 
 (run-time rounding and flags, median of three placement seeds), then requests of
 ``RATIOS`` × ``F0``: the unit built with ``target_mhz=request, device=device`` (the planner
 of ``hwgen.timing`` picks the latency and the cut points), its Fmax (median of three seeds),
-and the same unit one register shorter (the planner's best placement of ``latency - 1``
-registers) to show whether a stage was wasted. A request is *reached* when the median Fmax
-is at least the request; a stage is *wasted* when latency - 1 reaches it too.
+and the same unit with every smaller number of registers (the planner's best placement of
+``1 .. latency - 1`` registers) to find the latency the request *needed*: the smallest whose
+median Fmax reaches it. A request is *reached* when the median Fmax is at least the request;
+the *excess* is the chosen latency minus the needed one (a stage is *wasted* when latency - 1
+reaches the request too, i.e. the excess is at least one).
 
 The issue's target: for requests up to 2× the unpipelined Fmax, at least 90 % reached, and
 never a latency more than one stage above what is needed.
@@ -66,8 +68,8 @@ def medians(points, seeds, build_root, sweep):
 
 
 def run(ops, formats, devices, ratios, seeds, build_root, sweep=None):
-    """Three sweeps: the latency-0 units, then each request's planned unit, then the plan one
-    stage shorter (to see whether the last stage was needed)."""
+    """Three sweeps: the latency-0 units, then each request's planned unit, then each unit's
+    best placements of fewer registers (to find the latency each request needed)."""
     sweep = sweep or {}
     bases = [(op, fmt, device, OPS[op](fmt, rounding=ROUNDING))
              for op in ops for fmt in formats for device in devices]
@@ -97,18 +99,33 @@ def run(ops, formats, devices, ratios, seeds, build_root, sweep=None):
             asked.append((row, comp, f"{op} {fmt} {device} {req} MHz L{plan.latency}"))
     got = medians([(comp, row["device"], label) for row, comp, label in asked], seeds,
                   build_root, sweep)
-    shorter = []
-    for (row, comp, label), (fmax, seeds_got) in zip(asked, got):
+    ladder = {}     # (op, fmt, device, latency) -> (component, label): the shorter plans
+    for (row, comp, _), (fmax, seeds_got) in zip(asked, got):
         row.update(status="ok" if fmax is not None else seeds_got, fmax=fmax)
-        if row["latency"] > 0 and fmax is not None:
-            plan = comp.plan_for_latency(row["latency"] - 1, row["device"])
-            row.update(cuts_minus1=plan.cuts, estimate_minus1=plan.fmax_mhz)
-            c1 = OPS[row["op"]](row["fmt"], rounding=ROUNDING, cuts=plan.cuts)
-            shorter.append((row, c1, f"{label} (latency - 1)"))
-    got = medians([(c1, row["device"], label) for row, c1, label in shorter], seeds,
-                  build_root, sweep)
-    for (row, _, _), (f1, _) in zip(shorter, got):
-        row["fmax_minus1"] = f1
+        if fmax is None:
+            continue
+        for k in range(1, row["latency"]):
+            key = (row["op"], row["fmt"], row["device"], k)
+            if key not in ladder:
+                plan = comp.plan_for_latency(k, row["device"])
+                ladder[key] = (OPS[row["op"]](row["fmt"], rounding=ROUNDING, cuts=plan.cuts),
+                               f"{row['op']} {row['fmt']} {row['device']} L{k}")
+    keys = sorted(ladder)
+    got = medians([(ladder[k][0], k[2], ladder[k][1]) for k in keys], seeds, build_root,
+                  sweep)
+    fmax_at = dict(zip(keys, (f for f, _ in got)))
+    for row in rows:
+        if row.get("fmax") is None:
+            continue
+        lat = row["latency"]
+        reach = {0: row["f0"], lat: row["fmax"]}
+        reach.update({k: fmax_at.get((row["op"], row["fmt"], row["device"], k))
+                      for k in range(1, lat)})
+        row["fmax_minus1"] = reach[lat - 1] if lat > 0 else None
+        met = [k for k in range(lat + 1) if reach[k] is not None and reach[k] >= row["request"]]
+        # needed: the fewest registers that reach the request (None: not even the chosen)
+        row["needed"] = min(met) if met else None
+        row["unmeasured"] = [k for k in range(lat) if reach[k] is None]
     return rows
 
 
@@ -117,7 +134,9 @@ def summarize(rows):
     reached = [r for r in asked if r.get("fmax") is not None and r["fmax"] >= r["request"]]
     wasted = [r for r in asked if r.get("fmax_minus1") is not None and
               r["fmax_minus1"] >= r["request"]]
-    return len(asked), len(reached), len(wasted)
+    over = [r for r in asked if r.get("needed") is not None and
+            r["latency"] - r["needed"] > 1]
+    return len(asked), len(reached), len(wasted), len(over)
 
 
 def _f(v, nd=1):
@@ -126,28 +145,39 @@ def _f(v, nd=1):
 
 def table(rows):
     head = ("| unit | format | device | L0 MHz | request | chosen latency | estimate | "
-            "reached MHz | reached? | latency-1 MHz | wasted stage? |")
-    lines = [head, "|---|---|---|---:|---:|---:|---:|---:|---|---:|---|"]
+            "reached MHz | reached? | latency-1 MHz | wasted stage? | needed latency | "
+            "excess |")
+    lines = [head, "|---|---|---|---:|---:|---:|---:|---:|---|---:|---|---:|---:|"]
     for r in rows:
         if r.get("f0") is None:
-            lines.append(f"| {r['op']} | {r['fmt']} | {r['device']} | - | | | | | | | |")
+            lines.append(f"| {r['op']} | {r['fmt']} | {r['device']} | - | | | | | | | | | |")
             continue
         if r.get("status") == "unreachable":
             lines.append(f"| {r['op']} | {r['fmt']} | {r['device']} | {_f(r['f0'])} | "
                          f"{r['request']:.1f} ({r['ratio']:g}×) | unreachable in the model | "
-                         f"| | no | | |")
+                         f"| | no | | | | |")
             continue
         ok = r.get("fmax") is not None and r["fmax"] >= r["request"]
         f1 = r.get("fmax_minus1")
         wasted = "yes" if f1 is not None and f1 >= r["request"] else \
             ("-" if r["latency"] == 0 else "no")
+        need = r.get("needed")
+        if need is None:
+            needed, excess = "not reached", "-"
+        else:
+            gaps = [k for k in r.get("unmeasured", []) if k < need]
+            needed = f"{need}" + (f" (L{', L'.join(map(str, gaps))} not measured)"
+                                  if gaps else "")
+            excess = str(r["latency"] - need)
         lines.append(
             f"| {r['op']} | {r['fmt']} | {r['device']} | {_f(r['f0'])} | "
             f"{r['request']:.1f} ({r['ratio']:g}×) | {r['latency']} | {_f(r['estimate'])} | "
-            f"{_f(r.get('fmax'))} | {'yes' if ok else 'no'} | {_f(f1)} | {wasted} |")
-    n, ok, wasted = summarize(rows)
+            f"{_f(r.get('fmax'))} | {'yes' if ok else 'no'} | {_f(f1)} | {wasted} | "
+            f"{needed} | {excess} |")
+    n, ok, wasted, over = summarize(rows)
     lines += ["", f"Reached: {ok} of {n} requests ({100.0 * ok / max(n, 1):.0f} %); a stage "
-              f"to spare (latency - 1 also reaches the request): {wasted} of {n}."]
+              f"to spare (latency - 1 also reaches the request): {wasted} of {n}; more than "
+              f"one stage above the needed latency: {over} of {n}."]
     return "\n".join(lines)
 
 
