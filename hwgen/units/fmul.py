@@ -169,14 +169,21 @@ class FloatMultiplier(FloatOpBase):
                         "pp"),
                 Segment("pp_add", model.adder(pa + pb - h) + shift_ns, "raw")]
 
+    def _operands(self, ua, ub):
+        """``({port: (significand, precision)}, a_sub)``: the significands whose leading
+        zeros are counted, and "``a`` is subnormal" (its leading bit clear), which picks the
+        count where either operand may be subnormal but not both (:meth:`_setup`)."""
+        pa = self._in_fmts["a"].precision
+        sigs = {"a": (ua.sig, pa), "b": (ub.sig, self._in_fmts["b"].precision)}
+        return sigs, ~ua.sig[pa - 1]
+
     def _leading_zeros(self, ua, ub):
         """The product's normalizing shift: the leading zeros of the subnormal operand (or
         of both, :meth:`_setup`), as a Value, or ``None`` when no operand has subnormals."""
-        fa, fb = self._in_fmts["a"], self._in_fmts["b"]
         ports = self._lz_ports
         if not ports:
             return None
-        sigs = {"a": (ua.sig, fa.precision), "b": (ub.sig, fb.precision)}
+        sigs, a_sub = self._operands(ua, ub)
 
         def clz(port):
             return count_leading_zeros(*sigs[port])[0]
@@ -184,9 +191,8 @@ class FloatMultiplier(FloatOpBase):
             return clz(ports[0])
         if self._lz_both:
             return clz("a") + clz("b")
-        a_sub = ~ua.sig[fa.precision - 1]
-        if fa.precision == fb.precision:
-            return count_leading_zeros(Mux(a_sub, ua.sig, ub.sig), fa.precision)[0]
+        if sigs["a"][1] == sigs["b"][1]:
+            return count_leading_zeros(Mux(a_sub, ua.sig, ub.sig), sigs["a"][1])[0]
         return Mux(a_sub, clz("a"), clz("b"))
 
     def _coarse_shift(self, m, ua, ub):
@@ -194,8 +200,7 @@ class FloatMultiplier(FloatOpBase):
         shifted left by its leading-zero count's high bits (0 for a normal one), the low bits
         of the subnormal operand's count (``a``'s when both are: their product rounds as a
         sticky bit, :meth:`_setup`) as the product's shift, and the total of the shifts."""
-        sigs = {"a": (ua.sig, self._in_fmts["a"].precision),
-                "b": (ub.sig, self._in_fmts["b"].precision)}
+        sigs, a_sub = self._operands(ua, ub)
         shifted, counts = dict(a=ua.sig, b=ub.sig), {}
         for port in self._lz_ports:
             sig, p = sigs[port]
@@ -205,7 +210,6 @@ class FloatMultiplier(FloatOpBase):
             high = Cat(Const(0, _COARSE), count[_COARSE:])
             shifted[port] = (sig << high)[:p]
         if len(counts) == 2:
-            a_sub = ~ua.sig[sigs["a"][1] - 1]
             fine = Mux(a_sub, counts["a"][:_COARSE], counts["b"][:_COARSE])
         else:
             fine = next(iter(counts.values()))[:_COARSE]
