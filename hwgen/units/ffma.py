@@ -4,6 +4,7 @@ The golden model is :func:`hwgen.golden.fma`; the cocotb test is ``rtl_tests/tes
 """
 
 from collections.abc import Iterable
+from typing import NamedTuple
 
 from amaranth.hdl import Const, Module, Mux, Signal, signed
 
@@ -13,7 +14,7 @@ from .floatop import FMA_CUTS, FloatOpBase
 from .floatraw import (RoundingMode, biased_field, exp_range, field_offset, greater_than,
                        range_shape, shift_stages, sticky_shift_right, unpack)
 
-__all__ = ["FloatFMA"]
+__all__ = ["FloatFMA", "FmaWindow", "fma_window"]
 
 
 def aligned_add(m, cw, pw, eff_sub, top):
@@ -31,6 +32,67 @@ def aligned_add(m, cw, pw, eff_sub, top):
     return z, neg, mag
 
 
+class FmaWindow(NamedTuple):
+    """The window of an FMA-style addition (:func:`fma_window`)."""
+    #: Width of the product's magnitude.
+    Pp: int
+    #: The product's LSB, bits above the window's jam bit (bit 0).
+    L: int
+    #: The addend's leftmost place: its LSB at most this many bits above the product's LSB.
+    K: int
+    #: The window's width, jam bit included: the rounder's significand width.
+    top: int
+    #: ``(lo, hi)``: the rounder's exponent range (of the window's bit 0, before
+    #: ``exp_offset``), over every product and addend exponent.
+    exp_range: tuple[int, int]
+
+
+def fma_window(Pp: int, p_range: tuple[int, int], c_fmt: FloatFormat,
+               out_fmt: FloatFormat) -> FmaWindow:
+    """The fixed-product, shifted-addend layout of ``p + c`` rounded once into ``out_fmt``:
+    :class:`FloatFMA`'s, and the MX accumulation's (:func:`~hwgen.units.mxdot.mx_accumulate`,
+    the block sum as the product, the FP32 accumulator as the addend).
+
+    The product's magnitude (``Pp`` bits, unnormalized) sits ``L = max(out precision + 3,
+    c precision + 2)`` bits above the window's jam bit. The addend is shifted right from its
+    leftmost place, ``K`` bits above the product's LSB; when it lies more than ``K`` places
+    above, it stays there and a nonzero product becomes the jam bit. That is exact for
+    rounding when the product then lies below the result's guard bit:
+
+    - ``c_fmt`` is ``out_fmt`` (same precision, exponent range and subnormals): ``K = Pp +
+      2``. Placed more than ``Pp + 1`` bits above the product, the addend's LSB is at or
+      above the result's (a normal ``c``: the sum's leading one lies at most one place below
+      ``c``'s; a subnormal ``c``: its last bit is the format's, so the result's), and the
+      product is below the guard bit. ``Pp + 1`` would do; ``Pp`` fails the exhaustive
+      e3m2 FMA check (``rtl_tests/test_ffma.py::test_ffma_narrow``).
+    - otherwise ``K = Pp + out precision + 2`` (a subnormal addend's leading one, or the
+      result's LSB, may lie far below the addend's LSB).
+
+    Parameters
+    ----------
+    Pp : int
+        Width of the product's magnitude: it is below ``2**Pp`` units of its LSB.
+    p_range : tuple of int
+        ``(lo, hi)``: the range of the product's LSB exponent.
+    c_fmt, out_fmt : FloatFormat
+        Formats of the addend and of the result.
+
+    Returns
+    -------
+    FmaWindow
+        ``(Pp, L, K, top, exp_range)``; ``top = L + K + c precision``.
+    """
+    Pc, po = c_fmt.precision, out_fmt.precision
+    (plo, phi), (clo, chi) = p_range, exp_range(c_fmt)
+    L = max(po + 3, Pc + 2)
+    if (Pc, (clo, chi), c_fmt.subnormals) == (po, exp_range(out_fmt), out_fmt.subnormals):
+        K = Pp + 2
+    else:
+        K = Pp + po + 2
+    return FmaWindow(Pp, L, K, L + K + Pc, (min(plo - L, clo - L - K),
+                                            max(phi - L, chi - L - K)))
+
+
 class FloatFMA(FloatOpBase):
     """``y = a * b + c``, exact product and sum, rounded once into ``out_fmt``.
 
@@ -41,9 +103,8 @@ class FloatFMA(FloatOpBase):
     exp_product)``; what falls off the bottom is jammed into bit 0. When the addend lies more
     than ``K`` places above the product (or the product is zero) the addend sits at its
     leftmost place and a nonzero product becomes the jam bit: ``K = Pp + 2`` when ``c`` is in
-    the output's format (the product then lies below the result's guard bit; ``Pp + 1``
-    would do, ``Pp`` fails the exhaustive e3m2 check), else ``K = Pp + out precision + 2``
-    (a subnormal addend's leading one may lie far below its place). The sum's magnitude
+    the output's format, else ``K = Pp + out precision + 2`` (:func:`fma_window`, shared
+    with the MX accumulation, argues both). The sum's magnitude
     (``c - p`` from a second subtractor when ``p - c`` is negative) goes to the shared
     rounder, which normalizes it (cancellation included).
 
@@ -113,22 +174,20 @@ class FloatFMA(FloatOpBase):
                          target_mhz=target_mhz, device=device, cuts=cuts, flags=flags,
                          product=product)
 
+    def _window(self):
+        """:func:`fma_window` of this unit's formats."""
+        fa, fb = self._in_fmts["a"], self._in_fmts["b"]
+        (alo, ahi), (blo, bhi) = exp_range(fa), exp_range(fb)
+        return fma_window(fa.precision + fb.precision, (alo + blo, ahi + bhi),
+                          self._in_fmts["c"], self._out_fmt)
+
     def _geometry(self):
-        """``(Pp, L, K, top, (plo, phi), (clo, chi))`` (see :meth:`elaborate`)."""
-        fa, fb, fc = self._in_fmts["a"], self._in_fmts["b"], self._in_fmts["c"]
-        fo = self._out_fmt
-        Pp, Pc, po = fa.precision + fb.precision, fc.precision, fo.precision
-        L = max(po + 3, Pc + 2)
-        (alo, ahi), (blo, bhi), (clo, chi) = exp_range(fa), exp_range(fb), exp_range(fc)
-        if (Pc, (clo, chi), fc.subnormals) == (po, exp_range(fo), fo.subnormals):
-            # The addend in the output's own format: placed more than Pp + 1 bits above the
-            # product, its least significant bit is at or above the result's (c normal: the
-            # sum's leading one lies at most one place below c's; c subnormal: c's last
-            # bit is the format's, so the result's), and the product is below the guard bit.
-            K = Pp + 2
-        else:
-            K = Pp + po + 2
-        return Pp, L, K, L + K + Pc, (alo + blo, ahi + bhi), (clo, chi)
+        """``(Pp, L, K, top, (plo, phi), (clo, chi))`` (see :func:`fma_window`): the
+        window, the product's and the addend's LSB exponent ranges."""
+        fa, fb = self._in_fmts["a"], self._in_fmts["b"]
+        (alo, ahi), (blo, bhi) = exp_range(fa), exp_range(fb)
+        Pp, L, K, top, _ = self._window()
+        return Pp, L, K, top, (alo + blo, ahi + bhi), exp_range(self._in_fmts["c"])
 
     def _offsets(self):
         """``(Ka, Kb, Kc)``: each operand's :func:`~.floatraw.field_offset`."""
@@ -141,8 +200,8 @@ class FloatFMA(FloatOpBase):
         self._exp_offset = -(Ka + Kb) - self._geometry()[1]
 
     def _rounder_params(self):
-        Pp, L, K, top, (plo, phi), (clo, chi) = self._geometry()
-        return top, (min(plo - L, clo - L - K), max(phi - L, chi - L - K)), None
+        w = self._window()
+        return w.top, w.exp_range, None
 
     def _own_cut_points(self):
         return ("dist", "pp", "align_h", "prod", "raw")

@@ -21,7 +21,7 @@ from .floatraw import (RoundingMode, biased_field, check_rounding, exp_range, fi
 from ..timing import (DelayModel, Segment, check_device, check_target_mhz, delay_model,
                       plan_cuts, plan_latency, plan_pipeline)
 from ..timing.fixed import StagePlan
-from .ffma import aligned_add
+from .ffma import aligned_add, fma_window
 from .intcommon import adder_tree
 from .rounder import FloatRounder, RounderGeometry
 
@@ -122,14 +122,13 @@ def mx_product(m, ea, eb, a, b, k):
 def mx_acc_geometry(sum_bits, lsb):
     """The FMA layout of an MX accumulation of a ``sum_bits`` block sum counting units of
     ``2**lsb`` (before scaling): ``(Pp, L, K, top, (e_lo, e_hi))``, ``top`` the rounder's
-    significand width, ``(e_lo, e_hi)`` its exponent range (see :func:`mx_accumulate`)."""
-    Pp, Pc, po = sum_bits - 1, _FP32.precision, _FP32.precision
-    L = max(po + 3, Pc + 2)
-    K = Pp + po + 2
-    top = L + K + Pc
+    significand width, ``(e_lo, e_hi)`` its exponent range (see :func:`mx_accumulate`).
+
+    :func:`~hwgen.units.ffma.fma_window` with the block sum's magnitude (``sum_bits - 1``
+    bits) as the product and the FP32 accumulator as the addend: the addend in the result's
+    own format, so ``K = Pp + 2``."""
     plo, phi = lsb - 2 * E8M0_BIAS, lsb + 2 * 255 - 2 * E8M0_BIAS
-    clo, chi = exp_range(_FP32)
-    return Pp, L, K, top, (min(plo - L, clo - L - K), max(phi - L, chi - L - K))
+    return fma_window(sum_bits - 1, (plo, phi), _FP32, _FP32)
 
 
 def _term_const(sum_bits, lsb):
