@@ -5,7 +5,9 @@ cocotb) streams, per element format: every pair of element codes, each product s
 result (:func:`sim.mxdot.pair_dots`: finite pairs in blocks of like magnitude, each NaN or
 infinite pair alone in a block), then 100,000 random blocks (:func:`sim.mxdot.random_dots`:
 random scales including 0, 254 and NaN, special elements, cancellations; E5M2 x E5M2 adds the
-IEEE special cases), with the source idling and the sink stalling on 30 % of the cycles. Each
+IEEE special cases), then the blocks at the edge of the accumulation's window
+(:func:`sim.mxdot.window_dots`, in every rounding mode of a dynamic unit: a window one bit
+too narrow fails them), with the source idling and the sink stalling on 30 % of the cycles. Each
 run is repeated on its first results with two expected words corrupted, which the testbench
 must report and nothing else: the check cannot pass vacuously. The cocotb test
 (``rtl_tests/test_mxdot.py``) covers the pipelined variants on the same stimulus.
@@ -17,7 +19,8 @@ import numpy as np
 import pytest
 
 from hwgen.export import to_verilog
-from sim.mxdot import build_unit, pair_dots, plain_words, random_dots, special_dots
+from sim.mxdot import (build_unit, pair_dots, plain_words, random_dots, special_dots,
+                       window_dots)
 from sim.plain import run_binary, stream_summary, verilator_binary, write_hex
 
 TB = Path(__file__).resolve().parent / "plain" / "stream_tb.v"
@@ -51,8 +54,12 @@ def test_mxdot_plain(p, tmp_path):
         dots += special_dots()
     n_blocks = sum(len(d[0]) for d in dots)
     assert n_blocks - n_pairs >= RANDOM_BLOCKS * 0.99
-    modes = (rng.integers(0, 8, len(dots)) if unit.rounding == "dynamic"
+    modes = (rng.integers(0, 8, len(dots)).tolist() if unit.rounding == "dynamic"
              else [unit.rounding] * len(dots))
+    edge = window_dots(unit.elem, unit.b_elem)
+    for mode in range(5) if unit.rounding == "dynamic" else [unit.rounding]:
+        dots += edge
+        modes += [mode] * len(edge)
     beats, want = plain_words(unit, dots, modes, rng)
 
     top, text = to_verilog(unit)

@@ -3,7 +3,8 @@
 (``hwgen sim mxdot``, ``rtl_tests/test_mxdot.py``, and the Amaranth-simulator test
 ``tests/test_mxdot_amaranth.py``, which shares the stimulus below; the volume, every element
 pair and 100,000 random blocks per format, goes through a plain Verilog testbench:
-:func:`pair_dots`, :func:`plain_words`, ``rtl_tests/test_mxdot_plain.py``).
+:func:`pair_dots`, :func:`window_dots`, :func:`plain_words`,
+``rtl_tests/test_mxdot_plain.py``).
 
 Random dot products of 1 to 3 blocks: random scales (including 0, 254 and NaN), E4M3/E5M2
 NaN/Inf elements in some blocks, exact cancellations between blocks, deep underflow; for a
@@ -18,13 +19,14 @@ import cocotb
 import numpy as np
 
 from hwgen.golden import mx_dot, mx_element_decode
+from hwgen.golden.mx import mx_element_encode
 
 from .params import get_params, write_report
 from .streams import compare_results, exchange
 
 __all__ = ["run_random", "build_unit", "unit_params", "random_elements", "random_dots",
-           "special_dots", "pair_dots", "expected", "beats", "beat_words", "plain_words",
-           "full_rate", "WIDTH"]
+           "special_dots", "pair_dots", "window_dots", "expected", "beats", "beat_words",
+           "plain_words", "full_rate", "WIDTH"]
 
 WIDTH = {"e4m3": 8, "e5m2": 8, "e3m2": 6, "e2m3": 6, "e2m1": 4, "int8": 8}
 _KEYS = ("elem", "b_elem", "lanes", "rounding")
@@ -143,6 +145,30 @@ def pair_dots(elem, rng):
     scales = rng.integers(117, 138, (len(a_blocks), 2))
     return [(scales[k, :1], a_blocks[k:k + 1], scales[k, 1:], b_blocks[k:k + 1])
             for k in range(len(a_blocks))]
+
+
+def window_dots(ea, eb):
+    """Dot products at the edge of the accumulation's window (:func:`hwgen.units.mxdot.
+    mx_acc_geometry`: the FP32 accumulator placed at most ``K`` bits above the block sum's
+    LSB, the sum a sticky bit below that): block 0 sets the accumulator to ±1 or ±1.5, block
+    1 adds 1, 8, 31 or 32 lanes of the largest product, of either sign, scaled 2**d below,
+    ``d`` from -90 to 0, so the sum's LSB crosses every place of the window. A window one
+    bit too narrow (``K = Pp``) gets results of these wrong that random blocks never reach.
+    ``(a_scales, a_codes (2, 32), b_scales, b_codes)`` each."""
+    def enc(elem, v):
+        return int(mx_element_encode(elem, np.array([v], float))[0])
+    one_b = enc(eb, 1.0)
+    big_a, big_b, nbig_b = enc(ea, -1e9), enc(eb, 1e9), enc(eb, -1e9)
+    dots = []
+    for acc in (1.0, 1.5, -1.0, -1.5):
+        for n in (1, 8, 31, 32):
+            for b in (nbig_b, big_b):
+                for d in range(-90, 1):
+                    ca, cb = np.zeros((2, 32), np.int64), np.zeros((2, 32), np.int64)
+                    ca[0, 0], cb[0, 0] = enc(ea, acc), one_b
+                    ca[1, :n], cb[1, :n] = big_a, b
+                    dots.append((np.array([127, 127 + d]), ca, np.array([127, 127]), cb))
+    return dots
 
 
 def plain_words(unit, dots, modes, rng):
