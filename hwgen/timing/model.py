@@ -15,7 +15,7 @@ File format (``"format": "hwgen-delay-model"``, ``"version": 1``)::
          "dsp": {"blocks": 8, "max_a": 16, "max_b": 16, "min_a": 2, "min_b": 2, "min_y": 11},
          "register_ns": 3.9,          # clk-to-q + routing + setup of a register-to-register path
          "compose": 1.0,              # factor on a sum of block delays (see stage_ns)
-         "compose_units": {"fmul": 0.7, ...},   # the factor for one unit kind alone
+         "compose_units": {"fmul": 0.7, ...},   # the factor of a unit kind's own plans
          "blocks": {                  # block delay (ns) = median period - register_ns
            "lut":        [[levels, ns], ...],
            "adder":      [[width, ns], ...],          # a + b, width-bit operands
@@ -129,9 +129,10 @@ class DelayModel:
         Factor applied to a sum of block delays (synthesis merges logic across block
         boundaries; calibrated on whole units). :meth:`for_unit` gives a unit kind's own.
     compose_units : dict
-        Factors fitted on one unit kind alone (``"fmul"``, ``"fadd"``, ``"ffma"``): what
-        that kind's standalone plans use. ``compose`` stays the factor of every design not
-        fitted as a kind (the PEs of arrays, the MX units, accumulators).
+        The factor each fitted unit kind (``"fmul"``, ``"fadd"``, ``"ffma"``) plans its
+        standalone pipelines with (``bench/delay_model.py`` fits one on the three float
+        operators' runs and writes it for each). ``compose`` stays the factor of every design
+        not fitted (the PEs of arrays, the MX units, accumulators).
 
     Every block method returns the delay of the block's logic alone; a pipeline stage made of
     blocks is estimated by :meth:`stage_ns`.
@@ -161,9 +162,9 @@ class DelayModel:
         return f"DelayModel({self.device!r}{unit})"
 
     def for_unit(self, unit):
-        """This model with the compose factor fitted on the unit kind ``unit`` (a key of
-        :attr:`compose_units`, e.g. ``"fmul"``); a kind without its own factor gets this
-        model (:attr:`compose`)."""
+        """This model with the compose factor of the unit kind ``unit`` (a key of
+        :attr:`compose_units`, e.g. ``"fmul"``); a kind without a factor of its own gets
+        this model (:attr:`compose`)."""
         if unit not in self.compose_units or unit == self.unit:
             return self
         m = copy.copy(self)
