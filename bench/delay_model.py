@@ -247,12 +247,12 @@ def _percentile(values, pct):
 
 
 def fit_compose(device, entry, seeds, build_root, units):
-    """``(compose over all runs, {operator: that factor}, rows)``."""
+    """``(compose over all runs, {each operator measured: that factor}, rows)``."""
     from hwgen.timing import DelayModel, plan_latency
     from hwgen.units import FloatAdder, FloatFMA, FloatMultiplier
     classes = {"fmul": FloatMultiplier, "fadd": FloatAdder, "ffma": FloatFMA}
     model = DelayModel(device, {"devices": {device: dict(entry, compose=1.0)}})
-    ratios, rows, points = {}, [], []
+    ratios, rows, points, fitted = [], [], [], set()
     for op, fmt in units:
         probe = classes[op](fmt, rounding="dynamic")
         probe._MustUse__silence = True
@@ -268,12 +268,12 @@ def fit_compose(device, entry, seeds, build_root, units):
             continue
         est = plan.period_ns - model.register_ns
         ratio = (res["period_ns"] - model.register_ns) / est
-        ratios.setdefault(op, []).append(ratio)
+        ratios.append(ratio)
+        fitted.add(op)
         rows.append(dict(unit=f"{op} {fmt} L{n}", period_ns=res["period_ns"],
                          estimate_ns=round(plan.period_ns, 3), ratio=round(ratio, 3)))
-    every = [r for rs in ratios.values() for r in rs]
-    compose = round(_percentile(every, COMPOSE_PERCENTILE), 3) if every else 1.0
-    per_unit = {op: compose for op in sorted(ratios)}
+    compose = round(_percentile(ratios, COMPOSE_PERCENTILE), 3) if ratios else 1.0
+    per_unit = {op: compose for op in sorted(fitted)}
     return compose, per_unit, rows
 
 

@@ -160,12 +160,12 @@ def window_dots(ea, eb):
     one_b = enc(eb, 1.0)
     big_a, big_b, nbig_b = enc(ea, -1e9), enc(eb, 1e9), enc(eb, -1e9)
     dots = []
-    for acc in (1.0, 1.5, -1.0, -1.5):
+    for acc in (enc(ea, v) for v in (1.0, 1.5, -1.0, -1.5)):
         for n in (1, 8, 31, 32):
             for b in (nbig_b, big_b):
                 for d in range(-90, 1):
                     ca, cb = np.zeros((2, 32), np.int64), np.zeros((2, 32), np.int64)
-                    ca[0, 0], cb[0, 0] = enc(ea, acc), one_b
+                    ca[0, 0], cb[0, 0] = acc, one_b
                     ca[1, :n], cb[1, :n] = big_a, b
                     dots.append((np.array([127, 127 + d]), ca, np.array([127, 127]), cb))
     return dots

@@ -174,20 +174,22 @@ class FloatFMA(FloatOpBase):
                          target_mhz=target_mhz, device=device, cuts=cuts, flags=flags,
                          product=product)
 
+    def _product_range(self):
+        """``(plo, phi)``: the range of the product's LSB exponent."""
+        (alo, ahi), (blo, bhi) = exp_range(self._in_fmts["a"]), exp_range(self._in_fmts["b"])
+        return alo + blo, ahi + bhi
+
     def _window(self):
         """:func:`fma_window` of this unit's formats."""
         fa, fb = self._in_fmts["a"], self._in_fmts["b"]
-        (alo, ahi), (blo, bhi) = exp_range(fa), exp_range(fb)
-        return fma_window(fa.precision + fb.precision, (alo + blo, ahi + bhi),
+        return fma_window(fa.precision + fb.precision, self._product_range(),
                           self._in_fmts["c"], self._out_fmt)
 
     def _geometry(self):
         """``(Pp, L, K, top, (plo, phi), (clo, chi))`` (see :func:`fma_window`): the
         window, the product's and the addend's LSB exponent ranges."""
-        fa, fb = self._in_fmts["a"], self._in_fmts["b"]
-        (alo, ahi), (blo, bhi) = exp_range(fa), exp_range(fb)
         Pp, L, K, top, _ = self._window()
-        return Pp, L, K, top, (alo + blo, ahi + bhi), exp_range(self._in_fmts["c"])
+        return Pp, L, K, top, self._product_range(), exp_range(self._in_fmts["c"])
 
     def _offsets(self):
         """``(Ka, Kb, Kc)``: each operand's :func:`~.floatraw.field_offset`."""
