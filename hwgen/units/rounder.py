@@ -23,7 +23,12 @@ Datapath
    (:func:`~.floatraw.normalize_left`'s ``keep``). Where the frame's top bit lies below
    ``emin`` the cap is 0 and nothing normalizes; so without cut points before ``"norm"`` the
    denormalization runs beside the normalization instead of before it (a mux picks one), on
-   the frame's top ``precision + 2`` bits and one jam bit for the rest.
+   the frame's top ``precision + 2`` bits and one jam bit for the rest. Without flags (so
+   without tininess) and with a one-bit normalization (``max_lz=1``, the multiplier), the
+   two are one right shift instead: of the frame shifted left by one, by 0 (normalize),
+   1 (neither) or one more than the denormalization amount, on the ``precision + 2`` bits
+   that can reach the kept and guard bits and one jam bit below them; the frame is then
+   ``precision + 2`` bits (kept, guard, sticky).
 4. [optional register: the ``"norm"`` cut point]
 5. Round: one incrementer on the kept bits. The encoding is formed HardFloat-style as
    ``((biased_exp - 1) << man_bits) + rounded_significand`` so the rounding carry, the
@@ -35,7 +40,8 @@ Datapath
    and the increment's top bits pick the answer (after a ``"round"`` cut: one constant
    compare of the registered magnitude). Underflow: tininess after rounding, from the frame
    bits (a second rounding decision one bit lower, needed only when the result lands one
-   binade below ``emin``). Specials last.
+   binade below ``emin``). Specials last; without flags, an overflow whose encoding is
+   statically the one an Inf input gives (:func:`overflow_as_inf`) is that case.
 
 Pipeline cut points (:attr:`RounderGeometry.cut_points`, in datapath order; any subset may
 hold registers): ``"prep"`` after the exponent-side preparation (the denormalization amount,
@@ -83,6 +89,18 @@ def clamp_distance(m: Module, x: Value, c: int, hi: int, name: str, *,
         m.d.comb += out.eq(Mux(greater_than(x, c + hi - 1), hi,
                                Mux(~greater_than(x, c - 1), 0, low)))
     return out
+
+
+def overflow_as_inf(fmt: FloatFormat, rounding: str) -> bool:
+    """Whether an overflow's encoding is, whatever the sign, the one an Inf input gives
+    (Inf, the canonical NaN or the largest finite value): rounding to nearest into the
+    format's Inf or NaN, or rounding so that an overflow saturates into a format without
+    either."""
+    to_max = {"rne": False, "rna": False, "rtz": True}.get(rounding)
+    if to_max is None:          # rdn, rup: the sign decides; dynamic: the mode does
+        return False
+    big = "max" if to_max or fmt.overflow == "saturate" else fmt.overflow
+    return big == ("inf" if fmt.has_inf else "nan" if fmt.has_nan else "max")
 
 
 class RounderGeometry:
@@ -193,8 +211,8 @@ class FloatRounder(wiring.Component):
     Members
     -------
     sign, exp, sig, nan, inf, invalid : In
-        The raw result. ``nan`` and ``inf`` take precedence over ``sig``; ``invalid`` raises
-        the invalid flag (only with ``flags=True``).
+        The raw result. ``nan`` and ``inf`` take precedence over ``sig``, and ``nan`` over
+        ``inf``; ``invalid`` raises the invalid flag (only with ``flags=True``).
     rm : In(3)
         Run-time rounding mode (only when ``rounding="dynamic"``).
     y : Out(fmt.width)
@@ -362,6 +380,25 @@ class FloatRounder(wiring.Component):
             else:
                 e_frame_v = e_top - shift
             e_frame_lo = emin if limited else frame_lo
+        elif f.subnormals and can_be_tiny and top_lo < emin and max_lz == 1 and not fl:
+            # Without flags (so without tininess), a one-bit normalization (the multiplier)
+            # and the denormalization are one right shift, by 0 (normalize), 1 (neither) or
+            # 1 + the denormalization amount, of the frame shifted left by one, on the bits
+            # that can reach the kept and guard bits and one jam bit below them; the frame is
+            # then p + 2 bits: the kept bits, the guard bit and the sticky bit.
+            rmax = min(emin - top_lo, p + 1)
+            lim = clamp_distance(m, x, c0, max_lz, "lim")
+            ramt1 = clamp_distance(m, x, c0 + 1, rmax + 1, "ramt1", down=True)
+            under = ~greater_than(x, c0 - 1)
+            shift = Signal(name="norm")
+            m.d.comb += shift.eq(~sig[Wn - 1] & lim[0])
+            amt = Signal(range(rmax + 2), name="amt")
+            m.d.comb += amt.eq(Mux(under, ramt1, ~shift))
+            below = Wn - (p + 2)              # sig's bits below: the jam bit
+            frame = sticky_shift_right(m, Cat(sig[:below] != 0, sig[below:]), p + 3, amt,
+                                       rmax + 1, name="denorm")[:p + 2]
+            e_frame_v = Mux(under, emin + eb, e_top - shift)
+            e_frame_lo = emin
         elif f.subnormals and can_be_tiny:
             lim = clamp_distance(m, x, c0, max_lz, "lim")
             frame, shift = normalize_left(m, sig, Wn, keep=p + 2, max_shift=max_lz, limit=lim)
@@ -410,6 +447,7 @@ class FloatRounder(wiring.Component):
         rmode = RoundingMode(self._rounding, stage[7] if dyn else None)
 
         # -- rounding --------------------------------------------------------------------------
+        Wn = len(frame)
         kept = frame[Wn - p:]
         guard = frame[Wn - p - 1]
         sticky = frame[:Wn - p - 1] != 0
@@ -498,7 +536,10 @@ class FloatRounder(wiring.Component):
                 out(f.nan_bits, 0)
             else:
                 out(f.sign_mask, FLAG_INVALID)
-        with m.Elif(inf):
+        # Without flags, an overflow that gives the Inf case's encoding is that case (overflow
+        # implies a nonzero significand, so it may come before the zero case).
+        merged = not fl and overflow_as_inf(f, self._rounding)
+        with m.Elif((inf | overflow) if merged else inf):
             if f.has_inf:
                 out(Cat(Const(f.inf_bits, w - 1), sign), 0)
             elif f.has_nan:
@@ -507,15 +548,16 @@ class FloatRounder(wiring.Component):
                 out(max_enc, FLAG_OVERFLOW | FLAG_INEXACT)
         with m.Elif(~nz):
             out(sign_only, 0)
-        with m.Elif(overflow):
-            if f.overflow == "saturate":
-                big = max_enc
-            else:
-                to_max = rmode.rtz | (rmode.rdn & ~sign) | (rmode.rup & sign)
-                big_enc = (Cat(Const(f.inf_bits, w - 1), sign) if f.overflow == "inf"
-                           else Const(f.nan_bits, w))
-                big = Mux(to_max, max_enc, big_enc)
-            out(big, FLAG_OVERFLOW | FLAG_INEXACT)
+        if not merged:
+            with m.Elif(overflow):
+                if f.overflow == "saturate":
+                    big = max_enc
+                else:
+                    to_max = rmode.rtz | (rmode.rdn & ~sign) | (rmode.rup & sign)
+                    big_enc = (Cat(Const(f.inf_bits, w - 1), sign) if f.overflow == "inf"
+                               else Const(f.nan_bits, w))
+                    big = Mux(to_max, max_enc, big_enc)
+                out(big, FLAG_OVERFLOW | FLAG_INEXACT)
         if not f.subnormals and can_be_tiny:
             with m.Elif(tiny):
                 out(sign_only, FLAG_UNDERFLOW | FLAG_INEXACT)

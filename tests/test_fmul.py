@@ -1,0 +1,40 @@
+"""The multiplier's lean forms (``flags=False``) against the golden model in Amaranth's
+simulator: the rounder's one right shift for the one-bit normalization and the
+denormalization, the overflow merged into the Inf case, and the Booth form's operand
+normalized before the product (:class:`hwgen.units.FloatMultiplier`). The cocotb tests
+check the same datapath with flags; these check the paths only the lean forms take."""
+
+import pytest
+
+from hwgen.units import FloatMultiplier
+from test_float_units import _simulate
+
+
+def _lean(p):
+    """The flag-free multiplier of the parameter dict ``p``."""
+    return FloatMultiplier(p["fmt"], flags=False, **{k: v for k, v in p.items() if k != "fmt"})
+
+
+@pytest.mark.parametrize("p", [
+    dict(fmt="e4m3_ieee", rounding="rne"),
+    dict(fmt="e5m2", rounding="rdn"),
+    dict(fmt="e2m3", rounding="rtz"),
+    dict(fmt="e4m3", b_fmt="e5m2", rounding="rna"),
+], ids=lambda p: "-".join(p.values()))
+def test_lean_exhaustive(p):
+    """Every operand pair."""
+    _simulate(dict(op="fmul", **p), "exhaustive", dut=_lean(p))
+
+
+@pytest.mark.parametrize("p", [
+    dict(fmt="bf16", rounding="rne", product="booth"),
+    dict(fmt="fp16", rounding="dynamic", product="booth"),
+    dict(fmt="fp16", b_fmt="e5m2", rounding="rne", product="booth"),
+    dict(fmt="bf16", rounding="rne", product="booth", latency=1),
+], ids=lambda p: "-".join(str(v) for v in p.values()))
+@pytest.mark.parametrize("kind", ["directed", "random:2000"])
+def test_lean_booth(p, kind):
+    """The directed set (specials, subnormals, boundaries) and random vectors."""
+    dut = _lean(p)
+    assert "_noflags_booth" in dut.module_name
+    _simulate(dict(op="fmul", **p), kind, dut=dut)
