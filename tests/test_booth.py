@@ -1,6 +1,7 @@
-"""The radix-4 Booth significand product (:func:`hwgen.units.booth.booth_product`) simulated
-against Python's integer product: every pair for small widths (odd and even, unequal), random
-pairs with the edges for the float formats' significand widths."""
+"""The significand products in logic (:mod:`hwgen.units.booth`: radix-4 Booth,
+:func:`~hwgen.units.booth.booth_product`, and AND rows, :func:`~hwgen.units.booth.logic_product`)
+simulated against Python's integer product: every pair for small widths (odd and even,
+unequal), random pairs with the edges for the float formats' significand widths."""
 
 import random
 
@@ -8,13 +9,14 @@ import pytest
 from amaranth.hdl import Module, Signal
 from amaranth.sim import Simulator
 
-from hwgen.units.booth import PRODUCTS, booth_product, check_product, significand_product
+from hwgen.units.booth import (PRODUCTS, booth_product, check_product, logic_product,
+                               significand_product)
 
 
-def _products(n, m, pairs):
+def _products(n, m, pairs, product=booth_product):
     a, b, y = Signal(n), Signal(m), Signal(n + m)
     mod = Module()
-    mod.d.comb += y.eq(booth_product(a, b))
+    mod.d.comb += y.eq(product(a, b))
     got = []
 
     async def tb(ctx):
@@ -30,9 +32,10 @@ def _products(n, m, pairs):
 
 @pytest.mark.parametrize("n, m", [(1, 1), (1, 4), (4, 1), (2, 3), (3, 2), (4, 4), (5, 6),
                                   (6, 5), (7, 7)])
-def test_every_pair(n, m):
+@pytest.mark.parametrize("product", [booth_product, logic_product])
+def test_every_pair(n, m, product):
     pairs = [(x, w) for x in range(1 << n) for w in range(1 << m)]
-    assert _products(n, m, pairs) == [x * w for x, w in pairs]
+    assert _products(n, m, pairs, product) == [x * w for x, w in pairs]
 
 
 @pytest.mark.parametrize("n, m", [(8, 8), (11, 11), (24, 24), (8, 11), (11, 4)])
@@ -47,9 +50,11 @@ def test_random_pairs(n, m):
 
 def test_choice():
     from hwgen.catalog.float_ops import PRODUCTS as CLI_PRODUCTS
-    assert PRODUCTS == ("auto", "booth") and check_product("booth") == "booth"
+    assert PRODUCTS == ("auto", "booth", "logic") and check_product("booth") == "booth"
     assert CLI_PRODUCTS == PRODUCTS                 # the CLI's --product choices
-    with pytest.raises(ValueError, match="Product must be one of auto, booth, not 'wallace'"):
+    with pytest.raises(ValueError,
+                       match="Product must be one of auto, booth, logic, not 'wallace'"):
         check_product("wallace")
     a, b = Signal(4), Signal(4)
     assert len(significand_product(a, b, "booth")) == 8
+    assert len(significand_product(a, b, "logic")) == 8

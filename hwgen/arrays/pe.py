@@ -181,6 +181,19 @@ def out_shape(pe: PESpec | str) -> Shape:
 ICE40_DSP_MIN_PRODUCT = 11
 
 
+def float_pe_product(pe: PESpec) -> str:
+    """The significand product (:data:`hwgen.units.booth.PRODUCTS`) of a rounded or fused
+    float PE's operator: ``"logic"`` when it is narrower than
+    :data:`ICE40_DSP_MIN_PRODUCT` bits (the 8-bit formats' products), ``"auto"`` otherwise.
+    synth_ice40 already builds such products in logic; synth_ecp5 would give each one a
+    ``MULT18X18D``, and in an array the routes out to the DSP blocks and back cost more than
+    the product itself (ECP5 85F, ``e4m3:fp16:rounded`` WS arrays, mul 3 / add 2, median of
+    seeds 1-3: 4×4 59.6 → 66.8 MHz, 8×8 with no DSP block and fewer LUT4; docs/fast_pes.md)."""
+    a, w = (cast("FloatFormat", f) for f in (pe.a_fmt, pe.w_fmt))
+    width = a.precision + w.precision
+    return "logic" if width < ICE40_DSP_MIN_PRODUCT else "auto"
+
+
 def for_ice40(platform: object) -> bool:
     """Whether the design is elaborated for an iCE40 (``platform.family``; "iCE40" in
     amaranth's platforms)."""
@@ -313,7 +326,8 @@ class PEDatapath(wiring.Component):
             from ..units.fmul import FloatMultiplier
             l_mul, l_add = self._lat
             m.submodules.mul = mul = FloatMultiplier(pe.a_fmt, out_fmt=pe.acc_fmt,
-                                                     b_fmt=pe.w_fmt, latency=l_mul)
+                                                     b_fmt=pe.w_fmt, latency=l_mul,
+                                                     product=float_pe_product(pe))
             m.submodules.add = add = FloatAdder(pe.acc_fmt, cuts=PE_ADDER_CUTS[l_add])
             for unit, lat in ((mul, l_mul), (add, l_add)):
                 if lat:
@@ -324,7 +338,8 @@ class PEDatapath(wiring.Component):
         elif pe.accumulate == "fused":
             from ..units.ffma import FloatFMA
             m.submodules.fma = fma = FloatFMA(pe.a_fmt, b_fmt=pe.w_fmt, c_fmt=pe.acc_fmt,
-                                              out_fmt=pe.acc_fmt, latency=self._lat[1])
+                                              out_fmt=pe.acc_fmt, latency=self._lat[1],
+                                              product=float_pe_product(pe))
             if self._lat[1]:
                 m.d.comb += fma.in_valid.eq(1)
             m.d.comb += [fma.a.eq(self.a), fma.b.eq(self.w), fma.c.eq(self.acc_in),

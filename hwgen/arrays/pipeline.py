@@ -73,8 +73,10 @@ class PEPipeline:
 def _operators(pe):
     """``[(name, build(latency), latencies)]`` of a fused PE's pipelinable operator."""
     from ..units import FloatFMA
+    from .pe import float_pe_product
     return [("fma", lambda n: FloatFMA(pe.a_fmt, b_fmt=pe.w_fmt, c_fmt=pe.acc_fmt,
-                                       out_fmt=pe.acc_fmt, latency=n), range(5))]
+                                       out_fmt=pe.acc_fmt, latency=n,
+                                       product=float_pe_product(pe)), range(5))]
 
 
 def _prefixed(segments, prefix):
@@ -88,10 +90,11 @@ def rounded_pe_estimate(pe: PESpec | str, mul_latency: int, add_latency: int,
     without a register (unless the multiplier's table puts one on its output): the stage
     after the multiplier's last register runs on into the adder's first."""
     from ..units import FloatAdder, FloatMultiplier
-    from .pe import PE_ADDER_CUTS
+    from .pe import PE_ADDER_CUTS, float_pe_product
     spec = parse_pe(pe)
     a, w, acc = (cast("FloatFormat", f) for f in (spec.a_fmt, spec.w_fmt, spec.acc_fmt))
-    mul = FloatMultiplier(a, out_fmt=acc, b_fmt=w, latency=mul_latency)
+    mul = FloatMultiplier(a, out_fmt=acc, b_fmt=w, latency=mul_latency,
+                          product=float_pe_product(spec))
     add = FloatAdder(acc, cuts=PE_ADDER_CUTS[add_latency])
     # the PE's own model: the operators' factors are fitted on them alone
     model = delay_model(device)

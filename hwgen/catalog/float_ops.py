@@ -93,15 +93,16 @@ def target_kw(args, latency_opts=("latency",)):
 
 #: How a multiplying operator builds its significand product (hwgen.units.booth.PRODUCTS;
 #: kept as text so that building the parser imports no Amaranth; a test compares).
-PRODUCTS = ("auto", "booth")
+PRODUCTS = ("auto", "booth", "logic")
 
 
 def _add_product(p):
     p.add_argument("--product", default="auto", choices=PRODUCTS,
                    help="the significand product: auto (a * b, a DSP block where the device "
-                        "has one; default) or booth (radix-4 Booth partial products in logic: "
+                        "has one; default), booth (radix-4 Booth partial products in logic: "
                         "smaller for 8+-bit significands on a device without DSP blocks, "
-                        "e.g. hx8k; module name ..._booth)")
+                        "e.g. hx8k; module name ..._booth) or logic (rows of AND gates, "
+                        "never a DSP block; module name ..._logic)")
 
 
 def _fmt_opt(args, opt):

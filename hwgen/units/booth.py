@@ -9,6 +9,12 @@ Booth recoding of ``b`` halves the partial products, each one ``0``, ``±a`` or 
 bits 28 → 38, so narrow significands keep ``a * b``). The operators take it with
 ``product="booth"``; ``"auto"`` (the default) is ``a * b``.
 
+:func:`logic_product` (``product="logic"``) is ``a * b`` as rows of AND gates summed by
+adders: no ``$mul`` cell, so synthesis never puts it in a DSP block. It is
+for narrow products in a large design on the ECP5, where yosys would give each one a
+``MULT18X18D`` and the routes out to the DSP blocks and back cost more than the product in
+logic (the rounded PEs of :mod:`hwgen.arrays.pe`).
+
 Recoding (``b`` unsigned, ``m`` bits, with ``b[-1] = 0`` and two zero bits above): digit k of
 ``K = m // 2 + 1`` is ``d_k = b[2k] + b[2k-1] - 2·b[2k+1]`` in ``{-2..2}``, and
 ``b = sum d_k·4**k``. Partial product k is ``d_k·a``: the magnitude (``a``, ``2a`` or 0, n + 1
@@ -21,10 +27,12 @@ pair of small widths and random wide ones in simulation).
 
 from amaranth.hdl import Cat, Const, Mux, Value
 
-__all__ = ["PRODUCTS", "booth_product", "check_product", "significand_product"]
+__all__ = ["PRODUCTS", "booth_product", "check_product", "logic_product",
+           "significand_product"]
 
-#: How a significand product is built: ``auto`` (``a * b``, synthesis maps it) or ``booth``.
-PRODUCTS = ("auto", "booth")
+#: How a significand product is built: ``auto`` (``a * b``, synthesis maps it), ``booth`` or
+#: ``logic`` (both in logic cells).
+PRODUCTS = ("auto", "booth", "logic")
 
 
 def check_product(product):
@@ -59,6 +67,19 @@ def booth_product(a, b):
     return total[:width]
 
 
+def logic_product(a, b):
+    """``a * b`` of unsigned values as ``len(a) + len(b)`` bits: row k is ``a`` ANDed with
+    ``b[k]``, at weight ``2**k``; the rows are one sum (yosys builds its adder tree)."""
+    a, b = Value.cast(a), Value.cast(b)
+    total = None
+    for k in range(len(b)):
+        row = (a & b[k].replicate(len(a))) << k
+        total = row if total is None else total + row
+    return total[:len(a) + len(b)]
+
+
 def significand_product(a, b, product):
     """``a * b`` (unsigned) built as ``product`` says (:data:`PRODUCTS`)."""
-    return booth_product(a, b) if product == "booth" else a * b
+    if product == "booth":
+        return booth_product(a, b)
+    return logic_product(a, b) if product == "logic" else a * b

@@ -236,7 +236,7 @@ class FloatFMA(FloatOpBase):
                     Segment("add", add_ns, "raw")]
         h = pb // 2
         return [Segment("dist", dist_ns, "dist"),
-                Segment("pp", model.multiplier(pa, pb - h), "pp"),
+                Segment("pp", model.multiplier(pa, pb - h, dsp=self._in_dsp), "pp"),
                 Segment("pp_add", max(model.adder(pa + pb - h), align1), "align_h"),
                 Segment("align", align2 + model.mux(2), "prod"),
                 Segment("add", add_ns, "raw")]

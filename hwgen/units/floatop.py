@@ -59,9 +59,10 @@ class FloatOpBase(wiring.Component):
     only they need (module name ``..._<rounding>_noflags...``). ``product="booth"`` (the
     multiplying operators) builds the significand product from radix-4 Booth partial
     products (:mod:`.booth`: smaller on a device without DSP blocks; module name
-    ``..._booth...``); ``"auto"`` leaves ``a * b`` to synthesis.
+    ``..._booth...``), ``product="logic"`` from rows of AND gates (never a DSP block; module
+    name ``..._logic...``); ``"auto"`` leaves ``a * b`` to synthesis.
 
-    Module names: ``<op>_<formats>_<rounding>[_noflags][_booth][_l<latency>[_c<mask>]]``.
+    Module names: ``<op>_<formats>_<rounding>[_noflags][_booth|_logic][_l<latency>[_c<mask>]]``.
     ``<formats>`` is the input format when every input has the same format, followed by the
     output format if that differs (``fmul_e4m3_fp16_rne``); when the inputs differ every
     input format and then the output format are listed (``fadd_bf16_fp32_fp32_dyn_l2``).
@@ -197,6 +198,12 @@ class FloatOpBase(wiring.Component):
     device = property(lambda self: self._device)
 
     @property
+    def _in_dsp(self):
+        """The delay model's ``dsp`` for a product of the operator (``DelayModel.multiplier``):
+        ``None`` (where yosys puts it) for ``a * b``, ``False`` for a product in logic."""
+        return None if self._product == "auto" else False
+
+    @property
     def plan(self) -> Plan | None:
         """The planner's :class:`~hwgen.timing.Plan` (``target_mhz=``), else ``None``."""
         return self._plan
@@ -258,7 +265,7 @@ class FloatOpBase(wiring.Component):
             names = [f.name for f in ins] + [self._out_fmt.name]
         rnd = "dyn" if self._rounding == "dynamic" else self._rounding
         fl = "" if self._flags else "_noflags"
-        bo = "_booth" if self._product == "booth" else ""
+        bo = "" if self._product == "auto" else f"_{self._product}"
         return f"{self._op_name()}_{'_'.join(names)}_{rnd}{fl}{bo}"
 
     def _op_name(self):

@@ -180,8 +180,8 @@ class FloatMultiplier(FloatOpBase):
             return [Segment("mul", unpack_ns + max(pre_ns + model.multiplier(pa, pb), exp_ns)
                             + shift_ns, "raw")]
         h = pb // 2
-        return [Segment("pp", unpack_ns + max(pre_ns + model.multiplier(pa, pb - h), exp_ns),
-                        "pp"),
+        pp_ns = model.multiplier(pa, pb - h, dsp=self._in_dsp)
+        return [Segment("pp", unpack_ns + max(pre_ns + pp_ns, exp_ns), "pp"),
                 Segment("pp_add", model.adder(pa + pb - h) + shift_ns, "raw")]
 
     def _operands(self, ua, ub):
