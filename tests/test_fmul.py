@@ -1,8 +1,9 @@
 """The multiplier's lean forms (``flags=False``) against the golden model in Amaranth's
 simulator: the rounder's one right shift for the one-bit normalization and the
 denormalization, the overflow merged into the Inf case, and the Booth form's operand
-normalized before the product (:class:`hwgen.units.FloatMultiplier`). The cocotb tests
-check the same datapath with flags; these check the paths only the lean forms take."""
+normalized before the product (:class:`hwgen.units.FloatMultiplier`); and the product in
+AND rows (``product="logic"``, the rounded PEs' for 8-bit formats). The cocotb tests check
+the default datapath; these check the paths only these forms take."""
 
 import pytest
 
@@ -37,4 +38,17 @@ def test_lean_booth(p, kind):
     """The directed set (specials, subnormals, boundaries) and random vectors."""
     dut = _lean(p)
     assert "_noflags_booth" in dut.module_name
+    _simulate(dict(op="fmul", **p), kind, dut=dut)
+
+
+@pytest.mark.parametrize("p, cuts, kind", [
+    (dict(fmt="e4m3", rounding="rne"), (), "exhaustive"),
+    (dict(fmt="fp16", rounding="dynamic"), ("pp", "raw"), "random:2000"),
+], ids=["e4m3-exhaustive", "fp16-pp-random"])
+def test_logic_product(p, cuts, kind):
+    """``product="logic"`` (AND rows, :func:`hwgen.units.booth.logic_product`) with flags:
+    an 8-bit format's every pair, and fp16 with its half products split by a register."""
+    dut = FloatMultiplier(p["fmt"], product="logic", cuts=cuts,
+                          **{k: v for k, v in p.items() if k != "fmt"})
+    assert "_logic" in dut.module_name and dut.cuts == cuts
     _simulate(dict(op="fmul", **p), kind, dut=dut)
