@@ -83,7 +83,9 @@ def test_each_operator_plans_with_its_own_compose_factor():
     assert m.for_unit("fadd") is m                  # no factor of its own: the device's
     # the packaged table: a float operator's estimates use its factor, an array PE's the
     # device's (the PEs are not among the fitted designs)
+    from hwgen.arrays.pe import float_pe_product
     from hwgen.arrays.pipeline import rounded_pe_estimate
+    from hwgen.pespec import parse_pe
     for dev in DEVICE_NAMES:
         base = delay_model(dev)
         assert set(base.compose_units) == {"fmul", "fadd", "ffma"}
@@ -95,7 +97,9 @@ def test_each_operator_plans_with_its_own_compose_factor():
             assert u.estimate(base).stage_ns == pytest.approx(
                 tuple(base.stage_ns(x) for x in logic))
         pe = rounded_pe_estimate("e4m3:fp16:rounded", 0, 0, dev)
-        mul = _silent(FloatMultiplier("e4m3", out_fmt="fp16"))
+        # the PE's multiplier builds its product as the PE does (in logic for e4m3)
+        mul = _silent(FloatMultiplier("e4m3", out_fmt="fp16",
+                                      product=float_pe_product(parse_pe("e4m3:fp16:rounded"))))
         add = _silent(FloatAdder("fp16"))
         whole = sum(s.delay for s in mul.segments(base) + add.segments(base))
         assert pe.stage_ns == pytest.approx((base.stage_ns(whole),))
