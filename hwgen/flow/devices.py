@@ -49,6 +49,11 @@ class Device:
         Target clock (MHz) given to nextpnr when none is asked for. It is set at or above
         what small designs reach on the device, so timing-driven placement and routing keep
         working on the critical path and the achieved Fmax is a measurement, not a target.
+    clock_pin : str
+        Package pin out-of-context runs put the harness's clock on (empty: nextpnr places it).
+        On ECP5 a clock left to nextpnr may land on a pin with no route to the global clock
+        network (router2: ``Failed to route arc 0.0 of net 'clk$TRELLIS_IO_IN'``); G2 is a
+        primary-clock input of the CABGA381 package (the ULX3S's 25 MHz oscillator pin).
     """
     name: str
     family: str
@@ -57,6 +62,7 @@ class Device:
     synth_command: str
     resources: dict = field(default_factory=dict)
     default_freq: float = 100.0
+    clock_pin: str = ""
 
     def synth_script(self, *, dsp=True):
         """The yosys synthesis command; ``dsp=False`` keeps multipliers out of DSP blocks
@@ -107,11 +113,11 @@ DEVICES = {d.name: d for d in (
     Device("ecp5-25f", "ecp5", "ECP5 LFE5U-25F, CABGA381 package",
            ("--25k", "--package", "CABGA381"), "synth_ecp5",
            dict(lut=24288, ff=24288, carry=24288, dsp=28, bram=56, spram=0, io=197),
-           default_freq=250.0),
+           default_freq=250.0, clock_pin="G2"),
     Device("ecp5-85f", "ecp5", "ECP5 LFE5U-85F, CABGA381 package (ULX3S 85F)",
            ("--85k", "--package", "CABGA381"), "synth_ecp5",
            dict(lut=83640, ff=83640, carry=83640, dsp=156, bram=208, spram=0, io=205),
-           default_freq=250.0),
+           default_freq=250.0, clock_pin="G2"),
 )}
 
 

@@ -85,7 +85,8 @@ def cache_key(verilog, top, device, seed, target_mhz, tools, dsp=True, to_logic=
               router=None):
     """The hash a result is cached under (hex SHA-256). ``to_logic`` is the DSP budget's
     yosys command (:func:`dsp_budget_script`), empty when every multiplier fits; ``router``
-    is the nextpnr router when one is named (``None``: its default)."""
+    is the nextpnr router when one is named (``None``: its default); the device's
+    ``clock_pin`` is part of the key when it has one."""
     fields = dict(flow=FLOW_VERSION, top=top, device=device, seed=seed,
                   target_mhz=float(target_mhz), tools=tools, verilog=verilog)
     if not dsp:  # only then, so keys of the default flow stay what they were
@@ -94,6 +95,9 @@ def cache_key(verilog, top, device, seed, target_mhz, tools, dsp=True, to_logic=
         fields["dsp_to_logic"] = to_logic
     if router is not None and router != ROUTERS[0]:  # likewise
         fields["router"] = router
+    clock_pin = get_device(device).clock_pin
+    if clock_pin:  # likewise: devices without one keep their keys
+        fields["clock_pin"] = clock_pin
     return content_key(fields)
 
 
@@ -349,6 +353,9 @@ def _run_flow(job, build, shown, progress, timeout):
     cmd = [find_tool(dev.nextpnr), *dev.nextpnr_args, "--json", "design.json",
            "--report", "report.json", "--seed", str(job.seed), "--freq", f"{job.target_mhz:g}",
            "--timing-allow-fail", "-q", "--log", "nextpnr.log"]
+    if dev.clock_pin:   # the harness's clock on a clock pin (Device.clock_pin says why)
+        (build / "clock.lpf").write_text(f'LOCATE COMP "clk" SITE "{dev.clock_pin}";\n')
+        cmd += ["--lpf", "clock.lpf", "--lpf-allow-unconstrained"]
     if job.router is not None:
         cmd += ["--router", job.router]
     run = run_tool(cmd, build, label=f"{dev.nextpnr} {top}", progress=progress,
