@@ -45,6 +45,13 @@ NOFIT = {}
 SYSTOLIC_RECORDS = ROOT / "build" / "bench_systolic" / "synth.json"
 
 
+#: Where the same boards at a PLL clock are (a page of their own, from their own bench).
+PLL_CLOCKS = ("These builds run at the board oscillator's clock. The same boards with the "
+              "accelerator on a PLL clock (`hwgen build --clock-mhz F|auto`), beside rows of this "
+              "table and against the issue's targets, are in [board_clocks.md](board_clocks.md) "
+              "(`bench/board_clocks.py`).")
+
+
 def _design(board, n, pe, build_root):
     """``(folder, mul_latency, add_latency)`` of the n×n ``pe`` array's build on ``board``."""
     from boards import get_board
@@ -418,6 +425,7 @@ def write_doc(args, argv, rows, link, quiet=False):
              "\"search capped: ≥\" means larger arrays were not tried. Multiplier limit = "
              "#DSP × the Fmax of one DSP-block int8 MAC measured out of context by "
              "`bench/systolic.py` (see [systolic.md](systolic.md); \"-\" until it has run).", "",
+             PLL_CLOCKS, "",
              "| board | PE | largest N×N | LUT | FF | DSP | BRAM | Fmax (MHz) | board clock "
              "(MHz) | timing | peak MAC/s at board clock | peak MAC/s at Fmax | device "
              "multiplier limit (MAC/s) |",
