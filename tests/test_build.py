@@ -99,10 +99,15 @@ def test_build_icebreaker(tmp_path, capsys):
 
 def test_build_ulx3s_85f(tmp_path):
     # Routed by router2 (the iCE40 build above uses nextpnr's default, router1), from the
-    # PLL at 50 MHz (the oscillator is 25 MHz): EHXPLLL.
-    result = build("ulx3s-85f", 2, 2, "int8", "ws", tmp_path, seed=3, progress=False,
-                   router="router2", clock_mhz=50)
+    # PLL at 50 MHz (the oscillator is 25 MHz): EHXPLLL. Exact PEs with a product register:
+    # the product and its register in a MULT18X18D instance of hwgen's own
+    # (hwgen.units.dsp), which ecppack must take (a SOURCEB_MODE it did not know once
+    # stopped it with an exception after nextpnr had routed the design).
+    result = build("ulx3s-85f", 2, 2, "e4m3:exact", "ws", tmp_path, seed=3, progress=False,
+                   router="router2", clock_mhz=50, mul_latency=1, add_latency=3)
     assert result.bitstream.endswith(".bit")
+    assert result.resources["dsp"]["used"] == 4
+    assert (tmp_path / "top.config").read_text().count("SOURCEB_MODE B_SHIFT") == 4
     _check_pll(result, tmp_path, ecp5_pll(25, 50), "EHXPLLL")
     _check(result, tmp_path, "ecp5", "LFE5U-85F")
     assert result.router == "router2" and "nextpnr router2" in format_build_table(result)
