@@ -107,6 +107,7 @@ class BufferAccess(wiring.Component):
         idx = Signal(range(self._max_payload + 1))   # staging buffer address
         word = Signal(8 * max(WB[k] for k in WRITES))
         out = Signal(8)                              # READ: the byte to send
+        held = Signal(max(WBITS.values()))           # READ: the word read
         last_bi = Array([Const(WB[k] - 1, bi.shape()) for k in BUFS] +
                         [Const(0, bi.shape())] * (4 - len(BUFS)))[c.buf]
         last_byte = bi == last_bi
@@ -160,13 +161,18 @@ class BufferAccess(wiring.Component):
                     m.next = "COPY_A"
 
             # READ: buffer word → its bytes, one at a time (the address holds still for a
-            # whole word).
+            # whole word). The word read goes into a register before its byte is picked: a
+            # block RAM's read data come late in the cycle (ECP5 DP16KD: 5.8 ns after the
+            # clock), and the byte select behind them held a board top's clock near 59 MHz.
             with m.State("FETCH"):
                 m.next = "LOAD"            # the buffer's read takes one cycle
             with m.State("LOAD"):
-                byte = [Array(Cat(getattr(self, f"{k}_rd").data,
-                                  Const(0, 8 * WB[k] - WBITS[k])).word_select(i, 8)
-                              for i in range(WB[k]))[bi]
+                m.d.sync += held.eq(Array(getattr(self, f"{k}_rd").data for k in BUFS)
+                                    [c.buf[:2]])
+                m.next = "PICK"
+            with m.State("PICK"):
+                byte = [Array(Cat(held[:WBITS[k]], Const(0, 8 * WB[k] - WBITS[k]))
+                              .word_select(i, 8) for i in range(WB[k]))[bi]
                         for k in BUFS]
                 m.d.sync += out.eq(Array(byte)[c.buf[:2]])
                 m.next = "SEND"

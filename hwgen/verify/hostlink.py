@@ -214,7 +214,7 @@ class HostLinkMiter(Elaboratable):
         acc_idle, seq_idle = at("access", "IDLE"), at("sequencer", "IDLE")
         xmt_idle = at("transmitter", "IDLE")
         copying = at("access", "COPY_A", "COPY_B", "COPY_W")
-        reading = at("access", "FETCH", "LOAD", "SEND")
+        reading = at("access", "FETCH", "LOAD", "PICK", "SEND")
         responding = at("controller", "RESPOND")
         wb_res = c.word_bytes["results"]
         wb = Mux(cmd.buf == P.BUF_RESULTS, wb_res, 1)
@@ -268,12 +268,12 @@ class HostLinkMiter(Elaboratable):
             "READ reply: words all sent": ~(responding & (src == SRC_MEM) & ~mem_pending) |
                                           (acc_idle & (sent == rsp_len) & ~xmt_idle),
             # quiet bounded by each phase's progress (a word copied every 3 cycles, a shape
-            # step a cycle, a payload byte every 2 (ROM, counters) or 3 (READ) cycles)
+            # step a cycle, a payload byte every 2 (ROM, counters) or 4 (READ) cycles)
             "WRITE on time": ~copying | (q <= 6 + 3 * wcnt),
             "shape check on time": ~at("sequencer", "CHECK") | (q <= 4 + kcnt),
             "run on time": ~at("sequencer", "RUNNING") | (q <= 9 + cycles),
             "payload on time": ~at("transmitter", "PAYLOAD") | Mux(
-                src == SRC_MEM, q <= 10 + 3 * sent,
+                src == SRC_MEM, q <= 10 + 4 * sent,
                 Mux(src == SRC_ROM, q <= 9 + 2 * sent + primed, q <= 41 + 2 * sent + primed)),
         }
         for name, ok in checks.items():
