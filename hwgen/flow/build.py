@@ -405,6 +405,9 @@ def _build(b, dev, top, out, seed, synth_opts, progress, router=None):
         if is_no_fit(err):
             raise DoesNotFit(f"Design does not fit {b.name} ({dev.description}): {err} "
                              f"(log: {out / (name + '.tim')})")
+        if (out / packed_from).is_file():   # placed and routed: the packer stopped
+            raise FlowError(f"Build failed for {b.name}: {stages[2][0]} failed on the routed "
+                            f"design: {run.failure()} (log: {out / 'build.log'})")
         raise FlowError(f"Build failed for {b.name}: {err} (log: {out / 'build.log'})")
 
     report_file = out / f"{name}.report.json"
