@@ -17,7 +17,7 @@ from hwgen.host_link.protocol import buffer_word_bits, divisor_for
 
 from . import get_board
 
-__all__ = ["BoardTop"]
+__all__ = ["BoardTop", "uart_pll_at_most"]
 
 
 class BoardTop(Elaboratable):
@@ -129,6 +129,20 @@ class BoardTop(Elaboratable):
             m.submodules.led = led_buf = io.Buffer("o", led)
             m.d.comb += led_buf.o.eq(core.busy)
         return m
+
+
+def uart_pll_at_most(family, osc_mhz, limit_mhz, baud):
+    """The highest output (MHz) of the ``family`` PLL fed ``osc_mhz`` that is not above
+    ``limit_mhz`` and at which the UART makes ``baud`` (:func:`divisor_for`): what a clock
+    search may try. Raises ValueError when there is none down to the PLL's lowest output."""
+    from .pll import pll_at_most
+    while True:
+        mhz = pll_at_most(family, osc_mhz, limit_mhz).output_mhz
+        try:
+            divisor_for(mhz * 1e6, baud)
+            return mhz
+        except ValueError:
+            limit_mhz = mhz * (1 - 1e-9)
 
 
 def _default_clk_hz(platform_cls):

@@ -10,8 +10,8 @@ import re
 import pytest
 
 import boards
-from boards.pll import ecp5_pll, ice40_pll
-from boards.top import BoardTop
+from boards.pll import ecp5_pll, ice40_pll, pll_at_most, pll_frequencies
+from boards.top import BoardTop, uart_pll_at_most
 from hwgen.arrays.pipeline import plan_pe_pipeline
 from hwgen.cli import main
 from hwgen.host_link.protocol import divisor_for
@@ -66,6 +66,22 @@ def test_board_top_runs_from_the_pll(board, mhz, cfg, cell):
     plain = BoardTop(board, 2, 2, "int8")
     assert plain.clk_hz == cfg.input_mhz * 1e6 and plain.pll is None
     assert cell not in _rtlil(plain, board)
+
+
+def test_clock_search_tries_only_clocks_with_a_uart_divider():
+    # After the iCEBreaker's 12 MHz build reached 22.6 MHz, the most the PLL makes is 22.5 MHz,
+    # where 1 Mbaud needs a divider of 22: 2.3 % off, which the board top refuses. The search
+    # tries the fastest clock below it whose divider is within 2 % (checked here by hand).
+    assert pll_at_most("ice40", 12, 22.6).output_mhz == 22.5
+    with pytest.raises(ValueError, match=r"2\.3% off"):
+        divisor_for(22.5e6, 1_000_000)
+    usable = [f for f in pll_frequencies("ice40", 12)
+              if f <= 22.6 and abs(f / round(f) - 1) <= 0.02]
+    assert uart_pll_at_most("ice40", 12, 22.6, 1_000_000) == max(usable) < 22.5
+    BoardTop("icebreaker", 2, 2, "int8", clock_mhz=max(usable))   # a top the board builds
+    # None at all: below the PLL's lowest output.
+    with pytest.raises(ValueError):
+        uart_pll_at_most("ice40", 12, 15, 1_000_000)
 
 
 def test_a_clock_the_pll_cannot_make_is_refused_before_anything_is_built():

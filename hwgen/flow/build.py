@@ -243,15 +243,15 @@ def search_clock(b, rows, cols, pe, dataflow, out_dir, seed, pipeline, *,
 
     First the design is built at the oscillator's clock; then, at most
     :data:`MAX_CLOCK_TRIES` times, at the highest frequency the PLL makes that is not above
-    the last build's Fmax (:func:`boards.pll.pll_at_most`) — higher than the best clock met
-    so far after a build that met timing, lower than the clock tried after one that missed.
-    Each build has its own folder (``<out_dir>/<MHz>mhz`` when ``out_dir`` is given). The
-    result is the fastest build that met timing (its ``clock_search`` lists every build); if
-    none did, the oscillator's, which raises :class:`TimingError` unless
-    ``allow_timing_fail``.
+    the last build's Fmax and at which the UART makes its baud rate
+    (:func:`boards.top.uart_pll_at_most`) — higher than the best clock met so far after a
+    build that met timing, lower than the clock tried after one that missed. Each build has
+    its own folder (``<out_dir>/<MHz>mhz`` when ``out_dir`` is given). The result is the
+    fastest build that met timing (its ``clock_search`` lists every build); if none did, the
+    oscillator's, which raises :class:`TimingError` unless ``allow_timing_fail``.
     """
-    from boards.pll import pll_at_most, pll_family
-    from boards.top import BoardTop
+    from boards.pll import pll_family
+    from boards.top import BoardTop, uart_pll_at_most
     dev = get_device(b.device)
     family = pll_family(b.platform)
     if family is None:
@@ -284,7 +284,7 @@ def search_clock(b, rows, cols, pe, dataflow, out_dir, seed, pipeline, *,
         limit = last.fmax_mhz if last.timing_met else min(last.fmax_mhz,
                                                            last.clock_mhz * (1 - 1e-9))
         try:
-            nxt = pll_at_most(family, osc_mhz, limit).output_mhz
+            nxt = uart_pll_at_most(family, osc_mhz, limit, first.baud)
         except ValueError:                     # below what the PLL makes
             break
         if any(abs(nxt - t["clock_mhz"]) < 1e-9 for t in tried) or \
