@@ -78,8 +78,11 @@ def logic_product(a, b):
     return total[:len(a) + len(b)]
 
 
+#: How each of :data:`PRODUCTS` builds ``a * b``.
+_BUILDERS = {"auto": lambda a, b: a * b, "booth": booth_product, "logic": logic_product}
+assert tuple(_BUILDERS) == PRODUCTS
+
+
 def significand_product(a, b, product):
     """``a * b`` (unsigned) built as ``product`` says (:data:`PRODUCTS`)."""
-    if product == "booth":
-        return booth_product(a, b)
-    return logic_product(a, b) if product == "logic" else a * b
+    return _BUILDERS[check_product(product)](a, b)
