@@ -164,8 +164,9 @@ def report(results, argv_text):
            "| board | PE | array | PE pipeline | clocks tried (MHz: Fmax, met?) | clock (MHz) "
            "| PLL | Fmax (MHz) | peak MAC/s | status |",
            "|---|---|---|---|---|---|---|---|---|---|"]
-    for (board, pe, n, target, *rest), rep in results:
-        if len(rest) > 1 and rest[1] == "credit":
+    for row, rep in results:
+        board, pe, n, target = row[:4]
+        if _flow(row) == "credit":
             pe = f"{pe} (`--flow credit`)"
         if isinstance(rep, str):
             pipe = f"for {target} MHz" if target else ""
@@ -182,7 +183,7 @@ def report(results, argv_text):
                     if pll else "none (oscillator)")
         pipe = (f"mul {rep.get('mul_latency', 0)} / add {rep.get('add_latency', 0)}"
                 + (f" (for {target} MHz)" if target else "")
-                + (" (given)" if len(rest) > 2 else ""))
+                + (" (given)" if _pipeline(row) else ""))
         status = "met" if rep.get("timing_met") else "**missed**"
         out.append(f"| {board} | {pe} | {n}×{n} | {pipe} | {tried} | "
                    f"{rep['clock_mhz']:.6g} | {pll_text} | {rep['fmax_mhz']:.1f} | "
