@@ -270,9 +270,9 @@ def mx_accumulate(m, sum_bits, lsb, rounding, t, acc, side, loop_cut):
     m.d.comb += e_lsb.eq(Mux(c_dom, side["c_field"], ek))
     pw = Mux(c_dom, ~p_zero, pmag << L)
     eff_sub = sp ^ side["c_sign"]
-    z, neg, mag = aligned_add(m, cw, pw, eff_sub, top)     # as in FloatFMA
-    # An exact zero: zeros of one sign keep it (the zero block sum is +0); else +0, -0 in rdn.
-    sign = Mux(eff_sub & (z == 0), rmode.rdn, sp ^ neg)
+    # As in FloatFMA. An exact zero: zeros of one sign keep it (the zero block sum is +0);
+    # else +0, -0 in rdn.
+    sign, mag = aligned_add(m, cw, pw, eff_sub, top, sp, rmode.rdn)
 
     tn = t_nan | (t_pinf & t_ninf)
     t_inf = (t_pinf | t_ninf) & ~tn
