@@ -37,8 +37,9 @@ def test_ffma_narrow():
 
 
 def test_ffma_wide():
-    """fp16, bf16, fp32, the mixed bf16 * bf16 + fp32 -> fp32, and fp16, bf16 with the Booth
-    significand product: directed triples plus 20,000 random triples each."""
+    """fp16, bf16, fp32, the mixed bf16 * bf16 + fp32 -> fp32, fp16, bf16 with the Booth
+    significand product and bf16 with the conditional-add one (``product="shiftadd"``):
+    directed triples plus 20,000 random triples each."""
     entries = [dict(comp=_unit(f, rounding="dynamic"), sets=["directed", "random:20000"],
                     lanes=2) for f in ("fp16", "bf16", "fp32")]
     entries.append(dict(comp=_unit("bf16", c_fmt="fp32", out_fmt="fp32", rounding="dynamic"),
@@ -46,6 +47,8 @@ def test_ffma_wide():
     # the significand product from Booth partial products (product="booth")
     entries += [dict(comp=_unit(f, rounding="dynamic", product="booth"),
                      sets=["directed", "random:20000"], lanes=2) for f in ("fp16", "bf16")]
+    entries.append(dict(comp=_unit("bf16", rounding="dynamic", product="shiftadd"),
+                        sets=["directed", "random:20000"], lanes=2))
     assert_passed(run_group("tb_ffma_wide", MODULE, entries, seed=9))
 
 

@@ -43,8 +43,8 @@ def test_fmul_exhaustive():
 
 
 def test_fmul_wide():
-    """fp16, bf16, fp32 (and fp16, bf16 with the Booth significand product, and fp16 x bf16
-    -> fp16): the directed
+    """fp16, bf16, fp32 (and fp16, bf16 with the Booth significand product, fp16 with the
+    conditional-add one, and fp16 x bf16 -> fp16): the directed
     set (all pairs, all modes) plus 100,000 random vectors (rounding codes 0..7, so 5..7 are
     checked to behave as rne)."""
     entries = [dict(comp=_unit(f, rounding="dynamic"), sets=["directed", "random:100000"],
@@ -52,6 +52,9 @@ def test_fmul_wide():
     # the significand product from Booth partial products (product="booth")
     entries += [dict(comp=_unit(f, rounding="dynamic", product="booth"),
                      sets=["directed", "random:100000"], lanes=2) for f in ("fp16", "bf16")]
+    # one conditional add per bit of b (product="shiftadd")
+    entries.append(dict(comp=_unit("fp16", rounding="dynamic", product="shiftadd"),
+                        sets=["directed", "random:30000"], lanes=2))
     # mixed widths: fp16's operand shifted by its count's high bits before the product
     # (FloatMultiplier._coarse), bf16's (counts below 8) not
     entries.append(dict(comp=_unit("fp16", b_fmt="bf16", out_fmt="fp16", rounding="dynamic"),

@@ -1,5 +1,6 @@
 """The significand products in logic (:mod:`hwgen.units.booth`: radix-4 Booth,
-:func:`~hwgen.units.booth.booth_product`, and AND rows, :func:`~hwgen.units.booth.logic_product`)
+:func:`~hwgen.units.booth.booth_product`, AND rows, :func:`~hwgen.units.booth.logic_product`,
+and conditional adds, :func:`~hwgen.units.booth.shift_add_product`)
 simulated against Python's integer product: every pair for small widths (odd and even,
 unequal), random pairs with the edges for the float formats' significand widths."""
 
@@ -10,7 +11,7 @@ from amaranth.hdl import Module, Signal
 from amaranth.sim import Simulator
 
 from hwgen.units.booth import (PRODUCTS, booth_product, check_product, logic_product,
-                               significand_product)
+                               shift_add_product, significand_product)
 
 
 def _products(n, m, pairs, product=booth_product):
@@ -32,29 +33,33 @@ def _products(n, m, pairs, product=booth_product):
 
 @pytest.mark.parametrize("n, m", [(1, 1), (1, 4), (4, 1), (2, 3), (3, 2), (4, 4), (5, 6),
                                   (6, 5), (7, 7)])
-@pytest.mark.parametrize("product", [booth_product, logic_product])
+@pytest.mark.parametrize("product", [booth_product, logic_product, shift_add_product])
 def test_every_pair(n, m, product):
     pairs = [(x, w) for x in range(1 << n) for w in range(1 << m)]
     assert _products(n, m, pairs, product) == [x * w for x, w in pairs]
 
 
 @pytest.mark.parametrize("n, m", [(8, 8), (11, 11), (24, 24), (8, 11), (11, 4)])
-def test_random_pairs(n, m):
+@pytest.mark.parametrize("product", [booth_product, shift_add_product])
+def test_random_pairs(n, m, product):
     rng = random.Random(n * 100 + m)
     edges = [0, 1, (1 << n) - 1, 1 << (n - 1)]
     wedges = [0, 1, (1 << m) - 1, 1 << (m - 1), int("10" * m, 2) & ((1 << m) - 1)]
     pairs = [(x, w) for x in edges for w in wedges]
     pairs += [(rng.getrandbits(n), rng.getrandbits(m)) for _ in range(3000)]
-    assert _products(n, m, pairs) == [x * w for x, w in pairs]
+    assert _products(n, m, pairs, product) == [x * w for x, w in pairs]
 
 
 def test_choice():
     from hwgen.catalog.float_ops import PRODUCTS as CLI_PRODUCTS
-    assert PRODUCTS == ("auto", "booth", "logic") and check_product("booth") == "booth"
+    assert PRODUCTS == ("auto", "booth", "logic", "shiftadd")
+    assert check_product("booth") == "booth"
     assert CLI_PRODUCTS == PRODUCTS                 # the CLI's --product choices
     with pytest.raises(ValueError,
-                       match="Product must be one of auto, booth, logic, not 'wallace'"):
+                       match="Product must be one of auto, booth, logic, shiftadd, not 'wallace'"):
         check_product("wallace")
     a, b = Signal(4), Signal(4)
     assert len(significand_product(a, b, "booth")) == 8
     assert len(significand_product(a, b, "logic")) == 8
+    assert len(significand_product(a, b, "shiftadd")) == 8
+    assert len(shift_add_product(Signal(3), Signal(1))) == 4

@@ -1,9 +1,10 @@
 """The multiplier's lean forms (``flags=False``) against the golden model in Amaranth's
 simulator: the rounder's one right shift for the one-bit normalization and the
-denormalization, the overflow merged into the Inf case, and the Booth form's operand
-normalized before the product (:class:`hwgen.units.FloatMultiplier`); and the product in
-AND rows (``product="logic"``, the rounded PEs' for 8-bit formats). The cocotb tests check
-the default datapath; these check the paths only these forms take."""
+denormalization, the overflow merged into the Inf case, and the subnormal operand
+normalized before a product in logic (:class:`hwgen.units.FloatMultiplier`: Booth's, or
+the conditional adds' of ``product="shiftadd"``); and the product in AND rows
+(``product="logic"``, the rounded PEs' for 8-bit formats). The cocotb tests check the
+default datapath; these check the paths only these forms take."""
 
 import pytest
 
@@ -32,13 +33,24 @@ def test_lean_exhaustive(p):
     dict(fmt="fp16", rounding="dynamic", product="booth"),
     dict(fmt="fp16", b_fmt="e5m2", rounding="rne", product="booth"),
     dict(fmt="bf16", rounding="rne", product="booth", latency=1),
+    dict(fmt="bf16", rounding="rne", product="shiftadd"),
+    dict(fmt="fp16", rounding="rne", product="shiftadd"),
+    dict(fmt="fp16", b_fmt="e5m2", rounding="rup", product="shiftadd"),
 ], ids=lambda p: "-".join(str(v) for v in p.values()))
 @pytest.mark.parametrize("kind", ["directed", "random:2000"])
 def test_lean_booth(p, kind):
-    """The directed set (specials, subnormals, boundaries) and random vectors."""
+    """The product in logic (Booth, or conditional adds: ``product="shiftadd"``), the
+    subnormal operand normalized before it: the directed set (specials, subnormals,
+    boundaries) and random vectors."""
     dut = _lean(p)
-    assert "_noflags_booth" in dut.module_name
+    assert f"_noflags_{p['product']}" in dut.module_name
     _simulate(dict(op="fmul", **p), kind, dut=dut)
+
+
+def test_lean_shiftadd_exhaustive():
+    """``product="shiftadd"``, the flag-free form: every e5m2 operand pair."""
+    p = dict(fmt="e5m2", rounding="rne", product="shiftadd")
+    _simulate(dict(op="fmul", **p), "exhaustive", dut=_lean(p))
 
 
 @pytest.mark.parametrize("p, cuts, kind", [

@@ -93,7 +93,7 @@ def target_kw(args, latency_opts=("latency",)):
 
 #: How a multiplying operator builds its significand product (hwgen.units.booth.PRODUCTS;
 #: kept as text so that building the parser imports no Amaranth; a test compares).
-PRODUCTS = ("auto", "booth", "logic")
+PRODUCTS = ("auto", "booth", "logic", "shiftadd")
 
 
 def _add_product(p):
@@ -101,8 +101,10 @@ def _add_product(p):
                    help="the significand product: auto (a * b, a DSP block where the device "
                         "has one; default), booth (radix-4 Booth partial products in logic: "
                         "smaller for 8+-bit significands on a device without DSP blocks, "
-                        "e.g. hx8k; module name ..._booth) or logic (rows of AND gates, "
-                        "never a DSP block; module name ..._logic)")
+                        "e.g. hx8k; module name ..._booth), logic (rows of AND gates, "
+                        "never a DSP block; module name ..._logic) or shiftadd (one "
+                        "conditional add per bit of b, the smallest on an iCE40 without DSP "
+                        "blocks, slower than booth; module name ..._shiftadd)")
 
 
 def _fmt_opt(args, opt):

