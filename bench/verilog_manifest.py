@@ -38,6 +38,7 @@ GENERATE = {
     "fmul_fp16_booth_l2": ["fmul", "--format", "fp16", "--product", "booth", "--latency", "2"],
     "ffma_bf16_booth_dyn": ["ffma", "--format", "bf16", "--product", "booth",
                             "--rounding", "dynamic"],
+    "fmul_bf16_shiftadd": ["fmul", "--format", "bf16", "--product", "shiftadd"],
     "fmac_rounded": ["fmac"],
     "fmac_fused": ["fmac", "--accumulate", "fused"],
     "fmac_exact": ["fmac", "--accumulate", "exact"],
