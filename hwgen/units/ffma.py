@@ -297,7 +297,7 @@ class FloatFMA(FloatOpBase):
         prod = Signal(Pp)
         m.d.comb += ef.eq(biased_field(fa, self.a) + biased_field(fb, self.b))
         if not early:
-            m.d.comb += prod.eq(self._mul(ua.sig, ub.sig))
+            m.d.comb += prod.eq(self._mul(m, ua.sig, ub.sig))
         sp = ua.sign ^ ub.sign
         p_zero = ua.zero | ub.zero
         inf_x_zero = (ua.inf & ub.zero) | (ub.inf & ua.zero)
@@ -386,10 +386,10 @@ class FloatFMA(FloatOpBase):
         if "pp" in self.cuts:
             # Two half products (b's low and high bits) meet after the cut.
             h = fb.precision // 2
-            v = self._cut(m, "pp", dict(v, lo=self._mul(a, b[:h]), hi=self._mul(a, b[h:])))
+            v = self._cut(m, "pp", dict(v, lo=self._mul(m, a, b[:h]), hi=self._mul(m, a, b[h:])))
             m.d.comb += prod.eq(v.pop("lo") + (v.pop("hi") << h))
         else:
-            m.d.comb += prod.eq(self._mul(a, b))
+            m.d.comb += prod.eq(self._mul(m, a, b))
         n = self._align_stages()
         half = max(1, n // 2)
         c_sig, c_amt = v.pop("c_sig"), v.pop("amt")

@@ -275,9 +275,9 @@ class FloatOpBase(wiring.Component):
         return self._op
 
     # -- shared elaboration pieces ---------------------------------------------------------
-    def _mul(self, a, b):
-        """The significand product ``a * b`` as :attr:`product` says."""
-        return significand_product(a, b, self._product)
+    def _mul(self, m, a, b):
+        """The significand product ``a * b`` as :attr:`product` says (its signals in ``m``)."""
+        return significand_product(a, b, self._product, m)
 
     def _rounder(self, m):
         """The operator's :class:`~hwgen.units.rounder.FloatRounder`, as its geometry

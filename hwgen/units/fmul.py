@@ -286,15 +286,15 @@ class FloatMultiplier(FloatOpBase):
         if "pp" in self.cuts:
             # Two half products (b's low and high bits) meet after the cut.
             h = fb.precision // 2
-            v = self._cut(m, "pp", dict(lo=self._mul(sa, sb[:h]),
-                                        hi=self._mul(sa, sb[h:]),
+            v = self._cut(m, "pp", dict(lo=self._mul(m, sa, sb[:h]),
+                                        hi=self._mul(m, sa, sb[h:]),
                                         sign=sign, exp=exp, nan=nan, inf=inf, lz=lz,
                                         invalid=invalid if self._flags else None, rm=rm))
             prod = v["lo"] + (v["hi"] << h)
             sign, exp, nan, inf, invalid, rm, lz = (v["sign"], v["exp"], v["nan"], v["inf"],
                                                     v["invalid"], v["rm"], v["lz"])
         else:
-            prod = self._mul(sa, sb)
+            prod = self._mul(m, sa, sb)
         if lz is not None:
             prod = (prod << lz)[:sig_width]
         pairs = [
