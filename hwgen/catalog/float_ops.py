@@ -103,8 +103,8 @@ def _add_product(p):
                         "smaller for 8+-bit significands on a device without DSP blocks, "
                         "e.g. hx8k; module name ..._booth), logic (rows of AND gates, "
                         "never a DSP block; module name ..._logic) or shiftadd (one "
-                        "conditional add per bit of b, the smallest on an iCE40 without DSP "
-                        "blocks, slower than booth; module name ..._shiftadd)")
+                        "conditional add per bit of b: the smallest product on an iCE40 without "
+                        "DSP blocks, slower than booth; module name ..._shiftadd)")
 
 
 def _fmt_opt(args, opt):

@@ -61,7 +61,8 @@ class FloatOpBase(wiring.Component):
     products (:mod:`.booth`: smaller on a device without DSP blocks; module name
     ``..._booth...``), ``product="logic"`` from rows of AND gates (never a DSP block; module
     name ``..._logic...``), ``product="shiftadd"`` from one conditional add per bit of ``b``
-    (the smallest on an iCE40 without DSP blocks; module name ``..._shiftadd...``);
+    (the smallest product on an iCE40 without DSP blocks, the slowest; module name
+    ``..._shiftadd...``);
     ``"auto"`` leaves ``a * b`` to synthesis.
 
     Module names:

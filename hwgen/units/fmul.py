@@ -32,12 +32,12 @@ class FloatMultiplier(FloatOpBase):
     reaches 8 (fp16, fp32 significands) the shift is split: each operand is shifted left by
     its own count's multiple of 4 before the product (a normal operand's count is 0), the
     product by the rest (0 to 3) after it; two short shifters of ``p`` bits instead of one
-    of ``2p`` bits (``_COARSE``). The lean Booth form (``flags=False`` with
-    ``product="booth"``) shifts the subnormal operand by its whole count before the product
-    instead (the operands swapped, where either may be subnormal, so that it is the
-    multiplicand): one ``p``-bit shift. Where a product of
-    two subnormals lies below half the output's smallest subnormal (e4m3, e5m2, fp16, bf16,
-    fp32 into themselves) only one operand's zeros are counted (the subnormal one, or ``b``):
+    of ``2p`` bits (``_COARSE``). The lean form with a product in logic (``flags=False``
+    with ``product="booth"`` or ``"shiftadd"``) shifts the subnormal operand by its whole
+    count before the product instead (the operands swapped, where either may be subnormal,
+    so that it is the multiplicand): one ``p``-bit shift. Where a product of two subnormals
+    lies below half the output's smallest subnormal (e4m3, e5m2, fp16, bf16, fp32 into
+    themselves) only one operand's zeros are counted (the subnormal one, or ``b``):
     such a product rounds as a sticky bit, wherever its leading one is. Otherwise (the narrow
     formats, or e4m3 into fp16) both operands' zeros are counted and added. Special cases as
     :func:`hwgen.golden.mul`: a NaN operand gives the canonical NaN, a signaling NaN or
@@ -125,7 +125,8 @@ class FloatMultiplier(FloatOpBase):
         self._lz_both = len(self._lz_ports) == 2 and not tiny
         reach = {"a": fa.precision - 1, "b": fb.precision - 1}
         lz = [reach[n] for n in self._lz_ports]
-        #: The lean Booth form (``flags=False``, ``product="booth"``) shifts the subnormal
+        #: The lean form with a product in logic (``flags=False``, ``product="booth"`` or
+        #: ``"shiftadd"``) shifts the subnormal
         #: operand by its whole count before the product, where one operand's zeros are
         #: counted (the operands swapped by "``a`` is subnormal" where either may be): a
         #: ``p``-bit shift and two ``p``-bit multiplexers instead of a ``2p``-bit shift
