@@ -89,6 +89,8 @@ def lean_options(op, fmt):
     if target_options(op, fmt):
         return [dict(product=p, flags=False) for p in LEAN_PRODUCTS]
     return [dict(flags=False)]
+
+
 #: Random vectors per throughput measurement (as ``hwgen sim --vectors``).
 SIM_VECTORS = 20000
 SIM_CACHE = ROOT / "build" / "bench_float_ops" / "throughput.json"
