@@ -27,13 +27,15 @@ def _all_cuts(fmt, **kw):
 
 def test_fadd_exhaustive():
     """Every pair of operands in all five rounding modes (one dynamic-rounding build per
-    format): e4m3, e5m2, e3m4, e3m2, e2m3, e2m1; and the run-time add/subtract select on
-    every e4m3 pair, both operations."""
+    format): e4m3, e5m2, e3m4, e3m2, e2m3, e2m1; the run-time add/subtract select on
+    every e4m3 pair, both operations; and e4m3 in rtz without flags (``flags=False``)."""
     entries = [dict(comp=_unit(f, rounding="dynamic"), sets=["exhaustive"],
                     lanes=8 if f in ("e4m3", "e5m2", "e3m4") else 1)
                for f in ("e4m3", "e5m2", "e3m4", "e3m2", "e2m3", "e2m1")]
     entries.append(dict(comp=_unit("e4m3", subtract="dynamic", rounding="dynamic"),
                         sets=["exhaustive"], lanes=8))
+    entries.append(dict(comp=_unit("e4m3", rounding="rtz", flags=False), sets=["exhaustive"],
+                        lanes=8))
     assert_passed(run_group("tb_fadd_exhaustive", MODULE, entries))
 
 

@@ -27,10 +27,12 @@ def _all_cuts(fmt, **kw):
 
 def test_ffma_narrow():
     """Every e2m1 and e3m2 triple in all five modes (e3m2: the addend's place ``K`` two bits
-    lower, ``Pp``, fails it); e4m3 and e5m2: directed triples (all combinations, all modes) plus
-    100,000 random triples each."""
+    lower, ``Pp``, fails it) and every e3m2 triple in rne without flags (``flags=False``);
+    e4m3 and e5m2: directed triples (all combinations, all modes) plus 100,000 random triples
+    each."""
     entries = [dict(comp=_unit("e2m1", rounding="dynamic"), sets=["exhaustive"]),
-               dict(comp=_unit("e3m2", rounding="dynamic"), sets=["exhaustive"], lanes=8)]
+               dict(comp=_unit("e3m2", rounding="dynamic"), sets=["exhaustive"], lanes=8),
+               dict(comp=_unit("e3m2", flags=False), sets=["exhaustive"], lanes=8)]
     entries += [dict(comp=_unit(f, rounding="dynamic"), sets=["directed", "random:100000"],
                      lanes=2) for f in ("e4m3", "e5m2")]
     assert_passed(run_group("tb_ffma_narrow", MODULE, entries, seed=7))
@@ -38,8 +40,9 @@ def test_ffma_narrow():
 
 def test_ffma_wide():
     """fp16, bf16, fp32, the mixed bf16 * bf16 + fp32 -> fp32, fp16, bf16 with the Booth
-    significand product and bf16 with the conditional-add one (``product="shiftadd"``):
-    directed triples plus 20,000 random triples each."""
+    significand product and bf16 with the conditional-add one (``product="shiftadd"``), and
+    bf16 in rne without flags with the Booth product: directed triples plus 20,000 random
+    triples each."""
     entries = [dict(comp=_unit(f, rounding="dynamic"), sets=["directed", "random:20000"],
                     lanes=2) for f in ("fp16", "bf16", "fp32")]
     entries.append(dict(comp=_unit("bf16", c_fmt="fp32", out_fmt="fp32", rounding="dynamic"),
@@ -48,6 +51,8 @@ def test_ffma_wide():
     entries += [dict(comp=_unit(f, rounding="dynamic", product="booth"),
                      sets=["directed", "random:20000"], lanes=2) for f in ("fp16", "bf16")]
     entries.append(dict(comp=_unit("bf16", rounding="dynamic", product="shiftadd"),
+                        sets=["directed", "random:20000"], lanes=2))
+    entries.append(dict(comp=_unit("bf16", flags=False, product="booth"),
                         sets=["directed", "random:20000"], lanes=2))
     assert_passed(run_group("tb_ffma_wide", MODULE, entries, seed=9))
 

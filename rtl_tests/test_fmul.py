@@ -27,7 +27,9 @@ def _all_cuts(fmt, **kw):
 def test_fmul_exhaustive():
     """Every pair of operands in all five rounding modes (one dynamic-rounding build per
     format): e4m3, e5m2, e3m4, e3m2, e2m3, e2m1, the mixed e4m3 x e4m3 -> fp16 and
-    e4m3 x e5m2 -> e4m3, and e5m2 with the Booth significand product."""
+    e4m3 x e5m2 -> e4m3, and e5m2 with the Booth significand product; and the flag-free
+    forms (``flags=False``, no ``flags`` port) of e4m3 in rne and e5m2 in rdn with the
+    conditional-add product."""
     entries = [dict(comp=_unit(f, rounding="dynamic"), sets=["exhaustive"],
                     lanes=8 if f in ("e4m3", "e5m2", "e3m4") else 1)
                for f in ("e4m3", "e5m2", "e3m4", "e3m2", "e2m3", "e2m1")]
@@ -39,12 +41,17 @@ def test_fmul_exhaustive():
     # mixed operand formats: the subnormal operand's leading zeros counted at its width
     entries.append(dict(comp=_unit("e4m3", b_fmt="e5m2", rounding="dynamic"),
                         sets=["exhaustive"], lanes=8))
+    # without flags (the lean form: operands normalized before a product in logic)
+    entries.append(dict(comp=_unit("e4m3", flags=False), sets=["exhaustive"], lanes=8))
+    entries.append(dict(comp=_unit("e5m2", rounding="rdn", flags=False, product="shiftadd"),
+                        sets=["exhaustive"], lanes=8))
     assert_passed(run_group("tb_fmul_exhaustive", MODULE, entries))
 
 
 def test_fmul_wide():
     """fp16, bf16, fp32 (and fp16, bf16 with the Booth significand product, fp16 with the
-    conditional-add one, and fp16 x bf16 -> fp16): the directed
+    conditional-add one, fp16 x bf16 -> fp16, and bf16 and fp16 in rne without flags with
+    the products in logic): the directed
     set (all pairs, all modes) plus 100,000 random vectors (rounding codes 0..7, so 5..7 are
     checked to behave as rne)."""
     entries = [dict(comp=_unit(f, rounding="dynamic"), sets=["directed", "random:100000"],
@@ -59,6 +66,8 @@ def test_fmul_wide():
     # (FloatMultiplier._coarse), bf16's (counts below 8) not
     entries.append(dict(comp=_unit("fp16", b_fmt="bf16", out_fmt="fp16", rounding="dynamic"),
                         sets=["directed", "random:30000"], lanes=2))
+    entries += [dict(comp=_unit(f, flags=False, product=pr), sets=["directed", "random:30000"],
+                     lanes=2) for f, pr in (("bf16", "shiftadd"), ("fp16", "booth"))]
     assert_passed(run_group("tb_fmul_wide", MODULE, entries, seed=11))
 
 
@@ -71,6 +80,8 @@ def test_fmul_pipelined():
         dict(comp=_unit("bf16", rounding="dynamic", latency=1), sets=["random:8000"]),
         dict(comp=_unit("e5m2_ftz", rounding="rdn", latency=2), sets=["exhaustive"]),
         dict(comp=_unit("fp16", rounding="rna", latency=3), sets=["random:8000"]),
+        dict(comp=_unit("bf16", flags=False, product="shiftadd", latency=2),
+             sets=["random:8000"]),
         # Planned pipelines (hwgen.timing): about twice the unpipelined Fmax, and every cut
         # point at once.
         dict(comp=_unit("bf16", rounding="dynamic", target_mhz=66, device="ecp5-85f"),

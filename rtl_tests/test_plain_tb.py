@@ -32,6 +32,14 @@ CASES = {
                              "--target-mhz", "80", "--device", "ecp5-85f"],
                             {"op": "ffma", "fmt": "bf16", "rounding": "dynamic",
                              "latency": None}, 20000),
+    # without flags (--no-flags: no flags port; the vectors' flags are 0), combinational and
+    # pipelined
+    "fmul-bf16-noflags-shiftadd": (["fmul", "--format", "bf16", "--no-flags", "--product",
+                                    "shiftadd"],
+                                   {"op": "fmul", "fmt": "bf16", "latency": 0}, 5000),
+    "ffma-e4m3-rdn-noflags-l2": (["ffma", "--format", "e4m3", "--rounding", "rdn",
+                                  "--no-flags", "--latency", "2"],
+                                 {"op": "ffma", "fmt": "e4m3", "latency": 2}, 5000),
 }
 
 _PORT = re.compile(r"^\s+(input|output)\s+(?:\[(\d+):0\]\s+)?(\w+)$")
@@ -56,7 +64,11 @@ def defines(name, ports, latency, nmax):
     """The testbench's -D defines for a DUT with these ports (as `hwgen generate` lists them)."""
     d = {"DUT": name, "WA": ports["a"][1], "WB": ports["b"][1], "WY": ports["y"][1],
          "LATENCY": latency, "NMAX": nmax}
-    assert ports["flags"] == ("output", 4)
+    if "flags" in ports:
+        assert ports["flags"] == ("output", 4)
+    else:
+        assert "_noflags" in name
+        d["NO_FLAGS"] = 1
     if "c" in ports:
         d.update(HAS_C=1, WC=ports["c"][1])
     if "rm" in ports:

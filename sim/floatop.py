@@ -8,6 +8,7 @@ Parameters (``sim.params.get_params()``), all JSON. A unit is described by
 ``fmt``, ``b_fmt``, ``c_fmt``, ``out_fmt``   format names (``None``: as ``fmt``)
 ``rounding``      a mode or ``"dynamic"``; ``subtract`` (fadd) ``False``/``True``/``"dynamic"``
 ``latency``       pipeline stages of the build
+``flags``         ``False`` for a unit built without flags (no ``flags`` port; checked as 0)
 ``sets``          what to check: ``"exhaustive"``, ``"directed"``, ``"random:N"``
 ``seed``          random seed
 
@@ -52,7 +53,8 @@ INPUTS = {"fmul": ("a", "b"), "fadd": ("a", "b"), "ffma": ("a", "b", "c")}
 def build_unit(p):
     """The component described by the parameter dict ``p``."""
     from hwgen.units import FloatAdder, FloatFMA, FloatMultiplier
-    kw = dict(out_fmt=p.get("out_fmt"), b_fmt=p.get("b_fmt"), rounding=p.get("rounding", "rne"))
+    kw = dict(out_fmt=p.get("out_fmt"), b_fmt=p.get("b_fmt"), rounding=p.get("rounding", "rne"),
+              flags=p.get("flags", True))
     if p.get("cuts") is not None:            # a planned pipeline (target_mhz=) or explicit cuts
         kw["cuts"] = p["cuts"]
     else:
@@ -80,6 +82,8 @@ def unit_params(comp):
         p["subtract"] = comp.subtract
     if comp.product != "auto":
         p["product"] = comp.product
+    if not comp.has_flags:
+        p["flags"] = False
     return p
 
 
@@ -101,7 +105,15 @@ def _formats(p):
 
 
 def expected(p, ops, rm, sub=None):
-    """Golden ``(y, flags)`` arrays for operand arrays ``ops`` and rounding codes ``rm``."""
+    """Golden ``(y, flags)`` arrays for operand arrays ``ops`` and rounding codes ``rm``; the
+    flags all 0 for a unit without them (``p["flags"]`` false)."""
+    y, flags = _golden(p, ops, rm, sub)
+    if not p.get("flags", True):
+        flags = np.zeros_like(flags)
+    return y, flags
+
+
+def _golden(p, ops, rm, sub):
     f = _formats(p)
     rounding = rm if p.get("rounding") == "dynamic" else p.get("rounding", "rne")
     if p["op"] == "fmul":
@@ -257,7 +269,8 @@ class _Unit:
         self.h_in = [h(nm) for nm in self.names]
         self.h_rm = h("rm") if self.dyn else None
         self.h_op = h("op") if self.dsub else None
-        self.h_y, self.h_f = h("y"), h("flags")
+        self.h_y = h("y")
+        self.h_f = h("flags") if p.get("flags", True) else None
         if self.lat:
             self.h_iv, self.h_ov = h("in_valid"), h("out_valid")
         parts = [make_vectors(p, kind, rng) for kind in sets]
@@ -292,9 +305,13 @@ class _Unit:
         for hd, wd in zip(self.handles, self.widths):
             hd.value = int(rng.integers(0, 1 << wd))
 
+    def flags(self):
+        """The flags output now (0 for a unit without one: its expectations are 0)."""
+        return int(self.h_f.value) if self.h_f is not None else 0
+
     def get(self):
         self.raw_y.append(int(self.h_y.value))
-        self.raw_f.append(int(self.h_f.value))
+        self.raw_f.append(self.flags())
 
     def results(self):
         yw = self.f["y"].width
@@ -366,7 +383,7 @@ async def _drive_pipe(dut, units, rng):
                     if cycle - c0 != u.lat:
                         errors.append(f"{u.prefix}vector {idx} came out after {cycle - c0} "
                                       f"cycles, expected latency {u.lat}")
-                    st["got"][idx] = (int(u.h_y.value), int(u.h_f.value))
+                    st["got"][idx] = (int(u.h_y.value), u.flags())
             if st["next"] < u.steps and rng.random() >= 0.3:
                 u.put(st["next"])
                 u.h_iv.value = u.all_lanes
@@ -605,4 +622,6 @@ def plain_defines(p, module_name, nmax):
         d["HAS_RM"] = 1
     if p.get("latency", 0):
         d["CLOCKED"] = 1
+    if not p.get("flags", True):
+        d["NO_FLAGS"] = 1
     return d

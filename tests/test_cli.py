@@ -183,6 +183,27 @@ def test_generate_lists_ports_in_verilog_order(tmp_path):
     assert sorted(listed) == ["a", "b", "clk", "flags", "in_valid", "out_valid", "rst", "y"]
 
 
+def test_generate_no_flags_leaves_out_the_port(tmp_path):
+    """``--no-flags``: the module has no ``flags`` port and its name says so; the same unit
+    with flags is larger (the flag logic is gone, not just unconnected)."""
+    sizes = {}
+    for extra in ([], ["--no-flags"]):
+        out = tmp_path / f"f{len(extra)}.v"
+        r = run_cli("generate", "ffma", "--format", "e4m3", "--latency", "1", *extra,
+                    "-o", str(out))
+        assert r.returncode == 0, r.stderr
+        name = r.stdout.splitlines()[0].rsplit(" ", 1)[1]
+        listed = sorted(ln.split()[-1] for ln in r.stdout.splitlines()[2:])
+        sizes[bool(extra)] = len(out.read_text())
+        if extra:
+            assert name == "ffma_e4m3_rne_noflags_l1"
+            assert listed == ["a", "b", "c", "clk", "in_valid", "out_valid", "rst", "y"]
+            assert not re.search(r"\bflags\b", out.read_text())
+        else:
+            assert name == "ffma_e4m3_rne_l1" and "flags" in listed
+    assert sizes[True] < sizes[False]
+
+
 def test_sim_waves_names_the_waveform_file(tmp_path):
     r = subprocess.run([sys.executable, "-m", "hwgen", "sim", "fmul", "--format", "e2m1",
                         "--vectors", "50", "--waves"], capture_output=True, text=True,

@@ -20,6 +20,7 @@ Verilog ports of the top module:
   in_valid  input          only with --latency N > 0
   y         output         the result in the output format
   flags     output [3:0]   bit 0 inexact, bit 1 underflow, bit 2 overflow, bit 3 invalid
+                           (absent with --no-flags)
   out_valid output         only with --latency N > 0: in_valid delayed by N cycles;
                            y and flags belong to the inputs of N cycles earlier
 Semantics are those of the golden model (hwgen.golden): IEEE 754 with tininess detected after
@@ -41,6 +42,9 @@ def _add_common(p, inputs, latency_help):
                        help="format of c (default: --format)")
     p.add_argument("--rounding", default="rne", choices=_ROUNDINGS,
                    help="rounding mode, or 'dynamic' for a run-time rm input (default rne)")
+    p.add_argument("--no-flags", dest="flags", action="store_false",
+                   help="leave out the exception flags: no flags port and none of the logic "
+                        "only they need (module name ..._noflags)")
     p.add_argument("--latency", type=int, default=None, metavar="N", help=latency_help)
     add_target_arguments(p)
 
@@ -120,7 +124,7 @@ def _fmt_opt(args, opt):
 
 def _kw(args, inputs):
     kw = dict(out_fmt=_fmt_opt(args, "out-format"), b_fmt=_fmt_opt(args, "b-format"),
-              rounding=args.rounding, **target_kw(args))
+              rounding=args.rounding, flags=args.flags, **target_kw(args))
     if "c" in inputs:
         kw["c_fmt"] = _fmt_opt(args, "c-format")
     return _fmt_opt(args, "format"), kw

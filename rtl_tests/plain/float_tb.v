@@ -8,6 +8,8 @@
 //   WA WB WY   widths of a, b and y;  WC width of c (with HAS_C)
 //   HAS_C      the DUT has an operand c (ffma)
 //   HAS_RM     the DUT has the 3-bit rounding-mode input rm (--rounding dynamic)
+//   NO_FLAGS   the DUT has no flags output (--no-flags): the testbench reads its flags as 0,
+//              and the vectors' flags fields are 0
 //   LATENCY    pipeline stages (default 0); with LATENCY > 0 also define CLOCKED:
 //              the DUT then has clk, rst, in_valid and out_valid
 //   NMAX       capacity of the vector memory
@@ -106,9 +108,15 @@ module plain_float_tb;
 `else
   `define RM_PORT
 `endif
+`ifdef NO_FLAGS
+  assign flags = 4'b0000;
+  `define FLAGS_PORT
+`else
+  `define FLAGS_PORT , .flags(flags)
+`endif
 
 `ifndef CLOCKED
-  `DUT dut (.a(a), .b(b), `C_PORT `RM_PORT .y(y), .flags(flags));
+  `DUT dut (.a(a), .b(b), `C_PORT `RM_PORT .y(y) `FLAGS_PORT);
 
   integer i;
   initial begin
@@ -125,7 +133,7 @@ module plain_float_tb;
   reg clk = 0, rst = 0, in_valid = 0;
   wire out_valid;
   `DUT dut (.clk(clk), .rst(rst), .in_valid(in_valid), .a(a), .b(b), `C_PORT `RM_PORT
-            .y(y), .flags(flags), .out_valid(out_valid));
+            .y(y) `FLAGS_PORT, .out_valid(out_valid));
 
   always #5 clk = ~clk;
 
