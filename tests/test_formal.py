@@ -25,6 +25,9 @@ PIPELINES = [
     ("fadd", "e4m3", "dynamic", dict(target_mhz=66, device="ecp5-85f")),
     ("ffma", "e2m1", "dynamic", dict(latency=2)),
     ("ffma", "e3m2", "rne", _all_cuts(FloatFMA, "e3m2")),
+    # without flags (y alone), the product from conditional adds (the lean fmul's operands
+    # normalized first)
+    ("fmul", "e4m3", "rne", dict(latency=2, flags=False, product="shiftadd")),
     # ffma e4m3 (27 s) is proven by docs/verification.md's command, not in every CI run
 ]
 
@@ -48,18 +51,30 @@ def test_pipeline_check_catches_a_mistake(tmp_path, mistake):
     assert r.trace is not None and r.trace.endswith(".vcd")
 
 
-@pytest.mark.parametrize("op, rounding", [("fadd", "dynamic")])
-def test_e2m1_units_compute_the_golden_table(tmp_path, op, rounding):
-    m = TableMiter(op, "e2m1", rounding=rounding)
+@pytest.mark.parametrize("op, rounding, kw", [("fadd", "dynamic", {}),
+                                              ("fmul", "rtz", dict(flags=False))])
+def test_e2m1_units_compute_the_golden_table(tmp_path, op, rounding, kw):
+    m = TableMiter(op, "e2m1", rounding=rounding, unit_kwargs=kw)
     n_ops = 3 if op == "ffma" else 2
     assert len(m.table()) == (16 ** n_ops) * (5 if rounding == "dynamic" else 1)
     r = prove(m, tmp_path, mode="bmc", depth=1)
     assert r.status == "pass", r.log
 
 
-def test_table_check_catches_a_mistake(tmp_path):
-    m = TableMiter("fmul", "e2m1", rounding="rne", table_kwargs=dict(rounding="rtz"))
+@pytest.mark.parametrize("kw", [{}, dict(flags=False)], ids=["flags", "no-flags"])
+def test_table_check_catches_a_mistake(tmp_path, kw):
+    m = TableMiter("fmul", "e2m1", rounding="rne", table_kwargs=dict(rounding="rtz"),
+                   unit_kwargs=kw)
     r = prove(m, tmp_path, mode="bmc", depth=1)
+    assert r.status == "fail" and r.trace is not None
+
+
+def test_no_flags_pipeline_check_catches_a_mistake(tmp_path):
+    """Without flags the check is on y alone, and still fails on a wrong reference."""
+    m = PipelineMiter("fmul", "e4m3", rounding="rne", dut_kwargs=dict(latency=2, flags=False),
+                      ref_kwargs=dict(rounding="rtz"))
+    assert not m.ref.has_flags
+    r = prove(m, tmp_path, mode="prove", depth=4)
     assert r.status == "fail" and r.trace is not None
 
 
@@ -246,3 +261,24 @@ def test_host_link_miter_bad_arguments(tmp_path):
         prove("", tmp_path, mode="bmc", engine="abc pdr")
     with pytest.raises(ValueError, match="Engine must be 'smtbmc SOLVER' or one of"):
         prove("", tmp_path, engine="abc int")
+
+
+def test_cli_prove_no_flags(tmp_path, capsys):
+    from hwgen.cli import main
+    assert main(["prove", "ffma", "--format", "e2m1", "--no-flags", "--product", "logic",
+                 "--latency", "2", "-o", str(tmp_path / "p")]) == 0
+    assert "ffma_e2m1_rne_noflags_logic_l2" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize("args, message", [
+    (["fadd", "--product", "booth", "--latency", "1"],
+     "--product booth: fadd has no significand product (fmul and ffma have)"),
+    (["fmul", "--product", "wallace", "--latency", "1"],
+     "--product must be one of auto, booth, logic, shiftadd, not 'wallace'"),
+])
+def test_cli_prove_bad_product(args, message, tmp_path):
+    import subprocess
+    import sys
+    r = subprocess.run([sys.executable, "-m", "hwgen", "prove", *args], capture_output=True,
+                       text=True, cwd=tmp_path)
+    assert (r.returncode, r.stdout, r.stderr) == (2, "", f"hwgen: error: {message}\n")

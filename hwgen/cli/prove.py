@@ -29,6 +29,11 @@ def add_arguments(p):
                    help="operand and result format (default e4m3; the proof grows with it)")
     p.add_argument("--rounding", default="rne", metavar="R",
                    help="rne | rtz | rdn | rup | rna | dynamic (default rne)")
+    p.add_argument("--no-flags", dest="flags", action="store_false",
+                   help="the unit without flags (its y alone is checked)")
+    p.add_argument("--product", default="auto", metavar="P",
+                   help="fmul/ffma: how the significand product is built, as hwgen generate's "
+                        "--product (auto, booth, logic, shiftadd)")
     p.add_argument("--latency", type=int, default=None, metavar="N",
                    help="prove the fixed-table pipeline of N stages")
     p.add_argument("--target-mhz", type=float, default=None, metavar="F",
@@ -44,11 +49,18 @@ def add_arguments(p):
 
 
 def run(args):
-    from ..catalog.float_ops import TIMING_DEVICES
+    from ..catalog.float_ops import PRODUCTS, TIMING_DEVICES
     from ..units import FloatAdder, FloatFMA, FloatMultiplier
     from ..verify import PipelineMiter, TableMiter, prove
     if args.op not in _OPS:
         return fail(f"the operator must be one of {', '.join(_OPS)}, not {args.op!r}")
+    if args.product not in PRODUCTS:
+        return fail(f"--product must be one of {', '.join(PRODUCTS)}, not {args.product!r}")
+    if args.product != "auto" and args.op == "fadd":
+        return fail(f"--product {args.product}: fadd has no significand product "
+                    f"(fmul and ffma have)")
+    options = dict(flags=args.flags, **({"product": args.product}
+                                        if args.product != "auto" else {}))
     ways = [w for w, on in (("--latency", args.latency is not None),
                             ("--target-mhz", args.target_mhz is not None),
                             ("--all-cuts", args.all_cuts), ("--table", args.table)) if on]
@@ -74,16 +86,17 @@ def run(args):
         if fmt.width * n > 12:
             return fail(f"--table: {args.op} {args.format} has 2**{fmt.width * n} inputs; the "
                         f"table proof takes at most 2**12 (e2m1 units)")
-        design = TableMiter(args.op, args.format, rounding=args.rounding)
+        design = TableMiter(args.op, args.format, rounding=args.rounding, unit_kwargs=options)
         mode, depth, what = "bmc", 1, "the golden model's table"
     else:
         if args.latency is not None:
             pipe = dict(latency=args.latency)
         elif args.all_cuts:
-            pipe = dict(cuts=list(cls(args.format).cut_points))
+            pipe = dict(cuts=list(cls(args.format, **options).cut_points))
         else:
             pipe = dict(target_mhz=args.target_mhz, device=args.device)
-        design = PipelineMiter(args.op, args.format, rounding=args.rounding, dut_kwargs=pipe)
+        design = PipelineMiter(args.op, args.format, rounding=args.rounding,
+                               dut_kwargs=dict(pipe, **options))
         mode, what = "prove", "the unpipelined unit"
         depth = args.depth if args.depth is not None else design.dut.latency + 2
     unit = design.unit if args.table else design.dut

@@ -23,11 +23,13 @@ A pass is a proof that the gateware computes the golden model's function, to the
 the wrong number of cycles, or rounding differently).
 """
 
-from amaranth.hdl import Assert, Elaboratable, Module, Signal
+from amaranth.hdl import Assert, Cat, Elaboratable, Module, Signal
 
 __all__ = ["PipelineMiter", "TableMiter", "StreamMiter"]
 
 _OPS = ("fmul", "fadd", "ffma")
+#: The constructor options that only place registers (the reference unit has none of them).
+_PIPELINE_OPTIONS = ("latency", "cuts", "target_mhz", "device")
 
 
 class PipelineMiter(Elaboratable):
@@ -44,7 +46,8 @@ class PipelineMiter(Elaboratable):
         Rounding mode, or ``dynamic`` (then ``rm`` is a free input too).
     dut_kwargs : dict
         Pipeline of the unit under test (``latency=`` or ``cuts=`` or ``target_mhz=`` with
-        ``device=``) and any other constructor option.
+        ``device=``) and any other constructor option (``flags=False``, ``product=``), which
+        the reference gets too. A unit without flags is checked on ``y`` alone.
     ref_delay : int or None
         Cycles the reference result is delayed (default: the unit's latency). Another value
         is a deliberate mistake.
@@ -60,7 +63,8 @@ class PipelineMiter(Elaboratable):
         self.dut = self._unit(dict(rounding=rounding, **(dut_kwargs or {})))
         if not self.dut.latency:
             raise ValueError("The unit under test must be pipelined (latency >= 1)")
-        ref_kw = dict(rounding=rounding)
+        ref_kw = {k: v for k, v in (dut_kwargs or {}).items() if k not in _PIPELINE_OPTIONS}
+        ref_kw["rounding"] = rounding
         ref_kw.update(ref_kwargs or {})
         self.ref = self._unit(ref_kw)
         self.delay = self.dut.latency if ref_delay is None else int(ref_delay)
@@ -93,16 +97,18 @@ class PipelineMiter(Elaboratable):
             if hasattr(ref, n):
                 m.d.comb += getattr(ref, n).eq(s)
         in_valid = self.inputs["in_valid"]
-        y, flags, valid = ref.y, ref.flags, in_valid
+        # the result: y and, where the unit has them, the flags
+        out = Cat(ref.y, ref.flags) if ref.has_flags else ref.y
+        dut_out = Cat(dut.y, dut.flags) if dut.has_flags else dut.y
+        valid = in_valid
         for i in range(self.delay):
-            y_q = Signal.like(y, name=f"ref_y_{i + 1}")
-            f_q = Signal.like(flags, name=f"ref_flags_{i + 1}")
+            o_q = Signal.like(out, name=f"ref_out_{i + 1}")
             v_q = Signal(name=f"ref_valid_{i + 1}")
-            m.d.sync += [y_q.eq(y), f_q.eq(flags), v_q.eq(valid)]
-            y, flags, valid = y_q, f_q, v_q
+            m.d.sync += [o_q.eq(out), v_q.eq(valid)]
+            out, valid = o_q, v_q
         m.d.comb += [
             Assert(dut.out_valid == valid, "out_valid is in_valid of latency cycles before"),
-            Assert(~dut.out_valid | ((dut.y == y) & (dut.flags == flags)),
+            Assert(~dut.out_valid | (dut_out == out),
                    "the pipelined result is the unpipelined one"),
         ]
         return m
@@ -111,15 +117,16 @@ class PipelineMiter(Elaboratable):
 class TableMiter(Elaboratable):
     """A combinational ``op`` on ``fmt`` (unpipelined) against the golden model's table of
     results. ``table_kwargs`` (e.g. ``rounding="rtz"`` for a unit that rounds to nearest)
-    changes the table only: a deliberate mistake, to see the check fail."""
+    changes the table only: a deliberate mistake, to see the check fail. ``unit_kwargs``:
+    other options of the unit (``flags=False``: checked on ``y`` alone; ``product=``)."""
 
-    def __init__(self, op, fmt, *, rounding="rne", table_kwargs=None):
+    def __init__(self, op, fmt, *, rounding="rne", table_kwargs=None, unit_kwargs=None):
         if op not in _OPS:
             raise ValueError(f"Operator must be one of {', '.join(_OPS)}, not {op!r}")
         from ..units import FloatAdder, FloatFMA, FloatMultiplier
         cls = {"fmul": FloatMultiplier, "fadd": FloatAdder, "ffma": FloatFMA}[op]
         self.op, self.fmt, self.rounding = op, fmt, rounding
-        self.unit = cls(fmt, rounding=rounding)
+        self.unit = cls(fmt, rounding=rounding, **(unit_kwargs or {}))
         self.table_rounding = (table_kwargs or {}).get("rounding", rounding)
         self.operands = [n for n in ("a", "b", "c") if hasattr(self.unit, n)]
         self.inputs = {n: Signal(len(getattr(self.unit, n)), name=f"in_{n}")
@@ -151,13 +158,12 @@ class TableMiter(Elaboratable):
         return out
 
     def elaborate(self, platform):
-        from amaranth.hdl import Cat
         m = Module()
         m.submodules.unit = unit = self.unit
         for n, s in self.inputs.items():
             m.d.comb += getattr(unit, n).eq(s)
         want_y = Signal.like(unit.y, name="table_y")
-        want_f = Signal.like(unit.flags, name="table_flags")
+        want_f = Signal(4, name="table_flags")
         width = len(self.inputs[self.operands[0]])
         ops = [self.inputs[n] for n in self.operands]
         rm = self.inputs.get("rm")
@@ -175,8 +181,9 @@ class TableMiter(Elaboratable):
                         m.d.comb += [want_y.eq(y), want_f.eq(fl)]
             with m.Default():
                 m.d.comb += ok.eq(1)           # not reached: every input has a row
-        m.d.comb += Assert((unit.y == want_y) & (unit.flags == want_f),
-                           "the unit computes the golden model's table")
+        same = (unit.y == want_y) & (unit.flags == want_f) if unit.has_flags else \
+            (unit.y == want_y)
+        m.d.comb += Assert(same, "the unit computes the golden model's table")
         m.d.comb += Assert(~ok, "every input is in the table")
         return m
 
