@@ -78,3 +78,22 @@ def test_bad_input(args, message, tmp_path):
                        text=True, cwd=tmp_path)
     assert (r.returncode, r.stdout, r.stderr) == (2, "", f"hwgen: error: {message}\n")
     assert not (tmp_path / "v.hex").exists()
+
+
+def test_no_flags_unit_expects_zero_flags(tmp_path, capsys):
+    """``--no-flags``: the same vectors as the unit with flags, the flags fields 0, and the
+    testbench told (``-DNO_FLAGS=1``) that the unit has no flags port."""
+    words = {}
+    for extra in ([], ["--no-flags"]):
+        path = tmp_path / f"v{len(extra)}.hex"
+        assert main(["vectors", "fadd", "--format", "e4m3", "--exhaustive", *extra,
+                     "-o", str(path)]) == 0
+        out = capsys.readouterr().out.splitlines()
+        assert ("-DNO_FLAGS=1" in out[1].split()) == bool(extra)
+        w = np.array([int(ln, 16) for ln in path.read_text().splitlines()], dtype=np.int64)
+        words[bool(extra)] = _fields(w, [("rm", 3), ("c", 1), ("b", 8), ("a", 8),
+                                         ("flags", 4), ("y", 8)])
+    with_flags, without = words[False], words[True]
+    assert with_flags["flags"].any() and not without["flags"].any()
+    for name in ("a", "b", "y"):
+        assert np.array_equal(with_flags[name], without[name])

@@ -3,8 +3,9 @@ for the plain Verilog testbench.
 
 The file is what ``rtl_tests/plain/float_tb.v`` ``$readmemh``s: one hex word per vector,
 ``{rm, c, b, a, flags, y}`` from the high bits down (``rm`` 3 bits, 0 for a static rounding;
-``c`` 1 bit, 0, for fmul/fadd), the expected ``y`` and ``flags`` from :mod:`hwgen.golden`.
-The command also prints the testbench's ``-D`` defines for the unit.
+``c`` 1 bit, 0, for fmul/fadd), the expected ``y`` and ``flags`` from :mod:`hwgen.golden`
+(``flags`` 0 for a unit built ``--no-flags``, which the testbench reads as 0 under
+``-DNO_FLAGS``). The command also prints the testbench's ``-D`` defines for the unit.
 """
 
 from pathlib import Path
