@@ -170,6 +170,20 @@ class Runner:
         self.cached_only, self.scheduler, self.workers = cached_only, scheduler, workers
         self.count = 0
 
+    def measure(self, points, *, seed=None, dsp=None):
+        """:meth:`measure_many` at another ``seed`` or DSP setting (default: this runner's);
+        the syntheses count as this runner's."""
+        r = Runner(self.seed if seed is None else seed, self.build_root, self.cached_only,
+                   self.scheduler, self.workers, self.dsp if dsp is None else dsp)
+        rows = r.measure_many(points)
+        self.count += r.count
+        return rows
+
+    def measure_seeds(self, points, seeds=TARGET_SEEDS):
+        """Each point at every seed of ``seeds``, each seed's syntheses as one sweep: per
+        point, its rows seed by seed."""
+        return [list(rows) for rows in zip(*(self.measure(points, seed=s) for s in seeds))]
+
     def measure_many(self, points):
         """``points`` = ``[(cls, op, fmt, device, rounding, latency), ...]`` → a row dict
         each (``status`` is ``ok``, ``does not fit``, ``not measured yet`` or an error)."""
@@ -257,27 +271,32 @@ def sweep(runner, classes, formats, devices, pipelined=True):
     return rows
 
 
+def over_seeds(rows):
+    """One design's rows at several seeds: its ``status`` (the first failing seed's, else
+    ``ok``) and, when every seed ran, yosys's counts (the same for every seed), each seed's
+    Fmax (``fmaxes``) and their median (``fmax``)."""
+    import statistics
+    bad = [r["status"] for r in rows if r["status"] != "ok"]
+    if bad:
+        return dict(status=bad[0])
+    return dict(status="ok", lut=rows[0]["lut"], carry=rows[0]["carry"], dsp=rows[0]["dsp"],
+                fmaxes=[r["fmax"] for r in rows], fmax=statistics.median(r["fmax"] for r in rows))
+
+
 def compare_targets(runner, classes):
     """Each :data:`REFERENCE` row against hwgen's unit (dynamic rounding + flags, latency 0)
     on :data:`TARGET_DEVICE`: yosys's LUT4 + carry (the same for every seed) and the median
     Fmax of :data:`TARGET_SEEDS`, each seed's syntheses as one sweep."""
-    import statistics
     refs = [r for r in REFERENCE if r[0] in classes]
-    per_seed = []
-    for seed in TARGET_SEEDS:
-        r = Runner(seed, runner.build_root, runner.cached_only, runner.scheduler,
-                   runner.workers)
-        per_seed.append(r.measure_many([(classes[op], op, fmt, TARGET_DEVICE, "dynamic", 0,
-                                         target_options(op, fmt)) for op, fmt, *_ in refs]))
-        runner.count += r.count
+    per_point = runner.measure_seeds([(classes[op], op, fmt, TARGET_DEVICE, "dynamic", 0,
+                                       target_options(op, fmt)) for op, fmt, *_ in refs])
     # the lean variant: yosys's counts (the same for every seed), Fmax of the first seed; and
     # the Booth rows with the product left to synthesis (a * b), seed 1, for comparison
-    r = Runner(TARGET_SEEDS[0], runner.build_root, runner.cached_only, runner.scheduler,
-               runner.workers)
+    first = TARGET_SEEDS[0]
     lean_jobs = [(i, opts) for i, (op, fmt, *_) in enumerate(refs)
                  for opts in lean_options(op, fmt)]
-    lean_runs = r.measure_many([(classes[refs[i][0]], refs[i][0], refs[i][1], TARGET_DEVICE,
-                                 "rne", 0, opts) for i, opts in lean_jobs])
+    lean_runs = runner.measure([(classes[refs[i][0]], refs[i][0], refs[i][1], TARGET_DEVICE,
+                                 "rne", 0, opts) for i, opts in lean_jobs], seed=first)
     lean = [None] * len(refs)          # each row's smallest candidate that synthesized
     for (i, opts), run in zip(lean_jobs, lean_runs):
         if run["status"] != "ok":
@@ -285,20 +304,13 @@ def compare_targets(runner, classes):
         run = dict(run, product=opts.get("product"))
         if lean[i] is None or run["lut"] + run["carry"] < lean[i]["lut"] + lean[i]["carry"]:
             lean[i] = run
-    plain = r.measure_many([(classes[op], op, fmt, TARGET_DEVICE, "dynamic", 0)
-                            for op, fmt, *_ in refs])
-    runner.count += r.count
+    plain = runner.measure([(classes[op], op, fmt, TARGET_DEVICE, "dynamic", 0)
+                            for op, fmt, *_ in refs], seed=first)
     out = []
     for i, (op, fmt, lut, carry, mhz) in enumerate(refs):
-        rows = [seeds[i] for seeds in per_seed]
-        ok = [r for r in rows if r["status"] == "ok"]
         row = dict(op=op, format=fmt, device=TARGET_DEVICE, ref_area=lut + carry,
                    ref_lut=lut, ref_carry=carry, ref_fmax=mhz, goal=(op, fmt) in GOAL_ROWS,
-                   status="ok" if len(ok) == len(rows) else rows[0]["status"])
-        if ok:
-            row.update(lut=ok[0]["lut"], carry=ok[0]["carry"],
-                       fmaxes=[r["fmax"] for r in ok],
-                       fmax=statistics.median(r["fmax"] for r in ok))
+                   **over_seeds(per_point[i]))
         if lean[i] is not None:
             row.update(lean_area=lean[i]["lut"] + lean[i]["carry"], lean_fmax=lean[i]["fmax"],
                        lean_product=lean[i]["product"])
@@ -314,19 +326,10 @@ def compare_ecp5(runner, classes):
     the product left to synthesis) on :data:`ECP5_DEVICE`, yosys's counts with and without
     DSP blocks and the median Fmax of :data:`TARGET_SEEDS`, against hwgen when the issue was
     filed, and against the reference where :data:`THEN_ECP5_RATIO` implies its figure."""
-    import statistics
     keys = [k for k in THEN_ECP5 if k[0] in classes]
     points = [(classes[op], op, fmt, ECP5_DEVICE, "dynamic", 0) for op, fmt in keys]
-    per_seed = []
-    for seed in TARGET_SEEDS:
-        r = Runner(seed, runner.build_root, runner.cached_only, runner.scheduler,
-                   runner.workers)
-        per_seed.append(r.measure_many(points))
-        runner.count += r.count
-    r = Runner(TARGET_SEEDS[0], runner.build_root, runner.cached_only, runner.scheduler,
-               runner.workers, dsp=False)
-    no_dsp = r.measure_many(points)
-    runner.count += r.count
+    per_point = runner.measure_seeds(points)
+    no_dsp = runner.measure(points, seed=TARGET_SEEDS[0], dsp=False)
     out = []
     for i, (op, fmt) in enumerate(keys):
         lut, carry, mhz, nd_lut, nd_carry = THEN_ECP5[(op, fmt)]
@@ -335,15 +338,12 @@ def compare_ecp5(runner, classes):
         if (op, fmt) in THEN_ECP5_RATIO:
             row["ref_area"] = (lut + carry) / THEN_ECP5_RATIO[(op, fmt)]
             row["then_ratio"] = THEN_ECP5_RATIO[(op, fmt)]
-        rows = [seeds[i] for seeds in per_seed]
-        ok = [x for x in rows if x["status"] == "ok"]
-        row["status"] = "ok" if len(ok) == len(rows) and no_dsp[i]["status"] == "ok" else (
-            next(x["status"] for x in rows + [no_dsp[i]] if x["status"] != "ok"))
+        row.update(over_seeds(per_point[i]))
         if row["status"] == "ok":
-            row.update(lut=ok[0]["lut"], carry=ok[0]["carry"], dsp=ok[0]["dsp"],
-                       fmaxes=[x["fmax"] for x in ok],
-                       fmax=statistics.median(x["fmax"] for x in ok),
-                       nd=(no_dsp[i]["lut"], no_dsp[i]["carry"]))
+            if no_dsp[i]["status"] == "ok":
+                row["nd"] = (no_dsp[i]["lut"], no_dsp[i]["carry"])
+            else:
+                row["status"] = no_dsp[i]["status"]
         out.append(row)
     return out
 
