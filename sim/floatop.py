@@ -35,8 +35,8 @@ from hwgen.formats import parse_format
 
 from .params import get_params, write_report
 
-__all__ = ["cocotb_check", "build_unit", "unit_params", "input_space", "expected", "cli_top",
-           "CLI_LANES",
+__all__ = ["cocotb_check", "build_unit", "has_flags", "unit_params", "input_space", "expected",
+           "cli_top", "CLI_LANES",
            "directed_values", "make_vectors", "INPUTS", "check", "group_wrapper", "run_group",
            "assert_passed", "MAX_EXHAUSTIVE", "plain_word_fields", "plain_vectors", "plain_hex",
            "plain_defines"]
@@ -54,7 +54,7 @@ def build_unit(p):
     """The component described by the parameter dict ``p``."""
     from hwgen.units import FloatAdder, FloatFMA, FloatMultiplier
     kw = dict(out_fmt=p.get("out_fmt"), b_fmt=p.get("b_fmt"), rounding=p.get("rounding", "rne"),
-              flags=p.get("flags", True))
+              flags=has_flags(p))
     if p.get("cuts") is not None:            # a planned pipeline (target_mhz=) or explicit cuts
         kw["cuts"] = p["cuts"]
     else:
@@ -64,6 +64,11 @@ def build_unit(p):
     if p["op"] == "fadd":
         return FloatAdder(p["fmt"], subtract=p.get("subtract", False), **kw)
     return FloatFMA(p["fmt"], c_fmt=p.get("c_fmt"), product=p.get("product", "auto"), **kw)
+
+
+def has_flags(p):
+    """Whether the unit ``p`` has a ``flags`` port (``p["flags"]``, default true)."""
+    return p.get("flags", True)
 
 
 def unit_params(comp):
@@ -108,7 +113,7 @@ def expected(p, ops, rm, sub=None):
     """Golden ``(y, flags)`` arrays for operand arrays ``ops`` and rounding codes ``rm``; the
     flags all 0 for a unit without them (``p["flags"]`` false)."""
     y, flags = _golden(p, ops, rm, sub)
-    if not p.get("flags", True):
+    if not has_flags(p):
         flags = np.zeros_like(flags)
     return y, flags
 
@@ -270,7 +275,7 @@ class _Unit:
         self.h_rm = h("rm") if self.dyn else None
         self.h_op = h("op") if self.dsub else None
         self.h_y = h("y")
-        self.h_f = h("flags") if p.get("flags", True) else None
+        self.h_f = h("flags") if has_flags(p) else None
         if self.lat:
             self.h_iv, self.h_ov = h("in_valid"), h("out_valid")
         parts = [make_vectors(p, kind, rng) for kind in sets]
@@ -622,6 +627,6 @@ def plain_defines(p, module_name, nmax):
         d["HAS_RM"] = 1
     if p.get("latency", 0):
         d["CLOCKED"] = 1
-    if not p.get("flags", True):
+    if not has_flags(p):
         d["NO_FLAGS"] = 1
     return d

@@ -62,8 +62,7 @@ class FloatOpBase(wiring.Component):
     ``..._booth...``), ``product="logic"`` from rows of AND gates (never a DSP block; module
     name ``..._logic...``), ``product="shiftadd"`` from one conditional add per bit of ``b``
     (the smallest product on an iCE40 without DSP blocks, the slowest; module name
-    ``..._shiftadd...``);
-    ``"auto"`` leaves ``a * b`` to synthesis.
+    ``..._shiftadd...``); ``"auto"`` leaves ``a * b`` to synthesis.
 
     Module names:
     ``<op>_<formats>_<rounding>[_noflags][_booth|_logic|_shiftadd][_l<latency>[_c<mask>]]``.
